@@ -1,0 +1,16 @@
+/** Why a step is stale. Computed by diffing stored key components, not just the digest. */
+export type StaleReason =
+  | { readonly kind: 'never-run' }
+  | { readonly kind: 'forced' }
+  | { readonly kind: 'always-run' }
+  | { readonly kind: 'cache-disabled' }
+  | { readonly kind: 'code-changed'; readonly detail: string }
+  | { readonly kind: 'command-changed'; readonly before: string; readonly after: string }
+  | { readonly kind: 'param-changed'; readonly param: string; readonly before: string; readonly after: string }
+  | { readonly kind: 'input-changed'; readonly path: string }
+  | { readonly kind: 'upstream-changed'; readonly step: string }
+  | { readonly kind: 'env-changed'; readonly name: string }
+  | { readonly kind: 'outs-changed' }
+  | { readonly kind: 'output-missing'; readonly path: string }
+  | { readonly kind: 'output-modified'; readonly path: string }
+  | { readonly kind: 'incomplete-previous-attempt'; readonly runId: string };

@@ -1,0 +1,66 @@
+import type { JsonValue } from '../runtime/result.js';
+import type { Result } from '../runtime/result.js';
+import type { StepReport } from '../runtime/executor.js';
+import type { OutputDecl, StepResources, StepSpec } from '../runtime/step-spec.js';
+
+/** What a `uses:` step declares about itself, derived purely from its validated `with:`. */
+export interface StepDeclaration {
+  /** Project-relative input paths hashed into the key (files or directories). */
+  readonly deps: readonly string[];
+  readonly outs: readonly OutputDecl[];
+  /** Step names this step reads outputs from (added to `needs:`). */
+  readonly needs: readonly string[];
+  readonly resources?: StepResources;
+}
+
+/** Everything a step implementation gets while it runs (in the worker process). */
+export interface StepRunContext {
+  readonly spec: StepSpec;
+  /** Absolute path of a project-relative path. */
+  resolve(projectPath: string): string;
+  /** Appends a line to the attempt's log. */
+  log(line: string): void;
+  readonly report: StepReport;
+  readonly signal: AbortSignal;
+}
+
+export interface StepRunFailure {
+  readonly message: string;
+}
+
+export interface StepImplementation {
+  run(context: StepRunContext): Promise<Result<void, StepRunFailure>>;
+}
+
+/**
+ * A step kind usable as `uses: <name>`. Planning needs only `withSchema` and `declare`, so the
+ * heavy implementation (e.g. TensorFlow.js) is imported lazily by `load` in the worker.
+ */
+export interface StepKindDefinition {
+  readonly name: string;
+  /** Bump when the implementation changes results: it is part of every step key of this kind. */
+  readonly version: string;
+  readonly description: string;
+  /** JSON Schema of `with:`. */
+  readonly withSchema: Readonly<Record<string, unknown>>;
+  declare(input: { readonly stepId: string; readonly name: string; readonly with: JsonValue }): StepDeclaration;
+  load(): Promise<StepImplementation>;
+}
+
+export class StepKindRegistry {
+  readonly #kinds = new Map<string, StepKindDefinition>();
+
+  register(kind: StepKindDefinition): this {
+    if (this.#kinds.has(kind.name)) throw new Error(`step kind '${kind.name}' registered twice`);
+    this.#kinds.set(kind.name, kind);
+    return this;
+  }
+
+  get(name: string): StepKindDefinition | undefined {
+    return this.#kinds.get(name);
+  }
+
+  names(): string[] {
+    return [...this.#kinds.keys()].sort();
+  }
+}
