@@ -46,7 +46,11 @@ export type RunEvent =
   | {
       readonly type: 'step-queued';
       readonly stepId: string;
-      readonly action: 'run' | 'restore';
+      readonly kind: string;
+      readonly key: StepKey;
+      readonly params: Readonly<Record<string, unknown>>;
+      /** fresh: outputs already in place, nothing to do (trackers still record it, like a restore). */
+      readonly action: 'run' | 'restore' | 'fresh';
       readonly reasons: readonly StaleReason[];
       readonly time: number;
     }
