@@ -1,0 +1,64 @@
+/**
+ * The one place that writes files atomically: readers see either the old file or the complete new
+ * one, never a prefix, even after a crash (temp file in the same directory, fsync, rename, fsync
+ * of the directory so the rename itself is durable).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+/** Suffix shared by every temp file we create, so gc can recognise and age them. */
+export const TEMP_MARKER = '.blu-tmp-';
+
+export function tempSiblingPath(target: string): string {
+  return join(dirname(target), `.${basename(target)}${TEMP_MARKER}${randomBytes(6).toString('hex')}`);
+}
+
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true });
+  const temp = tempSiblingPath(path);
+  try {
+    const handle = await open(temp, 'wx', 0o644);
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, path);
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    throw error;
+  }
+  await fsyncDir(dir);
+}
+
+/** Makes a rename/creation in `dir` durable. Some filesystems refuse fsync on directories. */
+export async function fsyncDir(dir: string): Promise<void> {
+  try {
+    const handle = await open(dir, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // EISDIR/EINVAL/EPERM on exotic filesystems: durability is best effort there.
+  }
+}
+
+/** Parsed JSON of `path`, or undefined when the file is missing, unreadable or not valid JSON. */
+export async function readJsonFile<T>(path: string): Promise<T | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return undefined;
+  }
+}

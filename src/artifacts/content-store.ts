@@ -1,0 +1,287 @@
+/**
+ * Content-addressed store: blobs under <cacheDir>/cas/sha256/ab/<rest>, named by the SHA-256 of
+ * their bytes. Directory outputs are stored as a JSON manifest blob (TreeEntry[] sorted by path)
+ * plus one blob per file. Blobs are read-only and only ever restored by copying, so nothing the
+ * user does to a restored output can corrupt the cache.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { constants, createReadStream } from 'node:fs';
+import { chmod, copyFile, lstat, mkdir, open, readFile, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { fsyncDir, tempSiblingPath } from './atomic.js';
+import { sha256Hex } from './canonical.js';
+import { ArtifactError, hasErrno } from './errors.js';
+import { readdirOrEmpty } from './fsx.js';
+import { isExecutableMode, isSha256, manifestJson, mapLimit, parseManifest, walkFiles } from './tree.js';
+import type { Sha256, StoredOutput, TreeEntry } from './types.js';
+
+const PUT_CONCURRENCY = 4;
+const RESTORE_CONCURRENCY = 4;
+
+export interface PutResult {
+  readonly hash: Sha256;
+  readonly size: number;
+  readonly executable: boolean;
+}
+
+export class ContentStore {
+  readonly #blobRoot: string;
+  /** Temp files live in the store's filesystem so the final rename is atomic. */
+  readonly #tempDir: string;
+
+  constructor(cacheDir: string) {
+    this.#blobRoot = join(cacheDir, 'cas', 'sha256');
+    this.#tempDir = join(cacheDir, 'cas', 'tmp');
+  }
+
+  get tempDir(): string {
+    return this.#tempDir;
+  }
+
+  blobPath(hash: Sha256): string {
+    return join(this.#blobRoot, hash.slice(0, 2), hash.slice(2));
+  }
+
+  /** Hashes while copying into a store temp file (one read of the source), then renames. */
+  async putFile(absPath: string): Promise<PutResult> {
+    const st = await stat(absPath);
+    const temp = await this.#newTempPath();
+    try {
+      const { hash, size } = await copyHashing(absPath, temp);
+      await this.#commitTemp(temp, hash);
+      return { hash, size, executable: isExecutableMode(st.mode) };
+    } finally {
+      await unlink(temp).catch(() => undefined);
+    }
+  }
+
+  /** Stores bytes already in memory (manifests, logs). */
+  async putBytes(data: string | Uint8Array): Promise<Sha256> {
+    const hash = sha256Hex(data) as Sha256;
+    if (await this.#freshenIfPresent(hash)) return hash;
+    const temp = await this.#newTempPath();
+    try {
+      const handle = await open(temp, 'wx', 0o444);
+      try {
+        await handle.writeFile(data);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await this.#commitTemp(temp, hash);
+    } finally {
+      await unlink(temp).catch(() => undefined);
+    }
+    return hash;
+  }
+
+  async putPath(projectDir: string, relPath: string): Promise<StoredOutput> {
+    const abs = insideProject(projectDir, relPath);
+    const st = await stat(abs).catch((error: unknown) => {
+      if (hasErrno(error, 'ENOENT')) throw new ArtifactError('missing-path', `output ${relPath} does not exist`);
+      throw error;
+    });
+    if (st.isDirectory()) return this.#putDir(abs, relPath);
+    if (!st.isFile()) throw new ArtifactError('unsupported-file-type', `cannot store special file ${relPath}`);
+    const put = await this.putFile(abs);
+    return { path: relPath, type: 'file', hash: put.hash, size: put.size, executable: put.executable };
+  }
+
+  async has(hash: Sha256): Promise<boolean> {
+    try {
+      return (await stat(this.blobPath(hash))).isFile();
+    } catch {
+      return false;
+    }
+  }
+
+  /** True when every blob the output needs (and, for trees, the manifest) is present. */
+  async verify(output: StoredOutput): Promise<boolean> {
+    if (output.type === 'file') return this.has(output.hash);
+    const entries = await this.#tryReadTree(output.hash);
+    if (entries === undefined) return false;
+    const present = await mapLimit(entries, PUT_CONCURRENCY, (e) => this.has(e.hash));
+    return present.every(Boolean);
+  }
+
+  /** Rejects with ArtifactError('missing-blob' | 'corrupt-manifest'). */
+  async readTree(hash: Sha256): Promise<TreeEntry[]> {
+    let text: string;
+    try {
+      text = await readFile(this.blobPath(hash), 'utf8');
+    } catch (error) {
+      if (hasErrno(error, 'ENOENT')) throw new ArtifactError('missing-blob', `tree manifest ${hash} is not in the store`);
+      throw error;
+    }
+    const entries = parseManifest(text);
+    if (entries === undefined) throw new ArtifactError('corrupt-manifest', `blob ${hash} is not a valid tree manifest`);
+    return entries;
+  }
+
+  /**
+   * Materialises an output. Files: copy to a temp sibling, then rename over the target, so the
+   * target is never half-written. Directories: build a complete temp sibling tree, then swap it in
+   * with two renames (the path is briefly absent, but never partial).
+   */
+  async restore(projectDir: string, output: StoredOutput): Promise<void> {
+    const target = insideProject(projectDir, output.path);
+    await mkdir(dirname(target), { recursive: true });
+    if (output.type === 'file') {
+      await this.#requireBlob(output.hash, output.path);
+      const temp = tempSiblingPath(target);
+      await this.#materialiseFile(output.hash, temp, output.executable === true).catch(async (error: unknown) => {
+        await rm(temp, { force: true });
+        throw error;
+      });
+      await replaceWith(target, temp);
+      return;
+    }
+    await this.#restoreDir(target, output);
+  }
+
+  async *listBlobs(): AsyncIterable<{ hash: Sha256; size: number }> {
+    for (const prefix of await readdirOrEmpty(this.#blobRoot)) {
+      if (!/^[0-9a-f]{2}$/.test(prefix)) continue;
+      for (const rest of await readdirOrEmpty(join(this.#blobRoot, prefix))) {
+        const hash = `${prefix}${rest}`;
+        if (!isSha256(hash)) continue;
+        const size = await stat(join(this.#blobRoot, prefix, rest)).then((s) => s.size, () => undefined);
+        if (size !== undefined) yield { hash, size };
+      }
+    }
+  }
+
+  /** Deletes a blob; returns the bytes freed (0 if it was already gone). */
+  async remove(hash: Sha256): Promise<number> {
+    const path = this.blobPath(hash);
+    try {
+      const { size } = await stat(path);
+      await unlink(path);
+      return size;
+    } catch (error) {
+      if (hasErrno(error, 'ENOENT')) return 0;
+      throw error;
+    }
+  }
+
+  async #putDir(abs: string, relPath: string): Promise<StoredOutput> {
+    const files = await walkFiles(abs);
+    const entries = await mapLimit(files, PUT_CONCURRENCY, async (f): Promise<TreeEntry> => {
+      const put = await this.putFile(f.abs);
+      return { path: f.rel, hash: put.hash, size: put.size, executable: put.executable };
+    });
+    const hash = await this.putBytes(manifestJson(entries));
+    const size = entries.reduce((sum, e) => sum + e.size, 0);
+    return { path: relPath, type: 'dir', hash, size };
+  }
+
+  async #restoreDir(target: string, output: StoredOutput): Promise<void> {
+    const entries = await this.readTree(output.hash);
+    // Check everything first: a missing blob must fail before we touch the target.
+    for (const e of entries) await this.#requireBlob(e.hash, `${output.path}/${e.path}`);
+    const temp = tempSiblingPath(target);
+    try {
+      await mkdir(temp);
+      await mapLimit(entries, RESTORE_CONCURRENCY, async (e) => {
+        const dest = join(temp, ...e.path.split('/'));
+        await mkdir(dirname(dest), { recursive: true });
+        await this.#materialiseFile(e.hash, dest, e.executable);
+      });
+      await replaceWith(target, temp);
+    } catch (error) {
+      await rm(temp, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  /** Copy (reflink when the filesystem can), never a hardlink into the store. */
+  async #materialiseFile(hash: Sha256, dest: string, executable: boolean): Promise<void> {
+    await copyFile(this.blobPath(hash), dest, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL);
+    await chmod(dest, executable ? 0o755 : 0o644);
+  }
+
+  async #requireBlob(hash: Sha256, what: string): Promise<void> {
+    if (!(await this.has(hash))) throw new ArtifactError('missing-blob', `blob ${hash} for ${what} is not in the store`);
+  }
+
+  async #tryReadTree(hash: Sha256): Promise<TreeEntry[] | undefined> {
+    try {
+      return await this.readTree(hash);
+    } catch {
+      return undefined;
+    }
+  }
+
+  async #newTempPath(): Promise<string> {
+    await mkdir(this.#tempDir, { recursive: true });
+    return join(this.#tempDir, `put-${process.pid}-${randomBytes(8).toString('hex')}`);
+  }
+
+  /**
+   * Dedup check that also bumps the blob's mtime: gc spares blobs younger than its grace period,
+   * and a step re-putting an old blob needs it to survive until the step's AC entry exists.
+   */
+  async #freshenIfPresent(hash: Sha256): Promise<boolean> {
+    const now = new Date();
+    try {
+      await utimes(this.blobPath(hash), now, now);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Moves a complete, fsynced temp file into place; identical content already there wins. */
+  async #commitTemp(temp: string, hash: Sha256): Promise<void> {
+    if (await this.#freshenIfPresent(hash)) return; // dedup: the caller's finally removes the temp
+    const dest = this.blobPath(hash);
+    await mkdir(dirname(dest), { recursive: true });
+    await chmod(temp, 0o444);
+    await rename(temp, dest); // a concurrent identical put may win: same bytes, harmless
+    await fsyncDir(dirname(dest));
+  }
+}
+
+/** Copies `src` to a new file `dest`, returning the SHA-256 and size of the bytes read. */
+async function copyHashing(src: string, dest: string): Promise<{ hash: Sha256; size: number }> {
+  const hasher = createHash('sha256');
+  let size = 0;
+  const out = await open(dest, 'wx', 0o644);
+  try {
+    for await (const chunk of createReadStream(src, { highWaterMark: 1 << 20 })) {
+      const bytes = chunk as Buffer;
+      hasher.update(bytes);
+      size += bytes.length;
+      await out.write(bytes);
+    }
+    await out.sync();
+  } finally {
+    await out.close();
+  }
+  return { hash: hasher.digest('hex') as Sha256, size };
+}
+
+/** Resolves a project-relative path, refusing anything that escapes the project directory. */
+export function insideProject(projectDir: string, relPath: string): string {
+  const root = resolve(projectDir);
+  const abs = resolve(root, relPath);
+  const rel = relative(root, abs);
+  if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+    throw new ArtifactError('outside-project', `path ${relPath} is not inside the project ${root}`);
+  }
+  return abs;
+}
+
+/** Renames `temp` onto `target`; an existing directory (or a type change) is moved aside first. */
+async function replaceWith(target: string, temp: string): Promise<void> {
+  const existing = await lstat(target).catch(() => undefined);
+  const tempIsDir = (await lstat(temp)).isDirectory();
+  if (existing === undefined || (!existing.isDirectory() && !tempIsDir)) {
+    await rename(temp, target);
+    return;
+  }
+  const trash = `${tempSiblingPath(target)}-old`;
+  await rename(target, trash);
+  await rename(temp, target);
+  await rm(trash, { recursive: true, force: true });
+}

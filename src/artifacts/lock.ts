@@ -1,0 +1,223 @@
+/**
+ * Per-key lock files, safe on NFS-like filesystems.
+ *
+ * Acquire: write our holder record to a unique temp file, then link(2) it to the lock name; link
+ * is atomic on NFS where O_EXCL historically was not, and the lock file is complete the moment
+ * it appears. If link reports an error we still check the temp file's link count (an NFS retry may
+ * have succeeded server-side).
+ *
+ * Liveness: the holder touches the lock's mtime every staleAfterMs/3 (an unref'd timer). Waiters
+ * break a lock whose heartbeat is older than staleAfterMs, or whose holder is on this host and
+ * has a dead pid (pids of other hosts mean nothing here). Breaking renames the lock to a unique
+ * name first (only one breaker can win that rename), then re-checks that what it moved is the
+ * stale lock it judged; if not, it links the live lock back.
+ */
+import { randomUUID } from 'node:crypto';
+import { link, mkdir, open, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { dirname } from 'node:path';
+import { err, ok, type Result } from '../runtime/result.js';
+import { hasErrno } from './errors.js';
+
+export interface LockHolder {
+  pid: number;
+  host: string;
+  startedAt: string;
+  runId: string;
+  stepId: string;
+  token: string;
+}
+
+export interface AcquireLockOptions {
+  signal?: AbortSignal;
+  pollMs?: number;
+  staleAfterMs?: number;
+  /** Called once, with the current holder, when we start waiting. */
+  onWait?: (holder: LockHolder) => void;
+}
+
+export interface HeldLock {
+  release(): Promise<void>;
+}
+
+export const DEFAULT_STALE_AFTER_MS = 30_000;
+const DEFAULT_POLL_MS = 100;
+
+/** What a lock file looked like when we read it; `holder` is undefined if unparsable. */
+interface Observed {
+  readonly holder: LockHolder | undefined;
+  readonly mtimeMs: number;
+}
+
+export async function acquireLock(
+  file: string,
+  me: Omit<LockHolder, 'token'>,
+  options: AcquireLockOptions = {},
+): Promise<Result<HeldLock, { reason: 'aborted' }>> {
+  const holder: LockHolder = { ...me, token: randomUUID() };
+  const staleAfterMs = options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
+  await mkdir(dirname(file), { recursive: true });
+  let announced = false;
+  for (;;) {
+    if (options.signal?.aborted === true) return err({ reason: 'aborted' });
+    if (await tryCreate(file, holder)) return ok(startHolding(file, holder, staleAfterMs));
+    const seen = await observe(file);
+    if (seen === undefined) continue; // released between our attempt and our look: retry now
+    if (isStale(seen, staleAfterMs)) {
+      await breakStale(file, seen, staleAfterMs);
+      continue;
+    }
+    if (!announced && seen.holder !== undefined) {
+      announced = true;
+      options.onWait?.(seen.holder);
+    }
+    await sleep(options.pollMs ?? DEFAULT_POLL_MS, options.signal);
+  }
+}
+
+/** The current holder of a lock file, if any (for `status`-like displays). */
+export async function readLockHolder(file: string): Promise<LockHolder | undefined> {
+  return (await observe(file))?.holder;
+}
+
+async function tryCreate(file: string, holder: LockHolder): Promise<boolean> {
+  const temp = `${file}.${holder.token}.tmp`;
+  await writeNew(temp, JSON.stringify(holder));
+  try {
+    await link(temp, file);
+    return true;
+  } catch (error) {
+    if ((await linkCount(temp)) === 2) return true;
+    if (hasErrno(error, 'EEXIST')) return false;
+    throw error;
+  } finally {
+    await unlink(temp).catch(() => undefined);
+  }
+}
+
+async function writeNew(path: string, text: string): Promise<void> {
+  const handle = await open(path, 'wx', 0o644);
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function linkCount(path: string): Promise<number> {
+  return stat(path).then((s) => s.nlink, () => 0);
+}
+
+async function observe(file: string): Promise<Observed | undefined> {
+  try {
+    const [text, st] = await Promise.all([readFile(file, 'utf8'), stat(file)]);
+    return { holder: parseHolder(text), mtimeMs: st.mtimeMs };
+  } catch (error) {
+    if (hasErrno(error, 'ENOENT')) return undefined;
+    throw error;
+  }
+}
+
+function parseHolder(text: string): LockHolder | undefined {
+  try {
+    const v = JSON.parse(text) as Partial<LockHolder> | null;
+    if (v === null || typeof v !== 'object') return undefined;
+    const fieldsOk =
+      typeof v.pid === 'number' &&
+      typeof v.host === 'string' &&
+      typeof v.token === 'string' &&
+      typeof v.startedAt === 'string' &&
+      typeof v.runId === 'string' &&
+      typeof v.stepId === 'string';
+    return fieldsOk ? (v as LockHolder) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isStale(seen: Observed, staleAfterMs: number): boolean {
+  if (Date.now() - seen.mtimeMs > staleAfterMs) return true;
+  const h = seen.holder;
+  return h !== undefined && h.host === hostname() && !isPidAlive(h.pid);
+}
+
+function isPidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return !hasErrno(error, 'ESRCH'); // EPERM: alive but not ours
+  }
+}
+
+async function breakStale(file: string, judged: Observed, staleAfterMs: number): Promise<void> {
+  const aside = `${file}.stale-${randomUUID()}`;
+  try {
+    await rename(file, aside);
+  } catch (error) {
+    if (hasErrno(error, 'ENOENT')) return; // someone else broke or released it first
+    throw error;
+  }
+  const moved = await observe(aside);
+  const sameLock = moved !== undefined && moved.holder?.token === judged.holder?.token;
+  if (!(sameLock && isStale(moved, staleAfterMs))) {
+    // A live lock was taken between our look and our rename: give it back.
+    await link(aside, file).catch(() => undefined);
+  }
+  await unlink(aside).catch(() => undefined);
+}
+
+function startHolding(file: string, holder: LockHolder, staleAfterMs: number): HeldLock {
+  const beat = setInterval(() => void heartbeat(file, holder.token), Math.max(10, staleAfterMs / 3));
+  beat.unref();
+  let released = false;
+  return {
+    async release(): Promise<void> {
+      if (released) return;
+      released = true;
+      clearInterval(beat);
+      await removeIfOurs(file, holder.token);
+    },
+  };
+}
+
+/** Refreshes the mtime only while the lock file is still ours (never keeps another's alive). */
+async function heartbeat(file: string, token: string): Promise<void> {
+  try {
+    const seen = await observe(file);
+    if (seen?.holder?.token !== token) return;
+    const now = new Date();
+    await utimes(file, now, now);
+  } catch {
+    // A missed beat is harmless unless they all fail, in which case the lock rightly goes stale.
+  }
+}
+
+/** Moves the lock aside atomically, then deletes it only if it carries our token. */
+async function removeIfOurs(file: string, token: string): Promise<void> {
+  const seen = await observe(file);
+  if (seen?.holder?.token !== token) return;
+  const aside = `${file}.release-${randomUUID()}`;
+  try {
+    await rename(file, aside);
+  } catch (error) {
+    if (hasErrno(error, 'ENOENT')) return;
+    throw error;
+  }
+  const moved = await observe(aside);
+  if (moved?.holder?.token !== token) await link(aside, file).catch(() => undefined);
+  await unlink(aside).catch(() => undefined);
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,169 @@
+/**
+ * Stat cache: remembers the hash of a file together with its stat stamp
+ * (dev, ino, size, mtimeNs, ctimeNs), so that checking an unchanged file costs one lstat and one
+ * map lookup instead of a read.
+ *
+ * Racily-clean rule (as in git): a file written in the same timestamp tick in which we stat it
+ * could change again without its stamp changing. So an entry is trusted only when the time we
+ * recorded it is more than RACY_WINDOW_MS after the file's mtime. We use 2 s: ext4/xfs/btrfs
+ * stamps are nanosecond-valued but advance with the kernel's coarse clock (milliseconds), while
+ * NFS servers and FAT-like filesystems (2 s) are coarser, and the cost of a wide window is small:
+ * a file younger than 2 s at recording time is rehashed once more, after which it is trusted.
+ *
+ * Persisted as one JSON file (one parse/one atomic write for 10k entries, not a file per entry).
+ * Several processes may save concurrently: last writer wins, which is safe because every entry is
+ * re-validated against the live stamp before use.
+ */
+import { lstat, stat } from 'node:fs/promises';
+import type { BigIntStats } from 'node:fs';
+import { resolve } from 'node:path';
+import { readJsonFile, writeFileAtomic } from './atomic.js';
+import { hasErrno } from './errors.js';
+import { hashFileContent, isExecutableMode, isSha256, manifestHash, mapLimit, walkFiles } from './tree.js';
+import type { Sha256, TreeEntry } from './types.js';
+
+export const RACY_WINDOW_MS = 2000;
+const FORMAT_VERSION = 1;
+const DIR_HASH_CONCURRENCY = 8;
+
+export interface FileHash {
+  readonly hash: Sha256;
+  readonly size: number;
+  readonly executable: boolean;
+}
+
+export type PathHash = { type: 'file' | 'dir'; hash: Sha256; size: number } | { type: 'missing' };
+
+interface Entry {
+  readonly stamp: string;
+  readonly hash: Sha256;
+  readonly size: number;
+  readonly executable: boolean;
+  readonly mtimeMs: number;
+  readonly recordedAtMs: number;
+}
+
+/** On-disk row: [path, stamp, hash, size, executable(0|1), mtimeMs, recordedAtMs]. */
+type Row = [string, string, string, number, number, number, number];
+interface CacheFile {
+  version: number;
+  rows: Row[];
+}
+
+function stampOf(st: BigIntStats): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+}
+
+export class StatCache {
+  readonly #file: string;
+  readonly #entries: Map<string, Entry>;
+  #dirty = false;
+  #filesRead = 0;
+
+  private constructor(file: string, entries: Map<string, Entry>) {
+    this.#file = file;
+    this.#entries = entries;
+  }
+
+  /** Loads `file` (missing or corrupt → empty cache; it is only an accelerator). */
+  static async open(file: string): Promise<StatCache> {
+    const data = await readJsonFile<CacheFile>(file);
+    return new StatCache(file, data?.version === FORMAT_VERSION ? rowsToEntries(data.rows) : new Map());
+  }
+
+  /** How many files this instance actually read to hash (observability, and proof in tests). */
+  get filesRead(): number {
+    return this.#filesRead;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Hash of a file's content (symlinks followed). Rejects if the path is missing. */
+  async hashFile(absPath: string): Promise<FileHash> {
+    const path = resolve(absPath);
+    const recordedAtMs = Date.now(); // taken before stat: see the racy rule above
+    const st = await stat(path, { bigint: true });
+    return this.#hashStatted(path, st, recordedAtMs);
+  }
+
+  async hashPath(absPath: string): Promise<PathHash> {
+    const path = resolve(absPath);
+    const recordedAtMs = Date.now();
+    let st: BigIntStats;
+    try {
+      st = await lstat(path, { bigint: true });
+      if (st.isSymbolicLink()) st = await stat(path, { bigint: true });
+    } catch (error) {
+      if (hasErrno(error, 'ENOENT') || hasErrno(error, 'ENOTDIR')) return { type: 'missing' };
+      throw error;
+    }
+    if (st.isDirectory()) return this.#hashDir(path);
+    const file = await this.#hashStatted(path, st, recordedAtMs);
+    return { type: 'file', hash: file.hash, size: file.size };
+  }
+
+  /** Writes the cache atomically, only if something changed since open/last save. */
+  async save(): Promise<void> {
+    if (!this.#dirty) return;
+    const rows: Row[] = [];
+    for (const [path, e] of this.#entries) {
+      rows.push([path, e.stamp, e.hash, e.size, e.executable ? 1 : 0, e.mtimeMs, e.recordedAtMs]);
+    }
+    const body: CacheFile = { version: FORMAT_VERSION, rows };
+    await writeFileAtomic(this.#file, JSON.stringify(body));
+    this.#dirty = false;
+  }
+
+  async #hashStatted(path: string, st: BigIntStats, recordedAtMs: number): Promise<FileHash> {
+    const stamp = stampOf(st);
+    const known = this.#entries.get(path);
+    if (known !== undefined && known.stamp === stamp && isTrusted(known)) return known;
+    const { hash, size } = await hashFileContent(path);
+    this.#filesRead++;
+    const executable = isExecutableMode(Number(st.mode));
+    // If the file changed while we read it, its stamp no longer matches `stamp`, so this entry
+    // simply never hits; no need to re-stat here.
+    const entry: Entry = { stamp, hash, size, executable, mtimeMs: Number(st.mtimeMs), recordedAtMs };
+    this.#entries.set(path, entry);
+    this.#dirty = true;
+    return entry;
+  }
+
+  async #hashDir(path: string): Promise<PathHash> {
+    const files = await walkFiles(path);
+    const entries = await mapLimit(files, DIR_HASH_CONCURRENCY, async (f): Promise<TreeEntry> => {
+      const h = await this.hashFile(f.abs);
+      return { path: f.rel, hash: h.hash, size: h.size, executable: h.executable };
+    });
+    const size = entries.reduce((sum, e) => sum + e.size, 0);
+    return { type: 'dir', hash: manifestHash(entries), size };
+  }
+}
+
+function isTrusted(entry: Entry): boolean {
+  return entry.recordedAtMs - entry.mtimeMs > RACY_WINDOW_MS;
+}
+
+function rowsToEntries(rows: unknown): Map<string, Entry> {
+  const entries = new Map<string, Entry>();
+  if (!Array.isArray(rows)) return entries;
+  for (const row of rows as unknown[]) {
+    if (!isRow(row)) continue; // skip damaged rows rather than dropping the whole cache
+    const [path, stamp, hash, size, exec, mtimeMs, recordedAtMs] = row;
+    entries.set(path, { stamp, hash: hash as Sha256, size, executable: exec === 1, mtimeMs, recordedAtMs });
+  }
+  return entries;
+}
+
+function isRow(row: unknown): row is Row {
+  return (
+    Array.isArray(row) &&
+    row.length === 7 &&
+    typeof row[0] === 'string' &&
+    typeof row[1] === 'string' &&
+    isSha256(row[2]) &&
+    [row[3], row[4], row[5], row[6]].every((n) => typeof n === 'number')
+  );
+}
