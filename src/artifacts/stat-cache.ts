@@ -119,7 +119,7 @@ export class StatCache {
   async #hashStatted(path: string, st: BigIntStats, recordedAtMs: number): Promise<FileHash> {
     const stamp = stampOf(st);
     const known = this.#entries.get(path);
-    if (known !== undefined && known.stamp === stamp && isTrusted(known)) return known;
+    if (known !== undefined && known.stamp === stamp && isTrusted(known)) return publicView(known);
     const { hash, size } = await hashFileContent(path);
     this.#filesRead++;
     const executable = isExecutableMode(Number(st.mode));
@@ -128,7 +128,7 @@ export class StatCache {
     const entry: Entry = { stamp, hash, size, executable, mtimeMs: Number(st.mtimeMs), recordedAtMs };
     this.#entries.set(path, entry);
     this.#dirty = true;
-    return entry;
+    return publicView(entry);
   }
 
   async #hashDir(path: string): Promise<PathHash> {
@@ -140,6 +140,10 @@ export class StatCache {
     const size = entries.reduce((sum, e) => sum + e.size, 0);
     return { type: 'dir', hash: manifestHash(entries), size };
   }
+}
+
+function publicView(entry: Entry): FileHash {
+  return { hash: entry.hash, size: entry.size, executable: entry.executable };
 }
 
 function isTrusted(entry: Entry): boolean {
