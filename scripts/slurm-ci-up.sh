@@ -3,14 +3,17 @@
 # for blu-pipe's Slurm executor tests, without systemd. Jobs run as root on this machine.
 # Idempotent: a cluster already up with the same config is left alone; a changed config restarts
 # slurmctld and slurmd. Needs root. Exits non-zero with a message when the cluster cannot come up.
-#   SLURM_CI_CPUS=N   CPUs the node advertises (default: nproc; may exceed the real cores)
+#   SLURM_CI_CPUS=N   CPUs the node advertises (default: nproc, at least 4). CPUs are only a
+#                     scheduling count here (no cgroups), so a 2-core CI box can still run a
+#                     fanned-out test pipeline and the executor tests side by side.
 set -euo pipefail
 
 fail() { echo "slurm-ci-up: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || fail "must run as root (it installs packages and starts daemons)"
 
 NODE=$(hostname -s)
-CPUS=${SLURM_CI_CPUS:-$(nproc)}
+CORES=$(nproc)
+CPUS=${SLURM_CI_CPUS:-$(( CORES > 4 ? CORES : 4 ))}
 MEM_MB=$(( $(free -m | awk '/^Mem:/{print $2}') - 1024 ))  # leave 1 GiB to the OS
 [ "$MEM_MB" -gt 256 ] || fail "not enough memory to advertise (${MEM_MB} MB)"
 
