@@ -1,0 +1,208 @@
+/** Terminal commands over the tracking store: `runs`, `compare`, `ui`, `mlflow sync`. */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { execa } from 'execa';
+import { EXIT, type CliIO, type Command, type ExitCode } from '../cli/io.js';
+import { type Result, ok, err } from '../runtime/result.js';
+import { listPipelineRuns, loadRunDetail, type PipelineRunSummary, type RunDetail } from './reader.js';
+import { resolveTarget, type Target } from './target.js';
+import { openStore, uiCommandLine } from './open-store.js';
+import { syncJournal } from './sync.js';
+import type { TrackingStore } from './store.js';
+
+type Parsed = ReturnType<typeof parseArgs>;
+
+/** parseArgs throws on unknown options: turn that into a usage message. */
+function parse(argv: readonly string[], options: NonNullable<Parameters<typeof parseArgs>[0]>['options']): Result<Parsed, string> {
+  try {
+    return ok(parseArgs({ args: [...argv], options, allowPositionals: true, strict: true }));
+  } catch (cause) {
+    return err(cause instanceof Error ? cause.message : String(cause));
+  }
+}
+
+function usage(io: CliIO, message: string, synopsis: string): ExitCode {
+  io.stderr(`${message}\nusage: ${synopsis}\n`);
+  return EXIT.usage;
+}
+
+function targetFor(io: CliIO, flag: unknown): Result<Target, string> {
+  const uri = typeof flag === 'string' ? flag : null;
+  return resolveTarget(uri, uri === null ? io.env : {}, io.cwd);
+}
+
+const TRACKING_URI = { 'tracking-uri': { type: 'string' } } as const;
+
+function positiveInt(value: unknown): number | null {
+  if (value === undefined) return null;
+  const n = Number(value);
+  return Number.isInteger(n) && n > 0 ? n : NaN;
+}
+
+const RUNS_USAGE = 'blu-pipe runs [--last N] [--json] [--tracking-uri URI]';
+
+export const runsCommand: Command = async (argv, io) => {
+  const parsed = parse(argv, { last: { type: 'string' }, json: { type: 'boolean' }, ...TRACKING_URI });
+  if (!parsed.ok) return usage(io, parsed.error, RUNS_USAGE);
+  const last = positiveInt(parsed.value.values['last']);
+  if (Number.isNaN(last) || parsed.value.positionals.length > 0) return usage(io, 'runs: --last takes a positive integer and there are no arguments', RUNS_USAGE);
+  const target = targetFor(io, parsed.value.values['tracking-uri']);
+  if (!target.ok) return usage(io, target.error, RUNS_USAGE);
+  const runs = await listPipelineRuns(openStore(target.value));
+  if (!runs.ok) {
+    io.stderr(`runs: cannot read MLflow: ${runs.error.message}\n`);
+    return EXIT.failed;
+  }
+  const shown = last === null ? runs.value : runs.value.slice(0, last);
+  io.stdout(parsed.value.values['json'] === true ? `${JSON.stringify(shown, null, 2)}\n` : runsTable(shown));
+  return EXIT.ok;
+};
+
+function runsTable(runs: readonly PipelineRunSummary[]): string {
+  if (runs.length === 0) return 'no tracked pipeline runs\n';
+  const rows = runs.map((r) => [
+    r.bluRunId, new Date(r.startTime).toISOString().replace('T', ' ').slice(0, 19), r.status, r.pipeline,
+    r.overlays.join(',') || '-', r.durationS === null ? '-' : `${r.durationS.toFixed(1)}s`,
+  ]);
+  return formatTable(['RUN', 'START (UTC)', 'STATUS', 'PIPELINE', 'OVERLAYS', 'DURATION'], rows);
+}
+
+function formatTable(head: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  return `${[line(head), ...rows.map(line)].join('\n')}\n`;
+}
+
+const COMPARE_USAGE = 'blu-pipe compare <run> <run>... | --last N  [--json] [--tracking-uri URI]';
+
+export const compareCommand: Command = async (argv, io) => {
+  const parsed = parse(argv, { last: { type: 'string' }, json: { type: 'boolean' }, ...TRACKING_URI });
+  if (!parsed.ok) return usage(io, parsed.error, COMPARE_USAGE);
+  const last = positiveInt(parsed.value.values['last']);
+  const wanted = parsed.value.positionals;
+  if (Number.isNaN(last) || (last === null) === (wanted.length === 0) || (last !== null && last < 2) || (last === null && wanted.length < 2)) {
+    return usage(io, 'compare: give two or more run ids, or --last N with N ≥ 2', COMPARE_USAGE);
+  }
+  const target = targetFor(io, parsed.value.values['tracking-uri']);
+  if (!target.ok) return usage(io, target.error, COMPARE_USAGE);
+  const store = openStore(target.value);
+  const details = await loadDetails(store, wanted, last);
+  if (!details.ok) {
+    io.stderr(`compare: ${details.error}\n`);
+    return EXIT.failed;
+  }
+  const table = compareRuns(details.value);
+  io.stdout(parsed.value.values['json'] === true ? `${JSON.stringify(table, null, 2)}\n` : compareText(table));
+  return EXIT.ok;
+};
+
+async function loadDetails(store: TrackingStore, wanted: readonly string[], last: number | null): Promise<Result<RunDetail[], string>> {
+  const runs = await listPipelineRuns(store);
+  if (!runs.ok) return err(`cannot read MLflow: ${runs.error.message}`);
+  const chosen: PipelineRunSummary[] = [];
+  if (last !== null) chosen.push(...runs.value.slice(0, last).reverse());
+  for (const id of wanted) {
+    const matches = runs.value.filter((r) => r.bluRunId === id || r.mlflowRunId === id || r.bluRunId.startsWith(id));
+    if (matches.length !== 1) return err(matches.length === 0 ? `no tracked run "${id}"` : `"${id}" matches ${matches.length} runs`);
+    chosen.push(matches[0] as PipelineRunSummary);
+  }
+  if (chosen.length < 2) return err(`only ${chosen.length} tracked run(s) found`);
+  const details: RunDetail[] = [];
+  for (const run of chosen) {
+    const detail = await loadRunDetail(store, run);
+    if (!detail.ok) return err(`cannot read run ${run.bluRunId}: ${detail.error.message}`);
+    details.push(detail.value);
+  }
+  return ok(details);
+}
+
+export interface Comparison {
+  readonly runs: readonly string[];
+  /** `param` or `step/param` → value per run ('' when absent); only rows that differ. */
+  readonly params: Readonly<Record<string, readonly string[]>>;
+  /** `step/metric` → final value per run (null when absent). */
+  readonly metrics: Readonly<Record<string, readonly (number | null)[]>>;
+}
+
+export function compareRuns(details: readonly RunDetail[]): Comparison {
+  const paramRows = new Map<string, string[]>();
+  const metricRows = new Map<string, (number | null)[]>();
+  details.forEach((detail, column) => {
+    const put = <V>(rows: Map<string, V[]>, key: string, value: V, empty: V): void => {
+      const row = rows.get(key) ?? details.map(() => empty);
+      row[column] = value;
+      rows.set(key, row);
+    };
+    for (const [k, v] of Object.entries(detail.params)) put(paramRows, k, v, '');
+    for (const step of detail.steps) {
+      for (const [k, v] of Object.entries(step.params)) put(paramRows, `${step.stepId}/${k}`, v, '');
+      for (const [k, v] of Object.entries(step.metrics)) put<number | null>(metricRows, `${step.stepId}/${k}`, v, null);
+    }
+  });
+  const params = Object.fromEntries([...paramRows].filter(([, row]) => new Set(row).size > 1).sort(([a], [b]) => a.localeCompare(b)));
+  const metrics = Object.fromEntries([...metricRows].sort(([a], [b]) => a.localeCompare(b)));
+  return { runs: details.map((d) => d.run.bluRunId), params, metrics };
+}
+
+function compareText(table: Comparison): string {
+  const num = (v: number | null): string => (v === null ? '-' : Number.isInteger(v) ? String(v) : v.toPrecision(6));
+  const paramRows = Object.entries(table.params).map(([k, row]) => [k, ...row.map((v) => (v === '' ? '-' : v))]);
+  const metricRows = Object.entries(table.metrics).map(([k, row]) => [k, ...row.map(num)]);
+  const params = paramRows.length === 0 ? 'no params differ\n' : formatTable(['PARAM', ...table.runs], paramRows);
+  const metrics = metricRows.length === 0 ? 'no metrics\n' : formatTable(['STEP/METRIC', ...table.runs], metricRows);
+  return `Params that differ:\n${params}\nFinal metrics:\n${metrics}`;
+}
+
+const UI_USAGE = 'blu-pipe ui [--print] [--tracking-uri URI]';
+
+export const uiCommand: Command = async (argv, io) => {
+  const parsed = parse(argv, { print: { type: 'boolean' }, ...TRACKING_URI });
+  if (!parsed.ok || parsed.value.positionals.length > 0) return usage(io, parsed.ok ? 'ui takes no arguments' : parsed.error, UI_USAGE);
+  const target = targetFor(io, parsed.value.values['tracking-uri']);
+  if (!target.ok) return usage(io, target.error, UI_USAGE);
+  const command = uiCommandLine(target.value);
+  if (command === null) {
+    io.stdout(`The MLflow server is the UI: open ${target.value.uri}\n`);
+    return EXIT.ok;
+  }
+  const mlflow = await findOnPath('mlflow', io.env);
+  if (parsed.value.values['print'] === true || mlflow === null) {
+    if (mlflow === null && parsed.value.values['print'] !== true) io.stderr('mlflow is not on PATH (pip install mlflow); run this yourself:\n');
+    io.stdout(`${command.text}\n`);
+    return EXIT.ok;
+  }
+  io.stderr(`starting: ${command.text}\n`);
+  const child = await execa(mlflow, command.args, { env: { ...io.env, ...command.env }, reject: false, stdout: 'inherit', stderr: 'inherit' });
+  return child.exitCode === 0 ? EXIT.ok : child.signal === 'SIGINT' ? EXIT.interrupted : EXIT.failed;
+};
+
+async function findOnPath(name: string, env: Readonly<Record<string, string | undefined>>): Promise<string | null> {
+  for (const dir of (env['PATH'] ?? '').split(path.delimiter)) {
+    if (dir === '') continue;
+    const candidate = path.join(dir, name);
+    if (await fs.access(candidate, fs.constants.X_OK).then(() => true, () => false)) return candidate;
+  }
+  return null;
+}
+
+const SYNC_USAGE = 'blu-pipe mlflow sync [--run ID]... [--include-incomplete] [--tracking-uri URI]';
+
+export const syncCommand: Command = async (argv, io) => {
+  const parsed = parse(argv, { run: { type: 'string', multiple: true }, 'include-incomplete': { type: 'boolean' }, ...TRACKING_URI });
+  if (!parsed.ok || parsed.value.positionals.length > 0) return usage(io, parsed.ok ? 'sync takes no arguments' : parsed.error, SYNC_USAGE);
+  const uri = parsed.value.values['tracking-uri'];
+  const runIds = parsed.value.values['run'];
+  const report = await syncJournal(io.cwd, {
+    env: io.env, trackingUri: typeof uri === 'string' ? uri : null,
+    runIds: Array.isArray(runIds) ? runIds.map(String) : undefined, includeIncomplete: parsed.value.values['include-incomplete'] === true,
+  });
+  if (!report.ok) return usage(io, report.error, SYNC_USAGE);
+  for (const j of report.value.journals) {
+    const state = j.error !== null ? `stopped: ${j.error}` : j.incomplete ? 'no run end (skipped unless --include-incomplete)' : 'complete';
+    io.stdout(`${j.runId}: sent ${j.sent}, already acknowledged ${j.alreadyAcknowledged} of ${j.operations} operations (${state})\n`);
+  }
+  for (const warning of report.value.warnings) io.stderr(`${warning}\n`);
+  if (report.value.journals.length === 0) io.stdout('no tracking journals to sync\n');
+  return report.value.journals.some((j) => j.error !== null) ? EXIT.failed : EXIT.ok;
+};

@@ -1,0 +1,198 @@
+/**
+ * Executes planned operations against a store, in order, skipping acknowledged ones.
+ * Retryable failures back off exponentially within a bounded budget per outage; when the
+ * budget is spent the dispatcher goes offline and leaves the rest to `syncJournal`.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { Result } from '../runtime/result.js';
+import type { AckLog, RunIndex } from './journal.js';
+import type { Op } from './plan.js';
+import type { CreatedRun, StoreError, TrackingStore } from './store.js';
+
+export interface DispatchOptions {
+  /** Longest total wait for one outage before giving up (default 30 s). */
+  readonly retryBudgetMs: number;
+  readonly baseDelayMs: number;
+  readonly maxArtifactBytes: number;
+  /** Check for a run created by an earlier, unacknowledged attempt before creating it again. */
+  readonly verifyCreates: boolean;
+  readonly warn: (message: string) => void;
+}
+
+export interface DispatchContext {
+  readonly store: TrackingStore;
+  readonly acks: AckLog;
+  readonly index: RunIndex;
+  readonly bluRunId: string;
+  readonly experimentName: string;
+  readonly user: string;
+}
+
+type Outcome = 'done' | 'skipped' | 'offline';
+
+export class Dispatcher {
+  offline: StoreError | null = null;
+  sent = 0;
+  private spentMs = 0;
+
+  constructor(private readonly ctx: DispatchContext, private readonly options: DispatchOptions) {}
+
+  /** Runs the operations in order; returns false when it went offline. */
+  async run(ops: readonly Op[]): Promise<boolean> {
+    for (const op of ops) {
+      if (this.offline !== null) return false;
+      if (this.ctx.acks.has(String(op.seq))) continue;
+      await this.execute(op);
+    }
+    return this.offline === null;
+  }
+
+  /** Calls `attempt` until it succeeds, fails for good, or the outage budget is spent. */
+  private async retry<T>(attempt: (retrying: boolean) => Promise<Result<T, StoreError>>): Promise<Result<T, StoreError> | null> {
+    let delay = this.options.baseDelayMs;
+    for (let retrying = false; ; retrying = true) {
+      const result = await attempt(retrying);
+      if (result.ok || !result.error.retryable) {
+        if (result.ok) this.spentMs = 0;
+        return result;
+      }
+      if (this.spentMs + delay > this.options.retryBudgetMs) {
+        this.offline = result.error;
+        return null;
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      this.spentMs += delay;
+      delay = Math.min(delay * 2, 5_000);
+    }
+  }
+
+  private async experimentId(): Promise<string | null> {
+    if (this.ctx.acks.experimentId !== null) return this.ctx.acks.experimentId;
+    const found = await this.retry(() => this.ctx.store.ensureExperiment(this.ctx.experimentName));
+    if (found === null) return null;
+    if (!found.ok) {
+      this.offline = found.error; // e.g. a deleted experiment: nothing can be logged
+      return null;
+    }
+    await this.ctx.acks.record({ experimentId: found.value });
+    return found.value;
+  }
+
+  private async execute(op: Op): Promise<void> {
+    const outcome = await this.executeOne(op);
+    if (outcome === 'done') {
+      this.sent++;
+      await this.ctx.acks.record({ op: String(op.seq) });
+    }
+  }
+
+  private async executeOne(op: Op): Promise<Outcome> {
+    if (op.kind === 'create-run') return this.createRun(op);
+    const run = this.ctx.acks.runs.get(op.ref);
+    if (run === undefined) {
+      this.options.warn(`MLflow: no run for ${op.ref} (its creation failed); operation ${op.seq} not sent`);
+      return 'skipped';
+    }
+    if (op.kind === 'artifact') return this.logArtifact(op, run);
+    const result = await this.retry(() =>
+      op.kind === 'log' ? this.ctx.store.logBatch(run.runId, op) : this.ctx.store.updateRun(run.runId, op.status, op.endTime),
+    );
+    return this.settle(op, result);
+  }
+
+  /** Permanent errors are reported and acknowledged: sending them again would fail the same way. */
+  private async settle(op: Op, result: Result<unknown, StoreError> | null): Promise<Outcome> {
+    if (result === null) return 'offline';
+    if (!result.ok) {
+      this.options.warn(`MLflow rejected ${op.kind} for ${op.ref}: ${result.error.message}`);
+      await this.ctx.acks.record({ op: String(op.seq), failed: result.error.message });
+      return 'skipped';
+    }
+    return 'done';
+  }
+
+  private async createRun(op: Extract<Op, { kind: 'create-run' }>): Promise<Outcome> {
+    if (this.ctx.acks.runs.has(op.ref)) return 'done';
+    const experimentId = await this.experimentId();
+    if (experimentId === null) return 'offline';
+    const parent = op.parentRef === null ? undefined : this.ctx.acks.runs.get(op.parentRef);
+    if (op.parentRef !== null && parent === undefined) {
+      this.options.warn(`MLflow: parent run of ${op.ref} is missing; step run not created`);
+      return 'skipped';
+    }
+    const tags = parent === undefined ? op.tags : [...op.tags, { key: 'mlflow.parentRunId', value: parent.runId }];
+    const request = { experimentId, runName: op.name, startTime: op.startTime, userId: this.userOf(op), tags };
+    const result = await this.retry(async (retrying) => {
+      const earlier = retrying || this.options.verifyCreates ? await this.findCreated(experimentId, op) : null;
+      return earlier ?? this.ctx.store.createRun(request);
+    });
+    if (result === null || !result.ok) return this.settle(op, result);
+    await this.ctx.acks.record({ ref: op.ref, run: result.value });
+    await this.ctx.index.add({ uri: this.ctx.store.uri, bluRunId: this.ctx.bluRunId, stepId: op.stepId, mlflowRunId: result.value.runId });
+    return 'done';
+  }
+
+  private userOf(op: Extract<Op, { kind: 'create-run' }>): string {
+    return op.tags.find((t) => t.key === 'mlflow.user')?.value ?? this.ctx.user;
+  }
+
+  /** A create whose answer was lost may have happened: look for the run by its blu tags. */
+  private async findCreated(experimentId: string, op: Extract<Op, { kind: 'create-run' }>): Promise<Result<CreatedRun, StoreError> | null> {
+    const tags: Record<string, string> = { 'blu.run_id': this.ctx.bluRunId, 'blu.role': op.stepId === null ? 'pipeline' : 'step' };
+    if (op.stepId !== null) tags['blu.step'] = op.stepId;
+    const found = await this.ctx.store.searchRuns([experimentId], tags);
+    if (!found.ok) return found;
+    const run = found.value[0];
+    if (run === undefined) return null;
+    return { ok: true, value: { runId: run.runId, artifactUri: run.artifactUri } };
+  }
+
+  private async logArtifact(op: Extract<Op, { kind: 'artifact' }>, run: CreatedRun): Promise<Outcome> {
+    const files = await listFiles(op.path);
+    if (files === null) {
+      this.options.warn(`MLflow: artifact ${op.path} not found; skipped`);
+      return 'done';
+    }
+    for (const file of files) {
+      const key = `${op.seq}:${file.rel}`;
+      if (this.ctx.acks.has(key)) continue;
+      const dest = [op.dest, path.basename(op.path), ...(file.rel === '' ? [] : [file.rel])].join('/');
+      const outcome = await this.putOne(op, run, file, dest);
+      if (outcome === 'offline') return 'offline';
+      if (outcome === 'done') await this.ctx.acks.record({ op: key });
+    }
+    return 'done';
+  }
+
+  private async putOne(op: Op, run: CreatedRun, file: { abs: string; size: number }, dest: string): Promise<Outcome> {
+    if (file.size > this.options.maxArtifactBytes) {
+      const mb = (n: number): string => (n / 1024 / 1024).toFixed(1);
+      this.options.warn(
+        `MLflow: artifact ${file.abs} skipped: ${mb(file.size)} MB is over the ${mb(this.options.maxArtifactBytes)} MB cap (set BLU_MLFLOW_MAX_ARTIFACT_MB to change it)`,
+      );
+      return 'done';
+    }
+    const result = await this.retry(() => this.ctx.store.putArtifact(run, dest, file.abs));
+    return this.settle(op, result);
+  }
+}
+
+/** Files under a path (or the file itself, rel ''), or null when it does not exist. */
+async function listFiles(root: string): Promise<{ abs: string; rel: string; size: number }[] | null> {
+  const stat = await fs.stat(root).catch(() => null);
+  if (stat === null) return null;
+  if (!stat.isDirectory()) return [{ abs: root, rel: '', size: stat.size }];
+  const out: { abs: string; rel: string; size: number }[] = [];
+  const walk = async (dir: string, rel: string): Promise<void> => {
+    const entries = await fs.readdir(dir, { withFileTypes: true });
+    for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+      const abs = path.join(dir, entry.name);
+      const childRel = rel === '' ? entry.name : `${rel}/${entry.name}`;
+      if (entry.isDirectory()) await walk(abs, childRel);
+      else if (entry.isFile()) out.push({ abs, rel: childRel, size: (await fs.stat(abs)).size });
+    }
+  };
+  await walk(root, '');
+  return out;
+}

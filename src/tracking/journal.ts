@@ -1,0 +1,188 @@
+/**
+ * Local, durable record of a run's tracking: the event journal (written before anything is
+ * sent), the acknowledgements of operations the store confirmed, and the blu→MLflow run index.
+ * Layout under `<projectDir>/.blu/tracking/`:
+ *   journal/<runId>.jsonl        header line, then one event per line (fsync'd in batches)
+ *   journal/<runId>.acks.jsonl   one line per acknowledged operation, per store URI
+ *   index.jsonl                  (store, blu run, step) → MLflow run id, for restored steps
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { PipelineRunInfo } from './tracker.js';
+import type { JournalEvent } from './plan.js';
+import type { CreatedRun } from './store.js';
+
+export interface JournalHeader {
+  readonly type: 'header';
+  readonly version: 1;
+  readonly info: PipelineRunInfo;
+  readonly experimentName: string;
+  readonly user: string;
+}
+
+export const trackingDir = (projectDir: string): string => path.join(projectDir, '.blu', 'tracking');
+export const journalDir = (projectDir: string): string => path.join(trackingDir(projectDir), 'journal');
+
+/** JSON cannot hold NaN/±Infinity: keep them as tagged objects so replays see the same numbers. */
+function replacer(_key: string, value: unknown): unknown {
+  if (typeof value === 'number' && !Number.isFinite(value)) return { $num: String(value) };
+  return value;
+}
+
+function reviver(_key: string, value: unknown): unknown {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const keys = Object.keys(value);
+    const num = (value as Record<string, unknown>)['$num'];
+    if (keys.length === 1 && typeof num === 'string') return Number(num);
+  }
+  return value;
+}
+
+export const encodeLine = (value: unknown): string => `${JSON.stringify(value, replacer)}\n`;
+export const decodeLine = (line: string): unknown => JSON.parse(line, reviver);
+
+/** Append-only journal file; each `append` is one write plus one fsync. */
+export class JournalWriter {
+  private constructor(private readonly handle: fs.FileHandle, readonly file: string) {}
+
+  static async open(projectDir: string, header: JournalHeader): Promise<JournalWriter> {
+    const dir = journalDir(projectDir);
+    await fs.mkdir(dir, { recursive: true });
+    const file = path.join(dir, `${safeName(header.info.runId)}.jsonl`);
+    const handle = await fs.open(file, 'a');
+    const writer = new JournalWriter(handle, file);
+    if ((await handle.stat()).size === 0) await writer.append([header]);
+    return writer;
+  }
+
+  async append(entries: readonly unknown[]): Promise<void> {
+    if (entries.length === 0) return;
+    await this.handle.write(entries.map(encodeLine).join(''));
+    await this.handle.sync();
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close();
+  }
+}
+
+export function safeName(runId: string): string {
+  return runId.replace(/[^A-Za-z0-9_.-]/g, '_');
+}
+
+export interface JournalContents {
+  readonly header: JournalHeader;
+  readonly events: JournalEvent[];
+}
+
+/** Reads a journal; a torn last line (a crash mid-write) is ignored. */
+export async function readJournal(file: string): Promise<JournalContents | null> {
+  const text = await fs.readFile(file, 'utf8').catch(() => null);
+  if (text === null) return null;
+  const entries: unknown[] = [];
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    try {
+      entries.push(decodeLine(line));
+    } catch {
+      break;
+    }
+  }
+  const [first, ...rest] = entries;
+  if (first === null || typeof first !== 'object' || (first as { type?: unknown }).type !== 'header') return null;
+  return { header: first as JournalHeader, events: rest as JournalEvent[] };
+}
+
+interface AckLine {
+  readonly uri: string;
+  readonly op?: string;
+  readonly ref?: string;
+  readonly run?: CreatedRun;
+  readonly experimentId?: string;
+  readonly failed?: string;
+}
+
+/** Which operations a given store has confirmed, and the MLflow runs it created for us. */
+export class AckLog {
+  private readonly done = new Set<string>();
+  readonly runs = new Map<string, CreatedRun>();
+  experimentId: string | null = null;
+
+  private constructor(private readonly file: string, private readonly uri: string) {}
+
+  static async load(projectDir: string, runId: string, uri: string): Promise<AckLog> {
+    const file = path.join(journalDir(projectDir), `${safeName(runId)}.acks.jsonl`);
+    const log = new AckLog(file, uri);
+    const text = await fs.readFile(file, 'utf8').catch(() => '');
+    for (const line of text.split('\n')) {
+      try {
+        if (line.trim() !== '') log.apply(JSON.parse(line) as AckLine);
+      } catch {
+        // a torn line: that acknowledgement is lost, the operation will be re-sent
+      }
+    }
+    return log;
+  }
+
+  private apply(line: AckLine): void {
+    if (line.uri !== this.uri) return;
+    if (line.op !== undefined) this.done.add(line.op);
+    if (line.ref !== undefined && line.run !== undefined) this.runs.set(line.ref, line.run);
+    if (line.experimentId !== undefined) this.experimentId = line.experimentId;
+  }
+
+  has(op: string): boolean {
+    return this.done.has(op);
+  }
+
+  async record(entry: Omit<AckLine, 'uri'>): Promise<void> {
+    const line: AckLine = { uri: this.uri, ...entry };
+    this.apply(line);
+    await fs.mkdir(path.dirname(this.file), { recursive: true });
+    await fs.appendFile(this.file, `${JSON.stringify(line)}\n`);
+  }
+}
+
+interface IndexLine {
+  readonly uri: string;
+  readonly bluRunId: string;
+  readonly stepId: string | null;
+  readonly mlflowRunId: string;
+}
+
+/** (store, blu run, step) → MLflow run id, so restored steps can point at the run that made them. */
+export class RunIndex {
+  private readonly entries = new Map<string, string>();
+  private constructor(private readonly file: string) {}
+
+  static async load(projectDir: string): Promise<RunIndex> {
+    const index = new RunIndex(path.join(trackingDir(projectDir), 'index.jsonl'));
+    const text = await fs.readFile(index.file, 'utf8').catch(() => '');
+    for (const line of text.split('\n')) {
+      try {
+        if (line.trim() !== '') index.remember(JSON.parse(line) as IndexLine);
+      } catch {
+        // torn line
+      }
+    }
+    return index;
+  }
+
+  private remember(line: IndexLine): void {
+    this.entries.set(`${line.uri}\n${line.bluRunId}\n${line.stepId ?? ''}`, line.mlflowRunId);
+  }
+
+  find(uri: string, bluRunId: string, stepId: string): string | undefined {
+    return this.entries.get(`${uri}\n${bluRunId}\n${stepId}`);
+  }
+
+  knowsRun(uri: string, bluRunId: string): boolean {
+    return this.entries.has(`${uri}\n${bluRunId}\n`);
+  }
+
+  async add(line: IndexLine): Promise<void> {
+    this.remember(line);
+    await fs.mkdir(path.dirname(this.file), { recursive: true });
+    await fs.appendFile(this.file, `${JSON.stringify(line)}\n`);
+  }
+}

@@ -1,0 +1,268 @@
+/**
+ * Turns the run's event stream into MLflow operations. Deterministic: the same events give the
+ * same numbered operations, so a journal can be replayed later and acknowledged operations
+ * skipped (no duplicates).
+ */
+import type { RunEvent } from '../runtime/events.js';
+import type { PipelineRunInfo } from './tracker.js';
+import type { KeyValue, MetricRecord, RunStatus } from './store.js';
+import { LIMITS, cleanPairs, flattenParams, sanitizeKey, toInt } from './values.js';
+
+/** `pipeline` for the parent run, `step:<id>` for a step's child run. */
+export type RunRef = string;
+export const PARENT: RunRef = 'pipeline';
+
+export type Op =
+  | {
+      readonly seq: number; readonly kind: 'create-run'; readonly ref: RunRef; readonly parentRef: RunRef | null;
+      readonly stepId: string | null; readonly name: string; readonly startTime: number; readonly tags: readonly KeyValue[];
+    }
+  | {
+      readonly seq: number; readonly kind: 'log'; readonly ref: RunRef;
+      readonly metrics: readonly MetricRecord[]; readonly params: readonly KeyValue[]; readonly tags: readonly KeyValue[];
+    }
+  | { readonly seq: number; readonly kind: 'artifact'; readonly ref: RunRef; readonly path: string; readonly dest: string }
+  | { readonly seq: number; readonly kind: 'end-run'; readonly ref: RunRef; readonly status: RunStatus; readonly endTime: number };
+
+/** Emitted by a tracker closed before run-end arrived (a crash or an interrupted CLI). */
+export interface ClosedWithoutEnd {
+  readonly type: 'tracker-closed';
+  readonly time: number;
+}
+export type JournalEvent = RunEvent | ClosedWithoutEnd;
+
+export interface PlanContext {
+  readonly info: PipelineRunInfo;
+  readonly user: string;
+  /** MLflow run id of a step in an earlier blu run, or a reason why it is unknown. */
+  readonly lookupSource: (bluRunId: string, stepId: string) => { readonly runId: string } | { readonly missing: string };
+}
+
+interface StepState {
+  kind: string;
+  key: string;
+  params: Readonly<Record<string, unknown>>;
+  action: 'run' | 'restore' | 'fresh';
+  queuedAt: number;
+  open: boolean;
+  metricNames: Set<string>;
+  pending: MetricRecord[];
+}
+
+type Distributive<T> = T extends unknown ? Omit<T, 'seq'> : never;
+export type OpBody = Distributive<Op>;
+
+export class Planner {
+  private seq = 0;
+  private parentOpen = false;
+  private ended = false;
+  private readonly steps = new Map<string, StepState>();
+  private out: Op[] = [];
+
+  constructor(private readonly ctx: PlanContext) {}
+
+  get runEnded(): boolean {
+    return this.ended;
+  }
+
+  /** Operations caused by one event. */
+  plan(event: JournalEvent): Op[] {
+    this.out = [];
+    if (!this.ended) this.dispatch(event);
+    return this.out;
+  }
+
+  private emit(op: OpBody): void {
+    this.out.push({ ...op, seq: this.seq++ } as Op);
+  }
+
+  private dispatch(event: JournalEvent): void {
+    switch (event.type) {
+      case 'run-start': return this.openParent(event.time);
+      case 'step-queued': return this.onQueued(event);
+      case 'step-start': return this.onStart(event);
+      case 'step-metric': return this.onMetric(event);
+      case 'step-end': return this.onStepEnd(event);
+      case 'run-end': return this.onRunEnd(event.status === 'succeeded' ? 'FINISHED' : event.status === 'failed' ? 'FAILED' : 'KILLED', event.status, event.time);
+      case 'tracker-closed': return this.onRunEnd('KILLED', 'incomplete', event.time);
+      default: return; // progress, waiting and warnings are for the terminal
+    }
+  }
+
+  private baseTags(name: string): Record<string, string> {
+    const { info } = this.ctx;
+    const tags: Record<string, string> = {
+      'mlflow.runName': name, 'mlflow.user': this.ctx.user, 'mlflow.source.name': info.pipelineFile,
+      'mlflow.source.type': 'LOCAL', 'blu.run_id': info.runId, 'blu.pipeline': info.pipelineName,
+    };
+    if (info.gitCommit !== null) tags['mlflow.source.git.commit'] = info.gitCommit;
+    if (info.gitDirty !== null) tags['mlflow.source.git.dirty'] = String(info.gitDirty);
+    return tags;
+  }
+
+  private openParent(time: number): void {
+    if (this.parentOpen) return;
+    this.parentOpen = true;
+    const { info } = this.ctx;
+    const name = `${info.pipelineName} ${info.runId}`;
+    const tags = {
+      ...this.baseTags(name), 'blu.role': 'pipeline', 'blu.pipeline_file': info.pipelineFile,
+      'blu.command_line': info.commandLine.join(' '), 'blu.overlays': info.experimentOverlays.join(','),
+      'blu.version': info.bluPipeVersion, 'blu.executor': info.executor, 'blu.backend': info.backend ?? '', 'blu.host': info.host,
+      'mlflow.note.content': `blu-pipe run \`${info.runId}\` of \`${info.pipelineFile}\``,
+    };
+    this.emit({ kind: 'create-run', ref: PARENT, parentRef: null, stepId: null, name, startTime: toInt(time), tags: cleanPairs(tags, 'tag') });
+    this.emitLog(PARENT, [], cleanPairs(flattenParams(info.params), 'param'), []);
+  }
+
+  private onQueued(event: Extract<RunEvent, { type: 'step-queued' }>): void {
+    this.steps.set(event.stepId, {
+      kind: event.kind, key: event.key, params: event.params, action: event.action, queuedAt: event.time,
+      open: false, metricNames: new Set(), pending: [],
+    });
+  }
+
+  private stateOf(stepId: string, time: number): StepState {
+    let state = this.steps.get(stepId);
+    if (state === undefined) {
+      state = { kind: '', key: '', params: {}, action: 'run', queuedAt: time, open: false, metricNames: new Set(), pending: [] };
+      this.steps.set(stepId, state);
+    }
+    return state;
+  }
+
+  private openChild(stepId: string, state: StepState, startTime: number): void {
+    if (state.open) return;
+    this.openParent(startTime);
+    state.open = true;
+    const cache = state.action === 'run' ? 'ran' : state.action === 'restore' ? 'restored' : 'fresh';
+    const tags = {
+      ...this.baseTags(stepId), 'blu.role': 'step', 'blu.step': stepId, 'blu.kind': state.kind, 'blu.key': state.key, 'blu.cache': cache,
+    };
+    this.emit({ kind: 'create-run', ref: `step:${stepId}`, parentRef: PARENT, stepId, name: stepId, startTime: toInt(startTime), tags: cleanPairs(tags, 'tag') });
+    this.emitLog(`step:${stepId}`, [], cleanPairs(flattenParams(state.params), 'param'), []);
+  }
+
+  private onStart(event: Extract<RunEvent, { type: 'step-start' }>): void {
+    const state = this.stateOf(event.stepId, event.time);
+    if (event.kind !== '') state.kind = event.kind;
+    if (event.key !== '') state.key = event.key;
+    if (Object.keys(event.params).length > 0) state.params = event.params;
+    if (!state.open) return this.openChild(event.stepId, state, event.time);
+    this.emitLog(`step:${event.stepId}`, [], [], [{ key: 'blu.attempt', value: String(event.attempt) }]);
+  }
+
+  private onMetric(event: Extract<RunEvent, { type: 'step-metric' }>): void {
+    const state = this.stateOf(event.stepId, event.time);
+    this.openChild(event.stepId, state, event.time);
+    const key = sanitizeKey(event.name);
+    state.metricNames.add(key);
+    state.pending.push({ key, value: event.value, timestamp: toInt(event.time), step: toInt(event.step) });
+    if (state.pending.length >= LIMITS.batchMetrics) this.flushMetrics(event.stepId, state);
+  }
+
+  private flushMetrics(stepId: string, state: StepState): void {
+    if (state.pending.length > 0) this.emitLog(`step:${stepId}`, state.pending, [], []);
+    state.pending = [];
+  }
+
+  private onStepEnd(event: Extract<RunEvent, { type: 'step-end' }>): void {
+    const state = this.stateOf(event.stepId, event.time);
+    const tracked = event.outcome === 'ran' || event.outcome === 'restored' || event.outcome === 'fresh' || event.outcome === 'failed';
+    if (!state.open && !tracked) return; // skipped or cancelled before it started: nothing to show
+    if (event.key !== null && state.key === '') state.key = event.key;
+    this.openChild(event.stepId, state, state.open ? event.time : Math.min(state.queuedAt, event.time - event.durationMs));
+    const ref = `step:${event.stepId}`;
+    this.flushMetrics(event.stepId, state);
+    this.emitLog(ref, this.finalMetrics(event, state), [], cleanPairs(this.endTags(event), 'tag'));
+    this.emitArtifacts(ref, event);
+    const status: RunStatus = event.outcome === 'failed' ? 'FAILED' : event.outcome === 'cancelled' || event.outcome === 'skipped' ? 'KILLED' : 'FINISHED';
+    this.emit({ kind: 'end-run', ref, status, endTime: toInt(event.time) });
+    state.open = false;
+    this.steps.delete(event.stepId);
+  }
+
+  /** duration_s, plus final values not already logged as series (all of them for restored steps). */
+  private finalMetrics(event: Extract<RunEvent, { type: 'step-end' }>, state: StepState): MetricRecord[] {
+    const time = toInt(event.time);
+    const metrics: MetricRecord[] = [{ key: 'duration_s', value: event.durationMs / 1000, timestamp: time, step: 0 }];
+    for (const [name, value] of Object.entries(event.metrics)) {
+      const key = sanitizeKey(name);
+      if (!state.metricNames.has(key) && key !== 'duration_s') metrics.push({ key, value, timestamp: time, step: 0 });
+    }
+    return metrics;
+  }
+
+  private endTags(event: Extract<RunEvent, { type: 'step-end' }>): Record<string, string> {
+    const tags: Record<string, string> = { 'blu.outcome': event.outcome };
+    if (event.outcome === 'restored' || event.outcome === 'fresh') tags['blu.cache'] = event.outcome;
+    if (event.jobId !== undefined) tags['blu.slurm_job_id'] = event.jobId;
+    if (event.failure !== undefined) {
+      tags['blu.failure'] = event.failure.reason;
+      tags['mlflow.note.content'] = `${event.failure.message}\n\n${event.failure.logTail ?? ''}`.trim();
+    }
+    if (event.source !== undefined) {
+      tags['blu.source_blu_run_id'] = event.source.runId;
+      tags['blu.source_step'] = event.source.stepId;
+      const found = this.ctx.lookupSource(event.source.runId, event.source.stepId);
+      if ('runId' in found) tags['blu.source_run_id'] = found.runId;
+      else tags['blu.source_run_id_missing'] = found.missing;
+    }
+    return tags;
+  }
+
+  private emitArtifacts(ref: RunRef, event: Extract<RunEvent, { type: 'step-end' }>): void {
+    const seen = new Set<string>();
+    for (const file of event.artifacts) {
+      if (seen.has(file)) continue;
+      seen.add(file);
+      this.emit({ kind: 'artifact', ref, path: file, dest: file === event.logPath ? 'logs' : 'outputs' });
+    }
+    if (event.logPath !== undefined && !seen.has(event.logPath)) this.emit({ kind: 'artifact', ref, path: event.logPath, dest: 'logs' });
+  }
+
+  private onRunEnd(status: RunStatus, label: string, time: number): void {
+    this.openParent(time);
+    for (const [stepId, state] of this.steps) {
+      if (!state.open) continue;
+      // A step still running when the pipeline stopped did not finish: say so truthfully.
+      this.flushMetrics(stepId, state);
+      this.emitLog(`step:${stepId}`, [], [], [{ key: 'blu.outcome', value: 'interrupted' }]);
+      this.emit({ kind: 'end-run', ref: `step:${stepId}`, status: 'KILLED', endTime: toInt(time) });
+    }
+    this.steps.clear();
+    this.emitLog(PARENT, [], [], [{ key: 'blu.status', value: label }]);
+    this.emit({ kind: 'end-run', ref: PARENT, status, endTime: toInt(time) });
+    this.ended = true;
+  }
+
+  /** Splits a batch to MLflow's log-batch limits (and ≲ 1 MB of JSON) as separate operations. */
+  private emitLog(ref: RunRef, metrics: readonly MetricRecord[], params: readonly KeyValue[], tags: readonly KeyValue[]): void {
+    for (const chunk of chunkBatch(metrics, params, tags)) this.emit({ kind: 'log', ref, ...chunk });
+  }
+}
+
+const MAX_BATCH_CHARS = 900_000;
+
+export function chunkBatch(
+  metrics: readonly MetricRecord[], params: readonly KeyValue[], tags: readonly KeyValue[],
+): { metrics: MetricRecord[]; params: KeyValue[]; tags: KeyValue[] }[] {
+  const chunks: { metrics: MetricRecord[]; params: KeyValue[]; tags: KeyValue[] }[] = [];
+  let current = { metrics: [] as MetricRecord[], params: [] as KeyValue[], tags: [] as KeyValue[] };
+  let chars = 0;
+  const push = (kind: 'metrics' | 'params' | 'tags', item: MetricRecord | KeyValue, limit: number, size: number): void => {
+    const total = current.metrics.length + current.params.length + current.tags.length;
+    if (current[kind].length >= limit || total >= LIMITS.batchTotal || chars + size > MAX_BATCH_CHARS) {
+      chunks.push(current);
+      current = { metrics: [], params: [], tags: [] };
+      chars = 0;
+    }
+    (current[kind] as (MetricRecord | KeyValue)[]).push(item);
+    chars += size;
+  };
+  for (const m of metrics) push('metrics', m, LIMITS.batchMetrics, m.key.length + 80);
+  for (const p of params) push('params', p, LIMITS.batchParams, p.key.length + p.value.length + 30);
+  for (const t of tags) push('tags', t, LIMITS.batchTags, t.key.length + t.value.length + 30);
+  if (current.metrics.length + current.params.length + current.tags.length > 0) chunks.push(current);
+  return chunks;
+}
