@@ -13,6 +13,7 @@ import { buildSbatchArgv, renderBatchScript, safeFileStem } from './slurm-argv.j
 import { readCommittedEntry } from './slurm-cache.js';
 import { cancelJobs, queueStates, showJob, submitJob, type SlurmCommandOptions } from './slurm-cli.js';
 import { LogFollower, readLogTail } from './slurm-log.js';
+import { AbortablePauses } from './slurm-pause.js';
 import { QueuePoller } from './slurm-poller.js';
 import { failureFromRecord, isActiveState, type JobRecord } from './slurm-state.js';
 
@@ -58,6 +59,7 @@ class SlurmExecutor implements Executor {
   private readonly cancelRequested = new Set<string>();
   private readonly poller: QueuePoller;
   private shuttingDown = false;
+  private readonly pauses = new AbortablePauses();
 
   constructor(private readonly options: SlurmExecutorOptions) {
     this.maxParallel = options.maxParallel ?? 64;
@@ -139,7 +141,7 @@ class SlurmExecutor implements Executor {
         if (polled.value.state !== lastState) report.progress({ message: `Slurm job ${jobId} ${polled.value.state}` });
         lastState = polled.value.state;
       }
-      await pause(this.pollMs, signal);
+      await this.pauses.pause(this.pollMs, signal);
     }
   }
 
@@ -199,21 +201,7 @@ class SlurmExecutor implements Executor {
     while (Date.now() < deadline) {
       const states = await queueStates(jobIds, this.commandOptions);
       if (states.ok && [...states.value.values()].every((state) => !isActiveState(state))) return;
-      await pause(200);
+      await this.pauses.pause(200);
     }
   }
-}
-
-/** Sleeps `ms`, returning early when `signal` aborts. */
-function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
