@@ -26,7 +26,7 @@ async function decodeGray(
     if (info.channels !== 1) {
       return err({ code: 'decode-failed', path, message: `expected 1 channel, got ${info.channels}` });
     }
-    return ok({ width: info.width, height: info.height, data: new Uint8Array(data) });
+    return ok({ width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) });
   } catch (cause) {
     const detail = cause instanceof Error ? cause.message : String(cause);
     return err({ code: 'decode-failed', path, message: `cannot decode ${path}: ${detail}` });
@@ -84,11 +84,18 @@ async function decodePairUncached(
       message: `mask ${maskPath} is ${msk.width}x${msk.height} but image ${imagePath} is ${img.width}x${img.height}`,
     });
   }
-  return ok({
-    name,
-    width: img.width,
-    height: img.height,
-    image: Float32Array.from(img.data, (v) => v / 255),
-    mask: Uint8Array.from(msk.data, (v) => (v >= 128 ? 1 : 0)),
-  });
+  return ok({ name, width: img.width, height: img.height, image: toUnitFloat(img.data), mask: toBinary(msk.data) });
+}
+
+// Plain loops: typed-array `from` with a map callback is several times slower on 1.4 M pixels.
+function toUnitFloat(bytes: Uint8Array): Float32Array {
+  const out = new Float32Array(bytes.length);
+  for (let i = 0; i < bytes.length; i++) out[i] = (bytes[i] as number) / 255;
+  return out;
+}
+
+function toBinary(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(bytes.length);
+  for (let i = 0; i < bytes.length; i++) out[i] = (bytes[i] as number) >= 128 ? 1 : 0;
+  return out;
 }

@@ -1,0 +1,76 @@
+import type * as tf from '@tensorflow/tfjs';
+import { disposeAll, snapshotWeights, type ScheduledAdam } from './optimizer.js';
+import { learningRateAt } from './schedule.js';
+import type { BestMetricName, EpochRecord, TrainEventHandler, ValidationMetrics } from './events.js';
+
+/** Settings shared by both training loops. */
+export interface EpochLoopOptions {
+  readonly epochs: number;
+  readonly learningRate: number;
+  /** First epoch (0-based) at which lr starts to shrink ×0.95 per epoch. Default: epochs/2 as in the thesis. */
+  readonly lrDecayStartEpoch?: number;
+  /** Epochs before this one never become "best" (thesis checkpoint `ignore`, e.g. 40). */
+  readonly ignoreEpochs?: number;
+  /** Stop after this many eligible epochs without improvement. Off when undefined. */
+  readonly patience?: number;
+  readonly onEvent?: TrainEventHandler;
+}
+
+export interface TrainResult {
+  /** -1 when no epoch was eligible (epochs <= ignoreEpochs); the final weights then stay. */
+  readonly bestEpoch: number;
+  readonly bestMetric: number;
+  readonly metricName: BestMetricName;
+  readonly history: EpochRecord[];
+}
+
+interface LoopHooks {
+  readonly model: tf.LayersModel;
+  readonly optimizer: ScheduledAdam;
+  readonly metric: BestMetricName;
+  /** Runs one epoch of optimisation and returns the mean training loss. */
+  readonly trainEpoch: (epoch: number) => Promise<number>;
+  readonly validate: () => Promise<ValidationMetrics>;
+}
+
+function metricValue(metric: BestMetricName, val: ValidationMetrics): number {
+  return metric === 'val_iou' ? (val.iou ?? Number.NaN) : val.loss;
+}
+
+function improves(metric: BestMetricName, value: number, best: number): boolean {
+  if (Number.isNaN(value)) return false;
+  if (Number.isNaN(best)) return true;
+  return metric === 'val_iou' ? value > best : value < best;
+}
+
+/** Epoch loop: lr schedule, validation, best-weights snapshot, early stopping, events. */
+export async function runEpochLoop(options: EpochLoopOptions, hooks: LoopHooks): Promise<TrainResult> {
+  const emit = options.onEvent ?? (() => undefined);
+  const decayStart = options.lrDecayStartEpoch ?? Math.floor(options.epochs / 2);
+  const history: EpochRecord[] = [];
+  let best = { epoch: -1, value: Number.NaN, weights: [] as tf.Tensor[] };
+  for (let epoch = 0; epoch < options.epochs; epoch++) {
+    const lr = learningRateAt(epoch, options.learningRate, decayStart);
+    hooks.optimizer.setLearningRate(lr);
+    emit({ type: 'epoch-start', epoch, lr });
+    const started = performance.now();
+    const loss = await hooks.trainEpoch(epoch);
+    const val = await hooks.validate();
+    const record = { epoch, loss, val, lr, seconds: (performance.now() - started) / 1000 };
+    history.push(record);
+    emit({ type: 'epoch-end', ...record });
+    const value = metricValue(hooks.metric, val);
+    if (epoch >= (options.ignoreEpochs ?? 0) && improves(hooks.metric, value, best.value)) {
+      disposeAll(best.weights);
+      best = { epoch, value, weights: snapshotWeights(hooks.model) };
+      emit({ type: 'best-updated', epoch, metric: hooks.metric, value });
+    }
+    if (options.patience !== undefined && best.epoch >= 0 && epoch - best.epoch >= options.patience) {
+      emit({ type: 'early-stop', epoch, bestEpoch: best.epoch });
+      break;
+    }
+  }
+  if (best.epoch >= 0) hooks.model.setWeights(best.weights);
+  disposeAll(best.weights);
+  return { bestEpoch: best.epoch, bestMetric: best.value, metricName: hooks.metric, history };
+}

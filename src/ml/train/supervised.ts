@@ -1,0 +1,138 @@
+import * as tf from '@tensorflow/tfjs';
+import { err, ok, type Result } from '../../runtime/result.js';
+import type { AugmentOptions } from '../data/augment.js';
+import type { CropOptions } from '../data/crop.js';
+import type { Sample } from '../data/types.js';
+import { scoreImages } from '../metrics.js';
+import { createRng, type Rng } from '../random.js';
+import { batchCount, disposeBatch, epochSchedule, evalBatches, makeTrainBatch } from './batching.js';
+import type { BestMetricName, ValidationMetrics } from './events.js';
+import { binaryCrossEntropy } from './losses.js';
+import { runEpochLoop, type EpochLoopOptions, type TrainResult } from './loop.js';
+import { applyTraining, predictAll, ScheduledAdam, trainableVariables } from './optimizer.js';
+
+export interface TrainingData {
+  readonly train: readonly Sample[];
+  readonly validation: readonly Sample[];
+}
+
+export interface SupervisedOptions extends EpochLoopOptions {
+  readonly batchSize: number;
+  readonly cropSize: number;
+  /** Validation centre-crop size; defaults to cropSize. */
+  readonly valCropSize?: number;
+  /** Default: one pass over the training images. */
+  readonly stepsPerEpoch?: number;
+  /** Metric that picks the kept weights: 'val_iou' (max) or 'val_loss' (min). */
+  readonly bestMetric?: BestMetricName;
+  readonly seed: number;
+  readonly augment?: AugmentOptions | false;
+  readonly crop?: CropOptions;
+}
+
+export interface TrainError {
+  readonly message: string;
+}
+
+function checkData(data: TrainingData, options: SupervisedOptions): Result<true, TrainError> {
+  if (data.train.length === 0) return err({ message: 'no training samples' });
+  if (data.validation.length === 0) return err({ message: 'no validation samples (needed to pick the best epoch)' });
+  if (!(options.batchSize >= 1 && options.cropSize >= 1 && options.epochs >= 1)) {
+    return err({ message: `batchSize, cropSize and epochs must be >= 1` });
+  }
+  return ok(true);
+}
+
+/** One optimiser step on BCE (+ the model's own regularisation losses); returns the loss value. */
+async function supervisedStep(
+  model: tf.LayersModel,
+  optimizer: ScheduledAdam,
+  variables: tf.Variable[],
+  samples: readonly Sample[],
+  rng: Rng,
+  options: SupervisedOptions,
+): Promise<number> {
+  const batch = makeTrainBatch(samples, rng, options);
+  if (!batch) return Number.NaN;
+  const cost = optimizer.minimize(
+    () => {
+      const [probabilities] = applyTraining(model, batch.x);
+      const bce = binaryCrossEntropy(batch.y, probabilities ?? batch.y);
+      const regularisation = model.calculateLosses();
+      return regularisation.length > 0 ? tf.add(bce, tf.addN(regularisation)).asScalar() : bce;
+    },
+    true,
+    variables,
+  );
+  disposeBatch(batch);
+  const value = cost ? (await cost.data())[0] ?? Number.NaN : Number.NaN;
+  cost?.dispose();
+  return value;
+}
+
+/** Val BCE (mean over pixels and images) and mean per-image IoU/F1 on centre crops. */
+export async function validateSupervised(
+  model: tf.LayersModel,
+  samples: readonly Sample[],
+  cropSize: number,
+  batchSize: number,
+): Promise<ValidationMetrics> {
+  let lossSum = 0;
+  const perImage: { iou: number; f1: number }[] = [];
+  for (const batch of evalBatches(samples, cropSize, batchSize)) {
+    const [loss, probabilities] = tf.tidy(() => {
+      const p = predictAll(model, batch.x)[0] ?? tf.zerosLike(batch.y);
+      return [binaryCrossEntropy(batch.y, p), p];
+    });
+    const [lossValue, truth, predicted] = await Promise.all([loss.data(), batch.y.data(), probabilities.data()]);
+    lossSum += (lossValue[0] ?? Number.NaN) * batchCount(batch.x);
+    perImage.push(...scoreImages(truth, predicted, cropSize * cropSize).perImage);
+    tf.dispose([loss, probabilities]);
+    disposeBatch(batch);
+  }
+  const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  return { loss: lossSum / samples.length, iou: mean(perImage.map((s) => s.iou)), f1: mean(perImage.map((s) => s.f1)) };
+}
+
+/**
+ * Supervised BCE training with Adam and the thesis lr schedule. Keeps the best weights (by
+ * `bestMetric`) in `model`. Reproducible for a seed on one backend: crops, augmentation and
+ * shuffles all come from one seeded stream.
+ */
+export async function trainSupervised(
+  model: tf.LayersModel,
+  data: TrainingData,
+  options: SupervisedOptions,
+): Promise<Result<TrainResult, TrainError>> {
+  const checked = checkData(data, options);
+  if (!checked.ok) return checked;
+  const rng = createRng(options.seed);
+  const optimizer = new ScheduledAdam(options.learningRate);
+  const variables = trainableVariables(model);
+  const emit = options.onEvent ?? (() => undefined);
+  try {
+    const result = await runEpochLoop(options, {
+      model,
+      optimizer,
+      metric: options.bestMetric ?? 'val_iou',
+      trainEpoch: async (epoch) => {
+        const schedule = epochSchedule(data.train, options.batchSize, options.stepsPerEpoch, rng);
+        let total = 0;
+        for (const [batch, samples] of schedule.entries()) {
+          const loss = await supervisedStep(model, optimizer, variables, samples, rng, options);
+          total += loss;
+          emit({ type: 'batch-end', epoch, batch, loss });
+        }
+        return total / schedule.length;
+      },
+      validate: () =>
+        validateSupervised(model, data.validation, options.valCropSize ?? options.cropSize, options.batchSize),
+    });
+    return ok(result);
+  } catch (cause) {
+    // tfjs reports kernel and memory failures by throwing; turn them into a typed result here.
+    return err({ message: cause instanceof Error ? cause.message : String(cause) });
+  } finally {
+    optimizer.dispose();
+  }
+}
