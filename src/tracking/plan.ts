@@ -55,6 +55,7 @@ export type OpBody = Distributive<Op>;
 export class Planner {
   private seq = 0;
   private parentOpen = false;
+  private parentStart = 0;
   private ended = false;
   private readonly steps = new Map<string, StepState>();
   private out: Op[] = [];
@@ -103,6 +104,7 @@ export class Planner {
   private openParent(time: number): void {
     if (this.parentOpen) return;
     this.parentOpen = true;
+    this.parentStart = toInt(time);
     const { info } = this.ctx;
     const name = `${info.pipelineName} ${info.runId}`;
     const tags = {
@@ -231,7 +233,8 @@ export class Planner {
       this.emit({ kind: 'end-run', ref: `step:${stepId}`, status: 'KILLED', endTime: toInt(time) });
     }
     this.steps.clear();
-    this.emitLog(PARENT, [], [], [{ key: 'blu.status', value: label }]);
+    const duration: MetricRecord = { key: 'duration_s', value: (toInt(time) - this.parentStart) / 1000, timestamp: toInt(time), step: 0 };
+    this.emitLog(PARENT, [duration], [], [{ key: 'blu.status', value: label }]);
     this.emit({ kind: 'end-run', ref: PARENT, status, endTime: toInt(time) });
     this.ended = true;
   }
