@@ -29,6 +29,10 @@ describe('StatCache.hashFile / hashPath on files', () => {
     const { cache, dir } = await openCache();
     expect(await cache.hashPath(join(dir, 'nope'))).toEqual({ type: 'missing' });
     expect(await cache.hashPath(join(dir, 'nope', 'deeper'))).toEqual({ type: 'missing' });
+    await writeFile(join(dir, 'plain'), 'x');
+    expect(await cache.hashPath(join(dir, 'plain', 'child'))).toEqual({ type: 'missing' });
+    await symlink(join(dir, 'dangling-target'), join(dir, 'dangling'));
+    expect(await cache.hashPath(join(dir, 'dangling'))).toEqual({ type: 'missing' });
   });
 
   it('reuses the hash of an unchanged, non-racy file without reading it', async () => {
