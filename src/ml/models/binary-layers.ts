@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { initialGammas, residualBinarize } from './binary-ops.js';
+import { kerasHeNormal } from './initializers.js';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
 type LayerVariable = ReturnType<BinaryLayerBase['addGamma']>;
@@ -110,7 +111,7 @@ export class BinaryConv2D extends BinaryLayerBase {
   // Weight creation order (kernel, bias, gamma) mirrors Conv2D's getWeights() so transfer lines up.
   override build(inputShape: tf.Shape | tf.Shape[]): void {
     const k = this.kernelSize;
-    const init = tf.initializers.heNormal({ seed: this.seed });
+    const init = kerasHeNormal(this.seed);
     this.kernel = this.addWeight('kernel', [k, k, lastDim(inputShape), this.filters], 'float32', init);
     this.bias = this.addWeight('bias', [this.filters], 'float32', tf.initializers.zeros());
     this.gamma = this.addGamma('gamma', this.levels);
@@ -180,9 +181,9 @@ export class BinarySeparableConv2D extends BinaryLayerBase {
   override build(inputShape: tf.Shape | tf.Shape[]): void {
     const k = this.kernelSize;
     const cin = lastDim(inputShape);
-    const init = tf.initializers.heNormal({ seed: this.seed });
-    this.depthwise = this.addWeight('depthwise_kernel', [k, k, cin, 1], 'float32', init);
-    this.pointwise = this.addWeight('pointwise_kernel', [1, 1, cin, this.filters], 'float32', init);
+    this.depthwise = this.addWeight('depthwise_kernel', [k, k, cin, 1], 'float32', kerasHeNormal(this.seed));
+    // Same offset as lw_unet's pointwise seed (unet.ts), kept local to avoid a layer→builder import.
+    this.pointwise = this.addWeight('pointwise_kernel', [1, 1, cin, this.filters], 'float32', kerasHeNormal(this.seed + 500_000));
     this.bias = this.addWeight('bias', [this.filters], 'float32', tf.initializers.zeros());
     this.depthwiseGamma = this.addGamma('depthwise_gamma', this.depthwiseLevels);
     this.pointwiseGamma = this.addGamma('pointwise_gamma', this.pointwiseLevels);

@@ -1,5 +1,6 @@
 /** Full-precision U-Net (thesis §2.1) and lightweight U-Net "lw_unet" (thesis §2.2). */
 import * as tf from '@tensorflow/tfjs';
+import { kerasHeNormal } from './initializers.js';
 import { buildTopology, type ConvSpec, type ModelParts } from './topology.js';
 
 export interface UnetOptions {
@@ -41,7 +42,7 @@ function plainConv(spec: ConvSpec, l2: number, x: tf.SymbolicTensor): tf.Symboli
       kernelSize: spec.kernelSize,
       padding: 'same',
       activation: 'relu',
-      kernelInitializer: tf.initializers.heNormal({ seed: spec.seed }),
+      kernelInitializer: kerasHeNormal(spec.seed),
       kernelRegularizer: regularizerFor(spec, l2),
     })
     .apply(x) as tf.SymbolicTensor;
@@ -59,18 +60,21 @@ function separableConv(spec: ConvSpec, l2: number, x: tf.SymbolicTensor): tf.Sym
       depthMultiplier: 1,
       useBias: true,
       activation: 'relu',
-      depthwiseInitializer: tf.initializers.heNormal({ seed: spec.seed }),
-      pointwiseInitializer: tf.initializers.heNormal({ seed: spec.seed + 500 }),
+      depthwiseInitializer: kerasHeNormal(spec.seed),
+      pointwiseInitializer: kerasHeNormal(pointwiseSeed(spec.seed)),
       depthwiseRegularizer: regularizer,
       pointwiseRegularizer: regularizer,
     })
     .apply(x) as tf.SymbolicTensor;
 }
 
+/** Separate stream for the pointwise kernel so it does not reuse the depthwise draw. */
+const pointwiseSeed = (seed: number) => seed + 500_000;
+
 function sigmoidHead(name: string) {
   return (x: tf.SymbolicTensor, seed: number): tf.SymbolicTensor =>
     tf.layers
-      .conv2d({ name, filters: 1, kernelSize: 1, activation: 'sigmoid', kernelInitializer: tf.initializers.heNormal({ seed }) })
+      .conv2d({ name, filters: 1, kernelSize: 1, activation: 'sigmoid', kernelInitializer: kerasHeNormal(seed) })
       .apply(x) as tf.SymbolicTensor;
 }
 

@@ -63,6 +63,17 @@ describe('model shapes at small width', () => {
     expect(JSON.stringify(blu.toJSON(null, false))).not.toContain('relu');
   });
 
+  it('initialises kernels like Keras he_normal: std sqrt(2 / fan_in), zero biases', () => {
+    const m = buildUnet({ baseFilters: 8, seed: 2 });
+    // Level 4 second conv: 3×3×128×128 = 147,456 weights, fan_in = 1152.
+    const [kernel, bias] = m.getLayer('Level4_Contracting_Conv2D_2').getWeights() as [tf.Tensor, tf.Tensor];
+    const { variance } = tf.moments(kernel);
+    const std = Math.sqrt(variance.dataSync()[0] as number);
+    expect(Math.abs(std / Math.sqrt(2 / 1152) - 1)).toBeLessThan(0.02);
+    expect(Math.max(...bias.dataSync().map(Math.abs))).toBe(0);
+    m.dispose();
+  });
+
   it('buildModel returns errors as values', () => {
     const bad = buildModel('unet', { baseFilters: 0 });
     expect(bad.ok).toBe(false);
