@@ -1,0 +1,143 @@
+import { access, mkdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { ActionCache } from '../artifacts/action-cache.js';
+import type { ContentStore } from '../artifacts/content-store.js';
+import type { ActionCacheEntry, MetricPoint, StoredOutput } from '../artifacts/types.js';
+import type { StepKindRegistry } from '../steps/kind.js';
+import { runCommand } from '../steps/run-command.js';
+import type { StepFailure } from './events.js';
+import type { AttemptSuccess, StepReport } from './executor.js';
+import type { Result } from './result.js';
+import { err, ok } from './result.js';
+import type { StepSpec } from './step-spec.js';
+
+export interface AttemptIO {
+  readonly signal: AbortSignal;
+  readonly report: StepReport;
+  readonly output: (text: string) => void;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly registry: StepKindRegistry;
+  readonly jobId?: string;
+}
+
+export interface CommitStores {
+  readonly cas: ContentStore;
+  readonly ac: ActionCache;
+}
+
+/**
+ * One attempt of one step: clear its outputs, run it, then commit. The commit protocol: every
+ * output goes into the content store first; the action-cache entry is written last, atomically,
+ * and is the commit point. A crash anywhere before leaves no entry, so the step is simply stale.
+ */
+export async function runAttempt(spec: StepSpec, stores: CommitStores, io: AttemptIO): Promise<Result<AttemptSuccess, StepFailure>> {
+  const startedAt = new Date();
+  const series: MetricPoint[] = [];
+  const report: StepReport = {
+    progress: (p) => io.report.progress(p),
+    metric: (name, value, step, timestamp) => {
+      series.push({ name, value, step, timestamp });
+      io.report.metric(name, value, step, timestamp);
+    },
+  };
+  const prepared = await prepareOutputs(spec);
+  if (!prepared.ok) return prepared;
+  const ran = await execute(spec, { ...io, report });
+  if (!ran.ok) return ran;
+  if (io.signal.aborted) return err({ reason: 'cancelled', message: `step '${spec.id}' was cancelled` });
+  return commit(spec, stores, series, startedAt, io.jobId);
+}
+
+function stepEnv(spec: StepSpec, env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const base = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
+  return {
+    ...base,
+    BLU_RUN_ID: spec.runId,
+    BLU_STEP_ID: spec.id,
+    BLU_PROJECT_DIR: spec.projectDir,
+    BLU_CHECKPOINT_DIR: path.join(spec.projectDir, '.blu', 'checkpoints', spec.id),
+    BLU_PARAMS: JSON.stringify(spec.params),
+  };
+}
+
+async function execute(spec: StepSpec, io: AttemptIO): Promise<Result<void, StepFailure>> {
+  const env = stepEnv(spec, io.env);
+  if (spec.kind === 'run') return runCommand(spec, { signal: io.signal, report: io.report, output: io.output, env });
+  const kind = io.registry.get(spec.kind);
+  if (!kind) return err({ reason: 'internal', message: `step kind '${spec.kind}' is not registered in this blu-pipe` });
+  await mkdir(env.BLU_CHECKPOINT_DIR!, { recursive: true });
+  try {
+    const impl = await kind.load();
+    const result = await impl.run({
+      spec,
+      resolve: (p) => path.resolve(spec.projectDir, p),
+      log: (line) => io.output(`${line}\n`),
+      report: io.report,
+      signal: io.signal,
+    });
+    if (result.ok) return ok(undefined);
+    return err({ reason: io.signal.aborted ? 'cancelled' : 'exit-non-zero', message: `step '${spec.id}' failed: ${result.error.message}` });
+  } catch (error) {
+    // A bug in a step implementation must fail that step, not the runner.
+    const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    io.output(`${message}\n`);
+    return err({ reason: 'internal', message: `step '${spec.id}' crashed: ${error instanceof Error ? error.message : String(error)}` });
+  }
+}
+
+/** Outputs are removed before a run (unless persistent) so stale files never pass as new ones. */
+async function prepareOutputs(spec: StepSpec): Promise<Result<void, StepFailure>> {
+  for (const out of spec.outs) {
+    const abs = path.resolve(spec.projectDir, out.path);
+    const rel = path.relative(spec.projectDir, abs);
+    if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
+      return err({ reason: 'output-outside-project', message: `output '${out.path}' of step '${spec.id}' is outside the project; refusing to touch it` });
+    }
+    if (!out.persist) await rm(abs, { recursive: true, force: true });
+    await mkdir(path.dirname(abs), { recursive: true });
+  }
+  return ok(undefined);
+}
+
+async function commit(spec: StepSpec, stores: CommitStores, series: readonly MetricPoint[], startedAt: Date, jobId: string | undefined): Promise<Result<AttemptSuccess, StepFailure>> {
+  const outputs: StoredOutput[] = [];
+  for (const out of spec.outs) {
+    try {
+      if (out.cache && spec.cache) outputs.push(await stores.cas.putPath(spec.projectDir, out.path));
+      else await access(path.resolve(spec.projectDir, out.path));
+    } catch (error) {
+      const why = error instanceof Error ? error.message : String(error);
+      return err({ reason: 'output-missing', message: `step '${spec.id}' finished but did not produce its output '${out.path}' (${why})` });
+    }
+  }
+  if (!spec.cache) return ok({ entry: null, ...(jobId ? { jobId } : {}) });
+  const finishedAt = new Date();
+  const entry: ActionCacheEntry = {
+    schema: 1,
+    key: spec.key,
+    stepId: spec.id,
+    components: spec.components,
+    outputs,
+    metrics: lastValues(series),
+    series,
+    durationMs: finishedAt.getTime() - startedAt.getTime(),
+    producer: {
+      runId: spec.runId,
+      stepId: spec.id,
+      host: os.hostname(),
+      pid: process.pid,
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      ...(jobId ? { jobId } : {}),
+    },
+  };
+  await stores.ac.put(entry);
+  return ok({ entry, ...(jobId ? { jobId } : {}) });
+}
+
+export function lastValues(series: readonly MetricPoint[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const p of series) out[p.name] = p.value;
+  return out;
+}

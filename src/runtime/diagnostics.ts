@@ -1,0 +1,124 @@
+import type { Document, LineCounter, Node as YamlNode } from 'yaml';
+import { isMap, isNode, isPair, isScalar, isSeq } from 'yaml';
+
+/** One problem in a user's input, with an exact source position and a stable code. */
+export interface Diagnostic {
+  readonly code: string;
+  readonly message: string;
+  readonly file: string; // as given by the user (relative paths stay relative)
+  readonly line: number; // 1-based; 0 when the problem has no position (e.g. --set)
+  readonly col: number; // 1-based
+  /** Optional further positions (e.g. every edge of a cycle). */
+  readonly related?: readonly { readonly message: string; readonly line: number; readonly col: number; readonly file: string }[];
+}
+
+export type PathSegment = string | number;
+
+/** A parsed YAML source that can map a data path back to line:col. */
+export class SourceMap {
+  constructor(
+    readonly file: string,
+    readonly text: string,
+    readonly doc: Document.Parsed,
+    readonly lines: LineCounter,
+  ) {}
+
+  /** Node at `path`, or the deepest ancestor that exists. */
+  nodeAt(path: readonly PathSegment[]): YamlNode | null {
+    let node: unknown = this.doc.contents;
+    for (const segment of path) {
+      const next = childNode(node, segment);
+      if (next === undefined) break;
+      node = next;
+    }
+    return isNode(node) ? node : null;
+  }
+
+  /** Position of the value at `path` (or of its key when `key` is true). */
+  position(path: readonly PathSegment[], options: { key?: boolean; offsetInValue?: number } = {}): { line: number; col: number } {
+    const parentPath = path.slice(0, -1);
+    const last = path[path.length - 1];
+    if (options.key && last !== undefined) {
+      const parent = this.nodeAt(parentPath);
+      if (isMap(parent)) {
+        const pair = parent.items.find((item) => isScalar(item.key) && String(item.key.value) === String(last));
+        if (pair && isNode(pair.key) && pair.key.range) return this.offsetToPos(pair.key.range[0]);
+      }
+    }
+    const node = this.nodeAt(path);
+    const start = node?.range?.[0] ?? 0;
+    return this.offsetToPos(start + (options.offsetInValue ?? 0));
+  }
+
+  /** Raw source text of the scalar at `path` (to place a column inside a string). */
+  rawText(path: readonly PathSegment[]): string | null {
+    const node = this.nodeAt(path);
+    if (!node?.range) return null;
+    return this.text.slice(node.range[0], node.range[1]);
+  }
+
+  offsetToPos(offset: number): { line: number; col: number } {
+    const pos = this.lines.linePos(offset);
+    return { line: pos.line, col: pos.col };
+  }
+
+  diagnostic(code: string, message: string, path: readonly PathSegment[], options: { key?: boolean; offsetInValue?: number } = {}): Diagnostic {
+    const pos = this.position(path, options);
+    return { code, message, file: this.file, line: pos.line, col: pos.col };
+  }
+}
+
+function childNode(node: unknown, segment: PathSegment): unknown {
+  if (isMap(node)) {
+    const pair = node.items.find((item) => isPair(item) && isScalar(item.key) && String(item.key.value) === String(segment));
+    return pair?.value ?? undefined;
+  }
+  if (isSeq(node) && typeof segment === 'number') return node.items[segment];
+  return undefined;
+}
+
+export function formatDiagnostic(d: Diagnostic): string {
+  const where = d.line > 0 ? `${d.file}:${d.line}:${d.col}` : d.file;
+  const head = `${where}: ${d.message}`;
+  const related = (d.related ?? []).map((r) => `\n  ${r.file}:${r.line}:${r.col}: ${r.message}`).join('');
+  return head + related;
+}
+
+/** Closest candidate by edit distance, if it is close enough to be a likely typo. */
+export function didYouMean(word: string, candidates: Iterable<string>): string | null {
+  let best: string | null = null;
+  let bestDistance = Infinity;
+  for (const candidate of candidates) {
+    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  const limit = Math.max(1, Math.floor(word.length / 3));
+  return best !== null && bestDistance <= limit ? best : null;
+}
+
+export function suggestion(word: string, candidates: Iterable<string>): string {
+  const best = didYouMean(word, candidates);
+  return best === null ? '' : ` (did you mean '${best}'?)`;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** Sorts diagnostics by file, then position, so output is stable. */
+export function sortDiagnostics(list: readonly Diagnostic[]): Diagnostic[] {
+  return [...list].sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col || a.message.localeCompare(b.message));
+}

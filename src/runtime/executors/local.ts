@@ -1,0 +1,92 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import type { StepKindRegistry } from '../../steps/kind.js';
+import type { CommitStores } from '../attempt.js';
+import { runAttempt } from '../attempt.js';
+import type { StepFailure } from '../events.js';
+import type { AttemptSuccess, ExecuteOptions, Executor } from '../executor.js';
+import { stepFileName } from '../layout.js';
+import { LineSplitter, LogTail } from '../log-tail.js';
+import type { Result } from '../result.js';
+import { err, ok } from '../result.js';
+import { parseProtocolLine } from '../step-protocol.js';
+import type { StepSpec } from '../step-spec.js';
+
+export interface LocalExecutorOptions {
+  readonly jobs: number;
+  readonly stores: CommitStores;
+  readonly registry: StepKindRegistry;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Absolute path of the blu-pipe CLI entry, to run `uses:` steps in their own process. */
+  readonly cliEntry: string;
+}
+
+/**
+ * Runs steps on this machine. `run:` commands are child processes already; `uses:` kinds (which may
+ * do heavy JavaScript work such as training) run in a child `blu-pipe exec-step` so they never block
+ * the scheduler and can run in parallel.
+ */
+export function createLocalExecutor(options: LocalExecutorOptions): Executor {
+  return {
+    name: 'local',
+    maxParallel: options.jobs,
+    enforcesLocalResources: true,
+    async execute(spec, execution) {
+      await mkdir(path.dirname(spec.logPath), { recursive: true });
+      const log = createWriteStream(spec.logPath, { flags: 'a' });
+      try {
+        if (spec.kind === 'run') {
+          return await runAttempt(spec, options.stores, { ...execution, output: (t) => log.write(t), env: options.env, registry: options.registry });
+        }
+        return await runInChild(spec, execution, options, (t) => log.write(t));
+      } finally {
+        await new Promise<void>((resolve) => log.end(resolve));
+      }
+    },
+    async shutdown() {},
+  };
+}
+
+async function runInChild(spec: StepSpec, execution: ExecuteOptions, options: LocalExecutorOptions, output: (text: string) => void): Promise<Result<AttemptSuccess, StepFailure>> {
+  const specFile = path.join(path.dirname(spec.logPath), 'specs', `${stepFileName(spec.id)}.json`);
+  await mkdir(path.dirname(specFile), { recursive: true });
+  await writeFile(specFile, JSON.stringify(spec, null, 2));
+  const tail = new LogTail();
+  const lines = new LineSplitter((line) => {
+    const message = parseProtocolLine(line);
+    if (message?.type === 'progress') execution.report.progress(message.progress);
+    else if (message?.type === 'metric') execution.report.metric(message.name, message.value, message.step, message.timestamp);
+    else {
+      output(`${line}\n`);
+      tail.push(`${line}\n`);
+    }
+  });
+  const child = execa(process.execPath, [options.cliEntry, 'exec-step', specFile], {
+    cwd: spec.projectDir,
+    env: options.env,
+    extendEnv: false,
+    stdin: 'ignore',
+    reject: false,
+    cancelSignal: execution.signal,
+    forceKillAfterDelay: 5000,
+    buffer: false,
+    ...(spec.timeoutMs ? { timeout: spec.timeoutMs } : {}),
+  });
+  const sink = (chunk: Buffer | string): void => lines.push(chunk.toString());
+  child.stdout?.on('data', sink);
+  child.stderr?.on('data', sink);
+  const result = await child;
+  lines.flush();
+  if (!result.failed) {
+    const entry = spec.cache ? ((await options.stores.ac.get(spec.key)) ?? null) : null;
+    if (spec.cache && !entry) return err({ reason: 'internal', message: `step '${spec.id}' exited 0 but committed no cache entry`, logTail: tail.text() });
+    return ok({ entry });
+  }
+  if (result.isCanceled) return err({ reason: 'cancelled', message: `step '${spec.id}' was cancelled`, logTail: tail.text() });
+  if (result.timedOut) return err({ reason: 'timeout', message: `step '${spec.id}' timed out after ${Math.round((spec.timeoutMs ?? 0) / 1000)} s`, logTail: tail.text() });
+  const last = tail.text().trim().split('\n').at(-1) ?? '';
+  const message = last.startsWith('blu-pipe: ') ? last.slice('blu-pipe: '.length) : `step '${spec.id}' failed (exit code ${result.exitCode ?? result.signal})`;
+  return err({ reason: result.signal ? 'signal' : 'exit-non-zero', message, exitCode: result.exitCode ?? 1, logTail: tail.text() });
+}

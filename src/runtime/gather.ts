@@ -1,0 +1,79 @@
+import path from 'node:path';
+import type { ActionCache } from '../artifacts/action-cache.js';
+import type { ContentStore } from '../artifacts/content-store.js';
+import type { StatCache } from '../artifacts/stat-cache.js';
+import type { ActionCacheEntry, StepKey } from '../artifacts/types.js';
+import type { Diagnostic } from './diagnostics.js';
+import { topologicalOrder } from './graph.js';
+import { incompleteAttempts } from './inflight.js';
+import { externalDeps, keyComponents, stepKey } from './keys.js';
+import type { ProjectLayout } from './layout.js';
+import { readLockFile } from './lockfile.js';
+import type { Pipeline, StepInstance } from './pipeline.js';
+import type { PlanFacts, WorkspaceState } from './plan.js';
+import type { Result } from './result.js';
+import { err, ok } from './result.js';
+
+export interface Stores {
+  readonly cas: ContentStore;
+  readonly ac: ActionCache;
+  readonly stat: StatCache;
+}
+
+/** The IO half of planning: hashes inputs, computes keys, looks up the cache and the workspace. */
+export async function gatherFacts(pipeline: Pipeline, layout: ProjectLayout, stores: Stores): Promise<Result<PlanFacts, Diagnostic[]>> {
+  const byId = new Map(pipeline.steps.map((s) => [s.id, s]));
+  const outputsByStep = new Map(pipeline.steps.map((s) => [s.id, s.outs.map((o) => o.path)]));
+  const keys = new Map<string, { key: StepKey; components: ReturnType<typeof keyComponents> }>();
+  const missing: Diagnostic[] = [];
+  for (const id of topologicalOrder(pipeline.steps)) {
+    const step = byId.get(id)!;
+    const hashes = await hashDeps(step, externalDeps(step, outputsByStep), pipeline, stores.stat, missing);
+    const upstream = Object.fromEntries(step.needs.map((n) => [n, keys.get(n)!.key as string]).sort());
+    const components = keyComponents(step, hashes, upstream);
+    keys.set(id, { key: stepKey(components), components });
+  }
+  if (missing.length > 0) return err(missing);
+  const [entries, lock, incomplete] = await Promise.all([lookupEntries(keys, stores), readLockFile(pipeline.projectDir), incompleteAttempts(layout.inflightDir)]);
+  const storeComplete = new Map<string, boolean>();
+  const workspace = new Map<string, WorkspaceState>();
+  await Promise.all(
+    [...entries.values()].map(async (entry) => {
+      storeComplete.set(entry.key, (await Promise.all(entry.outputs.map((o) => stores.cas.verify(o)))).every(Boolean));
+      for (const out of entry.outputs) workspace.set(out.path, await stores.stat.hashPath(path.join(pipeline.projectDir, out.path)));
+    }),
+  );
+  for (const step of pipeline.steps) {
+    for (const out of step.outs.filter((o) => !o.cache)) workspace.set(out.path, await stores.stat.hashPath(path.join(pipeline.projectDir, out.path)));
+  }
+  return ok({ keys, entries, storeComplete, workspace, lock, incomplete });
+}
+
+async function hashDeps(step: StepInstance, deps: readonly string[], pipeline: Pipeline, stat: StatCache, missing: Diagnostic[]): Promise<Record<string, string>> {
+  const hashes: Record<string, string> = {};
+  for (const dep of deps) {
+    const state = await stat.hashPath(path.resolve(pipeline.projectDir, dep));
+    if (state.type === 'missing') {
+      const pos = pipeline.source.position(['steps', step.name, 'deps', Math.max(0, step.deps.indexOf(dep))]);
+      missing.push({
+        code: 'BLU_MISSING_INPUT',
+        message: `input '${dep}' of step '${step.id}' does not exist, and no step declares it as an output`,
+        file: pipeline.displayFile,
+        line: pos.line,
+        col: pos.col,
+      });
+    } else hashes[dep] = state.hash;
+  }
+  return hashes;
+}
+
+async function lookupEntries(keys: ReadonlyMap<string, { key: StepKey }>, stores: Stores): Promise<Map<string, ActionCacheEntry>> {
+  const entries = new Map<string, ActionCacheEntry>();
+  await Promise.all(
+    [...keys.values()].map(async ({ key }) => {
+      const entry = await stores.ac.get(key);
+      if (entry) entries.set(key, entry);
+    }),
+  );
+  return entries;
+}

@@ -1,0 +1,128 @@
+import type { JsonValue } from './result.js';
+
+/** A `${scope.path}` reference found in a string. */
+export interface Reference {
+  readonly scope: 'params' | 'matrix' | 'env';
+  readonly path: string; // dotted, e.g. train.lr
+  readonly offset: number; // index of '$' in the string
+}
+
+export type InterpolationError =
+  | { readonly kind: 'unknown-reference'; readonly ref: Reference; readonly candidates: readonly string[] }
+  | { readonly kind: 'bad-syntax'; readonly offset: number; readonly text: string }
+  | { readonly kind: 'not-scalar'; readonly ref: Reference };
+
+const PATTERN = /\$\$\{|\$\{([^}]*)\}/g;
+const REF = /^(params|matrix|env)\.([A-Za-z0-9_.-]+)$/;
+
+export interface Scope {
+  readonly params: JsonValue;
+  readonly matrix: Readonly<Record<string, JsonValue>>;
+}
+
+/** Every `${…}` in a string (escaped `$${` is skipped). */
+export function findReferences(text: string): { refs: Reference[]; errors: InterpolationError[] } {
+  const refs: Reference[] = [];
+  const errors: InterpolationError[] = [];
+  for (const m of text.matchAll(PATTERN)) {
+    if (m[0] === '$${') continue;
+    const inner = (m[1] ?? '').trim();
+    const parsed = REF.exec(inner);
+    if (!parsed) errors.push({ kind: 'bad-syntax', offset: m.index ?? 0, text: m[0] });
+    else refs.push({ scope: parsed[1] as Reference['scope'], path: parsed[2]!, offset: m.index ?? 0 });
+  }
+  return { refs, errors };
+}
+
+export function lookupPath(root: JsonValue | undefined, path: string): JsonValue | undefined {
+  let node: JsonValue | undefined = root;
+  for (const part of path.split('.')) {
+    if (node === null || typeof node !== 'object' || Array.isArray(node)) return undefined;
+    node = node[part];
+  }
+  return node;
+}
+
+/** Dotted paths of every leaf (and inner object) in a params tree, for did-you-mean. */
+export function paramPaths(root: JsonValue, prefix = ''): string[] {
+  if (root === null || typeof root !== 'object' || Array.isArray(root)) return prefix ? [prefix] : [];
+  const out: string[] = prefix ? [prefix] : [];
+  for (const [k, v] of Object.entries(root)) out.push(...paramPaths(v, prefix ? `${prefix}.${k}` : k));
+  return out;
+}
+
+function resolveRef(ref: Reference, scope: Scope, env: Readonly<Record<string, string | undefined>>): JsonValue | undefined {
+  if (ref.scope === 'params') return lookupPath(scope.params, ref.path);
+  if (ref.scope === 'matrix') return scope.matrix[ref.path];
+  return env[ref.path];
+}
+
+function candidatesFor(ref: Reference, scope: Scope): string[] {
+  return ref.scope === 'params' ? paramPaths(scope.params) : ref.scope === 'matrix' ? Object.keys(scope.matrix) : [];
+}
+
+/**
+ * Replaces references in one string. A string that is exactly one reference keeps the value's type
+ * (`${params.epochs}` → 20), so numbers stay numbers in `with:` and argv.
+ */
+export function interpolateString(
+  text: string,
+  scope: Scope,
+  env: Readonly<Record<string, string | undefined>>,
+  used: Set<string>,
+): { value: JsonValue; errors: InterpolationError[] } {
+  const { refs, errors } = findReferences(text);
+  for (const ref of refs) {
+    const value = resolveRef(ref, scope, env);
+    if (value === undefined) errors.push({ kind: 'unknown-reference', ref, candidates: candidatesFor(ref, scope) });
+    else if (ref.scope === 'params') used.add(ref.path);
+  }
+  if (errors.length > 0) return { value: text, errors };
+  const whole = refs.length === 1 && refs[0]!.offset === 0 && text.trim() === text && PATTERN_WHOLE.test(text);
+  if (whole) return { value: resolveRef(refs[0]!, scope, env)!, errors };
+  const notScalar: InterpolationError[] = [];
+  const out = text.replace(PATTERN, (match: string, inner: string | undefined, offset: number) => {
+    if (match === '$${') return '${';
+    const ref = refs.find((r) => r.offset === offset)!;
+    const value = resolveRef(ref, scope, env)!;
+    if (value !== null && typeof value === 'object') notScalar.push({ kind: 'not-scalar', ref });
+    void inner;
+    return typeof value === 'string' ? value : JSON.stringify(value);
+  });
+  return { value: out, errors: notScalar };
+}
+
+const PATTERN_WHOLE = /^\$\{[^}]*\}$/;
+
+/** Interpolates every string inside a JSON value; errors carry the data path where they occurred. */
+export function interpolateValue(
+  value: JsonValue,
+  scope: Scope,
+  env: Readonly<Record<string, string | undefined>>,
+  used: Set<string>,
+  path: (string | number)[] = [],
+): { value: JsonValue; errors: { path: (string | number)[]; error: InterpolationError }[] } {
+  if (typeof value === 'string') {
+    const r = interpolateString(value, scope, env, used);
+    return { value: r.value, errors: r.errors.map((error) => ({ path, error })) };
+  }
+  const errors: { path: (string | number)[]; error: InterpolationError }[] = [];
+  if (Array.isArray(value)) {
+    const items = value.map((item, i) => {
+      const r = interpolateValue(item, scope, env, used, [...path, i]);
+      errors.push(...r.errors);
+      return r.value;
+    });
+    return { value: items, errors };
+  }
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, JsonValue> = {};
+    for (const [k, v] of Object.entries(value)) {
+      const r = interpolateValue(v, scope, env, used, [...path, k]);
+      errors.push(...r.errors);
+      out[k] = r.value;
+    }
+    return { value: out, errors };
+  }
+  return { value, errors };
+}

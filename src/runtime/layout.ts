@@ -1,0 +1,39 @@
+import path from 'node:path';
+
+/** Where blu-pipe keeps its state inside a project (and the cache, which may live elsewhere). */
+export interface ProjectLayout {
+  readonly projectDir: string;
+  readonly bluDir: string;
+  readonly cacheDir: string;
+  readonly runsDir: string;
+  readonly stateDir: string;
+  readonly inflightDir: string;
+  readonly statCacheFile: string;
+  readonly stepLocksDir: string;
+}
+
+export function projectLayout(projectDir: string, cacheDir?: string | null): ProjectLayout {
+  const bluDir = path.join(projectDir, '.blu');
+  const stateDir = path.join(bluDir, 'state');
+  return {
+    projectDir,
+    bluDir,
+    cacheDir: cacheDir ? path.resolve(projectDir, cacheDir) : path.join(bluDir, 'cache'),
+    runsDir: path.join(bluDir, 'runs'),
+    stateDir,
+    inflightDir: path.join(stateDir, 'inflight'),
+    statCacheFile: path.join(stateDir, 'hashes.json'),
+    stepLocksDir: path.join(bluDir, 'locks'),
+  };
+}
+
+/** Step ids contain '@', '=' and ','; all are safe in file names, '/' cannot occur. */
+export function stepFileName(stepId: string): string {
+  return stepId.replace(/[^A-Za-z0-9@=,._+-]/g, '_');
+}
+
+/** Sortable, unique run ids: 20261128-001500-3fa2. */
+export function newRunId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return `${stamp}-${Math.random().toString(16).slice(2, 6)}`;
+}

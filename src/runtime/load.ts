@@ -1,0 +1,97 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { RawOverlay, RawPipeline } from '../schemas/types.js';
+import type { StepKindRegistry } from '../steps/kind.js';
+import type { Diagnostic, SourceMap } from './diagnostics.js';
+import { sortDiagnostics } from './diagnostics.js';
+import { detectCycles } from './graph.js';
+import { applySets, mergeOverlayParams } from './params.js';
+import type { Pipeline } from './pipeline.js';
+import { resolveSteps } from './resolve.js';
+import type { JsonObject, Result } from './result.js';
+import { err, ok } from './result.js';
+import { checkSchema } from './schema-check.js';
+import { PIPELINE_SCHEMA, OVERLAY_SCHEMA } from '../schemas/index.js';
+import { readYamlFile } from './yaml-source.js';
+
+export interface LoadInput {
+  readonly file: string; // as given on the command line
+  readonly cwd: string;
+  readonly projectDir?: string;
+  readonly overlays: readonly string[];
+  readonly sets: readonly string[];
+  readonly registry: StepKindRegistry;
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+/** Project root: nearest ancestor of the pipeline file holding .git, package.json, blu.lock or .blu. */
+export function findProjectDir(pipelineFile: string): string {
+  const start = path.dirname(pipelineFile);
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    if (['.git', 'package.json', 'blu.lock', '.blu'].some((marker) => existsSync(path.join(dir, marker)))) return dir;
+    if (path.dirname(dir) === dir) return start;
+  }
+}
+
+/** Reads, validates and resolves a pipeline; reports every problem at once. */
+export async function loadPipeline(input: LoadInput): Promise<Result<Pipeline, Diagnostic[]>> {
+  const file = path.resolve(input.cwd, input.file);
+  const parsed = await readYamlFile(file, input.file);
+  if (!parsed.ok) return parsed;
+  const { source, value } = parsed.value;
+  const diagnostics = checkSchema(PIPELINE_SCHEMA, value, source);
+  const overlays = await loadOverlays(input);
+  diagnostics.push(...overlays.diagnostics);
+  if (diagnostics.length > 0) return err(sortDiagnostics(diagnostics));
+
+  const raw = value as RawPipeline;
+  let params: JsonObject = raw.params ?? {};
+  for (const overlay of overlays.loaded) {
+    const merged = mergeOverlayParams(params, overlay.raw.params ?? {}, overlay.source);
+    params = merged.params;
+    diagnostics.push(...merged.diagnostics);
+  }
+  const set = applySets(params, input.sets);
+  diagnostics.push(...set.diagnostics);
+  params = set.params;
+
+  const projectDir = input.projectDir ? path.resolve(input.cwd, input.projectDir) : findProjectDir(file);
+  const resolved = resolveSteps(raw, { params, projectDir, registry: input.registry, env: input.env, source });
+  diagnostics.push(...resolved.diagnostics);
+  if (diagnostics.length === 0) diagnostics.push(...detectCycles(resolved.steps, source));
+  if (diagnostics.length > 0) return err(sortDiagnostics(diagnostics));
+
+  const experimentOverride = [...overlays.loaded].reverse().find((o) => o.raw.mlflow?.experiment)?.raw.mlflow?.experiment;
+  const name = raw.name ?? path.basename(file).replace(/\.ya?ml$/, '');
+  return ok({
+    file,
+    displayFile: input.file,
+    projectDir,
+    name,
+    params,
+    tracking: {
+      experiment: experimentOverride ?? raw.mlflow?.experiment ?? name,
+      trackingUri: raw.mlflow?.tracking_uri ?? null,
+      enabled: raw.mlflow?.enabled ?? true,
+    },
+    overlays: input.overlays,
+    steps: resolved.steps,
+    source,
+  });
+}
+
+async function loadOverlays(input: LoadInput): Promise<{ loaded: { raw: RawOverlay; source: SourceMap }[]; diagnostics: Diagnostic[] }> {
+  const loaded: { raw: RawOverlay; source: SourceMap }[] = [];
+  const diagnostics: Diagnostic[] = [];
+  for (const overlay of input.overlays) {
+    const parsed = await readYamlFile(path.resolve(input.cwd, overlay), overlay);
+    if (!parsed.ok) {
+      diagnostics.push(...parsed.error);
+      continue;
+    }
+    const problems = checkSchema(OVERLAY_SCHEMA, parsed.value.value ?? {}, parsed.value.source);
+    diagnostics.push(...problems);
+    if (problems.length === 0) loaded.push({ raw: (parsed.value.value ?? {}) as RawOverlay, source: parsed.value.source });
+  }
+  return { loaded, diagnostics };
+}

@@ -1,0 +1,74 @@
+import { parse as parseYamlValue } from 'yaml';
+import type { Diagnostic, SourceMap } from './diagnostics.js';
+import { suggestion } from './diagnostics.js';
+import { lookupPath, paramPaths } from './interpolate.js';
+import type { JsonObject, JsonValue } from './result.js';
+
+function isObject(value: JsonValue | undefined): value is JsonObject {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * Deep-merges an overlay's params into `base`. Every overlay key must exist in the pipeline's
+ * params: a typo would otherwise silently add an unused parameter.
+ */
+export function mergeOverlayParams(base: JsonObject, overlay: JsonObject, source: SourceMap, path: string[] = []): { params: JsonObject; diagnostics: Diagnostic[] } {
+  const out: JsonObject = { ...base };
+  const diagnostics: Diagnostic[] = [];
+  for (const [key, value] of Object.entries(overlay)) {
+    const here = [...path, key];
+    const current = base[key];
+    if (current === undefined) {
+      const dotted = here.join('.');
+      diagnostics.push(source.diagnostic('BLU_UNKNOWN_PARAM', `unknown param '${dotted}': the pipeline declares no such param${suggestion(dotted, paramPaths(base).map((p) => [...path, p].join('.')))}`, ['params', ...here], { key: true }));
+      continue;
+    }
+    if (isObject(current) && isObject(value)) {
+      const merged = mergeOverlayParams(current, value, source, here);
+      out[key] = merged.params;
+      diagnostics.push(...merged.diagnostics);
+    } else {
+      out[key] = value;
+    }
+  }
+  return { params: out, diagnostics };
+}
+
+/** Applies `--set a.b=value` overrides; values are read as YAML scalars (3 → number, true → boolean). */
+export function applySets(params: JsonObject, sets: readonly string[]): { params: JsonObject; diagnostics: Diagnostic[] } {
+  let out = params;
+  const diagnostics: Diagnostic[] = [];
+  for (const item of sets) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) {
+      diagnostics.push(setError(item, `expected --set <param.path>=<value>, e.g. --set train.epochs=3`));
+      continue;
+    }
+    const path = item.slice(0, eq).replace(/^params\./, '');
+    if (lookupPath(out, path) === undefined) {
+      diagnostics.push(setError(item, `unknown param '${path}'${suggestion(path, paramPaths(out))}`));
+      continue;
+    }
+    out = setPath(out, path.split('.'), parseSetValue(item.slice(eq + 1)));
+  }
+  return { params: out, diagnostics };
+}
+
+function parseSetValue(text: string): JsonValue {
+  try {
+    return parseYamlValue(text) as JsonValue;
+  } catch {
+    return text;
+  }
+}
+
+function setError(item: string, message: string): Diagnostic {
+  return { code: 'BLU_BAD_SET', message, file: `--set ${item}`, line: 0, col: 0 };
+}
+
+function setPath(obj: JsonObject, path: readonly string[], value: JsonValue): JsonObject {
+  const [head, ...rest] = path;
+  if (head === undefined) return obj;
+  const child = obj[head];
+  return { ...obj, [head]: rest.length === 0 ? value : setPath(isObject(child) ? child : {}, rest, value) };
+}

@@ -1,0 +1,55 @@
+import type { SourceMap } from './diagnostics.js';
+import type { JsonObject, JsonValue } from './result.js';
+import type { OutputDecl, StepResources } from './step-spec.js';
+
+export interface Position {
+  readonly line: number;
+  readonly col: number;
+}
+
+/** One runnable instance of a step (a matrix step has one per combination). */
+export interface StepInstance {
+  readonly id: string; // e.g. ablation@model=lw_unet
+  readonly name: string;
+  readonly matrix: Readonly<Record<string, JsonValue>> | null;
+  readonly kind: string; // 'run' or a registered kind
+  readonly kindVersion: string;
+  readonly command: readonly string[] | null;
+  readonly with: JsonValue;
+  /** Params the step depends on: dotted path → resolved value. */
+  readonly params: Readonly<Record<string, JsonValue>>;
+  readonly deps: readonly string[]; // project-relative POSIX, or absolute for paths outside the project
+  readonly outs: readonly OutputDecl[];
+  /** Explicit and implied upstream instance ids. */
+  readonly needs: readonly string[];
+  /** Variables set for the step (explicit values and pass-through names that are set). */
+  readonly env: Readonly<Record<string, string>>;
+  /** Part of the key: declared names → value (null when unset). */
+  readonly envKey: Readonly<Record<string, string | null>>;
+  readonly resources: StepResources;
+  readonly timeoutMs: number | null;
+  readonly retries: number;
+  readonly cache: boolean;
+  readonly alwaysRun: boolean;
+  readonly position: Position;
+  /** Where each `needs:` entry was written, by the instance id it resolved to. */
+  readonly needsPositions: Readonly<Record<string, Position>>;
+}
+
+export interface TrackingConfig {
+  readonly experiment: string;
+  readonly trackingUri: string | null;
+  readonly enabled: boolean;
+}
+
+export interface Pipeline {
+  readonly file: string; // absolute
+  readonly displayFile: string; // as the user gave it
+  readonly projectDir: string; // absolute
+  readonly name: string;
+  readonly params: JsonObject;
+  readonly tracking: TrackingConfig;
+  readonly overlays: readonly string[];
+  readonly steps: readonly StepInstance[];
+  readonly source: SourceMap;
+}

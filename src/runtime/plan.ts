@@ -1,0 +1,160 @@
+import type { ActionCacheEntry, KeyComponents, StepKey } from '../artifacts/types.js';
+import type { LockFile } from './lockfile.js';
+import type { StaleReason } from './reasons.js';
+
+export type PlanAction = 'fresh' | 'restore' | 'run' | 'skip';
+
+/** What is on disk for one output path right now. */
+export type WorkspaceState = { readonly type: 'file' | 'dir'; readonly hash: string } | { readonly type: 'missing' };
+
+/** Everything the plan needs, gathered by IO beforehand (see gather.ts): planning itself is pure. */
+export interface PlanFacts {
+  readonly keys: ReadonlyMap<string, { readonly key: StepKey; readonly components: KeyComponents }>;
+  readonly entries: ReadonlyMap<string, ActionCacheEntry>; // by key
+  /** Whether every blob of an entry is still in the store (by key). */
+  readonly storeComplete: ReadonlyMap<string, boolean>;
+  readonly workspace: ReadonlyMap<string, WorkspaceState>; // by output path
+  readonly lock: LockFile;
+  /** Steps whose previous attempt started and never committed (by step id → run id). */
+  readonly incomplete: ReadonlyMap<string, string>;
+}
+
+export interface PlanStepInput {
+  readonly id: string;
+  readonly needs: readonly string[];
+  readonly cache: boolean;
+  readonly alwaysRun: boolean;
+  readonly outs: readonly { readonly path: string; readonly cache: boolean }[];
+}
+
+export interface PlannedStep {
+  readonly id: string;
+  readonly action: PlanAction;
+  readonly key: StepKey;
+  readonly components: KeyComponents;
+  readonly reasons: readonly StaleReason[];
+  readonly entry: ActionCacheEntry | null;
+}
+
+export interface Plan {
+  readonly steps: readonly PlannedStep[]; // in topological order
+}
+
+/** Decides per step: fresh, restore, run or skip, with the reasons, as a pure function of its inputs. */
+export function planRun(
+  order: readonly PlanStepInput[],
+  facts: PlanFacts,
+  options: { readonly selected: ReadonlySet<string>; readonly forced: ReadonlySet<string>; readonly noCache?: boolean },
+): Plan {
+  const steps = order.map((step): PlannedStep => {
+    const { key, components } = facts.keys.get(step.id)!;
+    const base = { id: step.id, key, components };
+    if (!options.selected.has(step.id)) return { ...base, action: 'skip', reasons: [], entry: null };
+    const changes = diffComponents(facts.lock.steps[step.id]?.components, components);
+    const incomplete = facts.incomplete.get(step.id);
+    const history: StaleReason[] = incomplete ? [...changes, { kind: 'incomplete-previous-attempt', runId: incomplete }] : changes;
+    if (options.forced.has(step.id)) return { ...base, action: 'run', reasons: [{ kind: 'forced' }], entry: null };
+    if (!step.cache) return { ...base, action: 'run', reasons: [{ kind: 'cache-disabled' }], entry: null };
+    if (step.alwaysRun) return { ...base, action: 'run', reasons: [{ kind: 'always-run' }], entry: null };
+    const entry = options.noCache ? undefined : facts.entries.get(key);
+    if (!entry) return { ...base, action: 'run', reasons: history.length > 0 ? history : [{ kind: 'never-run' }], entry: null };
+    const outputProblems = checkOutputs(entry, step, facts.workspace);
+    if (outputProblems.length === 0) return { ...base, action: 'fresh', reasons: [], entry };
+    if (facts.storeComplete.get(key) === false) {
+      return { ...base, action: 'run', reasons: [...history, ...outputProblems], entry: null };
+    }
+    return { ...base, action: 'restore', reasons: [...history, ...outputProblems], entry };
+  });
+  return { steps };
+}
+
+function checkOutputs(entry: ActionCacheEntry, step: PlanStepInput, workspace: ReadonlyMap<string, WorkspaceState>): StaleReason[] {
+  const reasons: StaleReason[] = [];
+  for (const out of entry.outputs) {
+    const now = workspace.get(out.path) ?? { type: 'missing' };
+    if (now.type === 'missing') reasons.push({ kind: 'output-missing', path: out.path });
+    else if (now.hash !== out.hash) reasons.push({ kind: 'output-modified', path: out.path });
+  }
+  for (const out of step.outs.filter((o) => !o.cache)) {
+    if ((workspace.get(out.path) ?? { type: 'missing' }).type === 'missing') reasons.push({ kind: 'output-missing', path: out.path });
+  }
+  return reasons;
+}
+
+/** Explains a key change by diffing the recorded components with the new ones. */
+export function diffComponents(before: KeyComponents | undefined, after: KeyComponents): StaleReason[] {
+  if (!before) return [];
+  const reasons: StaleReason[] = [];
+  if (before.kind !== after.kind || before.kindVersion !== after.kindVersion) {
+    reasons.push({ kind: 'code-changed', detail: `${before.kind} v${before.kindVersion} → ${after.kind} v${after.kindVersion}` });
+  }
+  if (show(before.command) !== show(after.command)) reasons.push({ kind: 'command-changed', before: words(before.command), after: words(after.command) });
+  reasons.push(...diffRecord(flatten(before.with, 'with'), flatten(after.with, 'with'), (param, b, a) => ({ kind: 'param-changed', param, before: b, after: a })));
+  reasons.push(...diffRecord(before.params, after.params, (param, b, a) => ({ kind: 'param-changed', param, before: b, after: a })));
+  reasons.push(...diffRecord(before.deps, after.deps, (p) => ({ kind: 'input-changed', path: p })));
+  reasons.push(...diffRecord(before.upstream, after.upstream, (step) => ({ kind: 'upstream-changed', step })));
+  reasons.push(...diffRecord(before.env, after.env, (name) => ({ kind: 'env-changed', name })));
+  if (show(before.outs) !== show(after.outs)) reasons.push({ kind: 'outs-changed' });
+  if (reasons.length === 0 && show(before) !== show(after)) reasons.push({ kind: 'code-changed', detail: 'key schema' });
+  return dedupeParams(reasons);
+}
+
+function diffRecord(
+  before: Readonly<Record<string, unknown>>,
+  after: Readonly<Record<string, unknown>>,
+  make: (name: string, before: string, after: string) => StaleReason,
+): StaleReason[] {
+  const names = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+  return names.filter((n) => show(before[n]) !== show(after[n])).map((n) => make(n, display(before[n]), display(after[n])));
+}
+
+function flatten(value: unknown, prefix: string): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value === null || value === undefined ? {} : { [prefix]: value };
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) Object.assign(out, flatten(v, `${prefix}.${k}`));
+  return out;
+}
+
+/** A param interpolated into `with:` shows up twice; keep the params: entry. */
+function dedupeParams(reasons: StaleReason[]): StaleReason[] {
+  const seen = new Set<string>();
+  return reasons.filter((r) => {
+    if (r.kind !== 'param-changed') return true;
+    const id = `${r.before}→${r.after}`;
+    if (r.param.startsWith('with.') && reasons.some((o) => o.kind === 'param-changed' && !o.param.startsWith('with.') && `${o.before}→${o.after}` === id)) return false;
+    if (seen.has(r.param)) return false;
+    seen.add(r.param);
+    return true;
+  });
+}
+
+function show(value: unknown): string {
+  return JSON.stringify(value) ?? 'undefined';
+}
+
+function display(value: unknown): string {
+  return value === undefined ? '(unset)' : typeof value === 'string' ? value : show(value);
+}
+
+function words(command: readonly string[] | null): string {
+  return command === null ? '(none)' : command.join(' ');
+}
+
+export function describeReason(r: StaleReason): string {
+  switch (r.kind) {
+    case 'never-run': return 'never run';
+    case 'forced': return 'forced';
+    case 'always-run': return 'always_run is set';
+    case 'cache-disabled': return 'cache: false';
+    case 'code-changed': return `code changed (${r.detail})`;
+    case 'command-changed': return `command changed: ${r.before} → ${r.after}`;
+    case 'param-changed': return `param changed: ${r.param}: ${r.before} → ${r.after}`;
+    case 'input-changed': return `input changed: ${r.path}`;
+    case 'upstream-changed': return `upstream changed: ${r.step}`;
+    case 'env-changed': return `environment changed: ${r.name}`;
+    case 'outs-changed': return 'declared outputs changed';
+    case 'output-missing': return `output missing: ${r.path}`;
+    case 'output-modified': return `output modified: ${r.path}`;
+    case 'incomplete-previous-attempt': return `previous attempt did not finish (run ${r.runId})`;
+  }
+}

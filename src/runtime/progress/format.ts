@@ -1,0 +1,74 @@
+import { formatDuration } from '../durations.js';
+import type { RunEvent, StepProgress } from '../events.js';
+import { describeReason } from '../plan.js';
+
+export function progressText(p: StepProgress): string {
+  const parts: string[] = [];
+  if (p.label !== undefined || p.current !== undefined) {
+    const of = p.total !== undefined ? `/${p.total}` : '';
+    parts.push(`${p.label ?? 'step'} ${p.current ?? '?'}${of}`);
+  }
+  for (const [k, v] of Object.entries(p.metrics ?? {})) parts.push(`${k} ${formatNumber(v)}`);
+  if (p.message) parts.push(p.message);
+  return parts.join('  ');
+}
+
+export function formatNumber(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  if (Number.isInteger(v)) return String(v);
+  return Math.abs(v) >= 100 ? v.toFixed(1) : Math.abs(v) >= 0.01 ? v.toPrecision(4) : v.toExponential(2);
+}
+
+/** One line per meaningful event; shared by the plain reporter and the TTY reporter's scrollback. */
+export function eventLine(event: RunEvent): string | null {
+  switch (event.type) {
+    case 'run-start':
+      return `run ${event.runId}: ${event.pipelineName} (${event.steps.filter((s) => s.action === 'run').length} to run, ${event.steps.filter((s) => s.action === 'restore').length} to restore, ${event.steps.filter((s) => s.action === 'fresh').length} fresh)`;
+    case 'step-queued':
+      return event.action === 'fresh' ? null : `${event.action === 'run' ? '▶' : '↺'} ${event.stepId}: ${event.action === 'run' ? 'run' : 'restore'} (${event.reasons.map(describeReason).join('; ') || 'stale'})`;
+    case 'step-start':
+      return event.attempt > 1 ? `▶ ${event.stepId}: attempt ${event.attempt}` : null;
+    case 'step-waiting':
+      return `⧗ ${event.stepId}: waiting for ${event.holder}`;
+    case 'step-end':
+      return stepEndLine(event);
+    case 'warning':
+      return `! ${event.message}`;
+    case 'run-end':
+      return `run ${event.runId} ${event.status} in ${formatDuration(event.durationMs)}: ${countsText(event.counts)}`;
+    default:
+      return null;
+  }
+}
+
+function stepEndLine(event: Extract<RunEvent, { type: 'step-end' }>): string | null {
+  const metrics = Object.entries(event.metrics).slice(0, 4).map(([k, v]) => `${k}=${formatNumber(v)}`).join(' ');
+  const tail = metrics ? `  ${metrics}` : '';
+  switch (event.outcome) {
+    case 'ran':
+      return `✓ ${event.stepId}: ran in ${formatDuration(event.durationMs)}${event.jobId ? ` (job ${event.jobId})` : ''}${tail}`;
+    case 'restored':
+      return `✓ ${event.stepId}: restored from the cache (produced by run ${event.source?.runId ?? '?'} at ${event.source?.finishedAt ?? '?'})`;
+    case 'fresh':
+      return null;
+    case 'failed':
+      return `✗ ${event.stepId}: ${event.failure?.message ?? 'failed'}`;
+    case 'skipped':
+      return `- ${event.stepId}: ${event.failure?.message ?? 'skipped'}`;
+    case 'cancelled':
+      return `- ${event.stepId}: cancelled`;
+  }
+}
+
+export function countsText(counts: Readonly<Record<string, number>>): string {
+  return Object.entries(counts).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(', ') || 'nothing to do';
+}
+
+/** The failure block printed after a run: message, log tail, log path. */
+export function failureBlock(event: Extract<RunEvent, { type: 'step-end' }>): string {
+  const f = event.failure;
+  if (!f) return '';
+  const tail = f.logTail?.trim() ? `\n${f.logTail.trimEnd().split('\n').map((l) => `  │ ${l}`).join('\n')}` : '';
+  const where = f.logPath ?? event.logPath;
+  return `✗ ${event.stepId}: ${f.message}${tail}${where ? `\n  full log: ${where}` : ''}`;
+}

@@ -1,0 +1,217 @@
+import path from 'node:path';
+import type { RawOutput, RawPipeline, RawStep } from '../schemas/types.js';
+import type { StepKindRegistry } from '../steps/kind.js';
+import type { Diagnostic, PathSegment, SourceMap } from './diagnostics.js';
+import { suggestion } from './diagnostics.js';
+import { parseDuration } from './durations.js';
+import type { InterpolationError, Scope } from './interpolate.js';
+import { interpolateValue, lookupPath, paramPaths } from './interpolate.js';
+import type { Position, StepInstance } from './pipeline.js';
+import type { JsonObject, JsonValue } from './result.js';
+import { checkSchema } from './schema-check.js';
+import type { OutputDecl, StepResources } from './step-spec.js';
+import { splitWords } from './words.js';
+import { linkInstances } from './link.js';
+
+export interface ResolveContext {
+  readonly params: JsonObject;
+  readonly projectDir: string;
+  readonly registry: StepKindRegistry;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly source: SourceMap;
+}
+
+/** Expands matrices, interpolates, applies step kinds' declarations and links `needs:`. */
+export function resolveSteps(raw: RawPipeline, ctx: ResolveContext): { steps: StepInstance[]; diagnostics: Diagnostic[] } {
+  const drafts: Draft[] = [];
+  const diagnostics: Diagnostic[] = [];
+  for (const [name, step] of Object.entries(raw.steps)) {
+    const stepPath = ['steps', name];
+    if ((step.run === undefined) === (step.uses === undefined)) {
+      diagnostics.push(ctx.source.diagnostic('BLU_STEP_KIND', `step '${name}' needs exactly one of 'run' (a command) or 'uses' (a step kind)`, stepPath, { key: true }));
+      continue;
+    }
+    if (step.with !== undefined && step.uses === undefined) {
+      diagnostics.push(ctx.source.diagnostic('BLU_WITH_WITHOUT_USES', `'with' only applies to 'uses:' steps; pass values to a 'run:' command as arguments`, [...stepPath, 'with'], { key: true }));
+      continue;
+    }
+    for (const matrix of expandMatrix(step.matrix)) {
+      const draft = resolveInstance(name, step, matrix, raw, ctx, diagnostics);
+      if (draft) drafts.push(draft);
+    }
+  }
+  const linked = linkInstances(drafts, ctx);
+  return { steps: linked.steps, diagnostics: dedupe([...diagnostics, ...linked.diagnostics]) };
+}
+
+/** A resolved instance before `needs:` are linked to instance ids. */
+export interface Draft extends Omit<StepInstance, 'needs' | 'needsPositions'> {
+  readonly needNames: readonly { readonly text: string; readonly position: Position; readonly path: PathSegment[] }[];
+}
+
+function expandMatrix(matrix: RawStep['matrix']): (Record<string, JsonValue> | null)[] {
+  if (!matrix) return [null];
+  let combos: Record<string, JsonValue>[] = [{}];
+  for (const [key, values] of Object.entries(matrix)) {
+    combos = combos.flatMap((combo) => values.map((v) => ({ ...combo, [key]: v })));
+  }
+  return combos;
+}
+
+export function instanceId(name: string, matrix: Readonly<Record<string, JsonValue>> | null): string {
+  if (!matrix) return name;
+  return `${name}@${Object.entries(matrix).map(([k, v]) => `${k}=${String(v)}`).join(',')}`;
+}
+
+class InstanceResolver {
+  readonly used = new Set<string>();
+  constructor(
+    readonly scope: Scope,
+    readonly ctx: ResolveContext,
+    readonly stepPath: PathSegment[],
+    readonly diagnostics: Diagnostic[],
+  ) {}
+
+  value(value: JsonValue, rel: PathSegment[]): JsonValue {
+    const r = interpolateValue(value, this.scope, this.ctx.env, this.used);
+    for (const { path: at, error } of r.errors) this.report([...this.stepPath, ...rel, ...at], error);
+    return r.value;
+  }
+
+  string(value: string, rel: PathSegment[]): string {
+    const out = this.value(value, rel);
+    return typeof out === 'string' ? out : JSON.stringify(out);
+  }
+
+  report(at: PathSegment[], error: InterpolationError): void {
+    const raw = this.ctx.source.rawText(at) ?? '';
+    const needle = error.kind === 'bad-syntax' ? error.text : `\${${error.ref.scope}.${error.ref.path}`;
+    const offset = Math.max(0, raw.indexOf(needle));
+    const message =
+      error.kind === 'bad-syntax'
+        ? `bad reference '${error.text}': write \${params.<path>} or \${matrix.<key>} (or $\${ for a literal \${)`
+        : error.kind === 'not-scalar'
+          ? `'\${${error.ref.scope}.${error.ref.path}}' is a list or map and cannot be placed inside a string`
+          : `unknown ${error.ref.scope === 'params' ? 'param' : error.ref.scope === 'matrix' ? 'matrix key' : 'environment variable'} '${error.ref.path}'${suggestion(error.ref.path, error.candidates)}`;
+    this.diagnostics.push(this.ctx.source.diagnostic('BLU_BAD_REFERENCE', message, at, { offsetInValue: offset }));
+  }
+}
+
+function resolveInstance(
+  name: string,
+  step: RawStep,
+  matrix: Record<string, JsonValue> | null,
+  raw: RawPipeline,
+  ctx: ResolveContext,
+  diagnostics: Diagnostic[],
+): Draft | null {
+  const stepPath: PathSegment[] = ['steps', name];
+  const r = new InstanceResolver({ params: ctx.params, matrix: matrix ?? {} }, ctx, stepPath, diagnostics);
+  const id = instanceId(name, matrix);
+  const command = step.run === undefined ? null : resolveCommand(step.run, r);
+  let withValue: JsonValue = step.with === undefined ? null : r.value(step.with, ['with']);
+  let deps = (step.deps ?? []).map((d, i) => r.string(d, ['deps', i]));
+  let outs = (step.outs ?? []).map((o, i) => resolveOutput(o, i, r));
+  let resources: StepResources = { ...(raw.defaults?.resources ?? {}), ...(step.resources ?? {}) };
+  const kindNeeds: string[] = [];
+  let kindVersion = '1';
+  if (step.uses !== undefined) {
+    const kind = ctx.registry.get(step.uses);
+    if (!kind) {
+      diagnostics.push(ctx.source.diagnostic('BLU_UNKNOWN_KIND', `unknown step kind '${step.uses}'${suggestion(step.uses, ctx.registry.names())}; known kinds: ${ctx.registry.names().join(', ')}`, [...stepPath, 'uses']));
+      return null;
+    }
+    withValue = withValue ?? {};
+    const problems = checkSchema(kind.withSchema, withValue, ctx.source, [...stepPath, 'with']);
+    diagnostics.push(...problems);
+    if (problems.length > 0) return null;
+    const declared = kind.declare({ stepId: id, name, with: withValue });
+    deps = [...deps, ...declared.deps];
+    outs = [...outs, ...declared.outs];
+    kindNeeds.push(...declared.needs);
+    resources = { ...resources, ...(declared.resources ?? {}), ...(step.resources ?? {}) };
+    kindVersion = kind.version;
+  }
+  for (const [i, p] of (step.params ?? []).entries()) {
+    if (lookupPath(ctx.params, p) === undefined) {
+      diagnostics.push(ctx.source.diagnostic('BLU_UNKNOWN_PARAM', `unknown param '${p}'${suggestion(p, paramPaths(ctx.params))}`, [...stepPath, 'params', i]));
+    } else r.used.add(p);
+  }
+  const env = resolveEnv({ ...envObject(raw.defaults?.env), ...envObject(step.env) }, ctx.env);
+  const timeout = step.timeout ?? raw.defaults?.timeout;
+  const pos = ctx.source.position(stepPath, { key: true });
+  const needNames = [
+    ...(step.needs ?? []).map((n, i) => ({ text: r.string(n, ['needs', i]), position: ctx.source.position([...stepPath, 'needs', i]), path: [...stepPath, 'needs', i] })),
+    ...kindNeeds.map((n) => ({ text: n, position: ctx.source.position([...stepPath, 'with']), path: [...stepPath, 'with'] })),
+  ];
+  return {
+    id,
+    name,
+    matrix,
+    kind: step.uses ?? 'run',
+    kindVersion,
+    command,
+    with: withValue,
+    params: Object.fromEntries([...r.used].sort().map((p) => [p, lookupPath(ctx.params, p) ?? null])),
+    deps: deps.map((d) => normaliseDep(d, ctx.projectDir)),
+    outs: outs.map((o) => ({ ...o, path: path.posix.normalize(o.path.replace(/\\/g, '/')).replace(/\/$/, '') })),
+    env: env.values,
+    envKey: env.key,
+    resources,
+    timeoutMs: timeout === undefined ? null : parseDuration(timeout),
+    retries: step.retries ?? raw.defaults?.retries ?? 0,
+    cache: step.cache ?? true,
+    alwaysRun: step.always_run ?? false,
+    position: pos,
+    needNames,
+  };
+}
+
+function resolveCommand(run: string | readonly (string | number)[], r: InstanceResolver): string[] {
+  if (typeof run === 'string') {
+    const split = splitWords(run);
+    if (split.error) r.diagnostics.push(r.ctx.source.diagnostic('BLU_BAD_COMMAND', `cannot split the command: ${split.error}`, [...r.stepPath, 'run']));
+    // Interpolate word by word so a param value with spaces stays one argument.
+    return split.words.map((w) => r.string(w, ['run']));
+  }
+  return run.map((w, i) => r.string(String(w), ['run', i]));
+}
+
+function resolveOutput(o: RawOutput, i: number, r: InstanceResolver): OutputDecl {
+  if (typeof o === 'string') return { path: r.string(o, ['outs', i]), cache: true, persist: false, track: false };
+  return { path: r.string(o.path, ['outs', i, 'path']), cache: o.cache ?? true, persist: o.persist ?? false, track: o.track ?? false };
+}
+
+function normaliseDep(dep: string, projectDir: string): string {
+  const abs = path.resolve(projectDir, dep);
+  const rel = path.relative(projectDir, abs);
+  return rel.startsWith('..') || path.isAbsolute(rel) ? abs : rel.split(path.sep).join('/');
+}
+
+function envObject(env: RawStep['env']): Record<string, string | null> {
+  if (!env) return {};
+  if (Array.isArray(env)) return Object.fromEntries((env as readonly string[]).map((n) => [n, null]));
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)]));
+}
+
+/** Explicit values are set; `null` means pass the variable through from the caller's environment. */
+function resolveEnv(declared: Record<string, string | null>, env: Readonly<Record<string, string | undefined>>): { values: Record<string, string>; key: Record<string, string | null> } {
+  const values: Record<string, string> = {};
+  const key: Record<string, string | null> = {};
+  for (const [name, value] of Object.entries(declared)) {
+    const resolved = value ?? env[name] ?? null;
+    key[name] = resolved;
+    if (resolved !== null) values[name] = resolved;
+  }
+  return { values, key };
+}
+
+function dedupe(list: Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  return list.filter((d) => {
+    const id = `${d.file}:${d.line}:${d.col}:${d.message}`;
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+}

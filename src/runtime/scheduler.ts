@@ -1,0 +1,240 @@
+import os from 'node:os';
+import path from 'node:path';
+import { PGraph } from 'p-graph';
+import { acquireLock } from '../artifacts/lock.js';
+import type { ActionCacheEntry, StepKey } from '../artifacts/types.js';
+import type { Stores } from './gather.js';
+import type { RunEvent, StepFailure, StepOutcome } from './events.js';
+import type { Executor, StepReport } from './executor.js';
+import { removeMarker, writeMarker } from './inflight.js';
+import type { ProjectLayout } from './layout.js';
+import { stepFileName } from './layout.js';
+import type { LockEntry, LockFile } from './lockfile.js';
+import { dependents } from './graph.js';
+import { updateLockFile } from './lockfile.js';
+import type { Pipeline, StepInstance } from './pipeline.js';
+import type { Plan, PlannedStep } from './plan.js';
+import type { ResourcePool } from './resources.js';
+import type { StepSpec, UpstreamOutputs } from './step-spec.js';
+
+export type FailurePolicy = 'no-new' | 'keep-going';
+
+export interface SchedulerContext {
+  readonly pipeline: Pipeline;
+  readonly plan: Plan;
+  readonly layout: ProjectLayout;
+  readonly stores: Stores;
+  readonly executor: Executor;
+  readonly pool: ResourcePool;
+  readonly emit: (event: RunEvent) => void;
+  readonly runId: string;
+  readonly policy: FailurePolicy;
+  readonly signal: AbortSignal;
+  readonly previousLock: LockFile;
+}
+
+interface StepResult {
+  readonly outcome: StepOutcome;
+  readonly entry: ActionCacheEntry | null;
+}
+
+/** Runs a plan through p-graph: dependency order, bounded parallelism, resource budgets. */
+export class Scheduler {
+  readonly #results = new Map<string, StepResult>();
+  readonly #byId: ReadonlyMap<string, StepInstance>;
+  readonly #planned: ReadonlyMap<string, PlannedStep>;
+  readonly #dependents: ReadonlyMap<string, string[]>;
+  readonly #depth = new Map<string, number>();
+  readonly #pendingLock = new Map<string, LockEntry>();
+  #stopNew = false;
+  #lockWriter: Promise<void> | null = null;
+
+  constructor(readonly ctx: SchedulerContext) {
+    this.#byId = new Map(ctx.pipeline.steps.map((s) => [s.id, s]));
+    this.#planned = new Map(ctx.plan.steps.map((p) => [p.id, p]));
+    this.#dependents = dependents(ctx.pipeline.steps);
+  }
+
+  async run(): Promise<ReadonlyMap<string, StepResult>> {
+    const active = this.ctx.plan.steps.filter((p) => p.action !== 'skip');
+    const nodes = new Map(active.map((p) => [p.id, { run: () => this.#runOne(p), priority: this.#priority(p.id) }]));
+    const edges: [string, string][] = [];
+    for (const p of active) for (const need of this.#byId.get(p.id)!.needs) if (nodes.has(need)) edges.push([need, p.id]);
+    await new PGraph(nodes, edges).run({ concurrency: Math.max(1, this.ctx.executor.maxParallel) });
+    await this.#lockWriter;
+    return this.#results;
+  }
+
+  /** Longer chains downstream first (critical path by step count). */
+  #priority(id: string): number {
+    const known = this.#depth.get(id);
+    if (known !== undefined) return known;
+    let depth = 0;
+    for (const d of this.#dependents.get(id) ?? []) depth = Math.max(depth, 1 + this.#priority(d));
+    this.#depth.set(id, depth);
+    return depth;
+  }
+
+  async #runOne(planned: PlannedStep): Promise<void> {
+    const step = this.#byId.get(planned.id)!;
+    const blocked = step.needs.find((n) => {
+      const r = this.#results.get(n);
+      return r !== undefined && r.outcome !== 'ran' && r.outcome !== 'restored' && r.outcome !== 'fresh';
+    });
+    if (blocked !== undefined || this.#stopNew || this.ctx.signal.aborted) {
+      const outcome: StepOutcome = this.ctx.signal.aborted ? 'cancelled' : 'skipped';
+      const message = blocked !== undefined ? `not run: it needs '${blocked}', which did not succeed` : 'not run: the run is stopping after a failure';
+      return this.#finish(planned, outcome, null, 0, { failure: { reason: 'cancelled', message } });
+    }
+    this.ctx.emit({ type: 'step-queued', stepId: planned.id, kind: step.kind, key: planned.key, params: step.params, action: planned.action === 'skip' ? 'run' : planned.action, reasons: planned.reasons, time: Date.now() });
+    if (planned.action === 'fresh') return this.#finish(planned, 'fresh', planned.entry, 0, {});
+    if (planned.action === 'restore' && planned.entry) return this.#restore(planned, planned.entry);
+    return this.#compute(planned, step);
+  }
+
+  async #restore(planned: PlannedStep, entry: ActionCacheEntry): Promise<void> {
+    const started = Date.now();
+    try {
+      for (const out of entry.outputs) await this.ctx.stores.cas.restore(this.ctx.pipeline.projectDir, out);
+      await this.ctx.stores.ac.touch(entry.key);
+      return this.#finish(planned, 'restored', entry, Date.now() - started, {});
+    } catch (error) {
+      const message = `could not restore '${planned.id}' from the cache: ${error instanceof Error ? error.message : String(error)}`;
+      return this.#finish(planned, 'failed', null, Date.now() - started, { failure: { reason: 'internal', message } });
+    }
+  }
+
+  async #compute(planned: PlannedStep, step: StepInstance): Promise<void> {
+    const release = await this.ctx.pool.acquire(resourceNeed(step));
+    const locks = await this.#lock(planned, step);
+    try {
+      if (!locks) return this.#finish(planned, 'cancelled', null, 0, { failure: { reason: 'cancelled', message: 'cancelled while waiting for a lock' } });
+      // Another run may have computed this very key while we waited: then it is a cache hit.
+      const cached = planned.action === 'run' && planned.reasons.some((r) => r.kind === 'forced') ? undefined : await this.ctx.stores.ac.get(planned.key);
+      if (cached && step.cache && !step.alwaysRun) return await this.#restore(planned, cached);
+      await this.#attempts(planned, step);
+    } finally {
+      await locks?.release();
+      release();
+    }
+  }
+
+  async #lock(planned: PlannedStep, step: StepInstance): Promise<{ release(): Promise<void> } | null> {
+    const me = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString(), runId: this.ctx.runId, stepId: step.id };
+    const onWait = (h: { pid: number; host: string; startedAt: string; runId: string }): void =>
+      this.ctx.emit({ type: 'step-waiting', stepId: step.id, holder: `run ${h.runId} (pid ${h.pid} on ${h.host}, since ${h.startedAt})`, time: Date.now() });
+    const stepLock = await acquireLock(path.join(this.ctx.layout.stepLocksDir, `${stepFileName(step.id)}.lock`), me, { signal: this.ctx.signal, onWait });
+    if (!stepLock.ok) return null;
+    const keyLock = await acquireLock(path.join(this.ctx.layout.cacheDir, 'locks', `${planned.key}.lock`), me, { signal: this.ctx.signal, onWait });
+    if (!keyLock.ok) {
+      await stepLock.value.release();
+      return null;
+    }
+    return { release: async () => (await keyLock.value.release(), await stepLock.value.release()) };
+  }
+
+  async #attempts(planned: PlannedStep, step: StepInstance): Promise<void> {
+    const spec = this.#spec(planned, step);
+    const marker = { stepId: step.id, key: planned.key, runId: this.ctx.runId, pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString() };
+    await writeMarker(this.ctx.layout.inflightDir, marker);
+    const started = Date.now();
+    let failure: StepFailure | undefined;
+    for (let attempt = 1; attempt <= step.retries + 1; attempt++) {
+      this.ctx.emit({ type: 'step-start', stepId: step.id, kind: step.kind, key: planned.key, params: step.params, logPath: spec.logPath, attempt, time: Date.now() });
+      const result = await this.ctx.executor.execute(spec, { signal: this.ctx.signal, report: this.#reporter(step.id) });
+      if (result.ok) {
+        await removeMarker(this.ctx.layout.inflightDir, step.id);
+        return this.#finish(planned, 'ran', result.value.entry, Date.now() - started, { logPath: spec.logPath, ...(result.value.jobId ? { jobId: result.value.jobId } : {}) });
+      }
+      failure = { ...result.error, logPath: spec.logPath };
+      if (this.ctx.signal.aborted || result.error.reason === 'cancelled') break;
+      if (attempt <= step.retries) this.ctx.emit({ type: 'warning', message: `${step.id}: attempt ${attempt} failed (${result.error.message}); retrying`, time: Date.now() });
+    }
+    // A clean failure leaves no marker: the step is stale because it has no cache entry.
+    await removeMarker(this.ctx.layout.inflightDir, step.id);
+    const outcome: StepOutcome = this.ctx.signal.aborted || failure?.reason === 'cancelled' ? 'cancelled' : 'failed';
+    return this.#finish(planned, outcome, null, Date.now() - started, { failure: failure!, logPath: spec.logPath });
+  }
+
+  #reporter(stepId: string): StepReport {
+    return {
+      progress: (progress) => this.ctx.emit({ type: 'step-progress', stepId, progress, time: Date.now() }),
+      metric: (name, value, step, time) => this.ctx.emit({ type: 'step-metric', stepId, name, value, step, time }),
+    };
+  }
+
+  #spec(planned: PlannedStep, step: StepInstance): StepSpec {
+    const upstream: Record<string, UpstreamOutputs> = {};
+    for (const need of step.needs) {
+      const r = this.#results.get(need);
+      const p = this.#planned.get(need)!;
+      upstream[need] = { stepId: need, key: p.key, outputs: r?.entry?.outputs ?? [], metrics: r?.entry?.metrics ?? {} };
+    }
+    return {
+      specSchema: 1,
+      id: step.id,
+      name: step.name,
+      kind: step.kind,
+      kindVersion: step.kindVersion,
+      projectDir: this.ctx.pipeline.projectDir,
+      cacheDir: this.ctx.layout.cacheDir,
+      runId: this.ctx.runId,
+      logPath: path.join(this.ctx.layout.runsDir, this.ctx.runId, `${stepFileName(step.id)}.log`),
+      command: step.command,
+      with: step.with,
+      params: step.params,
+      deps: step.deps,
+      outs: step.outs,
+      env: step.env,
+      upstream,
+      resources: step.resources,
+      timeoutMs: step.timeoutMs,
+      cache: step.cache,
+      key: planned.key,
+      components: planned.components,
+    };
+  }
+
+  #finish(planned: PlannedStep, outcome: StepOutcome, entry: ActionCacheEntry | null, durationMs: number, extra: { failure?: StepFailure; logPath?: string; jobId?: string }): void {
+    this.#results.set(planned.id, { outcome, entry });
+    if (outcome === 'failed' && this.ctx.policy === 'no-new') this.#stopNew = true;
+    const step = this.#byId.get(planned.id)!;
+    const source = entry && outcome !== 'ran' ? { runId: entry.producer.runId, stepId: entry.producer.stepId, finishedAt: entry.producer.finishedAt } : undefined;
+    const artifacts = entry ? step.outs.filter((o) => o.track).map((o) => path.join(this.ctx.pipeline.projectDir, o.path)) : [];
+    this.ctx.emit({
+      type: 'step-end',
+      stepId: planned.id,
+      outcome,
+      key: planned.key,
+      durationMs,
+      metrics: entry?.metrics ?? {},
+      ...(source ? { source } : {}),
+      artifacts,
+      ...extra,
+      time: Date.now(),
+    });
+    if (entry && (outcome === 'ran' || outcome === 'restored' || outcome === 'fresh')) this.#recordLock(planned.id, entry);
+  }
+
+  /** Lock updates are coalesced: one writer at a time takes everything pending (fast for big DAGs). */
+  #recordLock(stepId: string, entry: ActionCacheEntry): void {
+    const previous = this.ctx.previousLock.steps[stepId];
+    if (previous && previous.key === entry.key && previous.runId === entry.producer.runId) return;
+    this.#pendingLock.set(stepId, { key: entry.key as StepKey, components: entry.components, outputs: entry.outputs, metrics: entry.metrics, runId: entry.producer.runId });
+    this.#lockWriter ??= this.#writeLock();
+  }
+
+  async #writeLock(): Promise<void> {
+    while (this.#pendingLock.size > 0) {
+      const batch = Object.fromEntries(this.#pendingLock);
+      this.#pendingLock.clear();
+      await updateLockFile(this.ctx.pipeline.projectDir, batch);
+    }
+    this.#lockWriter = null;
+  }
+}
+
+function resourceNeed(step: StepInstance): Record<string, number> {
+  const cpus = step.resources.cpus === 'all' ? Number.MAX_SAFE_INTEGER : (step.resources.cpus ?? 1);
+  return { cpus, ...(step.resources.gpus ? { gpus: step.resources.gpus } : {}), ...(step.resources.custom ?? {}) };
+}
