@@ -55,7 +55,8 @@ describe.skipIf(unavailable !== null)('Slurm executor on a real cluster', () => 
     expect(scontrolState(result.error.jobId ?? '')).toBe('FAILED');
     const tail = (result.error.logTail ?? '').split('\n');
     expect(tail).toHaveLength(30);
-    expect(tail.at(-1)).toBe('fake worker failing on purpose with 3');
+    expect(tail.at(-1)).toBe('blu-pipe: fake worker failing on purpose with 3');
+    expect(result.error.message).toMatch(/exited with code 3 .*: fake worker failing on purpose with 3$/);
     expect(tail).not.toContain('noise line 1');
   });
 

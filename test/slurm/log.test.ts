@@ -28,7 +28,9 @@ describe('LogFollower', () => {
   it('reads the last lines of a log, or nothing when it does not exist', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'blu-log-'));
     const log = path.join(dir, 'job.log');
-    writeFileSync(log, Array.from({ length: 100 }, (_, i) => `line ${i}`).join('\n') + '\n');
+    const lines = Array.from({ length: 100 }, (_, i) => `line ${i}`);
+    lines.splice(95, 0, '::blu::{"progress":{"current":1}}'); // protocol lines are not part of the tail
+    writeFileSync(log, lines.join('\n') + '\n');
     const tail = (await readLogTail(log, 30)).split('\n');
     expect(tail).toHaveLength(30);
     expect(tail[0]).toBe('line 70');

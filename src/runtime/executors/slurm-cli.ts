@@ -5,7 +5,7 @@ import { parseQueueStates, parseScontrolJob, type JobRecord } from './slurm-stat
 
 export interface SlurmCommandOptions {
   /** Extra environment for the client commands; sbatch exports it into the job (`--export=ALL`). */
-  readonly env?: Readonly<Record<string, string>>;
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 interface CommandOutput {

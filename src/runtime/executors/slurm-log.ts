@@ -5,7 +5,7 @@
 import { open, stat } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 import type { StepReport } from '../executor.js';
-import { parseProtocolLine } from '../step-protocol.js';
+import { PROTOCOL_PREFIX, parseProtocolLine } from '../step-protocol.js';
 
 const TAIL_BYTES = 64 * 1024;
 const READ_CHUNK = 256 * 1024;
@@ -66,7 +66,10 @@ async function fileSize(filePath: string): Promise<number | null> {
   }
 }
 
-/** The last `lines` lines of a log (read from its end only), or '' when it does not exist. */
+/**
+ * The last `lines` human lines of a log (read from its end only; `::blu::` protocol lines left out,
+ * as in local runs), or '' when it does not exist.
+ */
 export async function readLogTail(logPath: string, lines = 30): Promise<string> {
   const size = await fileSize(logPath);
   if (size === null || size === 0) return '';
@@ -76,7 +79,7 @@ export async function readLogTail(logPath: string, lines = 30): Promise<string> 
     const buffer = Buffer.alloc(size - start);
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, start);
     const text = buffer.subarray(0, bytesRead).toString('utf8').replace(/\n$/, '');
-    return text.split('\n').slice(-lines).join('\n');
+    return text.split('\n').filter((line) => !line.startsWith(PROTOCOL_PREFIX)).slice(-lines).join('\n');
   } finally {
     await handle.close();
   }

@@ -26,7 +26,7 @@ export interface SlurmExecutorOptions {
   readonly extraSbatchArgs: readonly string[];
   readonly pollMs?: number;
   /** Extra environment for the Slurm commands; sbatch exports it into the jobs. */
-  readonly env?: Readonly<Record<string, string>>;
+  readonly env?: Readonly<Record<string, string | undefined>>;
   /** Node binary on the nodes (default `node` from the job's PATH). */
   readonly nodeBin?: string;
   readonly maxParallel?: number;
@@ -37,6 +37,7 @@ const DEFAULT_POLL_MS = 1000;
 const CONTROLLER_GRACE_MS = 120_000;
 // scancel → gone takes KillWait (default 30 s) at most, plus the controller's own delay.
 const CANCEL_WAIT_MS = 90_000;
+const WORKER_PREFIX = 'blu-pipe: ';
 
 type WatchOutcome =
   | { readonly kind: 'ended'; readonly record: JobRecord | null }
@@ -189,7 +190,10 @@ class SlurmExecutor implements Executor {
 
   private async fail(spec: StepSpec, failure: StepFailure): Promise<Result<never, StepFailure>> {
     const logTail = await readLogTail(spec.logPath).catch(() => '');
-    return err({ ...failure, logPath: spec.logPath, logTail });
+    // The worker states why it failed on its last line ("blu-pipe: …"), as in local runs.
+    const last = logTail.trimEnd().split('\n').at(-1) ?? '';
+    const message = last.startsWith(WORKER_PREFIX) ? `${failure.message}: ${last.slice(WORKER_PREFIX.length)}` : failure.message;
+    return err({ ...failure, message, logPath: spec.logPath, logTail });
   }
 
   /** scancel our own jobs and wait until none of them is still queued or running. */
