@@ -13,6 +13,7 @@ import { sha256Hex } from './canonical.js';
 import { ArtifactError, hasErrno } from './errors.js';
 import { readdirOrEmpty } from './fsx.js';
 import { isExecutableMode, isSha256, manifestJson, mapLimit, parseManifest, walkFiles } from './tree.js';
+import type { StatCache } from './stat-cache.js';
 import type { Sha256, StoredOutput, TreeEntry } from './types.js';
 
 const PUT_CONCURRENCY = 4;
@@ -22,6 +23,10 @@ export interface PutResult {
   readonly hash: Sha256;
   readonly size: number;
   readonly executable: boolean;
+}
+
+export interface PutPathOptions {
+  statCache?: StatCache;
 }
 
 export class ContentStore {
@@ -75,15 +80,21 @@ export class ContentStore {
     return hash;
   }
 
-  async putPath(projectDir: string, relPath: string): Promise<StoredOutput> {
+  /**
+   * Stores a file or a whole directory. With `statCache`, every file read is also recorded there
+   * (see StatCache.hashFileVia), so the next freshness check of these outputs needs no reread.
+   */
+  async putPath(projectDir: string, relPath: string, options: PutPathOptions = {}): Promise<StoredOutput> {
     const abs = insideProject(projectDir, relPath);
     const st = await stat(abs).catch((error: unknown) => {
       if (hasErrno(error, 'ENOENT')) throw new ArtifactError('missing-path', `output ${relPath} does not exist`);
       throw error;
     });
-    if (st.isDirectory()) return this.#putDir(abs, relPath);
+    const putOne = (path: string): Promise<PutResult> =>
+      options.statCache === undefined ? this.putFile(path) : options.statCache.hashFileVia(path, (p) => this.putFile(p));
+    if (st.isDirectory()) return this.#putDir(abs, relPath, putOne);
     if (!st.isFile()) throw new ArtifactError('unsupported-file-type', `cannot store special file ${relPath}`);
-    const put = await this.putFile(abs);
+    const put = await putOne(abs);
     return { path: relPath, type: 'file', hash: put.hash, size: put.size, executable: put.executable };
   }
 
@@ -164,10 +175,10 @@ export class ContentStore {
     }
   }
 
-  async #putDir(abs: string, relPath: string): Promise<StoredOutput> {
+  async #putDir(abs: string, relPath: string, putOne: (path: string) => Promise<PutResult>): Promise<StoredOutput> {
     const files = await walkFiles(abs);
     const entries = await mapLimit(files, PUT_CONCURRENCY, async (f): Promise<TreeEntry> => {
-      const put = await this.putFile(f.abs);
+      const put = await putOne(f.abs);
       return { path: f.rel, hash: put.hash, size: put.size, executable: put.executable };
     });
     const hash = await this.putBytes(manifestJson(entries));

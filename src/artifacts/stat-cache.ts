@@ -115,19 +115,38 @@ export class StatCache {
     this.#dirty = false;
   }
 
+  /**
+   * Always reads the file, through `read` (e.g. ContentStore.putFile, which hashes while copying
+   * into the store), and remembers the result under the stamp taken *before* the read: an output
+   * put into the CAS then costs the next run's freshness check one lstat instead of a reread.
+   */
+  async hashFileVia(absPath: string, read: (absPath: string) => Promise<FileHash>): Promise<FileHash> {
+    const path = resolve(absPath);
+    const recordedAtMs = Date.now();
+    const st = await stat(path, { bigint: true });
+    const result = await read(path);
+    this.#filesRead++;
+    this.#remember(path, st, result, recordedAtMs);
+    return publicView(result);
+  }
+
   async #hashStatted(path: string, st: BigIntStats, recordedAtMs: number): Promise<FileHash> {
-    const stamp = stampOf(st);
     const known = this.#entries.get(path);
-    if (known !== undefined && known.stamp === stamp && isTrusted(known)) return publicView(known);
+    if (known !== undefined && known.stamp === stampOf(st) && isTrusted(known)) return publicView(known);
     const { hash, size } = await hashFileContent(path);
     this.#filesRead++;
-    const executable = isExecutableMode(Number(st.mode));
-    // If the file changed while we read it, its stamp no longer matches `stamp`, so this entry
-    // simply never hits; no need to re-stat here.
-    const entry: Entry = { stamp, hash, size, executable, mtimeMs: Number(st.mtimeMs), recordedAtMs };
+    return publicView(this.#remember(path, st, { hash, size, executable: isExecutableMode(Number(st.mode)) }, recordedAtMs));
+  }
+
+  /**
+   * If the file changed while it was read, its live stamp no longer equals the one recorded here,
+   * so the entry simply never hits; no re-stat needed.
+   */
+  #remember(path: string, st: BigIntStats, file: FileHash, recordedAtMs: number): Entry {
+    const entry: Entry = { ...publicView(file), stamp: stampOf(st), mtimeMs: Number(st.mtimeMs), recordedAtMs };
     this.#entries.set(path, entry);
     this.#dirty = true;
-    return publicView(entry);
+    return entry;
   }
 
   async #hashDir(path: string): Promise<PathHash> {
@@ -154,7 +173,7 @@ function statForHash(path: string): BigIntStats | undefined {
   }
 }
 
-function publicView(entry: Entry): FileHash {
+function publicView(entry: FileHash): FileHash {
   return { hash: entry.hash, size: entry.size, executable: entry.executable };
 }
 

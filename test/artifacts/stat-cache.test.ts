@@ -99,6 +99,24 @@ describe('StatCache.hashFile / hashPath on files', () => {
   });
 });
 
+describe('StatCache fed by ContentStore.putPath', () => {
+  it('remembers what the store read, so the next check of the outputs reads nothing', async () => {
+    const { cache, dir } = await openCache();
+    await mkdir(join(dir, 'out'));
+    await writeFile(join(dir, 'out', 'model.bin'), 'weights');
+    await writeFile(join(dir, 'out', 'log.txt'), 'epoch 1');
+    await writeFile(join(dir, 'single.txt'), 'one');
+    for (const f of ['out/model.bin', 'out/log.txt', 'single.txt']) await ageBy(join(dir, f), 10);
+    const store = new ContentStore(join(dir, 'cache'));
+    const tree = await store.putPath(dir, 'out', { statCache: cache });
+    const file = await store.putPath(dir, 'single.txt', { statCache: cache });
+    expect(cache.filesRead).toBe(3);
+    expect(await cache.hashPath(join(dir, 'out'))).toEqual({ type: 'dir', hash: tree.hash, size: tree.size });
+    expect(await cache.hashPath(join(dir, 'single.txt'))).toEqual({ type: 'file', hash: file.hash, size: 3 });
+    expect(cache.filesRead).toBe(3);
+  });
+});
+
 describe('StatCache.hashPath on directories', () => {
   async function fill(root: string, order: string[]): Promise<void> {
     for (const rel of order) {
