@@ -42,7 +42,7 @@ describe('saveModel / loadModel', () => {
       const before = (model.predict(x) as tf.Tensor).dataSync();
       const after = (loaded.value.predict(x) as tf.Tensor).dataSync();
       expect(Buffer.from(after.buffer)).toEqual(Buffer.from(before.buffer));
-      expect(loaded.value.layers.map((l) => l.getClassName())).toEqual(model.layers.map((l) => l.getClassName()));
+      expect(loaded.value.layers.map((l) => [l.name, l.getClassName()])).toEqual(model.layers.map((l) => [l.name, l.getClassName()]));
       const json = JSON.parse(await readFile(saved.value.modelJsonPath, 'utf8')) as { format: string };
       expect(json.format).toBe('layers-model');
       model.dispose();
