@@ -49,14 +49,15 @@ export class Dispatcher {
   }
 
   /** Calls `attempt` until it succeeds, fails for good, or the outage budget is spent. */
-  private async retry<T>(attempt: (retrying: boolean) => Promise<Result<T, StoreError>>): Promise<Result<T, StoreError> | null> {
+  private async retry<T>(attempt: (previous: StoreError | null) => Promise<Result<T, StoreError>>): Promise<Result<T, StoreError> | null> {
     let delay = this.options.baseDelayMs;
-    for (let retrying = false; ; retrying = true) {
-      const result = await attempt(retrying);
+    for (let previous: StoreError | null = null; ; ) {
+      const result = await attempt(previous);
       if (result.ok || !result.error.retryable) {
         if (result.ok) this.spentMs = 0;
         return result;
       }
+      previous = result.error;
       if (this.spentMs + delay > this.options.retryBudgetMs) {
         this.offline = result.error;
         return null;
@@ -95,10 +96,24 @@ export class Dispatcher {
       return 'skipped';
     }
     if (op.kind === 'artifact') return this.logArtifact(op, run);
-    const result = await this.retry(() =>
-      op.kind === 'log' ? this.ctx.store.logBatch(run.runId, op) : this.ctx.store.updateRun(run.runId, op.status, op.endTime),
-    );
+    const result = await this.retry(async (previous) => {
+      if (op.kind === 'end-run') return this.ctx.store.updateRun(run.runId, op.status, op.endTime);
+      if (previous?.ambiguous === true && (await this.alreadyLogged(run.runId, op))) return { ok: true, value: undefined };
+      return this.ctx.store.logBatch(run.runId, op);
+    });
     return this.settle(op, result);
+  }
+
+  /**
+   * MLflow has no idempotency key: after an answer was lost, look for the batch's first metric
+   * point before sending the batch again, so metrics are not doubled.
+   */
+  private async alreadyLogged(runId: string, op: Extract<Op, { kind: 'log' }>): Promise<boolean> {
+    const first = op.metrics[0];
+    if (first === undefined) return false; // params and tags are idempotent
+    const history = await this.ctx.store.metricHistory(runId, first.key);
+    const same = (a: number, b: number): boolean => a === b || (Number.isNaN(a) && Number.isNaN(b));
+    return history.ok && history.value.some((p) => p.timestamp === first.timestamp && p.step === first.step && same(p.value, first.value));
   }
 
   /** Permanent errors are reported and acknowledged: sending them again would fail the same way. */
@@ -123,8 +138,8 @@ export class Dispatcher {
     }
     const tags = parent === undefined ? op.tags : [...op.tags, { key: 'mlflow.parentRunId', value: parent.runId }];
     const request = { experimentId, runName: op.name, startTime: op.startTime, userId: this.userOf(op), tags };
-    const result = await this.retry(async (retrying) => {
-      const earlier = retrying || this.options.verifyCreates ? await this.findCreated(experimentId, op) : null;
+    const result = await this.retry(async (previous) => {
+      const earlier = previous?.ambiguous === true || this.options.verifyCreates ? await this.findCreated(experimentId, op) : null;
       return earlier ?? this.ctx.store.createRun(request);
     });
     if (result === null || !result.ok) return this.settle(op, result);

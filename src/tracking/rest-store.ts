@@ -48,7 +48,9 @@ export class RestStore implements TrackingStore {
       if (contentType !== undefined) headers['content-type'] = contentType;
       response = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(this.timeoutMs) });
     } catch (cause) {
-      return err({ message: `${method} ${url}: ${describeFetchError(cause)}`, retryable: true });
+      const text = describeFetchError(cause);
+      // Refused connections never reached the server; timeouts and cut connections may have.
+      return err({ message: `${method} ${url}: ${text}`, retryable: true, ambiguous: !/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH/.test(text) });
     }
     const text = await response.text().catch(() => '');
     let parsed: unknown = {};
@@ -225,7 +227,8 @@ async function copyLocally(artifactUri: string, relativePath: string, localFile:
 function describeFetchError(cause: unknown): string {
   if (cause instanceof Error) {
     const inner = (cause as Error & { cause?: unknown }).cause;
-    return inner instanceof Error ? `${cause.message} (${inner.message})` : cause.message;
+    const code = inner !== null && typeof inner === 'object' && 'code' in inner ? ` ${String(inner.code)}` : '';
+    return inner instanceof Error ? `${cause.message} (${inner.message}${code})` : `${cause.name}: ${cause.message}`;
   }
   return String(cause);
 }

@@ -5,6 +5,8 @@ export interface StoreError {
   readonly message: string;
   /** Connection errors, 429 and 5xx: worth retrying later. */
   readonly retryable: boolean;
+  /** The request may have been applied although no answer came (timeout, connection cut). */
+  readonly ambiguous?: boolean;
   readonly status?: number;
   readonly code?: string;
 }
