@@ -102,4 +102,16 @@ describe.skipIf(unavailable !== null)('Slurm executor on a real cluster', () => 
       expect(queueState(id ?? '')).toBe('');
     }
   });
+
+  it('shutdown() during a submission still cancels the job once sbatch returns', async () => {
+    const other = createSlurmExecutor({ runDir: project.runDir, cliEntry: FAKE_WORKER, extraSbatchArgs: [], pollMs: 200 });
+    const report = recordingReport();
+    const run = other.execute(makeSpec(project, 'late', { sleepMs: 120_000 }), { signal: new AbortController().signal, report });
+    await other.shutdown(); // nothing tracked yet: sbatch has not returned
+    const result = await run;
+    const id = jobIdFromProgress(report.progressSeen.map((p) => p.message));
+    expect(id).toMatch(/^\d+$/);
+    expect(result.ok ? 'ok' : result.error.reason).toBe('cancelled');
+    expect(queueState(id ?? '')).toBe('');
+  });
 });

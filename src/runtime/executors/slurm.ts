@@ -129,7 +129,8 @@ class SlurmExecutor implements Executor {
     let lastState = '';
     let unreachableSince: number | null = null;
     for (;;) {
-      if (signal.aborted) return { kind: 'aborted' };
+      // shuttingDown too: a job whose sbatch was in flight when shutdown() ran is cancelled here.
+      if (signal.aborted || this.shuttingDown) return { kind: 'aborted' };
       await follower.drain().catch(() => undefined); // a log not yet visible is retried next round
       const polled = await this.pollOnce(jobId);
       if (!polled.ok) {
