@@ -8,7 +8,8 @@ export const HINT_DECODER_INDICES: readonly number[] = [16, 18, 19, 21, 23, 24, 
 
 /**
  * A model sharing `model`'s layers and weights whose outputs are the layers at `indices`, in
- * order. Indices are positions in `model.layers` (0 = input), valid for U-Net and lw_unet.
+ * order. Indices are positions in `model.layers` (0 = input); the HINT_* sets assume the 5-level
+ * U-Net/lw_unet (BLU-Net has extra activation layers, so its indices differ).
  * Throws RangeError on an index outside the model: that is a programming error, not data.
  */
 export function tapModel(model: tf.LayersModel, indices: readonly number[]): tf.LayersModel {
