@@ -53,18 +53,25 @@ function mirrorIndex(i: number, n: number): number {
 function displacementField(grid: Float64Array, points: number, size: number): Float32Array {
   const field = new Float32Array(size * size);
   const step = (size - 1) / (points - 1);
+  // Per-column cell index and weight, shared by every row.
+  const cellX = new Int32Array(size);
+  const weightX = new Float64Array(size);
+  for (let x = 0; x < size; x++) {
+    const gx = Math.min(x / step, points - 1 - 1e-9);
+    cellX[x] = Math.floor(gx);
+    weightX[x] = gx - Math.floor(gx);
+  }
   for (let y = 0; y < size; y++) {
     const gy = Math.min(y / step, points - 1 - 1e-9);
-    const y0 = Math.floor(gy);
-    const fy = gy - y0;
+    const top = Math.floor(gy) * points;
+    const bottom = top + points;
+    const fy = gy - Math.floor(gy);
     for (let x = 0; x < size; x++) {
-      const gx = Math.min(x / step, points - 1 - 1e-9);
-      const x0 = Math.floor(gx);
-      const fx = gx - x0;
-      const at = (r: number, c: number): number => grid[r * points + c] as number;
-      const top = at(y0, x0) * (1 - fx) + at(y0, x0 + 1) * fx;
-      const bottom = at(y0 + 1, x0) * (1 - fx) + at(y0 + 1, x0 + 1) * fx;
-      field[y * size + x] = top * (1 - fy) + bottom * fy;
+      const c = cellX[x] as number;
+      const fx = weightX[x] as number;
+      const upper = (grid[top + c] as number) * (1 - fx) + (grid[top + c + 1] as number) * fx;
+      const lower = (grid[bottom + c] as number) * (1 - fx) + (grid[bottom + c + 1] as number) * fx;
+      field[y * size + x] = upper * (1 - fy) + lower * fy;
     }
   }
   return field;
@@ -96,7 +103,12 @@ export function elasticDeform(patch: Patch, rng: Rng, sigma = 20, points = 3): P
 }
 
 export function gaussianNoise(image: Float32Array, rng: Rng, sigma = 1 / 255): Float32Array {
-  return image.map((v) => Math.min(1, Math.max(0, v + rng.normal() * sigma)));
+  const out = new Float32Array(image.length);
+  for (let i = 0; i < image.length; i++) {
+    const v = (image[i] as number) + rng.normal() * sigma;
+    out[i] = v < 0 ? 0 : v > 1 ? 1 : v;
+  }
+  return out;
 }
 
 /** Remaps every pixel through `source(y, x)` → source index; used for flips and rotations. */
