@@ -9,6 +9,7 @@
 import { stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ActionCache } from './action-cache.js';
+import { TEMP_MARKER } from './atomic.js';
 import { ContentStore } from './content-store.js';
 import { hasErrno } from './errors.js';
 import { readdirOrEmpty } from './fsx.js';
@@ -50,7 +51,11 @@ export async function collectGarbage(
   }
   await addKeptHashes(cas, keep.hashes, live);
   await sweepBlobs(cas, live, cutoffMs, options.dryRun, report);
-  report.freedBytes += await sweepTemps(cas.tempDir, cutoffMs, options.dryRun);
+  report.freedBytes += await sweepTemps(cas.tempDir, () => true, cutoffMs, options.dryRun);
+  for (const prefix of await readdirOrEmpty(join(cacheDir, 'ac'))) {
+    const isTemp = (name: string): boolean => name.includes(TEMP_MARKER); // torn writeFileAtomic
+    report.freedBytes += await sweepTemps(join(cacheDir, 'ac', prefix), isTemp, cutoffMs, options.dryRun);
+  }
   return report;
 }
 
@@ -96,10 +101,15 @@ async function sweepBlobs(
   }
 }
 
-/** Leftovers of interrupted puts; young ones may belong to a step that is running right now. */
-async function sweepTemps(tempDir: string, cutoffMs: number, dryRun: boolean): Promise<number> {
+/** Leftovers of interrupted writes; young ones may belong to a step that is running right now. */
+async function sweepTemps(
+  tempDir: string,
+  isTemp: (name: string) => boolean,
+  cutoffMs: number,
+  dryRun: boolean,
+): Promise<number> {
   let freed = 0;
-  for (const name of await readdirOrEmpty(tempDir)) {
+  for (const name of (await readdirOrEmpty(tempDir)).filter(isTemp)) {
     const path = join(tempDir, name);
     const st = await stat(path).catch(() => undefined);
     if (st === undefined || !st.isFile() || st.mtimeMs >= cutoffMs) continue;

@@ -15,7 +15,7 @@
 import { randomUUID } from 'node:crypto';
 import { link, mkdir, open, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { err, ok, type Result } from '../runtime/result.js';
 import { hasErrno } from './errors.js';
 
@@ -73,6 +73,11 @@ export async function acquireLock(
     }
     await sleep(options.pollMs ?? DEFAULT_POLL_MS, options.signal);
   }
+}
+
+/** Where the per-key lock of a cache lives: <cacheDir>/locks/<key>.lock. */
+export function lockPathFor(cacheDir: string, key: string): string {
+  return join(cacheDir, 'locks', `${key}.lock`);
 }
 
 /** The current holder of a lock file, if any (for `status`-like displays). */

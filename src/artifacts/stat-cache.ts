@@ -84,7 +84,7 @@ export class StatCache {
   async hashFile(absPath: string): Promise<FileHash> {
     const path = resolve(absPath);
     const recordedAtMs = Date.now(); // taken before stat: see the racy rule above
-    const st = await stat(path, { bigint: true });
+    const st = statSync(path, { bigint: true }); // sync on purpose, as in hashPath
     return this.#hashStatted(path, st, recordedAtMs);
   }
 

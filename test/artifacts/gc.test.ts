@@ -90,12 +90,19 @@ describe('collectGarbage', () => {
     await writeFile(join(w.store.tempDir, 'put-old'), 'x'.repeat(70));
     await writeFile(join(w.store.tempDir, 'put-young'), 'y'.repeat(30));
     await ageBy(join(w.store.tempDir, 'put-old'), 7200);
+    const acDir = join(w.cacheDir, 'ac', w.keyA.slice(0, 2));
+    await writeFile(join(acDir, `.${w.keyA}.json.blu-tmp-dead`), 'z'.repeat(5)); // torn AC write
+    await ageBy(join(acDir, `.${w.keyA}.json.blu-tmp-dead`), 7200);
+    const treeBytes = await manifestBytes(w);
     const report = await collectGarbage(w.cacheDir, { keys: new Set(), hashes: new Set() }, { dryRun: false });
     expect(await w.store.has(young)).toBe(true);
     expect(await w.store.has(w.orphan)).toBe(false);
     expect(report.keptBlobs).toBe(1);
     expect(await readdir(w.store.tempDir)).toEqual(['put-young']);
-    expect(report.freedBytes).toBeGreaterThanOrEqual(70);
+    expect(await readdir(acDir)).toEqual([]); // entry A was not kept; its old temp went too
+    const orphanBytes = 'nobody references me'.length;
+    const otherBlobs = 100 + 1000 + 500 + 'log of A\n'.length + treeBytes;
+    expect(report.freedBytes).toBe(orphanBytes + otherBlobs + 70 + 5);
   });
 
   it('re-putting an old blob refreshes it so gc spares it', async () => {

@@ -1,7 +1,7 @@
 /**
  * Benchmark (run with `npx vitest bench test/artifacts`): the no-op rerun hot path.
  * 1000 steps × (1 dep + 1 output) = 2000 unchanged files checked through the stat cache, plus
- * loading and saving a 10k-entry cache file.
+ * a 10k-file directory dep, and loading/saving a 10k-entry cache file.
  */
 import { bench, describe } from 'vitest';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
@@ -32,6 +32,9 @@ describe('stat cache', () => {
   });
   bench('no-op rerun: hashPath on 2000 unchanged files (Promise.all)', async () => {
     await Promise.all(noopSet.map((f) => warm.hashPath(f)));
+  });
+  bench('hashPath on a directory tree of 10k unchanged files', async () => {
+    await warm.hashPath(join(root, 'data'));
   });
   bench('open a 10k-entry cache file', async () => {
     await StatCache.open(cacheFile);
