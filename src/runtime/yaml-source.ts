@@ -31,7 +31,10 @@ export function parseYamlText(text: string, displayName: string): Result<ParsedY
     return err(
       doc.errors.map((e) => {
         const pos = lines.linePos(e.pos[0]);
-        return { code: 'BLU_YAML_SYNTAX', message: `YAML syntax error: ${firstLine(e.message)}`, file: displayName, line: pos.line, col: pos.col };
+        const lineText = text.split('\n')[pos.line - 1] ?? '';
+        // `${…}` inside [ ] or { } reads as a YAML flow map: the most common cause of this error.
+        const hint = /\[[^\]]*\$\{|\{[^}]*\$\{/.test(lineText) ? "; quote values that contain ${…} inside [ ] or { }, e.g. ['out/${matrix.k}.txt']" : '';
+        return { code: 'BLU_YAML_SYNTAX', message: `YAML syntax error: ${firstLine(e.message)}${hint}`, file: displayName, line: pos.line, col: pos.col };
       }),
     );
   }

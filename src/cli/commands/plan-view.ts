@@ -1,0 +1,28 @@
+import { describeReason } from '../../runtime/plan.js';
+import type { Session } from '../../runtime/session.js';
+import type { CliIO, ExitCode } from '../io.js';
+import { EXIT } from '../io.js';
+
+const LABEL = { fresh: 'fresh', restore: 'restore', run: 'stale', skip: 'skip' } as const;
+
+/** `status` and `run --dry-run`: each selected step, what would happen, and why. */
+export function printPlan(io: CliIO, session: Session, mode: 'status' | 'dry-run'): ExitCode {
+  const shown = session.plan.steps.filter((p) => p.action !== 'skip');
+  const count = (a: string): number => shown.filter((p) => p.action === a).length;
+  io.stdout(`${session.pipeline.name} (${session.pipeline.displayFile}): ${count('run')} stale, ${count('restore')} to restore, ${count('fresh')} fresh\n`);
+  const width = Math.max(...shown.map((p) => p.id.length), 4);
+  for (const p of shown) {
+    const reasons = p.reasons.map(describeReason);
+    if (p.action === 'restore' && p.entry) reasons.push(`will restore from the cache (run ${p.entry.producer.runId})`);
+    io.stdout(`  ${LABEL[p.action].padEnd(7)} ${p.id.padEnd(width)}  ${reasons.join('; ')}`.trimEnd() + '\n');
+  }
+  if (mode === 'dry-run') io.stdout('dry run: nothing was executed\n');
+  return EXIT.ok;
+}
+
+export function planJson(session: Session): string {
+  const steps = session.plan.steps
+    .filter((p) => p.action !== 'skip')
+    .map((p) => ({ id: p.id, state: p.action === 'run' ? 'stale' : p.action, key: p.key, reasons: p.reasons.map((r) => ({ ...r, text: describeReason(r) })) }));
+  return `${JSON.stringify({ pipeline: session.pipeline.name, file: session.pipeline.displayFile, steps }, null, 2)}\n`;
+}

@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+import { appendFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { compareCommand, runsCommand, syncCommand, uiCommand } from '../tracking/index.js';
+import { dagCommand } from './commands/dag.js';
+import { execStepCommand } from './commands/exec-step.js';
+import { gcCommand } from './commands/gc.js';
+import { doctorCommand, kindsCommand } from './commands/misc.js';
+import { RUN_USAGE, runCommand } from './commands/run.js';
+import { statusCommand } from './commands/status.js';
+import { VERSION } from './entry.js';
+import type { CliIO, Command, ExitCode } from './io.js';
+import { EXIT } from './io.js';
+
+const COMMANDS: Readonly<Record<string, Command>> = {
+  run: runCommand,
+  status: statusCommand,
+  dag: dagCommand,
+  gc: gcCommand,
+  runs: runsCommand,
+  compare: compareCommand,
+  ui: uiCommand,
+  doctor: doctorCommand,
+  kinds: kindsCommand,
+  'exec-step': execStepCommand,
+};
+
+const HELP = `blu-pipe ${VERSION}: declarative experiment pipelines, cached by content, tracked in MLflow
+
+usage: blu-pipe <command> [options]
+  run <pipeline.yaml> [steps…]    run what is stale (in parallel), restore what is cached
+  status <pipeline.yaml>          fresh/stale per step and why (--json for scripts)
+  dag <pipeline.yaml>             the graph (--format text|mermaid|dot)
+  gc [--keep-last N]              delete cache entries nothing references; says what it freed
+  runs [--last N]                 pipeline runs recorded in MLflow
+  compare <runA> <runB>…          params that differ and final metrics side by side (--last 2)
+  ui                              the mlflow ui command for the configured store
+  mlflow sync                     replay tracking journals to MLflow after an outage
+  doctor                          versions and the tensor backend in use
+  kinds                           step kinds usable with 'uses:'
+  exec-step <spec.json>           run one resolved step (used by executors)
+
+${RUN_USAGE}
+
+Exit codes: 0 ok, 1 a step failed, 2 usage or pipeline-file error, 130 interrupted.`;
+
+export async function main(argv: readonly string[], io: CliIO): Promise<ExitCode> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') return (io.stdout(`${HELP}\n`), EXIT.ok);
+  if (name === '--version' || name === '-v') return (io.stdout(`${VERSION}\n`), EXIT.ok);
+  if (name === 'mlflow' && rest[0] === 'sync') return syncCommand(rest.slice(1), io);
+  const command = COMMANDS[name];
+  if (!command) {
+    io.stderr(`blu-pipe: unknown command '${name}'. Commands: ${[...Object.keys(COMMANDS), 'mlflow sync'].join(', ')}\n`);
+    return EXIT.usage;
+  }
+  return command(rest, io);
+}
+
+/** Bugs end with a short message and a crash report file, never a stack trace on the terminal. */
+function reportCrash(error: unknown): never {
+  const message = error instanceof Error ? error.message : String(error);
+  let where = '';
+  try {
+    const dir = path.join(process.cwd(), '.blu');
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, 'crash.log');
+    appendFileSync(file, `${new Date().toISOString()} blu-pipe ${VERSION} ${process.argv.slice(2).join(' ')}\n${error instanceof Error ? error.stack : message}\n\n`);
+    where = ` (details in ${file})`;
+  } catch {
+    // nowhere to write: the message alone must do
+  }
+  process.stderr.write(`blu-pipe: internal error: ${message}${where}\nPlease report it with that file.\n`);
+  process.exit(EXIT.failed);
+}
+
+const io: CliIO = {
+  cwd: process.cwd(),
+  env: process.env,
+  stdout: (t) => void process.stdout.write(t),
+  stderr: (t) => void process.stderr.write(t),
+  isTTY: process.stderr.isTTY === true,
+};
+
+process.on('uncaughtException', reportCrash);
+process.on('unhandledRejection', reportCrash);
+main(process.argv.slice(2), io).then(
+  (code) => {
+    process.exitCode = code;
+    // Safety net: a stray handle (e.g. a worker thread in a backend) must not keep the CLI alive.
+    setTimeout(() => process.exit(code), 3000).unref();
+  },
+  reportCrash,
+);
