@@ -137,7 +137,7 @@ class LiveTracker {
       await this.writer.append(batch).catch((cause: unknown) => this.messages.add(`MLflow: tracking journal write failed: ${String(cause)}`));
       for (const event of batch) this.ops.push(...(this.planner?.plan(event) ?? []));
       this.kickSender();
-    });
+    }).catch((cause: unknown) => this.messages.add(`MLflow: tracking failed on an event (kept in the journal): ${String(cause)}`));
     return this.journalChain;
   }
 

@@ -1,0 +1,138 @@
+import { promises as fs } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { CliIO } from '../../src/cli/io.js';
+import { compareCommand, createMlflowTracker, runsCommand, syncCommand, uiCommand } from '../../src/tracking/index.js';
+import type { RunEvent } from '../../src/runtime/events.js';
+import { FakeMlflow } from './fake-mlflow.js';
+import { T0, makeProject, pipelineEvents, runInfo, settings } from './fixture.js';
+
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn();
+});
+
+async function project(): Promise<string> {
+  const dir = await makeProject();
+  cleanup.push(() => fs.rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function io(cwd: string, env: Record<string, string> = {}): CliIO & { out: () => string; err: () => string } {
+  let out = '';
+  let errText = '';
+  return {
+    cwd, env: { PATH: '', ...env }, isTTY: false,
+    stdout: (t) => void (out += t), stderr: (t) => void (errText += t),
+    out: () => out, err: () => errText,
+  };
+}
+
+async function track(dir: string, events: readonly RunEvent[], runId: string, uri: string | null = null, budgetMs = 2_000) {
+  const tracker = await createMlflowTracker(settings(uri), runInfo(dir, runId), { USER: 'carol' }, { batchMs: 5, baseDelayMs: 10, retryBudgetMs: budgetMs, requestTimeoutMs: 500 });
+  for (const e of events) tracker.onEvent(e);
+  await tracker.close();
+  return tracker;
+}
+
+async function twoRuns(dir: string): Promise<void> {
+  await track(dir, await pipelineEvents(dir, { runId: '20260101-000000-aaaa' }), '20260101-000000-aaaa');
+  await track(dir, await pipelineEvents(dir, { runId: '20260101-000100-bbbb', t0: T0 + 60_000, lr: 0.001, losses: [0.8, 0.3] }), '20260101-000100-bbbb');
+}
+
+describe('runs and compare', () => {
+  it('lists pipeline runs newest first, as a table or JSON', async () => {
+    const dir = await project();
+    await twoRuns(dir);
+    const table = io(dir);
+    expect(await runsCommand([], table)).toBe(0);
+    const lines = table.out().trim().split('\n');
+    expect(lines[0]).toMatch(/^RUN\s+START \(UTC\)\s+STATUS\s+PIPELINE\s+OVERLAYS\s+DURATION$/);
+    expect(lines[1]).toMatch(/^20260101-000100-bbbb\s+2026-01-01 00:01:00\s+FINISHED\s+seg\s+small\s+6\.0s$/);
+    expect(lines[2]).toMatch(/^20260101-000000-aaaa\s+2026-01-01 00:00:00\s+FINISHED/);
+    const json = io(dir);
+    expect(await runsCommand(['--last', '1', '--json'], json)).toBe(0);
+    const parsed = JSON.parse(json.out()) as { bluRunId: string; status: string; overlays: string[] }[];
+    expect(parsed.map((r) => [r.bluRunId, r.status, r.overlays])).toEqual([['20260101-000100-bbbb', 'FINISHED', ['small']]]);
+  });
+
+  it('shows differing params and final metrics per step side by side', async () => {
+    const dir = await project();
+    await twoRuns(dir);
+    const text = io(dir);
+    expect(await compareCommand(['20260101-000000', '20260101-000100-bbbb'], text)).toBe(0);
+    expect(text.out()).toMatch(/Params that differ:\nPARAM\s+20260101-000000-aaaa\s+20260101-000100-bbbb\ntrain\/lr\s+0\.01\s+0\.001\n/);
+    expect(text.out()).toMatch(/\ntrain\/loss\s+0\.400000\s+0\.300000\n/);
+    expect(text.out()).toMatch(/\neval\/dice\s+0\.800000\s+0\.800000\n/);
+    const json = io(dir);
+    expect(await compareCommand(['--last', '2', '--json'], json)).toBe(0);
+    const table = JSON.parse(json.out()) as { runs: string[]; params: Record<string, string[]>; metrics: Record<string, number[]> };
+    expect(table.runs).toEqual(['20260101-000000-aaaa', '20260101-000100-bbbb']);
+    expect(table.params).toEqual({ 'train/lr': ['0.01', '0.001'] });
+    expect(table.metrics['train/loss']).toEqual([0.4, 0.3]);
+    expect(table.metrics['train/duration_s']).toEqual([4, 4]);
+  });
+
+  it('exits 2 with a message on bad usage', async () => {
+    const dir = await project();
+    for (const [command, argv] of [
+      [runsCommand, ['--last', 'x']], [runsCommand, ['--bogus']], [compareCommand, ['only-one']], [compareCommand, []],
+      [compareCommand, ['--last', '1']], [uiCommand, ['extra']], [syncCommand, ['--nope']], [runsCommand, ['--tracking-uri', 'postgresql://db']],
+    ] as const) {
+      const cli = io(dir);
+      expect(await command(argv, cli)).toBe(2);
+      expect(cli.err()).toMatch(/usage: blu-pipe /);
+    }
+    const missing = io(dir);
+    expect(await compareCommand(['nope1', 'nope2'], missing)).toBe(1);
+    expect(missing.err()).toMatch(/no tracked run "nope1"/);
+  });
+});
+
+describe('ui', () => {
+  it('prints the mlflow ui command for the file store, and the URL for a server', async () => {
+    const dir = await project();
+    const printed = io(dir);
+    expect(await uiCommand(['--print'], printed)).toBe(0);
+    expect(printed.out()).toBe(`MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri file://${dir}/mlruns\n`);
+    const noMlflow = io(dir); // PATH is empty: nothing to start
+    expect(await uiCommand([], noMlflow)).toBe(0);
+    expect(noMlflow.err()).toMatch(/mlflow is not on PATH/);
+    const remote = io(dir, { MLFLOW_TRACKING_URI: 'https://mlflow.example.org' });
+    expect(await uiCommand([], remote)).toBe(0);
+    expect(remote.out()).toBe('The MLflow server is the UI: open https://mlflow.example.org\n');
+  });
+});
+
+describe('mlflow sync', () => {
+  it('replays a journal kept during an outage, then has nothing left to do', async () => {
+    const dir = await project();
+    const server = new FakeMlflow();
+    const url = await server.start();
+    await server.stop(); // down for the whole run
+    cleanup.push(() => server.stop());
+    const tracker = await track(dir, await pipelineEvents(dir, { runId: 'r9' }), 'r9', url, 100);
+    expect(tracker.warnings()).toEqual([expect.stringMatching(/not reachable/)]);
+    await server.start(server.port);
+    const sync = io(dir);
+    expect(await syncCommand(['--tracking-uri', url], sync)).toBe(0);
+    expect(sync.out()).toMatch(/^r9: sent (\d+), already acknowledged 0 of \1 operations \(complete\)\n$/);
+    expect(server.runs.size).toBe(4);
+    const again = io(dir);
+    expect(await syncCommand(['--tracking-uri', url], again)).toBe(0);
+    expect(again.out()).toMatch(/^r9: sent 0, already acknowledged (\d+) of \1 operations/);
+    const listed = io(dir, { MLFLOW_TRACKING_URI: url });
+    expect(await runsCommand([], listed)).toBe(0);
+    expect(listed.out()).toMatch(/\nr9\s+.*FINISHED\s+seg/);
+  });
+
+  it('can replay the same journal into another store (a local file store)', async () => {
+    const dir = await project();
+    await track(dir, await pipelineEvents(dir, { runId: 'r7' }), 'r7');
+    const sync = io(dir);
+    expect(await syncCommand(['--tracking-uri', 'file:./other-mlruns'], sync)).toBe(0);
+    expect(sync.out()).toMatch(/^r7: sent \d+, already acknowledged 0 of/);
+    const listed = io(dir);
+    expect(await runsCommand(['--tracking-uri', 'file:./other-mlruns', '--json'], listed)).toBe(0);
+    expect((JSON.parse(listed.out()) as { bluRunId: string }[]).map((r) => r.bluRunId)).toEqual(['r7']);
+  });
+});
