@@ -5,6 +5,7 @@ import {
   elasticDeform,
   flipLeftRight,
   flipUpDown,
+  gaussianNoise,
   histogramVoodoo,
   rot90,
   type Patch,
@@ -104,5 +105,27 @@ describe('full pipeline', () => {
     const patch = markedPatch(8, 8);
     const off = { histogramVoodoo: false, elasticDeform: false, gaussianNoise: false, randomFlip: false, randomRot90: false };
     expect(augmentPatch(patch, createRng(1), off)).toBe(patch);
+  });
+});
+
+describe('photometric steps touch the image only', () => {
+  it('noise is clipped to [0, 1] and has about the requested spread', () => {
+    const image = new Float32Array(20000).fill(0.5);
+    image[0] = 0;
+    image[1] = 1;
+    const out = gaussianNoise(image, createRng(2), 1 / 255);
+    expect(out.every((v) => v >= 0 && v <= 1)).toBe(true);
+    const diffs = Array.from(out.subarray(2), (v) => v - 0.5);
+    const std = Math.sqrt(diffs.reduce((a, d) => a + d * d, 0) / diffs.length);
+    expect(std * 255).toBeGreaterThan(0.95);
+    expect(std * 255).toBeLessThan(1.05);
+  });
+
+  it('voodoo and noise alone leave the mask untouched', () => {
+    const patch = markedPatch(16, 9);
+    const only = { elasticDeform: false, randomFlip: false, randomRot90: false };
+    const out = augmentPatch(patch, createRng(3), only);
+    expect(out.mask).toEqual(patch.mask);
+    expect(out.image).not.toEqual(patch.image);
   });
 });

@@ -72,6 +72,21 @@ describe.skipIf(!hasData)('trainSupervised on real BBBC030 crops (wasm)', () => 
     expect(await run()).toEqual(a);
   });
 
+  it('adds the model\'s L2 regularisation to the training loss', async () => {
+    const firstLoss = async (l2: number) => {
+      let loss = Number.NaN;
+      const model = buildUnet({ baseFilters: 4, levels: 3, seed: 3, l2 });
+      await trainSupervised(model, { train: samples.slice(0, 1), validation: samples.slice(0, 1) }, {
+        epochs: 1, learningRate: 1e-3, batchSize: 1, cropSize: 32, seed: 5,
+        onEvent: (e) => { if (e.type === 'batch-end') loss = e.loss; },
+      });
+      return loss;
+    };
+    const plain = await firstLoss(0);
+    const regularised = await firstLoss(1);
+    expect(regularised).toBeGreaterThan(plain + 1);
+  });
+
   it('returns a typed error for an empty validation set', async () => {
     const result = await trainSupervised(tinyUnet(), { train: samples, validation: [] }, {
       epochs: 1, learningRate: 1e-3, batchSize: 1, cropSize: 32, seed: 1,
