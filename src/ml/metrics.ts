@@ -18,14 +18,16 @@ export interface SegmentationScores {
   readonly perImage: { readonly iou: number; readonly f1: number }[];
 }
 
+/** Plain arrays or any typed array (what tensor.data() and the data module produce). */
 type Pixels = ArrayLike<number>;
 
-export function confusion(truth: Pixels, prediction: Pixels): Confusion {
+/** Counts over pixels [start, start + length) of both arrays; by default all of them. */
+export function confusion(truth: Pixels, prediction: Pixels, start = 0, length = truth.length): Confusion {
   let tp = 0;
   let fp = 0;
   let fn = 0;
-  const n = Math.min(truth.length, prediction.length);
-  for (let i = 0; i < n; i++) {
+  const end = Math.min(start + length, truth.length, prediction.length);
+  for (let i = start; i < end; i++) {
     const t = (truth[i] as number) > THRESHOLD;
     const p = (prediction[i] as number) > THRESHOLD;
     if (t && p) tp++;
@@ -48,7 +50,7 @@ export function f1Of(c: Confusion): number {
 export function scoreImages(truth: Pixels, prediction: Pixels, pixelsPerImage: number): SegmentationScores {
   const perImage: { iou: number; f1: number }[] = [];
   for (let start = 0; start + pixelsPerImage <= truth.length; start += pixelsPerImage) {
-    const c = confusion(slice(truth, start, pixelsPerImage), slice(prediction, start, pixelsPerImage));
+    const c = confusion(truth, prediction, start, pixelsPerImage);
     perImage.push({ iou: iouOf(c), f1: f1Of(c) });
   }
   return { iou: mean(perImage.map((s) => s.iou)), f1: mean(perImage.map((s) => s.f1)), perImage };
@@ -59,13 +61,6 @@ export async function scoreTensors(truth: tf.Tensor, prediction: tf.Tensor): Pro
   const batch = truth.shape[0] ?? 1;
   const [t, p] = await Promise.all([truth.data(), prediction.data()]);
   return scoreImages(t, p, t.length / batch);
-}
-
-function slice(values: Pixels, start: number, length: number): Pixels {
-  if (ArrayBuffer.isView(values) && 'subarray' in values) {
-    return (values as Float32Array).subarray(start, start + length);
-  }
-  return Array.from({ length }, (_, i) => values[start + i] as number);
 }
 
 function mean(values: readonly number[]): number {
