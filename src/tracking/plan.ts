@@ -47,7 +47,12 @@ interface StepState {
   open: boolean;
   metricNames: Set<string>;
   pending: MetricRecord[];
+  /** Event time of the last metrics flush: series show up live, at most this often. */
+  flushedAt: number;
 }
+
+/** Live metrics reach MLflow every 10 s of event time; event times keep replays deterministic. */
+const LIVE_FLUSH_MS = 10_000;
 
 type Distributive<T> = T extends unknown ? Omit<T, 'seq'> : never;
 export type OpBody = Distributive<Op>;
@@ -83,10 +88,11 @@ export class Planner {
       case 'step-queued': return this.onQueued(event);
       case 'step-start': return this.onStart(event);
       case 'step-metric': return this.onMetric(event);
+      case 'step-progress': return this.onProgress(event.stepId, event.time);
       case 'step-end': return this.onStepEnd(event);
       case 'run-end': return this.onRunEnd(event.status === 'succeeded' ? 'FINISHED' : event.status === 'failed' ? 'FAILED' : 'KILLED', event.status, event.time);
       case 'tracker-closed': return this.onRunEnd('KILLED', 'incomplete', event.time);
-      default: return; // progress, waiting and warnings are for the terminal
+      default: return; // waiting and warnings are for the terminal
     }
   }
 
@@ -120,14 +126,14 @@ export class Planner {
   private onQueued(event: Extract<RunEvent, { type: 'step-queued' }>): void {
     this.steps.set(event.stepId, {
       kind: event.kind, key: event.key, params: event.params, action: event.action, queuedAt: event.time,
-      open: false, metricNames: new Set(), pending: [],
+      open: false, metricNames: new Set(), pending: [], flushedAt: event.time,
     });
   }
 
   private stateOf(stepId: string, time: number): StepState {
     let state = this.steps.get(stepId);
     if (state === undefined) {
-      state = { kind: '', key: '', params: {}, action: 'run', queuedAt: time, open: false, metricNames: new Set(), pending: [] };
+      state = { kind: '', key: '', params: {}, action: 'run', queuedAt: time, open: false, metricNames: new Set(), pending: [], flushedAt: time };
       this.steps.set(stepId, state);
     }
     return state;
@@ -160,12 +166,18 @@ export class Planner {
     const key = sanitizeKey(event.name);
     state.metricNames.add(key);
     state.pending.push({ key, value: event.value, timestamp: toInt(event.time), step: toInt(event.step) });
-    if (state.pending.length >= LIMITS.batchMetrics) this.flushMetrics(event.stepId, state);
+    if (state.pending.length >= LIMITS.batchMetrics || event.time - state.flushedAt >= LIVE_FLUSH_MS) this.flushMetrics(event.stepId, state, event.time);
   }
 
-  private flushMetrics(stepId: string, state: StepState): void {
+  private onProgress(stepId: string, time: number): void {
+    const state = this.steps.get(stepId);
+    if (state !== undefined && state.pending.length > 0 && time - state.flushedAt >= LIVE_FLUSH_MS) this.flushMetrics(stepId, state, time);
+  }
+
+  private flushMetrics(stepId: string, state: StepState, time: number): void {
     if (state.pending.length > 0) this.emitLog(`step:${stepId}`, state.pending, [], []);
     state.pending = [];
+    state.flushedAt = time;
   }
 
   private onStepEnd(event: Extract<RunEvent, { type: 'step-end' }>): void {
@@ -175,7 +187,7 @@ export class Planner {
     if (event.key !== null && state.key === '') state.key = event.key;
     this.openChild(event.stepId, state, state.open ? event.time : Math.min(state.queuedAt, event.time - event.durationMs));
     const ref = `step:${event.stepId}`;
-    this.flushMetrics(event.stepId, state);
+    this.flushMetrics(event.stepId, state, event.time);
     this.emitLog(ref, this.finalMetrics(event, state), [], cleanPairs(this.endTags(event), 'tag'));
     this.emitArtifacts(ref, event);
     const status: RunStatus = event.outcome === 'failed' ? 'FAILED' : event.outcome === 'cancelled' || event.outcome === 'skipped' ? 'KILLED' : 'FINISHED';
@@ -228,7 +240,7 @@ export class Planner {
     for (const [stepId, state] of this.steps) {
       if (!state.open) continue;
       // A step still running when the pipeline stopped did not finish: say so truthfully.
-      this.flushMetrics(stepId, state);
+      this.flushMetrics(stepId, state, time);
       this.emitLog(`step:${stepId}`, [], [], [{ key: 'blu.outcome', value: 'interrupted' }]);
       this.emit({ kind: 'end-run', ref: `step:${stepId}`, status: 'KILLED', endTime: toInt(time) });
     }
