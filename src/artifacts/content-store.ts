@@ -12,7 +12,7 @@ import { fsyncDir, tempSiblingPath } from './atomic.js';
 import { sha256Hex } from './canonical.js';
 import { ArtifactError, hasErrno } from './errors.js';
 import { readdirOrEmpty } from './fsx.js';
-import { isExecutableMode, isSha256, manifestJson, mapLimit, parseManifest, walkFiles } from './tree.js';
+import { chunkSizeFor, isExecutableMode, isSha256, manifestJson, mapLimit, parseManifest, walkFiles } from './tree.js';
 import type { StatCache } from './stat-cache.js';
 import type { Sha256, StoredOutput, TreeEntry } from './types.js';
 
@@ -52,7 +52,7 @@ export class ContentStore {
     const st = await stat(absPath);
     const temp = await this.#newTempPath();
     try {
-      const { hash, size } = await copyHashing(absPath, temp);
+      const { hash, size } = await copyHashing(absPath, temp, st.size);
       await this.#commitTemp(temp, hash);
       return { hash, size, executable: isExecutableMode(st.mode) };
     } finally {
@@ -254,12 +254,12 @@ export class ContentStore {
 }
 
 /** Copies `src` to a new file `dest`, returning the SHA-256 and size of the bytes read. */
-async function copyHashing(src: string, dest: string): Promise<{ hash: Sha256; size: number }> {
+async function copyHashing(src: string, dest: string, sizeHint: number): Promise<{ hash: Sha256; size: number }> {
   const hasher = createHash('sha256');
   let size = 0;
   const out = await open(dest, 'wx', 0o644);
   try {
-    for await (const chunk of createReadStream(src, { highWaterMark: 1 << 20 })) {
+    for await (const chunk of createReadStream(src, { highWaterMark: chunkSizeFor(sizeHint) })) {
       const bytes = chunk as Buffer;
       hasher.update(bytes);
       size += bytes.length;

@@ -133,7 +133,7 @@ export class StatCache {
   async #hashStatted(path: string, st: BigIntStats, recordedAtMs: number): Promise<FileHash> {
     const known = this.#entries.get(path);
     if (known !== undefined && known.stamp === stampOf(st) && isTrusted(known)) return publicView(known);
-    const { hash, size } = await hashFileContent(path);
+    const { hash, size } = await hashFileContent(path, Number(st.size));
     this.#filesRead++;
     return publicView(this.#remember(path, st, { hash, size, executable: isExecutableMode(Number(st.mode)) }, recordedAtMs));
   }
