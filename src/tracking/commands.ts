@@ -173,9 +173,20 @@ export const uiCommand: Command = async (argv, io) => {
     return EXIT.ok;
   }
   io.stderr(`starting: ${command.text}\n`);
-  const child = await execa(mlflow, command.args, { env: { ...io.env, ...command.env }, reject: false, stdout: 'inherit', stderr: 'inherit' });
-  return child.exitCode === 0 ? EXIT.ok : child.signal === 'SIGINT' ? EXIT.interrupted : EXIT.failed;
+  return runMlflow(io, mlflow, command.args, command.env);
 };
+
+/** Runs mlflow until it exits, passing its output through the command's io (only the CLI prints). */
+async function runMlflow(io: CliIO, mlflow: string, args: readonly string[], extraEnv: Readonly<Record<string, string>>): Promise<ExitCode> {
+  const child = execa(mlflow, [...args], { env: { ...io.env, ...extraEnv }, extendEnv: false, reject: false, stdin: 'ignore', buffer: false });
+  child.stdout?.on('data', (chunk: Buffer) => io.stdout(chunk.toString('utf8')));
+  child.stderr?.on('data', (chunk: Buffer) => io.stderr(chunk.toString('utf8')));
+  const result = await child;
+  if (result.exitCode === 0) return EXIT.ok;
+  if (result.signal === 'SIGINT') return EXIT.interrupted;
+  io.stderr(`mlflow exited with ${result.exitCode ?? result.signal ?? 'an error'}\n`);
+  return EXIT.failed;
+}
 
 async function findOnPath(name: string, env: Readonly<Record<string, string | undefined>>): Promise<string | null> {
   for (const dir of (env['PATH'] ?? '').split(path.delimiter)) {

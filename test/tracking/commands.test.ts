@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CliIO } from '../../src/cli/io.js';
 import { compareCommand, createMlflowTracker, runsCommand, syncCommand, uiCommand } from '../../src/tracking/index.js';
@@ -97,6 +98,14 @@ describe('ui', () => {
     const noMlflow = io(dir); // PATH is empty: nothing to start
     expect(await uiCommand([], noMlflow)).toBe(0);
     expect(noMlflow.err()).toMatch(/mlflow is not on PATH/);
+    // A stand-in `mlflow` on PATH: a real process whose output must come back through io.
+    const bin = path.join(dir, 'bin');
+    await fs.mkdir(bin);
+    await fs.writeFile(path.join(bin, 'mlflow'), '#!/bin/sh\necho "mlflow $* allow=$MLFLOW_ALLOW_FILE_STORE"\necho oops >&2\n', { mode: 0o755 });
+    const started = io(dir, { PATH: `${bin}:/usr/bin:/bin` });
+    expect(await uiCommand([], started)).toBe(0);
+    expect(started.out()).toBe(`mlflow ui --backend-store-uri file://${dir}/mlruns allow=true\n`);
+    expect(started.err()).toMatch(/^starting: MLFLOW_ALLOW_FILE_STORE=true mlflow ui .*\noops\n$/);
     const remote = io(dir, { MLFLOW_TRACKING_URI: 'https://mlflow.example.org' });
     expect(await uiCommand([], remote)).toBe(0);
     expect(remote.out()).toBe('The MLflow server is the UI: open https://mlflow.example.org\n');
