@@ -34,7 +34,8 @@ describe('acquireLock in one process', () => {
       secondDone = true;
       return r;
     });
-    await new Promise((r) => setTimeout(r, 150));
+    await vi.waitFor(() => expect(onWait).toHaveBeenCalled(), { timeout: 10_000 });
+    await new Promise((r) => setTimeout(r, 100)); // several more polls while the lock is held
     expect(secondDone).toBe(false);
     expect(onWait).toHaveBeenCalledTimes(1);
     expect(onWait.mock.calls[0]![0]).toMatchObject({ stepId: 'first', pid: process.pid, runId: 'run-t' });
@@ -62,12 +63,14 @@ describe('acquireLock in one process', () => {
     expect(await readLockHolder(file)).toMatchObject({ token: 'someone-else' });
   });
 
-  it('keeps its lock alive with a heartbeat so waiters do not break it', async () => {
+  it('keeps its lock alive with a heartbeat (mtime refreshed every staleAfterMs/3)', async () => {
     const file = await lockFile();
-    const held = await acquireLock(file, me('long'), { staleAfterMs: 300 });
-    const waited = await acquireLock(file, me('waiter'), { staleAfterMs: 300, pollMs: 20, signal: AbortSignal.timeout(900) });
-    expect(waited.ok).toBe(false);
-    expect(Date.now() - (await stat(file)).mtimeMs).toBeLessThan(300);
+    const held = await acquireLock(file, me('long'), { staleAfterMs: 600 });
+    await ageBy(file, 60); // as if the holder had been silent for a minute
+    await vi.waitFor(
+      async () => expect(Date.now() - (await stat(file)).mtimeMs).toBeLessThan(5000),
+      { timeout: 10_000, interval: 50 },
+    );
     expect(await readLockHolder(file)).toMatchObject({ stepId: 'long' });
     if (held.ok) await held.value.release();
   });
