@@ -57,11 +57,18 @@ async function hintStep(
 ): Promise<number> {
   const batch = makeTrainBatch(samples, rng, options);
   if (!batch) return Number.NaN;
-  // The teacher is frozen: inference mode, outside the gradient function.
-  const targets = predictAll(models.teacher, batch.x);
-  const cost = optimizer.minimize(() => summedHintMse(targets, applyTraining(models.student, batch.x)), true, variables);
-  tf.dispose(targets);
-  disposeBatch(batch);
+  let cost: tf.Scalar | null;
+  try {
+    // The teacher is frozen: inference mode, outside the gradient function.
+    const targets = predictAll(models.teacher, batch.x);
+    try {
+      cost = optimizer.minimize(() => summedHintMse(targets, applyTraining(models.student, batch.x)), true, variables);
+    } finally {
+      tf.dispose(targets);
+    }
+  } finally {
+    disposeBatch(batch);
+  }
   const value = cost ? (await cost.data())[0] ?? Number.NaN : Number.NaN;
   cost?.dispose();
   return value;

@@ -34,7 +34,8 @@ export interface TrainError {
   readonly message: string;
 }
 
-function checkData(data: TrainingData, options: SupervisedOptions): Result<true, TrainError> {
+function checkData(model: tf.LayersModel, data: TrainingData, options: SupervisedOptions): Result<true, TrainError> {
+  if (model.outputs.length !== 1) return err({ message: `supervised training needs one output, model has ${model.outputs.length}` });
   if (data.train.length === 0) return err({ message: 'no training samples' });
   if (data.validation.length === 0) return err({ message: 'no validation samples (needed to pick the best epoch)' });
   if (!(options.batchSize >= 1 && options.cropSize >= 1 && options.epochs >= 1)) {
@@ -54,17 +55,22 @@ async function supervisedStep(
 ): Promise<number> {
   const batch = makeTrainBatch(samples, rng, options);
   if (!batch) return Number.NaN;
-  const cost = optimizer.minimize(
-    () => {
-      const [probabilities] = applyTraining(model, batch.x);
-      const bce = binaryCrossEntropy(batch.y, probabilities ?? batch.y);
-      const regularisation = model.calculateLosses();
-      return regularisation.length > 0 ? tf.add(bce, tf.addN(regularisation)).asScalar() : bce;
-    },
-    true,
-    variables,
-  );
-  disposeBatch(batch);
+  let cost: tf.Scalar | null;
+  try {
+    cost = optimizer.minimize(
+      () => {
+        // checkData guarantees exactly one output.
+        const [probabilities] = applyTraining(model, batch.x);
+        const bce = binaryCrossEntropy(batch.y, probabilities ?? batch.y);
+        const regularisation = model.calculateLosses();
+        return regularisation.length > 0 ? tf.add(bce, tf.addN(regularisation)).asScalar() : bce;
+      },
+      true,
+      variables,
+    );
+  } finally {
+    disposeBatch(batch);
+  }
   const value = cost ? (await cost.data())[0] ?? Number.NaN : Number.NaN;
   cost?.dispose();
   return value;
@@ -104,7 +110,7 @@ export async function trainSupervised(
   data: TrainingData,
   options: SupervisedOptions,
 ): Promise<Result<TrainResult, TrainError>> {
-  const checked = checkData(data, options);
+  const checked = checkData(model, data, options);
   if (!checked.ok) return checked;
   const rng = createRng(options.seed);
   const optimizer = new ScheduledAdam(options.learningRate);
