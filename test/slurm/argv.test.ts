@@ -84,7 +84,8 @@ describe('Slurm state parsing', () => {
     expect(failureFromRecord(rec('COMPLETED'), '1', false)).toBeNull();
     expect(failureFromRecord(rec('FAILED', 3), '1', false)).toMatchObject({ reason: 'exit-non-zero', exitCode: 3, jobId: '1' });
     expect(failureFromRecord(rec('FAILED', 0, 9), '1', false)?.reason).toBe('signal');
-    expect(failureFromRecord(rec('CANCELLED', 0, 15), '1', false)?.message).toMatch(/outside blu-pipe/);
+    expect(failureFromRecord(rec('CANCELLED', 0, 15), '1', true)?.reason).toBe('cancelled');
+    expect(failureFromRecord(rec('CANCELLED', 0, 15), '1', false)).toMatchObject({ reason: 'signal', message: expect.stringMatching(/outside blu-pipe/) });
     expect(failureFromRecord(rec('TIMEOUT', 0, 15), '1', false)?.reason).toBe('timeout');
     expect(failureFromRecord(rec('OUT_OF_MEMORY', 0, 9), '1', false)?.reason).toBe('out-of-memory');
     expect(failureFromRecord(rec('NODE_FAIL'), '1', false)?.reason).toBe('node-fail');

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { cancelForeignJob, clusterUnavailableReason, makeTempProject, queueState, scontrolState, submitForeignJob } from './helpers.js';
+import { scancelOutsideExecutor, clusterUnavailableReason, makeTempProject, queueState, scontrolState, submitForeignJob } from './helpers.js';
 
 const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
 const cli = path.join(projectRoot, 'dist', 'src', 'cli', 'main.js');
@@ -121,7 +121,7 @@ describe.skipIf(skip !== null)('blu-pipe run --executor slurm (built CLI, real c
       expect(scontrolState(jobId)).toBe('CANCELLED');
       expect(['RUNNING', 'PENDING']).toContain(queueState(foreign));
     } finally {
-      cancelForeignJob(foreign);
+      scancelOutsideExecutor(foreign);
     }
   });
 });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSlurmExecutor } from '../../src/runtime/executors/slurm.js';
 import {
-  FAKE_WORKER, cancelForeignJob, clusterUnavailableReason, makeSpec, makeTempProject, queueState, recordingReport,
+  FAKE_WORKER, scancelOutsideExecutor, clusterUnavailableReason, makeSpec, makeTempProject, queueState, recordingReport,
   scontrolState, submitForeignJob,
 } from './helpers.js';
 
@@ -22,7 +22,7 @@ describe.skipIf(unavailable !== null)('Slurm executor on a real cluster', () => 
   const executor = createSlurmExecutor({ runDir: project.runDir, cliEntry: FAKE_WORKER, extraSbatchArgs: [], pollMs: 200 });
   const foreignJobs: string[] = [];
   afterAll(async () => {
-    foreignJobs.forEach(cancelForeignJob);
+    foreignJobs.forEach(scancelOutsideExecutor);
     await executor.shutdown();
   });
 
@@ -83,6 +83,18 @@ describe.skipIf(unavailable !== null)('Slurm executor on a real cluster', () => 
     expect(queueState(ours ?? '')).toBe('');
     expect(scontrolState(ours ?? '')).toBe('CANCELLED');
     expect(['RUNNING', 'PENDING']).toContain(queueState(foreign));
+  });
+
+  it('reports a job cancelled by someone else as a failure, not as our cancellation', async () => {
+    // scancel from outside once the worker runs (its first protocol line arrived).
+    const report = recordingReport((p) => {
+      const id = p.label === 'epoch' ? jobIdFromProgress(report.progressSeen.map((q) => q.message)) : undefined;
+      if (id) scancelOutsideExecutor(id);
+    });
+    const result = await executor.execute(makeSpec(project, 'victim', { progressSteps: 1, sleepMs: 120_000 }), { signal: new AbortController().signal, report });
+    if (result.ok) throw new Error('expected failure');
+    expect(result.error).toMatchObject({ reason: 'signal', message: expect.stringMatching(/cancelled outside blu-pipe/) });
+    expect(scontrolState(result.error.jobId ?? '')).toBe('CANCELLED');
   });
 
   it('shutdown() cancels every job still tracked', async () => {

@@ -86,6 +86,7 @@ export function submitForeignJob(seconds: number): string {
   return out.stdout.trim();
 }
 
-export function cancelForeignJob(jobId: string): void {
+/** scancel run by the test itself, as a user or administrator would, bypassing the executor. */
+export function scancelOutsideExecutor(jobId: string): void {
   spawnSync('scancel', [jobId]);
 }

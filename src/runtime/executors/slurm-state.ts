@@ -66,10 +66,10 @@ function classify(record: JobRecord, jobId: string, cancelledByUs: boolean): Cla
       }
       return { reason: 'exit-non-zero', message: `${where} exited with code ${record.exitCode ?? '?'} (${describeExit(record)})` };
     case 'CANCELLED':
-      return {
-        reason: 'cancelled',
-        message: cancelledByUs ? `${where} was cancelled` : `${where} was cancelled outside blu-pipe (scancel or an administrator)`,
-      };
+      // Only our own scancel means "cancelled"; someone else's is a failure of the step, so that
+      // the run does not end "succeeded" with a step that never finished.
+      if (cancelledByUs) return { reason: 'cancelled', message: `${where} was cancelled` };
+      return { reason: 'signal', message: `${where} was cancelled outside blu-pipe (scancel or an administrator)` };
     case 'TIMEOUT':
     case 'DEADLINE':
       return { reason: 'timeout', message: `${where} hit its time limit (${record.state}, ${describeExit(record)})` };

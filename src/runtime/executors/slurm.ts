@@ -84,6 +84,7 @@ class SlurmExecutor implements Executor {
       return await this.conclude(spec, jobId, outcome);
     } finally {
       this.tracked.delete(jobId);
+      this.cancelRequested.delete(jobId);
     }
   }
 
