@@ -88,15 +88,25 @@ export function diffComponents(before: KeyComponents | undefined, after: KeyComp
   if (before.kind !== after.kind || before.kindVersion !== after.kindVersion) {
     reasons.push({ kind: 'code-changed', detail: `${before.kind} v${before.kindVersion} → ${after.kind} v${after.kindVersion}` });
   }
-  if (show(before.command) !== show(after.command)) reasons.push({ kind: 'command-changed', before: words(before.command), after: words(after.command) });
+  const params = diffRecord(before.params, after.params, (param, b, a) => ({ kind: 'param-changed', param, before: b, after: a }));
+  if (show(before.command) !== show(after.command) && !explainedByParams(before.command, after.command, params)) {
+    reasons.push({ kind: 'command-changed', before: words(before.command), after: words(after.command) });
+  }
   reasons.push(...diffRecord(flatten(before.with, 'with'), flatten(after.with, 'with'), (param, b, a) => ({ kind: 'param-changed', param, before: b, after: a })));
-  reasons.push(...diffRecord(before.params, after.params, (param, b, a) => ({ kind: 'param-changed', param, before: b, after: a })));
+  reasons.push(...params);
   reasons.push(...diffRecord(before.deps, after.deps, (p) => ({ kind: 'input-changed', path: p })));
   reasons.push(...diffRecord(before.upstream, after.upstream, (step) => ({ kind: 'upstream-changed', step })));
   reasons.push(...diffRecord(before.env, after.env, (name) => ({ kind: 'env-changed', name })));
   if (show(before.outs) !== show(after.outs)) reasons.push({ kind: 'outs-changed' });
   if (reasons.length === 0 && show(before) !== show(after)) reasons.push({ kind: 'code-changed', detail: 'key schema' });
   return dedupeParams(reasons);
+}
+
+/** A command that differs only where changed param values were interpolated needs no own reason. */
+function explainedByParams(before: readonly string[] | null, after: readonly string[] | null, params: readonly StaleReason[]): boolean {
+  if (!before || !after || before.length !== after.length || params.length === 0) return false;
+  const changes = params.filter((r): r is Extract<StaleReason, { kind: 'param-changed' }> => r.kind === 'param-changed');
+  return before.every((word, i) => word === after[i] || changes.some((c) => word.split(c.before).join(c.after) === after[i]));
 }
 
 function diffRecord(

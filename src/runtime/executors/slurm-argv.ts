@@ -61,8 +61,8 @@ export function buildSbatchArgv(input: SbatchInput): string[] {
   return [
     '--parsable',
     `--job-name=${slurmJobName(spec)}`,
-    `--output=${spec.logPath}`,
-    `--error=${spec.logPath}`,
+    `--output=${escapeFilenamePattern(spec.logPath)}`,
+    `--error=${escapeFilenamePattern(spec.logPath)}`,
     `--chdir=${spec.projectDir}`,
     '--no-requeue',
     ...resourceArgs(spec.resources, spec.timeoutMs),
@@ -70,6 +70,11 @@ export function buildSbatchArgv(input: SbatchInput): string[] {
     ...input.extraSbatchArgs,
     input.scriptPath,
   ];
+}
+
+/** sbatch expands `%j`, `%x`, … in --output/--error; `%%` is a literal `%` (a path may contain one). */
+export function escapeFilenamePattern(filePath: string): string {
+  return filePath.replace(/%/g, '%%');
 }
 
 /** POSIX single-quoting: the only way a path reaches shell text. */

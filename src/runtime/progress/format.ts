@@ -52,7 +52,7 @@ function stepEndLine(event: Extract<RunEvent, { type: 'step-end' }>): string | n
     case 'fresh':
       return null;
     case 'failed':
-      return `✗ ${event.stepId}: ${event.failure?.message ?? 'failed'}`;
+      return failureBlock(event);
     case 'skipped':
       return `- ${event.stepId}: ${event.failure?.message ?? 'skipped'}`;
     case 'cancelled':

@@ -1,6 +1,6 @@
 import type { Reporter, RunEvent } from '../events.js';
 import { formatDuration } from '../durations.js';
-import { eventLine, failureBlock, progressText } from './format.js';
+import { eventLine, progressText } from './format.js';
 
 type Write = (text: string) => void;
 
@@ -23,7 +23,6 @@ export class PlainReporter implements Reporter {
     }
     const line = eventLine(event);
     if (line) this.write(`${clock(event.time)} ${line}\n`);
-    if (event.type === 'step-end' && event.outcome === 'failed') this.write(`${failureBlock(event)}\n`);
   }
 }
 
@@ -50,7 +49,6 @@ export class LiveReporter implements Reporter {
     if (event.type === 'step-end') this.#running.delete(event.stepId);
     const line = eventLine(event);
     if (line) lines.push(line);
-    if (event.type === 'step-end' && event.outcome === 'failed') lines.push(failureBlock(event));
     if (lines.length > 0 || event.type === 'step-start' || event.type === 'step-end') this.#redraw(lines);
   }
 

@@ -1,0 +1,171 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { formatDiagnostic } from '../../src/runtime/diagnostics.js';
+import { loadPipeline } from '../../src/runtime/load.js';
+import type { StepKindDefinition } from '../../src/steps/kind.js';
+import { StepKindRegistry } from '../../src/steps/kind.js';
+import { TempProject } from '../rig/project.js';
+
+const projects: TempProject[] = [];
+afterEach(() => projects.splice(0).forEach((p) => p.dispose()));
+
+const trainKind: StepKindDefinition = {
+  name: 'train',
+  version: '3',
+  description: 'test kind',
+  withSchema: { type: 'object', additionalProperties: false, required: ['epochs'], properties: { epochs: { type: 'integer', minimum: 1 }, teacher: { type: 'string' } } },
+  declare: ({ stepId, with: w }) => ({ deps: [], outs: [{ path: `out/${stepId}`, cache: true, persist: false, track: false }], needs: typeof w === 'object' && w && !Array.isArray(w) && typeof w.teacher === 'string' ? [w.teacher] : [] }),
+  load: () => Promise.reject(new Error('not needed')),
+};
+
+async function load(yaml: string, options: { overlays?: Record<string, string>; sets?: string[] } = {}) {
+  const p = new TempProject();
+  projects.push(p);
+  p.write('p.yaml', yaml);
+  for (const [name, text] of Object.entries(options.overlays ?? {})) p.write(name, text);
+  const registry = new StepKindRegistry().register(trainKind);
+  const result = await loadPipeline({ file: 'p.yaml', cwd: p.dir, overlays: Object.keys(options.overlays ?? {}), sets: options.sets ?? [], registry, env: { HOME: '/root' } });
+  return { result, messages: result.ok ? [] : result.error.map(formatDiagnostic) };
+}
+
+describe('pipeline loading: every problem at once, each at its exact position', () => {
+  it('reports unknown keys with did-you-mean, bad types and a missing run/uses together', async () => {
+    const { messages } = await load(`steps:
+  prep:
+    run: echo hi
+    dpes: [a.txt]
+  train:
+    retries: many
+  other:
+    needs: [prep]
+`);
+    expect(messages).toEqual([
+      "p.yaml:4:5: unknown key 'dpes' in 'steps.prep' (did you mean 'deps'?)",
+      "p.yaml:6:14: 'steps.train.retries' must be integer",
+    ]);
+  });
+
+  it('reports step-level rules after the schema passes: run/uses, unknown needs, unknown params', async () => {
+    const { messages } = await load(`params:
+  lr: 0.1
+  train: { epochs: 3 }
+steps:
+  a:
+    description: nothing to do
+  b:
+    run: python train.py --lr \${params.lr} --epochs \${params.train.epoch}
+    needs: [prepp]
+  c:
+    run: echo
+    needs: [b]
+`);
+    expect(messages).toEqual([
+      "p.yaml:5:3: step 'a' needs exactly one of 'run' (a command) or 'uses' (a step kind)",
+      "p.yaml:8:53: unknown param 'train.epoch' (did you mean 'train.epochs'?)",
+      "p.yaml:9:13: 'b' needs unknown step 'prepp'",
+    ]);
+  });
+
+  it('checks with: against the kind schema and suggests kinds', async () => {
+    const { messages } = await load(`steps:
+  t:
+    uses: train
+    with:
+      epochs: 0
+      epoch: 3
+  u:
+    uses: trian
+`);
+    expect(messages).toEqual([
+      "p.yaml:5:15: 'steps.t.with.epochs' must be >= 1",
+      "p.yaml:6:7: unknown key 'epoch' in 'steps.t.with' (did you mean 'epochs'?)",
+      "p.yaml:8:11: unknown step kind 'trian' (did you mean 'train'?); known kinds: train",
+    ]);
+  });
+
+  it('names every edge of a cycle with its position', async () => {
+    const { messages } = await load(`steps:
+  a:
+    run: echo a
+    needs: [c]
+  b:
+    run: echo b
+    needs: [a]
+  c:
+    run: echo c
+    needs: [b]
+`);
+    expect(messages).toEqual([
+      "p.yaml:4:13: cycle in the pipeline: a → c → b → a\n  p.yaml:4:13: 'a' needs 'c'\n  p.yaml:10:13: 'c' needs 'b'\n  p.yaml:7:13: 'b' needs 'a'",
+    ]);
+  });
+
+  it('reports YAML syntax errors with a position and a hint for ${} in flow lists', async () => {
+    const { messages } = await load(`steps:
+  a:
+    run: echo
+    outs: [out/\${matrix.k}.txt]
+`);
+    expect(messages[0]).toMatch(/^p\.yaml:4:\d+: YAML syntax error: .*quote values that contain \$\{…\}/);
+  });
+
+  it('refuses outputs outside the project and overlapping outputs', async () => {
+    const { messages } = await load(`steps:
+  a:
+    run: echo
+    outs: [../escape.txt, data]
+  b:
+    run: echo
+    outs: [data/sub]
+`);
+    expect(messages[0]).toMatch(/^p\.yaml:4:12: output '\.\.\/escape\.txt' of step 'a' is outside the project/);
+    expect(messages[1]).toMatch(/^p\.yaml:7:12: output 'data\/sub' of step 'b' overlaps the output 'data' of step 'a'/);
+  });
+});
+
+describe('params, overlays, --set, interpolation and matrix', () => {
+  const base = `params:
+  lr: 0.001
+  train: { epochs: 20, model: unet }
+steps:
+  prep:
+    run: echo prep
+    outs: [data/prep]
+  fit:
+    matrix:
+      model: [unet, lw_unet]
+      bits: [1, 2]
+    run: [fit, --epochs, "\${params.train.epochs}", --lr, "\${params.lr}", "--model=\${matrix.model}"]
+    deps: [data/prep]
+    outs: ["models/\${matrix.model}-\${matrix.bits}"]
+  kd:
+    uses: train
+    with: { epochs: "\${params.train.epochs}", teacher: prep }
+`;
+
+  it('expands a matrix into instances with stable ids and keeps value types', async () => {
+    const { result } = await load(base);
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    const ids = result.value.steps.map((s) => s.id);
+    expect(ids).toEqual(['prep', 'fit@model=unet,bits=1', 'fit@model=unet,bits=2', 'fit@model=lw_unet,bits=1', 'fit@model=lw_unet,bits=2', 'kd']);
+    const fit = result.value.steps[1]!;
+    expect(fit.command).toEqual(['fit', '--epochs', '20', '--lr', '0.001', '--model=unet']);
+    expect(fit.params).toEqual({ lr: 0.001, 'train.epochs': 20 });
+    expect(fit.needs).toEqual(['prep']); // implied by deps on prep's output
+    const kd = result.value.steps[5]!;
+    expect(kd.with).toEqual({ epochs: 20, teacher: 'prep' }); // a whole-string reference keeps its number type
+    expect(kd.needs).toEqual(['prep']);
+    expect(kd.outs[0]!.path).toBe('out/kd');
+  });
+
+  it('applies overlays then --set, and rejects unknown params with positions', async () => {
+    const { result } = await load(base, { overlays: { 'smoke.yaml': 'params:\n  train: { epochs: 2 }\n' }, sets: ['lr=0.5'] });
+    expect(result.ok && result.value.params).toEqual({ lr: 0.5, train: { epochs: 2, model: 'unet' } });
+    const bad = await load(base, { overlays: { 'bad.yaml': 'params:\n  train:\n    epoch: 2\n' }, sets: ['train.modle=x', 'oops'] });
+    expect(bad.messages).toEqual([
+      '--set oops: expected --set <param.path>=<value>, e.g. --set train.epochs=3',
+      "--set train.modle=x: unknown param 'train.modle' (did you mean 'train.model'?)",
+      "bad.yaml:3:5: unknown param 'train.epoch': the pipeline declares no such param (did you mean 'train.epochs'?)",
+    ]);
+  });
+});

@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { computeStepKey } from '../../src/artifacts/canonical.js';
+import type { ActionCacheEntry, KeyComponents, StepKey } from '../../src/artifacts/types.js';
+import type { PlanFacts, PlanStepInput } from '../../src/runtime/plan.js';
+import { describeReason, diffComponents, planRun } from '../../src/runtime/plan.js';
+import { splitWords } from '../../src/runtime/words.js';
+
+const components = (over: Partial<KeyComponents> = {}): KeyComponents => ({
+  keySchema: 1,
+  kind: 'run',
+  kindVersion: '1',
+  command: ['python', 'train.py', '--lr', '0.001'],
+  with: null,
+  params: { lr: 0.001 },
+  deps: { 'data/x.csv': 'aa' },
+  upstream: { prep: 'k1' },
+  env: {},
+  outs: ['model.bin'],
+  ...over,
+});
+
+describe('staleness reasons come from diffing key components', () => {
+  it('explains a param change once (the command change it causes is implied)', () => {
+    const after = components({ command: ['python', 'train.py', '--lr', '0.0005'], params: { lr: 0.0005 } });
+    expect(diffComponents(components(), after).map(describeReason)).toEqual(['param changed: lr: 0.001 → 0.0005']);
+  });
+
+  it('names inputs, upstream steps, env, code and commands that changed', () => {
+    const after = components({ kindVersion: '2', command: ['python', 'fit.py', '--lr', '0.001'], deps: { 'data/x.csv': 'bb', 'data/y.csv': 'cc' }, upstream: { prep: 'k2' }, env: { SEED: '1' } });
+    expect(diffComponents(components(), after).map(describeReason)).toEqual([
+      'code changed (run v1 → run v2)',
+      'command changed: python train.py --lr 0.001 → python fit.py --lr 0.001',
+      'input changed: data/x.csv',
+      'input changed: data/y.csv',
+      'upstream changed: prep',
+      'environment changed: SEED',
+    ]);
+  });
+
+  it('gives no reasons without a previous record', () => {
+    expect(diffComponents(undefined, components())).toEqual([]);
+  });
+});
+
+describe('planRun decides fresh / restore / run as a pure function', () => {
+  const step = (id: string, over: Partial<PlanStepInput> = {}): PlanStepInput => ({ id, needs: [], cache: true, alwaysRun: false, outs: [{ path: `${id}.out`, cache: true }], ...over });
+  const keyOf = (c: KeyComponents): StepKey => computeStepKey(c);
+  const entry = (id: string, c: KeyComponents, hash = 'h1'): ActionCacheEntry => ({
+    schema: 1,
+    key: keyOf(c),
+    stepId: id,
+    components: c,
+    outputs: [{ path: `${id}.out`, type: 'file', hash: hash as never, size: 1 }],
+    metrics: {},
+    series: [],
+    durationMs: 1,
+    producer: { runId: 'r1', stepId: id, host: 'h', pid: 1, startedAt: '', finishedAt: 'then' },
+  });
+
+  function facts(over: Partial<PlanFacts> & { c: KeyComponents }): PlanFacts {
+    const { c, ...rest } = over;
+    return {
+      keys: new Map([['a', { key: keyOf(c), components: c }]]),
+      entries: new Map(),
+      storeComplete: new Map(),
+      workspace: new Map(),
+      lock: { schema: 1, steps: {} },
+      incomplete: new Map(),
+      ...rest,
+    };
+  }
+
+  const plan = (f: PlanFacts, opts: { forced?: string[] } = {}) => planRun([step('a')], f, { selected: new Set(['a']), forced: new Set(opts.forced ?? []) }).steps[0]!;
+
+  it('never-run without entry or lock; fresh when outputs match; restore when missing; run when forced', () => {
+    const c = components();
+    expect(plan(facts({ c })).action).toBe('run');
+    expect(plan(facts({ c })).reasons).toEqual([{ kind: 'never-run' }]);
+    const e = entry('a', c);
+    const withEntry = { c, entries: new Map([[e.key as string, e]]), storeComplete: new Map([[e.key as string, true]]) };
+    expect(plan(facts({ ...withEntry, workspace: new Map([['a.out', { type: 'file', hash: 'h1' }]]) })).action).toBe('fresh');
+    const missing = plan(facts(withEntry));
+    expect([missing.action, missing.reasons]).toEqual(['restore', [{ kind: 'output-missing', path: 'a.out' }]]);
+    const modified = plan(facts({ ...withEntry, workspace: new Map([['a.out', { type: 'file', hash: 'zz' }]]) }));
+    expect(modified.reasons).toEqual([{ kind: 'output-modified', path: 'a.out' }]);
+    expect(plan(facts({ ...withEntry, storeComplete: new Map([[e.key as string, false]]) })).action).toBe('run');
+    expect(plan(facts({ ...withEntry, workspace: new Map([['a.out', { type: 'file', hash: 'h1' }]]) }), { forced: ['a'] }).reasons).toEqual([{ kind: 'forced' }]);
+  });
+
+  it('reports an incomplete previous attempt and the param change together', () => {
+    const before = components();
+    const now = components({ params: { lr: 0.01 }, command: ['python', 'train.py', '--lr', '0.01'] });
+    const lock = { schema: 1 as const, steps: { a: { key: keyOf(before), components: before, outputs: [], runId: 'r0' } } };
+    const p = plan(facts({ c: now, lock, incomplete: new Map([['a', 'r9']]) }));
+    expect(p.reasons.map(describeReason)).toEqual(['param changed: lr: 0.001 → 0.01', 'previous attempt did not finish (run r9)']);
+  });
+});
+
+describe('command strings are split into argv without a shell', () => {
+  it('groups quotes, keeps shell syntax literal', () => {
+    expect(splitWords(`python "my script.py" --x 'a b' $HOME | tee \\"q`).words).toEqual(['python', 'my script.py', '--x', 'a b', '$HOME', '|', 'tee', '"q']);
+    expect(splitWords(`echo "unterminated`).error).toBe('unterminated double quote');
+  });
+});
