@@ -68,6 +68,11 @@ export class Dispatcher {
     }
   }
 
+  private async ack(entry: Parameters<AckLog['record']>[0]): Promise<void> {
+    const written = await this.ctx.acks.record(entry);
+    if (!written.ok) this.options.warn(`MLflow: ${written.error} (a later sync may send this again)`);
+  }
+
   private async experimentId(): Promise<string | null> {
     if (this.ctx.acks.experimentId !== null) return this.ctx.acks.experimentId;
     const found = await this.retry(() => this.ctx.store.ensureExperiment(this.ctx.experimentName));
@@ -76,7 +81,7 @@ export class Dispatcher {
       this.offline = found.error; // e.g. a deleted experiment: nothing can be logged
       return null;
     }
-    await this.ctx.acks.record({ experimentId: found.value });
+    await this.ack({ experimentId: found.value });
     return found.value;
   }
 
@@ -84,7 +89,7 @@ export class Dispatcher {
     const outcome = await this.executeOne(op);
     if (outcome === 'done') {
       this.sent++;
-      await this.ctx.acks.record({ op: String(op.seq) });
+      await this.ack({ op: String(op.seq) });
     }
   }
 
@@ -121,7 +126,7 @@ export class Dispatcher {
     if (result === null) return 'offline';
     if (!result.ok) {
       this.options.warn(`MLflow rejected ${op.kind} for ${op.ref}: ${result.error.message}`);
-      await this.ctx.acks.record({ op: String(op.seq), failed: result.error.message });
+      await this.ack({ op: String(op.seq), failed: result.error.message });
       return 'skipped';
     }
     return 'done';
@@ -143,8 +148,9 @@ export class Dispatcher {
       return earlier ?? this.ctx.store.createRun(request);
     });
     if (result === null || !result.ok) return this.settle(op, result);
-    await this.ctx.acks.record({ ref: op.ref, run: result.value });
-    await this.ctx.index.add({ uri: this.ctx.store.uri, bluRunId: this.ctx.bluRunId, stepId: op.stepId, mlflowRunId: result.value.runId });
+    await this.ack({ ref: op.ref, run: result.value });
+    const indexed = await this.ctx.index.add({ uri: this.ctx.store.uri, bluRunId: this.ctx.bluRunId, stepId: op.stepId, mlflowRunId: result.value.runId });
+    if (!indexed.ok) this.options.warn(`MLflow: ${indexed.error} (restored steps will not link to this run)`);
     return 'done';
   }
 
@@ -175,7 +181,7 @@ export class Dispatcher {
       const dest = [op.dest, path.basename(op.path), ...(file.rel === '' ? [] : [file.rel])].join('/');
       const outcome = await this.putOne(op, run, file, dest);
       if (outcome === 'offline') return 'offline';
-      if (outcome === 'done') await this.ctx.acks.record({ op: key });
+      if (outcome === 'done') await this.ack({ op: key });
     }
     return 'done';
   }

@@ -211,8 +211,12 @@ export class FileStore implements TrackingStore {
     const meta = dir === null ? null : await readMeta(path.join(dir, 'meta.yaml'));
     if (dir === null || meta === null) return err(fail(`run ${runId} not found in ${this.root}`));
     const fields = { ...(meta as Record<string, MetaValue>), status: STATUS_CODE[status], end_time: endTime };
-    await writeAtomic(path.join(dir, 'meta.yaml'), emitMetaYaml(fields));
-    return ok(undefined);
+    try {
+      await writeAtomic(path.join(dir, 'meta.yaml'), emitMetaYaml(fields));
+      return ok(undefined);
+    } catch (cause) {
+      return err(fail(`cannot update run ${runId}`, cause));
+    }
   }
 
   async putArtifact(run: CreatedRun, relativePath: string, localFile: string): StoreResult<void> {
@@ -228,6 +232,14 @@ export class FileStore implements TrackingStore {
   }
 
   async searchRuns(experimentIds: readonly string[], tagEquals: Readonly<Record<string, string>>): StoreResult<RunRecord[]> {
+    try {
+      return ok(await this.collectRuns(experimentIds, tagEquals));
+    } catch (cause) {
+      return err(fail(`cannot read runs in ${this.root}`, cause));
+    }
+  }
+
+  private async collectRuns(experimentIds: readonly string[], tagEquals: Readonly<Record<string, string>>): Promise<RunRecord[]> {
     const runs: RunRecord[] = [];
     for (const exp of experimentIds) {
       for (const runId of await subdirs(path.join(this.root, exp))) {
@@ -236,7 +248,7 @@ export class FileStore implements TrackingStore {
         if (record !== null && Object.entries(tagEquals).every(([k, v]) => record.tags[k] === v)) runs.push(record);
       }
     }
-    return ok(runs);
+    return runs;
   }
 
   private async readRun(exp: string, runId: string): Promise<RunRecord | null> {
@@ -245,7 +257,7 @@ export class FileStore implements TrackingStore {
     if (meta === null || meta['lifecycle_stage'] === 'deleted') return null;
     const tags = await readKeyFiles(path.join(dir, 'tags'));
     const metrics: Record<string, number> = {};
-    for (const key of Object.keys(await readKeyFiles(path.join(dir, 'metrics')))) {
+    for (const key of await listKeys(path.join(dir, 'metrics'))) {
       const latest = latestOf(await readMetricFile(dir, key));
       if (latest !== undefined) metrics[key] = latest;
     }
@@ -273,15 +285,21 @@ function runMeta(request: CreateRunRequest, runId: string, artifactUri: string):
   });
 }
 
-/** Reads `dir/<key>` files; keys with `/` are nested directories. */
-async function readKeyFiles(dir: string, prefix = ''): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
+/** Keys stored as files under `dir`; keys with `/` are nested directories. */
+async function listKeys(dir: string, prefix = ''): Promise<string[]> {
+  const keys: string[] = [];
   const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
   for (const entry of entries) {
     const key = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
-    if (entry.isDirectory()) Object.assign(out, await readKeyFiles(path.join(dir, entry.name), key));
-    else if (!entry.name.includes('.tmp-')) out[key] = await fs.readFile(path.join(dir, entry.name), 'utf8');
+    if (entry.isDirectory()) keys.push(...(await listKeys(path.join(dir, entry.name), key)));
+    else if (!entry.name.includes('.tmp-')) keys.push(key);
   }
+  return keys;
+}
+
+async function readKeyFiles(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const key of await listKeys(dir)) out[key] = await fs.readFile(path.join(dir, ...key.split('/')), 'utf8');
   return out;
 }
 

@@ -11,6 +11,18 @@ import path from 'node:path';
 import type { PipelineRunInfo } from './tracker.js';
 import type { JournalEvent } from './plan.js';
 import type { CreatedRun } from './store.js';
+import { type Result, ok, err } from '../runtime/result.js';
+
+/** Appends lines to a file; failures come back as data (the caller decides how loud to be). */
+async function appendLines(file: string, text: string): Promise<Result<void, string>> {
+  try {
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    await fs.appendFile(file, text);
+    return ok(undefined);
+  } catch (cause) {
+    return err(`cannot write ${file}: ${String(cause)}`);
+  }
+}
 
 export interface JournalHeader {
   readonly type: 'header';
@@ -45,24 +57,34 @@ export const decodeLine = (line: string): unknown => JSON.parse(line, reviver);
 export class JournalWriter {
   private constructor(private readonly handle: fs.FileHandle, readonly file: string) {}
 
-  static async open(projectDir: string, header: JournalHeader): Promise<JournalWriter> {
-    const dir = journalDir(projectDir);
-    await fs.mkdir(dir, { recursive: true });
-    const file = path.join(dir, `${safeName(header.info.runId)}.jsonl`);
-    const handle = await fs.open(file, 'a');
-    const writer = new JournalWriter(handle, file);
-    if ((await handle.stat()).size === 0) await writer.append([header]);
-    return writer;
+  static async open(projectDir: string, header: JournalHeader): Promise<Result<JournalWriter, string>> {
+    const file = path.join(journalDir(projectDir), `${safeName(header.info.runId)}.jsonl`);
+    try {
+      await fs.mkdir(path.dirname(file), { recursive: true });
+      const handle = await fs.open(file, 'a');
+      const writer = new JournalWriter(handle, file);
+      const empty = (await handle.stat()).size === 0;
+      const written = empty ? await writer.append([header]) : ok(undefined);
+      return written.ok ? ok(writer) : written;
+    } catch (cause) {
+      return err(`cannot open the tracking journal ${file}: ${String(cause)}`);
+    }
   }
 
-  async append(entries: readonly unknown[]): Promise<void> {
-    if (entries.length === 0) return;
-    await this.handle.write(entries.map(encodeLine).join(''));
-    await this.handle.sync();
+  /** One write and one fsync for the whole batch. */
+  async append(entries: readonly unknown[]): Promise<Result<void, string>> {
+    if (entries.length === 0) return ok(undefined);
+    try {
+      await this.handle.write(entries.map(encodeLine).join(''));
+      await this.handle.sync();
+      return ok(undefined);
+    } catch (cause) {
+      return err(`tracking journal write failed (${this.file}): ${String(cause)}`);
+    }
   }
 
   async close(): Promise<void> {
-    await this.handle.close();
+    await this.handle.close().catch(() => undefined);
   }
 }
 
@@ -135,11 +157,11 @@ export class AckLog {
     return this.done.has(op);
   }
 
-  async record(entry: Omit<AckLine, 'uri'>): Promise<void> {
+  /** Remembered in memory even if the file write fails (then a later sync may resend it). */
+  async record(entry: Omit<AckLine, 'uri'>): Promise<Result<void, string>> {
     const line: AckLine = { uri: this.uri, ...entry };
     this.apply(line);
-    await fs.mkdir(path.dirname(this.file), { recursive: true });
-    await fs.appendFile(this.file, `${JSON.stringify(line)}\n`);
+    return appendLines(this.file, `${JSON.stringify(line)}\n`);
   }
 }
 
@@ -180,9 +202,8 @@ export class RunIndex {
     return this.entries.has(`${uri}\n${bluRunId}\n`);
   }
 
-  async add(line: IndexLine): Promise<void> {
+  async add(line: IndexLine): Promise<Result<void, string>> {
     this.remember(line);
-    await fs.mkdir(path.dirname(this.file), { recursive: true });
-    await fs.appendFile(this.file, `${JSON.stringify(line)}\n`);
+    return appendLines(this.file, `${JSON.stringify(line)}\n`);
   }
 }

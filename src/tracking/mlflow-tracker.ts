@@ -49,12 +49,9 @@ export async function createMlflowTracker(
   if (!target.ok) return disabledTracker(`MLflow tracking is off: ${target.error}`);
   const user = userName(env);
   const header: JournalHeader = { type: 'header', version: 1, info, experimentName: settings.experimentName, user };
-  let writer: JournalWriter;
-  try {
-    writer = await JournalWriter.open(info.projectDir, header);
-  } catch (cause) {
-    return disabledTracker(`MLflow tracking is off: cannot write the tracking journal (${String(cause)})`);
-  }
+  const opened = await JournalWriter.open(info.projectDir, header);
+  if (!opened.ok) return disabledTracker(`MLflow tracking is off: ${opened.error}`);
+  const writer = opened.value;
   const store = openStore(target.value, options);
   const [acks, index] = await Promise.all([AckLog.load(info.projectDir, info.runId, store.uri), RunIndex.load(info.projectDir)]);
   const budgetFromEnv = Number(env['BLU_MLFLOW_RETRY_BUDGET_MS']);
@@ -134,7 +131,8 @@ class LiveTracker {
     this.pending = [];
     this.journalChain = this.journalChain.then(async () => {
       if (batch.length === 0) return;
-      await this.writer.append(batch).catch((cause: unknown) => this.messages.add(`MLflow: tracking journal write failed: ${String(cause)}`));
+      const written = await this.writer.append(batch);
+      if (!written.ok) this.messages.add(`MLflow: ${written.error}`);
       for (const event of batch) this.ops.push(...(this.planner?.plan(event) ?? []));
       this.kickSender();
     }).catch((cause: unknown) => this.messages.add(`MLflow: tracking failed on an event (kept in the journal): ${String(cause)}`));
