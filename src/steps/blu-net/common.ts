@@ -1,0 +1,117 @@
+/**
+ * Pure helpers shared by the BLU-Net step kinds: `with:` schema fragments, typed settings and
+ * artifact paths. Nothing here imports TensorFlow.js: the CLI loads these for planning.
+ */
+import type { JsonValue } from '../../runtime/result.js';
+import type { OutputDecl } from '../../runtime/step-spec.js';
+
+/** Step ids contain '@', '=' and ','; artifact folders use a plain-character version. */
+export function safeStepId(stepId: string): string {
+  return stepId.replace(/[^A-Za-z0-9_.-]+/g, '_');
+}
+
+/** Project-relative path of an artifact of a step: `artifacts/<safe step id>/<name>`. */
+export function artifactPath(stepId: string, name: string): string {
+  return `artifacts/${safeStepId(stepId)}/${name}`;
+}
+
+export function out(path: string, track = false): OutputDecl {
+  return { path, cache: true, persist: false, track };
+}
+
+/** Well-known artifact names, shared by producers and consumers. */
+export const ARTIFACT = {
+  data: 'data',
+  summary: 'summary.json',
+  model: 'model',
+  train: 'train.json',
+  eval: 'eval.json',
+  overlays: 'overlays',
+  size: 'size.json',
+  packed: 'blu_net.packed',
+  latency: 'latency.json',
+  results: 'results.md',
+  resultsJson: 'results.json',
+} as const;
+
+/** Written next to a saved model so consumers know what it is without guessing. */
+export const MODEL_INFO = 'blu-model.json';
+
+export type Architecture = 'unet' | 'lw_unet' | 'blu_net';
+export const ARCHITECTURES: readonly Architecture[] = ['unet', 'lw_unet', 'blu_net'];
+
+export interface ModelInfo {
+  readonly architecture: Architecture;
+  /** Human-readable name for tables, e.g. "lw_unet (hint learning + BCE)". */
+  readonly label: string;
+  readonly width: number;
+  readonly stepId: string;
+}
+
+/** Supervised training settings (BCE, Adam, thesis lr schedule). */
+export interface TrainSettings {
+  readonly epochs: number;
+  readonly lr: number;
+  readonly crop: number;
+  readonly val_crop?: number;
+  readonly batch: number;
+  readonly steps_per_epoch?: number;
+  readonly l2?: number;
+  readonly seed: number;
+  readonly augment: boolean;
+  readonly sampler: 'uniform' | 'foreground';
+  readonly foreground_probability?: number;
+  readonly ignore_epochs?: number;
+  readonly lr_decay_start?: number;
+  readonly best: 'val_iou' | 'val_loss';
+}
+
+export const TRAIN_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['epochs', 'lr', 'crop'],
+  properties: {
+    epochs: { type: 'integer', minimum: 1 },
+    lr: { type: 'number', exclusiveMinimum: 0 },
+    crop: { type: 'integer', minimum: 16, multipleOf: 16, description: 'Training crop side (multiple of 16 for 5 levels).' },
+    val_crop: { type: 'integer', minimum: 16, multipleOf: 16 },
+    batch: { type: 'integer', minimum: 1, default: 1 },
+    steps_per_epoch: { type: 'integer', minimum: 1 },
+    l2: { type: 'number', minimum: 0 },
+    seed: { type: 'integer', default: 1 },
+    augment: { type: 'boolean', default: true },
+    sampler: { enum: ['uniform', 'foreground'], default: 'uniform' },
+    foreground_probability: { type: 'number', minimum: 0, maximum: 1 },
+    ignore_epochs: { type: 'integer', minimum: 0 },
+    lr_decay_start: { type: 'integer', minimum: 0 },
+    best: { enum: ['val_iou', 'val_loss'], default: 'val_iou' },
+  },
+} as const;
+
+/** Fills the defaults the schema documents (ajv here validates but does not insert defaults). */
+export function trainSettings(value: JsonValue | undefined): TrainSettings {
+  const v = (value ?? {}) as Partial<TrainSettings>;
+  return {
+    ...v,
+    epochs: v.epochs ?? 1,
+    lr: v.lr ?? 1e-3,
+    crop: v.crop ?? 256,
+    batch: v.batch ?? 1,
+    seed: v.seed ?? 1,
+    augment: v.augment ?? true,
+    sampler: v.sampler ?? 'uniform',
+    best: v.best ?? 'val_iou',
+  };
+}
+
+export const WIDTH_SCHEMA = { type: 'integer', minimum: 1, description: 'Filters at level 0 (thesis: 64).' } as const;
+export const STEP_REF_SCHEMA = { type: 'string', minLength: 1, description: 'Name or instance id of the step to read from.' } as const;
+
+export function isObject(value: JsonValue | undefined): value is { [key: string]: JsonValue } {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The validated `with:` as a typed object (the planner has checked it against the schema). */
+export function withOf<T>(value: JsonValue): T {
+  return (isObject(value) ? value : {}) as T;
+}

@@ -1,0 +1,54 @@
+import type { StepKindDefinition } from '../kind.js';
+import { ARTIFACT, artifactPath, out, withOf } from './common.js';
+
+/** `with:` of a `dataset` step. */
+export interface DatasetWith {
+  /** Local dataset folder (project-relative or absolute). */
+  readonly path?: string;
+  /** Or: an archive (.zip, .tar, .tar.gz) downloaded once and checked against `sha256`. */
+  readonly url?: string;
+  readonly sha256?: string;
+  readonly layout: 'split-folders' | 'dic1';
+  /** Downscale factor in (0, 1] applied once, when the dataset is materialised. */
+  readonly scale?: number;
+  /** Keep only the first N images (sorted by name) of each split. */
+  readonly max_images?: { readonly train?: number; readonly validation?: number; readonly test?: number };
+}
+
+const MAX = { type: 'integer', minimum: 1 } as const;
+
+export const datasetKind: StepKindDefinition = {
+  name: 'dataset',
+  version: '1',
+  description: 'Materialises a segmentation dataset (local folder or pinned download) as a cached split-folders artifact with a summary',
+  withSchema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['layout'],
+    anyOf: [{ required: ['path'] }, { required: ['url', 'sha256'] }],
+    properties: {
+      path: { type: 'string', minLength: 1 },
+      url: { type: 'string', pattern: '^https?://' },
+      sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+      layout: { enum: ['split-folders', 'dic1'] },
+      scale: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+      max_images: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { train: MAX, validation: MAX, test: MAX },
+      },
+    },
+  },
+  declare({ stepId, with: value }) {
+    const w = withOf<DatasetWith>(value);
+    return {
+      deps: w.path !== undefined ? [w.path] : [],
+      outs: [out(artifactPath(stepId, ARTIFACT.data)), out(artifactPath(stepId, ARTIFACT.summary), true)],
+      needs: [],
+    };
+  },
+  async load() {
+    const { datasetStep } = await import('./impl/dataset.js');
+    return datasetStep;
+  },
+};

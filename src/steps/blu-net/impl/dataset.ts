@@ -1,0 +1,115 @@
+/** `dataset`: copies (downscaled, subsetted) images and masks into a cached split-folders artifact. */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import sharp from 'sharp';
+import { loadDataset, type DatasetSplit, type Sample } from '../../../ml/data/index.js';
+import { ok } from '../../../runtime/result.js';
+import type { StepImplementation, StepRunContext } from '../../kind.js';
+import { ARTIFACT, withOf } from '../common.js';
+import type { DatasetWith } from '../dataset.js';
+import { failure, metric, ownArtifact, writeJson, type StepResult } from './context.js';
+
+const SPLITS = ['train', 'validation', 'test'] as const;
+type SplitName = (typeof SPLITS)[number];
+
+export interface SplitSummary {
+  readonly images: number;
+  readonly width: { readonly min: number; readonly max: number };
+  readonly height: { readonly min: number; readonly max: number };
+  /** Mean over images of the fraction of foreground (mask = 1) pixels. */
+  readonly foregroundFraction: number;
+}
+
+function summarise(samples: readonly Sample[]): SplitSummary {
+  const widths = samples.map((s) => s.width);
+  const heights = samples.map((s) => s.height);
+  const fractions = samples.map((s) => s.mask.reduce((a, v) => a + v, 0) / s.mask.length);
+  const range = (xs: number[]) => ({ min: xs.length ? Math.min(...xs) : 0, max: xs.length ? Math.max(...xs) : 0 });
+  return {
+    images: samples.length,
+    width: range(widths),
+    height: range(heights),
+    foregroundFraction: fractions.reduce((a, b) => a + b, 0) / Math.max(1, fractions.length),
+  };
+}
+
+async function writeSample(dir: string, sample: Sample): Promise<void> {
+  const raw = { width: sample.width, height: sample.height, channels: 1 as const };
+  const image = Buffer.from(sample.image.map((v) => Math.round(v * 255)));
+  const mask = Buffer.from(sample.mask.map((v) => v * 255));
+  await sharp(image, { raw }).png().toFile(path.join(dir, 'images', `${sample.name}.png`));
+  await sharp(mask, { raw }).png().toFile(path.join(dir, 'masks', `${sample.name}.png`));
+}
+
+async function sha256Of(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/**
+ * Downloads `url` once into .blu/downloads/<sha256>/ (checked against the pinned hash), unpacks it
+ * and returns the folder. Needs internet on first use; later runs reuse the download.
+ */
+async function download(ctx: StepRunContext, url: string, sha256: string): Promise<StepResult<string>> {
+  const root = ctx.resolve(path.join('.blu', 'downloads', sha256));
+  const unpacked = path.join(root, 'unpacked');
+  if (await stat(unpacked).then(() => true, () => false)) return ok(unpacked);
+  await mkdir(root, { recursive: true });
+  const archive = path.join(root, path.basename(new URL(url).pathname) || 'archive');
+  try {
+    const response = await fetch(url, { signal: ctx.signal });
+    if (!response.ok) return failure(`download ${url}: HTTP ${response.status}`);
+    await writeFile(`${archive}.part`, Buffer.from(await response.arrayBuffer()));
+  } catch (cause) {
+    return failure(`download ${url} failed (no internet? use a local 'path:' instead): ${cause instanceof Error ? cause.message : String(cause)}`);
+  }
+  const actual = await sha256Of(`${archive}.part`);
+  if (actual !== sha256) return failure(`download ${url}: sha256 ${actual} does not match the pinned ${sha256}`);
+  await rename(`${archive}.part`, archive);
+  await mkdir(`${unpacked}.tmp`, { recursive: true });
+  const tool = archive.endsWith('.zip') ? ['unzip', ['-q', archive, '-d', `${unpacked}.tmp`]] as const : ['tar', ['-xf', archive, '-C', `${unpacked}.tmp`]] as const;
+  const result = await execa(tool[0], [...tool[1]], { reject: false });
+  if (result.exitCode !== 0) return failure(`unpacking ${archive} failed: ${result.stderr}`);
+  await rename(`${unpacked}.tmp`, unpacked);
+  return ok(unpacked);
+}
+
+async function source(ctx: StepRunContext, w: DatasetWith): Promise<StepResult<string>> {
+  if (w.path !== undefined) return ok(ctx.resolve(w.path));
+  if (w.url !== undefined && w.sha256 !== undefined) return download(ctx, w.url, w.sha256);
+  return failure(`dataset needs 'path', or 'url' with 'sha256'`);
+}
+
+function subset(split: DatasetSplit, w: DatasetWith): Record<SplitName, Sample[]> {
+  const pick = (name: SplitName) => split[name].slice(0, w.max_images?.[name] ?? split[name].length);
+  return { train: pick('train'), validation: pick('validation'), test: pick('test') };
+}
+
+export const datasetStep: StepImplementation = {
+  async run(ctx) {
+    const w = withOf<DatasetWith>(ctx.spec.with);
+    const dir = await source(ctx, w);
+    if (!dir.ok) return dir;
+    const loaded = await loadDataset(dir.value, { layout: w.layout, scale: w.scale ?? 1 });
+    if (!loaded.ok) return failure(loaded.error.message);
+    const chosen = subset(loaded.value, w);
+    const target = ownArtifact(ctx, ARTIFACT.data);
+    const summary: Partial<Record<SplitName, SplitSummary>> = {};
+    for (const name of SPLITS) {
+      if (chosen[name].length === 0) return failure(`split '${name}' of ${dir.value} is empty`);
+      await mkdir(path.join(target, name, 'images'), { recursive: true });
+      await mkdir(path.join(target, name, 'masks'), { recursive: true });
+      for (const sample of chosen[name]) await writeSample(path.join(target, name), sample);
+      summary[name] = summarise(chosen[name]);
+      metric(ctx, `${name}_images`, chosen[name].length);
+      metric(ctx, `${name}_foreground_fraction`, summary[name].foregroundFraction);
+    }
+    await writeJson(ownArtifact(ctx, ARTIFACT.summary), { source: w.path ?? w.url, layout: w.layout, scale: w.scale ?? 1, splits: summary });
+    ctx.log(`dataset: ${SPLITS.map((s) => `${s} ${chosen[s].length}`).join(', ')} images written to ${target}`);
+    return ok(undefined);
+  },
+};

@@ -1,0 +1,78 @@
+/** `evaluate`: per-image and mean IoU/F1 of one model on the test split, with PNG overlays. */
+import * as tf from '@tensorflow/tfjs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { evalPatch, type Sample } from '../../../ml/data/index.js';
+import { confusion, f1Of, iouOf } from '../../../ml/metrics.js';
+import { ok } from '../../../runtime/result.js';
+import type { StepImplementation, StepRunContext } from '../../kind.js';
+import { ARTIFACT, withOf, type ModelInfo } from '../common.js';
+import type { EvaluateWith } from '../measure-kinds.js';
+import { metric, ownArtifact, startBackend, writeJson, type StepResult } from './context.js';
+import { loadUpstreamData } from './data.js';
+import { loadUpstreamModel } from './models-io.js';
+import { writeOverlay } from './overlay.js';
+
+export interface ImageScore {
+  readonly image: string;
+  readonly iou: number;
+  readonly f1: number;
+}
+
+/** Contents of eval.json (read by the report step). */
+export interface EvaluationFile {
+  readonly model: ModelInfo;
+  readonly crop: number;
+  readonly images: number;
+  readonly meanIou: number;
+  readonly meanF1: number;
+  readonly perImage: readonly ImageScore[];
+}
+
+async function scoreOne(ctx: StepRunContext, model: tf.LayersModel, sample: Sample, crop: number, overlayDir: string | null): Promise<ImageScore> {
+  const patch = evalPatch(sample, crop);
+  const probabilities = tf.tidy(() => {
+    const x = tf.tensor4d(patch.image, [1, crop, crop, 1]);
+    return model.predict(x) as tf.Tensor;
+  });
+  const values = await probabilities.data();
+  probabilities.dispose();
+  const c = confusion(patch.mask, values);
+  if (overlayDir !== null) await writeOverlay(path.join(overlayDir, `${sample.name}.png`), patch, values);
+  ctx.log(`${sample.name}: IoU ${iouOf(c).toFixed(4)} F1 ${f1Of(c).toFixed(4)}`);
+  return { image: sample.name, iou: iouOf(c), f1: f1Of(c) };
+}
+
+const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+
+export const evaluateStep: StepImplementation = {
+  async run(ctx): Promise<StepResult<void>> {
+    const w = withOf<EvaluateWith>(ctx.spec.with);
+    const backend = await startBackend(ctx);
+    if (!backend.ok) return backend;
+    const data = await loadUpstreamData(ctx, w.data);
+    if (!data.ok) return data;
+    const loaded = await loadUpstreamModel(ctx, w.model);
+    if (!loaded.ok) return loaded;
+    const overlayDir = ownArtifact(ctx, ARTIFACT.overlays);
+    await mkdir(overlayDir, { recursive: true });
+    const perImage: ImageScore[] = [];
+    for (const [i, sample] of data.value.test.entries()) {
+      if (ctx.signal.aborted) return { ok: false, error: { message: 'cancelled' } };
+      perImage.push(await scoreOne(ctx, loaded.value.model, sample, w.crop, i < (w.overlays ?? 3) ? overlayDir : null));
+      ctx.report.progress({ label: 'image', current: i + 1, total: data.value.test.length });
+    }
+    const result: EvaluationFile = {
+      model: loaded.value.info,
+      crop: w.crop,
+      images: perImage.length,
+      meanIou: mean(perImage.map((s) => s.iou)),
+      meanF1: mean(perImage.map((s) => s.f1)),
+      perImage,
+    };
+    metric(ctx, 'test_iou', result.meanIou);
+    metric(ctx, 'test_f1', result.meanF1);
+    await writeJson(ownArtifact(ctx, ARTIFACT.eval), result);
+    return ok(undefined);
+  },
+};

@@ -1,0 +1,49 @@
+/** `report`: the results table (markdown + JSON) from every evaluation, the sizes and the latencies. */
+import { writeFile } from 'node:fs/promises';
+import { ok } from '../../../runtime/result.js';
+import type { StepImplementation, StepRunContext } from '../../kind.js';
+import { ARTIFACT, withOf } from '../common.js';
+import type { ReportWith } from '../measure-kinds.js';
+import { artifactOf, failure, isRecord, ownArtifact, readJson, upstreamArtifact, upstreamsOf, writeJson, type StepResult } from './context.js';
+import type { EvaluationFile } from './evaluate.js';
+import type { LatencyFile } from './latency.js';
+import { renderResults } from './report-table.js';
+import type { SizeFile } from './size.js';
+
+const isEvaluation = (v: unknown): v is EvaluationFile => isRecord(v) && isRecord(v.model) && typeof v.meanIou === 'number' && Array.isArray(v.perImage);
+const isSize = (v: unknown): v is SizeFile => isRecord(v) && Array.isArray(v.trained) && Array.isArray(v.thesisWidth);
+const isLatency = (v: unknown): v is LatencyFile => isRecord(v) && typeof v.backend === 'string' && Array.isArray(v.models);
+
+async function readEvaluations(ctx: StepRunContext, refs: readonly string[]): Promise<StepResult<EvaluationFile[]>> {
+  const out: EvaluationFile[] = [];
+  for (const upstream of refs.flatMap((r) => upstreamsOf(ctx, r))) {
+    const file = artifactOf(ctx, upstream, ARTIFACT.eval);
+    if (!file.ok) return file;
+    const evaluation = await readJson(file.value, isEvaluation);
+    if (!evaluation.ok) return evaluation;
+    out.push(evaluation.value);
+  }
+  return out.length > 0 ? ok(out) : failure(`no evaluations found for ${refs.join(', ')}`);
+}
+
+async function readOne<T>(ctx: StepRunContext, ref: string, name: string, guard: (v: unknown) => v is T): Promise<StepResult<T>> {
+  const file = upstreamArtifact(ctx, ref, name);
+  if (!file.ok) return file;
+  return readJson(file.value, guard);
+}
+
+export const reportStep: StepImplementation = {
+  async run(ctx) {
+    const w = withOf<ReportWith>(ctx.spec.with);
+    const evaluations = await readEvaluations(ctx, w.evaluations);
+    if (!evaluations.ok) return evaluations;
+    const size = await readOne(ctx, w.size, ARTIFACT.size, isSize);
+    if (!size.ok) return size;
+    const latency = await readOne(ctx, w.latency, ARTIFACT.latency, isLatency);
+    if (!latency.ok) return latency;
+    const input = { title: w.title ?? 'BLU-Net results', params: ctx.spec.params, evaluations: evaluations.value, size: size.value, latency: latency.value };
+    await writeFile(ownArtifact(ctx, ARTIFACT.results), renderResults(input));
+    await writeJson(ownArtifact(ctx, ARTIFACT.resultsJson), input);
+    return ok(undefined);
+  },
+};

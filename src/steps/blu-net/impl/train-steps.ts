@@ -1,0 +1,148 @@
+/** Implementations of pretrain, hint, binarise and ablation (loaded lazily by the kinds). */
+import type * as tf from '@tensorflow/tfjs';
+import path from 'node:path';
+import type { DatasetSplit } from '../../../ml/data/index.js';
+import { buildBluNet, buildLwUnet, buildUnet, loadModel, transferLwUnetToBluNet } from '../../../ml/models/index.js';
+import { ok } from '../../../runtime/result.js';
+import type { StepImplementation, StepRunContext } from '../../kind.js';
+import type { AblationWith, BinariseWith, HintWith, PretrainWith } from '../train-kinds.js';
+import { ARTIFACT, trainSettings, withOf, type Architecture, type ModelInfo } from '../common.js';
+import { failure, metric, ownArtifact, startBackend, writeJson, type StepResult } from './context.js';
+import { loadUpstreamData } from './data.js';
+import { loadUpstreamModel, saveTrainedModel } from './models-io.js';
+import { hintPhase, supervisedPhase, type PhaseRecord } from './training.js';
+
+type Levels = BinariseWith['levels'];
+
+function bluOptions(width: number, levels: Levels, seed: number) {
+  return {
+    baseFilters: width,
+    activationLevels: levels?.activation ?? 3,
+    convLevels: levels?.conv ?? 3,
+    depthwiseLevels: levels?.depthwise ?? 3,
+    pointwiseLevels: levels?.pointwise ?? 3,
+    seed,
+  };
+}
+
+/** Saves the model, its info and the training record; reports the final validation metrics. */
+async function finish(ctx: StepRunContext, model: tf.LayersModel, info: Omit<ModelInfo, 'stepId'>, phases: readonly PhaseRecord[]): Promise<StepResult<void>> {
+  const saved = await saveTrainedModel(ctx, model, { ...info, stepId: ctx.spec.id });
+  if (!saved.ok) return saved;
+  const last = phases[phases.length - 1];
+  const best = last?.history.find((h) => h.epoch === last.bestEpoch) ?? last?.history[last.history.length - 1];
+  if (best?.val.iou !== undefined) metric(ctx, 'best_val_iou', best.val.iou);
+  if (best?.val.f1 !== undefined) metric(ctx, 'best_val_f1', best.val.f1);
+  metric(ctx, 'train_seconds', phases.reduce((a, p) => a + p.seconds, 0));
+  await writeJson(ownArtifact(ctx, ARTIFACT.train), { ...info, stepId: ctx.spec.id, phases });
+  return ok(undefined);
+}
+
+/** Copies weights by topology (as the thesis loaded DeLTA's weights); shapes must match exactly. */
+async function applyInitialWeights(ctx: StepRunContext, model: tf.LayersModel, file: string): Promise<StepResult<void>> {
+  const source = await loadModel(ctx.resolve(file));
+  if (!source.ok) return failure(`init_weights: ${source.error.message}`);
+  const from = source.value.getWeights();
+  const to = model.getWeights();
+  const mismatch = to.findIndex((w, i) => w.shape.join() !== from[i]?.shape.join());
+  if (from.length !== to.length || mismatch >= 0) {
+    return failure(`init_weights ${file} does not match the U-Net topology (weight ${mismatch} of ${to.length})`);
+  }
+  model.setWeights(from);
+  source.value.dispose();
+  ctx.log(`initial weights loaded from ${path.basename(file)}`);
+  return ok(undefined);
+}
+
+async function withData(ctx: StepRunContext, ref: string, body: (data: DatasetSplit) => Promise<StepResult<void>>): Promise<StepResult<void>> {
+  const backend = await startBackend(ctx);
+  if (!backend.ok) return backend;
+  const data = await loadUpstreamData(ctx, ref);
+  if (!data.ok) return data;
+  return body(data.value);
+}
+
+export const pretrainStep: StepImplementation = {
+  run: (ctx) => {
+    const w = withOf<PretrainWith>(ctx.spec.with);
+    const settings = trainSettings(w.train);
+    return withData(ctx, w.data, async (data) => {
+      const model = buildUnet({ baseFilters: w.width, l2: settings.l2 ?? 0, seed: settings.seed });
+      if (w.init_weights) {
+        const init = await applyInitialWeights(ctx, model, w.init_weights);
+        if (!init.ok) return init;
+      }
+      const trained = await supervisedPhase(ctx, model, data, settings, { prefix: '', offset: 0, total: settings.epochs });
+      if (!trained.ok) return trained;
+      const label = w.init_weights ? 'U-Net (fine-tuned)' : 'U-Net';
+      return finish(ctx, model, { architecture: 'unet', label, width: w.width }, [trained.value]);
+    });
+  },
+};
+
+export const hintStep: StepImplementation = {
+  run: (ctx) => {
+    const w = withOf<HintWith>(ctx.spec.with);
+    const [enc, dec, retrain] = [trainSettings(w.encoder), trainSettings(w.decoder), trainSettings(w.retrain)];
+    const total = enc.epochs + dec.epochs + retrain.epochs;
+    return withData(ctx, w.data, async (data) => {
+      const teacher = await loadUpstreamModel(ctx, w.teacher);
+      if (!teacher.ok) return teacher;
+      if (teacher.value.info.architecture !== 'unet') return failure(`teacher '${w.teacher}' is a ${teacher.value.info.architecture}, expected a U-Net`);
+      const width = teacher.value.info.width;
+      const student = buildLwUnet({ baseFilters: width, l2: retrain.l2 ?? 0, seed: enc.seed });
+      const models = { teacher: teacher.value.model, student };
+      const phases: PhaseRecord[] = [];
+      const e = await hintPhase(ctx, models, 'encoder', data, enc, { prefix: 'hint_encoder_', offset: 0, total });
+      if (!e.ok) return e;
+      phases.push(e.value);
+      const d = await hintPhase(ctx, models, 'decoder', data, dec, { prefix: 'hint_decoder_', offset: enc.epochs, total });
+      if (!d.ok) return d;
+      phases.push(d.value);
+      const r = await supervisedPhase(ctx, student, data, retrain, { prefix: '', offset: enc.epochs + dec.epochs, total });
+      if (!r.ok) return r;
+      phases.push(r.value);
+      return finish(ctx, student, { architecture: 'lw_unet', label: 'lw_unet (hint learning + BCE)', width }, phases);
+    });
+  },
+};
+
+export const binariseStep: StepImplementation = {
+  run: (ctx) => {
+    const w = withOf<BinariseWith>(ctx.spec.with);
+    const settings = trainSettings(w.train);
+    return withData(ctx, w.data, async (data) => {
+      const lw = await loadUpstreamModel(ctx, w.student);
+      if (!lw.ok) return lw;
+      if (lw.value.info.architecture !== 'lw_unet') return failure(`student '${w.student}' is a ${lw.value.info.architecture}, expected an lw_unet`);
+      const width = lw.value.info.width;
+      const blu = buildBluNet(bluOptions(width, w.levels, settings.seed));
+      const moved = transferLwUnetToBluNet(lw.value.model, blu);
+      if (!moved.ok) return failure(moved.error.message);
+      ctx.log(`transferred ${moved.value.length} layers from the distilled lw_unet`);
+      lw.value.model.dispose();
+      const trained = await supervisedPhase(ctx, blu, data, settings, { prefix: '', offset: 0, total: settings.epochs });
+      if (!trained.ok) return trained;
+      return finish(ctx, blu, { architecture: 'blu_net', label: 'BLU-Net (from distilled lw_unet)', width }, [trained.value]);
+    });
+  },
+};
+
+function scratchModel(model: Exclude<Architecture, 'unet'>, w: AblationWith, seed: number, l2: number): tf.LayersModel {
+  return model === 'lw_unet' ? buildLwUnet({ baseFilters: w.width, l2, seed }) : buildBluNet(bluOptions(w.width, w.levels, seed));
+}
+
+export const ablationStep: StepImplementation = {
+  run: (ctx) => {
+    const w = withOf<AblationWith>(ctx.spec.with);
+    const base = trainSettings(w.train);
+    const settings = { ...base, lr: w.lr_by_model?.[w.model] ?? base.lr };
+    return withData(ctx, w.data, async (data) => {
+      const model = scratchModel(w.model, w, settings.seed, settings.l2 ?? 0);
+      const trained = await supervisedPhase(ctx, model, data, settings, { prefix: '', offset: 0, total: settings.epochs });
+      if (!trained.ok) return trained;
+      const label = w.model === 'lw_unet' ? 'lw_unet (from scratch)' : 'BLU-Net (from scratch)';
+      return finish(ctx, model, { architecture: w.model, label, width: w.width }, [trained.value]);
+    });
+  },
+};

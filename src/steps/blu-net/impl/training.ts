@@ -1,0 +1,103 @@
+/** Runs the ml/train loops for a step: settings mapping, progress/metric reporting, cancellation. */
+import type * as tf from '@tensorflow/tfjs';
+import type { DatasetSplit } from '../../../ml/data/index.js';
+import { HINT_DECODER_INDICES, HINT_ENCODER_INDICES, tapModel } from '../../../ml/models/index.js';
+import {
+  trainHint,
+  trainSupervised,
+  type HintOptions,
+  type SupervisedOptions,
+  type TrainEventHandler,
+  type TrainResult,
+} from '../../../ml/train/index.js';
+import { ok } from '../../../runtime/result.js';
+import type { StepRunContext } from '../../kind.js';
+import type { TrainSettings } from '../common.js';
+import { failure, metric, throwIfAborted, type StepResult } from './context.js';
+
+/** One training phase of a step; several phases share one epoch counter in the progress display. */
+export interface Phase {
+  /** Metric name prefix, e.g. 'hint_encoder_' ('' for the main phase). */
+  readonly prefix: string;
+  /** Epochs done by earlier phases of the same step. */
+  readonly offset: number;
+  /** Epochs of all phases of the step. */
+  readonly total: number;
+}
+
+export interface PhaseRecord extends TrainResult {
+  readonly phase: string;
+  readonly seconds: number;
+}
+
+function handler(ctx: StepRunContext, phase: Phase): TrainEventHandler {
+  return (event) => {
+    if (event.type === 'batch-end') throwIfAborted(ctx);
+    if (event.type !== 'epoch-end') return;
+    const epoch = phase.offset + event.epoch + 1;
+    const shown: Record<string, number> = { loss: event.loss, val_loss: event.val.loss };
+    if (event.val.iou !== undefined) shown.val_iou = event.val.iou;
+    if (event.val.f1 !== undefined) shown.val_f1 = event.val.f1;
+    ctx.report.progress({ label: 'epoch', current: epoch, total: phase.total, metrics: shown });
+    for (const [name, value] of Object.entries({ ...shown, lr: event.lr, epoch_seconds: event.seconds })) {
+      metric(ctx, `${phase.prefix}${name}`, value, epoch);
+    }
+  };
+}
+
+function loopOptions(s: TrainSettings) {
+  return {
+    epochs: s.epochs,
+    learningRate: s.lr,
+    batchSize: s.batch,
+    cropSize: s.crop,
+    seed: s.seed,
+    augment: s.augment ? {} : (false as const),
+    crop: { sampler: s.sampler, ...(s.foreground_probability !== undefined ? { foregroundProbability: s.foreground_probability } : {}) },
+    ...(s.val_crop !== undefined ? { valCropSize: s.val_crop } : {}),
+    ...(s.steps_per_epoch !== undefined ? { stepsPerEpoch: s.steps_per_epoch } : {}),
+    ...(s.ignore_epochs !== undefined ? { ignoreEpochs: s.ignore_epochs } : {}),
+    ...(s.lr_decay_start !== undefined ? { lrDecayStartEpoch: s.lr_decay_start } : {}),
+  };
+}
+
+function record(phase: string, started: number, result: TrainResult): PhaseRecord {
+  return { ...result, phase, seconds: (performance.now() - started) / 1000 };
+}
+
+/** BCE training of `model` in place (best weights kept); reports every epoch. */
+export async function supervisedPhase(
+  ctx: StepRunContext,
+  model: tf.LayersModel,
+  data: DatasetSplit,
+  settings: TrainSettings,
+  phase: Phase,
+): Promise<StepResult<PhaseRecord>> {
+  const options: SupervisedOptions = { ...loopOptions(settings), bestMetric: settings.best, onEvent: handler(ctx, phase) };
+  const started = performance.now();
+  const result = await trainSupervised(model, data, options);
+  if (!result.ok) return failure(ctx.signal.aborted ? 'cancelled' : result.error.message);
+  ctx.log(`${phase.prefix || 'train'}: best ${result.value.metricName} ${result.value.bestMetric.toFixed(4)} at epoch ${result.value.bestEpoch}`);
+  return ok(record(phase.prefix || 'supervised', started, result.value));
+}
+
+/** One hint-learning step (encoder or decoder taps) from `teacher` into `student`, in place. */
+export async function hintPhase(
+  ctx: StepRunContext,
+  models: { readonly teacher: tf.LayersModel; readonly student: tf.LayersModel },
+  which: 'encoder' | 'decoder',
+  data: DatasetSplit,
+  settings: TrainSettings,
+  phase: Phase,
+): Promise<StepResult<PhaseRecord>> {
+  const indices = which === 'encoder' ? HINT_ENCODER_INDICES : HINT_DECODER_INDICES;
+  // The tap models share layers (and weights) with the full models: never dispose them.
+  const teacherTaps = tapModel(models.teacher, indices);
+  const studentTaps = tapModel(models.student, indices);
+  const options: HintOptions = { ...loopOptions(settings), onEvent: handler(ctx, phase) };
+  const started = performance.now();
+  const result = await trainHint(teacherTaps, studentTaps, { teacherIndices: indices, studentIndices: indices }, data, options);
+  if (!result.ok) return failure(ctx.signal.aborted ? 'cancelled' : result.error.message);
+  ctx.log(`hint ${which}: best val hint loss ${result.value.bestMetric.toFixed(4)} at epoch ${result.value.bestEpoch}`);
+  return ok(record(`hint_${which}`, started, result.value));
+}

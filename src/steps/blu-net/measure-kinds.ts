@@ -1,0 +1,129 @@
+/** The measuring kinds: evaluate (per model), size, latency, and the aggregating report. */
+import type { StepKindDefinition } from '../kind.js';
+import { ARTIFACT, artifactPath, out, STEP_REF_SCHEMA, withOf } from './common.js';
+
+const CROP = { type: 'integer', minimum: 16, multipleOf: 16 } as const;
+const MODEL_LIST = { type: 'array', minItems: 1, items: STEP_REF_SCHEMA } as const;
+
+export interface EvaluateWith {
+  readonly data: string;
+  /** The training step whose model is evaluated. */
+  readonly model: string;
+  /** Test centre crop/pad side (thesis: 512). */
+  readonly crop: number;
+  /** How many test images get a PNG overlay. */
+  readonly overlays?: number;
+}
+
+export const evaluateKind: StepKindDefinition = {
+  name: 'evaluate',
+  version: '1',
+  description: 'Per-image and mean IoU/F1 of one model on the test split, plus PNG overlays (image | truth | prediction)',
+  withSchema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['data', 'model', 'crop'],
+    properties: { data: STEP_REF_SCHEMA, model: STEP_REF_SCHEMA, crop: CROP, overlays: { type: 'integer', minimum: 0, maximum: 50 } },
+  },
+  declare({ stepId, with: value }) {
+    const w = withOf<EvaluateWith>(value);
+    return {
+      deps: [],
+      outs: [out(artifactPath(stepId, ARTIFACT.eval), true), out(artifactPath(stepId, ARTIFACT.overlays), true)],
+      needs: [w.data, w.model],
+    };
+  },
+  async load() {
+    return (await import('./impl/evaluate.js')).evaluateStep;
+  },
+};
+
+export interface SizeWith {
+  readonly data: string;
+  readonly models: readonly string[];
+  /** Also account the untrained thesis-width models (0: skip). */
+  readonly thesis_width?: number;
+  /** Crop used to check that the packed BLU-Net predicts exactly like the trained one. */
+  readonly check_crop?: number;
+}
+
+export const sizeKind: StepKindDefinition = {
+  name: 'size',
+  version: '1',
+  description: 'Thesis size accounting per model, a real bit-packed BLU-Net export (checked to predict identically) and compression ratios',
+  withSchema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['data', 'models'],
+    properties: { data: STEP_REF_SCHEMA, models: MODEL_LIST, thesis_width: { type: 'integer', minimum: 0 }, check_crop: CROP },
+  },
+  declare({ stepId, with: value }) {
+    const w = withOf<SizeWith>(value);
+    return {
+      deps: [],
+      outs: [out(artifactPath(stepId, ARTIFACT.size), true), out(artifactPath(stepId, ARTIFACT.packed))],
+      needs: [w.data, ...w.models],
+    };
+  },
+  async load() {
+    return (await import('./impl/size.js')).sizeStep;
+  },
+};
+
+export interface LatencyWith {
+  readonly models: readonly string[];
+  /** Input side (batch 1, one channel). */
+  readonly size: number;
+  readonly runs: number;
+  readonly warmup: number;
+}
+
+export const latencyKind: StepKindDefinition = {
+  name: 'latency',
+  version: '1',
+  description: 'Batch-1 inference latency (median, p95) per model on the active backend; runs alone',
+  withSchema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['models', 'size', 'runs', 'warmup'],
+    properties: { models: MODEL_LIST, size: CROP, runs: { type: 'integer', minimum: 1 }, warmup: { type: 'integer', minimum: 0 } },
+  },
+  declare({ stepId, with: value }) {
+    const w = withOf<LatencyWith>(value);
+    return { deps: [], outs: [out(artifactPath(stepId, ARTIFACT.latency), true)], needs: [...w.models], resources: { cpus: 'all' } };
+  },
+  async load() {
+    return (await import('./impl/latency.js')).latencyStep;
+  },
+};
+
+export interface ReportWith {
+  /** Evaluate steps (a name covers every matrix instance). */
+  readonly evaluations: readonly string[];
+  readonly size: string;
+  readonly latency: string;
+  readonly title?: string;
+}
+
+export const reportKind: StepKindDefinition = {
+  name: 'report',
+  version: '1',
+  description: 'Aggregates evaluations, sizes and latencies into a markdown results table (and JSON)',
+  withSchema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['evaluations', 'size', 'latency'],
+    properties: { evaluations: MODEL_LIST, size: STEP_REF_SCHEMA, latency: STEP_REF_SCHEMA, title: { type: 'string' } },
+  },
+  declare({ stepId, with: value }) {
+    const w = withOf<ReportWith>(value);
+    return {
+      deps: [],
+      outs: [out(artifactPath(stepId, ARTIFACT.results), true), out(artifactPath(stepId, ARTIFACT.resultsJson), true)],
+      needs: [...w.evaluations, w.size, w.latency],
+    };
+  },
+  async load() {
+    return (await import('./impl/report.js')).reportStep;
+  },
+};

@@ -1,0 +1,137 @@
+/** The training kinds: pretrain (U-Net), hint (lw_unet), binarise (BLU-Net), ablation (from scratch). */
+import type { JsonValue } from '../../runtime/result.js';
+import type { StepKindDefinition } from '../kind.js';
+import { ARCHITECTURES, ARTIFACT, artifactPath, out, STEP_REF_SCHEMA, TRAIN_SCHEMA, WIDTH_SCHEMA, withOf } from './common.js';
+
+function modelOuts(stepId: string) {
+  return [out(artifactPath(stepId, ARTIFACT.model)), out(artifactPath(stepId, ARTIFACT.train), true)];
+}
+
+export interface PretrainWith {
+  readonly data: string;
+  readonly width: number;
+  /** Optional initial weights (a saved U-Net folder of the same topology), e.g. converted DeLTA weights. */
+  readonly init_weights?: string;
+  readonly train: JsonValue;
+}
+
+export const pretrainKind: StepKindDefinition = {
+  name: 'pretrain',
+  version: '1',
+  description: 'Trains the full-precision U-Net (optionally starting from given weights: transfer learning)',
+  withSchema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['data', 'width', 'train'],
+    properties: { data: STEP_REF_SCHEMA, width: WIDTH_SCHEMA, init_weights: { type: 'string' }, train: TRAIN_SCHEMA },
+  },
+  declare({ stepId, with: value }) {
+    const w = withOf<PretrainWith>(value);
+    const init = w.init_weights !== undefined && w.init_weights !== '' ? [w.init_weights] : [];
+    return { deps: init, outs: modelOuts(stepId), needs: [w.data] };
+  },
+  async load() {
+    return (await import('./impl/train-steps.js')).pretrainStep;
+  },
+};
+
+export interface HintWith {
+  readonly data: string;
+  readonly teacher: string;
+  readonly encoder: JsonValue;
+  readonly decoder: JsonValue;
+  readonly retrain: JsonValue;
+}
+
+export const hintKind: StepKindDefinition = {
+  name: 'hint',
+  version: '1',
+  description: 'Hint learning U-Net teacher -> lw_unet (encoder step, decoder step, summed MSE), then BCE retraining',
+  withSchema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['data', 'teacher', 'encoder', 'decoder', 'retrain'],
+    properties: { data: STEP_REF_SCHEMA, teacher: STEP_REF_SCHEMA, encoder: TRAIN_SCHEMA, decoder: TRAIN_SCHEMA, retrain: TRAIN_SCHEMA },
+  },
+  declare({ stepId, with: value }) {
+    const w = withOf<HintWith>(value);
+    return { deps: [], outs: modelOuts(stepId), needs: [w.data, w.teacher] };
+  },
+  async load() {
+    return (await import('./impl/train-steps.js')).hintStep;
+  },
+};
+
+export interface BinariseWith {
+  readonly data: string;
+  readonly student: string;
+  readonly levels?: { readonly activation?: number; readonly conv?: number; readonly depthwise?: number; readonly pointwise?: number };
+  readonly train: JsonValue;
+}
+
+const LEVEL = { type: 'integer', minimum: 1, maximum: 8 } as const;
+const LEVELS_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  description: 'Residual levels a/c/d/p (thesis: 3 each).',
+  properties: { activation: LEVEL, conv: LEVEL, depthwise: LEVEL, pointwise: LEVEL },
+} as const;
+
+export const binariseKind: StepKindDefinition = {
+  name: 'binarise',
+  version: '1',
+  description: 'BLU-Net initialised from the distilled lw_unet (weight transfer), then trained with BCE',
+  withSchema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['data', 'student', 'train'],
+    properties: { data: STEP_REF_SCHEMA, student: STEP_REF_SCHEMA, levels: LEVELS_SCHEMA, train: TRAIN_SCHEMA },
+  },
+  declare({ stepId, with: value }) {
+    const w = withOf<BinariseWith>(value);
+    return { deps: [], outs: modelOuts(stepId), needs: [w.data, w.student] };
+  },
+  async load() {
+    return (await import('./impl/train-steps.js')).binariseStep;
+  },
+};
+
+export interface AblationWith {
+  readonly data: string;
+  readonly model: 'lw_unet' | 'blu_net';
+  readonly width: number;
+  readonly levels?: BinariseWith['levels'];
+  readonly train: JsonValue;
+  /** Per-model learning rate overriding train.lr (thesis: lw_unet 1e-3, BLU-Net 1e-4). */
+  readonly lr_by_model?: { readonly lw_unet?: number; readonly blu_net?: number };
+}
+
+export const ablationKind: StepKindDefinition = {
+  name: 'ablation',
+  version: '1',
+  description: 'lw_unet or BLU-Net trained from scratch (no teacher, no transfer) with the given budget',
+  withSchema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['data', 'model', 'width', 'train'],
+    properties: {
+      data: STEP_REF_SCHEMA,
+      model: { enum: ARCHITECTURES.filter((a) => a !== 'unet') },
+      width: WIDTH_SCHEMA,
+      levels: LEVELS_SCHEMA,
+      train: TRAIN_SCHEMA,
+      lr_by_model: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { lw_unet: { type: 'number', exclusiveMinimum: 0 }, blu_net: { type: 'number', exclusiveMinimum: 0 } },
+      },
+    },
+  },
+  declare({ stepId, with: value }) {
+    const w = withOf<AblationWith>(value);
+    return { deps: [], outs: modelOuts(stepId), needs: [w.data] };
+  },
+  async load() {
+    return (await import('./impl/train-steps.js')).ablationStep;
+  },
+};
