@@ -37,6 +37,12 @@ describe('sbatch argv builder', () => {
     ]);
   });
 
+  it('escapes % in log paths so sbatch does not expand %j and friends', () => {
+    const argv = buildSbatchArgv({ spec: { ...baseSpec, logPath: '/p/100%j/x.log' }, scriptPath: '/s', extraSbatchArgs: [] });
+    expect(argv).toContain('--output=/p/100%%j/x.log');
+    expect(argv).toContain('--error=/p/100%%j/x.log');
+  });
+
   it("maps cpus 'all' to --exclusive and falls back to the timeout for --time", () => {
     expect(resourceArgs({ cpus: 'all' }, 90_500)).toEqual(['--exclusive', '--time=1:31']);
     expect(resourceArgs({ time: '5' }, 90_500)).toEqual(['--time=5']);

@@ -41,6 +41,17 @@ describe.skipIf(unavailable !== null)('Slurm executor on a real cluster', () => 
     expect(readFileSync(spec.logPath, 'utf8')).toContain(`fake worker for ${spec.id} in job ${result.value.jobId}`);
   });
 
+  it('finds the log of a project whose path contains % (no %j expansion by sbatch)', async () => {
+    const odd = makeTempProject('blu-slurm-100%j-');
+    const spec = makeSpec(odd, 'odd', { progressSteps: 2 });
+    const report = recordingReport();
+    const result = await createSlurmExecutor({ runDir: odd.runDir, cliEntry: FAKE_WORKER, extraSbatchArgs: [], pollMs: 200 })
+      .execute(spec, { signal: new AbortController().signal, report });
+    expect(result.ok).toBe(true);
+    expect(report.progressSeen.filter((p) => p.label === 'epoch')).toHaveLength(2);
+    expect(readFileSync(spec.logPath, 'utf8')).toContain('fake worker done');
+  });
+
   it('returns a null entry for a cache: false step', async () => {
     const spec = makeSpec(project, 'report', {}, { cache: false });
     const result = await executor.execute(spec, { signal: new AbortController().signal, report: recordingReport() });

@@ -30,8 +30,8 @@ export interface TempProject {
   readonly runDir: string;
 }
 
-export function makeTempProject(): TempProject {
-  const projectDir = mkdtempSync(path.join(tmpdir(), 'blu-slurm-'));
+export function makeTempProject(prefix = 'blu-slurm-'): TempProject {
+  const projectDir = mkdtempSync(path.join(tmpdir(), prefix));
   const runId = `run-${randomUUID().slice(0, 8)}`;
   return { projectDir, cacheDir: path.join(projectDir, '.blu', 'cache'), runId, runDir: path.join(projectDir, '.blu', 'runs', runId) };
 }
