@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/ml/backend/index.js';
 import type { Sample } from '../../../src/ml/data/index.js';
 import { buildLwUnet, buildUnet, tapModel } from '../../../src/ml/models/index.js';
-import { trainHint, type TrainEvent } from '../../../src/ml/train/index.js';
+import { trainHint, validateHint, type TrainEvent } from '../../../src/ml/train/index.js';
 import { hasData } from '../data/data-dir.js';
 import { realCrops } from './real-crops.js';
 
@@ -54,6 +54,9 @@ describe.skipIf(!hasData)('trainHint on a tiny U-Net teacher and lw_unet student
     expect(atEpochStart[3]).toBe(atEpochStart[1]);
     expect(tf.memory().numTensors).toBe(baseline);
     expect(events.some((e) => e.type === 'best-updated')).toBe(true);
+    // The best student weights are the ones left in the (shared) student variables.
+    const after = await validateHint(teacherTaps, studentTaps, samples, 32, 3);
+    expect(after.loss).toBeCloseTo(bestMetric, 5);
   });
 
   it('rejects tap models that do not match the index lists', async () => {
