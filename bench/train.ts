@@ -2,7 +2,8 @@
  * Training/forward throughput of the three thesis models on the active tensor backend.
  * Usage: node dist/bench/train.js [--size 256] [--models unet,lw_unet,blu_net] [--width 16]
  *        [--levels 5] [--batch 2] [--steps 3] [--warmup 1] [--backend auto|wasm|cpu|...]
- *        [--no-naive] [--profile]
+ *        [--no-naive] [--profile] [--variants per-tap] [--kernels]
+ * --kernels times the four backprop kernels alone (ours vs naive vs per-tap) instead of models.
  * Prints a table to stdout and writes nothing else.
  *
  * FLOPs are counted analytically, conv layers only, as 2·MACs. For a stride-1 'same' conv the
@@ -30,6 +31,7 @@ interface Options {
   backend: string;
   naive: boolean;
   profile: boolean;
+  kernels: boolean;
   variants: KernelVariant[];
 }
 
@@ -50,6 +52,7 @@ function parseArgs(argv: string[]): Options {
     backend: value('--backend', process.env.BLU_BACKEND ?? 'auto'),
     naive: !argv.includes('--no-naive'),
     profile: argv.includes('--profile'),
+    kernels: argv.includes('--kernels'),
     variants: value('--variants', '').split(',').filter((v) => v !== '') as KernelVariant[],
   };
 }
@@ -184,6 +187,57 @@ function formatRow(r: Row, o: Options): string {
   return cells.join(' | ');
 }
 
+interface KernelCase {
+  kernel: string;
+  inputs: () => Record<string, tf.Tensor>;
+  attrs: tf.NamedAttrMap;
+  macs: number;
+  variants: KernelVariant[];
+  shape: number[];
+}
+
+/** Typical layers of a 256² U-Net level 1 (128², 32 ch) and level 2 (64², 64 ch), batch 2. */
+function kernelCases(b: number): KernelCase[] {
+  const r = (shape: number[]): tf.Tensor => tf.randomUniform(shape, -1, 1, 'float32', 3);
+  const conv = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC' };
+  const dw = { strides: [1, 1], pad: 'same', dilations: [1, 1] };
+  const cases: KernelCase[] = [];
+  for (const [h, c] of [[128, 32], [64, 64]] as const) {
+    const macs = b * h * h * 9 * c * c;
+    cases.push(
+      { kernel: 'Conv2DBackpropFilter', inputs: () => ({ x: r([b, h, h, c]), dy: r([b, h, h, c]) }), attrs: { ...conv, filterShape: [3, 3, c, c] }, macs, variants: ['composed'], shape: [b, h, h, c] },
+      { kernel: 'Conv2DBackpropInput', inputs: () => ({ dy: r([b, h, h, c]), filter: r([3, 3, c, c]) }), attrs: { ...conv, inputShape: [b, h, h, c] }, macs, variants: ['composed', 'naive'], shape: [b, h, h, c] },
+      { kernel: 'DepthwiseConv2dNativeBackpropFilter', inputs: () => ({ x: r([b, h, h, c]), dy: r([b, h, h, c]) }), attrs: { ...dw, filterShape: [3, 3, c, 1] }, macs: macs / c, variants: ['composed', 'per-tap', 'naive'], shape: [b, h, h, c] },
+      { kernel: 'DepthwiseConv2dNativeBackpropInput', inputs: () => ({ dy: r([b, h, h, c]), filter: r([3, 3, c, 1]) }), attrs: { ...dw, inputShape: [b, h, h, c] }, macs: macs / c, variants: ['composed', 'naive'], shape: [b, h, h, c] },
+    );
+  }
+  return cases;
+}
+
+async function timeKernel(k: KernelCase, o: Options): Promise<number> {
+  const inputs = k.inputs();
+  const ms = await timeSteps(o, async () => {
+    const out = tf.engine().runKernel(k.kernel, inputs, k.attrs) as tf.Tensor;
+    await out.data();
+    out.dispose();
+  });
+  tf.dispose(Object.values(inputs));
+  return ms;
+}
+
+async function benchKernels(o: Options): Promise<void> {
+  console.log('kernel                              | input          | variant  | ms (median) | GFLOP/s');
+  for (const k of kernelCases(o.batch)) {
+    const shape = k.shape;
+    for (const v of k.variants) {
+      setWasmKernelVariant(v);
+      const ms = await timeKernel(k, o);
+      console.log(`${k.kernel.padEnd(35)} | ${shape.join('x').padEnd(14)} | ${v.padEnd(8)} | ${ms.toFixed(1).padStart(11)} | ${((2 * k.macs) / ms / 1e6).toFixed(2)}`);
+    }
+  }
+  setWasmKernelVariant('composed');
+}
+
 async function main(): Promise<number> {
   const o = parseArgs(process.argv.slice(2));
   const backend = await initBackend(o.backend as Parameters<typeof initBackend>[0]);
@@ -193,6 +247,10 @@ async function main(): Promise<number> {
   }
   const b = backend.value;
   console.log(`backend ${b.name} (threads ${b.threads}, SIMD ${b.simd}), tfjs ${tf.version_core}, ${os.cpus().length} cores, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  if (o.kernels) {
+    await benchKernels(o);
+    return 0;
+  }
   console.log(`size ${o.size}², width ${o.width}, levels ${o.levels}, batch ${o.batch}, median of ${o.steps} steps after ${o.warmup} warm-up`);
   console.log('model    | Mparams | fwd GF/img | train GF/img | fwd img/s | fwd GF/s | train img/s | train GF/s | train ms/batch | ratios');
   for (const name of o.models) {

@@ -68,6 +68,16 @@ export function composedDepthwiseBackpropFilter(backendName: string): tf.KernelF
   };
 }
 
+/** The input pixels that filter tap (i, j) sees; wasm's 5-D StridedSlice is very slow, so use Slice at stride 1. */
+function tapWindow(scope: KernelScope, x5: tf.TensorInfo, out: Shape4, i: number, j: number, sh: number, sw: number): tf.TensorInfo {
+  const [b, oh, ow, c] = out;
+  if (sh === 1 && sw === 1) return scope.slice(x5, [0, i, j, 0, 0], [b, oh, ow, c, 1]);
+  return scope.run('StridedSlice', { x: x5 }, {
+    begin: [0, i, j, 0, 0], end: [b, i + (oh - 1) * sh + 1, j + (ow - 1) * sw + 1, c, 1],
+    strides: [1, sh, sw, 1, 1], beginMask: 0, endMask: 0, ellipsisMask: 0, newAxisMask: 0, shrinkAxisMask: 0,
+  });
+}
+
 /**
  * Alternative dW: one strided slice + multiply + reduce per filter tap. Memory-bound but simple;
  * kept to measure against the folded depthwise version (see BENCHMARKS.md).
@@ -88,10 +98,7 @@ export function perTapDepthwiseBackpropFilter(backendName: string): tf.KernelFun
       const taps: tf.TensorInfo[] = [];
       for (let i = 0; i < kh; i++) {
         for (let j = 0; j < kw; j++) {
-          const window = scope.run('StridedSlice', { x: xExpanded }, {
-            begin: [0, i, j, 0, 0], end: [b, i + (g.outH - 1) * g.strideH + 1, j + (g.outW - 1) * g.strideW + 1, c, 1],
-            strides: [1, g.strideH, g.strideW, 1, 1], beginMask: 0, endMask: 0, ellipsisMask: 0, newAxisMask: 0, shrinkAxisMask: 0,
-          });
+          const window = tapWindow(scope, xExpanded, [b, g.outH, g.outW, c], i, j, g.strideH, g.strideW);
           taps.push(scope.reshape(scope.sum(scope.run('Multiply', { a: window, b: dy5 }), [0, 1, 2]), [1, c, m]));
         }
       }
