@@ -56,6 +56,10 @@ export async function syncJournal(projectDir: string, options: SyncOptions): Pro
     if (options.runIds !== undefined && !options.runIds.includes(header.info.runId)) continue;
     const planner = new Planner({ info: header.info, user: header.user, lookupSource: (r, s) => lookupSource(index, store.uri, r, s) });
     const ops: Op[] = events.flatMap((event) => planner.plan(event));
+    if (!planner.runEnded && options.includeIncomplete === true) {
+      // The user says this run is dead: close what it left open, at its last known time.
+      ops.push(...planner.plan({ type: 'tracker-closed', time: events.at(-1)?.time ?? 0 }));
+    }
     const acks = await AckLog.load(projectDir, header.info.runId, store.uri);
     const already = ops.filter((op) => acks.has(String(op.seq))).length;
     const dispatcher = new Dispatcher(
@@ -65,11 +69,11 @@ export async function syncJournal(projectDir: string, options: SyncOptions): Pro
         maxArtifactBytes: maxArtifactBytes(options.env), verifyCreates: true, warn: (m) => warnings.push(m),
       },
     );
-    const skip = !planner.runEnded && options.includeIncomplete !== true;
+    const skip = !planner.runEnded;
     if (!skip && already < ops.length) await dispatcher.run(ops);
     journals.push({
       runId: header.info.runId, operations: ops.length, alreadyAcknowledged: already, sent: dispatcher.sent,
-      incomplete: !planner.runEnded, error: dispatcher.offline?.message ?? null,
+      incomplete: skip, error: dispatcher.offline?.message ?? null,
     });
   }
   return ok({ journals, warnings });

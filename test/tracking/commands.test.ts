@@ -5,6 +5,8 @@ import type { CliIO } from '../../src/cli/io.js';
 import { compareCommand, createMlflowTracker, runsCommand, syncCommand, uiCommand } from '../../src/tracking/index.js';
 import type { RunEvent } from '../../src/runtime/events.js';
 import { FakeMlflow } from './fake-mlflow.js';
+import { JournalWriter } from '../../src/tracking/journal.js';
+import { FileStore } from '../../src/tracking/file-store.js';
 import { T0, makeProject, pipelineEvents, runInfo, settings } from './fixture.js';
 
 const cleanup: (() => Promise<void>)[] = [];
@@ -143,5 +145,27 @@ describe('mlflow sync', () => {
     const listed = io(dir);
     expect(await runsCommand(['--tracking-uri', 'file:./other-mlruns', '--json'], listed)).toBe(0);
     expect((JSON.parse(listed.out()) as { bluRunId: string }[]).map((r) => r.bluRunId)).toEqual(['r7']);
+  });
+
+  it('leaves a crashed run\'s journal alone unless told it is dead, then closes its runs as KILLED', async () => {
+    const dir = await project();
+    const events = await pipelineEvents(dir, { runId: 'crashed' });
+    const cut = events.findIndex((e) => e.type === 'step-end' && e.stepId === 'train');
+    // What a killed process leaves behind: a journal that stops mid-run.
+    const writer = await JournalWriter.open(dir, { type: 'header', version: 1, info: runInfo(dir, 'crashed'), experimentName: 'seg-exp', user: 'dan' });
+    if (!writer.ok) throw new Error(writer.error);
+    expect((await writer.value.append(events.slice(0, cut))).ok).toBe(true);
+    await writer.value.close();
+    const skipped = io(dir);
+    expect(await syncCommand([], skipped)).toBe(0);
+    expect(skipped.out()).toMatch(/^crashed: sent 0, .*no run end \(skipped unless --include-incomplete\)/);
+    const forced = io(dir);
+    expect(await syncCommand(['--include-incomplete'], forced)).toBe(0);
+    expect(forced.out()).toMatch(/^crashed: sent \d+/);
+    const store = new FileStore(path.join(dir, 'mlruns'));
+    const exps = await store.listExperimentIds();
+    const runs = await store.searchRuns(exps.ok ? exps.value : [], { 'blu.run_id': 'crashed' });
+    const states = runs.ok ? Object.fromEntries(runs.value.map((r) => [r.runName, r.status])) : {};
+    expect(states).toEqual({ 'seg crashed': 'KILLED', prepare: 'FINISHED', train: 'KILLED' });
   });
 });

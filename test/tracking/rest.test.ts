@@ -34,6 +34,17 @@ function metricPoints(server: FakeMlflow): string[] {
   return [...server.runs.values()].flatMap((r) => r.metrics.map((m) => `${String(r.info['run_name'])} ${m.key} ${m.step} ${m.timestamp}`)).sort();
 }
 
+/** What a server holds, without its generated ids: per run name, sorted params, tags and metric points. */
+function snapshot(server: FakeMlflow): Record<string, unknown> {
+  const names = new Map([...server.runs.values()].map((r) => [String(r.info['run_id']), String(r.info['run_name'])]));
+  return Object.fromEntries([...server.runs.values()].map((r) => [String(r.info['run_name']), {
+    status: r.info['status'], start: r.info['start_time'], end: r.info['end_time'],
+    params: [...r.params].sort(), tags: [...r.tags].map(([k, v]) => [k, k === 'mlflow.parentRunId' ? names.get(v) : v]).sort(),
+    metrics: r.metrics.map((m) => `${m.key} ${m.step} ${m.timestamp} ${m.value}`).sort(),
+    artifacts: [...server.artifacts.keys()].filter((k) => k.includes(String(r.info['run_id']))).map((k) => k.split('/artifacts/')[1]).sort(),
+  }]));
+}
+
 function runStates(server: FakeMlflow): Record<string, string> {
   return Object.fromEntries([...server.runs.values()].map((r) => [String(r.info['run_name']), String(r.info['status'])]));
 }
@@ -174,6 +185,15 @@ describe('REST contract with an MLflow-like server', () => {
     expect(points).toHaveLength(12);
     const replayed = server.requests.slice(before).filter((r) => r.endpoint === 'runs/create');
     expect(replayed).toHaveLength(4 - runsBefore);
+
+    // The same state as a run that never saw an outage.
+    const reference = new FakeMlflow();
+    await reference.start();
+    cleanup.push(() => reference.stop());
+    await track(await makeProject(), reference, events, 'r1');
+    expect(snapshot(server)).toEqual(snapshot(reference));
+    const lines = (await fs.readFile(`${dir}/.blu/tracking/journal/r1.jsonl`, 'utf8')).trim().split('\n');
+    expect(lines).toHaveLength(events.length + 1); // header + every event
 
     const afterFirstSync = server.requests.length;
     const again = await syncJournal(dir, { env: { MLFLOW_TRACKING_URI: server.url }, baseDelayMs: 10 });
