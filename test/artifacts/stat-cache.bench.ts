@@ -3,14 +3,17 @@
  * 1000 steps × (1 dep + 1 output) = 2000 unchanged files checked through the stat cache, plus
  * a 10k-file directory dep, and loading/saving a 10k-entry cache file.
  */
-import { bench, describe } from 'vitest';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { afterAll, bench, describe } from 'vitest';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StatCache } from '../../src/artifacts/stat-cache.js';
 import { ageBy } from './helpers.js';
 
-const root = await mkdtemp(join(tmpdir(), 'blu-artifacts-bench-'));
+// A fixed path, wiped on start: bench mode may skip afterAll, so at most one copy is ever left.
+const root = join(tmpdir(), 'blu-artifacts-bench');
+await rm(root, { recursive: true, force: true });
+await mkdir(root);
 const files: string[] = [];
 for (let i = 0; i < 10_000; i++) {
   const dir = join(root, 'data', String(i % 100));
@@ -27,6 +30,7 @@ await warm.save();
 const noopSet = files.slice(0, 2000);
 
 describe('stat cache', () => {
+  afterAll(() => rm(root, { recursive: true, force: true }));
   bench('no-op rerun: hashPath on 2000 unchanged files (sequential)', async () => {
     for (const f of noopSet) await warm.hashPath(f);
   });
