@@ -6,8 +6,8 @@ import { once } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
-import { scancelOutsideExecutor, clusterUnavailableReason, makeTempProject, queueState, scontrolState, submitForeignJob } from './helpers.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { scancelOutsideExecutor, clusterUnavailableReason, makeTempProject, queueState, scontrolState, submitForeignJob, removeTempProjects } from './helpers.js';
 
 const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
 const cli = path.join(projectRoot, 'dist', 'src', 'cli', 'main.js');
@@ -77,6 +77,7 @@ function runCli(projectDir: string, args: readonly string[]): { status: number |
 }
 
 describe.skipIf(skip !== null)('blu-pipe run --executor slurm (built CLI, real cluster)', () => {
+  afterAll(removeTempProjects);
   it('runs every step as a Slurm job; a local run afterwards is all fresh', { timeout: 120_000 }, () => {
     const { projectDir } = makeTempProject();
     mkdirSync(path.join(projectDir, 'scripts'));

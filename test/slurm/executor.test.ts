@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createSlurmExecutor } from '../../src/runtime/executors/slurm.js';
 import {
   FAKE_WORKER, scancelOutsideExecutor, clusterUnavailableReason, makeSpec, makeTempProject, queueState, recordingReport,
-  scontrolState, submitForeignJob,
+  scontrolState, submitForeignJob, removeTempProjects,
 } from './helpers.js';
 
 const unavailable = clusterUnavailableReason();
@@ -24,6 +24,7 @@ describe.skipIf(unavailable !== null)('Slurm executor on a real cluster', () => 
   afterAll(async () => {
     foreignJobs.forEach(scancelOutsideExecutor);
     await executor.shutdown();
+    removeTempProjects();
   });
 
   it('runs a job, forwards protocol progress and metrics, and returns the committed entry', async () => {

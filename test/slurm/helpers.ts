@@ -1,7 +1,7 @@
 /** Shared set-up for the Slurm tests: cluster detection, temp projects and step specs. */
 import { spawnSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,8 +30,16 @@ export interface TempProject {
   readonly runDir: string;
 }
 
+const createdProjects: string[] = [];
+
+/** For afterAll: temp projects hold job logs and cache entries; nothing else needs them after a file's tests. */
+export function removeTempProjects(): void {
+  for (const dir of createdProjects.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
 export function makeTempProject(prefix = 'blu-slurm-'): TempProject {
   const projectDir = mkdtempSync(path.join(tmpdir(), prefix));
+  createdProjects.push(projectDir);
   const runId = `run-${randomUUID().slice(0, 8)}`;
   return { projectDir, cacheDir: path.join(projectDir, '.blu', 'cache'), runId, runDir: path.join(projectDir, '.blu', 'runs', runId) };
 }

@@ -1,12 +1,13 @@
 // Own file so that vitest runs it beside executor.test.ts: a Slurm time limit has 1-minute
 // granularity and is enforced up to ~30 s late, so this test alone takes 60-90 s.
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createSlurmExecutor } from '../../src/runtime/executors/slurm.js';
-import { FAKE_WORKER, clusterUnavailableReason, makeSpec, makeTempProject, recordingReport, scontrolState } from './helpers.js';
+import { FAKE_WORKER, clusterUnavailableReason, makeSpec, makeTempProject, recordingReport, scontrolState, removeTempProjects } from './helpers.js';
 
 const unavailable = clusterUnavailableReason();
 
 describe.skipIf(unavailable !== null)('Slurm executor time limit', () => {
+  afterAll(removeTempProjects);
   it('reports a job killed at its time limit as timeout', { timeout: 150_000 }, async () => {
     const project = makeTempProject();
     const executor = createSlurmExecutor({ runDir: project.runDir, cliEntry: FAKE_WORKER, extraSbatchArgs: [], pollMs: 1000 });

@@ -4,9 +4,9 @@
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createSlurmExecutor } from '../../src/runtime/executors/slurm.js';
-import { FAKE_WORKER, clusterUnavailableReason, makeSpec, makeTempProject, recordingReport } from './helpers.js';
+import { FAKE_WORKER, clusterUnavailableReason, makeSpec, makeTempProject, recordingReport, removeTempProjects } from './helpers.js';
 
 const unavailable = clusterUnavailableReason();
 
@@ -19,6 +19,7 @@ function pathWithForgetfulScontrol(): string {
 }
 
 describe.skipIf(unavailable !== null)('Slurm executor when the job left Slurm\'s records', () => {
+  afterAll(removeTempProjects);
   const project = makeTempProject();
   const executor = createSlurmExecutor({
     runDir: project.runDir, cliEntry: FAKE_WORKER, extraSbatchArgs: [], pollMs: 200, env: { PATH: pathWithForgetfulScontrol() },
