@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # slurm-ci-up.sh: bring up a single-node Slurm cluster (Debian bookworm: slurm-wlm 22.05 + munge)
 # for blu-pipe's Slurm executor tests, without systemd. Jobs run as root on this machine.
-# Idempotent: a cluster already up with the same config is left alone; a changed config restarts
-# slurmctld and slurmd. Needs root. Exits non-zero with a message when the cluster cannot come up.
+# Idempotent: a cluster already up with the same config is left alone (only the probe job runs);
+# a changed config restarts slurmctld and slurmd. Needs root. Exits non-zero with a message when the cluster cannot come up.
 #   SLURM_CI_CPUS=N   CPUs the node advertises (default: nproc, at least 4). CPUs are only a
 #                     scheduling count here (no cgroups), so a 2-core CI box can still run a
 #                     fanned-out test pipeline and the executor tests side by side.
@@ -112,17 +112,14 @@ CONF
   fi
 }
 
-DAEMON_STARTED=0
-start_slurm() {  # sets DAEMON_STARTED=1 when a daemon was (re)started
+start_slurm() {
   if ! is_running /run/slurmctld.pid slurmctld; then
     # -c: forget jobs of an earlier run; without it an uncleanly stopped job is requeued and re-run.
     /usr/sbin/slurmctld -c || fail "slurmctld did not start (see /var/log/slurm/slurmctld.log)"
-    DAEMON_STARTED=1
   fi
   retry 10 scontrol ping >/dev/null || fail "slurmctld does not answer scontrol ping"
   if ! is_running /run/slurmd.pid slurmd; then
     /usr/sbin/slurmd || fail "slurmd did not start (see /var/log/slurm/slurmd.log)"
-    DAEMON_STARTED=1
   fi
 }
 
@@ -163,5 +160,5 @@ if [ "$CONFIG_CHANGED" = 1 ]; then  # a new config needs both daemons restarted
 fi
 start_slurm
 node_state=$(wait_for_node)
-[ "$DAEMON_STARTED" = 0 ] || run_probe_job
+run_probe_job  # also when the cluster was already up: a broken slurmd would otherwise go unnoticed
 echo "slurm-ci-up: node $NODE $node_state (CPUs=$CPUS RealMemory=${MEM_MB}M)"
