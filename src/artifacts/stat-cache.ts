@@ -24,6 +24,8 @@ import type { Sha256, TreeEntry } from './types.js';
 
 export const RACY_WINDOW_MS = 2000;
 const FORMAT_VERSION = 1;
+/** Unused entries older than this are dropped on save (a dropped entry only costs one rehash). */
+export const PRUNE_AFTER_MS = 30 * 24 * 3600 * 1000;
 const DIR_HASH_CONCURRENCY = 8;
 
 export interface FileHash {
@@ -57,6 +59,8 @@ function stampOf(st: BigIntStats): string {
 export class StatCache {
   readonly #file: string;
   readonly #entries: Map<string, Entry>;
+  /** Paths looked up or recorded by this instance: never pruned on save. */
+  readonly #used = new Set<string>();
   #dirty = false;
   #filesRead = 0;
 
@@ -103,11 +107,17 @@ export class StatCache {
     return { type: 'file', hash: file.hash, size: file.size };
   }
 
-  /** Writes the cache atomically, only if something changed since open/last save. */
+  /**
+   * Writes the cache atomically, only if something changed since open/last save. Entries neither
+   * used by this instance nor recorded within PRUNE_AFTER_MS are dropped, so paths that no
+   * longer matter (deleted files, old experiments) do not grow the file forever.
+   */
   async save(): Promise<void> {
     if (!this.#dirty) return;
     const rows: Row[] = [];
+    const pruneBefore = Date.now() - PRUNE_AFTER_MS;
     for (const [path, e] of this.#entries) {
+      if (e.recordedAtMs < pruneBefore && !this.#used.has(path)) continue;
       rows.push([path, e.stamp, e.hash, e.size, e.executable ? 1 : 0, e.mtimeMs, e.recordedAtMs]);
     }
     const body: CacheFile = { version: FORMAT_VERSION, rows };
@@ -132,7 +142,10 @@ export class StatCache {
 
   async #hashStatted(path: string, st: BigIntStats, recordedAtMs: number): Promise<FileHash> {
     const known = this.#entries.get(path);
-    if (known !== undefined && known.stamp === stampOf(st) && isTrusted(known)) return publicView(known);
+    if (known !== undefined && known.stamp === stampOf(st) && isTrusted(known)) {
+      this.#used.add(path);
+      return publicView(known);
+    }
     const { hash, size } = await hashFileContent(path, Number(st.size));
     this.#filesRead++;
     return publicView(this.#remember(path, st, { hash, size, executable: isExecutableMode(Number(st.mode)) }, recordedAtMs));
@@ -145,6 +158,7 @@ export class StatCache {
   #remember(path: string, st: BigIntStats, file: FileHash, recordedAtMs: number): Entry {
     const entry: Entry = { ...publicView(file), stamp: stampOf(st), mtimeMs: Number(st.mtimeMs), recordedAtMs };
     this.#entries.set(path, entry);
+    this.#used.add(path);
     this.#dirty = true;
     return entry;
   }

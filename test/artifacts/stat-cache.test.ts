@@ -84,6 +84,22 @@ describe('StatCache.hashFile / hashPath on files', () => {
     expect(reopened.filesRead).toBe(0);
   });
 
+  it('drops entries unused by this instance and recorded long ago when saving', async () => {
+    const { file, dir } = await openCache();
+    const longAgo = Date.now() - 40 * 24 * 3600 * 1000;
+    const row = (path: string, recordedAt: number): unknown[] => [path, 'stamp', 'a'.repeat(64), 1, 0, recordedAt - 5000, recordedAt];
+    await mkdir(join(dir, 'cache', 'state'), { recursive: true });
+    const rows = [row('/gone/old', longAgo), row('/gone/recent', Date.now() - 1000)];
+    await writeFile(file, JSON.stringify({ version: 1, rows }));
+    const cache = await StatCache.open(file);
+    expect(cache.size).toBe(2);
+    await writeFile(join(dir, 'new.txt'), 'new');
+    await cache.hashPath(join(dir, 'new.txt'));
+    await cache.save();
+    const saved = JSON.parse(await readFile(file, 'utf8')) as { rows: unknown[][] };
+    expect(saved.rows.map((r) => r[0]).sort()).toEqual(['/gone/recent', join(dir, 'new.txt')].sort());
+  });
+
   it('treats a corrupt cache file as empty', async () => {
     const { file, dir } = await openCache();
     await mkdir(join(dir, 'cache', 'state'), { recursive: true });
