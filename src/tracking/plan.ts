@@ -209,7 +209,8 @@ export class Planner {
 
   private endTags(event: Extract<RunEvent, { type: 'step-end' }>): Record<string, string> {
     const tags: Record<string, string> = { 'blu.outcome': event.outcome };
-    if (event.outcome === 'restored' || event.outcome === 'fresh') tags['blu.cache'] = event.outcome;
+    // The outcome is the truth (a planned restore may have ended up running).
+    tags['blu.cache'] = event.outcome === 'restored' || event.outcome === 'fresh' ? event.outcome : 'ran';
     if (event.jobId !== undefined) tags['blu.slurm_job_id'] = event.jobId;
     if (event.failure !== undefined) {
       tags['blu.failure'] = event.failure.reason;

@@ -13,9 +13,15 @@ type Env = Readonly<Record<string, string | undefined>>;
 export function resolveTarget(configured: string | null, env: Env, projectDir: string): Result<Target, string> {
   const raw = nonEmpty(env['MLFLOW_TRACKING_URI']) ?? nonEmpty(configured);
   if (raw === null) return ok(fileTarget(path.join(projectDir, 'mlruns')));
-  if (/^https?:\/\//i.test(raw)) return ok(restTarget(raw, env));
+  if (/^https?:\/\//i.test(raw)) {
+    try {
+      return ok(restTarget(raw, env));
+    } catch {
+      return err(`bad MLflow tracking URI "${raw}"`);
+    }
+  }
   if (raw.startsWith('file:')) return fileUriTarget(raw, projectDir);
-  if (/^[a-z][a-z0-9+.-]*:/i.test(raw) && !/^[a-z]:[\\/]/i.test(raw)) {
+  if ((/^[a-z][a-z0-9+.-]*:/i.test(raw) && !/^[a-z]:[\\/]/i.test(raw)) || raw === 'databricks') {
     return err(`unsupported MLflow tracking URI "${raw}": use file:<path> or http(s)://host (databases are for an MLflow server)`);
   }
   // A bare path, as `mlflow ui --backend-store-uri ./mlruns` accepts.
@@ -42,9 +48,14 @@ function fileUriTarget(raw: string, projectDir: string): Result<Target, string> 
   return ok(fileTarget(path.resolve(projectDir, raw.slice('file:'.length))));
 }
 
+/** fetch() refuses URLs with credentials: move `user:pass@` into a basic auth header. */
 function restTarget(raw: string, env: Env): Target {
-  const baseUrl = raw.replace(/\/+$/, '');
-  return { kind: 'rest', baseUrl, uri: baseUrl, headers: authHeaders(env) };
+  const url = new URL(raw);
+  const inUrl = url.username !== '' ? { MLFLOW_TRACKING_USERNAME: decodeURIComponent(url.username), MLFLOW_TRACKING_PASSWORD: decodeURIComponent(url.password) } : {};
+  url.username = '';
+  url.password = '';
+  const baseUrl = url.href.replace(/\/+$/, '');
+  return { kind: 'rest', baseUrl, uri: baseUrl, headers: authHeaders({ ...inUrl, ...env }) };
 }
 
 /** Bearer token wins over basic auth, as in the Python client. */
