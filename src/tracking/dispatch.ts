@@ -34,7 +34,8 @@ type Outcome = 'done' | 'skipped' | 'offline';
 export class Dispatcher {
   offline: StoreError | null = null;
   sent = 0;
-  private spentMs = 0;
+  /** Wall-clock start of the current outage (request time counts too, not only the waits). */
+  private outageSince: number | null = null;
 
   constructor(private readonly ctx: DispatchContext, private readonly options: DispatchOptions) {}
 
@@ -54,16 +55,16 @@ export class Dispatcher {
     for (let previous: StoreError | null = null; ; ) {
       const result = await attempt(previous);
       if (result.ok || !result.error.retryable) {
-        if (result.ok) this.spentMs = 0;
+        if (result.ok) this.outageSince = null;
         return result;
       }
       previous = result.error;
-      if (this.spentMs + delay > this.options.retryBudgetMs) {
+      this.outageSince ??= Date.now();
+      if (Date.now() - this.outageSince + delay > this.options.retryBudgetMs) {
         this.offline = result.error;
         return null;
       }
       await new Promise((resolve) => setTimeout(resolve, delay));
-      this.spentMs += delay;
       delay = Math.min(delay * 2, 5_000);
     }
   }

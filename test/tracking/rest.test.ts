@@ -160,10 +160,8 @@ describe('REST contract with an MLflow-like server', () => {
     for (const event of events.slice(0, half)) tracker.onEvent(event);
     while (server.runs.size < 2) await new Promise((resolve) => setTimeout(resolve, 10));
     await server.stop();
-    const started = Date.now();
     for (const event of events.slice(half)) tracker.onEvent(event);
-    await tracker.close();
-    expect(Date.now() - started).toBeLessThan(5_000);
+    await tracker.close(); // resolves although the server never comes back during the run
     expect(tracker.warnings()).toHaveLength(1);
     expect(tracker.warnings()[0]).toMatch(/not reachable.*blu-pipe mlflow sync/);
     expect(tracker.describe()).toMatch(/offline/);
@@ -199,6 +197,16 @@ describe('REST contract with an MLflow-like server', () => {
     const again = await syncJournal(dir, { env: { MLFLOW_TRACKING_URI: server.url }, baseDelayMs: 10 });
     expect(again.ok && again.value.journals[0]?.sent).toBe(0);
     expect(server.requests.length).toBe(afterFirstSync);
+  });
+
+  it('bounds the total retry time when every answer is too slow', async () => {
+    const { dir, server } = await setup();
+    server.faults.push({ endpoint: '*', kind: 'slow', times: 10_000, delayMs: 1_000 });
+    const tracker = await track(dir, server, await pipelineEvents(dir, { runId: 'r1' }), 'r1', { ...FAST, requestTimeoutMs: 200, retryBudgetMs: 800 });
+    // Each try takes the whole 200 ms timeout, so an 800 ms budget allows only a handful of them.
+    expect(server.requests.length).toBeGreaterThan(1);
+    expect(server.requests.length).toBeLessThanOrEqual(6);
+    expect(tracker.warnings()).toEqual([expect.stringMatching(/not reachable.*aborted|not reachable.*timeout/i)]);
   });
 
   it('ends up with one experiment when two clients create it at once', async () => {
