@@ -111,8 +111,10 @@ describe('composed kernels free every intermediate', () => {
     const x = tf.tensor(hostRandom([2, 9, 9, 3], 5).values, [2, 9, 9, 3]);
     const dy = tf.tensor(hostRandom([2, 5, 5, 3], 6).values, [2, 5, 5, 3]);
     const w = tf.tensor(hostRandom([3, 3, 3, 3], 7).values, [3, 3, 3, 3]);
+    const dyFull = tf.tensor(hostRandom([2, 9, 9, 3], 8).values, [2, 9, 9, 3]);
     const callAll = (): void => {
       const outs = [
+        tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: dyFull }, { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', filterShape: [1, 1, 3, 3] }),
         tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: [2, 2], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 3, 3] }),
         tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { strides: [2, 2], pad: 'same', dataFormat: 'NHWC', inputShape: [2, 9, 9, 3] }),
         tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy }, { strides: [2, 2], pad: 'same', dilations: [1, 1], filterShape: [3, 3, 3, 1] }),
@@ -126,6 +128,6 @@ describe('composed kernels free every intermediate', () => {
     for (let i = 0; i < 5; i++) tf.tidy(callAll);
     expect(backend.numDataIds()).toBe(before);
     expect(tf.memory().numTensors).toBe(tensorsBefore);
-    tf.dispose([x, dy, w]);
+    tf.dispose([x, dy, w, dyFull]);
   });
 });
