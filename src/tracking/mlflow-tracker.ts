@@ -133,10 +133,19 @@ class LiveTracker {
       if (batch.length === 0) return;
       const written = await this.writer.append(batch);
       if (!written.ok) this.messages.add(`MLflow: ${written.error}`);
-      for (const event of batch) this.ops.push(...(this.planner?.plan(event) ?? []));
+      for (const event of batch) this.planOne(event);
       this.kickSender();
-    }).catch((cause: unknown) => this.messages.add(`MLflow: tracking failed on an event (kept in the journal): ${String(cause)}`));
+    }).catch((cause: unknown) => this.messages.add(`MLflow: tracking failed (events are kept in the journal): ${String(cause)}`));
     return this.journalChain;
+  }
+
+  /** One odd event must not stop the others from being tracked. */
+  private planOne(event: JournalEvent): void {
+    try {
+      this.ops.push(...(this.planner?.plan(event) ?? []));
+    } catch (cause) {
+      this.messages.add(`MLflow: could not track a ${event.type} event (kept in the journal): ${String(cause)}`);
+    }
   }
 
   private kickSender(): void {
