@@ -5,7 +5,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { type Result, ok, err } from '../runtime/result.js';
-import { AckLog, RunIndex, journalDir, readJournal } from './journal.js';
+import { AckLog, RunIndex, journalDir, readJournal, type JournalContents } from './journal.js';
+import type { TrackingStore } from './store.js';
 import { Planner, type Op } from './plan.js';
 import { Dispatcher } from './dispatch.js';
 import { lookupSource } from './mlflow-tracker.js';
@@ -44,39 +45,53 @@ export interface SyncReport {
 export async function syncJournal(projectDir: string, options: SyncOptions): Promise<Result<SyncReport, string>> {
   const target = resolveTarget(options.trackingUri ?? null, options.trackingUri ? {} : options.env, projectDir);
   if (!target.ok) return err(target.error);
-  const store = openStore(target.value, options);
-  const index = await RunIndex.load(projectDir);
-  const files = await journalFiles(projectDir);
+  const shared: Shared = { projectDir, options, store: openStore(target.value, options), index: await RunIndex.load(projectDir), warnings: [] };
   const journals: JournalSync[] = [];
-  const warnings: string[] = [];
-  for (const file of files) {
+  for (const file of await journalFiles(projectDir)) {
     const contents = await readJournal(file);
     if (contents === null) continue;
-    const { header, events } = contents;
-    if (options.runIds !== undefined && !options.runIds.includes(header.info.runId)) continue;
-    const planner = new Planner({ info: header.info, user: header.user, lookupSource: (r, s) => lookupSource(index, store.uri, r, s) });
-    const ops: Op[] = events.flatMap((event) => planner.plan(event));
-    if (!planner.runEnded && options.includeIncomplete === true) {
-      // The user says this run is dead: close what it left open, at its last known time.
-      ops.push(...planner.plan({ type: 'tracker-closed', time: events.at(-1)?.time ?? 0 }));
+    if (options.runIds !== undefined && !options.runIds.includes(contents.header.info.runId)) continue;
+    try {
+      journals.push(await syncOne(shared, contents));
+    } catch (cause) {
+      const runId = contents.header.info.runId;
+      journals.push({ runId, operations: 0, alreadyAcknowledged: 0, sent: 0, incomplete: false, error: `cannot replay: ${String(cause)}` });
     }
-    const acks = await AckLog.load(projectDir, header.info.runId, store.uri);
-    const already = ops.filter((op) => acks.has(String(op.seq))).length;
-    const dispatcher = new Dispatcher(
-      { store, acks, index, bluRunId: header.info.runId, experimentName: header.experimentName, user: header.user },
-      {
-        retryBudgetMs: options.retryBudgetMs ?? 30_000, baseDelayMs: options.baseDelayMs ?? 250,
-        maxArtifactBytes: maxArtifactBytes(options.env), verifyCreates: true, warn: (m) => warnings.push(m),
-      },
-    );
-    const skip = !planner.runEnded;
-    if (!skip && already < ops.length) await dispatcher.run(ops);
-    journals.push({
-      runId: header.info.runId, operations: ops.length, alreadyAcknowledged: already, sent: dispatcher.sent,
-      incomplete: skip, error: dispatcher.offline?.message ?? null,
-    });
   }
-  return ok({ journals, warnings });
+  return ok({ journals, warnings: shared.warnings });
+}
+
+interface Shared {
+  readonly projectDir: string;
+  readonly options: SyncOptions;
+  readonly store: TrackingStore;
+  readonly index: RunIndex;
+  readonly warnings: string[];
+}
+
+async function syncOne(shared: Shared, { header, events }: JournalContents): Promise<JournalSync> {
+  const { store, index, options } = shared;
+  const planner = new Planner({ info: header.info, user: header.user, lookupSource: (r, s) => lookupSource(index, store.uri, r, s) });
+  const ops: Op[] = events.flatMap((event) => planner.plan(event));
+  if (!planner.runEnded && options.includeIncomplete === true) {
+    // The user says this run is dead: close what it left open, at its last known time.
+    ops.push(...planner.plan({ type: 'tracker-closed', time: events.at(-1)?.time ?? 0 }));
+  }
+  const acks = await AckLog.load(shared.projectDir, header.info.runId, store.uri);
+  const already = ops.filter((op) => acks.has(String(op.seq))).length;
+  const dispatcher = new Dispatcher(
+    { store, acks, index, bluRunId: header.info.runId, experimentName: header.experimentName, user: header.user },
+    {
+      retryBudgetMs: options.retryBudgetMs ?? 30_000, baseDelayMs: options.baseDelayMs ?? 250,
+      maxArtifactBytes: maxArtifactBytes(options.env), verifyCreates: true, warn: (m) => shared.warnings.push(m),
+    },
+  );
+  const skip = !planner.runEnded;
+  if (!skip && already < ops.length) await dispatcher.run(ops);
+  return {
+    runId: header.info.runId, operations: ops.length, alreadyAcknowledged: already, sent: dispatcher.sent,
+    incomplete: skip, error: dispatcher.offline?.message ?? null,
+  };
 }
 
 async function journalFiles(projectDir: string): Promise<string[]> {
