@@ -39,9 +39,11 @@ export const evaluateKind: StepKindDefinition = {
 };
 
 export interface SizeWith {
-  readonly data: string;
-  readonly models: readonly string[];
-  /** Also account the untrained thesis-width models (0: skip). */
+  /** Needed with `models`: a test crop checks the packed BLU-Net's predictions. */
+  readonly data?: string;
+  /** Trained model steps to account (must include a BLU-Net, which is also packed). */
+  readonly models?: readonly string[];
+  /** Also account the untrained models at this width, as the thesis did at 64 (0: skip). */
   readonly thesis_width?: number;
   /** Crop used to check that the packed BLU-Net predicts exactly like the trained one. */
   readonly check_crop?: number;
@@ -54,15 +56,18 @@ export const sizeKind: StepKindDefinition = {
   withSchema: {
     type: 'object',
     additionalProperties: false,
-    required: ['data', 'models'],
+    anyOf: [{ required: ['data', 'models'] }, { required: ['thesis_width'] }],
+    dependencies: { models: ['data'] },
     properties: { data: STEP_REF_SCHEMA, models: MODEL_LIST, thesis_width: { type: 'integer', minimum: 0 }, check_crop: CROP },
   },
   declare({ stepId, with: value }) {
     const w = withOf<SizeWith>(value);
+    const models = w.models ?? [];
+    const packed = models.length > 0 ? [out(artifactPath(stepId, ARTIFACT.packed))] : [];
     return {
       deps: [],
-      outs: [out(artifactPath(stepId, ARTIFACT.size), true), out(artifactPath(stepId, ARTIFACT.packed))],
-      needs: [w.data, ...w.models],
+      outs: [out(artifactPath(stepId, ARTIFACT.size), true), ...packed],
+      needs: models.length > 0 && w.data !== undefined ? [w.data, ...models] : [],
     };
   },
   async load() {
@@ -100,7 +105,8 @@ export const latencyKind: StepKindDefinition = {
 export interface ReportWith {
   /** Evaluate steps (a name covers every matrix instance). */
   readonly evaluations: readonly string[];
-  readonly size: string;
+  /** Size steps (trained models, thesis width); their accounts are merged. */
+  readonly sizes: readonly string[];
   readonly latency: string;
   readonly title?: string;
 }
@@ -112,15 +118,15 @@ export const reportKind: StepKindDefinition = {
   withSchema: {
     type: 'object',
     additionalProperties: false,
-    required: ['evaluations', 'size', 'latency'],
-    properties: { evaluations: MODEL_LIST, size: STEP_REF_SCHEMA, latency: STEP_REF_SCHEMA, title: { type: 'string' } },
+    required: ['evaluations', 'sizes', 'latency'],
+    properties: { evaluations: MODEL_LIST, sizes: MODEL_LIST, latency: STEP_REF_SCHEMA, title: { type: 'string' } },
   },
   declare({ stepId, with: value }) {
     const w = withOf<ReportWith>(value);
     return {
       deps: [],
       outs: [out(artifactPath(stepId, ARTIFACT.results), true), out(artifactPath(stepId, ARTIFACT.resultsJson), true)],
-      needs: [...w.evaluations, w.size, w.latency],
+      needs: [...w.evaluations, ...w.sizes, w.latency],
     };
   },
   async load() {

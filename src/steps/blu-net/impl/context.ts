@@ -1,7 +1,7 @@
 /** Helpers every BLU-Net step implementation uses: backend, upstream artifacts, JSON files, reporting. */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { initBackend, type BackendInfo } from '../../../ml/backend/index.js';
+import type { BackendInfo } from '../../../ml/backend/index.js';
 import { err, ok, type Result } from '../../../runtime/result.js';
 import type { UpstreamOutputs } from '../../../runtime/step-spec.js';
 import type { StepRunContext, StepRunFailure } from '../../kind.js';
@@ -13,8 +13,12 @@ export function failure(message: string): StepResult<never> {
   return err({ message });
 }
 
-/** Every implementation starts here: picks the backend from BLU_BACKEND (default auto). */
+/**
+ * Every implementation that computes starts here: picks the backend from BLU_BACKEND (default auto).
+ * Imported lazily so steps that only read JSON (report) never load TensorFlow.js.
+ */
 export async function startBackend(ctx: StepRunContext): Promise<StepResult<BackendInfo>> {
+  const { initBackend } = await import('../../../ml/backend/index.js');
   const backend = await initBackend(parseBackend(process.env.BLU_BACKEND));
   if (!backend.ok) return failure(backend.error.message);
   ctx.log(`backend: ${backend.value.name} (${backend.value.reason}; threads ${backend.value.threads}, simd ${backend.value.simd})`);

@@ -32,12 +32,25 @@ async function readOne<T>(ctx: StepRunContext, ref: string, name: string, guard:
   return readJson(file.value, guard);
 }
 
+/** Merges the accounts of several size steps (e.g. trained models and the thesis width). */
+async function readSizes(ctx: StepRunContext, refs: readonly string[]): Promise<StepResult<SizeFile>> {
+  const merged: { trained: SizeFile['trained'][number][]; thesisWidth: SizeFile['thesisWidth'][number][]; packedCheck: SizeFile['packedCheck'] } = { trained: [], thesisWidth: [], packedCheck: null };
+  for (const ref of refs) {
+    const size = await readOne(ctx, ref, ARTIFACT.size, isSize);
+    if (!size.ok) return size;
+    merged.trained.push(...size.value.trained);
+    merged.thesisWidth.push(...size.value.thesisWidth);
+    merged.packedCheck = merged.packedCheck ?? size.value.packedCheck;
+  }
+  return ok(merged);
+}
+
 export const reportStep: StepImplementation = {
   async run(ctx) {
     const w = withOf<ReportWith>(ctx.spec.with);
     const evaluations = await readEvaluations(ctx, w.evaluations);
     if (!evaluations.ok) return evaluations;
-    const size = await readOne(ctx, w.size, ARTIFACT.size, isSize);
+    const size = await readSizes(ctx, w.sizes);
     if (!size.ok) return size;
     const latency = await readOne(ctx, w.latency, ARTIFACT.latency, isLatency);
     if (!latency.ok) return latency;

@@ -143,24 +143,32 @@ function reportSizes(ctx: StepRunContext, prefix: string, sizes: readonly ModelS
   }
 }
 
+/** Trained models: thesis accounting, saved size, packed BLU-Net export checked on a test crop. */
+async function accountTrained(ctx: StepRunContext, w: SizeWith, refs: readonly string[]): Promise<StepResult<Pick<SizeFile, 'trained' | 'packedCheck'>>> {
+  if (w.data === undefined) return failure(`'models' needs 'data' (a test crop checks the packed BLU-Net)`);
+  const data = await loadUpstreamData(ctx, w.data);
+  if (!data.ok) return data;
+  const sample = data.value.test[0];
+  if (!sample) return failure('the test split is empty');
+  const models = await loadAll(ctx, refs);
+  if (!models.ok) return models;
+  if (!models.value.some((m) => m.info.architecture === 'blu_net')) return failure('no BLU-Net among the models: nothing to pack');
+  const crop = w.check_crop ?? 64;
+  const x = tf.tensor4d(evalPatch(sample, crop).image, [1, crop, crop, 1]);
+  const trained = await trainedSizes(ctx, models.value, x);
+  x.dispose();
+  return trained;
+}
+
 export const sizeStep: StepImplementation = {
   async run(ctx) {
     const w = withOf<SizeWith>(ctx.spec.with);
     const backend = await startBackend(ctx);
     if (!backend.ok) return backend;
-    const data = await loadUpstreamData(ctx, w.data);
-    if (!data.ok) return data;
-    const sample = data.value.test[0];
-    if (!sample) return failure('the test split is empty');
-    const models = await loadAll(ctx, w.models);
-    if (!models.ok) return models;
-    const crop = w.check_crop ?? 64;
-    const x = tf.tensor4d(evalPatch(sample, crop).image, [1, crop, crop, 1]);
-    const trained = await trainedSizes(ctx, models.value, x);
-    x.dispose();
+    const refs = w.models ?? [];
+    const trained = refs.length > 0 ? await accountTrained(ctx, w, refs) : ok({ trained: [], packedCheck: null });
     if (!trained.ok) return trained;
-    if (!models.value.some((m) => m.info.architecture === 'blu_net')) return failure('no BLU-Net among the models: nothing to pack');
-    const thesis = (w.thesis_width ?? 64) > 0 ? await thesisWidthSizes(w.thesis_width ?? 64) : ok([]);
+    const thesis = (w.thesis_width ?? 0) > 0 ? await thesisWidthSizes(w.thesis_width ?? 0) : ok([]);
     if (!thesis.ok) return thesis;
     const file: SizeFile = { ...trained.value, thesisWidth: thesis.value };
     reportSizes(ctx, '', file.trained);

@@ -1,0 +1,85 @@
+// The BLU-Net step kinds' planning side: schemas, pure declarations (outs, needs, resources), no
+// TensorFlow.js at module top level, and the pure helpers of the implementations.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { Ajv } from 'ajv';
+import { builtinRegistry } from '../../src/steps/registry.js';
+import { artifactPath, safeStepId, trainSettings } from '../../src/steps/blu-net/common.js';
+import { percentile } from '../../src/steps/blu-net/impl/latency.js';
+
+const registry = builtinRegistry();
+const kind = (name: string) => {
+  const k = registry.get(name);
+  if (!k) throw new Error(`kind ${name} not registered`);
+  return k;
+};
+const TRAIN = { epochs: 2, lr: 0.001, crop: 64 };
+
+describe('blu-net step kinds', () => {
+  it('registers every kind of the pipeline', () => {
+    for (const name of ['dataset', 'pretrain', 'hint', 'binarise', 'ablation', 'evaluate', 'size', 'latency', 'report']) {
+      expect(registry.names()).toContain(name);
+    }
+  });
+
+  it('checks with: against the schema', () => {
+    const ajv = new Ajv({ strict: false, allowUnionTypes: true });
+    const valid = (name: string, value: unknown) => ajv.validate(kind(name).withSchema, value);
+    expect(valid('pretrain', { data: 'dataset', width: 4, train: TRAIN })).toBe(true);
+    expect(valid('pretrain', { data: 'dataset', width: 4, train: { ...TRAIN, crop: 50 } })).toBe(false); // not a multiple of 16
+    expect(valid('pretrain', { data: 'dataset', width: 4, train: { ...TRAIN, epoch: 3 } })).toBe(false); // typo
+    expect(valid('dataset', { layout: 'split-folders' })).toBe(false); // neither path nor url
+    expect(valid('dataset', { layout: 'split-folders', url: 'https://example.org/x.zip' })).toBe(false); // url without sha256
+    expect(valid('dataset', { layout: 'dic1', path: '../data', scale: 0.5, max_images: { train: 3 } })).toBe(true);
+    expect(valid('ablation', { data: 'dataset', model: 'unet', width: 4, train: TRAIN })).toBe(false);
+  });
+
+  it('declares outputs under artifacts/<safe id>, the steps it reads from, and deps outside the project', () => {
+    const d = kind('evaluate').declare({ stepId: 'evaluate_scratch@model=lw_unet', name: 'evaluate_scratch', with: { data: 'dataset', model: 'ablation@model=lw_unet', crop: 64 } });
+    expect(d.needs).toEqual(['dataset', 'ablation@model=lw_unet']);
+    expect(d.outs.map((o) => o.path)).toEqual(['artifacts/evaluate_scratch_model_lw_unet/eval.json', 'artifacts/evaluate_scratch_model_lw_unet/overlays']);
+    expect(d.outs.every((o) => o.track && o.cache)).toBe(true);
+    const data = kind('dataset').declare({ stepId: 'dataset', name: 'dataset', with: { path: '../shared/data/bbbc030', layout: 'split-folders' } });
+    expect(data.deps).toEqual(['../shared/data/bbbc030']);
+    const pre = kind('pretrain').declare({ stepId: 'pretrain', name: 'pretrain', with: { data: 'dataset', width: 4, init_weights: '', train: TRAIN } });
+    expect(pre.deps).toEqual([]);
+    expect(pre.needs).toEqual(['dataset']);
+    const hint = kind('hint').declare({ stepId: 'hint', name: 'hint', with: { data: 'dataset', teacher: 'pretrain', encoder: TRAIN, decoder: TRAIN, retrain: TRAIN } });
+    expect(hint.needs).toEqual(['dataset', 'pretrain']);
+  });
+
+  it('makes latency run alone', () => {
+    const d = kind('latency').declare({ stepId: 'latency', name: 'latency', with: { models: ['pretrain'], size: 64, runs: 3, warmup: 1 } });
+    expect(d.resources).toEqual({ cpus: 'all' });
+  });
+
+  it('keeps TensorFlow.js out of the definition modules (planning must stay cheap)', async () => {
+    const dir = fileURLToPath(new URL('../../src/steps/blu-net/', import.meta.url));
+    for (const file of ['index.ts', 'common.ts', 'dataset.ts', 'train-kinds.ts', 'measure-kinds.ts']) {
+      const source = await readFile(path.join(dir, file), 'utf8');
+      const staticImports = source.split('\n').filter((l) => /^import\s/.test(l) && !/^import type\s/.test(l));
+      expect(staticImports.filter((l) => /tfjs|\/impl\/|\/ml\//.test(l)), file).toEqual([]);
+    }
+  });
+});
+
+describe('blu-net helpers', () => {
+  it('turns instance ids into plain folder names', () => {
+    expect(safeStepId('ablation@model=blu_net')).toBe('ablation_model_blu_net');
+    expect(artifactPath('evaluate@source=hint', 'eval.json')).toBe('artifacts/evaluate_source_hint/eval.json');
+  });
+
+  it('fills the documented train defaults', () => {
+    expect(trainSettings({ epochs: 3, lr: 0.01, crop: 32 })).toMatchObject({ epochs: 3, batch: 1, seed: 1, augment: true, sampler: 'uniform', best: 'val_iou' });
+  });
+
+  it('takes nearest-rank percentiles', () => {
+    const sorted = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+    expect(percentile(sorted, 50)).toBe(5);
+    expect(percentile(sorted, 95)).toBe(10);
+    expect(percentile([7], 95)).toBe(7);
+    expect(Number.isNaN(percentile([], 50))).toBe(true);
+  });
+});

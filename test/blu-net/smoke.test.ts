@@ -1,0 +1,190 @@
+// End to end: the real CLI runs pipelines/blu-net.yaml with experiments/smoke.yaml on a small
+// subset of BBBC030 in a temporary project, checks every artifact and metric, then checks that a
+// second run is all fresh and that changing a hint-learning param reruns only hint and what
+// depends on it. Needs `npm run build` (dist/src/cli/main.js) and the data folder
+// (BLU_DATA_DIR, default ../shared/data/bbbc030 next to the repository).
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+const cli = path.join(repo, 'dist', 'src', 'cli', 'main.js');
+const dataDir = path.resolve(repo, process.env.BLU_DATA_DIR ?? '../shared/data/bbbc030');
+
+function skipReason(): string | null {
+  if (!existsSync(path.join(dataDir, 'train', 'images'))) return `data folder ${dataDir} absent (set BLU_DATA_DIR)`;
+  if (!existsSync(cli)) return `${cli} missing: run \`npm run build\` first`;
+  return null;
+}
+const skip = skipReason();
+if (skip) console.warn(`[blu-net smoke e2e skipped] ${skip}`);
+
+interface StepEnd {
+  readonly type: 'step-end';
+  readonly stepId: string;
+  readonly outcome: string;
+  readonly metrics: Record<string, number>;
+}
+
+interface RunOutput {
+  readonly exitCode: number;
+  readonly ends: StepEnd[];
+  readonly stderr: string;
+}
+
+const STEPS = [
+  'dataset',
+  'pretrain',
+  'hint',
+  'binarise',
+  'ablation@model=lw_unet',
+  'ablation@model=blu_net',
+  'evaluate@source=pretrain',
+  'evaluate@source=hint',
+  'evaluate@source=binarise',
+  'evaluate_scratch@model=lw_unet',
+  'evaluate_scratch@model=blu_net',
+  'size',
+  'size_thesis',
+  'latency',
+  'report',
+];
+
+let project = '';
+
+async function run(...extra: string[]): Promise<RunOutput> {
+  const args = [cli, 'run', 'pipelines/blu-net.yaml', '-e', 'experiments/smoke.yaml', '--set', `data_dir=${dataDir}`, '--no-track', '--json', ...extra];
+  const result = await execa('node', args, { cwd: project, reject: false, env: { BLU_BACKEND: process.env.BLU_BACKEND ?? 'wasm' } });
+  const ends = result.stdout
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as { type: string })
+    .filter((e): e is StepEnd => e.type === 'step-end');
+  return { exitCode: result.exitCode ?? -1, ends, stderr: result.stderr };
+}
+
+function outcomes(output: RunOutput): Record<string, string> {
+  return Object.fromEntries(output.ends.map((e) => [e.stepId, e.outcome]));
+}
+
+async function json(rel: string): Promise<Record<string, unknown>> {
+  return JSON.parse(await readFile(path.join(project, rel), 'utf8')) as Record<string, unknown>;
+}
+
+const inUnit = (x: unknown) => typeof x === 'number' && x >= 0 && x <= 1;
+
+describe.skipIf(skip !== null)('blu-net smoke pipeline (real CLI, BBBC030 subset)', () => {
+  let first: RunOutput;
+
+  beforeAll(async () => {
+    project = await mkdtemp(path.join(os.tmpdir(), 'blu-net-smoke-'));
+    await mkdir(path.join(project, 'pipelines'));
+    await mkdir(path.join(project, 'experiments'));
+    await mkdir(path.join(project, '.blu'));
+    await copyFile(path.join(repo, 'pipelines', 'blu-net.yaml'), path.join(project, 'pipelines', 'blu-net.yaml'));
+    await copyFile(path.join(repo, 'experiments', 'smoke.yaml'), path.join(project, 'experiments', 'smoke.yaml'));
+    first = await run();
+  }, 300_000);
+
+  afterAll(async () => {
+    if (project) await rm(project, { recursive: true, force: true });
+  });
+
+  it('runs every step once', () => {
+    expect(first.exitCode, first.stderr).toBe(0);
+    expect(outcomes(first)).toEqual(Object.fromEntries(STEPS.map((s) => [s, 'ran'])));
+  });
+
+  it('materialises the dataset subset with a summary', async () => {
+    const summary = await json('artifacts/dataset/summary.json');
+    const splits = summary.splits as Record<string, { images: number; foregroundFraction: number; width: { max: number } }>;
+    expect([splits.train?.images, splits.validation?.images, splits.test?.images]).toEqual([4, 2, 2]);
+    expect(splits.train?.width.max).toBe(344); // 1376 px at scale 0.25
+    expect(splits.train?.foregroundFraction).toBeGreaterThan(0);
+    expect(splits.train?.foregroundFraction).toBeLessThan(0.2);
+    expect(await readdir(path.join(project, 'artifacts/dataset/data/test/masks'))).toHaveLength(2);
+  });
+
+  it('saves every trained model with its info and training record', async () => {
+    const expected: Record<string, string> = { pretrain: 'unet', hint: 'lw_unet', binarise: 'blu_net', ablation_model_lw_unet: 'lw_unet', ablation_model_blu_net: 'blu_net' };
+    for (const [dir, architecture] of Object.entries(expected)) {
+      const info = await json(`artifacts/${dir}/model/blu-model.json`);
+      expect(info.architecture).toBe(architecture);
+      expect(existsSync(path.join(project, `artifacts/${dir}/model/weights.bin`))).toBe(true);
+      const train = await json(`artifacts/${dir}/train.json`);
+      expect((train.phases as unknown[]).length).toBe(dir === 'hint' ? 3 : 1);
+    }
+  });
+
+  it('evaluates every model: IoU/F1 per image and mean in [0, 1], overlays written', async () => {
+    const dirs = ['evaluate_source_pretrain', 'evaluate_source_hint', 'evaluate_source_binarise', 'evaluate_scratch_model_lw_unet', 'evaluate_scratch_model_blu_net'];
+    for (const dir of dirs) {
+      const evaluation = await json(`artifacts/${dir}/eval.json`);
+      expect(inUnit(evaluation.meanIou) && inUnit(evaluation.meanF1)).toBe(true);
+      const perImage = evaluation.perImage as { iou: number; f1: number }[];
+      expect(perImage).toHaveLength(2);
+      for (const s of perImage) expect(inUnit(s.iou) && inUnit(s.f1) && s.f1 >= s.iou).toBe(true);
+      const overlays = await readdir(path.join(project, `artifacts/${dir}/overlays`));
+      expect(overlays.filter((f) => f.endsWith('.png'))).toHaveLength(2);
+    }
+    const end = first.ends.find((e) => e.stepId === 'evaluate@source=binarise');
+    expect(inUnit(end?.metrics.test_iou)).toBe(true);
+  });
+
+  it('accounts sizes as the thesis does and packs a BLU-Net that predicts identically', async () => {
+    const size = await json('artifacts/size/size.json');
+    const trained = size.trained as { architecture: string; bytes: number; ratioThesis: number; packedBytes?: number; ratioPacked?: number }[];
+    expect(trained.map((t) => t.architecture)).toEqual(['unet', 'lw_unet', 'blu_net']);
+    for (const t of trained) expect(t.bytes).toBeGreaterThan(0);
+    const blu = trained.find((t) => t.architecture === 'blu_net');
+    expect(blu?.ratioThesis).toBeGreaterThan(1);
+    expect(blu?.ratioPacked).toBeGreaterThan(1);
+    expect(blu?.packedBytes).toBeGreaterThan(0);
+    expect((size.packedCheck as { identical: boolean }).identical).toBe(true);
+    expect(size.thesisWidth).toEqual([]);
+    const thesis = (await json('artifacts/size_thesis/size.json')).thesisWidth as { architecture: string; fp32Params: number; binaryBits: number; mib: number; ratioThesis: number }[];
+    expect(thesis.find((t) => t.architecture === 'unet')?.fp32Params).toBe(31_030_593);
+    expect(thesis.find((t) => t.architecture === 'blu_net')?.binaryBits).toBe(11_780_352);
+    expect(thesis.find((t) => t.architecture === 'blu_net')?.ratioThesis).toBeCloseTo(82.71, 1);
+  });
+
+  it('measures latency per model and writes the results table', async () => {
+    const latency = await json('artifacts/latency/latency.json');
+    const models = latency.models as { medianMs: number; p95Ms: number; runs: number }[];
+    expect(models).toHaveLength(3);
+    for (const m of models) {
+      expect(m.medianMs).toBeGreaterThan(0);
+      expect(m.p95Ms).toBeGreaterThanOrEqual(m.medianMs);
+      expect(m.runs).toBe(5);
+    }
+    const table = await readFile(path.join(project, 'artifacts/report/results.md'), 'utf8');
+    for (const label of ['U-Net', 'lw_unet (hint learning + BCE)', 'BLU-Net (from distilled lw_unet)', 'lw_unet (from scratch)', 'BLU-Net (from scratch)']) {
+      expect(table).toContain(`| ${label} |`);
+    }
+  });
+
+  it('finds everything fresh on a second run', async () => {
+    const second = await run();
+    expect(second.exitCode).toBe(0);
+    expect(outcomes(second)).toEqual(Object.fromEntries(STEPS.map((s) => [s, 'fresh'])));
+  }, 120_000);
+
+  it('reruns only hint and its dependents when a hint-learning param changes', async () => {
+    const changed = await run('--set', 'hint.encoder.epochs=2');
+    expect(changed.exitCode).toBe(0);
+    const got = outcomes(changed);
+    const rerun = ['hint', 'binarise', 'evaluate@source=hint', 'evaluate@source=binarise', 'size', 'latency', 'report'];
+    for (const step of STEPS) {
+      if (rerun.includes(step)) expect(got[step], step).toBe('ran');
+      else expect(['fresh', 'restored'], step).toContain(got[step]);
+    }
+    const train = await json('artifacts/hint/train.json');
+    const phases = train.phases as { phase: string; history: unknown[] }[];
+    expect(phases[0]?.phase).toBe('hint_encoder');
+    expect(phases[0]?.history).toHaveLength(2);
+  }, 240_000);
+});
