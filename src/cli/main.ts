@@ -1,28 +1,23 @@
 #!/usr/bin/env node
 import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { compareCommand, runsCommand, syncCommand, uiCommand } from '../tracking/index.js';
-import { dagCommand } from './commands/dag.js';
-import { execStepCommand } from './commands/exec-step.js';
-import { gcCommand } from './commands/gc.js';
-import { doctorCommand, kindsCommand } from './commands/misc.js';
-import { RUN_USAGE, runCommand } from './commands/run.js';
-import { statusCommand } from './commands/status.js';
+import { RUN_USAGE } from './commands/run-usage.js';
 import { VERSION } from './entry.js';
 import type { CliIO, Command, ExitCode } from './io.js';
 import { EXIT } from './io.js';
 
-const COMMANDS: Readonly<Record<string, Command>> = {
-  run: runCommand,
-  status: statusCommand,
-  dag: dagCommand,
-  gc: gcCommand,
-  runs: runsCommand,
-  compare: compareCommand,
-  ui: uiCommand,
-  doctor: doctorCommand,
-  kinds: kindsCommand,
-  'exec-step': execStepCommand,
+// Commands load lazily: `blu-pipe status` should not pay for MLflow or TensorFlow.js imports.
+const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
+  run: async () => (await import('./commands/run.js')).runCommand,
+  status: async () => (await import('./commands/status.js')).statusCommand,
+  dag: async () => (await import('./commands/dag.js')).dagCommand,
+  gc: async () => (await import('./commands/gc.js')).gcCommand,
+  runs: async () => (await import('../tracking/commands.js')).runsCommand,
+  compare: async () => (await import('../tracking/commands.js')).compareCommand,
+  ui: async () => (await import('../tracking/commands.js')).uiCommand,
+  doctor: async () => (await import('./commands/misc.js')).doctorCommand,
+  kinds: async () => (await import('./commands/misc.js')).kindsCommand,
+  'exec-step': async () => (await import('./commands/exec-step.js')).execStepCommand,
 };
 
 const HELP = `blu-pipe ${VERSION}: declarative experiment pipelines, cached by content, tracked in MLflow
@@ -48,13 +43,13 @@ export async function main(argv: readonly string[], io: CliIO): Promise<ExitCode
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') return (io.stdout(`${HELP}\n`), EXIT.ok);
   if (name === '--version' || name === '-v') return (io.stdout(`${VERSION}\n`), EXIT.ok);
-  if (name === 'mlflow' && rest[0] === 'sync') return syncCommand(rest.slice(1), io);
-  const command = COMMANDS[name];
-  if (!command) {
+  if (name === 'mlflow' && rest[0] === 'sync') return (await import('../tracking/commands.js')).syncCommand(rest.slice(1), io);
+  const load = COMMANDS[name];
+  if (!load) {
     io.stderr(`blu-pipe: unknown command '${name}'. Commands: ${[...Object.keys(COMMANDS), 'mlflow sync'].join(', ')}\n`);
     return EXIT.usage;
   }
-  return command(rest, io);
+  return (await load())(rest, io);
 }
 
 /** Bugs end with a short message and a crash report file, never a stack trace on the terminal. */
@@ -82,6 +77,13 @@ const io: CliIO = {
   isTTY: process.stderr.isTTY === true,
 };
 
+// `blu-pipe status … | head` closes the pipe early: that is not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    reportCrash(error);
+  });
+}
 process.on('uncaughtException', reportCrash);
 process.on('unhandledRejection', reportCrash);
 main(process.argv.slice(2), io).then(

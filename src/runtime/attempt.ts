@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ActionCache } from '../artifacts/action-cache.js';
 import type { ContentStore } from '../artifacts/content-store.js';
+import type { StatCache } from '../artifacts/stat-cache.js';
 import type { ActionCacheEntry, MetricPoint, StoredOutput } from '../artifacts/types.js';
 import type { StepKindRegistry } from '../steps/kind.js';
 import { runCommand } from '../steps/run-command.js';
@@ -24,6 +25,8 @@ export interface AttemptIO {
 export interface CommitStores {
   readonly cas: ContentStore;
   readonly ac: ActionCache;
+  /** When given, hashes computed while storing outputs are remembered, so the next check is one lstat. */
+  readonly stat?: StatCache;
 }
 
 /**
@@ -104,7 +107,7 @@ async function commit(spec: StepSpec, stores: CommitStores, series: readonly Met
   const outputs: StoredOutput[] = [];
   for (const out of spec.outs) {
     try {
-      if (out.cache && spec.cache) outputs.push(await stores.cas.putPath(spec.projectDir, out.path));
+      if (out.cache && spec.cache) outputs.push(await stores.cas.putPath(spec.projectDir, out.path, stores.stat ? { statCache: stores.stat } : {}));
       else await access(path.resolve(spec.projectDir, out.path));
     } catch (error) {
       const why = error instanceof Error ? error.message : String(error);

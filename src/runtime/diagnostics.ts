@@ -16,12 +16,24 @@ export type PathSegment = string | number;
 
 /** A parsed YAML source that can map a data path back to line:col. */
 export class SourceMap {
+  #parsed: { doc: Document.Parsed; lines: LineCounter } | null = null;
+
+  /** `parse` runs at most once, and only when a position is needed (a cached pipeline may never need one). */
   constructor(
     readonly file: string,
     readonly text: string,
-    readonly doc: Document.Parsed,
-    readonly lines: LineCounter,
+    readonly parse: () => { doc: Document.Parsed; lines: LineCounter },
   ) {}
+
+  get doc(): Document.Parsed {
+    this.#parsed ??= this.parse();
+    return this.#parsed.doc;
+  }
+
+  get lines(): LineCounter {
+    this.#parsed ??= this.parse();
+    return this.#parsed.lines;
+  }
 
   /** Node at `path`, or the deepest ancestor that exists. */
   nodeAt(path: readonly PathSegment[]): YamlNode | null {
@@ -68,10 +80,18 @@ export class SourceMap {
   }
 }
 
+// Position lookups happen for every step of big pipelines: index each map's keys once.
+const mapIndex = new WeakMap<object, Map<string, unknown>>();
+
 function childNode(node: unknown, segment: PathSegment): unknown {
   if (isMap(node)) {
-    const pair = node.items.find((item) => isPair(item) && isScalar(item.key) && String(item.key.value) === String(segment));
-    return pair?.value ?? undefined;
+    let index = mapIndex.get(node);
+    if (!index) {
+      index = new Map();
+      for (const item of node.items) if (isPair(item) && isScalar(item.key)) index.set(String(item.key.value), item.value ?? undefined);
+      mapIndex.set(node, index);
+    }
+    return index.get(String(segment));
   }
   if (isSeq(node) && typeof segment === 'number') return node.items[segment];
   return undefined;

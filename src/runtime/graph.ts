@@ -31,8 +31,12 @@ export function detectCycles(steps: readonly StepInstance[], source: SourceMap):
 function cycleDiagnostic(cycle: readonly string[], byId: ReadonlyMap<string, StepInstance>, source: SourceMap): Diagnostic {
   // cycle[i] needs cycle[i+1]; the last needs the first.
   const edges = cycle.map((from, i) => ({ from, to: cycle[(i + 1) % cycle.length]! }));
-  const first = byId.get(edges[0]!.from)!;
-  const pos = first.needsPositions[edges[0]!.to] ?? first.position;
+  const where = (from: string, to: string): { line: number; col: number } => {
+    const step = byId.get(from)!;
+    const at = step.needsAt[to];
+    return at ? source.position(at) : source.position(step.at, { key: true });
+  };
+  const pos = where(edges[0]!.from, edges[0]!.to);
   return {
     code: 'BLU_CYCLE',
     message: `cycle in the pipeline: ${[...cycle, cycle[0]].join(' → ')}`,
@@ -40,7 +44,7 @@ function cycleDiagnostic(cycle: readonly string[], byId: ReadonlyMap<string, Ste
     line: pos.line,
     col: pos.col,
     related: edges.map(({ from, to }) => {
-      const p = byId.get(from)!.needsPositions[to] ?? byId.get(from)!.position;
+      const p = where(from, to);
       return { message: `'${from}' needs '${to}'`, file: source.file, line: p.line, col: p.col };
     }),
   };

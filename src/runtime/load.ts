@@ -12,7 +12,7 @@ import type { JsonObject, Result } from './result.js';
 import { err, ok } from './result.js';
 import { checkSchema } from './schema-check.js';
 import { PIPELINE_SCHEMA, OVERLAY_SCHEMA } from '../schemas/index.js';
-import { readYamlFile } from './yaml-source.js';
+import { readYamlFile, rememberParsed } from './yaml-source.js';
 
 export interface LoadInput {
   readonly file: string; // as given on the command line
@@ -36,10 +36,13 @@ export function findProjectDir(pipelineFile: string): string {
 /** Reads, validates and resolves a pipeline; reports every problem at once. */
 export async function loadPipeline(input: LoadInput): Promise<Result<Pipeline, Diagnostic[]>> {
   const file = path.resolve(input.cwd, input.file);
-  const parsed = await readYamlFile(file, input.file);
+  const projectDir = input.projectDir ? path.resolve(input.cwd, input.projectDir) : findProjectDir(file);
+  const parseCache = path.join(projectDir, '.blu', 'state', 'parsed');
+  const parsed = await readYamlFile(file, input.file, parseCache);
   if (!parsed.ok) return parsed;
-  const { source, value } = parsed.value;
-  const diagnostics = checkSchema(PIPELINE_SCHEMA, value, source);
+  const { source, value, cached } = parsed.value;
+  const diagnostics = cached ? [] : checkSchema(PIPELINE_SCHEMA, value, source);
+  if (!cached && diagnostics.length === 0) await rememberParsed(parseCache, source.text, value).catch(() => undefined);
   const overlays = await loadOverlays(input);
   diagnostics.push(...overlays.diagnostics);
   if (diagnostics.length > 0) return err(sortDiagnostics(diagnostics));
@@ -55,7 +58,6 @@ export async function loadPipeline(input: LoadInput): Promise<Result<Pipeline, D
   diagnostics.push(...set.diagnostics);
   params = set.params;
 
-  const projectDir = input.projectDir ? path.resolve(input.cwd, input.projectDir) : findProjectDir(file);
   const resolved = resolveSteps(raw, { params, projectDir, registry: input.registry, env: input.env, source });
   diagnostics.push(...resolved.diagnostics);
   if (diagnostics.length === 0) diagnostics.push(...detectCycles(resolved.steps, source));

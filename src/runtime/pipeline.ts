@@ -1,4 +1,4 @@
-import type { SourceMap } from './diagnostics.js';
+import type { PathSegment, SourceMap } from './diagnostics.js';
 import type { JsonObject, JsonValue } from './result.js';
 import type { OutputDecl, StepResources } from './step-spec.js';
 
@@ -31,9 +31,10 @@ export interface StepInstance {
   readonly retries: number;
   readonly cache: boolean;
   readonly alwaysRun: boolean;
-  readonly position: Position;
-  /** Where each `needs:` entry was written, by the instance id it resolved to. */
-  readonly needsPositions: Readonly<Record<string, Position>>;
+  /** Where the step is declared (a path into the pipeline document; turned into line:col only for errors). */
+  readonly at: readonly PathSegment[];
+  /** Where each `needs:` entry (or the dep implying it) was written, by the instance id it resolved to. */
+  readonly needsAt: Readonly<Record<string, readonly PathSegment[]>>;
 }
 
 export interface TrackingConfig {

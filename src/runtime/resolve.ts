@@ -6,7 +6,7 @@ import { suggestion } from './diagnostics.js';
 import { parseDuration } from './durations.js';
 import type { InterpolationError, Scope } from './interpolate.js';
 import { interpolateValue, lookupPath, paramPaths } from './interpolate.js';
-import type { Position, StepInstance } from './pipeline.js';
+import type { StepInstance } from './pipeline.js';
 import type { JsonObject, JsonValue } from './result.js';
 import { checkSchema } from './schema-check.js';
 import type { OutputDecl, StepResources } from './step-spec.js';
@@ -45,8 +45,8 @@ export function resolveSteps(raw: RawPipeline, ctx: ResolveContext): { steps: St
 }
 
 /** A resolved instance before `needs:` are linked to instance ids. */
-export interface Draft extends Omit<StepInstance, 'needs' | 'needsPositions'> {
-  readonly needNames: readonly { readonly text: string; readonly position: Position; readonly path: PathSegment[] }[];
+export interface Draft extends Omit<StepInstance, 'needs' | 'needsAt'> {
+  readonly needNames: readonly { readonly text: string; readonly path: PathSegment[] }[];
 }
 
 function expandMatrix(matrix: RawStep['matrix']): (Record<string, JsonValue> | null)[] {
@@ -139,10 +139,9 @@ function resolveInstance(
   }
   const env = resolveEnv({ ...envObject(raw.defaults?.env), ...envObject(step.env) }, ctx.env);
   const timeout = step.timeout ?? raw.defaults?.timeout;
-  const pos = ctx.source.position(stepPath, { key: true });
   const needNames = [
-    ...(step.needs ?? []).map((n, i) => ({ text: r.string(n, ['needs', i]), position: ctx.source.position([...stepPath, 'needs', i]), path: [...stepPath, 'needs', i] })),
-    ...kindNeeds.map((n) => ({ text: n, position: ctx.source.position([...stepPath, 'with']), path: [...stepPath, 'with'] })),
+    ...(step.needs ?? []).map((n, i) => ({ text: r.string(n, ['needs', i]), path: [...stepPath, 'needs', i] })),
+    ...kindNeeds.map((n) => ({ text: n, path: [...stepPath, 'with'] })),
   ];
   return {
     id,
@@ -162,7 +161,7 @@ function resolveInstance(
     retries: step.retries ?? raw.defaults?.retries ?? 0,
     cache: step.cache ?? true,
     alwaysRun: step.always_run ?? false,
-    position: pos,
+    at: stepPath,
     needNames,
   };
 }

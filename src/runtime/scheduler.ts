@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { PGraph } from 'p-graph';
-import { acquireLock } from '../artifacts/lock.js';
+import { acquireLock, lockPathFor } from '../artifacts/lock.js';
 import type { ActionCacheEntry, StepKey } from '../artifacts/types.js';
 import type { Stores } from './gather.js';
 import type { RunEvent, StepFailure, StepOutcome } from './events.js';
@@ -125,7 +125,7 @@ export class Scheduler {
       this.ctx.emit({ type: 'step-waiting', stepId: step.id, holder: `run ${h.runId} (pid ${h.pid} on ${h.host}, since ${h.startedAt})`, time: Date.now() });
     const stepLock = await acquireLock(path.join(this.ctx.layout.stepLocksDir, `${stepFileName(step.id)}.lock`), me, { signal: this.ctx.signal, onWait });
     if (!stepLock.ok) return null;
-    const keyLock = await acquireLock(path.join(this.ctx.layout.cacheDir, 'locks', `${planned.key}.lock`), me, { signal: this.ctx.signal, onWait });
+    const keyLock = await acquireLock(lockPathFor(this.ctx.layout.cacheDir, planned.key), me, { signal: this.ctx.signal, onWait });
     if (!keyLock.ok) {
       await stepLock.value.release();
       return null;

@@ -1,5 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
+import type { Document } from 'yaml';
+import { readJsonFile, writeFileAtomic } from '../artifacts/atomic.js';
+import { sha256Hex } from '../artifacts/canonical.js';
 import type { Diagnostic } from './diagnostics.js';
 import { SourceMap } from './diagnostics.js';
 import type { Result } from './result.js';
@@ -8,10 +12,16 @@ import { err, ok } from './result.js';
 export interface ParsedYaml {
   readonly source: SourceMap;
   readonly value: unknown;
+  /** True when the value came from the parse cache: the same text was parsed and validated before. */
+  readonly cached: boolean;
 }
 
-/** Reads and parses a YAML file keeping node ranges; syntax errors become positioned diagnostics. */
-export async function readYamlFile(file: string, displayName: string): Promise<Result<ParsedYaml, Diagnostic[]>> {
+/**
+ * Reads and parses a YAML file keeping node ranges; syntax errors become positioned diagnostics.
+ * With `cacheDir`, text that was parsed and validated before is read back from JSON, which skips
+ * the (slow) YAML parse on no-op reruns of big pipelines; positions are still parsed on demand.
+ */
+export async function readYamlFile(file: string, displayName: string, cacheDir: string | null = null): Promise<Result<ParsedYaml, Diagnostic[]>> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -20,13 +30,41 @@ export async function readYamlFile(file: string, displayName: string): Promise<R
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : String(code ?? error);
     return err([{ code: 'BLU_FILE_UNREADABLE', message: `cannot read '${displayName}': ${why}`, file: displayName, line: 0, col: 0 }]);
   }
+  if (cacheDir) {
+    const hit = await readJsonFile<{ value: unknown }>(cachePath(cacheDir, text));
+    if (hit && 'value' in hit) return ok({ source: new SourceMap(displayName, text, () => parseText(text)), value: hit.value, cached: true });
+  }
   return parseYamlText(text, displayName);
 }
 
-export function parseYamlText(text: string, displayName: string): Result<ParsedYaml, Diagnostic[]> {
+/** Records that `text` parsed to `value` and passed validation. Values JSON cannot hold are not cached. */
+export async function rememberParsed(cacheDir: string, text: string, value: unknown): Promise<void> {
+  if (!jsonSafe(value)) return;
+  await mkdir(cacheDir, { recursive: true });
+  await writeFileAtomic(cachePath(cacheDir, text), JSON.stringify({ value }));
+}
+
+function cachePath(cacheDir: string, text: string): string {
+  return path.join(cacheDir, `${sha256Hex(text)}.json`);
+}
+
+function jsonSafe(value: unknown): boolean {
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
+  if (Array.isArray(value)) return value.every(jsonSafe);
+  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) return Object.values(value as object).every(jsonSafe);
+  return false;
+}
+
+function parseText(text: string): { doc: Document.Parsed; lines: LineCounter } {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const source = new SourceMap(displayName, text, doc, lines);
+  return { doc: parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true }) as Document.Parsed, lines };
+}
+
+export function parseYamlText(text: string, displayName: string): Result<ParsedYaml, Diagnostic[]> {
+  const parsed = parseText(text);
+  const { doc, lines } = parsed;
+  const source = new SourceMap(displayName, text, () => parsed);
   if (doc.errors.length > 0) {
     return err(
       doc.errors.map((e) => {
@@ -38,7 +76,7 @@ export function parseYamlText(text: string, displayName: string): Result<ParsedY
       }),
     );
   }
-  return ok({ source, value: doc.toJS({ maxAliasCount: 1000 }) as unknown });
+  return ok({ source, value: doc.toJS({ maxAliasCount: 1000 }) as unknown, cached: false });
 }
 
 function firstLine(message: string): string {

@@ -22,10 +22,15 @@ export async function runCommand(spec: StepSpec, io: CommandIO): Promise<Result<
   const [file, ...args] = spec.command ?? [];
   if (!file) return err({ reason: 'spawn-failed', message: `step '${spec.id}' has an empty command` });
   const tail = new LogTail();
+  // Protocol lines go to the report only (an exec-step worker re-emits them); the rest is the log.
   const lines = new LineSplitter((line) => {
     const message = parseProtocolLine(line);
     if (message?.type === 'progress') io.report.progress(message.progress);
     else if (message?.type === 'metric') io.report.metric(message.name, message.value, message.step, message.timestamp);
+    else {
+      io.output(`${line}\n`);
+      tail.push(`${line}\n`);
+    }
   });
   const child = execa(file, args, {
     cwd: spec.projectDir,
@@ -40,10 +45,7 @@ export async function runCommand(spec: StepSpec, io: CommandIO): Promise<Result<
     encoding: 'utf8',
   });
   const sink = (chunk: Buffer | string): void => {
-    const text = chunk.toString();
-    io.output(text);
-    tail.push(text);
-    lines.push(text);
+    lines.push(chunk.toString());
   };
   child.stdout?.on('data', sink);
   child.stderr?.on('data', sink);

@@ -30,6 +30,8 @@ export interface PipelineRunInfo {
 export interface Tracker extends Reporter {
   /** Says once, as text for the user, where the run can be seen (or why tracking is degraded). */
   readonly describe: () => string;
+  /** Problems worth telling the user once the run ends (skipped artifacts, an unreachable server). */
+  readonly warnings?: () => readonly string[];
 }
 
 export type CreateTracker = (settings: TrackingSettings, info: PipelineRunInfo, env: Readonly<Record<string, string | undefined>>) => Promise<Tracker>;

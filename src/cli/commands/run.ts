@@ -10,7 +10,6 @@ import { FanOut, JsonLinesReporter, LiveReporter, PlainReporter } from '../../ru
 import { ResourcePool } from '../../runtime/resources.js';
 import { Scheduler } from '../../runtime/scheduler.js';
 import type { Session } from '../../runtime/session.js';
-import { createTracker } from '../../tracking/index.js';
 import type { Tracker } from '../../tracking/tracker.js';
 import { builtinRegistry } from '../../steps/registry.js';
 import { PIPELINE_OPTIONS, parse, positiveInt, stringList, stringValue } from '../args.js';
@@ -21,22 +20,7 @@ import { EXIT } from '../io.js';
 import { usageError } from '../output.js';
 import { printPlan } from './plan-view.js';
 import { loadSession, sessionOptionsFrom } from './session-options.js';
-
-export const RUN_USAGE = `usage: blu-pipe run <pipeline.yaml> [step|step@matrix|glob ...] [options]
-  -e, --experiment <file>   parameter overlay (repeatable; later wins)
-  --set <param.path=value>  override a param (repeatable)
-  --force                   rerun the selected steps even if fresh
-  --downstream              also select everything after the given steps
-  --dry-run                 print the plan and why each step is stale; run nothing
-  -j, --jobs <n>            parallel steps (default: number of cores)
-  --keep-going              after a failure, still run everything that does not depend on it
-  --no-cache                do not restore from the cache (still stores results)
-  --resources <name=n>      budget for a custom resource (repeatable), e.g. --resources gpu=1
-  --executor <local|slurm>  where steps run (default local)
-  --slurm-opt <option>      extra sbatch option for every job (repeatable)
-  --no-track                do not log to MLflow
-  --json                    print the event stream as JSON lines
-  --cache-dir <dir>         cache location (default .blu/cache; env BLU_CACHE_DIR)`;
+import { RUN_USAGE } from './run-usage.js';
 
 const OPTIONS = {
   ...PIPELINE_OPTIONS,
@@ -134,10 +118,12 @@ async function execute(session: Session, s: ExecuteSettings): Promise<ExitCode> 
   const scheduler = new Scheduler({ pipeline, plan: session.plan, layout, stores: session.stores, executor: s.executor, pool: s.pool, emit, runId: s.runId, policy: s.keepGoing ? 'keep-going' : 'no-new', signal: controller.signal, previousLock: session.facts.lock });
   const results = await scheduler.run();
   await s.executor.shutdown();
+  await session.stores.stat.save();
   const counts = countOutcomes(results);
   const status = controller.signal.aborted ? 'cancelled' : counts.failed > 0 || counts.skipped > 0 ? 'failed' : 'succeeded';
   emit({ type: 'run-end', runId: s.runId, status, counts, durationMs: Date.now() - started, time: Date.now() });
-  await writeRunRecord(runDir, session, s.runId, status, Object.fromEntries([...results].map(([id, r]) => [id, { outcome: r.outcome, key: session.plan.steps.find((p) => p.id === id)?.key }])));
+  const keys = new Map(session.plan.steps.map((p) => [p.id, p.key]));
+  await writeRunRecord(runDir, session, s.runId, status, Object.fromEntries([...results].map(([id, r]) => [id, { outcome: r.outcome, key: keys.get(id) }])));
   await events.close();
   stop();
   if (tracker) reportTracker(tracker, s.io);
@@ -173,6 +159,7 @@ async function startTracker(session: Session, s: ExecuteSettings): Promise<Track
   const { pipeline } = session;
   const git = await gitInfo(pipeline.projectDir);
   try {
+    const { createTracker } = await import('../../tracking/index.js');
     return await createTracker(
       { trackingUri: pipeline.tracking.trackingUri, experimentName: pipeline.tracking.experiment, enabled: pipeline.tracking.enabled },
       {
@@ -199,8 +186,7 @@ async function startTracker(session: Session, s: ExecuteSettings): Promise<Track
 }
 
 function reportTracker(tracker: Tracker, io: CliIO): void {
-  const extra = tracker as Tracker & { warnings?: () => readonly string[] };
-  for (const w of extra.warnings?.() ?? []) io.stderr(`blu-pipe: ${w}\n`);
+  for (const w of tracker.warnings?.() ?? []) io.stderr(`blu-pipe: ${w}\n`);
   io.stderr(`${tracker.describe()}\n`);
 }
 
