@@ -2,7 +2,7 @@
  * Training/forward throughput of the three thesis models on the active tensor backend.
  * Usage: node dist/bench/train.js [--size 256] [--models unet,lw_unet,blu_net] [--width 16]
  *        [--levels 5] [--batch 2] [--steps 3] [--warmup 1] [--backend auto|wasm|cpu|...]
- *        [--no-naive] [--profile] [--variants per-tap] [--kernels]
+ *        [--no-naive] [--naive-steps 1] [--profile] [--variants per-tap] [--kernels]
  * --kernels times the four backprop kernels alone (ours vs naive vs per-tap) instead of models.
  * Prints a table to stdout and writes nothing else.
  *
@@ -30,6 +30,7 @@ interface Options {
   warmup: number;
   backend: string;
   naive: boolean;
+  naiveSteps: number;
   profile: boolean;
   kernels: boolean;
   variants: KernelVariant[];
@@ -51,6 +52,7 @@ function parseArgs(argv: string[]): Options {
     warmup: num('--warmup', 1),
     backend: value('--backend', process.env.BLU_BACKEND ?? 'auto'),
     naive: !argv.includes('--no-naive'),
+    naiveSteps: num('--naive-steps', 1),
     profile: argv.includes('--profile'),
     kernels: argv.includes('--kernels'),
     variants: value('--variants', '').split(',').filter((v) => v !== '') as KernelVariant[],
@@ -146,9 +148,11 @@ async function measureModel(name: ModelName, o: Options, isWasm: boolean): Promi
   const leak = tf.backend().numDataIds() - before;
   const variantMs = new Map<string, number>();
   const variants: KernelVariant[] = isWasm ? [...(o.naive ? (['naive'] as KernelVariant[]) : []), ...o.variants] : [];
+  // The model is already warm here; naive steps can take minutes, so time fewer of them.
+  const variantOptions = { ...o, warmup: 0, steps: o.naiveSteps };
   for (const v of variants) {
     setWasmKernelVariant(v);
-    variantMs.set(v, await trainMs(model, batch, o));
+    variantMs.set(v, await trainMs(model, batch, variantOptions));
     setWasmKernelVariant('composed');
   }
   if (o.profile) await printProfile(model, batch);

@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
+// Registers wasm's stock kernels first, so ours (registered later) are the ones that stay.
+import '@tensorflow/tfjs-backend-wasm';
 import { composedConv2DBackpropFilter, composedConv2DBackpropInput } from './conv2d-backprop.js';
 import { cpuAdapterKernel } from './cpu-adapter.js';
 import {
