@@ -1,10 +1,9 @@
 import { execa } from 'execa';
 import type { StepFailure } from '../runtime/events.js';
 import type { StepReport } from '../runtime/executor.js';
-import { LineSplitter, LogTail } from '../runtime/log-tail.js';
+import { OutputRouter } from '../runtime/output-router.js';
 import type { Result } from '../runtime/result.js';
 import { err, ok } from '../runtime/result.js';
-import { parseProtocolLine } from '../runtime/step-protocol.js';
 import type { StepSpec } from '../runtime/step-spec.js';
 
 export interface CommandIO {
@@ -21,17 +20,8 @@ const KILL_GRACE_MS = 5000;
 export async function runCommand(spec: StepSpec, io: CommandIO): Promise<Result<void, StepFailure>> {
   const [file, ...args] = spec.command ?? [];
   if (!file) return err({ reason: 'spawn-failed', message: `step '${spec.id}' has an empty command` });
-  const tail = new LogTail();
   // Protocol lines go to the report only (an exec-step worker re-emits them); the rest is the log.
-  const lines = new LineSplitter((line) => {
-    const message = parseProtocolLine(line);
-    if (message?.type === 'progress') io.report.progress(message.progress);
-    else if (message?.type === 'metric') io.report.metric(message.name, message.value, message.step, message.timestamp);
-    else {
-      io.output(`${line}\n`);
-      tail.push(`${line}\n`);
-    }
-  });
+  const router = new OutputRouter(io.report, io.output);
   const child = execa(file, args, {
     cwd: spec.projectDir,
     env: { ...io.env, ...spec.env },
@@ -44,15 +34,12 @@ export async function runCommand(spec: StepSpec, io: CommandIO): Promise<Result<
     buffer: false,
     encoding: 'utf8',
   });
-  const sink = (chunk: Buffer | string): void => {
-    lines.push(chunk.toString());
-  };
-  child.stdout?.on('data', sink);
-  child.stderr?.on('data', sink);
+  child.stdout?.on('data', router.push);
+  child.stderr?.on('data', router.push);
   const result = await child;
-  lines.flush();
+  router.flush();
   if (!result.failed) return ok(undefined);
-  return err(describeFailure(spec, result, tail.text()));
+  return err(describeFailure(spec, result, router.tail()));
 }
 
 interface ExecaOutcome {

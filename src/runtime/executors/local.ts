@@ -8,10 +8,9 @@ import { runAttempt } from '../attempt.js';
 import type { StepFailure } from '../events.js';
 import type { AttemptSuccess, ExecuteOptions, Executor } from '../executor.js';
 import { stepFileName } from '../layout.js';
-import { LineSplitter, LogTail } from '../log-tail.js';
+import { OutputRouter } from '../output-router.js';
 import type { Result } from '../result.js';
 import { err, ok } from '../result.js';
-import { parseProtocolLine } from '../step-protocol.js';
 import type { StepSpec } from '../step-spec.js';
 
 export interface LocalExecutorOptions {
@@ -53,16 +52,7 @@ async function runInChild(spec: StepSpec, execution: ExecuteOptions, options: Lo
   const specFile = path.join(path.dirname(spec.logPath), 'specs', `${stepFileName(spec.id)}.json`);
   await mkdir(path.dirname(specFile), { recursive: true });
   await writeFile(specFile, JSON.stringify(spec, null, 2));
-  const tail = new LogTail();
-  const lines = new LineSplitter((line) => {
-    const message = parseProtocolLine(line);
-    if (message?.type === 'progress') execution.report.progress(message.progress);
-    else if (message?.type === 'metric') execution.report.metric(message.name, message.value, message.step, message.timestamp);
-    else {
-      output(`${line}\n`);
-      tail.push(`${line}\n`);
-    }
-  });
+  const router = new OutputRouter(execution.report, output);
   const child = execa(process.execPath, [options.cliEntry, 'exec-step', specFile], {
     cwd: spec.projectDir,
     env: options.env,
@@ -74,19 +64,18 @@ async function runInChild(spec: StepSpec, execution: ExecuteOptions, options: Lo
     buffer: false,
     ...(spec.timeoutMs ? { timeout: spec.timeoutMs } : {}),
   });
-  const sink = (chunk: Buffer | string): void => lines.push(chunk.toString());
-  child.stdout?.on('data', sink);
-  child.stderr?.on('data', sink);
+  child.stdout?.on('data', router.push);
+  child.stderr?.on('data', router.push);
   const result = await child;
-  lines.flush();
+  router.flush();
   if (!result.failed) {
     const entry = spec.cache ? ((await options.stores.ac.get(spec.key)) ?? null) : null;
-    if (spec.cache && !entry) return err({ reason: 'internal', message: `step '${spec.id}' exited 0 but committed no cache entry`, logTail: tail.text() });
+    if (spec.cache && !entry) return err({ reason: 'internal', message: `step '${spec.id}' exited 0 but committed no cache entry`, logTail: router.tail() });
     return ok({ entry });
   }
-  if (result.isCanceled) return err({ reason: 'cancelled', message: `step '${spec.id}' was cancelled`, logTail: tail.text() });
-  if (result.timedOut) return err({ reason: 'timeout', message: `step '${spec.id}' timed out after ${Math.round((spec.timeoutMs ?? 0) / 1000)} s`, logTail: tail.text() });
-  const last = tail.text().trim().split('\n').at(-1) ?? '';
+  if (result.isCanceled) return err({ reason: 'cancelled', message: `step '${spec.id}' was cancelled`, logTail: router.tail() });
+  if (result.timedOut) return err({ reason: 'timeout', message: `step '${spec.id}' timed out after ${Math.round((spec.timeoutMs ?? 0) / 1000)} s`, logTail: router.tail() });
+  const last = router.tail().trim().split('\n').at(-1) ?? '';
   const message = last.startsWith('blu-pipe: ') ? last.slice('blu-pipe: '.length) : `step '${spec.id}' failed (exit code ${result.exitCode ?? result.signal})`;
-  return err({ reason: result.signal ? 'signal' : 'exit-non-zero', message, exitCode: result.exitCode ?? 1, logTail: tail.text() });
+  return err({ reason: result.signal ? 'signal' : 'exit-non-zero', message, exitCode: result.exitCode ?? 1, logTail: router.tail() });
 }
