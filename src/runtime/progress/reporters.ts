@@ -34,7 +34,7 @@ export class LiveReporter implements Reporter {
   readonly #frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
   #frame = 0;
 
-  constructor(readonly write: Write, readonly columns: () => number = () => process.stdout.columns ?? 100) {
+  constructor(readonly write: Write, readonly columns: () => number = () => process.stderr.columns || 100) {
     this.#timer = setInterval(() => this.#redraw([]), 120);
     this.#timer.unref();
   }
