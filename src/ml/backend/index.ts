@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { err, ok, type Result } from '../../runtime/result.js';
-import { registerWasmTrainingKernels } from '../kernels/index.js';
+import { registerCpuTrainingKernels, registerWasmTrainingKernels } from '../kernels/index.js';
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 
@@ -73,7 +73,10 @@ async function tryWasm(): Promise<Attempt> {
 
 async function tryCpu(): Promise<Attempt> {
   try {
-    if (await tf.setBackend('cpu')) return ok({ threads: 1, simd: false, detail: 'plain JavaScript kernels' });
+    if (await tf.setBackend('cpu')) {
+      registerCpuTrainingKernels();
+      return ok({ threads: 1, simd: false, detail: 'plain JavaScript kernels (composed Conv2DBackpropFilter registered)' });
+    }
     return err('cpu backend failed to initialise');
   } catch (e) {
     return err(oneLine(e));

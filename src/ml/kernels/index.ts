@@ -85,3 +85,12 @@ export function setWasmKernelVariant(variant: KernelVariant): void {
     } else install(kernel, named(cpuAdapterKernel(kernel)));
   }
 }
+
+/**
+ * The cpu backend's own Conv2DBackpropFilter needs tens of seconds per U-Net layer (tfjs-backends doc §2.2);
+ * the composed version only needs cpu kernels that exist. Registered by initBackend when it falls back to cpu.
+ */
+export function registerCpuTrainingKernels(): void {
+  if (tf.getKernel('Conv2DBackpropFilter', 'cpu') !== undefined) tf.unregisterKernel('Conv2DBackpropFilter', 'cpu');
+  tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'cpu', kernelFunc: named(composedConv2DBackpropFilter('cpu')) });
+}
