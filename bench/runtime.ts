@@ -43,7 +43,7 @@ function median(values: number[]): number {
 function row(label: string, samples: { wallMs: number; reportedMs: number | null }[]): void {
   const wall = median(samples.map((s) => s.wallMs));
   const reported = samples.every((s) => s.reportedMs !== null) ? median(samples.map((s) => s.reportedMs!)) : null;
-  console.log(`${label.padEnd(44)} ${wall.toFixed(0).padStart(7)} ms wall${reported !== null ? `   ${reported.toFixed(0).padStart(6)} ms inside blu-pipe (load+plan+run)` : ''}`);
+  console.log(`${label.padEnd(44)} ${wall.toFixed(0).padStart(7)} ms wall${reported !== null ? `   ${reported.toFixed(0).padStart(6)} ms run phase (after load + plan)` : ''}`);
 }
 
 function main(): void {
