@@ -88,7 +88,8 @@ export function diffComponents(before: KeyComponents | undefined, after: KeyComp
   if (before.kind !== after.kind || before.kindVersion !== after.kindVersion) {
     reasons.push({ kind: 'code-changed', detail: `${before.kind} v${before.kindVersion} → ${after.kind} v${after.kindVersion}` });
   }
-  const params = diffRecord(before.params, after.params, (param, b, a) => ({ kind: 'param-changed', param, before: b, after: a }));
+  // Object-valued params are compared leaf by leaf, so a reason names exactly what changed.
+  const params = diffRecord(flattenAll(before.params), flattenAll(after.params), (param, b, a) => ({ kind: 'param-changed', param, before: b, after: a }));
   if (show(before.command) !== show(after.command) && !explainedByParams(before.command, after.command, params)) {
     reasons.push({ kind: 'command-changed', before: words(before.command), after: words(after.command) });
   }
@@ -116,6 +117,12 @@ function diffRecord(
 ): StaleReason[] {
   const names = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
   return names.filter((n) => show(before[n]) !== show(after[n])).map((n) => make(n, display(before[n]), display(after[n])));
+}
+
+function flattenAll(record: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(record)) Object.assign(out, v !== null && typeof v === 'object' && !Array.isArray(v) ? flatten(v, k) : { [k]: v });
+  return out;
 }
 
 function flatten(value: unknown, prefix: string): Record<string, unknown> {

@@ -102,3 +102,12 @@ describe('command strings are split into argv without a shell', () => {
     expect(splitWords(`echo "unterminated`).error).toBe('unterminated double quote');
   });
 });
+
+describe('object-valued params', () => {
+  it('name the changed leaf, once, even when the object is also interpolated into with:', () => {
+    const train = { epochs: 25, lr: 0.001 };
+    const before = components({ command: null, with: { train }, params: { 'ablation.train': train } });
+    const after = components({ command: null, with: { train: { ...train, p: 0.9 } }, params: { 'ablation.train': { ...train, p: 0.9 } } });
+    expect(diffComponents(before, after).map(describeReason)).toEqual(['param changed: ablation.train.p: (unset) → 0.9']);
+  });
+});
