@@ -9,6 +9,8 @@ import type { CliIO, ExitCode } from '../io.js';
 import { EXIT } from '../io.js';
 import { usageError } from '../output.js';
 
+const WORKER_GRACE_MS = 4000;
+
 const USAGE = `usage: blu-pipe exec-step <spec.json>
   Runs one fully resolved step instance (written by the scheduler) and commits its outputs to the
   cache. Used by executors (local child processes, Slurm jobs); not meant to be typed by hand.`;
@@ -23,9 +25,16 @@ export async function execStepCommand(argv: readonly string[], io: CliIO): Promi
   }
   if (spec.specSchema !== 1) return usageError(io, `step spec '${argv[0]}' has schema ${String(spec.specSchema)}; this blu-pipe reads schema 1 (are the nodes on the same version?)`, USAGE);
   const controller = new AbortController();
-  const onSignal = (): void => controller.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // First signal: let the step stop at its next check (between batches) and exit cleanly. A step
+  // that does not notice within the grace period, or a second signal, ends the worker at once;
+  // nothing is committed either way.
+  const onSignal = (): void => {
+    if (controller.signal.aborted) process.exit(EXIT.interrupted);
+    controller.abort();
+    setTimeout(() => process.exit(EXIT.interrupted), WORKER_GRACE_MS).unref();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const stores = { cas: new ContentStore(spec.cacheDir), ac: new ActionCache(spec.cacheDir) };
   const result = await runAttempt(spec, stores, {
     signal: controller.signal,
