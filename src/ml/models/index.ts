@@ -9,7 +9,7 @@ export { buildBluNet, type BluNetOptions } from './blu-net.js';
 export { BinaryConv2D, BinarySeparableConv2D, BinarySignActivation } from './binary-layers.js';
 export { steSign, residualBinarize, initialGammas } from './binary-ops.js';
 export { saveModel, loadModel, type SavedModelInfo, type ModelIoError } from './serialize.js';
-export { transferLwUnetToBluNet, type TransferredLayer, OUTPUT_LAYER_NAME } from './transfer.js';
+export { transferLwUnetToBluNet, fitResidualGammas, type GammaInit, type TransferredLayer, OUTPUT_LAYER_NAME } from './transfer.js';
 export { HINT_ENCODER_INDICES, HINT_DECODER_INDICES, tapModel } from './taps.js';
 export { thesisSize, type ThesisSize } from './size.js';
 export { exportPackedBluNet, loadPackedBluNet, type PackedExportInfo, type PackedError } from './packed.js';

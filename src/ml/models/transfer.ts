@@ -37,8 +37,49 @@ function copyLeadingWeights(source: tf.layers.Layer, target: tf.layers.Layer): R
   return ok({ from: source.name, to: target.name, weights });
 }
 
+/**
+ * How the gammas of transferred layers start. `thesis`: [M..1]/sum whatever the weight scale (the
+ * original). `weight-scale`: the greedy L1 fit of the residual encoding to the transferred kernel
+ * (g_m = mean |r_m|, r_{m+1} = r_m − g_m·sign(r_m)), so the binarised kernel starts close to the
+ * lw_unet's instead of several times larger (a deliberate difference; see DIFFERENCES.md).
+ */
+export type GammaInit = 'thesis' | 'weight-scale';
+
+/** Greedy per-level scales of the residual sign encoding of `kernel`. */
+export function fitResidualGammas(kernel: Float32Array | Int32Array | Uint8Array, levels: number): number[] {
+  const r = Float32Array.from(kernel);
+  const gammas: number[] = [];
+  for (let m = 0; m < levels; m++) {
+    let sum = 0;
+    for (const v of r) sum += Math.abs(v);
+    const g = r.length > 0 ? sum / r.length : 0;
+    for (let i = 0; i < r.length; i++) r[i] = r[i]! - g * Math.sign(r[i]!);
+    gammas.push(g);
+  }
+  return gammas;
+}
+
+// Each gamma vector is fitted to the kernel it scales (by weight name).
+const GAMMA_OF: ReadonlyArray<readonly [string, string]> = [
+  ['depthwise_gamma', 'depthwise_kernel'],
+  ['pointwise_gamma', 'pointwise_kernel'],
+  ['gamma', 'kernel'],
+];
+
+function fitLayerGammas(layer: tf.layers.Layer): void {
+  const names = layer.weights.map((w) => w.originalName.split('/').pop() ?? '');
+  const values = layer.getWeights();
+  const next = values.map((value, i) => {
+    const pair = GAMMA_OF.find(([gamma]) => names[i] === gamma);
+    const kernel = pair ? values[names.indexOf(pair[1])] : undefined;
+    return pair && kernel ? tf.tensor1d(fitResidualGammas(kernel.dataSync(), value.shape[0] ?? 0)) : value;
+  });
+  layer.setWeights(next);
+  next.forEach((t, i) => t !== values[i] && t.dispose());
+}
+
 /** Transfers all matching conv layers; fails (changing nothing further) on a missing or misfit layer. */
-export function transferLwUnetToBluNet(lw: tf.LayersModel, blu: tf.LayersModel): Result<TransferredLayer[], { message: string }> {
+export function transferLwUnetToBluNet(lw: tf.LayersModel, blu: tf.LayersModel, options: { gammaInit?: GammaInit } = {}): Result<TransferredLayer[], { message: string }> {
   const byName = new Map(lw.layers.map((l) => [l.name, l] as const));
   const targets = blu.layers.filter(isTransferTarget);
   const missing = targets.map((t) => t.name.replaceAll('Binary', '')).filter((n) => !byName.has(n));
@@ -47,6 +88,7 @@ export function transferLwUnetToBluNet(lw: tf.LayersModel, blu: tf.LayersModel):
   for (const target of targets) {
     const copied = copyLeadingWeights(byName.get(target.name.replaceAll('Binary', '')) as tf.layers.Layer, target);
     if (!copied.ok) return copied;
+    if (options.gammaInit === 'weight-scale') fitLayerGammas(target);
     done.push(copied.value);
   }
   return ok(done);

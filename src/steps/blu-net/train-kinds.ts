@@ -67,6 +67,7 @@ export interface BinariseWith {
   readonly student: string;
   readonly levels?: { readonly activation?: number; readonly conv?: number; readonly depthwise?: number; readonly pointwise?: number };
   readonly train: JsonValue;
+  readonly gamma_init?: 'thesis' | 'weight-scale';
 }
 
 const LEVEL = { type: 'integer', minimum: 1, maximum: 8 } as const;
@@ -85,7 +86,13 @@ export const binariseKind: StepKindDefinition = {
     type: 'object',
     additionalProperties: false,
     required: ['data', 'student', 'train'],
-    properties: { data: STEP_REF_SCHEMA, student: STEP_REF_SCHEMA, levels: LEVELS_SCHEMA, train: TRAIN_SCHEMA },
+    properties: {
+      data: STEP_REF_SCHEMA,
+      student: STEP_REF_SCHEMA,
+      levels: LEVELS_SCHEMA,
+      train: TRAIN_SCHEMA,
+      gamma_init: { enum: ['thesis', 'weight-scale'], description: "thesis: gammas start at [M..1]/sum; weight-scale: fitted to the transferred kernels" },
+    },
   },
   declare({ stepId, with: value }) {
     const w = withOf<BinariseWith>(value);

@@ -117,9 +117,9 @@ export const binariseStep: StepImplementation = {
       if (lw.value.info.architecture !== 'lw_unet') return failure(`student '${w.student}' is a ${lw.value.info.architecture}, expected an lw_unet`);
       const width = lw.value.info.width;
       const blu = buildBluNet(bluOptions(width, w.levels, settings.seed));
-      const moved = transferLwUnetToBluNet(lw.value.model, blu);
+      const moved = transferLwUnetToBluNet(lw.value.model, blu, { gammaInit: w.gamma_init ?? 'thesis' });
       if (!moved.ok) return failure(moved.error.message);
-      ctx.log(`transferred ${moved.value.length} layers from the distilled lw_unet`);
+      ctx.log(`transferred ${moved.value.length} layers from the distilled lw_unet (gammas: ${w.gamma_init ?? 'thesis'})`);
       lw.value.model.dispose();
       const trained = await supervisedPhase(ctx, blu, data, settings, { prefix: '', offset: 0, total: settings.epochs });
       if (!trained.ok) return trained;
