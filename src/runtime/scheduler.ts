@@ -31,6 +31,8 @@ export interface SchedulerContext {
   readonly policy: FailurePolicy;
   readonly signal: AbortSignal;
   readonly previousLock: LockFile;
+  /** false with --no-cache: never take a result from the cache, even one another run just stored. */
+  readonly reuseCache: boolean;
 }
 
 interface StepResult {
@@ -110,7 +112,8 @@ export class Scheduler {
     try {
       if (!locks) return this.#finish(planned, 'cancelled', null, 0, { failure: { reason: 'cancelled', message: 'cancelled while waiting for a lock' } });
       // Another run may have computed this very key while we waited: then it is a cache hit.
-      const cached = planned.action === 'run' && planned.reasons.some((r) => r.kind === 'forced') ? undefined : await this.ctx.stores.ac.get(planned.key);
+      const forced = planned.reasons.some((r) => r.kind === 'forced');
+      const cached = forced || !this.ctx.reuseCache ? undefined : await this.ctx.stores.ac.get(planned.key);
       if (cached && step.cache && !step.alwaysRun) return await this.#restore(planned, cached);
       await this.#attempts(planned, step);
     } finally {

@@ -59,7 +59,7 @@ export async function runCommand(argv: readonly string[], io: CliIO): Promise<Ex
   const unknown = new ResourcePool(budgets.value).unknown(customNeeds(session));
   if (unknown.length > 0) io.stderr(`blu-pipe: warning: no budget for resource(s) ${unknown.join(', ')}; give one with --resources ${unknown[0]}=N (not limited now)\n`);
   const pool = new ResourcePool({ cpus: executor.enforcesLocalResources ? jobCount : Number.MAX_SAFE_INTEGER, ...budgets.value });
-  return execute(session, { io, runId, executor, pool, argv, json: values.json === true, track: values['no-track'] !== true, keepGoing: values['keep-going'] === true });
+  return execute(session, { io, runId, executor, pool, argv, json: values.json === true, track: values['no-track'] !== true, keepGoing: values['keep-going'] === true, noCache: values['no-cache'] === true });
 }
 
 function parseBudgets(items: readonly string[]): { ok: true; value: Record<string, number> } | { ok: false; error: string } {
@@ -96,6 +96,7 @@ interface ExecuteSettings {
   readonly json: boolean;
   readonly track: boolean;
   readonly keepGoing: boolean;
+  readonly noCache: boolean;
 }
 
 async function execute(session: Session, s: ExecuteSettings): Promise<ExitCode> {
@@ -115,7 +116,7 @@ async function execute(session: Session, s: ExecuteSettings): Promise<ExitCode> 
   const started = Date.now();
   await writeRunRecord(runDir, session, s.runId, 'running', {});
   emit({ type: 'run-start', runId: s.runId, pipelineFile: pipeline.displayFile, pipelineName: pipeline.name, steps: session.plan.steps.map((p) => ({ id: p.id, action: p.action })), time: started });
-  const scheduler = new Scheduler({ pipeline, plan: session.plan, layout, stores: session.stores, executor: s.executor, pool: s.pool, emit, runId: s.runId, policy: s.keepGoing ? 'keep-going' : 'no-new', signal: controller.signal, previousLock: session.facts.lock });
+  const scheduler = new Scheduler({ pipeline, plan: session.plan, layout, stores: session.stores, executor: s.executor, pool: s.pool, emit, runId: s.runId, policy: s.keepGoing ? 'keep-going' : 'no-new', signal: controller.signal, previousLock: session.facts.lock, reuseCache: !s.noCache });
   const results = await scheduler.run();
   await s.executor.shutdown();
   await session.stores.stat.save();
