@@ -1,5 +1,5 @@
 import type { Document, LineCounter, Node as YamlNode } from 'yaml';
-import { isMap, isNode, isPair, isScalar, isSeq } from 'yaml';
+import { yamlLib } from './lazy-deps.js';
 
 /** One problem in a user's input, with an exact source position and a stable code. */
 export interface Diagnostic {
@@ -43,7 +43,7 @@ export class SourceMap {
       if (next === undefined) break;
       node = next;
     }
-    return isNode(node) ? node : null;
+    return yamlLib().isNode(node) ? node : null;
   }
 
   /** Position of the value at `path` (or of its key when `key` is true). */
@@ -52,9 +52,9 @@ export class SourceMap {
     const last = path[path.length - 1];
     if (options.key && last !== undefined) {
       const parent = this.nodeAt(parentPath);
-      if (isMap(parent)) {
-        const pair = parent.items.find((item) => isScalar(item.key) && String(item.key.value) === String(last));
-        if (pair && isNode(pair.key) && pair.key.range) return this.offsetToPos(pair.key.range[0]);
+      if (yamlLib().isMap(parent)) {
+        const pair = parent.items.find((item) => yamlLib().isScalar(item.key) && String(item.key.value) === String(last));
+        if (pair && yamlLib().isNode(pair.key) && pair.key.range) return this.offsetToPos(pair.key.range[0]);
       }
     }
     const node = this.nodeAt(path);
@@ -84,16 +84,16 @@ export class SourceMap {
 const mapIndex = new WeakMap<object, Map<string, unknown>>();
 
 function childNode(node: unknown, segment: PathSegment): unknown {
-  if (isMap(node)) {
+  if (yamlLib().isMap(node)) {
     let index = mapIndex.get(node);
     if (!index) {
       index = new Map();
-      for (const item of node.items) if (isPair(item) && isScalar(item.key)) index.set(String(item.key.value), item.value ?? undefined);
+      for (const item of node.items) if (yamlLib().isPair(item) && yamlLib().isScalar(item.key)) index.set(String(item.key.value), item.value ?? undefined);
       mapIndex.set(node, index);
     }
     return index.get(String(segment));
   }
-  if (isSeq(node) && typeof segment === 'number') return node.items[segment];
+  if (yamlLib().isSeq(node) && typeof segment === 'number') return node.items[segment];
   return undefined;
 }
 

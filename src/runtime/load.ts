@@ -13,6 +13,7 @@ import { err, ok } from './result.js';
 import { checkSchema } from './schema-check.js';
 import { PIPELINE_SCHEMA, OVERLAY_SCHEMA } from '../schemas/index.js';
 import { readYamlFile, rememberParsed } from './yaml-source.js';
+import { ValidationMemo } from './validation-memo.js';
 
 export interface LoadInput {
   readonly file: string; // as given on the command line
@@ -43,7 +44,7 @@ export async function loadPipeline(input: LoadInput): Promise<Result<Pipeline, D
   const { source, value, cached } = parsed.value;
   const diagnostics = cached ? [] : checkSchema(PIPELINE_SCHEMA, value, source);
   if (!cached && diagnostics.length === 0) await rememberParsed(parseCache, source.text, value).catch(() => undefined);
-  const overlays = await loadOverlays(input);
+  const overlays = await loadOverlays(input, parseCache);
   diagnostics.push(...overlays.diagnostics);
   if (diagnostics.length > 0) return err(sortDiagnostics(diagnostics));
 
@@ -58,7 +59,9 @@ export async function loadPipeline(input: LoadInput): Promise<Result<Pipeline, D
   diagnostics.push(...set.diagnostics);
   params = set.params;
 
-  const resolved = resolveSteps(raw, { params, projectDir, registry: input.registry, env: input.env, source });
+  const memo = await ValidationMemo.open(parseCache);
+  const resolved = resolveSteps(raw, { params, projectDir, registry: input.registry, env: input.env, source, memo });
+  if (resolved.diagnostics.length === 0) await memo.save().catch(() => undefined);
   diagnostics.push(...resolved.diagnostics);
   if (diagnostics.length === 0) diagnostics.push(...detectCycles(resolved.steps, source));
   if (diagnostics.length > 0) return err(sortDiagnostics(diagnostics));
@@ -82,16 +85,17 @@ export async function loadPipeline(input: LoadInput): Promise<Result<Pipeline, D
   });
 }
 
-async function loadOverlays(input: LoadInput): Promise<{ loaded: { raw: RawOverlay; source: SourceMap }[]; diagnostics: Diagnostic[] }> {
+async function loadOverlays(input: LoadInput, parseCache: string): Promise<{ loaded: { raw: RawOverlay; source: SourceMap }[]; diagnostics: Diagnostic[] }> {
   const loaded: { raw: RawOverlay; source: SourceMap }[] = [];
   const diagnostics: Diagnostic[] = [];
   for (const overlay of input.overlays) {
-    const parsed = await readYamlFile(path.resolve(input.cwd, overlay), overlay);
+    const parsed = await readYamlFile(path.resolve(input.cwd, overlay), overlay, parseCache);
     if (!parsed.ok) {
       diagnostics.push(...parsed.error);
       continue;
     }
-    const problems = checkSchema(OVERLAY_SCHEMA, parsed.value.value ?? {}, parsed.value.source);
+    const problems = parsed.value.cached ? [] : checkSchema(OVERLAY_SCHEMA, parsed.value.value ?? {}, parsed.value.source);
+    if (!parsed.value.cached && problems.length === 0) await rememberParsed(parseCache, parsed.value.source.text, parsed.value.value).catch(() => undefined);
     diagnostics.push(...problems);
     if (problems.length === 0) loaded.push({ raw: (parsed.value.value ?? {}) as RawOverlay, source: parsed.value.source });
   }

@@ -1,4 +1,4 @@
-import { parse as parseYamlValue } from 'yaml';
+import { yamlLib } from './lazy-deps.js';
 import type { Diagnostic, SourceMap } from './diagnostics.js';
 import { suggestion } from './diagnostics.js';
 import { lookupPath, paramPaths } from './interpolate.js';
@@ -56,7 +56,7 @@ export function applySets(params: JsonObject, sets: readonly string[]): { params
 
 function parseSetValue(text: string): JsonValue {
   try {
-    return parseYamlValue(text) as JsonValue;
+    return yamlLib().parse(text) as JsonValue;
   } catch {
     return text;
   }

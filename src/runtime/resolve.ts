@@ -12,6 +12,7 @@ import { checkSchema } from './schema-check.js';
 import type { OutputDecl, StepResources } from './step-spec.js';
 import { splitWords } from './words.js';
 import { linkInstances } from './link.js';
+import { ValidationMemo } from './validation-memo.js';
 
 export interface ResolveContext {
   readonly params: JsonObject;
@@ -19,6 +20,7 @@ export interface ResolveContext {
   readonly registry: StepKindRegistry;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly source: SourceMap;
+  readonly memo: ValidationMemo;
 }
 
 /** Expands matrices, interpolates, applies step kinds' declarations and links `needs:`. */
@@ -122,9 +124,13 @@ function resolveInstance(
       return null;
     }
     withValue = withValue ?? {};
-    const problems = checkSchema(kind.withSchema, withValue, ctx.source, [...stepPath, 'with']);
-    diagnostics.push(...problems);
-    if (problems.length > 0) return null;
+    const memoKey = ValidationMemo.key(kind.name, kind.version, withValue);
+    if (!ctx.memo.has(memoKey)) {
+      const problems = checkSchema(kind.withSchema, withValue, ctx.source, [...stepPath, 'with']);
+      diagnostics.push(...problems);
+      if (problems.length > 0) return null;
+      ctx.memo.add(memoKey);
+    }
     const declared = kind.declare({ stepId: id, name, with: withValue });
     deps = [...deps, ...declared.deps];
     outs = [...outs, ...declared.outs];

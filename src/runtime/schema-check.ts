@@ -1,14 +1,15 @@
-import { Ajv } from 'ajv';
+import { ajvLib } from './lazy-deps.js';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { Diagnostic, PathSegment, SourceMap } from './diagnostics.js';
 import { suggestion } from './diagnostics.js';
 
-const ajv = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true, verbose: true });
+let ajv: InstanceType<ReturnType<typeof ajvLib>['Ajv']> | null = null;
 const compiled = new WeakMap<object, ValidateFunction>();
 
 function compile(schema: object): ValidateFunction {
   let fn = compiled.get(schema);
   if (!fn) {
+    ajv ??= new (ajvLib().Ajv)({ allErrors: true, strict: false, allowUnionTypes: true, verbose: true });
     fn = ajv.compile(schema);
     compiled.set(schema, fn);
   }

@@ -1,7 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
-import type { Document } from 'yaml';
+import type { Document, LineCounter } from 'yaml';
+import { yamlLib } from './lazy-deps.js';
 import { readJsonFile, writeFileAtomic } from '../artifacts/atomic.js';
 import { sha256Hex } from '../artifacts/canonical.js';
 import type { Diagnostic } from './diagnostics.js';
@@ -57,7 +57,8 @@ function jsonSafe(value: unknown): boolean {
 }
 
 function parseText(text: string): { doc: Document.Parsed; lines: LineCounter } {
-  const lines = new LineCounter();
+  const { LineCounter: Counter, parseDocument } = yamlLib();
+  const lines = new Counter();
   return { doc: parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true }) as Document.Parsed, lines };
 }
 

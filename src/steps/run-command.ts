@@ -1,4 +1,3 @@
-import { execa } from 'execa';
 import type { StepFailure } from '../runtime/events.js';
 import type { StepReport } from '../runtime/executor.js';
 import { OutputRouter } from '../runtime/output-router.js';
@@ -22,6 +21,7 @@ export async function runCommand(spec: StepSpec, io: CommandIO): Promise<Result<
   if (!file) return err({ reason: 'spawn-failed', message: `step '${spec.id}' has an empty command` });
   // Protocol lines go to the report only (an exec-step worker re-emits them); the rest is the log.
   const router = new OutputRouter(io.report, io.output);
+  const { execa } = await import('execa');
   const child = execa(file, args, {
     cwd: spec.projectDir,
     env: { ...io.env, ...spec.env },

@@ -1,7 +1,6 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { execa } from 'execa';
 import type { StepKindRegistry } from '../../steps/kind.js';
 import type { CommitStores } from '../attempt.js';
 import { runAttempt } from '../attempt.js';
@@ -53,6 +52,7 @@ async function runInChild(spec: StepSpec, execution: ExecuteOptions, options: Lo
   await mkdir(path.dirname(specFile), { recursive: true });
   await writeFile(specFile, JSON.stringify(spec, null, 2));
   const router = new OutputRouter(execution.report, output);
+  const { execa } = await import('execa');
   const child = execa(process.execPath, [options.cliEntry, 'exec-step', specFile], {
     cwd: spec.projectDir,
     env: options.env,
