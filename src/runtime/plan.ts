@@ -60,7 +60,9 @@ export function planRun(
     if (!entry) return { ...base, action: 'run', reasons: history.length > 0 ? history : [{ kind: 'never-run' }], entry: null };
     const outputProblems = checkOutputs(entry, step, facts.workspace);
     if (outputProblems.length === 0) return { ...base, action: 'fresh', reasons: [], entry };
-    if (facts.storeComplete.get(key) === false) {
+    // Outputs kept out of the cache (`cache: false`) cannot be restored: only a run recreates them.
+    const uncachedMissing = step.outs.some((o) => !o.cache && (facts.workspace.get(o.path) ?? { type: 'missing' }).type === 'missing');
+    if (facts.storeComplete.get(key) === false || uncachedMissing) {
       return { ...base, action: 'run', reasons: [...history, ...outputProblems], entry: null };
     }
     return { ...base, action: 'restore', reasons: [...history, ...outputProblems], entry };

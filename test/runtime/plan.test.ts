@@ -111,3 +111,15 @@ describe('object-valued params', () => {
     expect(diffComponents(before, after).map(describeReason)).toEqual(['param changed: ablation.train.p: (unset) → 0.9']);
   });
 });
+
+describe('outputs kept out of the cache', () => {
+  it('are recreated by a run, never by a restore', () => {
+    const c = components();
+    const key = computeStepKey(c);
+    const entry: ActionCacheEntry = { schema: 1, key, stepId: 'a', components: c, outputs: [], metrics: {}, series: [], durationMs: 1, producer: { runId: 'r1', stepId: 'a', host: 'h', pid: 1, startedAt: '', finishedAt: '' } };
+    const facts: PlanFacts = { keys: new Map([['a', { key, components: c }]]), entries: new Map([[key as string, entry]]), storeComplete: new Map([[key as string, true]]), workspace: new Map(), lock: { schema: 1, steps: {} }, incomplete: new Map() };
+    const step: PlanStepInput = { id: 'a', needs: [], cache: true, alwaysRun: false, outs: [{ path: 'scratch.txt', cache: false }] };
+    const planned = planRun([step], facts, { selected: new Set(['a']), forced: new Set() }).steps[0]!;
+    expect([planned.action, planned.reasons]).toEqual(['run', [{ kind: 'output-missing', path: 'scratch.txt' }]]);
+  });
+});
