@@ -14,6 +14,7 @@ export type InterpolationError =
 
 const PATTERN = /\$\$\{|\$\{([^}]*)\}/g;
 const REF = /^(params|matrix|env)\.([A-Za-z0-9_.-]+)$/;
+const PATTERN_WHOLE = /^\$\{[^}]*\}$/;
 
 export interface Scope {
   readonly params: JsonValue;
@@ -78,21 +79,18 @@ export function interpolateString(
     else if (ref.scope === 'params') used.add(ref.path);
   }
   if (errors.length > 0) return { value: text, errors };
-  const whole = refs.length === 1 && refs[0]!.offset === 0 && text.trim() === text && PATTERN_WHOLE.test(text);
+  const whole = refs.length === 1 && PATTERN_WHOLE.test(text);
   if (whole) return { value: resolveRef(refs[0]!, scope, env)!, errors };
   const notScalar: InterpolationError[] = [];
-  const out = text.replace(PATTERN, (match: string, inner: string | undefined, offset: number) => {
+  const out = text.replace(PATTERN, (match: string, _inner: string | undefined, offset: number) => {
     if (match === '$${') return '${';
     const ref = refs.find((r) => r.offset === offset)!;
     const value = resolveRef(ref, scope, env)!;
     if (value !== null && typeof value === 'object') notScalar.push({ kind: 'not-scalar', ref });
-    void inner;
     return typeof value === 'string' ? value : JSON.stringify(value);
   });
   return { value: out, errors: notScalar };
 }
-
-const PATTERN_WHOLE = /^\$\{[^}]*\}$/;
 
 /** Interpolates every string inside a JSON value; errors carry the data path where they occurred. */
 export function interpolateValue(

@@ -17,7 +17,7 @@ export class OutputRouter {
       else if (message?.type === 'metric') report.metric(message.name, message.value, message.step, message.timestamp);
       else {
         output(`${line}\n`);
-        this.#tail.push(`${line}\n`);
+        this.#tail.add(line);
       }
     });
   }

@@ -11,6 +11,7 @@ import { ResourcePool } from '../../runtime/resources.js';
 import { Scheduler } from '../../runtime/scheduler.js';
 import type { Session } from '../../runtime/session.js';
 import type { Tracker } from '../../tracking/tracker.js';
+import type { StepKindRegistry } from '../../steps/kind.js';
 import { builtinRegistry } from '../../steps/registry.js';
 import { PIPELINE_OPTIONS, parse, positiveInt, stringList, stringValue } from '../args.js';
 import { CLI_ENTRY, VERSION } from '../entry.js';
@@ -79,7 +80,7 @@ function customNeeds(session: Session): Record<string, number> {
   return out;
 }
 
-async function createExecutor(name: string, session: Session, runId: string, jobs: number, slurmOpts: string[], io: CliIO, registry: ReturnType<typeof builtinRegistry>): Promise<Executor> {
+async function createExecutor(name: string, session: Session, runId: string, jobs: number, slurmOpts: string[], io: CliIO, registry: StepKindRegistry): Promise<Executor> {
   if (name === 'slurm') {
     const { createSlurmExecutor } = await import('../../runtime/executors/slurm.js');
     return createSlurmExecutor({ runDir: path.join(session.layout.runsDir, runId), cliEntry: CLI_ENTRY, extraSbatchArgs: slurmOpts, env: io.env });
