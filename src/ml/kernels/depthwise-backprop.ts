@@ -42,6 +42,15 @@ export function composedDepthwiseBackpropInput(backendName: string): tf.KernelFu
   };
 }
 
+/** What both dW variants start from: inputs, the checked filter shape, geometry and a scope. */
+function filterGradientSetup(inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap | undefined, backend: unknown, backendName: string) {
+  const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+  const a = attrs as unknown as DepthwiseFilterAttrs;
+  assertUnitDilation(a.dilations, 'DepthwiseConv2dNativeBackpropFilter');
+  const g = convGeometry(x.shape as Shape4, a.filterShape, a.strides, a.pad, a.dimRoundingMode, true);
+  return { x, dy, filterShape: a.filterShape, g, scope: new KernelScope(backend as tf.KernelBackend, backendName) };
+}
+
 /**
  * dW of a depthwise conv as ONE depthwise conv: fold batch into channels (x -> [1,H,W,B·C]),
  * use dy as a huge per-channel filter ([Ho,Wo,B·C,M], dilation = stride), then sum over batch.
@@ -49,12 +58,7 @@ export function composedDepthwiseBackpropInput(backendName: string): tf.KernelFu
  */
 export function composedDepthwiseBackpropFilter(backendName: string): tf.KernelFunc {
   return ({ inputs, attrs, backend }) => {
-    const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-    const a = attrs as unknown as DepthwiseFilterAttrs;
-    assertUnitDilation(a.dilations, 'DepthwiseConv2dNativeBackpropFilter');
-    const [kh, kw, c, m] = a.filterShape;
-    const g = convGeometry(x.shape as Shape4, a.filterShape, a.strides, a.pad, a.dimRoundingMode, true);
-    const scope = new KernelScope(backend as tf.KernelBackend, backendName);
+    const { x, dy, filterShape: [kh, kw, c, m], g, scope } = filterGradientSetup(inputs, attrs, backend, backendName);
     return guarded(scope, () => {
       const [b, h, w] = x.shape as Shape4;
       const folded = scope.reshape(scope.transpose(x, [1, 2, 0, 3]), [1, h, w, b * c]);
@@ -84,12 +88,7 @@ function tapWindow(scope: KernelScope, x5: tf.TensorInfo, out: Shape4, i: number
  */
 export function perTapDepthwiseBackpropFilter(backendName: string): tf.KernelFunc {
   return ({ inputs, attrs, backend }) => {
-    const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-    const a = attrs as unknown as DepthwiseFilterAttrs;
-    assertUnitDilation(a.dilations, 'DepthwiseConv2dNativeBackpropFilter');
-    const [kh, kw, c, m] = a.filterShape;
-    const g = convGeometry(x.shape as Shape4, a.filterShape, a.strides, a.pad, a.dimRoundingMode, true);
-    const scope = new KernelScope(backend as tf.KernelBackend, backendName);
+    const { x, dy, filterShape: [kh, kw, c, m], g, scope } = filterGradientSetup(inputs, attrs, backend, backendName);
     return guarded(scope, () => {
       const b = x.shape[0] as number;
       const padded = scope.pad(x, explicitPad(g.pads));
