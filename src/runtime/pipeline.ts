@@ -18,7 +18,7 @@ export interface StepInstance {
   readonly with: JsonValue;
   /** Params the step depends on: dotted path → resolved value. */
   readonly params: Readonly<Record<string, JsonValue>>;
-  readonly deps: readonly string[]; // project-relative POSIX, or absolute for paths outside the project
+  readonly deps: readonly string[]; // project-relative POSIX (may start with ../), or absolute when declared so outside the project
   readonly outs: readonly OutputDecl[];
   /** Explicit and implied upstream instance ids. */
   readonly needs: readonly string[];

@@ -187,10 +187,16 @@ function resolveOutput(o: RawOutput, i: number, r: InstanceResolver): OutputDecl
   return { path: r.string(o.path, ['outs', i, 'path']), cache: o.cache ?? true, persist: o.persist ?? false, track: o.track ?? false };
 }
 
+/**
+ * Project-relative POSIX form, also for relative paths that leave the project (`../data`), so
+ * keys survive moving the checkout together with its data. Only deps written as absolute paths
+ * outside the project stay absolute.
+ */
 function normaliseDep(dep: string, projectDir: string): string {
   const abs = path.resolve(projectDir, dep);
   const rel = path.relative(projectDir, abs);
-  return rel.startsWith('..') || path.isAbsolute(rel) ? abs : rel.split(path.sep).join('/');
+  const outside = rel.startsWith('..') || path.isAbsolute(rel);
+  return outside && path.isAbsolute(dep) ? abs : rel.split(path.sep).join('/');
 }
 
 function envObject(env: RawStep['env']): Record<string, string | null> {

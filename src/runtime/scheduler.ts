@@ -19,6 +19,13 @@ import type { StepSpec, UpstreamOutputs } from './step-spec.js';
 
 export type FailurePolicy = 'no-new' | 'keep-going';
 
+/** A planned step the run acts on (steps outside the selection are 'skip' and never scheduled). */
+type ActiveStep = PlannedStep & { readonly action: Exclude<PlannedStep['action'], 'skip'> };
+
+function isActive(step: PlannedStep): step is ActiveStep {
+  return step.action !== 'skip';
+}
+
 export interface SchedulerContext {
   readonly pipeline: Pipeline;
   readonly plan: Plan;
@@ -58,7 +65,7 @@ export class Scheduler {
   }
 
   async run(): Promise<ReadonlyMap<string, StepResult>> {
-    const active = this.ctx.plan.steps.filter((p) => p.action !== 'skip');
+    const active = this.ctx.plan.steps.filter(isActive);
     const nodes = new Map(active.map((p) => [p.id, { run: () => this.#runOne(p), priority: this.#priority(p.id) }]));
     const edges: [string, string][] = [];
     for (const p of active) for (const need of this.#byId.get(p.id)!.needs) if (nodes.has(need)) edges.push([need, p.id]);
@@ -77,7 +84,7 @@ export class Scheduler {
     return depth;
   }
 
-  async #runOne(planned: PlannedStep): Promise<void> {
+  async #runOne(planned: ActiveStep): Promise<void> {
     const step = this.#byId.get(planned.id)!;
     const blocked = step.needs.find((n) => {
       const r = this.#results.get(n);
@@ -88,7 +95,7 @@ export class Scheduler {
       const message = blocked !== undefined ? `not run: it needs '${blocked}', which did not succeed` : 'not run: the run is stopping after a failure';
       return this.#finish(planned, outcome, null, 0, { failure: { reason: 'cancelled', message } });
     }
-    this.ctx.emit({ type: 'step-queued', stepId: planned.id, kind: step.kind, key: planned.key, params: step.params, action: planned.action === 'skip' ? 'run' : planned.action, reasons: planned.reasons, time: Date.now() });
+    this.ctx.emit({ type: 'step-queued', stepId: planned.id, kind: step.kind, key: planned.key, params: step.params, action: planned.action, reasons: planned.reasons, time: Date.now() });
     if (planned.action === 'fresh') return this.#finish(planned, 'fresh', planned.entry, 0, {});
     if (planned.action === 'restore' && planned.entry) return this.#restore(planned, planned.entry);
     return this.#compute(planned, step);

@@ -120,6 +120,15 @@ steps:
     expect(messages[0]).toMatch(/^p\.yaml:4:12: output '\.\.\/escape\.txt' of step 'a' is outside the project/);
     expect(messages[1]).toMatch(/^p\.yaml:7:12: output 'data\/sub' of step 'b' overlaps the output 'data' of step 'a'/);
   });
+
+  it('keeps deps relative to the project, also outside it, unless they were written absolute', async () => {
+    const { result } = await load(`steps:
+  a:
+    run: echo
+    deps: [./in/../in/x.txt, ../shared/data/, /opt/abs.txt]
+`);
+    expect(result.ok && result.value.steps[0]?.deps).toEqual(['in/x.txt', '../shared/data', '/opt/abs.txt']);
+  });
 });
 
 describe('params, overlays, --set, interpolation and matrix', () => {

@@ -19,6 +19,8 @@ export interface LoadDatasetOptions {
   readonly testCount?: number;
   /** Downscale factor in (0, 1], applied at decode time. */
   readonly scale?: number;
+  /** Keep only the first N images of a split (after splitting), so the rest are never decoded. */
+  readonly maxImages?: Partial<Record<(typeof SPLITS)[number], number>>;
 }
 
 /** A pair of files before decoding. */
@@ -151,11 +153,12 @@ export async function loadDataset(dir: string, options: LoadDatasetOptions): Pro
     return err({ code: 'empty-dataset', path: dir, message: `no training images found under ${dir}` });
   }
   const scale = options.scale ?? 1;
-  const train = await decodeAll(pairs.value.train, scale);
+  const first = (name: (typeof SPLITS)[number]) => pairs.value[name].slice(0, options.maxImages?.[name] ?? pairs.value[name].length);
+  const train = await decodeAll(first('train'), scale);
   if (!train.ok) return train;
-  const validation = await decodeAll(pairs.value.validation, scale);
+  const validation = await decodeAll(first('validation'), scale);
   if (!validation.ok) return validation;
-  const test = await decodeAll(pairs.value.test, scale);
+  const test = await decodeAll(first('test'), scale);
   if (!test.ok) return test;
   return ok({ train: train.value, validation: validation.value, test: test.value });
 }

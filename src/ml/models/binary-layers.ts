@@ -5,7 +5,7 @@
  * (the packed loader builds such layers so predictions match the original bit for bit).
  */
 import * as tf from '@tensorflow/tfjs';
-import { initialGammas, residualBinarize } from './binary-ops.js';
+import { initialGammas, residualBinarize, type SteMode } from './binary-ops.js';
 import { kerasHeNormal } from './initializers.js';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
@@ -44,17 +44,21 @@ function convOutputShape(inputShape: tf.Shape | tf.Shape[], kernelSize: number, 
 
 export interface BinarySignActivationArgs extends LayerArgs {
   levels?: number;
+  /** Straight-through estimator (default 'unit', the thesis's). */
+  ste?: SteMode;
 }
 
 /** Residual-binarised sign activation replacing ReLU: Σ_m |g_m|·sign(r_m), one gamma vector. */
 export class BinarySignActivation extends BinaryLayerBase {
   static className = 'BinarySignActivation';
   readonly levels: number;
+  readonly ste: SteMode;
   private gamma: LayerVariable | null = null;
 
   constructor(args: BinarySignActivationArgs = {}) {
     super(args);
     this.levels = args.levels ?? 3;
+    this.ste = args.ste ?? 'unit';
   }
 
   override build(): void {
@@ -63,11 +67,11 @@ export class BinarySignActivation extends BinaryLayerBase {
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    return tf.tidy(() => residualBinarize(singleInput(inputs), requireWeight(this.gamma).read()));
+    return tf.tidy(() => residualBinarize(singleInput(inputs), requireWeight(this.gamma).read(), this.ste));
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), levels: this.levels };
+    return { ...super.getConfig(), levels: this.levels, ste: this.ste };
   }
 }
 
@@ -83,6 +87,7 @@ export interface BinaryConv2DArgs extends LayerArgs {
   levels?: number;
   seed?: number;
   frozen?: boolean;
+  ste?: SteMode;
 }
 
 /** Conv2D (stride 1) with a residual-binarised kernel (c levels) and an fp32 bias. */
@@ -94,6 +99,7 @@ export class BinaryConv2D extends BinaryLayerBase {
   readonly levels: number;
   readonly seed: number;
   readonly frozen: boolean;
+  readonly ste: SteMode;
   private kernel: LayerVariable | null = null;
   private bias: LayerVariable | null = null;
   private gamma: LayerVariable | null = null;
@@ -106,6 +112,7 @@ export class BinaryConv2D extends BinaryLayerBase {
     this.levels = args.levels ?? 3;
     this.seed = args.seed ?? 1;
     this.frozen = args.frozen ?? false;
+    this.ste = args.ste ?? 'unit';
   }
 
   // Weight creation order (kernel, bias, gamma) mirrors Conv2D's getWeights() so transfer lines up.
@@ -121,7 +128,7 @@ export class BinaryConv2D extends BinaryLayerBase {
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     return tf.tidy(() => {
       const latent = requireWeight(this.kernel).read();
-      const kernel = this.frozen ? latent : residualBinarize(latent, requireWeight(this.gamma).read());
+      const kernel = this.frozen ? latent : residualBinarize(latent, requireWeight(this.gamma).read(), this.ste);
       const y = tf.conv2d(singleInput(inputs) as tf.Tensor4D, kernel as tf.Tensor4D, 1, this.padding);
       return tf.add(y, requireWeight(this.bias).read());
     });
@@ -132,8 +139,8 @@ export class BinaryConv2D extends BinaryLayerBase {
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    const { filters, kernelSize, padding, levels, seed, frozen } = this;
-    return { ...super.getConfig(), filters, kernelSize, padding, levels, seed, frozen };
+    const { filters, kernelSize, padding, levels, seed, frozen, ste } = this;
+    return { ...super.getConfig(), filters, kernelSize, padding, levels, seed, frozen, ste };
   }
 }
 
@@ -145,6 +152,7 @@ export interface BinarySeparableConv2DArgs extends LayerArgs {
   pointwiseLevels?: number;
   seed?: number;
   frozen?: boolean;
+  ste?: SteMode;
 }
 
 /**
@@ -160,6 +168,7 @@ export class BinarySeparableConv2D extends BinaryLayerBase {
   readonly pointwiseLevels: number;
   readonly seed: number;
   readonly frozen: boolean;
+  readonly ste: SteMode;
   private depthwise: LayerVariable | null = null;
   private pointwise: LayerVariable | null = null;
   private bias: LayerVariable | null = null;
@@ -175,6 +184,7 @@ export class BinarySeparableConv2D extends BinaryLayerBase {
     this.pointwiseLevels = args.pointwiseLevels ?? 3;
     this.seed = args.seed ?? 1;
     this.frozen = args.frozen ?? false;
+    this.ste = args.ste ?? 'unit';
   }
 
   // Order (depthwise, pointwise, bias, gammas) mirrors SeparableConv2D's getWeights().
@@ -201,7 +211,7 @@ export class BinarySeparableConv2D extends BinaryLayerBase {
 
   private effective(kernel: LayerVariable | null, gamma: LayerVariable | null): tf.Tensor {
     const latent = requireWeight(kernel).read();
-    return this.frozen ? latent : residualBinarize(latent, requireWeight(gamma).read());
+    return this.frozen ? latent : residualBinarize(latent, requireWeight(gamma).read(), this.ste);
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
@@ -209,8 +219,8 @@ export class BinarySeparableConv2D extends BinaryLayerBase {
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    const { filters, kernelSize, padding, depthwiseLevels, pointwiseLevels, seed, frozen } = this;
-    return { ...super.getConfig(), filters, kernelSize, padding, depthwiseLevels, pointwiseLevels, seed, frozen };
+    const { filters, kernelSize, padding, depthwiseLevels, pointwiseLevels, seed, frozen, ste } = this;
+    return { ...super.getConfig(), filters, kernelSize, padding, depthwiseLevels, pointwiseLevels, seed, frozen, ste };
   }
 }
 

@@ -44,15 +44,47 @@ function gammaMagnitude(gammas: tf.Tensor, m: number): tf.Tensor {
 }
 
 /**
+ * Sign whose STE is scaled to a window: dy · [|x| ≤ w] / w (hard-tanh of x/w). No gradient reaches w.
+ * Used per level by the 'range' STE so the whole residual quantiser back-propagates as the identity
+ * clipped to the range it can represent.
+ */
+const windowedSign: (x: tf.Tensor, window: tf.Tensor) => tf.Tensor = tf.customGrad(
+  (...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [x, window, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    save([x, window]);
+    return {
+      value: tf.sign(x),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [input, w] = saved as [tf.Tensor, tf.Tensor];
+        const inside = tf.cast(tf.lessEqual(tf.abs(input), w), dy.dtype);
+        return [tf.div(tf.mul(dy, inside), w), tf.zerosLike(w)];
+      },
+    };
+  },
+) as (x: tf.Tensor, window: tf.Tensor) => tf.Tensor;
+
+/**
+ * Straight-through estimator of the residual quantiser. 'unit': the thesis's hard-tanh on every
+ * level (|r_m| ≤ 1, slope 1). 'range': level m uses the window w_m = Σ_{k≥m} |g_k| with slope 1/w_m,
+ * which telescopes to slope 1 inside the quantiser's range whatever the gammas' scale.
+ */
+export type SteMode = 'unit' | 'range';
+
+// Smallest window, so levels whose gammas are all zero do not divide by zero.
+const MIN_WINDOW = 1e-8;
+
+/**
  * Greedy residual approximation: r = w; for each level t = |g_m|·sign(r); r -= t; out = Σ t.
  * Gradients reach w through the STE and the gammas through |g| and the residual chain.
  */
-export function residualBinarize(w: tf.Tensor, gammas: tf.Tensor): tf.Tensor {
+export function residualBinarize(w: tf.Tensor, gammas: tf.Tensor, ste: SteMode = 'unit'): tf.Tensor {
   const levels = gammas.shape[0] ?? 0;
+  const magnitudes = Array.from({ length: levels }, (_, m) => gammaMagnitude(gammas, m));
   const terms: tf.Tensor[] = [];
   let residual = w;
   for (let m = 0; m < levels; m++) {
-    const term = tf.mul(gammaMagnitude(gammas, m), steSign(residual));
+    const sign = ste === 'unit' ? steSign(residual) : windowedSign(residual, tf.maximum(tf.addN(magnitudes.slice(m)), MIN_WINDOW));
+    const term = tf.mul(magnitudes[m] as tf.Tensor, sign);
     residual = tf.sub(residual, term);
     terms.push(term);
   }

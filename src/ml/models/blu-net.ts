@@ -1,6 +1,7 @@
 /** BLU-Net (thesis §2.4): lw_unet topology with every conv residual-binarised and no ReLU. */
 import * as tf from '@tensorflow/tfjs';
 import { BinaryConv2D, BinarySeparableConv2D, BinarySignActivation } from './binary-layers.js';
+import type { SteMode } from './binary-ops.js';
 import { buildTopology, type ConvSpec, type ModelParts } from './topology.js';
 import { checkShape } from './unet.js';
 
@@ -14,6 +15,8 @@ export interface BluNetOptions {
   seed?: number;
   /** Kernels hold already-binarised values (set by the packed loader; not for training). */
   frozen?: boolean;
+  /** Straight-through estimator of every binariser (default 'unit', the thesis's). */
+  ste?: SteMode;
 }
 
 export type ResolvedBluNetOptions = Required<BluNetOptions>;
@@ -28,11 +31,12 @@ export function resolveBluNetOptions(opts: BluNetOptions): ResolvedBluNetOptions
     pointwiseLevels: opts.pointwiseLevels ?? 3,
     seed: opts.seed ?? 1,
     frozen: opts.frozen ?? false,
+    ste: opts.ste ?? 'unit',
   };
 }
 
 function binaryConv(spec: ConvSpec, o: ResolvedBluNetOptions): tf.layers.Layer {
-  const common = { name: spec.name, filters: spec.filters, kernelSize: spec.kernelSize, padding: 'same' as const, seed: spec.seed, frozen: o.frozen };
+  const common = { name: spec.name, filters: spec.filters, kernelSize: spec.kernelSize, padding: 'same' as const, seed: spec.seed, frozen: o.frozen, ste: o.ste };
   if (spec.role === 'level0') return new BinaryConv2D({ ...common, levels: o.convLevels });
   return new BinarySeparableConv2D({ ...common, depthwiseLevels: o.depthwiseLevels, pointwiseLevels: o.pointwiseLevels });
 }
@@ -40,14 +44,14 @@ function binaryConv(spec: ConvSpec, o: ResolvedBluNetOptions): tf.layers.Layer {
 /** Every conv except the output is followed by a residual-binarised sign activation. */
 function convWithActivation(spec: ConvSpec, o: ResolvedBluNetOptions, x: tf.SymbolicTensor): tf.SymbolicTensor {
   const y = binaryConv(spec, o).apply(x) as tf.SymbolicTensor;
-  const act = new BinarySignActivation({ name: `${spec.name}_BinarySignActivation`, levels: o.activationLevels });
+  const act = new BinarySignActivation({ name: `${spec.name}_BinarySignActivation`, levels: o.activationLevels, ste: o.ste });
   return act.apply(y) as tf.SymbolicTensor;
 }
 
 /** Output: BinaryConv2D 1×1 (padding valid, as in the thesis) then a separate sigmoid. */
 function binaryHead(o: ResolvedBluNetOptions) {
   return (x: tf.SymbolicTensor, seed: number): tf.SymbolicTensor => {
-    const logits = new BinaryConv2D({ name: 'logit_output', filters: 1, kernelSize: 1, padding: 'valid', levels: o.convLevels, seed, frozen: o.frozen });
+    const logits = new BinaryConv2D({ name: 'logit_output', filters: 1, kernelSize: 1, padding: 'valid', levels: o.convLevels, seed, frozen: o.frozen, ste: o.ste });
     return tf.layers.activation({ activation: 'sigmoid', name: 'output' }).apply(logits.apply(x)) as tf.SymbolicTensor;
   };
 }

@@ -22,7 +22,8 @@ import { thesisSize } from './size.js';
 const MAGIC = 'BLUPACK1';
 const FORMAT_VERSION = 1;
 
-type PackedOptions = Omit<ResolvedBluNetOptions, 'frozen' | 'seed'>;
+// The STE only matters for training, so the packed format does not carry it.
+type PackedOptions = Omit<ResolvedBluNetOptions, 'frozen' | 'seed' | 'ste'>;
 interface PackedHeader {
   version: number;
   options: PackedOptions;

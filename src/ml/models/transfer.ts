@@ -2,7 +2,8 @@
  * lw_unet → BLU-Net weight transfer (thesis §3): each BLU-Net conv takes the kernel(s) and bias of
  * the lw_unet layer whose name equals its own with "Binary" removed, e.g.
  * `Level2_BinaryLightweight_Expanding_BinarySeparableConv2D_3` ← `Level2_Lightweight_Expanding_SeparableConv2D_3`.
- * Gammas keep their initial values; the output layer ("logit_output") is not transferred.
+ * Gammas keep their initial values; the output layer ("logit_output") is not transferred unless
+ * `transferOutput` is set (the thesis matched names containing "Conv", which skipped it).
  */
 import * as tf from '@tensorflow/tfjs';
 import { err, ok, type Result } from '../../runtime/result.js';
@@ -17,9 +18,9 @@ export interface TransferredLayer {
 
 export const OUTPUT_LAYER_NAME = 'logit_output';
 
-function isTransferTarget(layer: tf.layers.Layer): boolean {
+function isTransferTarget(layer: tf.layers.Layer, withOutput: boolean): boolean {
   const binaryConv = layer instanceof BinaryConv2D || layer instanceof BinarySeparableConv2D;
-  return binaryConv && layer.name !== OUTPUT_LAYER_NAME;
+  return binaryConv && (withOutput || layer.name !== OUTPUT_LAYER_NAME);
 }
 
 /** Copies the leading weights (kernel(s), bias) of `source` into `target`; gammas stay. */
@@ -66,7 +67,8 @@ const GAMMA_OF: ReadonlyArray<readonly [string, string]> = [
   ['gamma', 'kernel'],
 ];
 
-function fitLayerGammas(layer: tf.layers.Layer): void {
+/** Sets every kernel gamma vector of a binary conv layer to the greedy fit of its current kernel. */
+export function fitKernelGammas(layer: tf.layers.Layer): void {
   const names = layer.weights.map((w) => w.originalName.split('/').pop() ?? '');
   const values = layer.getWeights();
   const next = values.map((value, i) => {
@@ -79,16 +81,22 @@ function fitLayerGammas(layer: tf.layers.Layer): void {
 }
 
 /** Transfers all matching conv layers; fails (changing nothing further) on a missing or misfit layer. */
-export function transferLwUnetToBluNet(lw: tf.LayersModel, blu: tf.LayersModel, options: { gammaInit?: GammaInit } = {}): Result<TransferredLayer[], { message: string }> {
+export interface TransferOptions {
+  readonly gammaInit?: GammaInit;
+  /** Also copy the 1×1 output conv (a deliberate difference; the thesis re-initialises it). */
+  readonly transferOutput?: boolean;
+}
+
+export function transferLwUnetToBluNet(lw: tf.LayersModel, blu: tf.LayersModel, options: TransferOptions = {}): Result<TransferredLayer[], { message: string }> {
   const byName = new Map(lw.layers.map((l) => [l.name, l] as const));
-  const targets = blu.layers.filter(isTransferTarget);
+  const targets = blu.layers.filter((l) => isTransferTarget(l, options.transferOutput ?? false));
   const missing = targets.map((t) => t.name.replaceAll('Binary', '')).filter((n) => !byName.has(n));
   if (missing.length > 0) return err({ message: `lw_unet lacks layers: ${missing.join(', ')}` });
   const done: TransferredLayer[] = [];
   for (const target of targets) {
     const copied = copyLeadingWeights(byName.get(target.name.replaceAll('Binary', '')) as tf.layers.Layer, target);
     if (!copied.ok) return copied;
-    if (options.gammaInit === 'weight-scale') fitLayerGammas(target);
+    if (options.gammaInit === 'weight-scale') fitKernelGammas(target);
     done.push(copied.value);
   }
   return ok(done);

@@ -67,8 +67,22 @@ export interface BinariseWith {
   readonly student: string;
   readonly levels?: { readonly activation?: number; readonly conv?: number; readonly depthwise?: number; readonly pointwise?: number };
   readonly train: JsonValue;
-  readonly gamma_init?: 'thesis' | 'weight-scale';
+  readonly gamma_init?: GammaStart;
+  readonly ste?: 'unit' | 'range';
+  readonly transfer_output?: boolean;
 }
+
+/** How a BLU-Net's gammas start: see src/ml/DIFFERENCES.md. */
+export type GammaStart = 'thesis' | 'weight-scale' | 'calibrated';
+
+// Options of every step that trains a BLU-Net (binarise, and ablation with model blu_net).
+const BINARISER_PROPERTIES = {
+  gamma_init: {
+    enum: ['thesis', 'weight-scale', 'calibrated'],
+    description: 'thesis: gammas start at [M..1]/sum; weight-scale: kernel gammas fitted to the kernels; calibrated: weight-scale plus activation gammas fitted to the pre-activations on training images',
+  },
+  ste: { enum: ['unit', 'range'], description: "unit: the thesis's hard-tanh STE (|r| <= 1); range: the STE window and slope follow the gammas" },
+} as const;
 
 const LEVEL = { type: 'integer', minimum: 1, maximum: 8 } as const;
 const LEVELS_SCHEMA = {
@@ -91,7 +105,8 @@ export const binariseKind: StepKindDefinition = {
       student: STEP_REF_SCHEMA,
       levels: LEVELS_SCHEMA,
       train: TRAIN_SCHEMA,
-      gamma_init: { enum: ['thesis', 'weight-scale'], description: "thesis: gammas start at [M..1]/sum; weight-scale: fitted to the transferred kernels" },
+      ...BINARISER_PROPERTIES,
+      transfer_output: { type: 'boolean', description: 'Also transfer the 1x1 output conv (the thesis re-initialises it)' },
     },
   },
   declare({ stepId, with: value }) {
@@ -111,6 +126,9 @@ export interface AblationWith {
   readonly train: JsonValue;
   /** Per-model learning rate overriding train.lr (thesis: lw_unet 1e-3, BLU-Net 1e-4). */
   readonly lr_by_model?: { readonly lw_unet?: number; readonly blu_net?: number };
+  /** BLU-Net only (ignored for lw_unet), so the ablation can use binarise's settings. */
+  readonly gamma_init?: GammaStart;
+  readonly ste?: BinariseWith['ste'];
 }
 
 export const ablationKind: StepKindDefinition = {
@@ -132,6 +150,7 @@ export const ablationKind: StepKindDefinition = {
         additionalProperties: false,
         properties: { lw_unet: { type: 'number', exclusiveMinimum: 0 }, blu_net: { type: 'number', exclusiveMinimum: 0 } },
       },
+      ...BINARISER_PROPERTIES,
     },
   },
   declare({ stepId, with: value }) {

@@ -81,6 +81,15 @@ describe('broken datasets give typed errors with the path', () => {
     if (loaded.ok) expect(Array.from(loaded.value.train[0]?.mask.subarray(0, 4) ?? [])).toEqual([1, 0, 0, 1]);
   });
 
+  it('never decodes images beyond maxImages', async () => {
+    const dir = path.join(root, 'limited');
+    await makeSplitFolders(dir);
+    for (const sub of ['images', 'masks']) await writeFile(path.join(dir, 'train', sub, 'b.png'), 'not a png');
+    expect((await loadDataset(dir, { layout: 'split-folders' })).ok).toBe(false);
+    const limited = await loadDataset(dir, { layout: 'split-folders', maxImages: { train: 1 } });
+    expect(limited.ok && limited.value.train.map((s) => s.name)).toEqual(['a']);
+  });
+
   it('reports a missing folder', async () => {
     const dir = path.join(root, 'no-test');
     await makeSplitFolders(dir);

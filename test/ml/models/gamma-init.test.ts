@@ -29,4 +29,20 @@ describe('gamma initialisation after the lw_unet → BLU-Net transfer', () => {
     thesis.dispose();
     scaled.dispose();
   });
+
+  it('copies the output layer only when asked (the thesis re-initialises it)', async () => {
+    expect((await initBackend('cpu')).ok).toBe(true);
+    const lw = buildLwUnet({ baseFilters: 2, levels: 3, seed: 3 });
+    const source = lw.getLayer('logit_output').getWeights().map((w) => Array.from(w.dataSync()));
+    const outputOf = (blu: tf.LayersModel) => blu.getLayer('logit_output').getWeights().slice(0, 2).map((w) => Array.from(w.dataSync()));
+    const thesis = buildBluNet({ baseFilters: 2, levels: 3, seed: 1 });
+    const moved = transferLwUnetToBluNet(lw, thesis);
+    expect(moved.ok && moved.value.some((t) => t.to === 'logit_output')).toBe(false);
+    expect(outputOf(thesis)).not.toEqual(source);
+    const withOutput = buildBluNet({ baseFilters: 2, levels: 3, seed: 1 });
+    const all = transferLwUnetToBluNet(lw, withOutput, { transferOutput: true });
+    expect(all.ok && all.value.some((t) => t.to === 'logit_output')).toBe(true);
+    expect(outputOf(withOutput)).toEqual(source);
+    [lw, thesis, withOutput].forEach((m) => m.dispose());
+  });
 });

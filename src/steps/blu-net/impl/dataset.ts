@@ -84,19 +84,14 @@ async function source(ctx: StepRunContext, w: DatasetWith): Promise<StepResult<s
   return failure(`dataset needs 'path', or 'url' with 'sha256'`);
 }
 
-function subset(split: DatasetSplit, w: DatasetWith): Record<SplitName, Sample[]> {
-  const pick = (name: SplitName) => split[name].slice(0, w.max_images?.[name] ?? split[name].length);
-  return { train: pick('train'), validation: pick('validation'), test: pick('test') };
-}
-
 export const datasetStep: StepImplementation = {
   async run(ctx) {
     const w = withOf<DatasetWith>(ctx.spec.with);
     const dir = await source(ctx, w);
     if (!dir.ok) return dir;
-    const loaded = await loadDataset(dir.value, { layout: w.layout, scale: w.scale ?? 1 });
+    const loaded = await loadDataset(dir.value, { layout: w.layout, scale: w.scale ?? 1, ...(w.max_images ? { maxImages: w.max_images } : {}) });
     if (!loaded.ok) return failure(loaded.error.message);
-    const chosen = subset(loaded.value, w);
+    const chosen: DatasetSplit = loaded.value;
     const target = ownArtifact(ctx, ARTIFACT.data);
     const summary: Partial<Record<SplitName, SplitSummary>> = {};
     for (const name of SPLITS) {

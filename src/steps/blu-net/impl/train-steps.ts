@@ -1,12 +1,20 @@
 /** Implementations of pretrain, hint, binarise and ablation (loaded lazily by the kinds). */
 import type * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
-import type { DatasetSplit } from '../../../ml/data/index.js';
-import { buildBluNet, buildLwUnet, buildUnet, loadModel, transferLwUnetToBluNet } from '../../../ml/models/index.js';
+import { evalPatch, patchesToBatch, type DatasetSplit } from '../../../ml/data/index.js';
+import {
+  buildBluNet,
+  buildLwUnet,
+  buildUnet,
+  calibrateActivationGammas,
+  fitAllKernelGammas,
+  loadModel,
+  transferLwUnetToBluNet,
+} from '../../../ml/models/index.js';
 import { ok } from '../../../runtime/result.js';
 import type { StepImplementation, StepRunContext } from '../../kind.js';
-import type { AblationWith, BinariseWith, HintWith, PretrainWith } from '../train-kinds.js';
-import { ARTIFACT, trainSettings, withOf, type Architecture, type ModelInfo } from '../common.js';
+import type { AblationWith, BinariseWith, GammaStart, HintWith, PretrainWith } from '../train-kinds.js';
+import { ARTIFACT, trainSettings, withOf, type ModelInfo, type TrainSettings } from '../common.js';
 import { failure, metric, ownArtifact, startBackend, writeJson, type StepResult } from './context.js';
 import { loadUpstreamData } from './data.js';
 import { loadUpstreamModel, saveTrainedModel } from './models-io.js';
@@ -14,7 +22,8 @@ import { hintPhase, supervisedPhase, type PhaseRecord } from './training.js';
 
 type Levels = BinariseWith['levels'];
 
-function bluOptions(width: number, levels: Levels, seed: number) {
+function bluOptions(width: number, w: { levels?: Levels; ste?: BinariseWith['ste'] }, seed: number) {
+  const levels = w.levels;
   return {
     baseFilters: width,
     activationLevels: levels?.activation ?? 3,
@@ -22,7 +31,24 @@ function bluOptions(width: number, levels: Levels, seed: number) {
     depthwiseLevels: levels?.depthwise ?? 3,
     pointwiseLevels: levels?.pointwise ?? 3,
     seed,
+    ste: w.ste ?? 'unit',
   };
+}
+
+// Enough images to see the range of every layer's pre-activations, few enough to be quick.
+const CALIBRATION_IMAGES = 8;
+
+/** 'calibrated': fits the activation gammas to the pre-activations on centre crops of training images. */
+function calibrateActivations(ctx: StepRunContext, model: tf.LayersModel, mode: GammaStart, data: DatasetSplit, settings: TrainSettings): void {
+  if (mode !== 'calibrated') return;
+  const patches = data.train.slice(0, CALIBRATION_IMAGES).map((s) => evalPatch(s, settings.val_crop ?? settings.crop));
+  const [first, ...rest] = patches;
+  if (!first) return;
+  const batch = patchesToBatch([first, ...rest]);
+  const fitted = calibrateActivationGammas(model, batch.x);
+  batch.x.dispose();
+  batch.y.dispose();
+  ctx.log(`activation gammas fitted on ${patches.length} training images: ${fitted.map((f) => f.gammas.map((g) => g.toFixed(3)).join('/')).join(', ')}`);
 }
 
 /** Saves the model, its info and the training record; reports the final validation metrics. */
@@ -116,11 +142,14 @@ export const binariseStep: StepImplementation = {
       if (!lw.ok) return lw;
       if (lw.value.info.architecture !== 'lw_unet') return failure(`student '${w.student}' is a ${lw.value.info.architecture}, expected an lw_unet`);
       const width = lw.value.info.width;
-      const blu = buildBluNet(bluOptions(width, w.levels, settings.seed));
-      const moved = transferLwUnetToBluNet(lw.value.model, blu, { gammaInit: w.gamma_init ?? 'thesis' });
+      const blu = buildBluNet(bluOptions(width, w, settings.seed));
+      const gammas = w.gamma_init ?? 'thesis';
+      const transferOutput = w.transfer_output ?? false;
+      const moved = transferLwUnetToBluNet(lw.value.model, blu, { gammaInit: gammas === 'thesis' ? 'thesis' : 'weight-scale', transferOutput });
       if (!moved.ok) return failure(moved.error.message);
-      ctx.log(`transferred ${moved.value.length} layers from the distilled lw_unet (gammas: ${w.gamma_init ?? 'thesis'})`);
+      ctx.log(`transferred ${moved.value.length} layers from the distilled lw_unet (output layer: ${transferOutput ? 'transferred' : 'new'}, gammas: ${gammas}, STE: ${w.ste ?? 'unit'})`);
       lw.value.model.dispose();
+      calibrateActivations(ctx, blu, gammas, data, settings);
       const trained = await supervisedPhase(ctx, blu, data, settings, { prefix: '', offset: 0, total: settings.epochs });
       if (!trained.ok) return trained;
       return finish(ctx, blu, { architecture: 'blu_net', label: 'BLU-Net (from distilled lw_unet)', width }, [trained.value]);
@@ -128,8 +157,13 @@ export const binariseStep: StepImplementation = {
   },
 };
 
-function scratchModel(model: Exclude<Architecture, 'unet'>, w: AblationWith, seed: number, l2: number): tf.LayersModel {
-  return model === 'lw_unet' ? buildLwUnet({ baseFilters: w.width, l2, seed }) : buildBluNet(bluOptions(w.width, w.levels, seed));
+function scratchModel(ctx: StepRunContext, w: AblationWith, data: DatasetSplit, settings: TrainSettings): tf.LayersModel {
+  if (w.model === 'lw_unet') return buildLwUnet({ baseFilters: w.width, l2: settings.l2 ?? 0, seed: settings.seed });
+  const blu = buildBluNet(bluOptions(w.width, w, settings.seed));
+  const gammas = w.gamma_init ?? 'thesis';
+  if (gammas !== 'thesis') fitAllKernelGammas(blu);
+  calibrateActivations(ctx, blu, gammas, data, settings);
+  return blu;
 }
 
 export const ablationStep: StepImplementation = {
@@ -138,7 +172,7 @@ export const ablationStep: StepImplementation = {
     const base = trainSettings(w.train);
     const settings = { ...base, lr: w.lr_by_model?.[w.model] ?? base.lr };
     return withData(ctx, w.data, async (data) => {
-      const model = scratchModel(w.model, w, settings.seed, settings.l2 ?? 0);
+      const model = scratchModel(ctx, w, data, settings);
       const trained = await supervisedPhase(ctx, model, data, settings, { prefix: '', offset: 0, total: settings.epochs });
       if (!trained.ok) return trained;
       const label = w.model === 'lw_unet' ? 'lw_unet (from scratch)' : 'BLU-Net (from scratch)';
