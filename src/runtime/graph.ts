@@ -51,7 +51,7 @@ function cycleDiagnostic(cycle: readonly string[], byId: ReadonlyMap<string, Ste
 }
 
 /** Instance ids in an order where every step comes after what it needs (graph must be acyclic). */
-export function topologicalOrder(steps: readonly StepInstance[]): string[] {
+export function topologicalOrder(steps: readonly GraphNode[]): string[] {
   const byId = new Map(steps.map((s) => [s.id, s]));
   const done = new Set<string>();
   const order: string[] = [];
@@ -65,10 +65,30 @@ export function topologicalOrder(steps: readonly StepInstance[]): string[] {
   return order;
 }
 
-export function dependents(steps: readonly StepInstance[]): Map<string, string[]> {
+type GraphNode = Pick<StepInstance, 'id' | 'needs'>;
+
+export function dependents(steps: readonly GraphNode[]): Map<string, string[]> {
   const out = new Map<string, string[]>(steps.map((s) => [s.id, []]));
   for (const s of steps) for (const n of s.needs) out.get(n)?.push(s.id);
   return out;
+}
+
+/**
+ * Scheduling priority per step: the longest chain of steps that wait for it (critical path by step
+ * count), ties broken by how many steps wait for it at all, so that of two equally deep steps the
+ * one that unblocks more starts first. The tie-break is a fraction below 1, so depth always wins.
+ */
+export function schedulingPriorities(steps: readonly GraphNode[]): Map<string, number> {
+  const down = dependents(steps);
+  const depth = new Map<string, number>();
+  const below = new Map<string, Set<string>>();
+  for (const id of [...topologicalOrder(steps)].reverse()) {
+    const waiting = down.get(id) ?? [];
+    depth.set(id, Math.max(0, ...waiting.map((d) => 1 + (depth.get(d) ?? 0))));
+    below.set(id, new Set(waiting.flatMap((d) => [d, ...(below.get(d) ?? [])])));
+  }
+  const total = steps.length + 1;
+  return new Map(steps.map((s) => [s.id, (depth.get(s.id) ?? 0) + (below.get(s.id)?.size ?? 0) / total]));
 }
 
 export type SelectionError = { readonly target: string; readonly message: string };

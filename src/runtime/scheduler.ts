@@ -10,7 +10,7 @@ import { removeMarker, writeMarker } from './inflight.js';
 import type { ProjectLayout } from './layout.js';
 import { stepFileName } from './layout.js';
 import type { LockEntry, LockFile } from './lockfile.js';
-import { dependents } from './graph.js';
+import { schedulingPriorities } from './graph.js';
 import { updateLockFile } from './lockfile.js';
 import type { Pipeline, StepInstance } from './pipeline.js';
 import type { Plan, PlannedStep } from './plan.js';
@@ -52,8 +52,7 @@ export class Scheduler {
   readonly #results = new Map<string, StepResult>();
   readonly #byId: ReadonlyMap<string, StepInstance>;
   readonly #planned: ReadonlyMap<string, PlannedStep>;
-  readonly #dependents: ReadonlyMap<string, string[]>;
-  readonly #depth = new Map<string, number>();
+  readonly #priorities: ReadonlyMap<string, number>;
   readonly #pendingLock = new Map<string, LockEntry>();
   #stopNew = false;
   #lockWriter: Promise<void> | null = null;
@@ -61,27 +60,17 @@ export class Scheduler {
   constructor(readonly ctx: SchedulerContext) {
     this.#byId = new Map(ctx.pipeline.steps.map((s) => [s.id, s]));
     this.#planned = new Map(ctx.plan.steps.map((p) => [p.id, p]));
-    this.#dependents = dependents(ctx.pipeline.steps);
+    this.#priorities = schedulingPriorities(ctx.pipeline.steps);
   }
 
   async run(): Promise<ReadonlyMap<string, StepResult>> {
     const active = this.ctx.plan.steps.filter(isActive);
-    const nodes = new Map(active.map((p) => [p.id, { run: () => this.#runOne(p), priority: this.#priority(p.id) }]));
+    const nodes = new Map(active.map((p) => [p.id, { run: () => this.#runOne(p), priority: this.#priorities.get(p.id) ?? 0 }]));
     const edges: [string, string][] = [];
     for (const p of active) for (const need of this.#byId.get(p.id)!.needs) if (nodes.has(need)) edges.push([need, p.id]);
     await new PGraph(nodes, edges).run({ concurrency: Math.max(1, this.ctx.executor.maxParallel) });
     await this.#lockWriter;
     return this.#results;
-  }
-
-  /** Longer chains downstream first (critical path by step count). */
-  #priority(id: string): number {
-    const known = this.#depth.get(id);
-    if (known !== undefined) return known;
-    let depth = 0;
-    for (const d of this.#dependents.get(id) ?? []) depth = Math.max(depth, 1 + this.#priority(d));
-    this.#depth.set(id, depth);
-    return depth;
   }
 
   async #runOne(planned: ActiveStep): Promise<void> {
