@@ -159,6 +159,16 @@ function words(command: readonly string[] | null): string {
   return command === null ? '(none)' : command.join(' ');
 }
 
+/**
+ * One line of reasons for humans: at most `max` of them, then how many more there are (a change to a
+ * whole params group can touch dozens; `status --json` and `--json` events keep them all).
+ */
+export function summariseReasons(reasons: readonly StaleReason[], max = 6): string {
+  const shown = reasons.slice(0, reasons.length > max ? max - 1 : max).map(describeReason);
+  const hidden = reasons.length - shown.length;
+  return [...shown, ...(hidden > 0 ? [`and ${hidden} more (status --json lists all)`] : [])].join('; ');
+}
+
 export function describeReason(r: StaleReason): string {
   switch (r.kind) {
     case 'never-run': return 'never run';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { computeStepKey } from '../../src/artifacts/canonical.js';
 import type { ActionCacheEntry, KeyComponents, StepKey } from '../../src/artifacts/types.js';
 import type { PlanFacts, PlanStepInput } from '../../src/runtime/plan.js';
-import { describeReason, diffComponents, planRun } from '../../src/runtime/plan.js';
+import { describeReason, diffComponents, planRun, summariseReasons } from '../../src/runtime/plan.js';
 import { splitWords } from '../../src/runtime/words.js';
 
 const components = (over: Partial<KeyComponents> = {}): KeyComponents => ({
@@ -39,6 +39,19 @@ describe('staleness reasons come from diffing key components', () => {
 
   it('gives no reasons without a previous record', () => {
     expect(diffComponents(undefined, components())).toEqual([]);
+  });
+});
+
+describe('reasons for humans', () => {
+  it('shows up to six reasons, then says how many more there are', () => {
+    const reasons = Array.from({ length: 9 }, (_, i) => ({ kind: 'input-changed' as const, path: `f${i}` }));
+    expect(summariseReasons(reasons.slice(0, 6)).split('; ')).toHaveLength(6);
+    const long = summariseReasons(reasons);
+    expect(long.split('; ')).toHaveLength(6);
+    expect(long).toContain(describeReason(reasons[4]!));
+    expect(long).not.toContain(describeReason(reasons[5]!));
+    expect(long.endsWith('and 4 more (status --json lists all)')).toBe(true);
+    expect(summariseReasons([])).toBe('');
   });
 });
 

@@ -1,4 +1,4 @@
-import { describeReason } from '../../runtime/plan.js';
+import { describeReason, summariseReasons } from '../../runtime/plan.js';
 import type { Session } from '../../runtime/session.js';
 import type { CliIO, ExitCode } from '../io.js';
 import { EXIT } from '../io.js';
@@ -12,7 +12,7 @@ export function printPlan(io: CliIO, session: Session, mode: 'status' | 'dry-run
   io.stdout(`${session.pipeline.name} (${session.pipeline.displayFile}): ${count('run')} stale, ${count('restore')} to restore, ${count('fresh')} fresh\n`);
   const width = Math.max(...shown.map((p) => p.id.length), 4);
   for (const p of shown) {
-    const reasons = p.reasons.map(describeReason);
+    const reasons = [summariseReasons(p.reasons)].filter((r) => r !== '');
     if (p.action === 'restore' && p.entry) reasons.push(`will restore from the cache (run ${p.entry.producer.runId})`);
     io.stdout(`  ${LABEL[p.action].padEnd(7)} ${p.id.padEnd(width)}  ${reasons.join('; ')}`.trimEnd() + '\n');
   }

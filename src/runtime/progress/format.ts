@@ -1,6 +1,6 @@
 import { formatDuration } from '../durations.js';
 import type { RunEvent, StepProgress } from '../events.js';
-import { describeReason } from '../plan.js';
+import { summariseReasons } from '../plan.js';
 
 export function progressText(p: StepProgress): string {
   const parts: string[] = [];
@@ -25,7 +25,7 @@ export function eventLine(event: RunEvent): string | null {
     case 'run-start':
       return `run ${event.runId}: ${event.pipelineName} (${event.steps.filter((s) => s.action === 'run').length} to run, ${event.steps.filter((s) => s.action === 'restore').length} to restore, ${event.steps.filter((s) => s.action === 'fresh').length} fresh)`;
     case 'step-queued':
-      return event.action === 'fresh' ? null : `${event.action === 'run' ? '▶' : '↺'} ${event.stepId}: ${event.action === 'run' ? 'run' : 'restore'} (${event.reasons.map(describeReason).join('; ') || 'stale'})`;
+      return event.action === 'fresh' ? null : `${event.action === 'run' ? '▶' : '↺'} ${event.stepId}: ${event.action === 'run' ? 'run' : 'restore'} (${summariseReasons(event.reasons) || 'stale'})`;
     case 'step-start':
       return event.attempt > 1 ? `▶ ${event.stepId}: attempt ${event.attempt}` : null;
     case 'step-waiting':

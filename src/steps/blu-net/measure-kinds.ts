@@ -1,5 +1,6 @@
 /** The measuring kinds: evaluate (per model), size, latency, and the aggregating report. */
 import type { StepKindDefinition } from '../kind.js';
+import type { JsonValue } from '../../runtime/result.js';
 import { ARTIFACT, artifactPath, out, STEP_REF_SCHEMA, withOf } from './common.js';
 
 const CROP = { type: 'integer', minimum: 16, multipleOf: 16 } as const;
@@ -109,6 +110,7 @@ export interface ReportWith {
   readonly sizes: readonly string[];
   readonly latency: string;
   readonly title?: string;
+  readonly params?: Readonly<Record<string, JsonValue>>;
 }
 
 export const reportKind: StepKindDefinition = {
@@ -119,7 +121,13 @@ export const reportKind: StepKindDefinition = {
     type: 'object',
     additionalProperties: false,
     required: ['evaluations', 'sizes', 'latency'],
-    properties: { evaluations: MODEL_LIST, sizes: MODEL_LIST, latency: STEP_REF_SCHEMA, title: { type: 'string' } },
+    properties: {
+      evaluations: MODEL_LIST,
+      sizes: MODEL_LIST,
+      latency: STEP_REF_SCHEMA,
+      title: { type: 'string' },
+      params: { type: 'object', description: 'The parameters to list under "Parameters" (default: the params this step uses)' },
+    },
   },
   declare({ stepId, with: value }) {
     const w = withOf<ReportWith>(value);

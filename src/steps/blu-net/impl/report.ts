@@ -54,7 +54,7 @@ export const reportStep: StepImplementation = {
     if (!size.ok) return size;
     const latency = await readOne(ctx, w.latency, ARTIFACT.latency, isLatency);
     if (!latency.ok) return latency;
-    const input = { title: w.title ?? 'BLU-Net results', params: ctx.spec.params, evaluations: evaluations.value, size: size.value, latency: latency.value };
+    const input = { title: w.title ?? 'BLU-Net results', params: w.params ?? ctx.spec.params, evaluations: evaluations.value, size: size.value, latency: latency.value };
     await writeFile(ownArtifact(ctx, ARTIFACT.results), renderResults(input));
     await writeJson(ownArtifact(ctx, ARTIFACT.resultsJson), input);
     return ok(undefined);
