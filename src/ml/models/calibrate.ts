@@ -5,26 +5,29 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { BinaryConv2D, BinarySeparableConv2D, BinarySignActivation } from './binary-layers.js';
-import { fitKernelGammas, fitResidualGammas } from './transfer.js';
+import { fitKernelGammas, fitResidualGammas, OUTPUT_LAYER_NAME } from './transfer.js';
 
 export interface CalibratedActivation {
   readonly layer: string;
   readonly gammas: number[];
 }
 
+/** Fits one activation's gammas to the pre-activations it sees on `images`; returns them. */
+function fitActivation(model: tf.LayersModel, act: BinarySignActivation, images: tf.Tensor4D): number[] {
+  // A probe model shares the layers; it must not be disposed (that would dispose their weights).
+  const probe = tf.model({ inputs: model.inputs, outputs: act.input as tf.SymbolicTensor });
+  const pre = probe.predict(images) as tf.Tensor;
+  const gammas = fitResidualGammas(pre.dataSync(), act.levels);
+  pre.dispose();
+  const value = tf.tensor1d(gammas, 'float32');
+  act.setWeights([value]);
+  value.dispose();
+  return gammas;
+}
+
 export function calibrateActivationGammas(model: tf.LayersModel, images: tf.Tensor4D): CalibratedActivation[] {
   const activations = model.layers.filter((l): l is BinarySignActivation => l instanceof BinarySignActivation);
-  return activations.map((act) => {
-    // A probe model shares the layers; it must not be disposed (that would dispose their weights).
-    const probe = tf.model({ inputs: model.inputs, outputs: act.input as tf.SymbolicTensor });
-    const pre = probe.predict(images) as tf.Tensor;
-    const gammas = fitResidualGammas(pre.dataSync(), act.levels);
-    pre.dispose();
-    const value = tf.tensor1d(gammas, 'float32');
-    act.setWeights([value]);
-    value.dispose();
-    return { layer: act.name, gammas };
-  });
+  return activations.map((act) => ({ layer: act.name, gammas: fitActivation(model, act, images) }));
 }
 
 /** Weight-scale gammas for every binary conv of a model (e.g. a BLU-Net trained from scratch). */
@@ -32,4 +35,51 @@ export function fitAllKernelGammas(model: tf.LayersModel): number {
   const convs = model.layers.filter((l) => l instanceof BinaryConv2D || l instanceof BinarySeparableConv2D);
   convs.forEach(fitKernelGammas);
   return convs.length;
+}
+
+// Weights scaled together so a binary conv's output scales exactly: the latent kernel and its gammas
+// (the greedy signs are then unchanged) and the bias. Depthwise stays; the pointwise kernel carries the scale.
+const OUTPUT_SCALED = new Set(['kernel', 'gamma', 'pointwise_kernel', 'pointwise_gamma', 'bias']);
+
+function meanAbs(values: ArrayLike<number>): number {
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) sum += Math.abs(values[i] as number);
+  return values.length > 0 ? sum / values.length : 0;
+}
+
+function outputScale(model: tf.LayersModel, layer: tf.layers.Layer, images: tf.Tensor4D): number {
+  const out = tf.model({ inputs: model.inputs, outputs: layer.output as tf.SymbolicTensor }).predict(images) as tf.Tensor;
+  const scale = meanAbs(out.dataSync());
+  out.dispose();
+  return scale;
+}
+
+function scaleLayerOutput(layer: tf.layers.Layer, factor: number): void {
+  const names = layer.weights.map((w) => w.originalName.split('/').pop() ?? '');
+  const values = layer.getWeights();
+  const next = values.map((v, i) => (OUTPUT_SCALED.has(names[i] ?? '') ? tf.mul(v, factor) : v));
+  layer.setWeights(next);
+  next.forEach((t, i) => t !== values[i] && t.dispose());
+}
+
+/**
+ * Teacher-matched start: walking the BLU-Net in order, each transferred conv (not the output) is scaled
+ * so its mean |output| on `images` equals the mean |output| of the lw_unet layer it came from, and each
+ * activation's gammas are then fitted to what it sees. Without ReLU, magnitudes otherwise grow through
+ * the decoder until the output sigmoid saturates. Returns the scale factors by layer.
+ */
+export function matchTeacherScales(blu: tf.LayersModel, lw: tf.LayersModel, images: tf.Tensor4D): Map<string, number> {
+  const factors = new Map<string, number>();
+  for (const layer of blu.layers) {
+    if (layer instanceof BinarySignActivation) fitActivation(blu, layer, images);
+    else if ((layer instanceof BinaryConv2D || layer instanceof BinarySeparableConv2D) && layer.name !== OUTPUT_LAYER_NAME) {
+      const current = outputScale(blu, layer, images);
+      const target = outputScale(lw, lw.getLayer(layer.name.replaceAll('Binary', '')), images);
+      // A teacher layer whose ReLU output is all zero on these images gives no scale to match; keep it.
+      const factor = current > 0 && target > 0 ? target / current : 1;
+      scaleLayerOutput(layer, factor);
+      factors.set(layer.name, factor);
+    }
+  }
+  return factors;
 }

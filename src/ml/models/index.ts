@@ -10,7 +10,7 @@ export { BinaryConv2D, BinarySeparableConv2D, BinarySignActivation } from './bin
 export { steSign, residualBinarize, initialGammas } from './binary-ops.js';
 export { saveModel, loadModel, type SavedModelInfo, type ModelIoError } from './serialize.js';
 export { transferLwUnetToBluNet, fitResidualGammas, fitKernelGammas, type GammaInit, type TransferredLayer, OUTPUT_LAYER_NAME } from './transfer.js';
-export { calibrateActivationGammas, fitAllKernelGammas, type CalibratedActivation } from './calibrate.js';
+export { calibrateActivationGammas, fitAllKernelGammas, matchTeacherScales, type CalibratedActivation } from './calibrate.js';
 export type { SteMode } from './binary-ops.js';
 export { HINT_ENCODER_INDICES, HINT_DECODER_INDICES, tapModel } from './taps.js';
 export { thesisSize, type ThesisSize } from './size.js';

@@ -73,13 +73,14 @@ export interface BinariseWith {
 }
 
 /** How a BLU-Net's gammas start: see src/ml/DIFFERENCES.md. */
-export type GammaStart = 'thesis' | 'weight-scale' | 'calibrated';
+export type GammaStart = 'thesis' | 'weight-scale' | 'calibrated' | 'matched';
 
 // Options of every step that trains a BLU-Net (binarise, and ablation with model blu_net).
 const BINARISER_PROPERTIES = {
   gamma_init: {
-    enum: ['thesis', 'weight-scale', 'calibrated'],
-    description: 'thesis: gammas start at [M..1]/sum; weight-scale: kernel gammas fitted to the kernels; calibrated: weight-scale plus activation gammas fitted to the pre-activations on training images',
+    enum: ['thesis', 'weight-scale', 'calibrated', 'matched'],
+    description:
+      'thesis: gammas start at [M..1]/sum; weight-scale: kernel gammas fitted to the kernels; calibrated: weight-scale plus activation gammas fitted to the pre-activations on training images; matched: calibrated, with each transferred conv first scaled to the output magnitude of its lw_unet layer (from scratch, where there is no lw_unet, the same as calibrated)',
   },
   ste: { enum: ['unit', 'range'], description: "unit: the thesis's hard-tanh STE (|r| <= 1); range: the STE window and slope follow the gammas" },
 } as const;

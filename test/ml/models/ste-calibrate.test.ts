@@ -8,11 +8,14 @@ import {
   BinarySignActivation,
   buildBluNet,
   calibrateActivationGammas,
+  buildLwUnet,
   fitAllKernelGammas,
   fitResidualGammas,
+  matchTeacherScales,
   loadModel,
   residualBinarize,
   saveModel,
+  transferLwUnetToBluNet,
 } from '../../../src/ml/models/index.js';
 
 beforeAll(async () => {
@@ -85,5 +88,26 @@ describe('gamma starts for BLU-Net', () => {
     expect(fitAllKernelGammas(model)).toBe(model.layers.filter((l) => /Conv2D|logit_output/.test(l.name) && !(l instanceof BinarySignActivation)).length);
     const expected = fitResidualGammas(kernel, 3);
     Array.from(out.getWeights().at(-1)!.dataSync()).forEach((g, i) => expect(g).toBeCloseTo(expected[i]!, 6));
+  });
+
+  it('matches every transferred conv to the scale of its lw_unet layer, without changing any sign', () => {
+    const lw = buildLwUnet({ baseFilters: 2, levels: 2, seed: 5 });
+    const blu = buildBluNet({ baseFilters: 2, levels: 2, seed: 1, ste: 'range' });
+    expect(transferLwUnetToBluNet(lw, blu, { gammaInit: 'weight-scale' }).ok).toBe(true);
+    const images = tf.randomUniform([2, 16, 16, 1], 0, 1, 'float32', 9) as tf.Tensor4D;
+    const meanAbsOut = (m: tf.LayersModel, name: string) => {
+      const y = tf.model({ inputs: m.inputs, outputs: m.getLayer(name).output as tf.SymbolicTensor }).predict(images) as tf.Tensor;
+      return tf.mean(tf.abs(y)).dataSync()[0]!;
+    };
+    const signsOf = (m: tf.LayersModel) => m.layers.flatMap((l) => l.weights.filter((w) => /kernel$/.test(w.originalName)).map((w) => Array.from(tf.sign(w.read()).dataSync())));
+    const before = signsOf(blu);
+    const factors = matchTeacherScales(blu, lw, images);
+    expect(factors.size).toBeGreaterThan(0);
+    expect(factors.has('logit_output')).toBe(false);
+    for (const name of factors.keys()) {
+      const target = meanAbsOut(lw, name.replaceAll('Binary', ''));
+      expect(meanAbsOut(blu, name) / target).toBeCloseTo(1, 3);
+    }
+    expect(signsOf(blu)).toEqual(before);
   });
 });

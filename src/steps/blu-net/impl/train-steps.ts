@@ -9,6 +9,7 @@ import {
   calibrateActivationGammas,
   fitAllKernelGammas,
   loadModel,
+  matchTeacherScales,
   transferLwUnetToBluNet,
 } from '../../../ml/models/index.js';
 import { ok } from '../../../runtime/result.js';
@@ -38,17 +39,25 @@ function bluOptions(width: number, w: { levels?: Levels; ste?: BinariseWith['ste
 // Enough images to see the range of every layer's pre-activations, few enough to be quick.
 const CALIBRATION_IMAGES = 8;
 
-/** 'calibrated': fits the activation gammas to the pre-activations on centre crops of training images. */
-function calibrateActivations(ctx: StepRunContext, model: tf.LayersModel, mode: GammaStart, data: DatasetSplit, settings: TrainSettings): void {
-  if (mode !== 'calibrated') return;
+/**
+ * 'calibrated': fits the activation gammas to the pre-activations on centre crops of training images.
+ * 'matched' with a `teacher` (the lw_unet the weights came from) first scales each conv to its teacher layer.
+ */
+function calibrateActivations(ctx: StepRunContext, model: tf.LayersModel, mode: GammaStart, data: DatasetSplit, settings: TrainSettings, teacher?: tf.LayersModel): void {
+  if (mode !== 'calibrated' && mode !== 'matched') return;
   const patches = data.train.slice(0, CALIBRATION_IMAGES).map((s) => evalPatch(s, settings.val_crop ?? settings.crop));
   const [first, ...rest] = patches;
   if (!first) return;
   const batch = patchesToBatch([first, ...rest]);
-  const fitted = calibrateActivationGammas(model, batch.x);
+  if (mode === 'matched' && teacher) {
+    const factors = matchTeacherScales(model, teacher, batch.x);
+    ctx.log(`convs scaled to their lw_unet layers on ${patches.length} training images: ${[...factors.values()].map((f) => f.toFixed(3)).join(', ')}`);
+  } else {
+    const fitted = calibrateActivationGammas(model, batch.x);
+    ctx.log(`activation gammas fitted on ${patches.length} training images: ${fitted.map((f) => f.gammas.map((g) => g.toFixed(3)).join('/')).join(', ')}`);
+  }
   batch.x.dispose();
   batch.y.dispose();
-  ctx.log(`activation gammas fitted on ${patches.length} training images: ${fitted.map((f) => f.gammas.map((g) => g.toFixed(3)).join('/')).join(', ')}`);
 }
 
 /** Saves the model, its info and the training record; reports the final validation metrics. */
@@ -148,8 +157,8 @@ export const binariseStep: StepImplementation = {
       const moved = transferLwUnetToBluNet(lw.value.model, blu, { gammaInit: gammas === 'thesis' ? 'thesis' : 'weight-scale', transferOutput });
       if (!moved.ok) return failure(moved.error.message);
       ctx.log(`transferred ${moved.value.length} layers from the distilled lw_unet (output layer: ${transferOutput ? 'transferred' : 'new'}, gammas: ${gammas}, STE: ${w.ste ?? 'unit'})`);
+      calibrateActivations(ctx, blu, gammas, data, settings, lw.value.model);
       lw.value.model.dispose();
-      calibrateActivations(ctx, blu, gammas, data, settings);
       const trained = await supervisedPhase(ctx, blu, data, settings, { prefix: '', offset: 0, total: settings.epochs });
       if (!trained.ok) return trained;
       return finish(ctx, blu, { architecture: 'blu_net', label: 'BLU-Net (from distilled lw_unet)', width }, [trained.value]);
