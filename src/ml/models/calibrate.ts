@@ -5,20 +5,25 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { BinaryConv2D, BinarySeparableConv2D, BinarySignActivation } from './binary-layers.js';
-import { fitKernelGammas, fitResidualGammas, OUTPUT_LAYER_NAME } from './transfer.js';
+import { fitKernelGammas, fitResidualGammas, OUTPUT_LAYER_NAME, updateLayerWeights } from './transfer.js';
 
 export interface CalibratedActivation {
   readonly layer: string;
   readonly gammas: number[];
 }
 
+/** Reads the values of an inner tensor of `model` on `images` (before they are freed). */
+function probe<T>(model: tf.LayersModel, tensor: tf.SymbolicTensor | tf.SymbolicTensor[], images: tf.Tensor4D, read: (values: Float32Array) => T): T {
+  // A probe model shares the layers; it must not be disposed (that would dispose their weights).
+  const out = tf.model({ inputs: model.inputs, outputs: tensor as tf.SymbolicTensor }).predict(images) as tf.Tensor;
+  const result = read(out.dataSync() as Float32Array);
+  out.dispose();
+  return result;
+}
+
 /** Fits one activation's gammas to the pre-activations it sees on `images`; returns them. */
 function fitActivation(model: tf.LayersModel, act: BinarySignActivation, images: tf.Tensor4D): number[] {
-  // A probe model shares the layers; it must not be disposed (that would dispose their weights).
-  const probe = tf.model({ inputs: model.inputs, outputs: act.input as tf.SymbolicTensor });
-  const pre = probe.predict(images) as tf.Tensor;
-  const gammas = fitResidualGammas(pre.dataSync(), act.levels);
-  pre.dispose();
+  const gammas = probe(model, act.input, images, (values) => fitResidualGammas(values, act.levels));
   const value = tf.tensor1d(gammas, 'float32');
   act.setWeights([value]);
   value.dispose();
@@ -48,18 +53,11 @@ function meanAbs(values: ArrayLike<number>): number {
 }
 
 function outputScale(model: tf.LayersModel, layer: tf.layers.Layer, images: tf.Tensor4D): number {
-  const out = tf.model({ inputs: model.inputs, outputs: layer.output as tf.SymbolicTensor }).predict(images) as tf.Tensor;
-  const scale = meanAbs(out.dataSync());
-  out.dispose();
-  return scale;
+  return probe(model, layer.output, images, meanAbs);
 }
 
 function scaleLayerOutput(layer: tf.layers.Layer, factor: number): void {
-  const names = layer.weights.map((w) => w.originalName.split('/').pop() ?? '');
-  const values = layer.getWeights();
-  const next = values.map((v, i) => (OUTPUT_SCALED.has(names[i] ?? '') ? tf.mul(v, factor) : v));
-  layer.setWeights(next);
-  next.forEach((t, i) => t !== values[i] && t.dispose());
+  updateLayerWeights(layer, (name, value) => (OUTPUT_SCALED.has(name) ? tf.mul(value, factor) : value));
 }
 
 /**

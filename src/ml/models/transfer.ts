@@ -67,17 +67,29 @@ const GAMMA_OF: ReadonlyArray<readonly [string, string]> = [
   ['gamma', 'kernel'],
 ];
 
-/** Sets every kernel gamma vector of a binary conv layer to the greedy fit of its current kernel. */
-export function fitKernelGammas(layer: tf.layers.Layer): void {
+/**
+ * Replaces a layer's weights by `update(name, value, byName)` (name without the layer prefix, e.g.
+ * 'pointwise_gamma'); returning `value` itself keeps that weight. New tensors are disposed after use.
+ */
+export function updateLayerWeights(
+  layer: tf.layers.Layer,
+  update: (name: string, value: tf.Tensor, byName: ReadonlyMap<string, tf.Tensor>) => tf.Tensor,
+): void {
   const names = layer.weights.map((w) => w.originalName.split('/').pop() ?? '');
   const values = layer.getWeights();
-  const next = values.map((value, i) => {
-    const pair = GAMMA_OF.find(([gamma]) => names[i] === gamma);
-    const kernel = pair ? values[names.indexOf(pair[1])] : undefined;
-    return pair && kernel ? tf.tensor1d(fitResidualGammas(kernel.dataSync(), value.shape[0] ?? 0)) : value;
-  });
+  const byName = new Map(names.map((n, i) => [n, values[i] as tf.Tensor] as const));
+  const next = values.map((value, i) => update(names[i] ?? '', value, byName));
   layer.setWeights(next);
   next.forEach((t, i) => t !== values[i] && t.dispose());
+}
+
+/** Sets every kernel gamma vector of a binary conv layer to the greedy fit of its current kernel. */
+export function fitKernelGammas(layer: tf.layers.Layer): void {
+  updateLayerWeights(layer, (name, value, byName) => {
+    const pair = GAMMA_OF.find(([gamma]) => name === gamma);
+    const kernel = pair ? byName.get(pair[1]) : undefined;
+    return kernel ? tf.tensor1d(fitResidualGammas(kernel.dataSync(), value.shape[0] ?? 0)) : value;
+  });
 }
 
 /** Transfers all matching conv layers; fails (changing nothing further) on a missing or misfit layer. */
