@@ -1,8 +1,11 @@
 /**
- * Training/forward throughput of the three thesis models on the active tensor backend.
- * Usage: node dist/bench/train.js [--size 256] [--models unet,lw_unet,blu_net] [--width 16]
- *        [--levels 5] [--batch 2] [--steps 3] [--warmup 1] [--backend auto|wasm|cpu|...]
- *        [--no-naive] [--naive-steps 1] [--profile] [--variants per-tap] [--kernels]
+ * Training/forward throughput of the three thesis models.
+ * Without --backend: every available backend side by side, interleaved (see train-compare.ts).
+ * With --backend: one backend in this process.
+ * Usage: node dist/bench/train.js [--size 128] [--models unet,lw_unet,blu_net] [--width 16]
+ *        [--levels 5] [--batch 4] [--steps 3] [--warmup 1] [--backend auto|tensorflow|wasm|cpu]
+ *        [--rounds 3] [--backends tensorflow,wasm] [--naive] [--naive-steps 1] [--profile]
+ *        [--variants per-tap] [--kernels] [--json]
  * --kernels times the four backprop kernels alone (ours vs naive vs per-tap) instead of models.
  * Prints a table to stdout and writes nothing else.
  *
@@ -17,6 +20,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/ml/backend/index.js';
 import { setWasmKernelVariant, type KernelVariant } from '../src/ml/kernels/index.js';
 import { buildBluNet, buildLwUnet, buildUnet } from '../src/ml/models/index.js';
+import { compareBackends } from './train-compare.js';
 
 type ModelName = 'unet' | 'lw_unet' | 'blu_net';
 
@@ -34,6 +38,8 @@ interface Options {
   profile: boolean;
   kernels: boolean;
   variants: KernelVariant[];
+  /** Print the rows as one JSON line (used by the side-by-side comparison). */
+  json: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -43,19 +49,20 @@ function parseArgs(argv: string[]): Options {
   };
   const num = (flag: string, fallback: number): number => Number(value(flag, String(fallback)));
   return {
-    size: num('--size', 256),
+    size: num('--size', 128),
     models: value('--models', 'unet,lw_unet,blu_net').split(',') as ModelName[],
     width: num('--width', 16),
     levels: num('--levels', 5),
-    batch: num('--batch', 2),
+    batch: num('--batch', 4),
     steps: num('--steps', 3),
     warmup: num('--warmup', 1),
     backend: value('--backend', process.env.BLU_BACKEND ?? 'auto'),
-    naive: !argv.includes('--no-naive'),
+    naive: argv.includes('--naive'),
     naiveSteps: num('--naive-steps', 1),
     profile: argv.includes('--profile'),
     kernels: argv.includes('--kernels'),
     variants: value('--variants', '').split(',').filter((v) => v !== '') as KernelVariant[],
+    json: argv.includes('--json'),
   };
 }
 
@@ -243,25 +250,32 @@ async function benchKernels(o: Options): Promise<void> {
 }
 
 async function main(): Promise<number> {
-  const o = parseArgs(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  if (!argv.includes('--backend') && !argv.includes('--kernels')) return compareBackends(argv);
+  const o = parseArgs(argv);
   const backend = await initBackend(o.backend as Parameters<typeof initBackend>[0]);
   if (!backend.ok) {
     console.error(backend.error.message);
     return 1;
   }
   const b = backend.value;
-  console.log(`backend ${b.name} (threads ${b.threads}, SIMD ${b.simd}), tfjs ${tf.version_core}, ${os.cpus().length} cores, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  if (!o.json) console.log(`backend ${b.name} (threads ${b.threads}, SIMD ${b.simd}${b.native ? `, TF ${b.native.tfVersion}, oneDNN ${b.native.onednn}` : ''}), tfjs ${tf.version_core}, ${os.cpus().length} cores, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   if (o.kernels) {
     await benchKernels(o);
     return 0;
   }
-  console.log(`size ${o.size}², width ${o.width}, levels ${o.levels}, batch ${o.batch}, median of ${o.steps} steps after ${o.warmup} warm-up`);
-  console.log('model    | Mparams | fwd GF/img | train GF/img | fwd img/s | fwd GF/s | train img/s | train GF/s | train ms/batch | ratios');
+  if (!o.json) {
+    console.log(`size ${o.size}², width ${o.width}, levels ${o.levels}, batch ${o.batch}, median of ${o.steps} steps after ${o.warmup} warm-up`);
+    console.log('model    | Mparams | fwd GF/img | train GF/img | fwd img/s | fwd GF/s | train img/s | train GF/s | train ms/batch | ratios');
+  }
+  const rows: Row[] = [];
   for (const name of o.models) {
     const row = await measureModel(name, o, b.name === 'wasm');
-    console.log(formatRow(row, o));
+    rows.push(row);
+    if (!o.json) console.log(formatRow(row, o));
   }
-  console.log(`load after ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  if (o.json) console.log(JSON.stringify({ backend: b.name, rows: rows.map((r) => ({ model: r.model, fwdMs: r.fwdMs, trainMs: r.trainMs, trainGflop: r.trainGflop, leak: r.leak })), peakRssMb: process.resourceUsage().maxRSS / 1024 }));
+  else console.log(`load after ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   return 0;
 }
 

@@ -10,8 +10,10 @@ export class OutputRouter {
   readonly #tail = new LogTail();
   readonly #lines: LineSplitter;
 
-  constructor(report: StepReport, output: (text: string) => void) {
+  /** `drop` names lines that are noise for this step (e.g. a library's start-up notices). */
+  constructor(report: StepReport, output: (text: string) => void, drop?: (line: string) => boolean) {
     this.#lines = new LineSplitter((line) => {
+      if (drop?.(line) === true) return;
       const message = parseProtocolLine(line);
       if (message?.type === 'progress') report.progress(message.progress);
       else if (message?.type === 'metric') report.metric(message.name, message.value, message.step, message.timestamp);

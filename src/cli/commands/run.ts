@@ -85,7 +85,9 @@ async function createExecutor(name: string, session: Session, runId: string, job
     const { createSlurmExecutor } = await import('../../runtime/executors/slurm.js');
     return createSlurmExecutor({ runDir: path.join(session.layout.runsDir, runId), cliEntry: CLI_ENTRY, extraSbatchArgs: slurmOpts, env: io.env });
   }
-  return createLocalExecutor({ jobs, stores: session.stores, registry, env: io.env, cliEntry: CLI_ENTRY });
+  const { tensorflowLogFilter } = await import('../../ml/backend/native/tf-log.js');
+  const dropWorkerLine = tensorflowLogFilter(io.env);
+  return createLocalExecutor({ jobs, stores: session.stores, registry, env: io.env, cliEntry: CLI_ENTRY, ...(dropWorkerLine ? { dropWorkerLine } : {}) });
 }
 
 interface ExecuteSettings {

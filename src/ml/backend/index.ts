@@ -1,9 +1,18 @@
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { err, ok, type Result } from '../../runtime/result.js';
 import { registerCpuTrainingKernels, registerWasmTrainingKernels } from '../kernels/index.js';
+import { applyNativeEnvDefaults, onednnSetting, threadSettings } from './native/env-defaults.js';
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+
+/** What the native TensorFlow library reports and how it was configured when it loaded. */
+export interface NativeInfo {
+  tfVersion: string;
+  onednn: string;
+  threads: string;
+}
 
 export interface BackendInfo {
   name: BackendName;
@@ -11,9 +20,10 @@ export interface BackendInfo {
   threads: number;
   simd: boolean;
   tried: { name: BackendName; ok: boolean; detail: string }[];
+  native?: NativeInfo;
 }
 
-type Attempt = Result<{ threads: number; simd: boolean; detail: string }, string>;
+type Attempt = Result<{ threads: number; simd: boolean; detail: string; native?: NativeInfo }, string>;
 
 const ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
 
@@ -43,6 +53,9 @@ function gpuDevicePresent(): boolean {
 
 async function tryNative(pkg: string, gpu: boolean): Promise<Attempt> {
   if (gpu && !gpuDevicePresent()) return err('no NVIDIA device (/dev/nvidia0 absent); not loaded');
+  // libtensorflow reads these once, when it loads: set them before the import.
+  const onednnByUser = process.env.TF_ENABLE_ONEDNN_OPTS !== undefined;
+  applyNativeEnvDefaults(process.env);
   const loaded = await importOptional(pkg);
   if (!loaded.ok) return loaded;
   try {
@@ -50,7 +63,9 @@ async function tryNative(pkg: string, gpu: boolean): Promise<Attempt> {
   } catch (e) {
     return err(oneLine(e));
   }
-  return ok({ threads: 0, simd: false, detail: `${pkg} native TensorFlow (libtensorflow)` });
+  const binding = (tf.backend() as unknown as { binding?: { TF_Version?: string } }).binding;
+  const native: NativeInfo = { tfVersion: binding?.TF_Version ?? 'unknown', onednn: onednnSetting(process.env, onednnByUser), threads: threadSettings(process.env, availableParallelism()) };
+  return ok({ threads: 0, simd: false, detail: `${pkg}, TensorFlow ${native.tfVersion} (libtensorflow)`, native });
 }
 
 interface WasmModule {
@@ -123,7 +138,7 @@ export async function initBackend(preference: BackendName | 'auto' = 'auto'): Pr
     tried.push({ name, ok: result.ok, detail: result.ok ? result.value.detail : result.error });
     if (!result.ok) continue;
     const reason = wanted.value === 'auto' ? `first usable in order ${ORDER.join(' > ')}` : `requested (${preference === 'auto' ? 'BLU_BACKEND' : 'argument'})`;
-    active = { name, reason, threads: result.value.threads, simd: result.value.simd, tried };
+    active = { name, reason, threads: result.value.threads, simd: result.value.simd, tried, ...(result.value.native ? { native: result.value.native } : {}) };
     return ok(active);
   }
   return err({ message: `no usable backend: ${tried.map((t) => `${t.name}: ${t.detail}`).join('; ')}` });

@@ -73,11 +73,76 @@ export type SteMode = 'unit' | 'range';
 // Smallest window, so levels whose gammas are all zero do not divide by zero.
 const MIN_WINDOW = 1e-8;
 
+/** The per-level slopes g_m·STE'(r_m) of the quantiser's straight-through estimator. */
+function levelSlope(residual: tf.Tensor, magnitude: tf.Tensor, window: tf.Tensor | null): tf.Tensor {
+  const inside = tf.cast(tf.lessEqual(tf.abs(residual), window ?? 1), residual.dtype);
+  return tf.mul(inside, window === null ? magnitude : tf.div(magnitude, window));
+}
+
+/**
+ * Gradients of out = Σ_m |g_m|·sign(r_m), r_{m+1} = r_m − |g_m|·sign(r_m), in closed form.
+ * With a_m = |g_m|·STE'(r_m) and D_m = ∂out/∂r_m: D_M = 0, D_m = a_m + (1 − a_m)·D_{m+1};
+ * ∂out/∂w = D_0 and ∂out/∂|g_m| = sign(r_m)·(1 − D_{m+1}). This is exactly what autodiff through
+ * the per-level ops gives, in about a third of the ops: BLU-Net training was dominated by them.
+ */
+function residualGradients(dy: tf.Tensor, residuals: tf.Tensor[], gammas: tf.Tensor, ste: SteMode): [tf.Tensor, tf.Tensor] {
+  const levels = residuals.length;
+  const magnitudes = tf.abs(gammas);
+  const windows = ste === 'range' ? tf.maximum(tf.cumsum(magnitudes, 0, false, true), MIN_WINDOW) : null;
+  const level = (t: tf.Tensor, m: number): tf.Tensor => tf.reshape(tf.slice(t, [m], [1]), []);
+  const magnitudeGrads: tf.Tensor[] = new Array<tf.Tensor>(levels);
+  let through: tf.Tensor | null = null; // D_{m+1}; null stands for 0
+  for (let m = levels - 1; m >= 0; m--) {
+    const residual = residuals[m] as tf.Tensor;
+    const keep: tf.Tensor | null = through === null ? null : tf.sub(1, through);
+    const signed = tf.mul(dy, tf.sign(residual));
+    magnitudeGrads[m] = tf.sum(keep === null ? signed : tf.mul(signed, keep));
+    const slope = levelSlope(residual, level(magnitudes, m), windows === null ? null : level(windows, m));
+    through = keep === null || through === null ? slope : tf.add(through, tf.mul(slope, keep));
+  }
+  const dw = tf.mul(dy, through ?? tf.zerosLike(dy));
+  // d|g|/dg as tfjs defines it for abs: 1 for g > 0, −1 otherwise.
+  const dGammas = tf.mul(tf.stack(magnitudeGrads), tf.step(gammas, -1));
+  return [dw, dGammas];
+}
+
+const fusedQuantisers = new Map<SteMode, (w: tf.Tensor, gammas: tf.Tensor) => tf.Tensor>();
+
+// One custom-gradient op for the whole quantiser: the forward ops are not taped, and the backward
+// is residualGradients. Forward values are those of the per-level formulation, bit for bit.
+function fusedQuantiser(ste: SteMode): (w: tf.Tensor, gammas: tf.Tensor) => tf.Tensor {
+  const known = fusedQuantisers.get(ste);
+  if (known !== undefined) return known;
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [w, gammas, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const levels = gammas.shape[0] ?? 0;
+    const residuals: tf.Tensor[] = [w];
+    const terms: tf.Tensor[] = [];
+    for (let m = 0; m < levels; m++) {
+      const term = tf.mul(gammaMagnitude(gammas, m), tf.sign(residuals[m] as tf.Tensor));
+      terms.push(term);
+      if (m < levels - 1) residuals.push(tf.sub(residuals[m] as tf.Tensor, term));
+    }
+    save([gammas, ...residuals]);
+    return {
+      value: accumulateLevels(terms),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => residualGradients(dy, saved.slice(1), saved[0] as tf.Tensor, ste),
+    };
+  }) as (w: tf.Tensor, gammas: tf.Tensor) => tf.Tensor;
+  fusedQuantisers.set(ste, op);
+  return op;
+}
+
 /**
  * Greedy residual approximation: r = w; for each level t = |g_m|·sign(r); r -= t; out = Σ t.
  * Gradients reach w through the STE and the gammas through |g| and the residual chain.
  */
 export function residualBinarize(w: tf.Tensor, gammas: tf.Tensor, ste: SteMode = 'unit'): tf.Tensor {
+  return fusedQuantiser(ste)(w, gammas);
+}
+
+/** The per-level formulation, taped op by op: the reference the fused quantiser is tested against. */
+export function residualBinarizeReference(w: tf.Tensor, gammas: tf.Tensor, ste: SteMode = 'unit'): tf.Tensor {
   const levels = gammas.shape[0] ?? 0;
   const magnitudes = Array.from({ length: levels }, (_, m) => gammaMagnitude(gammas, m));
   const terms: tf.Tensor[] = [];

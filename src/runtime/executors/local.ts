@@ -19,6 +19,8 @@ export interface LocalExecutorOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Absolute path of the blu-pipe CLI entry, to run `uses:` steps in their own process. */
   readonly cliEntry: string;
+  /** Output lines of `uses:` workers to leave out of the log (start-up noise of native libraries). */
+  readonly dropWorkerLine?: (line: string) => boolean;
 }
 
 /**
@@ -51,7 +53,7 @@ async function runInChild(spec: StepSpec, execution: ExecuteOptions, options: Lo
   const specFile = path.join(path.dirname(spec.logPath), 'specs', `${stepFileName(spec.id)}.json`);
   await mkdir(path.dirname(specFile), { recursive: true });
   await writeFile(specFile, JSON.stringify(spec, null, 2));
-  const router = new OutputRouter(execution.report, output);
+  const router = new OutputRouter(execution.report, output, options.dropWorkerLine);
   const { execa } = await import('execa');
   const child = execa(process.execPath, [options.cliEntry, 'exec-step', specFile], {
     cwd: spec.projectDir,

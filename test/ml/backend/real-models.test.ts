@@ -1,3 +1,4 @@
+import { TEST_BACKEND } from '../test-backend.js';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/ml/backend/index.js';
@@ -35,13 +36,13 @@ async function gradients(backend: string, name: string, weights?: tf.Tensor[]): 
 }
 
 beforeAll(async () => {
-  expect((await initBackend('wasm')).ok).toBe(true);
+  expect((await initBackend(TEST_BACKEND)).ok).toBe(true);
 });
 
-describe('real thesis models train on wasm', () => {
+describe(`real thesis models train on ${TEST_BACKEND}`, () => {
   for (const name of Object.keys(builders)) {
     it(`${name}: Adam steps at batch 2 give finite losses and leak nothing`, async () => {
-      await tf.setBackend('wasm');
+      await tf.setBackend(TEST_BACKEND);
       const model = builders[name]!();
       model.compile({ optimizer: tf.train.adam(1e-3), loss: 'binaryCrossentropy' });
       const { x, y } = batch(2);
@@ -61,15 +62,15 @@ describe('real thesis models train on wasm', () => {
   // BLU-Net is left out: max-pooling binarised activations has exact ties that cpu and wasm break differently.
   for (const name of ['unet', 'lw_unet']) {
     it(`${name}: gradients at batch 1 match the cpu backend`, async () => {
-      const wasm = await gradients('wasm', name);
-      const cpu = await gradients('cpu', name, wasm.weights);
+      const ours = await gradients(TEST_BACKEND, name);
+      const cpu = await gradients('cpu', name, ours.weights);
       let worst = 0;
-      for (const [i, g] of wasm.grads.entries()) {
+      for (const [i, g] of ours.grads.entries()) {
         const ref = cpu.grads[i]!;
         const scale = Math.max(1e-8, ...Array.from(ref, Math.abs));
         for (let j = 0; j < g.length; j++) worst = Math.max(worst, Math.abs(g[j]! - ref[j]!) / scale);
       }
-      tf.dispose(wasm.weights);
+      tf.dispose(ours.weights);
       tf.dispose(cpu.weights);
       expect(worst).toBeLessThan(1e-4);
     });

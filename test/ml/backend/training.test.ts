@@ -1,3 +1,4 @@
+import { TEST_BACKEND } from '../test-backend.js';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/ml/backend/index.js';
@@ -47,19 +48,19 @@ function worstRelativeError(a: Grads, b: Grads): number {
 }
 
 async function compareGradients(build: Builder): Promise<number> {
-  const wasm = await layerGrads('wasm', build, undefined);
-  const cpu = await layerGrads('cpu', build, wasm.weights);
-  expect(Math.abs(wasm.g.loss - cpu.g.loss)).toBeLessThan(1e-5);
-  expect(wasm.g.grads.length).toBe(cpu.g.grads.length);
-  return worstRelativeError(wasm.g, cpu.g);
+  const ours = await layerGrads(TEST_BACKEND, build, undefined);
+  const cpu = await layerGrads('cpu', build, ours.weights);
+  expect(Math.abs(ours.g.loss - cpu.g.loss)).toBeLessThan(1e-5);
+  expect(ours.g.grads.length).toBe(cpu.g.grads.length);
+  return worstRelativeError(ours.g, cpu.g);
 }
 
 beforeAll(async () => {
-  const r = await initBackend('wasm');
+  const r = await initBackend(TEST_BACKEND);
   expect(r.ok).toBe(true);
 });
 
-describe('training steps on wasm', () => {
+describe(`training steps on ${TEST_BACKEND}`, () => {
   // Batch 1 only: the cpu backend's ResizeNearestNeighborGrad is wrong for batch > 1.
   it('U-Net (conv 3x3/2x2, pool, upsample, concat, sigmoid, BCE, L2) gradients match cpu', async () => {
     expect(await compareGradients(() => tinyUnet(SIZE, 4))).toBeLessThan(1e-4);
@@ -81,14 +82,14 @@ describe('training steps on wasm', () => {
       tf.dispose([x, y, ...Object.values(grads), ...net.variables]);
       return out;
     };
-    const wasm = await run('wasm');
+    const ours = await run(TEST_BACKEND);
     const cpu = await run('cpu');
-    expect(worstRelativeError({ loss: 0, grads: wasm }, { loss: 0, grads: cpu })).toBeLessThan(1e-4);
-    expect(wasm.some((g) => g.some((v) => v !== 0))).toBe(true);
+    expect(worstRelativeError({ loss: 0, grads: ours }, { loss: 0, grads: cpu })).toBeLessThan(1e-4);
+    expect(ours.some((g) => g.some((v) => v !== 0))).toBe(true);
   });
 
   it('Adam trainOnBatch at batch 2 runs, lowers the loss and leaks no data', async () => {
-    await tf.setBackend('wasm');
+    await tf.setBackend(TEST_BACKEND);
     const model = tinyLwUnet(SIZE, 4);
     model.compile({ optimizer: tf.train.adam(1e-2), loss: 'binaryCrossentropy' });
     const x = imageOf(2, 7);

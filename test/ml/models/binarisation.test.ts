@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BinarySignActivation, initialGammas, residualBinarize, steSign } from '../../../src/ml/models/index.js';
-import { useWasm } from './setup-backend.js';
+import { useTestBackend } from './setup-backend.js';
 
 const X = [-1.5, -0.4, 0, 0.2, 0.9, 1.3];
 const GAMMAS = initialGammas(3); // [3, 2, 1] / 6 = [0.5, 1/3, 1/6]
@@ -63,7 +63,7 @@ function centralDifference(f: (v: number[]) => number, v: number[], i: number, e
 
 describe('residual binarisation', () => {
   beforeAll(async () => {
-    await useWasm();
+    await useTestBackend();
   });
 
   it('steSign: forward sign with sign(0)=0, backward dy·[|x|≤1]', () => {

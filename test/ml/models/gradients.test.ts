@@ -1,7 +1,8 @@
+import { TEST_BACKEND } from '../test-backend.js';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { buildBluNet } from '../../../src/ml/models/index.js';
-import { useWasm } from './setup-backend.js';
+import { useTestBackend } from './setup-backend.js';
 
 /** One BCE gradient of a tiny BLU-Net; returns the gradient norm per trainable variable. */
 function gradientNorms(seed: number): Map<string, number> {
@@ -17,10 +18,10 @@ function gradientNorms(seed: number): Map<string, number> {
 
 
 describe('gradients reach every BLU-Net variable (one BCE step, 16×16, width 2)', () => {
-  for (const backend of ['cpu', 'wasm'] as const) {
+  for (const backend of ['cpu', TEST_BACKEND] as const) {
     it(`on ${backend}`, async () => {
       if (backend === 'cpu') await tf.setBackend('cpu');
-      else await useWasm();
+      else await useTestBackend();
       expect(tf.getBackend()).toBe(backend);
       const norms = gradientNorms(4);
       // 3 BinaryConv2D × (kernel, bias, gamma) + 5 separable × (dw, pw, bias, dw γ, pw γ) + 7 activation γ.

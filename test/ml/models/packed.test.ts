@@ -4,11 +4,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBluNet, exportPackedBluNet, loadPackedBluNet, thesisSize } from '../../../src/ml/models/index.js';
-import { useWasm } from './setup-backend.js';
+import { useTestBackend } from './setup-backend.js';
 
 let dir: string;
 beforeAll(async () => {
-  await useWasm();
+  await useTestBackend();
   dir = await mkdtemp(path.join(os.tmpdir(), 'blu-packed-'));
 });
 afterAll(async () => rm(dir, { recursive: true, force: true }));

@@ -1,13 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildBluNet, buildLwUnet, buildUnet } from '../../../src/ml/models/index.js';
-import { useWasm } from './setup-backend.js';
+import { useTestBackend } from './setup-backend.js';
 
 const params = (m: tf.LayersModel) => m.countParams();
 
 describe('parameter counts at width 64 (build only)', () => {
   beforeAll(async () => {
-    await useWasm();
+    await useTestBackend();
   });
 
   it('U-Net has exactly 31,030,593 parameters', () => {

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildBluNet, buildLwUnet, buildUnet, thesisSize } from '../../../src/ml/models/index.js';
-import { useWasm } from './setup-backend.js';
+import { useTestBackend } from './setup-backend.js';
 
 beforeAll(async () => {
-  await useWasm();
+  await useTestBackend();
 });
 
 function sizeOf(build: () => tf.LayersModel) {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBluNet, buildLwUnet, buildModel, buildUnet, HINT_DECODER_INDICES, HINT_ENCODER_INDICES, tapModel } from '../../../src/ml/models/index.js';
-import { useWasm } from './setup-backend.js';
+import { useTestBackend } from './setup-backend.js';
 
 const SMALL = { baseFilters: 4, seed: 3 };
 let unet: tf.LayersModel;
@@ -9,7 +9,7 @@ let lw: tf.LayersModel;
 let blu: tf.LayersModel;
 
 beforeAll(async () => {
-  await useWasm();
+  await useTestBackend();
   unet = buildUnet(SMALL);
   lw = buildLwUnet(SMALL);
   blu = buildBluNet(SMALL);

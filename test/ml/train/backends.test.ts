@@ -1,3 +1,4 @@
+import { TEST_BACKEND } from '../test-backend.js';
 import { describe, expect, it } from 'vitest';
 import { initBackend, type BackendName } from '../../../src/ml/backend/index.js';
 import { buildUnet } from '../../../src/ml/models/index.js';
@@ -17,11 +18,11 @@ async function lossesOn(backend: BackendName): Promise<number[]> {
 }
 
 describe.skipIf(!hasData)('training on the cpu backend', () => {
-  it('runs and matches wasm to float tolerance', async () => {
+  it(`runs and matches ${TEST_BACKEND} to float tolerance`, async () => {
     const cpu = await lossesOn('cpu');
-    const wasm = await lossesOn('wasm');
-    console.log(`[debug] cpu ${cpu.map((v) => v.toFixed(6)).join(' ')} | wasm ${wasm.map((v) => v.toFixed(6)).join(' ')}`);
+    const ours = await lossesOn(TEST_BACKEND);
+    console.log(`[debug] cpu ${cpu.map((v) => v.toFixed(6)).join(' ')} | ${TEST_BACKEND} ${ours.map((v) => v.toFixed(6)).join(' ')}`);
     expect(cpu.length).toBe(2);
-    cpu.forEach((v, i) => expect(Math.abs(v - (wasm[i] ?? Number.NaN))).toBeLessThan(1e-3 * Math.max(1, Math.abs(v))));
+    cpu.forEach((v, i) => expect(Math.abs(v - (ours[i] ?? Number.NaN))).toBeLessThan(1e-3 * Math.max(1, Math.abs(v))));
   }, 180_000);
 });

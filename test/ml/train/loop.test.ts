@@ -1,3 +1,4 @@
+import { TEST_BACKEND } from '../test-backend.js';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/ml/backend/index.js';
@@ -6,7 +7,7 @@ import { runEpochLoop } from '../../../src/ml/train/loop.js';
 import { ScheduledAdam } from '../../../src/ml/train/optimizer.js';
 
 beforeAll(async () => {
-  const backend = await initBackend('wasm');
+  const backend = await initBackend(TEST_BACKEND);
   expect(backend.ok).toBe(true);
 });
 

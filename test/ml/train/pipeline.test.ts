@@ -1,3 +1,4 @@
+import { TEST_BACKEND } from '../test-backend.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/ml/backend/index.js';
 import { loadDataset } from '../../../src/ml/data/index.js';
@@ -6,7 +7,7 @@ import { trainSupervised, type TrainEvent } from '../../../src/ml/train/index.js
 import { dataDir, hasData } from '../data/data-dir.js';
 
 beforeAll(async () => {
-  expect((await initBackend('wasm')).ok).toBe(true);
+  expect((await initBackend(TEST_BACKEND)).ok).toBe(true);
 });
 
 describe.skipIf(!hasData)('loadDataset → trainSupervised end to end (real BBBC030, quarter scale)', () => {

@@ -1,3 +1,4 @@
+import { TEST_BACKEND } from '../test-backend.js';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/ml/backend/index.js';
@@ -11,7 +12,7 @@ const CROP = 64;
 let samples: Sample[] = [];
 
 beforeAll(async () => {
-  const backend = await initBackend('wasm');
+  const backend = await initBackend(TEST_BACKEND);
   expect(backend.ok).toBe(true);
   if (hasData) samples = await realCrops(['cho21', 'cho22', 'cho23', 'cho24'], CROP);
 });
