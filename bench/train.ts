@@ -20,6 +20,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/ml/backend/index.js';
 import { setWasmKernelVariant, type KernelVariant } from '../src/ml/kernels/index.js';
 import { buildBluNet, buildLwUnet, buildUnet } from '../src/ml/models/index.js';
+import { ScheduledAdam } from '../src/ml/train/optimizer.js';
 import { compareBackends } from './train-compare.js';
 
 type ModelName = 'unet' | 'lw_unet' | 'blu_net';
@@ -145,7 +146,7 @@ interface Row {
 
 async function measureModel(name: ModelName, o: Options, isWasm: boolean): Promise<Row> {
   const model = build(name, o);
-  model.compile({ optimizer: tf.train.adam(1e-3), loss: 'binaryCrossentropy' });
+  model.compile({ optimizer: new ScheduledAdam(1e-3), loss: 'binaryCrossentropy' }); // the pipeline's optimizer
   const macs = convMacs(model, o.size);
   const batch = makeBatch(o);
   const fwd = await forwardMs(model, batch, o);

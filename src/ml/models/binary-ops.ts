@@ -3,6 +3,8 @@
  * Pure tensor functions: no layer state, so they can be tested on hand-computed cases.
  */
 import * as tf from '@tensorflow/tfjs';
+import { runOnHost } from '../placement.js';
+import { quantiseBackward, quantiseForward, quantiseSigns, steWindows } from './host-quantiser.js';
 
 /**
  * Sign with the hard-tanh straight-through estimator (BinaryNet).
@@ -106,14 +108,13 @@ function residualGradients(dy: tf.Tensor, residuals: tf.Tensor[], gammas: tf.Ten
   return [dw, dGammas];
 }
 
-const fusedQuantisers = new Map<SteMode, (w: tf.Tensor, gammas: tf.Tensor) => tf.Tensor>();
+type Quantiser = (w: tf.Tensor, gammas: tf.Tensor) => tf.Tensor;
+const fusedQuantisers = new Map<string, Quantiser>();
 
 // One custom-gradient op for the whole quantiser: the forward ops are not taped, and the backward
 // is residualGradients. Forward values are those of the per-level formulation, bit for bit.
-function fusedQuantiser(ste: SteMode): (w: tf.Tensor, gammas: tf.Tensor) => tf.Tensor {
-  const known = fusedQuantisers.get(ste);
-  if (known !== undefined) return known;
-  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+function deviceQuantiser(ste: SteMode): Quantiser {
+  return tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [w, gammas, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
     const levels = gammas.shape[0] ?? 0;
     const residuals: tf.Tensor[] = [w];
@@ -128,8 +129,41 @@ function fusedQuantiser(ste: SteMode): (w: tf.Tensor, gammas: tf.Tensor) => tf.T
       value: accumulateLevels(terms),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => residualGradients(dy, saved.slice(1), saved[0] as tf.Tensor, ste),
     };
-  }) as (w: tf.Tensor, gammas: tf.Tensor) => tf.Tensor;
-  fusedQuantisers.set(ste, op);
+  }) as Quantiser;
+}
+
+function hostMagnitudes(gammas: tf.Tensor): Float32Array {
+  return Float32Array.from(gammas.dataSync() as Float32Array, Math.abs);
+}
+
+// The same op computed in one loop over host memory (see host-quantiser.ts): a few tensor ops
+// instead of dozens, for backends whose tensors live in host memory anyway.
+function hostQuantiser(ste: SteMode): Quantiser {
+  return tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [w, gammas, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    save([w, gammas]);
+    const value = tf.tensor(quantiseForward(w.dataSync() as Float32Array, hostMagnitudes(gammas)), w.shape, 'float32');
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [input, g] = saved as [tf.Tensor, tf.Tensor];
+        const magnitudes = hostMagnitudes(g);
+        const grads = quantiseBackward(input.dataSync() as Float32Array, dy.dataSync() as Float32Array, magnitudes, steWindows(magnitudes, ste), ste);
+        const signOfGamma = Array.from(g.dataSync(), (v) => (v > 0 ? 1 : -1)); // d|g|/dg as tfjs's abs defines it
+        return [tf.tensor(grads.dx, input.shape, 'float32'), tf.tensor1d(Array.from(grads.dMagnitudes, (d, m) => d * signOfGamma[m]!), 'float32')];
+      },
+    };
+  }) as Quantiser;
+}
+
+function fusedQuantiser(ste: SteMode, size: number): Quantiser {
+  const placement = runOnHost(size) ? 'host' : 'device';
+  const key = `${placement}:${ste}`;
+  let op = fusedQuantisers.get(key);
+  if (op === undefined) {
+    op = placement === 'host' ? hostQuantiser(ste) : deviceQuantiser(ste);
+    fusedQuantisers.set(key, op);
+  }
   return op;
 }
 
@@ -138,7 +172,18 @@ function fusedQuantiser(ste: SteMode): (w: tf.Tensor, gammas: tf.Tensor) => tf.T
  * Gradients reach w through the STE and the gammas through |g| and the residual chain.
  */
 export function residualBinarize(w: tf.Tensor, gammas: tf.Tensor, ste: SteMode = 'unit'): tf.Tensor {
-  return fusedQuantiser(ste)(w, gammas);
+  return fusedQuantiser(ste, w.size)(w, gammas);
+}
+
+/** The fused op on tensors, whatever the backend: tested against the host loop and the reference. */
+export function residualBinarizeOnDevice(w: tf.Tensor, gammas: tf.Tensor, ste: SteMode = 'unit'): tf.Tensor {
+  const key = `device:${ste}`;
+  let op = fusedQuantisers.get(key);
+  if (op === undefined) {
+    op = deviceQuantiser(ste);
+    fusedQuantisers.set(key, op);
+  }
+  return op(w, gammas);
 }
 
 /** The per-level formulation, taped op by op: the reference the fused quantiser is tested against. */
@@ -158,24 +203,11 @@ export function residualBinarizeReference(w: tf.Tensor, gammas: tf.Tensor, ste: 
 
 /**
  * The per-level signs b_m ∈ {-1, 0, +1} of the greedy encoding, as flat arrays (no gradient).
- * Used by the packed export; the effective tensor is Σ |g_m|·b_m.
+ * Used by the packed export; the effective tensor is Σ |g_m|·b_m. Computed on the host with an
+ * exact sign: wasm's Sign kernel returns 0 for |x| ≤ 1e-7, which made files backend-dependent.
  */
 export function residualSigns(w: tf.Tensor, gammas: tf.Tensor): Float32Array[] {
-  return tf.tidy(() => {
-    const levels = gammas.shape[0] ?? 0;
-    const signs: tf.Tensor[] = [];
-    let residual = w;
-    for (let m = 0; m < levels; m++) {
-      const sign = tf.sign(residual);
-      residual = tf.sub(residual, tf.mul(gammaMagnitude(gammas, m), sign));
-      signs.push(sign);
-    }
-    return signs;
-  }).map((sign) => {
-    const values = sign.dataSync() as Float32Array;
-    sign.dispose();
-    return values;
-  });
+  return quantiseSigns(w.dataSync() as Float32Array, hostMagnitudes(gammas));
 }
 
 /** Rebuilds Σ |g_m|·b_m from stored signs with the same op order as residualBinarize. */

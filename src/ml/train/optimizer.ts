@@ -1,17 +1,59 @@
 import * as tf from '@tensorflow/tfjs';
+import { runOnHost } from '../placement.js';
+import { adamUpdate, type AdamMoments } from './host-adam.js';
+
+type NamedGradient = { name: string; tensor: tf.Tensor };
 
 /**
  * Adam whose learning rate can change between epochs without losing its moment estimates.
  * tfjs reads `learningRate` on every applyGradients, so updating the field is enough.
- * beta1/beta2/epsilon are the Keras defaults the thesis ran with.
+ * beta1/beta2/epsilon are the Keras defaults the thesis ran with. Small variables on CPU
+ * backends are updated by a host loop (host-adam.ts), the rest by tfjs's own Adam.
  */
 export class ScheduledAdam extends tf.AdamOptimizer {
+  readonly #hostMoments = new Map<string, AdamMoments>();
+  #hostSteps = 0;
+
   constructor(learningRate: number) {
     super(learningRate, 0.9, 0.999, 1e-7);
   }
 
   setLearningRate(learningRate: number): void {
     this.learningRate = learningRate;
+  }
+
+  override applyGradients(variableGradients: tf.NamedTensorMap | NamedGradient[]): void {
+    const all: NamedGradient[] = Array.isArray(variableGradients) ? variableGradients : Object.entries(variableGradients).map(([name, tensor]) => ({ name, tensor }));
+    const onHost = all.filter((g) => runOnHost(g.tensor.size));
+    if (onHost.length > 0) this.#applyOnHost(onHost);
+    // Always called, even with nothing left, so tfjs's own bias-correction counters advance in step.
+    super.applyGradients(all.filter((g) => !onHost.includes(g)));
+  }
+
+  #applyOnHost(gradients: NamedGradient[]): void {
+    this.#hostSteps += 1;
+    const step = {
+      learningRate: this.learningRate, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon,
+      correction1: 1 - this.beta1 ** this.#hostSteps, correction2: 1 - this.beta2 ** this.#hostSteps,
+    };
+    for (const { name, tensor } of gradients) {
+      const variable = tf.engine().registeredVariables[name];
+      if (variable === undefined) throw new Error(`no variable named ${name} to update`);
+      let moments = this.#hostMoments.get(name);
+      if (moments === undefined) {
+        moments = { first: new Float64Array(tensor.size), second: new Float64Array(tensor.size) };
+        this.#hostMoments.set(name, moments);
+      }
+      const next = adamUpdate(variable.dataSync() as Float32Array, tensor.dataSync() as Float32Array, moments, step);
+      const value = tf.tensor(next, variable.shape, 'float32');
+      variable.assign(value);
+      value.dispose();
+    }
+  }
+
+  override dispose(): void {
+    this.#hostMoments.clear();
+    super.dispose();
   }
 }
 
