@@ -26,7 +26,7 @@ async function weightValues(model: tf.LayersModel): Promise<number[]> {
   return all.flatMap((d) => Array.from(d));
 }
 
-describe.skipIf(!hasData)('trainHint on a tiny U-Net teacher and lw_unet student (wasm)', () => {
+describe.skipIf(!hasData)(`trainHint on a tiny U-Net teacher and lw_unet student (${TEST_BACKEND})`, () => {
   it('hint loss falls, the teacher stays frozen, no tensors leak', async () => {
     const teacher = buildUnet({ baseFilters: 4, levels: 3, seed: 1 });
     const student = buildLwUnet({ baseFilters: 4, levels: 3, seed: 2 });

@@ -19,7 +19,7 @@ beforeAll(async () => {
 
 const tinyUnet = () => buildUnet({ baseFilters: 4, levels: 3, seed: 3 });
 
-describe.skipIf(!hasData)('trainSupervised on real BBBC030 crops (wasm)', () => {
+describe.skipIf(!hasData)(`trainSupervised on real BBBC030 crops (${TEST_BACKEND})`, () => {
   it('overfits 4 fixed 64×64 crops: loss falls, IoU rises, best weights are left in the model', async () => {
     const model = tinyUnet();
     const events: TrainEvent[] = [];

@@ -4,8 +4,8 @@
  * "oneDNN custom operations are on" line). Step output drops them unless BLU_TF_LOG=1.
  */
 const PRE_INIT_NOTICE = 'WARNING: All log messages before absl::InitializeLog() is called are written to STDERR';
-// glog/absl format: severity letter, MMDD, time, thread id, file:line]
-const TF_LOG_LINE = /^[IW]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ [\w.]+\.cc:\d+\] /;
+// absl format: severity letter, MMDD, time (TF 2.21 prints 00:00:<epoch seconds>), thread id, file:line]
+const TF_LOG_LINE = /^[IW]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [\w.]+\.cc:\d+\] /;
 
 export function isTensorflowInfoLine(line: string): boolean {
   return line === PRE_INIT_NOTICE || TF_LOG_LINE.test(line);
