@@ -21,7 +21,9 @@ export async function startBackend(ctx: StepRunContext): Promise<StepResult<Back
   const { initBackend } = await import('../../../ml/backend/index.js');
   const backend = await initBackend(parseBackend(process.env.BLU_BACKEND));
   if (!backend.ok) return failure(backend.error.message);
-  ctx.log(`backend: ${backend.value.name} (${backend.value.reason}; threads ${backend.value.threads}, simd ${backend.value.simd})`);
+  const b = backend.value;
+  const setup = b.native ? `TensorFlow ${b.native.tfVersion}, oneDNN ${b.native.onednn}, threads: ${b.native.threads}` : `threads ${b.threads}, simd ${b.simd}`;
+  ctx.log(`backend: ${b.name} (${b.reason}; ${setup})`);
   return backend;
 }
 
