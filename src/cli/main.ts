@@ -12,6 +12,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   status: async () => (await import('./commands/status.js')).statusCommand,
   dag: async () => (await import('./commands/dag.js')).dagCommand,
   gc: async () => (await import('./commands/gc.js')).gcCommand,
+  cache: async () => (await import('./commands/cache.js')).cacheCommand,
   runs: async () => (await import('../tracking/commands.js')).runsCommand,
   compare: async () => (await import('../tracking/commands.js')).compareCommand,
   ui: async () => (await import('../tracking/commands.js')).uiCommand,
@@ -27,6 +28,7 @@ usage: blu-pipe <command> [options]
   status <pipeline.yaml>          fresh/stale per step and why (--json for scripts)
   dag <pipeline.yaml>             the graph (--format text|mermaid|dot)
   gc [--keep-last N]              delete cache entries nothing references; says what it freed
+  cache verify [--repair]         rehash every cached blob; report (or remove) damaged entries
   runs [--last N]                 pipeline runs recorded in MLflow
   compare <runA> <runB>…          params that differ and final metrics side by side (--last 2)
   ui                              the mlflow ui command for the configured store

@@ -185,5 +185,6 @@ export function describeReason(r: StaleReason): string {
     case 'output-missing': return `output missing: ${r.path}`;
     case 'output-modified': return `output modified: ${r.path}`;
     case 'incomplete-previous-attempt': return `previous attempt did not finish (run ${r.runId})`;
+    case 'cache-corrupt': return `cache entry corrupt (${r.detail})`;
   }
 }

@@ -13,4 +13,6 @@ export type StaleReason =
   | { readonly kind: 'outs-changed' }
   | { readonly kind: 'output-missing'; readonly path: string }
   | { readonly kind: 'output-modified'; readonly path: string }
-  | { readonly kind: 'incomplete-previous-attempt'; readonly runId: string };
+  | { readonly kind: 'incomplete-previous-attempt'; readonly runId: string }
+  /** A restore found the cached bytes damaged (or gone): the entry was evicted and the step reruns. */
+  | { readonly kind: 'cache-corrupt'; readonly detail: string };

@@ -1,6 +1,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import { PGraph } from 'p-graph';
+import { ArtifactError } from '../artifacts/errors.js';
+import type { ArtifactErrorCode } from '../artifacts/errors.js';
 import { acquireLock, lockPathFor } from '../artifacts/lock.js';
 import type { ActionCacheEntry, StepKey } from '../artifacts/types.js';
 import type { Stores } from './gather.js';
@@ -18,6 +20,9 @@ import type { ResourcePool } from './resources.js';
 import type { StepSpec, UpstreamOutputs } from './step-spec.js';
 
 export type FailurePolicy = 'no-new' | 'keep-going';
+
+/** Restore failures that mean the entry itself is broken: recomputing the step is the repair. */
+const UNRESTORABLE: ReadonlySet<ArtifactErrorCode> = new Set(['corrupt-blob', 'corrupt-manifest', 'missing-blob']);
 
 /** A planned step the run acts on (steps outside the selection are 'skip' and never scheduled). */
 type ActiveStep = PlannedStep & { readonly action: Exclude<PlannedStep['action'], 'skip'> };
@@ -86,31 +91,45 @@ export class Scheduler {
     }
     this.ctx.emit({ type: 'step-queued', stepId: planned.id, kind: step.kind, key: planned.key, params: step.params, action: planned.action, reasons: planned.reasons, time: Date.now() });
     if (planned.action === 'fresh') return this.#finish(planned, 'fresh', planned.entry, 0, {});
-    if (planned.action === 'restore' && planned.entry) return this.#restore(planned, planned.entry);
+    if (planned.action === 'restore' && planned.entry) return this.#restore(planned, planned.entry, step, false);
     return this.#compute(planned, step);
   }
 
-  async #restore(planned: PlannedStep, entry: ActionCacheEntry): Promise<void> {
+  /** `holdingLocks`: called from #compute, so a corrupt entry is recomputed under the locks held. */
+  async #restore(planned: PlannedStep, entry: ActionCacheEntry, step: StepInstance, holdingLocks: boolean): Promise<void> {
     const started = Date.now();
     try {
       for (const out of entry.outputs) await this.ctx.stores.cas.restore(this.ctx.pipeline.projectDir, out);
       await this.ctx.stores.ac.touch(entry.key);
       return this.#finish(planned, 'restored', entry, Date.now() - started, {});
     } catch (error) {
-      const message = `could not restore '${planned.id}' from the cache: ${error instanceof Error ? error.message : String(error)}`;
+      const why = error instanceof Error ? error.message : String(error);
+      if (error instanceof ArtifactError && UNRESTORABLE.has(error.code) && step.cache) {
+        const requeued = await this.#evictAndRequeue(planned, step, entry, why);
+        return holdingLocks ? this.#attempts(requeued, step) : this.#compute(requeued, step, false);
+      }
+      const message = `could not restore '${planned.id}' from the cache: ${why}`;
       return this.#finish(planned, 'failed', null, Date.now() - started, { failure: { reason: 'internal', message } });
     }
   }
 
-  async #compute(planned: PlannedStep, step: StepInstance): Promise<void> {
+  /** The entry can never be restored again: drop it and run the step, saying why. */
+  async #evictAndRequeue(planned: PlannedStep, step: StepInstance, entry: ActionCacheEntry, detail: string): Promise<PlannedStep> {
+    await this.ctx.stores.ac.remove(entry.key);
+    const requeued: PlannedStep = { ...planned, action: 'run', reasons: [{ kind: 'cache-corrupt', detail }], entry: null };
+    this.ctx.emit({ type: 'step-queued', stepId: planned.id, kind: step.kind, key: planned.key, params: step.params, action: 'run', reasons: requeued.reasons, time: Date.now() });
+    return requeued;
+  }
+
+  async #compute(planned: PlannedStep, step: StepInstance, reuseCache = this.ctx.reuseCache): Promise<void> {
     const release = await this.ctx.pool.acquire(resourceNeed(step));
     const locks = await this.#lock(planned, step);
     try {
       if (!locks) return this.#finish(planned, 'cancelled', null, 0, { failure: { reason: 'cancelled', message: 'cancelled while waiting for a lock' } });
       // Another run may have computed this very key while we waited: then it is a cache hit.
       const forced = planned.reasons.some((r) => r.kind === 'forced');
-      const cached = forced || !this.ctx.reuseCache ? undefined : await this.ctx.stores.ac.get(planned.key);
-      if (cached && step.cache && !step.alwaysRun) return await this.#restore(planned, cached);
+      const cached = forced || !reuseCache ? undefined : await this.ctx.stores.ac.get(planned.key);
+      if (cached && step.cache && !step.alwaysRun) return await this.#restore(planned, cached, step, true);
       await this.#attempts(planned, step);
     } finally {
       await locks?.release();

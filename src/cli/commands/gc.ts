@@ -4,8 +4,10 @@ import { readJsonFile } from '../../artifacts/atomic.js';
 import { collectGarbage } from '../../artifacts/gc.js';
 import type { Sha256, StepKey } from '../../artifacts/types.js';
 import { findProjectDir } from '../../runtime/load.js';
+import type { ProjectLayout } from '../../runtime/layout.js';
 import { projectLayout } from '../../runtime/layout.js';
 import { readLockFile } from '../../runtime/lockfile.js';
+import type { Parsed } from '../args.js';
 import { parse, positiveInt, stringValue } from '../args.js';
 import type { CliIO, ExitCode } from '../io.js';
 import { EXIT } from '../io.js';
@@ -22,13 +24,19 @@ export async function gcCommand(argv: readonly string[], io: CliIO): Promise<Exi
   if (positionals.length > 0) return usageError(io, `unexpected argument '${positionals[0]}'`, USAGE);
   const keepLast = positiveInt(values['keep-last'], 'keep-last');
   if (!keepLast.ok) return usageError(io, keepLast.error, USAGE);
-  const projectDir = path.resolve(io.cwd, stringValue(values['project-dir']) ?? findProjectDir(path.join(io.cwd, 'x')));
-  const layout = projectLayout(projectDir, stringValue(values['cache-dir']) ?? io.env.BLU_CACHE_DIR ?? null);
+  const layout = layoutFromOptions(values, io);
+  const projectDir = layout.projectDir;
   const keep = await referenced(projectDir, layout.runsDir, keepLast.value ?? 10);
   const report = await collectGarbage(layout.cacheDir, keep, { dryRun: values['dry-run'] === true });
   const verb = values['dry-run'] ? 'would free' : 'freed';
   io.stdout(`${verb} ${formatBytes(report.freedBytes)}: ${report.removedEntries} cache entries and ${report.removedBlobs} blobs; kept ${report.keptBlobs} blobs referenced by blu.lock and the last ${keepLast.value ?? 10} runs\n`);
   return EXIT.ok;
+}
+
+/** The project and cache a cache command works on: --project-dir/--cache-dir, else found from cwd. */
+export function layoutFromOptions(values: Parsed['values'], io: CliIO): ProjectLayout {
+  const projectDir = path.resolve(io.cwd, stringValue(values['project-dir']) ?? findProjectDir(path.join(io.cwd, 'x')));
+  return projectLayout(projectDir, stringValue(values['cache-dir']) ?? io.env.BLU_CACHE_DIR ?? null);
 }
 
 async function referenced(projectDir: string, runsDir: string, keepLast: number): Promise<{ keys: Set<StepKey>; hashes: Set<Sha256> }> {
