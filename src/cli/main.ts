@@ -56,6 +56,13 @@ export async function main(argv: readonly string[], io: CliIO): Promise<ExitCode
 
 /** Bugs end with a short message and a crash report file, never a stack trace on the terminal. */
 function reportCrash(error: unknown): never {
+  const errno = (error as NodeJS.ErrnoException | null)?.code;
+  if (errno === 'ENOSPC' || errno === 'EDQUOT') {
+    // Not a bug: say what could not be written; the cache commits atomically, so it is consistent.
+    const where = (error as NodeJS.ErrnoException).path;
+    process.stderr.write(`blu-pipe: no space left on the device${where ? ` while writing ${where}` : ''}; free some space (blu-pipe gc frees cache space) and run again\n`);
+    process.exit(EXIT.failed);
+  }
   const message = error instanceof Error ? error.message : String(error);
   let where = '';
   try {

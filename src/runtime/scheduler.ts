@@ -4,6 +4,7 @@ import { PGraph } from 'p-graph';
 import { ArtifactError } from '../artifacts/errors.js';
 import type { ArtifactErrorCode } from '../artifacts/errors.js';
 import { acquireLock, lockPathFor } from '../artifacts/lock.js';
+import { describeNoSpace, isNoSpace } from '../artifacts/no-space.js';
 import type { ActionCacheEntry, StepKey } from '../artifacts/types.js';
 import type { Stores } from './gather.js';
 import type { RunEvent, StepFailure, StepOutcome } from './events.js';
@@ -78,7 +79,20 @@ export class Scheduler {
     return this.#results;
   }
 
+  /** Anything thrown while acting on a step (a full disk, most likely) fails that step, not the run. */
   async #runOne(planned: ActiveStep): Promise<void> {
+    try {
+      return await this.#act(planned);
+    } catch (error) {
+      const where = hasPath(error) ? error.path : this.ctx.layout.bluDir;
+      const failure: StepFailure = isNoSpace(error)
+        ? { reason: 'no-space', message: `step '${planned.id}': ${await describeNoSpace('writing its run state', where, null)}` }
+        : { reason: 'internal', message: `step '${planned.id}': ${error instanceof Error ? error.message : String(error)}` };
+      return this.#finish(planned, 'failed', null, 0, { failure });
+    }
+  }
+
+  async #act(planned: ActiveStep): Promise<void> {
     const step = this.#byId.get(planned.id)!;
     const blocked = step.needs.find((n) => {
       const r = this.#results.get(n);
@@ -107,6 +121,11 @@ export class Scheduler {
       if (error instanceof ArtifactError && UNRESTORABLE.has(error.code) && step.cache) {
         const requeued = await this.#evictAndRequeue(planned, step, entry, why);
         return holdingLocks ? this.#attempts(requeued, step) : this.#compute(requeued, step, false);
+      }
+      if (isNoSpace(error)) {
+        const needed = entry.outputs.reduce((sum, o) => sum + o.size, 0);
+        const message = `step '${planned.id}': ${await describeNoSpace('restoring its outputs from the cache', this.ctx.pipeline.projectDir, needed)}`;
+        return this.#finish(planned, 'failed', null, Date.now() - started, { failure: { reason: 'no-space', message } });
       }
       const message = `could not restore '${planned.id}' from the cache: ${why}`;
       return this.#finish(planned, 'failed', null, Date.now() - started, { failure: { reason: 'internal', message } });
@@ -246,13 +265,23 @@ export class Scheduler {
     while (this.#pendingLock.size > 0) {
       const batch = Object.fromEntries(this.#pendingLock);
       this.#pendingLock.clear();
-      await updateLockFile(this.ctx.pipeline.projectDir, batch);
+      await updateLockFile(this.ctx.pipeline.projectDir, batch).catch((error: unknown) => this.#lockWriteFailed(error));
     }
     this.#lockWriter = null;
+  }
+
+  /** The steps' results are committed in the cache; only the record of them could not be written. */
+  async #lockWriteFailed(error: unknown): Promise<void> {
+    const why = isNoSpace(error) ? await describeNoSpace('updating the lock file', this.ctx.pipeline.projectDir, null) : error instanceof Error ? error.message : String(error);
+    this.ctx.emit({ type: 'warning', message: `could not update the lock file: ${why}`, time: Date.now() });
   }
 }
 
 function resourceNeed(step: StepInstance): Record<string, number> {
   const cpus = step.resources.cpus === 'all' ? Number.MAX_SAFE_INTEGER : (step.resources.cpus ?? 1);
   return { cpus, ...(step.resources.gpus ? { gpus: step.resources.gpus } : {}), ...(step.resources.custom ?? {}) };
+}
+
+function hasPath(error: unknown): error is { path: string } {
+  return typeof error === 'object' && error !== null && typeof (error as { path?: unknown }).path === 'string';
 }

@@ -1,10 +1,11 @@
 import { verifyCache } from '../../artifacts/verify.js';
 import type { VerifyReport } from '../../artifacts/verify.js';
+import { formatBytes } from '../../artifacts/no-space.js';
 import { parse } from '../args.js';
 import type { CliIO, ExitCode } from '../io.js';
 import { EXIT } from '../io.js';
 import { usageError } from '../output.js';
-import { formatBytes, layoutFromOptions } from './gc.js';
+import { layoutFromOptions } from './gc.js';
 
 const USAGE = `usage: blu-pipe cache verify [--repair] [--json] [--cache-dir DIR] [--project-dir DIR]
   Rehashes every blob in the cache and checks every cache entry's blobs and tree manifests.

@@ -2,6 +2,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { readJsonFile } from '../../artifacts/atomic.js';
 import { collectGarbage } from '../../artifacts/gc.js';
+import { formatBytes } from '../../artifacts/no-space.js';
 import type { Sha256, StepKey } from '../../artifacts/types.js';
 import { findProjectDir } from '../../runtime/load.js';
 import type { ProjectLayout } from '../../runtime/layout.js';
@@ -49,12 +50,4 @@ async function referenced(projectDir: string, runsDir: string, keepLast: number)
     for (const k of record?.keys ?? []) keys.add(k as StepKey);
   }
   return { keys, hashes };
-}
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) (v /= 1024), i++;
-  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
 }
