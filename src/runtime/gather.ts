@@ -8,7 +8,7 @@ import { topologicalOrder } from './graph.js';
 import { incompleteAttempts } from './inflight.js';
 import { externalDeps, keyComponents, stepKey } from './keys.js';
 import type { ProjectLayout } from './layout.js';
-import { readLockFile } from './lockfile.js';
+import { lockRefFor, readLockSection } from './lockfile.js';
 import type { Pipeline, StepInstance } from './pipeline.js';
 import type { PlanFacts, WorkspaceState } from './plan.js';
 import type { Result } from './result.js';
@@ -34,7 +34,7 @@ export async function gatherFacts(pipeline: Pipeline, layout: ProjectLayout, sto
     keys.set(id, { key: stepKey(components), components });
   }
   if (missing.length > 0) return err(missing);
-  const [entries, lock, incomplete] = await Promise.all([lookupEntries(keys, stores), readLockFile(pipeline.projectDir), incompleteAttempts(layout.inflightDir)]);
+  const [entries, lock, incomplete] = await Promise.all([lookupEntries(keys, stores), readLockSection(lockRefFor(pipeline)), incompleteAttempts(layout.inflightDir)]);
   const storeComplete = new Map<string, boolean>();
   const workspace = new Map<string, WorkspaceState>();
   await Promise.all(

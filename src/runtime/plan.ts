@@ -1,5 +1,5 @@
 import type { ActionCacheEntry, KeyComponents, StepKey } from '../artifacts/types.js';
-import type { LockFile } from './lockfile.js';
+import type { LockSection } from './lockfile.js';
 import type { StaleReason } from './reasons.js';
 
 export type PlanAction = 'fresh' | 'restore' | 'run' | 'skip';
@@ -14,7 +14,8 @@ export interface PlanFacts {
   /** Whether every blob of an entry is still in the store (by key). */
   readonly storeComplete: ReadonlyMap<string, boolean>;
   readonly workspace: ReadonlyMap<string, WorkspaceState>; // by output path
-  readonly lock: LockFile;
+  /** What this pipeline's lock file records for this experiment (the overlay set). */
+  readonly lock: LockSection;
   /** Steps whose previous attempt started and never committed (by step id → run id). */
   readonly incomplete: ReadonlyMap<string, string>;
 }

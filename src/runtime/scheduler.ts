@@ -12,9 +12,9 @@ import type { Executor, StepReport } from './executor.js';
 import { removeMarker, writeMarker } from './inflight.js';
 import type { ProjectLayout } from './layout.js';
 import { stepFileName } from './layout.js';
-import type { LockEntry, LockFile } from './lockfile.js';
+import type { LockEntry, LockRef, LockSection } from './lockfile.js';
 import { schedulingPriorities } from './graph.js';
-import { updateLockFile } from './lockfile.js';
+import { lockRefFor, updateLockFile } from './lockfile.js';
 import type { Pipeline, StepInstance } from './pipeline.js';
 import type { Plan, PlannedStep } from './plan.js';
 import type { ResourcePool } from './resources.js';
@@ -43,7 +43,7 @@ export interface SchedulerContext {
   readonly runId: string;
   readonly policy: FailurePolicy;
   readonly signal: AbortSignal;
-  readonly previousLock: LockFile;
+  readonly previousLock: LockSection;
   /** false with --no-cache: never take a result from the cache, even one another run just stored. */
   readonly reuseCache: boolean;
 }
@@ -60,6 +60,7 @@ export class Scheduler {
   readonly #planned: ReadonlyMap<string, PlannedStep>;
   readonly #priorities: ReadonlyMap<string, number>;
   readonly #pendingLock = new Map<string, LockEntry>();
+  readonly #lockRef: LockRef;
   #stopNew = false;
   #lockWriter: Promise<void> | null = null;
 
@@ -67,6 +68,7 @@ export class Scheduler {
     this.#byId = new Map(ctx.pipeline.steps.map((s) => [s.id, s]));
     this.#planned = new Map(ctx.plan.steps.map((p) => [p.id, p]));
     this.#priorities = schedulingPriorities(ctx.pipeline.steps);
+    this.#lockRef = lockRefFor(ctx.pipeline);
   }
 
   async run(): Promise<ReadonlyMap<string, StepResult>> {
@@ -265,15 +267,15 @@ export class Scheduler {
     while (this.#pendingLock.size > 0) {
       const batch = Object.fromEntries(this.#pendingLock);
       this.#pendingLock.clear();
-      await updateLockFile(this.ctx.pipeline.projectDir, batch).catch((error: unknown) => this.#lockWriteFailed(error));
+      await updateLockFile(this.#lockRef, batch).catch((error: unknown) => this.#lockWriteFailed(error));
     }
     this.#lockWriter = null;
   }
 
   /** The steps' results are committed in the cache; only the record of them could not be written. */
   async #lockWriteFailed(error: unknown): Promise<void> {
-    const why = isNoSpace(error) ? await describeNoSpace('updating the lock file', this.ctx.pipeline.projectDir, null) : error instanceof Error ? error.message : String(error);
-    this.ctx.emit({ type: 'warning', message: `could not update the lock file: ${why}`, time: Date.now() });
+    const why = isNoSpace(error) ? await describeNoSpace('updating the lock file', this.#lockRef.file, null) : error instanceof Error ? error.message : String(error);
+    this.ctx.emit({ type: 'warning', message: `could not update ${this.#lockRef.file}: ${why}`, time: Date.now() });
   }
 }
 

@@ -7,7 +7,7 @@ import type { Sha256, StepKey } from '../../artifacts/types.js';
 import { findProjectDir } from '../../runtime/load.js';
 import type { ProjectLayout } from '../../runtime/layout.js';
 import { projectLayout } from '../../runtime/layout.js';
-import { readLockFile } from '../../runtime/lockfile.js';
+import { lockedReferences } from '../../runtime/lockfile.js';
 import type { Parsed } from '../args.js';
 import { parse, positiveInt, stringValue } from '../args.js';
 import type { CliIO, ExitCode } from '../io.js';
@@ -15,7 +15,8 @@ import { EXIT } from '../io.js';
 import { usageError } from '../output.js';
 
 const USAGE = `usage: blu-pipe gc [--keep-last N] [--dry-run] [--cache-dir DIR] [--project-dir DIR]
-  Deletes cache entries and blobs that neither blu.lock nor the last N runs (default 10) reference.`;
+  Deletes cache entries and blobs that no lock file in the project (*.lock beside each pipeline,
+  every experiment section) and none of the last N runs (default 10) reference.`;
 
 export async function gcCommand(argv: readonly string[], io: CliIO): Promise<ExitCode> {
   const parsed = parse(argv, { 'keep-last': { type: 'string' }, 'dry-run': { type: 'boolean' }, 'cache-dir': { type: 'string' }, 'project-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } });
@@ -30,7 +31,7 @@ export async function gcCommand(argv: readonly string[], io: CliIO): Promise<Exi
   const keep = await referenced(projectDir, layout.runsDir, keepLast.value ?? 10);
   const report = await collectGarbage(layout.cacheDir, keep, { dryRun: values['dry-run'] === true });
   const verb = values['dry-run'] ? 'would free' : 'freed';
-  io.stdout(`${verb} ${formatBytes(report.freedBytes)}: ${report.removedEntries} cache entries and ${report.removedBlobs} blobs; kept ${report.keptBlobs} blobs referenced by blu.lock and the last ${keepLast.value ?? 10} runs\n`);
+  io.stdout(`${verb} ${formatBytes(report.freedBytes)}: ${report.removedEntries} cache entries and ${report.removedBlobs} blobs; kept ${report.keptBlobs} blobs referenced by the lock files and the last ${keepLast.value ?? 10} runs\n`);
   return EXIT.ok;
 }
 
@@ -41,9 +42,7 @@ export function layoutFromOptions(values: Parsed['values'], io: CliIO): ProjectL
 }
 
 async function referenced(projectDir: string, runsDir: string, keepLast: number): Promise<{ keys: Set<StepKey>; hashes: Set<Sha256> }> {
-  const lock = await readLockFile(projectDir);
-  const keys = new Set<StepKey>(Object.values(lock.steps).map((e) => e.key));
-  const hashes = new Set<Sha256>(Object.values(lock.steps).flatMap((e) => e.outputs.map((o) => o.hash)));
+  const { keys, hashes } = await lockedReferences(projectDir);
   const runs = (await readdir(runsDir).catch(() => [] as string[])).sort().slice(-keepLast);
   for (const run of runs) {
     const record = await readJsonFile<{ keys?: string[] }>(path.join(runsDir, run, 'run.json'));
