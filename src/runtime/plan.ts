@@ -90,6 +90,8 @@ export function diffComponents(before: KeyComponents | undefined, after: KeyComp
   const reasons: StaleReason[] = [];
   if (before.kind !== after.kind || before.kindVersion !== after.kindVersion) {
     reasons.push({ kind: 'code-changed', detail: `${before.kind} v${before.kindVersion} → ${after.kind} v${after.kindVersion}` });
+  } else if (before.code !== after.code) {
+    reasons.push({ kind: 'code-changed', detail: `kind ${after.kind}: ${shortHash(before.code)} → ${shortHash(after.code)}` });
   }
   // Object-valued params are compared leaf by leaf, so a reason names exactly what changed.
   const params = diffRecord(flattenAll(before.params), flattenAll(after.params), (param, b, a) => ({ kind: 'param-changed', param, before: b, after: a }));
@@ -146,6 +148,10 @@ function dedupeParams(reasons: StaleReason[]): StaleReason[] {
     seen.add(r.param);
     return true;
   });
+}
+
+function shortHash(hash: string | undefined): string {
+  return hash === undefined ? 'not recorded' : hash.slice(0, 12);
 }
 
 function show(value: unknown): string {
