@@ -1,13 +1,9 @@
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, outcomes, TempProject } from '../rig/project.js';
+import { describe, expect, it } from 'vitest';
+import { cliProjects, outcomes, type TempProject } from '../rig/project.js';
 
-const projects: TempProject[] = [];
-afterEach(() => projects.splice(0).forEach((p) => p.dispose()));
-beforeAll(() => {
-  if (!existsSync(CLI)) throw new Error(`build first: ${CLI} is missing (npm test builds it)`);
-});
+const newProject = cliProjects();
 
 const PIPELINE = `steps:
   make:
@@ -21,8 +17,7 @@ const PIPELINE = `steps:
 `;
 
 function project(): TempProject {
-  const p = new TempProject();
-  projects.push(p);
+  const p = newProject();
   p.write('p.yaml', PIPELINE);
   return p;
 }

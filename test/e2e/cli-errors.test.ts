@@ -1,16 +1,10 @@
-import { existsSync } from 'node:fs';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, TempProject } from '../rig/project.js';
+import { describe, expect, it } from 'vitest';
+import { cliProjects, type TempProject } from '../rig/project.js';
 
-const projects: TempProject[] = [];
-afterEach(() => projects.splice(0).forEach((p) => p.dispose()));
-beforeAll(() => {
-  if (!existsSync(CLI)) throw new Error(`build first: ${CLI} is missing (npm test builds it)`);
-});
+const newProject = cliProjects();
 
 function project(): TempProject {
-  const p = new TempProject();
-  projects.push(p);
+  const p = newProject();
   return p;
 }
 

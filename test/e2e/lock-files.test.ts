@@ -1,17 +1,12 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, outcomes, TempProject } from '../rig/project.js';
+import { describe, expect, it } from 'vitest';
+import { cliProjects, outcomes, type TempProject } from '../rig/project.js';
 
-const projects: TempProject[] = [];
-afterEach(() => projects.splice(0).forEach((p) => p.dispose()));
-beforeAll(() => {
-  if (!existsSync(CLI)) throw new Error(`build first: ${CLI} is missing (npm test builds it)`);
-});
+const newProject = cliProjects();
 
 /** Two pipelines that both have a step named `report`, doing different things. */
 function project(): TempProject {
-  const p = new TempProject();
-  projects.push(p);
+  const p = newProject();
   p.write('pipelines/a.yaml', `params:
   n: 1
 steps:
