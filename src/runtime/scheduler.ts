@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { PGraph } from 'p-graph';
-import { ArtifactError } from '../artifacts/errors.js';
+import { ArtifactError, isErrnoException } from '../artifacts/errors.js';
 import type { ArtifactErrorCode } from '../artifacts/errors.js';
 import { acquireLock, lockPathFor } from '../artifacts/lock.js';
 import { describeNoSpace, isNoSpace } from '../artifacts/no-space.js';
@@ -86,7 +86,7 @@ export class Scheduler {
     try {
       return await this.#act(planned);
     } catch (error) {
-      const where = hasPath(error) ? error.path : this.ctx.layout.bluDir;
+      const where = (isErrnoException(error) ? error.path : undefined) ?? this.ctx.layout.bluDir;
       const failure: StepFailure = isNoSpace(error)
         ? { reason: 'no-space', message: `step '${planned.id}': ${await describeNoSpace('writing its run state', where, null)}` }
         : { reason: 'internal', message: `step '${planned.id}': ${error instanceof Error ? error.message : String(error)}` };
@@ -282,8 +282,4 @@ export class Scheduler {
 function resourceNeed(step: StepInstance): Record<string, number> {
   const cpus = step.resources.cpus === 'all' ? Number.MAX_SAFE_INTEGER : (step.resources.cpus ?? 1);
   return { cpus, ...(step.resources.gpus ? { gpus: step.resources.gpus } : {}), ...(step.resources.custom ?? {}) };
-}
-
-function hasPath(error: unknown): error is { path: string } {
-  return typeof error === 'object' && error !== null && typeof (error as { path?: unknown }).path === 'string';
 }
