@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { printUsage, wantsHelp } from './args.js';
 import { RUN_USAGE } from './commands/run-usage.js';
 import { VERSION } from './entry.js';
 import type { CliIO, Command, ExitCode } from './io.js';
@@ -45,7 +46,13 @@ export async function main(argv: readonly string[], io: CliIO): Promise<ExitCode
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') return (io.stdout(`${HELP}\n`), EXIT.ok);
   if (name === '--version' || name === '-v') return (io.stdout(`${VERSION}\n`), EXIT.ok);
-  if (name === 'mlflow' && rest[0] === 'sync') return (await import('../tracking/commands.js')).syncCommand(rest.slice(1), io);
+  if (name === 'mlflow') {
+    if (rest[0] === 'sync') return (await import('../tracking/commands.js')).syncCommand(rest.slice(1), io);
+    const usage = "usage: blu-pipe mlflow sync [options]   (the only mlflow subcommand; 'blu-pipe mlflow sync --help' lists its options)";
+    if (wantsHelp(rest)) return printUsage(io, usage);
+    io.stderr(`blu-pipe: unknown mlflow subcommand${rest[0] === undefined ? '' : ` '${rest[0]}'`}\n${usage}\n`);
+    return EXIT.usage;
+  }
   const load = COMMANDS[name];
   if (!load) {
     io.stderr(`blu-pipe: unknown command '${name}'. Commands: ${[...Object.keys(COMMANDS), 'mlflow sync'].join(', ')}\n`);

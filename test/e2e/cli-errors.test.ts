@@ -22,7 +22,7 @@ describe('the CLI explains instead of crashing', () => {
     const p = project();
     const commands = listedCommands((await p.cli(['--help'])).stdout);
     expect(commands).toEqual(expect.arrayContaining(['run', 'status', 'gc', 'cache', 'runs', 'compare', 'ui', 'mlflow sync', 'doctor', 'kinds', 'exec-step']));
-    for (const command of commands) {
+    for (const command of [...commands, 'mlflow']) {
       for (const flag of ['--help', '-h']) {
         const r = await p.cli([...command.split(' '), flag]);
         expect({ command, flag, exitCode: r.exitCode, usage: /usage: blu-pipe /.test(r.stdout), stderr: r.stderr }).toEqual({ command, flag, exitCode: 0, usage: true, stderr: '' });
