@@ -58,7 +58,7 @@ export function planRun(
     if (!step.cache) return { ...base, action: 'run', reasons: [{ kind: 'cache-disabled' }], entry: null };
     if (step.alwaysRun) return { ...base, action: 'run', reasons: [{ kind: 'always-run' }], entry: null };
     const entry = options.noCache ? undefined : facts.entries.get(key);
-    if (!entry) return { ...base, action: 'run', reasons: history.length > 0 ? history : [{ kind: 'never-run' }], entry: null };
+    if (!entry) return { ...base, action: 'run', reasons: history.length > 0 ? history : [{ kind: facts.lock.steps[step.id]?.key === key ? 'not-in-cache' : 'never-run' }], entry: null };
     const outputProblems = checkOutputs(entry, step, facts.workspace);
     if (outputProblems.length === 0) return { ...base, action: 'fresh', reasons: [], entry };
     // Outputs kept out of the cache (`cache: false`) cannot be restored: only a run recreates them.
@@ -179,6 +179,7 @@ export function summariseReasons(reasons: readonly StaleReason[], max = 6): stri
 export function describeReason(r: StaleReason): string {
   switch (r.kind) {
     case 'never-run': return 'never run';
+    case 'not-in-cache': return 'its cache entry is gone (gc, cache verify --repair, or another cache)';
     case 'forced': return 'forced';
     case 'always-run': return 'always_run is set';
     case 'cache-disabled': return 'cache: false';

@@ -1,6 +1,8 @@
 /** Why a step is stale. Computed by diffing stored key components, not just the digest. */
 export type StaleReason =
   | { readonly kind: 'never-run' }
+  /** The lock records this very key, but its cache entry is gone (gc, `cache verify --repair`, another cache). */
+  | { readonly kind: 'not-in-cache' }
   | { readonly kind: 'forced' }
   | { readonly kind: 'always-run' }
   | { readonly kind: 'cache-disabled' }

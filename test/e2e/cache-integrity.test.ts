@@ -111,6 +111,7 @@ describe('blu-pipe cache verify', () => {
     expect((await p.cli(['cache', 'verify'])).exitCode).toBe(0);
 
     rmSync(p.path('out/tree'), { recursive: true });
+    expect((await p.cli(['status', 'p.yaml'])).stdout).toMatch(/stale +make +its cache entry is gone/);
     const rerun = await p.cli(['run', 'p.yaml', '--no-track', '--json']);
     expect(outcomes(rerun.stdout)).toEqual({ make: 'ran', use: 'fresh' });
     expect(readFileSync(p.path('out/tree/b.txt'), 'utf8')).toBe('tree file\n');

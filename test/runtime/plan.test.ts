@@ -100,6 +100,12 @@ describe('planRun decides fresh / restore / run as a pure function', () => {
     expect(plan(facts({ ...withEntry, workspace: new Map([['a.out', { type: 'file', hash: 'h1' }]]) }), { forced: ['a'] }).reasons).toEqual([{ kind: 'forced' }]);
   });
 
+  it('says the cache entry is gone when the lock records this very key', () => {
+    const c = components();
+    const lock = { steps: { a: { key: keyOf(c), components: c, outputs: [], runId: 'r0' } } };
+    expect(plan(facts({ c, lock })).reasons.map(describeReason)).toEqual(['its cache entry is gone (gc, cache verify --repair, or another cache)']);
+  });
+
   it('reports an incomplete previous attempt and the param change together', () => {
     const before = components();
     const now = components({ params: { lr: 0.01 }, command: ['python', 'train.py', '--lr', '0.01'] });
