@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { ActionCache } from './action-cache.js';
 import { ContentStore } from './content-store.js';
 import { hashFileContent, mapLimit, parseManifest } from './tree.js';
-import type { ActionCacheEntry, Sha256, StepKey } from './types.js';
+import type { ActionCacheEntry, Sha256 } from './types.js';
 
 const HASH_CONCURRENCY = 4;
 
@@ -54,7 +54,7 @@ export async function verifyCache(cacheDir: string, options: { repair: boolean }
   }
   if (options.repair) {
     for (const hash of corrupt) await cas.remove(hash);
-    for (const entry of broken) await ac.remove(entry.key as StepKey);
+    for (const entry of broken) await ac.remove(entry.key);
   }
   problems.sort((a, b) => (a.kind === b.kind ? (a.id < b.id ? -1 : 1) : a.kind === 'corrupt-blob' ? -1 : 1));
   const checkedBytes = blobs.reduce((sum, b) => sum + b.size, 0);
