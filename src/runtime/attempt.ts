@@ -2,7 +2,7 @@ import { access, mkdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { ActionCache } from '../artifacts/action-cache.js';
-import { ArtifactError, hasErrno } from '../artifacts/errors.js';
+import { ArtifactError, hasErrno, isErrnoException } from '../artifacts/errors.js';
 import { contentSize, describeNoSpace, isNoSpace } from '../artifacts/no-space.js';
 import type { ContentStore } from '../artifacts/content-store.js';
 import type { StatCache } from '../artifacts/stat-cache.js';
@@ -87,6 +87,10 @@ async function execute(spec: StepSpec, io: AttemptIO): Promise<Result<void, Step
     // A bug in a step implementation must fail that step, not the runner.
     const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
     io.output(`${message}\n`);
+    if (isNoSpace(error)) {
+      const where = (isErrnoException(error) ? error.path : undefined) ?? spec.projectDir;
+      return err({ reason: 'no-space', message: `step '${spec.id}': ${await describeNoSpace('writing its outputs', where, null)}` });
+    }
     return err({ reason: 'internal', message: `step '${spec.id}' crashed: ${error instanceof Error ? error.message : String(error)}` });
   }
 }
