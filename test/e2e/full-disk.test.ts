@@ -3,7 +3,7 @@
  * CI runs as root). Where mounting is impossible the tests are skipped, and say so.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLI, TempProject } from '../rig/project.js';
@@ -70,5 +70,30 @@ describe.skipIf(!canMount)('a full disk (real 2 MiB tmpfs)', () => {
     expect(files(p.path('.blu/cache/ac'))).toEqual([]);
     const verify = await p.cli(['cache', 'verify']);
     expect([verify.exitCode, verify.stdout]).toEqual([0, expect.stringContaining('all sound')]);
+  });
+
+  it('a restore that does not fit says how much it needs; once space is freed the same run restores', async () => {
+    const p = fullDiskProject(`steps:
+  mid:
+    run: [node, -e, "require('fs').writeFileSync('mid.bin', Buffer.alloc(600000, 2))"]
+    outs: [mid.bin]
+`);
+    expect((await p.cli(['run', 'p.yaml', '--no-track'])).exitCode).toBe(0);
+    rmSync(p.path('mid.bin'));
+    writeFileSync(p.path('filler'), Buffer.alloc(0));
+    try {
+      for (;;) appendFileSync(p.path('filler'), Buffer.alloc(4096, 1));
+    } catch {
+      // the disk is full now; leave room for the run's own small files, not for the output
+    }
+    truncateSync(p.path('filler'), statSync(p.path('filler')).size - 128 * 1024);
+    const r = await p.cli(['run', 'p.yaml', '--no-track']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).not.toContain('internal error');
+    expect(r.stderr).toMatch(/✗ mid: step 'mid': no space left on the device holding \S+ while restoring its outputs from the cache \(needs 585\.9 KiB, [0-9.]+ KiB free\)/);
+    expect(existsSync(p.path('mid.bin'))).toBe(false); // no partial file in the workspace
+    rmSync(p.path('filler'));
+    const again = await p.cli(['run', 'p.yaml', '--no-track']);
+    expect([again.exitCode, again.stderr]).toEqual([0, expect.stringContaining('✓ mid: restored from the cache')]);
   });
 });
