@@ -63,7 +63,7 @@ function main(): void {
     rmSync(dir, { recursive: true, force: true });
   }
   const blu = path.join(REPO, 'pipelines/blu-net.yaml');
-  if (existsSync(blu) && existsSync(path.join(REPO, 'blu.lock'))) {
+  if (existsSync(blu) && existsSync(path.join(REPO, 'pipelines/blu-net.lock'))) {
     const status = execFileSync(process.execPath, [CLI, 'status', 'pipelines/blu-net.yaml'], { cwd: REPO, encoding: 'utf8' });
     if (/: 0 stale, 0 to restore/.test(status)) row('no-op rerun, pipelines/blu-net.yaml', Array.from({ length: repeats }, () => timeCli(['run', 'pipelines/blu-net.yaml', '--no-track'], REPO)));
     else console.log('pipelines/blu-net.yaml is not fully fresh here; run it once to benchmark its no-op rerun');

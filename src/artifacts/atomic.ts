@@ -29,6 +29,8 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
     await rename(temp, path);
   } catch (error) {
     await unlink(temp).catch(() => undefined);
+    // Writes through a file handle carry no path: name the file, so a full disk says where.
+    if (error instanceof Error && (error as NodeJS.ErrnoException).path === undefined) (error as NodeJS.ErrnoException).path = path;
     throw error;
   }
   await fsyncDir(dir);

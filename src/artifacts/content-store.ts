@@ -2,11 +2,12 @@
  * Content-addressed store: blobs under <cacheDir>/cas/sha256/ab/<rest>, named by the SHA-256 of
  * their bytes. Directory outputs are stored as a JSON manifest blob (TreeEntry[] sorted by path)
  * plus one blob per file. Blobs are read-only and only ever restored by copying, so nothing the
- * user does to a restored output can corrupt the cache.
+ * user does to a restored output can corrupt the cache. Every restore rehashes what it copies: a
+ * blob damaged on disk is evicted and reported as 'corrupt-blob', and never reaches the workspace.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { constants, createReadStream } from 'node:fs';
-import { chmod, copyFile, lstat, mkdir, open, readFile, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { chmod, lstat, mkdir, open, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fsyncDir, tempSiblingPath } from './atomic.js';
 import { sha256Hex } from './canonical.js';
@@ -18,6 +19,8 @@ import type { Sha256, StoredOutput, TreeEntry } from './types.js';
 
 const PUT_CONCURRENCY = 4;
 const RESTORE_CONCURRENCY = 4;
+/** Blobs up to this size are read whole and verified before a byte is written; bigger ones stream. */
+const VERIFY_IN_MEMORY_BYTES = 8 << 20;
 
 export interface PutResult {
   readonly hash: Sha256;
@@ -52,7 +55,7 @@ export class ContentStore {
     const st = await stat(absPath);
     const temp = await this.#newTempPath();
     try {
-      const { hash, size } = await copyHashing(absPath, temp, st.size);
+      const { hash, size } = await copyHashing(absPath, temp, st.size, { durable: true });
       await this.#commitTemp(temp, hash);
       return { hash, size, executable: isExecutableMode(st.mode) };
     } finally {
@@ -115,7 +118,7 @@ export class ContentStore {
     return present.every(Boolean);
   }
 
-  /** Rejects with ArtifactError('missing-blob' | 'corrupt-manifest'). */
+  /** Rejects with ArtifactError('missing-blob' | 'corrupt-blob' | 'corrupt-manifest'). */
   async readTree(hash: Sha256): Promise<TreeEntry[]> {
     let text: string;
     try {
@@ -124,6 +127,7 @@ export class ContentStore {
       if (hasErrno(error, 'ENOENT')) throw new ArtifactError('missing-blob', `tree manifest ${hash} is not in the store`);
       throw error;
     }
+    if (sha256Hex(text) !== hash) throw await this.#evictCorrupt(hash, 'a tree manifest', sha256Hex(text) as Sha256);
     const entries = parseManifest(text);
     if (entries === undefined) throw new ArtifactError('corrupt-manifest', `blob ${hash} is not a valid tree manifest`);
     return entries;
@@ -140,7 +144,7 @@ export class ContentStore {
     if (output.type === 'file') {
       await this.#requireBlob(output.hash, output.path);
       const temp = tempSiblingPath(target);
-      await this.#materialiseFile(output.hash, temp, output.executable === true).catch(async (error: unknown) => {
+      await this.#materialiseFile(output.hash, temp, output.executable === true, output.path).catch(async (error: unknown) => {
         await rm(temp, { force: true });
         throw error;
       });
@@ -196,7 +200,7 @@ export class ContentStore {
       await mapLimit(entries, RESTORE_CONCURRENCY, async (e) => {
         const dest = join(temp, ...e.path.split('/'));
         await mkdir(dirname(dest), { recursive: true });
-        await this.#materialiseFile(e.hash, dest, e.executable);
+        await this.#materialiseFile(e.hash, dest, e.executable, `${output.path}/${e.path}`);
       });
       await replaceWith(target, temp);
     } catch (error) {
@@ -205,10 +209,31 @@ export class ContentStore {
     }
   }
 
-  /** Copy (reflink when the filesystem can), never a hardlink into the store. */
-  async #materialiseFile(hash: Sha256, dest: string, executable: boolean): Promise<void> {
-    await copyFile(this.blobPath(hash), dest, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL);
-    await chmod(dest, executable ? 0o755 : 0o644);
+  /**
+   * Copies a blob to `dest` (a new temp path), checking its hash on the way: never a hardlink into
+   * the store. Small blobs are verified before anything is written; a big one streams into `dest`,
+   * which the caller deletes when this rejects, so wrong bytes never reach the real path.
+   */
+  async #materialiseFile(hash: Sha256, dest: string, executable: boolean, what: string): Promise<void> {
+    const source = this.blobPath(hash);
+    const { size } = await stat(source);
+    const mode = executable ? 0o755 : 0o644;
+    if (size <= VERIFY_IN_MEMORY_BYTES) {
+      const bytes = await readFile(source);
+      const actual = sha256Hex(bytes) as Sha256;
+      if (actual !== hash) throw await this.#evictCorrupt(hash, what, actual);
+      await writeFile(dest, bytes, { flag: 'wx', mode });
+    } else {
+      const copied = await copyHashing(source, dest, size, { durable: false });
+      if (copied.hash !== hash) throw await this.#evictCorrupt(hash, what, copied.hash);
+    }
+    await chmod(dest, mode);
+  }
+
+  /** Removes a blob whose bytes do not match its name; the error tells the caller to recompute. */
+  async #evictCorrupt(hash: Sha256, what: string, actual: Sha256): Promise<ArtifactError> {
+    await this.remove(hash);
+    return new ArtifactError('corrupt-blob', `blob ${hash.slice(0, 12)}… for ${what} is corrupt (its bytes hash to ${actual.slice(0, 12)}…); removed it from the store`);
   }
 
   async #requireBlob(hash: Sha256, what: string): Promise<void> {
@@ -254,7 +279,7 @@ export class ContentStore {
 }
 
 /** Copies `src` to a new file `dest`, returning the SHA-256 and size of the bytes read. */
-async function copyHashing(src: string, dest: string, sizeHint: number): Promise<{ hash: Sha256; size: number }> {
+async function copyHashing(src: string, dest: string, sizeHint: number, options: { durable: boolean }): Promise<{ hash: Sha256; size: number }> {
   const hasher = createHash('sha256');
   let size = 0;
   const out = await open(dest, 'wx', 0o644);
@@ -265,7 +290,7 @@ async function copyHashing(src: string, dest: string, sizeHint: number): Promise
       size += bytes.length;
       await out.write(bytes);
     }
-    await out.sync();
+    if (options.durable) await out.sync();
   } finally {
     await out.close();
   }

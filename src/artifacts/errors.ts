@@ -4,6 +4,7 @@ export type ArtifactErrorCode =
   | 'missing-path' // an output or dep path does not exist
   | 'missing-blob' // the CAS lacks a blob a manifest or output needs
   | 'corrupt-manifest' // a tree blob is not a valid manifest
+  | 'corrupt-blob' // a blob's bytes no longer hash to its name (it has been evicted)
   | 'unsupported-file-type'; // sockets, fifos, devices
 
 export class ArtifactError extends Error {

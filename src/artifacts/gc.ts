@@ -75,7 +75,7 @@ async function addTreeRefs(cas: ContentStore, hash: Sha256, live: Set<Sha256>): 
   }
 }
 
-/** Kept hashes may be tree manifests (e.g. from blu.lock): keep their files too. */
+/** Kept hashes may be tree manifests (e.g. from a lock file): keep their files too. */
 async function addKeptHashes(cas: ContentStore, hashes: Set<Sha256>, live: Set<Sha256>): Promise<void> {
   for (const hash of hashes) {
     live.add(hash);

@@ -83,4 +83,6 @@ export interface KeyComponents {
   readonly env: Readonly<Record<string, string | null>>;
   /** Declared output paths (changing what is declared changes the key). */
   readonly outs: readonly string[];
+  /** `uses:` kinds: hash of the kind's module graph as built (absent for `run:` steps). */
+  readonly code?: string;
 }

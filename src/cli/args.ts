@@ -45,3 +45,14 @@ export const PIPELINE_OPTIONS: OptionSpec = {
   'project-dir': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
+
+/** `--help` or `-h` among the options (not after `--`): every subcommand then prints its usage and exits 0. */
+export function wantsHelp(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).some((a) => a === '--help' || a === '-h');
+}
+
+export function printUsage(io: { stdout: (text: string) => void }, usage: string): 0 {
+  io.stdout(`${usage}\n`);
+  return 0;
+}

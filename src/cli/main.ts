@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { printUsage, wantsHelp } from './args.js';
 import { RUN_USAGE } from './commands/run-usage.js';
 import { VERSION } from './entry.js';
 import type { CliIO, Command, ExitCode } from './io.js';
@@ -12,6 +13,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   status: async () => (await import('./commands/status.js')).statusCommand,
   dag: async () => (await import('./commands/dag.js')).dagCommand,
   gc: async () => (await import('./commands/gc.js')).gcCommand,
+  cache: async () => (await import('./commands/cache.js')).cacheCommand,
   runs: async () => (await import('../tracking/commands.js')).runsCommand,
   compare: async () => (await import('../tracking/commands.js')).compareCommand,
   ui: async () => (await import('../tracking/commands.js')).uiCommand,
@@ -28,6 +30,7 @@ usage: blu-pipe <command> [options]
   status <pipeline.yaml>          fresh/stale per step and why (--json for scripts)
   dag <pipeline.yaml>             the graph (--format text|mermaid|dot)
   gc [--keep-last N]              delete cache entries nothing references; says what it freed
+  cache verify [--repair]         rehash every cached blob; report (or remove) damaged entries
   runs [--last N]                 pipeline runs recorded in MLflow
   compare <runA> <runB>…          params that differ and final metrics side by side (--last 2)
   ui                              the mlflow ui command for the configured store
@@ -45,7 +48,13 @@ export async function main(argv: readonly string[], io: CliIO): Promise<ExitCode
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') return (io.stdout(`${HELP}\n`), EXIT.ok);
   if (name === '--version' || name === '-v') return (io.stdout(`${VERSION}\n`), EXIT.ok);
-  if (name === 'mlflow' && rest[0] === 'sync') return (await import('../tracking/commands.js')).syncCommand(rest.slice(1), io);
+  if (name === 'mlflow') {
+    if (rest[0] === 'sync') return (await import('../tracking/commands.js')).syncCommand(rest.slice(1), io);
+    const usage = "usage: blu-pipe mlflow sync [options]   (the only mlflow subcommand; 'blu-pipe mlflow sync --help' lists its options)";
+    if (wantsHelp(rest)) return printUsage(io, usage);
+    io.stderr(`blu-pipe: unknown mlflow subcommand${rest[0] === undefined ? '' : ` '${rest[0]}'`}\n${usage}\n`);
+    return EXIT.usage;
+  }
   const load = COMMANDS[name];
   if (!load) {
     io.stderr(`blu-pipe: unknown command '${name}'. Commands: ${[...Object.keys(COMMANDS), 'mlflow sync'].join(', ')}\n`);
@@ -56,6 +65,13 @@ export async function main(argv: readonly string[], io: CliIO): Promise<ExitCode
 
 /** Bugs end with a short message and a crash report file, never a stack trace on the terminal. */
 function reportCrash(error: unknown): never {
+  const errno = (error as NodeJS.ErrnoException | null)?.code;
+  if (errno === 'ENOSPC' || errno === 'EDQUOT') {
+    // Not a bug: say what could not be written; the cache commits atomically, so it is consistent.
+    const where = (error as NodeJS.ErrnoException).path;
+    process.stderr.write(`blu-pipe: no space left on the device${where ? ` while writing ${where}` : ''}; free some space (blu-pipe gc frees cache space) and run again\n`);
+    process.exit(EXIT.failed);
+  }
   const message = error instanceof Error ? error.message : String(error);
   let where = '';
   try {

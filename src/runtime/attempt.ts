@@ -2,6 +2,8 @@ import { access, mkdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { ActionCache } from '../artifacts/action-cache.js';
+import { ArtifactError, hasErrno, isErrnoException } from '../artifacts/errors.js';
+import { contentSize, describeNoSpace, isNoSpace } from '../artifacts/no-space.js';
 import type { ContentStore } from '../artifacts/content-store.js';
 import type { StatCache } from '../artifacts/stat-cache.js';
 import type { ActionCacheEntry, MetricPoint, StoredOutput } from '../artifacts/types.js';
@@ -85,6 +87,10 @@ async function execute(spec: StepSpec, io: AttemptIO): Promise<Result<void, Step
     // A bug in a step implementation must fail that step, not the runner.
     const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
     io.output(`${message}\n`);
+    if (isNoSpace(error)) {
+      const where = (isErrnoException(error) ? error.path : undefined) ?? spec.projectDir;
+      return err({ reason: 'no-space', message: `step '${spec.id}': ${await describeNoSpace('writing its outputs', where, null)}` });
+    }
     return err({ reason: 'internal', message: `step '${spec.id}' crashed: ${error instanceof Error ? error.message : String(error)}` });
   }
 }
@@ -110,8 +116,7 @@ async function commit(spec: StepSpec, stores: CommitStores, series: readonly Met
       if (out.cache && spec.cache) outputs.push(await stores.cas.putPath(spec.projectDir, out.path, stores.stat ? { statCache: stores.stat } : {}));
       else await access(path.resolve(spec.projectDir, out.path));
     } catch (error) {
-      const why = error instanceof Error ? error.message : String(error);
-      return err({ reason: 'output-missing', message: `step '${spec.id}' finished but did not produce its output '${out.path}' (${why})` });
+      return err(await storeFailure(spec, out.path, error));
     }
   }
   if (!spec.cache) return ok({ entry: null, ...(jobId ? { jobId } : {}) });
@@ -135,8 +140,27 @@ async function commit(spec: StepSpec, stores: CommitStores, series: readonly Met
       ...(jobId ? { jobId } : {}),
     },
   };
-  await stores.ac.put(entry);
+  try {
+    await stores.ac.put(entry);
+  } catch (error) {
+    if (!isNoSpace(error)) throw error;
+    const doing = 'recording its cache entry (nothing was committed; its outputs are in the workspace)';
+    return err({ reason: 'no-space', message: `step '${spec.id}': ${await describeNoSpace(doing, stores.ac.entryPath(spec.key), JSON.stringify(entry).length)}` });
+  }
   return ok({ entry, ...(jobId ? { jobId } : {}) });
+}
+
+/** Why an output could not be stored: missing, a full disk (how much it needs), or anything else. */
+async function storeFailure(spec: StepSpec, outPath: string, error: unknown): Promise<StepFailure> {
+  const why = error instanceof Error ? error.message : String(error);
+  if (isNoSpace(error)) {
+    const needed = await contentSize(path.resolve(spec.projectDir, outPath));
+    return { reason: 'no-space', message: `step '${spec.id}': ${await describeNoSpace(`storing its output '${outPath}' in the cache`, spec.cacheDir, needed)}` };
+  }
+  if ((error instanceof ArtifactError && error.code === 'missing-path') || hasErrno(error, 'ENOENT')) {
+    return { reason: 'output-missing', message: `step '${spec.id}' finished but did not produce its output '${outPath}' (${why})` };
+  }
+  return { reason: 'internal', message: `step '${spec.id}': could not store its output '${outPath}' in the cache: ${why}` };
 }
 
 export function lastValues(series: readonly MetricPoint[]): Record<string, number> {

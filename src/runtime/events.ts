@@ -22,6 +22,7 @@ export type FailureReason =
   | 'cancelled'
   | 'out-of-memory'
   | 'node-fail'
+  | 'no-space' // the disk (or quota) holding the cache or the workspace is full
   | 'internal';
 
 export interface StepFailure {

@@ -8,7 +8,7 @@ import { topologicalOrder } from './graph.js';
 import { incompleteAttempts } from './inflight.js';
 import { externalDeps, keyComponents, stepKey } from './keys.js';
 import type { ProjectLayout } from './layout.js';
-import { readLockFile } from './lockfile.js';
+import { lockRefFor, readLockSection } from './lockfile.js';
 import type { Pipeline, StepInstance } from './pipeline.js';
 import type { PlanFacts, WorkspaceState } from './plan.js';
 import type { Result } from './result.js';
@@ -20,8 +20,11 @@ export interface Stores {
   readonly stat: StatCache;
 }
 
-/** The IO half of planning: hashes inputs, computes keys, looks up the cache and the workspace. */
-export async function gatherFacts(pipeline: Pipeline, layout: ProjectLayout, stores: Stores): Promise<Result<PlanFacts, Diagnostic[]>> {
+/**
+ * The IO half of planning: hashes inputs, computes keys, looks up the cache and the workspace.
+ * `codeHashes`: kind name → hash of its implementation (see steps/code-hash.ts).
+ */
+export async function gatherFacts(pipeline: Pipeline, layout: ProjectLayout, stores: Stores, codeHashes: ReadonlyMap<string, string>): Promise<Result<PlanFacts, Diagnostic[]>> {
   const byId = new Map(pipeline.steps.map((s) => [s.id, s]));
   const outputsByStep = new Map(pipeline.steps.map((s) => [s.id, s.outs.map((o) => o.path)]));
   const keys = new Map<string, { key: StepKey; components: ReturnType<typeof keyComponents> }>();
@@ -30,11 +33,11 @@ export async function gatherFacts(pipeline: Pipeline, layout: ProjectLayout, sto
     const step = byId.get(id)!;
     const hashes = await hashDeps(step, externalDeps(step, outputsByStep), pipeline, stores.stat, missing);
     const upstream = Object.fromEntries(step.needs.map((n) => [n, keys.get(n)!.key as string]).sort());
-    const components = keyComponents(step, hashes, upstream);
+    const components = keyComponents(step, hashes, upstream, codeHashes.get(step.kind));
     keys.set(id, { key: stepKey(components), components });
   }
   if (missing.length > 0) return err(missing);
-  const [entries, lock, incomplete] = await Promise.all([lookupEntries(keys, stores), readLockFile(pipeline.projectDir), incompleteAttempts(layout.inflightDir)]);
+  const [entries, lock, incomplete] = await Promise.all([lookupEntries(keys, stores), readLockSection(lockRefFor(pipeline)), incompleteAttempts(layout.inflightDir)]);
   const storeComplete = new Map<string, boolean>();
   const workspace = new Map<string, WorkspaceState>();
   await Promise.all(

@@ -10,6 +10,7 @@ export function keyComponents(
   step: StepInstance,
   depHashes: Readonly<Record<string, string>>,
   upstreamKeys: Readonly<Record<string, string>>,
+  code: string | undefined,
 ): KeyComponents {
   return {
     keySchema: 1,
@@ -22,6 +23,7 @@ export function keyComponents(
     upstream: upstreamKeys,
     env: step.envKey,
     outs: step.outs.map((o) => o.path).sort(),
+    ...(code !== undefined ? { code } : {}),
   };
 }
 

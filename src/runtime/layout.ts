@@ -9,6 +9,8 @@ export interface ProjectLayout {
   readonly stateDir: string;
   readonly inflightDir: string;
   readonly statCacheFile: string;
+  /** Import lists of step kinds' modules by content hash (see steps/code-hash.ts). */
+  readonly codeImportsFile: string;
   readonly stepLocksDir: string;
 }
 
@@ -23,6 +25,7 @@ export function projectLayout(projectDir: string, cacheDir?: string | null): Pro
     stateDir,
     inflightDir: path.join(stateDir, 'inflight'),
     statCacheFile: path.join(stateDir, 'hashes.json'),
+    codeImportsFile: path.join(stateDir, 'code-imports.json'),
     stepLocksDir: path.join(bluDir, 'locks'),
   };
 }

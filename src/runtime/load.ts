@@ -80,6 +80,7 @@ export async function loadPipeline(input: LoadInput): Promise<Result<Pipeline, D
       enabled: raw.mlflow?.enabled ?? true,
     },
     overlays: input.overlays,
+    overlayFiles: input.overlays.map((o) => path.resolve(input.cwd, o)),
     steps: resolved.steps,
     source,
   });

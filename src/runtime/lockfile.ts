@@ -1,11 +1,19 @@
-import { readFile } from 'node:fs/promises';
+/**
+ * Lock files: what produced a pipeline's results, one file per pipeline, beside it
+ * (`pipelines/blu-net.yaml` → `pipelines/blu-net.lock`), with one section per experiment (the
+ * overlay set, e.g. `experiments/cpu.yaml`; `default` without overlays). Staleness reasons compare
+ * only against the same pipeline and experiment; `--set` overrides stay in their experiment's
+ * section, so they show up as "param changed".
+ */
+import { readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { acquireLock } from '../artifacts/lock.js';
-import { writeFileAtomic } from '../artifacts/atomic.js';
-import type { KeyComponents, StepKey, StoredOutput } from '../artifacts/types.js';
+import { readJsonFile, writeFileAtomic } from '../artifacts/atomic.js';
+import type { KeyComponents, Sha256, StepKey, StoredOutput } from '../artifacts/types.js';
+import { stepFileName } from './layout.js';
 
-/** What `blu.lock` records per step instance: enough to explain staleness and to reproduce. */
+/** What a lock records per step instance: enough to explain staleness and to reproduce. */
 export interface LockEntry {
   readonly key: StepKey;
   readonly components: KeyComponents;
@@ -14,45 +22,109 @@ export interface LockEntry {
   readonly runId: string;
 }
 
-export interface LockFile {
-  readonly schema: 1;
+/** The steps of one pipeline and experiment. */
+export interface LockSection {
   readonly steps: Readonly<Record<string, LockEntry>>;
 }
 
-export const LOCK_FILE_NAME = 'blu.lock';
-const NOTE = 'Written by blu-pipe after every step. Commit it: it records what produced your results.';
+/** The whole file (schema 2). */
+interface LockFileContent {
+  readonly schema: 2;
+  readonly pipeline: string;
+  readonly experiments: Readonly<Record<string, LockSection>>;
+}
 
-export function lockFilePath(projectDir: string): string {
-  return path.join(projectDir, LOCK_FILE_NAME);
+/** Where one pipeline+experiment is recorded. */
+export interface LockRef {
+  readonly file: string; // absolute
+  readonly section: string;
+  /** The pipeline file, project-relative (POSIX), as recorded in the file. */
+  readonly pipeline: string;
+  /** Cross-process guard so concurrent runs merge their updates. */
+  readonly guard: string;
+}
+
+/** The root lock file of blu-pipe before lock files moved beside their pipelines (schema 1). */
+export const LEGACY_LOCK_FILE_NAME = 'blu.lock';
+export const DEFAULT_SECTION = 'default';
+const NOTE = 'Written by blu-pipe after every step, one section per experiment. Commit it: it records what produced your results.';
+const SKIP_DIRS = new Set(['node_modules', 'mlruns']);
+
+export function lockRefFor(pipeline: { readonly file: string; readonly projectDir: string; readonly overlayFiles: readonly string[] }): LockRef {
+  const file = pipeline.file.replace(/\.ya?ml$/, '') + '.lock';
+  const rel = (p: string): string => path.relative(pipeline.projectDir, p).split(path.sep).join('/');
+  const section = pipeline.overlayFiles.map(rel).join(' + ') || DEFAULT_SECTION;
+  return { file, section, pipeline: rel(pipeline.file), guard: path.join(pipeline.projectDir, '.blu', 'locks', `${stepFileName(rel(file))}.writer.lock`) };
 }
 
 /** Missing or unreadable lock → empty (a damaged lock only costs explanations, never correctness). */
-export async function readLockFile(projectDir: string): Promise<LockFile> {
-  try {
-    const parsed = JSON.parse(await readFile(lockFilePath(projectDir), 'utf8')) as Partial<LockFile> | null;
-    if (parsed && parsed.schema === 1 && parsed.steps && typeof parsed.steps === 'object') return { schema: 1, steps: parsed.steps };
-  } catch {
-    // fall through
-  }
-  return { schema: 1, steps: {} };
+export async function readLockSection(ref: LockRef): Promise<LockSection> {
+  return (await readLockContent(ref.file))?.experiments[ref.section] ?? { steps: {} };
 }
 
-/** Re-reads the lock and merges `updates` so concurrent runs on other steps are not lost. */
-export async function updateLockFile(projectDir: string, updates: Readonly<Record<string, LockEntry>>): Promise<void> {
-  // A short cross-process lock: concurrent runs each merge their steps instead of overwriting.
-  const me = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString(), runId: 'blu.lock', stepId: 'blu.lock' };
-  const held = await acquireLock(path.join(projectDir, '.blu', 'locks', 'blu.lock.lock'), me, { pollMs: 20 });
+/** Re-reads the lock and merges `updates` into the section, so concurrent runs lose nothing. */
+export async function updateLockFile(ref: LockRef, updates: Readonly<Record<string, LockEntry>>): Promise<void> {
+  const me = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString(), runId: 'lock-file', stepId: 'lock-file' };
+  const held = await acquireLock(ref.guard, me, { pollMs: 20 });
   try {
-    await mergeInto(projectDir, updates);
+    const current = await readLockContent(ref.file);
+    const experiments = { ...(current?.experiments ?? {}) };
+    experiments[ref.section] = { steps: sortedRecord({ ...(experiments[ref.section]?.steps ?? {}), ...updates }) };
+    // JSON (one key per line) keeps diffs readable and stays fast for pipelines with thousands of steps.
+    const content = { note: NOTE, schema: 2, pipeline: ref.pipeline, experiments: sortedRecord(experiments) };
+    await writeFileAtomic(ref.file, `${JSON.stringify(content, null, 1)}\n`);
   } finally {
     if (held.ok) await held.value.release();
   }
 }
 
-async function mergeInto(projectDir: string, updates: Readonly<Record<string, LockEntry>>): Promise<void> {
-  const current = await readLockFile(projectDir);
-  const steps = { ...current.steps, ...updates };
-  const sorted = Object.fromEntries(Object.keys(steps).sort().map((k) => [k, steps[k]!]));
-  // JSON (one key per line) keeps diffs readable and stays fast for pipelines with thousands of steps.
-  await writeFileAtomic(lockFilePath(projectDir), `${JSON.stringify({ note: NOTE, schema: 1, steps: sorted }, null, 1)}\n`);
+/** Every step key and output hash recorded by the lock files in a project (gc keeps all of them). */
+export async function lockedReferences(projectDir: string): Promise<{ keys: Set<StepKey>; hashes: Set<Sha256> }> {
+  const keys = new Set<StepKey>();
+  const hashes = new Set<Sha256>();
+  for (const file of await findLockFiles(projectDir)) {
+    for (const entry of await entriesOf(file)) {
+      keys.add(entry.key);
+      for (const out of entry.outputs) hashes.add(out.hash);
+    }
+  }
+  return { keys, hashes };
+}
+
+/** `*.lock` files under the project (not in dot-directories or node_modules). */
+export async function findLockFiles(projectDir: string): Promise<string[]> {
+  const found: string[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      if (e.isDirectory() && !e.name.startsWith('.') && !SKIP_DIRS.has(e.name)) await walk(path.join(dir, e.name));
+      else if (e.isFile() && e.name.endsWith('.lock')) found.push(path.join(dir, e.name));
+    }
+  };
+  await walk(projectDir);
+  return found.sort();
+}
+
+/** Entries of a lock file of either schema (1: the legacy root blu.lock); [] for anything else. */
+async function entriesOf(file: string): Promise<LockEntry[]> {
+  const content = await readLockContent(file);
+  if (content !== undefined) return Object.values(content.experiments).flatMap((s) => Object.values(s.steps));
+  const legacy = await readJsonFile<unknown>(file);
+  if (isRecord(legacy) && legacy.schema === 1 && isRecord(legacy.steps)) return Object.values(legacy.steps as Record<string, LockEntry>);
+  return [];
+}
+
+async function readLockContent(file: string): Promise<LockFileContent | undefined> {
+  const parsed = await readJsonFile<unknown>(file);
+  if (!isRecord(parsed) || parsed.schema !== 2 || !isRecord(parsed.experiments)) return undefined;
+  const experiments = Object.fromEntries(Object.entries(parsed.experiments).filter(([, s]) => isRecord(s) && isRecord(s.steps))) as Record<string, LockSection>;
+  return { schema: 2, pipeline: typeof parsed.pipeline === 'string' ? parsed.pipeline : '', experiments };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function sortedRecord<T>(record: Readonly<Record<string, T>>): Record<string, T> {
+  return Object.fromEntries(Object.keys(record).sort().map((k) => [k, record[k]!]));
 }

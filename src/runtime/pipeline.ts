@@ -50,7 +50,8 @@ export interface Pipeline {
   readonly name: string;
   readonly params: JsonObject;
   readonly tracking: TrackingConfig;
-  readonly overlays: readonly string[];
+  readonly overlays: readonly string[]; // as given
+  readonly overlayFiles: readonly string[]; // absolute
   readonly steps: readonly StepInstance[];
   readonly source: SourceMap;
 }

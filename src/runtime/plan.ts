@@ -1,5 +1,5 @@
 import type { ActionCacheEntry, KeyComponents, StepKey } from '../artifacts/types.js';
-import type { LockFile } from './lockfile.js';
+import type { LockSection } from './lockfile.js';
 import type { StaleReason } from './reasons.js';
 
 export type PlanAction = 'fresh' | 'restore' | 'run' | 'skip';
@@ -14,7 +14,8 @@ export interface PlanFacts {
   /** Whether every blob of an entry is still in the store (by key). */
   readonly storeComplete: ReadonlyMap<string, boolean>;
   readonly workspace: ReadonlyMap<string, WorkspaceState>; // by output path
-  readonly lock: LockFile;
+  /** What this pipeline's lock file records for this experiment (the overlay set). */
+  readonly lock: LockSection;
   /** Steps whose previous attempt started and never committed (by step id → run id). */
   readonly incomplete: ReadonlyMap<string, string>;
 }
@@ -57,7 +58,7 @@ export function planRun(
     if (!step.cache) return { ...base, action: 'run', reasons: [{ kind: 'cache-disabled' }], entry: null };
     if (step.alwaysRun) return { ...base, action: 'run', reasons: [{ kind: 'always-run' }], entry: null };
     const entry = options.noCache ? undefined : facts.entries.get(key);
-    if (!entry) return { ...base, action: 'run', reasons: history.length > 0 ? history : [{ kind: 'never-run' }], entry: null };
+    if (!entry) return { ...base, action: 'run', reasons: history.length > 0 ? history : [{ kind: facts.lock.steps[step.id]?.key === key ? 'not-in-cache' : 'never-run' }], entry: null };
     const outputProblems = checkOutputs(entry, step, facts.workspace);
     if (outputProblems.length === 0) return { ...base, action: 'fresh', reasons: [], entry };
     // Outputs kept out of the cache (`cache: false`) cannot be restored: only a run recreates them.
@@ -89,6 +90,8 @@ export function diffComponents(before: KeyComponents | undefined, after: KeyComp
   const reasons: StaleReason[] = [];
   if (before.kind !== after.kind || before.kindVersion !== after.kindVersion) {
     reasons.push({ kind: 'code-changed', detail: `${before.kind} v${before.kindVersion} → ${after.kind} v${after.kindVersion}` });
+  } else if (before.code !== after.code) {
+    reasons.push({ kind: 'code-changed', detail: `kind ${after.kind}: ${shortHash(before.code)} → ${shortHash(after.code)}` });
   }
   // Object-valued params are compared leaf by leaf, so a reason names exactly what changed.
   const params = diffRecord(flattenAll(before.params), flattenAll(after.params), (param, b, a) => ({ kind: 'param-changed', param, before: b, after: a }));
@@ -147,6 +150,10 @@ function dedupeParams(reasons: StaleReason[]): StaleReason[] {
   });
 }
 
+function shortHash(hash: string | undefined): string {
+  return hash === undefined ? 'not recorded' : hash.slice(0, 12);
+}
+
 function show(value: unknown): string {
   return JSON.stringify(value) ?? 'undefined';
 }
@@ -172,6 +179,7 @@ export function summariseReasons(reasons: readonly StaleReason[], max = 6): stri
 export function describeReason(r: StaleReason): string {
   switch (r.kind) {
     case 'never-run': return 'never run';
+    case 'not-in-cache': return 'its cache entry is gone (gc, cache verify --repair, or another cache)';
     case 'forced': return 'forced';
     case 'always-run': return 'always_run is set';
     case 'cache-disabled': return 'cache: false';
@@ -185,5 +193,6 @@ export function describeReason(r: StaleReason): string {
     case 'output-missing': return `output missing: ${r.path}`;
     case 'output-modified': return `output modified: ${r.path}`;
     case 'incomplete-previous-attempt': return `previous attempt did not finish (run ${r.runId})`;
+    case 'cache-corrupt': return `cache entry corrupt (${r.detail})`;
   }
 }

@@ -1,6 +1,8 @@
 /** Why a step is stale. Computed by diffing stored key components, not just the digest. */
 export type StaleReason =
   | { readonly kind: 'never-run' }
+  /** The lock records this very key, but its cache entry is gone (gc, `cache verify --repair`, another cache). */
+  | { readonly kind: 'not-in-cache' }
   | { readonly kind: 'forced' }
   | { readonly kind: 'always-run' }
   | { readonly kind: 'cache-disabled' }
@@ -13,4 +15,6 @@ export type StaleReason =
   | { readonly kind: 'outs-changed' }
   | { readonly kind: 'output-missing'; readonly path: string }
   | { readonly kind: 'output-modified'; readonly path: string }
-  | { readonly kind: 'incomplete-previous-attempt'; readonly runId: string };
+  | { readonly kind: 'incomplete-previous-attempt'; readonly runId: string }
+  /** A restore found the cached bytes damaged (or gone): the entry was evicted and the step reruns. */
+  | { readonly kind: 'cache-corrupt'; readonly detail: string };

@@ -1,7 +1,10 @@
 import os from 'node:os';
 import path from 'node:path';
 import { PGraph } from 'p-graph';
+import { ArtifactError, isErrnoException } from '../artifacts/errors.js';
+import type { ArtifactErrorCode } from '../artifacts/errors.js';
 import { acquireLock, lockPathFor } from '../artifacts/lock.js';
+import { describeNoSpace, isNoSpace } from '../artifacts/no-space.js';
 import type { ActionCacheEntry, StepKey } from '../artifacts/types.js';
 import type { Stores } from './gather.js';
 import type { RunEvent, StepFailure, StepOutcome } from './events.js';
@@ -9,15 +12,18 @@ import type { Executor, StepReport } from './executor.js';
 import { removeMarker, writeMarker } from './inflight.js';
 import type { ProjectLayout } from './layout.js';
 import { stepFileName } from './layout.js';
-import type { LockEntry, LockFile } from './lockfile.js';
+import type { LockEntry, LockRef, LockSection } from './lockfile.js';
 import { schedulingPriorities } from './graph.js';
-import { updateLockFile } from './lockfile.js';
+import { lockRefFor, updateLockFile } from './lockfile.js';
 import type { Pipeline, StepInstance } from './pipeline.js';
 import type { Plan, PlannedStep } from './plan.js';
 import type { ResourcePool } from './resources.js';
 import type { StepSpec, UpstreamOutputs } from './step-spec.js';
 
 export type FailurePolicy = 'no-new' | 'keep-going';
+
+/** Restore failures that mean the entry itself is broken: recomputing the step is the repair. */
+const UNRESTORABLE: ReadonlySet<ArtifactErrorCode> = new Set(['corrupt-blob', 'corrupt-manifest', 'missing-blob']);
 
 /** A planned step the run acts on (steps outside the selection are 'skip' and never scheduled). */
 type ActiveStep = PlannedStep & { readonly action: Exclude<PlannedStep['action'], 'skip'> };
@@ -37,7 +43,7 @@ export interface SchedulerContext {
   readonly runId: string;
   readonly policy: FailurePolicy;
   readonly signal: AbortSignal;
-  readonly previousLock: LockFile;
+  readonly previousLock: LockSection;
   /** false with --no-cache: never take a result from the cache, even one another run just stored. */
   readonly reuseCache: boolean;
 }
@@ -54,6 +60,7 @@ export class Scheduler {
   readonly #planned: ReadonlyMap<string, PlannedStep>;
   readonly #priorities: ReadonlyMap<string, number>;
   readonly #pendingLock = new Map<string, LockEntry>();
+  readonly #lockRef: LockRef;
   #stopNew = false;
   #lockWriter: Promise<void> | null = null;
 
@@ -61,6 +68,7 @@ export class Scheduler {
     this.#byId = new Map(ctx.pipeline.steps.map((s) => [s.id, s]));
     this.#planned = new Map(ctx.plan.steps.map((p) => [p.id, p]));
     this.#priorities = schedulingPriorities(ctx.pipeline.steps);
+    this.#lockRef = lockRefFor(ctx.pipeline);
   }
 
   async run(): Promise<ReadonlyMap<string, StepResult>> {
@@ -73,7 +81,20 @@ export class Scheduler {
     return this.#results;
   }
 
+  /** Anything thrown while acting on a step (a full disk, most likely) fails that step, not the run. */
   async #runOne(planned: ActiveStep): Promise<void> {
+    try {
+      return await this.#act(planned);
+    } catch (error) {
+      const where = (isErrnoException(error) ? error.path : undefined) ?? this.ctx.layout.bluDir;
+      const failure: StepFailure = isNoSpace(error)
+        ? { reason: 'no-space', message: `step '${planned.id}': ${await describeNoSpace('writing its run state', where, null)}` }
+        : { reason: 'internal', message: `step '${planned.id}': ${error instanceof Error ? error.message : String(error)}` };
+      return this.#finish(planned, 'failed', null, 0, { failure });
+    }
+  }
+
+  async #act(planned: ActiveStep): Promise<void> {
     const step = this.#byId.get(planned.id)!;
     const blocked = step.needs.find((n) => {
       const r = this.#results.get(n);
@@ -86,31 +107,50 @@ export class Scheduler {
     }
     this.ctx.emit({ type: 'step-queued', stepId: planned.id, kind: step.kind, key: planned.key, params: step.params, action: planned.action, reasons: planned.reasons, time: Date.now() });
     if (planned.action === 'fresh') return this.#finish(planned, 'fresh', planned.entry, 0, {});
-    if (planned.action === 'restore' && planned.entry) return this.#restore(planned, planned.entry);
+    if (planned.action === 'restore' && planned.entry) return this.#restore(planned, planned.entry, step, false);
     return this.#compute(planned, step);
   }
 
-  async #restore(planned: PlannedStep, entry: ActionCacheEntry): Promise<void> {
+  /** `holdingLocks`: called from #compute, so a corrupt entry is recomputed under the locks held. */
+  async #restore(planned: PlannedStep, entry: ActionCacheEntry, step: StepInstance, holdingLocks: boolean): Promise<void> {
     const started = Date.now();
     try {
       for (const out of entry.outputs) await this.ctx.stores.cas.restore(this.ctx.pipeline.projectDir, out);
       await this.ctx.stores.ac.touch(entry.key);
       return this.#finish(planned, 'restored', entry, Date.now() - started, {});
     } catch (error) {
-      const message = `could not restore '${planned.id}' from the cache: ${error instanceof Error ? error.message : String(error)}`;
+      const why = error instanceof Error ? error.message : String(error);
+      if (error instanceof ArtifactError && UNRESTORABLE.has(error.code) && step.cache) {
+        const requeued = await this.#evictAndRequeue(planned, step, entry, why);
+        return holdingLocks ? this.#attempts(requeued, step) : this.#compute(requeued, step, false);
+      }
+      if (isNoSpace(error)) {
+        const needed = entry.outputs.reduce((sum, o) => sum + o.size, 0);
+        const message = `step '${planned.id}': ${await describeNoSpace('restoring its outputs from the cache', this.ctx.pipeline.projectDir, needed)}`;
+        return this.#finish(planned, 'failed', null, Date.now() - started, { failure: { reason: 'no-space', message } });
+      }
+      const message = `could not restore '${planned.id}' from the cache: ${why}`;
       return this.#finish(planned, 'failed', null, Date.now() - started, { failure: { reason: 'internal', message } });
     }
   }
 
-  async #compute(planned: PlannedStep, step: StepInstance): Promise<void> {
+  /** The entry can never be restored again: drop it and run the step, saying why. */
+  async #evictAndRequeue(planned: PlannedStep, step: StepInstance, entry: ActionCacheEntry, detail: string): Promise<PlannedStep> {
+    await this.ctx.stores.ac.remove(entry.key);
+    const requeued: PlannedStep = { ...planned, action: 'run', reasons: [{ kind: 'cache-corrupt', detail }], entry: null };
+    this.ctx.emit({ type: 'step-queued', stepId: planned.id, kind: step.kind, key: planned.key, params: step.params, action: 'run', reasons: requeued.reasons, time: Date.now() });
+    return requeued;
+  }
+
+  async #compute(planned: PlannedStep, step: StepInstance, reuseCache = this.ctx.reuseCache): Promise<void> {
     const release = await this.ctx.pool.acquire(resourceNeed(step));
     const locks = await this.#lock(planned, step);
     try {
       if (!locks) return this.#finish(planned, 'cancelled', null, 0, { failure: { reason: 'cancelled', message: 'cancelled while waiting for a lock' } });
       // Another run may have computed this very key while we waited: then it is a cache hit.
       const forced = planned.reasons.some((r) => r.kind === 'forced');
-      const cached = forced || !this.ctx.reuseCache ? undefined : await this.ctx.stores.ac.get(planned.key);
-      if (cached && step.cache && !step.alwaysRun) return await this.#restore(planned, cached);
+      const cached = forced || !reuseCache ? undefined : await this.ctx.stores.ac.get(planned.key);
+      if (cached && step.cache && !step.alwaysRun) return await this.#restore(planned, cached, step, true);
       await this.#attempts(planned, step);
     } finally {
       await locks?.release();
@@ -227,9 +267,15 @@ export class Scheduler {
     while (this.#pendingLock.size > 0) {
       const batch = Object.fromEntries(this.#pendingLock);
       this.#pendingLock.clear();
-      await updateLockFile(this.ctx.pipeline.projectDir, batch);
+      await updateLockFile(this.#lockRef, batch).catch((error: unknown) => this.#lockWriteFailed(error));
     }
     this.#lockWriter = null;
+  }
+
+  /** The steps' results are committed in the cache; only the record of them could not be written. */
+  async #lockWriteFailed(error: unknown): Promise<void> {
+    const why = isNoSpace(error) ? await describeNoSpace('updating the lock file', this.#lockRef.file, null) : error instanceof Error ? error.message : String(error);
+    this.ctx.emit({ type: 'warning', message: `could not update ${this.#lockRef.file}: ${why}`, time: Date.now() });
   }
 }
 

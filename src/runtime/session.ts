@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { ActionCache } from '../artifacts/action-cache.js';
 import { ContentStore } from '../artifacts/content-store.js';
 import { StatCache } from '../artifacts/stat-cache.js';
+import { CodeHasher, kindCodeHashes } from '../steps/code-hash.js';
 import type { StepKindRegistry } from '../steps/kind.js';
 import type { Diagnostic } from './diagnostics.js';
 import type { Stores } from './gather.js';
@@ -54,7 +55,13 @@ export async function openSession(options: SessionOptions): Promise<Result<Sessi
   const layout = projectLayout(pipeline.projectDir, options.cacheDir ?? options.env.BLU_CACHE_DIR ?? null);
   await mkdir(layout.stateDir, { recursive: true });
   const stores: Stores = { cas: new ContentStore(layout.cacheDir), ac: new ActionCache(layout.cacheDir), stat: await StatCache.open(layout.statCacheFile) };
-  const facts = await gatherFacts(pipeline, layout, stores);
+  const hasher = await CodeHasher.open(layout.codeImportsFile, async (file) => {
+    const state = await stores.stat.hashPath(file);
+    return state.type === 'file' ? state.hash : null;
+  });
+  const codeHashes = await kindCodeHashes(options.registry, pipeline.steps.map((s) => s.kind), hasher);
+  await hasher.save();
+  const facts = await gatherFacts(pipeline, layout, stores, codeHashes);
   if (!facts.ok) return facts;
   await stores.stat.save();
   const byId = new Map(pipeline.steps.map((s) => [s.id, s]));

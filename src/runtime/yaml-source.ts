@@ -1,6 +1,6 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Document, LineCounter } from 'yaml';
+import type { Alias, Document, LineCounter } from 'yaml';
 import { yamlLib } from './lazy-deps.js';
 import { readJsonFile, writeFileAtomic } from '../artifacts/atomic.js';
 import { sha256Hex } from '../artifacts/canonical.js';
@@ -77,7 +77,39 @@ export function parseYamlText(text: string, displayName: string): Result<ParsedY
       }),
     );
   }
-  return ok({ source, value: doc.toJS({ maxAliasCount: 1000 }) as unknown, cached: false });
+  try {
+    return ok({ source, value: doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown, cached: false });
+  } catch (error) {
+    // yaml throws a ReferenceError when aliases of aliases would expand past the limit ("billion laughs").
+    if (!(error instanceof ReferenceError)) throw error;
+    const at = nestedAlias(doc);
+    const pos = lines.linePos(at?.range?.[0] ?? 0);
+    const name = at ? `*${at.source}` : 'aliases';
+    const message = `YAML aliases expand too much: ${name} refers to an anchor that itself holds aliases, and the nesting would expand past ${MAX_ALIAS_COUNT} nodes (a "billion laughs" pattern); write the values out or nest anchors less deeply`;
+    return err([{ code: 'BLU_YAML_ALIASES', message, file: displayName, line: pos.line, col: pos.col }]);
+  }
+}
+
+/** Enough for any real pipeline; an exponential alias nesting goes past it within a few levels. */
+const MAX_ALIAS_COUNT = 1000;
+
+/** The first alias whose anchor contains further aliases: where a nested expansion starts. */
+function nestedAlias(doc: Document.Parsed): Alias | undefined {
+  const { isAlias, visit } = yamlLib();
+  let found: Alias | undefined;
+  visit(doc, {
+    Alias(_, node) {
+      const target = node.resolve(doc);
+      let nested = false;
+      if (target !== undefined) visit(target, { Alias: () => ((nested = true), visit.BREAK) });
+      if (nested && isAlias(node)) {
+        found = node;
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  return found;
 }
 
 function firstLine(message: string): string {

@@ -38,8 +38,13 @@ export interface StepImplementation {
  */
 export interface StepKindDefinition {
   readonly name: string;
-  /** Bump when the implementation changes results: it is part of every step key of this kind. */
+  /** Part of every step key of this kind; bump it to rerun the kind's steps without a code change. */
   readonly version: string;
+  /**
+   * The module `load` imports. When given, the hash of its module graph as built is part of every
+   * key of this kind, so a change to code the kind uses reruns its steps ("code changed").
+   */
+  readonly implementation?: URL;
   readonly description: string;
   /** JSON Schema of `with:`. */
   readonly withSchema: Readonly<Record<string, unknown>>;

@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
+import { printUsage, wantsHelp } from '../cli/args.js';
 import { EXIT, type CliIO, type Command, type ExitCode } from '../cli/io.js';
 import { type Result, ok, err } from '../runtime/result.js';
 import { listPipelineRuns, loadRunDetail, type PipelineRunSummary, type RunDetail } from './reader.js';
@@ -43,6 +44,7 @@ function positiveInt(value: unknown): number | null {
 const RUNS_USAGE = 'blu-pipe runs [--last N] [--json] [--tracking-uri URI]';
 
 export const runsCommand: Command = async (argv, io) => {
+  if (wantsHelp(argv)) return printUsage(io, `usage: ${RUNS_USAGE}`);
   const parsed = parse(argv, { last: { type: 'string' }, json: { type: 'boolean' }, ...TRACKING_URI });
   if (!parsed.ok) return usage(io, parsed.error, RUNS_USAGE);
   const last = positiveInt(parsed.value.values['last']);
@@ -77,6 +79,7 @@ function formatTable(head: readonly string[], rows: readonly (readonly string[])
 const COMPARE_USAGE = 'blu-pipe compare <run> <run>... | --last N  [--json] [--tracking-uri URI]';
 
 export const compareCommand: Command = async (argv, io) => {
+  if (wantsHelp(argv)) return printUsage(io, `usage: ${COMPARE_USAGE}`);
   const parsed = parse(argv, { last: { type: 'string' }, json: { type: 'boolean' }, ...TRACKING_URI });
   if (!parsed.ok) return usage(io, parsed.error, COMPARE_USAGE);
   const last = positiveInt(parsed.value.values['last']);
@@ -157,6 +160,7 @@ function compareText(table: Comparison): string {
 const UI_USAGE = 'blu-pipe ui [--print] [--tracking-uri URI]';
 
 export const uiCommand: Command = async (argv, io) => {
+  if (wantsHelp(argv)) return printUsage(io, `usage: ${UI_USAGE}`);
   const parsed = parse(argv, { print: { type: 'boolean' }, ...TRACKING_URI });
   if (!parsed.ok || parsed.value.positionals.length > 0) return usage(io, parsed.ok ? 'ui takes no arguments' : parsed.error, UI_USAGE);
   const target = targetFor(io, parsed.value.values['tracking-uri']);
@@ -200,6 +204,7 @@ async function findOnPath(name: string, env: Readonly<Record<string, string | un
 const SYNC_USAGE = 'blu-pipe mlflow sync [--run ID]... [--include-incomplete] [--tracking-uri URI]';
 
 export const syncCommand: Command = async (argv, io) => {
+  if (wantsHelp(argv)) return printUsage(io, `usage: ${SYNC_USAGE}`);
   const parsed = parse(argv, { run: { type: 'string', multiple: true }, 'include-incomplete': { type: 'boolean' }, ...TRACKING_URI });
   if (!parsed.ok || parsed.value.positionals.length > 0) return usage(io, parsed.ok ? 'sync takes no arguments' : parsed.error, SYNC_USAGE);
   const uri = parsed.value.values['tracking-uri'];

@@ -204,3 +204,40 @@ describe.skipIf(!haveData)('ContentStore on the real BBBC030 validation images',
     await rm(join(other, 'images'), { recursive: true });
   });
 });
+
+describe('ContentStore.restore verifies what it copies', () => {
+  async function corrupt(store: ContentStore, hash: Sha256): Promise<void> {
+    const file = store.blobPath(hash);
+    await chmod(file, 0o644);
+    const bytes = await readFile(file);
+    bytes[0] = bytes[0]! ^ 0xff;
+    await writeFile(file, bytes);
+  }
+
+  for (const [label, size] of [['small (verified in memory)', 1000], ['big (verified while streaming)', 9 << 20]] as const) {
+    it(`a ${label} corrupt blob is evicted and the existing target is left untouched`, async () => {
+      const { store, project } = await fixture();
+      await writeFile(join(project, 'f.bin'), Buffer.alloc(size, 7));
+      const stored = await store.putPath(project, 'f.bin');
+      await corrupt(store, stored.hash);
+      await writeFile(join(project, 'f.bin'), 'what the user has now');
+      const failure = await store.restore(project, stored).then(() => undefined, (e: unknown) => e);
+      expect(failure).toBeInstanceOf(ArtifactError);
+      expect((failure as ArtifactError).code).toBe('corrupt-blob');
+      expect(await readFile(join(project, 'f.bin'), 'utf8')).toBe('what the user has now');
+      expect(await store.has(stored.hash)).toBe(false);
+      expect((await readdir(project)).sort()).toEqual(['f.bin']); // no temp file left behind
+    });
+  }
+
+  it('a corrupt tree manifest is evicted too', async () => {
+    const { store, project } = await fixture();
+    await writeTree(join(project, 'd'), { 'a.txt': 'a', 'b/c.txt': 'c' });
+    const stored = await store.putPath(project, 'd');
+    await corrupt(store, stored.hash);
+    await rm(join(project, 'd'), { recursive: true });
+    await expect(store.restore(project, stored)).rejects.toMatchObject({ code: 'corrupt-blob' });
+    expect(existsSync(join(project, 'd'))).toBe(false);
+    expect(await store.has(stored.hash)).toBe(false);
+  });
+});

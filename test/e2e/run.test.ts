@@ -44,8 +44,8 @@ describe('blu-pipe run on a real run: pipeline', () => {
     const fourth = await p.cli(['run', TOY, '--set', 'train.lr=0.02', '--json', '--no-track']);
     const o4 = outcomes(fourth.stdout);
     expect(o4).toMatchObject({ generate: 'fresh', split: 'fresh', profile: 'fresh', 'train@model=mean': 'ran', 'evaluate@model=mean': 'ran', report: 'ran' });
-    const lock = JSON.parse(readFileSync(p.path('blu.lock'), 'utf8')) as { steps: Record<string, { components: { params: Record<string, unknown> } }> };
-    expect(lock.steps['train@model=mean']!.components.params['train.lr']).toBe(0.02);
+    const lock = JSON.parse(readFileSync(p.path('pipelines/examples/toy-regression.lock'), 'utf8')) as { experiments: Record<string, { steps: Record<string, { components: { params: Record<string, unknown> } }> }> };
+    expect(lock.experiments.default!.steps['train@model=mean']!.components.params['train.lr']).toBe(0.02);
   });
 
   it('selects one step with what it needs, and --force --downstream reruns it and everything after', async () => {

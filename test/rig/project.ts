@@ -1,8 +1,9 @@
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { afterEach, beforeAll } from 'vitest';
 import type { ResultPromise } from 'execa';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -56,4 +57,21 @@ export function outcomes(stdout: string): Record<string, string> {
     if (event.type === 'step-end' && event.stepId && event.outcome) out[event.stepId] = event.outcome;
   }
   return out;
+}
+
+/**
+ * For a test file that drives the built CLI: fails early when it is not built, and returns a
+ * factory of temp projects that are removed after each test.
+ */
+export function cliProjects(): () => TempProject {
+  const projects: TempProject[] = [];
+  beforeAll(() => {
+    if (!existsSync(CLI)) throw new Error(`build first: ${CLI} is missing (npm test builds it)`);
+  });
+  afterEach(() => projects.splice(0).forEach((p) => p.dispose()));
+  return () => {
+    const p = new TempProject();
+    projects.push(p);
+    return p;
+  };
 }

@@ -178,3 +178,22 @@ steps:
     ]);
   });
 });
+
+describe('YAML alias bombs', () => {
+  const bomb = (indent: string): string =>
+    ['a: &a [x, x, x, x, x, x, x, x, x]', 'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]', 'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]', 'd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]', 'e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]']
+      .map((l) => `${indent}${l}`)
+      .join('\n');
+
+  it('are a positioned spec error at the first alias of a nested anchor, in the pipeline and in overlays', async () => {
+    const inPipeline = await load(`params:\n${bomb('  ')}\nsteps:\n  s:\n    run: echo hi\n    outs: [o.txt]\n`);
+    expect(inPipeline.messages).toEqual([expect.stringMatching(/^p\.yaml:4:10: .*YAML aliases expand too much: \*b refers to an anchor that itself holds aliases/)]);
+    const inOverlay = await load('steps:\n  s:\n    run: echo hi\n    outs: [o.txt]\n', { overlays: { 'x.yaml': `params:\n${bomb('  ')}\n` } });
+    expect(inOverlay.messages).toEqual([expect.stringMatching(/^x\.yaml:4:10: .*YAML aliases expand too much/)]);
+  });
+
+  it('leave ordinary aliases alone', async () => {
+    const { result } = await load('params:\n  base: &base { lr: 0.1 }\n  other: *base\nsteps:\n  s:\n    run: echo ${params.other.lr}\n    outs: [o.txt]\n');
+    expect(result.ok).toBe(true);
+  });
+});

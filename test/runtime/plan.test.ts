@@ -77,7 +77,7 @@ describe('planRun decides fresh / restore / run as a pure function', () => {
       entries: new Map(),
       storeComplete: new Map(),
       workspace: new Map(),
-      lock: { schema: 1, steps: {} },
+      lock: { steps: {} },
       incomplete: new Map(),
       ...rest,
     };
@@ -100,10 +100,16 @@ describe('planRun decides fresh / restore / run as a pure function', () => {
     expect(plan(facts({ ...withEntry, workspace: new Map([['a.out', { type: 'file', hash: 'h1' }]]) }), { forced: ['a'] }).reasons).toEqual([{ kind: 'forced' }]);
   });
 
+  it('says the cache entry is gone when the lock records this very key', () => {
+    const c = components();
+    const lock = { steps: { a: { key: keyOf(c), components: c, outputs: [], runId: 'r0' } } };
+    expect(plan(facts({ c, lock })).reasons.map(describeReason)).toEqual(['its cache entry is gone (gc, cache verify --repair, or another cache)']);
+  });
+
   it('reports an incomplete previous attempt and the param change together', () => {
     const before = components();
     const now = components({ params: { lr: 0.01 }, command: ['python', 'train.py', '--lr', '0.01'] });
-    const lock = { schema: 1 as const, steps: { a: { key: keyOf(before), components: before, outputs: [], runId: 'r0' } } };
+    const lock = { steps: { a: { key: keyOf(before), components: before, outputs: [], runId: 'r0' } } };
     const p = plan(facts({ c: now, lock, incomplete: new Map([['a', 'r9']]) }));
     expect(p.reasons.map(describeReason)).toEqual(['param changed: lr: 0.001 → 0.01', 'previous attempt did not finish (run r9)']);
   });
@@ -130,7 +136,7 @@ describe('outputs kept out of the cache', () => {
     const c = components();
     const key = computeStepKey(c);
     const entry: ActionCacheEntry = { schema: 1, key, stepId: 'a', components: c, outputs: [], metrics: {}, series: [], durationMs: 1, producer: { runId: 'r1', stepId: 'a', host: 'h', pid: 1, startedAt: '', finishedAt: '' } };
-    const facts: PlanFacts = { keys: new Map([['a', { key, components: c }]]), entries: new Map([[key as string, entry]]), storeComplete: new Map([[key as string, true]]), workspace: new Map(), lock: { schema: 1, steps: {} }, incomplete: new Map() };
+    const facts: PlanFacts = { keys: new Map([['a', { key, components: c }]]), entries: new Map([[key as string, entry]]), storeComplete: new Map([[key as string, true]]), workspace: new Map(), lock: { steps: {} }, incomplete: new Map() };
     const step: PlanStepInput = { id: 'a', needs: [], cache: true, alwaysRun: false, outs: [{ path: 'scratch.txt', cache: false }] };
     const planned = planRun([step], facts, { selected: new Set(['a']), forced: new Set() }).steps[0]!;
     expect([planned.action, planned.reasons]).toEqual(['run', [{ kind: 'output-missing', path: 'scratch.txt' }]]);

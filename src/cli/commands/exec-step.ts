@@ -5,6 +5,7 @@ import { runAttempt } from '../../runtime/attempt.js';
 import { formatMetricLine, formatProgressLine } from '../../runtime/step-protocol.js';
 import type { StepSpec } from '../../runtime/step-spec.js';
 import { builtinRegistry } from '../../steps/registry.js';
+import { printUsage, wantsHelp } from '../args.js';
 import type { CliIO, ExitCode } from '../io.js';
 import { EXIT } from '../io.js';
 import { usageError } from '../output.js';
@@ -16,7 +17,8 @@ const USAGE = `usage: blu-pipe exec-step <spec.json>
   cache. Used by executors (local child processes, Slurm jobs); not meant to be typed by hand.`;
 
 export async function execStepCommand(argv: readonly string[], io: CliIO): Promise<ExitCode> {
-  if (argv.length !== 1 || argv[0] === '--help' || argv[0] === '-h') return usageError(io, 'expected one spec file', USAGE);
+  if (wantsHelp(argv)) return printUsage(io, USAGE);
+  if (argv.length !== 1) return usageError(io, 'expected one spec file', USAGE);
   let spec: StepSpec;
   try {
     spec = JSON.parse(await readFile(argv[0]!, 'utf8')) as StepSpec;

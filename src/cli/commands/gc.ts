@@ -2,17 +2,21 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { readJsonFile } from '../../artifacts/atomic.js';
 import { collectGarbage } from '../../artifacts/gc.js';
+import { formatBytes } from '../../artifacts/no-space.js';
 import type { Sha256, StepKey } from '../../artifacts/types.js';
 import { findProjectDir } from '../../runtime/load.js';
+import type { ProjectLayout } from '../../runtime/layout.js';
 import { projectLayout } from '../../runtime/layout.js';
-import { readLockFile } from '../../runtime/lockfile.js';
+import { lockedReferences } from '../../runtime/lockfile.js';
+import type { Parsed } from '../args.js';
 import { parse, positiveInt, stringValue } from '../args.js';
 import type { CliIO, ExitCode } from '../io.js';
 import { EXIT } from '../io.js';
 import { usageError } from '../output.js';
 
 const USAGE = `usage: blu-pipe gc [--keep-last N] [--dry-run] [--cache-dir DIR] [--project-dir DIR]
-  Deletes cache entries and blobs that neither blu.lock nor the last N runs (default 10) reference.`;
+  Deletes cache entries and blobs that no lock file in the project (*.lock beside each pipeline,
+  every experiment section) and none of the last N runs (default 10) reference.`;
 
 export async function gcCommand(argv: readonly string[], io: CliIO): Promise<ExitCode> {
   const parsed = parse(argv, { 'keep-last': { type: 'string' }, 'dry-run': { type: 'boolean' }, 'cache-dir': { type: 'string' }, 'project-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } });
@@ -22,31 +26,27 @@ export async function gcCommand(argv: readonly string[], io: CliIO): Promise<Exi
   if (positionals.length > 0) return usageError(io, `unexpected argument '${positionals[0]}'`, USAGE);
   const keepLast = positiveInt(values['keep-last'], 'keep-last');
   if (!keepLast.ok) return usageError(io, keepLast.error, USAGE);
-  const projectDir = path.resolve(io.cwd, stringValue(values['project-dir']) ?? findProjectDir(path.join(io.cwd, 'x')));
-  const layout = projectLayout(projectDir, stringValue(values['cache-dir']) ?? io.env.BLU_CACHE_DIR ?? null);
+  const layout = layoutFromOptions(values, io);
+  const projectDir = layout.projectDir;
   const keep = await referenced(projectDir, layout.runsDir, keepLast.value ?? 10);
   const report = await collectGarbage(layout.cacheDir, keep, { dryRun: values['dry-run'] === true });
   const verb = values['dry-run'] ? 'would free' : 'freed';
-  io.stdout(`${verb} ${formatBytes(report.freedBytes)}: ${report.removedEntries} cache entries and ${report.removedBlobs} blobs; kept ${report.keptBlobs} blobs referenced by blu.lock and the last ${keepLast.value ?? 10} runs\n`);
+  io.stdout(`${verb} ${formatBytes(report.freedBytes)}: ${report.removedEntries} cache entries and ${report.removedBlobs} blobs; kept ${report.keptBlobs} blobs referenced by the lock files and the last ${keepLast.value ?? 10} runs\n`);
   return EXIT.ok;
 }
 
+/** The project and cache a cache command works on: --project-dir/--cache-dir, else found from cwd. */
+export function layoutFromOptions(values: Parsed['values'], io: CliIO): ProjectLayout {
+  const projectDir = path.resolve(io.cwd, stringValue(values['project-dir']) ?? findProjectDir(path.join(io.cwd, 'x')));
+  return projectLayout(projectDir, stringValue(values['cache-dir']) ?? io.env.BLU_CACHE_DIR ?? null);
+}
+
 async function referenced(projectDir: string, runsDir: string, keepLast: number): Promise<{ keys: Set<StepKey>; hashes: Set<Sha256> }> {
-  const lock = await readLockFile(projectDir);
-  const keys = new Set<StepKey>(Object.values(lock.steps).map((e) => e.key));
-  const hashes = new Set<Sha256>(Object.values(lock.steps).flatMap((e) => e.outputs.map((o) => o.hash)));
+  const { keys, hashes } = await lockedReferences(projectDir);
   const runs = (await readdir(runsDir).catch(() => [] as string[])).sort().slice(-keepLast);
   for (const run of runs) {
     const record = await readJsonFile<{ keys?: string[] }>(path.join(runsDir, run, 'run.json'));
     for (const k of record?.keys ?? []) keys.add(k as StepKey);
   }
   return { keys, hashes };
-}
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) (v /= 1024), i++;
-  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
 }

@@ -36,13 +36,16 @@ export function createLocalExecutor(options: LocalExecutorOptions): Executor {
     async execute(spec, execution) {
       await mkdir(path.dirname(spec.logPath), { recursive: true });
       const log = createWriteStream(spec.logPath, { flags: 'a' });
+      // A log that cannot be written (a full disk) must not crash the runner; the step's own writes
+      // or its commit then fail with a message that says what could not be stored.
+      log.on('error', () => undefined);
       try {
         if (spec.kind === 'run') {
           return await runAttempt(spec, options.stores, { ...execution, output: (t) => log.write(t), env: options.env, registry: options.registry });
         }
         return await runInChild(spec, execution, options, (t) => log.write(t));
       } finally {
-        await new Promise<void>((resolve) => log.end(resolve));
+        await new Promise<void>((resolve) => (log.closed ? resolve() : (log.once('close', () => resolve()), log.end())));
       }
     },
     async shutdown() {},

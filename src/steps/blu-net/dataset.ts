@@ -20,6 +20,7 @@ const MAX = { type: 'integer', minimum: 1 } as const;
 export const datasetKind: StepKindDefinition = {
   name: 'dataset',
   version: '1',
+  implementation: new URL('./impl/dataset.js', import.meta.url),
   description: 'Materialises a segmentation dataset (local folder or pinned download) as a cached split-folders artifact with a summary',
   withSchema: {
     type: 'object',

@@ -19,6 +19,7 @@ export interface EvaluateWith {
 export const evaluateKind: StepKindDefinition = {
   name: 'evaluate',
   version: '1',
+  implementation: new URL('./impl/evaluate.js', import.meta.url),
   description: 'Per-image and mean IoU/F1 of one model on the test split, plus PNG overlays (image | truth | prediction)',
   withSchema: {
     type: 'object',
@@ -53,6 +54,7 @@ export interface SizeWith {
 export const sizeKind: StepKindDefinition = {
   name: 'size',
   version: '1',
+  implementation: new URL('./impl/size.js', import.meta.url),
   description: 'Thesis size accounting per model, a real bit-packed BLU-Net export (checked to predict identically) and compression ratios',
   withSchema: {
     type: 'object',
@@ -87,6 +89,7 @@ export interface LatencyWith {
 export const latencyKind: StepKindDefinition = {
   name: 'latency',
   version: '1',
+  implementation: new URL('./impl/latency.js', import.meta.url),
   description: 'Batch-1 inference latency (median, p95) per model on the active backend; runs alone',
   withSchema: {
     type: 'object',
@@ -116,6 +119,7 @@ export interface ReportWith {
 export const reportKind: StepKindDefinition = {
   name: 'report',
   version: '1',
+  implementation: new URL('./impl/report.js', import.meta.url),
   description: 'Aggregates evaluations, sizes and latencies into a markdown results table (and JSON)',
   withSchema: {
     type: 'object',

@@ -18,6 +18,7 @@ export interface PretrainWith {
 export const pretrainKind: StepKindDefinition = {
   name: 'pretrain',
   version: '1',
+  implementation: new URL('./impl/train-steps.js', import.meta.url),
   description: 'Trains the full-precision U-Net (optionally starting from given weights: transfer learning)',
   withSchema: {
     type: 'object',
@@ -46,6 +47,7 @@ export interface HintWith {
 export const hintKind: StepKindDefinition = {
   name: 'hint',
   version: '1',
+  implementation: new URL('./impl/train-steps.js', import.meta.url),
   description: 'Hint learning U-Net teacher -> lw_unet (encoder step, decoder step, summed MSE), then BCE retraining',
   withSchema: {
     type: 'object',
@@ -96,6 +98,7 @@ const LEVELS_SCHEMA = {
 export const binariseKind: StepKindDefinition = {
   name: 'binarise',
   version: '1',
+  implementation: new URL('./impl/train-steps.js', import.meta.url),
   description: 'BLU-Net initialised from the distilled lw_unet (weight transfer), then trained with BCE',
   withSchema: {
     type: 'object',
@@ -135,6 +138,7 @@ export interface AblationWith {
 export const ablationKind: StepKindDefinition = {
   name: 'ablation',
   version: '1',
+  implementation: new URL('./impl/train-steps.js', import.meta.url),
   description: 'lw_unet or BLU-Net trained from scratch (no teacher, no transfer) with the given budget',
   withSchema: {
     type: 'object',
