@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { err, ok, type Result } from '../../runtime/result.js';
 import { registerCpuTrainingKernels, registerWasmTrainingKernels } from '../kernels/index.js';
+import { registerNativeTrainingGradients } from '../kernels/native-grads.js';
 import { applyNativeEnvDefaults, onednnSetting, threadSettings } from './native/env-defaults.js';
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
@@ -63,6 +64,7 @@ async function tryNative(pkg: string, gpu: boolean): Promise<Attempt> {
   } catch (e) {
     return err(oneLine(e));
   }
+  registerNativeTrainingGradients();
   const binding = (tf.backend() as unknown as { binding?: { TF_Version?: string } }).binding;
   const native: NativeInfo = { tfVersion: binding?.TF_Version ?? 'unknown', onednn: onednnSetting(process.env, onednnByUser), threads: threadSettings(process.env, availableParallelism()) };
   return ok({ threads: 0, simd: false, detail: `${pkg}, TensorFlow ${native.tfVersion} (libtensorflow)`, native });
