@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { err, ok, type Result } from '../../runtime/result.js';
 import { registerCpuTrainingKernels, registerWasmTrainingKernels } from '../kernels/index.js';
-import { registerNativeTrainingGradients } from '../kernels/native-grads.js';
+import { registerNativeTrainingGradients } from '../kernels/native-ops.js';
 import { applyNativeEnvDefaults, onednnSetting, threadSettings } from './native/env-defaults.js';
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
