@@ -26,17 +26,31 @@ function withoutOptions(argv: string[], flags: string[]): string[] {
   return argv.filter((a, i) => !flags.includes(a) && !flags.includes(argv[i - 1] ?? ''));
 }
 
+// PyTorch is timed beside us when python3 can import torch: a reference point, not a dependency.
+async function pytorchAvailable(): Promise<boolean> {
+  const r = await execa('python3', ['-c', 'import torch'], { reject: false });
+  return r.exitCode === 0;
+}
+
 async function availableBackends(argv: string[]): Promise<string[]> {
   const asked = option(argv, '--backends');
   if (asked !== undefined) return asked.split(',');
   const native = await nativeStatus(process.env, false);
   if (!native.usable) console.log(`native backend not available (${native.problem}); timing wasm only`);
-  return native.usable ? ['tensorflow', 'wasm'] : ['wasm'];
+  const torch = (option(argv, '--models') ?? 'unet').split(',').includes('unet') && (await pytorchAvailable());
+  return [...(native.usable ? ['tensorflow'] : []), 'wasm', ...(torch ? ['pytorch'] : [])];
 }
 
-async function runChild(backend: string, passOn: string[]): Promise<ChildResult | string> {
-  const script = fileURLToPath(new URL('./train.js', import.meta.url));
-  const r = await execa(process.execPath, [script, '--backend', backend, '--json', ...passOn], { reject: false, all: true });
+function childCommand(backend: string, argv: string[], passOn: string[]): [string, string[]] {
+  if (backend !== 'pytorch') return [process.execPath, [fileURLToPath(new URL('./train.js', import.meta.url)), '--backend', backend, '--json', ...passOn]];
+  const value = (flag: string, fallback: number): string => option(argv, flag) ?? String(fallback);
+  const script = fileURLToPath(new URL('../../bench/torch-unet.py', import.meta.url));
+  return ['python3', [script, value('--size', 128), value('--width', 16), value('--levels', 5), value('--batch', 4), value('--steps', 3), value('--warmup', 1)]];
+}
+
+async function runChild(backend: string, argv: string[], passOn: string[]): Promise<ChildResult | string> {
+  const [command, args] = childCommand(backend, argv, passOn);
+  const r = await execa(command, args, { reject: false, all: true });
   const line = r.stdout.split('\n').reverse().find((l) => l.startsWith('{'));
   if (r.exitCode !== 0 || line === undefined) return `${backend} failed (exit ${r.exitCode}): ${(r.all ?? '').split('\n').slice(-3).join(' | ')}`;
   return JSON.parse(line) as ChildResult;
@@ -62,7 +76,11 @@ function report(results: ChildResult[][], backends: string[], batch: number): vo
       console.log(`BLU-Net training speed relative to lw_unet on ${b}: ×${fmtRange(ratios)} (img/s ratio, paired per round)`);
     }
   }
-  for (const b of backends) console.log(`peak RSS ${b}: ${Math.max(...results.flatMap((r) => r.filter((c) => c.backend === b).map((c) => c.peakRssMb))).toFixed(0)} MB`);
+  if (backends.includes('pytorch') && backends[0] === 'tensorflow') {
+    const ratios = results.map((r) => (trainMs(r, 'tensorflow', 'unet') ?? NaN) / (trainMs(r, 'pytorch', 'unet') ?? NaN));
+    console.log(`U-Net training: PyTorch vs native TensorFlow ×${fmtRange(ratios)} (img/s ratio, paired per round; PyTorch has no BLU-Net here)`);
+  }
+  for (const b of backends.filter((name) => name !== 'pytorch')) console.log(`peak RSS ${b}: ${Math.max(...results.flatMap((r) => r.filter((c) => c.backend === b).map((c) => c.peakRssMb))).toFixed(0)} MB`);
 }
 
 export async function compareBackends(argv: string[]): Promise<number> {
@@ -76,7 +94,7 @@ export async function compareBackends(argv: string[]): Promise<number> {
   for (let round = 0; round < rounds; round++) {
     const row: ChildResult[] = [];
     for (const backend of backends) {
-      const child = await runChild(backend, passOn);
+      const child = await runChild(backend, argv, passOn);
       if (typeof child === 'string') {
         console.error(child);
         return 1;
