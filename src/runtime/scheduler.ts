@@ -159,6 +159,8 @@ export class Scheduler {
     return {
       progress: (progress) => this.ctx.emit({ type: 'step-progress', stepId, progress, time: Date.now() }),
       metric: (name, value, step, time) => this.ctx.emit({ type: 'step-metric', stepId, name, value, step, time }),
+      // Tags reach trackers with the committed entry (step-end), so restored steps carry them too.
+      tag: () => undefined,
     };
   }
 
@@ -207,6 +209,7 @@ export class Scheduler {
       key: planned.key,
       durationMs,
       metrics: entry?.metrics ?? {},
+      ...(entry?.tags ? { tags: entry.tags } : {}),
       ...(source ? { source } : {}),
       artifacts,
       ...extra,
