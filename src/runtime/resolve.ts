@@ -38,7 +38,7 @@ export function resolveSteps(raw: RawPipeline, ctx: ResolveContext): { steps: St
       continue;
     }
     const axes = matrixAxes(step.matrix, ctx, stepPath, diagnostics);
-    if (!axes) continue;
+    if (axes === undefined) continue; // reported
     for (const matrix of expandMatrix(axes)) {
       const draft = resolveInstance(name, step, matrix, raw, ctx, diagnostics);
       if (draft) drafts.push(draft);

@@ -216,6 +216,9 @@ export class Scheduler {
       time: Date.now(),
     });
     if (entry && (outcome === 'ran' || outcome === 'restored' || outcome === 'fresh')) this.#recordLock(planned.id, entry);
+    // A step's `blu.warning` tag is shown on every run that uses its result, not only the one that made it.
+    const warning = entry?.tags?.['blu.warning'];
+    if (warning !== undefined) this.ctx.emit({ type: 'warning', message: `${planned.id}: ${warning}`, time: Date.now() });
   }
 
   /** Lock updates are coalesced: one writer at a time takes everything pending (fast for big DAGs). */

@@ -15,6 +15,7 @@ const SCRIPT = `const [seed, out] = process.argv.slice(2);
 require('node:fs').mkdirSync(require('node:path').dirname(out), { recursive: true });
 require('node:fs').writeFileSync(out, String(Number(seed) * 10));
 if (seed === '2') console.log('::blu::' + JSON.stringify({ tag: { key: 'blu.collapsed', value: 'seed 2 stayed at 0' } }));
+if (seed === '2') console.log('::blu::' + JSON.stringify({ tag: { key: 'blu.warning', value: 'seed 2 collapsed' } }));
 console.log('trained seed ' + seed);
 `;
 
@@ -26,6 +27,10 @@ steps:
     matrix: { seed: "\${params.seeds}" }
     run: node train.cjs \${matrix.seed} out/seed-\${matrix.seed}.txt
     outs: ["out/seed-\${matrix.seed}.txt"]
+  report:
+    needs: [train]
+    run: node -e "require('node:fs').writeFileSync('out/report.txt', require('node:fs').readdirSync('out').sort().join(' '))"
+    outs: [out/report.txt]
 `;
 
 function project(): TempProject {
@@ -68,11 +73,13 @@ describe('step tags', () => {
     const tracking = `file://${p.path('mlruns')}`;
     const first = await p.cli(['run', 'pipeline.yaml', '--json'], { MLFLOW_TRACKING_URI: tracking });
     expect(first.exitCode, first.stderr).toBe(0);
-    expect(ends(first.stdout).find((e) => e.stepId === 'train@seed=2')?.tags).toEqual({ 'blu.collapsed': 'seed 2 stayed at 0' });
+    const tags = { 'blu.collapsed': 'seed 2 stayed at 0', 'blu.warning': 'seed 2 collapsed' };
+    expect(ends(first.stdout).find((e) => e.stepId === 'train@seed=2')?.tags).toEqual(tags);
+    expect(first.stdout).toContain('train@seed=2: seed 2 collapsed'); // the blu.warning tag, as a run warning
     expect(ends(first.stdout).find((e) => e.stepId === 'train@seed=1')?.tags).toBeUndefined();
     const second = await p.cli(['run', 'pipeline.yaml', '--json'], { MLFLOW_TRACKING_URI: tracking });
     const fresh = ends(second.stdout).find((e) => e.stepId === 'train@seed=2');
-    expect(fresh?.tags).toEqual({ 'blu.collapsed': 'seed 2 stayed at 0' });
+    expect(fresh?.tags).toEqual(tags);
     // MLflow file store: every child run of train@seed=2 (the ran one and the fresh one) has the tag.
     const tagFiles = filesUnder(p.path('mlruns')).filter((f) => f.endsWith(path.join('tags', 'blu.collapsed')));
     expect(tagFiles).toHaveLength(2);
@@ -88,11 +95,11 @@ describe('a matrix over a param', () => {
   it('adding a value runs only the new instance', async () => {
     const p = project();
     const first = await p.cli(['run', 'pipeline.yaml', '--json', '--no-track']);
-    expect(outcomes(first.stdout)).toEqual({ 'train@seed=1': 'ran', 'train@seed=2': 'ran' });
+    expect(outcomes(first.stdout)).toEqual({ 'train@seed=1': 'ran', 'train@seed=2': 'ran', report: 'ran' });
     const more = await p.cli(['run', 'pipeline.yaml', '--json', '--no-track', '--set', 'seeds=[1,2,3]']);
     expect(more.exitCode, more.stderr).toBe(0);
-    expect(outcomes(more.stdout)).toEqual({ 'train@seed=1': 'fresh', 'train@seed=2': 'fresh', 'train@seed=3': 'ran' });
-    expect(readFileSync(p.path('out/seed-3.txt'), 'utf8')).toBe('30');
+    expect(outcomes(more.stdout)).toEqual({ 'train@seed=1': 'fresh', 'train@seed=2': 'fresh', 'train@seed=3': 'ran', report: 'ran' });
+    expect(readFileSync(p.path('out/report.txt'), 'utf8')).toBe('seed-1.txt seed-2.txt seed-3.txt');
   });
 
   it('rejects a param that is not a list, with its position', async () => {

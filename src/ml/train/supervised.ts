@@ -21,8 +21,6 @@ export interface SupervisedOptions extends EpochLoopOptions {
   readonly cropSize: number;
   /** Validation centre-crop size; defaults to cropSize. */
   readonly valCropSize?: number;
-  /** Default: one pass over the training images. */
-  readonly stepsPerEpoch?: number;
   /** Metric that picks the kept weights: 'val_iou' (max) or 'val_loss' (min). */
   readonly bestMetric?: BestMetricName;
   readonly seed: number;
@@ -84,6 +82,7 @@ export async function validateSupervised(
   batchSize: number,
 ): Promise<ValidationMetrics> {
   let lossSum = 0;
+  let [low, high] = [Infinity, -Infinity];
   const perImage: { iou: number; f1: number }[] = [];
   for (const batch of evalBatches(samples, cropSize, batchSize)) {
     const [loss, probabilities] = tf.tidy(() => {
@@ -93,11 +92,23 @@ export async function validateSupervised(
     const [lossValue, truth, predicted] = await Promise.all([loss.data(), batch.y.data(), probabilities.data()]);
     lossSum += (lossValue[0] ?? Number.NaN) * batchCount(batch.x);
     perImage.push(...scoreImages(truth, predicted, cropSize * cropSize).perImage);
+    [low, high] = valueRange(predicted, low, high);
     tf.dispose([loss, probabilities]);
     disposeBatch(batch);
   }
   const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-  return { loss: lossSum / samples.length, iou: mean(perImage.map((s) => s.iou)), f1: mean(perImage.map((s) => s.f1)) };
+  const iou = mean(perImage.map((s) => s.iou));
+  return { loss: lossSum / samples.length, iou, f1: mean(perImage.map((s) => s.f1)), outputRange: [low, high] };
+}
+
+/** Running min/max over a typed array (no spread: validation sets have millions of pixels). */
+export function valueRange(values: ArrayLike<number>, low = Infinity, high = -Infinity): [number, number] {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] ?? Number.NaN;
+    if (v < low) low = v;
+    if (v > high) high = v;
+  }
+  return [low, high];
 }
 
 /**
@@ -121,8 +132,8 @@ export async function trainSupervised(
       model,
       optimizer,
       metric: options.bestMetric ?? 'val_iou',
-      trainEpoch: async (epoch) => {
-        const schedule = epochSchedule(data.train, options.batchSize, options.stepsPerEpoch, rng);
+      trainEpoch: async (epoch, steps) => {
+        const schedule = epochSchedule(data.train, options.batchSize, steps, rng);
         let total = 0;
         for (const [batch, samples] of schedule.entries()) {
           const loss = await supervisedStep(model, optimizer, variables, samples, rng, options);

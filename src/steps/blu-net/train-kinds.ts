@@ -1,7 +1,7 @@
 /** The training kinds: pretrain (U-Net), hint (lw_unet), binarise (BLU-Net), ablation (from scratch). */
 import type { JsonValue } from '../../runtime/result.js';
 import type { StepKindDefinition } from '../kind.js';
-import { ARCHITECTURES, ARTIFACT, artifactPath, out, STEP_REF_SCHEMA, TRAIN_SCHEMA, WIDTH_SCHEMA, withOf } from './common.js';
+import { ARCHITECTURES, ARTIFACT, artifactPath, out, RUN_SEED_SCHEMA, STEP_REF_SCHEMA, TRAIN_SCHEMA, WIDTH_SCHEMA, withOf } from './common.js';
 
 function modelOuts(stepId: string) {
   return [out(artifactPath(stepId, ARTIFACT.model)), out(artifactPath(stepId, ARTIFACT.train), true)];
@@ -13,6 +13,8 @@ export interface PretrainWith {
   /** Optional initial weights (a saved U-Net folder of the same topology), e.g. converted DeLTA weights. */
   readonly init_weights?: string;
   readonly train: JsonValue;
+  /** Run seed of the experiment's seed matrix (see phaseSeed). */
+  readonly seed?: number;
 }
 
 export const pretrainKind: StepKindDefinition = {
@@ -23,7 +25,7 @@ export const pretrainKind: StepKindDefinition = {
     type: 'object',
     additionalProperties: false,
     required: ['data', 'width', 'train'],
-    properties: { data: STEP_REF_SCHEMA, width: WIDTH_SCHEMA, init_weights: { type: 'string' }, train: TRAIN_SCHEMA },
+    properties: { data: STEP_REF_SCHEMA, width: WIDTH_SCHEMA, init_weights: { type: 'string' }, train: TRAIN_SCHEMA, seed: RUN_SEED_SCHEMA },
   },
   declare({ stepId, with: value }) {
     const w = withOf<PretrainWith>(value);
@@ -41,6 +43,7 @@ export interface HintWith {
   readonly encoder: JsonValue;
   readonly decoder: JsonValue;
   readonly retrain: JsonValue;
+  readonly seed?: number;
 }
 
 export const hintKind: StepKindDefinition = {
@@ -51,7 +54,7 @@ export const hintKind: StepKindDefinition = {
     type: 'object',
     additionalProperties: false,
     required: ['data', 'teacher', 'encoder', 'decoder', 'retrain'],
-    properties: { data: STEP_REF_SCHEMA, teacher: STEP_REF_SCHEMA, encoder: TRAIN_SCHEMA, decoder: TRAIN_SCHEMA, retrain: TRAIN_SCHEMA },
+    properties: { data: STEP_REF_SCHEMA, teacher: STEP_REF_SCHEMA, encoder: TRAIN_SCHEMA, decoder: TRAIN_SCHEMA, retrain: TRAIN_SCHEMA, seed: RUN_SEED_SCHEMA },
   },
   declare({ stepId, with: value }) {
     const w = withOf<HintWith>(value);
@@ -70,6 +73,7 @@ export interface BinariseWith {
   readonly gamma_init?: GammaStart;
   readonly ste?: 'unit' | 'range';
   readonly transfer_output?: boolean;
+  readonly seed?: number;
 }
 
 /** How a BLU-Net's gammas start: see src/ml/DIFFERENCES.md. */
@@ -106,6 +110,7 @@ export const binariseKind: StepKindDefinition = {
       student: STEP_REF_SCHEMA,
       levels: LEVELS_SCHEMA,
       train: TRAIN_SCHEMA,
+      seed: RUN_SEED_SCHEMA,
       ...BINARISER_PROPERTIES,
       transfer_output: { type: 'boolean', description: 'Also transfer the 1x1 output conv (the thesis re-initialises it)' },
     },
@@ -130,6 +135,7 @@ export interface AblationWith {
   /** BLU-Net only (ignored for lw_unet), so the ablation can use binarise's settings. */
   readonly gamma_init?: GammaStart;
   readonly ste?: BinariseWith['ste'];
+  readonly seed?: number;
 }
 
 export const ablationKind: StepKindDefinition = {
@@ -146,6 +152,7 @@ export const ablationKind: StepKindDefinition = {
       width: WIDTH_SCHEMA,
       levels: LEVELS_SCHEMA,
       train: TRAIN_SCHEMA,
+      seed: RUN_SEED_SCHEMA,
       lr_by_model: {
         type: 'object',
         additionalProperties: false,
