@@ -32,6 +32,7 @@ export const ARTIFACT = {
   latency: 'latency.json',
   results: 'results.md',
   resultsJson: 'results.json',
+  figure: 'iou-vs-size.png',
 } as const;
 
 /** Written next to a saved model so consumers know what it is without guessing. */

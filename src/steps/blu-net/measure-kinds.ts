@@ -116,7 +116,7 @@ export interface ReportWith {
 export const reportKind: StepKindDefinition = {
   name: 'report',
   version: '1',
-  description: 'Aggregates evaluations, sizes and latencies into a markdown results table (and JSON)',
+  description: 'Aggregates evaluations (per model over seeds), sizes and latencies into a markdown results table, JSON and a PNG figure (test IoU vs size)',
   withSchema: {
     type: 'object',
     additionalProperties: false,
@@ -133,7 +133,7 @@ export const reportKind: StepKindDefinition = {
     const w = withOf<ReportWith>(value);
     return {
       deps: [],
-      outs: [out(artifactPath(stepId, ARTIFACT.results), true), out(artifactPath(stepId, ARTIFACT.resultsJson), true)],
+      outs: [out(artifactPath(stepId, ARTIFACT.results), true), out(artifactPath(stepId, ARTIFACT.resultsJson), true), out(artifactPath(stepId, ARTIFACT.figure), true)],
       needs: [...w.evaluations, ...w.sizes, w.latency],
     };
   },
