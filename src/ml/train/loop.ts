@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import { disposeAll, snapshotWeights, type ScheduledAdam } from './optimizer.js';
+import { COLLAPSE_IOU } from './collapse.js';
 import { learningRateAt } from './schedule.js';
 import type { BestMetricName, EpochRecord, TrainEventHandler, ValidationMetrics } from './events.js';
 
@@ -45,6 +46,15 @@ function metricValue(metric: BestMetricName, val: ValidationMetrics): number {
   return metric === 'val_iou' ? (val.iou ?? Number.NaN) : val.loss;
 }
 
+/**
+ * A validation whose IoU is (near) 0 is never kept, whatever the metric: with `val_loss` an early
+ * all-background model can have the lowest loss on sparse masks. If no validation qualifies the
+ * final weights stay, and collapse detection reports them.
+ */
+function predictsNothing(val: ValidationMetrics): boolean {
+  return val.iou !== undefined && val.iou <= COLLAPSE_IOU;
+}
+
 function improves(metric: BestMetricName, value: number, best: number): boolean {
   if (Number.isNaN(value)) return false;
   if (Number.isNaN(best)) return true;
@@ -81,7 +91,7 @@ export async function runEpochLoop(options: EpochLoopOptions, hooks: LoopHooks):
     history.push(record);
     emit({ type: 'epoch-end', ...record });
     const value = metricValue(hooks.metric, val);
-    if (epoch >= (options.ignoreEpochs ?? 0) && improves(hooks.metric, value, best.value)) {
+    if (epoch >= (options.ignoreEpochs ?? 0) && !predictsNothing(val) && improves(hooks.metric, value, best.value)) {
       disposeAll(best.weights);
       best = { epoch, value, weights: snapshotWeights(hooks.model) };
       emit({ type: 'best-updated', epoch, metric: hooks.metric, value });

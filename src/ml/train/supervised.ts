@@ -7,7 +7,7 @@ import { scoreImages } from '../metrics.js';
 import { createRng, type Rng } from '../random.js';
 import { batchCount, disposeBatch, epochSchedule, evalBatches, makeTrainBatch } from './batching.js';
 import type { BestMetricName, ValidationMetrics } from './events.js';
-import { binaryCrossEntropy } from './losses.js';
+import { binaryCrossEntropy, supervisedLoss, type SupervisedLoss } from './losses.js';
 import { runEpochLoop, type EpochLoopOptions, type TrainResult } from './loop.js';
 import { applyTraining, predictAll, ScheduledAdam, trainableVariables } from './optimizer.js';
 
@@ -23,6 +23,8 @@ export interface SupervisedOptions extends EpochLoopOptions {
   readonly valCropSize?: number;
   /** Metric that picks the kept weights: 'val_iou' (max) or 'val_loss' (min). */
   readonly bestMetric?: BestMetricName;
+  /** Training loss (validation loss stays BCE, so val_loss is comparable across settings). Default 'bce'. */
+  readonly loss?: SupervisedLoss;
   readonly seed: number;
   readonly augment?: AugmentOptions | false;
   readonly crop?: CropOptions;
@@ -42,7 +44,7 @@ function checkData(model: tf.LayersModel, data: TrainingData, options: Supervise
   return ok(true);
 }
 
-/** One optimiser step on BCE (+ the model's own regularisation losses); returns the loss value. */
+/** One optimiser step on the training loss (+ the model's own regularisation losses); returns the loss value. */
 async function supervisedStep(
   model: tf.LayersModel,
   optimizer: ScheduledAdam,
@@ -59,7 +61,7 @@ async function supervisedStep(
       () => {
         // checkData guarantees exactly one output.
         const [probabilities] = applyTraining(model, batch.x);
-        const bce = binaryCrossEntropy(batch.y, probabilities ?? batch.y);
+        const bce = supervisedLoss(options.loss ?? 'bce', batch.y, probabilities ?? batch.y);
         const regularisation = model.calculateLosses();
         return regularisation.length > 0 ? tf.add(bce, tf.addN(regularisation)).asScalar() : bce;
       },

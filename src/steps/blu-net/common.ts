@@ -74,6 +74,7 @@ export interface TrainSettings {
   readonly ignore_steps?: number;
   readonly lr_decay_start?: number;
   readonly best: 'val_iou' | 'val_loss';
+  readonly loss?: 'bce' | 'bce_dice';
 }
 
 /** Validation interval when a train block does not set one. */
@@ -99,6 +100,7 @@ export const TRAIN_SCHEMA = {
     ignore_steps: { type: 'integer', minimum: 0, description: 'Validations at or before this step never become the kept weights.' },
     lr_decay_start: { type: 'integer', minimum: 0, description: 'Step from which lr shrinks x0.95 per validation interval (default: half the steps).' },
     best: { enum: ['val_iou', 'val_loss'], default: 'val_iou' },
+    loss: { enum: ['bce', 'bce_dice'], default: 'bce', description: "Training loss: the thesis's BCE, or BCE + soft Dice (robust to sparse foreground). Validation loss stays BCE." },
   },
 } as const;
 

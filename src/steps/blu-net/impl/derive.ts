@@ -46,6 +46,7 @@ export function densestWindow(sample: Pick<Sample, 'width' | 'height' | 'mask'>,
 async function resizeWindow(pixels: Uint8Array, from: { width: number; height: number }, to: { width: number; height: number }, kernel: 'lanczos3' | 'nearest'): Promise<Uint8Array> {
   const out = await sharp(pixels, { raw: { width: from.width, height: from.height, channels: 1 } })
     .resize(to.width, to.height, { kernel, fit: 'fill' })
+    .greyscale() // sharp otherwise writes raw output as 3 channels
     .raw()
     .toBuffer();
   return new Uint8Array(out.buffer, out.byteOffset, out.length);

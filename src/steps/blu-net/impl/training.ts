@@ -85,7 +85,7 @@ export async function supervisedPhase(
   settings: TrainSettings,
   phase: Phase,
 ): Promise<StepResult<PhaseRecord>> {
-  const options: SupervisedOptions = { ...loopOptions(settings), bestMetric: settings.best, onEvent: handler(ctx, phase) };
+  const options: SupervisedOptions = { ...loopOptions(settings), bestMetric: settings.best, ...(settings.loss ? { loss: settings.loss } : {}), onEvent: handler(ctx, phase) };
   const started = performance.now();
   const result = await trainSupervised(model, data, options);
   if (!result.ok) return failure(ctx.signal.aborted ? 'cancelled' : result.error.message);
