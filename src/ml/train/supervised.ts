@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { err, ok, type Result } from '../../runtime/result.js';
 import type { AugmentOptions } from '../data/augment.js';
 import type { CropOptions } from '../data/crop.js';
+import { clearOutside } from '../data/crop.js';
 import type { Sample } from '../data/types.js';
 import { scoreImages } from '../metrics.js';
 import { createRng, type Rng } from '../random.js';
@@ -93,8 +94,9 @@ export async function validateSupervised(
     });
     const [lossValue, truth, predicted] = await Promise.all([loss.data(), batch.y.data(), probabilities.data()]);
     lossSum += (lossValue[0] ?? Number.NaN) * batchCount(batch.x);
-    perImage.push(...scoreImages(truth, predicted, cropSize * cropSize).perImage);
     [low, high] = valueRange(predicted, low, high);
+    batch.inside.forEach((inside, b) => clearOutside(predicted as Float32Array, cropSize, inside, b * cropSize * cropSize));
+    perImage.push(...scoreImages(truth, predicted, cropSize * cropSize).perImage);
     tf.dispose([loss, probabilities]);
     disposeBatch(batch);
   }

@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { evalPatch, type Sample } from '../../../ml/data/index.js';
+import { clearOutside, evalPatch, type Sample } from '../../../ml/data/index.js';
 import { confusion, f1Of, iouOf } from '../../../ml/metrics.js';
 import { constantOutput, valueRange } from '../../../ml/train/index.js';
 import { ok } from '../../../runtime/result.js';
@@ -38,12 +38,14 @@ async function scoreOne(ctx: StepRunContext, model: tf.LayersModel, sample: Samp
     const x = tf.tensor4d(patch.image, [1, crop, crop, 1]);
     return model.predict(x) as tf.Tensor;
   });
-  const values = await probabilities.data();
+  const values = (await probabilities.data()) as Float32Array;
   probabilities.dispose();
+  const range = valueRange(values);
+  clearOutside(values, crop, patch.inside);
   const c = confusion(patch.mask, values);
   if (overlayDir !== null) await writeOverlay(path.join(overlayDir, `${sample.name}.png`), patch, values);
   ctx.log(`${sample.name}: IoU ${iouOf(c).toFixed(4)} F1 ${f1Of(c).toFixed(4)}`);
-  return { image: sample.name, iou: iouOf(c), f1: f1Of(c), range: valueRange(values) };
+  return { image: sample.name, iou: iouOf(c), f1: f1Of(c), range };
 }
 
 const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
