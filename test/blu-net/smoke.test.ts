@@ -119,8 +119,14 @@ describe.skipIf(skip !== null)('blu-net smoke pipeline (real CLI, BBBC030 subset
   });
 
   it('saves every trained model with its info and training record', async () => {
-    const expected: Record<string, string> = { pretrain_seed_1: 'unet', hint_seed_1: 'lw_unet', binarise_seed_1: 'blu_net', ablation_model_lw_unet_seed_1: 'lw_unet', ablation_model_blu_net_seed_1: 'blu_net' };
-    for (const [dir, architecture] of Object.entries(expected)) {
+    const expected: [string, string, string][] = [
+      ['pretrain@seed=1', 'pretrain_seed_1', 'unet'],
+      ['hint@seed=1', 'hint_seed_1', 'lw_unet'],
+      ['binarise@seed=1', 'binarise_seed_1', 'blu_net'],
+      ['ablation@model=lw_unet,seed=1', 'ablation_model_lw_unet_seed_1', 'lw_unet'],
+      ['ablation@model=blu_net,seed=1', 'ablation_model_blu_net_seed_1', 'blu_net'],
+    ];
+    for (const [stepId, dir, architecture] of expected) {
       const info = await json(`artifacts/${dir}/model/blu-model.json`);
       expect(info.architecture).toBe(architecture);
       expect(info.seed).toBe(1);
@@ -131,7 +137,7 @@ describe.skipIf(skip !== null)('blu-net smoke pipeline (real CLI, BBBC030 subset
       // Step budgets: smoke phases are 2-4 steps, validated every 2 steps.
       expect(phases.at(-1)?.history.map((h) => h.step)).toEqual(dir.startsWith('pretrain') ? [2, 4] : [2]);
       // A collapsed model is marked in its info, tagged and warned about, never silent.
-      const end = first.ends.find((e) => e.stepId === dir.replace(/_seed_1$/, '@seed=1').replace(/^ablation_model_(\w+)@/, 'ablation@model=$1,'));
+      const end = first.ends.find((e) => e.stepId === stepId);
       expect(end?.tags?.['blu.collapsed']).toBe(info.collapsed as string | undefined);
     }
   });

@@ -62,9 +62,9 @@ async function supervisedStep(
       () => {
         // checkData guarantees exactly one output.
         const [probabilities] = applyTraining(model, batch.x);
-        const bce = supervisedLoss(options.loss ?? 'bce', batch.y, probabilities ?? batch.y);
+        const fit = supervisedLoss(options.loss ?? 'bce', batch.y, probabilities ?? batch.y);
         const regularisation = model.calculateLosses();
-        return regularisation.length > 0 ? tf.add(bce, tf.addN(regularisation)).asScalar() : bce;
+        return regularisation.length > 0 ? tf.add(fit, tf.addN(regularisation)).asScalar() : fit;
       },
       true,
       variables,
