@@ -84,7 +84,7 @@ const BINARISER_PROPERTIES = {
   gamma_init: {
     enum: ['thesis', 'weight-scale', 'calibrated', 'matched'],
     description:
-      'thesis: gammas start at [M..1]/sum; weight-scale: kernel gammas fitted to the kernels; calibrated: weight-scale plus activation gammas fitted to the pre-activations on training images; matched: calibrated, with each transferred conv first scaled to the output magnitude of its lw_unet layer (from scratch, where there is no lw_unet, the same as calibrated)',
+      'thesis: gammas start at [M..1]/sum; weight-scale: kernel gammas fitted to the kernels; calibrated: weight-scale plus activation gammas fitted to the pre-activations on training images; matched: calibrated, with the gammas and bias of each transferred conv first scaled so its output magnitude matches its lw_unet layer (latent kernels unchanged; from scratch, where there is no lw_unet, the same as calibrated)',
   },
   ste: { enum: ['unit', 'range'], description: "unit: the thesis's hard-tanh STE (|r| <= 1); range: the STE window and slope follow the gammas" },
 } as const;
@@ -99,7 +99,8 @@ const LEVELS_SCHEMA = {
 
 export const binariseKind: StepKindDefinition = {
   name: 'binarise',
-  version: '1',
+  // 2: `matched` no longer scales the latent kernels.
+  version: '2',
   description: 'BLU-Net initialised from the distilled lw_unet (weight transfer), then trained with BCE',
   withSchema: {
     type: 'object',
