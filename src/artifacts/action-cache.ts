@@ -80,6 +80,7 @@ export function isActionCacheEntry(value: unknown): value is ActionCacheEntry {
     isRecord(value.metrics) &&
     Object.values(value.metrics).every((v) => typeof v === 'number') &&
     Array.isArray(value.series) &&
+    (value.tags === undefined || (isRecord(value.tags) && Object.values(value.tags).every((v) => typeof v === 'string'))) &&
     (value.logHash === undefined || isSha256(value.logHash)) &&
     typeof value.durationMs === 'number' &&
     isProducer(value.producer)

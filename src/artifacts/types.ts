@@ -58,6 +58,8 @@ export interface ActionCacheEntry {
   readonly outputs: readonly StoredOutput[];
   /** Final value of every metric the step reported (last point per name). */
   readonly metrics: Readonly<Record<string, number>>;
+  /** Tags the step reported (last value per key); absent when it reported none. */
+  readonly tags?: Readonly<Record<string, string>>;
   /** Full series, so that trackers can show curves for restored steps too. */
   readonly series: readonly MetricPoint[];
   /** Hash of the attempt's log in the CAS (so a restored step can still show its log). */

@@ -39,11 +39,16 @@ export interface CommitStores {
 export async function runAttempt(spec: StepSpec, stores: CommitStores, io: AttemptIO): Promise<Result<AttemptSuccess, StepFailure>> {
   const startedAt = new Date();
   const series: MetricPoint[] = [];
+  const tags: Record<string, string> = {};
   const report: StepReport = {
     progress: (p) => io.report.progress(p),
     metric: (name, value, step, timestamp) => {
       series.push({ name, value, step, timestamp });
       io.report.metric(name, value, step, timestamp);
+    },
+    tag: (key, value) => {
+      tags[key] = value;
+      io.report.tag(key, value);
     },
   };
   const prepared = await prepareOutputs(spec);
@@ -51,7 +56,7 @@ export async function runAttempt(spec: StepSpec, stores: CommitStores, io: Attem
   const ran = await execute(spec, { ...io, report });
   if (!ran.ok) return ran;
   if (io.signal.aborted) return err({ reason: 'cancelled', message: `step '${spec.id}' was cancelled` });
-  return commit(spec, stores, series, startedAt, io.jobId);
+  return commit(spec, stores, { series, tags }, startedAt, io.jobId);
 }
 
 function stepEnv(spec: StepSpec, env: Readonly<Record<string, string | undefined>>): Record<string, string> {
@@ -109,7 +114,13 @@ async function prepareOutputs(spec: StepSpec): Promise<Result<void, StepFailure>
   return ok(undefined);
 }
 
-async function commit(spec: StepSpec, stores: CommitStores, series: readonly MetricPoint[], startedAt: Date, jobId: string | undefined): Promise<Result<AttemptSuccess, StepFailure>> {
+async function commit(
+  spec: StepSpec,
+  stores: CommitStores,
+  reported: { readonly series: readonly MetricPoint[]; readonly tags: Readonly<Record<string, string>> },
+  startedAt: Date,
+  jobId: string | undefined,
+): Promise<Result<AttemptSuccess, StepFailure>> {
   const outputs: StoredOutput[] = [];
   for (const out of spec.outs) {
     try {
@@ -127,8 +138,9 @@ async function commit(spec: StepSpec, stores: CommitStores, series: readonly Met
     stepId: spec.id,
     components: spec.components,
     outputs,
-    metrics: lastValues(series),
-    series,
+    metrics: lastValues(reported.series),
+    ...(Object.keys(reported.tags).length > 0 ? { tags: { ...reported.tags } } : {}),
+    series: reported.series,
     durationMs: finishedAt.getTime() - startedAt.getTime(),
     producer: {
       runId: spec.runId,

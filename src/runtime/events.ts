@@ -87,6 +87,8 @@ export type RunEvent =
       readonly key: StepKey | null;
       readonly durationMs: number;
       readonly metrics: Readonly<Record<string, number>>;
+      /** Tags the step reported (`::blu::{"tag":…}`), from its cache entry. */
+      readonly tags?: Readonly<Record<string, string>>;
       /** For restored steps: the blu run and step that produced the outputs. */
       readonly source?: { readonly runId: string; readonly stepId: string; readonly finishedAt: string };
       /** Absolute paths of outputs declared `track: true` plus the log, for artifact logging. */

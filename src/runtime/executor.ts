@@ -7,6 +7,8 @@ import type { StepSpec } from './step-spec.js';
 export interface StepReport {
   progress(progress: StepProgress): void;
   metric(name: string, value: number, step: number, timestamp: number): void;
+  /** A fact about the step's result (e.g. `blu.collapsed`); kept with its cache entry, logged as an MLflow tag. */
+  tag(key: string, value: string): void;
 }
 
 export interface ExecuteOptions {

@@ -17,6 +17,7 @@ export class OutputRouter {
       const message = parseProtocolLine(line);
       if (message?.type === 'progress') report.progress(message.progress);
       else if (message?.type === 'metric') report.metric(message.name, message.value, message.step, message.timestamp);
+      else if (message?.type === 'tag') report.tag(message.key, message.value);
       else {
         output(`${line}\n`);
         this.#tail.add(line);

@@ -37,7 +37,9 @@ export function resolveSteps(raw: RawPipeline, ctx: ResolveContext): { steps: St
       diagnostics.push(ctx.source.diagnostic('BLU_WITH_WITHOUT_USES', `'with' only applies to 'uses:' steps; pass values to a 'run:' command as arguments`, [...stepPath, 'with'], { key: true }));
       continue;
     }
-    for (const matrix of expandMatrix(step.matrix)) {
+    const axes = matrixAxes(step.matrix, ctx, stepPath, diagnostics);
+    if (axes === undefined) continue; // reported
+    for (const matrix of expandMatrix(axes)) {
       const draft = resolveInstance(name, step, matrix, raw, ctx, diagnostics);
       if (draft) drafts.push(draft);
     }
@@ -51,7 +53,37 @@ export interface Draft extends Omit<StepInstance, 'needs' | 'needsAt'> {
   readonly needNames: readonly { readonly text: string; readonly path: PathSegment[] }[];
 }
 
-function expandMatrix(matrix: RawStep['matrix']): (Record<string, JsonValue> | null)[] {
+type MatrixAxes = Readonly<Record<string, readonly JsonValue[]>>;
+
+/**
+ * The values of every matrix key; a `${params.<path>}` key takes the list from that param. The
+ * param is deliberately not part of the instances' keys (each instance has its own value in its
+ * key), so adding a value to the list adds instances without invalidating the others.
+ */
+function matrixAxes(matrix: RawStep['matrix'], ctx: ResolveContext, stepPath: PathSegment[], diagnostics: Diagnostic[]): MatrixAxes | null | undefined {
+  if (!matrix) return null;
+  const axes: Record<string, readonly JsonValue[]> = {};
+  let bad = false;
+  for (const [key, values] of Object.entries(matrix)) {
+    if (typeof values !== 'string') {
+      axes[key] = values;
+      continue;
+    }
+    const param = /^\$\{\s*params\.([A-Za-z0-9_.-]+)\s*\}$/.exec(values)?.[1] ?? '';
+    const list = lookupPath(ctx.params, param);
+    const scalars = Array.isArray(list) && list.length > 0 && list.every((v) => ['string', 'number', 'boolean'].includes(typeof v));
+    if (scalars && new Set(list.map(String)).size === list.length) {
+      axes[key] = list;
+      continue;
+    }
+    const what = list === undefined ? `unknown param '${param}'${suggestion(param, paramPaths(ctx.params))}` : `param '${param}' must be a non-empty list of distinct strings, numbers or booleans (it is ${JSON.stringify(list)})`;
+    diagnostics.push(ctx.source.diagnostic('BLU_BAD_MATRIX', `matrix '${key}': ${what}`, [...stepPath, 'matrix', key]));
+    bad = true;
+  }
+  return bad ? undefined : axes;
+}
+
+function expandMatrix(matrix: MatrixAxes | null): (Record<string, JsonValue> | null)[] {
   if (!matrix) return [null];
   let combos: Record<string, JsonValue>[] = [{}];
   for (const [key, values] of Object.entries(matrix)) {

@@ -199,6 +199,8 @@ export class Scheduler {
     return {
       progress: (progress) => this.ctx.emit({ type: 'step-progress', stepId, progress, time: Date.now() }),
       metric: (name, value, step, time) => this.ctx.emit({ type: 'step-metric', stepId, name, value, step, time }),
+      // Tags reach trackers with the committed entry (step-end), so restored steps carry them too.
+      tag: () => undefined,
     };
   }
 
@@ -247,12 +249,16 @@ export class Scheduler {
       key: planned.key,
       durationMs,
       metrics: entry?.metrics ?? {},
+      ...(entry?.tags ? { tags: entry.tags } : {}),
       ...(source ? { source } : {}),
       artifacts,
       ...extra,
       time: Date.now(),
     });
     if (entry && (outcome === 'ran' || outcome === 'restored' || outcome === 'fresh')) this.#recordLock(planned.id, entry);
+    // A step's `blu.warning` tag is shown on every run that uses its result, not only the one that made it.
+    const warning = entry?.tags?.['blu.warning'];
+    if (warning !== undefined) this.ctx.emit({ type: 'warning', message: `${planned.id}: ${warning}`, time: Date.now() });
   }
 
   /** Lock updates are coalesced: one writer at a time takes everything pending (fast for big DAGs). */

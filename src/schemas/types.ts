@@ -22,7 +22,8 @@ export interface RawStep {
   readonly uses?: string;
   readonly with?: JsonObject;
   readonly needs?: readonly string[];
-  readonly matrix?: Readonly<Record<string, readonly (string | number | boolean)[]>>;
+  /** Per key: the values, or `${params.<path>}` naming a param that holds them. */
+  readonly matrix?: Readonly<Record<string, readonly (string | number | boolean)[] | string>>;
   readonly deps?: readonly string[];
   readonly outs?: readonly RawOutput[];
   readonly params?: readonly string[];

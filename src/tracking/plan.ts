@@ -208,7 +208,8 @@ export class Planner {
   }
 
   private endTags(event: Extract<RunEvent, { type: 'step-end' }>): Record<string, string> {
-    const tags: Record<string, string> = { 'blu.outcome': event.outcome };
+    // The step's own tags first: the runner's tags below must not be overridden by a step.
+    const tags: Record<string, string> = { ...(event.tags ?? {}), 'blu.outcome': event.outcome };
     // The outcome is the truth (a planned restore may have ended up running).
     tags['blu.cache'] = event.outcome === 'restored' || event.outcome === 'fresh' ? event.outcome : 'ran';
     if (event.jobId !== undefined) tags['blu.slurm_job_id'] = event.jobId;

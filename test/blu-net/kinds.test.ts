@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Ajv } from 'ajv';
 import { builtinRegistry } from '../../src/steps/registry.js';
-import { artifactPath, safeStepId, trainSettings } from '../../src/steps/blu-net/common.js';
+import { artifactPath, phaseSeed, safeStepId, trainSettings } from '../../src/steps/blu-net/common.js';
+import { loopOptions } from '../../src/steps/blu-net/impl/training.js';
 import { percentile } from '../../src/steps/blu-net/impl/latency.js';
 
 const registry = builtinRegistry();
@@ -15,7 +16,7 @@ const kind = (name: string) => {
   if (!k) throw new Error(`kind ${name} not registered`);
   return k;
 };
-const TRAIN = { epochs: 2, lr: 0.001, crop: 64 };
+const TRAIN = { steps: 20, val_every: 5, lr: 0.001, crop: 64 };
 
 describe('blu-net step kinds', () => {
   it('registers every kind of the pipeline', () => {
@@ -30,6 +31,11 @@ describe('blu-net step kinds', () => {
     expect(valid('pretrain', { data: 'dataset', width: 4, train: TRAIN })).toBe(true);
     expect(valid('pretrain', { data: 'dataset', width: 4, train: { ...TRAIN, crop: 50 } })).toBe(false); // not a multiple of 16
     expect(valid('pretrain', { data: 'dataset', width: 4, train: { ...TRAIN, epoch: 3 } })).toBe(false); // typo
+    expect(valid('pretrain', { data: 'dataset', width: 4, train: { lr: 0.001, crop: 64, epochs: 3 } })).toBe(false); // budgets are steps
+    expect(valid('pretrain', { data: 'dataset', width: 4, train: { ...TRAIN, loss: 'bce_dice', max_minutes: 5 }, seed: 2 })).toBe(true);
+    expect(valid('dataset', { layout: 'split-folders', path: 'd', derive: null })).toBe(true);
+    expect(valid('dataset', { layout: 'split-folders', path: 'd', derive: { images: { train: 9, validation: 3, test: 3 }, width: 640, height: 480, zoom: 2 } })).toBe(true);
+    expect(valid('dataset', { layout: 'split-folders', path: 'd', derive: { width: 640, height: 480, zoom: 2 } })).toBe(false); // images missing
     expect(valid('dataset', { layout: 'split-folders' })).toBe(false); // neither path nor url
     expect(valid('dataset', { layout: 'split-folders', url: 'https://example.org/x.zip' })).toBe(false); // url without sha256
     expect(valid('dataset', { layout: 'dic1', path: '../data', scale: 0.5, max_images: { train: 3 } })).toBe(true);
@@ -72,7 +78,14 @@ describe('blu-net helpers', () => {
   });
 
   it('fills the documented train defaults', () => {
-    expect(trainSettings({ epochs: 3, lr: 0.01, crop: 32 })).toMatchObject({ epochs: 3, batch: 1, seed: 1, augment: true, sampler: 'uniform', best: 'val_iou' });
+    expect(trainSettings({ steps: 30, lr: 0.01, crop: 32 })).toMatchObject({ steps: 30, val_every: 20, batch: 1, seed: 1, augment: true, sampler: 'uniform', best: 'val_iou' });
+  });
+
+  it('maps a step budget onto validation intervals and offsets phase seeds per run seed', () => {
+    const s = trainSettings({ steps: 50, val_every: 20, lr: 0.01, crop: 32, ignore_steps: 40, lr_decay_start: 20, seed: 3 });
+    expect(loopOptions(s)).toMatchObject({ epochs: 3, stepsPerEpoch: 20, totalSteps: 50, ignoreEpochs: 2, lrDecayStartEpoch: 1 });
+    expect(phaseSeed(s, 1).seed).toBe(3);
+    expect(phaseSeed(s, 3).seed).toBe(2003);
   });
 
   it('takes nearest-rank percentiles', () => {

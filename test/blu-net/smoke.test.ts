@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
@@ -28,6 +29,7 @@ interface StepEnd {
   readonly stepId: string;
   readonly outcome: string;
   readonly metrics: Record<string, number>;
+  readonly tags?: Record<string, string>;
 }
 
 interface RunOutput {
@@ -36,18 +38,23 @@ interface RunOutput {
   readonly stderr: string;
 }
 
+/** The training and evaluation steps of one seed. */
+const seedSteps = (seed: number) => [
+  `pretrain@seed=${seed}`,
+  `hint@seed=${seed}`,
+  `binarise@seed=${seed}`,
+  `ablation@model=lw_unet,seed=${seed}`,
+  `ablation@model=blu_net,seed=${seed}`,
+  `evaluate@source=pretrain,seed=${seed}`,
+  `evaluate@source=hint,seed=${seed}`,
+  `evaluate@source=binarise,seed=${seed}`,
+  `evaluate_scratch@model=lw_unet,seed=${seed}`,
+  `evaluate_scratch@model=blu_net,seed=${seed}`,
+];
+
 const STEPS = [
   'dataset',
-  'pretrain',
-  'hint',
-  'binarise',
-  'ablation@model=lw_unet',
-  'ablation@model=blu_net',
-  'evaluate@source=pretrain',
-  'evaluate@source=hint',
-  'evaluate@source=binarise',
-  'evaluate_scratch@model=lw_unet',
-  'evaluate_scratch@model=blu_net',
+  ...seedSteps(1),
   'size',
   'size_thesis',
   'latency',
@@ -55,10 +62,12 @@ const STEPS = [
 ];
 
 let project = '';
+// The backend is part of every step key: every command of the test uses the same one.
+const BACKEND_ENV = { BLU_BACKEND: process.env.BLU_BACKEND ?? 'wasm' };
 
 async function run(...extra: string[]): Promise<RunOutput> {
   const args = [cli, 'run', 'pipelines/blu-net.yaml', '-e', 'experiments/smoke.yaml', '--set', `data_dir=${dataDir}`, '--no-track', '--json', ...extra];
-  const result = await execa('node', args, { cwd: project, reject: false, env: { BLU_BACKEND: process.env.BLU_BACKEND ?? 'wasm' } });
+  const result = await execa('node', args, { cwd: project, reject: false, env: BACKEND_ENV });
   const ends = result.stdout
     .split('\n')
     .filter((line) => line.startsWith('{'))
@@ -110,18 +119,31 @@ describe.skipIf(skip !== null)('blu-net smoke pipeline (real CLI, BBBC030 subset
   });
 
   it('saves every trained model with its info and training record', async () => {
-    const expected: Record<string, string> = { pretrain: 'unet', hint: 'lw_unet', binarise: 'blu_net', ablation_model_lw_unet: 'lw_unet', ablation_model_blu_net: 'blu_net' };
-    for (const [dir, architecture] of Object.entries(expected)) {
+    const expected: [string, string, string][] = [
+      ['pretrain@seed=1', 'pretrain_seed_1', 'unet'],
+      ['hint@seed=1', 'hint_seed_1', 'lw_unet'],
+      ['binarise@seed=1', 'binarise_seed_1', 'blu_net'],
+      ['ablation@model=lw_unet,seed=1', 'ablation_model_lw_unet_seed_1', 'lw_unet'],
+      ['ablation@model=blu_net,seed=1', 'ablation_model_blu_net_seed_1', 'blu_net'],
+    ];
+    for (const [stepId, dir, architecture] of expected) {
       const info = await json(`artifacts/${dir}/model/blu-model.json`);
       expect(info.architecture).toBe(architecture);
+      expect(info.seed).toBe(1);
       expect(existsSync(path.join(project, `artifacts/${dir}/model/weights.bin`))).toBe(true);
       const train = await json(`artifacts/${dir}/train.json`);
-      expect((train.phases as unknown[]).length).toBe(dir === 'hint' ? 3 : 1);
+      const phases = train.phases as { history: { step: number }[] }[];
+      expect(phases.length).toBe(dir.startsWith('hint') ? 3 : 1);
+      // Step budgets: smoke phases are 2-4 steps, validated every 2 steps.
+      expect(phases.at(-1)?.history.map((h) => h.step)).toEqual(dir.startsWith('pretrain') ? [2, 4] : [2]);
+      // A collapsed model is marked in its info, tagged and warned about, never silent.
+      const end = first.ends.find((e) => e.stepId === stepId);
+      expect(end?.tags?.['blu.collapsed']).toBe(info.collapsed as string | undefined);
     }
   });
 
   it('evaluates every model: IoU/F1 per image and mean in [0, 1], overlays written', async () => {
-    const dirs = ['evaluate_source_pretrain', 'evaluate_source_hint', 'evaluate_source_binarise', 'evaluate_scratch_model_lw_unet', 'evaluate_scratch_model_blu_net'];
+    const dirs = ['evaluate_source_pretrain_seed_1', 'evaluate_source_hint_seed_1', 'evaluate_source_binarise_seed_1', 'evaluate_scratch_model_lw_unet_seed_1', 'evaluate_scratch_model_blu_net_seed_1'];
     for (const dir of dirs) {
       const evaluation = await json(`artifacts/${dir}/eval.json`);
       expect(inUnit(evaluation.meanIou) && inUnit(evaluation.meanF1)).toBe(true);
@@ -131,7 +153,7 @@ describe.skipIf(skip !== null)('blu-net smoke pipeline (real CLI, BBBC030 subset
       const overlays = await readdir(path.join(project, `artifacts/${dir}/overlays`));
       expect(overlays.filter((f) => f.endsWith('.png'))).toHaveLength(2);
     }
-    const end = first.ends.find((e) => e.stepId === 'evaluate@source=binarise');
+    const end = first.ends.find((e) => e.stepId === 'evaluate@source=binarise,seed=1');
     expect(inUnit(end?.metrics.test_iou)).toBe(true);
   });
 
@@ -163,8 +185,11 @@ describe.skipIf(skip !== null)('blu-net smoke pipeline (real CLI, BBBC030 subset
     }
     const table = await readFile(path.join(project, 'artifacts/report/results.md'), 'utf8');
     for (const label of ['U-Net', 'lw_unet (hint learning + BCE)', 'BLU-Net (from distilled lw_unet)', 'lw_unet (from scratch)', 'BLU-Net (from scratch)']) {
-      expect(table).toContain(`| ${label} |`);
+      expect(table).toContain(`| ${label} | 4 | 1 |`);
     }
+    const figure = await sharp(path.join(project, 'artifacts/report/iou-vs-size.png')).metadata();
+    expect([figure.format, figure.width]).toEqual(['png', 2000]);
+    expect(table).toContain('![Test IoU against model size](iou-vs-size.png)');
   });
 
   it('finds everything fresh on a second run', async () => {
@@ -173,16 +198,22 @@ describe.skipIf(skip !== null)('blu-net smoke pipeline (real CLI, BBBC030 subset
     expect(outcomes(second)).toEqual(Object.fromEntries(STEPS.map((s) => [s, 'fresh'])));
   }, 120_000);
 
+  it('plans a second seed as only that seed\'s steps (and the report)', async () => {
+    const status = await execa('node', [cli, 'status', 'pipelines/blu-net.yaml', '-e', 'experiments/smoke.yaml', '--set', `data_dir=${dataDir}`, '--set', 'seeds=[1,2]', '--json'], { cwd: project, reject: false, env: BACKEND_ENV });
+    const steps = (JSON.parse(status.stdout) as { steps: { id: string; state: string }[] }).steps;
+    expect(steps.filter((s) => s.state !== 'fresh').map((s) => s.id).sort()).toEqual([...seedSteps(2), 'report'].sort());
+  });
+
   it('reruns only hint and its dependents when a hint-learning param changes', async () => {
-    const changed = await run('--set', 'hint.encoder.epochs=2');
+    const changed = await run('--set', 'hint.encoder.steps=4');
     expect(changed.exitCode).toBe(0);
     const got = outcomes(changed);
-    const rerun = ['hint', 'binarise', 'evaluate@source=hint', 'evaluate@source=binarise', 'size', 'latency', 'report'];
+    const rerun = ['hint@seed=1', 'binarise@seed=1', 'evaluate@source=hint,seed=1', 'evaluate@source=binarise,seed=1', 'size', 'latency', 'report'];
     for (const step of STEPS) {
       if (rerun.includes(step)) expect(got[step], step).toBe('ran');
       else expect(['fresh', 'restored'], step).toContain(got[step]);
     }
-    const train = await json('artifacts/hint/train.json');
+    const train = await json('artifacts/hint_seed_1/train.json');
     const phases = train.phases as { phase: string; history: unknown[] }[];
     expect(phases[0]?.phase).toBe('hint_encoder');
     expect(phases[0]?.history).toHaveLength(2);

@@ -74,6 +74,7 @@ export function recordingReport(onProgress?: (p: StepProgress) => void): Recorde
       onProgress?.(p);
     },
     metric: (name, value, step) => metricsSeen.push({ name, value, step }),
+    tag: () => undefined,
   };
 }
 

@@ -30,6 +30,17 @@ describe('planner', () => {
     expect(logged[0]?.kind === 'log' && logged[0].metrics.map((m) => m.step)).toEqual([0, 1, 2]);
   });
 
+  it("logs a step's own tags at its end, without letting them replace the runner's", () => {
+    const ops = plan([
+      { type: 'run-start', runId: 'r1', pipelineFile: 'p.yaml', pipelineName: 'p', steps: [], time: T0 },
+      { type: 'step-end', stepId: 'train', outcome: 'fresh', key: null, durationMs: 1, metrics: {}, artifacts: [], time: T0 + 5,
+        tags: { 'blu.collapsed': 'val IoU never left 0', 'blu.outcome': 'pretend' } },
+    ]);
+    const tags = ops.flatMap((op) => (op.kind === 'log' && op.ref === 'step:train' ? op.tags : []));
+    expect(tags).toContainEqual({ key: 'blu.collapsed', value: 'val IoU never left 0' });
+    expect(tags.filter((t) => t.key === 'blu.outcome')).toEqual([{ key: 'blu.outcome', value: 'fresh' }]);
+  });
+
   it('records failed steps as FAILED with the failure, and skips steps that never started', () => {
     const ops = plan([
       { type: 'run-start', runId: 'r1', pipelineFile: 'p.yaml', pipelineName: 'p', steps: [], time: T0 },

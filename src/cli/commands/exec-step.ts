@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { ActionCache } from '../../artifacts/action-cache.js';
 import { ContentStore } from '../../artifacts/content-store.js';
 import { runAttempt } from '../../runtime/attempt.js';
-import { formatMetricLine, formatProgressLine } from '../../runtime/step-protocol.js';
+import { formatMetricLine, formatProgressLine, formatTagLine } from '../../runtime/step-protocol.js';
 import type { StepSpec } from '../../runtime/step-spec.js';
 import { builtinRegistry } from '../../steps/registry.js';
 import { printUsage, wantsHelp } from '../args.js';
@@ -43,6 +43,7 @@ export async function execStepCommand(argv: readonly string[], io: CliIO): Promi
     report: {
       progress: (p) => io.stdout(`${formatProgressLine(p)}\n`),
       metric: (name, value, step, timestamp) => io.stdout(`${formatMetricLine(name, value, step, timestamp)}\n`),
+      tag: (key, value) => io.stdout(`${formatTagLine(key, value)}\n`),
     },
     output: io.stdout,
     env: io.env,

@@ -1,13 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../random.js';
 import { augmentPatch, type AugmentOptions } from './augment.js';
-import { cropSample, type CropOptions, type Patch } from './crop.js';
+import { cropSample, type CropOptions, type InsideRect, type Patch } from './crop.js';
 import type { Sample } from './types.js';
 
 /** x: images [B,H,W,1] in 0..1, y: masks [B,H,W,1] in {0,1}. The caller disposes both. */
 export interface Batch {
   readonly x: tf.Tensor4D;
   readonly y: tf.Tensor4D;
+  /** Per image: where the image is when its window was padded (see clearOutside). */
+  readonly inside: readonly (InsideRect | undefined)[];
 }
 
 export interface TrainPatchOptions {
@@ -39,5 +41,5 @@ export function patchesToBatch(patches: readonly [Patch, ...Patch[]]): Batch {
     for (let i = 0; i < pixels; i++) masks[b * pixels + i] = patch.mask[i] as number;
   });
   const shape: [number, number, number, number] = [patches.length, size, size, 1];
-  return { x: tf.tensor4d(images, shape), y: tf.tensor4d(masks, shape) };
+  return { x: tf.tensor4d(images, shape), y: tf.tensor4d(masks, shape), inside: patches.map((p) => p.inside) };
 }

@@ -1,11 +1,34 @@
 import type { Rng } from '../random.js';
 import type { Sample } from './types.js';
 
+/** The pixels of a window that lie inside the source image: columns [x0, x1), rows [y0, y1). */
+export interface InsideRect {
+  readonly x0: number;
+  readonly y0: number;
+  readonly x1: number;
+  readonly y1: number;
+}
+
 /** A square training/validation patch: image in 0..1, mask 0/1. */
 export interface Patch {
   readonly size: number;
   readonly image: Float32Array;
   readonly mask: Uint8Array;
+  /** Set when the window reaches outside the image (zero padding): where the image is. */
+  readonly inside?: InsideRect;
+}
+
+/**
+ * Sets predictions on padding to 0 (background) for the image at `offset`: padding is not part of
+ * the image, so it is not scored. The truth there is 0, so this only removes false positives.
+ */
+export function clearOutside(values: Float32Array, size: number, inside: InsideRect | undefined, offset = 0): void {
+  if (inside === undefined) return;
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      if (y < inside.y0 || y >= inside.y1 || x < inside.x0 || x >= inside.x1) values[offset + y * size + x] = 0;
+    }
+  }
 }
 
 export type CropMode = 'random' | 'center';
@@ -33,7 +56,9 @@ export function extractWindow(sample: Sample, x0: number, y0: number, size: numb
     image.set(sample.image.subarray(src + xStart, src + xEnd), y * size + xStart);
     mask.set(sample.mask.subarray(src + xStart, src + xEnd), y * size + xStart);
   }
-  return { size, image, mask };
+  const inside = { x0: xStart, y0: Math.max(0, -y0), x1: Math.max(xStart, xEnd), y1: Math.min(size, Math.max(0, sample.height - y0)) };
+  const padded = inside.x0 > 0 || inside.y0 > 0 || inside.x1 < size || inside.y1 < size;
+  return padded ? { size, image, mask, inside } : { size, image, mask };
 }
 
 /**

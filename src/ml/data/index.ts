@@ -2,7 +2,7 @@ export type { Sample, DatasetSplit, DataError, DataErrorCode } from './types.js'
 export { loadDataset, type LoadDatasetOptions, type DatasetLayout } from './dataset.js';
 export { decodePair, clearSampleCache } from './decode.js';
 export { thesisSplit, chunk, type ThesisSplitOptions } from './split.js';
-export { cropSample, extractWindow, type Patch, type CropMode, type CropOptions } from './crop.js';
+export { clearOutside, cropSample, extractWindow, type InsideRect, type Patch, type CropMode, type CropOptions } from './crop.js';
 export {
   augmentPatch,
   histogramVoodoo,

@@ -42,9 +42,15 @@ export function fitAllKernelGammas(model: tf.LayersModel): number {
   return convs.length;
 }
 
-// Weights scaled together so a binary conv's output scales exactly: the latent kernel and its gammas
-// (the greedy signs are then unchanged) and the bias. Depthwise stays; the pointwise kernel carries the scale.
-const OUTPUT_SCALED = new Set(['kernel', 'gamma', 'pointwise_kernel', 'pointwise_gamma', 'bias']);
+// Weights scaled to change a binary conv's output scale: its (pointwise) gammas and the bias. The latent
+// kernel is left alone: shrinking it (the first version of `matched` did, so that the greedy signs
+// stayed exact) makes every Adam step of lr size flip many more of its signs, and that BLU-Net never
+// left val IoU 0. With the kernel fixed the residual signs move a little, so the scale is matched
+// iteratively. Depthwise stays; the pointwise gammas carry the scale.
+const OUTPUT_SCALED = new Set(['gamma', 'pointwise_gamma', 'bias']);
+/** Scale-matching passes per layer, and the relative error at which matching stops. */
+const MATCH_PASSES = 4;
+const MATCH_TOLERANCE = 0.01;
 
 function meanAbs(values: ArrayLike<number>): number {
   let sum = 0;
@@ -60,9 +66,22 @@ function scaleLayerOutput(layer: tf.layers.Layer, factor: number): void {
   updateLayerWeights(layer, (name, value) => (OUTPUT_SCALED.has(name) ? tf.mul(value, factor) : value));
 }
 
+/** Scales one layer's gammas and bias until its mean |output| is `target` (within 1 %); returns the total factor. */
+function matchLayer(blu: tf.LayersModel, layer: tf.layers.Layer, images: tf.Tensor4D, target: number): number {
+  let total = 1;
+  for (let pass = 0; pass < MATCH_PASSES; pass++) {
+    const current = outputScale(blu, layer, images);
+    // A teacher layer whose ReLU output is all zero on these images gives no scale to match; keep it.
+    if (!(current > 0 && target > 0) || Math.abs(target / current - 1) < MATCH_TOLERANCE) break;
+    scaleLayerOutput(layer, target / current);
+    total *= target / current;
+  }
+  return total;
+}
+
 /**
- * Teacher-matched start: walking the BLU-Net in order, each transferred conv (not the output) is scaled
- * so its mean |output| on `images` equals the mean |output| of the lw_unet layer it came from, and each
+ * Teacher-matched start: walking the BLU-Net in order, each transferred conv (not the output) has its
+ * gammas and bias scaled so its mean |output| on `images` equals the mean |output| of the lw_unet layer it came from, and each
  * activation's gammas are then fitted to what it sees. Without ReLU, magnitudes otherwise grow through
  * the decoder until the output sigmoid saturates. Returns the scale factors by layer.
  */
@@ -71,12 +90,8 @@ export function matchTeacherScales(blu: tf.LayersModel, lw: tf.LayersModel, imag
   for (const layer of blu.layers) {
     if (layer instanceof BinarySignActivation) fitActivation(blu, layer, images);
     else if ((layer instanceof BinaryConv2D || layer instanceof BinarySeparableConv2D) && layer.name !== OUTPUT_LAYER_NAME) {
-      const current = outputScale(blu, layer, images);
       const target = outputScale(lw, lw.getLayer(layer.name.replaceAll('Binary', '')), images);
-      // A teacher layer whose ReLU output is all zero on these images gives no scale to match; keep it.
-      const factor = current > 0 && target > 0 ? target / current : 1;
-      scaleLayerOutput(layer, factor);
-      factors.set(layer.name, factor);
+      factors.set(layer.name, matchLayer(blu, layer, images, target));
     }
   }
   return factors;

@@ -6,6 +6,8 @@ export interface ValidationMetrics {
   /** Mean per-image IoU / F1 on centre crops; absent for hint learning. */
   readonly iou?: number;
   readonly f1?: number;
+  /** Smallest and largest predicted probability over every validation pixel (supervised only). */
+  readonly outputRange?: readonly [number, number];
 }
 
 export type BestMetricName = 'val_iou' | 'val_loss';
@@ -21,9 +23,11 @@ export type TrainEvent =
       readonly val: ValidationMetrics;
       readonly lr: number;
       readonly seconds: number;
+      readonly step?: number;
     }
   | { readonly type: 'best-updated'; readonly epoch: number; readonly metric: BestMetricName; readonly value: number }
-  | { readonly type: 'early-stop'; readonly epoch: number; readonly bestEpoch: number };
+  | { readonly type: 'early-stop'; readonly epoch: number; readonly bestEpoch: number }
+  | { readonly type: 'time-limit'; readonly epoch: number; readonly seconds: number };
 
 export type TrainEventHandler = (event: TrainEvent) => void;
 
@@ -34,4 +38,6 @@ export interface EpochRecord {
   readonly val: ValidationMetrics;
   readonly lr: number;
   readonly seconds: number;
+  /** Optimizer steps done when this validation ran (known when the loop has a step budget). */
+  readonly step?: number;
 }

@@ -24,7 +24,6 @@ export interface HintOptions extends EpochLoopOptions {
   readonly batchSize: number;
   readonly cropSize: number;
   readonly valCropSize?: number;
-  readonly stepsPerEpoch?: number;
   readonly seed: number;
   readonly augment?: AugmentOptions | false;
   readonly crop?: CropOptions;
@@ -120,8 +119,8 @@ export async function trainHint(
       model: studentTaps,
       optimizer,
       metric: 'val_loss',
-      trainEpoch: async (epoch) => {
-        const schedule = epochSchedule(data.train, options.batchSize, options.stepsPerEpoch, rng);
+      trainEpoch: async (epoch, steps) => {
+        const schedule = epochSchedule(data.train, options.batchSize, steps, rng);
         let total = 0;
         for (const [batch, samples] of schedule.entries()) {
           const loss = await hintStep(models, optimizer, variables, samples, rng, options);

@@ -20,3 +20,27 @@ export function summedHintMse(teacher: readonly tf.Tensor[], student: readonly t
     return tf.addN(terms).asScalar();
   });
 }
+
+/**
+ * Soft Dice loss, 1 − (2·Σ p·y + 1) / (Σ p + Σ y + 1) per image, mean over the batch. Its gradient
+ * towards foreground does not shrink with the foreground fraction, unlike BCE's, so an
+ * all-background output is not a resting point on sparse masks.
+ */
+export function softDiceLoss(truth: tf.Tensor, probabilities: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    const axes = [1, 2, 3];
+    const overlap = tf.sum(tf.mul(truth, probabilities), axes);
+    const total = tf.add(tf.sum(truth, axes), tf.sum(probabilities, axes));
+    const dice = tf.div(tf.add(tf.mul(overlap, 2), 1), tf.add(total, 1));
+    return tf.mean(tf.sub(1, dice)).asScalar();
+  });
+}
+
+/** Which loss supervised training minimises: the thesis's BCE, or BCE + soft Dice. */
+export type SupervisedLoss = 'bce' | 'bce_dice';
+
+export function supervisedLoss(kind: SupervisedLoss, truth: tf.Tensor, probabilities: tf.Tensor): tf.Scalar {
+  const bce = binaryCrossEntropy(truth, probabilities);
+  if (kind === 'bce') return bce;
+  return tf.tidy(() => tf.add(bce, softDiceLoss(truth, probabilities)).asScalar());
+}

@@ -2,12 +2,13 @@ import * as tf from '@tensorflow/tfjs';
 import { err, ok, type Result } from '../../runtime/result.js';
 import type { AugmentOptions } from '../data/augment.js';
 import type { CropOptions } from '../data/crop.js';
+import { clearOutside } from '../data/crop.js';
 import type { Sample } from '../data/types.js';
 import { scoreImages } from '../metrics.js';
 import { createRng, type Rng } from '../random.js';
 import { batchCount, disposeBatch, epochSchedule, evalBatches, makeTrainBatch } from './batching.js';
 import type { BestMetricName, ValidationMetrics } from './events.js';
-import { binaryCrossEntropy } from './losses.js';
+import { binaryCrossEntropy, supervisedLoss, type SupervisedLoss } from './losses.js';
 import { runEpochLoop, type EpochLoopOptions, type TrainResult } from './loop.js';
 import { applyTraining, predictAll, ScheduledAdam, trainableVariables } from './optimizer.js';
 
@@ -21,10 +22,10 @@ export interface SupervisedOptions extends EpochLoopOptions {
   readonly cropSize: number;
   /** Validation centre-crop size; defaults to cropSize. */
   readonly valCropSize?: number;
-  /** Default: one pass over the training images. */
-  readonly stepsPerEpoch?: number;
   /** Metric that picks the kept weights: 'val_iou' (max) or 'val_loss' (min). */
   readonly bestMetric?: BestMetricName;
+  /** Training loss (validation loss stays BCE, so val_loss is comparable across settings). Default 'bce'. */
+  readonly loss?: SupervisedLoss;
   readonly seed: number;
   readonly augment?: AugmentOptions | false;
   readonly crop?: CropOptions;
@@ -44,7 +45,7 @@ function checkData(model: tf.LayersModel, data: TrainingData, options: Supervise
   return ok(true);
 }
 
-/** One optimiser step on BCE (+ the model's own regularisation losses); returns the loss value. */
+/** One optimiser step on the training loss (+ the model's own regularisation losses); returns the loss value. */
 async function supervisedStep(
   model: tf.LayersModel,
   optimizer: ScheduledAdam,
@@ -61,9 +62,9 @@ async function supervisedStep(
       () => {
         // checkData guarantees exactly one output.
         const [probabilities] = applyTraining(model, batch.x);
-        const bce = binaryCrossEntropy(batch.y, probabilities ?? batch.y);
+        const fit = supervisedLoss(options.loss ?? 'bce', batch.y, probabilities ?? batch.y);
         const regularisation = model.calculateLosses();
-        return regularisation.length > 0 ? tf.add(bce, tf.addN(regularisation)).asScalar() : bce;
+        return regularisation.length > 0 ? tf.add(fit, tf.addN(regularisation)).asScalar() : fit;
       },
       true,
       variables,
@@ -84,6 +85,7 @@ export async function validateSupervised(
   batchSize: number,
 ): Promise<ValidationMetrics> {
   let lossSum = 0;
+  let [low, high] = [Infinity, -Infinity];
   const perImage: { iou: number; f1: number }[] = [];
   for (const batch of evalBatches(samples, cropSize, batchSize)) {
     const [loss, probabilities] = tf.tidy(() => {
@@ -92,12 +94,25 @@ export async function validateSupervised(
     });
     const [lossValue, truth, predicted] = await Promise.all([loss.data(), batch.y.data(), probabilities.data()]);
     lossSum += (lossValue[0] ?? Number.NaN) * batchCount(batch.x);
+    [low, high] = valueRange(predicted, low, high);
+    batch.inside.forEach((inside, b) => clearOutside(predicted as Float32Array, cropSize, inside, b * cropSize * cropSize));
     perImage.push(...scoreImages(truth, predicted, cropSize * cropSize).perImage);
     tf.dispose([loss, probabilities]);
     disposeBatch(batch);
   }
   const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-  return { loss: lossSum / samples.length, iou: mean(perImage.map((s) => s.iou)), f1: mean(perImage.map((s) => s.f1)) };
+  const iou = mean(perImage.map((s) => s.iou));
+  return { loss: lossSum / samples.length, iou, f1: mean(perImage.map((s) => s.f1)), outputRange: [low, high] };
+}
+
+/** Running min/max over a typed array (no spread: validation sets have millions of pixels). */
+export function valueRange(values: ArrayLike<number>, low = Infinity, high = -Infinity): [number, number] {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] ?? Number.NaN;
+    if (v < low) low = v;
+    if (v > high) high = v;
+  }
+  return [low, high];
 }
 
 /**
@@ -121,8 +136,8 @@ export async function trainSupervised(
       model,
       optimizer,
       metric: options.bestMetric ?? 'val_iou',
-      trainEpoch: async (epoch) => {
-        const schedule = epochSchedule(data.train, options.batchSize, options.stepsPerEpoch, rng);
+      trainEpoch: async (epoch, steps) => {
+        const schedule = epochSchedule(data.train, options.batchSize, steps, rng);
         let total = 0;
         for (const [batch, samples] of schedule.entries()) {
           const loss = await supervisedStep(model, optimizer, variables, samples, rng, options);

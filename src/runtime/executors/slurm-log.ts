@@ -54,6 +54,7 @@ export class LogFollower {
     const message = parseProtocolLine(rawLine.replace(/\r$/, ''));
     if (message === null) return;
     if (message.type === 'progress') this.report.progress(message.progress);
+    else if (message.type === 'tag') this.report.tag(message.key, message.value);
     else this.report.metric(message.name, message.value, message.step, message.timestamp);
   }
 }

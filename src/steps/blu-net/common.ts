@@ -32,6 +32,7 @@ export const ARTIFACT = {
   latency: 'latency.json',
   results: 'results.md',
   resultsJson: 'results.json',
+  figure: 'iou-vs-size.png',
 } as const;
 
 /** Written next to a saved model so consumers know what it is without guessing. */
@@ -46,45 +47,60 @@ export interface ModelInfo {
   readonly label: string;
   readonly width: number;
   readonly stepId: string;
+  /** The run seed of the step (the experiment's seed matrix); absent in models saved before seeds. */
+  readonly seed?: number;
+  /** Why training collapsed (see src/ml/train/collapse.ts); absent when it did not. */
+  readonly collapsed?: string;
 }
 
-/** Supervised training settings (BCE, Adam, thesis lr schedule). */
+/**
+ * Supervised training settings (BCE, Adam, thesis lr schedule). Budgets are optimizer steps, so a
+ * phase costs the same whatever the data set holds; validation (and the choice of the kept
+ * weights) happens every `val_every` steps and after the last one.
+ */
 export interface TrainSettings {
-  readonly epochs: number;
+  readonly steps: number;
+  readonly val_every: number;
+  readonly max_minutes?: number;
   readonly lr: number;
   readonly crop: number;
   readonly val_crop?: number;
   readonly batch: number;
-  readonly steps_per_epoch?: number;
   readonly l2?: number;
   readonly seed: number;
   readonly augment: boolean;
   readonly sampler: 'uniform' | 'foreground';
   readonly foreground_probability?: number;
-  readonly ignore_epochs?: number;
+  readonly ignore_steps?: number;
   readonly lr_decay_start?: number;
   readonly best: 'val_iou' | 'val_loss';
+  readonly loss?: 'bce' | 'bce_dice';
 }
+
+/** Validation interval when a train block does not set one. */
+export const DEFAULT_VAL_EVERY = 20;
 
 export const TRAIN_SCHEMA = {
   type: 'object',
   additionalProperties: false,
-  required: ['epochs', 'lr', 'crop'],
+  required: ['steps', 'lr', 'crop'],
   properties: {
-    epochs: { type: 'integer', minimum: 1 },
+    steps: { type: 'integer', minimum: 1, description: 'Optimizer steps of the phase (independent of the data set size).' },
+    val_every: { type: 'integer', minimum: 1, description: `Validate (and maybe keep the weights) every N steps and after the last; also the lr decay interval. Default ${DEFAULT_VAL_EVERY}.` },
+    max_minutes: { type: 'number', exclusiveMinimum: 0, description: 'Optional wall-time cap: no new validation interval starts after this.' },
     lr: { type: 'number', exclusiveMinimum: 0 },
     crop: { type: 'integer', minimum: 16, multipleOf: 16, description: 'Training crop side (multiple of 16 for 5 levels).' },
     val_crop: { type: 'integer', minimum: 16, multipleOf: 16 },
     batch: { type: 'integer', minimum: 1, default: 1 },
-    steps_per_epoch: { type: 'integer', minimum: 1 },
     l2: { type: 'number', minimum: 0 },
     seed: { type: 'integer', default: 1 },
     augment: { type: 'boolean', default: true },
     sampler: { enum: ['uniform', 'foreground'], default: 'uniform' },
     foreground_probability: { type: 'number', minimum: 0, maximum: 1 },
-    ignore_epochs: { type: 'integer', minimum: 0 },
-    lr_decay_start: { type: 'integer', minimum: 0 },
+    ignore_steps: { type: 'integer', minimum: 0, description: 'Validations at or before this step never become the kept weights.' },
+    lr_decay_start: { type: 'integer', minimum: 0, description: 'Step from which lr shrinks x0.95 per validation interval (default: half the steps).' },
     best: { enum: ['val_iou', 'val_loss'], default: 'val_iou' },
+    loss: { enum: ['bce', 'bce_dice'], default: 'bce', description: "Training loss: the thesis's BCE, or BCE + soft Dice (robust to sparse foreground). Validation loss stays BCE." },
   },
 } as const;
 
@@ -93,7 +109,8 @@ export function trainSettings(value: JsonValue | undefined): TrainSettings {
   const v = (value ?? {}) as Partial<TrainSettings>;
   return {
     ...v,
-    epochs: v.epochs ?? 1,
+    steps: v.steps ?? 1,
+    val_every: v.val_every ?? DEFAULT_VAL_EVERY,
     lr: v.lr ?? 1e-3,
     crop: v.crop ?? 256,
     batch: v.batch ?? 1,
@@ -103,6 +120,17 @@ export function trainSettings(value: JsonValue | undefined): TrainSettings {
     best: v.best ?? 'val_iou',
   };
 }
+
+/**
+ * The seed a phase trains with in run `runSeed` of a seed matrix: run 1 keeps the phase's own seed
+ * (so single-seed results stay what they were), run s adds 1000·(s − 1).
+ */
+export function phaseSeed(settings: TrainSettings, runSeed: number | undefined): TrainSettings {
+  return runSeed === undefined || runSeed === 1 ? settings : { ...settings, seed: settings.seed + 1000 * (runSeed - 1) };
+}
+
+/** `seed` of a training kind's `with:`: the run seed of the experiment's seed matrix. */
+export const RUN_SEED_SCHEMA = { type: 'integer', minimum: 1, description: 'Run seed (seed matrix); phase seeds are offset by 1000 per seed after the first.' } as const;
 
 export const WIDTH_SCHEMA = { type: 'integer', minimum: 1, description: 'Filters at level 0 (thesis: 64).' } as const;
 export const STEP_REF_SCHEMA = { type: 'string', minLength: 1, description: 'Name or instance id of the step to read from.' } as const;

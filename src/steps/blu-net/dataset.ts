@@ -13,6 +13,17 @@ export interface DatasetWith {
   readonly scale?: number;
   /** Keep only the first N images (sorted by name) of each split. */
   readonly max_images?: { readonly train?: number; readonly validation?: number; readonly test?: number };
+  /**
+   * Optional robustness check: derive a different-looking set from the source. The first
+   * `images` of each split; from each, the densest window of width/zoom × height/zoom source
+   * pixels, resized to width×height, then `scale` and `max_images` apply as usual.
+   */
+  readonly derive?: {
+    readonly images: { readonly train: number; readonly validation: number; readonly test: number };
+    readonly width: number;
+    readonly height: number;
+    readonly zoom: number;
+  } | null;
 }
 
 const MAX = { type: 'integer', minimum: 1 } as const;
@@ -37,6 +48,23 @@ export const datasetKind: StepKindDefinition = {
         type: 'object',
         additionalProperties: false,
         properties: { train: MAX, validation: MAX, test: MAX },
+      },
+      derive: {
+        description: 'Robustness check: a derived data set (first `images` per split, densest window of width/zoom x height/zoom source pixels resized to width x height); null: off',
+        oneOf: [
+          { type: 'null' },
+          {
+            type: 'object',
+            additionalProperties: false,
+            required: ['images', 'width', 'height', 'zoom'],
+            properties: {
+              images: { type: 'object', additionalProperties: false, required: ['train', 'validation', 'test'], properties: { train: MAX, validation: MAX, test: MAX } },
+              width: { type: 'integer', minimum: 16 },
+              height: { type: 'integer', minimum: 16 },
+              zoom: { type: 'number', minimum: 1, description: 'Magnification: 2 makes cells twice as large in pixels' },
+            },
+          },
+        ],
       },
     },
   },

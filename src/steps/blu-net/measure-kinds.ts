@@ -120,7 +120,7 @@ export const reportKind: StepKindDefinition = {
   name: 'report',
   version: '1',
   implementation: new URL('./impl/report.js', import.meta.url),
-  description: 'Aggregates evaluations, sizes and latencies into a markdown results table (and JSON)',
+  description: 'Aggregates evaluations (per model over seeds), sizes and latencies into a markdown results table, JSON and a PNG figure (test IoU vs size)',
   withSchema: {
     type: 'object',
     additionalProperties: false,
@@ -137,7 +137,7 @@ export const reportKind: StepKindDefinition = {
     const w = withOf<ReportWith>(value);
     return {
       deps: [],
-      outs: [out(artifactPath(stepId, ARTIFACT.results), true), out(artifactPath(stepId, ARTIFACT.resultsJson), true)],
+      outs: [out(artifactPath(stepId, ARTIFACT.results), true), out(artifactPath(stepId, ARTIFACT.resultsJson), true), out(artifactPath(stepId, ARTIFACT.figure), true)],
       needs: [...w.evaluations, ...w.sizes, w.latency],
     };
   },

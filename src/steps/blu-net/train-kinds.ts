@@ -1,7 +1,7 @@
 /** The training kinds: pretrain (U-Net), hint (lw_unet), binarise (BLU-Net), ablation (from scratch). */
 import type { JsonValue } from '../../runtime/result.js';
 import type { StepKindDefinition } from '../kind.js';
-import { ARCHITECTURES, ARTIFACT, artifactPath, out, STEP_REF_SCHEMA, TRAIN_SCHEMA, WIDTH_SCHEMA, withOf } from './common.js';
+import { ARCHITECTURES, ARTIFACT, artifactPath, out, RUN_SEED_SCHEMA, STEP_REF_SCHEMA, TRAIN_SCHEMA, WIDTH_SCHEMA, withOf } from './common.js';
 
 function modelOuts(stepId: string) {
   return [out(artifactPath(stepId, ARTIFACT.model)), out(artifactPath(stepId, ARTIFACT.train), true)];
@@ -13,6 +13,8 @@ export interface PretrainWith {
   /** Optional initial weights (a saved U-Net folder of the same topology), e.g. converted DeLTA weights. */
   readonly init_weights?: string;
   readonly train: JsonValue;
+  /** Run seed of the experiment's seed matrix (see phaseSeed). */
+  readonly seed?: number;
 }
 
 export const pretrainKind: StepKindDefinition = {
@@ -24,7 +26,7 @@ export const pretrainKind: StepKindDefinition = {
     type: 'object',
     additionalProperties: false,
     required: ['data', 'width', 'train'],
-    properties: { data: STEP_REF_SCHEMA, width: WIDTH_SCHEMA, init_weights: { type: 'string' }, train: TRAIN_SCHEMA },
+    properties: { data: STEP_REF_SCHEMA, width: WIDTH_SCHEMA, init_weights: { type: 'string' }, train: TRAIN_SCHEMA, seed: RUN_SEED_SCHEMA },
   },
   declare({ stepId, with: value }) {
     const w = withOf<PretrainWith>(value);
@@ -42,6 +44,7 @@ export interface HintWith {
   readonly encoder: JsonValue;
   readonly decoder: JsonValue;
   readonly retrain: JsonValue;
+  readonly seed?: number;
 }
 
 export const hintKind: StepKindDefinition = {
@@ -53,7 +56,7 @@ export const hintKind: StepKindDefinition = {
     type: 'object',
     additionalProperties: false,
     required: ['data', 'teacher', 'encoder', 'decoder', 'retrain'],
-    properties: { data: STEP_REF_SCHEMA, teacher: STEP_REF_SCHEMA, encoder: TRAIN_SCHEMA, decoder: TRAIN_SCHEMA, retrain: TRAIN_SCHEMA },
+    properties: { data: STEP_REF_SCHEMA, teacher: STEP_REF_SCHEMA, encoder: TRAIN_SCHEMA, decoder: TRAIN_SCHEMA, retrain: TRAIN_SCHEMA, seed: RUN_SEED_SCHEMA },
   },
   declare({ stepId, with: value }) {
     const w = withOf<HintWith>(value);
@@ -72,6 +75,7 @@ export interface BinariseWith {
   readonly gamma_init?: GammaStart;
   readonly ste?: 'unit' | 'range';
   readonly transfer_output?: boolean;
+  readonly seed?: number;
 }
 
 /** How a BLU-Net's gammas start: see src/ml/DIFFERENCES.md. */
@@ -82,7 +86,7 @@ const BINARISER_PROPERTIES = {
   gamma_init: {
     enum: ['thesis', 'weight-scale', 'calibrated', 'matched'],
     description:
-      'thesis: gammas start at [M..1]/sum; weight-scale: kernel gammas fitted to the kernels; calibrated: weight-scale plus activation gammas fitted to the pre-activations on training images; matched: calibrated, with each transferred conv first scaled to the output magnitude of its lw_unet layer (from scratch, where there is no lw_unet, the same as calibrated)',
+      'thesis: gammas start at [M..1]/sum; weight-scale: kernel gammas fitted to the kernels; calibrated: weight-scale plus activation gammas fitted to the pre-activations on training images; matched: calibrated, with the gammas and bias of each transferred conv first scaled so its output magnitude matches its lw_unet layer (latent kernels unchanged; from scratch, where there is no lw_unet, the same as calibrated)',
   },
   ste: { enum: ['unit', 'range'], description: "unit: the thesis's hard-tanh STE (|r| <= 1); range: the STE window and slope follow the gammas" },
 } as const;
@@ -97,7 +101,8 @@ const LEVELS_SCHEMA = {
 
 export const binariseKind: StepKindDefinition = {
   name: 'binarise',
-  version: '1',
+  // 2: `matched` no longer scales the latent kernels.
+  version: '2',
   implementation: new URL('./impl/train-steps.js', import.meta.url),
   description: 'BLU-Net initialised from the distilled lw_unet (weight transfer), then trained with BCE',
   withSchema: {
@@ -109,6 +114,7 @@ export const binariseKind: StepKindDefinition = {
       student: STEP_REF_SCHEMA,
       levels: LEVELS_SCHEMA,
       train: TRAIN_SCHEMA,
+      seed: RUN_SEED_SCHEMA,
       ...BINARISER_PROPERTIES,
       transfer_output: { type: 'boolean', description: 'Also transfer the 1x1 output conv (the thesis re-initialises it)' },
     },
@@ -133,6 +139,7 @@ export interface AblationWith {
   /** BLU-Net only (ignored for lw_unet), so the ablation can use binarise's settings. */
   readonly gamma_init?: GammaStart;
   readonly ste?: BinariseWith['ste'];
+  readonly seed?: number;
 }
 
 export const ablationKind: StepKindDefinition = {
@@ -150,6 +157,7 @@ export const ablationKind: StepKindDefinition = {
       width: WIDTH_SCHEMA,
       levels: LEVELS_SCHEMA,
       train: TRAIN_SCHEMA,
+      seed: RUN_SEED_SCHEMA,
       lr_by_model: {
         type: 'object',
         additionalProperties: false,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chunk, cropSample, evalPatch, thesisSplit, trainPatch, type Sample } from '../../../src/ml/data/index.js';
+import { chunk, clearOutside, cropSample, evalPatch, thesisSplit, trainPatch, type Sample } from '../../../src/ml/data/index.js';
 import { createRng, shuffled } from '../../../src/ml/random.js';
 
 function rampSample(width: number, height: number): Sample {
@@ -19,6 +19,16 @@ describe('crop or pad (thesis §6 rules)', () => {
     const patch = evalPatch(rampSample(2, 2), 4);
     const values = Array.from(patch.image).map((v) => Math.round(v * 4));
     expect(values).toEqual([0, 0, 0, 0, 0, 1, 2, 0, 0, 3, 4, 0, 0, 0, 0, 0]);
+  });
+
+  it('knows where the image is in a padded window, so padding is not scored', () => {
+    const patch = evalPatch(rampSample(2, 2), 4);
+    expect(patch.inside).toEqual({ x0: 1, y0: 1, x1: 3, y1: 3 });
+    const predictions = new Float32Array(16).fill(0.9);
+    clearOutside(predictions, 4, patch.inside);
+    expect(Array.from(predictions).map((v) => (v > 0.5 ? 1 : 0))).toEqual([0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0]);
+    expect(cropSample(rampSample(6, 4), 2, 'center').inside).toBeUndefined(); // a crop inside the image
+    expect(cropSample(rampSample(8, 2), 4, 'center').inside).toEqual({ x0: 0, y0: 1, x1: 4, y1: 3 });
   });
 
   it('pads a mixed-size image to a square, then crops (some rows are padding)', () => {

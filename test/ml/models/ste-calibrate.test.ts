@@ -90,7 +90,7 @@ describe('gamma starts for BLU-Net', () => {
     Array.from(out.getWeights().at(-1)!.dataSync()).forEach((g, i) => expect(g).toBeCloseTo(expected[i]!, 6));
   });
 
-  it('matches every transferred conv to the scale of its lw_unet layer, without changing any sign', () => {
+  it('matches every transferred conv to the scale of its lw_unet layer through gammas and bias, leaving the latent kernels alone', () => {
     const lw = buildLwUnet({ baseFilters: 2, levels: 2, seed: 5 });
     const blu = buildBluNet({ baseFilters: 2, levels: 2, seed: 1, ste: 'range' });
     expect(transferLwUnetToBluNet(lw, blu, { gammaInit: 'weight-scale' }).ok).toBe(true);
@@ -99,15 +99,15 @@ describe('gamma starts for BLU-Net', () => {
       const y = tf.model({ inputs: m.inputs, outputs: m.getLayer(name).output as tf.SymbolicTensor }).predict(images) as tf.Tensor;
       return tf.mean(tf.abs(y)).dataSync()[0]!;
     };
-    const signsOf = (m: tf.LayersModel) => m.layers.flatMap((l) => l.weights.filter((w) => /kernel$/.test(w.originalName)).map((w) => Array.from(tf.sign(w.read()).dataSync())));
-    const before = signsOf(blu);
+    const kernelsOf = (m: tf.LayersModel) => m.layers.flatMap((l) => l.weights.filter((w) => /kernel$/.test(w.originalName)).map((w) => Array.from(w.read().dataSync())));
+    const before = kernelsOf(blu);
     const factors = matchTeacherScales(blu, lw, images);
     expect(factors.size).toBeGreaterThan(0);
     expect(factors.has('logit_output')).toBe(false);
     for (const name of factors.keys()) {
       const target = meanAbsOut(lw, name.replaceAll('Binary', ''));
-      expect(meanAbsOut(blu, name) / target).toBeCloseTo(1, 3);
+      expect(Math.abs(meanAbsOut(blu, name) / target - 1)).toBeLessThan(0.02);
     }
-    expect(signsOf(blu)).toEqual(before);
+    expect(kernelsOf(blu)).toEqual(before);
   });
 });

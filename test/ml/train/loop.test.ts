@@ -2,7 +2,7 @@ import { TEST_BACKEND } from '../test-backend.js';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/ml/backend/index.js';
-import { binaryCrossEntropy, learningRateAt, summedHintMse, type TrainEvent } from '../../../src/ml/train/index.js';
+import { binaryCrossEntropy, constantOutput, detectCollapse, learningRateAt, softDiceLoss, summedHintMse, type TrainEvent } from '../../../src/ml/train/index.js';
 import { runEpochLoop } from '../../../src/ml/train/loop.js';
 import { ScheduledAdam } from '../../../src/ml/train/optimizer.js';
 
@@ -34,6 +34,13 @@ describe('losses', () => {
     expect(value).toBeCloseTo(-Math.log(1e-7), 0);
   });
 
+  it('soft Dice is 1 − (2·overlap + 1)/(Σp + Σy + 1) per image, mean over the batch', async () => {
+    const truth = tf.tensor4d([1, 0, 1, 0, 0, 0, 0, 0], [2, 2, 2, 1]);
+    const p = tf.tensor4d([0.5, 0.5, 1, 0, 0, 0, 0, 0.5], [2, 2, 2, 1]);
+    // image 1: overlap 1.5, Σp 2, Σy 2 -> 1 - 4/5 = 0.2; image 2: overlap 0, Σp 0.5, Σy 0 -> 1 - 1/1.5 = 1/3
+    expect((await softDiceLoss(truth, p).data())[0]).toBeCloseTo((0.2 + 1 / 3) / 2, 6);
+  });
+
   it('hint loss is the sum of per-layer means', async () => {
     const teacher = [tf.tensor1d([1, 2]), tf.tensor2d([[0, 0, 0, 4]])];
     const student = [tf.tensor1d([0, 0]), tf.tensor2d([[0, 0, 0, 0]])];
@@ -50,11 +57,12 @@ function scalarModel(): tf.LayersModel {
 }
 
 describe('epoch loop', () => {
-  async function drive(valLosses: number[], options: { ignoreEpochs?: number; patience?: number }) {
+  async function drive(valLosses: number[], options: { ignoreEpochs?: number; patience?: number; stepsPerEpoch?: number; totalSteps?: number; maxSeconds?: number }, valIous?: number[]) {
     const model = scalarModel();
     const optimizer = new ScheduledAdam(0.1);
     const events: TrainEvent[] = [];
     let epochSeen = 0;
+    const stepsSeen: (number | undefined)[] = [];
     const result = await runEpochLoop(
       { epochs: valLosses.length, learningRate: 0.1, lrDecayStartEpoch: 2, onEvent: (e) => events.push(e), ...options },
       {
@@ -62,17 +70,41 @@ describe('epoch loop', () => {
         optimizer,
         metric: 'val_loss',
         // Each epoch writes its number into the weight, so the restored weight names the best epoch.
-        trainEpoch: async (epoch) => {
+        trainEpoch: async (epoch, steps) => {
           model.setWeights([tf.tensor2d([[epoch]]), tf.tensor1d([0])]);
           epochSeen = epoch;
+          stepsSeen.push(steps);
+          if (options.maxSeconds !== undefined) await new Promise((resolve) => setTimeout(resolve, 30));
           return 1;
         },
-        validate: async () => ({ loss: valLosses[epochSeen] ?? Number.NaN }),
+        validate: async () => ({ loss: valLosses[epochSeen] ?? Number.NaN, ...(valIous ? { iou: valIous[epochSeen] ?? 0 } : {}) }),
       },
     );
     const kept = (await model.getWeights()[0]!.data())[0];
-    return { result, events, kept };
+    return { result, events, kept, stepsSeen };
   }
+
+  it('runs a step budget: full intervals, the last one cut, the step of each validation recorded', async () => {
+    const { result, stepsSeen } = await drive([0.5, 0.4, 0.3], { stepsPerEpoch: 20, totalSteps: 50 });
+    expect(stepsSeen).toEqual([20, 20, 10]);
+    expect(result.history.map((h) => h.step)).toEqual([20, 40, 50]);
+  });
+
+  it('stops at the wall-time cap after validating the interval it is in', async () => {
+    const { result, events } = await drive([0.5, 0.4, 0.3, 0.2], { maxSeconds: 0.001 });
+    expect(result.history).toHaveLength(1);
+    expect(result.stoppedBy).toBe('time');
+    expect(events.at(-1)).toMatchObject({ type: 'time-limit', epoch: 0 });
+  });
+
+  it('never keeps a validation that predicts nothing, even at the lowest val loss', async () => {
+    const { result, kept } = await drive([0.1, 0.3, 0.2], {}, [0, 0.4, 0.5]);
+    expect(result.bestEpoch).toBe(2);
+    expect(kept).toBe(2);
+    const none = await drive([0.1, 0.2], {}, [0, 0]);
+    expect(none.result.bestEpoch).toBe(-1);
+    expect(none.kept).toBe(1);
+  });
 
   it('keeps the weights of the best eligible epoch, honouring ignoreEpochs', async () => {
     const { result, kept, events } = await drive([0.1, 0.5, 0.4, 0.3, 0.35], { ignoreEpochs: 2 });
@@ -96,5 +128,20 @@ describe('epoch loop', () => {
     const { result, kept } = await drive([0.3, 0.2], { ignoreEpochs: 5 });
     expect(result.bestEpoch).toBe(-1);
     expect(kept).toBe(1);
+  });
+});
+
+describe('collapse detection', () => {
+  const record = (epoch: number, iou: number, range?: [number, number]) => ({ epoch, loss: 1, lr: 1, seconds: 1, val: { loss: 1, iou, ...(range ? { outputRange: range } : {}) } });
+
+  it('flags a phase whose val IoU never left 0', () => {
+    expect(detectCollapse([record(0, 0), record(1, 0.0004)], -1)).toMatch(/^val IoU never left 0 \(max 0\.00040 over 2 validations\)/);
+  });
+
+  it('flags kept weights with a constant output, and passes a model that learned', () => {
+    expect(detectCollapse([record(0, 0.2, [0.4, 0.405]), record(1, 0.1, [0, 1])], 0)).toMatch(/^constant output/);
+    expect(detectCollapse([record(0, 0.2, [0.01, 0.99])], 0)).toBeNull();
+    expect(detectCollapse([{ epoch: 0, loss: 1, lr: 1, seconds: 1, val: { loss: 0.2 } }], 0)).toBeNull(); // hint phases have no IoU
+    expect(constantOutput([0.5, 0.5], 'test')).toBe('constant output: every test probability in [0.500, 0.500]');
   });
 });

@@ -32,6 +32,8 @@ describe.skipIf(!hasData)('loadDataset → trainSupervised end to end (real BBBC
       expect(h.val.iou).toBeLessThanOrEqual(1);
       expect(h.seconds).toBeGreaterThan(0);
     }
-    expect(result.value.bestEpoch).toBeGreaterThanOrEqual(0);
+    // A validation that predicts nothing (IoU ≤ 0.001) is never kept; 6 steps may not get further.
+    const learned = result.value.history.some((h) => (h.val.iou ?? 0) > 0.001);
+    expect(result.value.bestEpoch >= 0).toBe(learned);
   }, 120_000); // decoding 60 images dominates; slow only when the shared box is busy.
 });

@@ -86,3 +86,10 @@ export function metric(ctx: StepRunContext, name: string, value: number, step = 
 export function throwIfAborted(ctx: StepRunContext): void {
   if (ctx.signal.aborted) throw new Error('cancelled');
 }
+
+/** A collapsed model is a warning in the log and the terminal, a tag in MLflow and a mark in its info. */
+export function reportCollapse(ctx: StepRunContext, label: string, reason: string): void {
+  ctx.log(`WARNING: ${label} collapsed: ${reason}`);
+  ctx.report.tag('blu.collapsed', reason);
+  ctx.report.tag('blu.warning', `${label} collapsed: ${reason}`);
+}

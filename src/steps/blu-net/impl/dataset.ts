@@ -11,6 +11,7 @@ import type { StepImplementation, StepRunContext } from '../../kind.js';
 import { ARTIFACT, withOf } from '../common.js';
 import type { DatasetWith } from '../dataset.js';
 import { failure, metric, ownArtifact, writeJson, type StepResult } from './context.js';
+import { deriveSample } from './derive.js';
 
 const SPLITS = ['train', 'validation', 'test'] as const;
 type SplitName = (typeof SPLITS)[number];
@@ -84,13 +85,28 @@ async function source(ctx: StepRunContext, w: DatasetWith): Promise<StepResult<s
   return failure(`dataset needs 'path', or 'url' with 'sha256'`);
 }
 
+/** The source's splits as the step writes them: decoded (and scaled), or derived, then subsetted. */
+async function loadSplits(dir: string, w: DatasetWith): Promise<StepResult<DatasetSplit>> {
+  const derive = w.derive ?? null;
+  const limits = derive ? derive.images : w.max_images;
+  const loaded = await loadDataset(dir, { layout: w.layout, scale: derive ? 1 : (w.scale ?? 1), ...(limits ? { maxImages: limits } : {}) });
+  if (!loaded.ok) return failure(loaded.error.message);
+  if (!derive) return ok(loaded.value);
+  const split: Record<SplitName, Sample[]> = { train: [], validation: [], test: [] };
+  for (const name of SPLITS) {
+    const keep = loaded.value[name].slice(0, w.max_images?.[name] ?? Infinity);
+    for (const sample of keep) split[name].push(await deriveSample(sample, derive, w.scale ?? 1));
+  }
+  return ok(split);
+}
+
 export const datasetStep: StepImplementation = {
   async run(ctx) {
     const w = withOf<DatasetWith>(ctx.spec.with);
     const dir = await source(ctx, w);
     if (!dir.ok) return dir;
-    const loaded = await loadDataset(dir.value, { layout: w.layout, scale: w.scale ?? 1, ...(w.max_images ? { maxImages: w.max_images } : {}) });
-    if (!loaded.ok) return failure(loaded.error.message);
+    const loaded = await loadSplits(dir.value, w);
+    if (!loaded.ok) return loaded;
     const chosen: DatasetSplit = loaded.value;
     const target = ownArtifact(ctx, ARTIFACT.data);
     const summary: Partial<Record<SplitName, SplitSummary>> = {};
@@ -103,7 +119,7 @@ export const datasetStep: StepImplementation = {
       metric(ctx, `${name}_images`, chosen[name].length);
       metric(ctx, `${name}_foreground_fraction`, summary[name].foregroundFraction);
     }
-    await writeJson(ownArtifact(ctx, ARTIFACT.summary), { source: w.path ?? w.url, layout: w.layout, scale: w.scale ?? 1, splits: summary });
+    await writeJson(ownArtifact(ctx, ARTIFACT.summary), { source: w.path ?? w.url, layout: w.layout, scale: w.scale ?? 1, derive: w.derive ?? null, splits: summary });
     ctx.log(`dataset: ${SPLITS.map((s) => `${s} ${chosen[s].length}`).join(', ')} images written to ${target}`);
     return ok(undefined);
   },

@@ -2,13 +2,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { evalPatch, type Sample } from '../../../ml/data/index.js';
+import { clearOutside, evalPatch, type Sample } from '../../../ml/data/index.js';
 import { confusion, f1Of, iouOf } from '../../../ml/metrics.js';
+import { constantOutput, valueRange } from '../../../ml/train/index.js';
 import { ok } from '../../../runtime/result.js';
 import type { StepImplementation, StepRunContext } from '../../kind.js';
 import { ARTIFACT, withOf, type ModelInfo } from '../common.js';
 import type { EvaluateWith } from '../measure-kinds.js';
-import { metric, ownArtifact, startBackend, writeJson, type StepResult } from './context.js';
+import { metric, ownArtifact, reportCollapse, startBackend, writeJson, type StepResult } from './context.js';
 import { loadUpstreamData } from './data.js';
 import { loadUpstreamModel } from './models-io.js';
 import { writeOverlay } from './overlay.js';
@@ -27,20 +28,24 @@ export interface EvaluationFile {
   readonly meanIou: number;
   readonly meanF1: number;
   readonly perImage: readonly ImageScore[];
+  /** Why the model is not a result: collapsed in training (its info) or a constant output on the test images. */
+  readonly collapsed?: string;
 }
 
-async function scoreOne(ctx: StepRunContext, model: tf.LayersModel, sample: Sample, crop: number, overlayDir: string | null): Promise<ImageScore> {
+async function scoreOne(ctx: StepRunContext, model: tf.LayersModel, sample: Sample, crop: number, overlayDir: string | null): Promise<ImageScore & { range: [number, number] }> {
   const patch = evalPatch(sample, crop);
   const probabilities = tf.tidy(() => {
     const x = tf.tensor4d(patch.image, [1, crop, crop, 1]);
     return model.predict(x) as tf.Tensor;
   });
-  const values = await probabilities.data();
+  const values = (await probabilities.data()) as Float32Array;
   probabilities.dispose();
+  const range = valueRange(values);
+  clearOutside(values, crop, patch.inside);
   const c = confusion(patch.mask, values);
   if (overlayDir !== null) await writeOverlay(path.join(overlayDir, `${sample.name}.png`), patch, values);
   ctx.log(`${sample.name}: IoU ${iouOf(c).toFixed(4)} F1 ${f1Of(c).toFixed(4)}`);
-  return { image: sample.name, iou: iouOf(c), f1: f1Of(c) };
+  return { image: sample.name, iou: iouOf(c), f1: f1Of(c), range };
 }
 
 const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
@@ -57,11 +62,16 @@ export const evaluateStep: StepImplementation = {
     const overlayDir = ownArtifact(ctx, ARTIFACT.overlays);
     await mkdir(overlayDir, { recursive: true });
     const perImage: ImageScore[] = [];
+    let range: [number, number] = [Infinity, -Infinity];
     for (const [i, sample] of data.value.test.entries()) {
       if (ctx.signal.aborted) return { ok: false, error: { message: 'cancelled' } };
-      perImage.push(await scoreOne(ctx, loaded.value.model, sample, w.crop, i < (w.overlays ?? 3) ? overlayDir : null));
+      const { range: r, ...score } = await scoreOne(ctx, loaded.value.model, sample, w.crop, i < (w.overlays ?? 3) ? overlayDir : null);
+      perImage.push(score);
+      range = [Math.min(range[0], r[0]), Math.max(range[1], r[1])];
       ctx.report.progress({ label: 'image', current: i + 1, total: data.value.test.length });
     }
+    const collapsed = loaded.value.info.collapsed ?? constantOutput(range, 'test');
+    if (collapsed !== null) reportCollapse(ctx, loaded.value.info.label, collapsed);
     const result: EvaluationFile = {
       model: loaded.value.info,
       crop: w.crop,
@@ -69,6 +79,7 @@ export const evaluateStep: StepImplementation = {
       meanIou: mean(perImage.map((s) => s.iou)),
       meanF1: mean(perImage.map((s) => s.f1)),
       perImage,
+      ...(collapsed !== null ? { collapsed } : {}),
     };
     metric(ctx, 'test_iou', result.meanIou);
     metric(ctx, 'test_f1', result.meanF1);

@@ -1,6 +1,7 @@
 /** Markdown rendering of the results (pure: no I/O, no tfjs). */
 import type { EvaluationFile } from './evaluate.js';
 import type { LatencyFile } from './latency.js';
+import { summariseSeeds, type ModelSummary } from './seed-summary.js';
 import type { ModelSize, SizeFile } from './size.js';
 
 export interface ResultsInput {
@@ -17,31 +18,49 @@ const mib = (bytes: number | undefined) => (bytes === undefined ? '–' : (bytes
 const ratio = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '–' : `${x.toFixed(1)}×`);
 
 /** Thesis §10 and §8 reference numbers (DIC-1, width 64, 512 px, mean over 5 folds). */
-const THESIS_ROWS: readonly (readonly string[])[] = [
-  ['U-Net (fine-tuned, teacher)', '0.8869', '0.9398', '118.372', '61.5 (GPU)'],
-  ['lw_unet (hint learning + BCE)', '0.8941', '0.9438', '15.006', '25.9 (GPU)'],
-  ['BLU-Net (from distilled lw_unet)', '0.8532', '0.9202', '1.4312', 'not measured'],
-  ['lw_unet (from scratch)', '0.8398', '0.9123', '15.006', '–'],
-  ['BLU-Net (from scratch)', '0.6008', '0.7420', '1.4312', '–'],
+export const THESIS_MODELS: readonly { readonly label: string; readonly iou: number; readonly f1: number; readonly mib: number; readonly latency: string }[] = [
+  { label: 'U-Net (fine-tuned, teacher)', iou: 0.8869, f1: 0.9398, mib: 118.372, latency: '61.5 (GPU)' },
+  { label: 'lw_unet (hint learning + BCE)', iou: 0.8941, f1: 0.9438, mib: 15.006, latency: '25.9 (GPU)' },
+  { label: 'BLU-Net (from distilled lw_unet)', iou: 0.8532, f1: 0.9202, mib: 1.4312, latency: 'not measured' },
+  { label: 'lw_unet (from scratch)', iou: 0.8398, f1: 0.9123, mib: 15.006, latency: '–' },
+  { label: 'BLU-Net (from scratch)', iou: 0.6008, f1: 0.742, mib: 1.4312, latency: '–' },
 ];
+const THESIS_ROWS = THESIS_MODELS.map((m) => [m.label, m.iou.toFixed(4), m.f1.toFixed(4), m.mib.toFixed(3), m.latency]);
 
 function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
-function sizeOf(size: SizeFile, stepId: string): ModelSize | undefined {
-  return size.trained.find((s) => s.stepId === stepId);
+/** A model's size: its architecture at its width (the same for every seed, distilled or from scratch). */
+export function sizeOfModel(size: SizeFile, model: Pick<ModelSummary, 'architecture' | 'width'>): ModelSize | undefined {
+  return size.trained.find((s) => s.architecture === model.architecture && s.width === model.width);
 }
 
-function mainTable(input: ResultsInput): string {
-  const rows = input.evaluations.map((e) => {
-    const s = sizeOf(input.size, e.model.stepId);
-    const l = input.latency.models.find((m) => m.model.stepId === e.model.stepId);
-    return [e.model.label, `\`${e.model.stepId}\``, String(e.model.width), f4(e.meanIou), f4(e.meanF1), s ? s.mib.toFixed(4) : '–', mib(s?.packedBytes), l ? `${f1(l.medianMs)} / ${f1(l.p95Ms)}` : '–'];
+/** Marks a value that is not a result. */
+const COLLAPSED_MARK = '⚠';
+
+const meanStdText = (x: { mean: number; std: number }) => (Number.isFinite(x.std) ? `${f4(x.mean)} ± ${f4(x.std)}` : f4(x.mean));
+
+function seedsText(m: ModelSummary): string {
+  return m.seeds.map((s) => `${s.seed}: ${f4(s.iou)}${s.collapsed !== undefined ? ` ${COLLAPSED_MARK}` : ''}`).join(', ');
+}
+
+function mainTable(input: ResultsInput, models: readonly ModelSummary[]): string {
+  const rows = models.map((m) => {
+    const s = sizeOfModel(input.size, m);
+    const l = input.latency.models.find((x) => x.model.label === m.label);
+    const mark = m.collapsedSeeds > 0 ? ` ${COLLAPSED_MARK} ${m.collapsedSeeds} of ${m.seeds.length} collapsed` : '';
+    return [m.label, String(m.width), String(m.seeds.length), `${meanStdText(m.iou)}${mark}`, seedsText(m), meanStdText(m.f1), s ? s.mib.toFixed(4) : '–', mib(s?.packedBytes), l ? `${f1(l.medianMs)} / ${f1(l.p95Ms)}` : '–'];
   });
-  const header = ['model', 'step', 'width', 'test IoU', 'test F1', 'size, thesis accounting (MiB)', 'packed file (MiB)', `latency median / p95 (ms, ${input.latency.size}², ${input.latency.backend})`];
+  const header = ['model', 'width', 'seeds', 'test IoU (mean ± std)', 'test IoU per seed', 'test F1 (mean ± std)', 'size, thesis accounting (MiB)', 'packed file (MiB)', `latency median / p95 (ms, ${input.latency.size}², ${input.latency.backend})`];
   return table(header, rows);
+}
+
+function collapseNotes(models: readonly ModelSummary[]): string {
+  const notes = models.flatMap((m) => m.seeds.filter((s) => s.collapsed !== undefined).map((s) => `- ${COLLAPSED_MARK} ${m.label}, seed ${s.seed} (\`${s.stepId}\`): ${s.collapsed}`));
+  if (notes.length === 0) return '';
+  return ['**Collapsed models** (their values are in the means above, but they are not results: the model predicts one class or a constant):', '', ...notes, ''].join('\n');
 }
 
 function sizeTable(sizes: readonly ModelSize[]): string {
@@ -49,22 +68,30 @@ function sizeTable(sizes: readonly ModelSize[]): string {
   return table(['model', 'fp32 values', 'binary bits', 'thesis size (MiB)', 'ratio vs U-Net', 'packed file (MiB)', 'packed ratio vs U-Net', 'saved tfjs model (MiB)'], rows);
 }
 
-function perImageTable(evaluations: readonly EvaluationFile[]): string {
+/** Per image, each model's IoU as the mean over its seeds. */
+function perImageTable(evaluations: readonly EvaluationFile[], models: readonly ModelSummary[]): string {
   const images = evaluations[0]?.perImage.map((p) => p.image) ?? [];
-  const rows = images.map((image) => [image, ...evaluations.map((e) => f4(e.perImage.find((p) => p.image === image)?.iou))]);
-  return table(['image', ...evaluations.map((e) => `IoU ${e.model.label}`)], rows);
+  const iouOf = (label: string, image: string) => {
+    const values = evaluations.filter((e) => e.model.label === label).map((e) => e.perImage.find((p) => p.image === image)?.iou ?? Number.NaN);
+    return values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
+  };
+  const rows = images.map((image) => [image, ...models.map((m) => f4(iouOf(m.label, image)))]);
+  return table(['image', ...models.map((m) => `IoU ${m.label}`)], rows);
 }
 
-export function renderResults(input: ResultsInput): string {
+export function renderResults(input: ResultsInput, figure?: string): string {
   const check = input.size.packedCheck;
   const crop = input.evaluations[0]?.crop;
+  const models = summariseSeeds(input.evaluations);
   return [
     `# ${input.title}`,
     '',
-    `Test images: ${input.evaluations[0]?.images ?? 0}, centre crop/pad ${crop}×${crop}; IoU and F1 are the mean over images of the per-image values (thesis §7). Latency: batch 1, median and p95 over ${input.latency.models[0]?.runs ?? 0} runs after ${input.latency.warmup} warm-up calls.`,
+    `Test images: ${input.evaluations[0]?.images ?? 0}, centre crop/pad ${crop}×${crop}; IoU and F1 are the mean over images of the per-image values (thesis §7), then mean ± sample std (n − 1) over the seeds. Sizes and latency are measured on one seed's models (they depend on the architecture, not the weights). Latency: batch 1, median and p95 over ${input.latency.models[0]?.runs ?? 0} runs after ${input.latency.warmup} warm-up calls.`,
     '',
-    mainTable(input),
+    mainTable(input, models),
     '',
+    collapseNotes(models),
+    figure !== undefined ? `![Test IoU against model size](${figure})\n` : '',
     '## Model size',
     '',
     'Thesis accounting (§8): 32 bits per fp32 value, 1 bit per binary weight per residual level. The packed file is the real bit-packed BLU-Net export.',
@@ -75,7 +102,9 @@ export function renderResults(input: ResultsInput): string {
     input.size.thesisWidth.length > 0 ? `### At the thesis width (${input.size.thesisWidth[0]?.width}, untrained models)\n\n${sizeTable(input.size.thesisWidth)}\n` : '',
     '## Per-image test IoU',
     '',
-    perImageTable(input.evaluations),
+    '(mean over seeds)',
+    '',
+    perImageTable(input.evaluations, models),
     '',
     '## Thesis reference (DIC-1, width 64, 512 px, mean over 5 folds)',
     '',

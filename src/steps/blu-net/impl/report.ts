@@ -4,10 +4,12 @@ import { ok } from '../../../runtime/result.js';
 import type { StepImplementation, StepRunContext } from '../../kind.js';
 import { ARTIFACT, withOf } from '../common.js';
 import type { ReportWith } from '../measure-kinds.js';
-import { artifactOf, failure, isRecord, ownArtifact, readJson, upstreamArtifact, upstreamsOf, writeJson, type StepResult } from './context.js';
+import { artifactOf, failure, isRecord, metric, ownArtifact, readJson, upstreamArtifact, upstreamsOf, writeJson, type StepResult } from './context.js';
 import type { EvaluationFile } from './evaluate.js';
 import type { LatencyFile } from './latency.js';
-import { renderResults } from './report-table.js';
+import { figureSvg, writePng } from './figure.js';
+import { renderResults, sizeOfModel, THESIS_MODELS } from './report-table.js';
+import { summariseSeeds } from './seed-summary.js';
 import type { SizeFile } from './size.js';
 
 const isEvaluation = (v: unknown): v is EvaluationFile => isRecord(v) && isRecord(v.model) && typeof v.meanIou === 'number' && Array.isArray(v.perImage);
@@ -55,8 +57,19 @@ export const reportStep: StepImplementation = {
     const latency = await readOne(ctx, w.latency, ARTIFACT.latency, isLatency);
     if (!latency.ok) return latency;
     const input = { title: w.title ?? 'BLU-Net results', params: w.params ?? ctx.spec.params, evaluations: evaluations.value, size: size.value, latency: latency.value };
-    await writeFile(ownArtifact(ctx, ARTIFACT.results), renderResults(input));
-    await writeJson(ownArtifact(ctx, ARTIFACT.resultsJson), input);
+    const models = summariseSeeds(input.evaluations);
+    const points = models.flatMap((summary) => {
+      const mib = sizeOfModel(input.size, summary)?.mib;
+      return mib === undefined ? [] : [{ label: summary.label, mib, summary }];
+    });
+    await writePng(ownArtifact(ctx, ARTIFACT.figure), figureSvg(input.title, points, THESIS_MODELS));
+    await writeFile(ownArtifact(ctx, ARTIFACT.results), renderResults(input, ARTIFACT.figure));
+    await writeJson(ownArtifact(ctx, ARTIFACT.resultsJson), { ...input, models });
+    for (const m of models) {
+      const name = m.label.replace(/[^A-Za-z0-9]+/g, '_').replace(/^_|_$/g, '').toLowerCase();
+      metric(ctx, `${name}_test_iou_mean`, m.iou.mean);
+      if (Number.isFinite(m.iou.std)) metric(ctx, `${name}_test_iou_std`, m.iou.std);
+    }
     return ok(undefined);
   },
 };

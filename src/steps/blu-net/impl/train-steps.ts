@@ -12,11 +12,12 @@ import {
   matchTeacherScales,
   transferLwUnetToBluNet,
 } from '../../../ml/models/index.js';
+import { detectCollapse } from '../../../ml/train/index.js';
 import { ok } from '../../../runtime/result.js';
 import type { StepImplementation, StepRunContext } from '../../kind.js';
 import type { AblationWith, BinariseWith, GammaStart, HintWith, PretrainWith } from '../train-kinds.js';
-import { ARTIFACT, trainSettings, withOf, type ModelInfo, type TrainSettings } from '../common.js';
-import { failure, metric, ownArtifact, startBackend, writeJson, type StepResult } from './context.js';
+import { ARTIFACT, phaseSeed, trainSettings, withOf, type ModelInfo, type TrainSettings } from '../common.js';
+import { failure, metric, ownArtifact, reportCollapse, startBackend, writeJson, type StepResult } from './context.js';
 import { loadUpstreamData } from './data.js';
 import { loadUpstreamModel, saveTrainedModel } from './models-io.js';
 import { hintPhase, supervisedPhase, type PhaseRecord } from './training.js';
@@ -60,11 +61,15 @@ function calibrateActivations(ctx: StepRunContext, model: tf.LayersModel, mode: 
   batch.y.dispose();
 }
 
-/** Saves the model, its info and the training record; reports the final validation metrics. */
-async function finish(ctx: StepRunContext, model: tf.LayersModel, info: Omit<ModelInfo, 'stepId'>, phases: readonly PhaseRecord[]): Promise<StepResult<void>> {
+/** Saves the model, its info and the training record; reports the final validation metrics and any collapse. */
+async function finish(ctx: StepRunContext, model: tf.LayersModel, trained: Omit<ModelInfo, 'stepId'>, phases: readonly PhaseRecord[]): Promise<StepResult<void>> {
+  const last = phases[phases.length - 1];
+  const collapsed = last ? detectCollapse(last.history, last.bestEpoch) : null;
+  if (collapsed !== null) reportCollapse(ctx, trained.label, collapsed);
+  const seed = withOf<{ seed?: number }>(ctx.spec.with).seed;
+  const info = { ...trained, ...(seed !== undefined ? { seed } : {}), ...(collapsed !== null ? { collapsed } : {}) };
   const saved = await saveTrainedModel(ctx, model, { ...info, stepId: ctx.spec.id });
   if (!saved.ok) return saved;
-  const last = phases[phases.length - 1];
   const best = last?.history.find((h) => h.epoch === last.bestEpoch) ?? last?.history[last.history.length - 1];
   if (best?.val.iou !== undefined) metric(ctx, 'best_val_iou', best.val.iou);
   if (best?.val.f1 !== undefined) metric(ctx, 'best_val_f1', best.val.f1);
@@ -100,14 +105,14 @@ async function withData(ctx: StepRunContext, ref: string, body: (data: DatasetSp
 export const pretrainStep: StepImplementation = {
   run: (ctx) => {
     const w = withOf<PretrainWith>(ctx.spec.with);
-    const settings = trainSettings(w.train);
+    const settings = phaseSeed(trainSettings(w.train), w.seed);
     return withData(ctx, w.data, async (data) => {
       const model = buildUnet({ baseFilters: w.width, l2: settings.l2 ?? 0, seed: settings.seed });
       if (w.init_weights) {
         const init = await applyInitialWeights(ctx, model, w.init_weights);
         if (!init.ok) return init;
       }
-      const trained = await supervisedPhase(ctx, model, data, settings, { prefix: '', offset: 0, total: settings.epochs });
+      const trained = await supervisedPhase(ctx, model, data, settings, { prefix: '', offset: 0, total: settings.steps });
       if (!trained.ok) return trained;
       const label = w.init_weights ? 'U-Net (fine-tuned)' : 'U-Net';
       return finish(ctx, model, { architecture: 'unet', label, width: w.width }, [trained.value]);
@@ -118,8 +123,8 @@ export const pretrainStep: StepImplementation = {
 export const hintStep: StepImplementation = {
   run: (ctx) => {
     const w = withOf<HintWith>(ctx.spec.with);
-    const [enc, dec, retrain] = [trainSettings(w.encoder), trainSettings(w.decoder), trainSettings(w.retrain)];
-    const total = enc.epochs + dec.epochs + retrain.epochs;
+    const [enc, dec, retrain] = [w.encoder, w.decoder, w.retrain].map((t) => phaseSeed(trainSettings(t), w.seed)) as [TrainSettings, TrainSettings, TrainSettings];
+    const total = enc.steps + dec.steps + retrain.steps;
     return withData(ctx, w.data, async (data) => {
       const teacher = await loadUpstreamModel(ctx, w.teacher);
       if (!teacher.ok) return teacher;
@@ -131,10 +136,10 @@ export const hintStep: StepImplementation = {
       const e = await hintPhase(ctx, models, 'encoder', data, enc, { prefix: 'hint_encoder_', offset: 0, total });
       if (!e.ok) return e;
       phases.push(e.value);
-      const d = await hintPhase(ctx, models, 'decoder', data, dec, { prefix: 'hint_decoder_', offset: enc.epochs, total });
+      const d = await hintPhase(ctx, models, 'decoder', data, dec, { prefix: 'hint_decoder_', offset: enc.steps, total });
       if (!d.ok) return d;
       phases.push(d.value);
-      const r = await supervisedPhase(ctx, student, data, retrain, { prefix: '', offset: enc.epochs + dec.epochs, total });
+      const r = await supervisedPhase(ctx, student, data, retrain, { prefix: '', offset: enc.steps + dec.steps, total });
       if (!r.ok) return r;
       phases.push(r.value);
       return finish(ctx, student, { architecture: 'lw_unet', label: 'lw_unet (hint learning + BCE)', width }, phases);
@@ -145,7 +150,7 @@ export const hintStep: StepImplementation = {
 export const binariseStep: StepImplementation = {
   run: (ctx) => {
     const w = withOf<BinariseWith>(ctx.spec.with);
-    const settings = trainSettings(w.train);
+    const settings = phaseSeed(trainSettings(w.train), w.seed);
     return withData(ctx, w.data, async (data) => {
       const lw = await loadUpstreamModel(ctx, w.student);
       if (!lw.ok) return lw;
@@ -159,7 +164,7 @@ export const binariseStep: StepImplementation = {
       ctx.log(`transferred ${moved.value.length} layers from the distilled lw_unet (output layer: ${transferOutput ? 'transferred' : 'new'}, gammas: ${gammas}, STE: ${w.ste ?? 'unit'})`);
       calibrateActivations(ctx, blu, gammas, data, settings, lw.value.model);
       lw.value.model.dispose();
-      const trained = await supervisedPhase(ctx, blu, data, settings, { prefix: '', offset: 0, total: settings.epochs });
+      const trained = await supervisedPhase(ctx, blu, data, settings, { prefix: '', offset: 0, total: settings.steps });
       if (!trained.ok) return trained;
       return finish(ctx, blu, { architecture: 'blu_net', label: 'BLU-Net (from distilled lw_unet)', width }, [trained.value]);
     });
@@ -178,11 +183,11 @@ function scratchModel(ctx: StepRunContext, w: AblationWith, data: DatasetSplit, 
 export const ablationStep: StepImplementation = {
   run: (ctx) => {
     const w = withOf<AblationWith>(ctx.spec.with);
-    const base = trainSettings(w.train);
+    const base = phaseSeed(trainSettings(w.train), w.seed);
     const settings = { ...base, lr: w.lr_by_model?.[w.model] ?? base.lr };
     return withData(ctx, w.data, async (data) => {
       const model = scratchModel(ctx, w, data, settings);
-      const trained = await supervisedPhase(ctx, model, data, settings, { prefix: '', offset: 0, total: settings.epochs });
+      const trained = await supervisedPhase(ctx, model, data, settings, { prefix: '', offset: 0, total: settings.steps });
       if (!trained.ok) return trained;
       const label = w.model === 'lw_unet' ? 'lw_unet (from scratch)' : 'BLU-Net (from scratch)';
       return finish(ctx, model, { architecture: w.model, label, width: w.width }, [trained.value]);

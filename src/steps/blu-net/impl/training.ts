@@ -15,13 +15,13 @@ import type { StepRunContext } from '../../kind.js';
 import type { TrainSettings } from '../common.js';
 import { failure, metric, throwIfAborted, type StepResult } from './context.js';
 
-/** One training phase of a step; several phases share one epoch counter in the progress display. */
+/** One training phase of a step; several phases share one step counter in the progress display. */
 export interface Phase {
   /** Metric name prefix, e.g. 'hint_encoder_' ('' for the main phase). */
   readonly prefix: string;
-  /** Epochs done by earlier phases of the same step. */
+  /** Optimizer steps done by earlier phases of the same step. */
   readonly offset: number;
-  /** Epochs of all phases of the step. */
+  /** Optimizer steps of all phases of the step. */
   readonly total: number;
 }
 
@@ -33,21 +33,28 @@ export interface PhaseRecord extends TrainResult {
 function handler(ctx: StepRunContext, phase: Phase): TrainEventHandler {
   return (event) => {
     if (event.type === 'batch-end') throwIfAborted(ctx);
+    if (event.type === 'time-limit') ctx.log(`${phase.prefix || 'train'}: wall-time cap reached after ${event.seconds.toFixed(0)} s (validation ${event.epoch + 1}); stopping`);
     if (event.type !== 'epoch-end') return;
-    const epoch = phase.offset + event.epoch + 1;
+    const step = phase.offset + (event.step ?? event.epoch + 1);
     const shown: Record<string, number> = { loss: event.loss, val_loss: event.val.loss };
     if (event.val.iou !== undefined) shown.val_iou = event.val.iou;
     if (event.val.f1 !== undefined) shown.val_f1 = event.val.f1;
-    ctx.report.progress({ label: 'epoch', current: epoch, total: phase.total, metrics: shown });
-    for (const [name, value] of Object.entries({ ...shown, lr: event.lr, epoch_seconds: event.seconds })) {
-      metric(ctx, `${phase.prefix}${name}`, value, epoch);
+    ctx.report.progress({ label: 'step', current: step, total: phase.total, metrics: shown });
+    for (const [name, value] of Object.entries({ ...shown, lr: event.lr, interval_seconds: event.seconds })) {
+      metric(ctx, `${phase.prefix}${name}`, value, step);
     }
   };
 }
 
-function loopOptions(s: TrainSettings) {
+/**
+ * Step budget → the epoch loop: one "epoch" is one validation interval of `val_every` steps (the
+ * last one cut to the budget); ignore_steps and lr_decay_start become whole intervals.
+ */
+export function loopOptions(s: TrainSettings) {
   return {
-    epochs: s.epochs,
+    epochs: Math.ceil(s.steps / s.val_every),
+    stepsPerEpoch: s.val_every,
+    totalSteps: s.steps,
     learningRate: s.lr,
     batchSize: s.batch,
     cropSize: s.crop,
@@ -55,10 +62,15 @@ function loopOptions(s: TrainSettings) {
     augment: s.augment ? {} : (false as const),
     crop: { sampler: s.sampler, ...(s.foreground_probability !== undefined ? { foregroundProbability: s.foreground_probability } : {}) },
     ...(s.val_crop !== undefined ? { valCropSize: s.val_crop } : {}),
-    ...(s.steps_per_epoch !== undefined ? { stepsPerEpoch: s.steps_per_epoch } : {}),
-    ...(s.ignore_epochs !== undefined ? { ignoreEpochs: s.ignore_epochs } : {}),
-    ...(s.lr_decay_start !== undefined ? { lrDecayStartEpoch: s.lr_decay_start } : {}),
+    ...(s.ignore_steps !== undefined ? { ignoreEpochs: Math.floor(s.ignore_steps / s.val_every) } : {}),
+    ...(s.lr_decay_start !== undefined ? { lrDecayStartEpoch: Math.floor(s.lr_decay_start / s.val_every) } : {}),
+    ...(s.max_minutes !== undefined ? { maxSeconds: s.max_minutes * 60 } : {}),
   };
+}
+
+/** The step of the kept validation ('none' when no validation was eligible). */
+function stepOf(result: TrainResult): string {
+  return String(result.history.find((h) => h.epoch === result.bestEpoch)?.step ?? 'none');
 }
 
 function record(phase: string, started: number, result: TrainResult): PhaseRecord {
@@ -73,11 +85,11 @@ export async function supervisedPhase(
   settings: TrainSettings,
   phase: Phase,
 ): Promise<StepResult<PhaseRecord>> {
-  const options: SupervisedOptions = { ...loopOptions(settings), bestMetric: settings.best, onEvent: handler(ctx, phase) };
+  const options: SupervisedOptions = { ...loopOptions(settings), bestMetric: settings.best, ...(settings.loss ? { loss: settings.loss } : {}), onEvent: handler(ctx, phase) };
   const started = performance.now();
   const result = await trainSupervised(model, data, options);
   if (!result.ok) return failure(ctx.signal.aborted ? 'cancelled' : result.error.message);
-  ctx.log(`${phase.prefix || 'train'}: best ${result.value.metricName} ${result.value.bestMetric.toFixed(4)} at epoch ${result.value.bestEpoch}`);
+  ctx.log(`${phase.prefix || 'train'}: best ${result.value.metricName} ${result.value.bestMetric.toFixed(4)} at step ${stepOf(result.value)}`);
   return ok(record(phase.prefix || 'supervised', started, result.value));
 }
 
@@ -98,6 +110,6 @@ export async function hintPhase(
   const started = performance.now();
   const result = await trainHint(teacherTaps, studentTaps, { teacherIndices: indices, studentIndices: indices }, data, options);
   if (!result.ok) return failure(ctx.signal.aborted ? 'cancelled' : result.error.message);
-  ctx.log(`hint ${which}: best val hint loss ${result.value.bestMetric.toFixed(4)} at epoch ${result.value.bestEpoch}`);
+  ctx.log(`hint ${which}: best val hint loss ${result.value.bestMetric.toFixed(4)} at step ${stepOf(result.value)}`);
   return ok(record(`hint_${which}`, started, result.value));
 }

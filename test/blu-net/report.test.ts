@@ -1,0 +1,88 @@
+// The report's pure parts: per-model mean ± std over seeds, per-seed values, collapse marks, and the
+// PNG figure (test IoU vs size), rendered for real with sharp.
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Architecture } from '../../src/steps/blu-net/common.js';
+import type { EvaluationFile } from '../../src/steps/blu-net/impl/evaluate.js';
+import { figureSvg, writePng } from '../../src/steps/blu-net/impl/figure.js';
+import { renderResults, sizeOfModel, THESIS_MODELS } from '../../src/steps/blu-net/impl/report-table.js';
+import { meanStd, summariseSeeds } from '../../src/steps/blu-net/impl/seed-summary.js';
+import type { SizeFile } from '../../src/steps/blu-net/impl/size.js';
+
+function evaluation(label: string, architecture: Architecture, seed: number, iou: number, collapsed?: string): EvaluationFile {
+  return {
+    model: { label, architecture, width: 8, stepId: `${architecture}@seed=${seed}`, seed },
+    crop: 64,
+    images: 2,
+    meanIou: iou,
+    meanF1: Math.min(1, iou + 0.1),
+    perImage: [{ image: 'a', iou, f1: iou }, { image: 'b', iou, f1: iou }],
+    ...(collapsed !== undefined ? { collapsed } : {}),
+  };
+}
+
+const size = (architecture: Architecture, mib: number) => ({
+  label: architecture, architecture, width: 8, fp32Params: 1, binaryBits: 0, bytes: mib * 2 ** 20, mib, ratioThesis: 1,
+});
+const SIZES = { trained: [size('unet', 1.85), size('lw_unet', 0.262), size('blu_net', 0.0283)], thesisWidth: [], packedCheck: null } as unknown as SizeFile;
+
+const EVALUATIONS = [
+  evaluation('U-Net', 'unet', 2, 0.76),
+  evaluation('U-Net', 'unet', 1, 0.74),
+  evaluation('U-Net', 'unet', 3, 0.75),
+  evaluation('BLU-Net (from distilled lw_unet)', 'blu_net', 1, 0.6),
+  evaluation('BLU-Net (from distilled lw_unet)', 'blu_net', 2, 0, 'val IoU never left 0 (max 0 over 30 validations)'),
+  evaluation('BLU-Net (from distilled lw_unet)', 'blu_net', 3, 0.66),
+  evaluation('lw_unet (from scratch)', 'lw_unet', 1, 0.7),
+  evaluation('BLU-Net (from scratch)', 'blu_net', 1, 0.3),
+];
+
+const dirs: string[] = [];
+afterAll(async () => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+
+describe('report over seeds', () => {
+  it('computes mean and sample std', () => {
+    expect(meanStd([0.74, 0.76, 0.75])).toEqual({ mean: expect.closeTo(0.75, 10), std: expect.closeTo(0.01, 10) });
+    expect(Number.isNaN(meanStd([0.5]).std)).toBe(true);
+  });
+
+  it('groups by model, orders seeds, keeps collapsed seeds in the mean and counts them', () => {
+    const [unet, blu, lw, scratch] = summariseSeeds(EVALUATIONS);
+    expect(unet?.seeds.map((s) => s.seed)).toEqual([1, 2, 3]);
+    expect(unet?.iou.mean).toBeCloseTo(0.75, 10);
+    expect(blu?.collapsedSeeds).toBe(1);
+    expect(blu?.iou.mean).toBeCloseTo(0.42, 10);
+    expect(lw?.seeds).toHaveLength(1);
+    expect(scratch?.architecture).toBe('blu_net');
+    expect(sizeOfModel(SIZES, blu!)?.mib).toBe(0.0283);
+  });
+
+  it('renders mean ± std, per-seed values and a collapse mark with its reason', () => {
+    const latency = { backend: 'wasm', size: 64, warmup: 1, models: [] };
+    const md = renderResults({ title: 'T', params: {}, evaluations: EVALUATIONS, size: SIZES, latency } as never, 'iou-vs-size.png');
+    expect(md).toContain('| U-Net | 8 | 3 | 0.7500 ± 0.0100 | 1: 0.7400, 2: 0.7600, 3: 0.7500 |');
+    expect(md).toMatch(/\| BLU-Net \(from distilled lw_unet\) \| 8 \| 3 \| 0\.4200 ± 0\.3\d+ ⚠ 1 of 3 collapsed \| 1: 0\.6000, 2: 0\.0000 ⚠, 3: 0\.6600 \|/);
+    expect(md).toContain('- ⚠ BLU-Net (from distilled lw_unet), seed 2 (`blu_net@seed=2`): val IoU never left 0');
+    expect(md).toContain('| lw_unet (from scratch) | 8 | 1 | 0.7000 |');
+    expect(md).toContain('![Test IoU against model size](iou-vs-size.png)');
+  });
+
+  it('draws the figure as a PNG', async () => {
+    const models = summariseSeeds(EVALUATIONS);
+    const points = models.map((summary) => ({ label: summary.label, mib: sizeOfModel(SIZES, summary)!.mib, summary }));
+    const svg = figureSvg('BLU-Net test', points, THESIS_MODELS);
+    expect(svg).toContain('U-Net (3 seeds)');
+    expect(svg).toContain('lw_unet (from scratch) (1 seed)');
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'blu-figure-'));
+    dirs.push(dir);
+    const file = path.join(dir, 'iou-vs-size.png');
+    await writePng(file, svg);
+    const meta = await sharp(file).metadata();
+    expect(meta.format).toBe('png');
+    expect(meta.width).toBeGreaterThan(800);
+    if (process.env.BLU_KEEP_FIGURE) await sharp(file).toFile(process.env.BLU_KEEP_FIGURE);
+  });
+});
