@@ -91,15 +91,29 @@ export function writeSigns(w: ByteWriter, signs: Float32Array): number {
   return zeros.length;
 }
 
-export function readSigns(r: ByteReader, count: number): Float32Array {
+/** One level's signs as stored: the ±1 bitmap (LSB-first) and the flat indices of exact zeros. */
+export interface SignRecord {
+  readonly bits: Uint8Array;
+  readonly zeros: Uint32Array;
+}
+
+export function readSignRecord(r: ByteReader, count: number): SignRecord {
   const zeroCount = r.uint32();
-  const zeros = Array.from({ length: zeroCount }, () => r.uint32());
-  const bitmap = r.bytes(Math.ceil(count / 8));
-  const signs = new Float32Array(count);
-  for (let i = 0; i < count; i++) signs[i] = ((bitmap[i >> 3] as number) >> (i & 7)) & 1 ? 1 : -1;
+  const zeros = Uint32Array.from({ length: zeroCount }, () => r.uint32());
   for (const i of zeros) {
     if (i >= count) throw new RangeError(`zero index ${i} outside a tensor of ${count} weights`);
-    signs[i] = 0;
   }
-  return signs;
+  return { bits: r.bytes(Math.ceil(count / 8)), zeros };
+}
+
+/** Expands a sign record into values −1, 0, +1 (`into` lets callers pick the array type). */
+export function decodeSigns<T extends Float32Array | Int8Array>(record: SignRecord, into: T): T {
+  const { bits } = record;
+  for (let i = 0; i < into.length; i++) into[i] = ((bits[i >> 3] as number) >> (i & 7)) & 1 ? 1 : -1;
+  for (const i of record.zeros) into[i] = 0;
+  return into;
+}
+
+export function readSigns(r: ByteReader, count: number): Float32Array {
+  return decodeSigns(readSignRecord(r, count), new Float32Array(count));
 }

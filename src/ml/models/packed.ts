@@ -23,8 +23,8 @@ const MAGIC = 'BLUPACK1';
 const FORMAT_VERSION = 1;
 
 // The STE only matters for training, so the packed format does not carry it.
-type PackedOptions = Omit<ResolvedBluNetOptions, 'frozen' | 'seed' | 'ste'>;
-interface PackedHeader {
+export type PackedOptions = Omit<ResolvedBluNetOptions, 'frozen' | 'seed' | 'ste'>;
+export interface PackedHeader {
   version: number;
   options: PackedOptions;
 }
@@ -117,7 +117,8 @@ export async function exportPackedBluNet(model: tf.LayersModel, file: string): P
   return ok({ fileBytes: w.length, headerBytes: header.byteLength + MAGIC.length + 4, zeroSigns, zeroBytes, thesisBytes: thesisSize(model).bytes });
 }
 
-function readHeader(r: ByteReader): PackedHeader {
+/** Reads and checks magic, header length and header JSON (also used by the binary engine). */
+export function readPackedHeader(r: ByteReader): PackedHeader {
   const magic = new TextDecoder().decode(r.bytes(MAGIC.length));
   if (magic !== MAGIC) throw new Error(`not a packed BLU-Net file (magic ${JSON.stringify(magic)})`);
   const header = JSON.parse(new TextDecoder().decode(r.bytes(r.uint32()))) as PackedHeader;
@@ -156,7 +157,7 @@ export async function loadPackedBluNet(file: string): Promise<Result<tf.LayersMo
   let model: tf.LayersModel | undefined;
   try {
     const r = new ByteReader(new Uint8Array(await readFile(file)));
-    const { options } = readHeader(r);
+    const { options } = readPackedHeader(r);
     model = buildBluNet({ ...options, frozen: true });
     for (const layer of model.layers) readLayer(r, layer);
     if (r.remaining !== 0) throw new Error(`${r.remaining} unexpected trailing bytes`);

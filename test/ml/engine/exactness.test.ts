@@ -1,0 +1,92 @@
+import * as tf from '@tensorflow/tfjs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseEngineModel, type EngineModel } from '../../../src/ml/engine/model.js';
+import { packedRecordPlan } from '../../../src/ml/engine/plan.js';
+import { runEngineLogits } from '../../../src/ml/engine/forward.js';
+import { referenceKernels } from '../../../src/ml/engine/reference.js';
+import { BinaryConv2D, BinarySeparableConv2D, BinarySignActivation, buildBluNet, exportPackedBluNet, type BluNetOptions } from '../../../src/ml/models/index.js';
+import { useWasm } from '../models/setup-backend.js';
+import { bluNetCases, perturb, simulate, type EngineCase } from './fixtures.js';
+
+let dir: string;
+beforeAll(async () => {
+  await useWasm();
+  dir = await mkdtemp(path.join(os.tmpdir(), 'blu-engine-'));
+});
+afterAll(async () => rm(dir, { recursive: true, force: true }));
+
+async function packed(model: tf.LayersModel, name: string): Promise<EngineModel> {
+  const file = path.join(dir, `${name}.blupack`);
+  const info = await exportPackedBluNet(model, file);
+  if (!info.ok) throw new Error(info.error.message);
+  const parsed = parseEngineModel(new Uint8Array(await readFile(file)));
+  if (!parsed.ok) throw new Error(parsed.error.message);
+  return parsed.value;
+}
+
+function expectSameAsSimulation(model: tf.LayersModel, engine: EngineModel, c: EngineCase, image: Float32Array): void {
+  const sim = simulate(model, image, c.height, c.width);
+  const logits = runEngineLogits(engine, referenceKernels, { height: c.height, width: c.width, pixels: image });
+  expect(logits.length).toBe(sim.logits.length);
+  let worstLogit = 0;
+  let worstProbability = 0;
+  let maskDiffs = 0;
+  sim.logits.forEach((expected, i) => {
+    const got = logits[i] as number;
+    worstLogit = Math.max(worstLogit, Math.abs(got - expected) / Math.max(1, Math.abs(expected)));
+    const p = 1 / (1 + Math.exp(-got));
+    worstProbability = Math.max(worstProbability, Math.abs(p - (sim.probabilities[i] as number)));
+    if (p > 0.5 !== (sim.probabilities[i] as number) > 0.5) maskDiffs++;
+  });
+  expect(maskDiffs).toBe(0);
+  expect(worstProbability).toBeLessThan(1e-4);
+  expect(worstLogit).toBeLessThan(1e-4);
+}
+
+describe('binary engine (TypeScript reference) against the fp32 simulation', () => {
+  it('reads records in the order the exporter writes them', () => {
+    const opts = { baseFilters: 2, levels: 4 };
+    const model = buildBluNet(opts);
+    const binary = model.layers.filter((l) => l instanceof BinaryConv2D || l instanceof BinarySeparableConv2D || l instanceof BinarySignActivation);
+    expect(packedRecordPlan(opts).map((r) => r.name)).toEqual(binary.map((l) => l.name));
+    model.dispose();
+  });
+
+  for (const c of bluNetCases) {
+    it(`matches on ${c.label}`, async () => {
+      const model = buildBluNet(c.options);
+      perturb(model, c.seed);
+      const engine = await packed(model, c.label.replace(/[^a-z0-9]+/gi, '_'));
+      const image = Float32Array.from(tf.randomUniform([c.height * c.width], 0, 1, 'float32', c.seed).dataSync());
+      expectSameAsSimulation(model, engine, c, image);
+      model.dispose();
+    });
+  }
+
+  it('handles exact-zero signs in weights and in activations', async () => {
+    const options: BluNetOptions = { baseFilters: 4, levels: 2, seed: 9 };
+    const model = buildBluNet(options);
+    perturb(model, 9);
+    // A zero first-conv bias makes a black region's first conv output exactly 0 (all-zero signs).
+    const first = model.getLayer('Level0_BinaryConv2D_1');
+    const [k1, b1, g1] = first.getWeights() as [tf.Tensor, tf.Tensor, tf.Tensor];
+    first.setWeights([k1, tf.zerosLike(b1), g1]);
+    const conv = model.getLayer('Level0_BinaryConv2D_2');
+    const [kernel, bias, gamma] = conv.getWeights() as [tf.Tensor, tf.Tensor, tf.Tensor];
+    const values = kernel.dataSync().slice();
+    values.fill(0, 0, 5);
+    values.fill(Math.abs(gamma.dataSync()[0] as number), 5, 9);
+    conv.setWeights([tf.tensor(values, kernel.shape), bias, gamma]);
+    const engine = await packed(model, 'zeros');
+    expect(engine.level0[1].conv.packed.nonzero).not.toBeNull();
+    const c: EngineCase = { label: 'zeros', options, seed: 9, height: 8, width: 10 };
+    const image = Float32Array.from({ length: 80 }, (_, i) => (i % 10 < 4 ? 0 : ((i * 37) % 11) / 11 + 0.05));
+    const zeroActs = referenceKernels.binarise(referenceKernels.realConv(image, 8, 10, engine.level0[0].conv), 8, 10, 4, engine.level0[0].act.gammas);
+    expect(zeroActs.nonzero).not.toBeNull();
+    expectSameAsSimulation(model, engine, c, image);
+    model.dispose();
+  });
+});
