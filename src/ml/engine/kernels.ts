@@ -1,18 +1,27 @@
 /**
  * The operations a forward pass needs, as an interface so the pure-TypeScript reference and the
- * WebAssembly kernels are interchangeable (and testable against each other).
+ * WebAssembly kernels are interchangeable (and testable against each other). Each conv block
+ * returns its output already residual-binarised, so an implementation can fuse conv and
+ * binarisation and never hold the block's fp32 output.
  */
-import type { ConvLayer, SeparableLayer } from './model.js';
+import type { Block, ConvLayer, SeparableLayer } from './model.js';
 import type { BinaryTensor, BitPlanes } from './tensors.js';
+
+export interface EngineImage {
+  readonly height: number;
+  readonly width: number;
+  /** Grey values as the model was trained on them, row-major. */
+  readonly pixels: Float32Array;
+}
 
 export interface EngineKernels {
   readonly name: string;
-  /** Conv with real-valued input (the first layer: the image is not binarised); returns [h][w][filters] + bias. */
-  realConv(image: Float32Array, height: number, width: number, layer: ConvLayer): Float32Array;
-  /** Residual binarisation of [h][w][channels] into sign bit-planes. */
-  binarise(y: Float32Array, height: number, width: number, channels: number, gammas: Float32Array): BitPlanes;
-  /** BinaryConv2D on a binarised input: Σ over level pairs of XNOR-popcount, scaled by the gammas, + bias. */
-  binaryConv(x: BinaryTensor, layer: ConvLayer): Float32Array;
-  /** BinarySeparableConv2D on a binarised input: binary depthwise, then pointwise, + bias. */
-  separable(x: BinaryTensor, layer: SeparableLayer): Float32Array;
+  /** First conv (real-valued image × binarised kernel: the image is not binarised) + activation. */
+  firstBlock(image: EngineImage, block: Block<ConvLayer>): BitPlanes;
+  /** BinaryConv2D (Σ over level pairs of XNOR-popcount, scaled by the gammas, + bias) + activation. */
+  binaryConvBlock(x: BinaryTensor, block: Block<ConvLayer>): BitPlanes;
+  /** BinarySeparableConv2D (binary depthwise, then pointwise, + bias) + activation. */
+  separableBlock(x: BinaryTensor, block: Block<SeparableLayer>): BitPlanes;
+  /** The output BinaryConv2D's values before the sigmoid, row-major. */
+  logits(x: BinaryTensor, head: ConvLayer): Float32Array;
 }

@@ -34,7 +34,7 @@ export function binariseReference(y: Float32Array, height: number, width: number
   return { channels, words, levels, gammas, signs, nonzero: zeros > 0 ? nonzero : null };
 }
 
-function realConv(image: Float32Array, height: number, width: number, layer: ConvLayer): Float32Array {
+export function realConv(image: Float32Array, height: number, width: number, layer: ConvLayer): Float32Array {
   const { k, cin, filters } = layer.kernel;
   const weights = effectiveKernel(layer.kernel);
   const out = new Float32Array(height * width * filters);
@@ -77,7 +77,7 @@ function xnorDot(g: BitPlanes, layer: ConvLayer, m: number, n: number, f: number
   return dot;
 }
 
-function binaryConv(x: BinaryTensor, layer: ConvLayer): Float32Array {
+export function binaryConvReference(x: BinaryTensor, layer: ConvLayer): Float32Array {
   const g = x.groups[0];
   if (x.groups.length !== 1 || g === undefined || g.channels !== layer.kernel.cin) throw new RangeError(`${layer.name}: expected one group of ${layer.kernel.cin} channels`);
   const { filters, gammas } = layer.kernel;
@@ -146,10 +146,14 @@ function pointwise(dw: Float32Array, pixels: number, layer: SeparableLayer): Flo
   return out;
 }
 
+export function separableReference(x: BinaryTensor, layer: SeparableLayer): Float32Array {
+  return pointwise(depthwise(x, layer), x.height * x.width, layer);
+}
+
 export const referenceKernels: EngineKernels = {
   name: 'reference (TypeScript)',
-  realConv,
-  binarise: binariseReference,
-  binaryConv,
-  separable: (x, layer) => pointwise(depthwise(x, layer), x.height * x.width, layer),
+  firstBlock: (image, { conv, act }) => binariseReference(realConv(image.pixels, image.height, image.width, conv), image.height, image.width, conv.kernel.filters, act.gammas),
+  binaryConvBlock: (x, { conv, act }) => binariseReference(binaryConvReference(x, conv), x.height, x.width, conv.kernel.filters, act.gammas),
+  separableBlock: (x, { conv, act }) => binariseReference(separableReference(x, conv), x.height, x.width, conv.pointwise.filters, act.gammas),
+  logits: (x, head) => binaryConvReference(x, head),
 };

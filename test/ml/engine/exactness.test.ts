@@ -84,7 +84,7 @@ describe('binary engine (TypeScript reference) against the fp32 simulation', () 
     expect(engine.level0[1].conv.packed.nonzero).not.toBeNull();
     const c: EngineCase = { label: 'zeros', options, seed: 9, height: 8, width: 10 };
     const image = Float32Array.from({ length: 80 }, (_, i) => (i % 10 < 4 ? 0 : ((i * 37) % 11) / 11 + 0.05));
-    const zeroActs = referenceKernels.binarise(referenceKernels.realConv(image, 8, 10, engine.level0[0].conv), 8, 10, 4, engine.level0[0].act.gammas);
+    const zeroActs = referenceKernels.firstBlock({ height: 8, width: 10, pixels: image }, engine.level0[0]);
     expect(zeroActs.nonzero).not.toBeNull();
     expectSameAsSimulation(model, engine, c, image);
     model.dispose();

@@ -1,0 +1,252 @@
+// WebAssembly SIMD kernels of the binary engine (AssemblyScript). Every function works on raw
+// pointers into linear memory that the host (src/ml/engine/wasm.ts) lays out; nothing allocates.
+// Layouts match src/ml/engine/tensors.ts: sign planes [level][pixel][word], bit set = +1.
+// Float rows are padded to a multiple of 4 channels so every inner loop is f32x4.
+
+// ---- decoding binarised activations to their values (for the depthwise conv) ----
+
+/**
+ * Writes the values Σ_n |a_n|·s_n (fp32, op order ((t1 + t2) + t3)) of `count` pixels starting at
+ * `pixelStart` into out[pixel][outOffset + c] with row stride `outStride` floats.
+ * nonzero = 0 means every sign is ±1.
+ */
+export function decodeRow(signs: usize, nonzero: usize, pixels: i32, words: i32, levels: i32, gammas: usize, channels: i32,
+  pixelStart: i32, count: i32, out: usize, outStride: i32, outOffset: i32): void {
+  for (let p = 0; p < count; p++) {
+    const dst = out + (<usize>(p * outStride + outOffset) << 2);
+    for (let w = 0; w < words; w++) {
+      const lanes = min(32, channels - 32 * w);
+      let c = 0;
+      for (; c + 4 <= lanes; c += 4) {
+        let v = f32x4.splat(0);
+        for (let n = 0; n < levels; n++) {
+          const at = (<usize>((n * pixels + pixelStart + p) * words + w)) << 2;
+          const bits = i32x4.splat(load<i32>(signs + at) >>> c);
+          const g = f32x4.splat(load<f32>(gammas + (<usize>n << 2)));
+          const plus = i32x4.ne(v128.and(bits, i32x4(1, 2, 4, 8)), i32x4.splat(0));
+          let t = v128.bitselect(g, f32x4.neg(g), plus);
+          if (nonzero != 0) {
+            const nz = i32x4.splat(load<i32>(nonzero + at) >>> c);
+            t = v128.and(t, i32x4.ne(v128.and(nz, i32x4(1, 2, 4, 8)), i32x4.splat(0)));
+          }
+          v = n == 0 ? t : f32x4.add(v, t);
+        }
+        v128.store(dst + (<usize>(32 * w + c) << 2), v);
+      }
+      // Tail: exact channel count, so a neighbouring group's channels are not overwritten.
+      for (; c < lanes; c++) {
+        let v: f32 = 0;
+        for (let n = 0; n < levels; n++) {
+          const at = (<usize>((n * pixels + pixelStart + p) * words + w)) << 2;
+          const g = load<f32>(gammas + (<usize>n << 2));
+          let t: f32 = (load<i32>(signs + at) >>> c) & 1 ? g : -g;
+          if (nonzero != 0 && ((load<i32>(nonzero + at) >>> c) & 1) == 0) t = 0;
+          v = n == 0 ? t : v + t;
+        }
+        store<f32>(dst + (<usize>(32 * w + c) << 2), v);
+      }
+    }
+  }
+}
+
+// ---- depthwise conv (real decoded input × decoded binary kernel) ----
+
+/**
+ * One output row of a k×k depthwise conv, 'same' padding. rows: k row pointers (0 = outside the
+ * image) into decoded rows [width][cinPad]; weights [k·k][cinPad]; out [width][cinPad].
+ */
+export function depthwiseRow(rows: usize, k: i32, width: i32, cinPad: i32, weights: usize, out: usize): void {
+  const before = (k - 1) >> 1;
+  for (let x = 0; x < width; x++) {
+    const dst = out + (<usize>(x * cinPad) << 2);
+    for (let c = 0; c < cinPad; c += 4) v128.store(dst + (<usize>c << 2), f32x4.splat(0));
+    for (let ty = 0; ty < k; ty++) {
+      const row = load<u32>(rows + (<usize>ty << 2));
+      if (row == 0) continue;
+      for (let tx = 0; tx < k; tx++) {
+        const ix = x + tx - before;
+        if (ix < 0 || ix >= width) continue;
+        const src = <usize>row + (<usize>(ix * cinPad) << 2);
+        const w = weights + (<usize>((ty * k + tx) * cinPad) << 2);
+        for (let c = 0; c < cinPad; c += 4) {
+          const o = <usize>c << 2;
+          v128.store(dst + o, f32x4.add(v128.load(dst + o), f32x4.mul(v128.load(w + o), v128.load(src + o))));
+        }
+      }
+    }
+  }
+}
+
+// ---- pointwise conv: [width][cinPad] × [cinPad][fPad] + bias ----
+
+/** out[x][f] = bias[f] + Σ_c a[x][c]·b[c][f]; blocks of 4 pixels × 8 filters held in registers. */
+export function gemmRow(a: usize, width: i32, cinPad: i32, b: usize, fPad: i32, bias: usize, out: usize): void {
+  let x = 0;
+  for (; x + 4 <= width; x += 4) gemmBlock4(a + (<usize>(x * cinPad) << 2), cinPad, b, fPad, bias, out + (<usize>(x * fPad) << 2));
+  for (; x < width; x++) gemmPixel(a + (<usize>(x * cinPad) << 2), cinPad, b, fPad, bias, out + (<usize>(x * fPad) << 2));
+}
+
+function gemmBlock4(a: usize, cinPad: i32, b: usize, fPad: i32, bias: usize, out: usize): void {
+  const rowA = <usize>cinPad << 2;
+  const rowO = <usize>fPad << 2;
+  let f = 0;
+  for (; f + 8 <= fPad; f += 8) {
+    const fo = <usize>f << 2;
+    let a00 = v128.load(bias + fo), a01 = v128.load(bias + fo + 16);
+    let a10 = a00, a11 = a01, a20 = a00, a21 = a01, a30 = a00, a31 = a01;
+    for (let c = 0; c < cinPad; c++) {
+      const w = b + (<usize>(c * fPad) << 2) + fo;
+      const w0 = v128.load(w), w1 = v128.load(w + 16);
+      const co = <usize>c << 2;
+      const x0 = f32x4.splat(load<f32>(a + co)), x1 = f32x4.splat(load<f32>(a + rowA + co));
+      const x2 = f32x4.splat(load<f32>(a + 2 * rowA + co)), x3 = f32x4.splat(load<f32>(a + 3 * rowA + co));
+      a00 = f32x4.add(a00, f32x4.mul(x0, w0)); a01 = f32x4.add(a01, f32x4.mul(x0, w1));
+      a10 = f32x4.add(a10, f32x4.mul(x1, w0)); a11 = f32x4.add(a11, f32x4.mul(x1, w1));
+      a20 = f32x4.add(a20, f32x4.mul(x2, w0)); a21 = f32x4.add(a21, f32x4.mul(x2, w1));
+      a30 = f32x4.add(a30, f32x4.mul(x3, w0)); a31 = f32x4.add(a31, f32x4.mul(x3, w1));
+    }
+    v128.store(out + fo, a00); v128.store(out + fo + 16, a01);
+    v128.store(out + rowO + fo, a10); v128.store(out + rowO + fo + 16, a11);
+    v128.store(out + 2 * rowO + fo, a20); v128.store(out + 2 * rowO + fo + 16, a21);
+    v128.store(out + 3 * rowO + fo, a30); v128.store(out + 3 * rowO + fo + 16, a31);
+  }
+  for (; f < fPad; f += 4) {
+    const fo = <usize>f << 2;
+    let a0 = v128.load(bias + fo);
+    let a1 = a0, a2 = a0, a3 = a0;
+    for (let c = 0; c < cinPad; c++) {
+      const w0 = v128.load(b + (<usize>(c * fPad) << 2) + fo);
+      const co = <usize>c << 2;
+      a0 = f32x4.add(a0, f32x4.mul(f32x4.splat(load<f32>(a + co)), w0));
+      a1 = f32x4.add(a1, f32x4.mul(f32x4.splat(load<f32>(a + rowA + co)), w0));
+      a2 = f32x4.add(a2, f32x4.mul(f32x4.splat(load<f32>(a + 2 * rowA + co)), w0));
+      a3 = f32x4.add(a3, f32x4.mul(f32x4.splat(load<f32>(a + 3 * rowA + co)), w0));
+    }
+    v128.store(out + fo, a0); v128.store(out + rowO + fo, a1);
+    v128.store(out + 2 * rowO + fo, a2); v128.store(out + 3 * rowO + fo, a3);
+  }
+}
+
+function gemmPixel(a: usize, cinPad: i32, b: usize, fPad: i32, bias: usize, out: usize): void {
+  for (let f = 0; f < fPad; f += 4) {
+    const fo = <usize>f << 2;
+    let acc = v128.load(bias + fo);
+    for (let c = 0; c < cinPad; c++) acc = f32x4.add(acc, f32x4.mul(f32x4.splat(load<f32>(a + (<usize>c << 2))), v128.load(b + (<usize>(c * fPad) << 2) + fo)));
+    v128.store(out + fo, acc);
+  }
+}
+
+// ---- real-valued first conv (1 input channel) ----
+
+/** One output row of a k×k conv on a single-channel real image; weights [k·k][fPad]; out [width][fPad]. */
+export function realConvRow(image: usize, height: i32, width: i32, y: i32, k: i32, weights: usize, fPad: i32, bias: usize, out: usize): void {
+  const before = (k - 1) >> 1;
+  for (let x = 0; x < width; x++) {
+    const dst = out + (<usize>(x * fPad) << 2);
+    for (let f = 0; f < fPad; f += 4) {
+      const fo = <usize>f << 2;
+      let acc = f32x4.splat(0);
+      for (let t = 0; t < k * k; t++) {
+        const iy = y + t / k - before;
+        const ix = x + t % k - before;
+        if (iy < 0 || iy >= height || ix < 0 || ix >= width) continue;
+        acc = f32x4.add(acc, f32x4.mul(f32x4.splat(load<f32>(image + (<usize>(iy * width + ix) << 2))), v128.load(weights + (<usize>(t * fPad) << 2) + fo)));
+      }
+      v128.store(dst + fo, f32x4.add(acc, v128.load(bias + fo)));
+    }
+  }
+}
+
+// ---- residual binarisation of one row ----
+
+/**
+ * Binarises y[x][0..channels) (row stride fPad) into the sign and nonzero planes of pixels
+ * pixelStart… (planes must be zeroed). Same fp32 ops as the simulation: r ← r − |γ_n|·sign(r).
+ * Returns how many signs were exactly 0.
+ */
+export function binariseRow(y: usize, width: i32, fPad: i32, channels: i32, gammas: usize, levels: i32,
+  signs: usize, nonzero: usize, pixels: i32, words: i32, pixelStart: i32): i32 {
+  let zeros = 0;
+  for (let x = 0; x < width; x++) {
+    for (let c = 0; c < channels; c++) {
+      let r = load<f32>(y + (<usize>(x * fPad + c) << 2));
+      for (let n = 0; n < levels; n++) {
+        const at = (<usize>((n * pixels + pixelStart + x) * words + (c >> 5))) << 2;
+        const bit = 1 << (c & 31);
+        const s: f32 = r > 0 ? 1 : r < 0 ? -1 : 0;
+        if (s > 0) store<i32>(signs + at, load<i32>(signs + at) | bit);
+        if (s != 0) store<i32>(nonzero + at, load<i32>(nonzero + at) | bit);
+        else zeros++;
+        r = r - load<f32>(gammas + (<usize>n << 2)) * s;
+      }
+    }
+  }
+  return zeros;
+}
+
+// ---- XNOR-popcount conv on binarised input and binarised weights ----
+
+/** Sum of the 16 byte lanes of a popcount accumulator. */
+@inline function byteSum(v: v128): i32 {
+  const s = i32x4.extadd_pairwise_i16x8_u(i16x8.extadd_pairwise_i8x16_u(v));
+  return i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1) + i32x4.extract_lane(s, 2) + i32x4.extract_lane(s, 3);
+}
+
+/**
+ * One output row of a k×k BinaryConv2D (all signs ±1). The patch of the k·k taps' words of each
+ * activation level is gathered once per pixel ([level][vecs·4 words], taps outside the image and
+ * the tail are 0); weights are laid out the same way per (level m, filter f). Out-of-image taps
+ * contribute popcount(weight) to popcount(w ⊕ 0), removed with tapPop [m][f][tap].
+ * out[x][f] = bias[f] + Σ_{m,n} coef[m·aLevels + n]·(valid·cin − 2·popcount(w_m ⊕ s_n)).
+ */
+export function binaryConvRow(act: usize, pixels: i32, height: i32, width: i32, words: i32, aLevels: i32, cin: i32,
+  weights: usize, tapPop: usize, wLevels: i32, filters: i32, fPad: i32, k: i32, vecs: i32,
+  coef: usize, bias: usize, y: i32, patch: usize, out: usize): void {
+  const before = (k - 1) >> 1;
+  const taps = k * k;
+  const patchBytes = <usize>vecs << 4;
+  for (let x = 0; x < width; x++) {
+    memory.fill(patch, 0, patchBytes * <usize>aLevels);
+    let valid = 0;
+    for (let t = 0; t < taps; t++) {
+      const iy = y + t / k - before;
+      const ix = x + t % k - before;
+      if (iy < 0 || iy >= height || ix < 0 || ix >= width) continue;
+      valid++;
+      for (let n = 0; n < aLevels; n++) {
+        memory.copy(patch + <usize>n * patchBytes + (<usize>(t * words) << 2), act + (<usize>((n * pixels + iy * width + ix) * words) << 2), <usize>words << 2);
+      }
+    }
+    const dst = out + (<usize>(x * fPad) << 2);
+    for (let f = 0; f < filters; f++) {
+      let acc: f32 = load<f32>(bias + (<usize>f << 2));
+      for (let m = 0; m < wLevels; m++) {
+        const w = weights + <usize>(m * filters + f) * patchBytes;
+        let outside = 0;
+        if (valid < taps) {
+          for (let t = 0; t < taps; t++) {
+            const iy = y + t / k - before;
+            const ix = x + t % k - before;
+            if (iy < 0 || iy >= height || ix < 0 || ix >= width) outside += load<i32>(tapPop + (<usize>((m * filters + f) * taps + t) << 2));
+          }
+        }
+        for (let n = 0; n < aLevels; n++) {
+          const p = patch + <usize>n * patchBytes;
+          let total = 0;
+          for (let v0 = 0; v0 < vecs; v0 += 31) {
+            let bytes = i8x16.splat(0);
+            const end = min(vecs, v0 + 31);
+            for (let v = v0; v < end; v++) {
+              const o = <usize>v << 4;
+              bytes = i8x16.add(bytes, i8x16.popcnt(v128.xor(v128.load(w + o), v128.load(p + o))));
+            }
+            total += byteSum(bytes);
+          }
+          const dot = valid * cin - 2 * (total - outside);
+          acc += load<f32>(coef + (<usize>(m * aLevels + n) << 2)) * <f32>dot;
+        }
+      }
+      store<f32>(dst + (<usize>f << 2), acc);
+    }
+  }
+}

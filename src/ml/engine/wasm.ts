@@ -1,0 +1,286 @@
+/**
+ * The WebAssembly SIMD kernels (assembly/kernels.ts, built to kernels.wasm by `npm run build`)
+ * behind the EngineKernels interface. Each block call lays its inputs out in linear memory,
+ * runs the fused row kernels (conv → binarisation, so no block's fp32 output is ever whole) and
+ * copies the sign planes back. Exact-zero signs take the reference path (rare: see ENGINE.md).
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { err, ok, type Result } from '../../runtime/result.js';
+import type { EngineImage, EngineKernels } from './kernels.js';
+import { effectiveKernel, type Block, type ConvLayer, type SeparableLayer } from './model.js';
+import { binariseReference, binaryConvReference, referenceKernels } from './reference.js';
+import { popcount32, wordsFor, type BinaryTensor, type BitPlanes } from './tensors.js';
+
+// The project's lib (ES2023, no DOM) has no WebAssembly typings; the two members used are typed here.
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmApi {
+  instantiate(bytes: Uint8Array, imports: object): Promise<{ instance: { exports: unknown } }>;
+}
+const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+interface KernelExports {
+  readonly memory: WasmMemory;
+  decodeRow(signs: number, nonzero: number, pixels: number, words: number, levels: number, gammas: number, channels: number, pixelStart: number, count: number, out: number, outStride: number, outOffset: number): void;
+  depthwiseRow(rows: number, k: number, width: number, cinPad: number, weights: number, out: number): void;
+  gemmRow(a: number, width: number, cinPad: number, b: number, fPad: number, bias: number, out: number): void;
+  realConvRow(image: number, height: number, width: number, y: number, k: number, weights: number, fPad: number, bias: number, out: number): void;
+  binariseRow(y: number, width: number, fPad: number, channels: number, gammas: number, levels: number, signs: number, nonzero: number, pixels: number, words: number, pixelStart: number): number;
+  binaryConvRow(act: number, pixels: number, height: number, width: number, words: number, aLevels: number, cin: number, weights: number, tapPop: number, wLevels: number, filters: number, fPad: number, k: number, vecs: number, coef: number, bias: number, y: number, patch: number, out: number): void;
+}
+
+const pad4 = (n: number) => Math.ceil(n / 4) * 4;
+
+/** Bump allocator over the module's memory, reset at the start of every block. */
+class Arena {
+  private top: number;
+  constructor(private readonly memory: WasmMemory, private readonly base: number) {
+    this.top = base;
+  }
+
+  reset(): void {
+    this.top = this.base;
+  }
+
+  /** Zeroed, 16-byte aligned. */
+  alloc(bytes: number): number {
+    const at = Math.ceil(this.top / 16) * 16;
+    this.top = at + bytes;
+    const missing = this.top - this.memory.buffer.byteLength;
+    if (missing > 0) this.memory.grow(Math.ceil(missing / 65536));
+    new Uint8Array(this.memory.buffer, at, bytes).fill(0);
+    return at;
+  }
+
+  put(data: Float32Array | Uint32Array | Int32Array): number {
+    const at = this.alloc(data.byteLength);
+    new Uint8Array(this.memory.buffer, at, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    return at;
+  }
+
+  u32(at: number, length: number): Uint32Array {
+    return new Uint32Array(this.memory.buffer, at, length);
+  }
+
+  f32(at: number, length: number): Float32Array {
+    return new Float32Array(this.memory.buffer, at, length);
+  }
+
+  get highWater(): number {
+    return this.memory.buffer.byteLength;
+  }
+}
+
+/** [rows][cols] → [rows][colsPad] with zero columns. */
+function padColumns(values: Float32Array, rows: number, cols: number, colsPad: number): Float32Array {
+  if (cols === colsPad) return values;
+  const out = new Float32Array(rows * colsPad);
+  for (let r = 0; r < rows; r++) out.set(values.subarray(r * cols, (r + 1) * cols), r * colsPad);
+  return out;
+}
+
+const padTo = (values: Float32Array, length: number) => {
+  const out = new Float32Array(length);
+  out.set(values);
+  return out;
+};
+
+/** Decoded fp32 kernels per layer: decoding costs more than a small layer's conv, so it is kept. */
+class DecodedCache {
+  private readonly cache = new WeakMap<object, Float32Array>();
+  bytes = 0;
+  get(key: object, make: () => Float32Array): Float32Array {
+    let v = this.cache.get(key);
+    if (!v) {
+      v = make();
+      this.cache.set(key, v);
+      this.bytes += v.byteLength;
+    }
+    return v;
+  }
+}
+
+/** Binary-conv weights as [m][f][vecs·4 words] (taps×words padded to whole v128s) + per-tap popcounts. */
+function xnorWeights(layer: ConvLayer): { weights: Uint32Array; tapPop: Int32Array; vecs: number } {
+  const { k, filters } = layer.kernel;
+  const taps = k * k;
+  const { words, signs } = layer.packed;
+  const levels = layer.kernel.gammas.length;
+  const vecs = Math.ceil((taps * words) / 4);
+  const weights = new Uint32Array(levels * filters * vecs * 4);
+  const tapPop = new Int32Array(levels * filters * taps);
+  for (let mf = 0; mf < levels * filters; mf++) {
+    weights.set(signs.subarray(mf * taps * words, (mf + 1) * taps * words), mf * vecs * 4);
+    for (let t = 0; t < taps; t++) {
+      let pop = 0;
+      for (let w = 0; w < words; w++) pop += popcount32(signs[(mf * taps + t) * words + w] as number);
+      tapPop[mf * taps + t] = pop;
+    }
+  }
+  return { weights, tapPop, vecs };
+}
+
+export interface WasmKernels extends EngineKernels {
+  /** Bytes of linear memory the module has grown to (its peak working set). */
+  readonly memoryBytes: () => number;
+  /** Bytes of decoded fp32 kernels held for reuse. */
+  readonly decodedWeightBytes: () => number;
+}
+
+function makeKernels(ex: KernelExports): WasmKernels {
+  const arena = new Arena(ex.memory, ex.memory.buffer.byteLength);
+  const decoded = new DecodedCache();
+  const xnor = new WeakMap<ConvLayer, ReturnType<typeof xnorWeights>>();
+  const putFloats = (values: Float32Array) => arena.put(values);
+
+  /** Output planes for `pixels`, filled by binariseRow; copied out at the end. */
+  function outputPlanes(pixels: number, channels: number, gammas: Float32Array) {
+    const words = wordsFor(channels);
+    const size = gammas.length * pixels * words;
+    const signs = arena.alloc(size * 4);
+    const nonzero = arena.alloc(size * 4);
+    const gammaPtr = putFloats(gammas);
+    let zeros = 0;
+    return {
+      row(y: number, width: number, fPad: number, rowPtr: number) {
+        zeros += ex.binariseRow(rowPtr, width, fPad, channels, gammaPtr, gammas.length, signs, nonzero, pixels, words, y * width);
+      },
+      result(): BitPlanes {
+        return { channels, words, levels: gammas.length, gammas, signs: arena.u32(signs, size).slice(), nonzero: zeros > 0 ? arena.u32(nonzero, size).slice() : null };
+      },
+    };
+  }
+
+  function firstBlock(image: EngineImage, { conv, act }: Block<ConvLayer>): BitPlanes {
+    const { k, cin, filters } = conv.kernel;
+    if (cin !== 1) return referenceKernels.firstBlock(image, { conv, act });
+    arena.reset();
+    const fPad = pad4(filters);
+    const weights = putFloats(padColumns(decoded.get(conv.kernel, () => effectiveKernel(conv.kernel)), k * k, filters, fPad));
+    const bias = putFloats(padTo(conv.bias, fPad));
+    const img = putFloats(image.pixels);
+    const row = arena.alloc(image.width * fPad * 4);
+    const out = outputPlanes(image.height * image.width, filters, act.gammas);
+    for (let y = 0; y < image.height; y++) {
+      ex.realConvRow(img, image.height, image.width, y, k, weights, fPad, bias, row);
+      out.row(y, image.width, fPad, row);
+    }
+    return out.result();
+  }
+
+  /** Runs binaryConvRow over every row, handing each fp32 row to `sink`. */
+  function xnorRows(x: BinaryTensor, layer: ConvLayer, sink: (y: number, rowPtr: number, fPad: number) => void): void {
+    const g = x.groups[0] as BitPlanes;
+    const { weights, tapPop, vecs } = xnor.get(layer) ?? xnorWeights(layer);
+    xnor.set(layer, { weights, tapPop, vecs });
+    const { filters, gammas, k } = layer.kernel;
+    const fPad = pad4(filters);
+    const coef = Float32Array.from({ length: gammas.length * g.levels }, (_, i) => Math.fround((gammas[Math.floor(i / g.levels)] as number) * (g.gammas[i % g.levels] as number)));
+    const ptr = {
+      act: arena.put(g.signs), weights: arena.put(weights), tapPop: arena.put(tapPop), coef: putFloats(coef),
+      bias: putFloats(padTo(layer.bias, fPad)), patch: arena.alloc(g.levels * vecs * 16), row: arena.alloc(x.width * fPad * 4),
+    };
+    for (let y = 0; y < x.height; y++) {
+      ex.binaryConvRow(ptr.act, x.height * x.width, x.height, x.width, g.words, g.levels, g.channels, ptr.weights, ptr.tapPop, gammas.length, filters, fPad, k, vecs, ptr.coef, ptr.bias, y, ptr.patch, ptr.row);
+      sink(y, ptr.row, fPad);
+    }
+  }
+
+  const needsReference = (x: BinaryTensor, layer: ConvLayer) => x.groups.length !== 1 || x.groups[0]?.nonzero !== null || layer.packed.nonzero !== null;
+
+  function binaryConvBlock(x: BinaryTensor, block: Block<ConvLayer>): BitPlanes {
+    if (needsReference(x, block.conv)) return binariseReference(binaryConvReference(x, block.conv), x.height, x.width, block.conv.kernel.filters, block.act.gammas);
+    arena.reset();
+    const out = outputPlanes(x.height * x.width, block.conv.kernel.filters, block.act.gammas);
+    xnorRows(x, block.conv, (y, row, fPad) => out.row(y, x.width, fPad, row));
+    return out.result();
+  }
+
+  function logits(x: BinaryTensor, head: ConvLayer): Float32Array {
+    if (needsReference(x, head)) return binaryConvReference(x, head);
+    arena.reset();
+    const { filters } = head.kernel;
+    const result = new Float32Array(x.height * x.width * filters);
+    xnorRows(x, head, (y, row, fPad) => {
+      const values = arena.f32(row, x.width * fPad);
+      for (let i = 0; i < x.width; i++) result.set(values.subarray(i * fPad, i * fPad + filters), (y * x.width + i) * filters);
+    });
+    return result;
+  }
+
+  function separableBlock(x: BinaryTensor, { conv, act }: Block<SeparableLayer>): BitPlanes {
+    arena.reset();
+    const { k, cin } = conv.depthwise;
+    const filters = conv.pointwise.filters;
+    const cinPad = pad4(cin);
+    const fPad = pad4(filters);
+    const pixels = x.height * x.width;
+    const groups = x.groups.map((g) => ({ g, signs: arena.put(g.signs), nonzero: g.nonzero ? arena.put(g.nonzero) : 0, gammas: putFloats(g.gammas) }));
+    const dw = putFloats(padColumns(decoded.get(conv.depthwise, () => effectiveKernel(conv.depthwise)), k * k, cin, cinPad));
+    const pw = putFloats(padTo(padColumns(decoded.get(conv.pointwise, () => effectiveKernel(conv.pointwise)), cin, filters, fPad), cinPad * fPad));
+    const bias = putFloats(padTo(conv.bias, fPad));
+    const ring = [0, 1, 2].map(() => arena.alloc(x.width * cinPad * 4));
+    const ringRow = [-1, -1, -1];
+    const rowTable = arena.alloc(4 * k);
+    const dwRow = arena.alloc(x.width * cinPad * 4);
+    const pwRow = arena.alloc(x.width * fPad * 4);
+    const out = outputPlanes(pixels, filters, act.gammas);
+    const before = (k - 1) >> 1;
+    for (let y = 0; y < x.height; y++) {
+      const table = arena.u32(rowTable, k);
+      for (let ty = 0; ty < k; ty++) {
+        const iy = y + ty - before;
+        if (iy < 0 || iy >= x.height) {
+          table[ty] = 0;
+          continue;
+        }
+        const slot = iy % 3;
+        if (ringRow[slot] !== iy) {
+          let offset = 0;
+          for (const { g, signs, nonzero, gammas } of groups) {
+            ex.decodeRow(signs, nonzero, pixels, g.words, g.levels, gammas, g.channels, iy * x.width, x.width, ring[slot] as number, cinPad, offset);
+            offset += g.channels;
+          }
+          ringRow[slot] = iy;
+        }
+        table[ty] = ring[slot] as number;
+      }
+      ex.depthwiseRow(rowTable, k, x.width, cinPad, dw, dwRow);
+      ex.gemmRow(dwRow, x.width, cinPad, pw, fPad, bias, pwRow);
+      out.row(y, x.width, fPad, pwRow);
+    }
+    return out.result();
+  }
+
+  return {
+    name: 'wasm SIMD (AssemblyScript)',
+    firstBlock,
+    binaryConvBlock,
+    separableBlock,
+    logits,
+    memoryBytes: () => arena.highWater,
+    decodedWeightBytes: () => decoded.bytes,
+  };
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** Next to this module once built; from the sources (tests), the build's copy. */
+const CANDIDATES = [path.join(here, 'kernels.wasm'), path.resolve(here, '../../../dist/src/ml/engine/kernels.wasm')];
+
+export type WasmLoadError = { readonly message: string };
+
+export async function loadWasmKernels(file?: string): Promise<Result<WasmKernels, WasmLoadError>> {
+  const wasmFile = file ?? CANDIDATES.find((f) => existsSync(f));
+  if (!wasmFile) return err({ message: `engine kernels not built (looked for ${CANDIDATES.join(', ')}); run npm run build` });
+  try {
+    const { instance } = await wasmApi.instantiate(await readFile(wasmFile), {});
+    return ok(makeKernels(instance.exports as unknown as KernelExports));
+  } catch (e) {
+    return err({ message: `cannot instantiate ${wasmFile}: ${e instanceof Error ? e.message : String(e)}` });
+  }
+}

@@ -1,0 +1,69 @@
+import * as tf from '@tensorflow/tfjs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runEngineLogits } from '../../../src/ml/engine/forward.js';
+import { parseEngineModel, type EngineModel } from '../../../src/ml/engine/model.js';
+import { referenceKernels } from '../../../src/ml/engine/reference.js';
+import { loadWasmKernels, type WasmKernels } from '../../../src/ml/engine/wasm.js';
+import { buildBluNet, exportPackedBluNet } from '../../../src/ml/models/index.js';
+import { useWasm } from '../models/setup-backend.js';
+import { bluNetCases, perturb, simulate } from './fixtures.js';
+
+let dir: string;
+let wasm: WasmKernels;
+beforeAll(async () => {
+  await useWasm();
+  dir = await mkdtemp(path.join(os.tmpdir(), 'blu-engine-wasm-'));
+  const loaded = await loadWasmKernels();
+  if (!loaded.ok) throw new Error(loaded.error.message);
+  wasm = loaded.value;
+});
+afterAll(async () => rm(dir, { recursive: true, force: true }));
+
+async function engineFor(model: tf.LayersModel, name: string): Promise<EngineModel> {
+  const file = path.join(dir, `${name}.blupack`);
+  const info = await exportPackedBluNet(model, file);
+  if (!info.ok) throw new Error(info.error.message);
+  const parsed = parseEngineModel(new Uint8Array(await readFile(file)));
+  if (!parsed.ok) throw new Error(parsed.error.message);
+  return parsed.value;
+}
+
+describe('wasm SIMD kernels', () => {
+  for (const c of bluNetCases) {
+    it(`equal the TypeScript reference and the simulation on ${c.label}`, async () => {
+      const model = buildBluNet(c.options);
+      perturb(model, c.seed);
+      const engine = await engineFor(model, `w${c.seed}`);
+      const image = Float32Array.from(tf.randomUniform([c.height * c.width], 0, 1, 'float32', c.seed + 100).dataSync());
+      const input = { height: c.height, width: c.width, pixels: image };
+      const fast = runEngineLogits(engine, wasm, input);
+      const ref = runEngineLogits(engine, referenceKernels, input);
+      const sim = simulate(model, image, c.height, c.width);
+      // Same masks everywhere; values equal up to fp32 summation order.
+      fast.forEach((v, i) => {
+        expect(v > 0).toBe((ref[i] as number) > 0);
+        expect(v > 0).toBe((sim.logits[i] as number) > 0);
+        expect(Math.abs(v - (ref[i] as number)) / Math.max(1, Math.abs(ref[i] as number))).toBeLessThan(1e-4);
+        expect(Math.abs(1 / (1 + Math.exp(-v)) - (sim.probabilities[i] as number))).toBeLessThan(1e-4);
+      });
+      model.dispose();
+    });
+  }
+
+  it('each block equals the reference bit for bit on its sign planes (width 36, 2 words)', async () => {
+    const c = bluNetCases[3]!;
+    const model = buildBluNet(c.options);
+    perturb(model, 21);
+    const engine = await engineFor(model, 'blocks');
+    const image = { height: c.height, width: c.width, pixels: Float32Array.from({ length: c.height * c.width }, (_, i) => ((i * 7919) % 101) / 101) };
+    const first = wasm.firstBlock(image, engine.level0[0]);
+    const firstRef = referenceKernels.firstBlock(image, engine.level0[0]);
+    expect(Array.from(first.signs)).toEqual(Array.from(firstRef.signs));
+    const x = { height: c.height, width: c.width, groups: [firstRef] };
+    expect(Array.from(wasm.binaryConvBlock(x, engine.level0[1]).signs)).toEqual(Array.from(referenceKernels.binaryConvBlock(x, engine.level0[1]).signs));
+    model.dispose();
+  });
+});
