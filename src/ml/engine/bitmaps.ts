@@ -19,13 +19,19 @@ export function upsample2(x: BinaryTensor): BinaryTensor {
   const w = x.width * 2;
   const groups = x.groups.map((g) =>
     withPlanes(g, h * w, (src, dst) => {
-      const srcPlane = x.height * x.width * g.words;
+      const words = g.words;
       for (let n = 0; n < g.levels; n++) {
-        for (let y = 0; y < h; y++) {
-          for (let xx = 0; xx < w; xx++) {
-            const from = n * srcPlane + ((y >> 1) * x.width + (xx >> 1)) * g.words;
-            dst.set(src.subarray(from, from + g.words), (n * h * w + y * w + xx) * g.words);
+        for (let y = 0; y < x.height; y++) {
+          const from = (n * x.height * x.width + y * x.width) * words;
+          const row = (n * h * w + 2 * y * w) * words;
+          for (let xx = 0; xx < x.width; xx++) {
+            for (let k = 0; k < words; k++) {
+              const v = src[from + xx * words + k] as number;
+              dst[row + 2 * xx * words + k] = v;
+              dst[row + (2 * xx + 1) * words + k] = v;
+            }
           }
+          dst.copyWithin(row + w * words, row, row + w * words);
         }
       }
     }),
@@ -34,7 +40,7 @@ export function upsample2(x: BinaryTensor): BinaryTensor {
 }
 
 /** Values of every sign code of a group: code = Σ_n (bit_n << n) + (zero_n << (levels + n)). */
-function codeValues(g: BitPlanes): Float32Array {
+export function codeValues(g: BitPlanes): Float32Array {
   const table = new Float32Array(1 << (2 * g.levels));
   for (let code = 0; code < table.length; code++) {
     let v = 0;
@@ -46,6 +52,13 @@ function codeValues(g: BitPlanes): Float32Array {
     table[code] = v;
   }
   return table;
+}
+
+/** Rank of every code by its value (equal values, equal rank), for pooling without decoding. */
+export function codeRanks(g: BitPlanes): Int32Array {
+  const values = codeValues(g);
+  const distinct = [...new Set(values)].sort((a, b) => a - b);
+  return Int32Array.from(values, (v) => distinct.indexOf(v));
 }
 
 /** The sign code of channel c at a pixel (see codeValues). */

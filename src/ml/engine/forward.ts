@@ -26,7 +26,7 @@ export function runEngineLogits(model: EngineModel, kernels: EngineKernels, imag
   x = like(x, kernels.binaryConvBlock(x, second));
   const skips: BinaryTensor[] = [x];
   for (const [a, b] of model.contracting) {
-    x = separableBlock(separableBlock(maxPool2(x), a), b);
+    x = separableBlock(separableBlock(kernels.maxPool ? kernels.maxPool(x) : maxPool2(x), a), b);
     skips.push(x);
   }
   model.expanding.forEach((level, i) => {

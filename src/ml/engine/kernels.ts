@@ -22,6 +22,8 @@ export interface EngineKernels {
   binaryConvBlock(x: BinaryTensor, block: Block<ConvLayer>): BitPlanes;
   /** BinarySeparableConv2D (binary depthwise, then pointwise, + bias) + activation. */
   separableBlock(x: BinaryTensor, block: Block<SeparableLayer>): BitPlanes;
+  /** 2×2 max-pool on sign codes (optional: bitmaps.ts maxPool2 otherwise). */
+  maxPool?(x: BinaryTensor): BinaryTensor;
   /** The output BinaryConv2D's values before the sigmoid, row-major. */
   logits(x: BinaryTensor, head: ConvLayer): Float32Array;
 }

@@ -5,8 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { err, ok, type Result } from '../../runtime/result.js';
-import { readPackedHeader, type PackedOptions } from '../models/packed.js';
-import { ByteReader, decodeSigns, readSignRecord, type SignRecord } from '../models/packed-format.js';
+import { ByteReader, decodeSigns, readPackedHeader, readSignRecord, type PackedOptions, type SignRecord } from '../models/packed-format.js';
 import { packedRecordPlan, type PlanRecord } from './plan.js';
 import { levelValue, wordsFor } from './tensors.js';
 

@@ -3,7 +3,7 @@
  * (no tfjs). It mirrors the layer creation order of models/topology.ts, which is the order
  * models/packed.ts writes; a test checks the two agree.
  */
-import type { PackedOptions } from '../models/packed.js';
+import type { PackedOptions } from '../models/packed-format.js';
 
 export type PlanRecord =
   | { readonly kind: 'conv'; readonly name: string; readonly k: number; readonly cin: number; readonly filters: number }

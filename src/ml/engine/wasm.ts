@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { err, ok, type Result } from '../../runtime/result.js';
 import type { EngineImage, EngineKernels } from './kernels.js';
 import { effectiveKernel, type Block, type ConvLayer, type SeparableLayer } from './model.js';
+import { codeRanks } from './bitmaps.js';
 import { binariseReference, binaryConvReference, referenceKernels } from './reference.js';
 import { popcount32, wordsFor, type BinaryTensor, type BitPlanes } from './tensors.js';
 
@@ -30,7 +31,8 @@ interface KernelExports {
   depthwiseRow(rows: number, k: number, width: number, cinPad: number, weights: number, out: number): void;
   gemmRow(a: number, width: number, cinPad: number, b: number, fPad: number, bias: number, out: number): void;
   realConvRow(image: number, height: number, width: number, y: number, k: number, weights: number, fPad: number, bias: number, out: number): void;
-  binariseRow(y: number, width: number, fPad: number, channels: number, gammas: number, levels: number, signs: number, nonzero: number, pixels: number, words: number, pixelStart: number): number;
+  binariseRow(y: number, width: number, fPad: number, channels: number, gammas: number, levels: number, signs: number, nonzero: number, pixels: number, words: number, pixelStart: number, scratch: number): number;
+  maxPool(signs: number, nonzero: number, height: number, width: number, words: number, levels: number, channels: number, rank: number, outSigns: number, outNonzero: number): void;
   binaryConvRow(act: number, pixels: number, height: number, width: number, words: number, aLevels: number, cin: number, weights: number, tapPop: number, wLevels: number, filters: number, fPad: number, k: number, vecs: number, coef: number, bias: number, y: number, patch: number, out: number): void;
 }
 
@@ -130,6 +132,8 @@ export interface WasmKernels extends EngineKernels {
   readonly memoryBytes: () => number;
   /** Bytes of decoded fp32 kernels held for reuse. */
   readonly decodedWeightBytes: () => number;
+  /** Blocks that took the reference path because of exact-zero signs. */
+  readonly referenceFallbacks: () => number;
 }
 
 function makeKernels(ex: KernelExports): WasmKernels {
@@ -137,6 +141,7 @@ function makeKernels(ex: KernelExports): WasmKernels {
   const decoded = new DecodedCache();
   const xnor = new WeakMap<ConvLayer, ReturnType<typeof xnorWeights>>();
   const putFloats = (values: Float32Array) => arena.put(values);
+  let fallbacks = 0;
 
   /** Output planes for `pixels`, filled by binariseRow; copied out at the end. */
   function outputPlanes(pixels: number, channels: number, gammas: Float32Array) {
@@ -145,10 +150,11 @@ function makeKernels(ex: KernelExports): WasmKernels {
     const signs = arena.alloc(size * 4);
     const nonzero = arena.alloc(size * 4);
     const gammaPtr = putFloats(gammas);
+    const scratch = arena.alloc(32 * 4);
     let zeros = 0;
     return {
       row(y: number, width: number, fPad: number, rowPtr: number) {
-        zeros += ex.binariseRow(rowPtr, width, fPad, channels, gammaPtr, gammas.length, signs, nonzero, pixels, words, y * width);
+        zeros += ex.binariseRow(rowPtr, width, fPad, channels, gammaPtr, gammas.length, signs, nonzero, pixels, words, y * width, scratch);
       },
       result(): BitPlanes {
         return { channels, words, levels: gammas.length, gammas, signs: arena.u32(signs, size).slice(), nonzero: zeros > 0 ? arena.u32(nonzero, size).slice() : null };
@@ -191,7 +197,11 @@ function makeKernels(ex: KernelExports): WasmKernels {
     }
   }
 
-  const needsReference = (x: BinaryTensor, layer: ConvLayer) => x.groups.length !== 1 || x.groups[0]?.nonzero !== null || layer.packed.nonzero !== null;
+  const needsReference = (x: BinaryTensor, layer: ConvLayer) => {
+    const fallback = x.groups.length !== 1 || x.groups[0]?.nonzero !== null || layer.packed.nonzero !== null;
+    if (fallback) fallbacks++;
+    return fallback;
+  };
 
   function binaryConvBlock(x: BinaryTensor, block: Block<ConvLayer>): BitPlanes {
     if (needsReference(x, block.conv)) return binariseReference(binaryConvReference(x, block.conv), x.height, x.width, block.conv.kernel.filters, block.act.gammas);
@@ -257,14 +267,32 @@ function makeKernels(ex: KernelExports): WasmKernels {
     return out.result();
   }
 
+  function maxPool(x: BinaryTensor): BinaryTensor {
+    const h = Math.floor(x.height / 2);
+    const w = Math.floor(x.width / 2);
+    const groups = x.groups.map((g): BitPlanes => {
+      arena.reset();
+      const size = g.levels * h * w * g.words;
+      const ptr = {
+        signs: arena.put(g.signs), nonzero: g.nonzero ? arena.put(g.nonzero) : 0, rank: arena.put(codeRanks(g)),
+        outSigns: arena.alloc(size * 4), outNonzero: arena.alloc(size * 4),
+      };
+      ex.maxPool(ptr.signs, ptr.nonzero, x.height, x.width, g.words, g.levels, g.channels, ptr.rank, ptr.outSigns, ptr.outNonzero);
+      return { ...g, signs: arena.u32(ptr.outSigns, size).slice(), nonzero: g.nonzero ? arena.u32(ptr.outNonzero, size).slice() : null };
+    });
+    return { height: h, width: w, groups };
+  }
+
   return {
     name: 'wasm SIMD (AssemblyScript)',
+    maxPool,
     firstBlock,
     binaryConvBlock,
     separableBlock,
     logits,
     memoryBytes: () => arena.highWater,
     decodedWeightBytes: () => decoded.bytes,
+    referenceFallbacks: () => fallbacks,
   };
 }
 
@@ -274,13 +302,19 @@ const CANDIDATES = [path.join(here, 'kernels.wasm'), path.resolve(here, '../../.
 
 export type WasmLoadError = { readonly message: string };
 
+/** From the module's bytes (what a browser would fetch). */
+export async function instantiateWasmKernels(bytes: Uint8Array): Promise<Result<WasmKernels, WasmLoadError>> {
+  try {
+    const { instance } = await wasmApi.instantiate(bytes, {});
+    return ok(makeKernels(instance.exports as unknown as KernelExports));
+  } catch (e) {
+    return err({ message: `cannot instantiate the engine kernels: ${e instanceof Error ? e.message : String(e)}` });
+  }
+}
+
+/** From the built kernels.wasm (Node). */
 export async function loadWasmKernels(file?: string): Promise<Result<WasmKernels, WasmLoadError>> {
   const wasmFile = file ?? CANDIDATES.find((f) => existsSync(f));
   if (!wasmFile) return err({ message: `engine kernels not built (looked for ${CANDIDATES.join(', ')}); run npm run build` });
-  try {
-    const { instance } = await wasmApi.instantiate(await readFile(wasmFile), {});
-    return ok(makeKernels(instance.exports as unknown as KernelExports));
-  } catch (e) {
-    return err({ message: `cannot instantiate ${wasmFile}: ${e instanceof Error ? e.message : String(e)}` });
-  }
+  return instantiateWasmKernels(new Uint8Array(await readFile(wasmFile)));
 }

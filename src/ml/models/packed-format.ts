@@ -7,7 +7,20 @@
  * when a latent weight or a residual is exactly 0, e.g. |w| = |γ₁|) are stored as an exception
  * list: uint32 count, then uint32 flat indices; their bitmap bit is 0. Cost: 4 bytes per level
  * plus 4 bytes per zero, instead of a second bit plane for every weight.
+ *
+ * No tfjs here: the binary engine (src/ml/engine) reads the file through this module alone.
  */
+import type { ResolvedBluNetOptions } from './blu-net.js';
+
+export const MAGIC = 'BLUPACK1';
+export const FORMAT_VERSION = 1;
+
+// The STE only matters for training, so the packed format does not carry it.
+export type PackedOptions = Omit<ResolvedBluNetOptions, 'frozen' | 'seed' | 'ste'>;
+export interface PackedHeader {
+  version: number;
+  options: PackedOptions;
+}
 export class ByteWriter {
   private readonly chunks: Uint8Array[] = [];
   private size = 0;
@@ -116,4 +129,13 @@ export function decodeSigns<T extends Float32Array | Int8Array>(record: SignReco
 
 export function readSigns(r: ByteReader, count: number): Float32Array {
   return decodeSigns(readSignRecord(r, count), new Float32Array(count));
+}
+
+/** Reads and checks magic, header length and header JSON. */
+export function readPackedHeader(r: ByteReader): PackedHeader {
+  const magic = new TextDecoder().decode(r.bytes(MAGIC.length));
+  if (magic !== MAGIC) throw new Error(`not a packed BLU-Net file (magic ${JSON.stringify(magic)})`);
+  const header = JSON.parse(new TextDecoder().decode(r.bytes(r.uint32()))) as PackedHeader;
+  if (header.version !== FORMAT_VERSION) throw new Error(`unsupported packed format version ${header.version}`);
+  return header;
 }

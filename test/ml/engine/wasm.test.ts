@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { maxPool2 } from '../../../src/ml/engine/bitmaps.js';
 import { runEngineLogits } from '../../../src/ml/engine/forward.js';
 import { parseEngineModel, type EngineModel } from '../../../src/ml/engine/model.js';
 import { referenceKernels } from '../../../src/ml/engine/reference.js';
@@ -52,6 +53,26 @@ describe('wasm SIMD kernels', () => {
       model.dispose();
     });
   }
+
+  it('max-pool equals the reference on codes with exact zeros, odd sizes and 40 channels', () => {
+    const height = 7;
+    const width = 9;
+    const levels = 3;
+    const words = 2;
+    const size = levels * height * width * words;
+    let seed = 3;
+    const next = () => (seed = (seed * 16807) % 2147483647);
+    const mask = (w: number) => (w === 0 ? 0xffffffff : 0xff);
+    const signs = Uint32Array.from({ length: size }, (_, i) => next() & mask(i % words));
+    const nonzero = Uint32Array.from({ length: size }, (_, i) => (next() | next() | 0x10001) & mask(i % words));
+    const g = { channels: 40, words, levels, gammas: Float32Array.of(0.61, 0.3, 0.2), signs, nonzero };
+    const x = { height, width, groups: [g] };
+    const fast = wasm.maxPool?.(x);
+    const ref = maxPool2(x);
+    expect(fast?.height).toBe(3);
+    expect(Array.from(fast?.groups[0]?.signs ?? [])).toEqual(Array.from(ref.groups[0]?.signs ?? []));
+    expect(Array.from(fast?.groups[0]?.nonzero ?? [])).toEqual(Array.from(ref.groups[0]?.nonzero ?? []));
+  });
 
   it('each block equals the reference bit for bit on its sign planes (width 36, 2 words)', async () => {
     const c = bluNetCases[3]!;

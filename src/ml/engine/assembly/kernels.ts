@@ -160,28 +160,92 @@ export function realConvRow(image: usize, height: i32, width: i32, y: i32, k: i3
 // ---- residual binarisation of one row ----
 
 /**
- * Binarises y[x][0..channels) (row stride fPad) into the sign and nonzero planes of pixels
- * pixelStart… (planes must be zeroed). Same fp32 ops as the simulation: r ← r − |γ_n|·sign(r).
- * Returns how many signs were exactly 0.
+ * Binarises y[x][0..channels) (row stride fPad, padded columns 0) into the sign and nonzero
+ * planes of pixels pixelStart… Same fp32 ops as the simulation: r ← r − |γ_n|·sign(r), four
+ * channels per step; each level's word is assembled in a register and stored once.
+ * scratch: 32 floats. Returns how many signs (of real channels) were exactly 0.
  */
 export function binariseRow(y: usize, width: i32, fPad: i32, channels: i32, gammas: usize, levels: i32,
-  signs: usize, nonzero: usize, pixels: i32, words: i32, pixelStart: i32): i32 {
+  signs: usize, nonzero: usize, pixels: i32, words: i32, pixelStart: i32, scratch: usize): i32 {
   let zeros = 0;
+  const one = f32x4.splat(1);
+  const minusOne = f32x4.splat(-1);
+  const zero = f32x4.splat(0);
   for (let x = 0; x < width; x++) {
-    for (let c = 0; c < channels; c++) {
-      let r = load<f32>(y + (<usize>(x * fPad + c) << 2));
+    for (let w = 0; w < words; w++) {
+      const lanes = min(32, channels - 32 * w);
+      const vecs = (lanes + 3) >> 2;
+      const mask: u32 = lanes == 32 ? 0xffffffff : (<u32>1 << lanes) - 1;
+      memory.copy(scratch, y + (<usize>(x * fPad + 32 * w) << 2), <usize>vecs << 4);
       for (let n = 0; n < levels; n++) {
-        const at = (<usize>((n * pixels + pixelStart + x) * words + (c >> 5))) << 2;
-        const bit = 1 << (c & 31);
-        const s: f32 = r > 0 ? 1 : r < 0 ? -1 : 0;
-        if (s > 0) store<i32>(signs + at, load<i32>(signs + at) | bit);
-        if (s != 0) store<i32>(nonzero + at, load<i32>(nonzero + at) | bit);
-        else zeros++;
-        r = r - load<f32>(gammas + (<usize>n << 2)) * s;
+        const g = f32x4.splat(load<f32>(gammas + (<usize>n << 2)));
+        let plusBits: u32 = 0;
+        let nonzeroBits: u32 = 0;
+        for (let v = 0; v < vecs; v++) {
+          const at = scratch + (<usize>v << 4);
+          const r = v128.load(at);
+          const pos = f32x4.gt(r, zero);
+          const neg = f32x4.lt(r, zero);
+          plusBits |= <u32>i32x4.bitmask(pos) << (4 * v);
+          nonzeroBits |= <u32>i32x4.bitmask(v128.or(pos, neg)) << (4 * v);
+          const s = v128.or(v128.and(pos, one), v128.and(neg, minusOne));
+          v128.store(at, f32x4.sub(r, f32x4.mul(g, s)));
+        }
+        const word = (<usize>((n * pixels + pixelStart + x) * words + w)) << 2;
+        store<u32>(signs + word, plusBits & mask);
+        store<u32>(nonzero + word, nonzeroBits & mask);
+        zeros += popcnt<u32>(~nonzeroBits & mask);
       }
     }
   }
   return zeros;
+}
+
+// ---- 2×2 max-pool on sign codes ----
+
+/**
+ * 2×2 max-pool, stride 2 ('valid'), of one channel group. A channel's code is its sign bits per
+ * level plus its zero flags (as in bitmaps.ts); rank[code] orders codes by the fp32 value they
+ * decode to, so the pool picks the same value the simulation does (first corner on ties).
+ * nonzero = 0: no zeros (outNonzero is then not written).
+ */
+export function maxPool(signs: usize, nonzero: usize, height: i32, width: i32, words: i32, levels: i32, channels: i32,
+  rank: usize, outSigns: usize, outNonzero: usize): void {
+  const oh = height >> 1;
+  const ow = width >> 1;
+  const inPixels = height * width;
+  const outPixels = oh * ow;
+  for (let oy = 0; oy < oh; oy++) {
+    for (let ox = 0; ox < ow; ox++) {
+      const p0 = 2 * oy * width + 2 * ox;
+      for (let w = 0; w < words; w++) {
+        const lanes = min(32, channels - 32 * w);
+        for (let c = 0; c < lanes; c++) {
+          let bestCode = 0;
+          let bestRank = -1;
+          for (let i = 0; i < 4; i++) {
+            const p = p0 + (i >> 1) * width + (i & 1);
+            let code = 0;
+            for (let n = 0; n < levels; n++) {
+              const at = (<usize>((n * inPixels + p) * words + w)) << 2;
+              code |= ((load<u32>(signs + at) >>> c) & 1) << n;
+              if (nonzero != 0) code |= (((~load<u32>(nonzero + at)) >>> c) & 1) << (levels + n);
+            }
+            const r = load<i32>(rank + (<usize>code << 2));
+            if (r > bestRank) {
+              bestRank = r;
+              bestCode = code;
+            }
+          }
+          for (let n = 0; n < levels; n++) {
+            const at = (<usize>((n * outPixels + oy * ow + ox) * words + w)) << 2;
+            store<u32>(outSigns + at, load<u32>(outSigns + at) | (((bestCode >>> n) & 1) << c));
+            if (nonzero != 0) store<u32>(outNonzero + at, load<u32>(outNonzero + at) | ((((bestCode >>> (levels + n)) & 1) ^ 1) << c));
+          }
+        }
+      }
+    }
+  }
 }
 
 // ---- XNOR-popcount conv on binarised input and binarised weights ----
