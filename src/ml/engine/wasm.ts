@@ -28,12 +28,12 @@ const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 interface KernelExports {
   readonly memory: WasmMemory;
   decodeRow(signs: number, nonzero: number, pixels: number, words: number, levels: number, gammas: number, channels: number, pixelStart: number, count: number, out: number, outStride: number, outOffset: number): void;
-  depthwiseRow(rows: number, k: number, width: number, cinPad: number, weights: number, out: number): void;
+  depthwiseRow(rows: number, k: number, width: number, cinPad: number, weights: number, out: number, taps: number): void;
   gemmRow(a: number, width: number, cinPad: number, b: number, fPad: number, bias: number, out: number): void;
   realConvRow(image: number, height: number, width: number, y: number, k: number, weights: number, fPad: number, bias: number, out: number): void;
   binariseRow(y: number, width: number, fPad: number, channels: number, gammas: number, levels: number, signs: number, nonzero: number, pixels: number, words: number, pixelStart: number, scratch: number): number;
   maxPool(signs: number, nonzero: number, height: number, width: number, words: number, levels: number, channels: number, rank: number, outSigns: number, outNonzero: number): void;
-  binaryConvRow(act: number, pixels: number, height: number, width: number, words: number, aLevels: number, cin: number, weights: number, tapPop: number, wLevels: number, filters: number, fPad: number, k: number, vecs: number, coef: number, bias: number, y: number, patch: number, out: number): void;
+  binaryConvRow(act: number, pixels: number, height: number, width: number, words: number, aLevels: number, cin: number, weights: number, tapPop: number, wLevels: number, filters: number, fPad: number, k: number, units: number, coef: number, bias: number, y: number, patch: number, out: number): void;
 }
 
 const pad4 = (n: number) => Math.ceil(n / 4) * 4;
@@ -107,24 +107,24 @@ class DecodedCache {
   }
 }
 
-/** Binary-conv weights as [m][f][vecs·4 words] (taps×words padded to whole v128s) + per-tap popcounts. */
-function xnorWeights(layer: ConvLayer): { weights: Uint32Array; tapPop: Int32Array; vecs: number } {
+/** Binary-conv weights as [m][f][units·2 words] (taps×words padded to whole 64-bit units) + per-tap popcounts. */
+function xnorWeights(layer: ConvLayer): { weights: Uint32Array; tapPop: Int32Array; units: number } {
   const { k, filters } = layer.kernel;
   const taps = k * k;
   const { words, signs } = layer.packed;
   const levels = layer.kernel.gammas.length;
-  const vecs = Math.ceil((taps * words) / 4);
-  const weights = new Uint32Array(levels * filters * vecs * 4);
+  const units = Math.ceil((taps * words) / 2);
+  const weights = new Uint32Array(levels * filters * units * 2);
   const tapPop = new Int32Array(levels * filters * taps);
   for (let mf = 0; mf < levels * filters; mf++) {
-    weights.set(signs.subarray(mf * taps * words, (mf + 1) * taps * words), mf * vecs * 4);
+    weights.set(signs.subarray(mf * taps * words, (mf + 1) * taps * words), mf * units * 2);
     for (let t = 0; t < taps; t++) {
       let pop = 0;
       for (let w = 0; w < words; w++) pop += popcount32(signs[(mf * taps + t) * words + w] as number);
       tapPop[mf * taps + t] = pop;
     }
   }
-  return { weights, tapPop, vecs };
+  return { weights, tapPop, units };
 }
 
 export interface WasmKernels extends EngineKernels {
@@ -182,17 +182,17 @@ function makeKernels(ex: KernelExports): WasmKernels {
   /** Runs binaryConvRow over every row, handing each fp32 row to `sink`. */
   function xnorRows(x: BinaryTensor, layer: ConvLayer, sink: (y: number, rowPtr: number, fPad: number) => void): void {
     const g = x.groups[0] as BitPlanes;
-    const { weights, tapPop, vecs } = xnor.get(layer) ?? xnorWeights(layer);
-    xnor.set(layer, { weights, tapPop, vecs });
+    const { weights, tapPop, units } = xnor.get(layer) ?? xnorWeights(layer);
+    xnor.set(layer, { weights, tapPop, units });
     const { filters, gammas, k } = layer.kernel;
     const fPad = pad4(filters);
     const coef = Float32Array.from({ length: gammas.length * g.levels }, (_, i) => Math.fround((gammas[Math.floor(i / g.levels)] as number) * (g.gammas[i % g.levels] as number)));
     const ptr = {
       act: arena.put(g.signs), weights: arena.put(weights), tapPop: arena.put(tapPop), coef: putFloats(coef),
-      bias: putFloats(padTo(layer.bias, fPad)), patch: arena.alloc(g.levels * vecs * 16), row: arena.alloc(x.width * fPad * 4),
+      bias: putFloats(padTo(layer.bias, fPad)), patch: arena.alloc(g.levels * units * 8), row: arena.alloc(x.width * fPad * 4),
     };
     for (let y = 0; y < x.height; y++) {
-      ex.binaryConvRow(ptr.act, x.height * x.width, x.height, x.width, g.words, g.levels, g.channels, ptr.weights, ptr.tapPop, gammas.length, filters, fPad, k, vecs, ptr.coef, ptr.bias, y, ptr.patch, ptr.row);
+      ex.binaryConvRow(ptr.act, x.height * x.width, x.height, x.width, g.words, g.levels, g.channels, ptr.weights, ptr.tapPop, gammas.length, filters, fPad, k, units, ptr.coef, ptr.bias, y, ptr.patch, ptr.row);
       sink(y, ptr.row, fPad);
     }
   }
@@ -237,6 +237,7 @@ function makeKernels(ex: KernelExports): WasmKernels {
     const ring = [0, 1, 2].map(() => arena.alloc(x.width * cinPad * 4));
     const ringRow = [-1, -1, -1];
     const rowTable = arena.alloc(4 * k);
+    const tapTable = arena.alloc(8 * k * k);
     const dwRow = arena.alloc(x.width * cinPad * 4);
     const pwRow = arena.alloc(x.width * fPad * 4);
     const out = outputPlanes(pixels, filters, act.gammas);
@@ -260,7 +261,7 @@ function makeKernels(ex: KernelExports): WasmKernels {
         }
         table[ty] = ring[slot] as number;
       }
-      ex.depthwiseRow(rowTable, k, x.width, cinPad, dw, dwRow);
+      ex.depthwiseRow(rowTable, k, x.width, cinPad, dw, dwRow, tapTable);
       ex.gemmRow(dwRow, x.width, cinPad, pw, fPad, bias, pwRow);
       out.row(y, x.width, fPad, pwRow);
     }
