@@ -154,14 +154,24 @@ describe.skipIf(skip !== null)('blu-net smoke pipeline (real CLI, BBBC030 subset
 
   it('measures latency per model and writes the results table', async () => {
     const latency = await json('artifacts/latency/latency.json');
-    const models = latency.models as { medianMs: number; p95Ms: number; runs: number }[];
-    expect(models).toHaveLength(3);
+    type Entry = { medianMs: number; p95Ms: number; runs: number; runtime: string; threads: number; peakRssBytes: number; check?: { maskDiffs: number; maxAbsDiff: number; pixels: number } };
+    const models = latency.models as Entry[];
+    // U-Net, lw_unet and BLU-Net on tfjs, then the BLU-Net packed on the binary engine.
+    expect(models.map((m) => m.runtime)).toEqual(['tfjs', 'tfjs', 'tfjs', 'binary-engine']);
     for (const m of models) {
       expect(m.medianMs).toBeGreaterThan(0);
       expect(m.p95Ms).toBeGreaterThanOrEqual(m.medianMs);
       expect(m.runs).toBe(5);
+      expect(m.threads).toBeGreaterThanOrEqual(1);
+      expect(m.peakRssBytes).toBeGreaterThan(0);
     }
+    // The trained BLU-Net on the engine: same mask as the simulation, probabilities within 1e-4.
+    const check = models[3]?.check;
+    expect(check?.pixels).toBe(128 * 128);
+    expect(check?.maskDiffs).toBe(0);
+    expect(check?.maxAbsDiff).toBeLessThan(1e-4);
     const table = await readFile(path.join(project, 'artifacts/report/results.md'), 'utf8');
+    expect(table).toMatch(/packed, binary engine \(wasm SIMD, 1 thread\): median [0-9.]+ ms/);
     for (const label of ['U-Net', 'lw_unet (hint learning + BCE)', 'BLU-Net (from distilled lw_unet)', 'lw_unet (from scratch)', 'BLU-Net (from scratch)']) {
       expect(table).toContain(`| ${label} |`);
     }

@@ -86,8 +86,8 @@ export interface LatencyWith {
 
 export const latencyKind: StepKindDefinition = {
   name: 'latency',
-  version: '1',
-  description: 'Batch-1 inference latency (median, p95) per model on the active backend; runs alone',
+  version: '2',
+  description: 'Batch-1 inference latency (median, p95, threads, peak memory) per model on the active backend, and of every BLU-Net packed on the binary engine; runs alone',
   withSchema: {
     type: 'object',
     additionalProperties: false,

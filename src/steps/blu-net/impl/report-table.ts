@@ -37,11 +37,25 @@ function sizeOf(size: SizeFile, stepId: string): ModelSize | undefined {
 function mainTable(input: ResultsInput): string {
   const rows = input.evaluations.map((e) => {
     const s = sizeOf(input.size, e.model.stepId);
-    const l = input.latency.models.find((m) => m.model.stepId === e.model.stepId);
+    const l = input.latency.models.find((m) => m.model.stepId === e.model.stepId && m.runtime !== 'binary-engine');
     return [e.model.label, `\`${e.model.stepId}\``, String(e.model.width), f4(e.meanIou), f4(e.meanF1), s ? s.mib.toFixed(4) : '–', mib(s?.packedBytes), l ? `${f1(l.medianMs)} / ${f1(l.p95Ms)}` : '–'];
   });
   const header = ['model', 'step', 'width', 'test IoU', 'test F1', 'size, thesis accounting (MiB)', 'packed file (MiB)', `latency median / p95 (ms, ${input.latency.size}², ${input.latency.backend})`];
   return table(header, rows);
+}
+
+/** The packed BLU-Nets on the binary engine, with their speed ratio against each fp32 model. */
+function engineLines(latency: ResultsInput['latency']): string {
+  const fp32 = latency.models.filter((m) => m.runtime !== 'binary-engine');
+  const lines = latency.models
+    .filter((m) => m.runtime === 'binary-engine')
+    .map((m) => {
+      const ratios = fp32.map((o) => `${o.model.label} ${(o.medianMs / m.medianMs).toFixed(2)}×`).join(', ');
+      const check = m.check ? `; against the simulation ${m.check.maskDiffs} of ${m.check.pixels} mask pixels differ (max |Δp| ${m.check.maxAbsDiff.toExponential(1)})` : '';
+      return `- ${m.model.label} (wasm SIMD, ${m.threads ?? 1} thread): median ${f1(m.medianMs)} ms, p95 ${f1(m.p95Ms)} ms, weights ${mib(m.weightBytes)} MiB; speed-up (fp32 median / packed median): ${ratios}${check}.`;
+    });
+  if (lines.length === 0) return '';
+  return ['', `Packed BLU-Net on the binary engine (same input; fp32 models on ${latency.backend} with ${fp32[0]?.threads ?? '?'} thread(s)):`, '', ...lines].join('\n');
 }
 
 function sizeTable(sizes: readonly ModelSize[]): string {
@@ -64,6 +78,7 @@ export function renderResults(input: ResultsInput): string {
     `Test images: ${input.evaluations[0]?.images ?? 0}, centre crop/pad ${crop}×${crop}; IoU and F1 are the mean over images of the per-image values (thesis §7). Latency: batch 1, median and p95 over ${input.latency.models[0]?.runs ?? 0} runs after ${input.latency.warmup} warm-up calls.`,
     '',
     mainTable(input),
+    engineLines(input.latency),
     '',
     '## Model size',
     '',
