@@ -17,6 +17,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   ui: async () => (await import('../tracking/commands.js')).uiCommand,
   doctor: async () => (await import('./commands/misc.js')).doctorCommand,
   kinds: async () => (await import('./commands/misc.js')).kindsCommand,
+  predict: async () => (await import('./commands/predict.js')).predictCommand,
   'exec-step': async () => (await import('./commands/exec-step.js')).execStepCommand,
 };
 
@@ -33,6 +34,7 @@ usage: blu-pipe <command> [options]
   mlflow sync                     replay tracking journals to MLflow after an outage
   doctor                          versions and the tensor backend in use
   kinds                           step kinds usable with 'uses:'
+  predict <model> <images…|dir>   segment images with a trained model (--out DIR, --overlay)
   exec-step <spec.json>           run one resolved step (used by executors)
 
 ${RUN_USAGE}
