@@ -60,7 +60,7 @@ async function measurePacked(file: string, size: number, runs: number, warmup: n
   return {
     model: 'blu_packed', backend: kernels.value.name, threads: 1, runs, medianMs: percentile(times, 50), p95Ms: percentile(times, 95),
     weightBytes: model.value.weightBytes + decoded, peakRssBytes: process.resourceUsage().maxRSS * 1024,
-    note: `packed ${model.value.weightBytes} B + decoded fp32 kernels ${decoded} B; wasm memory ${kernels.value.memoryBytes()} B; reference fallbacks ${kernels.value.referenceFallbacks()}`,
+    note: `packed ${model.value.weightBytes} B + decoded fp32 kernels ${decoded} B; wasm memory ${kernels.value.memoryBytes()} B; XNOR convs with exact-zero signs (masked kernel) ${kernels.value.maskedConvs()}`,
   };
 }
 

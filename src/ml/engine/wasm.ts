@@ -2,7 +2,7 @@
  * The WebAssembly SIMD kernels (assembly/kernels.ts, built to kernels.wasm by `npm run build`)
  * behind the EngineKernels interface. Each block call lays its inputs out in linear memory,
  * runs the fused row kernels (conv → binarisation, so no block's fp32 output is ever whole) and
- * copies the sign planes back. Exact-zero signs take the reference path (rare: see ENGINE.md).
+ * copies the sign planes back. Exact-zero signs (rare) take a masked XNOR kernel.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -13,7 +13,7 @@ import type { EngineImage, EngineKernels } from './kernels.js';
 import { effectiveKernel, type Block, type ConvLayer, type SeparableLayer } from './model.js';
 import { codeRanks } from './bitmaps.js';
 import { binariseReference, binaryConvReference, referenceKernels } from './reference.js';
-import { popcount32, wordsFor, type BinaryTensor, type BitPlanes } from './tensors.js';
+import { channelMask, popcount32, wordsFor, type BinaryTensor, type BitPlanes } from './tensors.js';
 
 // The project's lib (ES2023, no DOM) has no WebAssembly typings; the two members used are typed here.
 interface WasmMemory {
@@ -33,6 +33,7 @@ interface KernelExports {
   realConvRow(image: number, height: number, width: number, y: number, k: number, weights: number, fPad: number, bias: number, out: number): void;
   binariseRow(y: number, width: number, fPad: number, channels: number, gammas: number, levels: number, signs: number, nonzero: number, pixels: number, words: number, pixelStart: number, scratch: number): number;
   maxPool(signs: number, nonzero: number, height: number, width: number, words: number, levels: number, channels: number, rank: number, outSigns: number, outNonzero: number): void;
+  binaryConvRowMasked(act: number, actNonzero: number, pixels: number, height: number, width: number, words: number, aLevels: number, weights: number, weightsNonzero: number, wLevels: number, filters: number, fPad: number, k: number, units: number, coef: number, bias: number, y: number, patch: number, patchNonzero: number, out: number): void;
   binaryConvRow(act: number, pixels: number, height: number, width: number, words: number, aLevels: number, cin: number, weights: number, tapPop: number, wLevels: number, filters: number, fPad: number, k: number, units: number, coef: number, bias: number, y: number, patch: number, out: number): void;
 }
 
@@ -107,24 +108,36 @@ class DecodedCache {
   }
 }
 
+interface XnorWeights {
+  readonly weights: Uint32Array;
+  /** Same layout: the weights' nonzero bits (real channels only). */
+  readonly nonzero: Uint32Array;
+  readonly tapPop: Int32Array;
+  readonly units: number;
+}
+
 /** Binary-conv weights as [m][f][units·2 words] (taps×words padded to whole 64-bit units) + per-tap popcounts. */
-function xnorWeights(layer: ConvLayer): { weights: Uint32Array; tapPop: Int32Array; units: number } {
+function xnorWeights(layer: ConvLayer): XnorWeights {
   const { k, filters } = layer.kernel;
   const taps = k * k;
   const { words, signs } = layer.packed;
   const levels = layer.kernel.gammas.length;
   const units = Math.ceil((taps * words) / 2);
   const weights = new Uint32Array(levels * filters * units * 2);
+  const nonzero = new Uint32Array(weights.length);
   const tapPop = new Int32Array(levels * filters * taps);
   for (let mf = 0; mf < levels * filters; mf++) {
     weights.set(signs.subarray(mf * taps * words, (mf + 1) * taps * words), mf * units * 2);
+    for (let i = 0; i < taps * words; i++) {
+      nonzero[mf * units * 2 + i] = layer.packed.nonzero ? (layer.packed.nonzero[mf * taps * words + i] as number) : channelMask(layer.kernel.cin, i % words);
+    }
     for (let t = 0; t < taps; t++) {
       let pop = 0;
       for (let w = 0; w < words; w++) pop += popcount32(signs[(mf * taps + t) * words + w] as number);
       tapPop[mf * taps + t] = pop;
     }
   }
-  return { weights, tapPop, units };
+  return { weights, nonzero, tapPop, units };
 }
 
 export interface WasmKernels extends EngineKernels {
@@ -132,8 +145,8 @@ export interface WasmKernels extends EngineKernels {
   readonly memoryBytes: () => number;
   /** Bytes of decoded fp32 kernels held for reuse. */
   readonly decodedWeightBytes: () => number;
-  /** Blocks that took the reference path because of exact-zero signs. */
-  readonly referenceFallbacks: () => number;
+  /** BinaryConv2D calls that needed the masked kernel because of exact-zero signs. */
+  readonly maskedConvs: () => number;
 }
 
 function makeKernels(ex: KernelExports): WasmKernels {
@@ -179,32 +192,44 @@ function makeKernels(ex: KernelExports): WasmKernels {
     return out.result();
   }
 
-  /** Runs binaryConvRow over every row, handing each fp32 row to `sink`. */
+  /** The activation's nonzero planes, or all real channels set when it has no zeros. */
+  function activationNonzero(g: BitPlanes, pixels: number): Uint32Array {
+    if (g.nonzero) return g.nonzero;
+    const planes = new Uint32Array(g.levels * pixels * g.words);
+    for (let i = 0; i < planes.length; i++) planes[i] = channelMask(g.channels, i % g.words);
+    return planes;
+  }
+
+  /** Runs the XNOR kernel over every row (the masked one where signs are 0), handing each fp32 row to `sink`. */
   function xnorRows(x: BinaryTensor, layer: ConvLayer, sink: (y: number, rowPtr: number, fPad: number) => void): void {
     const g = x.groups[0] as BitPlanes;
-    const { weights, tapPop, units } = xnor.get(layer) ?? xnorWeights(layer);
-    xnor.set(layer, { weights, tapPop, units });
+    const packed = xnor.get(layer) ?? xnorWeights(layer);
+    xnor.set(layer, packed);
+    const { weights, tapPop, units } = packed;
     const { filters, gammas, k } = layer.kernel;
     const fPad = pad4(filters);
+    const pixels = x.height * x.width;
     const coef = Float32Array.from({ length: gammas.length * g.levels }, (_, i) => Math.fround((gammas[Math.floor(i / g.levels)] as number) * (g.gammas[i % g.levels] as number)));
     const ptr = {
-      act: arena.put(g.signs), weights: arena.put(weights), tapPop: arena.put(tapPop), coef: putFloats(coef),
-      bias: putFloats(padTo(layer.bias, fPad)), patch: arena.alloc(g.levels * units * 8), row: arena.alloc(x.width * fPad * 4),
+      act: arena.put(g.signs), weights: arena.put(weights), coef: putFloats(coef), bias: putFloats(padTo(layer.bias, fPad)),
+      patch: arena.alloc(g.levels * units * 8), row: arena.alloc(x.width * fPad * 4),
     };
+    const masked = g.nonzero !== null || layer.packed.nonzero !== null;
+    if (masked) fallbacks++;
+    const m = masked ? { act: arena.put(activationNonzero(g, pixels)), weights: arena.put(packed.nonzero), patch: arena.alloc(g.levels * units * 8) } : null;
+    const pop = m ? 0 : arena.put(tapPop);
     for (let y = 0; y < x.height; y++) {
-      ex.binaryConvRow(ptr.act, x.height * x.width, x.height, x.width, g.words, g.levels, g.channels, ptr.weights, ptr.tapPop, gammas.length, filters, fPad, k, units, ptr.coef, ptr.bias, y, ptr.patch, ptr.row);
+      if (m) ex.binaryConvRowMasked(ptr.act, m.act, pixels, x.height, x.width, g.words, g.levels, ptr.weights, m.weights, gammas.length, filters, fPad, k, units, ptr.coef, ptr.bias, y, ptr.patch, m.patch, ptr.row);
+      else ex.binaryConvRow(ptr.act, pixels, x.height, x.width, g.words, g.levels, g.channels, ptr.weights, pop, gammas.length, filters, fPad, k, units, ptr.coef, ptr.bias, y, ptr.patch, ptr.row);
       sink(y, ptr.row, fPad);
     }
   }
 
-  const needsReference = (x: BinaryTensor, layer: ConvLayer) => {
-    const fallback = x.groups.length !== 1 || x.groups[0]?.nonzero !== null || layer.packed.nonzero !== null;
-    if (fallback) fallbacks++;
-    return fallback;
-  };
+  // A BinaryConv2D input is always one group (level 0 and the head); anything else is not a BLU-Net.
+  const needsReference = (x: BinaryTensor) => x.groups.length !== 1;
 
   function binaryConvBlock(x: BinaryTensor, block: Block<ConvLayer>): BitPlanes {
-    if (needsReference(x, block.conv)) return binariseReference(binaryConvReference(x, block.conv), x.height, x.width, block.conv.kernel.filters, block.act.gammas);
+    if (needsReference(x)) return binariseReference(binaryConvReference(x, block.conv), x.height, x.width, block.conv.kernel.filters, block.act.gammas);
     arena.reset();
     const out = outputPlanes(x.height * x.width, block.conv.kernel.filters, block.act.gammas);
     xnorRows(x, block.conv, (y, row, fPad) => out.row(y, x.width, fPad, row));
@@ -212,7 +237,7 @@ function makeKernels(ex: KernelExports): WasmKernels {
   }
 
   function logits(x: BinaryTensor, head: ConvLayer): Float32Array {
-    if (needsReference(x, head)) return binaryConvReference(x, head);
+    if (needsReference(x)) return binaryConvReference(x, head);
     arena.reset();
     const { filters } = head.kernel;
     const result = new Float32Array(x.height * x.width * filters);
@@ -293,7 +318,7 @@ function makeKernels(ex: KernelExports): WasmKernels {
     logits,
     memoryBytes: () => arena.highWater,
     decodedWeightBytes: () => decoded.bytes,
-    referenceFallbacks: () => fallbacks,
+    maskedConvs: () => fallbacks,
   };
 }
 

@@ -7,9 +7,9 @@ import { parseEngineModel, type EngineModel } from '../../../src/ml/engine/model
 import { packedRecordPlan } from '../../../src/ml/engine/plan.js';
 import { runEngineLogits } from '../../../src/ml/engine/forward.js';
 import { referenceKernels } from '../../../src/ml/engine/reference.js';
-import { BinaryConv2D, BinarySeparableConv2D, BinarySignActivation, buildBluNet, exportPackedBluNet, type BluNetOptions } from '../../../src/ml/models/index.js';
+import { BinaryConv2D, BinarySeparableConv2D, BinarySignActivation, buildBluNet, exportPackedBluNet } from '../../../src/ml/models/index.js';
 import { useWasm } from '../models/setup-backend.js';
-import { bluNetCases, perturb, simulate, type EngineCase } from './fixtures.js';
+import { bluNetCases, perturb, simulate, zeroSignModel, type EngineCase } from './fixtures.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -67,26 +67,12 @@ describe('binary engine (TypeScript reference) against the fp32 simulation', () 
   }
 
   it('handles exact-zero signs in weights and in activations', async () => {
-    const options: BluNetOptions = { baseFilters: 4, levels: 2, seed: 9 };
-    const model = buildBluNet(options);
-    perturb(model, 9);
-    // A zero first-conv bias makes a black region's first conv output exactly 0 (all-zero signs).
-    const first = model.getLayer('Level0_BinaryConv2D_1');
-    const [k1, b1, g1] = first.getWeights() as [tf.Tensor, tf.Tensor, tf.Tensor];
-    first.setWeights([k1, tf.zerosLike(b1), g1]);
-    const conv = model.getLayer('Level0_BinaryConv2D_2');
-    const [kernel, bias, gamma] = conv.getWeights() as [tf.Tensor, tf.Tensor, tf.Tensor];
-    const values = kernel.dataSync().slice();
-    values.fill(0, 0, 5);
-    values.fill(Math.abs(gamma.dataSync()[0] as number), 5, 9);
-    conv.setWeights([tf.tensor(values, kernel.shape), bias, gamma]);
+    const { model, options, image } = zeroSignModel();
     const engine = await packed(model, 'zeros');
     expect(engine.level0[1].conv.packed.nonzero).not.toBeNull();
-    const c: EngineCase = { label: 'zeros', options, seed: 9, height: 8, width: 10 };
-    const image = Float32Array.from({ length: 80 }, (_, i) => (i % 10 < 4 ? 0 : ((i * 37) % 11) / 11 + 0.05));
     const zeroActs = referenceKernels.firstBlock({ height: 8, width: 10, pixels: image }, engine.level0[0]);
     expect(zeroActs.nonzero).not.toBeNull();
-    expectSameAsSimulation(model, engine, c, image);
+    expectSameAsSimulation(model, engine, { label: 'zeros', options, seed: 9, height: 8, width: 10 }, image);
     model.dispose();
   });
 });

@@ -10,7 +10,7 @@ import { referenceKernels } from '../../../src/ml/engine/reference.js';
 import { loadWasmKernels, type WasmKernels } from '../../../src/ml/engine/wasm.js';
 import { buildBluNet, exportPackedBluNet } from '../../../src/ml/models/index.js';
 import { useWasm } from '../models/setup-backend.js';
-import { bluNetCases, perturb, simulate } from './fixtures.js';
+import { bluNetCases, perturb, simulate, zeroSignModel } from './fixtures.js';
 
 let dir: string;
 let wasm: WasmKernels;
@@ -53,6 +53,21 @@ describe('wasm SIMD kernels', () => {
       model.dispose();
     });
   }
+
+  it('uses the masked XNOR kernel for exact-zero signs and still equals the reference', async () => {
+    const { model, image } = zeroSignModel();
+    const engine = await engineFor(model, 'zeros');
+    const before = wasm.maskedConvs();
+    const input = { height: 8, width: 10, pixels: image };
+    const fast = runEngineLogits(engine, wasm, input);
+    const ref = runEngineLogits(engine, referenceKernels, input);
+    expect(wasm.maskedConvs()).toBeGreaterThan(before);
+    fast.forEach((v, i) => expect(Math.abs(v - (ref[i] as number)) / Math.max(1, Math.abs(ref[i] as number))).toBeLessThan(1e-4));
+    const x = { height: 8, width: 10, groups: [referenceKernels.firstBlock(input, engine.level0[0])] };
+    expect(x.groups[0]?.nonzero).not.toBeNull();
+    expect(Array.from(wasm.binaryConvBlock(x, engine.level0[1]).signs)).toEqual(Array.from(referenceKernels.binaryConvBlock(x, engine.level0[1]).signs));
+    model.dispose();
+  });
 
   it('max-pool equals the reference on codes with exact zeros, odd sizes and 40 channels', () => {
     const height = 7;

@@ -329,3 +329,49 @@ export function binaryConvRow(act: usize, pixels: i32, height: i32, width: i32, 
     }
   }
 }
+
+/**
+ * binaryConvRow for operands with exact-zero signs: each operand also has a nonzero plane
+ * (bit set = ±1; padded channels and out-of-image taps clear), laid out like its signs, and a
+ * 64-bit unit contributes popcount(m) − 2·popcount((w ⊕ s) & m) with m = its two nonzero words.
+ */
+export function binaryConvRowMasked(act: usize, actNonzero: usize, pixels: i32, height: i32, width: i32, words: i32, aLevels: i32,
+  weights: usize, weightsNonzero: usize, wLevels: i32, filters: i32, fPad: i32, k: i32, units: i32,
+  coef: usize, bias: usize, y: i32, patch: usize, patchNonzero: usize, out: usize): void {
+  const before = (k - 1) >> 1;
+  const taps = k * k;
+  const patchBytes = <usize>units << 3;
+  for (let x = 0; x < width; x++) {
+    memory.fill(patch, 0, patchBytes * <usize>aLevels);
+    memory.fill(patchNonzero, 0, patchBytes * <usize>aLevels);
+    for (let t = 0; t < taps; t++) {
+      const iy = y + t / k - before;
+      const ix = x + t % k - before;
+      if (iy < 0 || iy >= height || ix < 0 || ix >= width) continue;
+      for (let n = 0; n < aLevels; n++) {
+        const to = <usize>n * patchBytes + (<usize>(t * words) << 2);
+        const from = <usize>((n * pixels + iy * width + ix) * words) << 2;
+        memory.copy(patch + to, act + from, <usize>words << 2);
+        memory.copy(patchNonzero + to, actNonzero + from, <usize>words << 2);
+      }
+    }
+    const dst = out + (<usize>(x * fPad) << 2);
+    for (let f = 0; f < filters; f++) {
+      let acc: f32 = load<f32>(bias + (<usize>f << 2));
+      for (let m = 0; m < wLevels; m++) {
+        const at = <usize>(m * filters + f) * patchBytes;
+        for (let n = 0; n < aLevels; n++) {
+          const p = <usize>n * patchBytes;
+          let dot: i64 = 0;
+          for (let u = 0; u < units; u++) {
+            const o = <usize>u << 3;
+            const mask = load<u64>(weightsNonzero + at + o) & load<u64>(patchNonzero + p + o);
+            dot += popcnt<u64>(mask) - 2 * popcnt<u64>((load<u64>(weights + at + o) ^ load<u64>(patch + p + o)) & mask);
+          }
+          acc += load<f32>(coef + (<usize>(m * aLevels + n) << 2)) * <f32>dot;
+        }
+      }
+      store<f32>(dst + (<usize>f << 2), acc);
+    }
+  }
+}
