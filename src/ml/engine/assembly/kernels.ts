@@ -272,17 +272,23 @@ export function binaryConvRow(act: usize, pixels: i32, height: i32, width: i32, 
   const before = (k - 1) >> 1;
   const taps = k * k;
   const patchBytes = <usize>units << 3;
+  const tail = units * 2 - taps * words;
   for (let x = 0; x < width; x++) {
-    memory.fill(patch, 0, patchBytes * <usize>aLevels);
+    // Word loops rather than memory.fill/copy: the copies are a few words, where bulk-memory calls cost more.
     let valid = 0;
     for (let t = 0; t < taps; t++) {
       const iy = y + t / k - before;
       const ix = x + t % k - before;
-      if (iy < 0 || iy >= height || ix < 0 || ix >= width) continue;
-      valid++;
+      const inside = iy >= 0 && iy < height && ix >= 0 && ix < width;
+      if (inside) valid++;
       for (let n = 0; n < aLevels; n++) {
-        memory.copy(patch + <usize>n * patchBytes + (<usize>(t * words) << 2), act + (<usize>((n * pixels + iy * width + ix) * words) << 2), <usize>words << 2);
+        const to = patch + <usize>n * patchBytes + (<usize>(t * words) << 2);
+        const from = act + (<usize>((n * pixels + iy * width + ix) * words) << 2);
+        for (let w = 0; w < words; w++) store<u32>(to + (<usize>w << 2), inside ? load<u32>(from + (<usize>w << 2)) : 0);
       }
+    }
+    for (let n = 0; n < aLevels; n++) {
+      for (let w = 0; w < tail; w++) store<u32>(patch + <usize>n * patchBytes + (<usize>(taps * words + w) << 2), 0);
     }
     const dst = out + (<usize>(x * fPad) << 2);
     for (let f = 0; f < filters; f++) {
