@@ -51,6 +51,7 @@ const STEPS = [
   'size',
   'size_thesis',
   'latency',
+  'segment',
   'report',
 ];
 
@@ -177,6 +178,16 @@ describe.skipIf(skip !== null)('blu-net smoke pipeline (real CLI, BBBC030 subset
     }
   });
 
+  it('segments the full-size test images with the packed BLU-Net (predict step)', async () => {
+    const summary = await json('artifacts/segment/predict.json');
+    expect(summary.model).toContain('binary engine');
+    expect(summary.segmented).toBe(summary.images);
+    expect(summary.images).toBeGreaterThan(0);
+    const masks = await readdir(path.join(project, 'artifacts/segment/masks'));
+    expect(masks.filter((m) => m.endsWith('_mask.png'))).toHaveLength(summary.images as number);
+    expect(masks.filter((m) => m.endsWith('_overlay.png'))).toHaveLength(summary.images as number);
+  });
+
   it('finds everything fresh on a second run', async () => {
     const second = await run();
     expect(second.exitCode).toBe(0);
@@ -187,7 +198,7 @@ describe.skipIf(skip !== null)('blu-net smoke pipeline (real CLI, BBBC030 subset
     const changed = await run('--set', 'hint.encoder.epochs=2');
     expect(changed.exitCode).toBe(0);
     const got = outcomes(changed);
-    const rerun = ['hint', 'binarise', 'evaluate@source=hint', 'evaluate@source=binarise', 'size', 'latency', 'report'];
+    const rerun = ['hint', 'binarise', 'evaluate@source=hint', 'evaluate@source=binarise', 'size', 'latency', 'segment', 'report'];
     for (const step of STEPS) {
       if (rerun.includes(step)) expect(got[step], step).toBe('ran');
       else expect(['fresh', 'restored'], step).toContain(got[step]);

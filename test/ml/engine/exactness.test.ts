@@ -1,15 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseEngineModel, type EngineModel } from '../../../src/ml/engine/model.js';
+import type { EngineModel } from '../../../src/ml/engine/model.js';
 import { packedRecordPlan } from '../../../src/ml/engine/plan.js';
 import { runEngineLogits } from '../../../src/ml/engine/forward.js';
 import { referenceKernels } from '../../../src/ml/engine/reference.js';
-import { BinaryConv2D, BinarySeparableConv2D, BinarySignActivation, buildBluNet, exportPackedBluNet } from '../../../src/ml/models/index.js';
+import { BinaryConv2D, BinarySeparableConv2D, BinarySignActivation, buildBluNet } from '../../../src/ml/models/index.js';
 import { useWasm } from '../models/setup-backend.js';
-import { bluNetCases, perturb, simulate, zeroSignModel, type EngineCase } from './fixtures.js';
+import { bluNetCases, packedEngine, perturb, simulate, zeroSignModel, type EngineCase } from './fixtures.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -18,14 +18,7 @@ beforeAll(async () => {
 });
 afterAll(async () => rm(dir, { recursive: true, force: true }));
 
-async function packed(model: tf.LayersModel, name: string): Promise<EngineModel> {
-  const file = path.join(dir, `${name}.blupack`);
-  const info = await exportPackedBluNet(model, file);
-  if (!info.ok) throw new Error(info.error.message);
-  const parsed = parseEngineModel(new Uint8Array(await readFile(file)));
-  if (!parsed.ok) throw new Error(parsed.error.message);
-  return parsed.value;
-}
+const packed = (model: tf.LayersModel, name: string) => packedEngine(model, path.join(dir, `${name}.blupack`));
 
 function expectSameAsSimulation(model: tf.LayersModel, engine: EngineModel, c: EngineCase, image: Float32Array): void {
   const sim = simulate(model, image, c.height, c.width);

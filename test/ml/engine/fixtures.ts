@@ -1,6 +1,8 @@
 /** Random BLU-Nets for the engine tests, and the fp32 simulation's outputs to compare with. */
 import * as tf from '@tensorflow/tfjs';
-import { buildBluNet, type BluNetOptions } from '../../../src/ml/models/index.js';
+import { readFile } from 'node:fs/promises';
+import { parseEngineModel, type EngineModel } from '../../../src/ml/engine/model.js';
+import { buildBluNet, exportPackedBluNet, type BluNetOptions } from '../../../src/ml/models/index.js';
 
 export interface EngineCase {
   readonly label: string;
@@ -58,4 +60,13 @@ export function zeroSignModel(): { model: tf.LayersModel; options: BluNetOptions
   conv.setWeights([tf.tensor(values, kernel.shape), bias, gamma]);
   const image = Float32Array.from({ length: 80 }, (_, i) => (i % 10 < 4 ? 0 : ((i * 37) % 11) / 11 + 0.05));
   return { model, options, image };
+}
+
+/** Exports `model` packed to `file` and reads it back as an engine model. */
+export async function packedEngine(model: tf.LayersModel, file: string): Promise<EngineModel> {
+  const info = await exportPackedBluNet(model, file);
+  if (!info.ok) throw new Error(info.error.message);
+  const parsed = parseEngineModel(new Uint8Array(await readFile(file)));
+  if (!parsed.ok) throw new Error(parsed.error.message);
+  return parsed.value;
 }

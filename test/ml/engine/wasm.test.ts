@@ -1,16 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { maxPool2 } from '../../../src/ml/engine/bitmaps.js';
 import { runEngineLogits } from '../../../src/ml/engine/forward.js';
-import { parseEngineModel, type EngineModel } from '../../../src/ml/engine/model.js';
 import { referenceKernels } from '../../../src/ml/engine/reference.js';
 import { loadWasmKernels, type WasmKernels } from '../../../src/ml/engine/wasm.js';
-import { buildBluNet, exportPackedBluNet } from '../../../src/ml/models/index.js';
+import { buildBluNet } from '../../../src/ml/models/index.js';
 import { useWasm } from '../models/setup-backend.js';
-import { bluNetCases, perturb, simulate, zeroSignModel } from './fixtures.js';
+import { bluNetCases, packedEngine, perturb, simulate, zeroSignModel } from './fixtures.js';
 
 let dir: string;
 let wasm: WasmKernels;
@@ -23,14 +22,7 @@ beforeAll(async () => {
 });
 afterAll(async () => rm(dir, { recursive: true, force: true }));
 
-async function engineFor(model: tf.LayersModel, name: string): Promise<EngineModel> {
-  const file = path.join(dir, `${name}.blupack`);
-  const info = await exportPackedBluNet(model, file);
-  if (!info.ok) throw new Error(info.error.message);
-  const parsed = parseEngineModel(new Uint8Array(await readFile(file)));
-  if (!parsed.ok) throw new Error(parsed.error.message);
-  return parsed.value;
-}
+const engineFor = (model: tf.LayersModel, name: string) => packedEngine(model, path.join(dir, `${name}.blupack`));
 
 describe('wasm SIMD kernels', () => {
   for (const c of bluNetCases) {
