@@ -68,6 +68,8 @@ export interface SeparableLayer {
 export interface ActivationLayer {
   readonly name: string;
   readonly gammas: Float32Array;
+  /** |x| below this binarises to sign 0, as the backend that trained the model did (see PackedHeader). */
+  readonly signDeadZone: number;
 }
 
 export interface Block<L> {
@@ -122,10 +124,10 @@ export function packConvWeights(kernel: ResidualKernel): PackedConvWeights {
 
 type Records = { next(expected: PlanRecord): ConvLayer | SeparableLayer | ActivationLayer };
 
-function recordReader(r: ByteReader, o: PackedOptions): Records {
+function recordReader(r: ByteReader, o: PackedOptions, signDeadZone: number): Records {
   return {
     next(p) {
-      if (p.kind === 'activation') return { name: p.name, gammas: Float32Array.from(r.float32s(o.activationLevels), (g) => Math.abs(g)) };
+      if (p.kind === 'activation') return { name: p.name, gammas: Float32Array.from(r.float32s(o.activationLevels), (g) => Math.abs(g)), signDeadZone };
       if (p.kind === 'conv') {
         const kernel = readKernel(r, o.convLevels, p.k, p.cin, p.filters);
         return { name: p.name, kernel, bias: r.float32s(p.filters), packed: packConvWeights(kernel) };
@@ -164,8 +166,8 @@ function assemble(o: PackedOptions, layers: Array<ConvLayer | SeparableLayer | A
 export function parseEngineModel(bytes: Uint8Array): Result<EngineModel, EngineLoadError> {
   try {
     const r = new ByteReader(bytes);
-    const { options } = readPackedHeader(r);
-    const records = recordReader(r, options);
+    const { options, signDeadZone } = readPackedHeader(r);
+    const records = recordReader(r, options, signDeadZone ?? 0);
     const layers = packedRecordPlan(options).map((p) => records.next(p));
     if (r.remaining !== 0) return err({ message: `${r.remaining} unexpected trailing bytes after the last layer` });
     return ok(assemble(options, layers));

@@ -10,7 +10,10 @@ import { channelMask, popcount32, wordsFor, type BinaryTensor, type BitPlanes } 
 /** TF 'same' padding for stride 1: tap t of a k-wide kernel reads offset t − floor((k − 1) / 2). */
 export const tapOffset = (k: number, t: number): number => t - ((k - 1) >> 1);
 
-export function binariseReference(y: Float32Array, height: number, width: number, channels: number, gammas: Float32Array): BitPlanes {
+/** sign(x), with |x| < deadZone → 0 when the model was trained with such a sign (tfjs-wasm). */
+export const signWithDeadZone = (x: number, deadZone: number): number => (deadZone === 0 ? Math.sign(x) : x >= deadZone ? 1 : x <= -deadZone ? -1 : 0);
+
+export function binariseReference(y: Float32Array, height: number, width: number, channels: number, gammas: Float32Array, deadZone = 0): BitPlanes {
   const pixels = height * width;
   const words = wordsFor(channels);
   const levels = gammas.length;
@@ -21,7 +24,7 @@ export function binariseReference(y: Float32Array, height: number, width: number
     for (let c = 0; c < channels; c++) {
       let r = y[p * channels + c] as number;
       for (let n = 0; n < levels; n++) {
-        const s = Math.sign(r);
+        const s = signWithDeadZone(r, deadZone);
         const word = (n * pixels + p) * words + (c >> 5);
         if (s > 0) signs[word] = (signs[word] as number) | (1 << (c & 31));
         if (s !== 0) nonzero[word] = (nonzero[word] as number) | (1 << (c & 31));
@@ -152,8 +155,8 @@ export function separableReference(x: BinaryTensor, layer: SeparableLayer): Floa
 
 export const referenceKernels: EngineKernels = {
   name: 'reference (TypeScript)',
-  firstBlock: (image, { conv, act }) => binariseReference(realConv(image.pixels, image.height, image.width, conv), image.height, image.width, conv.kernel.filters, act.gammas),
-  binaryConvBlock: (x, { conv, act }) => binariseReference(binaryConvReference(x, conv), x.height, x.width, conv.kernel.filters, act.gammas),
-  separableBlock: (x, { conv, act }) => binariseReference(separableReference(x, conv), x.height, x.width, conv.pointwise.filters, act.gammas),
+  firstBlock: (image, { conv, act }) => binariseReference(realConv(image.pixels, image.height, image.width, conv), image.height, image.width, conv.kernel.filters, act.gammas, act.signDeadZone),
+  binaryConvBlock: (x, { conv, act }) => binariseReference(binaryConvReference(x, conv), x.height, x.width, conv.kernel.filters, act.gammas, act.signDeadZone),
+  separableBlock: (x, { conv, act }) => binariseReference(separableReference(x, conv), x.height, x.width, conv.pointwise.filters, act.gammas, act.signDeadZone),
   logits: (x, head) => binaryConvReference(x, head),
 };

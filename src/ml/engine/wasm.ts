@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { err, ok, type Result } from '../../runtime/result.js';
 import type { EngineImage, EngineKernels } from './kernels.js';
-import { effectiveKernel, type Block, type ConvLayer, type SeparableLayer } from './model.js';
+import { effectiveKernel, type ActivationLayer, type Block, type ConvLayer, type SeparableLayer } from './model.js';
 import { codeRanks } from './bitmaps.js';
 import { binariseReference, binaryConvReference, referenceKernels } from './reference.js';
 import { channelMask, popcount32, wordsFor, type BinaryTensor, type BitPlanes } from './tensors.js';
@@ -31,7 +31,7 @@ interface KernelExports {
   depthwiseRow(rows: number, k: number, width: number, cinPad: number, weights: number, out: number, taps: number): void;
   gemmRow(a: number, width: number, cinPad: number, b: number, fPad: number, bias: number, out: number): void;
   realConvRow(image: number, height: number, width: number, y: number, k: number, weights: number, fPad: number, bias: number, out: number): void;
-  binariseRow(y: number, width: number, fPad: number, channels: number, gammas: number, levels: number, signs: number, nonzero: number, pixels: number, words: number, pixelStart: number, scratch: number): number;
+  binariseRow(y: number, width: number, fPad: number, channels: number, gammas: number, levels: number, signs: number, nonzero: number, pixels: number, words: number, pixelStart: number, scratch: number, deadZone: number): number;
   maxPool(signs: number, nonzero: number, height: number, width: number, words: number, levels: number, channels: number, rank: number, outSigns: number, outNonzero: number): void;
   binaryConvRowMasked(act: number, actNonzero: number, pixels: number, height: number, width: number, words: number, aLevels: number, weights: number, weightsNonzero: number, wLevels: number, filters: number, fPad: number, k: number, units: number, coef: number, bias: number, y: number, patch: number, patchNonzero: number, out: number): void;
   binaryConvRow(act: number, pixels: number, height: number, width: number, words: number, aLevels: number, cin: number, weights: number, tapPop: number, wLevels: number, filters: number, fPad: number, k: number, units: number, coef: number, bias: number, y: number, patch: number, out: number): void;
@@ -157,7 +157,7 @@ function makeKernels(ex: KernelExports): WasmKernels {
   let fallbacks = 0;
 
   /** Output planes for `pixels`, filled by binariseRow; copied out at the end. */
-  function outputPlanes(pixels: number, channels: number, gammas: Float32Array) {
+  function outputPlanes(pixels: number, channels: number, { gammas, signDeadZone }: ActivationLayer) {
     const words = wordsFor(channels);
     const size = gammas.length * pixels * words;
     const signs = arena.alloc(size * 4);
@@ -167,7 +167,7 @@ function makeKernels(ex: KernelExports): WasmKernels {
     let zeros = 0;
     return {
       row(y: number, width: number, fPad: number, rowPtr: number) {
-        zeros += ex.binariseRow(rowPtr, width, fPad, channels, gammaPtr, gammas.length, signs, nonzero, pixels, words, y * width, scratch);
+        zeros += ex.binariseRow(rowPtr, width, fPad, channels, gammaPtr, gammas.length, signs, nonzero, pixels, words, y * width, scratch, signDeadZone);
       },
       result(): BitPlanes {
         return { channels, words, levels: gammas.length, gammas, signs: arena.u32(signs, size).slice(), nonzero: zeros > 0 ? arena.u32(nonzero, size).slice() : null };
@@ -184,7 +184,7 @@ function makeKernels(ex: KernelExports): WasmKernels {
     const bias = putFloats(padTo(conv.bias, fPad));
     const img = putFloats(image.pixels);
     const row = arena.alloc(image.width * fPad * 4);
-    const out = outputPlanes(image.height * image.width, filters, act.gammas);
+    const out = outputPlanes(image.height * image.width, filters, act);
     for (let y = 0; y < image.height; y++) {
       ex.realConvRow(img, image.height, image.width, y, k, weights, fPad, bias, row);
       out.row(y, image.width, fPad, row);
@@ -229,9 +229,9 @@ function makeKernels(ex: KernelExports): WasmKernels {
   const needsReference = (x: BinaryTensor) => x.groups.length !== 1;
 
   function binaryConvBlock(x: BinaryTensor, block: Block<ConvLayer>): BitPlanes {
-    if (needsReference(x)) return binariseReference(binaryConvReference(x, block.conv), x.height, x.width, block.conv.kernel.filters, block.act.gammas);
+    if (needsReference(x)) return binariseReference(binaryConvReference(x, block.conv), x.height, x.width, block.conv.kernel.filters, block.act.gammas, block.act.signDeadZone);
     arena.reset();
-    const out = outputPlanes(x.height * x.width, block.conv.kernel.filters, block.act.gammas);
+    const out = outputPlanes(x.height * x.width, block.conv.kernel.filters, block.act);
     xnorRows(x, block.conv, (y, row, fPad) => out.row(y, x.width, fPad, row));
     return out.result();
   }
@@ -265,7 +265,7 @@ function makeKernels(ex: KernelExports): WasmKernels {
     const tapTable = arena.alloc(8 * k * k);
     const dwRow = arena.alloc(x.width * cinPad * 4);
     const pwRow = arena.alloc(x.width * fPad * 4);
-    const out = outputPlanes(pixels, filters, act.gammas);
+    const out = outputPlanes(pixels, filters, act);
     const before = (k - 1) >> 1;
     for (let y = 0; y < x.height; y++) {
       const table = arena.u32(rowTable, k);

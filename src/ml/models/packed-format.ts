@@ -20,6 +20,12 @@ export type PackedOptions = Omit<ResolvedBluNetOptions, 'frozen' | 'seed' | 'ste
 export interface PackedHeader {
   version: number;
   options: PackedOptions;
+  /**
+   * The sign function of the backend that wrote the file: |x| below this is sign 0 (tfjs-wasm:
+   * 2^-23, FLT_EPSILON; exact backends: 0). Activations must be binarised the same way to
+   * reproduce the model; absent in older files (read as 0).
+   */
+  signDeadZone?: number;
 }
 export class ByteWriter {
   private readonly chunks: Uint8Array[] = [];

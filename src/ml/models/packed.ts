@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { err, ok, type Result } from '../../runtime/result.js';
 import { BinaryConv2D, BinarySeparableConv2D, BinarySignActivation } from './binary-layers.js';
-import { effectiveFromSigns, residualSigns } from './binary-ops.js';
+import { effectiveFromSigns, residualSigns, signDeadZone } from './binary-ops.js';
 import { buildBluNet } from './blu-net.js';
 import { ByteReader, ByteWriter, FORMAT_VERSION, MAGIC, readPackedHeader, readSigns, writeSigns, type PackedHeader, type PackedOptions } from './packed-format.js';
 import { thesisSize } from './size.js';
@@ -80,7 +80,7 @@ function writeLayer(w: ByteWriter, layer: tf.layers.Layer): [number, number] {
 }
 
 function encodeHeader(options: PackedOptions): Uint8Array {
-  const header: PackedHeader = { version: FORMAT_VERSION, options };
+  const header: PackedHeader = { version: FORMAT_VERSION, options, signDeadZone: signDeadZone() };
   return new TextEncoder().encode(JSON.stringify(header));
 }
 

@@ -6,7 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineModel } from '../../../src/ml/engine/model.js';
 import { packedRecordPlan } from '../../../src/ml/engine/plan.js';
 import { runEngineLogits } from '../../../src/ml/engine/forward.js';
-import { referenceKernels } from '../../../src/ml/engine/reference.js';
+import { binariseReference, referenceKernels } from '../../../src/ml/engine/reference.js';
+import { codeAt } from '../../../src/ml/engine/bitmaps.js';
+import { residualSigns, signDeadZone } from '../../../src/ml/models/binary-ops.js';
 import { BinaryConv2D, BinarySeparableConv2D, BinarySignActivation, buildBluNet } from '../../../src/ml/models/index.js';
 import { useWasm } from '../models/setup-backend.js';
 import { bluNetCases, packedEngine, perturb, simulate, zeroSignModel, type EngineCase } from './fixtures.js';
@@ -46,6 +48,21 @@ describe('binary engine (TypeScript reference) against the fp32 simulation', () 
     const binary = model.layers.filter((l) => l instanceof BinaryConv2D || l instanceof BinarySeparableConv2D || l instanceof BinarySignActivation);
     expect(packedRecordPlan(opts).map((r) => r.name)).toEqual(binary.map((l) => l.name));
     model.dispose();
+  });
+
+  it("binarises with the backend's sign: tfjs-wasm's |x| < 2^-23 → 0 is recorded in the file and reproduced", () => {
+    expect(signDeadZone()).toBe(2 ** -23);
+    const gammas = Float32Array.of(0.25, 0.125, 0.0625);
+    const y = Float32Array.of(0.25 + 5e-8, 0.25 - 5e-8, 1e-8, -1e-8, 0, 2 ** -23, -(2 ** -23), 0.3, -0.3, 0.375 + 1e-7);
+    const sim = residualSigns(tf.tensor1d(y), tf.tensor1d(gammas));
+    const planes = binariseReference(y, 1, y.length, 1, gammas, signDeadZone());
+    y.forEach((_, p) => {
+      gammas.forEach((__, n) => {
+        const code = codeAt(planes, y.length, p, 0);
+        const sign = (code >> (3 + n)) & 1 ? 0 : (code >> n) & 1 ? 1 : -1;
+        expect(sign, `value ${p}, level ${n}`).toBe((sim[n] as Float32Array)[p]);
+      });
+    });
   });
 
   for (const c of bluNetCases) {

@@ -170,14 +170,18 @@ export function realConvRow(image: usize, height: i32, width: i32, y: i32, k: i3
  * Binarises y[x][0..channels) (row stride fPad, padded columns 0) into the sign and nonzero
  * planes of pixels pixelStart… Same fp32 ops as the simulation: r ← r − |γ_n|·sign(r), four
  * channels per step; each level's word is assembled in a register and stored once.
+ * deadZone > 0: |r| < deadZone has sign 0 (tfjs-wasm's Sign; the file records it).
  * scratch: 32 floats. Returns how many signs (of real channels) were exactly 0.
  */
 export function binariseRow(y: usize, width: i32, fPad: i32, channels: i32, gammas: usize, levels: i32,
-  signs: usize, nonzero: usize, pixels: i32, words: i32, pixelStart: i32, scratch: usize): i32 {
+  signs: usize, nonzero: usize, pixels: i32, words: i32, pixelStart: i32, scratch: usize, deadZone: f32): i32 {
   let zeros = 0;
   const one = f32x4.splat(1);
   const minusOne = f32x4.splat(-1);
   const zero = f32x4.splat(0);
+  const above = f32x4.splat(deadZone);
+  const below = f32x4.splat(-deadZone);
+  const exact = deadZone == 0;
   for (let x = 0; x < width; x++) {
     for (let w = 0; w < words; w++) {
       const lanes = min(32, channels - 32 * w);
@@ -191,8 +195,8 @@ export function binariseRow(y: usize, width: i32, fPad: i32, channels: i32, gamm
         for (let v = 0; v < vecs; v++) {
           const at = scratch + (<usize>v << 4);
           const r = v128.load(at);
-          const pos = f32x4.gt(r, zero);
-          const neg = f32x4.lt(r, zero);
+          const pos = exact ? f32x4.gt(r, zero) : f32x4.ge(r, above);
+          const neg = exact ? f32x4.lt(r, zero) : f32x4.le(r, below);
           plusBits |= <u32>i32x4.bitmask(pos) << (4 * v);
           nonzeroBits |= <u32>i32x4.bitmask(v128.or(pos, neg)) << (4 * v);
           const s = v128.or(v128.and(pos, one), v128.and(neg, minusOne));
