@@ -16,10 +16,11 @@ const USAGE = `usage: blu-pipe predict <model> <images…|dir> --out DIR [--over
   --from       the model a pipeline step produced, e.g. pipelines/blu-net.yaml:binarise
   --tile N     tile side for large images (default 512, the thesis crop); a multiple of 2^(levels-1)
   --overlap N  pixels shared by neighbouring tiles (default 64), so tile borders do not show
-  --scale F    rescale on reading, as the dataset step's scale (default 1)`;
+  --scale F    rescale on reading, as the dataset step's scale (default 1)
+  --simulate   run a saved BLU-Net as its fp32 simulation (default: packed, on the binary engine)`;
 
 const OPTIONS = {
-  out: { type: 'string' }, overlay: { type: 'boolean' }, from: { type: 'string' }, tile: { type: 'string' }, overlap: { type: 'string' }, scale: { type: 'string' },
+  out: { type: 'string' }, overlay: { type: 'boolean' }, from: { type: 'string' }, tile: { type: 'string' }, overlap: { type: 'string' }, scale: { type: 'string' }, simulate: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -60,6 +61,7 @@ interface Resolved {
   tile: number;
   overlap: number;
   scale: number;
+  simulate: boolean;
 }
 
 function resolveArgs(argv: readonly string[], cwd: string): Result<Resolved | 'help', string> {
@@ -82,7 +84,7 @@ function resolveArgs(argv: readonly string[], cwd: string): Result<Resolved | 'h
   const scale = numberOption(values.scale, 'scale', 1);
   if (!scale.ok) return scale;
   const at = (p: string) => path.resolve(cwd, p);
-  return ok({ model: at(model), images: images.map(at), out: at(out), overlay: values.overlay === true, tile: tile.value ?? 512, overlap: overlap.value, scale: scale.value });
+  return ok({ model: at(model), images: images.map(at), out: at(out), overlay: values.overlay === true, tile: tile.value ?? 512, overlap: overlap.value, scale: scale.value, simulate: values.simulate === true });
 }
 
 export async function predictCommand(argv: readonly string[], io: CliIO): Promise<ExitCode> {
@@ -93,7 +95,7 @@ export async function predictCommand(argv: readonly string[], io: CliIO): Promis
   const { checkTiling, listImages, openPredictor, predictImages } = await import('../../ml/predict/index.js');
   const files = await listImages(a.images);
   if (!files.ok) return usageError(io, files.error, USAGE);
-  const predictor = await openPredictor(a.model);
+  const predictor = await openPredictor(a.model, !a.simulate);
   if (!predictor.ok) {
     io.stderr(`blu-pipe: ${predictor.error.message}\n`);
     return predictor.error.code === 'model-unloadable' ? EXIT.failed : EXIT.usage;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { err, ok, type Result } from '../../runtime/result.js';
 import type { EngineImage, EngineKernels } from './kernels.js';
-import { effectiveKernel, type ActivationLayer, type Block, type ConvLayer, type SeparableLayer } from './model.js';
+import { effectiveKernel, kernelSigns, type ActivationLayer, type Block, type ConvLayer, type SeparableLayer } from './model.js';
 import { codeRanks } from './bitmaps.js';
 import { binariseReference, binaryConvReference, referenceKernels } from './reference.js';
 import { channelMask, popcount32, wordsFor, type BinaryTensor, type BitPlanes } from './tensors.js';
@@ -192,6 +192,50 @@ function makeKernels(ex: KernelExports): WasmKernels {
     return out.result();
   }
 
+  /**
+   * The unmasked kernel reads a zero activation sign as −1 (its sign bit is clear), adding
+   * coef·(−b) where the true product is 0; this returns a per-row fix that adds coef·b back. Zero
+   * signs are rare (exact residual zeros, or |r| under the backend's sign dead zone), so a list
+   * beats masking every word.
+   */
+  function zeroCorrections(x: BinaryTensor, layer: ConvLayer, coef: Float32Array): (y: number, row: Float32Array, fPad: number) => void {
+    const g = x.groups[0] as BitPlanes;
+    const nonzero = g.nonzero as Uint32Array;
+    const pixels = x.height * x.width;
+    const byRow = new Map<number, { ix: number; c: number; n: number }[]>();
+    for (let i = 0; i < nonzero.length; i++) {
+      const w = i % g.words;
+      let missing = ~(nonzero[i] as number) & channelMask(g.channels, w);
+      while (missing !== 0) {
+        const bit = 31 - Math.clz32(missing & -missing);
+        missing &= missing - 1;
+        const p = Math.floor(i / g.words) % pixels;
+        const entry = { ix: p % x.width, c: 32 * w + bit, n: Math.floor(i / (g.words * pixels)) };
+        const row = Math.floor(p / x.width);
+        byRow.set(row, [...(byRow.get(row) ?? []), entry]);
+      }
+    }
+    const { k, cin, filters, gammas } = layer.kernel;
+    const signs = kernelSigns(layer.kernel);
+    const before = (k - 1) >> 1;
+    return (y, row, fPad) => {
+      for (let ty = 0; ty < k; ty++) {
+        for (const { ix, c, n } of byRow.get(y + ty - before) ?? []) {
+          for (let tx = 0; tx < k; tx++) {
+            const ox = ix - tx + before;
+            if (ox < 0 || ox >= x.width) continue;
+            const t = ty * k + tx;
+            for (let f = 0; f < filters; f++) {
+              let fix = 0;
+              for (let m = 0; m < gammas.length; m++) fix += (coef[m * g.levels + n] as number) * ((signs[m] as Int8Array)[(t * cin + c) * filters + f] as number);
+              row[ox * fPad + f] = Math.fround((row[ox * fPad + f] as number) + fix);
+            }
+          }
+        }
+      }
+    };
+  }
+
   /** The activation's nonzero planes, or all real channels set when it has no zeros. */
   function activationNonzero(g: BitPlanes, pixels: number): Uint32Array {
     if (g.nonzero) return g.nonzero;
@@ -214,13 +258,16 @@ function makeKernels(ex: KernelExports): WasmKernels {
       act: arena.put(g.signs), weights: arena.put(weights), coef: putFloats(coef), bias: putFloats(padTo(layer.bias, fPad)),
       patch: arena.alloc(g.levels * units * 8), row: arena.alloc(x.width * fPad * 4),
     };
-    const masked = g.nonzero !== null || layer.packed.nonzero !== null;
+    // Weight zeros (static, rare) take the masked kernel; activation zeros are corrected afterwards.
+    const masked = layer.packed.nonzero !== null;
     if (masked) fallbacks++;
     const m = masked ? { act: arena.put(activationNonzero(g, pixels)), weights: arena.put(packed.nonzero), patch: arena.alloc(g.levels * units * 8) } : null;
     const pop = m ? 0 : arena.put(tapPop);
+    const corrections = m || g.nonzero === null ? null : zeroCorrections(x, layer, coef);
     for (let y = 0; y < x.height; y++) {
       if (m) ex.binaryConvRowMasked(ptr.act, m.act, pixels, x.height, x.width, g.words, g.levels, ptr.weights, m.weights, gammas.length, filters, fPad, k, units, ptr.coef, ptr.bias, y, ptr.patch, m.patch, ptr.row);
       else ex.binaryConvRow(ptr.act, pixels, x.height, x.width, g.words, g.levels, g.channels, ptr.weights, pop, gammas.length, filters, fPad, k, units, ptr.coef, ptr.bias, y, ptr.patch, ptr.row);
+      corrections?.(y, arena.f32(ptr.row, x.width * fPad), fPad);
       sink(y, ptr.row, fPad);
     }
   }

@@ -2,7 +2,8 @@
  * Opens any trained model for prediction: a saved tfjs model folder (U-Net, lw_unet, simulated
  * BLU-Net) runs on the best tfjs backend; a packed BLU-Net file runs on the binary engine.
  */
-import { open, stat } from 'node:fs/promises';
+import { mkdtemp, open, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { err, ok, type Result } from '../../runtime/result.js';
 
@@ -50,14 +51,33 @@ async function packedPredictor(file: string): Promise<Result<Predictor, ModelSou
   });
 }
 
-async function tfjsPredictor(dir: string): Promise<Result<Predictor, ModelSourceError>> {
+/** A saved BLU-Net packed to a temporary file and opened on the binary engine. */
+async function packedFromSaved(model: import('@tensorflow/tfjs').LayersModel, dir: string): Promise<Result<Predictor, ModelSourceError>> {
+  const { exportPackedBluNet } = await import('../models/index.js');
+  const scratch = await mkdtemp(path.join(os.tmpdir(), 'blu-predict-'));
+  try {
+    const file = path.join(scratch, 'model.blupack');
+    const packed = await exportPackedBluNet(model, file);
+    if (!packed.ok) return err({ code: 'model-unloadable', message: `${dir}: packing the BLU-Net failed: ${packed.error.message}` });
+    return await packedPredictor(file);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+async function tfjsPredictor(dir: string, packBluNet: boolean): Promise<Result<Predictor, ModelSourceError>> {
   const tf = await import('@tensorflow/tfjs');
   const { initBackend } = await import('../backend/index.js');
-  const { loadModel } = await import('../models/index.js');
+  const { loadModel, BinaryConv2D } = await import('../models/index.js');
   const backend = await initBackend('auto');
   if (!backend.ok) return err({ code: 'model-unloadable', message: backend.error.message });
   const model = await loadModel(dir);
   if (!model.ok) return err({ code: 'model-unloadable', message: `${dir}: ${model.error.message}` });
+  if (packBluNet && model.value.layers.some((l) => l instanceof BinaryConv2D)) {
+    const packed = await packedFromSaved(model.value, dir);
+    model.value.dispose();
+    return packed;
+  }
   const pools = model.value.layers.filter((l) => l.getClassName() === 'MaxPooling2D').length;
   return ok({
     description: `${model.value.name} (saved tfjs model) on ${backend.value.name}`,
@@ -72,15 +92,18 @@ async function tfjsPredictor(dir: string): Promise<Result<Predictor, ModelSource
   });
 }
 
-/** `source`: a model folder, its model.json, or a packed file. */
-export async function openPredictor(source: string): Promise<Result<Predictor, ModelSourceError>> {
+/**
+ * `source`: a model folder, its model.json, or a packed file. A saved BLU-Net is packed and run
+ * on the binary engine unless `packBluNet` is false (then its fp32 simulation runs).
+ */
+export async function openPredictor(source: string, packBluNet = true): Promise<Result<Predictor, ModelSourceError>> {
   const info = await stat(source).catch(() => null);
   if (!info) return err({ code: 'model-missing', message: `${source}: no such file or folder; ${WHAT}` });
   const dir = info.isDirectory() ? source : path.basename(source) === 'model.json' ? path.dirname(source) : null;
   if (dir !== null) {
     const hasModelJson = await stat(path.join(dir, 'model.json')).then((s) => s.isFile(), () => false);
     if (!hasModelJson) return err({ code: 'not-a-model', message: `${source}: a folder without model.json is not a model; ${WHAT}` });
-    return tfjsPredictor(dir);
+    return tfjsPredictor(dir, packBluNet);
   }
   if (!(await startsWithMagic(source))) return err({ code: 'not-a-model', message: `${source}: not a model file; ${WHAT}` });
   return packedPredictor(source);

@@ -45,19 +45,21 @@ export function simulate(model: tf.LayersModel, image: Float32Array, height: num
  * A width-4 BLU-Net with exact-zero signs in the level-0 conv's weights (w = 0 and w = |γ1|) and,
  * through a zero first-conv bias, in the activations of a black image region.
  */
-export function zeroSignModel(): { model: tf.LayersModel; options: BluNetOptions; image: Float32Array } {
+export function zeroSignModel(weightZeros = true): { model: tf.LayersModel; options: BluNetOptions; image: Float32Array } {
   const options: BluNetOptions = { baseFilters: 4, levels: 2, seed: 9 };
   const model = buildBluNet(options);
   perturb(model, 9);
   const first = model.getLayer('Level0_BinaryConv2D_1');
   const [k1, b1, g1] = first.getWeights() as [tf.Tensor, tf.Tensor, tf.Tensor];
   first.setWeights([k1, tf.zerosLike(b1), g1]);
-  const conv = model.getLayer('Level0_BinaryConv2D_2');
-  const [kernel, bias, gamma] = conv.getWeights() as [tf.Tensor, tf.Tensor, tf.Tensor];
-  const values = kernel.dataSync().slice();
-  values.fill(0, 0, 5);
-  values.fill(Math.abs(gamma.dataSync()[0] as number), 5, 9);
-  conv.setWeights([tf.tensor(values, kernel.shape), bias, gamma]);
+  if (weightZeros) {
+    const conv = model.getLayer('Level0_BinaryConv2D_2');
+    const [kernel, bias, gamma] = conv.getWeights() as [tf.Tensor, tf.Tensor, tf.Tensor];
+    const values = kernel.dataSync().slice();
+    values.fill(0, 0, 5);
+    values.fill(Math.abs(gamma.dataSync()[0] as number), 5, 9);
+    conv.setWeights([tf.tensor(values, kernel.shape), bias, gamma]);
+  }
   const image = Float32Array.from({ length: 80 }, (_, i) => (i % 10 < 4 ? 0 : ((i * 37) % 11) / 11 + 0.05));
   return { model, options, image };
 }

@@ -61,6 +61,25 @@ describe('wasm SIMD kernels', () => {
     model.dispose();
   });
 
+  it('corrects exact-zero activation signs after the fast XNOR kernel (no weight zeros)', async () => {
+    const { model, image } = zeroSignModel(false);
+    const engine = await engineFor(model, 'act-zeros');
+    expect(engine.level0[1].conv.packed.nonzero).toBeNull();
+    const input = { height: 8, width: 10, pixels: image };
+    const x = { height: 8, width: 10, groups: [referenceKernels.firstBlock(input, engine.level0[0])] };
+    expect(x.groups[0]?.nonzero).not.toBeNull();
+    const before = wasm.maskedConvs();
+    const fast = wasm.binaryConvBlock(x, engine.level0[1]);
+    expect(wasm.maskedConvs()).toBe(before);
+    const ref = referenceKernels.binaryConvBlock(x, engine.level0[1]);
+    expect(Array.from(fast.signs)).toEqual(Array.from(ref.signs));
+    expect(Array.from(fast.nonzero ?? [])).toEqual(Array.from(ref.nonzero ?? []));
+    const logits = runEngineLogits(engine, wasm, input);
+    const refLogits = runEngineLogits(engine, referenceKernels, input);
+    logits.forEach((v, i) => expect(Math.abs(v - (refLogits[i] as number)) / Math.max(1, Math.abs(refLogits[i] as number))).toBeLessThan(1e-4));
+    model.dispose();
+  });
+
   it('max-pool equals the reference on codes with exact zeros, odd sizes and 40 channels', () => {
     const height = 7;
     const width = 9;

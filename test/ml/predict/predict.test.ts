@@ -32,12 +32,14 @@ beforeAll(async () => {
   perturb(blu, 2);
   const packed = await exportPackedBluNet(blu, p.path('blu.blupack'));
   if (!packed.ok) throw new Error(packed.error.message);
+  const savedBlu = await saveModel(blu, p.path('artifacts/binarise/model'));
+  if (!savedBlu.ok) throw new Error(savedBlu.error.message);
   blu.dispose();
   const unet = buildUnet({ baseFilters: 2, levels: 2 });
   const saved = await saveModel(unet, p.path('artifacts/pretrain/model'));
   if (!saved.ok) throw new Error(saved.error.message);
   unet.dispose();
-  p.write('pipelines/x.yaml', 'name: x\nsteps:\n  pretrain:\n    run: [echo]\n');
+  p.write('pipelines/x.yaml', 'name: x\nsteps:\n  pretrain:\n    run: [echo]\n  binarise:\n    run: [echo]\n  other:\n    run: [echo]\n');
   writeFileSync(p.path('not-a-model.bin'), 'hello');
 });
 afterAll(() => p.dispose());
@@ -91,6 +93,17 @@ describe('blu-pipe predict', () => {
     expect((await pngInfo(p.path('out-unet/a_mask.png'))).width).toBe(52);
   });
 
+  it('packs a saved BLU-Net for the binary engine, or runs its simulation with --simulate; both give the same masks', async () => {
+    const engine = await p.cli(['predict', '--from', 'pipelines/x.yaml:binarise', 'images/a.png', '--out', 'out-blu']);
+    expect(engine.exitCode).toBe(0);
+    expect(engine.stderr).toContain('packed BLU-Net (width 4) on the binary engine');
+    const simulated = await p.cli(['predict', '--from', 'pipelines/x.yaml:binarise', 'images/a.png', '--out', 'out-sim', '--simulate']);
+    expect(simulated.exitCode).toBe(0);
+    expect(simulated.stderr).toContain('saved tfjs model');
+    const [a, b] = await Promise.all(['out-blu', 'out-sim'].map((d) => sharp(p.path(`${d}/a_mask.png`)).raw().toBuffer()));
+    expect(a?.equals(b as Buffer)).toBe(true);
+  });
+
   it('reports unreadable and colour images per file and exits 1', async () => {
     const r = await p.cli(['predict', 'blu.blupack', 'bad', 'images/a.png', '--out', 'out-bad']);
     expect(r.exitCode).toBe(1);
@@ -108,9 +121,12 @@ describe('blu-pipe predict', () => {
     const folder = await p.cli(['predict', 'images', 'images', '--out', 'o']);
     expect(folder.exitCode).toBe(2);
     expect(folder.stderr).toContain('a folder without model.json is not a model');
-    const noStep = await p.cli(['predict', '--from', 'pipelines/x.yaml:binarise', 'images', '--out', 'o']);
+    const noStep = await p.cli(['predict', '--from', 'pipelines/x.yaml:segment', 'images', '--out', 'o']);
     expect(noStep.exitCode).toBe(2);
-    expect(noStep.stderr).toContain("pipelines/x.yaml has no step 'binarise'");
+    expect(noStep.stderr).toContain("pipelines/x.yaml has no step 'segment'");
+    const notRun = await p.cli(['predict', '--from', 'pipelines/x.yaml:other', 'images', '--out', 'o']);
+    expect(notRun.exitCode).toBe(2);
+    expect(notRun.stderr).toContain("step 'other' has no saved model at artifacts/other/model; run 'blu-pipe run pipelines/x.yaml other' first");
     const noOut = await p.cli(['predict', 'blu.blupack', 'images']);
     expect(noOut.exitCode).toBe(2);
     expect(noOut.stderr).toContain('missing --out DIR');
