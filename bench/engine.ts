@@ -22,6 +22,9 @@ interface Measurement {
   runs: number;
   medianMs: number;
   p95Ms: number;
+  minMs: number;
+  /** 1-minute load average when the child finished (the machine may be shared). */
+  load: number;
   weightBytes: number;
   peakRssBytes: number;
   note: string;
@@ -58,7 +61,7 @@ async function measurePacked(file: string, size: number, runs: number, warmup: n
   });
   const decoded = kernels.value.decodedWeightBytes();
   return {
-    model: 'blu_packed', backend: kernels.value.name, threads: 1, runs, medianMs: percentile(times, 50), p95Ms: percentile(times, 95),
+    model: 'blu_packed', backend: kernels.value.name, threads: 1, runs, medianMs: percentile(times, 50), p95Ms: percentile(times, 95), minMs: times[0] as number, load: os.loadavg()[0] as number,
     weightBytes: model.value.weightBytes + decoded, peakRssBytes: process.resourceUsage().maxRSS * 1024,
     note: `packed ${model.value.weightBytes} B + decoded fp32 kernels ${decoded} B; wasm memory ${kernels.value.memoryBytes()} B; XNOR convs with exact-zero signs (masked kernel) ${kernels.value.maskedConvs()}`,
   };
@@ -80,7 +83,7 @@ async function measureFp32(kind: 'unet' | 'lw_unet', width: number, size: number
     y.dispose();
   });
   return {
-    model: kind, backend: backend.value.name, threads: backend.value.threads, runs, medianMs: percentile(times, 50), p95Ms: percentile(times, 95),
+    model: kind, backend: backend.value.name, threads: backend.value.threads, runs, medianMs: percentile(times, 50), p95Ms: percentile(times, 95), minMs: times[0] as number, load: os.loadavg()[0] as number,
     weightBytes: built.value.countParams() * 4, peakRssBytes: process.resourceUsage().maxRSS * 1024, note: `simd ${backend.value.simd}`,
   };
 }
@@ -113,15 +116,15 @@ const mib = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
 
 function printWidth(width: number, rows: Measurement[]): void {
   console.log(`\nwidth ${width}:`);
-  console.log('model        backend                     threads  median ms    p95 ms   weights      peak RSS');
+  console.log('model        backend                     threads  median ms    p95 ms    min ms  load   weights      peak RSS');
   for (const m of rows) {
-    console.log(`${m.model.padEnd(12)} ${m.backend.padEnd(27)} ${String(m.threads).padStart(7)} ${m.medianMs.toFixed(1).padStart(10)} ${m.p95Ms.toFixed(1).padStart(9)}   ${mib(m.weightBytes).padEnd(12)} ${mib(m.peakRssBytes)}`);
+    console.log(`${m.model.padEnd(12)} ${m.backend.padEnd(27)} ${String(m.threads).padStart(7)} ${m.medianMs.toFixed(1).padStart(10)} ${m.p95Ms.toFixed(1).padStart(9)} ${m.minMs.toFixed(1).padStart(9)} ${m.load.toFixed(1).padStart(5)}   ${mib(m.weightBytes).padEnd(12)} ${mib(m.peakRssBytes)}`);
   }
   const by = (k: ModelKind) => rows.find((r) => r.model === k);
   const blu = by('blu_packed');
   for (const k of ['unet', 'lw_unet'] as const) {
     const other = by(k);
-    if (blu && other) console.log(`  packed BLU-Net speed-up vs ${k}: ${(other.medianMs / blu.medianMs).toFixed(2)}× (median ratio)`);
+    if (blu && other) console.log(`  packed BLU-Net speed-up vs ${k}: ${(other.medianMs / blu.medianMs).toFixed(2)}× (median ratio), ${(other.minMs / blu.minMs).toFixed(2)}× (min ratio)`);
   }
   for (const m of rows) console.log(`  ${m.model}: ${m.note}`);
 }
