@@ -20,6 +20,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   doctor: async () => (await import('./commands/misc.js')).doctorCommand,
   kinds: async () => (await import('./commands/misc.js')).kindsCommand,
   native: async () => (await import('./commands/native.js')).nativeCommand,
+  predict: async () => (await import('./commands/predict.js')).predictCommand,
   'exec-step': async () => (await import('./commands/exec-step.js')).execStepCommand,
 };
 
@@ -38,6 +39,7 @@ usage: blu-pipe <command> [options]
   doctor                          versions and the tensor backend in use
   kinds                           step kinds usable with 'uses:'
   native install|status           build/check the native TensorFlow backend (tfjs-node) offline
+  predict <model> <images…|dir>   segment images with a trained model (--out DIR, --overlay)
   exec-step <spec.json>           run one resolved step (used by executors)
 
 ${RUN_USAGE}

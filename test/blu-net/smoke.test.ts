@@ -58,6 +58,7 @@ const STEPS = [
   'size',
   'size_thesis',
   'latency',
+  'segment',
   'report',
 ];
 
@@ -176,20 +177,40 @@ describe.skipIf(skip !== null)('blu-net smoke pipeline (real CLI, BBBC030 subset
 
   it('measures latency per model and writes the results table', async () => {
     const latency = await json('artifacts/latency/latency.json');
-    const models = latency.models as { medianMs: number; p95Ms: number; runs: number }[];
-    expect(models).toHaveLength(3);
+    type Entry = { medianMs: number; p95Ms: number; runs: number; runtime: string; threads: number; peakRssBytes: number; check?: { maskDiffs: number; maxAbsDiff: number; pixels: number } };
+    const models = latency.models as Entry[];
+    // U-Net, lw_unet and BLU-Net on tfjs, then the BLU-Net packed on the binary engine.
+    expect(models.map((m) => m.runtime)).toEqual(['tfjs', 'tfjs', 'tfjs', 'binary-engine']);
     for (const m of models) {
       expect(m.medianMs).toBeGreaterThan(0);
       expect(m.p95Ms).toBeGreaterThanOrEqual(m.medianMs);
       expect(m.runs).toBe(5);
+      expect(m.threads).toBeGreaterThanOrEqual(1);
+      expect(m.peakRssBytes).toBeGreaterThan(0);
     }
+    // The trained BLU-Net on the engine: same mask as the simulation, probabilities within 1e-4.
+    const check = models[3]?.check;
+    expect(check?.pixels).toBe(128 * 128);
+    expect(check?.maskDiffs).toBe(0);
+    expect(check?.maxAbsDiff).toBeLessThan(1e-4);
     const table = await readFile(path.join(project, 'artifacts/report/results.md'), 'utf8');
+    expect(table).toMatch(/packed, binary engine \(wasm SIMD, 1 thread\): median [0-9.]+ ms/);
     for (const label of ['U-Net', 'lw_unet (hint learning + BCE)', 'BLU-Net (from distilled lw_unet)', 'lw_unet (from scratch)', 'BLU-Net (from scratch)']) {
       expect(table).toContain(`| ${label} | 4 | 1 |`);
     }
     const figure = await sharp(path.join(project, 'artifacts/report/iou-vs-size.png')).metadata();
     expect([figure.format, figure.width]).toEqual(['png', 2000]);
     expect(table).toContain('![Test IoU against model size](iou-vs-size.png)');
+  });
+
+  it('segments the full-size test images with the packed BLU-Net (predict step)', async () => {
+    const summary = await json('artifacts/segment/predict.json');
+    expect(summary.model).toContain('binary engine');
+    expect(summary.segmented).toBe(summary.images);
+    expect(summary.images).toBeGreaterThan(0);
+    const masks = await readdir(path.join(project, 'artifacts/segment/masks'));
+    expect(masks.filter((m) => m.endsWith('_mask.png'))).toHaveLength(summary.images as number);
+    expect(masks.filter((m) => m.endsWith('_overlay.png'))).toHaveLength(summary.images as number);
   });
 
   it('finds everything fresh on a second run', async () => {
@@ -208,7 +229,7 @@ describe.skipIf(skip !== null)('blu-net smoke pipeline (real CLI, BBBC030 subset
     const changed = await run('--set', 'hint.encoder.steps=4');
     expect(changed.exitCode).toBe(0);
     const got = outcomes(changed);
-    const rerun = ['hint@seed=1', 'binarise@seed=1', 'evaluate@source=hint,seed=1', 'evaluate@source=binarise,seed=1', 'size', 'latency', 'report'];
+    const rerun = ['hint@seed=1', 'binarise@seed=1', 'evaluate@source=hint,seed=1', 'evaluate@source=binarise,seed=1', 'size', 'latency', 'segment', 'report'];
     for (const step of STEPS) {
       if (rerun.includes(step)) expect(got[step], step).toBe('ran');
       else expect(['fresh', 'restored'], step).toContain(got[step]);

@@ -220,3 +220,13 @@ export function effectiveFromSigns(signs: Float32Array[], gammas: number[], shap
     return accumulateLevels(terms);
   });
 }
+
+const FLT_EPSILON = 2 ** -23;
+
+/**
+ * The active backend's sign dead zone: tfjs-wasm's Sign returns 0 for |x| < FLT_EPSILON (measured:
+ * sign(1.1920928e-7) = 0, sign(2^-23) = 1), tfjs-cpu and TensorFlow are exact (0).
+ */
+export function signDeadZone(): number {
+  return tf.tidy(() => (tf.sign(tf.scalar(FLT_EPSILON / 2)).dataSync()[0] === 0 ? FLT_EPSILON : 0));
+}

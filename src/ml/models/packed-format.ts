@@ -7,7 +7,26 @@
  * when a latent weight or a residual is exactly 0, e.g. |w| = |γ₁|) are stored as an exception
  * list: uint32 count, then uint32 flat indices; their bitmap bit is 0. Cost: 4 bytes per level
  * plus 4 bytes per zero, instead of a second bit plane for every weight.
+ *
+ * No tfjs here: the binary engine (src/ml/engine) reads the file through this module alone.
  */
+import type { ResolvedBluNetOptions } from './blu-net.js';
+
+export const MAGIC = 'BLUPACK1';
+export const FORMAT_VERSION = 1;
+
+// The STE only matters for training, so the packed format does not carry it.
+export type PackedOptions = Omit<ResolvedBluNetOptions, 'frozen' | 'seed' | 'ste'>;
+export interface PackedHeader {
+  version: number;
+  options: PackedOptions;
+  /**
+   * The sign function of the backend that wrote the file: |x| below this is sign 0 (tfjs-wasm:
+   * 2^-23, FLT_EPSILON; exact backends: 0). Activations must be binarised the same way to
+   * reproduce the model; absent in older files (read as 0).
+   */
+  signDeadZone?: number;
+}
 export class ByteWriter {
   private readonly chunks: Uint8Array[] = [];
   private size = 0;
@@ -91,15 +110,38 @@ export function writeSigns(w: ByteWriter, signs: Float32Array): number {
   return zeros.length;
 }
 
-export function readSigns(r: ByteReader, count: number): Float32Array {
+/** One level's signs as stored: the ±1 bitmap (LSB-first) and the flat indices of exact zeros. */
+export interface SignRecord {
+  readonly bits: Uint8Array;
+  readonly zeros: Uint32Array;
+}
+
+export function readSignRecord(r: ByteReader, count: number): SignRecord {
   const zeroCount = r.uint32();
-  const zeros = Array.from({ length: zeroCount }, () => r.uint32());
-  const bitmap = r.bytes(Math.ceil(count / 8));
-  const signs = new Float32Array(count);
-  for (let i = 0; i < count; i++) signs[i] = ((bitmap[i >> 3] as number) >> (i & 7)) & 1 ? 1 : -1;
+  const zeros = Uint32Array.from({ length: zeroCount }, () => r.uint32());
   for (const i of zeros) {
     if (i >= count) throw new RangeError(`zero index ${i} outside a tensor of ${count} weights`);
-    signs[i] = 0;
   }
-  return signs;
+  return { bits: r.bytes(Math.ceil(count / 8)), zeros };
+}
+
+/** Expands a sign record into values −1, 0, +1 (`into` lets callers pick the array type). */
+export function decodeSigns<T extends Float32Array | Int8Array>(record: SignRecord, into: T): T {
+  const { bits } = record;
+  for (let i = 0; i < into.length; i++) into[i] = ((bits[i >> 3] as number) >> (i & 7)) & 1 ? 1 : -1;
+  for (const i of record.zeros) into[i] = 0;
+  return into;
+}
+
+export function readSigns(r: ByteReader, count: number): Float32Array {
+  return decodeSigns(readSignRecord(r, count), new Float32Array(count));
+}
+
+/** Reads and checks magic, header length and header JSON. */
+export function readPackedHeader(r: ByteReader): PackedHeader {
+  const magic = new TextDecoder().decode(r.bytes(MAGIC.length));
+  if (magic !== MAGIC) throw new Error(`not a packed BLU-Net file (magic ${JSON.stringify(magic)})`);
+  const header = JSON.parse(new TextDecoder().decode(r.bytes(r.uint32()))) as PackedHeader;
+  if (header.version !== FORMAT_VERSION) throw new Error(`unsupported packed format version ${header.version}`);
+  return header;
 }

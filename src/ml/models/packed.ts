@@ -14,20 +14,11 @@ import * as tf from '@tensorflow/tfjs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { err, ok, type Result } from '../../runtime/result.js';
 import { BinaryConv2D, BinarySeparableConv2D, BinarySignActivation } from './binary-layers.js';
-import { effectiveFromSigns, residualSigns } from './binary-ops.js';
-import { buildBluNet, type ResolvedBluNetOptions } from './blu-net.js';
-import { ByteReader, ByteWriter, readSigns, writeSigns } from './packed-format.js';
+import { effectiveFromSigns, residualSigns, signDeadZone } from './binary-ops.js';
+import { buildBluNet } from './blu-net.js';
+import { ByteReader, ByteWriter, FORMAT_VERSION, MAGIC, readPackedHeader, readSigns, writeSigns, type PackedHeader, type PackedOptions } from './packed-format.js';
 import { thesisSize } from './size.js';
 
-const MAGIC = 'BLUPACK1';
-const FORMAT_VERSION = 1;
-
-// The STE only matters for training, so the packed format does not carry it.
-type PackedOptions = Omit<ResolvedBluNetOptions, 'frozen' | 'seed' | 'ste'>;
-interface PackedHeader {
-  version: number;
-  options: PackedOptions;
-}
 
 export interface PackedExportInfo {
   fileBytes: number;
@@ -89,7 +80,7 @@ function writeLayer(w: ByteWriter, layer: tf.layers.Layer): [number, number] {
 }
 
 function encodeHeader(options: PackedOptions): Uint8Array {
-  const header: PackedHeader = { version: FORMAT_VERSION, options };
+  const header: PackedHeader = { version: FORMAT_VERSION, options, signDeadZone: signDeadZone() };
   return new TextEncoder().encode(JSON.stringify(header));
 }
 
@@ -115,14 +106,6 @@ export async function exportPackedBluNet(model: tf.LayersModel, file: string): P
   }
   const zeroBytes = 4 * records + 4 * zeroSigns;
   return ok({ fileBytes: w.length, headerBytes: header.byteLength + MAGIC.length + 4, zeroSigns, zeroBytes, thesisBytes: thesisSize(model).bytes });
-}
-
-function readHeader(r: ByteReader): PackedHeader {
-  const magic = new TextDecoder().decode(r.bytes(MAGIC.length));
-  if (magic !== MAGIC) throw new Error(`not a packed BLU-Net file (magic ${JSON.stringify(magic)})`);
-  const header = JSON.parse(new TextDecoder().decode(r.bytes(r.uint32()))) as PackedHeader;
-  if (header.version !== FORMAT_VERSION) throw new Error(`unsupported packed format version ${header.version}`);
-  return header;
 }
 
 /** Reads one block and returns [Σ|γ|·b as a tensor, gammas]. */
@@ -156,7 +139,7 @@ export async function loadPackedBluNet(file: string): Promise<Result<tf.LayersMo
   let model: tf.LayersModel | undefined;
   try {
     const r = new ByteReader(new Uint8Array(await readFile(file)));
-    const { options } = readHeader(r);
+    const { options } = readPackedHeader(r);
     model = buildBluNet({ ...options, frozen: true });
     for (const layer of model.layers) readLayer(r, layer);
     if (r.remaining !== 0) throw new Error(`${r.remaining} unexpected trailing bytes`);

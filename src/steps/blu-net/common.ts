@@ -30,6 +30,8 @@ export const ARTIFACT = {
   size: 'size.json',
   packed: 'blu_net.packed',
   latency: 'latency.json',
+  masks: 'masks',
+  predictions: 'predict.json',
   results: 'results.md',
   resultsJson: 'results.json',
   figure: 'iou-vs-size.png',

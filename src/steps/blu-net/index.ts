@@ -2,6 +2,7 @@
 import type { StepKindDefinition } from '../kind.js';
 import { datasetKind } from './dataset.js';
 import { evaluateKind, latencyKind, reportKind, sizeKind } from './measure-kinds.js';
+import { predictKind } from './predict-kind.js';
 import { ablationKind, binariseKind, hintKind, pretrainKind } from './train-kinds.js';
 
 export const BLU_NET_KINDS: readonly StepKindDefinition[] = [
@@ -14,4 +15,5 @@ export const BLU_NET_KINDS: readonly StepKindDefinition[] = [
   sizeKind,
   latencyKind,
   reportKind,
+  predictKind,
 ];

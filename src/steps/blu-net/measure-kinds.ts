@@ -88,9 +88,9 @@ export interface LatencyWith {
 
 export const latencyKind: StepKindDefinition = {
   name: 'latency',
-  version: '1',
+  version: '2',
   implementation: new URL('./impl/latency.js', import.meta.url),
-  description: 'Batch-1 inference latency (median, p95) per model on the active backend; runs alone',
+  description: 'Batch-1 inference latency (median, p95, threads, peak memory) per model on the active backend, and of every BLU-Net packed on the binary engine; runs alone',
   withSchema: {
     type: 'object',
     additionalProperties: false,

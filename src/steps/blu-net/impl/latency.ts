@@ -1,14 +1,32 @@
-/** `latency`: batch-1 inference latency per model (median, p95 after warm-up) on the active backend. */
+/**
+ * `latency`: batch-1 inference latency per model (median, p95 after warm-up) on the active
+ * backend; every BLU-Net is also packed and timed on the binary engine (src/ml/engine).
+ */
 import * as tf from '@tensorflow/tfjs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { loadEngineModel, loadWasmKernels, runEngine, type EngineModel, type WasmKernels } from '../../../ml/engine/index.js';
+import { exportPackedBluNet } from '../../../ml/models/index.js';
 import { ok } from '../../../runtime/result.js';
 import type { StepImplementation, StepRunContext } from '../../kind.js';
 import { ARTIFACT, withOf, type ModelInfo } from '../common.js';
 import type { LatencyWith } from '../measure-kinds.js';
-import { metric, ownArtifact, startBackend, writeJson, type StepResult } from './context.js';
+import { failure, metric, ownArtifact, startBackend, writeJson, type StepResult } from './context.js';
 import { loadUpstreamModel } from './models-io.js';
 
 export interface ModelLatency {
   readonly model: ModelInfo;
+  /** Absent in files from before the engine: tfjs. */
+  readonly runtime?: 'tfjs' | 'binary-engine';
+  readonly threads?: number;
+  /** The process's peak resident memory after this model's runs (monotone over the step). */
+  readonly peakRssBytes?: number;
+  /** Engine only: bytes of its resident weights and of its wasm working memory. */
+  readonly weightBytes?: number;
+  readonly workingBytes?: number;
+  /** Engine only: against the fp32 simulation on the timing input. */
+  readonly check?: { readonly pixels: number; readonly maskDiffs: number; readonly maxAbsDiff: number };
   readonly runs: number;
   readonly medianMs: number;
   readonly p95Ms: number;
@@ -31,6 +49,12 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[rank - 1] as number;
 }
 
+const peakRss = () => process.resourceUsage().maxRSS * 1024;
+
+function summary(times: number[]): Pick<ModelLatency, 'runs' | 'medianMs' | 'p95Ms' | 'meanMs' | 'minMs'> {
+  return { runs: times.length, medianMs: percentile(times, 50), p95Ms: percentile(times, 95), meanMs: times.reduce((a, b) => a + b, 0) / times.length, minMs: times[0] ?? Number.NaN };
+}
+
 /** One timed call: predict and wait until the values are on the CPU (a real sync on every backend). */
 async function timeOnce(model: tf.LayersModel, x: tf.Tensor): Promise<number> {
   const started = performance.now();
@@ -41,13 +65,65 @@ async function timeOnce(model: tf.LayersModel, x: tf.Tensor): Promise<number> {
   return ms;
 }
 
-async function measure(ctx: StepRunContext, model: tf.LayersModel, w: LatencyWith): Promise<number[]> {
-  const x = tf.randomUniform([1, w.size, w.size, 1], 0, 1, 'float32', 1);
+async function measure(ctx: StepRunContext, model: tf.LayersModel, w: LatencyWith, x: tf.Tensor): Promise<number[]> {
   for (let i = 0; i < w.warmup; i++) await timeOnce(model, x);
   const times: number[] = [];
   for (let i = 0; i < w.runs && !ctx.signal.aborted; i++) times.push(await timeOnce(model, x));
-  x.dispose();
   return times.sort((a, b) => a - b);
+}
+
+function timeEngine(ctx: StepRunContext, engine: EngineModel, kernels: WasmKernels, w: LatencyWith, pixels: Float32Array): { times: number[]; probabilities: Float32Array } {
+  const image = { height: w.size, width: w.size, pixels };
+  let probabilities = runEngine(engine, kernels, image);
+  for (let i = 1; i < w.warmup; i++) runEngine(engine, kernels, image);
+  const times: number[] = [];
+  for (let i = 0; i < w.runs && !ctx.signal.aborted; i++) {
+    const started = performance.now();
+    probabilities = runEngine(engine, kernels, image);
+    times.push(performance.now() - started);
+  }
+  return { times: times.sort((a, b) => a - b), probabilities };
+}
+
+function compare(engine: Float32Array, simulation: Float32Array): NonNullable<ModelLatency['check']> {
+  let maskDiffs = 0;
+  let maxAbsDiff = 0;
+  simulation.forEach((p, i) => {
+    const q = engine[i] as number;
+    if (p > 0.5 !== q > 0.5) maskDiffs++;
+    maxAbsDiff = Math.max(maxAbsDiff, Math.abs(p - q));
+  });
+  return { pixels: simulation.length, maskDiffs, maxAbsDiff };
+}
+
+/** Packs a BLU-Net (to a temporary file), times it on the binary engine and checks it against the simulation. */
+async function measurePacked(ctx: StepRunContext, model: tf.LayersModel, info: ModelInfo, w: LatencyWith, x: tf.Tensor): Promise<StepResult<ModelLatency>> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'blu-latency-'));
+  try {
+    const file = path.join(dir, 'model.blupack');
+    const packed = await exportPackedBluNet(model, file);
+    if (!packed.ok) return failure(`packing ${info.label}: ${packed.error.message}`);
+    const engine = await loadEngineModel(file);
+    if (!engine.ok) return failure(engine.error.message);
+    const kernels = await loadWasmKernels();
+    if (!kernels.ok) return failure(kernels.error.message);
+    const { times, probabilities } = timeEngine(ctx, engine.value, kernels.value, w, x.dataSync() as Float32Array);
+    const simulated = tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync() as Float32Array);
+    return ok({
+      model: { ...info, label: `${info.label}, packed, binary engine` }, runtime: 'binary-engine', threads: 1, ...summary(times), peakRssBytes: peakRss(),
+      weightBytes: engine.value.weightBytes + kernels.value.decodedWeightBytes(), workingBytes: kernels.value.memoryBytes(), check: compare(probabilities, simulated),
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function report(ctx: StepRunContext, entry: ModelLatency): void {
+  const suffix = entry.runtime === 'binary-engine' ? '_packed' : '';
+  metric(ctx, `${entry.model.architecture}${suffix}_median_ms`, entry.medianMs);
+  metric(ctx, `${entry.model.architecture}${suffix}_p95_ms`, entry.p95Ms);
+  const check = entry.check ? `; vs simulation: ${entry.check.maskDiffs} mask pixels differ, max |Δp| ${entry.check.maxAbsDiff.toExponential(2)}` : '';
+  ctx.log(`${entry.model.label}: median ${entry.medianMs.toFixed(1)} ms, p95 ${entry.p95Ms.toFixed(1)} ms over ${entry.runs} runs, ${entry.threads} thread(s), peak RSS ${((entry.peakRssBytes ?? 0) / 2 ** 20).toFixed(0)} MiB${check}`);
 }
 
 export const latencyStep: StepImplementation = {
@@ -56,25 +132,29 @@ export const latencyStep: StepImplementation = {
     const backend = await startBackend(ctx);
     if (!backend.ok) return backend;
     const results: ModelLatency[] = [];
-    for (const [i, ref] of w.models.entries()) {
-      const loaded = await loadUpstreamModel(ctx, ref);
-      if (!loaded.ok) return loaded;
-      const times = await measure(ctx, loaded.value.model, w);
-      if (ctx.signal.aborted) return { ok: false, error: { message: 'cancelled' } };
-      loaded.value.model.dispose();
-      const entry: ModelLatency = {
-        model: loaded.value.info,
-        runs: times.length,
-        medianMs: percentile(times, 50),
-        p95Ms: percentile(times, 95),
-        meanMs: times.reduce((a, b) => a + b, 0) / times.length,
-        minMs: times[0] ?? Number.NaN,
-      };
-      results.push(entry);
-      metric(ctx, `${entry.model.architecture}_median_ms`, entry.medianMs);
-      metric(ctx, `${entry.model.architecture}_p95_ms`, entry.p95Ms);
-      ctx.log(`${entry.model.label}: median ${entry.medianMs.toFixed(1)} ms, p95 ${entry.p95Ms.toFixed(1)} ms over ${entry.runs} runs`);
-      ctx.report.progress({ label: 'model', current: i + 1, total: w.models.length });
+    const x = tf.randomUniform([1, w.size, w.size, 1], 0, 1, 'float32', 1);
+    try {
+      for (const [i, ref] of w.models.entries()) {
+        const loaded = await loadUpstreamModel(ctx, ref);
+        if (!loaded.ok) return loaded;
+        const { model, info } = loaded.value;
+        const times = await measure(ctx, model, w, x);
+        if (ctx.signal.aborted) return { ok: false, error: { message: 'cancelled' } };
+        const entries: ModelLatency[] = [{ model: info, runtime: 'tfjs', threads: backend.value.threads, ...summary(times), peakRssBytes: peakRss() }];
+        if (info.architecture === 'blu_net') {
+          const packed = await measurePacked(ctx, model, info, w, x);
+          if (!packed.ok) return packed;
+          entries.push(packed.value);
+        }
+        model.dispose();
+        for (const entry of entries) {
+          results.push(entry);
+          report(ctx, entry);
+        }
+        ctx.report.progress({ label: 'model', current: i + 1, total: w.models.length });
+      }
+    } finally {
+      x.dispose();
     }
     const file: LatencyFile = { backend: backend.value.name, size: w.size, warmup: w.warmup, models: results };
     await writeJson(ownArtifact(ctx, ARTIFACT.latency), file);

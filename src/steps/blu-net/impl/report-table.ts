@@ -49,12 +49,26 @@ function seedsText(m: ModelSummary): string {
 function mainTable(input: ResultsInput, models: readonly ModelSummary[]): string {
   const rows = models.map((m) => {
     const s = sizeOfModel(input.size, m);
-    const l = input.latency.models.find((x) => x.model.label === m.label);
+    const l = input.latency.models.find((x) => x.model.label === m.label && x.runtime !== 'binary-engine');
     const mark = m.collapsedSeeds > 0 ? ` ${COLLAPSED_MARK} ${m.collapsedSeeds} of ${m.seeds.length} collapsed` : '';
     return [m.label, String(m.width), String(m.seeds.length), `${meanStdText(m.iou)}${mark}`, seedsText(m), meanStdText(m.f1), s ? s.mib.toFixed(4) : '–', mib(s?.packedBytes), l ? `${f1(l.medianMs)} / ${f1(l.p95Ms)}` : '–'];
   });
   const header = ['model', 'width', 'seeds', 'test IoU (mean ± std)', 'test IoU per seed', 'test F1 (mean ± std)', 'size, thesis accounting (MiB)', 'packed file (MiB)', `latency median / p95 (ms, ${input.latency.size}², ${input.latency.backend})`];
   return table(header, rows);
+}
+
+/** The packed BLU-Nets on the binary engine, with their speed ratio against each fp32 model. */
+function engineLines(latency: ResultsInput['latency']): string {
+  const fp32 = latency.models.filter((m) => m.runtime !== 'binary-engine');
+  const lines = latency.models
+    .filter((m) => m.runtime === 'binary-engine')
+    .map((m) => {
+      const ratios = fp32.map((o) => `${o.model.label} ${(o.medianMs / m.medianMs).toFixed(2)}×`).join(', ');
+      const check = m.check ? `; against the simulation ${m.check.maskDiffs} of ${m.check.pixels} mask pixels differ (max |Δp| ${m.check.maxAbsDiff.toExponential(1)})` : '';
+      return `- ${m.model.label} (wasm SIMD, ${m.threads ?? 1} thread): median ${f1(m.medianMs)} ms, p95 ${f1(m.p95Ms)} ms, weights ${mib(m.weightBytes)} MiB; speed-up (fp32 median / packed median): ${ratios}${check}.`;
+    });
+  if (lines.length === 0) return '';
+  return ['', `Packed BLU-Net on the binary engine (same input; fp32 models on ${latency.backend} with ${fp32[0]?.threads ?? '?'} thread(s)):`, '', ...lines].join('\n');
 }
 
 function collapseNotes(models: readonly ModelSummary[]): string {
@@ -89,6 +103,7 @@ export function renderResults(input: ResultsInput, figure?: string): string {
     `Test images: ${input.evaluations[0]?.images ?? 0}, centre crop/pad ${crop}×${crop}; IoU and F1 are the mean over images of the per-image values (thesis §7), then mean ± sample std (n − 1) over the seeds. Sizes and latency are measured on one seed's models (they depend on the architecture, not the weights). Latency: batch 1, median and p95 over ${input.latency.models[0]?.runs ?? 0} runs after ${input.latency.warmup} warm-up calls.`,
     '',
     mainTable(input, models),
+    engineLines(input.latency),
     '',
     collapseNotes(models),
     figure !== undefined ? `![Test IoU against model size](${figure})\n` : '',

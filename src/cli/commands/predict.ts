@@ -1,0 +1,119 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { findProjectDir } from '../../runtime/load.js';
+import { err, ok, type Result } from '../../runtime/result.js';
+import { parse, positiveInt, stringValue } from '../args.js';
+import type { CliIO, ExitCode } from '../io.js';
+import { EXIT } from '../io.js';
+import { usageError } from '../output.js';
+
+const USAGE = `usage: blu-pipe predict <model> <images…|dir> --out DIR [--overlay] [--tile N] [--overlap N] [--scale F]
+       blu-pipe predict --from <pipeline.yaml>:<step> <images…|dir> --out DIR [options]
+  Segments images with a trained model and writes <name>_mask.png (and <name>_overlay.png).
+  <model>      a saved model folder (U-Net, lw_unet, simulated BLU-Net) or a packed BLU-Net file
+               (runs on the binary engine)
+  --from       the model a pipeline step produced, e.g. pipelines/blu-net.yaml:binarise
+  --tile N     tile side for large images (default 512, the thesis crop); a multiple of 2^(levels-1)
+  --overlap N  pixels shared by neighbouring tiles (default 64), so tile borders do not show
+  --scale F    rescale on reading, as the dataset step's scale (default 1)
+  --simulate   run a saved BLU-Net as its fp32 simulation (default: packed, on the binary engine)`;
+
+const OPTIONS = {
+  out: { type: 'string' }, overlay: { type: 'boolean' }, from: { type: 'string' }, tile: { type: 'string' }, overlap: { type: 'string' }, scale: { type: 'string' }, simulate: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** `file.yaml:step` → the step's saved model folder, if the pipeline has produced it. */
+export function modelFromStep(spec: string, cwd: string): Result<string, string> {
+  const colon = spec.lastIndexOf(':');
+  if (colon <= 0 || colon === spec.length - 1) return err(`--from expects <pipeline.yaml>:<step>, got '${spec}'`);
+  const file = path.resolve(cwd, spec.slice(0, colon));
+  const step = spec.slice(colon + 1);
+  if (!existsSync(file)) return err(`--from: pipeline file ${spec.slice(0, colon)} not found`);
+  let steps: unknown;
+  try {
+    steps = (parseYaml(readFileSync(file, 'utf8')) as { steps?: unknown } | null)?.steps;
+  } catch (e) {
+    return err(`--from: ${spec.slice(0, colon)} is not valid YAML (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
+  }
+  const name = step.split('@')[0] ?? step;
+  if (typeof steps !== 'object' || steps === null || !(name in steps)) return err(`--from: ${spec.slice(0, colon)} has no step '${name}'`);
+  const dir = path.join(findProjectDir(file), 'artifacts', step.replace(/[^A-Za-z0-9_.-]+/g, '_'), 'model');
+  if (!existsSync(path.join(dir, 'model.json'))) {
+    return err(`--from: step '${step}' has no saved model at ${path.relative(cwd, dir) || dir}; run 'blu-pipe run ${spec.slice(0, colon)} ${name}' first`);
+  }
+  return ok(dir);
+}
+
+function numberOption(value: unknown, name: string, fallback: number): Result<number, string> {
+  if (value === undefined) return ok(fallback);
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) return err(`--${name} must be a positive number, got '${String(value)}'`);
+  return ok(n);
+}
+
+interface Resolved {
+  model: string;
+  images: string[];
+  out: string;
+  overlay: boolean;
+  tile: number;
+  overlap: number;
+  scale: number;
+  simulate: boolean;
+}
+
+function resolveArgs(argv: readonly string[], cwd: string): Result<Resolved | 'help', string> {
+  const parsed = parse(argv, OPTIONS);
+  if (!parsed.ok) return parsed;
+  const { values, positionals } = parsed.value;
+  if (values.help) return ok('help');
+  const from = stringValue(values.from);
+  const fromModel = from === null ? null : modelFromStep(from, cwd);
+  if (fromModel && !fromModel.ok) return fromModel;
+  const [model, ...images] = fromModel ? [fromModel.value, ...positionals] : positionals;
+  if (model === undefined) return err('missing <model> (or --from <pipeline.yaml>:<step>)');
+  if (images.length === 0) return err('missing the images (files or a folder) to segment');
+  const out = stringValue(values.out);
+  if (out === null) return err('missing --out DIR (where the masks go)');
+  const tile = positiveInt(values.tile, 'tile');
+  if (!tile.ok) return tile;
+  const overlap = values.overlap === undefined ? ok(64) : /^\d+$/.test(String(values.overlap)) ? ok(Number(values.overlap)) : err(`--overlap must be a whole number ≥ 0, got '${String(values.overlap)}'`);
+  if (!overlap.ok) return overlap;
+  const scale = numberOption(values.scale, 'scale', 1);
+  if (!scale.ok) return scale;
+  const at = (p: string) => path.resolve(cwd, p);
+  return ok({ model: at(model), images: images.map(at), out: at(out), overlay: values.overlay === true, tile: tile.value ?? 512, overlap: overlap.value, scale: scale.value, simulate: values.simulate === true });
+}
+
+export async function predictCommand(argv: readonly string[], io: CliIO): Promise<ExitCode> {
+  const args = resolveArgs(argv, io.cwd);
+  if (!args.ok) return usageError(io, args.error, USAGE);
+  if (args.value === 'help') return (io.stdout(`${USAGE}\n`), EXIT.ok);
+  const a = args.value;
+  const { checkTiling, listImages, openPredictor, predictImages } = await import('../../ml/predict/index.js');
+  const files = await listImages(a.images);
+  if (!files.ok) return usageError(io, files.error, USAGE);
+  const predictor = await openPredictor(a.model, !a.simulate);
+  if (!predictor.ok) {
+    io.stderr(`blu-pipe: ${predictor.error.message}\n`);
+    return predictor.error.code === 'model-unloadable' ? EXIT.failed : EXIT.usage;
+  }
+  const tiling = checkTiling(a.tile, a.overlap, predictor.value.multiple);
+  if (!tiling.ok) return usageError(io, tiling.error, USAGE);
+  io.stderr(`segmenting ${files.value.length} image(s) with ${predictor.value.description} → ${path.relative(io.cwd, a.out) || '.'}\n`);
+  const relative = (f: string) => path.relative(io.cwd, f) || f;
+  const summary = await predictImages(predictor.value, files.value, { outDir: a.out, overlay: a.overlay, tile: a.tile, overlap: a.overlap, scale: a.scale }, (e) => {
+    const counter = `[${e.index + 1}/${e.total}]`;
+    if (e.kind === 'failed') io.stderr(`${counter} error: ${e.error.message}\n`);
+    else io.stderr(`${counter} ${relative(e.file)} → ${e.outputs.map(relative).join(', ')} (${e.tiles} tile${e.tiles === 1 ? '' : 's'}, ${(e.ms / 1000).toFixed(1)} s)\n`);
+  });
+  predictor.value.dispose();
+  if (summary.failed.length > 0) {
+    io.stderr(`blu-pipe: ${summary.failed.length} of ${files.value.length} image(s) failed; ${summary.done} segmented\n`);
+    return EXIT.failed;
+  }
+  io.stdout(`${summary.done} image(s) segmented into ${relative(a.out)}\n`);
+  return EXIT.ok;
+}

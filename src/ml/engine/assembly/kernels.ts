@@ -1,0 +1,387 @@
+// WebAssembly SIMD kernels of the binary engine (AssemblyScript). Every function works on raw
+// pointers into linear memory that the host (src/ml/engine/wasm.ts) lays out; nothing allocates.
+// Layouts match src/ml/engine/tensors.ts: sign planes [level][pixel][word], bit set = +1.
+// Float rows are padded to a multiple of 4 channels so every inner loop is f32x4.
+
+// ---- decoding binarised activations to their values (for the depthwise conv) ----
+
+/**
+ * Writes the values Σ_n |a_n|·s_n (fp32, op order ((t1 + t2) + t3)) of `count` pixels starting at
+ * `pixelStart` into out[pixel][outOffset + c] with row stride `outStride` floats.
+ * nonzero = 0 means every sign is ±1.
+ */
+export function decodeRow(signs: usize, nonzero: usize, pixels: i32, words: i32, levels: i32, gammas: usize, channels: i32,
+  pixelStart: i32, count: i32, out: usize, outStride: i32, outOffset: i32): void {
+  for (let p = 0; p < count; p++) {
+    const dst = out + (<usize>(p * outStride + outOffset) << 2);
+    for (let w = 0; w < words; w++) {
+      const lanes = min(32, channels - 32 * w);
+      let c = 0;
+      for (; c + 4 <= lanes; c += 4) {
+        let v = f32x4.splat(0);
+        for (let n = 0; n < levels; n++) {
+          const at = (<usize>((n * pixels + pixelStart + p) * words + w)) << 2;
+          const bits = i32x4.splat(load<i32>(signs + at) >>> c);
+          const g = f32x4.splat(load<f32>(gammas + (<usize>n << 2)));
+          const plus = i32x4.ne(v128.and(bits, i32x4(1, 2, 4, 8)), i32x4.splat(0));
+          let t = v128.bitselect(g, f32x4.neg(g), plus);
+          if (nonzero != 0) {
+            const nz = i32x4.splat(load<i32>(nonzero + at) >>> c);
+            t = v128.and(t, i32x4.ne(v128.and(nz, i32x4(1, 2, 4, 8)), i32x4.splat(0)));
+          }
+          v = n == 0 ? t : f32x4.add(v, t);
+        }
+        v128.store(dst + (<usize>(32 * w + c) << 2), v);
+      }
+      // Tail: exact channel count, so a neighbouring group's channels are not overwritten.
+      for (; c < lanes; c++) {
+        let v: f32 = 0;
+        for (let n = 0; n < levels; n++) {
+          const at = (<usize>((n * pixels + pixelStart + p) * words + w)) << 2;
+          const g = load<f32>(gammas + (<usize>n << 2));
+          let t: f32 = (load<i32>(signs + at) >>> c) & 1 ? g : -g;
+          if (nonzero != 0 && ((load<i32>(nonzero + at) >>> c) & 1) == 0) t = 0;
+          v = n == 0 ? t : v + t;
+        }
+        store<f32>(dst + (<usize>(32 * w + c) << 2), v);
+      }
+    }
+  }
+}
+
+// ---- depthwise conv (real decoded input × decoded binary kernel) ----
+
+/**
+ * One output row of a k×k depthwise conv, 'same' padding. rows: k row pointers (0 = outside the
+ * image) into decoded rows [width][cinPad]; weights [k·k][cinPad]; out [width][cinPad].
+ * taps: scratch for 2·k·k pointers (the valid taps of one pixel, so the channel loop is branch-free).
+ */
+export function depthwiseRow(rows: usize, k: i32, width: i32, cinPad: i32, weights: usize, out: usize, taps: usize): void {
+  const before = (k - 1) >> 1;
+  for (let x = 0; x < width; x++) {
+    let nt = 0;
+    for (let ty = 0; ty < k; ty++) {
+      const row = load<u32>(rows + (<usize>ty << 2));
+      if (row == 0) continue;
+      for (let tx = 0; tx < k; tx++) {
+        const ix = x + tx - before;
+        if (ix < 0 || ix >= width) continue;
+        store<usize>(taps + (<usize>nt << 3), <usize>row + (<usize>(ix * cinPad) << 2));
+        store<usize>(taps + (<usize>nt << 3) + 4, weights + (<usize>((ty * k + tx) * cinPad) << 2));
+        nt++;
+      }
+    }
+    const dst = out + (<usize>(x * cinPad) << 2);
+    for (let c = 0; c < cinPad; c += 4) {
+      const o = <usize>c << 2;
+      let acc = f32x4.splat(0);
+      for (let i = 0; i < nt; i++) {
+        const at = taps + (<usize>i << 3);
+        acc = f32x4.add(acc, f32x4.mul(v128.load(load<usize>(at + 4) + o), v128.load(load<usize>(at) + o)));
+      }
+      v128.store(dst + o, acc);
+    }
+  }
+}
+
+// ---- pointwise conv: [width][cinPad] × [cinPad][fPad] + bias ----
+
+/** out[x][f] = bias[f] + Σ_c a[x][c]·b[c][f]; blocks of 4 pixels × 8 filters held in registers. */
+export function gemmRow(a: usize, width: i32, cinPad: i32, b: usize, fPad: i32, bias: usize, out: usize): void {
+  let x = 0;
+  for (; x + 4 <= width; x += 4) gemmBlock4(a + (<usize>(x * cinPad) << 2), cinPad, b, fPad, bias, out + (<usize>(x * fPad) << 2));
+  for (; x < width; x++) gemmPixel(a + (<usize>(x * cinPad) << 2), cinPad, b, fPad, bias, out + (<usize>(x * fPad) << 2));
+}
+
+function gemmBlock4(a: usize, cinPad: i32, b: usize, fPad: i32, bias: usize, out: usize): void {
+  const rowA = <usize>cinPad << 2;
+  const rowO = <usize>fPad << 2;
+  let f = 0;
+  for (; f + 8 <= fPad; f += 8) {
+    const fo = <usize>f << 2;
+    let a00 = v128.load(bias + fo), a01 = v128.load(bias + fo + 16);
+    let a10 = a00, a11 = a01, a20 = a00, a21 = a01, a30 = a00, a31 = a01;
+    for (let c = 0; c < cinPad; c++) {
+      const w = b + (<usize>(c * fPad) << 2) + fo;
+      const w0 = v128.load(w), w1 = v128.load(w + 16);
+      const co = <usize>c << 2;
+      const x0 = v128.load32_splat(a + co), x1 = v128.load32_splat(a + rowA + co);
+      const x2 = v128.load32_splat(a + 2 * rowA + co), x3 = v128.load32_splat(a + 3 * rowA + co);
+      a00 = f32x4.add(a00, f32x4.mul(x0, w0)); a01 = f32x4.add(a01, f32x4.mul(x0, w1));
+      a10 = f32x4.add(a10, f32x4.mul(x1, w0)); a11 = f32x4.add(a11, f32x4.mul(x1, w1));
+      a20 = f32x4.add(a20, f32x4.mul(x2, w0)); a21 = f32x4.add(a21, f32x4.mul(x2, w1));
+      a30 = f32x4.add(a30, f32x4.mul(x3, w0)); a31 = f32x4.add(a31, f32x4.mul(x3, w1));
+    }
+    v128.store(out + fo, a00); v128.store(out + fo + 16, a01);
+    v128.store(out + rowO + fo, a10); v128.store(out + rowO + fo + 16, a11);
+    v128.store(out + 2 * rowO + fo, a20); v128.store(out + 2 * rowO + fo + 16, a21);
+    v128.store(out + 3 * rowO + fo, a30); v128.store(out + 3 * rowO + fo + 16, a31);
+  }
+  for (; f < fPad; f += 4) {
+    const fo = <usize>f << 2;
+    let a0 = v128.load(bias + fo);
+    let a1 = a0, a2 = a0, a3 = a0;
+    for (let c = 0; c < cinPad; c++) {
+      const w0 = v128.load(b + (<usize>(c * fPad) << 2) + fo);
+      const co = <usize>c << 2;
+      a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(a + co), w0));
+      a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(a + rowA + co), w0));
+      a2 = f32x4.add(a2, f32x4.mul(v128.load32_splat(a + 2 * rowA + co), w0));
+      a3 = f32x4.add(a3, f32x4.mul(v128.load32_splat(a + 3 * rowA + co), w0));
+    }
+    v128.store(out + fo, a0); v128.store(out + rowO + fo, a1);
+    v128.store(out + 2 * rowO + fo, a2); v128.store(out + 3 * rowO + fo, a3);
+  }
+}
+
+function gemmPixel(a: usize, cinPad: i32, b: usize, fPad: i32, bias: usize, out: usize): void {
+  for (let f = 0; f < fPad; f += 4) {
+    const fo = <usize>f << 2;
+    let acc = v128.load(bias + fo);
+    for (let c = 0; c < cinPad; c++) acc = f32x4.add(acc, f32x4.mul(f32x4.splat(load<f32>(a + (<usize>c << 2))), v128.load(b + (<usize>(c * fPad) << 2) + fo)));
+    v128.store(out + fo, acc);
+  }
+}
+
+// ---- real-valued first conv (1 input channel) ----
+
+/** One output row of a k×k conv on a single-channel real image; weights [k·k][fPad]; out [width][fPad]. */
+export function realConvRow(image: usize, height: i32, width: i32, y: i32, k: i32, weights: usize, fPad: i32, bias: usize, out: usize): void {
+  const before = (k - 1) >> 1;
+  for (let x = 0; x < width; x++) {
+    const dst = out + (<usize>(x * fPad) << 2);
+    for (let f = 0; f < fPad; f += 4) {
+      const fo = <usize>f << 2;
+      let acc = f32x4.splat(0);
+      for (let t = 0; t < k * k; t++) {
+        const iy = y + t / k - before;
+        const ix = x + t % k - before;
+        if (iy < 0 || iy >= height || ix < 0 || ix >= width) continue;
+        acc = f32x4.add(acc, f32x4.mul(f32x4.splat(load<f32>(image + (<usize>(iy * width + ix) << 2))), v128.load(weights + (<usize>(t * fPad) << 2) + fo)));
+      }
+      v128.store(dst + fo, f32x4.add(acc, v128.load(bias + fo)));
+    }
+  }
+}
+
+// ---- residual binarisation of one row ----
+
+/**
+ * Binarises y[x][0..channels) (row stride fPad, padded columns 0) into the sign and nonzero
+ * planes of pixels pixelStart… Same fp32 ops as the simulation: r ← r − |γ_n|·sign(r), four
+ * channels per step; each level's word is assembled in a register and stored once.
+ * deadZone > 0: |r| < deadZone has sign 0 (tfjs-wasm's Sign; the file records it).
+ * scratch: 32 floats. Returns how many signs (of real channels) were exactly 0.
+ */
+export function binariseRow(y: usize, width: i32, fPad: i32, channels: i32, gammas: usize, levels: i32,
+  signs: usize, nonzero: usize, pixels: i32, words: i32, pixelStart: i32, scratch: usize, deadZone: f32): i32 {
+  let zeros = 0;
+  const one = f32x4.splat(1);
+  const minusOne = f32x4.splat(-1);
+  const zero = f32x4.splat(0);
+  const above = f32x4.splat(deadZone);
+  const below = f32x4.splat(-deadZone);
+  const exact = deadZone == 0;
+  for (let x = 0; x < width; x++) {
+    for (let w = 0; w < words; w++) {
+      const lanes = min(32, channels - 32 * w);
+      const vecs = (lanes + 3) >> 2;
+      const mask: u32 = lanes == 32 ? 0xffffffff : (<u32>1 << lanes) - 1;
+      memory.copy(scratch, y + (<usize>(x * fPad + 32 * w) << 2), <usize>vecs << 4);
+      for (let n = 0; n < levels; n++) {
+        const g = f32x4.splat(load<f32>(gammas + (<usize>n << 2)));
+        let plusBits: u32 = 0;
+        let nonzeroBits: u32 = 0;
+        for (let v = 0; v < vecs; v++) {
+          const at = scratch + (<usize>v << 4);
+          const r = v128.load(at);
+          const pos = exact ? f32x4.gt(r, zero) : f32x4.ge(r, above);
+          const neg = exact ? f32x4.lt(r, zero) : f32x4.le(r, below);
+          plusBits |= <u32>i32x4.bitmask(pos) << (4 * v);
+          nonzeroBits |= <u32>i32x4.bitmask(v128.or(pos, neg)) << (4 * v);
+          const s = v128.or(v128.and(pos, one), v128.and(neg, minusOne));
+          v128.store(at, f32x4.sub(r, f32x4.mul(g, s)));
+        }
+        const word = (<usize>((n * pixels + pixelStart + x) * words + w)) << 2;
+        store<u32>(signs + word, plusBits & mask);
+        store<u32>(nonzero + word, nonzeroBits & mask);
+        zeros += popcnt<u32>(~nonzeroBits & mask);
+      }
+    }
+  }
+  return zeros;
+}
+
+// ---- 2×2 max-pool on sign codes ----
+
+/**
+ * 2×2 max-pool, stride 2 ('valid'), of one channel group. A channel's code is its sign bits per
+ * level plus its zero flags (as in bitmaps.ts); rank[code] orders codes by the fp32 value they
+ * decode to, so the pool picks the same value the simulation does (first corner on ties).
+ * nonzero = 0: no zeros (outNonzero is then not written).
+ */
+export function maxPool(signs: usize, nonzero: usize, height: i32, width: i32, words: i32, levels: i32, channels: i32,
+  rank: usize, outSigns: usize, outNonzero: usize): void {
+  const oh = height >> 1;
+  const ow = width >> 1;
+  const inPixels = height * width;
+  const outPixels = oh * ow;
+  for (let oy = 0; oy < oh; oy++) {
+    for (let ox = 0; ox < ow; ox++) {
+      const p0 = 2 * oy * width + 2 * ox;
+      for (let w = 0; w < words; w++) {
+        const lanes = min(32, channels - 32 * w);
+        for (let c = 0; c < lanes; c++) {
+          let bestCode = 0;
+          let bestRank = -1;
+          for (let i = 0; i < 4; i++) {
+            const p = p0 + (i >> 1) * width + (i & 1);
+            let code = 0;
+            for (let n = 0; n < levels; n++) {
+              const at = (<usize>((n * inPixels + p) * words + w)) << 2;
+              code |= ((load<u32>(signs + at) >>> c) & 1) << n;
+              if (nonzero != 0) code |= (((~load<u32>(nonzero + at)) >>> c) & 1) << (levels + n);
+            }
+            const r = load<i32>(rank + (<usize>code << 2));
+            if (r > bestRank) {
+              bestRank = r;
+              bestCode = code;
+            }
+          }
+          for (let n = 0; n < levels; n++) {
+            const at = (<usize>((n * outPixels + oy * ow + ox) * words + w)) << 2;
+            store<u32>(outSigns + at, load<u32>(outSigns + at) | (((bestCode >>> n) & 1) << c));
+            if (nonzero != 0) store<u32>(outNonzero + at, load<u32>(outNonzero + at) | ((((bestCode >>> (levels + n)) & 1) ^ 1) << c));
+          }
+        }
+      }
+    }
+  }
+}
+
+// ---- XNOR-popcount conv on binarised input and binarised weights ----
+
+/**
+ * One output row of a k×k BinaryConv2D (all signs ±1). The k·k taps' words of each activation
+ * level are gathered once per pixel into a patch ([level][units] of 64 bits; taps outside the
+ * image and the tail are 0); weights are laid out the same way per (level m, filter f). An
+ * out-of-image tap adds popcount(weight) to popcount(w ⊕ 0); tapPop [m][f][tap] removes it.
+ * out[x][f] = bias[f] + Σ_{m,n} coef[m·aLevels + n]·(valid·cin − 2·popcount(w_m ⊕ s_n)).
+ * Scalar i64.popcnt: one native instruction per 64 channels on x86-64 and ARM64, cheaper than
+ * i8x16.popcnt plus the horizontal byte sums it needs.
+ */
+export function binaryConvRow(act: usize, pixels: i32, height: i32, width: i32, words: i32, aLevels: i32, cin: i32,
+  weights: usize, tapPop: usize, wLevels: i32, filters: i32, fPad: i32, k: i32, units: i32,
+  coef: usize, bias: usize, y: i32, patch: usize, out: usize): void {
+  const before = (k - 1) >> 1;
+  const taps = k * k;
+  const patchBytes = <usize>units << 3;
+  const tail = units * 2 - taps * words;
+  for (let x = 0; x < width; x++) {
+    // Word loops rather than memory.fill/copy: the copies are a few words, where bulk-memory calls cost more.
+    let valid = 0;
+    for (let t = 0; t < taps; t++) {
+      const iy = y + t / k - before;
+      const ix = x + t % k - before;
+      const inside = iy >= 0 && iy < height && ix >= 0 && ix < width;
+      if (inside) valid++;
+      for (let n = 0; n < aLevels; n++) {
+        const to = patch + <usize>n * patchBytes + (<usize>(t * words) << 2);
+        const from = act + (<usize>((n * pixels + iy * width + ix) * words) << 2);
+        for (let w = 0; w < words; w++) store<u32>(to + (<usize>w << 2), inside ? load<u32>(from + (<usize>w << 2)) : 0);
+      }
+    }
+    for (let n = 0; n < aLevels; n++) {
+      for (let w = 0; w < tail; w++) store<u32>(patch + <usize>n * patchBytes + (<usize>(taps * words + w) << 2), 0);
+    }
+    const dst = out + (<usize>(x * fPad) << 2);
+    for (let f = 0; f < filters; f++) {
+      let acc: f32 = load<f32>(bias + (<usize>f << 2));
+      for (let m = 0; m < wLevels; m++) {
+        const w = weights + <usize>(m * filters + f) * patchBytes;
+        let outside = 0;
+        if (valid < taps) {
+          for (let t = 0; t < taps; t++) {
+            const iy = y + t / k - before;
+            const ix = x + t % k - before;
+            if (iy < 0 || iy >= height || ix < 0 || ix >= width) outside += load<i32>(tapPop + (<usize>((m * filters + f) * taps + t) << 2));
+          }
+        }
+        const c = coef + (<usize>(m * aLevels) << 2);
+        if (aLevels == 3) {
+          // The thesis's a = 3: one weight load feeds all three activation levels.
+          const p1 = patch + patchBytes;
+          const p2 = p1 + patchBytes;
+          let t0: i64 = 0, t1: i64 = 0, t2: i64 = 0;
+          for (let u = 0; u < units; u++) {
+            const o = <usize>u << 3;
+            const wv = load<u64>(w + o);
+            t0 += popcnt<u64>(wv ^ load<u64>(patch + o));
+            t1 += popcnt<u64>(wv ^ load<u64>(p1 + o));
+            t2 += popcnt<u64>(wv ^ load<u64>(p2 + o));
+          }
+          acc += load<f32>(c) * <f32>(valid * cin - 2 * (<i32>t0 - outside));
+          acc += load<f32>(c + 4) * <f32>(valid * cin - 2 * (<i32>t1 - outside));
+          acc += load<f32>(c + 8) * <f32>(valid * cin - 2 * (<i32>t2 - outside));
+          continue;
+        }
+        for (let n = 0; n < aLevels; n++) {
+          const p = patch + <usize>n * patchBytes;
+          let total: i64 = 0;
+          for (let u = 0; u < units; u++) {
+            const o = <usize>u << 3;
+            total += popcnt<u64>(load<u64>(w + o) ^ load<u64>(p + o));
+          }
+          acc += load<f32>(c + (<usize>n << 2)) * <f32>(valid * cin - 2 * (<i32>total - outside));
+        }
+      }
+      store<f32>(dst + (<usize>f << 2), acc);
+    }
+  }
+}
+
+/**
+ * binaryConvRow for operands with exact-zero signs: each operand also has a nonzero plane
+ * (bit set = ±1; padded channels and out-of-image taps clear), laid out like its signs, and a
+ * 64-bit unit contributes popcount(m) − 2·popcount((w ⊕ s) & m) with m = its two nonzero words.
+ */
+export function binaryConvRowMasked(act: usize, actNonzero: usize, pixels: i32, height: i32, width: i32, words: i32, aLevels: i32,
+  weights: usize, weightsNonzero: usize, wLevels: i32, filters: i32, fPad: i32, k: i32, units: i32,
+  coef: usize, bias: usize, y: i32, patch: usize, patchNonzero: usize, out: usize): void {
+  const before = (k - 1) >> 1;
+  const taps = k * k;
+  const patchBytes = <usize>units << 3;
+  for (let x = 0; x < width; x++) {
+    memory.fill(patch, 0, patchBytes * <usize>aLevels);
+    memory.fill(patchNonzero, 0, patchBytes * <usize>aLevels);
+    for (let t = 0; t < taps; t++) {
+      const iy = y + t / k - before;
+      const ix = x + t % k - before;
+      if (iy < 0 || iy >= height || ix < 0 || ix >= width) continue;
+      for (let n = 0; n < aLevels; n++) {
+        const to = <usize>n * patchBytes + (<usize>(t * words) << 2);
+        const from = <usize>((n * pixels + iy * width + ix) * words) << 2;
+        memory.copy(patch + to, act + from, <usize>words << 2);
+        memory.copy(patchNonzero + to, actNonzero + from, <usize>words << 2);
+      }
+    }
+    const dst = out + (<usize>(x * fPad) << 2);
+    for (let f = 0; f < filters; f++) {
+      let acc: f32 = load<f32>(bias + (<usize>f << 2));
+      for (let m = 0; m < wLevels; m++) {
+        const at = <usize>(m * filters + f) * patchBytes;
+        for (let n = 0; n < aLevels; n++) {
+          const p = <usize>n * patchBytes;
+          let dot: i64 = 0;
+          for (let u = 0; u < units; u++) {
+            const o = <usize>u << 3;
+            const mask = load<u64>(weightsNonzero + at + o) & load<u64>(patchNonzero + p + o);
+            dot += popcnt<u64>(mask) - 2 * popcnt<u64>((load<u64>(weights + at + o) ^ load<u64>(patch + p + o)) & mask);
+          }
+          acc += load<f32>(coef + (<usize>(m * aLevels + n) << 2)) * <f32>dot;
+        }
+      }
+      store<f32>(dst + (<usize>f << 2), acc);
+    }
+  }
+}

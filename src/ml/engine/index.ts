@@ -1,0 +1,6 @@
+/** Public API of the binary inference engine for packed BLU-Net files (see ENGINE.md). */
+export { loadEngineModel, parseEngineModel, type EngineModel, type EngineLoadError } from './model.js';
+export { runEngine, runEngineLogits, sizeMultiple } from './forward.js';
+export type { EngineImage, EngineKernels } from './kernels.js';
+export { referenceKernels } from './reference.js';
+export { instantiateWasmKernels, loadWasmKernels, type WasmKernels, type WasmLoadError } from './wasm.js';

@@ -1,0 +1,74 @@
+/** Random BLU-Nets for the engine tests, and the fp32 simulation's outputs to compare with. */
+import * as tf from '@tensorflow/tfjs';
+import { readFile } from 'node:fs/promises';
+import { parseEngineModel, type EngineModel } from '../../../src/ml/engine/model.js';
+import { buildBluNet, exportPackedBluNet, type BluNetOptions } from '../../../src/ml/models/index.js';
+
+export interface EngineCase {
+  readonly label: string;
+  readonly options: BluNetOptions;
+  readonly seed: number;
+  readonly height: number;
+  readonly width: number;
+}
+
+const levelsOf = (a: number, c: number, d: number, p: number) => ({ activationLevels: a, convLevels: c, depthwiseLevels: d, pointwiseLevels: p });
+
+/** Odd sizes, channel counts that are not multiples of 32 (and above it), every level count 1–3. */
+export const bluNetCases: readonly EngineCase[] = [
+  { label: 'width 3, 1 level everywhere, 7×9', options: { baseFilters: 3, levels: 1, ...levelsOf(1, 1, 1, 1) }, seed: 11, height: 7, width: 9 },
+  { label: 'width 5, 2 levels everywhere, depth 2, 10×14', options: { baseFilters: 5, levels: 2, ...levelsOf(2, 2, 2, 2) }, seed: 12, height: 10, width: 14 },
+  { label: 'width 6, 3 levels everywhere, depth 3, 12×20', options: { baseFilters: 6, levels: 3, ...levelsOf(3, 3, 3, 3) }, seed: 13, height: 12, width: 20 },
+  { label: 'width 36 (2 words, partial), mixed levels a3 c2 d1 p3, depth 2, 6×10', options: { baseFilters: 36, levels: 2, ...levelsOf(3, 2, 1, 3) }, seed: 14, height: 6, width: 10 },
+  { label: 'width 8, thesis levels, depth 4, 24×16', options: { baseFilters: 8, levels: 4 }, seed: 15, height: 24, width: 16 },
+];
+
+/** Trained-looking weights: latent kernels, biases and gammas moved off their initial values. */
+export function perturb(model: tf.LayersModel, seed: number): void {
+  const values = model.getWeights().map((w, i) => tf.add(w, tf.randomNormal(w.shape, 0, 0.05, 'float32', seed * 1000 + i)));
+  model.setWeights(values);
+  tf.dispose(values);
+}
+
+/** The simulation's logits (output of logit_output) and probabilities for one image. */
+export function simulate(model: tf.LayersModel, image: Float32Array, height: number, width: number): { logits: Float32Array; probabilities: Float32Array } {
+  const logitModel = tf.model({ inputs: model.inputs, outputs: model.getLayer('logit_output').output as tf.SymbolicTensor });
+  return tf.tidy(() => {
+    const x = tf.tensor4d(image, [1, height, width, 1]);
+    const logits = (logitModel.predict(x) as tf.Tensor).dataSync() as Float32Array;
+    const probabilities = (model.predict(x) as tf.Tensor).dataSync() as Float32Array;
+    return { logits: logits.slice(), probabilities: probabilities.slice() };
+  });
+}
+
+/**
+ * A width-4 BLU-Net with exact-zero signs in the level-0 conv's weights (w = 0 and w = |γ1|) and,
+ * through a zero first-conv bias, in the activations of a black image region.
+ */
+export function zeroSignModel(weightZeros = true): { model: tf.LayersModel; options: BluNetOptions; image: Float32Array } {
+  const options: BluNetOptions = { baseFilters: 4, levels: 2, seed: 9 };
+  const model = buildBluNet(options);
+  perturb(model, 9);
+  const first = model.getLayer('Level0_BinaryConv2D_1');
+  const [k1, b1, g1] = first.getWeights() as [tf.Tensor, tf.Tensor, tf.Tensor];
+  first.setWeights([k1, tf.zerosLike(b1), g1]);
+  if (weightZeros) {
+    const conv = model.getLayer('Level0_BinaryConv2D_2');
+    const [kernel, bias, gamma] = conv.getWeights() as [tf.Tensor, tf.Tensor, tf.Tensor];
+    const values = kernel.dataSync().slice();
+    values.fill(0, 0, 5);
+    values.fill(Math.abs(gamma.dataSync()[0] as number), 5, 9);
+    conv.setWeights([tf.tensor(values, kernel.shape), bias, gamma]);
+  }
+  const image = Float32Array.from({ length: 80 }, (_, i) => (i % 10 < 4 ? 0 : ((i * 37) % 11) / 11 + 0.05));
+  return { model, options, image };
+}
+
+/** Exports `model` packed to `file` and reads it back as an engine model. */
+export async function packedEngine(model: tf.LayersModel, file: string): Promise<EngineModel> {
+  const info = await exportPackedBluNet(model, file);
+  if (!info.ok) throw new Error(info.error.message);
+  const parsed = parseEngineModel(new Uint8Array(await readFile(file)));
+  if (!parsed.ok) throw new Error(parsed.error.message);
+  return parsed.value;
+}

@@ -1,0 +1,116 @@
+import * as tf from '@tensorflow/tfjs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { maxPool2 } from '../../../src/ml/engine/bitmaps.js';
+import { runEngineLogits } from '../../../src/ml/engine/forward.js';
+import { referenceKernels } from '../../../src/ml/engine/reference.js';
+import { loadWasmKernels, type WasmKernels } from '../../../src/ml/engine/wasm.js';
+import { buildBluNet } from '../../../src/ml/models/index.js';
+import { useTestBackend } from '../models/setup-backend.js';
+import { bluNetCases, packedEngine, perturb, simulate, zeroSignModel } from './fixtures.js';
+
+let dir: string;
+let wasm: WasmKernels;
+beforeAll(async () => {
+  await useTestBackend();
+  dir = await mkdtemp(path.join(os.tmpdir(), 'blu-engine-wasm-'));
+  const loaded = await loadWasmKernels();
+  if (!loaded.ok) throw new Error(loaded.error.message);
+  wasm = loaded.value;
+});
+afterAll(async () => rm(dir, { recursive: true, force: true }));
+
+const engineFor = (model: tf.LayersModel, name: string) => packedEngine(model, path.join(dir, `${name}.blupack`));
+
+describe('wasm SIMD kernels', () => {
+  for (const c of bluNetCases) {
+    it(`equal the TypeScript reference and the simulation on ${c.label}`, async () => {
+      const model = buildBluNet(c.options);
+      perturb(model, c.seed);
+      const engine = await engineFor(model, `w${c.seed}`);
+      const image = Float32Array.from(tf.randomUniform([c.height * c.width], 0, 1, 'float32', c.seed + 100).dataSync());
+      const input = { height: c.height, width: c.width, pixels: image };
+      const fast = runEngineLogits(engine, wasm, input);
+      const ref = runEngineLogits(engine, referenceKernels, input);
+      const sim = simulate(model, image, c.height, c.width);
+      // Same masks everywhere; values equal up to fp32 summation order.
+      fast.forEach((v, i) => {
+        expect(v > 0).toBe((ref[i] as number) > 0);
+        expect(v > 0).toBe((sim.logits[i] as number) > 0);
+        expect(Math.abs(v - (ref[i] as number)) / Math.max(1, Math.abs(ref[i] as number))).toBeLessThan(1e-4);
+        expect(Math.abs(1 / (1 + Math.exp(-v)) - (sim.probabilities[i] as number))).toBeLessThan(1e-4);
+      });
+      model.dispose();
+    });
+  }
+
+  it('uses the masked XNOR kernel for exact-zero signs and still equals the reference', async () => {
+    const { model, image } = zeroSignModel();
+    const engine = await engineFor(model, 'zeros');
+    const before = wasm.maskedConvs();
+    const input = { height: 8, width: 10, pixels: image };
+    const fast = runEngineLogits(engine, wasm, input);
+    const ref = runEngineLogits(engine, referenceKernels, input);
+    expect(wasm.maskedConvs()).toBeGreaterThan(before);
+    fast.forEach((v, i) => expect(Math.abs(v - (ref[i] as number)) / Math.max(1, Math.abs(ref[i] as number))).toBeLessThan(1e-4));
+    const x = { height: 8, width: 10, groups: [referenceKernels.firstBlock(input, engine.level0[0])] };
+    expect(x.groups[0]?.nonzero).not.toBeNull();
+    expect(Array.from(wasm.binaryConvBlock(x, engine.level0[1]).signs)).toEqual(Array.from(referenceKernels.binaryConvBlock(x, engine.level0[1]).signs));
+    model.dispose();
+  });
+
+  it('corrects exact-zero activation signs after the fast XNOR kernel (no weight zeros)', async () => {
+    const { model, image } = zeroSignModel(false);
+    const engine = await engineFor(model, 'act-zeros');
+    expect(engine.level0[1].conv.packed.nonzero).toBeNull();
+    const input = { height: 8, width: 10, pixels: image };
+    const x = { height: 8, width: 10, groups: [referenceKernels.firstBlock(input, engine.level0[0])] };
+    expect(x.groups[0]?.nonzero).not.toBeNull();
+    const before = wasm.maskedConvs();
+    const fast = wasm.binaryConvBlock(x, engine.level0[1]);
+    expect(wasm.maskedConvs()).toBe(before);
+    const ref = referenceKernels.binaryConvBlock(x, engine.level0[1]);
+    expect(Array.from(fast.signs)).toEqual(Array.from(ref.signs));
+    expect(Array.from(fast.nonzero ?? [])).toEqual(Array.from(ref.nonzero ?? []));
+    const logits = runEngineLogits(engine, wasm, input);
+    const refLogits = runEngineLogits(engine, referenceKernels, input);
+    logits.forEach((v, i) => expect(Math.abs(v - (refLogits[i] as number)) / Math.max(1, Math.abs(refLogits[i] as number))).toBeLessThan(1e-4));
+    model.dispose();
+  });
+
+  it('max-pool equals the reference on codes with exact zeros, odd sizes and 40 channels', () => {
+    const height = 7;
+    const width = 9;
+    const levels = 3;
+    const words = 2;
+    const size = levels * height * width * words;
+    let seed = 3;
+    const next = () => (seed = (seed * 16807) % 2147483647);
+    const mask = (w: number) => (w === 0 ? 0xffffffff : 0xff);
+    const signs = Uint32Array.from({ length: size }, (_, i) => next() & mask(i % words));
+    const nonzero = Uint32Array.from({ length: size }, (_, i) => (next() | next() | 0x10001) & mask(i % words));
+    const g = { channels: 40, words, levels, gammas: Float32Array.of(0.61, 0.3, 0.2), signs, nonzero };
+    const x = { height, width, groups: [g] };
+    const fast = wasm.maxPool?.(x);
+    const ref = maxPool2(x);
+    expect(fast?.height).toBe(3);
+    expect(Array.from(fast?.groups[0]?.signs ?? [])).toEqual(Array.from(ref.groups[0]?.signs ?? []));
+    expect(Array.from(fast?.groups[0]?.nonzero ?? [])).toEqual(Array.from(ref.groups[0]?.nonzero ?? []));
+  });
+
+  it('each block equals the reference bit for bit on its sign planes (width 36, 2 words)', async () => {
+    const c = bluNetCases[3]!;
+    const model = buildBluNet(c.options);
+    perturb(model, 21);
+    const engine = await engineFor(model, 'blocks');
+    const image = { height: c.height, width: c.width, pixels: Float32Array.from({ length: c.height * c.width }, (_, i) => ((i * 7919) % 101) / 101) };
+    const first = wasm.firstBlock(image, engine.level0[0]);
+    const firstRef = referenceKernels.firstBlock(image, engine.level0[0]);
+    expect(Array.from(first.signs)).toEqual(Array.from(firstRef.signs));
+    const x = { height: c.height, width: c.width, groups: [firstRef] };
+    expect(Array.from(wasm.binaryConvBlock(x, engine.level0[1]).signs)).toEqual(Array.from(referenceKernels.binaryConvBlock(x, engine.level0[1]).signs));
+    model.dispose();
+  });
+});

@@ -1,0 +1,137 @@
+import * as tf from '@tensorflow/tfjs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { planAxis } from '../../../src/ml/predict/index.js';
+import { buildBluNet, buildUnet, exportPackedBluNet, saveModel } from '../../../src/ml/models/index.js';
+import { CLI, TempProject } from '../../rig/project.js';
+import { useTestBackend } from '../models/setup-backend.js';
+import { perturb } from '../engine/fixtures.js';
+
+let p: TempProject;
+
+function greyPng(file: string, width: number, height: number): Promise<unknown> {
+  const bytes = Buffer.alloc(width * height);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 37 + Math.floor(i / width) * 11) % 256;
+  return sharp(bytes, { raw: { width, height, channels: 1 } }).png().toFile(file);
+}
+
+beforeAll(async () => {
+  if (!existsSync(CLI)) throw new Error(`build first: ${CLI} is missing (npm test builds it)`);
+  await useTestBackend();
+  p = new TempProject('blu-predict-');
+  mkdirSync(p.path('images'));
+  mkdirSync(p.path('bad'));
+  await greyPng(p.path('images/a.png'), 52, 40);
+  await greyPng(p.path('images/b.tif'), 150, 90);
+  const colour = Buffer.alloc(20 * 10 * 3);
+  for (let i = 0; i < colour.length; i++) colour[i] = i % 3 === 0 ? 200 : 10;
+  await sharp(colour, { raw: { width: 20, height: 10, channels: 3 } }).png().toFile(p.path('bad/colour.png'));
+  writeFileSync(p.path('bad/broken.png'), 'not an image');
+  const blu = buildBluNet({ baseFilters: 4, levels: 3, seed: 2 });
+  perturb(blu, 2);
+  const packed = await exportPackedBluNet(blu, p.path('blu.blupack'));
+  if (!packed.ok) throw new Error(packed.error.message);
+  const savedBlu = await saveModel(blu, p.path('artifacts/binarise/model'));
+  if (!savedBlu.ok) throw new Error(savedBlu.error.message);
+  blu.dispose();
+  const unet = buildUnet({ baseFilters: 2, levels: 2 });
+  const saved = await saveModel(unet, p.path('artifacts/pretrain/model'));
+  if (!saved.ok) throw new Error(saved.error.message);
+  unet.dispose();
+  p.write('pipelines/x.yaml', 'name: x\nsteps:\n  pretrain:\n    run: [echo]\n  binarise:\n    run: [echo]\n  other:\n    run: [echo]\n');
+  writeFileSync(p.path('not-a-model.bin'), 'hello');
+});
+afterAll(() => p.dispose());
+
+async function pngInfo(file: string) {
+  const meta = await sharp(file).metadata();
+  const { data } = await sharp(file).raw().toBuffer({ resolveWithObject: true });
+  return { width: meta.width, height: meta.height, channels: meta.channels, values: new Set(data) };
+}
+
+describe('tile plan', () => {
+  it('covers every pixel once, with the requested overlap and model-friendly sizes', () => {
+    for (const [length, tile, overlap, multiple] of [[1000, 256, 32, 16], [257, 256, 64, 16], [90, 64, 16, 4], [40, 512, 64, 4], [37, 512, 64, 8]] as const) {
+      const tiles = planAxis(length, tile, overlap, multiple);
+      expect(tiles[0]?.ownStart).toBe(0);
+      expect(tiles.at(-1)?.ownEnd).toBe(length);
+      tiles.forEach((t, i) => {
+        expect(t.size % multiple).toBe(0);
+        expect(t.ownStart).toBeGreaterThanOrEqual(t.start);
+        expect(t.ownEnd).toBeLessThanOrEqual(t.start + t.size);
+        const next = tiles[i + 1];
+        if (next) {
+          expect(next.ownStart).toBe(t.ownEnd);
+          expect(t.start + t.size - next.start).toBeGreaterThanOrEqual(overlap);
+          // Neither tile's border lies within overlap/2 of where the other takes over.
+          expect(t.start + t.size - t.ownEnd).toBeGreaterThanOrEqual(Math.floor(overlap / 2));
+          expect(next.ownStart - next.start).toBeGreaterThanOrEqual(Math.floor(overlap / 2));
+        }
+      });
+    }
+  });
+});
+
+describe('blu-pipe predict', () => {
+  it('segments a folder with a packed BLU-Net on the binary engine, tiling the large image, with overlays', async () => {
+    const r = await p.cli(['predict', 'blu.blupack', 'images', '--out', 'out', '--overlay', '--tile', '64', '--overlap', '16']);
+    expect(r.stderr).toContain('binary engine');
+    expect(r.exitCode).toBe(0);
+    expect(r.stderr).toMatch(/\[2\/2\] images\/b\.tif → out\/b_mask\.png, out\/b_overlay\.png \(6 tiles/);
+    const mask = await pngInfo(p.path('out/b_mask.png'));
+    expect([mask.width, mask.height, mask.channels]).toEqual([150, 90, 1]);
+    for (const v of mask.values) expect([0, 255]).toContain(v);
+    const overlay = await pngInfo(p.path('out/a_overlay.png'));
+    expect([overlay.width, overlay.height, overlay.channels]).toEqual([52, 40, 3]);
+  });
+
+  it('segments with a saved tfjs model named by --from <pipeline>:<step>', async () => {
+    const r = await p.cli(['predict', '--from', 'pipelines/x.yaml:pretrain', 'images/a.png', '--out', 'out-unet']);
+    expect(r.stderr).toContain('saved tfjs model');
+    expect(r.exitCode).toBe(0);
+    expect((await pngInfo(p.path('out-unet/a_mask.png'))).width).toBe(52);
+  });
+
+  it('packs a saved BLU-Net for the binary engine, or runs its simulation with --simulate; both give the same masks', async () => {
+    const engine = await p.cli(['predict', '--from', 'pipelines/x.yaml:binarise', 'images/a.png', '--out', 'out-blu']);
+    expect(engine.exitCode).toBe(0);
+    expect(engine.stderr).toContain('packed BLU-Net (width 4) on the binary engine');
+    const simulated = await p.cli(['predict', '--from', 'pipelines/x.yaml:binarise', 'images/a.png', '--out', 'out-sim', '--simulate']);
+    expect(simulated.exitCode).toBe(0);
+    expect(simulated.stderr).toContain('saved tfjs model');
+    const [a, b] = await Promise.all(['out-blu', 'out-sim'].map((d) => sharp(p.path(`${d}/a_mask.png`)).raw().toBuffer()));
+    expect(a?.equals(b as Buffer)).toBe(true);
+  });
+
+  it('reports unreadable and colour images per file and exits 1', async () => {
+    const r = await p.cli(['predict', 'blu.blupack', 'bad', 'images/a.png', '--out', 'out-bad']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/bad\/broken\.png: cannot read it as an image/);
+    expect(r.stderr).toMatch(/bad\/colour\.png: a colour image \(3 channels, differing at x=0, y=0\); the models take one grey channel/);
+    expect(r.stderr).toContain('2 of 3 image(s) failed; 1 segmented');
+    expect(existsSync(p.path('out-bad/a_mask.png'))).toBe(true);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('rejects what is not a model, a step without output and missing arguments with exit 2', async () => {
+    const notModel = await p.cli(['predict', 'not-a-model.bin', 'images', '--out', 'o']);
+    expect(notModel.exitCode).toBe(2);
+    expect(notModel.stderr).toContain('not-a-model.bin: not a model file; expected a saved model folder');
+    const folder = await p.cli(['predict', 'images', 'images', '--out', 'o']);
+    expect(folder.exitCode).toBe(2);
+    expect(folder.stderr).toContain('a folder without model.json is not a model');
+    const noStep = await p.cli(['predict', '--from', 'pipelines/x.yaml:segment', 'images', '--out', 'o']);
+    expect(noStep.exitCode).toBe(2);
+    expect(noStep.stderr).toContain("pipelines/x.yaml has no step 'segment'");
+    const notRun = await p.cli(['predict', '--from', 'pipelines/x.yaml:other', 'images', '--out', 'o']);
+    expect(notRun.exitCode).toBe(2);
+    expect(notRun.stderr).toContain("step 'other' has no saved model at artifacts/other/model; run 'blu-pipe run pipelines/x.yaml other' first");
+    const noOut = await p.cli(['predict', 'blu.blupack', 'images']);
+    expect(noOut.exitCode).toBe(2);
+    expect(noOut.stderr).toContain('missing --out DIR');
+    const badTile = await p.cli(['predict', 'blu.blupack', 'images', '--out', 'o', '--tile', '30']);
+    expect(badTile.exitCode).toBe(2);
+    expect(badTile.stderr).toContain('--tile 30 must be a multiple of 4');
+  });
+});
