@@ -4,7 +4,17 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { runOnHost } from '../placement.js';
-import { quantiseBackward, quantiseForward, quantiseSigns, steWindows } from './host-quantiser.js';
+import { quantiseBackward, quantiseForward, quantiseSigns, SMALLEST_NORMAL, steWindows } from './host-quantiser.js';
+
+/**
+ * sign(x) as TensorFlow computes it on the CPU, on every backend: 0 for ±0 and for subnormals
+ * (|x| < 2^-126, which TF flushes to zero), ±1 otherwise. tfjs-wasm's Sign returns 0 for
+ * |x| < 2^-23; scaling by 2^103 first moves that dead zone to exactly the subnormals, and
+ * overflow to ±Infinity keeps the sign. (tfjs-cpu's Sign is exact, so subnormals give ±1 there.)
+ */
+export function exactSign(x: tf.Tensor): tf.Tensor {
+  return tf.getBackend() === 'wasm' ? tf.sign(tf.mul(x, 2 ** 103)) : tf.sign(x);
+}
 
 /**
  * Sign with the hard-tanh straight-through estimator (BinaryNet).
@@ -15,7 +25,7 @@ export const steSign: (x: tf.Tensor) => tf.Tensor = tf.customGrad(
     const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
     save([x]);
     return {
-      value: tf.sign(x),
+      value: exactSign(x),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const input = saved[0] as tf.Tensor;
         return tf.mul(dy, tf.cast(tf.lessEqual(tf.abs(input), 1), dy.dtype));
@@ -55,7 +65,7 @@ const windowedSign: (x: tf.Tensor, window: tf.Tensor) => tf.Tensor = tf.customGr
     const [x, window, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
     save([x, window]);
     return {
-      value: tf.sign(x),
+      value: exactSign(x),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [input, w] = saved as [tf.Tensor, tf.Tensor];
         const inside = tf.cast(tf.lessEqual(tf.abs(input), w), dy.dtype);
@@ -97,7 +107,7 @@ function residualGradients(dy: tf.Tensor, residuals: tf.Tensor[], gammas: tf.Ten
   for (let m = levels - 1; m >= 0; m--) {
     const residual = residuals[m] as tf.Tensor;
     const keep: tf.Tensor | null = through === null ? null : tf.sub(1, through);
-    const signed = tf.mul(dy, tf.sign(residual));
+    const signed = tf.mul(dy, exactSign(residual));
     magnitudeGrads[m] = tf.sum(keep === null ? signed : tf.mul(signed, keep));
     const slope = levelSlope(residual, level(magnitudes, m), windows === null ? null : level(windows, m));
     through = keep === null || through === null ? slope : tf.add(through, tf.mul(slope, keep));
@@ -120,12 +130,12 @@ function deviceQuantiser(ste: SteMode): Quantiser {
     const residuals: tf.Tensor[] = [w];
     const terms: tf.Tensor[] = [];
     for (let m = 0; m < levels; m++) {
-      const term = tf.mul(gammaMagnitude(gammas, m), tf.sign(residuals[m] as tf.Tensor));
+      const term = tf.mul(gammaMagnitude(gammas, m), exactSign(residuals[m] as tf.Tensor));
       terms.push(term);
       if (m < levels - 1) residuals.push(tf.sub(residuals[m] as tf.Tensor, term));
     }
     save([gammas, ...residuals]);
-    // wasm's Sign gives 0 for NaN: keep NaN so a diverging layer still shows.
+    // Sign on wasm gives 0 for NaN: keep NaN so a diverging layer still shows.
     return {
       value: tf.where(tf.isNaN(w), w, accumulateLevels(terms)),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => residualGradients(dy, saved.slice(1), saved[0] as tf.Tensor, ste),
@@ -221,12 +231,11 @@ export function effectiveFromSigns(signs: Float32Array[], gammas: number[], shap
   });
 }
 
-const FLT_EPSILON = 2 ** -23;
-
 /**
- * The active backend's sign dead zone: tfjs-wasm's Sign returns 0 for |x| < FLT_EPSILON (measured:
- * sign(1.1920928e-7) = 0, sign(2^-23) = 1), tfjs-cpu and TensorFlow are exact (0).
+ * The sign dead zone recorded in packed files: the subnormals (|x| < 2^-126), as every quantiser
+ * path binarises (exactSign, the host loop: TensorFlow's semantics). Files written before, from a
+ * model simulated on tfjs-wasm, record 2^-23, and the engine honours whatever a file records.
  */
 export function signDeadZone(): number {
-  return tf.tidy(() => (tf.sign(tf.scalar(FLT_EPSILON / 2)).dataSync()[0] === 0 ? FLT_EPSILON : 0));
+  return SMALLEST_NORMAL;
 }

@@ -6,6 +6,14 @@
  * bit; gradients are accumulated in double, which is closer to exact than a float32 reduction.
  */
 
+/** Smallest normal float32. TensorFlow on the CPU flushes smaller (subnormal) values to zero. */
+export const SMALLEST_NORMAL = 2 ** -126;
+
+/** sign(x) with subnormals as zero, as TensorFlow's Sign gives it on the CPU. */
+export function tensorflowSign(x: number): number {
+  return Math.abs(x) < SMALLEST_NORMAL ? 0 : Math.sign(x);
+}
+
 /** Quantised values: out = Σ_m |g_m|·sign(r_m), r_0 = x, r_{m+1} = r_m − |g_m|·sign(r_m). */
 export function quantiseForward(x: Float32Array, magnitudes: Float32Array): Float32Array {
   const out = new Float32Array(x.length);
@@ -14,7 +22,7 @@ export function quantiseForward(x: Float32Array, magnitudes: Float32Array): Floa
     let residual = x[i]!;
     let sum = 0;
     for (let m = 0; m < levels; m++) {
-      const term = magnitudes[m]! * Math.sign(residual); // exact: sign is −1, 0 or 1
+      const term = magnitudes[m]! * tensorflowSign(residual); // exact: sign is −1, 0 or 1
       sum = m === 0 ? term : Math.fround(sum + term);
       residual = Math.fround(residual - term);
     }
@@ -55,7 +63,7 @@ export function quantiseBackward(x: Float32Array, dy: Float32Array, magnitudes: 
   for (let i = 0; i < x.length; i++) {
     let residual = x[i]!;
     for (let m = 0; m < levels; m++) {
-      sign[m] = Math.sign(residual);
+      sign[m] = tensorflowSign(residual);
       slope[m] = Math.abs(residual) <= windows[m]! ? coefficient[m]! : 0;
       residual = Math.fround(residual - magnitudes[m]! * sign[m]!);
     }
@@ -76,7 +84,7 @@ export function quantiseSigns(x: Float32Array, magnitudes: Float32Array): Float3
   for (let i = 0; i < x.length; i++) {
     let residual = x[i]!;
     for (let m = 0; m < magnitudes.length; m++) {
-      const sign = Math.sign(residual);
+      const sign = tensorflowSign(residual);
       signs[m]![i] = sign;
       residual = Math.fround(residual - magnitudes[m]! * sign);
     }

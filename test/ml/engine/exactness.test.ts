@@ -8,7 +8,7 @@ import { packedRecordPlan } from '../../../src/ml/engine/plan.js';
 import { runEngineLogits } from '../../../src/ml/engine/forward.js';
 import { binariseReference, referenceKernels } from '../../../src/ml/engine/reference.js';
 import { codeAt } from '../../../src/ml/engine/bitmaps.js';
-import { residualSigns, signDeadZone } from '../../../src/ml/models/binary-ops.js';
+import { residualBinarizeWith, residualSigns, signDeadZone } from '../../../src/ml/models/binary-ops.js';
 import { BinaryConv2D, BinarySeparableConv2D, BinarySignActivation, buildBluNet } from '../../../src/ml/models/index.js';
 import { useTestBackend } from '../models/setup-backend.js';
 import { bluNetCases, packedEngine, perturb, simulate, zeroSignModel, type EngineCase } from './fixtures.js';
@@ -50,19 +50,30 @@ describe('binary engine (TypeScript reference) against the fp32 simulation', () 
     model.dispose();
   });
 
-  it("binarises with the backend's sign: tfjs-wasm's |x| < 2^-23 → 0 is recorded in the file and reproduced", () => {
-    expect(signDeadZone()).toBe(2 ** -23);
+  it("binarises with TensorFlow's sign on every backend (subnormals are 0; recorded in the file), and still reads old wasm files", () => {
+    expect(signDeadZone()).toBe(2 ** -126);
     const gammas = Float32Array.of(0.25, 0.125, 0.0625);
-    const y = Float32Array.of(0.25 + 5e-8, 0.25 - 5e-8, 1e-8, -1e-8, 0, 2 ** -23, -(2 ** -23), 0.3, -0.3, 0.375 + 1e-7);
+    const y = Float32Array.of(0.25 + 5e-8, 0.25 - 5e-8, 1e-8, -1e-8, 0, 2 ** -23, -(2 ** -23), 1e-45, 0.3, -0.3, 0.375 + 1e-7);
+    const signOf = (planes: ReturnType<typeof binariseReference>, p: number, n: number): number => {
+      const code = codeAt(planes, y.length, p, 0);
+      return (code >> (3 + n)) & 1 ? 0 : (code >> n) & 1 ? 1 : -1;
+    };
     const sim = residualSigns(tf.tensor1d(y), tf.tensor1d(gammas));
-    const planes = binariseReference(y, 1, y.length, 1, gammas, signDeadZone());
+    // The tensor path of the quantiser (used for large activations) agrees with the signs, even on wasm.
+    const device = residualBinarizeWith('device', tf.tensor1d(y), tf.tensor1d(gammas)).dataSync();
+    const exact = binariseReference(y, 1, y.length, 1, gammas, signDeadZone());
     y.forEach((_, p) => {
-      gammas.forEach((__, n) => {
-        const code = codeAt(planes, y.length, p, 0);
-        const sign = (code >> (3 + n)) & 1 ? 0 : (code >> n) & 1 ? 1 : -1;
-        expect(sign, `value ${p}, level ${n}`).toBe((sim[n] as Float32Array)[p]);
+      let value = 0;
+      gammas.forEach((g, n) => {
+        expect(signOf(exact, p, n), `value ${p}, level ${n}`).toBe((sim[n] as Float32Array)[p]);
+        value = n === 0 ? g * sim[n]![p]! : Math.fround(value + g * sim[n]![p]!);
       });
+      expect(device[p], `tensor path, value ${p}`).toBe(value);
     });
+    // Files exported from a wasm simulation before signs were exact record 2^-23; the engine honours it.
+    const old = binariseReference(y, 1, y.length, 1, gammas, 2 ** -23);
+    expect(signOf(old, 2, 0)).toBe(0);
+    expect(signOf(old, 6, 0)).toBe(-1);
   });
 
   for (const c of bluNetCases) {
