@@ -6,6 +6,7 @@
  */
 import { stat, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { DeferredDirSync } from './atomic.js';
 import { readJsonFile, writeFileAtomic } from './atomic.js';
 import { hasErrno } from './errors.js';
 import { isSha256 } from './tree.js';
@@ -14,9 +15,12 @@ import type { ActionCacheEntry, StepKey, StoredOutput } from './types.js';
 
 export class ActionCache {
   readonly #root: string;
+  readonly #dirSync: DeferredDirSync | undefined;
 
-  constructor(cacheDir: string) {
+  /** With `dirSync`, entries are committed (file fsynced, renamed) now and their directories synced in its batch. */
+  constructor(cacheDir: string, options: { dirSync?: DeferredDirSync } = {}) {
     this.#root = join(cacheDir, 'ac');
+    this.#dirSync = options.dirSync;
   }
 
   entryPath(key: StepKey): string {
@@ -32,7 +36,7 @@ export class ActionCache {
   async put(entry: ActionCacheEntry): Promise<void> {
     const candidate: unknown = entry;
     if (!isActionCacheEntry(candidate)) throw new TypeError(`ActionCache.put: malformed entry for step ${entry.stepId}`);
-    await writeFileAtomic(this.entryPath(entry.key), JSON.stringify(entry));
+    await writeFileAtomic(this.entryPath(entry.key), JSON.stringify(entry), { dirSync: this.#dirSync });
   }
 
   /** Marks an entry as used now; gc's LRU order reads this mtime. Missing entries are ignored. */

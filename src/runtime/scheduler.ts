@@ -17,6 +17,12 @@ import type { Plan, PlannedStep } from './plan.js';
 import type { ResourcePool } from './resources.js';
 import type { StepSpec, UpstreamOutputs } from './step-spec.js';
 
+/** How long lock-file updates gather before one write (a 1000-step run writes it a few times, not 1000). */
+const LOCK_WRITE_INTERVAL_MS = 1000;
+
+/** Graph slots beyond --jobs, for steps whose commands have finished and which are committing. */
+const COMMIT_OVERLAP = 8;
+
 export type FailurePolicy = 'no-new' | 'keep-going';
 
 /** A planned step the run acts on (steps outside the selection are 'skip' and never scheduled). */
@@ -56,6 +62,9 @@ export class Scheduler {
   readonly #pendingLock = new Map<string, LockEntry>();
   #stopNew = false;
   #lockWriter: Promise<void> | null = null;
+  /** Ends the wait between lock-file writes early (set while a write is pending). */
+  #wakeLockWriter: (() => void) | null = null;
+  #finishing = false;
 
   constructor(readonly ctx: SchedulerContext) {
     this.#byId = new Map(ctx.pipeline.steps.map((s) => [s.id, s]));
@@ -68,8 +77,14 @@ export class Scheduler {
     const nodes = new Map(active.map((p) => [p.id, { run: () => this.#runOne(p), priority: this.#priorities.get(p.id) ?? 0 }]));
     const edges: [string, string][] = [];
     for (const p of active) for (const need of this.#byId.get(p.id)!.needs) if (nodes.has(need)) edges.push([need, p.id]);
-    await new PGraph(nodes, edges).run({ concurrency: Math.max(1, this.ctx.executor.maxParallel) });
+    // The resource pool bounds running commands; the extra graph slots let finished steps commit
+    // (hash, store, fsync) while the next commands run.
+    const parallel = Math.max(1, this.ctx.executor.maxParallel);
+    await new PGraph(nodes, edges).run({ concurrency: parallel + Math.min(parallel * 2, COMMIT_OVERLAP) });
+    this.#finishing = true;
+    this.#wakeLockWriter?.();
     await this.#lockWriter;
+    await this.ctx.stores.dirSync?.flush();
     return this.#results;
   }
 
@@ -103,7 +118,8 @@ export class Scheduler {
   }
 
   async #compute(planned: PlannedStep, step: StepInstance): Promise<void> {
-    const release = await this.ctx.pool.acquire(resourceNeed(step));
+    const slot = new CpuSlot(this.ctx.pool, resourceNeed(step));
+    await slot.take();
     const locks = await this.#lock(planned, step);
     try {
       if (!locks) return this.#finish(planned, 'cancelled', null, 0, { failure: { reason: 'cancelled', message: 'cancelled while waiting for a lock' } });
@@ -111,10 +127,10 @@ export class Scheduler {
       const forced = planned.reasons.some((r) => r.kind === 'forced');
       const cached = forced || !this.ctx.reuseCache ? undefined : await this.ctx.stores.ac.get(planned.key);
       if (cached && step.cache && !step.alwaysRun) return await this.#restore(planned, cached);
-      await this.#attempts(planned, step);
+      await this.#attempts(planned, step, slot);
     } finally {
       await locks?.release();
-      release();
+      slot.free();
     }
   }
 
@@ -132,15 +148,16 @@ export class Scheduler {
     return { release: async () => (await keyLock.value.release(), await stepLock.value.release()) };
   }
 
-  async #attempts(planned: PlannedStep, step: StepInstance): Promise<void> {
+  async #attempts(planned: PlannedStep, step: StepInstance, slot: CpuSlot): Promise<void> {
     const spec = this.#spec(planned, step);
     const marker = { stepId: step.id, key: planned.key, runId: this.ctx.runId, pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString() };
     await writeMarker(this.ctx.layout.inflightDir, marker);
     const started = Date.now();
     let failure: StepFailure | undefined;
     for (let attempt = 1; attempt <= step.retries + 1; attempt++) {
+      await slot.take();
       this.ctx.emit({ type: 'step-start', stepId: step.id, kind: step.kind, key: planned.key, params: step.params, logPath: spec.logPath, attempt, time: Date.now() });
-      const result = await this.ctx.executor.execute(spec, { signal: this.ctx.signal, report: this.#reporter(step.id) });
+      const result = await this.ctx.executor.execute(spec, { signal: this.ctx.signal, report: this.#reporter(step.id), commandDone: () => slot.free() });
       if (result.ok) {
         await removeMarker(this.ctx.layout.inflightDir, step.id);
         return this.#finish(planned, 'ran', result.value.entry, Date.now() - started, { logPath: spec.logPath, ...(result.value.jobId ? { jobId: result.value.jobId } : {}) });
@@ -215,7 +232,11 @@ export class Scheduler {
     if (entry && (outcome === 'ran' || outcome === 'restored' || outcome === 'fresh')) this.#recordLock(planned.id, entry);
   }
 
-  /** Lock updates are coalesced: one writer at a time takes everything pending (fast for big DAGs). */
+  /**
+   * Lock updates are coalesced: one writer at a time takes everything pending, at most once per
+   * LOCK_WRITE_INTERVAL_MS and once at the end. The lock file only explains; the cache entries are
+   * the commit points, so a crash between two writes loses explanations, never results.
+   */
   #recordLock(stepId: string, entry: ActionCacheEntry): void {
     const previous = this.ctx.previousLock.steps[stepId];
     if (previous && previous.key === entry.key && previous.runId === entry.producer.runId) return;
@@ -225,11 +246,41 @@ export class Scheduler {
 
   async #writeLock(): Promise<void> {
     while (this.#pendingLock.size > 0) {
+      if (!this.#finishing) await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, LOCK_WRITE_INTERVAL_MS);
+        this.#wakeLockWriter = () => (clearTimeout(timer), resolve());
+      });
+      this.#wakeLockWriter = null;
       const batch = Object.fromEntries(this.#pendingLock);
       this.#pendingLock.clear();
+      // The lock never names an entry whose directory entries are not yet durable.
+      await this.ctx.stores.dirSync?.flush();
       await updateLockFile(this.ctx.pipeline.projectDir, batch);
     }
     this.#lockWriter = null;
+  }
+}
+
+/**
+ * A step's share of the resource pool. Freed as soon as its command has exited, so its commit
+ * (hashing, fsyncs) overlaps the next step's command instead of holding a CPU slot; a retry takes
+ * it again. take/free are idempotent.
+ */
+class CpuSlot {
+  #release: (() => void) | null = null;
+
+  constructor(
+    private readonly pool: ResourcePool,
+    private readonly need: Readonly<Record<string, number>>,
+  ) {}
+
+  async take(): Promise<void> {
+    this.#release ??= await this.pool.acquire(this.need);
+  }
+
+  free(): void {
+    this.#release?.();
+    this.#release = null;
   }
 }
 
