@@ -99,7 +99,7 @@ export class Scheduler {
       const message = blocked !== undefined ? `not run: it needs '${blocked}', which did not succeed` : 'not run: the run is stopping after a failure';
       return this.#finish(planned, outcome, null, 0, { failure: { reason: 'cancelled', message } });
     }
-    this.ctx.emit({ type: 'step-queued', stepId: planned.id, kind: step.kind, key: planned.key, params: step.params, action: planned.action, reasons: planned.reasons, time: Date.now() });
+    this.ctx.emit({ type: 'step-queued', stepId: planned.id, kind: step.kind, key: planned.key, params: step.trackedParams ?? step.params, action: planned.action, reasons: planned.reasons, time: Date.now() });
     if (planned.action === 'fresh') return this.#finish(planned, 'fresh', planned.entry, 0, {});
     if (planned.action === 'restore' && planned.entry) return this.#restore(planned, planned.entry);
     return this.#compute(planned, step);
@@ -156,7 +156,7 @@ export class Scheduler {
     let failure: StepFailure | undefined;
     for (let attempt = 1; attempt <= step.retries + 1; attempt++) {
       await slot.take();
-      this.ctx.emit({ type: 'step-start', stepId: step.id, kind: step.kind, key: planned.key, params: step.params, logPath: spec.logPath, attempt, time: Date.now() });
+      this.ctx.emit({ type: 'step-start', stepId: step.id, kind: step.kind, key: planned.key, params: step.trackedParams ?? step.params, logPath: spec.logPath, attempt, time: Date.now() });
       const result = await this.ctx.executor.execute(spec, { signal: this.ctx.signal, report: this.#reporter(step.id), commandDone: () => slot.free() });
       if (result.ok) {
         await removeMarker(this.ctx.layout.inflightDir, step.id);

@@ -126,11 +126,11 @@ describe('mlflow sync', () => {
     await server.start(server.port);
     const sync = io(dir);
     expect(await syncCommand(['--tracking-uri', url], sync)).toBe(0);
-    expect(sync.out()).toMatch(/^r9: sent (\d+), already acknowledged 0 of \1 operations \(complete\)\n$/);
+    expect(sync.out()).toMatch(/^r9 to http:\/\/127\.0\.0\.1:\d+: sent (\d+), already acknowledged 0 of \1 operations \(complete\)\n$/);
     expect(server.runs.size).toBe(4);
     const again = io(dir);
     expect(await syncCommand(['--tracking-uri', url], again)).toBe(0);
-    expect(again.out()).toMatch(/^r9: sent 0, already acknowledged (\d+) of \1 operations/);
+    expect(again.out()).toMatch(/^r9 to http:\/\/127\.0\.0\.1:\d+: sent 0, already acknowledged (\d+) of \1 operations/);
     const listed = io(dir, { MLFLOW_TRACKING_URI: url });
     expect(await runsCommand([], listed)).toBe(0);
     expect(listed.out()).toMatch(/\nr9\s+.*FINISHED\s+seg/);
@@ -141,7 +141,7 @@ describe('mlflow sync', () => {
     await track(dir, await pipelineEvents(dir, { runId: 'r7' }), 'r7');
     const sync = io(dir);
     expect(await syncCommand(['--tracking-uri', 'file:./other-mlruns'], sync)).toBe(0);
-    expect(sync.out()).toMatch(/^r7: sent \d+, already acknowledged 0 of/);
+    expect(sync.out()).toMatch(/^r7 to \/.*\/other-mlruns: sent \d+, already acknowledged 0 of/);
     const listed = io(dir);
     expect(await runsCommand(['--tracking-uri', 'file:./other-mlruns', '--json'], listed)).toBe(0);
     expect((JSON.parse(listed.out()) as { bluRunId: string }[]).map((r) => r.bluRunId)).toEqual(['r7']);
@@ -158,10 +158,10 @@ describe('mlflow sync', () => {
     await writer.value.close();
     const skipped = io(dir);
     expect(await syncCommand([], skipped)).toBe(0);
-    expect(skipped.out()).toMatch(/^crashed: sent 0, .*no run end \(skipped unless --include-incomplete\)/);
+    expect(skipped.out()).toMatch(/^crashed to \/.*\/mlruns: sent 0, .*no run end \(skipped unless --include-incomplete\)/);
     const forced = io(dir);
     expect(await syncCommand(['--include-incomplete'], forced)).toBe(0);
-    expect(forced.out()).toMatch(/^crashed: sent \d+/);
+    expect(forced.out()).toMatch(/^crashed to \/.*\/mlruns: sent \d+/);
     const store = new FileStore(path.join(dir, 'mlruns'));
     const exps = await store.listExperimentIds();
     const runs = await store.searchRuns(exps.ok ? exps.value : [], { 'blu.run_id': 'crashed' });
