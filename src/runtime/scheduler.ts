@@ -7,6 +7,7 @@ import type { Stores } from './gather.js';
 import type { RunEvent, StepFailure, StepOutcome } from './events.js';
 import type { Executor, StepReport } from './executor.js';
 import { removeMarker, writeMarker } from './inflight.js';
+import { OutputLeases } from './leases.js';
 import type { ProjectLayout } from './layout.js';
 import { stepFileName } from './layout.js';
 import type { LockEntry, LockFile } from './lockfile.js';
@@ -65,11 +66,16 @@ export class Scheduler {
   /** Ends the wait between lock-file writes early (set while a write is pending). */
   #wakeLockWriter: (() => void) | null = null;
   #finishing = false;
+  readonly #leases: OutputLeases;
+  /** Per step: how many steps of this run that will execute still have to read its outputs. */
+  readonly #readersLeft: Map<string, number>;
 
   constructor(readonly ctx: SchedulerContext) {
     this.#byId = new Map(ctx.pipeline.steps.map((s) => [s.id, s]));
     this.#planned = new Map(ctx.plan.steps.map((p) => [p.id, p]));
     this.#priorities = schedulingPriorities(ctx.pipeline.steps);
+    this.#leases = new OutputLeases(path.join(ctx.layout.stateDir, 'leases'), ctx.runId);
+    this.#readersLeft = readersPerStep(ctx.plan.steps, this.#byId);
   }
 
   async run(): Promise<ReadonlyMap<string, StepResult>> {
@@ -80,7 +86,11 @@ export class Scheduler {
     // The resource pool bounds running commands; the extra graph slots let finished steps commit
     // (hash, store, fsync) while the next commands run.
     const parallel = Math.max(1, this.ctx.executor.maxParallel);
-    await new PGraph(nodes, edges).run({ concurrency: parallel + Math.min(parallel * 2, COMMIT_OVERLAP) });
+    try {
+      await new PGraph(nodes, edges).run({ concurrency: parallel + Math.min(parallel * 2, COMMIT_OVERLAP) });
+    } finally {
+      this.#leases.releaseAll();
+    }
     this.#finishing = true;
     this.#wakeLockWriter?.();
     await this.#lockWriter;
@@ -100,9 +110,45 @@ export class Scheduler {
       return this.#finish(planned, outcome, null, 0, { failure: { reason: 'cancelled', message } });
     }
     this.ctx.emit({ type: 'step-queued', stepId: planned.id, kind: step.kind, key: planned.key, params: step.trackedParams ?? step.params, action: planned.action, reasons: planned.reasons, time: Date.now() });
-    if (planned.action === 'fresh') return this.#finish(planned, 'fresh', planned.entry, 0, {});
-    if (planned.action === 'restore' && planned.entry) return this.#restore(planned, planned.entry);
+    if (planned.action === 'fresh' && (this.#readersLeft.get(planned.id) ?? 0) === 0) return this.#finish(planned, 'fresh', planned.entry, 0, {});
+    if (planned.action === 'fresh' && planned.entry) return this.#underStepLock(step, () => this.#settleFresh(planned, step, planned.entry!));
+    if (planned.action === 'restore' && planned.entry) return this.#underStepLock(step, () => this.#restoreForWriting(planned, step, planned.entry!));
     return this.#compute(planned, step);
+  }
+
+  /**
+   * A fresh step whose outputs this run will read: under its lock, check they are still what the
+   * plan saw (another run may have rewritten them since), restoring ours if not; #finish leases them.
+   */
+  async #settleFresh(planned: PlannedStep, step: StepInstance, entry: ActionCacheEntry): Promise<void> {
+    const { projectDir } = this.ctx.pipeline;
+    const states = await Promise.all(entry.outputs.map((o) => this.ctx.stores.stat.hashPath(path.join(projectDir, o.path))));
+    const unchanged = entry.outputs.every((o, i) => states[i]!.type === o.type && 'hash' in states[i]! && states[i]!.hash === o.hash);
+    if (unchanged) return this.#finish(planned, 'fresh', entry, 0, {});
+    return this.#restoreForWriting(planned, step, entry);
+  }
+
+  async #restoreForWriting(planned: PlannedStep, step: StepInstance, entry: ActionCacheEntry): Promise<void> {
+    if (!(await this.#waitForReaders(step))) return this.#finish(planned, 'cancelled', null, 0, { failure: { reason: 'cancelled', message: 'cancelled while other runs read its outputs' } });
+    return this.#restore(planned, entry);
+  }
+
+  /** Other runs still reading this step's outputs keep them: wait (saying for whom) before rewriting them. */
+  #waitForReaders(step: StepInstance): Promise<boolean> {
+    return this.#leases.waitUntilFree(step.outs.map((o) => o.path), this.ctx.signal, (h) =>
+      this.ctx.emit({ type: 'step-waiting', stepId: step.id, holder: `run ${h.runId} (pid ${h.pid} on ${h.host}), which still reads ${h.path}`, time: Date.now() }),
+    );
+  }
+
+  async #underStepLock(step: StepInstance, action: () => Promise<void>): Promise<void> {
+    const me = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString(), runId: this.ctx.runId, stepId: step.id };
+    const lock = await acquireLock(this.#stepLockPath(step), me, { signal: this.ctx.signal, onWait: (h) => this.#announceWait(step, h) });
+    if (!lock.ok) return this.#finish(this.#planned.get(step.id)!, 'cancelled', null, 0, { failure: { reason: 'cancelled', message: 'cancelled while waiting for a lock' } });
+    try {
+      await action();
+    } finally {
+      await lock.value.release();
+    }
   }
 
   async #restore(planned: PlannedStep, entry: ActionCacheEntry): Promise<void> {
@@ -123,6 +169,10 @@ export class Scheduler {
     const locks = await this.#lock(planned, step);
     try {
       if (!locks) return this.#finish(planned, 'cancelled', null, 0, { failure: { reason: 'cancelled', message: 'cancelled while waiting for a lock' } });
+      // A CPU slot is not held while other runs finish reading the outputs this step rewrites.
+      slot.free();
+      if (!(await this.#waitForReaders(step))) return this.#finish(planned, 'cancelled', null, 0, { failure: { reason: 'cancelled', message: 'cancelled while other runs read its outputs' } });
+      await slot.take();
       // Another run may have computed this very key while we waited: then it is a cache hit.
       const forced = planned.reasons.some((r) => r.kind === 'forced');
       const cached = forced || !this.ctx.reuseCache ? undefined : await this.ctx.stores.ac.get(planned.key);
@@ -136,9 +186,8 @@ export class Scheduler {
 
   async #lock(planned: PlannedStep, step: StepInstance): Promise<{ release(): Promise<void> } | null> {
     const me = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString(), runId: this.ctx.runId, stepId: step.id };
-    const onWait = (h: { pid: number; host: string; startedAt: string; runId: string }): void =>
-      this.ctx.emit({ type: 'step-waiting', stepId: step.id, holder: `run ${h.runId} (pid ${h.pid} on ${h.host}, since ${h.startedAt})`, time: Date.now() });
-    const stepLock = await acquireLock(path.join(this.ctx.layout.stepLocksDir, `${stepFileName(step.id)}.lock`), me, { signal: this.ctx.signal, onWait });
+    const onWait = (h: { pid: number; host: string; startedAt: string; runId: string }): void => this.#announceWait(step, h);
+    const stepLock = await acquireLock(this.#stepLockPath(step), me, { signal: this.ctx.signal, onWait });
     if (!stepLock.ok) return null;
     const keyLock = await acquireLock(lockPathFor(this.ctx.layout.cacheDir, planned.key), me, { signal: this.ctx.signal, onWait });
     if (!keyLock.ok) {
@@ -146,6 +195,14 @@ export class Scheduler {
       return null;
     }
     return { release: async () => (await keyLock.value.release(), await stepLock.value.release()) };
+  }
+
+  #stepLockPath(step: StepInstance): string {
+    return path.join(this.ctx.layout.stepLocksDir, `${stepFileName(step.id)}.lock`);
+  }
+
+  #announceWait(step: StepInstance, h: { pid: number; host: string; startedAt: string; runId: string }): void {
+    this.ctx.emit({ type: 'step-waiting', stepId: step.id, holder: `run ${h.runId} (pid ${h.pid} on ${h.host}, since ${h.startedAt})`, time: Date.now() });
   }
 
   async #attempts(planned: PlannedStep, step: StepInstance, slot: CpuSlot): Promise<void> {
@@ -215,6 +272,7 @@ export class Scheduler {
     this.#results.set(planned.id, { outcome, entry });
     if (outcome === 'failed' && this.ctx.policy === 'no-new') this.#stopNew = true;
     const step = this.#byId.get(planned.id)!;
+    this.#updateLeases(step, planned, outcome);
     const source = entry && outcome !== 'ran' ? { runId: entry.producer.runId, stepId: entry.producer.stepId, finishedAt: entry.producer.finishedAt } : undefined;
     const artifacts = entry ? step.outs.filter((o) => o.track).map((o) => path.join(this.ctx.pipeline.projectDir, o.path)) : [];
     this.ctx.emit({
@@ -230,6 +288,21 @@ export class Scheduler {
       time: Date.now(),
     });
     if (entry && (outcome === 'ran' || outcome === 'restored' || outcome === 'fresh')) this.#recordLock(planned.id, entry);
+  }
+
+  /**
+   * Settled outputs that steps of this run will still read are leased (callers hold the step's
+   * lock here); a step that executes releases, as the last reader, the leases of what it read.
+   */
+  #updateLeases(step: StepInstance, planned: PlannedStep, outcome: StepOutcome): void {
+    const current = outcome === 'ran' || outcome === 'restored' || outcome === 'fresh';
+    if (current && (this.#readersLeft.get(step.id) ?? 0) > 0) this.#leases.hold(step.outs.map((o) => o.path));
+    if (planned.action !== 'run') return;
+    for (const need of step.needs) {
+      const left = (this.#readersLeft.get(need) ?? 0) - 1;
+      this.#readersLeft.set(need, left);
+      if (left === 0) this.#leases.release(this.#byId.get(need)!.outs.map((o) => o.path));
+    }
   }
 
   /**
@@ -282,6 +355,16 @@ class CpuSlot {
     this.#release?.();
     this.#release = null;
   }
+}
+
+/** Steps planned to execute read their needs' outputs; fresh and restored steps read nothing. */
+function readersPerStep(plan: readonly PlannedStep[], byId: ReadonlyMap<string, StepInstance>): Map<string, number> {
+  const readers = new Map<string, number>();
+  for (const p of plan) {
+    if (p.action !== 'run') continue;
+    for (const need of byId.get(p.id)!.needs) readers.set(need, (readers.get(need) ?? 0) + 1);
+  }
+  return readers;
 }
 
 function resourceNeed(step: StepInstance): Record<string, number> {
