@@ -2,7 +2,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { execa } from 'execa';
 import { EXIT, type CliIO, type Command, type ExitCode } from '../cli/io.js';
 import { type Result, ok, err } from '../runtime/result.js';
 import { listPipelineRuns, loadRunDetail, type PipelineRunSummary, type RunDetail } from './reader.js';
@@ -190,6 +189,7 @@ export const uiCommand: Command = async (argv, io) => {
 
 /** Runs mlflow until it exits, passing its output through the command's io (only the CLI prints). */
 async function runMlflow(io: CliIO, mlflow: string, args: readonly string[], extraEnv: Readonly<Record<string, string>>): Promise<ExitCode> {
+  const { execa } = await import('execa'); // only `ui` needs it: tracked runs import this module too
   const child = execa(mlflow, [...args], { env: { ...io.env, ...extraEnv }, extendEnv: false, reject: false, stdin: 'ignore', buffer: false });
   child.stdout?.on('data', (chunk: Buffer) => io.stdout(chunk.toString('utf8')));
   child.stderr?.on('data', (chunk: Buffer) => io.stderr(chunk.toString('utf8')));
