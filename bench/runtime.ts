@@ -6,7 +6,7 @@
  * fresh here. Prints medians and ratios; asserts nothing.
  *
  * BENCH_REPEATS (default 5) sets the no-op samples; BENCH_FULL_REPEATS (default 1) the full runs;
- * BENCH_TOOLS (e.g. `blu-pipe,wireit`) limits the tools timed.
+ * BENCH_TOOLS (e.g. `blu-pipe,wireit`) limits the tools timed; BENCH_BLU_NET_ARGS see benchBluNet.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -198,26 +198,30 @@ function printRatios(figures: Figures): void {
   if (untracked !== undefined && tracked !== undefined) console.log(`  blu-pipe tracked / untracked no-op  ${(tracked / untracked).toFixed(2)}×`);
 }
 
+/** BENCH_BLU_NET_ARGS adds run/status arguments, e.g. `-e experiments/smoke.yaml --set data_dir=…`. */
 function benchBluNet(repeats: number): void {
   const blu = path.join(REPO, 'pipelines/blu-net.yaml');
   if (!existsSync(blu)) return;
-  const status = spawnSync(process.execPath, [CLI, 'status', 'pipelines/blu-net.yaml'], { cwd: REPO, encoding: 'utf8' });
+  const extra = (process.env.BENCH_BLU_NET_ARGS ?? '').split(' ').filter(Boolean);
+  const status = spawnSync(process.execPath, [CLI, 'status', 'pipelines/blu-net.yaml', ...extra], { cwd: REPO, encoding: 'utf8' });
   if (!/: 0 stale, 0 to restore/.test(status.stdout)) {
-    console.log('\npipelines/blu-net.yaml is not fully fresh here; run it once to benchmark its no-op rerun');
+    console.log('\npipelines/blu-net.yaml is not fully fresh here; run it once (same BENCH_BLU_NET_ARGS) to benchmark its no-op rerun');
     return;
   }
-  console.log('\npipelines/blu-net.yaml, fully fresh:');
+  console.log(`\npipelines/blu-net.yaml ${extra.join(' ')}, fully fresh:`);
   const figures: Figures = new Map();
-  const untracked = ['run', 'pipelines/blu-net.yaml', '--no-track'];
+  const untracked = ['run', 'pipelines/blu-net.yaml', ...extra, '--no-track'];
   record(figures, 'blu-pipe', 'no-op rerun, --no-track', Array.from({ length: repeats }, () => timeCommand(process.execPath, [CLI, ...untracked], REPO)));
   // Tracked into a throw-away file store, so benchmarking never adds runs to the project's mlruns.
   const store = mkdtempSync(path.join(os.tmpdir(), 'blu-bench-mlruns-'));
   try {
     const env = { MLFLOW_TRACKING_URI: `file://${store}` };
-    record(figures, 'blu-pipe', 'no-op rerun, tracked', Array.from({ length: repeats }, () => timeCommand(process.execPath, [CLI, 'run', 'pipelines/blu-net.yaml'], REPO, env)));
+    const tracked = ['run', 'pipelines/blu-net.yaml', ...extra];
+    record(figures, 'blu-pipe', 'no-op rerun, tracked', Array.from({ length: repeats }, () => timeCommand(process.execPath, [CLI, ...tracked], REPO, env)));
   } finally {
     rmSync(store, { recursive: true, force: true });
   }
+  record(figures, 'blu-pipe', 'node startup (--version)', Array.from({ length: repeats }, () => timeCommand(process.execPath, [CLI, '--version'], REPO)));
 }
 
 function main(): void {
