@@ -4,6 +4,7 @@
  * reading treats anything malformed as "not cached" so a torn or hand-edited file can only cost a
  * rerun, never a crash or a wrong restore.
  */
+import { existsSync } from 'node:fs';
 import { stat, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DeferredDirSync } from './atomic.js';
@@ -31,6 +32,11 @@ export class ActionCache {
     if (!isSha256(key)) return undefined;
     const value = await readJsonFile<unknown>(this.entryPath(key));
     return isActionCacheEntry(value) && value.key === key ? value : undefined;
+  }
+
+  /** Synchronous presence check: one stat, with no wait behind the thread pool's fsyncs. */
+  has(key: StepKey): boolean {
+    return isSha256(key) && existsSync(this.entryPath(key));
   }
 
   async put(entry: ActionCacheEntry): Promise<void> {

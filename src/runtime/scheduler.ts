@@ -21,8 +21,11 @@ import type { StepSpec, UpstreamOutputs } from './step-spec.js';
 /** How long lock-file updates gather before one write (a 1000-step run writes it a few times, not 1000). */
 const LOCK_WRITE_INTERVAL_MS = 1000;
 
-/** Graph slots beyond --jobs, for steps whose commands have finished and which are committing. */
-const COMMIT_OVERLAP = 8;
+/**
+ * Graph slots beyond --jobs, for steps whose commands have finished and which are committing: a
+ * commit waits for fsyncs (several ms each) while a trivial command takes a few ms.
+ */
+const COMMIT_OVERLAP = 16;
 
 export type FailurePolicy = 'no-new' | 'keep-going';
 
@@ -87,7 +90,7 @@ export class Scheduler {
     // (hash, store, fsync) while the next commands run.
     const parallel = Math.max(1, this.ctx.executor.maxParallel);
     try {
-      await new PGraph(nodes, edges).run({ concurrency: parallel + Math.min(parallel * 2, COMMIT_OVERLAP) });
+      await new PGraph(nodes, edges).run({ concurrency: parallel + COMMIT_OVERLAP });
     } finally {
       this.#leases.releaseAll();
     }
@@ -175,7 +178,7 @@ export class Scheduler {
       await slot.take();
       // Another run may have computed this very key while we waited: then it is a cache hit.
       const forced = planned.reasons.some((r) => r.kind === 'forced');
-      const cached = forced || !this.ctx.reuseCache ? undefined : await this.ctx.stores.ac.get(planned.key);
+      const cached = forced || !this.ctx.reuseCache || !this.ctx.stores.ac.has(planned.key) ? undefined : await this.ctx.stores.ac.get(planned.key);
       if (cached && step.cache && !step.alwaysRun) return await this.#restore(planned, cached);
       await this.#attempts(planned, step, slot);
     } finally {
