@@ -5,8 +5,8 @@
  * run (empty cache), no-op rerun and plan. Then no-op reruns of pipelines/blu-net.yaml when it is
  * fresh here. Prints medians and ratios; asserts nothing.
  *
- * BENCH_REPEATS (default 5) sets the no-op samples; BENCH_FULL_REPEATS (default 1) the full runs;
- * BENCH_TOOLS (e.g. `blu-pipe,wireit`) limits the tools timed; BENCH_BLU_NET_ARGS see benchBluNet.
+ * BENCH_REPEATS (default 5) sets the no-op samples; BENCH_FULL_REPEATS (default 3) the full runs;
+ * BENCH_TOOLS (e.g. `blu-pipe,wireit`) limits the tools timed; BENCH_OTHER_CLI see tools(); BENCH_BLU_NET_ARGS see benchBluNet.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,6 +32,8 @@ interface Tool {
   readonly full: string[];
   readonly noop: string[];
   readonly plan?: string[];
+  /** A no-op rerun with MLflow tracking (blu-pipe only). */
+  readonly tracked?: string[];
   readonly env?: Record<string, string>;
 }
 
@@ -128,18 +130,24 @@ function median(values: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-function tools(): Tool[] {
+function bluPipe(name: string, cli: string): Tool {
   const node = process.execPath;
-  const list: Tool[] = [
-    {
-      name: 'blu-pipe',
-      prepare: bluPipeYaml,
-      full: [node, CLI, 'run', 'bench.yaml', '--no-track', '-j', String(JOBS)],
-      noop: [node, CLI, 'run', 'bench.yaml', '--no-track'],
-      plan: [node, CLI, 'status', 'bench.yaml'],
-      env: { MLFLOW_TRACKING_URI: '' },
-    },
-  ];
+  return {
+    name,
+    prepare: bluPipeYaml,
+    full: [node, cli, 'run', 'bench.yaml', '--no-track', '-j', String(JOBS)],
+    noop: [node, cli, 'run', 'bench.yaml', '--no-track'],
+    plan: [node, cli, 'status', 'bench.yaml'],
+    tracked: [node, cli, 'run', 'bench.yaml'],
+    env: { MLFLOW_TRACKING_URI: '' },
+  };
+}
+
+/** BENCH_OTHER_CLI=<path to another build's dist/src/cli/main.js> times that build too, as `blu-pipe-other`. */
+function tools(): Tool[] {
+  const list: Tool[] = [bluPipe('blu-pipe', CLI)];
+  const other = process.env.BENCH_OTHER_CLI;
+  if (other) list.push(bluPipe('blu-pipe-other', path.resolve(other)));
   if (onPath('snakemake')) {
     list.push({ name: 'snakemake', prepare: snakefile, full: ['snakemake', '--cores', String(JOBS), '--quiet'], noop: ['snakemake', '--cores', String(JOBS), '--quiet'], plan: ['snakemake', '-n', '--quiet'] });
   } else console.log('snakemake is not installed (Debian: apt-get install snakemake); skipped');
@@ -151,38 +159,69 @@ function tools(): Tool[] {
 
 type Figures = Map<string, Map<string, number>>;
 
-function record(figures: Figures, tool: string, what: string, samples: Sample[]): void {
+const collected = new Map<string, number[]>();
+
+/** Records the median of `samples`; with print false, collects them for printSamples (interleaved timings). */
+function record(figures: Figures, tool: string, what: string, samples: Sample[], print = true): void {
   const ok = samples.filter((s) => s.ok);
   if (ok.length === 0) return;
-  const value = median(ok.map((s) => s.wallMs));
+  const key = `${tool}\u0000${what}`;
+  const all = [...(print ? [] : (collected.get(key) ?? [])), ...ok.map((s) => s.wallMs)];
+  collected.set(key, all);
+  const value = median(all);
   if (!figures.has(what)) figures.set(what, new Map());
   figures.get(what)!.set(tool, value);
-  console.log(`  ${tool.padEnd(10)} ${what.padEnd(34)} ${value.toFixed(0).padStart(7)} ms  (median of ${ok.length})`);
+  if (print) console.log(`  ${tool.padEnd(14)} ${what.padEnd(34)} ${value.toFixed(0).padStart(7)} ms  (median of ${all.length})`);
 }
 
-function benchTool(tool: Tool, figures: Figures, repeats: number, fullRepeats: number): void {
-  const fullSamples: Sample[] = [];
-  let dir = '';
+function printSamples(figures: Figures): void {
+  for (const [what, byTool] of figures) {
+    for (const [tool, value] of byTool) console.log(`  ${tool.padEnd(14)} ${what.padEnd(34)} ${value.toFixed(0).padStart(7)} ms  (median of ${collected.get(`${tool}\u0000${what}`)?.length ?? 1})`);
+  }
+}
+
+/** A fresh directory with the DAG described for `tool`. */
+function freshDir(tool: Tool): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), `blu-bench-${tool.name}-`));
+  seed(dir);
+  tool.prepare(dir);
+  return dir;
+}
+
+/**
+ * Full runs go round-robin over the tools (blu-pipe, snakemake, wireit, blu-pipe, …) so that every
+ * tool sees the same share of a busy machine's load; then each tool's no-op and plan timings.
+ */
+function benchTools(tools: readonly Tool[], figures: Figures, repeats: number, fullRepeats: number): void {
+  const full = new Map<string, Sample[]>(tools.map((t) => [t.name, []]));
+  const last = new Map<string, string>();
   for (let r = 0; r < fullRepeats; r++) {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    dir = mkdtempSync(path.join(os.tmpdir(), `blu-bench-${tool.name}-`));
-    seed(dir);
-    tool.prepare(dir);
-    if (r === 0 && tool.plan) record(figures, tool.name, 'plan (cold)', [timeCommand(tool.plan[0]!, tool.plan.slice(1), dir, tool.env)]);
-    fullSamples.push(timeCommand(tool.full[0]!, tool.full.slice(1), dir, tool.env));
-  }
-  try {
-    record(figures, tool.name, 'first full run, empty cache', fullSamples);
-    record(figures, tool.name, 'no-op rerun', Array.from({ length: repeats }, () => timeCommand(tool.noop[0]!, tool.noop.slice(1), dir, tool.env)));
-    if (tool.name === 'blu-pipe') {
-      // Tracked into a file store inside the bench directory (the default when no URI is set).
-      const tracked = [process.execPath, CLI, 'run', 'bench.yaml'];
-      record(figures, tool.name, 'no-op rerun, tracked', Array.from({ length: Math.min(3, repeats) }, () => timeCommand(tracked[0]!, tracked.slice(1), dir, tool.env)));
+    for (const tool of tools) {
+      const previous = last.get(tool.name);
+      if (previous !== undefined) rmSync(previous, { recursive: true, force: true });
+      const dir = freshDir(tool);
+      last.set(tool.name, dir);
+      if (r === 0 && tool.plan) record(figures, tool.name, 'plan (cold)', [timeCommand(tool.plan[0]!, tool.plan.slice(1), dir, tool.env)]);
+      full.get(tool.name)!.push(timeCommand(tool.full[0]!, tool.full.slice(1), dir, tool.env));
     }
-    if (tool.plan) record(figures, tool.name, 'plan, all fresh', Array.from({ length: repeats }, () => timeCommand(tool.plan![0]!, tool.plan!.slice(1), dir, tool.env)));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
   }
+  for (const tool of tools) {
+    const dir = last.get(tool.name)!;
+    try {
+      record(figures, tool.name, 'first full run, empty cache', full.get(tool.name)!);
+      benchNoops(tool, dir, figures, repeats);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+function benchNoops(tool: Tool, dir: string, figures: Figures, repeats: number): void {
+  record(figures, tool.name, 'no-op rerun', Array.from({ length: repeats }, () => timeCommand(tool.noop[0]!, tool.noop.slice(1), dir, tool.env)));
+  // Tracked into a file store inside the bench directory (the default when no URI is set).
+  const tracked = tool.tracked;
+  if (tracked) record(figures, tool.name, 'no-op rerun, tracked', Array.from({ length: repeats }, () => timeCommand(tracked[0]!, tracked.slice(1), dir, tool.env)));
+  if (tool.plan) record(figures, tool.name, 'plan, all fresh', Array.from({ length: repeats }, () => timeCommand(tool.plan![0]!, tool.plan!.slice(1), dir, tool.env)));
 }
 
 function printRatios(figures: Figures): void {
@@ -193,9 +232,11 @@ function printRatios(figures: Figures): void {
     const parts = [...byTool].filter(([t]) => t !== 'blu-pipe').map(([t, v]) => `${t} ${(mine / v).toFixed(2)}×`);
     if (parts.length > 0) console.log(`  ${what.padEnd(34)} ${parts.join('   ')}`);
   }
-  const untracked = figures.get('no-op rerun')?.get('blu-pipe');
-  const tracked = figures.get('no-op rerun, tracked')?.get('blu-pipe');
-  if (untracked !== undefined && tracked !== undefined) console.log(`  blu-pipe tracked / untracked no-op  ${(tracked / untracked).toFixed(2)}×`);
+  for (const name of ['blu-pipe', 'blu-pipe-other']) {
+    const untracked = figures.get('no-op rerun')?.get(name);
+    const tracked = figures.get('no-op rerun, tracked')?.get(name);
+    if (untracked !== undefined && tracked !== undefined) console.log(`  ${name} tracked / untracked no-op  ${(tracked / untracked).toFixed(2)}×`);
+  }
 }
 
 /** BENCH_BLU_NET_ARGS adds run/status arguments, e.g. `-e experiments/smoke.yaml --set data_dir=…`. */
@@ -210,29 +251,33 @@ function benchBluNet(repeats: number): void {
   }
   console.log(`\npipelines/blu-net.yaml ${extra.join(' ')}, fully fresh:`);
   const figures: Figures = new Map();
-  const untracked = ['run', 'pipelines/blu-net.yaml', ...extra, '--no-track'];
-  record(figures, 'blu-pipe', 'no-op rerun, --no-track', Array.from({ length: repeats }, () => timeCommand(process.execPath, [CLI, ...untracked], REPO)));
+  const clis: [string, string][] = [['blu-pipe', CLI], ...(process.env.BENCH_OTHER_CLI ? [['blu-pipe-other', path.resolve(process.env.BENCH_OTHER_CLI)] as [string, string]] : [])];
   // Tracked into a throw-away file store, so benchmarking never adds runs to the project's mlruns.
   const store = mkdtempSync(path.join(os.tmpdir(), 'blu-bench-mlruns-'));
   try {
     const env = { MLFLOW_TRACKING_URI: `file://${store}` };
-    const tracked = ['run', 'pipelines/blu-net.yaml', ...extra];
-    record(figures, 'blu-pipe', 'no-op rerun, tracked', Array.from({ length: repeats }, () => timeCommand(process.execPath, [CLI, ...tracked], REPO, env)));
+    for (let r = 0; r < repeats; r++) {
+      for (const [name, cli] of clis) {
+        record(figures, name, 'no-op rerun, --no-track', [timeCommand(process.execPath, [cli, 'run', 'pipelines/blu-net.yaml', ...extra, '--no-track'], REPO)], false);
+        record(figures, name, 'no-op rerun, tracked', [timeCommand(process.execPath, [cli, 'run', 'pipelines/blu-net.yaml', ...extra], REPO, env)], false);
+      }
+    }
   } finally {
     rmSync(store, { recursive: true, force: true });
   }
-  record(figures, 'blu-pipe', 'node startup (--version)', Array.from({ length: repeats }, () => timeCommand(process.execPath, [CLI, '--version'], REPO)));
+  record(figures, 'node', 'startup (blu-pipe --version)', Array.from({ length: repeats }, () => timeCommand(process.execPath, [CLI, '--version'], REPO)), false);
+  printSamples(figures);
 }
 
 function main(): void {
   if (!existsSync(CLI)) throw new Error('run `npm run build` first');
   const repeats = Number(process.env.BENCH_REPEATS ?? 5);
-  const fullRepeats = Number(process.env.BENCH_FULL_REPEATS ?? 1);
+  const fullRepeats = Number(process.env.BENCH_FULL_REPEATS ?? 3);
   console.log(`blu-pipe runtime benchmark: ${os.cpus().length} cores, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}, node ${process.version}`);
   console.log(`DAG: ${LAYERS} layers × ${WIDTH} steps, each reads 2 files of the previous layer and writes 1 (sort); -j ${JOBS} for every tool\n`);
   const figures: Figures = new Map();
   const only = process.env.BENCH_TOOLS?.split(',');
-  for (const tool of tools().filter((t) => !only || only.includes(t.name))) benchTool(tool, figures, repeats, fullRepeats);
+  benchTools(tools().filter((t) => !only || only.includes(t.name)), figures, repeats, fullRepeats);
   printRatios(figures);
   benchBluNet(repeats);
   const version = execFileSync(process.execPath, [CLI, '--version'], { encoding: 'utf8' }).trim();
