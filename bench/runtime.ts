@@ -159,15 +159,21 @@ function tools(): Tool[] {
 
 type Figures = Map<string, Map<string, number>>;
 
-const collected = new Map<string, number[]>();
+/** Every sample behind a figure, per figures table (interleaved timings add up over calls). */
+const collected = new WeakMap<Figures, Map<string, number[]>>();
+
+function samplesOf(figures: Figures): Map<string, number[]> {
+  if (!collected.has(figures)) collected.set(figures, new Map());
+  return collected.get(figures)!;
+}
 
 /** Records the median of `samples`; with print false, collects them for printSamples (interleaved timings). */
 function record(figures: Figures, tool: string, what: string, samples: Sample[], print = true): void {
   const ok = samples.filter((s) => s.ok);
   if (ok.length === 0) return;
   const key = `${tool}\u0000${what}`;
-  const all = [...(print ? [] : (collected.get(key) ?? [])), ...ok.map((s) => s.wallMs)];
-  collected.set(key, all);
+  const all = [...(print ? [] : (samplesOf(figures).get(key) ?? [])), ...ok.map((s) => s.wallMs)];
+  samplesOf(figures).set(key, all);
   const value = median(all);
   if (!figures.has(what)) figures.set(what, new Map());
   figures.get(what)!.set(tool, value);
@@ -176,7 +182,7 @@ function record(figures: Figures, tool: string, what: string, samples: Sample[],
 
 function printSamples(figures: Figures): void {
   for (const [what, byTool] of figures) {
-    for (const [tool, value] of byTool) console.log(`  ${tool.padEnd(14)} ${what.padEnd(34)} ${value.toFixed(0).padStart(7)} ms  (median of ${collected.get(`${tool}\u0000${what}`)?.length ?? 1})`);
+    for (const [tool, value] of byTool) console.log(`  ${tool.padEnd(14)} ${what.padEnd(34)} ${value.toFixed(0).padStart(7)} ms  (median of ${samplesOf(figures).get(`${tool}\u0000${what}`)?.length ?? 1})`);
   }
 }
 
