@@ -4,8 +4,10 @@
  * reading treats anything malformed as "not cached" so a torn or hand-edited file can only cost a
  * rerun, never a crash or a wrong restore.
  */
+import { existsSync } from 'node:fs';
 import { stat, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { DeferredDirSync } from './atomic.js';
 import { readJsonFile, writeFileAtomic } from './atomic.js';
 import { hasErrno } from './errors.js';
 import { isSha256 } from './tree.js';
@@ -14,9 +16,12 @@ import type { ActionCacheEntry, StepKey, StoredOutput } from './types.js';
 
 export class ActionCache {
   readonly #root: string;
+  readonly #dirSync: DeferredDirSync | undefined;
 
-  constructor(cacheDir: string) {
+  /** With `dirSync`, entries are committed (file fsynced, renamed) now and their directories synced in its batch. */
+  constructor(cacheDir: string, options: { dirSync?: DeferredDirSync } = {}) {
     this.#root = join(cacheDir, 'ac');
+    this.#dirSync = options.dirSync;
   }
 
   entryPath(key: StepKey): string {
@@ -29,10 +34,15 @@ export class ActionCache {
     return isActionCacheEntry(value) && value.key === key ? value : undefined;
   }
 
+  /** Synchronous presence check: one stat, with no wait behind the thread pool's fsyncs. */
+  has(key: StepKey): boolean {
+    return isSha256(key) && existsSync(this.entryPath(key));
+  }
+
   async put(entry: ActionCacheEntry): Promise<void> {
     const candidate: unknown = entry;
     if (!isActionCacheEntry(candidate)) throw new TypeError(`ActionCache.put: malformed entry for step ${entry.stepId}`);
-    await writeFileAtomic(this.entryPath(entry.key), JSON.stringify(entry));
+    await writeFileAtomic(this.entryPath(entry.key), JSON.stringify(entry), { dirSync: this.#dirSync });
   }
 
   /** Marks an entry as used now; gc's LRU order reads this mtime. Missing entries are ignored. */

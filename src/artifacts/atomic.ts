@@ -14,7 +14,27 @@ export function tempSiblingPath(target: string): string {
   return join(dirname(target), `.${basename(target)}${TEMP_MARKER}${randomBytes(6).toString('hex')}`);
 }
 
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+/**
+ * Directory fsyncs gathered into one batch. A rename made durable later is still safe: the file's
+ * bytes are fsynced before it gets its name, so after a power loss a name is either absent (the
+ * step reruns, the blob is re-stored) or complete; never torn. `flush` is the batch's commit point.
+ */
+export class DeferredDirSync {
+  readonly #dirs = new Set<string>();
+
+  add(dir: string): void {
+    this.#dirs.add(dir);
+  }
+
+  async flush(): Promise<void> {
+    const dirs = [...this.#dirs];
+    this.#dirs.clear();
+    await Promise.all(dirs.map(fsyncDir));
+  }
+}
+
+/** With `dirSync`, the directory fsync joins that batch instead of happening now. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, options: { dirSync?: DeferredDirSync | undefined } = {}): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
   const temp = tempSiblingPath(path);
@@ -33,7 +53,8 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
     if (error instanceof Error && (error as NodeJS.ErrnoException).path === undefined) (error as NodeJS.ErrnoException).path = path;
     throw error;
   }
-  await fsyncDir(dir);
+  if (options.dirSync) options.dirSync.add(dir);
+  else await fsyncDir(dir);
 }
 
 /** Makes a rename/creation in `dir` durable. Some filesystems refuse fsync on directories. */

@@ -9,6 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { chmod, lstat, mkdir, open, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import type { DeferredDirSync } from './atomic.js';
 import { fsyncDir, tempSiblingPath } from './atomic.js';
 import { sha256Hex } from './canonical.js';
 import { ArtifactError, hasErrno } from './errors.js';
@@ -18,6 +19,8 @@ import type { StatCache } from './stat-cache.js';
 import type { Sha256, StoredOutput, TreeEntry } from './types.js';
 
 const PUT_CONCURRENCY = 4;
+/** Files up to this size are stored from one read into memory instead of a streamed copy. */
+const SMALL_FILE_BYTES = 1 << 20;
 const RESTORE_CONCURRENCY = 4;
 /** Blobs up to this size are read whole and verified before a byte is written; bigger ones stream. */
 const VERIFY_IN_MEMORY_BYTES = 8 << 20;
@@ -32,14 +35,23 @@ export interface PutPathOptions {
   statCache?: StatCache;
 }
 
+export interface ContentStoreOptions {
+  /** Batches the directory fsyncs of new blobs (see DeferredDirSync); synced at once without it. */
+  readonly dirSync?: DeferredDirSync;
+}
+
 export class ContentStore {
   readonly #blobRoot: string;
   /** Temp files live in the store's filesystem so the final rename is atomic. */
   readonly #tempDir: string;
+  readonly #dirSync: DeferredDirSync | undefined;
+  /** Directories this instance has created or seen, so a put does not mkdir each time. */
+  readonly #madeDirs = new Set<string>();
 
-  constructor(cacheDir: string) {
+  constructor(cacheDir: string, options: ContentStoreOptions = {}) {
     this.#blobRoot = join(cacheDir, 'cas', 'sha256');
     this.#tempDir = join(cacheDir, 'cas', 'tmp');
+    this.#dirSync = options.dirSync;
   }
 
   get tempDir(): string {
@@ -53,6 +65,7 @@ export class ContentStore {
   /** Hashes while copying into a store temp file (one read of the source), then renames. */
   async putFile(absPath: string): Promise<PutResult> {
     const st = await stat(absPath);
+    if (st.size <= SMALL_FILE_BYTES) return this.#putSmallFile(absPath, isExecutableMode(st.mode));
     const temp = await this.#newTempPath();
     try {
       const { hash, size } = await copyHashing(absPath, temp, st.size, { durable: true });
@@ -76,11 +89,18 @@ export class ContentStore {
       } finally {
         await handle.close();
       }
-      await this.#commitTemp(temp, hash);
+      await this.#commitTemp(temp, hash, true);
     } finally {
       await unlink(temp).catch(() => undefined);
     }
     return hash;
+  }
+
+  /** One read, hashed in memory; the common case (a blob already stored) writes nothing. */
+  async #putSmallFile(absPath: string, executable: boolean): Promise<PutResult> {
+    const data = await readFile(absPath);
+    const hash = await this.putBytes(data);
+    return { hash, size: data.length, executable };
   }
 
   /**
@@ -249,7 +269,7 @@ export class ContentStore {
   }
 
   async #newTempPath(): Promise<string> {
-    await mkdir(this.#tempDir, { recursive: true });
+    await this.#mkdirOnce(this.#tempDir);
     return join(this.#tempDir, `put-${process.pid}-${randomBytes(8).toString('hex')}`);
   }
 
@@ -267,14 +287,26 @@ export class ContentStore {
     }
   }
 
+  async #mkdirOnce(dir: string): Promise<void> {
+    if (this.#madeDirs.has(dir)) return;
+    await mkdir(dir, { recursive: true });
+    this.#madeDirs.add(dir);
+  }
+
   /** Moves a complete, fsynced temp file into place; identical content already there wins. */
-  async #commitTemp(temp: string, hash: Sha256): Promise<void> {
-    if (await this.#freshenIfPresent(hash)) return; // dedup: the caller's finally removes the temp
+  async #commitTemp(temp: string, hash: Sha256, checkedAndReadOnly = false): Promise<void> {
+    if (!checkedAndReadOnly && (await this.#freshenIfPresent(hash))) return; // dedup: the caller's finally removes the temp
     const dest = this.blobPath(hash);
-    await mkdir(dirname(dest), { recursive: true });
-    await chmod(temp, 0o444);
-    await rename(temp, dest); // a concurrent identical put may win: same bytes, harmless
-    await fsyncDir(dirname(dest));
+    await this.#mkdirOnce(dirname(dest));
+    if (!checkedAndReadOnly) await chmod(temp, 0o444);
+    // A concurrent identical put may win: same bytes, harmless. ENOENT: gc removed the directory.
+    await rename(temp, dest).catch(async (error: unknown) => {
+      if (!hasErrno(error, 'ENOENT')) throw error;
+      await mkdir(dirname(dest), { recursive: true });
+      await rename(temp, dest);
+    });
+    if (this.#dirSync) this.#dirSync.add(dirname(dest));
+    else await fsyncDir(dirname(dest));
   }
 }
 

@@ -11,9 +11,13 @@
  * has a dead pid (pids of other hosts mean nothing here). Breaking renames the lock to a unique
  * name first (only one breaker can win that rename), then re-checks that what it moved is the
  * stale lock it judged; if not, it links the live lock back.
+ *
+ * The lock files are tiny and taken twice per step, so their operations are synchronous: a few
+ * microseconds of blocking each, against a thread-pool round trip and promise per call otherwise.
  */
 import { randomUUID } from 'node:crypto';
-import { link, mkdir, open, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
+import { linkSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { link, rename, unlink, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { err, ok, type Result } from '../runtime/result.js';
@@ -56,7 +60,7 @@ export async function acquireLock(
 ): Promise<Result<HeldLock, { reason: 'aborted' }>> {
   const holder: LockHolder = { ...me, token: randomUUID() };
   const staleAfterMs = options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
-  await mkdir(dirname(file), { recursive: true });
+  mkdirOnce(dirname(file));
   let announced = false;
   for (;;) {
     if (options.signal?.aborted === true) return err({ reason: 'aborted' });
@@ -85,39 +89,61 @@ export async function readLockHolder(file: string): Promise<LockHolder | undefin
   return (await observe(file))?.holder;
 }
 
+const madeDirs = new Set<string>();
+
+function mkdirOnce(dir: string): void {
+  if (madeDirs.has(dir)) return;
+  mkdirSync(dir, { recursive: true });
+  madeDirs.add(dir);
+}
+
 async function tryCreate(file: string, holder: LockHolder): Promise<boolean> {
   const temp = `${file}.${holder.token}.tmp`;
-  await writeNew(temp, JSON.stringify(holder));
+  writeNew(temp, JSON.stringify(holder));
   try {
-    await link(temp, file);
+    linkSync(temp, file);
     return true;
   } catch (error) {
-    if ((await linkCount(temp)) === 2) return true;
+    if (linkCount(temp) === 2) return true;
     if (hasErrno(error, 'EEXIST')) return false;
     throw error;
   } finally {
-    await unlink(temp).catch(() => undefined);
+    ignoreErrors(() => unlinkSync(temp));
   }
 }
 
-async function writeNew(path: string, text: string): Promise<void> {
-  const handle = await open(path, 'wx', 0o644);
+/** No fsync: a lock means something only while its holder lives, and a crash ends the holder. */
+function writeNew(path: string, text: string): void {
   try {
-    await handle.writeFile(text);
-    await handle.sync();
-  } finally {
-    await handle.close();
+    writeFileSync(path, text, { flag: 'wx', mode: 0o644 });
+  } catch (error) {
+    if (!hasErrno(error, 'ENOENT')) throw error;
+    madeDirs.delete(dirname(path)); // the directory was removed since we made it
+    mkdirOnce(dirname(path));
+    writeFileSync(path, text, { flag: 'wx', mode: 0o644 });
   }
 }
 
-async function linkCount(path: string): Promise<number> {
-  return stat(path).then((s) => s.nlink, () => 0);
+function linkCount(path: string): number {
+  try {
+    return statSync(path).nlink;
+  } catch {
+    return 0;
+  }
+}
+
+function ignoreErrors(action: () => void): void {
+  try {
+    action();
+  } catch {
+    // best effort
+  }
 }
 
 async function observe(file: string): Promise<Observed | undefined> {
   try {
-    const [text, st] = await Promise.all([readFile(file, 'utf8'), stat(file)]);
-    return { holder: parseHolder(text), mtimeMs: st.mtimeMs };
+    const text = readFileSync(file, 'utf8');
+    return { holder: parseHolder(text), mtimeMs: statSync(file).mtimeMs };
   } catch (error) {
     if (hasErrno(error, 'ENOENT')) return undefined;
     throw error;
@@ -205,14 +231,14 @@ async function removeIfOurs(file: string, token: string): Promise<void> {
   if (seen?.holder?.token !== token) return;
   const aside = `${file}.release-${randomUUID()}`;
   try {
-    await rename(file, aside);
+    renameSync(file, aside);
   } catch (error) {
     if (hasErrno(error, 'ENOENT')) return;
     throw error;
   }
   const moved = await observe(aside);
-  if (moved?.holder?.token !== token) await link(aside, file).catch(() => undefined);
-  await unlink(aside).catch(() => undefined);
+  if (moved?.holder?.token !== token) ignoreErrors(() => linkSync(aside, file));
+  ignoreErrors(() => unlinkSync(aside));
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {

@@ -1,9 +1,15 @@
+import { execFile } from 'node:child_process';
 
-/** Commit and dirty flag of the project's git checkout, or nulls when it is not one. */
+/** stdout of a git command, or null when it fails (not a checkout, git missing). */
+function git(args: readonly string[], cwd: string): Promise<string | null> {
+  return new Promise((resolve) => {
+    execFile('git', [...args], { cwd, encoding: 'utf8' }, (error, stdout) => resolve(error ? null : stdout));
+  });
+}
+
+/** Commit and dirty flag of the project's git checkout, or nulls when it is not one. Both asked at once. */
 export async function gitInfo(dir: string): Promise<{ commit: string | null; dirty: boolean | null }> {
-  const { execa } = await import('execa');
-  const head = await execa('git', ['rev-parse', 'HEAD'], { cwd: dir, reject: false });
-  if (head.failed) return { commit: null, dirty: null };
-  const status = await execa('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: dir, reject: false });
-  return { commit: head.stdout.trim(), dirty: status.failed ? null : status.stdout.trim().length > 0 };
+  const [head, status] = await Promise.all([git(['rev-parse', 'HEAD'], dir), git(['status', '--porcelain', '--untracked-files=no'], dir)]);
+  if (head === null) return { commit: null, dirty: null };
+  return { commit: head.trim(), dirty: status === null ? null : status.trim().length > 0 };
 }

@@ -1,3 +1,4 @@
+import { existsSync, lstatSync, rmSync } from 'node:fs';
 import { access, mkdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,6 +23,8 @@ export interface AttemptIO {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly registry: StepKindRegistry;
   readonly jobId?: string;
+  /** See ExecuteOptions.commandDone. */
+  readonly commandDone?: () => void;
 }
 
 export interface CommitStores {
@@ -56,6 +59,7 @@ export async function runAttempt(spec: StepSpec, stores: CommitStores, io: Attem
   const ran = await execute(spec, { ...io, report });
   if (!ran.ok) return ran;
   if (io.signal.aborted) return err({ reason: 'cancelled', message: `step '${spec.id}' was cancelled` });
+  io.commandDone?.();
   return commit(spec, stores, { series, tags }, startedAt, io.jobId);
 }
 
@@ -108,8 +112,11 @@ async function prepareOutputs(spec: StepSpec): Promise<Result<void, StepFailure>
     if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
       return err({ reason: 'output-outside-project', message: `output '${out.path}' of step '${spec.id}' is outside the project; refusing to touch it` });
     }
-    if (!out.persist) await rm(abs, { recursive: true, force: true });
-    await mkdir(path.dirname(abs), { recursive: true });
+    // One lstat in the common case (nothing there yet); a tree is removed off the main thread.
+    const existing = lstatSync(abs, { throwIfNoEntry: false });
+    if (!out.persist && existing?.isDirectory()) await rm(abs, { recursive: true, force: true });
+    else if (!out.persist && existing) rmSync(abs, { force: true });
+    if (!existsSync(path.dirname(abs))) await mkdir(path.dirname(abs), { recursive: true });
   }
   return ok(undefined);
 }

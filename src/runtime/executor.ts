@@ -14,6 +14,8 @@ export interface StepReport {
 export interface ExecuteOptions {
   readonly signal: AbortSignal;
   readonly report: StepReport;
+  /** Called when the step's own work is done and only its commit remains (frees its CPU slot early). */
+  readonly commandDone?: () => void;
 }
 
 /** A successful attempt: the committed action-cache entry (or null for `cache: false` steps). */

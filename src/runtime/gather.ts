@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { ActionCache } from '../artifacts/action-cache.js';
+import type { DeferredDirSync } from '../artifacts/atomic.js';
 import type { ContentStore } from '../artifacts/content-store.js';
 import type { StatCache } from '../artifacts/stat-cache.js';
 import type { ActionCacheEntry, StepKey } from '../artifacts/types.js';
@@ -18,6 +19,8 @@ export interface Stores {
   readonly cas: ContentStore;
   readonly ac: ActionCache;
   readonly stat: StatCache;
+  /** The batch the stores' directory fsyncs join; flushed by the scheduler per lock-file write. */
+  readonly dirSync?: DeferredDirSync;
 }
 
 /**

@@ -1,7 +1,8 @@
-import { readdir, rm } from 'node:fs/promises';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { readJsonFile, writeFileAtomic } from '../artifacts/atomic.js';
+import { readJsonFile } from '../artifacts/atomic.js';
 import { stepFileName } from './layout.js';
 
 /** Marker written when a step attempt starts and removed when it commits or fails cleanly. */
@@ -18,12 +19,23 @@ export function markerPath(inflightDir: string, stepId: string): string {
   return path.join(inflightDir, `${stepFileName(stepId)}.json`);
 }
 
+/**
+ * Tiny, so written synchronously, and not fsynced: a marker only explains a crash (a killed process's writes survive in the page cache)
+ * and a torn one reads as absent; one fsync pair per step is too dear for an explanation.
+ */
 export async function writeMarker(inflightDir: string, marker: InflightMarker): Promise<void> {
-  await writeFileAtomic(markerPath(inflightDir, marker.stepId), JSON.stringify(marker));
+  const file = markerPath(inflightDir, marker.stepId);
+  try {
+    writeFileSync(file, JSON.stringify(marker));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    mkdirSync(inflightDir, { recursive: true });
+    writeFileSync(file, JSON.stringify(marker));
+  }
 }
 
 export async function removeMarker(inflightDir: string, stepId: string): Promise<void> {
-  await rm(markerPath(inflightDir, stepId), { force: true });
+  rmSync(markerPath(inflightDir, stepId), { force: true });
 }
 
 function processAlive(pid: number): boolean {

@@ -18,6 +18,11 @@ export interface StepInstance {
   readonly with: JsonValue;
   /** Params the step depends on: dotted path → resolved value. */
   readonly params: Readonly<Record<string, JsonValue>>;
+  /**
+   * What tracking logs as the instance's params: its matrix values and, for `uses:` steps, the
+   * `with:` values it actually uses (see StepKindDefinition.effectiveWith); `params` when absent.
+   */
+  readonly trackedParams?: Readonly<Record<string, JsonValue>>;
   readonly deps: readonly string[]; // project-relative POSIX (may start with ../), or absolute when declared so outside the project
   readonly outs: readonly OutputDecl[];
   /** Explicit and implied upstream instance ids. */

@@ -149,6 +149,7 @@ function resolveInstance(
   let resources: StepResources = { ...(raw.defaults?.resources ?? {}), ...(step.resources ?? {}) };
   const kindNeeds: string[] = [];
   let kindVersion = '1';
+  let trackedWith: JsonValue | undefined;
   if (step.uses !== undefined) {
     const kind = ctx.registry.get(step.uses);
     if (!kind) {
@@ -169,6 +170,7 @@ function resolveInstance(
     kindNeeds.push(...declared.needs);
     resources = { ...resources, ...(declared.resources ?? {}), ...(step.resources ?? {}) };
     kindVersion = kind.version;
+    trackedWith = kind.effectiveWith ? kind.effectiveWith(withValue) : withValue;
   }
   for (const [i, p] of (step.params ?? []).entries()) {
     if (lookupPath(ctx.params, p) === undefined) {
@@ -181,6 +183,7 @@ function resolveInstance(
     ...(step.needs ?? []).map((n, i) => ({ text: r.string(n, ['needs', i]), path: [...stepPath, 'needs', i] })),
     ...kindNeeds.map((n) => ({ text: n, path: [...stepPath, 'with'] })),
   ];
+  const params = Object.fromEntries([...r.used].sort().map((p) => [p, lookupPath(ctx.params, p) ?? null]));
   return {
     id,
     name,
@@ -189,7 +192,8 @@ function resolveInstance(
     kindVersion,
     command,
     with: withValue,
-    params: Object.fromEntries([...r.used].sort().map((p) => [p, lookupPath(ctx.params, p) ?? null])),
+    params,
+    trackedParams: trackedParams(matrix, trackedWith, params),
     deps: deps.map((d) => normaliseDep(d, ctx.projectDir)),
     outs: outs.map((o) => ({ ...o, path: path.posix.normalize(o.path.replace(/\\/g, '/')).replace(/\/$/, '') })),
     env: env.values,
@@ -202,6 +206,12 @@ function resolveInstance(
     at: stepPath,
     needNames,
   };
+}
+
+/** Matrix values (`matrix.<key>`) and the used `with:` values (`with.<path>`); a `run:` step's params. */
+function trackedParams(matrix: Record<string, JsonValue> | null, usedWith: JsonValue | undefined, params: Record<string, JsonValue>): Record<string, JsonValue> {
+  const base: Record<string, JsonValue> = usedWith === undefined ? { ...params } : { with: usedWith };
+  return matrix === null ? base : { ...base, matrix };
 }
 
 function resolveCommand(run: string | readonly (string | number)[], r: InstanceResolver): string[] {

@@ -10,6 +10,7 @@ import type { Stores } from './gather.js';
 import type { RunEvent, StepFailure, StepOutcome } from './events.js';
 import type { Executor, StepReport } from './executor.js';
 import { removeMarker, writeMarker } from './inflight.js';
+import { OutputLeases } from './leases.js';
 import type { ProjectLayout } from './layout.js';
 import { stepFileName } from './layout.js';
 import type { LockEntry, LockRef, LockSection } from './lockfile.js';
@@ -19,6 +20,15 @@ import type { Pipeline, StepInstance } from './pipeline.js';
 import type { Plan, PlannedStep } from './plan.js';
 import type { ResourcePool } from './resources.js';
 import type { StepSpec, UpstreamOutputs } from './step-spec.js';
+
+/** How long lock-file updates gather before one write (a 1000-step run writes it a few times, not 1000). */
+const LOCK_WRITE_INTERVAL_MS = 1000;
+
+/**
+ * Graph slots beyond --jobs, for steps whose commands have finished and which are committing: a
+ * commit waits for fsyncs (several ms each) while a trivial command takes a few ms.
+ */
+const COMMIT_OVERLAP = 16;
 
 export type FailurePolicy = 'no-new' | 'keep-going';
 
@@ -63,12 +73,20 @@ export class Scheduler {
   readonly #lockRef: LockRef;
   #stopNew = false;
   #lockWriter: Promise<void> | null = null;
+  /** Ends the wait between lock-file writes early (set while a write is pending). */
+  #wakeLockWriter: (() => void) | null = null;
+  #finishing = false;
+  readonly #leases: OutputLeases;
+  /** Per step: how many steps of this run that will execute still have to read its outputs. */
+  readonly #readersLeft: Map<string, number>;
 
   constructor(readonly ctx: SchedulerContext) {
     this.#byId = new Map(ctx.pipeline.steps.map((s) => [s.id, s]));
     this.#planned = new Map(ctx.plan.steps.map((p) => [p.id, p]));
     this.#priorities = schedulingPriorities(ctx.pipeline.steps);
     this.#lockRef = lockRefFor(ctx.pipeline);
+    this.#leases = new OutputLeases(path.join(ctx.layout.stateDir, 'leases'), ctx.runId);
+    this.#readersLeft = readersPerStep(ctx.plan.steps, this.#byId);
   }
 
   async run(): Promise<ReadonlyMap<string, StepResult>> {
@@ -76,8 +94,18 @@ export class Scheduler {
     const nodes = new Map(active.map((p) => [p.id, { run: () => this.#runOne(p), priority: this.#priorities.get(p.id) ?? 0 }]));
     const edges: [string, string][] = [];
     for (const p of active) for (const need of this.#byId.get(p.id)!.needs) if (nodes.has(need)) edges.push([need, p.id]);
-    await new PGraph(nodes, edges).run({ concurrency: Math.max(1, this.ctx.executor.maxParallel) });
+    // The resource pool bounds running commands; the extra graph slots let finished steps commit
+    // (hash, store, fsync) while the next commands run.
+    const parallel = Math.max(1, this.ctx.executor.maxParallel);
+    try {
+      await new PGraph(nodes, edges).run({ concurrency: parallel + COMMIT_OVERLAP });
+    } finally {
+      this.#leases.releaseAll();
+    }
+    this.#finishing = true;
+    this.#wakeLockWriter?.();
     await this.#lockWriter;
+    await this.ctx.stores.dirSync?.flush();
     return this.#results;
   }
 
@@ -105,14 +133,55 @@ export class Scheduler {
       const message = blocked !== undefined ? `not run: it needs '${blocked}', which did not succeed` : 'not run: the run is stopping after a failure';
       return this.#finish(planned, outcome, null, 0, { failure: { reason: 'cancelled', message } });
     }
-    this.ctx.emit({ type: 'step-queued', stepId: planned.id, kind: step.kind, key: planned.key, params: step.params, action: planned.action, reasons: planned.reasons, time: Date.now() });
-    if (planned.action === 'fresh') return this.#finish(planned, 'fresh', planned.entry, 0, {});
-    if (planned.action === 'restore' && planned.entry) return this.#restore(planned, planned.entry, step, false);
+    this.ctx.emit({ type: 'step-queued', stepId: planned.id, kind: step.kind, key: planned.key, params: step.trackedParams ?? step.params, action: planned.action, reasons: planned.reasons, time: Date.now() });
+    if (planned.action === 'fresh' && (this.#readersLeft.get(planned.id) ?? 0) === 0) return this.#finish(planned, 'fresh', planned.entry, 0, {});
+    if (planned.action === 'fresh' && planned.entry) return this.#computeIfRequeued(step, await this.#underStepLock(step, () => this.#settleFresh(planned, step, planned.entry!)));
+    if (planned.action === 'restore' && planned.entry) return this.#computeIfRequeued(step, await this.#underStepLock(step, () => this.#restoreForWriting(planned, step, planned.entry!)));
     return this.#compute(planned, step);
   }
 
-  /** `holdingLocks`: called from #compute, so a corrupt entry is recomputed under the locks held. */
-  async #restore(planned: PlannedStep, entry: ActionCacheEntry, step: StepInstance, holdingLocks: boolean): Promise<void> {
+  /** A restore that found its entry corrupt hands back the step to compute, after its lock is released. */
+  async #computeIfRequeued(step: StepInstance, requeued: PlannedStep | void): Promise<void> {
+    if (requeued) await this.#compute(requeued, step, false);
+  }
+
+  /**
+   * A fresh step whose outputs this run will read: under its lock, check they are still what the
+   * plan saw (another run may have rewritten them since), restoring ours if not; #finish leases them.
+   */
+  async #settleFresh(planned: PlannedStep, step: StepInstance, entry: ActionCacheEntry): Promise<PlannedStep | void> {
+    const { projectDir } = this.ctx.pipeline;
+    const states = await Promise.all(entry.outputs.map((o) => this.ctx.stores.stat.hashPath(path.join(projectDir, o.path))));
+    const unchanged = entry.outputs.every((o, i) => states[i]!.type === o.type && 'hash' in states[i]! && states[i]!.hash === o.hash);
+    if (unchanged) return this.#finish(planned, 'fresh', entry, 0, {});
+    return this.#restoreForWriting(planned, step, entry);
+  }
+
+  async #restoreForWriting(planned: PlannedStep, step: StepInstance, entry: ActionCacheEntry): Promise<PlannedStep | void> {
+    if (!(await this.#waitForReaders(step))) return this.#finish(planned, 'cancelled', null, 0, { failure: { reason: 'cancelled', message: 'cancelled while other runs read its outputs' } });
+    return this.#restore(planned, entry, step);
+  }
+
+  /** Other runs still reading this step's outputs keep them: wait (saying for whom) before rewriting them. */
+  #waitForReaders(step: StepInstance): Promise<boolean> {
+    return this.#leases.waitUntilFree(step.outs.map((o) => o.path), this.ctx.signal, (h) =>
+      this.ctx.emit({ type: 'step-waiting', stepId: step.id, holder: `run ${h.runId} (pid ${h.pid} on ${h.host}), which still reads ${h.path}`, time: Date.now() }),
+    );
+  }
+
+  async #underStepLock(step: StepInstance, action: () => Promise<PlannedStep | void>): Promise<PlannedStep | void> {
+    const me = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString(), runId: this.ctx.runId, stepId: step.id };
+    const lock = await acquireLock(this.#stepLockPath(step), me, { signal: this.ctx.signal, onWait: (h) => this.#announceWait(step, h) });
+    if (!lock.ok) return this.#finish(this.#planned.get(step.id)!, 'cancelled', null, 0, { failure: { reason: 'cancelled', message: 'cancelled while waiting for a lock' } });
+    try {
+      return await action();
+    } finally {
+      await lock.value.release();
+    }
+  }
+
+  /** Restores the outputs; a corrupt entry is evicted and the step handed back, to be computed. */
+  async #restore(planned: PlannedStep, entry: ActionCacheEntry, step: StepInstance): Promise<PlannedStep | void> {
     const started = Date.now();
     try {
       for (const out of entry.outputs) await this.ctx.stores.cas.restore(this.ctx.pipeline.projectDir, out);
@@ -121,8 +190,7 @@ export class Scheduler {
     } catch (error) {
       const why = error instanceof Error ? error.message : String(error);
       if (error instanceof ArtifactError && UNRESTORABLE.has(error.code) && step.cache) {
-        const requeued = await this.#evictAndRequeue(planned, step, entry, why);
-        return holdingLocks ? this.#attempts(requeued, step) : this.#compute(requeued, step, false);
+        return this.#evictAndRequeue(planned, step, entry, why);
       }
       if (isNoSpace(error)) {
         const needed = entry.outputs.reduce((sum, o) => sum + o.size, 0);
@@ -138,31 +206,38 @@ export class Scheduler {
   async #evictAndRequeue(planned: PlannedStep, step: StepInstance, entry: ActionCacheEntry, detail: string): Promise<PlannedStep> {
     await this.ctx.stores.ac.remove(entry.key);
     const requeued: PlannedStep = { ...planned, action: 'run', reasons: [{ kind: 'cache-corrupt', detail }], entry: null };
-    this.ctx.emit({ type: 'step-queued', stepId: planned.id, kind: step.kind, key: planned.key, params: step.params, action: 'run', reasons: requeued.reasons, time: Date.now() });
+    this.ctx.emit({ type: 'step-queued', stepId: planned.id, kind: step.kind, key: planned.key, params: step.trackedParams ?? step.params, action: 'run', reasons: requeued.reasons, time: Date.now() });
     return requeued;
   }
 
   async #compute(planned: PlannedStep, step: StepInstance, reuseCache = this.ctx.reuseCache): Promise<void> {
-    const release = await this.ctx.pool.acquire(resourceNeed(step));
+    const slot = new CpuSlot(this.ctx.pool, resourceNeed(step));
+    await slot.take();
     const locks = await this.#lock(planned, step);
     try {
       if (!locks) return this.#finish(planned, 'cancelled', null, 0, { failure: { reason: 'cancelled', message: 'cancelled while waiting for a lock' } });
+      // A CPU slot is not held while other runs finish reading the outputs this step rewrites.
+      slot.free();
+      if (!(await this.#waitForReaders(step))) return this.#finish(planned, 'cancelled', null, 0, { failure: { reason: 'cancelled', message: 'cancelled while other runs read its outputs' } });
+      await slot.take();
       // Another run may have computed this very key while we waited: then it is a cache hit.
       const forced = planned.reasons.some((r) => r.kind === 'forced');
-      const cached = forced || !reuseCache ? undefined : await this.ctx.stores.ac.get(planned.key);
-      if (cached && step.cache && !step.alwaysRun) return await this.#restore(planned, cached, step, true);
-      await this.#attempts(planned, step);
+      const cached = forced || !reuseCache || !this.ctx.stores.ac.has(planned.key) ? undefined : await this.ctx.stores.ac.get(planned.key);
+      if (cached && step.cache && !step.alwaysRun) {
+        const requeued = await this.#restore(planned, cached, step);
+        return requeued ? await this.#attempts(requeued, step, slot) : undefined;
+      }
+      await this.#attempts(planned, step, slot);
     } finally {
       await locks?.release();
-      release();
+      slot.free();
     }
   }
 
   async #lock(planned: PlannedStep, step: StepInstance): Promise<{ release(): Promise<void> } | null> {
     const me = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString(), runId: this.ctx.runId, stepId: step.id };
-    const onWait = (h: { pid: number; host: string; startedAt: string; runId: string }): void =>
-      this.ctx.emit({ type: 'step-waiting', stepId: step.id, holder: `run ${h.runId} (pid ${h.pid} on ${h.host}, since ${h.startedAt})`, time: Date.now() });
-    const stepLock = await acquireLock(path.join(this.ctx.layout.stepLocksDir, `${stepFileName(step.id)}.lock`), me, { signal: this.ctx.signal, onWait });
+    const onWait = (h: { pid: number; host: string; startedAt: string; runId: string }): void => this.#announceWait(step, h);
+    const stepLock = await acquireLock(this.#stepLockPath(step), me, { signal: this.ctx.signal, onWait });
     if (!stepLock.ok) return null;
     const keyLock = await acquireLock(lockPathFor(this.ctx.layout.cacheDir, planned.key), me, { signal: this.ctx.signal, onWait });
     if (!keyLock.ok) {
@@ -172,15 +247,24 @@ export class Scheduler {
     return { release: async () => (await keyLock.value.release(), await stepLock.value.release()) };
   }
 
-  async #attempts(planned: PlannedStep, step: StepInstance): Promise<void> {
+  #stepLockPath(step: StepInstance): string {
+    return path.join(this.ctx.layout.stepLocksDir, `${stepFileName(step.id)}.lock`);
+  }
+
+  #announceWait(step: StepInstance, h: { pid: number; host: string; startedAt: string; runId: string }): void {
+    this.ctx.emit({ type: 'step-waiting', stepId: step.id, holder: `run ${h.runId} (pid ${h.pid} on ${h.host}, since ${h.startedAt})`, time: Date.now() });
+  }
+
+  async #attempts(planned: PlannedStep, step: StepInstance, slot: CpuSlot): Promise<void> {
     const spec = this.#spec(planned, step);
     const marker = { stepId: step.id, key: planned.key, runId: this.ctx.runId, pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString() };
     await writeMarker(this.ctx.layout.inflightDir, marker);
     const started = Date.now();
     let failure: StepFailure | undefined;
     for (let attempt = 1; attempt <= step.retries + 1; attempt++) {
-      this.ctx.emit({ type: 'step-start', stepId: step.id, kind: step.kind, key: planned.key, params: step.params, logPath: spec.logPath, attempt, time: Date.now() });
-      const result = await this.ctx.executor.execute(spec, { signal: this.ctx.signal, report: this.#reporter(step.id) });
+      await slot.take();
+      this.ctx.emit({ type: 'step-start', stepId: step.id, kind: step.kind, key: planned.key, params: step.trackedParams ?? step.params, logPath: spec.logPath, attempt, time: Date.now() });
+      const result = await this.ctx.executor.execute(spec, { signal: this.ctx.signal, report: this.#reporter(step.id), commandDone: () => slot.free() });
       if (result.ok) {
         await removeMarker(this.ctx.layout.inflightDir, step.id);
         return this.#finish(planned, 'ran', result.value.entry, Date.now() - started, { logPath: spec.logPath, ...(result.value.jobId ? { jobId: result.value.jobId } : {}) });
@@ -240,6 +324,7 @@ export class Scheduler {
     this.#results.set(planned.id, { outcome, entry });
     if (outcome === 'failed' && this.ctx.policy === 'no-new') this.#stopNew = true;
     const step = this.#byId.get(planned.id)!;
+    this.#updateLeases(step, planned, outcome);
     const source = entry && outcome !== 'ran' ? { runId: entry.producer.runId, stepId: entry.producer.stepId, finishedAt: entry.producer.finishedAt } : undefined;
     const artifacts = entry ? step.outs.filter((o) => o.track).map((o) => path.join(this.ctx.pipeline.projectDir, o.path)) : [];
     this.ctx.emit({
@@ -261,7 +346,26 @@ export class Scheduler {
     if (warning !== undefined) this.ctx.emit({ type: 'warning', message: `${planned.id}: ${warning}`, time: Date.now() });
   }
 
-  /** Lock updates are coalesced: one writer at a time takes everything pending (fast for big DAGs). */
+  /**
+   * Settled outputs that steps of this run will still read are leased (callers hold the step's
+   * lock here); a step that executes releases, as the last reader, the leases of what it read.
+   */
+  #updateLeases(step: StepInstance, planned: PlannedStep, outcome: StepOutcome): void {
+    const current = outcome === 'ran' || outcome === 'restored' || outcome === 'fresh';
+    if (current && (this.#readersLeft.get(step.id) ?? 0) > 0) this.#leases.hold(step.outs.map((o) => o.path));
+    if (planned.action !== 'run') return;
+    for (const need of step.needs) {
+      const left = (this.#readersLeft.get(need) ?? 0) - 1;
+      this.#readersLeft.set(need, left);
+      if (left === 0) this.#leases.release(this.#byId.get(need)!.outs.map((o) => o.path));
+    }
+  }
+
+  /**
+   * Lock updates are coalesced: one writer at a time takes everything pending, at most once per
+   * LOCK_WRITE_INTERVAL_MS and once at the end. The lock file only explains; the cache entries are
+   * the commit points, so a crash between two writes loses explanations, never results.
+   */
   #recordLock(stepId: string, entry: ActionCacheEntry): void {
     const previous = this.ctx.previousLock.steps[stepId];
     if (previous && previous.key === entry.key && previous.runId === entry.producer.runId) return;
@@ -271,8 +375,15 @@ export class Scheduler {
 
   async #writeLock(): Promise<void> {
     while (this.#pendingLock.size > 0) {
+      if (!this.#finishing) await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, LOCK_WRITE_INTERVAL_MS);
+        this.#wakeLockWriter = () => (clearTimeout(timer), resolve());
+      });
+      this.#wakeLockWriter = null;
       const batch = Object.fromEntries(this.#pendingLock);
       this.#pendingLock.clear();
+      // The lock never names an entry whose directory entries are not yet durable.
+      await this.ctx.stores.dirSync?.flush();
       await updateLockFile(this.#lockRef, batch).catch((error: unknown) => this.#lockWriteFailed(error));
     }
     this.#lockWriter = null;
@@ -283,6 +394,39 @@ export class Scheduler {
     const why = isNoSpace(error) ? await describeNoSpace('updating the lock file', this.#lockRef.file, null) : error instanceof Error ? error.message : String(error);
     this.ctx.emit({ type: 'warning', message: `could not update ${this.#lockRef.file}: ${why}`, time: Date.now() });
   }
+}
+
+/**
+ * A step's share of the resource pool. Freed as soon as its command has exited, so its commit
+ * (hashing, fsyncs) overlaps the next step's command instead of holding a CPU slot; a retry takes
+ * it again. take/free are idempotent.
+ */
+class CpuSlot {
+  #release: (() => void) | null = null;
+
+  constructor(
+    private readonly pool: ResourcePool,
+    private readonly need: Readonly<Record<string, number>>,
+  ) {}
+
+  async take(): Promise<void> {
+    this.#release ??= await this.pool.acquire(this.need);
+  }
+
+  free(): void {
+    this.#release?.();
+    this.#release = null;
+  }
+}
+
+/** Steps planned to execute read their needs' outputs; fresh and restored steps read nothing. */
+function readersPerStep(plan: readonly PlannedStep[], byId: ReadonlyMap<string, StepInstance>): Map<string, number> {
+  const readers = new Map<string, number>();
+  for (const p of plan) {
+    if (p.action !== 'run') continue;
+    for (const need of byId.get(p.id)!.needs) readers.set(need, (readers.get(need) ?? 0) + 1);
+  }
+  return readers;
 }
 
 function resourceNeed(step: StepInstance): Record<string, number> {

@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { ActionCache } from '../artifacts/action-cache.js';
+import { DeferredDirSync } from '../artifacts/atomic.js';
 import { ContentStore } from '../artifacts/content-store.js';
 import { StatCache } from '../artifacts/stat-cache.js';
 import { CodeHasher, kindCodeHashes } from '../steps/code-hash.js';
@@ -54,7 +55,8 @@ export async function openSession(options: SessionOptions): Promise<Result<Sessi
   }
   const layout = projectLayout(pipeline.projectDir, options.cacheDir ?? options.env.BLU_CACHE_DIR ?? null);
   await mkdir(layout.stateDir, { recursive: true });
-  const stores: Stores = { cas: new ContentStore(layout.cacheDir), ac: new ActionCache(layout.cacheDir), stat: await StatCache.open(layout.statCacheFile) };
+  const dirSync = new DeferredDirSync();
+  const stores: Stores = { cas: new ContentStore(layout.cacheDir, { dirSync }), ac: new ActionCache(layout.cacheDir, { dirSync }), stat: await StatCache.open(layout.statCacheFile), dirSync };
   const hasher = await CodeHasher.open(layout.codeImportsFile, async (file) => {
     const state = await stores.stat.hashPath(file);
     return state.type === 'file' ? state.hash : null;

@@ -49,6 +49,8 @@ export interface StepKindDefinition {
   /** JSON Schema of `with:`. */
   readonly withSchema: Readonly<Record<string, unknown>>;
   declare(input: { readonly stepId: string; readonly name: string; readonly with: JsonValue }): StepDeclaration;
+  /** The settings an instance really uses, for tracking (e.g. one learning rate of a per-model map); default: `with:` as is. */
+  effectiveWith?(value: JsonValue): JsonValue;
   load(): Promise<StepImplementation>;
 }
 

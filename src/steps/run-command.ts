@@ -1,6 +1,8 @@
 import type { StepFailure } from '../runtime/events.js';
 import type { StepReport } from '../runtime/executor.js';
 import { OutputRouter } from '../runtime/output-router.js';
+import type { ChildOutcome } from '../runtime/child.js';
+import { runChild } from '../runtime/child.js';
 import type { Result } from '../runtime/result.js';
 import { err, ok } from '../runtime/result.js';
 import type { StepSpec } from '../runtime/step-spec.js';
@@ -21,42 +23,25 @@ export async function runCommand(spec: StepSpec, io: CommandIO): Promise<Result<
   if (!file) return err({ reason: 'spawn-failed', message: `step '${spec.id}' has an empty command` });
   // Protocol lines go to the report only (an exec-step worker re-emits them); the rest is the log.
   const router = new OutputRouter(io.report, io.output);
-  const { execa } = await import('execa');
-  const child = execa(file, args, {
+  const outcome = await runChild(file, args, {
     cwd: spec.projectDir,
     env: { ...io.env, ...spec.env },
-    extendEnv: false,
-    stdin: 'ignore',
-    reject: false,
-    cancelSignal: io.signal,
-    forceKillAfterDelay: KILL_GRACE_MS,
-    ...(spec.timeoutMs ? { timeout: spec.timeoutMs } : {}),
-    buffer: false,
-    encoding: 'utf8',
+    signal: io.signal,
+    timeoutMs: spec.timeoutMs,
+    killGraceMs: KILL_GRACE_MS,
+    onOutput: router.push,
   });
-  child.stdout?.on('data', router.push);
-  child.stderr?.on('data', router.push);
-  const result = await child;
   router.flush();
-  if (!result.failed) return ok(undefined);
-  return err(describeFailure(spec, result, router.tail()));
+  if (outcome.exitCode === 0 && !outcome.timedOut && !outcome.cancelled) return ok(undefined);
+  return err(describeFailure(spec, outcome, router.tail()));
 }
 
-interface ExecaOutcome {
-  readonly exitCode?: number;
-  readonly signal?: string;
-  readonly timedOut: boolean;
-  readonly isCanceled: boolean;
-  readonly shortMessage?: string;
-  readonly code?: string;
-}
-
-function describeFailure(spec: StepSpec, r: ExecaOutcome, logTail: string): StepFailure {
+function describeFailure(spec: StepSpec, r: ChildOutcome, logTail: string): StepFailure {
   const command = spec.command?.[0] ?? '';
-  if (r.isCanceled) return { reason: 'cancelled', message: `step '${spec.id}' was cancelled`, logTail };
+  if (r.cancelled) return { reason: 'cancelled', message: `step '${spec.id}' was cancelled`, logTail };
   if (r.timedOut) return { reason: 'timeout', message: `step '${spec.id}' timed out after ${Math.round((spec.timeoutMs ?? 0) / 1000)} s`, logTail };
-  if (r.code === 'ENOENT' || (r.exitCode === undefined && !r.signal)) {
-    return { reason: 'spawn-failed', message: `cannot start '${command}': ${r.code === 'ENOENT' ? 'command not found (is it installed and on PATH?)' : (r.shortMessage ?? 'unknown error')}`, logTail };
+  if (r.spawnError) {
+    return { reason: 'spawn-failed', message: `cannot start '${command}': ${r.spawnError.code === 'ENOENT' ? 'command not found (is it installed and on PATH?)' : r.spawnError.message}`, logTail };
   }
   if (r.signal) return { reason: 'signal', message: `step '${spec.id}' was killed by ${r.signal}`, logTail };
   return { reason: 'exit-non-zero', message: `step '${spec.id}' failed: '${command}' exited with code ${r.exitCode}`, exitCode: r.exitCode ?? 1, logTail };

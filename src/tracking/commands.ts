@@ -2,7 +2,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { execa } from 'execa';
 import { printUsage, wantsHelp } from '../cli/args.js';
 import { EXIT, type CliIO, type Command, type ExitCode } from '../cli/io.js';
 import { type Result, ok, err } from '../runtime/result.js';
@@ -90,7 +89,7 @@ export const compareCommand: Command = async (argv, io) => {
   const target = targetFor(io, parsed.value.values['tracking-uri']);
   if (!target.ok) return usage(io, target.error, COMPARE_USAGE);
   const store = openStore(target.value);
-  const details = await loadDetails(store, wanted, last);
+  const details = await loadDetails(store, wanted, last, (note) => io.stderr(`compare: ${note}\n`));
   if (!details.ok) {
     io.stderr(`compare: ${details.error}\n`);
     return EXIT.failed;
@@ -100,11 +99,11 @@ export const compareCommand: Command = async (argv, io) => {
   return EXIT.ok;
 };
 
-async function loadDetails(store: TrackingStore, wanted: readonly string[], last: number | null): Promise<Result<RunDetail[], string>> {
+async function loadDetails(store: TrackingStore, wanted: readonly string[], last: number | null, note: (text: string) => void): Promise<Result<RunDetail[], string>> {
   const runs = await listPipelineRuns(store);
   if (!runs.ok) return err(`cannot read MLflow: ${runs.error.message}`);
   const chosen: PipelineRunSummary[] = [];
-  if (last !== null) chosen.push(...runs.value.slice(0, last).reverse());
+  if (last !== null) chosen.push(...lastOfSamePipeline(runs.value, last, note));
   for (const id of wanted) {
     const matches = runs.value.filter((r) => r.bluRunId === id || r.mlflowRunId === id || r.bluRunId.startsWith(id));
     if (matches.length !== 1) return err(matches.length === 0 ? `no tracked run "${id}"` : `"${id}" matches ${matches.length} runs`);
@@ -118,6 +117,18 @@ async function loadDetails(store: TrackingStore, wanted: readonly string[], last
     details.push(detail.value);
   }
   return ok(details);
+}
+
+/** `--last N`: the newest N runs of the pipeline that ran last (other pipelines' rows would all be '-'). */
+function lastOfSamePipeline(runs: readonly PipelineRunSummary[], last: number, note: (text: string) => void): PipelineRunSummary[] {
+  const pipeline = runs[0]?.pipeline;
+  const same = runs.filter((r) => r.pipeline === pipeline).slice(0, last);
+  const newest = runs.slice(0, last);
+  if (newest.some((r) => r.pipeline !== pipeline)) {
+    const others = [...new Set(newest.map((r) => r.pipeline).filter((p) => p !== pipeline))].join(', ');
+    note(`the last ${last} runs include other pipelines (${others}); comparing the last ${same.length} runs of '${pipeline}' (give run ids to compare across pipelines)`);
+  }
+  return same.reverse();
 }
 
 export interface Comparison {
@@ -182,6 +193,7 @@ export const uiCommand: Command = async (argv, io) => {
 
 /** Runs mlflow until it exits, passing its output through the command's io (only the CLI prints). */
 async function runMlflow(io: CliIO, mlflow: string, args: readonly string[], extraEnv: Readonly<Record<string, string>>): Promise<ExitCode> {
+  const { execa } = await import('execa'); // only `ui` needs it: tracked runs import this module too
   const child = execa(mlflow, [...args], { env: { ...io.env, ...extraEnv }, extendEnv: false, reject: false, stdin: 'ignore', buffer: false });
   child.stdout?.on('data', (chunk: Buffer) => io.stdout(chunk.toString('utf8')));
   child.stderr?.on('data', (chunk: Buffer) => io.stderr(chunk.toString('utf8')));
@@ -216,7 +228,8 @@ export const syncCommand: Command = async (argv, io) => {
   if (!report.ok) return usage(io, report.error, SYNC_USAGE);
   for (const j of report.value.journals) {
     const state = j.error !== null ? `stopped: ${j.error}` : j.incomplete ? 'no run end (skipped unless --include-incomplete)' : 'complete';
-    io.stdout(`${j.runId}: sent ${j.sent}, already acknowledged ${j.alreadyAcknowledged} of ${j.operations} operations (${state})\n`);
+    const where = j.store === '' ? '' : ` to ${j.store.startsWith('file://') ? j.store.slice('file://'.length) : j.store}`;
+    io.stdout(`${j.runId}${where}: sent ${j.sent}, already acknowledged ${j.alreadyAcknowledged} of ${j.operations} operations (${state})\n`);
   }
   for (const warning of report.value.warnings) io.stderr(`${warning}\n`);
   if (report.value.journals.length === 0) io.stdout('no tracking journals to sync\n');

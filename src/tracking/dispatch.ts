@@ -4,6 +4,7 @@
  * budget is spent the dispatcher goes offline and leaves the rest to `syncJournal`.
  */
 import { promises as fs } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Result } from '../runtime/result.js';
 import type { AckLog, RunIndex } from './journal.js';
@@ -102,6 +103,7 @@ export class Dispatcher {
       return 'skipped';
     }
     if (op.kind === 'artifact') return this.logArtifact(op, run);
+    if (op.kind === 'artifact-text') return this.logText(op, run);
     const result = await this.retry(async (previous) => {
       if (op.kind === 'end-run') return this.ctx.store.updateRun(run.runId, op.status, op.endTime);
       if (previous?.ambiguous === true && (await this.alreadyLogged(run.runId, op))) return { ok: true, value: undefined };
@@ -170,8 +172,22 @@ export class Dispatcher {
     return { ok: true, value: { runId: run.runId, artifactUri: run.artifactUri } };
   }
 
+  /** Generated text goes through a temp file: both stores upload files. */
+  private async logText(op: Extract<Op, { kind: 'artifact-text' }>, run: CreatedRun): Promise<Outcome> {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'blu-artifact-'));
+    try {
+      const file = path.join(dir, path.basename(op.dest));
+      await fs.writeFile(file, op.text);
+      return await this.settle(op, await this.retry(() => this.ctx.store.putArtifact(run, op.dest, file)));
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  }
+
   private async logArtifact(op: Extract<Op, { kind: 'artifact' }>, run: CreatedRun): Promise<Outcome> {
     const files = await listFiles(op.path);
+    // A step that printed nothing has no log (or an empty one): nothing worth an artifact.
+    if (op.dest === 'logs' && (files === null || files.every((f) => f.size === 0))) return 'done';
     if (files === null) {
       this.options.warn(`MLflow: artifact ${op.path} not found; skipped`);
       return 'done';

@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parse as parseYaml } from 'yaml';
+import { yamlLib } from '../runtime/lazy-deps.js';
 import { type Result, ok, err } from '../runtime/result.js';
 import { emitMetaYaml, type MetaValue } from './yaml-emit.js';
 import {
@@ -41,7 +41,7 @@ async function writeAtomic(file: string, text: string): Promise<void> {
 
 async function readMeta(file: string): Promise<Record<string, unknown> | null> {
   try {
-    const parsed: unknown = parseYaml(await fs.readFile(file, 'utf8'));
+    const parsed: unknown = yamlLib().parse(await fs.readFile(file, 'utf8'));
     return parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : null;
   } catch {
     return null;
@@ -62,6 +62,8 @@ export function experimentIdForName(name: string): string {
 export class FileStore implements TrackingStore {
   readonly uri: string;
   private readonly runDirs = new Map<string, string>();
+  /** meta.yaml fields of the runs this instance created: ending one needs no YAML parse. */
+  private readonly runMetas = new Map<string, Record<string, MetaValue>>();
   private readonly newRunId: () => string;
   private readonly now: () => number;
 
@@ -98,6 +100,10 @@ export class FileStore implements TrackingStore {
   }
 
   private async findExperiment(name: string, dir: string): Promise<string | null> {
+    // Fast path: the experiment we would have created, still carrying its name as we wrote it.
+    const own = experimentIdForName(name);
+    const text = await fs.readFile(path.join(dir, own, 'meta.yaml'), 'utf8').catch(() => '');
+    if (text.includes(`\n${emitMetaYaml({ name })}`) && text.includes(`\n${emitMetaYaml({ experiment_id: own })}`)) return own;
     for (const id of await subdirs(dir)) {
       if (NOT_EXPERIMENTS.has(id)) continue;
       const meta = await readMeta(path.join(dir, id, 'meta.yaml'));
@@ -148,8 +154,10 @@ export class FileStore implements TrackingStore {
       for (const sub of ['metrics', 'params', 'tags', 'artifacts']) await fs.mkdir(path.join(dir, sub), { recursive: true });
       for (const tag of request.tags) await this.writeKeyFile(dir, 'tags', tag.key, tag.value);
       const artifactUri = pathToFileURL(path.join(dir, 'artifacts')).href;
-      await writeAtomic(path.join(dir, 'meta.yaml'), runMeta(request, runId, artifactUri));
+      const meta = runMetaFields(request, runId, artifactUri);
+      await writeAtomic(path.join(dir, 'meta.yaml'), emitMetaYaml(meta));
       this.runDirs.set(runId, dir);
+      this.runMetas.set(runId, meta);
       return ok({ runId, artifactUri });
     } catch (cause) {
       return err(fail(`cannot create run in ${dir}`, cause));
@@ -208,11 +216,12 @@ export class FileStore implements TrackingStore {
 
   async updateRun(runId: string, status: RunStatus, endTime: number): StoreResult<void> {
     const dir = await this.runDir(runId);
-    const meta = dir === null ? null : await readMeta(path.join(dir, 'meta.yaml'));
+    const meta = dir === null ? null : (this.runMetas.get(runId) ?? (await readMeta(path.join(dir, 'meta.yaml'))));
     if (dir === null || meta === null) return err(fail(`run ${runId} not found in ${this.root}`));
     const fields = { ...(meta as Record<string, MetaValue>), status: STATUS_CODE[status], end_time: endTime };
     try {
       await writeAtomic(path.join(dir, 'meta.yaml'), emitMetaYaml(fields));
+      this.runMetas.set(runId, fields);
       return ok(undefined);
     } catch (cause) {
       return err(fail(`cannot update run ${runId}`, cause));
@@ -276,13 +285,13 @@ export class FileStore implements TrackingStore {
   }
 }
 
-function runMeta(request: CreateRunRequest, runId: string, artifactUri: string): string {
-  return emitMetaYaml({
+function runMetaFields(request: CreateRunRequest, runId: string, artifactUri: string): Record<string, MetaValue> {
+  return {
     artifact_uri: artifactUri, end_time: null, entry_point_name: '', experiment_id: request.experimentId,
     lifecycle_stage: 'active', run_id: runId, run_name: request.runName, run_uuid: runId, source_name: '',
     source_type: 4, source_version: '', start_time: request.startTime, status: STATUS_CODE.RUNNING, tags: [],
     user_id: request.userId,
-  });
+  };
 }
 
 /** Keys stored as files under `dir`; keys with `/` are nested directories. */

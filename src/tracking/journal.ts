@@ -30,6 +30,8 @@ export interface JournalHeader {
   readonly info: PipelineRunInfo;
   readonly experimentName: string;
   readonly user: string;
+  /** The store the run was tracked to (no credentials); `mlflow sync` replays there. Absent in older journals. */
+  readonly trackingUri?: string;
 }
 
 export const trackingDir = (projectDir: string): string => path.join(projectDir, '.blu', 'tracking');

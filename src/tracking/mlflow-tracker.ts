@@ -48,7 +48,7 @@ export async function createMlflowTracker(
   const target = resolveTarget(settings.trackingUri, env, info.projectDir);
   if (!target.ok) return disabledTracker(`MLflow tracking is off: ${target.error}`);
   const user = userName(env);
-  const header: JournalHeader = { type: 'header', version: 1, info, experimentName: settings.experimentName, user };
+  const header: JournalHeader = { type: 'header', version: 1, info, experimentName: settings.experimentName, user, trackingUri: target.value.uri };
   const opened = await JournalWriter.open(info.projectDir, header);
   if (!opened.ok) return disabledTracker(`MLflow tracking is off: ${opened.error}`);
   const writer = opened.value;

@@ -22,6 +22,8 @@ export type Op =
       readonly metrics: readonly MetricRecord[]; readonly params: readonly KeyValue[]; readonly tags: readonly KeyValue[];
     }
   | { readonly seq: number; readonly kind: 'artifact'; readonly ref: RunRef; readonly path: string; readonly dest: string }
+  /** A small generated file (JSON), uploaded as `dest` of the run. */
+  | { readonly seq: number; readonly kind: 'artifact-text'; readonly ref: RunRef; readonly dest: string; readonly text: string }
   | { readonly seq: number; readonly kind: 'end-run'; readonly ref: RunRef; readonly status: RunStatus; readonly endTime: number };
 
 /** Emitted by a tracker closed before run-end arrived (a crash or an interrupted CLI). */
@@ -54,6 +56,19 @@ interface StepState {
 /** Live metrics reach MLflow every 10 s of event time; event times keep replays deterministic. */
 const LIVE_FLUSH_MS = 10_000;
 
+/** A step whose outputs were already current: listed on the pipeline run, which gets no child run for it. */
+interface FreshStep {
+  readonly step: string;
+  readonly key: string;
+  /** The blu run and MLflow run (null when it was not tracked here) whose step produced the outputs. */
+  readonly source: { readonly bluRunId: string; readonly stepId: string; readonly mlflowRunId: string | null } | null;
+  readonly metrics: Readonly<Record<string, number>>;
+}
+
+/** Parent tags holding `{step: [source blu run id, source MLflow run id | null]}` for fresh steps, split to fit tag values. */
+export const FRESH_SOURCES_TAG = 'blu.fresh_sources';
+export const STEPS_ARTIFACT = 'steps.json';
+
 type Distributive<T> = T extends unknown ? Omit<T, 'seq'> : never;
 export type OpBody = Distributive<Op>;
 
@@ -63,6 +78,10 @@ export class Planner {
   private parentStart = 0;
   private ended = false;
   private readonly steps = new Map<string, StepState>();
+  private readonly fresh: FreshStep[] = [];
+  /** `<step>.<metric>` final values of every step that ended with current outputs, for the parent run. */
+  private readonly headline: MetricRecord[] = [];
+  private readonly outcomes: { step: string; outcome: string; key: string | null; mlflow: RunRef | null }[] = [];
   private out: Op[] = [];
 
   constructor(private readonly ctx: PlanContext) {}
@@ -182,7 +201,11 @@ export class Planner {
 
   private onStepEnd(event: Extract<RunEvent, { type: 'step-end' }>): void {
     const state = this.stateOf(event.stepId, event.time);
-    const tracked = event.outcome === 'ran' || event.outcome === 'restored' || event.outcome === 'fresh' || event.outcome === 'failed';
+    const current = event.outcome === 'ran' || event.outcome === 'restored' || event.outcome === 'fresh';
+    if (current) this.addHeadline(event);
+    this.outcomes.push({ step: event.stepId, outcome: event.outcome, key: event.key, mlflow: current || event.outcome === 'failed' ? `step:${event.stepId}` : null });
+    if (event.outcome === 'fresh' && !state.open) return this.recordFresh(event);
+    const tracked = current || event.outcome === 'failed';
     if (!state.open && !tracked) return; // skipped or cancelled before it started: nothing to show
     if (event.key !== null && state.key === '') state.key = event.key;
     this.openChild(event.stepId, state, state.open ? event.time : Math.min(state.queuedAt, event.time - event.durationMs));
@@ -194,6 +217,23 @@ export class Planner {
     this.emit({ kind: 'end-run', ref, status, endTime: toInt(event.time) });
     state.open = false;
     this.steps.delete(event.stepId);
+  }
+
+  private addHeadline(event: Extract<RunEvent, { type: 'step-end' }>): void {
+    for (const [name, value] of Object.entries(event.metrics)) {
+      this.headline.push({ key: sanitizeKey(`${event.stepId}.${name}`), value, timestamp: toInt(event.time), step: 0 });
+    }
+  }
+
+  /**
+   * Nothing ran for a fresh step, so it gets no run of its own: the pipeline run lists it with the
+   * run that produced its outputs (tag + steps.json) and carries its final metrics as headline metrics.
+   */
+  private recordFresh(event: Extract<RunEvent, { type: 'step-end' }>): void {
+    this.steps.delete(event.stepId);
+    const found = event.source !== undefined ? this.ctx.lookupSource(event.source.runId, event.source.stepId) : null;
+    const source = event.source === undefined ? null : { bluRunId: event.source.runId, stepId: event.source.stepId, mlflowRunId: found !== null && 'runId' in found ? found.runId : null };
+    this.fresh.push({ step: event.stepId, key: event.key ?? '', source, metrics: event.metrics });
   }
 
   /** duration_s, plus final values not already logged as series (all of them for restored steps). */
@@ -248,9 +288,22 @@ export class Planner {
     }
     this.steps.clear();
     const duration: MetricRecord = { key: 'duration_s', value: (toInt(time) - this.parentStart) / 1000, timestamp: toInt(time), step: 0 };
-    this.emitLog(PARENT, [duration], [], [{ key: 'blu.status', value: label }]);
+    const tags = [{ key: 'blu.status', value: label }, { key: 'blu.fresh_steps', value: String(this.fresh.length) }, ...freshSourceTags(this.fresh)];
+    this.emitLog(PARENT, [duration, ...this.headline], [], tags);
+    this.emit({ kind: 'artifact-text', ref: PARENT, dest: STEPS_ARTIFACT, text: this.stepsJson() });
     this.emit({ kind: 'end-run', ref: PARENT, status, endTime: toInt(time) });
     this.ended = true;
+  }
+
+  /** Every step of the run: what happened, and which MLflow run holds the metrics of its current outputs. */
+  private stepsJson(): string {
+    const fresh = new Map(this.fresh.map((f) => [f.step, f]));
+    const steps = this.outcomes.map(({ step, outcome, key, mlflow }) => {
+      const f = fresh.get(step);
+      if (f === undefined) return { step, outcome, key, run: mlflow === null ? null : 'own child run' };
+      return { step, outcome, key, source_blu_run_id: f.source?.bluRunId ?? null, source_run_id: f.source?.mlflowRunId ?? null, metrics: f.metrics };
+    });
+    return `${JSON.stringify({ run_id: this.ctx.info.runId, pipeline: this.ctx.info.pipelineName, steps }, null, 1)}\n`;
   }
 
   /** Splits a batch to MLflow's log-batch limits (and ≲ 1 MB of JSON) as separate operations. */
@@ -260,6 +313,28 @@ export class Planner {
 }
 
 const MAX_BATCH_CHARS = 900_000;
+
+/** `blu.fresh_sources`, `blu.fresh_sources.2`, …: JSON objects, each within MLflow's tag value limit. */
+function freshSourceTags(fresh: readonly FreshStep[]): KeyValue[] {
+  const tags: KeyValue[] = [];
+  let chunk: Record<string, [string, string | null] | null> = {};
+  let size = 2;
+  const flush = (): void => {
+    if (Object.keys(chunk).length === 0) return;
+    tags.push({ key: tags.length === 0 ? FRESH_SOURCES_TAG : `${FRESH_SOURCES_TAG}.${tags.length + 1}`, value: JSON.stringify(chunk) });
+    chunk = {};
+    size = 2;
+  };
+  for (const f of fresh) {
+    const value: [string, string | null] | null = f.source === null ? null : [f.source.bluRunId, f.source.mlflowRunId];
+    const entry = JSON.stringify({ [f.step]: value }).length;
+    if (size + entry > LIMITS.tagValue - 16) flush();
+    chunk[f.step] = value;
+    size += entry;
+  }
+  flush();
+  return tags;
+}
 
 export function chunkBatch(
   metrics: readonly MetricRecord[], params: readonly KeyValue[], tags: readonly KeyValue[],

@@ -29,6 +29,8 @@ export interface SyncOptions extends StoreOptions {
 
 export interface JournalSync {
   readonly runId: string;
+  /** The store it was replayed to ('' when none could be opened). */
+  readonly store: string;
   readonly operations: number;
   readonly alreadyAcknowledged: number;
   readonly sent: number;
@@ -42,23 +44,44 @@ export interface SyncReport {
   readonly warnings: readonly string[];
 }
 
+/**
+ * Each journal goes to the store its run was headed for (recorded in its header); `--tracking-uri`
+ * sends them all to one store instead. Journals older than that record use the environment.
+ */
 export async function syncJournal(projectDir: string, options: SyncOptions): Promise<Result<SyncReport, string>> {
-  const target = resolveTarget(options.trackingUri ?? null, options.trackingUri ? {} : options.env, projectDir);
-  if (!target.ok) return err(target.error);
-  const shared: Shared = { projectDir, options, store: openStore(target.value, options), index: await RunIndex.load(projectDir), warnings: [] };
+  const override = options.trackingUri ? resolveTarget(options.trackingUri, {}, projectDir) : null;
+  if (override !== null && !override.ok) return err(override.error);
+  const fallback = resolveTarget(null, options.env, projectDir);
+  const stores = new Map<string, TrackingStore>();
+  const storeFor = (header: JournalContents['header']): Result<TrackingStore, string> => {
+    const target = override ?? (header.trackingUri !== undefined ? resolveTarget(header.trackingUri, withoutUri(options.env), projectDir) : fallback);
+    if (!target.ok) return target;
+    const store = stores.get(target.value.uri) ?? openStore(target.value, options);
+    stores.set(target.value.uri, store);
+    return ok(store);
+  };
+  const shared: Omit<Shared, 'store'> = { projectDir, options, index: await RunIndex.load(projectDir), warnings: [] };
   const journals: JournalSync[] = [];
   for (const file of await journalFiles(projectDir)) {
     const contents = await readJournal(file);
     if (contents === null) continue;
     if (options.runIds !== undefined && !options.runIds.includes(contents.header.info.runId)) continue;
+    const store = storeFor(contents.header);
     try {
-      journals.push(await syncOne(shared, contents));
+      if (!store.ok) throw new Error(store.error);
+      journals.push(await syncOne({ ...shared, store: store.value }, contents));
     } catch (cause) {
       const runId = contents.header.info.runId;
-      journals.push({ runId, operations: 0, alreadyAcknowledged: 0, sent: 0, incomplete: false, error: `cannot replay: ${String(cause)}` });
+      journals.push({ runId, store: store.ok ? store.value.uri : '', operations: 0, alreadyAcknowledged: 0, sent: 0, incomplete: false, error: `cannot replay: ${String(cause)}` });
     }
   }
   return ok({ journals, warnings: shared.warnings });
+}
+
+/** Credentials stay in the environment; the URI comes from the journal. */
+function withoutUri(env: Env): Env {
+  const { MLFLOW_TRACKING_URI: _ignored, ...rest } = env;
+  return rest;
 }
 
 interface Shared {
@@ -89,7 +112,7 @@ async function syncOne(shared: Shared, { header, events }: JournalContents): Pro
   const skip = !planner.runEnded;
   if (!skip && already < ops.length) await dispatcher.run(ops);
   return {
-    runId: header.info.runId, operations: ops.length, alreadyAcknowledged: already, sent: dispatcher.sent,
+    runId: header.info.runId, store: store.uri, operations: ops.length, alreadyAcknowledged: already, sent: dispatcher.sent,
     incomplete: skip, error: dispatcher.offline?.message ?? null,
   };
 }

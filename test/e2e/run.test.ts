@@ -151,6 +151,33 @@ describe('robustness: kills, interrupts and concurrent runs', () => {
     expect(String(rb.stdout)).toContain('"type":"step-waiting"');
   });
 
+  it('two runs of different configurations at once: the second waits to rewrite an input the first still reads, both results are right', async () => {
+    const p = new TempProject();
+    projects.push(p);
+    p.write('p.yaml', `params: { value: 1 }
+steps:
+  gen:
+    run: [node, -e, "require('fs').writeFileSync('data.txt', process.argv[1])", "\${params.value}"]
+    outs: [data.txt]
+  use:
+    run: [node, -e, "const fs=require('fs'); fs.writeFileSync('started.txt', ''); setTimeout(() => fs.writeFileSync('result.txt', 'saw ' + fs.readFileSync('data.txt','utf8')), 3000)"]
+    deps: [data.txt]
+    outs: [result.txt]
+`);
+    const a = p.spawn(['run', 'p.yaml', '--json', '--no-track', '--set', 'value=1']);
+    await waitFor(() => existsSync(p.path('started.txt')));
+    const b = p.spawn(['run', 'p.yaml', '--json', '--no-track', '--set', 'value=2']);
+    const [ra, rb] = await Promise.all([a, b]);
+    expect([ra.exitCode, rb.exitCode]).toEqual([0, 0]);
+    expect(String(rb.stdout)).toMatch(/"type":"step-waiting","stepId":"gen","holder":"run [^"]+ \(pid \d+ on [^)]+\), which still reads data.txt"/);
+    expect(readFileSync(p.path('result.txt'), 'utf8')).toBe('saw 2'); // b ran last
+    // Each configuration's cached result is its own: a is restored with what a read.
+    const again = await p.cli(['run', 'p.yaml', '--json', '--no-track', '--set', 'value=1']);
+    expect(outcomes(again.stdout)).toEqual({ gen: 'restored', use: 'restored' });
+    expect(readFileSync(p.path('result.txt'), 'utf8')).toBe('saw 1');
+    expect(readFileSync(p.path('data.txt'), 'utf8')).toBe('1');
+  });
+
   it('refuses outputs outside the project at load time', async () => {
     const p = new TempProject();
     projects.push(p);

@@ -197,3 +197,34 @@ describe('YAML alias bombs', () => {
     expect(result.ok).toBe(true);
   });
 });
+
+describe('what tracking logs as an instance\'s params', () => {
+  it('logs the matrix values and the with: values the ablation really uses (one lr, not the per-model map)', async () => {
+    const { builtinRegistry } = await import('../../src/steps/registry.js');
+    const result = await loadPipeline({ file: 'pipelines/blu-net.yaml', cwd: process.cwd(), overlays: [], sets: ['data_dir=/nowhere'], registry: builtinRegistry(), env: { HOME: '/root' } });
+    if (!result.ok) throw new Error(result.error.map(formatDiagnostic).join('\n'));
+    const byId = new Map(result.value.steps.map((s) => [s.id, s]));
+    const blu = byId.get('ablation@model=blu_net,seed=1')!.trackedParams as Record<string, Record<string, unknown>>;
+    const lw = byId.get('ablation@model=lw_unet,seed=1')!.trackedParams as Record<string, Record<string, unknown>>;
+    expect(blu.matrix).toEqual({ model: 'blu_net', seed: 1 });
+    expect(lw.matrix).toEqual({ model: 'lw_unet', seed: 1 });
+    expect((blu.with!.train as Record<string, unknown>).lr).toBe(0.0001);
+    expect((lw.with!.train as Record<string, unknown>).lr).toBe(0.001);
+    expect(blu.with).not.toHaveProperty('lr_by_model');
+    expect(blu.with).toHaveProperty('gamma_init');
+    expect(lw.with).not.toHaveProperty('gamma_init'); // BLU-Net only
+    expect(blu).not.toHaveProperty('ablation.lr.lw_unet');
+  });
+
+  it('keeps a run: step\'s referenced params and adds its matrix values', async () => {
+    const { result } = await load(`params: { lr: { a: 1, b: 2 } }
+steps:
+  fit:
+    matrix: { m: [a, b] }
+    run: [echo, '\${params.lr.a}', '\${matrix.m}']
+    outs: ['out/\${matrix.m}.txt']
+`);
+    if (!result.ok) throw new Error('load failed');
+    expect(result.value.steps.find((s) => s.id === 'fit@m=b')!.trackedParams).toEqual({ 'lr.a': 1, matrix: { m: 'b' } });
+  });
+});

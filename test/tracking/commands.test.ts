@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { CliIO } from '../../src/cli/io.js';
 import { compareCommand, createMlflowTracker, runsCommand, syncCommand, uiCommand } from '../../src/tracking/index.js';
 import type { RunEvent } from '../../src/runtime/events.js';
+import type { StepKey } from '../../src/artifacts/types.js';
 import { FakeMlflow } from './fake-mlflow.js';
 import { JournalWriter } from '../../src/tracking/journal.js';
 import { FileStore } from '../../src/tracking/file-store.js';
@@ -75,6 +76,72 @@ describe('runs and compare', () => {
     expect(table.metrics['train/duration_s']).toEqual([4, 4]);
   });
 
+  it('gives a fresh step no run of its own, yet compare shows the metrics and params of the run that produced its outputs', async () => {
+    const dir = await project();
+    const first = '20260101-000000-aaaa';
+    await track(dir, await pipelineEvents(dir, { runId: first }), first);
+    const second = '20260101-000200-cccc';
+    const t = T0 + 120_000;
+    await track(dir, [
+      { type: 'run-start', runId: second, pipelineFile: 'pipeline.yaml', pipelineName: 'seg', steps: [{ id: 'train', action: 'fresh' }], time: t },
+      { type: 'step-queued', stepId: 'train', kind: 'train', key: 'bb'.padEnd(64, '0') as StepKey, params: { lr: 0.01 }, action: 'fresh', reasons: [], time: t + 1 },
+      { type: 'step-end', stepId: 'train', outcome: 'fresh', key: 'bb'.padEnd(64, '0') as StepKey, durationMs: 0, metrics: { loss: 0.4, best_epoch: 2 },
+        source: { runId: first, stepId: 'train', finishedAt: '2026-01-01T00:00:05Z' }, artifacts: [], time: t + 2 },
+      { type: 'run-end', runId: second, status: 'succeeded', durationMs: 3, time: t + 3, counts: { ran: 0, restored: 0, fresh: 1, failed: 0, skipped: 0, cancelled: 0 } },
+    ], second);
+    const store = new FileStore(path.join(dir, 'mlruns'));
+    const exps = await store.listExperimentIds();
+    const ids = exps.ok ? exps.value : [];
+    const runs = await store.searchRuns(ids, { 'blu.run_id': second });
+    expect(runs.ok && runs.value.map((r) => r.tags['blu.role'])).toEqual(['pipeline']); // no child run for the fresh step
+    const parent = runs.ok ? runs.value[0]! : undefined;
+    const producer = await store.searchRuns(ids, { 'blu.run_id': first, 'blu.step': 'train' });
+    const producerId = producer.ok ? producer.value[0]?.runId : undefined;
+    expect(parent?.tags['blu.fresh_steps']).toBe('1');
+    expect(JSON.parse(parent?.tags['blu.fresh_sources'] ?? '{}')).toEqual({ train: [first, producerId] });
+    expect(parent?.metrics).toMatchObject({ 'train.loss': 0.4, 'train.best_epoch': 2 });
+    const listing = JSON.parse(await fs.readFile(path.join(dir, 'mlruns', parent!.experimentId, parent!.runId, 'artifacts', 'steps.json'), 'utf8')) as { steps: unknown[] };
+    expect(listing.steps).toEqual([{ step: 'train', outcome: 'fresh', key: 'bb'.padEnd(64, '0'), source_blu_run_id: first, source_run_id: producerId, metrics: { loss: 0.4, best_epoch: 2 } }]);
+    const json = io(dir);
+    expect(await compareCommand([first, second, '--json'], json)).toBe(0);
+    const table = JSON.parse(json.out()) as { params: Record<string, string[]>; metrics: Record<string, (number | null)[]> };
+    expect(table.metrics['train/loss']).toEqual([0.4, 0.4]);
+    expect(table.metrics['train/val/acc']).toEqual([0.71, 0.71]);
+    expect(Object.keys(table.params).filter((k) => k.startsWith('train/'))).toEqual([]); // same params: the producer's
+  });
+
+  it('uploads no empty or missing step log (a step that printed nothing)', async () => {
+    const dir = await project();
+    const events = await pipelineEvents(dir, { runId: 'r4' });
+    await fs.writeFile(path.join(dir, '.blu', 'logs', 'r4', 'eval.log'), '');
+    await fs.rm(path.join(dir, '.blu', 'logs', 'r4', 'train.log'));
+    const tracker = await track(dir, events, 'r4');
+    expect(tracker.warnings()).toEqual([]);
+    const store = new FileStore(path.join(dir, 'mlruns'));
+    const exps = await store.listExperimentIds();
+    const runs = await store.searchRuns(exps.ok ? exps.value : [], { 'blu.run_id': 'r4', 'blu.role': 'step' });
+    for (const run of runs.ok ? runs.value : []) {
+      await expect(fs.stat(path.join(dir, 'mlruns', run.experimentId, run.runId, 'artifacts', 'logs'))).rejects.toThrow();
+    }
+    expect(runs.ok && runs.value.length).toBe(3);
+  });
+
+  it('compare --last N stays within the pipeline that ran last, and says so when other pipelines ran in between', async () => {
+    const dir = await project();
+    await twoRuns(dir);
+    const other = '20260101-000130-toys';
+    const events = (await pipelineEvents(dir, { runId: other, t0: T0 + 90_000 })).map((e) => (e.type === 'run-start' ? { ...e, pipelineName: 'toy' } : e));
+    const tracker = await createMlflowTracker(settings(null), runInfo(dir, other, { pipelineName: 'toy' }), { USER: 'carol' }, { batchMs: 5 });
+    for (const e of events) tracker.onEvent(e);
+    await tracker.close();
+    const latest = '20260101-000300-dddd';
+    await track(dir, await pipelineEvents(dir, { runId: latest, t0: T0 + 180_000 }), latest);
+    const json = io(dir);
+    expect(await compareCommand(['--last', '2', '--json'], json)).toBe(0);
+    expect((JSON.parse(json.out()) as { runs: string[] }).runs).toEqual(['20260101-000100-bbbb', latest]);
+    expect(json.err()).toMatch(/the last 2 runs include other pipelines \(toy\); comparing the last 2 runs of 'seg'/);
+  });
+
   it('exits 2 with a message on bad usage', async () => {
     const dir = await project();
     for (const [command, argv] of [
@@ -126,14 +193,29 @@ describe('mlflow sync', () => {
     await server.start(server.port);
     const sync = io(dir);
     expect(await syncCommand(['--tracking-uri', url], sync)).toBe(0);
-    expect(sync.out()).toMatch(/^r9: sent (\d+), already acknowledged 0 of \1 operations \(complete\)\n$/);
+    expect(sync.out()).toMatch(/^r9 to http:\/\/127\.0\.0\.1:\d+: sent (\d+), already acknowledged 0 of \1 operations \(complete\)\n$/);
     expect(server.runs.size).toBe(4);
     const again = io(dir);
     expect(await syncCommand(['--tracking-uri', url], again)).toBe(0);
-    expect(again.out()).toMatch(/^r9: sent 0, already acknowledged (\d+) of \1 operations/);
+    expect(again.out()).toMatch(/^r9 to http:\/\/127\.0\.0\.1:\d+: sent 0, already acknowledged (\d+) of \1 operations/);
     const listed = io(dir, { MLFLOW_TRACKING_URI: url });
     expect(await runsCommand([], listed)).toBe(0);
     expect(listed.out()).toMatch(/\nr9\s+.*FINISHED\s+seg/);
+  });
+
+  it('without --tracking-uri, replays each journal to the server its run was headed for, not to ./mlruns', async () => {
+    const dir = await project();
+    const server = new FakeMlflow();
+    const url = await server.start();
+    await server.stop();
+    cleanup.push(() => server.stop());
+    await track(dir, await pipelineEvents(dir, { runId: 'r5' }), 'r5', url, 100);
+    await server.start(server.port);
+    const sync = io(dir); // no MLFLOW_TRACKING_URI, no flag
+    expect(await syncCommand([], sync)).toBe(0);
+    expect(sync.out()).toMatch(/^r5 to http:\/\/127\.0\.0\.1:\d+: sent \d+, already acknowledged 0 of \d+ operations \(complete\)\n$/);
+    expect(server.runs.size).toBe(4);
+    await expect(fs.stat(path.join(dir, 'mlruns'))).rejects.toThrow();
   });
 
   it('can replay the same journal into another store (a local file store)', async () => {
@@ -141,7 +223,7 @@ describe('mlflow sync', () => {
     await track(dir, await pipelineEvents(dir, { runId: 'r7' }), 'r7');
     const sync = io(dir);
     expect(await syncCommand(['--tracking-uri', 'file:./other-mlruns'], sync)).toBe(0);
-    expect(sync.out()).toMatch(/^r7: sent \d+, already acknowledged 0 of/);
+    expect(sync.out()).toMatch(/^r7 to \/.*\/other-mlruns: sent \d+, already acknowledged 0 of/);
     const listed = io(dir);
     expect(await runsCommand(['--tracking-uri', 'file:./other-mlruns', '--json'], listed)).toBe(0);
     expect((JSON.parse(listed.out()) as { bluRunId: string }[]).map((r) => r.bluRunId)).toEqual(['r7']);
@@ -158,10 +240,10 @@ describe('mlflow sync', () => {
     await writer.value.close();
     const skipped = io(dir);
     expect(await syncCommand([], skipped)).toBe(0);
-    expect(skipped.out()).toMatch(/^crashed: sent 0, .*no run end \(skipped unless --include-incomplete\)/);
+    expect(skipped.out()).toMatch(/^crashed to \/.*\/mlruns: sent 0, .*no run end \(skipped unless --include-incomplete\)/);
     const forced = io(dir);
     expect(await syncCommand(['--include-incomplete'], forced)).toBe(0);
-    expect(forced.out()).toMatch(/^crashed: sent \d+/);
+    expect(forced.out()).toMatch(/^crashed to \/.*\/mlruns: sent \d+/);
     const store = new FileStore(path.join(dir, 'mlruns'));
     const exps = await store.listExperimentIds();
     const runs = await store.searchRuns(exps.ok ? exps.value : [], { 'blu.run_id': 'crashed' });

@@ -51,6 +51,8 @@ export async function runCommand(argv: readonly string[], io: CliIO): Promise<Ex
   const budgets = parseBudgets(stringList(values.resources));
   if (!budgets.ok) return usageError(io, budgets.error, RUN_USAGE);
   const registry = builtinRegistry();
+  // The tracking modules load while the pipeline is read and planned (a no-op run is mostly start-up).
+  if (values['no-track'] !== true && !values['dry-run']) void import('../../tracking/index.js').catch(() => undefined);
   const session = await loadSession(io, sessionOptionsFrom(parsed.value, io, registry));
   if (typeof session === 'number') return session;
   if (values['dry-run']) return printPlan(io, session, 'dry-run');

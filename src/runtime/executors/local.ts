@@ -1,4 +1,5 @@
-import { createWriteStream } from 'node:fs';
+import type { WriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { StepKindRegistry } from '../../steps/kind.js';
@@ -34,22 +35,38 @@ export function createLocalExecutor(options: LocalExecutorOptions): Executor {
     maxParallel: options.jobs,
     enforcesLocalResources: true,
     async execute(spec, execution) {
-      await mkdir(path.dirname(spec.logPath), { recursive: true });
-      const log = createWriteStream(spec.logPath, { flags: 'a' });
-      // A log that cannot be written (a full disk) must not crash the runner; the step's own writes
-      // or its commit then fail with a message that says what could not be stored.
-      log.on('error', () => undefined);
+      const log = new LazyLog(spec.logPath);
       try {
         if (spec.kind === 'run') {
-          return await runAttempt(spec, options.stores, { ...execution, output: (t) => log.write(t), env: options.env, registry: options.registry });
+          return await runAttempt(spec, options.stores, { ...execution, output: log.write, env: options.env, registry: options.registry });
         }
-        return await runInChild(spec, execution, options, (t) => log.write(t));
+        return await runInChild(spec, execution, options, log.write);
       } finally {
-        await new Promise<void>((resolve) => (log.closed ? resolve() : (log.once('close', () => resolve()), log.end())));
+        await log.close();
       }
     },
     async shutdown() {},
   };
+}
+
+/** A step's log file, created at its first line: a silent step leaves no empty log behind. */
+class LazyLog {
+  #stream: WriteStream | null = null;
+
+  constructor(private readonly file: string) {}
+
+  readonly write = (text: string): void => {
+    if (this.#stream === null) {
+      mkdirSync(path.dirname(this.file), { recursive: true });
+      this.#stream = createWriteStream(this.file, { flags: 'a' });
+    }
+    this.#stream.write(text);
+  };
+
+  async close(): Promise<void> {
+    const stream = this.#stream;
+    if (stream) await new Promise<void>((resolve) => stream.end(resolve));
+  }
 }
 
 async function runInChild(spec: StepSpec, execution: ExecuteOptions, options: LocalExecutorOptions, output: (text: string) => void): Promise<Result<AttemptSuccess, StepFailure>> {

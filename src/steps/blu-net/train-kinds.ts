@@ -170,6 +170,14 @@ export const ablationKind: StepKindDefinition = {
     const w = withOf<AblationWith>(value);
     return { deps: [], outs: modelOuts(stepId), needs: [w.data] };
   },
+  effectiveWith(value) {
+    // The learning rate this model trains with (as train-steps picks it); binariser settings only for BLU-Net.
+    const { lr_by_model: byModel, gamma_init: gammaInit, ste, ...rest } = withOf<AblationWith>(value);
+    const train = rest.train !== null && typeof rest.train === 'object' && !Array.isArray(rest.train) ? rest.train : {};
+    const lr = byModel?.[rest.model] ?? train.lr;
+    const binariser = rest.model === 'blu_net' ? { ...(gammaInit !== undefined ? { gamma_init: gammaInit } : {}), ...(ste !== undefined ? { ste } : {}) } : {};
+    return { ...rest, train: { ...train, ...(lr !== undefined ? { lr } : {}) }, ...binariser } as JsonValue;
+  },
   async load() {
     return (await import('./impl/train-steps.js')).ablationStep;
   },

@@ -1,0 +1,120 @@
+/**
+ * Output leases: how concurrent runs of different configurations share one workspace.
+ *
+ * A run holds a lease on a step's outputs from the moment they are settled for it (ran, restored,
+ * or checked fresh) until the last of its steps that will read them has finished. A run about to
+ * write those outputs (run or restore a step) first waits until no other live run holds a lease on
+ * them. Taking a lease and writing both happen under the step's lock, so a lease never covers a
+ * file another run is rewriting. Leases are files: `<leasesDir>/<path hash>/<run id>.json`.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface LeaseHolder {
+  readonly runId: string;
+  readonly pid: number;
+  readonly host: string;
+  readonly path: string;
+  readonly since: string;
+}
+
+const POLL_MS = 100;
+
+export class OutputLeases {
+  readonly #held = new Set<string>();
+
+  constructor(
+    private readonly dir: string,
+    private readonly runId: string,
+  ) {}
+
+  /** Records this run's lease on each path (idempotent). */
+  hold(paths: readonly string[]): void {
+    for (const p of paths) {
+      const file = this.#file(p);
+      if (this.#held.has(file)) continue;
+      mkdirSync(path.dirname(file), { recursive: true });
+      const holder: LeaseHolder = { runId: this.runId, pid: process.pid, host: os.hostname(), path: p, since: new Date().toISOString() };
+      writeFileSync(file, JSON.stringify(holder));
+      this.#held.add(file);
+    }
+  }
+
+  release(paths: readonly string[]): void {
+    for (const p of paths) {
+      const file = this.#file(p);
+      if (!this.#held.delete(file)) continue;
+      rmSync(file, { force: true });
+    }
+  }
+
+  releaseAll(): void {
+    for (const file of this.#held) rmSync(file, { force: true });
+    this.#held.clear();
+  }
+
+  /** The first live lease another run holds on any of the paths. Leases of dead processes are removed. */
+  foreignHolder(paths: readonly string[]): LeaseHolder | undefined {
+    for (const p of paths) {
+      const dir = path.dirname(this.#file(p));
+      let names: string[];
+      try {
+        names = readdirSync(dir);
+      } catch {
+        continue;
+      }
+      for (const name of names) {
+        if (name === `${this.#safeRun()}.json`) continue;
+        const holder = readHolder(path.join(dir, name));
+        if (holder === undefined) continue;
+        if (isDead(holder)) rmSync(path.join(dir, name), { force: true });
+        else return holder;
+      }
+    }
+    return undefined;
+  }
+
+  /** Waits until no other run leases any of the paths; false when aborted first. */
+  async waitUntilFree(paths: readonly string[], signal: AbortSignal, onWait: (holder: LeaseHolder) => void): Promise<boolean> {
+    let announced = false;
+    for (;;) {
+      if (signal.aborted) return false;
+      const holder = this.foreignHolder(paths);
+      if (holder === undefined) return true;
+      if (!announced) onWait(holder);
+      announced = true;
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+  }
+
+  #safeRun(): string {
+    return this.runId.replace(/[^A-Za-z0-9._-]/g, '_');
+  }
+
+  #file(outputPath: string): string {
+    const digest = createHash('sha256').update(outputPath).digest('hex').slice(0, 24);
+    return path.join(this.dir, digest, `${this.#safeRun()}.json`);
+  }
+}
+
+function readHolder(file: string): LeaseHolder | undefined {
+  try {
+    const value = JSON.parse(readFileSync(file, 'utf8')) as Partial<LeaseHolder>;
+    return typeof value.pid === 'number' && typeof value.host === 'string' && typeof value.runId === 'string' ? (value as LeaseHolder) : undefined;
+  } catch {
+    return undefined; // being written, or just removed
+  }
+}
+
+/** A holder on this host whose process is gone left its leases behind (SIGKILL). Other hosts' pids mean nothing here. */
+function isDead(holder: LeaseHolder): boolean {
+  if (holder.host !== os.hostname()) return false;
+  try {
+    process.kill(holder.pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
