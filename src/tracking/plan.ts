@@ -63,6 +63,8 @@ interface FreshStep {
   /** The blu run and MLflow run (null when it was not tracked here) whose step produced the outputs. */
   readonly source: { readonly bluRunId: string; readonly stepId: string; readonly mlflowRunId: string | null } | null;
   readonly metrics: Readonly<Record<string, number>>;
+  /** The step's own tags (e.g. blu.collapsed), kept from the run that produced its outputs. */
+  readonly tags?: Readonly<Record<string, string>>;
 }
 
 /** Parent tags holding `{step: [source blu run id, source MLflow run id | null]}` for fresh steps, split to fit tag values. */
@@ -233,7 +235,7 @@ export class Planner {
     this.steps.delete(event.stepId);
     const found = event.source !== undefined ? this.ctx.lookupSource(event.source.runId, event.source.stepId) : null;
     const source = event.source === undefined ? null : { bluRunId: event.source.runId, stepId: event.source.stepId, mlflowRunId: found !== null && 'runId' in found ? found.runId : null };
-    this.fresh.push({ step: event.stepId, key: event.key ?? '', source, metrics: event.metrics });
+    this.fresh.push({ step: event.stepId, key: event.key ?? '', source, metrics: event.metrics, ...(event.tags ? { tags: event.tags } : {}) });
   }
 
   /** duration_s, plus final values not already logged as series (all of them for restored steps). */
@@ -301,7 +303,7 @@ export class Planner {
     const steps = this.outcomes.map(({ step, outcome, key, mlflow }) => {
       const f = fresh.get(step);
       if (f === undefined) return { step, outcome, key, run: mlflow === null ? null : 'own child run' };
-      return { step, outcome, key, source_blu_run_id: f.source?.bluRunId ?? null, source_run_id: f.source?.mlflowRunId ?? null, metrics: f.metrics };
+      return { step, outcome, key, source_blu_run_id: f.source?.bluRunId ?? null, source_run_id: f.source?.mlflowRunId ?? null, metrics: f.metrics, ...(f.tags ? { tags: f.tags } : {}) };
     });
     return `${JSON.stringify({ run_id: this.ctx.info.runId, pipeline: this.ctx.info.pipelineName, steps }, null, 1)}\n`;
   }

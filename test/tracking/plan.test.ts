@@ -33,12 +33,17 @@ describe('planner', () => {
   it("logs a step's own tags at its end, without letting them replace the runner's", () => {
     const ops = plan([
       { type: 'run-start', runId: 'r1', pipelineFile: 'p.yaml', pipelineName: 'p', steps: [], time: T0 },
-      { type: 'step-end', stepId: 'train', outcome: 'fresh', key: null, durationMs: 1, metrics: {}, artifacts: [], time: T0 + 5,
+      { type: 'step-end', stepId: 'train', outcome: 'restored', key: null, durationMs: 1, metrics: {}, artifacts: [], time: T0 + 5,
         tags: { 'blu.collapsed': 'val IoU never left 0', 'blu.outcome': 'pretend' } },
+      // A fresh step has no run of its own: its tags go into the pipeline run's steps.json.
+      { type: 'step-end', stepId: 'eval', outcome: 'fresh', key: null, durationMs: 1, metrics: {}, artifacts: [], time: T0 + 6, tags: { 'blu.collapsed': 'constant output' } },
+      { type: 'run-end', runId: 'r1', status: 'succeeded', durationMs: 10, time: T0 + 10, counts: { ran: 0, restored: 1, fresh: 1, failed: 0, skipped: 0, cancelled: 0 } },
     ]);
     const tags = ops.flatMap((op) => (op.kind === 'log' && op.ref === 'step:train' ? op.tags : []));
     expect(tags).toContainEqual({ key: 'blu.collapsed', value: 'val IoU never left 0' });
-    expect(tags.filter((t) => t.key === 'blu.outcome')).toEqual([{ key: 'blu.outcome', value: 'fresh' }]);
+    expect(tags.filter((t) => t.key === 'blu.outcome')).toEqual([{ key: 'blu.outcome', value: 'restored' }]);
+    const steps = ops.find((op) => op.kind === 'artifact-text' && op.dest === 'steps.json');
+    expect(steps?.kind === 'artifact-text' && JSON.parse(steps.text).steps).toContainEqual(expect.objectContaining({ step: 'eval', tags: { 'blu.collapsed': 'constant output' } }));
   });
 
   it('records failed steps as FAILED with the failure, and skips steps that never started', () => {

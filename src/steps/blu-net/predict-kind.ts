@@ -18,6 +18,7 @@ export interface PredictWith {
 export const predictKind: StepKindDefinition = {
   name: 'predict',
   version: '1',
+  implementation: new URL('./impl/predict.js', import.meta.url),
   description: 'Segments a folder of images with a trained model (a BLU-Net packed on the binary engine): mask PNGs, optional overlays',
   withSchema: {
     type: 'object',
