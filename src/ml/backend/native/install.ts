@@ -112,7 +112,7 @@ export async function installNative(options: InstallOptions): Promise<Result<Ins
   const current = readNativeState(site.packageDir);
   const explicit = options.from ?? (options.env.BLU_LIBTENSORFLOW || undefined);
   const sameSource = explicit === undefined || current?.source?.path === path.resolve(explicit);
-  if (options.force !== true && current !== null && sameSource && existsSync(current.addon)) return ok({ state: current, did: 'nothing' });
+  if (options.force !== true && current !== null && sameSource && stillInPlace(current)) return ok({ state: current, did: 'nothing' });
   // tfjs-node's own install script succeeded (a machine with internet): check it and keep it.
   if (options.from === undefined && options.force !== true && current === null && hasAddon(site)) {
     const registry = await verifiedState(site, null, options.env);
@@ -122,6 +122,11 @@ export async function installNative(options: InstallOptions): Promise<Result<Ins
   const source = await pickSource(options, cache);
   if (!source.ok) return source;
   return buildAgainst(site, source.value, cache, options);
+}
+
+// The binding and the cached library it links to (someone may have cleared ~/.cache).
+function stillInPlace(state: NativeState): boolean {
+  return existsSync(state.addon) && (state.libtensorflowDir === null || existsSync(path.join(state.libtensorflowDir, 'source.json')));
 }
 
 function hasAddon(site: NodePackageSite): boolean {
