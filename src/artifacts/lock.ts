@@ -20,7 +20,7 @@ import { linkSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, wr
 import { link, rename, unlink, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
-import { err, ok, type Result } from '../runtime/result.js';
+import { err, ok, type Result } from '../base/result.js';
 import { hasErrno } from './errors.js';
 
 export interface LockHolder {

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
-import type { Result } from '../runtime/result.js';
-import { err, ok } from '../runtime/result.js';
+import type { Result } from '../base/result.js';
+import { err, ok } from '../base/result.js';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 

@@ -14,9 +14,9 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   dag: async () => (await import('./commands/dag.js')).dagCommand,
   gc: async () => (await import('./commands/gc.js')).gcCommand,
   cache: async () => (await import('./commands/cache.js')).cacheCommand,
-  runs: async () => (await import('../tracking/commands.js')).runsCommand,
-  compare: async () => (await import('../tracking/commands.js')).compareCommand,
-  ui: async () => (await import('../tracking/commands.js')).uiCommand,
+  runs: async () => (await import('./commands/tracking.js')).runsCommand,
+  compare: async () => (await import('./commands/tracking.js')).compareCommand,
+  ui: async () => (await import('./commands/tracking.js')).uiCommand,
   doctor: async () => (await import('./commands/misc.js')).doctorCommand,
   kinds: async () => (await import('./commands/misc.js')).kindsCommand,
   native: async () => (await import('./commands/native.js')).nativeCommand,
@@ -51,7 +51,7 @@ export async function main(argv: readonly string[], io: CliIO): Promise<ExitCode
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') return (io.stdout(`${HELP}\n`), EXIT.ok);
   if (name === '--version' || name === '-v') return (io.stdout(`${VERSION}\n`), EXIT.ok);
   if (name === 'mlflow') {
-    if (rest[0] === 'sync') return (await import('../tracking/commands.js')).syncCommand(rest.slice(1), io);
+    if (rest[0] === 'sync') return (await import('./commands/tracking.js')).syncCommand(rest.slice(1), io);
     const usage = "usage: blu-pipe mlflow sync [options]   (the only mlflow subcommand; 'blu-pipe mlflow sync --help' lists its options)";
     if (wantsHelp(rest)) return printUsage(io, usage);
     io.stderr(`blu-pipe: unknown mlflow subcommand${rest[0] === undefined ? '' : ` '${rest[0]}'`}\n${usage}\n`);

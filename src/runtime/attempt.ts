@@ -12,8 +12,8 @@ import type { StepKindRegistry } from '../steps/kind.js';
 import { runCommand } from '../steps/run-command.js';
 import type { StepFailure } from './events.js';
 import type { AttemptSuccess, StepReport } from './executor.js';
-import type { Result } from './result.js';
-import { err, ok } from './result.js';
+import type { Result } from '../base/result.js';
+import { err, ok } from '../base/result.js';
 import type { StepSpec } from './step-spec.js';
 
 export interface AttemptIO {

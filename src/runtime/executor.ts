@@ -1,6 +1,6 @@
 import type { ActionCacheEntry } from '../artifacts/types.js';
 import type { StepFailure, StepProgress } from './events.js';
-import type { Result } from './result.js';
+import type { Result } from '../base/result.js';
 import type { StepSpec } from './step-spec.js';
 
 /** What a step reports while it runs (parsed from `::blu::` lines of its output, see step-protocol.ts). */

@@ -12,8 +12,8 @@ import type { ProjectLayout } from './layout.js';
 import { lockRefFor, readLockSection } from './lockfile.js';
 import type { Pipeline, StepInstance } from './pipeline.js';
 import type { PlanFacts, WorkspaceState } from './plan.js';
-import type { Result } from './result.js';
-import { err, ok } from './result.js';
+import type { Result } from '../base/result.js';
+import { err, ok } from '../base/result.js';
 
 export interface Stores {
   readonly cas: ContentStore;

@@ -2,7 +2,7 @@ import { yamlLib } from './lazy-deps.js';
 import type { Diagnostic, SourceMap } from './diagnostics.js';
 import { suggestion } from './diagnostics.js';
 import { lookupPath, paramPaths } from './interpolate.js';
-import type { JsonObject, JsonValue } from './result.js';
+import type { JsonObject, JsonValue } from '../base/result.js';
 
 function isObject(value: JsonValue | undefined): value is JsonObject {
   return value !== null && typeof value === 'object' && !Array.isArray(value);

@@ -1,5 +1,5 @@
 import type { PathSegment, SourceMap } from './diagnostics.js';
-import type { JsonObject, JsonValue } from './result.js';
+import type { JsonObject, JsonValue } from '../base/result.js';
 import type { OutputDecl, StepResources } from './step-spec.js';
 
 export interface Position {

@@ -7,7 +7,7 @@ import { parseDuration } from './durations.js';
 import type { InterpolationError, Scope } from './interpolate.js';
 import { interpolateValue, lookupPath, paramPaths } from './interpolate.js';
 import type { StepInstance } from './pipeline.js';
-import type { JsonObject, JsonValue } from './result.js';
+import type { JsonObject, JsonValue } from '../base/result.js';
 import { checkSchema } from './schema-check.js';
 import type { OutputDecl, StepResources } from './step-spec.js';
 import { splitWords } from './words.js';

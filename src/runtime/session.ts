@@ -15,8 +15,8 @@ import { loadPipeline } from './load.js';
 import type { Pipeline } from './pipeline.js';
 import type { Plan, PlanFacts } from './plan.js';
 import { planRun } from './plan.js';
-import type { Result } from './result.js';
-import { err, ok } from './result.js';
+import type { Result } from '../base/result.js';
+import { err, ok } from '../base/result.js';
 
 export interface SessionOptions {
   readonly file: string;

@@ -1,4 +1,4 @@
-import type { JsonValue } from './result.js';
+import type { JsonValue } from '../base/result.js';
 import type { KeyComponents, StepKey, StoredOutput } from '../artifacts/types.js';
 
 /** Declared resources of a step; the scheduler and executors map them (local semaphores, sbatch options). */

@@ -6,8 +6,8 @@ import { readJsonFile, writeFileAtomic } from '../artifacts/atomic.js';
 import { sha256Hex } from '../artifacts/canonical.js';
 import type { Diagnostic } from './diagnostics.js';
 import { SourceMap } from './diagnostics.js';
-import type { Result } from './result.js';
-import { err, ok } from './result.js';
+import type { Result } from '../base/result.js';
+import { err, ok } from '../base/result.js';
 
 export interface ParsedYaml {
   readonly source: SourceMap;

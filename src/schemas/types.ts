@@ -1,5 +1,5 @@
 /** TypeScript shape of a pipeline file after schema validation (see pipeline.schema.json). */
-import type { JsonObject, JsonValue } from '../runtime/result.js';
+import type { JsonObject, JsonValue } from '../base/result.js';
 
 export type RawDuration = number | string;
 export type RawEnv = readonly string[] | Readonly<Record<string, string | number | boolean>>;

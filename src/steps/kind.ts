@@ -1,5 +1,5 @@
-import type { JsonValue } from '../runtime/result.js';
-import type { Result } from '../runtime/result.js';
+import type { JsonValue } from '../base/result.js';
+import type { Result } from '../base/result.js';
 import type { StepReport } from '../runtime/executor.js';
 import type { OutputDecl, StepResources, StepSpec } from '../runtime/step-spec.js';
 

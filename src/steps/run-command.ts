@@ -3,8 +3,8 @@ import type { StepReport } from '../runtime/executor.js';
 import { OutputRouter } from '../runtime/output-router.js';
 import type { ChildOutcome } from '../runtime/child.js';
 import { runChild } from '../runtime/child.js';
-import type { Result } from '../runtime/result.js';
-import { err, ok } from '../runtime/result.js';
+import type { Result } from '../base/result.js';
+import { err, ok } from '../base/result.js';
 import type { StepSpec } from '../runtime/step-spec.js';
 
 export interface CommandIO {

@@ -6,7 +6,7 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Result } from '../runtime/result.js';
+import type { Result } from '../base/result.js';
 import type { AckLog, RunIndex } from './journal.js';
 import type { Op } from './plan.js';
 import type { CreatedRun, StoreError, TrackingStore } from './store.js';

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { yamlLib } from '../runtime/lazy-deps.js';
-import { type Result, ok, err } from '../runtime/result.js';
+import { type Result, ok, err } from '../base/result.js';
 import { emitMetaYaml, type MetaValue } from './yaml-emit.js';
 import {
   STATUS_CODE, latestOf, statusFromCode,

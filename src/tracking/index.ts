@@ -6,6 +6,5 @@ export const createTracker: CreateTracker = (settings, info, env) => createMlflo
 
 export { createMlflowTracker, type MlflowTracker, type TrackerOptions } from './mlflow-tracker.js';
 export { syncJournal, type SyncOptions, type SyncReport } from './sync.js';
-export { runsCommand, compareCommand, uiCommand, syncCommand } from './commands.js';
 export { listPipelineRuns, loadRunDetail, type PipelineRunSummary, type RunDetail } from './reader.js';
 export { resolveTarget, type Target } from './target.js';

@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { PipelineRunInfo } from './tracker.js';
 import type { JournalEvent } from './plan.js';
 import type { CreatedRun } from './store.js';
-import { type Result, ok, err } from '../runtime/result.js';
+import { type Result, ok, err } from '../base/result.js';
 
 /** Appends lines to a file; failures come back as data (the caller decides how loud to be). */
 async function appendLines(file: string, text: string): Promise<Result<void, string>> {

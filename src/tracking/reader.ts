@@ -1,5 +1,5 @@
 /** Reads blu-pipe runs back from any store, for `runs` and `compare`. */
-import { type Result, ok } from '../runtime/result.js';
+import { type Result, ok } from '../base/result.js';
 import { FRESH_SOURCES_TAG } from './plan.js';
 import type { MetricRecord, RunRecord, RunStatus, StoreError, TrackingStore } from './store.js';
 import { sanitizeKey } from './values.js';

@@ -2,7 +2,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Result, ok, err } from '../runtime/result.js';
+import { type Result, ok, err } from '../base/result.js';
 import { metricValueFromJson, metricValueToJson } from './values.js';
 import {
   statusFromCode,

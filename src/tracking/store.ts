@@ -1,5 +1,5 @@
 /** The operations blu-pipe needs from an MLflow tracking store, file-based or REST. */
-import type { Result } from '../runtime/result.js';
+import type { Result } from '../base/result.js';
 
 export interface StoreError {
   readonly message: string;

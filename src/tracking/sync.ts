@@ -4,7 +4,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { type Result, ok, err } from '../runtime/result.js';
+import { type Result, ok, err } from '../base/result.js';
 import { AckLog, RunIndex, journalDir, readJournal, type JournalContents } from './journal.js';
 import type { TrackingStore } from './store.js';
 import { Planner, type Op } from './plan.js';

@@ -1,7 +1,7 @@
 /** Where tracking data goes: an embedded MLflow file store or an MLflow server over REST. */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Result, ok, err } from '../runtime/result.js';
+import { type Result, ok, err } from '../base/result.js';
 
 export type Target =
   | { readonly kind: 'file'; readonly root: string; readonly uri: string }

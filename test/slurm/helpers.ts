@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { KeyComponents, StepKey } from '../../src/artifacts/types.js';
 import type { StepProgress } from '../../src/runtime/events.js';
 import type { StepReport } from '../../src/runtime/executor.js';
-import type { JsonValue } from '../../src/runtime/result.js';
+import type { JsonValue } from '../../src/base/result.js';
 import type { StepResources, StepSpec } from '../../src/runtime/step-spec.js';
 
 export const FAKE_WORKER = fileURLToPath(new URL('./fixtures/fake-exec-step.mjs', import.meta.url));

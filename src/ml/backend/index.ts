@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
-import { err, ok, type Result } from '../../runtime/result.js';
+import { err, ok, type Result } from '../../base/result.js';
 import { registerCpuTrainingKernels, registerWasmTrainingKernels } from '../kernels/index.js';
 import { registerNativeTrainingGradients } from '../kernels/native-ops.js';
 import { applyNativeEnvDefaults, onednnSetting, threadSettings } from './native/env-defaults.js';

@@ -1,6 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { err, ok, type Result } from '../../runtime/result.js';
+import { err, ok, type Result } from '../../base/result.js';
 import { decodePair } from './decode.js';
 import { thesisSplit } from './split.js';
 import type { DataError, DatasetSplit, Sample } from './types.js';

@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { err, ok, type Result } from '../../runtime/result.js';
+import { err, ok, type Result } from '../../base/result.js';
 import type { DataError, Sample } from './types.js';
 
 interface GrayPixels {

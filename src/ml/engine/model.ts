@@ -4,7 +4,7 @@
  * No tfjs: the engine runs without the simulation.
  */
 import { readFile } from 'node:fs/promises';
-import { err, ok, type Result } from '../../runtime/result.js';
+import { err, ok, type Result } from '../../base/result.js';
 import { ByteReader, decodeSigns, readPackedHeader, readSignRecord, type PackedOptions, type SignRecord } from '../models/packed-format.js';
 import { packedRecordPlan, type PlanRecord } from './plan.js';
 import { levelValue, wordsFor } from './tensors.js';

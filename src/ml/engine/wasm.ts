@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { err, ok, type Result } from '../../runtime/result.js';
+import { err, ok, type Result } from '../../base/result.js';
 import type { EngineImage, EngineKernels } from './kernels.js';
 import { effectiveKernel, kernelSigns, type ActivationLayer, type Block, type ConvLayer, type SeparableLayer } from './model.js';
 import { codeRanks } from './bitmaps.js';

@@ -1,6 +1,6 @@
 /** Public API of the model zoo: U-Net, lw_unet, BLU-Net and their tooling. */
 import type * as tf from '@tensorflow/tfjs';
-import { err, ok, type Result } from '../../runtime/result.js';
+import { err, ok, type Result } from '../../base/result.js';
 import { buildBluNet, type BluNetOptions } from './blu-net.js';
 import { buildLwUnet, buildUnet, type UnetOptions } from './unet.js';
 

@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { err, ok, type Result } from '../../runtime/result.js';
+import { err, ok, type Result } from '../../base/result.js';
 import { BinaryConv2D, BinarySeparableConv2D, BinarySignActivation } from './binary-layers.js';
 import { effectiveFromSigns, residualSigns, signDeadZone } from './binary-ops.js';
 import { buildBluNet } from './blu-net.js';

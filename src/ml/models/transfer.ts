@@ -6,7 +6,7 @@
  * `transferOutput` is set (the thesis matched names containing "Conv", which skipped it).
  */
 import * as tf from '@tensorflow/tfjs';
-import { err, ok, type Result } from '../../runtime/result.js';
+import { err, ok, type Result } from '../../base/result.js';
 import { BinaryConv2D, BinarySeparableConv2D } from './binary-layers.js';
 
 export interface TransferredLayer {

@@ -1,6 +1,6 @@
 /** Reading images to predict on and writing masks and overlays (sharp). */
 import sharp from 'sharp';
-import { err, ok, type Result } from '../../runtime/result.js';
+import { err, ok, type Result } from '../../base/result.js';
 
 export type ImageErrorCode = 'unreadable-image' | 'wrong-channels';
 export interface ImageError {

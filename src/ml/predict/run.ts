@@ -1,7 +1,7 @@
 /** Segments a list of images with one predictor: tiling, masks, overlays, progress events. */
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { err, ok, type Result } from '../../runtime/result.js';
+import { err, ok, type Result } from '../../base/result.js';
 import { readGreyImage, writeMask, writeOverlay, type GreyImage, type ImageError } from './image.js';
 import type { Predictor } from './predictor.js';
 import { cutTile, pasteOwned, planAxis } from './tiles.js';

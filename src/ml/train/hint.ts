@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { err, ok, type Result } from '../../runtime/result.js';
+import { err, ok, type Result } from '../../base/result.js';
 import type { AugmentOptions } from '../data/augment.js';
 import type { CropOptions } from '../data/crop.js';
 import type { Sample } from '../data/types.js';

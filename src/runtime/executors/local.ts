@@ -9,8 +9,8 @@ import type { StepFailure } from '../events.js';
 import type { AttemptSuccess, ExecuteOptions, Executor } from '../executor.js';
 import { stepFileName } from '../layout.js';
 import { OutputRouter } from '../output-router.js';
-import type { Result } from '../result.js';
-import { err, ok } from '../result.js';
+import type { Result } from '../../base/result.js';
+import { err, ok } from '../../base/result.js';
 import type { StepSpec } from '../step-spec.js';
 
 export interface LocalExecutorOptions {

@@ -1,6 +1,6 @@
 /** Thin, typed wrappers over the Slurm client commands (argv only, never a shell). */
 import { execa } from 'execa';
-import { err, ok, type Result } from '../result.js';
+import { err, ok, type Result } from '../../base/result.js';
 import { parseQueueStates, parseScontrolJob, type JobRecord } from './slurm-state.js';
 
 export interface SlurmCommandOptions {

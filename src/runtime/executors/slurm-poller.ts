@@ -2,8 +2,8 @@
  * One `squeue` call per poll interval for all jobs of this executor, instead of one per job:
  * with 64 steps in flight, per-job polling would hammer slurmctld for no gain.
  */
-import type { Result } from '../result.js';
-import { ok } from '../result.js';
+import type { Result } from '../../base/result.js';
+import { ok } from '../../base/result.js';
 import { queueStates, type CommandError, type SlurmCommandOptions } from './slurm-cli.js';
 
 interface Snapshot {

@@ -7,7 +7,7 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { StepFailure } from '../events.js';
 import type { AttemptSuccess, ExecuteOptions, Executor, StepReport } from '../executor.js';
-import { err, ok, type Result } from '../result.js';
+import { err, ok, type Result } from '../../base/result.js';
 import type { StepSpec } from '../step-spec.js';
 import { buildSbatchArgv, renderBatchScript, safeFileStem } from './slurm-argv.js';
 import { readCommittedEntry } from './slurm-cache.js';

@@ -2,7 +2,7 @@
  * Pure helpers shared by the BLU-Net step kinds: `with:` schema fragments, typed settings and
  * artifact paths. Nothing here imports TensorFlow.js: the CLI loads these for planning.
  */
-import type { JsonValue } from '../../runtime/result.js';
+import type { JsonValue } from '../../base/result.js';
 import type { OutputDecl } from '../../runtime/step-spec.js';
 
 /** Step ids contain '@', '=' and ','; artifact folders use a plain-character version. */

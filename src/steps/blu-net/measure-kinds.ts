@@ -1,6 +1,6 @@
 /** The measuring kinds: evaluate (per model), size, latency, and the aggregating report. */
 import type { StepKindDefinition } from '../kind.js';
-import type { JsonValue } from '../../runtime/result.js';
+import type { JsonValue } from '../../base/result.js';
 import { ARTIFACT, artifactPath, out, STEP_REF_SCHEMA, withOf } from './common.js';
 
 const CROP = { type: 'integer', minimum: 16, multipleOf: 16 } as const;

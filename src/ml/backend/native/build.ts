@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, rename, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { err, ok, type Result } from '../../../runtime/result.js';
+import { err, ok, type Result } from '../../../base/result.js';
 import { nativeError, type NativeError } from './errors.js';
 import type { NodePackageSite } from './paths.js';
 import type { Toolchain } from './toolchain.js';

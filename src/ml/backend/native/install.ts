@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { err, ok, type Result } from '../../../runtime/result.js';
+import { err, ok, type Result } from '../../../base/result.js';
 import { addonCacheFile, addonPath, ensureNodePackage, linkDeps, provideAddon } from './build.js';
 import { C_API_CORE, dynamicSymbols, missingSymbols } from './elf.js';
 import { nativeError, type NativeError } from './errors.js';

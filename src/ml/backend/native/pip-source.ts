@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { err, ok, type Result } from '../../../runtime/result.js';
+import { err, ok, type Result } from '../../../base/result.js';
 import { nativeError, type NativeError } from './errors.js';
 import { classifySource, type LibtensorflowSource } from './source.js';
 import { findOnPath } from './toolchain.js';

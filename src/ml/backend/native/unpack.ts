@@ -2,7 +2,7 @@ import { createWriteStream, existsSync, readdirSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { err, ok, type Result } from '../../../runtime/result.js';
+import { err, ok, type Result } from '../../../base/result.js';
 import { nativeError, type NativeError } from './errors.js';
 import type { LibtensorflowSource } from './source.js';
 import { readZipEntries, type ZipReader } from './zip.js';

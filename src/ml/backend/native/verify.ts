@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { execa } from 'execa';
-import { err, ok, type Result } from '../../../runtime/result.js';
+import { err, ok, type Result } from '../../../base/result.js';
 import { nativeError, type NativeError } from './errors.js';
 import { blupipeRoot } from './paths.js';
 

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Entry, ZipFile } from 'yauzl';
-import { err, ok, type Result } from '../../../runtime/result.js';
+import { err, ok, type Result } from '../../../base/result.js';
 
 /**
  * Streams the entries of a zip that `wanted(name)` accepts to `save(name, stream)`, one at a time,

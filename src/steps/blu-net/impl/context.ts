@@ -2,7 +2,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { BackendInfo } from '../../../ml/backend/index.js';
-import { err, ok, type Result } from '../../../runtime/result.js';
+import { err, ok, type Result } from '../../../base/result.js';
 import type { UpstreamOutputs } from '../../../runtime/step-spec.js';
 import type { StepRunContext, StepRunFailure } from '../../kind.js';
 import { artifactPath } from '../common.js';

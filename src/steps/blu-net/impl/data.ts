@@ -1,6 +1,6 @@
 /** Loads the dataset artifact of an upstream `dataset` step. */
 import { loadDataset, type DatasetSplit } from '../../../ml/data/index.js';
-import { ok } from '../../../runtime/result.js';
+import { ok } from '../../../base/result.js';
 import type { StepRunContext } from '../../kind.js';
 import { ARTIFACT } from '../common.js';
 import { failure, upstreamArtifact, type StepResult } from './context.js';

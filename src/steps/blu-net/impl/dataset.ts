@@ -6,7 +6,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import sharp from 'sharp';
 import { loadDataset, type DatasetSplit, type Sample } from '../../../ml/data/index.js';
-import { ok } from '../../../runtime/result.js';
+import { ok } from '../../../base/result.js';
 import type { StepImplementation, StepRunContext } from '../../kind.js';
 import { ARTIFACT, withOf } from '../common.js';
 import type { DatasetWith } from '../dataset.js';

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadEngineModel, loadWasmKernels, runEngine, type EngineModel, type WasmKernels } from '../../../ml/engine/index.js';
 import { exportPackedBluNet } from '../../../ml/models/index.js';
-import { ok } from '../../../runtime/result.js';
+import { ok } from '../../../base/result.js';
 import type { StepImplementation, StepRunContext } from '../../kind.js';
 import { ARTIFACT, withOf, type ModelInfo } from '../common.js';
 import type { LatencyWith } from '../measure-kinds.js';

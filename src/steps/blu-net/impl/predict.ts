@@ -1,7 +1,7 @@
 /** `predict` step: the model of an upstream training step segments a folder of images. */
 import path from 'node:path';
 import { checkTiling, listImages, openPredictor, predictImages, type Predictor } from '../../../ml/predict/index.js';
-import { ok } from '../../../runtime/result.js';
+import { ok } from '../../../base/result.js';
 import type { StepImplementation, StepRunContext } from '../../kind.js';
 import { ARTIFACT, withOf } from '../common.js';
 import type { PredictWith } from '../predict-kind.js';

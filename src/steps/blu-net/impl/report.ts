@@ -1,6 +1,6 @@
 /** `report`: the results table (markdown + JSON) from every evaluation, the sizes and the latencies. */
 import { writeFile } from 'node:fs/promises';
-import { ok } from '../../../runtime/result.js';
+import { ok } from '../../../base/result.js';
 import type { StepImplementation, StepRunContext } from '../../kind.js';
 import { ARTIFACT, withOf } from '../common.js';
 import type { ReportWith } from '../measure-kinds.js';

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { evalPatch } from '../../../ml/data/index.js';
 import { buildModel, exportPackedBluNet, loadPackedBluNet, thesisSize, type ModelName, type ThesisSize } from '../../../ml/models/index.js';
-import { ok } from '../../../runtime/result.js';
+import { ok } from '../../../base/result.js';
 import type { StepImplementation, StepRunContext } from '../../kind.js';
 import { ARCHITECTURES, ARTIFACT, withOf, type ModelInfo } from '../common.js';
 import type { SizeWith } from '../measure-kinds.js';

@@ -13,7 +13,7 @@ import {
   transferLwUnetToBluNet,
 } from '../../../ml/models/index.js';
 import { detectCollapse } from '../../../ml/train/index.js';
-import { ok } from '../../../runtime/result.js';
+import { ok } from '../../../base/result.js';
 import type { StepImplementation, StepRunContext } from '../../kind.js';
 import type { AblationWith, BinariseWith, GammaStart, HintWith, PretrainWith } from '../train-kinds.js';
 import { ARTIFACT, phaseSeed, trainSettings, withOf, type ModelInfo, type TrainSettings } from '../common.js';

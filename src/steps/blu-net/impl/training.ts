@@ -10,7 +10,7 @@ import {
   type TrainEventHandler,
   type TrainResult,
 } from '../../../ml/train/index.js';
-import { ok } from '../../../runtime/result.js';
+import { ok } from '../../../base/result.js';
 import type { StepRunContext } from '../../kind.js';
 import type { TrainSettings } from '../common.js';
 import { failure, metric, throwIfAborted, type StepResult } from './context.js';

@@ -2,14 +2,14 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { printUsage, wantsHelp } from '../cli/args.js';
-import { EXIT, type CliIO, type Command, type ExitCode } from '../cli/io.js';
-import { type Result, ok, err } from '../runtime/result.js';
-import { listPipelineRuns, loadRunDetail, type PipelineRunSummary, type RunDetail } from './reader.js';
-import { resolveTarget, type Target } from './target.js';
-import { openStore, uiCommandLine } from './open-store.js';
-import { syncJournal } from './sync.js';
-import type { TrackingStore } from './store.js';
+import { printUsage, wantsHelp } from '../args.js';
+import { EXIT, type CliIO, type Command, type ExitCode } from '../io.js';
+import { type Result, ok, err } from '../../base/result.js';
+import { listPipelineRuns, loadRunDetail, type PipelineRunSummary, type RunDetail } from '../../tracking/reader.js';
+import { resolveTarget, type Target } from '../../tracking/target.js';
+import { openStore, uiCommandLine } from '../../tracking/open-store.js';
+import { syncJournal } from '../../tracking/sync.js';
+import type { TrackingStore } from '../../tracking/store.js';
 
 type Parsed = ReturnType<typeof parseArgs>;
 
