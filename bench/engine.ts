@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { percentile } from '../src/base/stats.js';
 import { parseArgs } from 'node:util';
 
 type ModelKind = 'blu_packed' | 'unet' | 'lw_unet';
@@ -31,11 +32,6 @@ interface Measurement {
 }
 
 const SELF = fileURLToPath(import.meta.url);
-
-function percentile(sorted: readonly number[], p: number): number {
-  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
-  return sorted[rank - 1] as number;
-}
 
 async function timeRuns(runs: number, warmup: number, once: () => Promise<void>): Promise<number[]> {
   for (let i = 0; i < warmup; i++) await once();

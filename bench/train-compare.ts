@@ -6,16 +6,11 @@
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { median } from '../src/base/stats.js';
 import { nativeStatus } from '../src/ml/backend/native/status.js';
 
 interface ChildRow { model: string; fwdMs: number; trainMs: number; leak: number }
 interface ChildResult { backend: string; rows: ChildRow[]; peakRssMb: number }
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
 
 function option(argv: string[], flag: string): string | undefined {
   const i = argv.indexOf(flag);

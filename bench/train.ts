@@ -20,6 +20,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/ml/backend/index.js';
 import { setWasmKernelVariant, type KernelVariant } from '../src/ml/kernels/index.js';
 import { buildBluNet, buildLwUnet, buildUnet } from '../src/ml/models/index.js';
+import { median } from '../src/base/stats.js';
 import { ScheduledAdam } from '../src/ml/train/optimizer.js';
 import { compareBackends } from './train-compare.js';
 
@@ -89,12 +90,6 @@ function convMacs(model: tf.LayersModel, size: number): { total: number; first: 
   }
   tf.dispose(outs);
   return { total, first };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
 async function timeSteps(o: Options, step: () => Promise<void>): Promise<number> {

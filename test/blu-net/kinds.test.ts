@@ -8,7 +8,7 @@ import { Ajv } from 'ajv';
 import { builtinRegistry } from '../../src/steps/registry.js';
 import { artifactPath, phaseSeed, safeStepId, trainSettings } from '../../src/steps/blu-net/common.js';
 import { loopOptions } from '../../src/steps/blu-net/impl/training.js';
-import { percentile } from '../../src/steps/blu-net/impl/latency.js';
+import { percentile } from '../../src/base/stats.js';
 
 const registry = builtinRegistry();
 const kind = (name: string) => {

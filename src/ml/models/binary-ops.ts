@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { runOnHost } from '../placement.js';
-import { quantiseBackward, quantiseForward, quantiseSigns, SMALLEST_NORMAL, steWindows } from './host-quantiser.js';
+import { MIN_STE_WINDOW, quantiseBackward, quantiseForward, quantiseSigns, SMALLEST_NORMAL, steWindows } from './host-quantiser.js';
 
 /**
  * sign(x) as TensorFlow computes it on the CPU, on every backend: 0 for ±0 and for subnormals
@@ -82,9 +82,6 @@ const windowedSign: (x: tf.Tensor, window: tf.Tensor) => tf.Tensor = tf.customGr
  */
 export type SteMode = 'unit' | 'range';
 
-// Smallest window, so levels whose gammas are all zero do not divide by zero.
-const MIN_WINDOW = 1e-8;
-
 /** The per-level slopes g_m·STE'(r_m) of the quantiser's straight-through estimator. */
 function levelSlope(residual: tf.Tensor, magnitude: tf.Tensor, window: tf.Tensor | null): tf.Tensor {
   const inside = tf.cast(tf.lessEqual(tf.abs(residual), window ?? 1), residual.dtype);
@@ -100,7 +97,7 @@ function levelSlope(residual: tf.Tensor, magnitude: tf.Tensor, window: tf.Tensor
 function residualGradients(dy: tf.Tensor, residuals: tf.Tensor[], gammas: tf.Tensor, ste: SteMode): [tf.Tensor, tf.Tensor] {
   const levels = residuals.length;
   const magnitudes = tf.abs(gammas);
-  const windows = ste === 'range' ? tf.maximum(tf.cumsum(magnitudes, 0, false, true), MIN_WINDOW) : null;
+  const windows = ste === 'range' ? tf.maximum(tf.cumsum(magnitudes, 0, false, true), MIN_STE_WINDOW) : null;
   const level = (t: tf.Tensor, m: number): tf.Tensor => tf.reshape(tf.slice(t, [m], [1]), []);
   const magnitudeGrads: tf.Tensor[] = new Array<tf.Tensor>(levels);
   let through: tf.Tensor | null = null; // D_{m+1}; null stands for 0
@@ -158,10 +155,12 @@ function hostQuantiser(ste: SteMode): Quantiser {
       value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [input, g] = saved as [tf.Tensor, tf.Tensor];
-        const magnitudes = hostMagnitudes(g);
+        const gammaValues = g.dataSync() as Float32Array;
+        const magnitudes = Float32Array.from(gammaValues, Math.abs);
         const grads = quantiseBackward(input.dataSync() as Float32Array, dy.dataSync() as Float32Array, magnitudes, steWindows(magnitudes, ste), ste);
-        const signOfGamma = Array.from(g.dataSync(), (v) => (v > 0 ? 1 : -1)); // d|g|/dg as tfjs's abs defines it
-        return [tf.tensor(grads.dx, input.shape, 'float32'), tf.tensor1d(Array.from(grads.dMagnitudes, (d, m) => d * signOfGamma[m]!), 'float32')];
+        // d|g|/dg as tfjs's abs defines it: 1 for g > 0, −1 otherwise.
+        const dGammas = Array.from(grads.dMagnitudes, (d, m) => d * (gammaValues[m]! > 0 ? 1 : -1));
+        return [tf.tensor(grads.dx, input.shape, 'float32'), tf.tensor1d(dGammas, 'float32')];
       },
     };
   }) as Quantiser;
@@ -205,7 +204,7 @@ export function residualBinarizeReference(w: tf.Tensor, gammas: tf.Tensor, ste: 
   const terms: tf.Tensor[] = [];
   let residual = w;
   for (let m = 0; m < levels; m++) {
-    const sign = ste === 'unit' ? steSign(residual) : windowedSign(residual, tf.maximum(tf.addN(magnitudes.slice(m)), MIN_WINDOW));
+    const sign = ste === 'unit' ? steSign(residual) : windowedSign(residual, tf.maximum(tf.addN(magnitudes.slice(m)), MIN_STE_WINDOW));
     const term = tf.mul(magnitudes[m] as tf.Tensor, sign);
     residual = tf.sub(residual, term);
     terms.push(term);

@@ -31,14 +31,17 @@ export function quantiseForward(x: Float32Array, magnitudes: Float32Array): Floa
   return out;
 }
 
-/** Per-level STE windows: 1 for 'unit'; Σ_{k≥m} |g_k| (at least 1e-8) for 'range'. */
+/** Smallest 'range' STE window, so levels whose gammas are all zero do not divide by zero. */
+export const MIN_STE_WINDOW = 1e-8;
+
+/** Per-level STE windows: 1 for 'unit'; Σ_{k≥m} |g_k| (at least MIN_STE_WINDOW) for 'range'. */
 export function steWindows(magnitudes: Float32Array, ste: 'unit' | 'range'): Float32Array {
   const windows = new Float32Array(magnitudes.length).fill(1);
   if (ste === 'unit') return windows;
   let tail = 0;
   for (let m = magnitudes.length - 1; m >= 0; m--) {
     tail = Math.fround(tail + magnitudes[m]!);
-    windows[m] = Math.max(tail, 1e-8);
+    windows[m] = Math.max(tail, MIN_STE_WINDOW);
   }
   return windows;
 }

@@ -3,16 +3,12 @@ import { copyFile, mkdir, rename, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { err, ok, type Result } from '../../../base/result.js';
-import { nativeError, type NativeError } from './errors.js';
+import { lastLines, nativeError, type NativeError } from './errors.js';
 import type { NodePackageSite } from './paths.js';
 import type { Toolchain } from './toolchain.js';
 import type { LibtensorflowEntry } from './unpack.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
-
-function lastLines(text: string, n: number): string[] {
-  return text.split('\n').filter((l) => l.trim() !== '').slice(-n);
-}
 
 function installedVersion(packageDir: string): string | null {
   try {

@@ -24,6 +24,11 @@ export function nativeError(code: NativeErrorCode, message: string, fix: string,
   return detail === undefined ? { code, message, fix } : { code, message, fix, detail };
 }
 
+/** The last n non-empty lines of a tool's output, for an error's detail. */
+export function lastLines(text: string, n: number): string[] {
+  return text.split('\n').filter((l) => l.trim() !== '').slice(-n);
+}
+
 /** Errors about what the user handed us (exit 2) versus what failed while building (exit 1). */
 export function isUsageError(error: NativeError): boolean {
   return error.code === 'NATIVE_BAD_SOURCE' || error.code === 'NATIVE_NO_C_API' || error.code === 'NATIVE_NO_SOURCE';

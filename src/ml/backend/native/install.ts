@@ -9,6 +9,7 @@ import { nativeCache, nodePackageSite, type NativeCache, type NodePackageSite } 
 import { downloadWheel, rememberedPipSource, rememberPipSource } from './pip-source.js';
 import { classifySource, DEFAULT_WHEEL_REQUIREMENT, type LibtensorflowSource } from './source.js';
 import { readNativeState, writeNativeState, type NativeState } from './state.js';
+import { nativeProblem } from './status.js';
 import { findToolchain } from './toolchain.js';
 import { readEntrySource, unpackLibtensorflow, type LibtensorflowEntry } from './unpack.js';
 import { verifyNative } from './verify.js';
@@ -43,6 +44,11 @@ async function pickSource(options: InstallOptions, cache: NativeCache): Promise<
   return downloadWheel(cache.downloads, DEFAULT_WHEEL_REQUIREMENT, options.env);
 }
 
+/** The two files binding.gyp links against (-ltensorflow -ltensorflow_framework). */
+function linkedLibraries(entry: LibtensorflowEntry): string[] {
+  return ['libtensorflow.so', 'libtensorflow_framework.so'].map((f) => path.join(entry.lib, f));
+}
+
 async function unpackChecked(source: LibtensorflowSource, cache: NativeCache, report: (line: string) => void): Promise<Result<LibtensorflowEntry, NativeError>> {
   const known = (await readEntrySource(path.join(cache.libtensorflow, source.id))) !== null;
   if (source.kind !== 'directory' && !known) report(`unpacking ${path.basename(source.path)} into ${cache.libtensorflow} (once per user)…`);
@@ -52,8 +58,7 @@ async function unpackChecked(source: LibtensorflowSource, cache: NativeCache, re
     await rememberPipSource(cache.downloads, DEFAULT_WHEEL_REQUIREMENT, source);
     await rm(path.dirname(source.path), { recursive: true, force: true });
   }
-  const libs = ['libtensorflow.so', 'libtensorflow_framework.so'].map((f) => path.join(entry.value.lib, f)).filter((f) => existsSync(f));
-  const missing = await missingSymbols(libs, C_API_CORE);
+  const missing = await missingSymbols(linkedLibraries(entry.value).filter((f) => existsSync(f)), C_API_CORE);
   if (missing !== null && missing.length > 0) {
     await rm(entry.value.dir, { recursive: true, force: true });
     return err(nativeError('NATIVE_NO_C_API', `${source.path} has a TensorFlow library without the C API (${missing.join(', ')} not exported)`, 'use a TensorFlow 2.x CPU or GPU wheel, or an official libtensorflow .tar.gz; both export TF_* and TFE_*'));
@@ -67,8 +72,7 @@ async function checkAddonImports(addon: string, entry: LibtensorflowEntry): Prom
   const imports = await dynamicSymbols(addon);
   if (imports === null) return ok(undefined);
   const wanted = [...imports.undefined].filter((name) => /^TFE?_/.test(name));
-  const libs = ['libtensorflow.so', 'libtensorflow_framework.so'].map((f) => path.join(entry.lib, f));
-  const missing = await missingSymbols(libs, wanted);
+  const missing = await missingSymbols(linkedLibraries(entry), wanted);
   if (missing === null || missing.length === 0) return ok(undefined);
   return err(nativeError('NATIVE_NO_C_API', `the library lacks ${missing.length} C API function(s) tfjs-node calls: ${missing.slice(0, 5).join(', ')}`, 'use a TensorFlow 2.x build (2.9 or later is known to work)'));
 }
@@ -112,7 +116,8 @@ export async function installNative(options: InstallOptions): Promise<Result<Ins
   const current = readNativeState(site.packageDir);
   const explicit = options.from ?? (options.env.BLU_LIBTENSORFLOW || undefined);
   const sameSource = explicit === undefined || current?.source?.path === path.resolve(explicit);
-  if (options.force !== true && current !== null && sameSource && stillInPlace(current)) return ok({ state: current, did: 'nothing' });
+  // The binding and the cached library it links to must still be there (someone may have cleared ~/.cache).
+  if (options.force !== true && current !== null && sameSource && nativeProblem(current, site) === null) return ok({ state: current, did: 'nothing' });
   // tfjs-node's own install script succeeded (a machine with internet): check it and keep it.
   if (options.from === undefined && options.force !== true && current === null && hasAddon(site)) {
     const registry = await verifiedState(site, null, options.env);
@@ -122,11 +127,6 @@ export async function installNative(options: InstallOptions): Promise<Result<Ins
   const source = await pickSource(options, cache);
   if (!source.ok) return source;
   return buildAgainst(site, source.value, cache, options);
-}
-
-// The binding and the cached library it links to (someone may have cleared ~/.cache).
-function stillInPlace(state: NativeState): boolean {
-  return existsSync(state.addon) && (state.libtensorflowDir === null || existsSync(path.join(state.libtensorflowDir, 'source.json')));
 }
 
 function hasAddon(site: NodePackageSite): boolean {

@@ -3,7 +3,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { err, ok, type Result } from '../../../base/result.js';
-import { nativeError, type NativeError } from './errors.js';
+import { lastLines, nativeError, type NativeError } from './errors.js';
 import { classifySource, type LibtensorflowSource } from './source.js';
 import { findOnPath } from './toolchain.js';
 
@@ -47,7 +47,7 @@ export async function downloadWheel(downloads: string, requirement: string, env:
   const wheel = existsSync(dir) ? readdirSync(dir).find((f) => f.endsWith('.whl')) : undefined;
   if (result.exitCode !== 0 || wheel === undefined) {
     await rm(dir, { recursive: true, force: true });
-    const last = (result.all ?? '').split('\n').filter((l) => l.trim() !== '').at(-1) ?? 'no output';
+    const last = lastLines(result.all ?? '', 1)[0] ?? 'no output';
     return err(nativeError('NATIVE_NO_SOURCE', `no libtensorflow source: BLU_LIBTENSORFLOW is not set and 'pip download ${requirement}' failed (${last.trim()})`, fix));
   }
   return classifySource(path.join(dir, wheel), 'pip download');

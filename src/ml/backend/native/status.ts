@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { addonPath } from './build.js';
-import { nativeCache, nodePackageSite } from './paths.js';
+import { nativeCache, nodePackageSite, type NodePackageSite } from './paths.js';
 import { readNativeState, type NativeState } from './state.js';
 import { verifyNative } from './verify.js';
 
@@ -18,9 +18,10 @@ export interface NativeStatus {
 
 const HOW_TO_GET = 'npx blu-pipe native install   (or --from <TensorFlow wheel | libtensorflow .tar.gz | dir>)';
 
-function problemOf(state: NativeState | null, packageDir: string): string | null {
-  if (!existsSync(path.join(packageDir, 'package.json'))) return '@tensorflow/tfjs-node is not installed (npm drops it when its download fails offline)';
-  if (state === null) return existsSync(addonPath({ packageDir, projectDir: '', version: '' })) ? 'tfjs-node is installed but was never verified' : 'tfjs-node is installed without its native binding';
+/** Why an installed native backend cannot work now (files gone since it was verified), or null. */
+export function nativeProblem(state: NativeState | null, site: NodePackageSite): string | null {
+  if (!existsSync(path.join(site.packageDir, 'package.json'))) return '@tensorflow/tfjs-node is not installed (npm drops it when its download fails offline)';
+  if (state === null) return existsSync(addonPath(site)) ? 'tfjs-node is installed but was never verified' : 'tfjs-node is installed without its native binding';
   if (!existsSync(state.addon)) return `the binding ${state.addon} is gone`;
   if (state.libtensorflowDir !== null && !existsSync(path.join(state.libtensorflowDir, 'source.json'))) return `the library ${state.libtensorflowDir} is gone from the cache`;
   return null;
@@ -31,7 +32,7 @@ export async function nativeStatus(env: Readonly<Record<string, string | undefin
   const site = nodePackageSite();
   const cache = nativeCache(env);
   const state = readNativeState(site.packageDir);
-  let problem = problemOf(state, site.packageDir);
+  let problem = nativeProblem(state, site);
   if (problem === null && verify) {
     const check = await verifyNative(env);
     if (!check.ok) problem = check.error.message;

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { loadEngineModel, loadWasmKernels, runEngine, type EngineModel, type WasmKernels } from '../../../ml/engine/index.js';
 import { exportPackedBluNet } from '../../../ml/models/index.js';
 import { ok } from '../../../base/result.js';
+import { percentile } from '../../../base/stats.js';
 import type { StepImplementation, StepRunContext } from '../../kind.js';
 import { ARTIFACT, withOf, type ModelInfo } from '../common.js';
 import type { LatencyWith } from '../measure-kinds.js';
@@ -42,12 +43,6 @@ export interface LatencyFile {
   readonly models: readonly ModelLatency[];
 }
 
-/** Nearest-rank percentile of sorted values. */
-export function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
-  return sorted[rank - 1] as number;
-}
 
 const peakRss = () => process.resourceUsage().maxRSS * 1024;
 
