@@ -52,7 +52,11 @@ async function runChild(backend: string, argv: string[], passOn: string[]): Prom
 }
 
 const ips = (batch: number, ms: number): number => (batch * 1000) / ms;
-const fmtRange = (xs: number[]): string => `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
+// Backends without a model (PyTorch has only the U-Net) give NaN: shown as '–', not as NaN (Infinity–-Infinity).
+const fmtRange = (values: number[]): string => {
+  const xs = values.filter(Number.isFinite);
+  return xs.length === 0 ? '–' : `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
+};
 
 function report(results: ChildResult[][], backends: string[], batch: number): void {
   const models = results[0]?.[0]?.rows.map((r) => r.model) ?? [];
@@ -66,7 +70,7 @@ function report(results: ChildResult[][], backends: string[], batch: number): vo
     console.log(`${model.padEnd(8)} | ${cells.join(' | ')}${ratios.length > 0 ? ` | ×${fmtRange(ratios)}` : ''}`);
   }
   if (models.includes('blu_net') && models.includes('lw_unet')) {
-    for (const b of backends) {
+    for (const b of backends.filter((name) => name !== 'pytorch')) {
       const ratios = results.map((r) => (trainMs(r, b, 'lw_unet') ?? NaN) / (trainMs(r, b, 'blu_net') ?? NaN));
       console.log(`BLU-Net training speed relative to lw_unet on ${b}: ×${fmtRange(ratios)} (img/s ratio, paired per round)`);
     }
