@@ -36,3 +36,4 @@ export function buildModel<N extends ModelName>(name: N, opts: ModelOptions<N> =
 export function isModelName(value: string): value is ModelName {
   return (MODEL_NAMES as readonly string[]).includes(value);
 }
+export { emulateTeacher, fitReluEmulation, lwUnetTwin, uniformGammas, type EmulatedLayer } from './emulate.js';

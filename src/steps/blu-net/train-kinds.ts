@@ -79,14 +79,14 @@ export interface BinariseWith {
 }
 
 /** How a BLU-Net's gammas start: see src/ml/DIFFERENCES.md. */
-export type GammaStart = 'thesis' | 'weight-scale' | 'calibrated' | 'matched';
+export type GammaStart = 'thesis' | 'weight-scale' | 'calibrated' | 'matched' | 'emulated';
 
 // Options of every step that trains a BLU-Net (binarise, and ablation with model blu_net).
 const BINARISER_PROPERTIES = {
   gamma_init: {
-    enum: ['thesis', 'weight-scale', 'calibrated', 'matched'],
+    enum: ['thesis', 'weight-scale', 'calibrated', 'matched', 'emulated'],
     description:
-      'thesis: gammas start at [M..1]/sum; weight-scale: kernel gammas fitted to the kernels; calibrated: weight-scale plus activation gammas fitted to the pre-activations on training images; matched: calibrated, with the gammas and bias of each transferred conv first scaled so its output magnitude matches its lw_unet layer (latent kernels unchanged; from scratch, where there is no lw_unet, the same as calibrated)',
+      'thesis: gammas start at [M..1]/sum; weight-scale: kernel gammas fitted to the kernels; calibrated: weight-scale plus activation gammas fitted to the pre-activations on training images; matched: calibrated, with the gammas and bias of each transferred conv first scaled so its output magnitude matches its lw_unet layer (latent kernels unchanged; from scratch, where there is no lw_unet, the same as calibrated); emulated: weight-scale, then walking the model the gamma scale of each conv and bias fitted to the lw_unet pre-activation and each activation shifted per channel so that it emulates the ReLU of the lw_unet (from scratch: an lw_unet holding the own initial weights of the BLU-Net)',
   },
   ste: { enum: ['unit', 'range'], description: "unit: the thesis's hard-tanh STE (|r| <= 1); range: the STE window and slope follow the gammas" },
 } as const;

@@ -7,7 +7,9 @@ import {
   buildLwUnet,
   buildUnet,
   calibrateActivationGammas,
+  emulateTeacher,
   fitAllKernelGammas,
+  lwUnetTwin,
   loadModel,
   matchTeacherScales,
   transferLwUnetToBluNet,
@@ -43,14 +45,18 @@ const CALIBRATION_IMAGES = 8;
 /**
  * 'calibrated': fits the activation gammas to the pre-activations on centre crops of training images.
  * 'matched' with a `teacher` (the lw_unet the weights came from) first scales each conv to its teacher layer.
+ * 'emulated' fits the model to reproduce the teacher's pre-activations through ReLU-emulating activations.
  */
 function calibrateActivations(ctx: StepRunContext, model: tf.LayersModel, mode: GammaStart, data: DatasetSplit, settings: TrainSettings, teacher?: tf.LayersModel): void {
-  if (mode !== 'calibrated' && mode !== 'matched') return;
+  if (mode !== 'calibrated' && mode !== 'matched' && mode !== 'emulated') return;
   const patches = data.train.slice(0, CALIBRATION_IMAGES).map((s) => evalPatch(s, settings.val_crop ?? settings.crop));
   const [first, ...rest] = patches;
   if (!first) return;
   const batch = patchesToBatch([first, ...rest]);
-  if (mode === 'matched' && teacher) {
+  if (mode === 'emulated' && teacher) {
+    const layers = emulateTeacher(model, teacher, batch.x);
+    ctx.log(`started as an emulation of the lw_unet on ${patches.length} training images; activation ranges: ${layers.map((l) => l.range.toFixed(3)).join(', ')}`);
+  } else if (mode === 'matched' && teacher) {
     const factors = matchTeacherScales(model, teacher, batch.x);
     ctx.log(`convs scaled to their lw_unet layers on ${patches.length} training images: ${[...factors.values()].map((f) => f.toFixed(3)).join(', ')}`);
   } else {
@@ -176,7 +182,10 @@ function scratchModel(ctx: StepRunContext, w: AblationWith, data: DatasetSplit, 
   const blu = buildBluNet(bluOptions(w.width, w, settings.seed));
   const gammas = w.gamma_init ?? 'thesis';
   if (gammas !== 'thesis') fitAllKernelGammas(blu);
-  calibrateActivations(ctx, blu, gammas, data, settings);
+  // Without a trained lw_unet, `emulated` emulates the ReLU network that has the BLU-Net's own initial weights.
+  const twin = gammas === 'emulated' ? lwUnetTwin(blu, w.width, settings.seed) : undefined;
+  calibrateActivations(ctx, blu, gammas, data, settings, twin);
+  twin?.dispose();
   return blu;
 }
 
