@@ -13,7 +13,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { BinaryConv2D, BinarySeparableConv2D, BinarySignActivation } from './binary-layers.js';
 import { updateLayerWeights } from './transfer.js';
-import { buildLwUnet } from './unet.js';
+import { buildLwUnet, type UnetOptions } from './unet.js';
 
 export interface EmulatedLayer {
   readonly layer: string;
@@ -207,8 +207,8 @@ export function emulateTeacher(student: tf.LayersModel, teacher: tf.LayersModel,
 }
 
 /** An lw_unet holding a BLU-Net's latent kernels and biases: the ReLU network a BLU-Net from scratch emulates. */
-export function lwUnetTwin(blu: tf.LayersModel, width: number, seed: number): tf.LayersModel {
-  const twin = buildLwUnet({ baseFilters: width, seed });
+export function lwUnetTwin(blu: tf.LayersModel, shape: UnetOptions): tf.LayersModel {
+  const twin = buildLwUnet(shape);
   for (const conv of blu.layers.filter(isBinaryConv)) {
     const target = twin.getLayer(conv.name.replaceAll('Binary', ''));
     target.setWeights(conv.getWeights().slice(0, target.weights.length));

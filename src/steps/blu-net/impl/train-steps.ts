@@ -183,7 +183,7 @@ function scratchModel(ctx: StepRunContext, w: AblationWith, data: DatasetSplit, 
   const gammas = w.gamma_init ?? 'thesis';
   if (gammas !== 'thesis') fitAllKernelGammas(blu);
   // Without a trained lw_unet, `emulated` emulates the ReLU network that has the BLU-Net's own initial weights.
-  const twin = gammas === 'emulated' ? lwUnetTwin(blu, w.width, settings.seed) : undefined;
+  const twin = gammas === 'emulated' ? lwUnetTwin(blu, { baseFilters: w.width, seed: settings.seed }) : undefined;
   calibrateActivations(ctx, blu, gammas, data, settings, twin);
   twin?.dispose();
   return blu;
