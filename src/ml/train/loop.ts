@@ -10,8 +10,6 @@ export interface EpochLoopOptions {
   readonly learningRate: number;
   /** First epoch (0-based) at which lr starts to shrink ×0.95 per epoch. Default: epochs/2 as in the thesis. */
   readonly lrDecayStartEpoch?: number;
-  /** Epochs of linear lr warm-up before the base lr (default 0, the thesis). */
-  readonly warmupEpochs?: number;
   /** Epochs before this one never become "best" (thesis checkpoint `ignore`, e.g. 40). */
   readonly ignoreEpochs?: number;
   /** Stop after this many eligible epochs without improvement. Off when undefined. */
@@ -82,7 +80,7 @@ export async function runEpochLoop(options: EpochLoopOptions, hooks: LoopHooks):
   for (let epoch = 0; epoch < options.epochs; epoch++) {
     const steps = stepsInEpoch(options, epoch);
     if (steps === 0) break;
-    const lr = learningRateAt(epoch, options.learningRate, decayStart, 0.95, options.warmupEpochs ?? 0);
+    const lr = learningRateAt(epoch, options.learningRate, decayStart);
     hooks.optimizer.setLearningRate(lr);
     emit({ type: 'epoch-start', epoch, lr });
     const started = performance.now();

@@ -3,9 +3,7 @@
  * epoch < start, then ×0.95 once per epoch, so lr(start) = base·0.95 and lr(399) = base·0.95^200
  * for start = 200. Epochs are 0-based.
  */
-export function learningRateAt(epoch: number, baseLr: number, decayStartEpoch: number, factor = 0.95, warmupEpochs = 0): number {
-  // Optional linear warm-up (not in the thesis): epoch e < W trains at base·(e + 1)/(W + 1).
-  if (epoch < warmupEpochs) return (baseLr * (epoch + 1)) / (warmupEpochs + 1);
+export function learningRateAt(epoch: number, baseLr: number, decayStartEpoch: number, factor = 0.95): number {
   if (epoch < decayStartEpoch) return baseLr;
   return baseLr * factor ** (epoch - decayStartEpoch + 1);
 }

@@ -75,7 +75,6 @@ export interface TrainSettings {
   readonly foreground_probability?: number;
   readonly ignore_steps?: number;
   readonly lr_decay_start?: number;
-  readonly lr_warmup?: number;
   readonly best: 'val_iou' | 'val_loss';
   readonly loss?: 'bce' | 'bce_dice';
 }
@@ -102,7 +101,6 @@ export const TRAIN_SCHEMA = {
     foreground_probability: { type: 'number', minimum: 0, maximum: 1 },
     ignore_steps: { type: 'integer', minimum: 0, description: 'Validations at or before this step never become the kept weights.' },
     lr_decay_start: { type: 'integer', minimum: 0, description: 'Step from which lr shrinks x0.95 per validation interval (default: half the steps).' },
-    lr_warmup: { type: 'integer', minimum: 0, description: 'Steps of linear lr warm-up, in whole validation intervals (default 0, the thesis).' },
     best: { enum: ['val_iou', 'val_loss'], default: 'val_iou' },
     loss: { enum: ['bce', 'bce_dice'], default: 'bce', description: "Training loss: the thesis's BCE, or BCE + soft Dice (robust to sparse foreground). Validation loss stays BCE." },
   },

@@ -65,7 +65,6 @@ export function loopOptions(s: TrainSettings) {
     ...(s.ignore_steps !== undefined ? { ignoreEpochs: Math.floor(s.ignore_steps / s.val_every) } : {}),
     ...(s.lr_decay_start !== undefined ? { lrDecayStartEpoch: Math.floor(s.lr_decay_start / s.val_every) } : {}),
     ...(s.max_minutes !== undefined ? { maxSeconds: s.max_minutes * 60 } : {}),
-    ...(s.lr_warmup !== undefined ? { warmupEpochs: Math.ceil(s.lr_warmup / s.val_every) } : {}),
   };
 }
 
