@@ -61,6 +61,17 @@ describe('blu-net step kinds', () => {
     expect(d.resources).toEqual({ cpus: 'all' });
   });
 
+  it('times either trained models or untrained ones at a given width', () => {
+    const ajv = new Ajv({ strict: false, allowUnionTypes: true });
+    const valid = (value: unknown) => ajv.validate(kind('latency').withSchema, value);
+    const timing = { size: 64, runs: 3, warmup: 1 };
+    expect(valid({ ...timing, thesis_width: 64 })).toBe(true);
+    expect(valid({ ...timing, models: ['pretrain'] })).toBe(true);
+    expect(valid(timing)).toBe(false);
+    const untrained = kind('latency').declare({ stepId: 'latency_thesis', name: 'latency_thesis', with: { ...timing, thesis_width: 64 } });
+    expect(untrained.needs).toEqual([]);
+  });
+
   it('keeps TensorFlow.js out of the definition modules (planning must stay cheap)', async () => {
     const dir = fileURLToPath(new URL('../../src/steps/blu-net/', import.meta.url));
     for (const file of ['index.ts', 'common.ts', 'dataset.ts', 'train-kinds.ts', 'measure-kinds.ts']) {

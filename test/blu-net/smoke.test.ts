@@ -58,6 +58,7 @@ const STEPS = [
   'size',
   'size_thesis',
   'latency',
+  'latency_thesis',
   'segment',
   'report',
 ];
@@ -198,6 +199,12 @@ describe.skipIf(skip !== null)('blu-net smoke pipeline (real CLI, BBBC030 subset
     for (const label of ['U-Net', 'lw_unet (hint learning + BCE)', 'BLU-Net (from distilled lw_unet)', 'lw_unet (from scratch)', 'BLU-Net (from scratch)']) {
       expect(table).toContain(`| ${label} | 4 | 1 |`);
     }
+    // The untrained thesis-width (64) models, timed the same way, get their own section with the engine's speed-up.
+    const thesis = (await json('artifacts/latency_thesis/latency.json')).models as (Entry & { model: { width: number } })[];
+    expect(thesis.map((m) => [m.runtime, m.model.width, m.runs])).toEqual([['tfjs', 64, 2], ['tfjs', 64, 2], ['tfjs', 64, 2], ['binary-engine', 64, 2]]);
+    expect(thesis[3]?.check?.maskDiffs).toBe(0);
+    expect(table).toMatch(/### Latency at the thesis width \(64, untrained models, 128², batch 1, 2 runs\)/);
+    expect(table).toMatch(/blu_net \(width 64, untrained\), packed, binary engine \(wasm SIMD, 1 thread\): median [0-9.]+ ms/);
     const figure = await sharp(path.join(project, 'artifacts/report/iou-vs-size.png')).metadata();
     expect([figure.format, figure.width]).toEqual(['png', 2000]);
     expect(table).toContain('![Test IoU against model size](iou-vs-size.png)');

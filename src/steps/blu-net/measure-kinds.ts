@@ -79,7 +79,9 @@ export const sizeKind: StepKindDefinition = {
 };
 
 export interface LatencyWith {
-  readonly models: readonly string[];
+  /** Trained models (step references), or `thesis_width` for untrained models of that width. */
+  readonly models?: readonly string[];
+  readonly thesis_width?: number;
   /** Input side (batch 1, one channel). */
   readonly size: number;
   readonly runs: number;
@@ -94,12 +96,19 @@ export const latencyKind: StepKindDefinition = {
   withSchema: {
     type: 'object',
     additionalProperties: false,
-    required: ['models', 'size', 'runs', 'warmup'],
-    properties: { models: MODEL_LIST, size: CROP, runs: { type: 'integer', minimum: 1 }, warmup: { type: 'integer', minimum: 0 } },
+    required: ['size', 'runs', 'warmup'],
+    anyOf: [{ required: ['models'] }, { required: ['thesis_width'] }],
+    properties: {
+      models: MODEL_LIST,
+      thesis_width: { type: 'integer', minimum: 1, description: 'Time untrained U-Net, lw_unet and BLU-Net of this width instead of trained models' },
+      size: CROP,
+      runs: { type: 'integer', minimum: 1 },
+      warmup: { type: 'integer', minimum: 0 },
+    },
   },
   declare({ stepId, with: value }) {
     const w = withOf<LatencyWith>(value);
-    return { deps: [], outs: [out(artifactPath(stepId, ARTIFACT.latency), true)], needs: [...w.models], resources: { cpus: 'all' } };
+    return { deps: [], outs: [out(artifactPath(stepId, ARTIFACT.latency), true)], needs: [...(w.models ?? [])], resources: { cpus: 'all' } };
   },
   async load() {
     return (await import('./impl/latency.js')).latencyStep;
@@ -112,6 +121,8 @@ export interface ReportWith {
   /** Size steps (trained models, thesis width); their accounts are merged. */
   readonly sizes: readonly string[];
   readonly latency: string;
+  /** Optional second latency step, e.g. of the untrained models at the thesis width. */
+  readonly latency_thesis?: string;
   readonly title?: string;
   readonly params?: Readonly<Record<string, JsonValue>>;
 }
@@ -129,6 +140,7 @@ export const reportKind: StepKindDefinition = {
       evaluations: MODEL_LIST,
       sizes: MODEL_LIST,
       latency: STEP_REF_SCHEMA,
+      latency_thesis: STEP_REF_SCHEMA,
       title: { type: 'string' },
       params: { type: 'object', description: 'The parameters to list under "Parameters" (default: the params this step uses)' },
     },
@@ -138,7 +150,7 @@ export const reportKind: StepKindDefinition = {
     return {
       deps: [],
       outs: [out(artifactPath(stepId, ARTIFACT.results), true), out(artifactPath(stepId, ARTIFACT.resultsJson), true), out(artifactPath(stepId, ARTIFACT.figure), true)],
-      needs: [...w.evaluations, ...w.sizes, w.latency],
+      needs: [...w.evaluations, ...w.sizes, w.latency, ...(w.latency_thesis !== undefined ? [w.latency_thesis] : [])],
     };
   },
   async load() {

@@ -7,14 +7,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { loadEngineModel, loadWasmKernels, runEngine, type EngineModel, type WasmKernels } from '../../../ml/engine/index.js';
-import { exportPackedBluNet } from '../../../ml/models/index.js';
+import { buildModel, exportPackedBluNet } from '../../../ml/models/index.js';
 import { ok } from '../../../base/result.js';
 import { percentile } from '../../../base/stats.js';
 import type { StepImplementation, StepRunContext } from '../../kind.js';
-import { ARTIFACT, withOf, type ModelInfo } from '../common.js';
+import { ARCHITECTURES, ARTIFACT, withOf, type ModelInfo } from '../common.js';
 import type { LatencyWith } from '../measure-kinds.js';
 import { failure, metric, ownArtifact, startBackend, writeJson, type StepResult } from './context.js';
-import { loadUpstreamModel } from './models-io.js';
+import { loadUpstreamModel, type LoadedModel } from './models-io.js';
 
 export interface ModelLatency {
   readonly model: ModelInfo;
@@ -121,6 +121,37 @@ function report(ctx: StepRunContext, entry: ModelLatency): void {
   ctx.log(`${entry.model.label}: median ${entry.medianMs.toFixed(1)} ms, p95 ${entry.p95Ms.toFixed(1)} ms over ${entry.runs} runs, ${entry.threads} thread(s), peak RSS ${((entry.peakRssBytes ?? 0) / 2 ** 20).toFixed(0)} MiB${check}`);
 }
 
+/** The models to time: the upstream steps' trained models, or untrained ones built at `thesis_width`. */
+function modelSources(ctx: StepRunContext, w: LatencyWith): Array<() => Promise<StepResult<Pick<LoadedModel, 'model' | 'info'>>>> {
+  const width = w.thesis_width ?? 0;
+  if (width > 0) {
+    return ARCHITECTURES.map((architecture) => async () => {
+      const built = buildModel(architecture, { baseFilters: width });
+      if (!built.ok) return failure(built.error.message);
+      return ok({ model: built.value, info: { architecture, label: `${architecture} (width ${width}, untrained)`, width, stepId: ctx.spec.id } });
+    });
+  }
+  return (w.models ?? []).map((ref) => () => loadUpstreamModel(ctx, ref));
+}
+
+/** Times one model on tfjs and, for a BLU-Net, also packed on the binary engine. */
+async function timeModel(ctx: StepRunContext, loaded: Pick<LoadedModel, 'model' | 'info'>, w: LatencyWith, x: tf.Tensor, threads: number): Promise<StepResult<ModelLatency[]>> {
+  const { model, info } = loaded;
+  try {
+    const times = await measure(ctx, model, w, x);
+    if (ctx.signal.aborted) return failure('cancelled');
+    const entries: ModelLatency[] = [{ model: info, runtime: 'tfjs', threads, ...summary(times), peakRssBytes: peakRss() }];
+    if (info.architecture === 'blu_net') {
+      const packed = await measurePacked(ctx, model, info, w, x);
+      if (!packed.ok) return packed;
+      entries.push(packed.value);
+    }
+    return ok(entries);
+  } finally {
+    model.dispose();
+  }
+}
+
 export const latencyStep: StepImplementation = {
   async run(ctx): Promise<StepResult<void>> {
     const w = withOf<LatencyWith>(ctx.spec.with);
@@ -128,25 +159,18 @@ export const latencyStep: StepImplementation = {
     if (!backend.ok) return backend;
     const results: ModelLatency[] = [];
     const x = tf.randomUniform([1, w.size, w.size, 1], 0, 1, 'float32', 1);
+    const sources = modelSources(ctx, w);
     try {
-      for (const [i, ref] of w.models.entries()) {
-        const loaded = await loadUpstreamModel(ctx, ref);
+      for (const [i, source] of sources.entries()) {
+        const loaded = await source();
         if (!loaded.ok) return loaded;
-        const { model, info } = loaded.value;
-        const times = await measure(ctx, model, w, x);
-        if (ctx.signal.aborted) return { ok: false, error: { message: 'cancelled' } };
-        const entries: ModelLatency[] = [{ model: info, runtime: 'tfjs', threads: backend.value.threads, ...summary(times), peakRssBytes: peakRss() }];
-        if (info.architecture === 'blu_net') {
-          const packed = await measurePacked(ctx, model, info, w, x);
-          if (!packed.ok) return packed;
-          entries.push(packed.value);
-        }
-        model.dispose();
-        for (const entry of entries) {
+        const entries = await timeModel(ctx, loaded.value, w, x, backend.value.threads);
+        if (!entries.ok) return entries;
+        for (const entry of entries.value) {
           results.push(entry);
           report(ctx, entry);
         }
-        ctx.report.progress({ label: 'model', current: i + 1, total: w.models.length });
+        ctx.report.progress({ label: 'model', current: i + 1, total: sources.length });
       }
     } finally {
       x.dispose();

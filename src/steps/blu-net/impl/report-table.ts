@@ -10,6 +10,8 @@ export interface ResultsInput {
   readonly evaluations: readonly EvaluationFile[];
   readonly size: SizeFile;
   readonly latency: LatencyFile;
+  /** Latency of untrained models at the thesis width, when the pipeline measures it. */
+  readonly latencyThesis?: LatencyFile;
 }
 
 const f4 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(4));
@@ -71,6 +73,21 @@ function engineLines(latency: ResultsInput['latency']): string {
   return ['', `Packed BLU-Net on the binary engine (same input; fp32 models on ${latency.backend} with ${fp32[0]?.threads ?? '?'} thread(s)):`, '', ...lines].join('\n');
 }
 
+/** fp32 and packed latency of the untrained thesis-width models. */
+function thesisLatency(latency: LatencyFile | undefined): string {
+  if (latency === undefined) return '';
+  const fp32 = latency.models.filter((m) => m.runtime !== 'binary-engine');
+  const width = latency.models[0]?.model.width ?? '?';
+  const rows = fp32.map((m) => [m.model.label, `${f1(m.medianMs)} / ${f1(m.p95Ms)}`, String(m.threads ?? '?'), mib(m.peakRssBytes)]);
+  return [
+    `### Latency at the thesis width (${width}, untrained models, ${latency.size}², batch 1, ${latency.models[0]?.runs ?? 0} runs)`,
+    '',
+    table(['model', `median / p95 (ms, ${latency.backend})`, 'threads', 'peak RSS of the step so far (MiB)'], rows),
+    engineLines(latency),
+    '',
+  ].join('\n');
+}
+
 function collapseNotes(models: readonly ModelSummary[]): string {
   const notes = models.flatMap((m) => m.seeds.filter((s) => s.collapsed !== undefined).map((s) => `- ${COLLAPSED_MARK} ${m.label}, seed ${s.seed} (\`${s.stepId}\`): ${s.collapsed}`));
   if (notes.length === 0) return '';
@@ -115,6 +132,7 @@ export function renderResults(input: ResultsInput, figure?: string): string {
     sizeTable(input.size.trained),
     '',
     input.size.thesisWidth.length > 0 ? `### At the thesis width (${input.size.thesisWidth[0]?.width}, untrained models)\n\n${sizeTable(input.size.thesisWidth)}\n` : '',
+    thesisLatency(input.latencyThesis),
     '## Per-image test IoU',
     '',
     '(mean over seeds)',

@@ -56,7 +56,12 @@ export const reportStep: StepImplementation = {
     if (!size.ok) return size;
     const latency = await readOne(ctx, w.latency, ARTIFACT.latency, isLatency);
     if (!latency.ok) return latency;
-    const input = { title: w.title ?? 'BLU-Net results', params: w.params ?? ctx.spec.params, evaluations: evaluations.value, size: size.value, latency: latency.value };
+    const latencyThesis = w.latency_thesis !== undefined ? await readOne(ctx, w.latency_thesis, ARTIFACT.latency, isLatency) : undefined;
+    if (latencyThesis !== undefined && !latencyThesis.ok) return latencyThesis;
+    const input = {
+      title: w.title ?? 'BLU-Net results', params: w.params ?? ctx.spec.params, evaluations: evaluations.value, size: size.value, latency: latency.value,
+      ...(latencyThesis !== undefined ? { latencyThesis: latencyThesis.value } : {}),
+    };
     const models = summariseSeeds(input.evaluations);
     const points = models.flatMap((summary) => {
       const mib = sizeOfModel(input.size, summary)?.mib;
