@@ -6,6 +6,7 @@ import type { Reporter, RunEvent, StepOutcome } from '../../runtime/events.js';
 import type { Executor } from '../../runtime/executor.js';
 import { createLocalExecutor } from '../../runtime/executors/local.js';
 import { newRunId } from '../../runtime/layout.js';
+import { projectDirOf } from '../../runtime/load.js';
 import { FanOut, JsonLinesReporter, LiveReporter, PlainReporter } from '../../runtime/progress/reporters.js';
 import { ResourcePool } from '../../runtime/resources.js';
 import { Scheduler } from '../../runtime/scheduler.js';
@@ -15,7 +16,7 @@ import type { StepKindRegistry } from '../../steps/kind.js';
 import { builtinRegistry } from '../../steps/registry.js';
 import { PIPELINE_OPTIONS, parse, positiveInt, stringList, stringValue } from '../args.js';
 import { CLI_ENTRY, VERSION } from '../entry.js';
-import { gitInfo } from '../git-info.js';
+import { gitInfo, type GitInfo } from '../git-info.js';
 import type { CliIO, ExitCode } from '../io.js';
 import { EXIT } from '../io.js';
 import { usageError } from '../output.js';
@@ -51,9 +52,13 @@ export async function runCommand(argv: readonly string[], io: CliIO): Promise<Ex
   const budgets = parseBudgets(stringList(values.resources));
   if (!budgets.ok) return usageError(io, budgets.error, RUN_USAGE);
   const registry = builtinRegistry();
-  // The tracking modules load while the pipeline is read and planned (a no-op run is mostly start-up).
-  if (values['no-track'] !== true && !values['dry-run']) void import('../../tracking/index.js').catch(() => undefined);
-  const session = await loadSession(io, sessionOptionsFrom(parsed.value, io, registry));
+  const options = sessionOptionsFrom(parsed.value, io, registry);
+  const track = values['no-track'] !== true && !values['dry-run'];
+  // The tracking modules load, and git runs in its own processes, while the pipeline is read and
+  // planned (a no-op run is mostly start-up). gitInfo never rejects.
+  if (track) void import('../../tracking/index.js').catch(() => undefined);
+  const git = track ? gitInfo(projectDirOf(options)) : NO_GIT;
+  const session = await loadSession(io, options);
   if (typeof session === 'number') return session;
   if (values['dry-run']) return printPlan(io, session, 'dry-run');
   const jobCount = jobs.value ?? os.availableParallelism();
@@ -62,8 +67,10 @@ export async function runCommand(argv: readonly string[], io: CliIO): Promise<Ex
   const unknown = new ResourcePool(budgets.value).unknown(customNeeds(session));
   if (unknown.length > 0) io.stderr(`blu-pipe: warning: no budget for resource(s) ${unknown.join(', ')}; give one with --resources ${unknown[0]}=N (not limited now)\n`);
   const pool = new ResourcePool({ cpus: executor.enforcesLocalResources ? jobCount : Number.MAX_SAFE_INTEGER, ...budgets.value });
-  return execute(session, { io, runId, executor, pool, argv, json: values.json === true, track: values['no-track'] !== true, keepGoing: values['keep-going'] === true, noCache: values['no-cache'] === true });
+  return execute(session, { io, runId, executor, pool, argv, json: values.json === true, track, git, keepGoing: values['keep-going'] === true, noCache: values['no-cache'] === true });
 }
+
+const NO_GIT: Promise<GitInfo> = Promise.resolve({ commit: null, dirty: null });
 
 function parseBudgets(items: readonly string[]): { ok: true; value: Record<string, number> } | { ok: false; error: string } {
   const out: Record<string, number> = {};
@@ -100,6 +107,8 @@ interface ExecuteSettings {
   readonly argv: readonly string[];
   readonly json: boolean;
   readonly track: boolean;
+  /** The project's git commit and dirty flag (asked for early: see runCommand). */
+  readonly git: Promise<GitInfo>;
   readonly keepGoing: boolean;
   readonly noCache: boolean;
 }
@@ -163,7 +172,7 @@ function installInterrupt(controller: AbortController, io: CliIO): () => void {
 
 async function startTracker(session: Session, s: ExecuteSettings): Promise<Tracker | null> {
   const { pipeline } = session;
-  const git = await gitInfo(pipeline.projectDir);
+  const git = await s.git;
   try {
     const { createTracker } = await import('../../tracking/index.js');
     return await createTracker(
