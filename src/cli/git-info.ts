@@ -18,7 +18,8 @@ export interface GitInfo {
  * few milliseconds of the main thread, which a no-op rerun feels.
  */
 export async function gitInfo(dir: string): Promise<GitInfo> {
-  const status = await git(['status', '--porcelain=v2', '--branch', '--untracked-files=no'], dir);
+  // --no-optional-locks: reading must not rewrite the index (nor collide with the user's own git).
+  const status = await git(['--no-optional-locks', 'status', '--porcelain=v2', '--branch', '--untracked-files=no'], dir);
   return status === null ? { commit: null, dirty: null } : parseStatus(status);
 }
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { writeFileAtomic } from '../../artifacts/atomic.js';
 import type { Reporter, RunEvent, StepOutcome } from '../../runtime/events.js';
 import type { Executor } from '../../runtime/executor.js';
-import { createLocalExecutor } from '../../runtime/executors/local.js';
+import { lazyExecutor } from '../../runtime/executors/lazy.js';
 import { newRunId } from '../../runtime/layout.js';
 import { projectDirOf } from '../../runtime/load.js';
 import { FanOut, JsonLinesReporter, LiveReporter, PlainReporter } from '../../runtime/progress/reporters.js';
@@ -94,9 +94,11 @@ async function createExecutor(name: string, session: Session, runId: string, job
     const { createSlurmExecutor } = await import('../../runtime/executors/slurm.js');
     return createSlurmExecutor({ runDir: path.join(session.layout.runsDir, runId), cliEntry: CLI_ENTRY, extraSbatchArgs: slurmOpts, env: io.env });
   }
-  const { tensorflowLogFilter } = await import('../../ml/backend/native/tf-log.js');
-  const dropWorkerLine = tensorflowLogFilter(io.env);
-  return createLocalExecutor({ jobs, stores: session.stores, registry, env: io.env, cliEntry: CLI_ENTRY, ...(dropWorkerLine ? { dropWorkerLine } : {}) });
+  return lazyExecutor({ name: 'local', maxParallel: jobs, enforcesLocalResources: true }, async () => {
+    const [{ createLocalExecutor }, { tensorflowLogFilter }] = await Promise.all([import('../../runtime/executors/local.js'), import('../../ml/backend/native/tf-log.js')]);
+    const dropWorkerLine = tensorflowLogFilter(io.env);
+    return createLocalExecutor({ jobs, stores: session.stores, registry, env: io.env, cliEntry: CLI_ENTRY, ...(dropWorkerLine ? { dropWorkerLine } : {}) });
+  });
 }
 
 interface ExecuteSettings {
