@@ -3,7 +3,7 @@
  * with integer run status, `run_uuid` beside `run_id`, raw param/tag files and append-only
  * metric lines, so `mlflow ui --backend-store-uri ./mlruns` reads it as its own.
  */
-import { appendFileSync, mkdirSync, promises as fs, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, promises as fs, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -32,11 +32,11 @@ async function exists(p: string): Promise<boolean> {
   return fs.access(p).then(() => true, () => false);
 }
 
-/** Readers retry an empty meta.yaml only twice: write to a temp file and rename. */
+/** Readers retry an empty meta.yaml only twice: write to a temp file and rename (synchronously, as key files). */
 async function writeAtomic(file: string, text: string): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}-${randomUUID().slice(0, 8)}`;
-  await fs.writeFile(tmp, text);
-  await fs.rename(tmp, file);
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
 }
 
 async function readMeta(file: string): Promise<Record<string, unknown> | null> {

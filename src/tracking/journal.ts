@@ -6,18 +6,27 @@
  *   journal/<runId>.acks.jsonl   one line per acknowledged operation, per store URI
  *   index.jsonl                  (store, blu run, step) → MLflow run id, for restored steps
  */
-import { promises as fs } from 'node:fs';
+import { appendFileSync, mkdirSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { PipelineRunInfo } from './tracker.js';
 import type { JournalEvent } from './plan.js';
 import type { CreatedRun } from './store.js';
 import { type Result, ok, err } from '../base/result.js';
 
-/** Appends lines to a file; failures come back as data (the caller decides how loud to be). */
+/**
+ * Appends lines to a file; failures come back as data (the caller decides how loud to be).
+ * Synchronous: an acknowledgement is one short line per operation, and a thread-pool round trip
+ * for each made a tracked no-op wait on a busy machine. The directory is made only when missing.
+ */
 async function appendLines(file: string, text: string): Promise<Result<void, string>> {
   try {
-    await fs.mkdir(path.dirname(file), { recursive: true });
-    await fs.appendFile(file, text);
+    try {
+      appendFileSync(file, text);
+    } catch (cause) {
+      if ((cause as NodeJS.ErrnoException).code !== 'ENOENT') throw cause;
+      mkdirSync(path.dirname(file), { recursive: true });
+      appendFileSync(file, text);
+    }
     return ok(undefined);
   } catch (cause) {
     return err(`cannot write ${file}: ${String(cause)}`);
