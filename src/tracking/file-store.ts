@@ -3,7 +3,7 @@
  * with integer run status, `run_uuid` beside `run_id`, raw param/tag files and append-only
  * metric lines, so `mlflow ui --backend-store-uri ./mlruns` reads it as its own.
  */
-import { appendFileSync, mkdirSync, promises as fs, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, promises as fs, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -275,10 +275,11 @@ export class FileStore implements TrackingStore {
  * Each batch blocks the event loop for well under a millisecond per file; artifacts stay async.
  */
 
-/** The value of a param or tag file, or null when there is none. */
+/** The value of a param or tag file, or null when there is none (usually: stat first, as a throw per new key is costly). */
 function readKeyFile(runDir: string, kind: 'params' | 'tags', key: string): string | null {
+  const file = path.join(runDir, kind, ...key.split('/'));
   try {
-    return readFileSync(path.join(runDir, kind, ...key.split('/')), 'utf8');
+    return statSync(file, { throwIfNoEntry: false }) === undefined ? null : readFileSync(file, 'utf8');
   } catch {
     return null;
   }
