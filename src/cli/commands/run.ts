@@ -20,7 +20,6 @@ import { gitInfo, type GitInfo } from '../git-info.js';
 import type { CliIO, ExitCode } from '../io.js';
 import { EXIT } from '../io.js';
 import { usageError } from '../output.js';
-import { printPlan } from './plan-view.js';
 import { loadSession, sessionOptionsFrom } from './session-options.js';
 import { RUN_USAGE } from './run-usage.js';
 
@@ -56,11 +55,11 @@ export async function runCommand(argv: readonly string[], io: CliIO): Promise<Ex
   const track = values['no-track'] !== true && !values['dry-run'];
   // The tracking modules load, and git runs in its own processes, while the pipeline is read and
   // planned (a no-op run is mostly start-up). gitInfo never rejects.
-  if (track) void import('../../tracking/index.js').catch(() => undefined);
+  if (track) void import('../../tracking/mlflow-tracker.js').catch(() => undefined);
   const git = track ? gitInfo(projectDirOf(options)) : NO_GIT;
   const session = await loadSession(io, options);
   if (typeof session === 'number') return session;
-  if (values['dry-run']) return printPlan(io, session, 'dry-run');
+  if (values['dry-run']) return (await import('./plan-view.js')).printPlan(io, session, 'dry-run');
   const jobCount = jobs.value ?? os.availableParallelism();
   const runId = newRunId();
   const executor = await createExecutor(executorName, session, runId, jobCount, stringList(values['slurm-opt']), io, registry);
@@ -176,8 +175,9 @@ async function startTracker(session: Session, s: ExecuteSettings): Promise<Track
   const { pipeline } = session;
   const git = await s.git;
   try {
-    const { createTracker } = await import('../../tracking/index.js');
-    return await createTracker(
+    // The tracker's own module, not tracking/index.js: a run needs neither sync nor the run reader.
+    const { createMlflowTracker } = await import('../../tracking/mlflow-tracker.js');
+    return await createMlflowTracker(
       { trackingUri: pipeline.tracking.trackingUri, experimentName: pipeline.tracking.experiment, enabled: pipeline.tracking.enabled },
       {
         runId: s.runId,
