@@ -3,7 +3,7 @@
  * with integer run status, `run_uuid` beside `run_id`, raw param/tag files and append-only
  * metric lines, so `mlflow ui --backend-store-uri ./mlruns` reads it as its own.
  */
-import { appendFileSync, mkdirSync, promises as fs, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, promises as fs, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -93,16 +93,17 @@ export class FileStore implements TrackingStore {
     return true;
   }
 
+  /** Synchronous checks: they run once per tracked run, before its first write (see writeKeyFile). */
   private async ensureRoot(): Promise<void> {
-    await fs.mkdir(path.join(this.root, '.trash'), { recursive: true });
+    mkdirSync(path.join(this.root, '.trash'), { recursive: true });
     // The UI puts runs without an experiment in "0"; write it once like MLflow does.
-    if (!(await exists(path.join(this.root, '0')))) await this.claimExperimentDir('0', 'Default');
+    if (!existsSync(path.join(this.root, '0'))) await this.claimExperimentDir('0', 'Default');
   }
 
   private async findExperiment(name: string, dir: string): Promise<string | null> {
     // Fast path: the experiment we would have created, still carrying its name as we wrote it.
     const own = experimentIdForName(name);
-    const text = await fs.readFile(path.join(dir, own, 'meta.yaml'), 'utf8').catch(() => '');
+    const text = readTextOrEmpty(path.join(dir, own, 'meta.yaml'));
     if (text.includes(`\n${emitMetaYaml({ name })}`) && text.includes(`\n${emitMetaYaml({ experiment_id: own })}`)) return own;
     for (const id of await subdirs(dir)) {
       if (NOT_EXPERIMENTS.has(id)) continue;
@@ -215,8 +216,8 @@ export class FileStore implements TrackingStore {
     if (!run.artifactUri.startsWith('file:')) return err(fail(`artifact URI ${run.artifactUri} is not a local path`));
     try {
       const target = path.join(fileURLToPath(run.artifactUri), ...relativePath.split('/'));
-      await fs.mkdir(path.dirname(target), { recursive: true });
-      await fs.copyFile(localFile, target);
+      mkdirSync(path.dirname(target), { recursive: true });
+      await fs.copyFile(localFile, target); // artifacts can be large: the copy stays off the main thread
       return ok(undefined);
     } catch (cause) {
       return err(fail(`cannot copy artifact ${localFile}`, cause));
@@ -274,6 +275,14 @@ export class FileStore implements TrackingStore {
  * round trips (open, write, close), which on a busy machine made the tracked no-op ~2× slower.
  * Each batch blocks the event loop for well under a millisecond per file; artifacts stay async.
  */
+
+function readTextOrEmpty(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
 
 /** The value of a param or tag file, or null when there is none (usually: stat first, as a throw per new key is costly). */
 function readKeyFile(runDir: string, kind: 'params' | 'tags', key: string): string | null {
