@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { writeFileAtomic } from '../../artifacts/atomic.js';
+import { writeSmallFileAtomicSync } from '../../artifacts/atomic.js';
 import type { Reporter, RunEvent, StepOutcome } from '../../runtime/events.js';
 import type { Executor } from '../../runtime/executor.js';
 import { lazyExecutor } from '../../runtime/executors/lazy.js';
@@ -209,5 +209,5 @@ function reportTracker(tracker: Tracker, io: CliIO): void {
 
 async function writeRunRecord(runDir: string, session: Session, runId: string, status: string, steps: Record<string, unknown>): Promise<void> {
   const record = { runId, pipeline: session.pipeline.displayFile, name: session.pipeline.name, overlays: session.pipeline.overlays, status, updatedAt: new Date().toISOString(), keys: session.plan.steps.filter((p) => p.action !== 'skip').map((p) => p.key), steps };
-  await writeFileAtomic(path.join(runDir, 'run.json'), JSON.stringify(record, null, 1));
+  writeSmallFileAtomicSync(path.join(runDir, 'run.json'), JSON.stringify(record, null, 1));
 }
