@@ -34,10 +34,15 @@ export function findProjectDir(pipelineFile: string): string {
   }
 }
 
+/** The project directory a pipeline loads with: the one given, else findProjectDir's. */
+export function projectDirOf(input: { readonly file: string; readonly cwd: string; readonly projectDir?: string | null }): string {
+  return input.projectDir ? path.resolve(input.cwd, input.projectDir) : findProjectDir(path.resolve(input.cwd, input.file));
+}
+
 /** Reads, validates and resolves a pipeline; reports every problem at once. */
 export async function loadPipeline(input: LoadInput): Promise<Result<Pipeline, Diagnostic[]>> {
   const file = path.resolve(input.cwd, input.file);
-  const projectDir = input.projectDir ? path.resolve(input.cwd, input.projectDir) : findProjectDir(file);
+  const projectDir = projectDirOf(input);
   const parseCache = path.join(projectDir, '.blu', 'state', 'parsed');
   const parsed = await readYamlFile(file, input.file, parseCache);
   if (!parsed.ok) return parsed;

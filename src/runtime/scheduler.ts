@@ -1,6 +1,5 @@
 import os from 'node:os';
 import path from 'node:path';
-import { PGraph } from 'p-graph';
 import { ArtifactError, isErrnoException } from '../artifacts/errors.js';
 import type { ArtifactErrorCode } from '../artifacts/errors.js';
 import { acquireLock, lockPathFor } from '../artifacts/lock.js';
@@ -15,6 +14,7 @@ import type { ProjectLayout } from './layout.js';
 import { stepFileName } from './layout.js';
 import type { LockEntry, LockRef, LockSection } from './lockfile.js';
 import { schedulingPriorities } from './graph.js';
+import { pGraphLib } from './lazy-deps.js';
 import { lockRefFor, updateLockFile } from './lockfile.js';
 import type { Pipeline, StepInstance } from './pipeline.js';
 import type { Plan, PlannedStep } from './plan.js';
@@ -98,6 +98,7 @@ export class Scheduler {
     // (hash, store, fsync) while the next commands run.
     const parallel = Math.max(1, this.ctx.executor.maxParallel);
     try {
+      const { PGraph } = pGraphLib();
       await new PGraph(nodes, edges).run({ concurrency: parallel + COMMIT_OVERLAP });
     } finally {
       this.#leases.releaseAll();

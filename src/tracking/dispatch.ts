@@ -3,7 +3,7 @@
  * Retryable failures back off exponentially within a bounded budget per outage; when the
  * budget is spent the dispatcher goes offline and leaves the rest to `syncJournal`.
  */
-import { promises as fs } from 'node:fs';
+import { mkdtempSync, promises as fs, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Result } from '../base/result.js';
@@ -172,15 +172,15 @@ export class Dispatcher {
     return { ok: true, value: { runId: run.runId, artifactUri: run.artifactUri } };
   }
 
-  /** Generated text goes through a temp file: both stores upload files. */
+  /** Generated text (small, e.g. steps.json) goes through a temp file, made synchronously: both stores upload files. */
   private async logText(op: Extract<Op, { kind: 'artifact-text' }>, run: CreatedRun): Promise<Outcome> {
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'blu-artifact-'));
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'blu-artifact-'));
     try {
       const file = path.join(dir, path.basename(op.dest));
-      await fs.writeFile(file, op.text);
+      writeFileSync(file, op.text);
       return await this.settle(op, await this.retry(() => this.ctx.store.putArtifact(run, op.dest, file)));
     } finally {
-      await fs.rm(dir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
     }
   }
 

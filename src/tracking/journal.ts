@@ -6,18 +6,28 @@
  *   journal/<runId>.acks.jsonl   one line per acknowledged operation, per store URI
  *   index.jsonl                  (store, blu run, step) → MLflow run id, for restored steps
  */
-import { promises as fs } from 'node:fs';
+import { appendFileSync, closeSync, fstatSync, fsync, mkdirSync, openSync, promises as fs, readFileSync, writeSync } from 'node:fs';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import type { PipelineRunInfo } from './tracker.js';
 import type { JournalEvent } from './plan.js';
 import type { CreatedRun } from './store.js';
 import { type Result, ok, err } from '../base/result.js';
 
-/** Appends lines to a file; failures come back as data (the caller decides how loud to be). */
+/**
+ * Appends lines to a file; failures come back as data (the caller decides how loud to be).
+ * Synchronous: an acknowledgement is one short line per operation, and a thread-pool round trip
+ * for each made a tracked no-op wait on a busy machine. The directory is made only when missing.
+ */
 async function appendLines(file: string, text: string): Promise<Result<void, string>> {
   try {
-    await fs.mkdir(path.dirname(file), { recursive: true });
-    await fs.appendFile(file, text);
+    try {
+      appendFileSync(file, text);
+    } catch (cause) {
+      if ((cause as NodeJS.ErrnoException).code !== 'ENOENT') throw cause;
+      mkdirSync(path.dirname(file), { recursive: true });
+      appendFileSync(file, text);
+    }
     return ok(undefined);
   } catch (cause) {
     return err(`cannot write ${file}: ${String(cause)}`);
@@ -55,17 +65,33 @@ function reviver(_key: string, value: unknown): unknown {
 export const encodeLine = (value: unknown): string => `${JSON.stringify(value, replacer)}\n`;
 export const decodeLine = (line: string): unknown => JSON.parse(line, reviver);
 
-/** Append-only journal file; each `append` is one write plus one fsync. */
+const fsyncAsync = promisify(fsync);
+
+/** Opens `file` for appending, making its directory only when it is missing. */
+function openForAppend(file: string): number {
+  try {
+    return openSync(file, 'a');
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code !== 'ENOENT') throw cause;
+    mkdirSync(path.dirname(file), { recursive: true });
+    return openSync(file, 'a');
+  }
+}
+
+/**
+ * Append-only journal file; each `append` is one write plus one fsync. Only the fsync goes to the
+ * thread pool: opening and the small writes are synchronous, since on a busy machine every
+ * thread-pool round trip of a tracked no-op waited for the CPU again.
+ */
 export class JournalWriter {
-  private constructor(private readonly handle: fs.FileHandle, readonly file: string) {}
+  private closed = false;
+  private constructor(private readonly fd: number, readonly file: string) {}
 
   static async open(projectDir: string, header: JournalHeader): Promise<Result<JournalWriter, string>> {
     const file = path.join(journalDir(projectDir), `${safeName(header.info.runId)}.jsonl`);
     try {
-      await fs.mkdir(path.dirname(file), { recursive: true });
-      const handle = await fs.open(file, 'a');
-      const writer = new JournalWriter(handle, file);
-      const empty = (await handle.stat()).size === 0;
+      const writer = new JournalWriter(openForAppend(file), file);
+      const empty = fstatSync(writer.fd).size === 0;
       const written = empty ? await writer.append([header]) : ok(undefined);
       return written.ok ? ok(writer) : written;
     } catch (cause) {
@@ -77,8 +103,8 @@ export class JournalWriter {
   async append(entries: readonly unknown[]): Promise<Result<void, string>> {
     if (entries.length === 0) return ok(undefined);
     try {
-      await this.handle.write(entries.map(encodeLine).join(''));
-      await this.handle.sync();
+      writeAll(this.fd, entries.map(encodeLine).join(''));
+      await fsyncAsync(this.fd);
       return ok(undefined);
     } catch (cause) {
       return err(`tracking journal write failed (${this.file}): ${String(cause)}`);
@@ -86,7 +112,28 @@ export class JournalWriter {
   }
 
   async close(): Promise<void> {
-    await this.handle.close().catch(() => undefined);
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      closeSync(this.fd);
+    } catch {
+      // already unusable: nothing left to release
+    }
+  }
+}
+
+/** writeSync may write less than asked (as FileHandle.write would): loop until all is written. */
+function writeAll(fd: number, text: string): void {
+  const bytes = Buffer.from(text);
+  for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset);
+}
+
+/** A small local file's text, or '' when it cannot be read (read synchronously, as appendLines writes). */
+function readTextOrEmpty(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
   }
 }
 
@@ -137,7 +184,7 @@ export class AckLog {
   static async load(projectDir: string, runId: string, uri: string): Promise<AckLog> {
     const file = path.join(journalDir(projectDir), `${safeName(runId)}.acks.jsonl`);
     const log = new AckLog(file, uri);
-    const text = await fs.readFile(file, 'utf8').catch(() => '');
+    const text = readTextOrEmpty(file);
     for (const line of text.split('\n')) {
       try {
         if (line.trim() !== '') log.apply(JSON.parse(line) as AckLine);
@@ -181,7 +228,7 @@ export class RunIndex {
 
   static async load(projectDir: string): Promise<RunIndex> {
     const index = new RunIndex(path.join(trackingDir(projectDir), 'index.jsonl'));
-    const text = await fs.readFile(index.file, 'utf8').catch(() => '');
+    const text = readTextOrEmpty(index.file);
     for (const line of text.split('\n')) {
       try {
         if (line.trim() !== '') index.remember(JSON.parse(line) as IndexLine);

@@ -1,11 +1,12 @@
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { writeFileAtomic } from '../../artifacts/atomic.js';
+import { writeSmallFileAtomicSync } from '../../artifacts/atomic.js';
 import type { Reporter, RunEvent, StepOutcome } from '../../runtime/events.js';
 import type { Executor } from '../../runtime/executor.js';
-import { createLocalExecutor } from '../../runtime/executors/local.js';
+import { lazyExecutor } from '../../runtime/executors/lazy.js';
 import { newRunId } from '../../runtime/layout.js';
+import { projectDirOf } from '../../runtime/load.js';
 import { FanOut, JsonLinesReporter, LiveReporter, PlainReporter } from '../../runtime/progress/reporters.js';
 import { ResourcePool } from '../../runtime/resources.js';
 import { Scheduler } from '../../runtime/scheduler.js';
@@ -15,11 +16,10 @@ import type { StepKindRegistry } from '../../steps/kind.js';
 import { builtinRegistry } from '../../steps/registry.js';
 import { PIPELINE_OPTIONS, parse, positiveInt, stringList, stringValue } from '../args.js';
 import { CLI_ENTRY, VERSION } from '../entry.js';
-import { gitInfo } from '../git-info.js';
+import { gitInfo, type GitInfo } from '../git-info.js';
 import type { CliIO, ExitCode } from '../io.js';
 import { EXIT } from '../io.js';
 import { usageError } from '../output.js';
-import { printPlan } from './plan-view.js';
 import { loadSession, sessionOptionsFrom } from './session-options.js';
 import { RUN_USAGE } from './run-usage.js';
 
@@ -51,19 +51,25 @@ export async function runCommand(argv: readonly string[], io: CliIO): Promise<Ex
   const budgets = parseBudgets(stringList(values.resources));
   if (!budgets.ok) return usageError(io, budgets.error, RUN_USAGE);
   const registry = builtinRegistry();
-  // The tracking modules load while the pipeline is read and planned (a no-op run is mostly start-up).
-  if (values['no-track'] !== true && !values['dry-run']) void import('../../tracking/index.js').catch(() => undefined);
-  const session = await loadSession(io, sessionOptionsFrom(parsed.value, io, registry));
+  const options = sessionOptionsFrom(parsed.value, io, registry);
+  const track = values['no-track'] !== true && !values['dry-run'];
+  // The tracking modules load, and git runs in its own processes, while the pipeline is read and
+  // planned (a no-op run is mostly start-up). gitInfo never rejects.
+  if (track) void import('../../tracking/mlflow-tracker.js').catch(() => undefined);
+  const git = track ? gitInfo(projectDirOf(options)) : NO_GIT;
+  const session = await loadSession(io, options);
   if (typeof session === 'number') return session;
-  if (values['dry-run']) return printPlan(io, session, 'dry-run');
+  if (values['dry-run']) return (await import('./plan-view.js')).printPlan(io, session, 'dry-run');
   const jobCount = jobs.value ?? os.availableParallelism();
   const runId = newRunId();
   const executor = await createExecutor(executorName, session, runId, jobCount, stringList(values['slurm-opt']), io, registry);
   const unknown = new ResourcePool(budgets.value).unknown(customNeeds(session));
   if (unknown.length > 0) io.stderr(`blu-pipe: warning: no budget for resource(s) ${unknown.join(', ')}; give one with --resources ${unknown[0]}=N (not limited now)\n`);
   const pool = new ResourcePool({ cpus: executor.enforcesLocalResources ? jobCount : Number.MAX_SAFE_INTEGER, ...budgets.value });
-  return execute(session, { io, runId, executor, pool, argv, json: values.json === true, track: values['no-track'] !== true, keepGoing: values['keep-going'] === true, noCache: values['no-cache'] === true });
+  return execute(session, { io, runId, executor, pool, argv, json: values.json === true, track, git, keepGoing: values['keep-going'] === true, noCache: values['no-cache'] === true });
 }
+
+const NO_GIT: Promise<GitInfo> = Promise.resolve({ commit: null, dirty: null });
 
 function parseBudgets(items: readonly string[]): { ok: true; value: Record<string, number> } | { ok: false; error: string } {
   const out: Record<string, number> = {};
@@ -87,9 +93,11 @@ async function createExecutor(name: string, session: Session, runId: string, job
     const { createSlurmExecutor } = await import('../../runtime/executors/slurm.js');
     return createSlurmExecutor({ runDir: path.join(session.layout.runsDir, runId), cliEntry: CLI_ENTRY, extraSbatchArgs: slurmOpts, env: io.env });
   }
-  const { tensorflowLogFilter } = await import('../../ml/backend/native/tf-log.js');
-  const dropWorkerLine = tensorflowLogFilter(io.env);
-  return createLocalExecutor({ jobs, stores: session.stores, registry, env: io.env, cliEntry: CLI_ENTRY, ...(dropWorkerLine ? { dropWorkerLine } : {}) });
+  return lazyExecutor({ name: 'local', maxParallel: jobs, enforcesLocalResources: true }, async () => {
+    const [{ createLocalExecutor }, { tensorflowLogFilter }] = await Promise.all([import('../../runtime/executors/local.js'), import('../../ml/backend/native/tf-log.js')]);
+    const dropWorkerLine = tensorflowLogFilter(io.env);
+    return createLocalExecutor({ jobs, stores: session.stores, registry, env: io.env, cliEntry: CLI_ENTRY, ...(dropWorkerLine ? { dropWorkerLine } : {}) });
+  });
 }
 
 interface ExecuteSettings {
@@ -100,6 +108,8 @@ interface ExecuteSettings {
   readonly argv: readonly string[];
   readonly json: boolean;
   readonly track: boolean;
+  /** The project's git commit and dirty flag (asked for early: see runCommand). */
+  readonly git: Promise<GitInfo>;
   readonly keepGoing: boolean;
   readonly noCache: boolean;
 }
@@ -163,10 +173,11 @@ function installInterrupt(controller: AbortController, io: CliIO): () => void {
 
 async function startTracker(session: Session, s: ExecuteSettings): Promise<Tracker | null> {
   const { pipeline } = session;
-  const git = await gitInfo(pipeline.projectDir);
+  const git = await s.git;
   try {
-    const { createTracker } = await import('../../tracking/index.js');
-    return await createTracker(
+    // The tracker's own module, not tracking/index.js: a run needs neither sync nor the run reader.
+    const { createMlflowTracker } = await import('../../tracking/mlflow-tracker.js');
+    return await createMlflowTracker(
       { trackingUri: pipeline.tracking.trackingUri, experimentName: pipeline.tracking.experiment, enabled: pipeline.tracking.enabled },
       {
         runId: s.runId,
@@ -198,5 +209,5 @@ function reportTracker(tracker: Tracker, io: CliIO): void {
 
 async function writeRunRecord(runDir: string, session: Session, runId: string, status: string, steps: Record<string, unknown>): Promise<void> {
   const record = { runId, pipeline: session.pipeline.displayFile, name: session.pipeline.name, overlays: session.pipeline.overlays, status, updatedAt: new Date().toISOString(), keys: session.plan.steps.filter((p) => p.action !== 'skip').map((p) => p.key), steps };
-  await writeFileAtomic(path.join(runDir, 'run.json'), JSON.stringify(record, null, 1));
+  writeSmallFileAtomicSync(path.join(runDir, 'run.json'), JSON.stringify(record, null, 1));
 }
