@@ -46,6 +46,16 @@ export interface LatencyFile {
 
 const peakRss = () => process.resourceUsage().maxRSS * 1024;
 
+/**
+ * Threads an fp32 model computes with: the backend's own count, or (0: TensorFlow sizes its own pools)
+ * TensorFlow's intra-op pool, TF_NUM_INTRAOP_THREADS when set, else one thread per core.
+ */
+function computeThreads(backendThreads: number): number {
+  if (backendThreads > 0) return backendThreads;
+  const set = Number(process.env.TF_NUM_INTRAOP_THREADS);
+  return Number.isInteger(set) && set > 0 ? set : os.availableParallelism();
+}
+
 function summary(times: number[]): Pick<ModelLatency, 'runs' | 'medianMs' | 'p95Ms' | 'meanMs' | 'minMs'> {
   return { runs: times.length, medianMs: percentile(times, 50), p95Ms: percentile(times, 95), meanMs: times.reduce((a, b) => a + b, 0) / times.length, minMs: times[0] ?? Number.NaN };
 }
@@ -164,7 +174,7 @@ export const latencyStep: StepImplementation = {
       for (const [i, source] of sources.entries()) {
         const loaded = await source();
         if (!loaded.ok) return loaded;
-        const entries = await timeModel(ctx, loaded.value, w, x, backend.value.threads);
+        const entries = await timeModel(ctx, loaded.value, w, x, computeThreads(backend.value.threads));
         if (!entries.ok) return entries;
         for (const entry of entries.value) {
           results.push(entry);
