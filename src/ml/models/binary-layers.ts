@@ -12,6 +12,14 @@ type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
 type LayerVariable = ReturnType<BinaryLayerBase['addGamma']>;
 export type Padding = 'same' | 'valid';
 
+/**
+ * Whether a tf.Variable is one of these layers' gammas: its weight name is `gamma`,
+ * `depthwise_gamma` or `pointwise_gamma` (tfjs may append `_<n>` to keep names unique).
+ */
+export function isGammaVariable(variableName: string): boolean {
+  return /\/(depthwise_|pointwise_)?gamma(_\d+)?$/.test(variableName);
+}
+
 /** Shared bits: gamma creation and the [M..1]/sum initial values. */
 abstract class BinaryLayerBase extends tf.layers.Layer {
   addGamma(name: string, levels: number) {

@@ -6,7 +6,7 @@ import { buildLwUnet, buildUnet, type UnetOptions } from './unet.js';
 
 export { buildUnet, buildLwUnet, type UnetOptions } from './unet.js';
 export { buildBluNet, type BluNetOptions } from './blu-net.js';
-export { BinaryConv2D, BinarySeparableConv2D, BinarySignActivation } from './binary-layers.js';
+export { BinaryConv2D, BinarySeparableConv2D, BinarySignActivation, isGammaVariable } from './binary-layers.js';
 export { steSign, residualBinarize, initialGammas } from './binary-ops.js';
 export { saveModel, loadModel, type SavedModelInfo, type ModelIoError } from './serialize.js';
 export { transferLwUnetToBluNet, fitResidualGammas, fitKernelGammas, type GammaInit, type TransferredLayer, OUTPUT_LAYER_NAME } from './transfer.js';

@@ -1,7 +1,7 @@
 export type { TrainEvent, TrainEventHandler, EpochRecord, ValidationMetrics, BestMetricName } from './events.js';
 export { learningRateAt } from './schedule.js';
 export { binaryCrossEntropy, softDiceLoss, summedHintMse, type SupervisedLoss } from './losses.js';
-export { ScheduledAdam } from './optimizer.js';
+export { ScheduledAdam, type RelativeLrFilter } from './optimizer.js';
 export type { EpochLoopOptions, TrainResult } from './loop.js';
 export {
   trainSupervised,

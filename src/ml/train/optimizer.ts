@@ -4,18 +4,28 @@ import { adamUpdate, type AdamMoments } from './host-adam.js';
 
 type NamedGradient = { name: string; tensor: tf.Tensor };
 
+/** Which variables take a learning rate relative to their own magnitude (by tf.Variable name). */
+export type RelativeLrFilter = (variableName: string) => boolean;
+
 /**
  * Adam whose learning rate can change between epochs without losing its moment estimates.
  * tfjs reads `learningRate` on every applyGradients, so updating the field is enough.
  * beta1/beta2/epsilon are the Keras defaults the thesis ran with. Small variables on CPU
  * backends are updated by a host loop (host-adam.ts), the rest by tfjs's own Adam.
+ *
+ * Adam moves every parameter by about lr per step whatever its scale. Variables picked by
+ * `relativeLr` (a BLU-Net's gammas, some of which start at 0.01) instead step by lr × their
+ * mean |value|, so a step changes them by a similar fraction at any scale. They are tiny
+ * (one value per level), so they always take the host loop.
  */
 export class ScheduledAdam extends tf.AdamOptimizer {
   readonly #hostMoments = new Map<string, AdamMoments>();
+  readonly #relativeLr: RelativeLrFilter | undefined;
   #hostSteps = 0;
 
-  constructor(learningRate: number) {
+  constructor(learningRate: number, relativeLr?: RelativeLrFilter) {
     super(learningRate, 0.9, 0.999, 1e-7);
+    this.#relativeLr = relativeLr;
   }
 
   setLearningRate(learningRate: number): void {
@@ -24,7 +34,7 @@ export class ScheduledAdam extends tf.AdamOptimizer {
 
   override applyGradients(variableGradients: tf.NamedTensorMap | NamedGradient[]): void {
     const all: NamedGradient[] = Array.isArray(variableGradients) ? variableGradients : Object.entries(variableGradients).map(([name, tensor]) => ({ name, tensor }));
-    const onHost = all.filter((g) => runOnHost(g.tensor.size));
+    const onHost = all.filter((g) => runOnHost(g.tensor.size) || this.#relativeLr?.(g.name) === true);
     if (onHost.length > 0) this.#applyOnHost(onHost);
     // Always called, even with nothing left, so tfjs's own bias-correction counters advance in step.
     super.applyGradients(all.filter((g) => !onHost.includes(g)));
@@ -44,10 +54,12 @@ export class ScheduledAdam extends tf.AdamOptimizer {
         moments = { first: new Float64Array(tensor.size), second: new Float64Array(tensor.size) };
         this.#hostMoments.set(name, moments);
       }
-      const next = adamUpdate(variable.dataSync() as Float32Array, tensor.dataSync() as Float32Array, moments, step);
-      const value = tf.tensor(next, variable.shape, 'float32');
-      variable.assign(value);
-      value.dispose();
+      const value = variable.dataSync() as Float32Array;
+      const learningRate = this.#relativeLr?.(name) === true ? step.learningRate * meanAbsolute(value) : step.learningRate;
+      const next = adamUpdate(value, tensor.dataSync() as Float32Array, moments, { ...step, learningRate });
+      const updated = tf.tensor(next, variable.shape, 'float32');
+      variable.assign(updated);
+      updated.dispose();
     }
   }
 
@@ -55,6 +67,12 @@ export class ScheduledAdam extends tf.AdamOptimizer {
     this.#hostMoments.clear();
     super.dispose();
   }
+}
+
+function meanAbsolute(values: Float32Array): number {
+  let sum = 0;
+  for (const v of values) sum += Math.abs(v);
+  return values.length === 0 ? 0 : sum / values.length;
 }
 
 /** The tf.Variables behind a model's trainable weights, for explicit gradient targets. */

@@ -10,7 +10,7 @@ import { batchCount, disposeBatch, epochSchedule, evalBatches, makeTrainBatch } 
 import type { BestMetricName, ValidationMetrics } from './events.js';
 import { binaryCrossEntropy, supervisedLoss, type SupervisedLoss } from './losses.js';
 import { runEpochLoop, type EpochLoopOptions, type TrainResult } from './loop.js';
-import { applyTraining, predictAll, ScheduledAdam, trainableVariables } from './optimizer.js';
+import { applyTraining, predictAll, ScheduledAdam, trainableVariables, type RelativeLrFilter } from './optimizer.js';
 
 export interface TrainingData {
   readonly train: readonly Sample[];
@@ -29,6 +29,8 @@ export interface SupervisedOptions extends EpochLoopOptions {
   readonly seed: number;
   readonly augment?: AugmentOptions | false;
   readonly crop?: CropOptions;
+  /** Variables whose Adam step is relative to their magnitude (see ScheduledAdam). */
+  readonly relativeLr?: RelativeLrFilter;
 }
 
 export interface TrainError {
@@ -128,7 +130,7 @@ export async function trainSupervised(
   const checked = checkData(model, data, options);
   if (!checked.ok) return checked;
   const rng = createRng(options.seed);
-  const optimizer = new ScheduledAdam(options.learningRate);
+  const optimizer = new ScheduledAdam(options.learningRate, options.relativeLr);
   const variables = trainableVariables(model);
   const emit = options.onEvent ?? (() => undefined);
   try {

@@ -75,8 +75,12 @@ export interface BinariseWith {
   readonly gamma_init?: GammaStart;
   readonly ste?: 'unit' | 'range';
   readonly transfer_output?: boolean;
+  readonly gamma_lr?: GammaLr;
   readonly seed?: number;
 }
+
+/** How a BLU-Net's gammas learn: Adam's absolute step (the thesis) or one relative to their magnitude. */
+export type GammaLr = 'absolute' | 'relative';
 
 /** How a BLU-Net's gammas start: see src/ml/DIFFERENCES.md. */
 export type GammaStart = 'thesis' | 'weight-scale' | 'calibrated' | 'matched' | 'emulated';
@@ -89,6 +93,10 @@ const BINARISER_PROPERTIES = {
       'thesis: gammas start at [M..1]/sum; weight-scale: kernel gammas fitted to the kernels; calibrated: weight-scale plus activation gammas fitted to the pre-activations on training images; matched: calibrated, with the gammas and bias of each transferred conv first scaled so its output magnitude matches its lw_unet layer (latent kernels unchanged; from scratch, where there is no lw_unet, the same as calibrated); emulated: weight-scale, then walking the model the gamma scale of each conv and bias fitted to the lw_unet pre-activation and each activation shifted per channel so that it emulates the ReLU of the lw_unet (from scratch: an lw_unet holding the own initial weights of the BLU-Net)',
   },
   ste: { enum: ['unit', 'range'], description: "unit: the thesis's hard-tanh STE (|r| <= 1); range: the STE window and slope follow the gammas" },
+  gamma_lr: {
+    enum: ['absolute', 'relative'],
+    description: "absolute (the thesis, and the default): Adam moves every gamma by about lr per step; relative: by lr times the mean |gamma| of its layer, so small gammas (0.01 in deep layers) are not changed by 10 % per step",
+  },
 } as const;
 
 const LEVEL = { type: 'integer', minimum: 1, maximum: 8 } as const;
@@ -139,6 +147,7 @@ export interface AblationWith {
   /** BLU-Net only (ignored for lw_unet), so the ablation can use binarise's settings. */
   readonly gamma_init?: GammaStart;
   readonly ste?: BinariseWith['ste'];
+  readonly gamma_lr?: GammaLr;
   readonly seed?: number;
 }
 
@@ -172,10 +181,13 @@ export const ablationKind: StepKindDefinition = {
   },
   effectiveWith(value) {
     // The learning rate this model trains with (as train-steps picks it); binariser settings only for BLU-Net.
-    const { lr_by_model: byModel, gamma_init: gammaInit, ste, ...rest } = withOf<AblationWith>(value);
+    const { lr_by_model: byModel, gamma_init: gammaInit, ste, gamma_lr: gammaLr, ...rest } = withOf<AblationWith>(value);
     const train = rest.train !== null && typeof rest.train === 'object' && !Array.isArray(rest.train) ? rest.train : {};
     const lr = byModel?.[rest.model] ?? train.lr;
-    const binariser = rest.model === 'blu_net' ? { ...(gammaInit !== undefined ? { gamma_init: gammaInit } : {}), ...(ste !== undefined ? { ste } : {}) } : {};
+    const binariser =
+      rest.model === 'blu_net'
+        ? { ...(gammaInit !== undefined ? { gamma_init: gammaInit } : {}), ...(ste !== undefined ? { ste } : {}), ...(gammaLr !== undefined ? { gamma_lr: gammaLr } : {}) }
+        : {};
     return { ...rest, train: { ...train, ...(lr !== undefined ? { lr } : {}) }, ...binariser } as JsonValue;
   },
   async load() {

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/ml/backend/index.js';
+import { isGammaVariable } from '../../../src/ml/models/binary-layers.js';
 import { ScheduledAdam } from '../../../src/ml/train/optimizer.js';
 import { TEST_BACKEND } from '../test-backend.js';
 
@@ -40,5 +41,38 @@ describe('ScheduledAdam (host loop for small variables) matches tfjs Adam', () =
     expect(tfjsMoments.some((n) => n.startsWith('small3'))).toBe(false);
     scheduled.dispose();
     plain.dispose();
+  });
+});
+
+describe('ScheduledAdam with a relative learning rate', () => {
+  /** One Adam step on Σx with x = `start` everywhere; returns how far each variable moved. */
+  function firstStep(relative: ((name: string) => boolean) | undefined, start: number, size: number): number {
+    const optimizer = new ScheduledAdam(1e-3, relative);
+    const x = tf.variable(tf.fill([size], start), true, `layer_${start}_${size}_${relative ? 'r' : 'a'}/gamma`);
+    optimizer.minimize(() => tf.sum(x) as tf.Scalar, false, [x]);
+    const moved = Math.abs((x.dataSync()[0] ?? Number.NaN) - start);
+    x.dispose();
+    optimizer.dispose();
+    return moved;
+  }
+
+  it('steps picked variables by lr × their mean |value|, whatever their size, and others by lr', () => {
+    const gammas = (name: string): boolean => name.endsWith('/gamma');
+    // Adam's first step is lr·sign(gradient), so these are exact up to epsilon.
+    expect(firstStep(undefined, 0.01, 3)).toBeCloseTo(1e-3, 6);
+    expect(firstStep(gammas, 0.01, 3)).toBeCloseTo(1e-5, 8);
+    expect(firstStep(gammas, 2, 3)).toBeCloseTo(2e-3, 6);
+    // Large picked variables take the host loop too (a GPU backend would otherwise skip the scaling).
+    expect(firstStep(gammas, 0.5, 40_000)).toBeCloseTo(5e-4, 6);
+    expect(firstStep(() => false, 0.5, 40_000)).toBeCloseTo(1e-3, 6);
+  });
+
+  it('picks exactly the gamma weights of the binary layers by variable name', () => {
+    for (const name of ['L0_BinaryConv2D_1/gamma', 'L1_Sep_1/depthwise_gamma', 'L1_Sep_1/pointwise_gamma', 'L0_Act/gamma_3']) {
+      expect(isGammaVariable(name)).toBe(true);
+    }
+    for (const name of ['L0_BinaryConv2D_1/kernel', 'L1_Sep_1/bias', 'gamma_dense/kernel', 'L0/gammas']) {
+      expect(isGammaVariable(name)).toBe(false);
+    }
   });
 });

@@ -9,6 +9,7 @@ import {
   calibrateActivationGammas,
   emulateTeacher,
   fitAllKernelGammas,
+  isGammaVariable,
   lwUnetTwin,
   loadModel,
   matchTeacherScales,
@@ -17,7 +18,7 @@ import {
 import { detectCollapse } from '../../../ml/train/index.js';
 import { ok } from '../../../base/result.js';
 import type { StepImplementation, StepRunContext } from '../../kind.js';
-import type { AblationWith, BinariseWith, GammaStart, HintWith, PretrainWith } from '../train-kinds.js';
+import type { AblationWith, BinariseWith, GammaLr, GammaStart, HintWith, PretrainWith } from '../train-kinds.js';
 import { ARTIFACT, phaseSeed, trainSettings, withOf, type ModelInfo, type TrainSettings } from '../common.js';
 import { failure, metric, ownArtifact, reportCollapse, startBackend, writeJson, type StepResult } from './context.js';
 import { loadUpstreamData } from './data.js';
@@ -37,6 +38,11 @@ function bluOptions(width: number, w: { levels?: Levels; ste?: BinariseWith['ste
     seed,
     ste: w.ste ?? 'unit',
   };
+}
+
+/** The optimizer's relative-step filter for a `gamma_lr` setting (undefined: plain Adam). */
+function gammaLrFilter(mode: GammaLr | undefined): ((name: string) => boolean) | undefined {
+  return mode === 'relative' ? isGammaVariable : undefined;
 }
 
 // Enough images to see the range of every layer's pre-activations, few enough to be quick.
@@ -167,10 +173,10 @@ export const binariseStep: StepImplementation = {
       const transferOutput = w.transfer_output ?? false;
       const moved = transferLwUnetToBluNet(lw.value.model, blu, { gammaInit: gammas === 'thesis' ? 'thesis' : 'weight-scale', transferOutput });
       if (!moved.ok) return failure(moved.error.message);
-      ctx.log(`transferred ${moved.value.length} layers from the distilled lw_unet (output layer: ${transferOutput ? 'transferred' : 'new'}, gammas: ${gammas}, STE: ${w.ste ?? 'unit'})`);
+      ctx.log(`transferred ${moved.value.length} layers from the distilled lw_unet (output layer: ${transferOutput ? 'transferred' : 'new'}, gammas: ${gammas}, STE: ${w.ste ?? 'unit'}, gamma lr: ${w.gamma_lr ?? 'absolute'})`);
       calibrateActivations(ctx, blu, gammas, data, settings, lw.value.model);
       lw.value.model.dispose();
-      const trained = await supervisedPhase(ctx, blu, data, settings, { prefix: '', offset: 0, total: settings.steps });
+      const trained = await supervisedPhase(ctx, blu, data, settings, { prefix: '', offset: 0, total: settings.steps }, gammaLrFilter(w.gamma_lr));
       if (!trained.ok) return trained;
       return finish(ctx, blu, { architecture: 'blu_net', label: 'BLU-Net (from distilled lw_unet)', width }, [trained.value]);
     });
@@ -196,7 +202,8 @@ export const ablationStep: StepImplementation = {
     const settings = { ...base, lr: w.lr_by_model?.[w.model] ?? base.lr };
     return withData(ctx, w.data, async (data) => {
       const model = scratchModel(ctx, w, data, settings);
-      const trained = await supervisedPhase(ctx, model, data, settings, { prefix: '', offset: 0, total: settings.steps });
+      const relativeLr = w.model === 'blu_net' ? gammaLrFilter(w.gamma_lr) : undefined;
+      const trained = await supervisedPhase(ctx, model, data, settings, { prefix: '', offset: 0, total: settings.steps }, relativeLr);
       if (!trained.ok) return trained;
       const label = w.model === 'lw_unet' ? 'lw_unet (from scratch)' : 'BLU-Net (from scratch)';
       return finish(ctx, model, { architecture: w.model, label, width: w.width }, [trained.value]);

@@ -6,6 +6,7 @@ import {
   trainHint,
   trainSupervised,
   type HintOptions,
+  type RelativeLrFilter,
   type SupervisedOptions,
   type TrainEventHandler,
   type TrainResult,
@@ -84,8 +85,15 @@ export async function supervisedPhase(
   data: DatasetSplit,
   settings: TrainSettings,
   phase: Phase,
+  relativeLr?: RelativeLrFilter,
 ): Promise<StepResult<PhaseRecord>> {
-  const options: SupervisedOptions = { ...loopOptions(settings), bestMetric: settings.best, ...(settings.loss ? { loss: settings.loss } : {}), onEvent: handler(ctx, phase) };
+  const options: SupervisedOptions = {
+    ...loopOptions(settings),
+    bestMetric: settings.best,
+    ...(settings.loss ? { loss: settings.loss } : {}),
+    ...(relativeLr ? { relativeLr } : {}),
+    onEvent: handler(ctx, phase),
+  };
   const started = performance.now();
   const result = await trainSupervised(model, data, options);
   if (!result.ok) return failure(ctx.signal.aborted ? 'cancelled' : result.error.message);
