@@ -1,11 +1,15 @@
 /**
- * A FIFO semaphore over named budgets (cpu slots, gpus, custom). A request waits until all its
- * amounts fit; requests are served in order so a large one (cpus: all) is not starved.
+ * A semaphore over named budgets (cpu slots, gpus, custom). A request waits until all its amounts
+ * fit. Waiting requests are served highest priority first, in arrival order among equals, and one
+ * that does not fit yet holds back those behind it, so a large one (cpus: all) is not starved.
+ * Priority matters because the scheduler hands more steps to the pool than it has slots: served
+ * in arrival order, steps that became ready early (side branches) would run before the critical
+ * path that became ready later.
  */
 export class ResourcePool {
   readonly #free: Map<string, number>;
   readonly #capacity: ReadonlyMap<string, number>;
-  readonly #queue: { need: Readonly<Record<string, number>>; grant: () => void }[] = [];
+  readonly #queue: { need: Readonly<Record<string, number>>; priority: number; grant: () => void }[] = [];
 
   constructor(capacity: Readonly<Record<string, number>>) {
     this.#capacity = new Map(Object.entries(capacity));
@@ -27,10 +31,12 @@ export class ResourcePool {
     return Object.keys(need).filter((n) => !this.#capacity.has(n));
   }
 
-  acquire(need: Readonly<Record<string, number>>): Promise<() => void> {
+  acquire(need: Readonly<Record<string, number>>, priority = 0): Promise<() => void> {
     const clamped = this.clamp(need);
     return new Promise((resolve) => {
-      this.#queue.push({ need: clamped, grant: () => resolve(() => this.#release(clamped)) });
+      const request = { need: clamped, priority, grant: () => resolve(() => this.#release(clamped)) };
+      const behind = this.#queue.findIndex((q) => q.priority < priority);
+      this.#queue.splice(behind < 0 ? this.#queue.length : behind, 0, request);
       this.#drain();
     });
   }

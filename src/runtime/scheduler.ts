@@ -212,15 +212,18 @@ export class Scheduler {
   }
 
   async #compute(planned: PlannedStep, step: StepInstance, reuseCache = this.ctx.reuseCache): Promise<void> {
-    const slot = new CpuSlot(this.ctx.pool, resourceNeed(step));
+    const slot = new CpuSlot(this.ctx.pool, resourceNeed(step), this.#priorities.get(step.id) ?? 0);
     await slot.take();
     const locks = await this.#lock(planned, step);
     try {
       if (!locks) return this.#finish(planned, 'cancelled', null, 0, { failure: { reason: 'cancelled', message: 'cancelled while waiting for a lock' } });
-      // A CPU slot is not held while other runs finish reading the outputs this step rewrites.
-      slot.free();
-      if (!(await this.#waitForReaders(step))) return this.#finish(planned, 'cancelled', null, 0, { failure: { reason: 'cancelled', message: 'cancelled while other runs read its outputs' } });
-      await slot.take();
+      // A CPU slot is not held while other runs finish reading the outputs this step rewrites. Only
+      // then: handing it back otherwise would let a lower-priority step take it.
+      if (this.#leases.foreignHolder(step.outs.map((o) => o.path)) !== undefined) {
+        slot.free();
+        if (!(await this.#waitForReaders(step))) return this.#finish(planned, 'cancelled', null, 0, { failure: { reason: 'cancelled', message: 'cancelled while other runs read its outputs' } });
+        await slot.take();
+      }
       // Another run may have computed this very key while we waited: then it is a cache hit.
       const forced = planned.reasons.some((r) => r.kind === 'forced');
       const cached = forced || !reuseCache || !this.ctx.stores.ac.has(planned.key) ? undefined : await this.ctx.stores.ac.get(planned.key);
@@ -408,10 +411,11 @@ class CpuSlot {
   constructor(
     private readonly pool: ResourcePool,
     private readonly need: Readonly<Record<string, number>>,
+    private readonly priority: number,
   ) {}
 
   async take(): Promise<void> {
-    this.#release ??= await this.pool.acquire(this.need);
+    this.#release ??= await this.pool.acquire(this.need, this.priority);
   }
 
   free(): void {
