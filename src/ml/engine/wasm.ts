@@ -93,6 +93,23 @@ const padTo = (values: Float32Array, length: number) => {
   return out;
 };
 
+/**
+ * A pointwise kernel [cin][filters] in gemmRow's layout: strips of 8 filters (the last may be 4),
+ * each a contiguous [cinPad][strip] panel starting at float f·cinPad; padding is zero.
+ */
+export function pointwisePanels(kernel: Float32Array, cin: number, filters: number): Float32Array {
+  const cinPad = pad4(cin);
+  const fPad = pad4(filters);
+  const out = new Float32Array(cinPad * fPad);
+  for (let f0 = 0; f0 < fPad; f0 += 8) {
+    const strip = Math.min(8, fPad - f0);
+    for (let c = 0; c < cin; c++) {
+      for (let j = 0; j < strip && f0 + j < filters; j++) out[f0 * cinPad + c * strip + j] = kernel[c * filters + f0 + j] as number;
+    }
+  }
+  return out;
+}
+
 /** Decoded fp32 kernels per layer: decoding costs more than a small layer's conv, so it is kept. */
 class DecodedCache {
   private readonly cache = new WeakMap<object, Float32Array>();
@@ -304,7 +321,7 @@ function makeKernels(ex: KernelExports): WasmKernels {
     const pixels = x.height * x.width;
     const groups = x.groups.map((g) => ({ g, signs: arena.put(g.signs), nonzero: g.nonzero ? arena.put(g.nonzero) : 0, gammas: putFloats(g.gammas) }));
     const dw = putFloats(padColumns(decoded.get(conv.depthwise, () => effectiveKernel(conv.depthwise)), k * k, cin, cinPad));
-    const pw = putFloats(padTo(padColumns(decoded.get(conv.pointwise, () => effectiveKernel(conv.pointwise)), cin, filters, fPad), cinPad * fPad));
+    const pw = putFloats(decoded.get(conv.pointwise, () => pointwisePanels(effectiveKernel(conv.pointwise), cin, filters)));
     const bias = putFloats(padTo(conv.bias, fPad));
     const ring = [0, 1, 2].map(() => arena.alloc(x.width * cinPad * 4));
     const ringRow = [-1, -1, -1];

@@ -84,62 +84,86 @@ export function depthwiseRow(rows: usize, k: i32, width: i32, cinPad: i32, weigh
   }
 }
 
-// ---- pointwise conv: [width][cinPad] × [cinPad][fPad] + bias ----
+// ---- pointwise conv: [width][cinPad] × panels of [cinPad][8 filters] + bias ----
 
-/** out[x][f] = bias[f] + Σ_c a[x][c]·b[c][f]; blocks of 4 pixels × 8 filters held in registers. */
+/**
+ * out[x][f] = bias[f] + Σ_c a[x][c]·b[c][f], c in order (the sum order never depends on blocking).
+ * b is in panels (see pointwisePanels in wasm.ts): filters f..f+7 are [cinPad][8] at b + f·cinPad
+ * floats, a last 4-filter strip [cinPad][4]. Filter strips are the outer loop so one panel (at
+ * most cinPad·32 bytes) stays in cache while every pixel of the row streams past it; with
+ * pixels outer, a 1024×1024 kernel (4 MiB) was re-read from memory for every 4 pixels.
+ */
 export function gemmRow(a: usize, width: i32, cinPad: i32, b: usize, fPad: i32, bias: usize, out: usize): void {
-  let x = 0;
-  for (; x + 4 <= width; x += 4) gemmBlock4(a + (<usize>(x * cinPad) << 2), cinPad, b, fPad, bias, out + (<usize>(x * fPad) << 2));
-  for (; x < width; x++) gemmPixel(a + (<usize>(x * cinPad) << 2), cinPad, b, fPad, bias, out + (<usize>(x * fPad) << 2));
-}
-
-function gemmBlock4(a: usize, cinPad: i32, b: usize, fPad: i32, bias: usize, out: usize): void {
   const rowA = <usize>cinPad << 2;
   const rowO = <usize>fPad << 2;
   let f = 0;
   for (; f + 8 <= fPad; f += 8) {
+    const panel = b + (<usize>(f * cinPad) << 2);
     const fo = <usize>f << 2;
-    let a00 = v128.load(bias + fo), a01 = v128.load(bias + fo + 16);
-    let a10 = a00, a11 = a01, a20 = a00, a21 = a01, a30 = a00, a31 = a01;
-    for (let c = 0; c < cinPad; c++) {
-      const w = b + (<usize>(c * fPad) << 2) + fo;
-      const w0 = v128.load(w), w1 = v128.load(w + 16);
-      const co = <usize>c << 2;
-      const x0 = v128.load32_splat(a + co), x1 = v128.load32_splat(a + rowA + co);
-      const x2 = v128.load32_splat(a + 2 * rowA + co), x3 = v128.load32_splat(a + 3 * rowA + co);
-      a00 = f32x4.add(a00, f32x4.mul(x0, w0)); a01 = f32x4.add(a01, f32x4.mul(x0, w1));
-      a10 = f32x4.add(a10, f32x4.mul(x1, w0)); a11 = f32x4.add(a11, f32x4.mul(x1, w1));
-      a20 = f32x4.add(a20, f32x4.mul(x2, w0)); a21 = f32x4.add(a21, f32x4.mul(x2, w1));
-      a30 = f32x4.add(a30, f32x4.mul(x3, w0)); a31 = f32x4.add(a31, f32x4.mul(x3, w1));
-    }
-    v128.store(out + fo, a00); v128.store(out + fo + 16, a01);
-    v128.store(out + rowO + fo, a10); v128.store(out + rowO + fo + 16, a11);
-    v128.store(out + 2 * rowO + fo, a20); v128.store(out + 2 * rowO + fo + 16, a21);
-    v128.store(out + 3 * rowO + fo, a30); v128.store(out + 3 * rowO + fo + 16, a31);
+    let x = 0;
+    for (; x + 4 <= width; x += 4) gemm4x8(a + <usize>x * rowA, cinPad, panel, bias + fo, out + <usize>x * rowO + fo, rowO);
+    for (; x < width; x++) gemm1xN(a + <usize>x * rowA, cinPad, panel, 8, bias + fo, out + <usize>x * rowO + fo);
   }
-  for (; f < fPad; f += 4) {
+  if (f < fPad) {
+    const panel = b + (<usize>(f * cinPad) << 2);
     const fo = <usize>f << 2;
-    let a0 = v128.load(bias + fo);
-    let a1 = a0, a2 = a0, a3 = a0;
-    for (let c = 0; c < cinPad; c++) {
-      const w0 = v128.load(b + (<usize>(c * fPad) << 2) + fo);
-      const co = <usize>c << 2;
-      a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(a + co), w0));
-      a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(a + rowA + co), w0));
-      a2 = f32x4.add(a2, f32x4.mul(v128.load32_splat(a + 2 * rowA + co), w0));
-      a3 = f32x4.add(a3, f32x4.mul(v128.load32_splat(a + 3 * rowA + co), w0));
-    }
-    v128.store(out + fo, a0); v128.store(out + rowO + fo, a1);
-    v128.store(out + 2 * rowO + fo, a2); v128.store(out + 3 * rowO + fo, a3);
+    let x = 0;
+    for (; x + 4 <= width; x += 4) gemm4x4(a + <usize>x * rowA, cinPad, panel, bias + fo, out + <usize>x * rowO + fo, rowO);
+    for (; x < width; x++) gemm1xN(a + <usize>x * rowA, cinPad, panel, 4, bias + fo, out + <usize>x * rowO + fo);
   }
 }
 
-function gemmPixel(a: usize, cinPad: i32, b: usize, fPad: i32, bias: usize, out: usize): void {
-  for (let f = 0; f < fPad; f += 4) {
-    const fo = <usize>f << 2;
-    let acc = v128.load(bias + fo);
-    for (let c = 0; c < cinPad; c++) acc = f32x4.add(acc, f32x4.mul(f32x4.splat(load<f32>(a + (<usize>c << 2))), v128.load(b + (<usize>(c * fPad) << 2) + fo)));
-    v128.store(out + fo, acc);
+/** 4 pixels × 8 filters: 8 f32x4 accumulators, 2 weight vectors and 4 splats fit the 16 SIMD registers. */
+// @ts-ignore: decorator
+@inline
+function gemm4x8(a: usize, cinPad: i32, panel: usize, bias: usize, out: usize, rowO: usize): void {
+  const rowA = <usize>cinPad << 2;
+  let a00 = v128.load(bias), a01 = v128.load(bias + 16);
+  let a10 = a00, a11 = a01, a20 = a00, a21 = a01, a30 = a00, a31 = a01;
+  let w = panel;
+  const endA = a + rowA;
+  for (let p = a; p < endA; p += 4) {
+    const w0 = v128.load(w), w1 = v128.load(w + 16);
+    const x0 = v128.load32_splat(p), x1 = v128.load32_splat(p + rowA);
+    const x2 = v128.load32_splat(p + 2 * rowA), x3 = v128.load32_splat(p + 3 * rowA);
+    a00 = f32x4.add(a00, f32x4.mul(x0, w0)); a01 = f32x4.add(a01, f32x4.mul(x0, w1));
+    a10 = f32x4.add(a10, f32x4.mul(x1, w0)); a11 = f32x4.add(a11, f32x4.mul(x1, w1));
+    a20 = f32x4.add(a20, f32x4.mul(x2, w0)); a21 = f32x4.add(a21, f32x4.mul(x2, w1));
+    a30 = f32x4.add(a30, f32x4.mul(x3, w0)); a31 = f32x4.add(a31, f32x4.mul(x3, w1));
+    w += 32;
+  }
+  v128.store(out, a00); v128.store(out + 16, a01);
+  v128.store(out + rowO, a10); v128.store(out + rowO + 16, a11);
+  v128.store(out + 2 * rowO, a20); v128.store(out + 2 * rowO + 16, a21);
+  v128.store(out + 3 * rowO, a30); v128.store(out + 3 * rowO + 16, a31);
+}
+
+/** 4 pixels × the last 4 filters. */
+function gemm4x4(a: usize, cinPad: i32, panel: usize, bias: usize, out: usize, rowO: usize): void {
+  const rowA = <usize>cinPad << 2;
+  let a0 = v128.load(bias);
+  let a1 = a0, a2 = a0, a3 = a0;
+  let w = panel;
+  const endA = a + rowA;
+  for (let p = a; p < endA; p += 4) {
+    const w0 = v128.load(w);
+    a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(p), w0));
+    a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(p + rowA), w0));
+    a2 = f32x4.add(a2, f32x4.mul(v128.load32_splat(p + 2 * rowA), w0));
+    a3 = f32x4.add(a3, f32x4.mul(v128.load32_splat(p + 3 * rowA), w0));
+    w += 16;
+  }
+  v128.store(out, a0); v128.store(out + rowO, a1);
+  v128.store(out + 2 * rowO, a2); v128.store(out + 3 * rowO, a3);
+}
+
+/** One pixel × one strip of `strip` (4 or 8) filters. */
+function gemm1xN(a: usize, cinPad: i32, panel: usize, strip: i32, bias: usize, out: usize): void {
+  for (let v = 0; v < strip; v += 4) {
+    const vo = <usize>v << 2;
+    let acc = v128.load(bias + vo);
+    for (let c = 0; c < cinPad; c++) acc = f32x4.add(acc, f32x4.mul(v128.load32_splat(a + (<usize>c << 2)), v128.load(panel + (<usize>(c * strip) << 2) + vo)));
+    v128.store(out + vo, acc);
   }
 }
 
