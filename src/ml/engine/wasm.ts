@@ -14,27 +14,15 @@ import { effectiveKernel, kernelSigns, type ActivationLayer, type Block, type Co
 import { codeRanks } from './bitmaps.js';
 import { binariseReference, binaryConvReference, referenceKernels } from './reference.js';
 import { channelMask, popcount32, wordsFor, type BinaryTensor, type BitPlanes } from './tensors.js';
+import { singleThreadPool, wasmApi, workerPool, type RowExports, type RowFunction, type RowPool, type WasmMemory } from './threads.js';
 
-// The project's lib (ES2023, no DOM) has no WebAssembly typings; the two members used are typed here.
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  instantiate(bytes: Uint8Array, imports: object): Promise<{ instance: { exports: unknown } }>;
-}
-const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-
-interface KernelExports {
+interface KernelExports extends RowExports {
   readonly memory: WasmMemory;
-  decodeRow(signs: number, nonzero: number, pixels: number, words: number, levels: number, gammas: number, channels: number, pixelStart: number, count: number, out: number, outStride: number, outOffset: number): void;
-  depthwiseRow(rows: number, k: number, width: number, cinPad: number, weights: number, out: number, taps: number): void;
-  gemmRow(a: number, width: number, cinPad: number, b: number, fPad: number, bias: number, out: number): void;
-  realConvRow(image: number, height: number, width: number, y: number, k: number, weights: number, fPad: number, bias: number, out: number): void;
   binariseRow(y: number, width: number, fPad: number, channels: number, gammas: number, levels: number, signs: number, nonzero: number, pixels: number, words: number, pixelStart: number, scratch: number, deadZone: number): number;
-  maxPool(signs: number, nonzero: number, height: number, width: number, words: number, levels: number, channels: number, rank: number, outSigns: number, outNonzero: number): void;
-  binaryConvRowMasked(act: number, actNonzero: number, pixels: number, height: number, width: number, words: number, aLevels: number, weights: number, weightsNonzero: number, wLevels: number, filters: number, fPad: number, k: number, units: number, coef: number, bias: number, y: number, patch: number, patchNonzero: number, out: number): void;
   binaryConvRow(act: number, pixels: number, height: number, width: number, words: number, aLevels: number, cin: number, weights: number, tapPop: number, wLevels: number, filters: number, fPad: number, k: number, units: number, coef: number, bias: number, y: number, patch: number, out: number): void;
+  firstScratchBytes(width: number, fPad: number): number;
+  xnorScratchBytes(aLevels: number, units: number, width: number, fPad: number): number;
+  separableScratchBytes(width: number, cinPad: number, fPad: number, k: number): number;
 }
 
 const pad4 = (n: number) => Math.ceil(n / 4) * 4;
@@ -60,6 +48,13 @@ class Arena {
     return at;
   }
 
+  /** Room for one `bytes`-sized scratch area per thread. */
+  perThread(threads: number, bytes: number): (thread: number) => number {
+    const stride = Math.ceil(bytes / 16) * 16;
+    const at = this.alloc(stride * threads);
+    return (thread) => at + thread * stride;
+  }
+
   put(data: Float32Array | Uint32Array | Int32Array): number {
     const at = this.alloc(data.byteLength);
     new Uint8Array(this.memory.buffer, at, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
@@ -72,6 +67,10 @@ class Arena {
 
   f32(at: number, length: number): Float32Array {
     return new Float32Array(this.memory.buffer, at, length);
+  }
+
+  i32(at: number, length: number): Int32Array {
+    return new Int32Array(this.memory.buffer, at, length);
   }
 
   get highWater(): number {
@@ -158,35 +157,60 @@ function xnorWeights(layer: ConvLayer): XnorWeights {
 }
 
 export interface WasmKernels extends EngineKernels {
+  /** Threads every block's rows are split over (the caller plus workers). */
+  readonly threads: number;
   /** Bytes of linear memory the module has grown to (its peak working set). */
   readonly memoryBytes: () => number;
   /** Bytes of decoded fp32 kernels held for reuse. */
   readonly decodedWeightBytes: () => number;
   /** BinaryConv2D calls that needed the masked kernel because of exact-zero signs. */
   readonly maskedConvs: () => number;
+  /** Stops the worker threads (optional: they do not keep a process alive). */
+  readonly close: () => Promise<void>;
 }
 
-function makeKernels(ex: KernelExports): WasmKernels {
+/**
+ * Rows a thread claims at a time: one claim per thread would leave a thread that the OS
+ * descheduled holding half the block; ~8 claims per thread balance that at little cost.
+ */
+const rowChunk = (rows: number, threads: number) => (threads === 1 ? Math.max(1, rows) : Math.max(1, Math.ceil(rows / (threads * 8))));
+
+function makeKernels(ex: KernelExports, pool: RowPool): WasmKernels {
   const arena = new Arena(ex.memory, ex.memory.buffer.byteLength);
   const decoded = new DecodedCache();
   const xnor = new WeakMap<ConvLayer, ReturnType<typeof xnorWeights>>();
   const putFloats = (values: Float32Array) => arena.put(values);
+  const threads = pool.threads;
   let fallbacks = 0;
 
-  /** Output planes for `pixels`, filled by binariseRow; copied out at the end. */
+  /** Runs a row-loop kernel on every thread; `args(scratch, next)` are its arguments. Returns the exact-zero signs written. */
+  function parallelRows(name: RowFunction, rows: number, scratchBytes: number, args: (scratch: number, next: number, chunk: number) => readonly number[]): number {
+    const scratch = arena.perThread(threads, scratchBytes);
+    const next = arena.alloc(4);
+    const chunk = rowChunk(rows, threads);
+    return pool.run(name, (t) => args(scratch(t), next, chunk));
+  }
+
+  /** Output planes for `pixels` and the Binariser record (assembly/kernels.ts) the row kernels fill them through. */
   function outputPlanes(pixels: number, channels: number, { gammas, signDeadZone }: ActivationLayer) {
     const words = wordsFor(channels);
     const size = gammas.length * pixels * words;
     const signs = arena.alloc(size * 4);
     const nonzero = arena.alloc(size * 4);
     const gammaPtr = putFloats(gammas);
+    const record = arena.alloc(32);
+    arena.i32(record, 7).set([signs, nonzero, pixels, words, channels, gammaPtr, gammas.length]);
+    arena.f32(record + 28, 1)[0] = signDeadZone;
     const scratch = arena.alloc(32 * 4);
     let zeros = 0;
     return {
+      record,
+      /** For the single-threaded corrected path (rows binarised from the host). */
       row(y: number, width: number, fPad: number, rowPtr: number) {
         zeros += ex.binariseRow(rowPtr, width, fPad, channels, gammaPtr, gammas.length, signs, nonzero, pixels, words, y * width, scratch, signDeadZone);
       },
-      result(): BitPlanes {
+      result(moreZeros = 0): BitPlanes {
+        zeros += moreZeros;
         return { channels, words, levels: gammas.length, gammas, signs: arena.u32(signs, size).slice(), nonzero: zeros > 0 ? arena.u32(nonzero, size).slice() : null };
       },
     };
@@ -196,17 +220,14 @@ function makeKernels(ex: KernelExports): WasmKernels {
     const { k, cin, filters } = conv.kernel;
     if (cin !== 1) return referenceKernels.firstBlock(image, { conv, act });
     arena.reset();
+    const { height, width } = image;
     const fPad = pad4(filters);
-    const weights = putFloats(padColumns(decoded.get(conv.kernel, () => effectiveKernel(conv.kernel)), k * k, filters, fPad));
+    const weights = putFloats(decoded.get(conv.kernel, () => padColumns(effectiveKernel(conv.kernel), k * k, filters, fPad)));
     const bias = putFloats(padTo(conv.bias, fPad));
     const img = putFloats(image.pixels);
-    const row = arena.alloc(image.width * fPad * 4);
-    const out = outputPlanes(image.height * image.width, filters, act);
-    for (let y = 0; y < image.height; y++) {
-      ex.realConvRow(img, image.height, image.width, y, k, weights, fPad, bias, row);
-      out.row(y, image.width, fPad, row);
-    }
-    return out.result();
+    const out = outputPlanes(height * width, filters, act);
+    const zeros = parallelRows('firstRows', height, ex.firstScratchBytes(width, fPad), (scratch, next, chunk) => [img, height, width, k, weights, fPad, bias, out.record, scratch, next, chunk]);
+    return out.result(zeros);
   }
 
   /**
@@ -261,32 +282,51 @@ function makeKernels(ex: KernelExports): WasmKernels {
     return planes;
   }
 
-  /** Runs the XNOR kernel over every row (the masked one where signs are 0), handing each fp32 row to `sink`. */
-  function xnorRows(x: BinaryTensor, layer: ConvLayer, sink: (y: number, rowPtr: number, fPad: number) => void): void {
+  type Planes = ReturnType<typeof outputPlanes>;
+
+  /**
+   * A BinaryConv2D over every row: each fp32 row is binarised into `planes`, or (planes null, the
+   * output conv) written whole to `out` as [y][x][fPad]. Weight zeros (static, rare) take the
+   * masked kernel; activation zeros with ±1 weights take the unmasked one plus host-side
+   * corrections, row by row on this thread (the corrections are TypeScript). Returns the
+   * exact-zero signs written by the row kernels.
+   */
+  function xnorConv(x: BinaryTensor, layer: ConvLayer, planes: Planes | null, out: number): number {
     const g = x.groups[0] as BitPlanes;
     const packed = xnor.get(layer) ?? xnorWeights(layer);
     xnor.set(layer, packed);
-    const { weights, tapPop, units } = packed;
+    const { units } = packed;
     const { filters, gammas, k } = layer.kernel;
+    const { height, width } = x;
     const fPad = pad4(filters);
-    const pixels = x.height * x.width;
+    const pixels = height * width;
     const coef = Float32Array.from({ length: gammas.length * g.levels }, (_, i) => Math.fround((gammas[Math.floor(i / g.levels)] as number) * (g.gammas[i % g.levels] as number)));
-    const ptr = {
-      act: arena.put(g.signs), weights: arena.put(weights), coef: putFloats(coef), bias: putFloats(padTo(layer.bias, fPad)),
-      patch: arena.alloc(g.levels * units * 8), row: arena.alloc(x.width * fPad * 4),
-    };
-    // Weight zeros (static, rare) take the masked kernel; activation zeros are corrected afterwards.
-    const masked = layer.packed.nonzero !== null;
-    if (masked) fallbacks++;
-    const m = masked ? { act: arena.put(activationNonzero(g, pixels)), weights: arena.put(packed.nonzero), patch: arena.alloc(g.levels * units * 8) } : null;
-    const pop = m ? 0 : arena.put(tapPop);
-    const corrections = m || g.nonzero === null ? null : zeroCorrections(x, layer, coef);
-    for (let y = 0; y < x.height; y++) {
-      if (m) ex.binaryConvRowMasked(ptr.act, m.act, pixels, x.height, x.width, g.words, g.levels, ptr.weights, m.weights, gammas.length, filters, fPad, k, units, ptr.coef, ptr.bias, y, ptr.patch, m.patch, ptr.row);
-      else ex.binaryConvRow(ptr.act, pixels, x.height, x.width, g.words, g.levels, g.channels, ptr.weights, pop, gammas.length, filters, fPad, k, units, ptr.coef, ptr.bias, y, ptr.patch, ptr.row);
-      corrections?.(y, arena.f32(ptr.row, x.width * fPad), fPad);
-      sink(y, ptr.row, fPad);
+    const act = arena.put(g.signs);
+    const weights = arena.put(packed.weights);
+    const coefPtr = putFloats(coef);
+    const bias = putFloats(padTo(layer.bias, fPad));
+    const bin = planes?.record ?? 0;
+    const scratchBytes = ex.xnorScratchBytes(g.levels, units, width, fPad);
+    if (layer.packed.nonzero !== null) {
+      fallbacks++;
+      const actNonzero = arena.put(activationNonzero(g, pixels));
+      const weightsNonzero = arena.put(packed.nonzero);
+      return parallelRows('xnorRowsMasked', height, scratchBytes, (scratch, next, chunk) => [act, actNonzero, pixels, height, width, g.words, g.levels, weights, weightsNonzero, gammas.length, filters, fPad, k, units, coefPtr, bias, bin, out, scratch, next, chunk]);
     }
+    const tapPop = arena.put(packed.tapPop);
+    if (g.nonzero === null) {
+      return parallelRows('xnorRows', height, scratchBytes, (scratch, next, chunk) => [act, pixels, height, width, g.words, g.levels, g.channels, weights, tapPop, gammas.length, filters, fPad, k, units, coefPtr, bias, bin, out, scratch, next, chunk]);
+    }
+    const correct = zeroCorrections(x, layer, coef);
+    const patch = arena.alloc(g.levels * units * 8);
+    const rowBuf = arena.alloc(width * fPad * 4);
+    for (let y = 0; y < height; y++) {
+      const row = planes ? rowBuf : out + y * width * fPad * 4;
+      ex.binaryConvRow(act, pixels, height, width, g.words, g.levels, g.channels, weights, tapPop, gammas.length, filters, fPad, k, units, coefPtr, bias, y, patch, row);
+      correct(y, arena.f32(row, width * fPad), fPad);
+      planes?.row(y, width, fPad, row);
+    }
+    return 0;
   }
 
   // A BinaryConv2D input is always one group (level 0 and the head); anything else is not a BLU-Net.
@@ -296,65 +336,42 @@ function makeKernels(ex: KernelExports): WasmKernels {
     if (needsReference(x)) return binariseReference(binaryConvReference(x, block.conv), x.height, x.width, block.conv.kernel.filters, block.act.gammas, block.act.signDeadZone);
     arena.reset();
     const out = outputPlanes(x.height * x.width, block.conv.kernel.filters, block.act);
-    xnorRows(x, block.conv, (y, row, fPad) => out.row(y, x.width, fPad, row));
-    return out.result();
+    return out.result(xnorConv(x, block.conv, out, 0));
   }
 
   function logits(x: BinaryTensor, head: ConvLayer): Float32Array {
     if (needsReference(x)) return binaryConvReference(x, head);
     arena.reset();
     const { filters } = head.kernel;
-    const result = new Float32Array(x.height * x.width * filters);
-    xnorRows(x, head, (y, row, fPad) => {
-      const values = arena.f32(row, x.width * fPad);
-      for (let i = 0; i < x.width; i++) result.set(values.subarray(i * fPad, i * fPad + filters), (y * x.width + i) * filters);
-    });
+    const fPad = pad4(filters);
+    const pixels = x.height * x.width;
+    const out = arena.alloc(pixels * fPad * 4);
+    xnorConv(x, head, null, out);
+    const values = arena.f32(out, pixels * fPad);
+    const result = new Float32Array(pixels * filters);
+    for (let p = 0; p < pixels; p++) result.set(values.subarray(p * fPad, p * fPad + filters), p * filters);
     return result;
   }
 
   function separableBlock(x: BinaryTensor, { conv, act }: Block<SeparableLayer>): BitPlanes {
     arena.reset();
     const { k, cin } = conv.depthwise;
+    const { height, width } = x;
     const filters = conv.pointwise.filters;
     const cinPad = pad4(cin);
     const fPad = pad4(filters);
-    const pixels = x.height * x.width;
-    const groups = x.groups.map((g) => ({ g, signs: arena.put(g.signs), nonzero: g.nonzero ? arena.put(g.nonzero) : 0, gammas: putFloats(g.gammas) }));
-    const dw = putFloats(padColumns(decoded.get(conv.depthwise, () => effectiveKernel(conv.depthwise)), k * k, cin, cinPad));
+    const groupTable = arena.alloc(24 * x.groups.length);
+    x.groups.forEach((g, i) => {
+      const record = [arena.put(g.signs), g.nonzero ? arena.put(g.nonzero) : 0, g.words, g.levels, putFloats(g.gammas), g.channels];
+      arena.i32(groupTable + 24 * i, 6).set(record);
+    });
+    const dw = putFloats(decoded.get(conv.depthwise, () => padColumns(effectiveKernel(conv.depthwise), k * k, cin, cinPad)));
     const pw = putFloats(decoded.get(conv.pointwise, () => pointwisePanels(effectiveKernel(conv.pointwise), cin, filters)));
     const bias = putFloats(padTo(conv.bias, fPad));
-    const ring = [0, 1, 2].map(() => arena.alloc(x.width * cinPad * 4));
-    const ringRow = [-1, -1, -1];
-    const rowTable = arena.alloc(4 * k);
-    const tapTable = arena.alloc(8 * k * k);
-    const dwRow = arena.alloc(x.width * cinPad * 4);
-    const pwRow = arena.alloc(x.width * fPad * 4);
-    const out = outputPlanes(pixels, filters, act);
-    const before = (k - 1) >> 1;
-    for (let y = 0; y < x.height; y++) {
-      const table = arena.u32(rowTable, k);
-      for (let ty = 0; ty < k; ty++) {
-        const iy = y + ty - before;
-        if (iy < 0 || iy >= x.height) {
-          table[ty] = 0;
-          continue;
-        }
-        const slot = iy % 3;
-        if (ringRow[slot] !== iy) {
-          let offset = 0;
-          for (const { g, signs, nonzero, gammas } of groups) {
-            ex.decodeRow(signs, nonzero, pixels, g.words, g.levels, gammas, g.channels, iy * x.width, x.width, ring[slot] as number, cinPad, offset);
-            offset += g.channels;
-          }
-          ringRow[slot] = iy;
-        }
-        table[ty] = ring[slot] as number;
-      }
-      ex.depthwiseRow(rowTable, k, x.width, cinPad, dw, dwRow, tapTable);
-      ex.gemmRow(dwRow, x.width, cinPad, pw, fPad, bias, pwRow);
-      out.row(y, x.width, fPad, pwRow);
-    }
-    return out.result();
+    const out = outputPlanes(height * width, filters, act);
+    const scratchBytes = ex.separableScratchBytes(width, cinPad, fPad, k);
+    const zeros = parallelRows('separableRows', height, scratchBytes, (scratch, next, chunk) => [groupTable, x.groups.length, height, width, cinPad, k, dw, pw, fPad, bias, out.record, scratch, next, chunk]);
+    return out.result(zeros);
   }
 
   function maxPool(x: BinaryTensor): BinaryTensor {
@@ -367,7 +384,7 @@ function makeKernels(ex: KernelExports): WasmKernels {
         signs: arena.put(g.signs), nonzero: g.nonzero ? arena.put(g.nonzero) : 0, rank: arena.put(codeRanks(g)),
         outSigns: arena.alloc(size * 4), outNonzero: arena.alloc(size * 4),
       };
-      ex.maxPool(ptr.signs, ptr.nonzero, x.height, x.width, g.words, g.levels, g.channels, ptr.rank, ptr.outSigns, ptr.outNonzero);
+      parallelRows('maxPoolRows', h, 0, (_scratch, next, chunk) => [ptr.signs, ptr.nonzero, x.height, x.width, g.words, g.levels, g.channels, ptr.rank, ptr.outSigns, ptr.outNonzero, next, chunk]);
       return { ...g, signs: arena.u32(ptr.outSigns, size).slice(), nonzero: g.nonzero ? arena.u32(ptr.outNonzero, size).slice() : null };
     });
     return { height: h, width: w, groups };
@@ -380,9 +397,11 @@ function makeKernels(ex: KernelExports): WasmKernels {
     binaryConvBlock,
     separableBlock,
     logits,
+    threads,
     memoryBytes: () => arena.highWater,
     decodedWeightBytes: () => decoded.bytes,
     maskedConvs: () => fallbacks,
+    close: () => pool.close(),
   };
 }
 
@@ -392,19 +411,39 @@ const CANDIDATES = [path.join(here, 'kernels.wasm'), path.resolve(here, '../../.
 
 export type WasmLoadError = { readonly message: string };
 
-/** From the module's bytes (what a browser would fetch). */
-export async function instantiateWasmKernels(bytes: Uint8Array): Promise<Result<WasmKernels, WasmLoadError>> {
+export interface WasmKernelOptions {
+  /** Threads to split each block's rows over: default one per CPU (os.availableParallelism()); 1 runs without workers. */
+  readonly threads?: number;
+}
+
+/**
+ * The module's memory: shared, so worker threads can run kernels on it. 65536 pages (4 GiB, the
+ * wasm32 limit) is only a reservation of address space; the arena grows it as blocks need.
+ */
+const newMemory = () => new wasmApi.Memory({ initial: 1, maximum: 65536, shared: true });
+
+async function defaultThreads(): Promise<number> {
+  const os = await import('node:os');
+  return os.availableParallelism();
+}
+
+/** From the module's bytes (what a browser would fetch). Threads other than 1 need node:worker_threads. */
+export async function instantiateWasmKernels(bytes: Uint8Array, options: WasmKernelOptions = {}): Promise<Result<WasmKernels, WasmLoadError>> {
   try {
-    const { instance } = await wasmApi.instantiate(bytes, {});
-    return ok(makeKernels(instance.exports as unknown as KernelExports));
+    const threads = Math.max(1, Math.floor(options.threads ?? (await defaultThreads())));
+    const module = await wasmApi.compile(bytes);
+    const memory = newMemory();
+    const ex = new wasmApi.Instance(module, { env: { memory } }).exports as KernelExports;
+    const pool = threads === 1 ? singleThreadPool(ex) : await workerPool(ex, module, memory, threads);
+    return ok(makeKernels(ex, pool));
   } catch (e) {
     return err({ message: `cannot instantiate the engine kernels: ${e instanceof Error ? e.message : String(e)}` });
   }
 }
 
 /** From the built kernels.wasm (Node). */
-export async function loadWasmKernels(file?: string): Promise<Result<WasmKernels, WasmLoadError>> {
-  const wasmFile = file ?? CANDIDATES.find((f) => existsSync(f));
+export async function loadWasmKernels(options: WasmKernelOptions & { readonly file?: string } = {}): Promise<Result<WasmKernels, WasmLoadError>> {
+  const wasmFile = options.file ?? CANDIDATES.find((f) => existsSync(f));
   if (!wasmFile) return err({ message: `engine kernels not built (looked for ${CANDIDATES.join(', ')}); run npm run build` });
-  return instantiateWasmKernels(new Uint8Array(await readFile(wasmFile)));
+  return instantiateWasmKernels(new Uint8Array(await readFile(wasmFile)), options);
 }

@@ -242,15 +242,15 @@ export function binariseRow(y: usize, width: i32, fPad: i32, channels: i32, gamm
  * 2×2 max-pool, stride 2 ('valid'), of one channel group. A channel's code is its sign bits per
  * level plus its zero flags (as in bitmaps.ts); rank[code] orders codes by the fp32 value they
  * decode to, so the pool picks the same value the simulation does (first corner on ties).
- * nonzero = 0: no zeros (outNonzero is then not written).
+ * nonzero = 0: no zeros (outNonzero is then not written). Output rows oy0…oy1 − 1.
  */
-export function maxPool(signs: usize, nonzero: usize, height: i32, width: i32, words: i32, levels: i32, channels: i32,
-  rank: usize, outSigns: usize, outNonzero: usize): void {
+function maxPoolBand(signs: usize, nonzero: usize, height: i32, width: i32, words: i32, levels: i32, channels: i32,
+  rank: usize, outSigns: usize, outNonzero: usize, oy0: i32, oy1: i32): void {
   const oh = height >> 1;
   const ow = width >> 1;
   const inPixels = height * width;
   const outPixels = oh * ow;
-  for (let oy = 0; oy < oh; oy++) {
+  for (let oy = oy0; oy < oy1; oy++) {
     for (let ox = 0; ox < ow; ox++) {
       const p0 = 2 * oy * width + 2 * ox;
       for (let w = 0; w < words; w++) {
@@ -408,4 +408,184 @@ export function binaryConvRowMasked(act: usize, actNonzero: usize, pixels: i32, 
       store<f32>(dst + (<usize>f << 2), acc);
     }
   }
+}
+
+// ---- whole-block row loops, shared between threads ----
+//
+// Every block is a loop over output rows whose rows are independent: each reads the block's
+// input (read-only) and writes only its own pixels' words of the output planes. The functions
+// below run that loop for whichever rows the calling thread claims: `next` is a shared row
+// counter (zeroed by the host) taken `chunk` rows at a time with an atomic add, so a thread slowed
+// by other work on the machine simply claims fewer rows. Each thread passes its own `scratch`.
+// A row's values never depend on which thread computed it, so any thread count gives the same bits.
+
+/** Where a block's binarised output goes; the host writes it as i32/f32 words in this order. */
+@unmanaged class Binariser {
+  signs: usize;
+  nonzero: usize;
+  pixels: i32;
+  words: i32;
+  channels: i32;
+  gammas: usize;
+  levels: i32;
+  deadZone: f32;
+}
+
+/** Scratch binariseRow needs (32 floats). */
+const BINARISE_SCRATCH: usize = 128;
+
+// @ts-ignore: decorator
+@inline
+function binariseWith(bin: usize, row: usize, y: i32, width: i32, fPad: i32, scratch: usize): i32 {
+  const b = changetype<Binariser>(bin);
+  return binariseRow(row, width, fPad, b.channels, b.gammas, b.levels, b.signs, b.nonzero, b.pixels, b.words, y * width, scratch, b.deadZone);
+}
+
+/** First row of the next chunk this thread takes, or `end` when every row is taken. */
+// @ts-ignore: decorator
+@inline
+function claim(next: usize, chunk: i32): i32 {
+  return atomic.add<i32>(next, chunk);
+}
+
+// @ts-ignore: decorator
+@inline
+function align16(bytes: i32): i32 {
+  return (bytes + 15) & ~15;
+}
+
+/** Scratch bytes per thread for firstRows. */
+export function firstScratchBytes(width: i32, fPad: i32): i32 {
+  return align16(width * fPad * 4) + <i32>BINARISE_SCRATCH;
+}
+
+/** First conv + binarisation of the rows this thread claims. Returns the exact-zero signs it wrote. */
+export function firstRows(image: usize, height: i32, width: i32, k: i32, weights: usize, fPad: i32, bias: usize,
+  bin: usize, scratch: usize, next: usize, chunk: i32): i32 {
+  const row = scratch;
+  const binScratch = scratch + <usize>align16(width * fPad * 4);
+  let zeros = 0;
+  for (let y0 = claim(next, chunk); y0 < height; y0 = claim(next, chunk)) {
+    const y1 = min(height, y0 + chunk);
+    for (let y = y0; y < y1; y++) {
+      realConvRow(image, height, width, y, k, weights, fPad, bias, row);
+      zeros += binariseWith(bin, row, y, width, fPad, binScratch);
+    }
+  }
+  return zeros;
+}
+
+/** Scratch bytes per thread for xnorRows / xnorRowsMasked (patch, a second patch for the masked kernel, one fp32 row). */
+export function xnorScratchBytes(aLevels: i32, units: i32, width: i32, fPad: i32): i32 {
+  return 2 * align16(aLevels * units * 8) + align16(width * fPad * 4) + <i32>BINARISE_SCRATCH;
+}
+
+/**
+ * BinaryConv2D rows (binaryConvRow), then binarised through `bin`; bin = 0 (the output conv)
+ * writes the fp32 rows to out[y][x][fPad] instead.
+ */
+export function xnorRows(act: usize, pixels: i32, height: i32, width: i32, words: i32, aLevels: i32, cin: i32,
+  weights: usize, tapPop: usize, wLevels: i32, filters: i32, fPad: i32, k: i32, units: i32,
+  coef: usize, bias: usize, bin: usize, out: usize, scratch: usize, next: usize, chunk: i32): i32 {
+  const patch = scratch;
+  const rowBuf = scratch + 2 * <usize>align16(aLevels * units * 8);
+  const binScratch = rowBuf + <usize>align16(width * fPad * 4);
+  let zeros = 0;
+  for (let y0 = claim(next, chunk); y0 < height; y0 = claim(next, chunk)) {
+    const y1 = min(height, y0 + chunk);
+    for (let y = y0; y < y1; y++) {
+      const row = bin == 0 ? out + (<usize>(y * width * fPad) << 2) : rowBuf;
+      binaryConvRow(act, pixels, height, width, words, aLevels, cin, weights, tapPop, wLevels, filters, fPad, k, units, coef, bias, y, patch, row);
+      if (bin != 0) zeros += binariseWith(bin, row, y, width, fPad, binScratch);
+    }
+  }
+  return zeros;
+}
+
+/** xnorRows through binaryConvRowMasked (operands with exact-zero signs). */
+export function xnorRowsMasked(act: usize, actNonzero: usize, pixels: i32, height: i32, width: i32, words: i32, aLevels: i32,
+  weights: usize, weightsNonzero: usize, wLevels: i32, filters: i32, fPad: i32, k: i32, units: i32,
+  coef: usize, bias: usize, bin: usize, out: usize, scratch: usize, next: usize, chunk: i32): i32 {
+  const patch = scratch;
+  const patchNonzero = scratch + <usize>align16(aLevels * units * 8);
+  const rowBuf = patchNonzero + <usize>align16(aLevels * units * 8);
+  const binScratch = rowBuf + <usize>align16(width * fPad * 4);
+  let zeros = 0;
+  for (let y0 = claim(next, chunk); y0 < height; y0 = claim(next, chunk)) {
+    const y1 = min(height, y0 + chunk);
+    for (let y = y0; y < y1; y++) {
+      const row = bin == 0 ? out + (<usize>(y * width * fPad) << 2) : rowBuf;
+      binaryConvRowMasked(act, actNonzero, pixels, height, width, words, aLevels, weights, weightsNonzero, wLevels, filters, fPad, k, units, coef, bias, y, patch, patchNonzero, row);
+      if (bin != 0) zeros += binariseWith(bin, row, y, width, fPad, binScratch);
+    }
+  }
+  return zeros;
+}
+
+/** Scratch bytes per thread for separableRows: 3 decoded input rows (a ring), the depthwise and pointwise rows, tables. */
+export function separableScratchBytes(width: i32, cinPad: i32, fPad: i32, k: i32): i32 {
+  return 4 * align16(width * cinPad * 4) + align16(width * fPad * 4) + align16(4 * k) + align16(8 * k * k) + <i32>BINARISE_SCRATCH;
+}
+
+/** One input channel group of a separable block (a concat has two), 6 words each: signs, nonzero, words, levels, gammas, channels. */
+const GROUP_BYTES: usize = 24;
+
+/** Decodes input row iy of every group into `dst` ([width][cinPad], groups' channels side by side). */
+function decodeInputRow(groups: usize, nGroups: i32, iy: i32, width: i32, pixels: i32, cinPad: i32, dst: usize): void {
+  let offset = 0;
+  for (let i = 0; i < nGroups; i++) {
+    const g = groups + <usize>i * GROUP_BYTES;
+    const channels = load<i32>(g, 20);
+    decodeRow(load<usize>(g), load<usize>(g, 4), pixels, load<i32>(g, 8), load<i32>(g, 12), load<usize>(g, 16), channels, iy * width, width, dst, cinPad, offset);
+    offset += channels;
+  }
+}
+
+/**
+ * BinarySeparableConv2D + binarisation of the rows this thread claims. Decoded input rows live in
+ * a 3-slot ring keyed by row index (k ≤ 3), so consecutive output rows decode each input row once.
+ */
+export function separableRows(groups: usize, nGroups: i32, height: i32, width: i32, cinPad: i32, k: i32, dw: usize, pw: usize,
+  fPad: i32, bias: usize, bin: usize, scratch: usize, next: usize, chunk: i32): i32 {
+  const rowBytes = <usize>align16(width * cinPad * 4);
+  const dwRow = scratch + 3 * rowBytes;
+  const pwRow = dwRow + rowBytes;
+  const rowTable = pwRow + <usize>align16(width * fPad * 4);
+  const tapTable = rowTable + <usize>align16(4 * k);
+  const binScratch = tapTable + <usize>align16(8 * k * k);
+  const pixels = height * width;
+  const before = (k - 1) >> 1;
+  let tag0 = -1, tag1 = -1, tag2 = -1;
+  let zeros = 0;
+  for (let y0 = claim(next, chunk); y0 < height; y0 = claim(next, chunk)) {
+    const y1 = min(height, y0 + chunk);
+    for (let y = y0; y < y1; y++) {
+      for (let ty = 0; ty < k; ty++) {
+        const iy = y + ty - before;
+        if (iy < 0 || iy >= height) {
+          store<u32>(rowTable + (<usize>ty << 2), 0);
+          continue;
+        }
+        const slot = iy % 3;
+        const slotRow = scratch + <usize>slot * rowBytes;
+        const tag = slot == 0 ? tag0 : slot == 1 ? tag1 : tag2;
+        if (tag != iy) {
+          decodeInputRow(groups, nGroups, iy, width, pixels, cinPad, slotRow);
+          if (slot == 0) tag0 = iy; else if (slot == 1) tag1 = iy; else tag2 = iy;
+        }
+        store<u32>(rowTable + (<usize>ty << 2), <u32>slotRow);
+      }
+      depthwiseRow(rowTable, k, width, cinPad, dw, dwRow, tapTable);
+      gemmRow(dwRow, width, cinPad, pw, fPad, bias, pwRow);
+      zeros += binariseWith(bin, pwRow, y, width, fPad, binScratch);
+    }
+  }
+  return zeros;
+}
+
+/** maxPool over the output rows this thread claims. */
+export function maxPoolRows(signs: usize, nonzero: usize, height: i32, width: i32, words: i32, levels: i32, channels: i32,
+  rank: usize, outSigns: usize, outNonzero: usize, next: usize, chunk: i32): void {
+  const oh = height >> 1;
+  for (let y0 = claim(next, chunk); y0 < oh; y0 = claim(next, chunk)) maxPoolBand(signs, nonzero, height, width, words, levels, channels, rank, outSigns, outNonzero, y0, min(oh, y0 + chunk));
 }
