@@ -44,10 +44,11 @@ async function packedPredictor(file: string): Promise<Result<Predictor, ModelSou
   const kernels = await loadWasmKernels();
   if (!kernels.ok) return err({ code: 'model-unloadable', message: kernels.error.message });
   return ok({
-    description: `packed BLU-Net (width ${model.value.options.baseFilters}) on the binary engine (${kernels.value.name})`,
+    description: `packed BLU-Net (width ${model.value.options.baseFilters}) on the binary engine (${kernels.value.name}, ${kernels.value.threads} thread(s))`,
     multiple: sizeMultiple(model.value),
     predict: async (pixels, height, width) => runEngine(model.value, kernels.value, { height, width, pixels }),
-    dispose: () => undefined,
+    // The workers are unref'd; stopping them here just frees them early.
+    dispose: () => void kernels.value.close(),
   });
 }
 
