@@ -24,7 +24,7 @@ interface WasmApi {
 export const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 /** The kernels' row-loop exports: all take numbers and return a number (exact-zero signs written; 0 for maxPoolRows). */
-export type RowFunction = 'firstRows' | 'xnorRows' | 'xnorRowsMasked' | 'separableRows' | 'maxPoolRows';
+export type RowFunction = 'firstRows' | 'xnorRows' | 'xnorRowsMasked' | 'separableRows' | 'maxPoolRows' | 'maxPoolOrderedRows';
 export type RowExports = Record<RowFunction, (...args: number[]) => number>;
 
 export interface RowPool {

@@ -109,6 +109,19 @@ export function pointwisePanels(kernel: Float32Array, cin: number, filters: numb
   return out;
 }
 
+/**
+ * Whether the codes of ±1 signs (bit n = level n, no zero flags) rank by value exactly as their
+ * bits compare read level 0 first, with no ties: maxPoolOrderedRows' condition (≤ 3 levels).
+ */
+export function lexicographicRanks(ranks: Int32Array, levels: number): boolean {
+  if (levels > 3) return false;
+  const codes = 1 << levels;
+  // Lexicographic key: level 0 as the most significant bit.
+  const key = (code: number) => Array.from({ length: levels }, (_, n) => ((code >> n) & 1) << (levels - 1 - n)).reduce((a, b) => a | b, 0);
+  const byKey = Array.from({ length: codes }, (_, code) => code).sort((a, b) => key(a) - key(b));
+  return byKey.every((code, i) => i === 0 || (ranks[code] as number) > (ranks[byKey[i - 1] as number] as number));
+}
+
 /** Decoded fp32 kernels per layer: decoding costs more than a small layer's conv, so it is kept. */
 class DecodedCache {
   private readonly cache = new WeakMap<object, Float32Array>();
@@ -380,8 +393,15 @@ function makeKernels(ex: KernelExports, pool: RowPool): WasmKernels {
     const groups = x.groups.map((g): BitPlanes => {
       arena.reset();
       const size = g.levels * h * w * g.words;
+      const ranks = codeRanks(g);
+      if (g.nonzero === null && lexicographicRanks(ranks, g.levels)) {
+        const signs = arena.put(g.signs);
+        const outSigns = arena.alloc(size * 4);
+        parallelRows('maxPoolOrderedRows', h, 0, (_scratch, next, chunk) => [signs, x.height, x.width, g.words, g.levels, outSigns, next, chunk]);
+        return { ...g, signs: arena.u32(outSigns, size).slice() };
+      }
       const ptr = {
-        signs: arena.put(g.signs), nonzero: g.nonzero ? arena.put(g.nonzero) : 0, rank: arena.put(codeRanks(g)),
+        signs: arena.put(g.signs), nonzero: g.nonzero ? arena.put(g.nonzero) : 0, rank: arena.put(ranks),
         outSigns: arena.alloc(size * 4), outNonzero: arena.alloc(size * 4),
       };
       parallelRows('maxPoolRows', h, 0, (_scratch, next, chunk) => [ptr.signs, ptr.nonzero, x.height, x.width, g.words, g.levels, g.channels, ptr.rank, ptr.outSigns, ptr.outNonzero, next, chunk]);

@@ -7,7 +7,8 @@ import { maxPool2 } from '../../../src/ml/engine/bitmaps.js';
 import { runEngineLogits } from '../../../src/ml/engine/forward.js';
 import type { EngineImage } from '../../../src/ml/engine/kernels.js';
 import { referenceKernels } from '../../../src/ml/engine/reference.js';
-import { loadWasmKernels, type WasmKernels } from '../../../src/ml/engine/wasm.js';
+import { lexicographicRanks, loadWasmKernels, type WasmKernels } from '../../../src/ml/engine/wasm.js';
+import { codeRanks } from '../../../src/ml/engine/bitmaps.js';
 import { buildBluNet } from '../../../src/ml/models/index.js';
 import { useTestBackend } from '../models/setup-backend.js';
 import { bluNetCases, packedEngine, perturb, simulate, zeroSignModel } from './fixtures.js';
@@ -141,6 +142,33 @@ describe('wasm SIMD kernels', () => {
       expect(Array.from(runEngineLogits(engine, wasm, input))).toEqual(Array.from(one));
       expect(Array.from(runEngineLogits(engine, three, input))).toEqual(Array.from(one));
       model.dispose();
+    }
+  });
+
+  it('max-pool without zeros equals the reference, bitwise when values order like the bits, by rank otherwise', () => {
+    const height = 9;
+    const width = 11;
+    let seed = 5;
+    const next = () => (seed = (seed * 16807) % 2147483647);
+    const cases = [
+      { gammas: Float32Array.of(0.61, 0.3, 0.2), lexicographic: true },
+      { gammas: Float32Array.of(0.4, 0.3, 0.2), lexicographic: false },
+      { gammas: Float32Array.of(0.5, 0.25), lexicographic: true },
+      { gammas: Float32Array.of(0.7), lexicographic: true },
+    ];
+    for (const { gammas, lexicographic } of cases) {
+      const levels = gammas.length;
+      const words = 2;
+      const signs = Uint32Array.from({ length: levels * height * width * words }, (_, i) => next() & (i % words === 0 ? 0xffffffff : 0x3ff));
+      const g = { channels: 42, words, levels, gammas, signs, nonzero: null };
+      expect(lexicographicRanks(codeRanks(g), levels)).toBe(lexicographic);
+      const x = { height, width, groups: [g] };
+      const ref = maxPool2(x);
+      for (const k of [single, wasm, three]) {
+        const fast = k.maxPool?.(x);
+        expect(Array.from(fast?.groups[0]?.signs ?? [])).toEqual(Array.from(ref.groups[0]?.signs ?? []));
+        expect(fast?.groups[0]?.nonzero).toBeNull();
+      }
     }
   });
 });

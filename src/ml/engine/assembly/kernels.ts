@@ -589,3 +589,44 @@ export function maxPoolRows(signs: usize, nonzero: usize, height: i32, width: i3
   const oh = height >> 1;
   for (let y0 = claim(next, chunk); y0 < oh; y0 = claim(next, chunk)) maxPoolBand(signs, nonzero, height, width, words, levels, channels, rank, outSigns, outNonzero, y0, min(oh, y0 + chunk));
 }
+
+/**
+ * maxPoolRows for the common case the host checks (wasm.ts, lexicographicRanks): no exact-zero
+ * signs, at most 3 levels, and the values the codes decode to ordered like the sign bits read
+ * level 0 first (γ₀ > γ₁ + γ₂ and γ₁ > γ₂ give that), with no two codes of equal value. Then
+ * "larger value" is a bitwise lexicographic comparison, done for 32 channels per word at once.
+ */
+export function maxPoolOrderedRows(signs: usize, height: i32, width: i32, words: i32, levels: i32, outSigns: usize, next: usize, chunk: i32): void {
+  const oh = height >> 1;
+  const ow = width >> 1;
+  const inLevel = <usize>(height * width * words) << 2;
+  const outLevel = <usize>(oh * ow * words) << 2;
+  for (let y0 = claim(next, chunk); y0 < oh; y0 = claim(next, chunk)) {
+    const y1 = min(oh, y0 + chunk);
+    for (let oy = y0; oy < y1; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        for (let w = 0; w < words; w++) {
+          const first = signs + (<usize>((2 * oy * width + 2 * ox) * words + w) << 2);
+          let b0 = load<u32>(first);
+          let b1: u32 = levels > 1 ? load<u32>(first + inLevel) : 0;
+          let b2: u32 = levels > 2 ? load<u32>(first + 2 * inLevel) : 0;
+          for (let i = 1; i < 4; i++) {
+            const at = first + (<usize>(((i >> 1) * width + (i & 1)) * words) << 2);
+            const c0 = load<u32>(at);
+            const c1: u32 = levels > 1 ? load<u32>(at + inLevel) : 0;
+            const c2: u32 = levels > 2 ? load<u32>(at + 2 * inLevel) : 0;
+            // Channels where the corner's code is greater, deciding at the first level that differs.
+            const gt = (c0 & ~b0) | (~(c0 ^ b0) & ((c1 & ~b1) | (~(c1 ^ b1) & c2 & ~b2)));
+            b0 = (b0 & ~gt) | (c0 & gt);
+            b1 = (b1 & ~gt) | (c1 & gt);
+            b2 = (b2 & ~gt) | (c2 & gt);
+          }
+          const out = outSigns + (<usize>((oy * ow + ox) * words + w) << 2);
+          store<u32>(out, b0);
+          if (levels > 1) store<u32>(out + outLevel, b1);
+          if (levels > 2) store<u32>(out + 2 * outLevel, b2);
+        }
+      }
+    }
+  }
+}
