@@ -17,7 +17,8 @@ import { fileURLToPath } from 'node:url';
 import { percentile } from '../src/base/stats.js';
 import { parseArgs } from 'node:util';
 
-type ModelKind = 'blu_packed' | 'unet' | 'lw_unet';
+type ModelKind = 'blu_packed' | 'blu_packed_fma' | 'unet' | 'lw_unet';
+const PACKED: readonly ModelKind[] = ['blu_packed', 'blu_packed_fma'];
 
 interface Measurement {
   model: ModelKind;
@@ -65,10 +66,10 @@ function summary({ times, cpuMs }: Timing, runs: number) {
 }
 
 /** Child: the packed file on the engine; no tfjs is loaded in this process. */
-async function measurePacked(file: string, size: number, runs: number, warmup: number, threads: number): Promise<Omit<Measurement, 'width'>> {
+async function measurePacked(kind: ModelKind, file: string, size: number, runs: number, warmup: number, threads: number): Promise<Omit<Measurement, 'width'>> {
   const { loadEngineModel, loadWasmKernels, runEngine } = await import('../src/ml/engine/index.js');
   const model = await loadEngineModel(file);
-  const kernels = await loadWasmKernels({ threads });
+  const kernels = await loadWasmKernels({ threads, fma: kind === 'blu_packed_fma' });
   if (!model.ok || !kernels.ok) throw new Error(!model.ok ? model.error.message : !kernels.ok ? kernels.error.message : '');
   let seed = 1;
   const pixels = Float32Array.from({ length: size * size }, () => ((seed = (seed * 16807) % 2147483647) / 2147483647));
@@ -77,7 +78,7 @@ async function measurePacked(file: string, size: number, runs: number, warmup: n
   });
   const decoded = kernels.value.decodedWeightBytes();
   return {
-    model: 'blu_packed', backend: kernels.value.name, threads: kernels.value.threads, ...summary(timing, runs),
+    model: kind, backend: kernels.value.name.replace(' (AssemblyScript)', '').replace('relaxed-SIMD ', ''), threads: kernels.value.threads, ...summary(timing, runs),
     weightBytes: model.value.weightBytes + decoded, peakRssBytes: process.resourceUsage().maxRSS * 1024,
     note: `packed ${model.value.weightBytes} B + decoded fp32 kernels ${decoded} B; wasm memory ${kernels.value.memoryBytes()} B; XNOR convs with exact-zero signs (masked kernel) ${kernels.value.maskedConvs()}`,
   };
@@ -127,9 +128,13 @@ async function writePacked(width: number, dir: string): Promise<string> {
 /** Thread settings native TensorFlow (and oneDNN, should it use OpenMP) reads when it loads. */
 const nativeThreadEnv = (threads: number) => ({ TF_NUM_INTRAOP_THREADS: String(threads), TF_NUM_INTEROP_THREADS: String(threads), OMP_NUM_THREADS: String(threads) });
 
-function runChild(args: string[], threads: number): Measurement | string {
+/** The FMA build needs relaxed SIMD, behind this flag in Node 20 (shipped in Node 22). */
+const RELAXED_SIMD = '--experimental-wasm-relaxed-simd';
+
+function runChild(model: ModelKind, args: string[], threads: number): Measurement | string {
   const env = { ...process.env, ...nativeThreadEnv(threads) };
-  const r = spawnSync(process.execPath, [SELF, ...args, '--threads', String(threads)], { encoding: 'utf8', maxBuffer: 1 << 24, env });
+  const flags = model === 'blu_packed_fma' ? [RELAXED_SIMD] : [];
+  const r = spawnSync(process.execPath, [...flags, SELF, '--one', model, ...args, '--threads', String(threads)], { encoding: 'utf8', maxBuffer: 1 << 24, env });
   const line = r.stdout.trim().split('\n').pop() ?? '';
   if (r.status !== 0 || !line.startsWith('{')) return `failed (exit ${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`;
   return JSON.parse(line) as Measurement;
@@ -139,17 +144,19 @@ const mib = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
 
 function printWidth(width: number, rows: Measurement[]): void {
   console.log(`\nwidth ${width}:`);
-  console.log('model        backend                     threads  median ms    p95 ms    min ms  cpu/wall  load   weights      peak RSS');
+  console.log('model          backend                     threads  median ms    p95 ms    min ms  cpu/wall  load   weights      peak RSS');
   for (const m of rows) {
-    console.log(`${m.model.padEnd(12)} ${m.backend.padEnd(27)} ${String(m.threads).padStart(7)} ${m.medianMs.toFixed(1).padStart(10)} ${m.p95Ms.toFixed(1).padStart(9)} ${m.minMs.toFixed(1).padStart(9)} ${m.cpuPerWall.toFixed(2).padStart(9)} ${m.load.toFixed(1).padStart(5)}   ${mib(m.weightBytes).padEnd(12)} ${mib(m.peakRssBytes)}`);
+    console.log(`${m.model.padEnd(14)} ${m.backend.padEnd(27)} ${String(m.threads).padStart(7)} ${m.medianMs.toFixed(1).padStart(10)} ${m.p95Ms.toFixed(1).padStart(9)} ${m.minMs.toFixed(1).padStart(9)} ${m.cpuPerWall.toFixed(2).padStart(9)} ${m.load.toFixed(1).padStart(5)}   ${mib(m.weightBytes).padEnd(12)} ${mib(m.peakRssBytes)}`);
   }
   // Speed-ups only between rows with the same thread count.
   for (const threads of [...new Set(rows.map((r) => r.threads))]) {
     const by = (k: ModelKind) => rows.find((r) => r.model === k && r.threads === threads);
-    const blu = by('blu_packed');
-    for (const k of ['unet', 'lw_unet'] as const) {
-      const other = by(k);
-      if (blu && other) console.log(`  ${threads} thread(s): packed BLU-Net speed-up vs ${k}: ${(other.medianMs / blu.medianMs).toFixed(2)}× (median ratio), ${(other.minMs / blu.minMs).toFixed(2)}× (min ratio)`);
+    for (const packed of PACKED) {
+      const blu = by(packed);
+      for (const k of ['unet', 'lw_unet'] as const) {
+        const other = by(k);
+        if (blu && other) console.log(`  ${threads} thread(s): ${packed} speed-up vs ${k}: ${(other.medianMs / blu.medianMs).toFixed(2)}× (median ratio), ${(other.minMs / blu.minMs).toFixed(2)}× (min ratio)`);
+      }
     }
   }
   for (const m of rows) console.log(`  ${m.model} (${m.threads} thread(s)): ${m.note}`);
@@ -168,7 +175,8 @@ async function main(): Promise<void> {
   const warmup = Number(values.warmup);
   if (values.one) {
     const width = Number(values.width);
-    const m = values.one === 'blu_packed' ? await measurePacked(values.file ?? '', size, runs, warmup, Number(values.threads)) : await measureFp32(values.one as 'unet' | 'lw_unet', width, size, runs, warmup);
+    const one = values.one as ModelKind;
+    const m = PACKED.includes(one) ? await measurePacked(one, values.file ?? '', size, runs, warmup, Number(values.threads)) : await measureFp32(one as 'unet' | 'lw_unet', width, size, runs, warmup);
     console.log(JSON.stringify({ ...m, width }));
     return;
   }
@@ -180,8 +188,8 @@ async function main(): Promise<void> {
       const common = ['--width', String(width), '--size', String(size), '--runs', String(runs), '--warmup', String(warmup)];
       const rows: Measurement[] = [];
       for (const threads of [...new Set(values.threads.split(',').map(Number))]) {
-        for (const model of ['blu_packed', 'lw_unet', 'unet'] as const) {
-          const m = runChild(['--one', model, '--file', file, ...common], threads);
+        for (const model of [...PACKED, 'lw_unet', 'unet'] as const) {
+          const m = runChild(model, ['--file', file, ...common], threads);
           if (typeof m === 'string') console.log(`width ${width} ${model} (${threads} thread(s)): ${m}`);
           else rows.push(m);
         }

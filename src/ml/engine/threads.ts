@@ -18,6 +18,7 @@ export interface WasmMemory {
 export type WasmModule = object;
 interface WasmApi {
   compile(bytes: Uint8Array): Promise<WasmModule>;
+  validate(bytes: Uint8Array): boolean;
   Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
   Instance: new (module: WasmModule, imports: object) => { readonly exports: unknown };
 }

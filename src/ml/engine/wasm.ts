@@ -188,7 +188,7 @@ export interface WasmKernels extends EngineKernels {
  */
 const rowChunk = (rows: number, threads: number) => (threads === 1 ? Math.max(1, rows) : Math.max(1, Math.ceil(rows / (threads * 8))));
 
-function makeKernels(ex: KernelExports, pool: RowPool): WasmKernels {
+function makeKernels(ex: KernelExports, pool: RowPool, name: string): WasmKernels {
   const arena = new Arena(ex.memory, ex.memory.buffer.byteLength);
   const decoded = new DecodedCache();
   const xnor = new WeakMap<ConvLayer, ReturnType<typeof xnorWeights>>();
@@ -411,7 +411,7 @@ function makeKernels(ex: KernelExports, pool: RowPool): WasmKernels {
   }
 
   return {
-    name: 'wasm SIMD (AssemblyScript)',
+    name,
     maxPool,
     firstBlock,
     binaryConvBlock,
@@ -427,7 +427,11 @@ function makeKernels(ex: KernelExports, pool: RowPool): WasmKernels {
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Next to this module once built; from the sources (tests), the build's copy. */
-const CANDIDATES = [path.join(here, 'kernels.wasm'), path.resolve(here, '../../../dist/src/ml/engine/kernels.wasm')];
+const candidates = (file: string) => [path.join(here, file), path.resolve(here, '../../../dist/src/ml/engine', file)];
+/** The two builds of assembly/kernels.ts: plain SIMD, and relaxed SIMD (fused multiply-add). */
+const PLAIN = 'kernels.wasm';
+const FMA = 'kernels-fma.wasm';
+const NAMES: Record<string, string> = { [PLAIN]: 'wasm SIMD (AssemblyScript)', [FMA]: 'wasm SIMD + relaxed-SIMD FMA (AssemblyScript)' };
 
 export type WasmLoadError = { readonly message: string };
 
@@ -448,22 +452,32 @@ async function defaultThreads(): Promise<number> {
 }
 
 /** From the module's bytes (what a browser would fetch). Threads other than 1 need node:worker_threads. */
-export async function instantiateWasmKernels(bytes: Uint8Array, options: WasmKernelOptions = {}): Promise<Result<WasmKernels, WasmLoadError>> {
+export async function instantiateWasmKernels(bytes: Uint8Array, options: WasmKernelOptions & { readonly name?: string } = {}): Promise<Result<WasmKernels, WasmLoadError>> {
   try {
     const threads = Math.max(1, Math.floor(options.threads ?? (await defaultThreads())));
     const module = await wasmApi.compile(bytes);
     const memory = newMemory();
     const ex = new wasmApi.Instance(module, { env: { memory } }).exports as KernelExports;
     const pool = threads === 1 ? singleThreadPool(ex) : await workerPool(ex, module, memory, threads);
-    return ok(makeKernels(ex, pool));
+    return ok(makeKernels(ex, pool, options.name ?? (NAMES[PLAIN] as string)));
   } catch (e) {
     return err({ message: `cannot instantiate the engine kernels: ${e instanceof Error ? e.message : String(e)}` });
   }
 }
 
-/** From the built kernels.wasm (Node). */
-export async function loadWasmKernels(options: WasmKernelOptions & { readonly file?: string } = {}): Promise<Result<WasmKernels, WasmLoadError>> {
-  const wasmFile = options.file ?? CANDIDATES.find((f) => existsSync(f));
-  if (!wasmFile) return err({ message: `engine kernels not built (looked for ${CANDIDATES.join(', ')}); run npm run build` });
-  return instantiateWasmKernels(new Uint8Array(await readFile(wasmFile)), options);
+/**
+ * From the built kernels (Node). `fma`: the relaxed-SIMD build, whose multiply-adds fuse; by
+ * default used when this runtime accepts it (Node 22+, or Node 20 with
+ * --experimental-wasm-relaxed-simd), else the plain SIMD build. `file` overrides both.
+ */
+export async function loadWasmKernels(options: WasmKernelOptions & { readonly file?: string; readonly fma?: boolean } = {}): Promise<Result<WasmKernels, WasmLoadError>> {
+  const read = async (file: string) => new Uint8Array(await readFile(file));
+  if (options.file) return instantiateWasmKernels(await read(options.file), { ...options, name: path.basename(options.file) });
+  const fmaFile = candidates(FMA).find((f) => existsSync(f));
+  const fmaBytes = options.fma !== false && fmaFile ? await read(fmaFile) : null;
+  if (fmaBytes && wasmApi.validate(fmaBytes)) return instantiateWasmKernels(fmaBytes, { ...options, name: NAMES[FMA] as string });
+  if (options.fma === true) return err({ message: fmaFile ? 'this runtime has no relaxed SIMD (Node 22+, or node --experimental-wasm-relaxed-simd)' : `engine kernels not built (${FMA}); run npm run build` });
+  const plainFile = candidates(PLAIN).find((f) => existsSync(f));
+  if (!plainFile) return err({ message: `engine kernels not built (looked for ${candidates(PLAIN).join(', ')}); run npm run build` });
+  return instantiateWasmKernels(await read(plainFile), options);
 }

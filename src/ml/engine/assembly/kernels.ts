@@ -3,6 +3,18 @@
 // Layouts match src/ml/engine/tensors.ts: sign planes [level][pixel][word], bit set = +1.
 // Float rows are padded to a multiple of 4 channels so every inner loop is f32x4.
 
+/**
+ * acc + x·w. In the relaxed-SIMD build (kernels-fma.wasm) one fused multiply-add where the CPU has
+ * FMA, which rounds once instead of twice (still within the tests' tolerance of the simulation,
+ * and the same on every thread); in the plain build the multiply and add of before.
+ */
+// @ts-ignore: decorator
+@inline
+function madd(x: v128, w: v128, acc: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(x, w, acc);
+  return f32x4.add(acc, f32x4.mul(x, w));
+}
+
 // ---- decoding binarised activations to their values (for the depthwise conv) ----
 
 /**
@@ -77,7 +89,7 @@ export function depthwiseRow(rows: usize, k: i32, width: i32, cinPad: i32, weigh
       let acc = f32x4.splat(0);
       for (let i = 0; i < nt; i++) {
         const at = taps + (<usize>i << 3);
-        acc = f32x4.add(acc, f32x4.mul(v128.load(load<usize>(at + 4) + o), v128.load(load<usize>(at) + o)));
+        acc = madd(v128.load(load<usize>(at + 4) + o), v128.load(load<usize>(at) + o), acc);
       }
       v128.store(dst + o, acc);
     }
@@ -126,10 +138,10 @@ function gemm4x8(a: usize, cinPad: i32, panel: usize, bias: usize, out: usize, r
     const w0 = v128.load(w), w1 = v128.load(w + 16);
     const x0 = v128.load32_splat(p), x1 = v128.load32_splat(p + rowA);
     const x2 = v128.load32_splat(p + 2 * rowA), x3 = v128.load32_splat(p + 3 * rowA);
-    a00 = f32x4.add(a00, f32x4.mul(x0, w0)); a01 = f32x4.add(a01, f32x4.mul(x0, w1));
-    a10 = f32x4.add(a10, f32x4.mul(x1, w0)); a11 = f32x4.add(a11, f32x4.mul(x1, w1));
-    a20 = f32x4.add(a20, f32x4.mul(x2, w0)); a21 = f32x4.add(a21, f32x4.mul(x2, w1));
-    a30 = f32x4.add(a30, f32x4.mul(x3, w0)); a31 = f32x4.add(a31, f32x4.mul(x3, w1));
+    a00 = madd(x0, w0, a00); a01 = madd(x0, w1, a01);
+    a10 = madd(x1, w0, a10); a11 = madd(x1, w1, a11);
+    a20 = madd(x2, w0, a20); a21 = madd(x2, w1, a21);
+    a30 = madd(x3, w0, a30); a31 = madd(x3, w1, a31);
     w += 32;
   }
   v128.store(out, a00); v128.store(out + 16, a01);
@@ -147,10 +159,10 @@ function gemm4x4(a: usize, cinPad: i32, panel: usize, bias: usize, out: usize, r
   const endA = a + rowA;
   for (let p = a; p < endA; p += 4) {
     const w0 = v128.load(w);
-    a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(p), w0));
-    a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(p + rowA), w0));
-    a2 = f32x4.add(a2, f32x4.mul(v128.load32_splat(p + 2 * rowA), w0));
-    a3 = f32x4.add(a3, f32x4.mul(v128.load32_splat(p + 3 * rowA), w0));
+    a0 = madd(v128.load32_splat(p), w0, a0);
+    a1 = madd(v128.load32_splat(p + rowA), w0, a1);
+    a2 = madd(v128.load32_splat(p + 2 * rowA), w0, a2);
+    a3 = madd(v128.load32_splat(p + 3 * rowA), w0, a3);
     w += 16;
   }
   v128.store(out, a0); v128.store(out + rowO, a1);
@@ -162,7 +174,7 @@ function gemm1xN(a: usize, cinPad: i32, panel: usize, strip: i32, bias: usize, o
   for (let v = 0; v < strip; v += 4) {
     const vo = <usize>v << 2;
     let acc = v128.load(bias + vo);
-    for (let c = 0; c < cinPad; c++) acc = f32x4.add(acc, f32x4.mul(v128.load32_splat(a + (<usize>c << 2)), v128.load(panel + (<usize>(c * strip) << 2) + vo)));
+    for (let c = 0; c < cinPad; c++) acc = madd(v128.load32_splat(a + (<usize>c << 2)), v128.load(panel + (<usize>(c * strip) << 2) + vo), acc);
     v128.store(out + vo, acc);
   }
 }
@@ -181,7 +193,7 @@ export function realConvRow(image: usize, height: i32, width: i32, y: i32, k: i3
         const iy = y + t / k - before;
         const ix = x + t % k - before;
         if (iy < 0 || iy >= height || ix < 0 || ix >= width) continue;
-        acc = f32x4.add(acc, f32x4.mul(f32x4.splat(load<f32>(image + (<usize>(iy * width + ix) << 2))), v128.load(weights + (<usize>(t * fPad) << 2) + fo)));
+        acc = madd(f32x4.splat(load<f32>(image + (<usize>(iy * width + ix) << 2))), v128.load(weights + (<usize>(t * fPad) << 2) + fo), acc);
       }
       v128.store(dst + fo, f32x4.add(acc, v128.load(bias + fo)));
     }
