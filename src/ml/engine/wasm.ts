@@ -18,7 +18,7 @@ import { singleThreadPool, wasmApi, workerPool, type RowExports, type RowFunctio
 
 interface KernelExports extends RowExports {
   readonly memory: WasmMemory;
-  binariseRow(y: number, width: number, fPad: number, channels: number, gammas: number, levels: number, signs: number, nonzero: number, pixels: number, words: number, pixelStart: number, scratch: number, deadZone: number): number;
+  binariseRow(y: number, width: number, fPad: number, channels: number, gammas: number, levels: number, signs: number, nonzero: number, pixels: number, words: number, pixelStart: number, deadZone: number): number;
   binaryConvRow(act: number, pixels: number, height: number, width: number, words: number, aLevels: number, cin: number, weights: number, tapPop: number, wLevels: number, filters: number, fPad: number, k: number, units: number, coef: number, bias: number, y: number, patch: number, out: number): void;
   firstScratchBytes(width: number, fPad: number): number;
   xnorScratchBytes(aLevels: number, units: number, width: number, fPad: number): number;
@@ -214,13 +214,12 @@ function makeKernels(ex: KernelExports, pool: RowPool, name: string): WasmKernel
     const record = arena.alloc(32);
     arena.i32(record, 7).set([signs, nonzero, pixels, words, channels, gammaPtr, gammas.length]);
     arena.f32(record + 28, 1)[0] = signDeadZone;
-    const scratch = arena.alloc(32 * 4);
     let zeros = 0;
     return {
       record,
-      /** For the single-threaded corrected path (rows binarised from the host). */
+      /** For the single-threaded corrected path (rows binarised from the host); overwrites the row. */
       row(y: number, width: number, fPad: number, rowPtr: number) {
-        zeros += ex.binariseRow(rowPtr, width, fPad, channels, gammaPtr, gammas.length, signs, nonzero, pixels, words, y * width, scratch, signDeadZone);
+        zeros += ex.binariseRow(rowPtr, width, fPad, channels, gammaPtr, gammas.length, signs, nonzero, pixels, words, y * width, signDeadZone);
       },
       result(moreZeros = 0): BitPlanes {
         zeros += moreZeros;

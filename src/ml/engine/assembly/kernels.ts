@@ -207,10 +207,12 @@ export function realConvRow(image: usize, height: i32, width: i32, y: i32, k: i3
  * planes of pixels pixelStart… Same fp32 ops as the simulation: r ← r − |γ_n|·sign(r), four
  * channels per step; each level's word is assembled in a register and stored once.
  * deadZone > 0: |r| < deadZone has sign 0 (tfjs-wasm's Sign; the file records it).
- * scratch: 32 floats. Returns how many signs (of real channels) were exactly 0.
+ * The residuals are computed in place: y is scratch and is left holding the last residual
+ * (copying each word's floats out first cost a bulk-memory call per pixel, which showed at
+ * small widths). Returns how many signs (of real channels) were exactly 0.
  */
 export function binariseRow(y: usize, width: i32, fPad: i32, channels: i32, gammas: usize, levels: i32,
-  signs: usize, nonzero: usize, pixels: i32, words: i32, pixelStart: i32, scratch: usize, deadZone: f32): i32 {
+  signs: usize, nonzero: usize, pixels: i32, words: i32, pixelStart: i32, deadZone: f32): i32 {
   let zeros = 0;
   const one = f32x4.splat(1);
   const minusOne = f32x4.splat(-1);
@@ -223,13 +225,13 @@ export function binariseRow(y: usize, width: i32, fPad: i32, channels: i32, gamm
       const lanes = min(32, channels - 32 * w);
       const vecs = (lanes + 3) >> 2;
       const mask: u32 = lanes == 32 ? 0xffffffff : (<u32>1 << lanes) - 1;
-      memory.copy(scratch, y + (<usize>(x * fPad + 32 * w) << 2), <usize>vecs << 4);
+      const residual = y + (<usize>(x * fPad + 32 * w) << 2);
       for (let n = 0; n < levels; n++) {
         const g = f32x4.splat(load<f32>(gammas + (<usize>n << 2)));
         let plusBits: u32 = 0;
         let nonzeroBits: u32 = 0;
         for (let v = 0; v < vecs; v++) {
-          const at = scratch + (<usize>v << 4);
+          const at = residual + (<usize>v << 4);
           const r = v128.load(at);
           const pos = exact ? f32x4.gt(r, zero) : f32x4.ge(r, above);
           const neg = exact ? f32x4.lt(r, zero) : f32x4.le(r, below);
@@ -443,14 +445,11 @@ export function binaryConvRowMasked(act: usize, actNonzero: usize, pixels: i32, 
   deadZone: f32;
 }
 
-/** Scratch binariseRow needs (32 floats). */
-const BINARISE_SCRATCH: usize = 128;
-
 // @ts-ignore: decorator
 @inline
-function binariseWith(bin: usize, row: usize, y: i32, width: i32, fPad: i32, scratch: usize): i32 {
+function binariseWith(bin: usize, row: usize, y: i32, width: i32, fPad: i32): i32 {
   const b = changetype<Binariser>(bin);
-  return binariseRow(row, width, fPad, b.channels, b.gammas, b.levels, b.signs, b.nonzero, b.pixels, b.words, y * width, scratch, b.deadZone);
+  return binariseRow(row, width, fPad, b.channels, b.gammas, b.levels, b.signs, b.nonzero, b.pixels, b.words, y * width, b.deadZone);
 }
 
 /** First row of the next chunk this thread takes, or `end` when every row is taken. */
@@ -468,20 +467,19 @@ function align16(bytes: i32): i32 {
 
 /** Scratch bytes per thread for firstRows. */
 export function firstScratchBytes(width: i32, fPad: i32): i32 {
-  return align16(width * fPad * 4) + <i32>BINARISE_SCRATCH;
+  return align16(width * fPad * 4);
 }
 
 /** First conv + binarisation of the rows this thread claims. Returns the exact-zero signs it wrote. */
 export function firstRows(image: usize, height: i32, width: i32, k: i32, weights: usize, fPad: i32, bias: usize,
   bin: usize, scratch: usize, next: usize, chunk: i32): i32 {
   const row = scratch;
-  const binScratch = scratch + <usize>align16(width * fPad * 4);
   let zeros = 0;
   for (let y0 = claim(next, chunk); y0 < height; y0 = claim(next, chunk)) {
     const y1 = min(height, y0 + chunk);
     for (let y = y0; y < y1; y++) {
       realConvRow(image, height, width, y, k, weights, fPad, bias, row);
-      zeros += binariseWith(bin, row, y, width, fPad, binScratch);
+      zeros += binariseWith(bin, row, y, width, fPad);
     }
   }
   return zeros;
@@ -489,7 +487,7 @@ export function firstRows(image: usize, height: i32, width: i32, k: i32, weights
 
 /** Scratch bytes per thread for xnorRows / xnorRowsMasked (patch, a second patch for the masked kernel, one fp32 row). */
 export function xnorScratchBytes(aLevels: i32, units: i32, width: i32, fPad: i32): i32 {
-  return 2 * align16(aLevels * units * 8) + align16(width * fPad * 4) + <i32>BINARISE_SCRATCH;
+  return 2 * align16(aLevels * units * 8) + align16(width * fPad * 4);
 }
 
 /**
@@ -501,14 +499,13 @@ export function xnorRows(act: usize, pixels: i32, height: i32, width: i32, words
   coef: usize, bias: usize, bin: usize, out: usize, scratch: usize, next: usize, chunk: i32): i32 {
   const patch = scratch;
   const rowBuf = scratch + 2 * <usize>align16(aLevels * units * 8);
-  const binScratch = rowBuf + <usize>align16(width * fPad * 4);
   let zeros = 0;
   for (let y0 = claim(next, chunk); y0 < height; y0 = claim(next, chunk)) {
     const y1 = min(height, y0 + chunk);
     for (let y = y0; y < y1; y++) {
       const row = bin == 0 ? out + (<usize>(y * width * fPad) << 2) : rowBuf;
       binaryConvRow(act, pixels, height, width, words, aLevels, cin, weights, tapPop, wLevels, filters, fPad, k, units, coef, bias, y, patch, row);
-      if (bin != 0) zeros += binariseWith(bin, row, y, width, fPad, binScratch);
+      if (bin != 0) zeros += binariseWith(bin, row, y, width, fPad);
     }
   }
   return zeros;
@@ -521,14 +518,13 @@ export function xnorRowsMasked(act: usize, actNonzero: usize, pixels: i32, heigh
   const patch = scratch;
   const patchNonzero = scratch + <usize>align16(aLevels * units * 8);
   const rowBuf = patchNonzero + <usize>align16(aLevels * units * 8);
-  const binScratch = rowBuf + <usize>align16(width * fPad * 4);
   let zeros = 0;
   for (let y0 = claim(next, chunk); y0 < height; y0 = claim(next, chunk)) {
     const y1 = min(height, y0 + chunk);
     for (let y = y0; y < y1; y++) {
       const row = bin == 0 ? out + (<usize>(y * width * fPad) << 2) : rowBuf;
       binaryConvRowMasked(act, actNonzero, pixels, height, width, words, aLevels, weights, weightsNonzero, wLevels, filters, fPad, k, units, coef, bias, y, patch, patchNonzero, row);
-      if (bin != 0) zeros += binariseWith(bin, row, y, width, fPad, binScratch);
+      if (bin != 0) zeros += binariseWith(bin, row, y, width, fPad);
     }
   }
   return zeros;
@@ -536,7 +532,7 @@ export function xnorRowsMasked(act: usize, actNonzero: usize, pixels: i32, heigh
 
 /** Scratch bytes per thread for separableRows: 3 decoded input rows (a ring), the depthwise and pointwise rows, tables. */
 export function separableScratchBytes(width: i32, cinPad: i32, fPad: i32, k: i32): i32 {
-  return 4 * align16(width * cinPad * 4) + align16(width * fPad * 4) + align16(4 * k) + align16(8 * k * k) + <i32>BINARISE_SCRATCH;
+  return 4 * align16(width * cinPad * 4) + align16(width * fPad * 4) + align16(4 * k) + align16(8 * k * k);
 }
 
 /** One input channel group of a separable block (a concat has two), 6 words each: signs, nonzero, words, levels, gammas, channels. */
@@ -564,7 +560,6 @@ export function separableRows(groups: usize, nGroups: i32, height: i32, width: i
   const pwRow = dwRow + rowBytes;
   const rowTable = pwRow + <usize>align16(width * fPad * 4);
   const tapTable = rowTable + <usize>align16(4 * k);
-  const binScratch = tapTable + <usize>align16(8 * k * k);
   const pixels = height * width;
   const before = (k - 1) >> 1;
   let tag0 = -1, tag1 = -1, tag2 = -1;
@@ -589,7 +584,7 @@ export function separableRows(groups: usize, nGroups: i32, height: i32, width: i
       }
       depthwiseRow(rowTable, k, width, cinPad, dw, dwRow, tapTable);
       gemmRow(dwRow, width, cinPad, pw, fPad, bias, pwRow);
-      zeros += binariseWith(bin, pwRow, y, width, fPad, binScratch);
+      zeros += binariseWith(bin, pwRow, y, width, fPad);
     }
   }
   return zeros;
