@@ -39,6 +39,8 @@ interface Measurement {
 }
 
 const SELF = fileURLToPath(import.meta.url);
+/** The environment as the user started the bench, before loading TensorFlow here adds its defaults. */
+const USER_ENV = { ...process.env };
 
 interface Timing {
   /** Wall times, sorted. */
@@ -132,7 +134,7 @@ const nativeThreadEnv = (threads: number) => ({ TF_NUM_INTRAOP_THREADS: String(t
 const RELAXED_SIMD = '--experimental-wasm-relaxed-simd';
 
 function runChild(model: ModelKind, args: string[], threads: number): Measurement | string {
-  const env = { ...process.env, ...nativeThreadEnv(threads) };
+  const env = { ...USER_ENV, ...nativeThreadEnv(threads) };
   const flags = model === 'blu_packed_fma' ? [RELAXED_SIMD] : [];
   const r = spawnSync(process.execPath, [...flags, SELF, '--one', model, ...args, '--threads', String(threads)], { encoding: 'utf8', maxBuffer: 1 << 24, env });
   const line = r.stdout.trim().split('\n').pop() ?? '';
