@@ -5,9 +5,9 @@
  * the same memory. The kernels hand out rows through an atomic counter in that memory, so the
  * pool only starts a call everywhere and waits for it to end.
  *
- * `run` is synchronous: the caller blocks in Atomics.wait until every worker has finished, which
- * keeps runEngine synchronous (Node allows Atomics.wait on the main thread). Messages still reach
- * the workers, which run their own event loops.
+ * `run` is synchronous: the caller blocks in Atomics.wait until every worker that joined the
+ * call has finished, which keeps runEngine synchronous (Node allows Atomics.wait on the main
+ * thread). Messages still reach the workers, which run their own event loops.
  */
 
 // Minimal WebAssembly typings (the project's lib has none); only what the engine uses.
@@ -36,30 +36,37 @@ export interface RowPool {
   close(): Promise<void>;
 }
 
-// Control words (Int32Array over a SharedArrayBuffer): workers still running, failure flag, per-thread results.
-const PENDING = 0;
-const FAILED = 1;
-const RESULTS = 2;
+// Control words (Int32Array over a SharedArrayBuffer): the call workers may still join (its
+// generation, or CLOSED), workers inside a call, failure flag, per-thread results.
+const OPEN = 0;
+const ACTIVE = 1;
+const FAILED = 2;
+const RESULTS = 3;
+const CLOSED = -1;
 
 /**
- * The worker, as CommonJS source run with `eval: true`: it has to load the same way from the
- * TypeScript sources (tests) and from dist/, and it only dispatches calls into wasm.
+ * The worker, as CommonJS source run with \`eval: true\`: it has to load the same way from the
+ * TypeScript sources (tests) and from dist/, and it only dispatches calls into wasm. It counts
+ * itself in, then checks the call is still open: a worker woken after the caller has finished
+ * every row (a loaded machine can take milliseconds to schedule it) does nothing, and the caller
+ * never waits for a worker that has not started, only for those inside the kernel.
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { module, memory, control, index } = workerData;
 const ex = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const flags = new Int32Array(control);
-parentPort.on('message', ({ name, args }) => {
-  let result = 0;
-  try {
-    result = ex[name](...args) | 0;
-  } catch (e) {
-    Atomics.store(flags, ${FAILED}, 1);
+parentPort.on('message', ({ generation, name, args }) => {
+  Atomics.add(flags, ${ACTIVE}, 1);
+  if (Atomics.load(flags, ${OPEN}) === generation) {
+    try {
+      Atomics.store(flags, ${RESULTS} + index, ex[name](...args) | 0);
+    } catch (e) {
+      Atomics.store(flags, ${FAILED}, 1);
+    }
   }
-  Atomics.store(flags, ${RESULTS} + index, result);
-  Atomics.sub(flags, ${PENDING}, 1);
-  Atomics.notify(flags, ${PENDING});
+  Atomics.sub(flags, ${ACTIVE}, 1);
+  Atomics.notify(flags, ${ACTIVE});
 });
 parentPort.postMessage('ready');
 `;
@@ -77,6 +84,7 @@ export function singleThreadPool(ex: RowExports): RowPool {
 export async function workerPool(ex: RowExports, module: WasmModule, memory: WasmMemory, threads: number): Promise<RowPool> {
   const { Worker } = await import('node:worker_threads');
   const flags = new Int32Array(new SharedArrayBuffer(4 * (RESULTS + threads)));
+  flags[OPEN] = CLOSED;
   const workers = Array.from({ length: threads - 1 }, (_, i) => {
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, control: flags.buffer, index: i + 1 } });
     worker.unref();
@@ -87,22 +95,26 @@ export async function workerPool(ex: RowExports, module: WasmModule, memory: Was
     w.once('error', reject);
   })));
 
-  /** Blocks until no worker is still running the current call. */
+  /** Blocks until no worker is inside a call (the call is closed, so none can enter). */
   const waitForWorkers = () => {
-    for (let pending = Atomics.load(flags, PENDING); pending !== 0; pending = Atomics.load(flags, PENDING)) Atomics.wait(flags, PENDING, pending);
+    for (let active = Atomics.load(flags, ACTIVE); active !== 0; active = Atomics.load(flags, ACTIVE)) Atomics.wait(flags, ACTIVE, active);
   };
+  let generation = 0;
 
   return {
     threads,
     run(name, args) {
-      Atomics.store(flags, PENDING, workers.length);
+      generation = (generation + 1) & 0x3fffffff;
       Atomics.store(flags, FAILED, 0);
-      workers.forEach((w, i) => w.postMessage({ name, args: args(i + 1) }));
+      for (let t = 1; t < threads; t++) Atomics.store(flags, RESULTS + t, 0);
+      Atomics.store(flags, OPEN, generation);
+      workers.forEach((w, i) => w.postMessage({ generation, name, args: args(i + 1) }));
       let own: number;
       try {
+        // Returns once every row is taken; workers still computing theirs are waited for below.
         own = ex[name](...args(0));
       } finally {
-        // Even when this thread's share failed, the workers still write the memory: wait for them.
+        Atomics.store(flags, OPEN, CLOSED);
         waitForWorkers();
       }
       if (Atomics.load(flags, FAILED) !== 0) throw new Error(`engine worker failed in ${name}`);
