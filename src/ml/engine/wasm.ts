@@ -185,8 +185,8 @@ export interface WasmKernels extends EngineKernels {
 /**
  * Rows a thread claims at a time. Every block ends in a wait for the threads still inside it,
  * and on a machine with more runnable threads than cores a worker can be descheduled holding
- * its chunk: with ~8 chunks per thread that left 2-thread runs idle for up to a third of the
- * wall time (measured, load 7 on 2 cores). At most 4 rows bounds that; 4 rather than 1 keeps
+ * its chunk: with ~8 chunks per thread, 2-thread runs sat idle for a third of the wall time
+ * (cpu/wall 0.66 at width 64, load 7 on 2 cores). At most 4 rows bounds that; 4 rather than 1 keeps
  * most of the separable blocks' decoded-row reuse (3 input rows per output row).
  */
 const rowChunk = (rows: number, threads: number) => (threads === 1 ? Math.max(1, rows) : Math.max(1, Math.min(4, Math.ceil(rows / (threads * 8)))));
@@ -199,7 +199,7 @@ function makeKernels(ex: KernelExports, pool: RowPool, name: string): WasmKernel
   const threads = pool.threads;
   let fallbacks = 0;
 
-  /** Runs a row-loop kernel on every thread; `args(scratch, next)` are its arguments. Returns the exact-zero signs written. */
+  /** Runs a row-loop kernel on every thread; `args(scratch, next, chunk)` are its arguments. Returns the exact-zero signs written. */
   function parallelRows(name: RowFunction, rows: number, scratchBytes: number, args: (scratch: number, next: number, chunk: number) => readonly number[]): number {
     const scratch = arena.perThread(threads, scratchBytes);
     const next = arena.alloc(4);
