@@ -18,7 +18,7 @@ const USAGE = `usage: blu-pipe predict <model> <images…|dir> --out DIR [--over
   --overlap N  pixels shared by neighbouring tiles (default 64), so tile borders do not show
   --scale F    rescale on reading, as the dataset step's scale (default 1)
   --simulate   run a saved BLU-Net as its fp32 simulation (default: packed, on the binary engine)
-  --threads N  threads of the binary engine (default: one per CPU; 1 on a machine busy with other work)`;
+  --threads N  threads of the binary engine (default: one per CPU; 1 can be faster on a busy machine)`;
 
 const OPTIONS = {
   out: { type: 'string' }, overlay: { type: 'boolean' }, from: { type: 'string' }, tile: { type: 'string' }, overlap: { type: 'string' }, scale: { type: 'string' }, simulate: { type: 'boolean' }, threads: { type: 'string' },
