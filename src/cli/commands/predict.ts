@@ -8,7 +8,7 @@ import type { CliIO, ExitCode } from '../io.js';
 import { EXIT } from '../io.js';
 import { usageError } from '../output.js';
 
-const USAGE = `usage: blu-pipe predict <model> <images…|dir> --out DIR [--overlay] [--tile N] [--overlap N] [--scale F]
+const USAGE = `usage: blu-pipe predict <model> <images…|dir> --out DIR [--overlay] [--tile N] [--overlap N] [--scale F] [--threads N]
        blu-pipe predict --from <pipeline.yaml>:<step> <images…|dir> --out DIR [options]
   Segments images with a trained model and writes <name>_mask.png (and <name>_overlay.png).
   <model>      a saved model folder (U-Net, lw_unet, simulated BLU-Net) or a packed BLU-Net file
@@ -17,10 +17,11 @@ const USAGE = `usage: blu-pipe predict <model> <images…|dir> --out DIR [--over
   --tile N     tile side for large images (default 512, the thesis crop); a multiple of 2^(levels-1)
   --overlap N  pixels shared by neighbouring tiles (default 64), so tile borders do not show
   --scale F    rescale on reading, as the dataset step's scale (default 1)
-  --simulate   run a saved BLU-Net as its fp32 simulation (default: packed, on the binary engine)`;
+  --simulate   run a saved BLU-Net as its fp32 simulation (default: packed, on the binary engine)
+  --threads N  threads of the binary engine (default: one per CPU; 1 can be faster on a busy machine)`;
 
 const OPTIONS = {
-  out: { type: 'string' }, overlay: { type: 'boolean' }, from: { type: 'string' }, tile: { type: 'string' }, overlap: { type: 'string' }, scale: { type: 'string' }, simulate: { type: 'boolean' },
+  out: { type: 'string' }, overlay: { type: 'boolean' }, from: { type: 'string' }, tile: { type: 'string' }, overlap: { type: 'string' }, scale: { type: 'string' }, simulate: { type: 'boolean' }, threads: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -62,6 +63,8 @@ interface Resolved {
   overlap: number;
   scale: number;
   simulate: boolean;
+  /** Binary engine threads; undefined: one per CPU. */
+  threads: number | undefined;
 }
 
 function resolveArgs(argv: readonly string[], cwd: string): Result<Resolved | 'help', string> {
@@ -83,8 +86,10 @@ function resolveArgs(argv: readonly string[], cwd: string): Result<Resolved | 'h
   if (!overlap.ok) return overlap;
   const scale = numberOption(values.scale, 'scale', 1);
   if (!scale.ok) return scale;
+  const threads = positiveInt(values.threads, 'threads');
+  if (!threads.ok) return threads;
   const at = (p: string) => path.resolve(cwd, p);
-  return ok({ model: at(model), images: images.map(at), out: at(out), overlay: values.overlay === true, tile: tile.value ?? 512, overlap: overlap.value, scale: scale.value, simulate: values.simulate === true });
+  return ok({ model: at(model), images: images.map(at), out: at(out), overlay: values.overlay === true, tile: tile.value ?? 512, overlap: overlap.value, scale: scale.value, simulate: values.simulate === true, threads: threads.value ?? undefined });
 }
 
 export async function predictCommand(argv: readonly string[], io: CliIO): Promise<ExitCode> {
@@ -95,7 +100,7 @@ export async function predictCommand(argv: readonly string[], io: CliIO): Promis
   const { checkTiling, listImages, openPredictor, predictImages } = await import('../../ml/predict/index.js');
   const files = await listImages(a.images);
   if (!files.ok) return usageError(io, files.error, USAGE);
-  const predictor = await openPredictor(a.model, !a.simulate);
+  const predictor = await openPredictor(a.model, !a.simulate, a.threads !== undefined ? { threads: a.threads } : {});
   if (!predictor.ok) {
     io.stderr(`blu-pipe: ${predictor.error.message}\n`);
     return predictor.error.code === 'model-unloadable' ? EXIT.failed : EXIT.usage;

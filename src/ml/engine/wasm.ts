@@ -14,27 +14,15 @@ import { effectiveKernel, kernelSigns, type ActivationLayer, type Block, type Co
 import { codeRanks } from './bitmaps.js';
 import { binariseReference, binaryConvReference, referenceKernels } from './reference.js';
 import { channelMask, popcount32, wordsFor, type BinaryTensor, type BitPlanes } from './tensors.js';
+import { singleThreadPool, wasmApi, workerPool, type RowExports, type RowFunction, type RowPool, type WasmMemory } from './threads.js';
 
-// The project's lib (ES2023, no DOM) has no WebAssembly typings; the two members used are typed here.
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  instantiate(bytes: Uint8Array, imports: object): Promise<{ instance: { exports: unknown } }>;
-}
-const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-
-interface KernelExports {
+interface KernelExports extends RowExports {
   readonly memory: WasmMemory;
-  decodeRow(signs: number, nonzero: number, pixels: number, words: number, levels: number, gammas: number, channels: number, pixelStart: number, count: number, out: number, outStride: number, outOffset: number): void;
-  depthwiseRow(rows: number, k: number, width: number, cinPad: number, weights: number, out: number, taps: number): void;
-  gemmRow(a: number, width: number, cinPad: number, b: number, fPad: number, bias: number, out: number): void;
-  realConvRow(image: number, height: number, width: number, y: number, k: number, weights: number, fPad: number, bias: number, out: number): void;
-  binariseRow(y: number, width: number, fPad: number, channels: number, gammas: number, levels: number, signs: number, nonzero: number, pixels: number, words: number, pixelStart: number, scratch: number, deadZone: number): number;
-  maxPool(signs: number, nonzero: number, height: number, width: number, words: number, levels: number, channels: number, rank: number, outSigns: number, outNonzero: number): void;
-  binaryConvRowMasked(act: number, actNonzero: number, pixels: number, height: number, width: number, words: number, aLevels: number, weights: number, weightsNonzero: number, wLevels: number, filters: number, fPad: number, k: number, units: number, coef: number, bias: number, y: number, patch: number, patchNonzero: number, out: number): void;
+  binariseRow(y: number, width: number, fPad: number, channels: number, gammas: number, levels: number, signs: number, nonzero: number, pixels: number, words: number, pixelStart: number, deadZone: number): number;
   binaryConvRow(act: number, pixels: number, height: number, width: number, words: number, aLevels: number, cin: number, weights: number, tapPop: number, wLevels: number, filters: number, fPad: number, k: number, units: number, coef: number, bias: number, y: number, patch: number, out: number): void;
+  firstScratchBytes(width: number, fPad: number): number;
+  xnorScratchBytes(aLevels: number, units: number, width: number, fPad: number): number;
+  separableScratchBytes(width: number, cinPad: number, fPad: number, k: number): number;
 }
 
 const pad4 = (n: number) => Math.ceil(n / 4) * 4;
@@ -60,6 +48,13 @@ class Arena {
     return at;
   }
 
+  /** Room for one `bytes`-sized scratch area per thread. */
+  perThread(threads: number, bytes: number): (thread: number) => number {
+    const stride = Math.ceil(bytes / 16) * 16;
+    const at = this.alloc(stride * threads);
+    return (thread) => at + thread * stride;
+  }
+
   put(data: Float32Array | Uint32Array | Int32Array): number {
     const at = this.alloc(data.byteLength);
     new Uint8Array(this.memory.buffer, at, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
@@ -72,6 +67,10 @@ class Arena {
 
   f32(at: number, length: number): Float32Array {
     return new Float32Array(this.memory.buffer, at, length);
+  }
+
+  i32(at: number, length: number): Int32Array {
+    return new Int32Array(this.memory.buffer, at, length);
   }
 
   get highWater(): number {
@@ -92,6 +91,36 @@ const padTo = (values: Float32Array, length: number) => {
   out.set(values);
   return out;
 };
+
+/**
+ * A pointwise kernel [cin][filters] in gemmRow's layout: strips of 8 filters (the last may be 4),
+ * each a contiguous [cinPad][strip] panel starting at float f·cinPad; padding is zero.
+ */
+export function pointwisePanels(kernel: Float32Array, cin: number, filters: number): Float32Array {
+  const cinPad = pad4(cin);
+  const fPad = pad4(filters);
+  const out = new Float32Array(cinPad * fPad);
+  for (let f0 = 0; f0 < fPad; f0 += 8) {
+    const strip = Math.min(8, fPad - f0);
+    for (let c = 0; c < cin; c++) {
+      for (let j = 0; j < strip && f0 + j < filters; j++) out[f0 * cinPad + c * strip + j] = kernel[c * filters + f0 + j] as number;
+    }
+  }
+  return out;
+}
+
+/**
+ * Whether the codes of ±1 signs (bit n = level n, no zero flags) rank by value exactly as their
+ * bits compare read level 0 first, with no ties: maxPoolOrderedRows' condition (≤ 3 levels).
+ */
+export function lexicographicRanks(ranks: Int32Array, levels: number): boolean {
+  if (levels > 3) return false;
+  const codes = 1 << levels;
+  // Lexicographic key: level 0 as the most significant bit.
+  const key = (code: number) => Array.from({ length: levels }, (_, n) => ((code >> n) & 1) << (levels - 1 - n)).reduce((a, b) => a | b, 0);
+  const byKey = Array.from({ length: codes }, (_, code) => code).sort((a, b) => key(a) - key(b));
+  return byKey.every((code, i) => i === 0 || (ranks[code] as number) > (ranks[byKey[i - 1] as number] as number));
+}
 
 /** Decoded fp32 kernels per layer: decoding costs more than a small layer's conv, so it is kept. */
 class DecodedCache {
@@ -141,35 +170,62 @@ function xnorWeights(layer: ConvLayer): XnorWeights {
 }
 
 export interface WasmKernels extends EngineKernels {
+  /** Threads every block's rows are split over (the caller plus workers). */
+  readonly threads: number;
   /** Bytes of linear memory the module has grown to (its peak working set). */
   readonly memoryBytes: () => number;
   /** Bytes of decoded fp32 kernels held for reuse. */
   readonly decodedWeightBytes: () => number;
   /** BinaryConv2D calls that needed the masked kernel because of exact-zero signs. */
   readonly maskedConvs: () => number;
+  /** Stops the worker threads (optional: they do not keep a process alive). */
+  readonly close: () => Promise<void>;
 }
 
-function makeKernels(ex: KernelExports): WasmKernels {
+/**
+ * Rows a thread claims at a time. Every block ends in a wait for the threads still inside it,
+ * and on a machine with more runnable threads than cores a worker can be descheduled holding
+ * its chunk: with ~8 chunks per thread, 2-thread runs sat idle for a third of the wall time
+ * (cpu/wall 0.66 at width 64, load 7 on 2 cores). At most 4 rows bounds that; 4 rather than 1 keeps
+ * most of the separable blocks' decoded-row reuse (3 input rows per output row).
+ */
+const rowChunk = (rows: number, threads: number) => (threads === 1 ? Math.max(1, rows) : Math.max(1, Math.min(4, Math.ceil(rows / (threads * 8)))));
+
+function makeKernels(ex: KernelExports, pool: RowPool, name: string): WasmKernels {
   const arena = new Arena(ex.memory, ex.memory.buffer.byteLength);
   const decoded = new DecodedCache();
   const xnor = new WeakMap<ConvLayer, ReturnType<typeof xnorWeights>>();
   const putFloats = (values: Float32Array) => arena.put(values);
+  const threads = pool.threads;
   let fallbacks = 0;
 
-  /** Output planes for `pixels`, filled by binariseRow; copied out at the end. */
+  /** Runs a row-loop kernel on every thread; `args(scratch, next, chunk)` are its arguments. Returns the exact-zero signs written. */
+  function parallelRows(name: RowFunction, rows: number, scratchBytes: number, args: (scratch: number, next: number, chunk: number) => readonly number[]): number {
+    const scratch = arena.perThread(threads, scratchBytes);
+    const next = arena.alloc(4);
+    const chunk = rowChunk(rows, threads);
+    return pool.run(name, (t) => args(scratch(t), next, chunk));
+  }
+
+  /** Output planes for `pixels` and the Binariser record (assembly/kernels.ts) the row kernels fill them through. */
   function outputPlanes(pixels: number, channels: number, { gammas, signDeadZone }: ActivationLayer) {
     const words = wordsFor(channels);
     const size = gammas.length * pixels * words;
     const signs = arena.alloc(size * 4);
     const nonzero = arena.alloc(size * 4);
     const gammaPtr = putFloats(gammas);
-    const scratch = arena.alloc(32 * 4);
+    const record = arena.alloc(32);
+    arena.i32(record, 7).set([signs, nonzero, pixels, words, channels, gammaPtr, gammas.length]);
+    arena.f32(record + 28, 1)[0] = signDeadZone;
     let zeros = 0;
     return {
+      record,
+      /** For the single-threaded corrected path (rows binarised from the host); overwrites the row. */
       row(y: number, width: number, fPad: number, rowPtr: number) {
-        zeros += ex.binariseRow(rowPtr, width, fPad, channels, gammaPtr, gammas.length, signs, nonzero, pixels, words, y * width, scratch, signDeadZone);
+        zeros += ex.binariseRow(rowPtr, width, fPad, channels, gammaPtr, gammas.length, signs, nonzero, pixels, words, y * width, signDeadZone);
       },
-      result(): BitPlanes {
+      result(moreZeros = 0): BitPlanes {
+        zeros += moreZeros;
         return { channels, words, levels: gammas.length, gammas, signs: arena.u32(signs, size).slice(), nonzero: zeros > 0 ? arena.u32(nonzero, size).slice() : null };
       },
     };
@@ -179,17 +235,14 @@ function makeKernels(ex: KernelExports): WasmKernels {
     const { k, cin, filters } = conv.kernel;
     if (cin !== 1) return referenceKernels.firstBlock(image, { conv, act });
     arena.reset();
+    const { height, width } = image;
     const fPad = pad4(filters);
-    const weights = putFloats(padColumns(decoded.get(conv.kernel, () => effectiveKernel(conv.kernel)), k * k, filters, fPad));
+    const weights = putFloats(decoded.get(conv.kernel, () => padColumns(effectiveKernel(conv.kernel), k * k, filters, fPad)));
     const bias = putFloats(padTo(conv.bias, fPad));
     const img = putFloats(image.pixels);
-    const row = arena.alloc(image.width * fPad * 4);
-    const out = outputPlanes(image.height * image.width, filters, act);
-    for (let y = 0; y < image.height; y++) {
-      ex.realConvRow(img, image.height, image.width, y, k, weights, fPad, bias, row);
-      out.row(y, image.width, fPad, row);
-    }
-    return out.result();
+    const out = outputPlanes(height * width, filters, act);
+    const zeros = parallelRows('firstRows', height, ex.firstScratchBytes(width, fPad), (scratch, next, chunk) => [img, height, width, k, weights, fPad, bias, out.record, scratch, next, chunk]);
+    return out.result(zeros);
   }
 
   /**
@@ -244,32 +297,51 @@ function makeKernels(ex: KernelExports): WasmKernels {
     return planes;
   }
 
-  /** Runs the XNOR kernel over every row (the masked one where signs are 0), handing each fp32 row to `sink`. */
-  function xnorRows(x: BinaryTensor, layer: ConvLayer, sink: (y: number, rowPtr: number, fPad: number) => void): void {
+  type Planes = ReturnType<typeof outputPlanes>;
+
+  /**
+   * A BinaryConv2D over every row: each fp32 row is binarised into `planes`, or (planes null, the
+   * output conv) written whole to `out` as [y][x][fPad]. Weight zeros (static, rare) take the
+   * masked kernel; activation zeros with ±1 weights take the unmasked one plus host-side
+   * corrections, row by row on this thread (the corrections are TypeScript). Returns the
+   * exact-zero signs written by the row kernels.
+   */
+  function xnorConv(x: BinaryTensor, layer: ConvLayer, planes: Planes | null, out: number): number {
     const g = x.groups[0] as BitPlanes;
     const packed = xnor.get(layer) ?? xnorWeights(layer);
     xnor.set(layer, packed);
-    const { weights, tapPop, units } = packed;
+    const { units } = packed;
     const { filters, gammas, k } = layer.kernel;
+    const { height, width } = x;
     const fPad = pad4(filters);
-    const pixels = x.height * x.width;
+    const pixels = height * width;
     const coef = Float32Array.from({ length: gammas.length * g.levels }, (_, i) => Math.fround((gammas[Math.floor(i / g.levels)] as number) * (g.gammas[i % g.levels] as number)));
-    const ptr = {
-      act: arena.put(g.signs), weights: arena.put(weights), coef: putFloats(coef), bias: putFloats(padTo(layer.bias, fPad)),
-      patch: arena.alloc(g.levels * units * 8), row: arena.alloc(x.width * fPad * 4),
-    };
-    // Weight zeros (static, rare) take the masked kernel; activation zeros are corrected afterwards.
-    const masked = layer.packed.nonzero !== null;
-    if (masked) fallbacks++;
-    const m = masked ? { act: arena.put(activationNonzero(g, pixels)), weights: arena.put(packed.nonzero), patch: arena.alloc(g.levels * units * 8) } : null;
-    const pop = m ? 0 : arena.put(tapPop);
-    const corrections = m || g.nonzero === null ? null : zeroCorrections(x, layer, coef);
-    for (let y = 0; y < x.height; y++) {
-      if (m) ex.binaryConvRowMasked(ptr.act, m.act, pixels, x.height, x.width, g.words, g.levels, ptr.weights, m.weights, gammas.length, filters, fPad, k, units, ptr.coef, ptr.bias, y, ptr.patch, m.patch, ptr.row);
-      else ex.binaryConvRow(ptr.act, pixels, x.height, x.width, g.words, g.levels, g.channels, ptr.weights, pop, gammas.length, filters, fPad, k, units, ptr.coef, ptr.bias, y, ptr.patch, ptr.row);
-      corrections?.(y, arena.f32(ptr.row, x.width * fPad), fPad);
-      sink(y, ptr.row, fPad);
+    const act = arena.put(g.signs);
+    const weights = arena.put(packed.weights);
+    const coefPtr = putFloats(coef);
+    const bias = putFloats(padTo(layer.bias, fPad));
+    const bin = planes?.record ?? 0;
+    const scratchBytes = ex.xnorScratchBytes(g.levels, units, width, fPad);
+    if (layer.packed.nonzero !== null) {
+      fallbacks++;
+      const actNonzero = arena.put(activationNonzero(g, pixels));
+      const weightsNonzero = arena.put(packed.nonzero);
+      return parallelRows('xnorRowsMasked', height, scratchBytes, (scratch, next, chunk) => [act, actNonzero, pixels, height, width, g.words, g.levels, weights, weightsNonzero, gammas.length, filters, fPad, k, units, coefPtr, bias, bin, out, scratch, next, chunk]);
     }
+    const tapPop = arena.put(packed.tapPop);
+    if (g.nonzero === null) {
+      return parallelRows('xnorRows', height, scratchBytes, (scratch, next, chunk) => [act, pixels, height, width, g.words, g.levels, g.channels, weights, tapPop, gammas.length, filters, fPad, k, units, coefPtr, bias, bin, out, scratch, next, chunk]);
+    }
+    const correct = zeroCorrections(x, layer, coef);
+    const patch = arena.alloc(g.levels * units * 8);
+    const rowBuf = arena.alloc(width * fPad * 4);
+    for (let y = 0; y < height; y++) {
+      const row = planes ? rowBuf : out + y * width * fPad * 4;
+      ex.binaryConvRow(act, pixels, height, width, g.words, g.levels, g.channels, weights, tapPop, gammas.length, filters, fPad, k, units, coefPtr, bias, y, patch, row);
+      correct(y, arena.f32(row, width * fPad), fPad);
+      planes?.row(y, width, fPad, row);
+    }
+    return 0;
   }
 
   // A BinaryConv2D input is always one group (level 0 and the head); anything else is not a BLU-Net.
@@ -279,65 +351,42 @@ function makeKernels(ex: KernelExports): WasmKernels {
     if (needsReference(x)) return binariseReference(binaryConvReference(x, block.conv), x.height, x.width, block.conv.kernel.filters, block.act.gammas, block.act.signDeadZone);
     arena.reset();
     const out = outputPlanes(x.height * x.width, block.conv.kernel.filters, block.act);
-    xnorRows(x, block.conv, (y, row, fPad) => out.row(y, x.width, fPad, row));
-    return out.result();
+    return out.result(xnorConv(x, block.conv, out, 0));
   }
 
   function logits(x: BinaryTensor, head: ConvLayer): Float32Array {
     if (needsReference(x)) return binaryConvReference(x, head);
     arena.reset();
     const { filters } = head.kernel;
-    const result = new Float32Array(x.height * x.width * filters);
-    xnorRows(x, head, (y, row, fPad) => {
-      const values = arena.f32(row, x.width * fPad);
-      for (let i = 0; i < x.width; i++) result.set(values.subarray(i * fPad, i * fPad + filters), (y * x.width + i) * filters);
-    });
+    const fPad = pad4(filters);
+    const pixels = x.height * x.width;
+    const out = arena.alloc(pixels * fPad * 4);
+    xnorConv(x, head, null, out);
+    const values = arena.f32(out, pixels * fPad);
+    const result = new Float32Array(pixels * filters);
+    for (let p = 0; p < pixels; p++) result.set(values.subarray(p * fPad, p * fPad + filters), p * filters);
     return result;
   }
 
   function separableBlock(x: BinaryTensor, { conv, act }: Block<SeparableLayer>): BitPlanes {
     arena.reset();
     const { k, cin } = conv.depthwise;
+    const { height, width } = x;
     const filters = conv.pointwise.filters;
     const cinPad = pad4(cin);
     const fPad = pad4(filters);
-    const pixels = x.height * x.width;
-    const groups = x.groups.map((g) => ({ g, signs: arena.put(g.signs), nonzero: g.nonzero ? arena.put(g.nonzero) : 0, gammas: putFloats(g.gammas) }));
-    const dw = putFloats(padColumns(decoded.get(conv.depthwise, () => effectiveKernel(conv.depthwise)), k * k, cin, cinPad));
-    const pw = putFloats(padTo(padColumns(decoded.get(conv.pointwise, () => effectiveKernel(conv.pointwise)), cin, filters, fPad), cinPad * fPad));
+    const groupTable = arena.alloc(24 * x.groups.length);
+    x.groups.forEach((g, i) => {
+      const record = [arena.put(g.signs), g.nonzero ? arena.put(g.nonzero) : 0, g.words, g.levels, putFloats(g.gammas), g.channels];
+      arena.i32(groupTable + 24 * i, 6).set(record);
+    });
+    const dw = putFloats(decoded.get(conv.depthwise, () => padColumns(effectiveKernel(conv.depthwise), k * k, cin, cinPad)));
+    const pw = putFloats(decoded.get(conv.pointwise, () => pointwisePanels(effectiveKernel(conv.pointwise), cin, filters)));
     const bias = putFloats(padTo(conv.bias, fPad));
-    const ring = [0, 1, 2].map(() => arena.alloc(x.width * cinPad * 4));
-    const ringRow = [-1, -1, -1];
-    const rowTable = arena.alloc(4 * k);
-    const tapTable = arena.alloc(8 * k * k);
-    const dwRow = arena.alloc(x.width * cinPad * 4);
-    const pwRow = arena.alloc(x.width * fPad * 4);
-    const out = outputPlanes(pixels, filters, act);
-    const before = (k - 1) >> 1;
-    for (let y = 0; y < x.height; y++) {
-      const table = arena.u32(rowTable, k);
-      for (let ty = 0; ty < k; ty++) {
-        const iy = y + ty - before;
-        if (iy < 0 || iy >= x.height) {
-          table[ty] = 0;
-          continue;
-        }
-        const slot = iy % 3;
-        if (ringRow[slot] !== iy) {
-          let offset = 0;
-          for (const { g, signs, nonzero, gammas } of groups) {
-            ex.decodeRow(signs, nonzero, pixels, g.words, g.levels, gammas, g.channels, iy * x.width, x.width, ring[slot] as number, cinPad, offset);
-            offset += g.channels;
-          }
-          ringRow[slot] = iy;
-        }
-        table[ty] = ring[slot] as number;
-      }
-      ex.depthwiseRow(rowTable, k, x.width, cinPad, dw, dwRow, tapTable);
-      ex.gemmRow(dwRow, x.width, cinPad, pw, fPad, bias, pwRow);
-      out.row(y, x.width, fPad, pwRow);
-    }
-    return out.result();
+    const out = outputPlanes(height * width, filters, act);
+    const scratchBytes = ex.separableScratchBytes(width, cinPad, fPad, k);
+    const zeros = parallelRows('separableRows', height, scratchBytes, (scratch, next, chunk) => [groupTable, x.groups.length, height, width, cinPad, k, dw, pw, fPad, bias, out.record, scratch, next, chunk]);
+    return out.result(zeros);
   }
 
   function maxPool(x: BinaryTensor): BinaryTensor {
@@ -346,48 +395,91 @@ function makeKernels(ex: KernelExports): WasmKernels {
     const groups = x.groups.map((g): BitPlanes => {
       arena.reset();
       const size = g.levels * h * w * g.words;
+      const ranks = codeRanks(g);
+      if (g.nonzero === null && lexicographicRanks(ranks, g.levels)) {
+        const signs = arena.put(g.signs);
+        const outSigns = arena.alloc(size * 4);
+        parallelRows('maxPoolOrderedRows', h, 0, (_scratch, next, chunk) => [signs, x.height, x.width, g.words, g.levels, outSigns, next, chunk]);
+        return { ...g, signs: arena.u32(outSigns, size).slice() };
+      }
       const ptr = {
-        signs: arena.put(g.signs), nonzero: g.nonzero ? arena.put(g.nonzero) : 0, rank: arena.put(codeRanks(g)),
+        signs: arena.put(g.signs), nonzero: g.nonzero ? arena.put(g.nonzero) : 0, rank: arena.put(ranks),
         outSigns: arena.alloc(size * 4), outNonzero: arena.alloc(size * 4),
       };
-      ex.maxPool(ptr.signs, ptr.nonzero, x.height, x.width, g.words, g.levels, g.channels, ptr.rank, ptr.outSigns, ptr.outNonzero);
+      parallelRows('maxPoolRows', h, 0, (_scratch, next, chunk) => [ptr.signs, ptr.nonzero, x.height, x.width, g.words, g.levels, g.channels, ptr.rank, ptr.outSigns, ptr.outNonzero, next, chunk]);
       return { ...g, signs: arena.u32(ptr.outSigns, size).slice(), nonzero: g.nonzero ? arena.u32(ptr.outNonzero, size).slice() : null };
     });
     return { height: h, width: w, groups };
   }
 
   return {
-    name: 'wasm SIMD (AssemblyScript)',
+    name,
     maxPool,
     firstBlock,
     binaryConvBlock,
     separableBlock,
     logits,
+    threads,
     memoryBytes: () => arena.highWater,
     decodedWeightBytes: () => decoded.bytes,
     maskedConvs: () => fallbacks,
+    close: () => pool.close(),
   };
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Next to this module once built; from the sources (tests), the build's copy. */
-const CANDIDATES = [path.join(here, 'kernels.wasm'), path.resolve(here, '../../../dist/src/ml/engine/kernels.wasm')];
+const candidates = (file: string) => [path.join(here, file), path.resolve(here, '../../../dist/src/ml/engine', file)];
+/** The two builds of assembly/kernels.ts: plain SIMD, and relaxed SIMD (fused multiply-add). */
+const PLAIN = 'kernels.wasm';
+const FMA = 'kernels-fma.wasm';
+const NAMES: Record<string, string> = { [PLAIN]: 'wasm SIMD (AssemblyScript)', [FMA]: 'wasm SIMD + relaxed-SIMD FMA (AssemblyScript)' };
 
 export type WasmLoadError = { readonly message: string };
 
-/** From the module's bytes (what a browser would fetch). */
-export async function instantiateWasmKernels(bytes: Uint8Array): Promise<Result<WasmKernels, WasmLoadError>> {
+export interface WasmKernelOptions {
+  /** Threads to split each block's rows over: default one per CPU (os.availableParallelism()); 1 runs without workers. */
+  readonly threads?: number;
+}
+
+/**
+ * The module's memory: shared, so worker threads can run kernels on it. 65536 pages (4 GiB, the
+ * wasm32 limit) is only a reservation of address space; the arena grows it as blocks need.
+ */
+const newMemory = () => new wasmApi.Memory({ initial: 1, maximum: 65536, shared: true });
+
+async function defaultThreads(): Promise<number> {
+  const os = await import('node:os');
+  return os.availableParallelism();
+}
+
+/** From the module's bytes (what a browser would fetch). Threads other than 1 need node:worker_threads. */
+export async function instantiateWasmKernels(bytes: Uint8Array, options: WasmKernelOptions & { readonly name?: string } = {}): Promise<Result<WasmKernels, WasmLoadError>> {
   try {
-    const { instance } = await wasmApi.instantiate(bytes, {});
-    return ok(makeKernels(instance.exports as unknown as KernelExports));
+    const threads = Math.max(1, Math.floor(options.threads ?? (await defaultThreads())));
+    const module = await wasmApi.compile(bytes);
+    const memory = newMemory();
+    const ex = new wasmApi.Instance(module, { env: { memory } }).exports as KernelExports;
+    const pool = threads === 1 ? singleThreadPool(ex) : await workerPool(ex, module, memory, threads);
+    return ok(makeKernels(ex, pool, options.name ?? (NAMES[PLAIN] as string)));
   } catch (e) {
     return err({ message: `cannot instantiate the engine kernels: ${e instanceof Error ? e.message : String(e)}` });
   }
 }
 
-/** From the built kernels.wasm (Node). */
-export async function loadWasmKernels(file?: string): Promise<Result<WasmKernels, WasmLoadError>> {
-  const wasmFile = file ?? CANDIDATES.find((f) => existsSync(f));
-  if (!wasmFile) return err({ message: `engine kernels not built (looked for ${CANDIDATES.join(', ')}); run npm run build` });
-  return instantiateWasmKernels(new Uint8Array(await readFile(wasmFile)));
+/**
+ * From the built kernels (Node). `fma`: the relaxed-SIMD build, whose multiply-adds fuse; by
+ * default used when this runtime accepts it (Node 22+, or Node 20 with
+ * --experimental-wasm-relaxed-simd), else the plain SIMD build. `file` overrides both.
+ */
+export async function loadWasmKernels(options: WasmKernelOptions & { readonly file?: string; readonly fma?: boolean } = {}): Promise<Result<WasmKernels, WasmLoadError>> {
+  const read = async (file: string) => new Uint8Array(await readFile(file));
+  if (options.file) return instantiateWasmKernels(await read(options.file), { ...options, name: path.basename(options.file) });
+  const fmaFile = candidates(FMA).find((f) => existsSync(f));
+  const fmaBytes = options.fma !== false && fmaFile ? await read(fmaFile) : null;
+  if (fmaBytes && wasmApi.validate(fmaBytes)) return instantiateWasmKernels(fmaBytes, { ...options, name: NAMES[FMA] as string });
+  if (options.fma === true) return err({ message: fmaFile ? 'this runtime has no relaxed SIMD (Node 22+, or node --experimental-wasm-relaxed-simd)' : `engine kernels not built (${FMA}); run npm run build` });
+  const plainFile = candidates(PLAIN).find((f) => existsSync(f));
+  if (!plainFile) return err({ message: `engine kernels not built (looked for ${candidates(PLAIN).join(', ')}); run npm run build` });
+  return instantiateWasmKernels(await read(plainFile), options);
 }

@@ -37,35 +37,41 @@ async function startsWithMagic(file: string): Promise<boolean> {
   }
 }
 
-async function packedPredictor(file: string): Promise<Result<Predictor, ModelSourceError>> {
+/** Options for the binary engine: its thread count (default one per CPU). */
+export interface EngineOptions {
+  readonly threads?: number;
+}
+
+async function packedPredictor(file: string, engine: EngineOptions): Promise<Result<Predictor, ModelSourceError>> {
   const { loadEngineModel, loadWasmKernels, runEngine, sizeMultiple } = await import('../engine/index.js');
   const model = await loadEngineModel(file);
   if (!model.ok) return err({ code: 'model-unloadable', message: model.error.message });
-  const kernels = await loadWasmKernels();
+  const kernels = await loadWasmKernels(engine.threads !== undefined ? { threads: engine.threads } : {});
   if (!kernels.ok) return err({ code: 'model-unloadable', message: kernels.error.message });
   return ok({
-    description: `packed BLU-Net (width ${model.value.options.baseFilters}) on the binary engine (${kernels.value.name})`,
+    description: `packed BLU-Net (width ${model.value.options.baseFilters}) on the binary engine (${kernels.value.name}, ${kernels.value.threads} thread(s))`,
     multiple: sizeMultiple(model.value),
     predict: async (pixels, height, width) => runEngine(model.value, kernels.value, { height, width, pixels }),
-    dispose: () => undefined,
+    // The workers are unref'd; stopping them here just frees them early.
+    dispose: () => void kernels.value.close(),
   });
 }
 
 /** A saved BLU-Net packed to a temporary file and opened on the binary engine. */
-async function packedFromSaved(model: import('@tensorflow/tfjs').LayersModel, dir: string): Promise<Result<Predictor, ModelSourceError>> {
+async function packedFromSaved(model: import('@tensorflow/tfjs').LayersModel, dir: string, engine: EngineOptions): Promise<Result<Predictor, ModelSourceError>> {
   const { exportPackedBluNet } = await import('../models/index.js');
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'blu-predict-'));
   try {
     const file = path.join(scratch, 'model.blupack');
     const packed = await exportPackedBluNet(model, file);
     if (!packed.ok) return err({ code: 'model-unloadable', message: `${dir}: packing the BLU-Net failed: ${packed.error.message}` });
-    return await packedPredictor(file);
+    return await packedPredictor(file, engine);
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
 }
 
-async function tfjsPredictor(dir: string, packBluNet: boolean): Promise<Result<Predictor, ModelSourceError>> {
+async function tfjsPredictor(dir: string, packBluNet: boolean, engine: EngineOptions): Promise<Result<Predictor, ModelSourceError>> {
   const tf = await import('@tensorflow/tfjs');
   const { initBackend } = await import('../backend/index.js');
   const { loadModel, BinaryConv2D } = await import('../models/index.js');
@@ -74,7 +80,7 @@ async function tfjsPredictor(dir: string, packBluNet: boolean): Promise<Result<P
   const model = await loadModel(dir);
   if (!model.ok) return err({ code: 'model-unloadable', message: `${dir}: ${model.error.message}` });
   if (packBluNet && model.value.layers.some((l) => l instanceof BinaryConv2D)) {
-    const packed = await packedFromSaved(model.value, dir);
+    const packed = await packedFromSaved(model.value, dir, engine);
     model.value.dispose();
     return packed;
   }
@@ -96,15 +102,15 @@ async function tfjsPredictor(dir: string, packBluNet: boolean): Promise<Result<P
  * `source`: a model folder, its model.json, or a packed file. A saved BLU-Net is packed and run
  * on the binary engine unless `packBluNet` is false (then its fp32 simulation runs).
  */
-export async function openPredictor(source: string, packBluNet = true): Promise<Result<Predictor, ModelSourceError>> {
+export async function openPredictor(source: string, packBluNet = true, engine: EngineOptions = {}): Promise<Result<Predictor, ModelSourceError>> {
   const info = await stat(source).catch(() => null);
   if (!info) return err({ code: 'model-missing', message: `${source}: no such file or folder; ${WHAT}` });
   const dir = info.isDirectory() ? source : path.basename(source) === 'model.json' ? path.dirname(source) : null;
   if (dir !== null) {
     const hasModelJson = await stat(path.join(dir, 'model.json')).then((s) => s.isFile(), () => false);
     if (!hasModelJson) return err({ code: 'not-a-model', message: `${source}: a folder without model.json is not a model; ${WHAT}` });
-    return tfjsPredictor(dir, packBluNet);
+    return tfjsPredictor(dir, packBluNet, engine);
   }
   if (!(await startsWithMagic(source))) return err({ code: 'not-a-model', message: `${source}: not a model file; ${WHAT}` });
-  return packedPredictor(source);
+  return packedPredictor(source, engine);
 }

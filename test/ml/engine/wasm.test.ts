@@ -5,22 +5,33 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { maxPool2 } from '../../../src/ml/engine/bitmaps.js';
 import { runEngineLogits } from '../../../src/ml/engine/forward.js';
+import type { EngineImage } from '../../../src/ml/engine/kernels.js';
 import { referenceKernels } from '../../../src/ml/engine/reference.js';
-import { loadWasmKernels, type WasmKernels } from '../../../src/ml/engine/wasm.js';
+import { lexicographicRanks, loadWasmKernels, type WasmKernels } from '../../../src/ml/engine/wasm.js';
+import { codeRanks } from '../../../src/ml/engine/bitmaps.js';
 import { buildBluNet } from '../../../src/ml/models/index.js';
 import { useTestBackend } from '../models/setup-backend.js';
 import { bluNetCases, packedEngine, perturb, simulate, zeroSignModel } from './fixtures.js';
 
 let dir: string;
+/** Two threads whatever the machine, so the worker path is what these tests check. */
 let wasm: WasmKernels;
+let single: WasmKernels;
+let three: WasmKernels;
+const load = async (threads: number) => {
+  const loaded = await loadWasmKernels({ threads });
+  if (!loaded.ok) throw new Error(loaded.error.message);
+  return loaded.value;
+};
 beforeAll(async () => {
   await useTestBackend();
   dir = await mkdtemp(path.join(os.tmpdir(), 'blu-engine-wasm-'));
-  const loaded = await loadWasmKernels();
-  if (!loaded.ok) throw new Error(loaded.error.message);
-  wasm = loaded.value;
+  [wasm, single, three] = await Promise.all([load(2), load(1), load(3)]);
 });
-afterAll(async () => rm(dir, { recursive: true, force: true }));
+afterAll(async () => {
+  await Promise.all([wasm, single, three].map((k) => k.close()));
+  await rm(dir, { recursive: true, force: true });
+});
 
 const engineFor = (model: tf.LayersModel, name: string) => packedEngine(model, path.join(dir, `${name}.blupack`));
 
@@ -112,5 +123,52 @@ describe('wasm SIMD kernels', () => {
     const x = { height: c.height, width: c.width, groups: [firstRef] };
     expect(Array.from(wasm.binaryConvBlock(x, engine.level0[1]).signs)).toEqual(Array.from(referenceKernels.binaryConvBlock(x, engine.level0[1]).signs));
     model.dispose();
+  });
+
+  it('gives the same bits on 1, 2 and 3 threads (every case, and exact-zero signs in weights and activations)', async () => {
+    expect([single.threads, wasm.threads, three.threads]).toEqual([1, 2, 3]);
+    const inputs: { model: tf.LayersModel; name: string; input: EngineImage }[] = bluNetCases.map((c) => {
+      const model = buildBluNet(c.options);
+      perturb(model, c.seed + 7);
+      return { model, name: `threads-w${c.seed}`, input: { height: c.height, width: c.width, pixels: Float32Array.from(tf.randomUniform([c.height * c.width], 0, 1, 'float32', c.seed + 300).dataSync()) } };
+    });
+    for (const weightZeros of [true, false]) {
+      const { model, image } = zeroSignModel(weightZeros);
+      inputs.push({ model, name: `threads-zeros-${weightZeros}`, input: { height: 8, width: 10, pixels: image } });
+    }
+    for (const { model, name, input } of inputs) {
+      const engine = await engineFor(model, name);
+      const one = runEngineLogits(engine, single, input);
+      expect(Array.from(runEngineLogits(engine, wasm, input))).toEqual(Array.from(one));
+      expect(Array.from(runEngineLogits(engine, three, input))).toEqual(Array.from(one));
+      model.dispose();
+    }
+  });
+
+  it('max-pool without zeros equals the reference, bitwise when values order like the bits, by rank otherwise', () => {
+    const height = 9;
+    const width = 11;
+    let seed = 5;
+    const next = () => (seed = (seed * 16807) % 2147483647);
+    const cases = [
+      { gammas: Float32Array.of(0.61, 0.3, 0.2), lexicographic: true },
+      { gammas: Float32Array.of(0.4, 0.3, 0.2), lexicographic: false },
+      { gammas: Float32Array.of(0.5, 0.25), lexicographic: true },
+      { gammas: Float32Array.of(0.7), lexicographic: true },
+    ];
+    for (const { gammas, lexicographic } of cases) {
+      const levels = gammas.length;
+      const words = 2;
+      const signs = Uint32Array.from({ length: levels * height * width * words }, (_, i) => next() & (i % words === 0 ? 0xffffffff : 0x3ff));
+      const g = { channels: 42, words, levels, gammas, signs, nonzero: null };
+      expect(lexicographicRanks(codeRanks(g), levels)).toBe(lexicographic);
+      const x = { height, width, groups: [g] };
+      const ref = maxPool2(x);
+      for (const k of [single, wasm, three]) {
+        const fast = k.maxPool?.(x);
+        expect(Array.from(fast?.groups[0]?.signs ?? [])).toEqual(Array.from(ref.groups[0]?.signs ?? []));
+        expect(fast?.groups[0]?.nonzero).toBeNull();
+      }
+    }
   });
 });

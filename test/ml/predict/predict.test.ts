@@ -86,6 +86,17 @@ describe('blu-pipe predict', () => {
     expect([overlay.width, overlay.height, overlay.channels]).toEqual([52, 40, 3]);
   });
 
+  it('runs the binary engine on the thread count --threads asks for, with the same masks', async () => {
+    const one = await p.cli(['predict', 'blu.blupack', 'images/b.tif', '--out', 'out-t1', '--tile', '64', '--overlap', '16', '--threads', '1']);
+    expect(one.exitCode).toBe(0);
+    expect(one.stderr).toContain('1 thread(s)');
+    const three = await p.cli(['predict', 'blu.blupack', 'images/b.tif', '--out', 'out-t3', '--tile', '64', '--overlap', '16', '--threads', '3']);
+    expect(three.stderr).toContain('3 thread(s)');
+    const [a, b] = await Promise.all(['out-t1', 'out-t3'].map((d) => sharp(p.path(`${d}/b_mask.png`)).raw().toBuffer()));
+    expect(a?.equals(b as Buffer)).toBe(true);
+    expect((await p.cli(['predict', 'blu.blupack', 'images', '--out', 'x', '--threads', '0'])).exitCode).toBe(2);
+  });
+
   it('segments with a saved tfjs model named by --from <pipeline>:<step>', async () => {
     const r = await p.cli(['predict', '--from', 'pipelines/x.yaml:pretrain', 'images/a.png', '--out', 'out-unet']);
     expect(r.stderr).toContain('saved tfjs model');

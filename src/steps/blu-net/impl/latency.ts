@@ -101,8 +101,12 @@ function compare(engine: Float32Array, simulation: Float32Array): NonNullable<Mo
   return { pixels: simulation.length, maskDiffs, maxAbsDiff };
 }
 
-/** Packs a BLU-Net (to a temporary file), times it on the binary engine and checks it against the simulation. */
-async function measurePacked(ctx: StepRunContext, model: tf.LayersModel, info: ModelInfo, w: LatencyWith, x: tf.Tensor): Promise<StepResult<ModelLatency>> {
+/**
+ * Packs a BLU-Net (to a temporary file), times it on the binary engine and checks it against the
+ * simulation. The engine gets as many threads as the fp32 models compute with, so the two are
+ * compared at equal thread counts.
+ */
+async function measurePacked(ctx: StepRunContext, model: tf.LayersModel, info: ModelInfo, w: LatencyWith, x: tf.Tensor, threads: number): Promise<StepResult<ModelLatency>> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'blu-latency-'));
   try {
     const file = path.join(dir, 'model.blupack');
@@ -110,12 +114,13 @@ async function measurePacked(ctx: StepRunContext, model: tf.LayersModel, info: M
     if (!packed.ok) return failure(`packing ${info.label}: ${packed.error.message}`);
     const engine = await loadEngineModel(file);
     if (!engine.ok) return failure(engine.error.message);
-    const kernels = await loadWasmKernels();
+    const kernels = await loadWasmKernels({ threads });
     if (!kernels.ok) return failure(kernels.error.message);
     const { times, probabilities } = timeEngine(ctx, engine.value, kernels.value, w, x.dataSync() as Float32Array);
+    await kernels.value.close();
     const simulated = tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync() as Float32Array);
     return ok({
-      model: { ...info, label: `${info.label}, packed, binary engine` }, runtime: 'binary-engine', threads: 1, ...summary(times), peakRssBytes: peakRss(),
+      model: { ...info, label: `${info.label}, packed, binary engine` }, runtime: 'binary-engine', threads: kernels.value.threads, ...summary(times), peakRssBytes: peakRss(),
       weightBytes: engine.value.weightBytes + kernels.value.decodedWeightBytes(), workingBytes: kernels.value.memoryBytes(), check: compare(probabilities, simulated),
     });
   } finally {
@@ -152,7 +157,7 @@ async function timeModel(ctx: StepRunContext, loaded: Pick<LoadedModel, 'model' 
     if (ctx.signal.aborted) return failure('cancelled');
     const entries: ModelLatency[] = [{ model: info, runtime: 'tfjs', threads, ...summary(times), peakRssBytes: peakRss() }];
     if (info.architecture === 'blu_net') {
-      const packed = await measurePacked(ctx, model, info, w, x);
+      const packed = await measurePacked(ctx, model, info, w, x, threads);
       if (!packed.ok) return packed;
       entries.push(packed.value);
     }

@@ -67,7 +67,7 @@ function engineLines(latency: ResultsInput['latency']): string {
     .map((m) => {
       const ratios = fp32.map((o) => `${o.model.label} ${(o.medianMs / m.medianMs).toFixed(2)}×`).join(', ');
       const check = m.check ? `; against the simulation ${m.check.maskDiffs} of ${m.check.pixels} mask pixels differ (max |Δp| ${m.check.maxAbsDiff.toExponential(1)})` : '';
-      return `- ${m.model.label} (wasm SIMD, ${m.threads ?? 1} thread): median ${f1(m.medianMs)} ms, p95 ${f1(m.p95Ms)} ms, weights ${mib(m.weightBytes)} MiB; speed-up (fp32 median / packed median): ${ratios}${check}.`;
+      return `- ${m.model.label} (wasm SIMD, ${m.threads ?? 1} thread${(m.threads ?? 1) === 1 ? '' : 's'}): median ${f1(m.medianMs)} ms, p95 ${f1(m.p95Ms)} ms, weights ${mib(m.weightBytes)} MiB; speed-up (fp32 median / packed median): ${ratios}${check}.`;
     });
   if (lines.length === 0) return '';
   return ['', `Packed BLU-Net on the binary engine (same input; fp32 models on ${latency.backend} with ${fp32[0]?.threads ?? '?'} thread(s)):`, '', ...lines].join('\n');
