@@ -1,7 +1,12 @@
 /** Random BLU-Nets for the engine tests, and the fp32 simulation's outputs to compare with. */
 import * as tf from '@tensorflow/tfjs';
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { expect } from 'vitest';
+import { runEngineLogits } from '../../../src/ml/engine/forward.js';
+import type { EngineKernels } from '../../../src/ml/engine/kernels.js';
 import { parseEngineModel, type EngineModel } from '../../../src/ml/engine/model.js';
+import { referenceKernels } from '../../../src/ml/engine/reference.js';
 import { buildBluNet, exportPackedBluNet, type BluNetOptions } from '../../../src/ml/models/index.js';
 
 export interface EngineCase {
@@ -71,4 +76,30 @@ export async function packedEngine(model: tf.LayersModel, file: string): Promise
   const parsed = parseEngineModel(new Uint8Array(await readFile(file)));
   if (!parsed.ok) throw new Error(parsed.error.message);
   return parsed.value;
+}
+
+/**
+ * Runs case `c` on `kernels` and checks it against the TypeScript reference and the fp32
+ * simulation: the same masks everywhere, probabilities within 1e-4 of the simulation, and (with
+ * `relativeToReference`) logits within that relative distance of the reference. Returns the
+ * engine, input and logits for further checks.
+ */
+export async function expectMatchesReference(kernels: EngineKernels, c: EngineCase, dir: string, relativeToReference?: number) {
+  const model = buildBluNet(c.options);
+  perturb(model, c.seed);
+  const engine = await packedEngine(model, path.join(dir, `w${c.seed}.blupack`));
+  const image = Float32Array.from(tf.randomUniform([c.height * c.width], 0, 1, 'float32', c.seed + 100).dataSync());
+  const input = { height: c.height, width: c.width, pixels: image };
+  const fast = runEngineLogits(engine, kernels, input);
+  const ref = runEngineLogits(engine, referenceKernels, input);
+  const sim = simulate(model, image, c.height, c.width);
+  model.dispose();
+  fast.forEach((v, i) => {
+    const r = ref[i] as number;
+    expect(v > 0).toBe(r > 0);
+    expect(v > 0).toBe((sim.logits[i] as number) > 0);
+    if (relativeToReference !== undefined) expect(Math.abs(v - r) / Math.max(1, Math.abs(r))).toBeLessThan(relativeToReference);
+    expect(Math.abs(1 / (1 + Math.exp(-v)) - (sim.probabilities[i] as number))).toBeLessThan(1e-4);
+  });
+  return { engine, input, logits: fast };
 }

@@ -1,15 +1,12 @@
-import * as tf from '@tensorflow/tfjs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import v8 from 'node:v8';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runEngineLogits } from '../../../src/ml/engine/forward.js';
-import { referenceKernels } from '../../../src/ml/engine/reference.js';
 import { loadWasmKernels, type WasmKernels } from '../../../src/ml/engine/wasm.js';
-import { buildBluNet } from '../../../src/ml/models/index.js';
 import { useTestBackend } from '../models/setup-backend.js';
-import { bluNetCases, packedEngine, perturb, simulate } from './fixtures.js';
+import { bluNetCases, expectMatchesReference } from './fixtures.js';
 
 // Node 20 keeps relaxed SIMD behind a flag (Node 22 ships it); turning it on here lets the tests
 // check the FMA build on any supported Node. Library code never sets V8 flags.
@@ -38,21 +35,8 @@ describe('relaxed-SIMD (FMA) kernels', () => {
 
   for (const c of bluNetCases) {
     it(`equal the reference and the simulation, and 1 and 2 threads agree bit for bit, on ${c.label}`, async () => {
-      const model = buildBluNet(c.options);
-      perturb(model, c.seed);
-      const engine = await packedEngine(model, path.join(dir, `w${c.seed}.blupack`));
-      const image = Float32Array.from(tf.randomUniform([c.height * c.width], 0, 1, 'float32', c.seed + 100).dataSync());
-      const input = { height: c.height, width: c.width, pixels: image };
-      const fast = runEngineLogits(engine, fma, input);
-      const ref = runEngineLogits(engine, referenceKernels, input);
-      const sim = simulate(model, image, c.height, c.width);
-      fast.forEach((v, i) => {
-        expect(v > 0).toBe((ref[i] as number) > 0);
-        expect(v > 0).toBe((sim.logits[i] as number) > 0);
-        expect(Math.abs(1 / (1 + Math.exp(-v)) - (sim.probabilities[i] as number))).toBeLessThan(1e-4);
-      });
-      expect(Array.from(runEngineLogits(engine, fmaTwo, input))).toEqual(Array.from(fast));
-      model.dispose();
+      const { engine, input, logits } = await expectMatchesReference(fma, c, dir);
+      expect(Array.from(runEngineLogits(engine, fmaTwo, input))).toEqual(Array.from(logits));
     });
   }
 });

@@ -11,7 +11,7 @@ import { lexicographicRanks, loadWasmKernels, type WasmKernels } from '../../../
 import { codeRanks } from '../../../src/ml/engine/bitmaps.js';
 import { buildBluNet } from '../../../src/ml/models/index.js';
 import { useTestBackend } from '../models/setup-backend.js';
-import { bluNetCases, packedEngine, perturb, simulate, zeroSignModel } from './fixtures.js';
+import { bluNetCases, expectMatchesReference, packedEngine, perturb, zeroSignModel } from './fixtures.js';
 
 let dir: string;
 /** Two threads whatever the machine, so the worker path is what these tests check. */
@@ -38,22 +38,8 @@ const engineFor = (model: tf.LayersModel, name: string) => packedEngine(model, p
 describe('wasm SIMD kernels', () => {
   for (const c of bluNetCases) {
     it(`equal the TypeScript reference and the simulation on ${c.label}`, async () => {
-      const model = buildBluNet(c.options);
-      perturb(model, c.seed);
-      const engine = await engineFor(model, `w${c.seed}`);
-      const image = Float32Array.from(tf.randomUniform([c.height * c.width], 0, 1, 'float32', c.seed + 100).dataSync());
-      const input = { height: c.height, width: c.width, pixels: image };
-      const fast = runEngineLogits(engine, wasm, input);
-      const ref = runEngineLogits(engine, referenceKernels, input);
-      const sim = simulate(model, image, c.height, c.width);
       // Same masks everywhere; values equal up to fp32 summation order.
-      fast.forEach((v, i) => {
-        expect(v > 0).toBe((ref[i] as number) > 0);
-        expect(v > 0).toBe((sim.logits[i] as number) > 0);
-        expect(Math.abs(v - (ref[i] as number)) / Math.max(1, Math.abs(ref[i] as number))).toBeLessThan(1e-4);
-        expect(Math.abs(1 / (1 + Math.exp(-v)) - (sim.probabilities[i] as number))).toBeLessThan(1e-4);
-      });
-      model.dispose();
+      await expectMatchesReference(wasm, c, dir, 1e-4);
     });
   }
 
