@@ -15,7 +15,7 @@ import {
   matchTeacherScales,
   transferLwUnetToBluNet,
 } from '../../../ml/models/index.js';
-import { detectCollapse } from '../../../ml/train/index.js';
+import { detectCollapse, type RelativeLrFilter } from '../../../ml/train/index.js';
 import { ok } from '../../../base/result.js';
 import type { StepImplementation, StepRunContext } from '../../kind.js';
 import type { AblationWith, BinariseWith, GammaLr, GammaStart, HintWith, PretrainWith } from '../train-kinds.js';
@@ -41,7 +41,7 @@ function bluOptions(width: number, w: { levels?: Levels; ste?: BinariseWith['ste
 }
 
 /** The optimizer's relative-step filter for a `gamma_lr` setting (undefined: plain Adam). */
-function gammaLrFilter(mode: GammaLr | undefined): ((name: string) => boolean) | undefined {
+function gammaLrFilter(mode: GammaLr | undefined): RelativeLrFilter | undefined {
   return mode === 'relative' ? isGammaVariable : undefined;
 }
 
