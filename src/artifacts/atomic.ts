@@ -4,8 +4,8 @@
  * of the directory so the rename itself is durable).
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /** Suffix shared by every temp file we create, so gc can recognise and age them. */
@@ -115,11 +115,15 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Parsed JSON of `path`, or undefined when the file is missing, unreadable or not valid JSON. */
+/**
+ * Parsed JSON of `path`, or undefined when the file is missing, unreadable or not valid JSON.
+ * Read synchronously: these are small records, and fs/promises spends four thread-pool round trips
+ * (open, stat, read, close) on each.
+ */
 export async function readJsonFile<T>(path: string): Promise<T | undefined> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = readFileSync(path, 'utf8');
   } catch {
     return undefined;
   }

@@ -1,5 +1,4 @@
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
+import { ForkServer, launchDirect, type ChildEnd, type LaunchHandlers, type Launched, type LaunchTarget } from './launchers.js';
 
 export interface ChildOptions {
   readonly cwd: string;
@@ -21,64 +20,54 @@ export interface ChildOutcome {
   readonly cancelled: boolean;
 }
 
-/** Children still running; killed if this process exits, so none outlive an interrupted run. */
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
+/** Direct launches before the fork server starts: below that its start-up (≈ 40 ms of CPU) costs more than it saves. */
+const FORK_SERVER_AFTER = 16;
+let directLaunches = 0;
+let forkServer: ForkServer | undefined;
 
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const child of live) child.kill('SIGKILL');
-  });
+/** Directly at first; through the fork server once this process has many children to start (BLU_FORK_SERVER=0: never). */
+function launch(target: LaunchTarget, handlers: LaunchHandlers): Launched {
+  if (forkServer?.usable === true) return forkServer.launch(target, handlers);
+  if (++directLaunches === FORK_SERVER_AFTER && process.env.BLU_FORK_SERVER !== '0') forkServer = new ForkServer();
+  return launchDirect(target, handlers);
 }
 
 /**
  * Spawns argv directly (no shell) and resolves when it has exited and its output is drained. The
- * hot path of every `run:` step, so it is plain child_process: one spawn, two pipes, no extras.
+ * hot path of every `run:` step: one spawn, two pipes, no extras.
  */
 export function runChild(file: string, args: readonly string[], options: ChildOptions): Promise<ChildOutcome> {
-  installExitHook();
   return new Promise((resolve) => {
     let timedOut = false;
     let cancelled = false;
+    let ended = false;
     let killTimer: NodeJS.Timeout | undefined;
-    const child = spawn(file, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    live.add(child);
-    const stop = (): void => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      killTimer = setTimeout(() => child.kill('SIGKILL'), options.killGraceMs);
-      killTimer.unref();
-    };
+    let timeout: NodeJS.Timeout | undefined;
     const onAbort = (): void => {
       cancelled = true;
       stop();
     };
-    if (options.signal.aborted) onAbort();
-    else options.signal.addEventListener('abort', onAbort, { once: true });
-    const timeout = options.timeoutMs
-      ? setTimeout(() => {
-          timedOut = true;
-          stop();
-        }, options.timeoutMs)
-      : undefined;
-    child.stdout.setEncoding('utf8').on('data', options.onOutput);
-    child.stderr.setEncoding('utf8').on('data', options.onOutput);
-    const finish = (outcome: Omit<ChildOutcome, 'timedOut' | 'cancelled'>): void => {
-      live.delete(child);
+    const finish = (end: ChildEnd): void => {
+      ended = true;
       clearTimeout(timeout);
       clearTimeout(killTimer);
       options.signal.removeEventListener('abort', onAbort);
-      resolve({ ...outcome, timedOut, cancelled });
+      resolve({ ...end, timedOut, cancelled });
     };
-    child.once('error', (error: NodeJS.ErrnoException) => {
-      // 'error' without a pid means the spawn itself failed (ENOENT, EACCES); 'close' may not follow.
-      if (child.pid === undefined) finish({ spawnError: { ...(error.code ? { code: error.code } : {}), message: error.message } });
-    });
-    child.once('close', (code, signal) => {
-      if (child.pid === undefined) return;
-      finish(signal !== null ? { signal } : { exitCode: code ?? 1 });
-    });
+    const child = launch({ file, args, cwd: options.cwd, env: options.env }, { onOutput: options.onOutput, onEnd: finish });
+    function stop(): void {
+      if (ended) return;
+      child.kill('SIGTERM');
+      killTimer = setTimeout(() => child.kill('SIGKILL'), options.killGraceMs);
+      killTimer.unref();
+    }
+    if (options.signal.aborted) onAbort();
+    else options.signal.addEventListener('abort', onAbort, { once: true });
+    if (options.timeoutMs) {
+      timeout = setTimeout(() => {
+        timedOut = true;
+        stop();
+      }, options.timeoutMs);
+    }
   });
 }

@@ -87,6 +87,8 @@ export type RunEvent =
       readonly key: StepKey | null;
       readonly durationMs: number;
       readonly metrics: Readonly<Record<string, number>>;
+      /** Names of `metrics` the step logged as a series of several points (training curves, not results). */
+      readonly curves?: readonly string[];
       /** Tags the step reported (`::blu::{"tag":…}`), from its cache entry. */
       readonly tags?: Readonly<Record<string, string>>;
       /** For restored steps: the blu run and step that produced the outputs. */

@@ -40,7 +40,8 @@ export async function gatherFacts(pipeline: Pipeline, layout: ProjectLayout, sto
     keys.set(id, { key: stepKey(components), components });
   }
   if (missing.length > 0) return err(missing);
-  const [entries, lock, incomplete] = await Promise.all([lookupEntries(keys, stores), readLockSection(lockRefFor(pipeline)), incompleteAttempts(layout.inflightDir)]);
+  const [entries, lock] = await Promise.all([lookupEntries(keys, stores), readLockSection(lockRefFor(pipeline))]);
+  const incomplete = incompleteAttempts(layout.stepLocksDir);
   const storeComplete = new Map<string, boolean>();
   const workspace = new Map<string, WorkspaceState>();
   await Promise.all(

@@ -5,9 +5,10 @@ export interface ProjectLayout {
   readonly projectDir: string;
   readonly bluDir: string;
   readonly cacheDir: string;
+  /** Whether the cache lives outside this project's .blu (BLU_CACHE_DIR, --cache-dir), so other projects may use it too. */
+  readonly cacheShared: boolean;
   readonly runsDir: string;
   readonly stateDir: string;
-  readonly inflightDir: string;
   readonly statCacheFile: string;
   /** Import lists of step kinds' modules by content hash (see steps/code-hash.ts). */
   readonly codeImportsFile: string;
@@ -17,13 +18,15 @@ export interface ProjectLayout {
 export function projectLayout(projectDir: string, cacheDir?: string | null): ProjectLayout {
   const bluDir = path.join(projectDir, '.blu');
   const stateDir = path.join(bluDir, 'state');
+  const ownCache = path.join(bluDir, 'cache');
+  const resolvedCache = cacheDir ? path.resolve(projectDir, cacheDir) : ownCache;
   return {
     projectDir,
     bluDir,
-    cacheDir: cacheDir ? path.resolve(projectDir, cacheDir) : path.join(bluDir, 'cache'),
+    cacheDir: resolvedCache,
+    cacheShared: resolvedCache !== ownCache,
     runsDir: path.join(bluDir, 'runs'),
     stateDir,
-    inflightDir: path.join(stateDir, 'inflight'),
     statCacheFile: path.join(stateDir, 'hashes.json'),
     codeImportsFile: path.join(stateDir, 'code-imports.json'),
     stepLocksDir: path.join(bluDir, 'locks'),

@@ -5,7 +5,11 @@
  * or checked fresh) until the last of its steps that will read them has finished. A run about to
  * write those outputs (run or restore a step) first waits until no other live run holds a lease on
  * them. Taking a lease and writing both happen under the step's lock, so a lease never covers a
- * file another run is rewriting. Leases are files: `<leasesDir>/<path hash>/<run id>.json`.
+ * file another run is rewriting.
+ *
+ * Leases are files: `<leasesDir>/<run id>/<path hash>.json`. One directory per run, so holding a
+ * lease is one file create (a directory per path cost a mkdir per output as well), and a run with
+ * no other live run beside it checks for foreign leases with one readdir.
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,53 +28,48 @@ const POLL_MS = 100;
 
 export class OutputLeases {
   readonly #held = new Set<string>();
+  readonly #ownDir: string;
 
   constructor(
     private readonly dir: string,
-    private readonly runId: string,
-  ) {}
+    runId: string,
+  ) {
+    this.#ownDir = path.join(dir, runId.replace(/[^A-Za-z0-9._-]/g, '_'));
+  }
 
   /** Records this run's lease on each path (idempotent). */
   hold(paths: readonly string[]): void {
     for (const p of paths) {
-      const file = this.#file(p);
+      const file = path.join(this.#ownDir, leaseName(p));
       if (this.#held.has(file)) continue;
-      mkdirSync(path.dirname(file), { recursive: true });
-      const holder: LeaseHolder = { runId: this.runId, pid: process.pid, host: os.hostname(), path: p, since: new Date().toISOString() };
-      writeFileSync(file, JSON.stringify(holder));
+      const holder: LeaseHolder = { runId: path.basename(this.#ownDir), pid: process.pid, host: os.hostname(), path: p, since: new Date().toISOString() };
+      writeCreatingDir(file, JSON.stringify(holder));
       this.#held.add(file);
     }
   }
 
   release(paths: readonly string[]): void {
     for (const p of paths) {
-      const file = this.#file(p);
+      const file = path.join(this.#ownDir, leaseName(p));
       if (!this.#held.delete(file)) continue;
       rmSync(file, { force: true });
     }
   }
 
   releaseAll(): void {
-    for (const file of this.#held) rmSync(file, { force: true });
     this.#held.clear();
+    rmSync(this.#ownDir, { recursive: true, force: true });
   }
 
-  /** The first live lease another run holds on any of the paths. Leases of dead processes are removed. */
+  /** The first live lease another run holds on any of the paths. Leases of dead runs are removed. */
   foreignHolder(paths: readonly string[]): LeaseHolder | undefined {
-    for (const p of paths) {
-      const dir = path.dirname(this.#file(p));
-      let names: string[];
-      try {
-        names = readdirSync(dir);
-      } catch {
-        continue;
-      }
-      for (const name of names) {
-        if (name === `${this.#safeRun()}.json`) continue;
-        const holder = readHolder(path.join(dir, name));
+    for (const runDir of this.#foreignRunDirs()) {
+      for (const p of paths) {
+        const holder = readHolder(path.join(runDir, leaseName(p)));
         if (holder === undefined) continue;
-        if (isDead(holder)) rmSync(path.join(dir, name), { force: true });
-        else return holder;
+        if (!isDead(holder)) return holder;
+        rmSync(runDir, { recursive: true, force: true }); // one process held them all
+        break;
       }
     }
     return undefined;
@@ -89,13 +88,29 @@ export class OutputLeases {
     }
   }
 
-  #safeRun(): string {
-    return this.runId.replace(/[^A-Za-z0-9._-]/g, '_');
+  #foreignRunDirs(): string[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return [];
+    }
+    return names.map((n) => path.join(this.dir, n)).filter((d) => d !== this.#ownDir);
   }
+}
 
-  #file(outputPath: string): string {
-    const digest = createHash('sha256').update(outputPath).digest('hex').slice(0, 24);
-    return path.join(this.dir, digest, `${this.#safeRun()}.json`);
+function leaseName(outputPath: string): string {
+  return `${createHash('sha256').update(outputPath).digest('hex').slice(0, 24)}.json`;
+}
+
+/** The run's directory is made by its first lease (and again if someone removed it). */
+function writeCreatingDir(file: string, text: string): void {
+  try {
+    writeFileSync(file, text);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, text);
   }
 }
 

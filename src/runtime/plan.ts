@@ -51,16 +51,17 @@ export function planRun(
     const { key, components } = facts.keys.get(step.id)!;
     const base = { id: step.id, key, components };
     if (!options.selected.has(step.id)) return { ...base, action: 'skip', reasons: [], entry: null };
-    const changes = diffComponents(facts.lock.steps[step.id]?.components, components);
-    const incomplete = facts.incomplete.get(step.id);
-    const history: StaleReason[] = incomplete ? [...changes, { kind: 'incomplete-previous-attempt', runId: incomplete }] : changes;
     if (options.forced.has(step.id)) return { ...base, action: 'run', reasons: [{ kind: 'forced' }], entry: null };
     if (!step.cache) return { ...base, action: 'run', reasons: [{ kind: 'cache-disabled' }], entry: null };
     if (step.alwaysRun) return { ...base, action: 'run', reasons: [{ kind: 'always-run' }], entry: null };
     const entry = options.noCache ? undefined : facts.entries.get(key);
-    if (!entry) return { ...base, action: 'run', reasons: history.length > 0 ? history : [{ kind: facts.lock.steps[step.id]?.key === key ? 'not-in-cache' : 'never-run' }], entry: null };
+    if (!entry) {
+      const history = historyOf(step.id, components, facts);
+      return { ...base, action: 'run', reasons: history.length > 0 ? history : [{ kind: facts.lock.steps[step.id]?.key === key ? 'not-in-cache' : 'never-run' }], entry: null };
+    }
     const outputProblems = checkOutputs(entry, step, facts.workspace);
     if (outputProblems.length === 0) return { ...base, action: 'fresh', reasons: [], entry };
+    const history = historyOf(step.id, components, facts);
     // Outputs kept out of the cache (`cache: false`) cannot be restored: only a run recreates them.
     const uncachedMissing = step.outs.some((o) => !o.cache && (facts.workspace.get(o.path) ?? { type: 'missing' }).type === 'missing');
     if (facts.storeComplete.get(key) === false || uncachedMissing) {
@@ -69,6 +70,13 @@ export function planRun(
     return { ...base, action: 'restore', reasons: [...history, ...outputProblems], entry };
   });
   return { steps };
+}
+
+/** Why the step changed since the lock's record, and whether its last attempt never finished. Only stale steps need it. */
+function historyOf(stepId: string, components: KeyComponents, facts: PlanFacts): StaleReason[] {
+  const changes = diffComponents(facts.lock.steps[stepId]?.components, components);
+  const incomplete = facts.incomplete.get(stepId);
+  return incomplete ? [...changes, { kind: 'incomplete-previous-attempt', runId: incomplete }] : changes;
 }
 
 function checkOutputs(entry: ActionCacheEntry, step: PlanStepInput, workspace: ReadonlyMap<string, WorkspaceState>): StaleReason[] {

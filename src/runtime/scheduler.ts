@@ -8,7 +8,6 @@ import type { ActionCacheEntry, StepKey } from '../artifacts/types.js';
 import type { Stores } from './gather.js';
 import type { RunEvent, StepFailure, StepOutcome } from './events.js';
 import type { Executor, StepReport } from './executor.js';
-import { removeMarker, writeMarker } from './inflight.js';
 import { OutputLeases } from './leases.js';
 import type { ProjectLayout } from './layout.js';
 import { stepFileName } from './layout.js';
@@ -238,11 +237,18 @@ export class Scheduler {
     }
   }
 
+  /**
+   * The step's lock guards its workspace outputs. The cache key's lock only saves work: it stops runs
+   * of other projects that share this cache from computing the same key at once (cache writes are
+   * atomic either way). A project-private cache is only reached through this project's step locks,
+   * so it is skipped there: two more file creates per step.
+   */
   async #lock(planned: PlannedStep, step: StepInstance): Promise<{ release(): Promise<void> } | null> {
     const me = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString(), runId: this.ctx.runId, stepId: step.id };
     const onWait = (h: { pid: number; host: string; startedAt: string; runId: string }): void => this.#announceWait(step, h);
     const stepLock = await acquireLock(this.#stepLockPath(step), me, { signal: this.ctx.signal, onWait });
     if (!stepLock.ok) return null;
+    if (!this.ctx.layout.cacheShared) return stepLock.value;
     const keyLock = await acquireLock(lockPathFor(this.ctx.layout.cacheDir, planned.key), me, { signal: this.ctx.signal, onWait });
     if (!keyLock.ok) {
       await stepLock.value.release();
@@ -261,8 +267,6 @@ export class Scheduler {
 
   async #attempts(planned: PlannedStep, step: StepInstance, slot: CpuSlot): Promise<void> {
     const spec = this.#spec(planned, step);
-    const marker = { stepId: step.id, key: planned.key, runId: this.ctx.runId, pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString() };
-    await writeMarker(this.ctx.layout.inflightDir, marker);
     const started = Date.now();
     let failure: StepFailure | undefined;
     for (let attempt = 1; attempt <= step.retries + 1; attempt++) {
@@ -270,15 +274,12 @@ export class Scheduler {
       this.ctx.emit({ type: 'step-start', stepId: step.id, kind: step.kind, key: planned.key, params: step.trackedParams ?? step.params, logPath: spec.logPath, attempt, time: Date.now() });
       const result = await this.ctx.executor.execute(spec, { signal: this.ctx.signal, report: this.#reporter(step.id), commandDone: () => slot.free() });
       if (result.ok) {
-        await removeMarker(this.ctx.layout.inflightDir, step.id);
         return this.#finish(planned, 'ran', result.value.entry, Date.now() - started, { logPath: spec.logPath, ...(result.value.jobId ? { jobId: result.value.jobId } : {}) });
       }
       failure = { ...result.error, logPath: spec.logPath };
       if (this.ctx.signal.aborted || result.error.reason === 'cancelled') break;
       if (attempt <= step.retries) this.ctx.emit({ type: 'warning', message: `${step.id}: attempt ${attempt} failed (${result.error.message}); retrying`, time: Date.now() });
     }
-    // A clean failure leaves no marker: the step is stale because it has no cache entry.
-    await removeMarker(this.ctx.layout.inflightDir, step.id);
     const outcome: StepOutcome = this.ctx.signal.aborted || failure?.reason === 'cancelled' ? 'cancelled' : 'failed';
     return this.#finish(planned, outcome, null, Date.now() - started, { failure: failure!, logPath: spec.logPath });
   }
@@ -338,6 +339,7 @@ export class Scheduler {
       key: planned.key,
       durationMs,
       metrics: entry?.metrics ?? {},
+      ...(entry ? { curves: curveNames(entry) } : {}),
       ...(entry?.tags ? { tags: entry.tags } : {}),
       ...(source ? { source } : {}),
       artifacts,
@@ -437,4 +439,11 @@ function readersPerStep(plan: readonly PlannedStep[], byId: ReadonlyMap<string, 
 function resourceNeed(step: StepInstance): Record<string, number> {
   const cpus = step.resources.cpus === 'all' ? Number.MAX_SAFE_INTEGER : (step.resources.cpus ?? 1);
   return { cpus, ...(step.resources.gpus ? { gpus: step.resources.gpus } : {}), ...(step.resources.custom ?? {}) };
+}
+
+/** Metrics with more than one point in the entry's series. */
+function curveNames(entry: ActionCacheEntry): string[] {
+  const points = new Map<string, number>();
+  for (const p of entry.series) points.set(p.name, (points.get(p.name) ?? 0) + 1);
+  return [...points].filter(([, n]) => n > 1).map(([name]) => name);
 }

@@ -81,7 +81,7 @@ export class Planner {
   private ended = false;
   private readonly steps = new Map<string, StepState>();
   private readonly fresh: FreshStep[] = [];
-  /** `<step>.<metric>` final values of every step that ended with current outputs, for the parent run. */
+  /** `<step>.<metric>` results of every step that ended with current outputs, for the parent run. */
   private readonly headline: MetricRecord[] = [];
   private readonly outcomes: { step: string; outcome: string; key: string | null; mlflow: RunRef | null }[] = [];
   private out: Op[] = [];
@@ -221,8 +221,14 @@ export class Planner {
     this.steps.delete(event.stepId);
   }
 
+  /**
+   * A step's results (metrics it reported once), not the last points of its curves: the pipeline
+   * run's columns in the MLflow compare view, one file each in a file store.
+   */
   private addHeadline(event: Extract<RunEvent, { type: 'step-end' }>): void {
+    const curves = new Set(event.curves ?? []);
     for (const [name, value] of Object.entries(event.metrics)) {
+      if (curves.has(name)) continue;
       this.headline.push({ key: sanitizeKey(`${event.stepId}.${name}`), value, timestamp: toInt(event.time), step: 0 });
     }
   }

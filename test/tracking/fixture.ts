@@ -60,6 +60,7 @@ export async function pipelineEvents(projectDir: string, options: StreamOptions)
     { type: 'step-metric', stepId: 'train', name: 'val/acc', value: 0.71, step: 2, time: t0 + 4500 },
     { type: 'step-metric', stepId: 'train', name: 'grad norm!', value: NaN, step: 2, time: t0 + 4600 },
     { type: 'step-end', stepId: 'train', outcome: 'ran', key: key('bb'), durationMs: 4000, metrics: { loss: losses.at(-1) ?? 0, 'val/acc': 0.71, best_epoch: 2 },
+      ...(losses.length > 1 ? { curves: ['loss'] } : {}),
       artifacts: [path.join(projectDir, 'out', 'model.json'), path.join(projectDir, 'out', 'plots')], logPath: path.join(logs, 'train.log'), time: t0 + 5000 },
     { type: 'step-queued', stepId: 'eval', kind: 'shell', key: key('cc'), params: {}, action: 'run', reasons: [], time: t0 + 5010 },
     { type: 'step-start', stepId: 'eval', kind: 'shell', key: key('cc'), params: {}, logPath: path.join(logs, 'eval.log'), attempt: 1, time: t0 + 5100 },

@@ -140,7 +140,7 @@ describe('REST contract with an MLflow-like server', () => {
     expect(runStates(server)).toEqual({ 'seg r1': 'FINISHED', prepare: 'FINISHED', train: 'FINISHED', eval: 'FINISHED' });
     const points = metricPoints(server);
     expect(new Set(points).size).toBe(points.length);
-    expect(points).toHaveLength(17); // parent 1 + 5 headline + prepare 2 + train 7 + eval 2
+    expect(points).toHaveLength(16); // parent 1 + 4 headline (not the loss curve's last point) + prepare 2 + train 7 + eval 2
   });
 
   it('waits for a slow server within the request timeout', async () => {
@@ -149,7 +149,7 @@ describe('REST contract with an MLflow-like server', () => {
     const tracker = await track(dir, server, await pipelineEvents(dir, { runId: 'r1' }), 'r1');
     expect(tracker.warnings()).toEqual([]);
     expect(server.requests.every((r) => r.status === 200 || r.endpoint === 'experiments/get-by-name')).toBe(true);
-    expect(metricPoints(server)).toHaveLength(17);
+    expect(metricPoints(server)).toHaveLength(16);
   });
 
   it('finishes when the server goes away mid-run, says so once, and sync replays exactly what is missing', async () => {
@@ -180,7 +180,7 @@ describe('REST contract with an MLflow-like server', () => {
     expect(runStates(server)).toEqual({ 'seg r1': 'FINISHED', prepare: 'FINISHED', train: 'FINISHED', eval: 'FINISHED' });
     const points = metricPoints(server);
     expect(new Set(points).size).toBe(points.length);
-    expect(points).toHaveLength(17);
+    expect(points).toHaveLength(16);
     const replayed = server.requests.slice(before).filter((r) => r.endpoint === 'runs/create');
     expect(replayed).toHaveLength(4 - runsBefore);
 

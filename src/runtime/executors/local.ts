@@ -30,6 +30,8 @@ export interface LocalExecutorOptions {
  * the scheduler and can run in parallel.
  */
 export function createLocalExecutor(options: LocalExecutorOptions): Executor {
+  // Read once: every read of process.env goes through getenv, and it is copied for every step.
+  const env = { ...options.env };
   return {
     name: 'local',
     maxParallel: options.jobs,
@@ -38,7 +40,7 @@ export function createLocalExecutor(options: LocalExecutorOptions): Executor {
       const log = new LazyLog(spec.logPath);
       try {
         if (spec.kind === 'run') {
-          return await runAttempt(spec, options.stores, { ...execution, output: log.write, env: options.env, registry: options.registry });
+          return await runAttempt(spec, options.stores, { ...execution, output: log.write, env, registry: options.registry });
         }
         return await runInChild(spec, execution, options, log.write);
       } finally {
