@@ -90,6 +90,7 @@ async function measurePacked(kind: ModelKind, file: string, size: number, runs: 
 async function measureFp32(kind: 'unet' | 'lw_unet', width: number, size: number, runs: number, warmup: number): Promise<Omit<Measurement, 'width'>> {
   const tf = await import('@tensorflow/tfjs');
   const { initBackend } = await import('../src/ml/backend/index.js');
+  const { computeThreads } = await import('../src/ml/backend/threads.js');
   const { buildModel } = await import('../src/ml/models/index.js');
   const backend = await initBackend('auto');
   if (!backend.ok) throw new Error(backend.error.message);
@@ -101,8 +102,7 @@ async function measureFp32(kind: 'unet' | 'lw_unet', width: number, size: number
     await y.data();
     y.dispose();
   });
-  // Native TensorFlow reports 0 (it sizes its own pools): the count the parent set in the environment.
-  const threads = backend.value.threads > 0 ? backend.value.threads : Number(process.env.TF_NUM_INTRAOP_THREADS ?? os.availableParallelism());
+  const threads = computeThreads(backend.value.threads, process.env, os.availableParallelism());
   return {
     model: kind, backend: backend.value.name, threads, ...summary(timing, runs),
     weightBytes: built.value.countParams() * 4, peakRssBytes: process.resourceUsage().maxRSS * 1024,

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Architecture } from '../../src/steps/blu-net/common.js';
 import type { EvaluationFile } from '../../src/steps/blu-net/impl/evaluate.js';
 import { figureSvg, writePng } from '../../src/steps/blu-net/impl/figure.js';
-import { renderResults, sizeOfModel, THESIS_MODELS } from '../../src/steps/blu-net/impl/report-table.js';
+import { checkText, renderResults, sizeOfModel, THESIS_MODELS } from '../../src/steps/blu-net/impl/report-table.js';
 import { meanStd, summariseSeeds } from '../../src/steps/blu-net/impl/seed-summary.js';
 import type { SizeFile } from '../../src/steps/blu-net/impl/size.js';
 
@@ -84,5 +84,15 @@ describe('report over seeds', () => {
     expect(meta.format).toBe('png');
     expect(meta.width).toBeGreaterThan(800);
     if (process.env.BLU_KEEP_FIGURE) await sharp(file).toFile(process.env.BLU_KEEP_FIGURE);
+  });
+});
+
+describe('the packed engine against the simulation, in words', () => {
+  it('tells mask flips at a tie (an untrained model: p ≈ 0.5) from real disagreements', () => {
+    expect(checkText({ pixels: 100, maskDiffs: 0, maskDiffsBeyondTies: 0, maxAbsDiff: 3e-7 }, 'wasm')).toBe('against the fp32 simulation on wasm: the same mask over 100 pixels, max |Δp| 3.0e-7');
+    expect(checkText({ pixels: 100, maskDiffs: 40, maskDiffsBeyondTies: 0, maxAbsDiff: 2e-7 }, 'tensorflow')).toContain('40 of 100 mask pixels differ, all ties at 0.5 (|Δp| ≤ 1e-4)');
+    expect(checkText({ pixels: 100, maskDiffs: 3, maskDiffsBeyondTies: 2, maxAbsDiff: 0.41 }, 'tensorflow')).toContain('3 of 100 mask pixels differ, 2 of them with |Δp| > 1e-4; max |Δp| 4.1e-1');
+    // Files written before ties were counted: every flip counts as a disagreement.
+    expect(checkText({ pixels: 100, maskDiffs: 3, maxAbsDiff: 0.41 }, 'tensorflow')).toContain('3 of them with |Δp| > 1e-4');
   });
 });

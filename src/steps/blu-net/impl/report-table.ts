@@ -1,6 +1,6 @@
 /** Markdown rendering of the results (pure: no I/O, no tfjs). */
 import type { EvaluationFile } from './evaluate.js';
-import type { LatencyFile } from './latency.js';
+import type { LatencyFile, ModelLatency } from './latency.js';
 import { summariseSeeds, type ModelSummary } from './seed-summary.js';
 import type { ModelSize, SizeFile } from './size.js';
 
@@ -59,6 +59,18 @@ function mainTable(input: ResultsInput, models: readonly ModelSummary[]): string
   return table(header, rows);
 }
 
+type EngineCheck = NonNullable<ModelLatency['check']>;
+
+/** The check in words, for the step log and the report. */
+export function checkText(check: EngineCheck, backend: string): string {
+  const against = `against the fp32 simulation on ${backend}`;
+  const max = `max |Δp| ${check.maxAbsDiff.toExponential(1)}`;
+  if (check.maskDiffs === 0) return `${against}: the same mask over ${check.pixels} pixels, ${max}`;
+  const beyond = check.maskDiffsBeyondTies ?? check.maskDiffs;
+  const ties = beyond === 0 ? 'all ties at 0.5 (|Δp| ≤ 1e-4)' : `${beyond} of them with |Δp| > 1e-4`;
+  return `${against}: ${check.maskDiffs} of ${check.pixels} mask pixels differ, ${ties}; ${max}`;
+}
+
 /** The packed BLU-Nets on the binary engine, with their speed ratio against each fp32 model. */
 function engineLines(latency: ResultsInput['latency']): string {
   const fp32 = latency.models.filter((m) => m.runtime !== 'binary-engine');
@@ -66,7 +78,7 @@ function engineLines(latency: ResultsInput['latency']): string {
     .filter((m) => m.runtime === 'binary-engine')
     .map((m) => {
       const ratios = fp32.map((o) => `${o.model.label} ${(o.medianMs / m.medianMs).toFixed(2)}×`).join(', ');
-      const check = m.check ? `; against the simulation ${m.check.maskDiffs} of ${m.check.pixels} mask pixels differ (max |Δp| ${m.check.maxAbsDiff.toExponential(1)})` : '';
+      const check = m.check ? `; ${checkText(m.check, latency.backend)}` : '';
       return `- ${m.model.label} (wasm SIMD, ${m.threads ?? 1} thread${(m.threads ?? 1) === 1 ? '' : 's'}): median ${f1(m.medianMs)} ms, p95 ${f1(m.p95Ms)} ms, weights ${mib(m.weightBytes)} MiB; speed-up (fp32 median / packed median): ${ratios}${check}.`;
     });
   if (lines.length === 0) return '';
@@ -78,7 +90,7 @@ function thesisLatency(latency: LatencyFile | undefined): string {
   if (latency === undefined) return '';
   const fp32 = latency.models.filter((m) => m.runtime !== 'binary-engine');
   const width = latency.models[0]?.model.width ?? '?';
-  const rows = fp32.map((m) => [m.model.label, `${f1(m.medianMs)} / ${f1(m.p95Ms)}`, String(m.threads ?? '?'), mib(m.peakRssBytes)]);
+  const rows = fp32.map((m) => [m.model.label, `${f1(m.medianMs)} / ${f1(m.p95Ms)}`, String(m.threads ?? '?'), m.peakRssBytes === undefined ? '–' : (m.peakRssBytes / 2 ** 20).toFixed(0)]);
   return [
     `### Latency at the thesis width (${width}, untrained models, ${latency.size}², batch 1, ${latency.models[0]?.runs ?? 0} runs)`,
     '',
