@@ -12,9 +12,10 @@
  * no other live run beside it checks for foreign leases with one readdir.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { writeCreatingDir } from '../base/files.js';
 
 export interface LeaseHolder {
   readonly runId: string;
@@ -43,7 +44,7 @@ export class OutputLeases {
       const file = path.join(this.#ownDir, leaseName(p));
       if (this.#held.has(file)) continue;
       const holder: LeaseHolder = { runId: path.basename(this.#ownDir), pid: process.pid, host: os.hostname(), path: p, since: new Date().toISOString() };
-      writeCreatingDir(file, JSON.stringify(holder));
+      writeCreatingDir(file, (f) => writeFileSync(f, JSON.stringify(holder))); // the run's directory comes with its first lease
       this.#held.add(file);
     }
   }
@@ -101,17 +102,6 @@ export class OutputLeases {
 
 function leaseName(outputPath: string): string {
   return `${createHash('sha256').update(outputPath).digest('hex').slice(0, 24)}.json`;
-}
-
-/** The run's directory is made by its first lease (and again if someone removed it). */
-function writeCreatingDir(file: string, text: string): void {
-  try {
-    writeFileSync(file, text);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, text);
-  }
 }
 
 function readHolder(file: string): LeaseHolder | undefined {

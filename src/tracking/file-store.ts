@@ -9,6 +9,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { yamlLib } from '../runtime/lazy-deps.js';
 import { type Result, ok, err } from '../base/result.js';
+import { writeCreatingDir } from '../base/files.js';
 import { emitMetaYaml, type MetaValue } from './yaml-emit.js';
 import {
   STATUS_CODE, latestOf, statusFromCode,
@@ -295,24 +296,13 @@ function readKeyFile(runDir: string, kind: 'params' | 'tags', key: string): stri
 }
 
 function writeKeyFile(runDir: string, kind: 'params' | 'tags', key: string, value: string): void {
-  writeCreatingDirs(path.join(runDir, kind, ...key.split('/')), (file) => writeFileSync(file, value));
+  writeCreatingDir(path.join(runDir, kind, ...key.split('/')), (file) => writeFileSync(file, value));
 }
 
 function appendMetrics(runDir: string, metrics: readonly MetricRecord[]): void {
   const byKey = new Map<string, string>();
   for (const m of metrics) byKey.set(m.key, `${byKey.get(m.key) ?? ''}${m.timestamp} ${String(m.value)} ${m.step}\n`);
-  for (const [key, lines] of byKey) writeCreatingDirs(path.join(runDir, 'metrics', ...key.split('/')), (file) => appendFileSync(file, lines));
-}
-
-/** Runs `write`; only when its directory is missing (keys with `/`, a run made elsewhere) creates it and retries. */
-function writeCreatingDirs(file: string, write: (file: string) => void): void {
-  try {
-    write(file);
-  } catch (cause) {
-    if ((cause as NodeJS.ErrnoException).code !== 'ENOENT') throw cause;
-    mkdirSync(path.dirname(file), { recursive: true });
-    write(file);
-  }
+  for (const [key, lines] of byKey) writeCreatingDir(path.join(runDir, 'metrics', ...key.split('/')), (file) => appendFileSync(file, lines));
 }
 
 function runMetaFields(request: CreateRunRequest, runId: string, artifactUri: string): Record<string, MetaValue> {

@@ -13,6 +13,7 @@ import type { PipelineRunInfo } from './tracker.js';
 import type { JournalEvent } from './plan.js';
 import type { CreatedRun } from './store.js';
 import { type Result, ok, err } from '../base/result.js';
+import { writeCreatingDir } from '../base/files.js';
 
 /**
  * Appends lines to a file; failures come back as data (the caller decides how loud to be).
@@ -21,13 +22,7 @@ import { type Result, ok, err } from '../base/result.js';
  */
 async function appendLines(file: string, text: string): Promise<Result<void, string>> {
   try {
-    try {
-      appendFileSync(file, text);
-    } catch (cause) {
-      if ((cause as NodeJS.ErrnoException).code !== 'ENOENT') throw cause;
-      mkdirSync(path.dirname(file), { recursive: true });
-      appendFileSync(file, text);
-    }
+    writeCreatingDir(file, (f) => appendFileSync(f, text));
     return ok(undefined);
   } catch (cause) {
     return err(`cannot write ${file}: ${String(cause)}`);
