@@ -11,7 +11,7 @@ import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const projectRoot = path.resolve(import.meta.dirname, '../..');
-const SOURCES = ['src/tracking/file-store.ts', 'src/tracking/store.ts', 'src/tracking/yaml-emit.ts', 'src/base/result.ts', 'src/runtime/lazy-deps.ts'];
+const SOURCES = ['src/tracking/file-store.ts', 'src/tracking/store.ts', 'src/tracking/yaml-emit.ts', 'src/base/result.ts', 'src/base/files.ts', 'src/runtime/lazy-deps.ts'];
 let build = '';
 
 beforeAll(async () => {
