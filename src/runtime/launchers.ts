@@ -159,11 +159,21 @@ export class ForkServer {
     this.#helper.ref();
     this.#helper.channel?.ref();
     this.#send({ t: 'spawn', id, file: target.file, args: target.args, cwd: target.cwd, env: target.env });
-    return { kill: (signal) => this.#pending.has(id) && this.#send({ t: 'kill', id, signal }) };
+    return {
+      kill: (signal) => {
+        if (this.#pending.has(id)) this.#send({ t: 'kill', id, signal });
+      },
+    };
   }
 
+  /** A channel that closed before the helper's exit was seen fails like the exit itself. */
   #send(message: ToHelper): void {
-    if (!this.#failed) this.#helper.send(message);
+    if (this.#failed) return;
+    try {
+      this.#helper.send(message);
+    } catch {
+      this.#fail('lost its channel');
+    }
   }
 
   #receive(m: FromHelper): void {
