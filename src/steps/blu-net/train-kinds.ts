@@ -184,13 +184,15 @@ export const ablationKind: StepKindDefinition = {
     const { lr_by_model: byModel, gamma_init: gammaInit, ste, gamma_lr: gammaLr, ...rest } = withOf<AblationWith>(value);
     const train = rest.train !== null && typeof rest.train === 'object' && !Array.isArray(rest.train) ? rest.train : {};
     const lr = byModel?.[rest.model] ?? train.lr;
-    const binariser =
-      rest.model === 'blu_net'
-        ? { ...(gammaInit !== undefined ? { gamma_init: gammaInit } : {}), ...(ste !== undefined ? { ste } : {}), ...(gammaLr !== undefined ? { gamma_lr: gammaLr } : {}) }
-        : {};
-    return { ...rest, train: { ...train, ...(lr !== undefined ? { lr } : {}) }, ...binariser } as JsonValue;
+    const binariser = rest.model === 'blu_net' ? definedOnly({ gamma_init: gammaInit, ste, gamma_lr: gammaLr }) : {};
+    return { ...rest, train: { ...train, ...definedOnly({ lr }) }, ...binariser } as JsonValue;
   },
   async load() {
     return (await import('./impl/train-steps.js')).ablationStep;
   },
 };
+
+/** The entries whose value is set (a `with:` value left out stays out of the logged params). */
+function definedOnly(record: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined));
+}
