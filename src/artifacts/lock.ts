@@ -5,7 +5,7 @@
  * on local filesystems and on NFSv3 and later. A reader may see the file before its record (empty
  * or partial): that reads as an unknown holder, which is waited for like any live one, and only
  * an old mtime makes it stale. One create per lock, not a temp file, a link and an unlink: on
- * ext4 here a create costs about 0.2 ms of kernel time, and locks are taken twice per step.
+ * ext4 here a create costs about 0.2 ms of kernel time, and every step that runs takes a lock.
  *
  * Liveness: the holder touches the lock's mtime every staleAfterMs/3 (an unref'd timer). Waiters
  * break a lock whose heartbeat is older than staleAfterMs, or whose holder is on this host and
@@ -13,8 +13,8 @@
  * name first (only one breaker can win that rename), then re-checks that what it moved is the
  * stale lock it judged; if not, it links the live lock back.
  *
- * The lock files are tiny and taken twice per step, so their operations are synchronous, against a
- * thread-pool round trip and promise per call otherwise.
+ * The lock files are tiny and taken for every step that runs, so their operations are synchronous,
+ * against a thread-pool round trip and promise per call otherwise.
  */
 import { randomUUID } from 'node:crypto';
 import { linkSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
