@@ -17,10 +17,11 @@
  * against a thread-pool round trip and promise per call otherwise.
  */
 import { randomUUID } from 'node:crypto';
-import { linkSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { link, rename, unlink, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { writeCreatingDir } from '../base/files.js';
 import { err, ok, type Result } from '../base/result.js';
 import { hasErrno } from './errors.js';
 
@@ -61,7 +62,6 @@ export async function acquireLock(
 ): Promise<Result<HeldLock, { reason: 'aborted' }>> {
   const holder: LockHolder = { ...me, token: randomUUID() };
   const staleAfterMs = options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
-  mkdirOnce(dirname(file));
   let announced = false;
   for (;;) {
     if (options.signal?.aborted === true) return err({ reason: 'aborted' });
@@ -109,34 +109,17 @@ export async function readLockHolder(file: string): Promise<LockHolder | undefin
   return observe(file)?.holder;
 }
 
-const madeDirs = new Set<string>();
-
-function mkdirOnce(dir: string): void {
-  if (madeDirs.has(dir)) return;
-  mkdirSync(dir, { recursive: true });
-  madeDirs.add(dir);
-}
-
-/** Creates the lock file with O_EXCL; false when it already exists. */
+/**
+ * Creates the lock file with O_EXCL (its directory with the first lock); false when it already
+ * exists. No fsync: a lock means something only while its holder lives, and a crash ends the holder.
+ */
 async function tryCreate(file: string, holder: LockHolder): Promise<boolean> {
   try {
-    writeNew(file, JSON.stringify(holder));
+    writeCreatingDir(file, (f) => writeFileSync(f, JSON.stringify(holder), { flag: 'wx', mode: 0o644 }));
     return true;
   } catch (error) {
     if (hasErrno(error, 'EEXIST')) return false;
     throw error;
-  }
-}
-
-/** No fsync: a lock means something only while its holder lives, and a crash ends the holder. */
-function writeNew(path: string, text: string): void {
-  try {
-    writeFileSync(path, text, { flag: 'wx', mode: 0o644 });
-  } catch (error) {
-    if (!hasErrno(error, 'ENOENT')) throw error;
-    madeDirs.delete(dirname(path)); // the directory was removed since we made it
-    mkdirOnce(dirname(path));
-    writeFileSync(path, text, { flag: 'wx', mode: 0o644 });
   }
 }
 

@@ -111,7 +111,7 @@ describe('acquireLock breaking stale locks', () => {
 
 /** Transpiles the lock module (and what it imports) so plain `node` children can run it. */
 async function buildChildFixture(dir: string): Promise<string> {
-  const sources = ['src/artifacts/lock.ts', 'src/artifacts/errors.ts', 'src/base/result.ts'];
+  const sources = ['src/artifacts/lock.ts', 'src/artifacts/errors.ts', 'src/base/result.ts', 'src/base/files.ts'];
   for (const src of sources) {
     const code = await readFile(resolve(src), 'utf8');
     const js = ts.transpileModule(code, {
