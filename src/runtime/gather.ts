@@ -44,16 +44,23 @@ export async function gatherFacts(pipeline: Pipeline, layout: ProjectLayout, sto
   const incomplete = incompleteAttempts(layout.stepLocksDir);
   const storeComplete = new Map<string, boolean>();
   const workspace = new Map<string, WorkspaceState>();
+  for (const entry of entries.values()) {
+    for (const out of entry.outputs) workspace.set(out.path, await stores.stat.hashPath(path.join(pipeline.projectDir, out.path)));
+  }
+  // Only an entry that may be restored needs its blobs: one whose outputs differ from the workspace.
   await Promise.all(
-    [...entries.values()].map(async (entry) => {
+    [...entries.values()].filter((entry) => entry.outputs.some((o) => !sameOutput(workspace.get(o.path), o.hash))).map(async (entry) => {
       storeComplete.set(entry.key, (await Promise.all(entry.outputs.map((o) => stores.cas.verify(o)))).every(Boolean));
-      for (const out of entry.outputs) workspace.set(out.path, await stores.stat.hashPath(path.join(pipeline.projectDir, out.path)));
     }),
   );
   for (const step of pipeline.steps) {
     for (const out of step.outs.filter((o) => !o.cache)) workspace.set(out.path, await stores.stat.hashPath(path.join(pipeline.projectDir, out.path)));
   }
   return ok({ keys, entries, storeComplete, workspace, lock, incomplete });
+}
+
+function sameOutput(now: WorkspaceState | undefined, hash: string): boolean {
+  return now !== undefined && now.type !== 'missing' && now.hash === hash;
 }
 
 async function hashDeps(step: StepInstance, deps: readonly string[], pipeline: Pipeline, stat: StatCache, missing: Diagnostic[]): Promise<Record<string, string>> {

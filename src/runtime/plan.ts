@@ -11,7 +11,7 @@ export type WorkspaceState = { readonly type: 'file' | 'dir'; readonly hash: str
 export interface PlanFacts {
   readonly keys: ReadonlyMap<string, { readonly key: StepKey; readonly components: KeyComponents }>;
   readonly entries: ReadonlyMap<string, ActionCacheEntry>; // by key
-  /** Whether every blob of an entry is still in the store (by key). */
+  /** Whether every blob of an entry is still in the store (by key); asked only of entries a plan may restore. */
   readonly storeComplete: ReadonlyMap<string, boolean>;
   readonly workspace: ReadonlyMap<string, WorkspaceState>; // by output path
   /** What this pipeline's lock file records for this experiment (the overlay set). */

@@ -40,6 +40,11 @@ export class Dispatcher {
 
   constructor(private readonly ctx: DispatchContext, private readonly options: DispatchOptions) {}
 
+  /** The MLflow id of a run this dispatcher (or an earlier, acknowledged attempt) created. */
+  runIdOf(ref: string): string | null {
+    return this.ctx.acks.runs.get(ref)?.runId ?? null;
+  }
+
   /** Runs the operations in order; returns false when it went offline. */
   async run(ops: readonly Op[]): Promise<boolean> {
     for (const op of ops) {

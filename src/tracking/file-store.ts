@@ -225,6 +225,16 @@ export class FileStore implements TrackingStore {
     }
   }
 
+  /** Reads two fields of meta.yaml by pattern: the one question of a no-op rerun needs no YAML parser. */
+  async runStatus(runId: string): StoreResult<RunStatus | null> {
+    const dir = await this.runDir(runId);
+    const text = dir === null ? '' : readTextOrEmpty(path.join(dir, 'meta.yaml'));
+    const stage = /^lifecycle_stage:\s*(\S+)/m.exec(text)?.[1];
+    const status = /^status:\s*(\d+)/m.exec(text)?.[1];
+    if (stage === undefined || stage === 'deleted' || status === undefined) return ok(null);
+    return ok(statusFromCode(Number(status)));
+  }
+
   async searchRuns(experimentIds: readonly string[], tagEquals: Readonly<Record<string, string>>): StoreResult<RunRecord[]> {
     try {
       return ok(await this.collectRuns(experimentIds, tagEquals));

@@ -6,7 +6,7 @@
 import type { RunEvent } from '../runtime/events.js';
 import type { PipelineRunInfo, Tracker, TrackingSettings } from './tracker.js';
 import { AckLog, JournalWriter, RunIndex, type JournalHeader } from './journal.js';
-import { Planner, type JournalEvent, type Op } from './plan.js';
+import { PARENT, Planner, type JournalEvent, type Op } from './plan.js';
 import { Dispatcher } from './dispatch.js';
 import { describeTarget, resolveTarget, type Target } from './target.js';
 import { maxArtifactBytes, openStore, uiCommandLine, userName, type StoreOptions } from './open-store.js';
@@ -25,6 +25,8 @@ export interface TrackerOptions extends StoreOptions {
 export interface MlflowTracker extends Tracker {
   readonly warnings: () => readonly string[];
   readonly close: () => Promise<void>;
+  /** After close: the pipeline run's MLflow id if every operation reached the store, else null. */
+  readonly parentRunId: () => string | null;
 }
 
 class Messages {
@@ -38,7 +40,7 @@ class Messages {
 }
 
 function disabledTracker(text: string, messages = new Messages()): MlflowTracker {
-  return { onEvent: () => undefined, describe: () => text, warnings: () => messages.all(), close: async () => undefined };
+  return { onEvent: () => undefined, describe: () => text, warnings: () => messages.all(), close: async () => undefined, parentRunId: () => null };
 }
 
 export async function createMlflowTracker(
@@ -105,6 +107,7 @@ class LiveTracker {
       describe: () => this.describe(),
       warnings: () => this.messages.all(),
       close: () => this.close(),
+      parentRunId: () => (this.dispatcher?.offline === null && this.ops.length === 0 ? this.dispatcher.runIdOf(PARENT) : null),
     };
   }
 

@@ -182,6 +182,14 @@ export class RestStore implements TrackingStore {
     return ok(runs);
   }
 
+  async runStatus(runId: string): StoreResult<RunStatus | null> {
+    const found = await this.get('runs/get', { run_id: runId });
+    if (!found.ok) return found.error.code === 'RESOURCE_DOES_NOT_EXIST' || found.error.status === 404 ? ok(null) : found;
+    const run = isObject(found.value['run']) ? found.value['run'] : {};
+    const info = isObject(run['info']) ? run['info'] : {};
+    return ok(info['lifecycle_stage'] === 'deleted' ? null : statusFromCode(info['status']));
+  }
+
   /** Always sends max_results: without it MLflow 3.4–3.13 returns no metrics (bug #23916). */
   async metricHistory(runId: string, key: string): StoreResult<MetricRecord[]> {
     const points: MetricRecord[] = [];

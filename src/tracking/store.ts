@@ -74,6 +74,8 @@ export interface TrackingStore {
   /** Runs of the experiments whose tags equal every given tag. */
   searchRuns(experimentIds: readonly string[], tagEquals: Readonly<Record<string, string>>): StoreResult<RunRecord[]>;
   metricHistory(runId: string, key: string): StoreResult<MetricRecord[]>;
+  /** A run's status; null when the store has no such run or it was deleted. */
+  runStatus(runId: string): StoreResult<RunStatus | null>;
 }
 
 export function latestOf(points: readonly MetricRecord[]): number | undefined {

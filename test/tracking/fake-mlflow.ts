@@ -142,6 +142,7 @@ export class FakeMlflow {
       case 'POST runs/log-batch': return this.logBatch(b);
       case 'POST runs/update': return this.updateRun(b);
       case 'POST runs/search': return this.search(b);
+      case 'GET runs/get': return { run: { info: this.run(seen.query['run_id']).info, data: {} } };
       case 'GET metrics/get-history': return this.history(seen.query);
       default: throw new ApiError(404, 'ENDPOINT_NOT_FOUND', `${method} ${endpoint}`);
     }

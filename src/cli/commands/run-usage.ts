@@ -11,5 +11,7 @@ export const RUN_USAGE = `usage: blu-pipe run <pipeline.yaml> [step|step@matrix|
   --executor <local|slurm>  where steps run (default local)
   --slurm-opt <option>      extra sbatch option for every job (repeatable)
   --no-track                do not log to MLflow
+  --track-noop              record an MLflow run even when nothing ran or changed since the
+                            last recorded one (by default that run is named instead)
   --json                    print the event stream as JSON lines
   --cache-dir <dir>         cache location (default .blu/cache; env BLU_CACHE_DIR)`;

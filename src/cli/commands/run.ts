@@ -11,7 +11,7 @@ import { FanOut, JsonLinesReporter, LiveReporter, PlainReporter } from '../../ru
 import { ResourcePool } from '../../runtime/resources.js';
 import { Scheduler } from '../../runtime/scheduler.js';
 import type { Session } from '../../runtime/session.js';
-import type { Tracker } from '../../tracking/tracker.js';
+import type { MlflowTracker } from '../../tracking/mlflow-tracker.js';
 import type { StepKindRegistry } from '../../steps/kind.js';
 import { builtinRegistry } from '../../steps/registry.js';
 import { PIPELINE_OPTIONS, parse, positiveInt, stringList, stringValue } from '../args.js';
@@ -20,6 +20,7 @@ import { gitInfo, type GitInfo } from '../git-info.js';
 import type { CliIO, ExitCode } from '../io.js';
 import { EXIT } from '../io.js';
 import { usageError } from '../output.js';
+import { isNoop, rememberState, unchangedSince, type UnchangedSince } from './noop-tracking.js';
 import { loadSession, sessionOptionsFrom } from './session-options.js';
 import { RUN_USAGE } from './run-usage.js';
 
@@ -35,6 +36,7 @@ const OPTIONS = {
   executor: { type: 'string' },
   'slurm-opt': { type: 'string', multiple: true },
   'no-track': { type: 'boolean' },
+  'track-noop': { type: 'boolean' },
   json: { type: 'boolean' },
 } as const;
 
@@ -52,21 +54,21 @@ export async function runCommand(argv: readonly string[], io: CliIO): Promise<Ex
   if (!budgets.ok) return usageError(io, budgets.error, RUN_USAGE);
   const registry = builtinRegistry();
   const options = sessionOptionsFrom(parsed.value, io, registry);
-  const track = values['no-track'] !== true && !values['dry-run'];
-  // The tracking modules load, and git runs in its own processes, while the pipeline is read and
-  // planned (a no-op run is mostly start-up). gitInfo never rejects.
-  if (track) void import('../../tracking/mlflow-tracker.js').catch(() => undefined);
-  const git = track ? gitInfo(projectDirOf(options)) : NO_GIT;
   const session = await loadSession(io, options);
   if (typeof session === 'number') return session;
   if (values['dry-run']) return (await import('./plan-view.js')).printPlan(io, session, 'dry-run');
+  const wantsTracking = values['no-track'] !== true;
+  const unchanged = wantsTracking && values['track-noop'] !== true && isNoop(session) ? await unchangedSince(session, io.env) : null;
+  const track = wantsTracking && unchanged === null;
+  // git runs in its own processes while the executor starts. gitInfo never rejects.
+  const git = track ? gitInfo(projectDirOf(options)) : NO_GIT;
   const jobCount = jobs.value ?? os.availableParallelism();
   const runId = newRunId();
   const executor = await createExecutor(executorName, session, runId, jobCount, stringList(values['slurm-opt']), io, registry);
   const unknown = new ResourcePool(budgets.value).unknown(customNeeds(session));
   if (unknown.length > 0) io.stderr(`blu-pipe: warning: no budget for resource(s) ${unknown.join(', ')}; give one with --resources ${unknown[0]}=N (not limited now)\n`);
   const pool = new ResourcePool({ cpus: executor.enforcesLocalResources ? jobCount : Number.MAX_SAFE_INTEGER, ...budgets.value });
-  return execute(session, { io, runId, executor, pool, argv, json: values.json === true, track, git, keepGoing: values['keep-going'] === true, noCache: values['no-cache'] === true });
+  return execute(session, { io, runId, executor, pool, argv, json: values.json === true, track, unchanged, git, keepGoing: values['keep-going'] === true, noCache: values['no-cache'] === true });
 }
 
 const NO_GIT: Promise<GitInfo> = Promise.resolve({ commit: null, dirty: null });
@@ -108,6 +110,8 @@ interface ExecuteSettings {
   readonly argv: readonly string[];
   readonly json: boolean;
   readonly track: boolean;
+  /** Set when tracking is on but this no-op's outputs are already recorded (no new MLflow run). */
+  readonly unchanged: UnchangedSince | null;
   /** The project's git commit and dirty flag (asked for early: see runCommand). */
   readonly git: Promise<GitInfo>;
   readonly keepGoing: boolean;
@@ -129,7 +133,9 @@ async function execute(session: Session, s: ExecuteSettings): Promise<ExitCode> 
   const controller = new AbortController();
   const stop = installInterrupt(controller, s.io);
   const started = Date.now();
-  await writeRunRecord(runDir, session, s.runId, 'running', {});
+  // The interim record protects a running run's cache entries from a concurrent gc and says it
+  // did not finish; a no-op reads no entry and has nothing to leave unfinished.
+  if (!isNoop(session)) await writeRunRecord(runDir, session, s.runId, 'running', {});
   emit({ type: 'run-start', runId: s.runId, pipelineFile: pipeline.displayFile, pipelineName: pipeline.name, steps: session.plan.steps.map((p) => ({ id: p.id, action: p.action })), time: started });
   const scheduler = new Scheduler({ pipeline, plan: session.plan, layout, stores: session.stores, executor: s.executor, pool: s.pool, emit, runId: s.runId, policy: s.keepGoing ? 'keep-going' : 'no-new', signal: controller.signal, previousLock: session.facts.lock, reuseCache: !s.noCache });
   const results = await scheduler.run();
@@ -142,7 +148,8 @@ async function execute(session: Session, s: ExecuteSettings): Promise<ExitCode> 
   await writeRunRecord(runDir, session, s.runId, status, Object.fromEntries([...results].map(([id, r]) => [id, { outcome: r.outcome, key: keys.get(id) }])));
   await events.close();
   stop();
-  if (tracker) reportTracker(tracker, s.io);
+  if (tracker) await reportTracker(tracker, status === 'succeeded', session, s);
+  if (s.unchanged) s.io.stderr(`${s.unchanged.text}\n`);
   if (failures.length > 0 && !s.json) s.io.stderr(`\n${failures.length} step${failures.length === 1 ? '' : 's'} failed; logs are in ${path.relative(s.io.cwd, runDir) || runDir}\n`);
   return status === 'cancelled' ? EXIT.interrupted : status === 'failed' ? EXIT.failed : EXIT.ok;
 }
@@ -171,7 +178,7 @@ function installInterrupt(controller: AbortController, io: CliIO): () => void {
   };
 }
 
-async function startTracker(session: Session, s: ExecuteSettings): Promise<Tracker | null> {
+async function startTracker(session: Session, s: ExecuteSettings): Promise<MlflowTracker | null> {
   const { pipeline } = session;
   const git = await s.git;
   try {
@@ -202,9 +209,11 @@ async function startTracker(session: Session, s: ExecuteSettings): Promise<Track
   }
 }
 
-function reportTracker(tracker: Tracker, io: CliIO): void {
-  for (const w of tracker.warnings?.() ?? []) io.stderr(`blu-pipe: ${w}\n`);
-  io.stderr(`${tracker.describe()}\n`);
+/** Warnings, where the run is, and (after a success) what it records for the next no-op rerun. */
+async function reportTracker(tracker: MlflowTracker, succeeded: boolean, session: Session, s: ExecuteSettings): Promise<void> {
+  const remembered = succeeded ? await rememberState(session, tracker, s.runId, s.io.env) : null;
+  for (const w of [...tracker.warnings(), ...(remembered === null ? [] : [remembered])]) s.io.stderr(`blu-pipe: ${w}\n`);
+  s.io.stderr(`${tracker.describe()}\n`);
 }
 
 async function writeRunRecord(runDir: string, session: Session, runId: string, status: string, steps: Record<string, unknown>): Promise<void> {
