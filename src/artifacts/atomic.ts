@@ -4,12 +4,16 @@
  * of the directory so the rename itself is durable).
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { closeSync, fsync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { writeCreatingDir } from '../base/files.js';
 import { basename, dirname, join } from 'node:path';
 
 /** Suffix shared by every temp file we create, so gc can recognise and age them. */
 export const TEMP_MARKER = '.blu-tmp-';
+
+export const fsyncAsync = promisify(fsync);
 
 export function tempSiblingPath(target: string): string {
   return join(dirname(target), `.${basename(target)}${TEMP_MARKER}${randomBytes(6).toString('hex')}`);
@@ -34,23 +38,27 @@ export class DeferredDirSync {
   }
 }
 
-/** With `dirSync`, the directory fsync joins that batch instead of happening now. */
+/**
+ * With `dirSync`, the directory fsync joins that batch instead of happening now. Only the fsyncs
+ * leave the main thread: creating, writing and renaming are syscalls of microseconds, and a
+ * thread-pool round trip each made a step's commit wait more than the calls themselves.
+ */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, options: { dirSync?: DeferredDirSync | undefined } = {}): Promise<void> {
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
   const temp = tempSiblingPath(path);
   try {
-    const handle = await open(temp, 'wx', 0o644);
+    let fd = -1;
+    writeCreatingDir(temp, (f) => (fd = openSync(f, 'wx', 0o644)));
     try {
-      await handle.writeFile(data);
-      await handle.sync();
+      writeFileSync(fd, data);
+      await fsyncAsync(fd);
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
-    await rename(temp, path);
+    renameSync(temp, path);
   } catch (error) {
-    await unlink(temp).catch(() => undefined);
-    // Writes through a file handle carry no path: name the file, so a full disk says where.
+    rmSync(temp, { force: true });
+    // Writes through a descriptor carry no path: name the file, so a full disk says where.
     if (error instanceof Error && (error as NodeJS.ErrnoException).path === undefined) (error as NodeJS.ErrnoException).path = path;
     throw error;
   }
@@ -88,7 +96,7 @@ export function writeSmallFileAtomicSync(path: string, data: string): void {
   fsyncDirSync(dir);
 }
 
-function fsyncDirSync(dir: string): void {
+export function fsyncDirSync(dir: string): void {
   try {
     const fd = openSync(dir, 'r');
     try {

@@ -6,11 +6,11 @@
  * blob damaged on disk is evicted and reported as 'corrupt-blob', and never reaches the workspace.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, statSync } from 'node:fs';
-import { chmod, lstat, mkdir, open, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { chmodSync, closeSync, createReadStream, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmod, lstat, mkdir, open, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { DeferredDirSync } from './atomic.js';
-import { fsyncDir, tempSiblingPath } from './atomic.js';
+import { fsyncAsync, fsyncDirSync, tempSiblingPath } from './atomic.js';
 import { sha256Hex } from './canonical.js';
 import { ArtifactError, hasErrno } from './errors.js';
 import { readdirOrEmpty } from './fsx.js';
@@ -64,41 +64,48 @@ export class ContentStore {
 
   /** Hashes while copying into a store temp file (one read of the source), then renames. */
   async putFile(absPath: string): Promise<PutResult> {
-    const st = await stat(absPath);
+    const st = statSync(absPath);
     if (st.size <= SMALL_FILE_BYTES) return this.#putSmallFile(absPath, isExecutableMode(st.mode));
-    const temp = await this.#newTempPath();
+    const temp = this.#newTempPath();
     try {
       const { hash, size } = await copyHashing(absPath, temp, st.size, { durable: true });
-      await this.#commitTemp(temp, hash);
+      this.#commitTemp(temp, hash);
       return { hash, size, executable: isExecutableMode(st.mode) };
     } finally {
       await unlink(temp).catch(() => undefined);
     }
   }
 
-  /** Stores bytes already in memory (manifests, logs). */
+  /**
+   * Stores bytes already in memory (manifests, logs, small outputs). Every call but the fsync is
+   * synchronous: creating, writing and renaming a small file are syscalls of microseconds, and a
+   * thread-pool round trip each cost a step's commit more than the calls themselves.
+   */
   async putBytes(data: string | Uint8Array): Promise<Sha256> {
     const hash = sha256Hex(data) as Sha256;
-    if (await this.#freshenIfPresent(hash)) return hash;
-    const temp = await this.#newTempPath();
+    if (this.#freshenIfPresent(hash)) return hash;
+    const temp = this.#newTempPath();
     try {
-      const handle = await open(temp, 'wx', 0o444);
+      const fd = openSync(temp, 'wx', 0o444);
       try {
-        await handle.writeFile(data);
-        await handle.sync();
+        writeFileSync(fd, data);
+        await fsyncAsync(fd);
       } finally {
-        await handle.close();
+        closeSync(fd);
       }
-      await this.#commitTemp(temp, hash, true);
-    } finally {
-      await unlink(temp).catch(() => undefined);
+      this.#commitTemp(temp, hash, true);
+    } catch (error) {
+      rmSync(temp, { force: true });
+      // Writes through a descriptor carry no path: name the blob, so a full disk says where.
+      if (error instanceof Error && (error as NodeJS.ErrnoException).path === undefined) (error as NodeJS.ErrnoException).path = this.blobPath(hash);
+      throw error;
     }
     return hash;
   }
 
   /** One read, hashed in memory; the common case (a blob already stored) writes nothing. */
   async #putSmallFile(absPath: string, executable: boolean): Promise<PutResult> {
-    const data = await readFile(absPath);
+    const data = readFileSync(absPath);
     const hash = await this.putBytes(data);
     return { hash, size: data.length, executable };
   }
@@ -280,8 +287,8 @@ export class ContentStore {
     }
   }
 
-  async #newTempPath(): Promise<string> {
-    await this.#mkdirOnce(this.#tempDir);
+  #newTempPath(): string {
+    this.#mkdirOnce(this.#tempDir);
     return join(this.#tempDir, `put-${process.pid}-${randomBytes(8).toString('hex')}`);
   }
 
@@ -289,36 +296,41 @@ export class ContentStore {
    * Dedup check that also bumps the blob's mtime: gc spares blobs younger than its grace period,
    * and a step re-putting an old blob needs it to survive until the step's AC entry exists.
    */
-  async #freshenIfPresent(hash: Sha256): Promise<boolean> {
+  #freshenIfPresent(hash: Sha256): boolean {
     const now = new Date();
     try {
-      await utimes(this.blobPath(hash), now, now);
+      utimesSync(this.blobPath(hash), now, now);
       return true;
     } catch {
       return false;
     }
   }
 
-  async #mkdirOnce(dir: string): Promise<void> {
+  #mkdirOnce(dir: string): void {
     if (this.#madeDirs.has(dir)) return;
-    await mkdir(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true });
     this.#madeDirs.add(dir);
   }
 
-  /** Moves a complete, fsynced temp file into place; identical content already there wins. */
-  async #commitTemp(temp: string, hash: Sha256, checkedAndReadOnly = false): Promise<void> {
-    if (!checkedAndReadOnly && (await this.#freshenIfPresent(hash))) return; // dedup: the caller's finally removes the temp
+  /**
+   * Moves a complete, fsynced temp file into place; identical content already there wins. The
+   * directory's fsync joins the batch when there is one.
+   */
+  #commitTemp(temp: string, hash: Sha256, checkedAndReadOnly = false): void {
+    if (!checkedAndReadOnly && this.#freshenIfPresent(hash)) return; // dedup: the caller's finally removes the temp
     const dest = this.blobPath(hash);
-    await this.#mkdirOnce(dirname(dest));
-    if (!checkedAndReadOnly) await chmod(temp, 0o444);
+    this.#mkdirOnce(dirname(dest));
+    if (!checkedAndReadOnly) chmodSync(temp, 0o444);
     // A concurrent identical put may win: same bytes, harmless. ENOENT: gc removed the directory.
-    await rename(temp, dest).catch(async (error: unknown) => {
+    try {
+      renameSync(temp, dest);
+    } catch (error) {
       if (!hasErrno(error, 'ENOENT')) throw error;
-      await mkdir(dirname(dest), { recursive: true });
-      await rename(temp, dest);
-    });
+      mkdirSync(dirname(dest), { recursive: true });
+      renameSync(temp, dest);
+    }
     if (this.#dirSync) this.#dirSync.add(dirname(dest));
-    else await fsyncDir(dirname(dest));
+    else fsyncDirSync(dirname(dest));
   }
 }
 

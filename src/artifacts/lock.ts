@@ -11,13 +11,14 @@
  * break a lock whose heartbeat is older than staleAfterMs, or whose holder is on this host and
  * has a dead pid (pids of other hosts mean nothing here). Breaking renames the lock to a unique
  * name first (only one breaker can win that rename), then re-checks that what it moved is the
- * stale lock it judged; if not, it links the live lock back.
+ * stale lock it judged; if not, it links the live lock back. Releasing deletes the lock only while
+ * its path still holds the inode we created (one lstat, no read-back).
  *
  * The lock files are tiny and taken for every step that runs, so their operations are synchronous,
  * against a thread-pool round trip and promise per call otherwise.
  */
 import { randomUUID } from 'node:crypto';
-import { linkSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, openSync, readFileSync, readdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { link, rename, unlink, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -65,7 +66,8 @@ export async function acquireLock(
   let announced = false;
   for (;;) {
     if (options.signal?.aborted === true) return err({ reason: 'aborted' });
-    if (await tryCreate(file, holder)) return ok(startHolding(file, holder, staleAfterMs));
+    const inode = await tryCreate(file, holder);
+    if (inode !== null) return ok(startHolding(file, holder, inode, staleAfterMs));
     const seen = observe(file);
     if (seen === undefined) continue; // released between our attempt and our look: retry now
     if (isStale(seen, staleAfterMs)) {
@@ -110,24 +112,26 @@ export async function readLockHolder(file: string): Promise<LockHolder | undefin
 }
 
 /**
- * Creates the lock file with O_EXCL (its directory with the first lock); false when it already
- * exists. No fsync: a lock means something only while its holder lives, and a crash ends the holder.
+ * Creates the lock file with O_EXCL (its directory with the first lock) and returns its inode;
+ * null when it already exists. No fsync: a lock means something only while its holder lives, and a
+ * crash ends the holder.
  */
-async function tryCreate(file: string, holder: LockHolder): Promise<boolean> {
+async function tryCreate(file: string, holder: LockHolder): Promise<number | null> {
   try {
-    writeCreatingDir(file, (f) => writeFileSync(f, JSON.stringify(holder), { flag: 'wx', mode: 0o644 }));
-    return true;
+    let inode = 0;
+    writeCreatingDir(file, (f) => {
+      const fd = openSync(f, 'wx', 0o644);
+      try {
+        writeSync(fd, JSON.stringify(holder));
+        inode = fstatSync(fd).ino;
+      } finally {
+        closeSync(fd);
+      }
+    });
+    return inode;
   } catch (error) {
-    if (hasErrno(error, 'EEXIST')) return false;
+    if (hasErrno(error, 'EEXIST')) return null;
     throw error;
-  }
-}
-
-function ignoreErrors(action: () => void): void {
-  try {
-    action();
-  } catch {
-    // best effort
   }
 }
 
@@ -190,7 +194,7 @@ async function breakStale(file: string, judged: Observed, staleAfterMs: number):
   await unlink(aside).catch(() => undefined);
 }
 
-function startHolding(file: string, holder: LockHolder, staleAfterMs: number): HeldLock {
+function startHolding(file: string, holder: LockHolder, inode: number, staleAfterMs: number): HeldLock {
   const beat = setInterval(() => void heartbeat(file, holder.token), Math.max(10, staleAfterMs / 3));
   beat.unref();
   let released = false;
@@ -199,7 +203,7 @@ function startHolding(file: string, holder: LockHolder, staleAfterMs: number): H
       if (released) return;
       released = true;
       clearInterval(beat);
-      await removeIfOurs(file, holder.token);
+      removeIfOurs(file, inode);
     },
   };
 }
@@ -216,20 +220,17 @@ async function heartbeat(file: string, token: string): Promise<void> {
   }
 }
 
-/** Moves the lock aside atomically, then deletes it only if it carries our token. */
-async function removeIfOurs(file: string, token: string): Promise<void> {
-  const seen = observe(file);
-  if (seen?.holder?.token !== token) return;
-  const aside = `${file}.release-${randomUUID()}`;
+/**
+ * Deletes the lock only while the file at its path is the one we created. A breaker renames a
+ * lock aside and, when it was live, links the same inode back; only a lock judged stale (we
+ * missed every heartbeat for staleAfterMs) is replaced by another inode, which we then leave be.
+ */
+function removeIfOurs(file: string, inode: number): void {
   try {
-    renameSync(file, aside);
+    if (lstatSync(file).ino === inode) unlinkSync(file);
   } catch (error) {
-    if (hasErrno(error, 'ENOENT')) return;
-    throw error;
+    if (!hasErrno(error, 'ENOENT')) throw error;
   }
-  const moved = observe(aside);
-  if (moved?.holder?.token !== token) ignoreErrors(() => linkSync(aside, file));
-  ignoreErrors(() => unlinkSync(aside));
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {

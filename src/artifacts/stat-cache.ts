@@ -14,7 +14,6 @@
  * Several processes may save concurrently: last writer wins, which is safe because every entry is
  * re-validated against the live stamp before use.
  */
-import { stat } from 'node:fs/promises';
 import { lstatSync, statSync, type BigIntStats } from 'node:fs';
 import { resolve } from 'node:path';
 import { readJsonFile, writeFileAtomic } from './atomic.js';
@@ -133,7 +132,7 @@ export class StatCache {
   async hashFileVia(absPath: string, read: (absPath: string) => Promise<FileHash>): Promise<FileHash> {
     const path = resolve(absPath);
     const recordedAtMs = Date.now();
-    const st = await stat(path, { bigint: true });
+    const st = statSync(path, { bigint: true }); // sync, as in hashPath
     const result = await read(path);
     this.#filesRead++;
     this.#remember(path, st, result, recordedAtMs);

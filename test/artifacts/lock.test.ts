@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import ts from 'typescript';
@@ -55,9 +55,10 @@ describe('acquireLock in one process', () => {
     if (held.ok) await held.value.release();
   });
 
-  it('release only removes a lock that still carries our token', async () => {
+  it('release leaves alone a lock that replaced ours (as a breaker replaces one it judged stale)', async () => {
     const file = await lockFile();
     const held = await acquireLock(file, me('mine'), {});
+    await rename(file, `${file}.stale-aside`);
     await writeForeignLock(file, { token: 'someone-else' });
     if (held.ok) await held.value.release();
     expect(await readLockHolder(file)).toMatchObject({ token: 'someone-else' });
