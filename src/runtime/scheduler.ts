@@ -97,8 +97,9 @@ export class Scheduler {
     // (hash, store, fsync) while the next commands run.
     const parallel = Math.max(1, this.ctx.executor.maxParallel);
     try {
-      const { PGraph } = pGraphLib();
-      await new PGraph(nodes, edges).run({ concurrency: parallel + COMMIT_OVERLAP });
+      // A no-op only re-checks outputs, in plan (topological) order: no graph library to load.
+      if (active.every((p) => p.action === 'fresh')) for (const p of active) await this.#runOne(p);
+      else await new (pGraphLib().PGraph)(nodes, edges).run({ concurrency: parallel + COMMIT_OVERLAP });
     } finally {
       this.#leases.releaseAll();
     }

@@ -6,14 +6,14 @@
  *   journal/<runId>.acks.jsonl   one line per acknowledged operation, per store URI
  *   index.jsonl                  (store, blu run, step) → MLflow run id, for restored steps
  */
-import { appendFileSync, closeSync, fstatSync, fsync, mkdirSync, openSync, promises as fs, readFileSync, writeSync } from 'node:fs';
-import { promisify } from 'node:util';
+import { appendFileSync, closeSync, fstatSync, mkdirSync, openSync, promises as fs, readFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { PipelineRunInfo } from './tracker.js';
 import type { JournalEvent } from './plan.js';
 import type { CreatedRun } from './store.js';
 import { type Result, ok, err } from '../base/result.js';
 import { writeCreatingDir } from '../base/files.js';
+import { fsyncAsync } from '../artifacts/atomic.js';
 
 /**
  * Appends lines to a file; failures come back as data (the caller decides how loud to be).
@@ -60,7 +60,6 @@ function reviver(_key: string, value: unknown): unknown {
 export const encodeLine = (value: unknown): string => `${JSON.stringify(value, replacer)}\n`;
 export const decodeLine = (line: string): unknown => JSON.parse(line, reviver);
 
-const fsyncAsync = promisify(fsync);
 
 /** Opens `file` for appending, making its directory only when it is missing. */
 function openForAppend(file: string): number {

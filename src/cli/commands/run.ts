@@ -112,7 +112,7 @@ interface ExecuteSettings {
   readonly track: boolean;
   /** Set when tracking is on but this no-op's outputs are already recorded (no new MLflow run). */
   readonly unchanged: UnchangedSince | null;
-  /** The project's git commit and dirty flag (asked for early: see runCommand). */
+  /** The project's git commit and dirty flag, asked for while the executor starts (see runCommand). */
   readonly git: Promise<GitInfo>;
   readonly keepGoing: boolean;
   readonly noCache: boolean;
