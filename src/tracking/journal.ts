@@ -14,6 +14,7 @@ import type { CreatedRun } from './store.js';
 import { type Result, ok, err } from '../base/result.js';
 import { writeCreatingDir } from '../base/files.js';
 import { fsyncAsync } from '../artifacts/atomic.js';
+import { journalDir, trackingDir } from './paths.js';
 
 /**
  * Appends lines to a file; failures come back as data (the caller decides how loud to be).
@@ -39,8 +40,6 @@ export interface JournalHeader {
   readonly trackingUri?: string;
 }
 
-export const trackingDir = (projectDir: string): string => path.join(projectDir, '.blu', 'tracking');
-export const journalDir = (projectDir: string): string => path.join(trackingDir(projectDir), 'journal');
 
 /** JSON cannot hold NaN/±Infinity: keep them as tagged objects so replays see the same numbers. */
 function replacer(_key: string, value: unknown): unknown {

@@ -54,7 +54,7 @@ export async function createMlflowTracker(
   const opened = await JournalWriter.open(info.projectDir, header);
   if (!opened.ok) return disabledTracker(`MLflow tracking is off: ${opened.error}`);
   const writer = opened.value;
-  const store = openStore(target.value, options);
+  const store = await openStore(target.value, options);
   const [acks, index] = await Promise.all([AckLog.load(info.projectDir, info.runId, store.uri), RunIndex.load(info.projectDir)]);
   const budgetFromEnv = Number(env['BLU_MLFLOW_RETRY_BUDGET_MS']);
   const live = new LiveTracker(writer, target.value, settings.experimentName, info, options.batchMs ?? 200);

@@ -1,7 +1,6 @@
 /** Builds the store for a resolved target, and the commands to look at it. */
 import os from 'node:os';
-import { FileStore, type FileStoreOptions } from './file-store.js';
-import { RestStore } from './rest-store.js';
+import type { FileStoreOptions } from './file-store.js';
 import type { TrackingStore } from './store.js';
 import type { Target } from './target.js';
 
@@ -9,9 +8,10 @@ export interface StoreOptions extends FileStoreOptions {
   readonly requestTimeoutMs?: number;
 }
 
-export function openStore(target: Target, options: StoreOptions = {}): TrackingStore {
-  if (target.kind === 'file') return new FileStore(target.root, options);
-  return new RestStore(target.baseUrl, { headers: target.headers, requestTimeoutMs: options.requestTimeoutMs });
+/** Loads only the module the target needs: a file store never loads the HTTP client, nor a server the file store. */
+export async function openStore(target: Target, options: StoreOptions = {}): Promise<TrackingStore> {
+  if (target.kind === 'file') return new (await import('./file-store.js')).FileStore(target.root, options);
+  return new (await import('./rest-store.js')).RestStore(target.baseUrl, { headers: target.headers, requestTimeoutMs: options.requestTimeoutMs });
 }
 
 /** The shell command that shows a file store in the MLflow UI (MLflow ≥ 3.13 needs the opt-in variable). */

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { readJsonFile, writeSmallFileAtomicSync } from '../artifacts/atomic.js';
 import { type Result, ok, err } from '../base/result.js';
-import { trackingDir } from './journal.js';
+import { trackingDir } from './paths.js';
 
 export interface RecordedState {
   /** Hash of the selected steps' ids and keys (see stateOf). */

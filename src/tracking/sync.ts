@@ -5,7 +5,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { type Result, ok, err } from '../base/result.js';
-import { AckLog, RunIndex, journalDir, readJournal, type JournalContents } from './journal.js';
+import { AckLog, RunIndex, readJournal, type JournalContents } from './journal.js';
+import { journalDir } from './paths.js';
 import type { TrackingStore } from './store.js';
 import { Planner, type Op } from './plan.js';
 import { Dispatcher } from './dispatch.js';
@@ -53,10 +54,10 @@ export async function syncJournal(projectDir: string, options: SyncOptions): Pro
   if (override !== null && !override.ok) return err(override.error);
   const fallback = resolveTarget(null, options.env, projectDir);
   const stores = new Map<string, TrackingStore>();
-  const storeFor = (header: JournalContents['header']): Result<TrackingStore, string> => {
+  const storeFor = async (header: JournalContents['header']): Promise<Result<TrackingStore, string>> => {
     const target = override ?? (header.trackingUri !== undefined ? resolveTarget(header.trackingUri, withoutUri(options.env), projectDir) : fallback);
     if (!target.ok) return target;
-    const store = stores.get(target.value.uri) ?? openStore(target.value, options);
+    const store = stores.get(target.value.uri) ?? (await openStore(target.value, options));
     stores.set(target.value.uri, store);
     return ok(store);
   };
@@ -66,7 +67,7 @@ export async function syncJournal(projectDir: string, options: SyncOptions): Pro
     const contents = await readJournal(file);
     if (contents === null) continue;
     if (options.runIds !== undefined && !options.runIds.includes(contents.header.info.runId)) continue;
-    const store = storeFor(contents.header);
+    const store = await storeFor(contents.header);
     try {
       if (!store.ok) throw new Error(store.error);
       journals.push(await syncOne({ ...shared, store: store.value }, contents));

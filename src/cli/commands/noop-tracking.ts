@@ -46,7 +46,7 @@ export async function unchangedSince(session: Session, env: Env): Promise<Unchan
   const [{ recordedState, stateOf }, { openStore }] = await Promise.all([import('../../tracking/recorded-state.js'), import('../../tracking/open-store.js')]);
   const recorded = await recordedState(session.pipeline.projectDir, found.slot);
   if (recorded === undefined || recorded.state !== stateOf(selectedState(session))) return null;
-  const status = await openStore(found.target, { requestTimeoutMs: 5_000 }).runStatus(recorded.mlflowRunId);
+  const status = await (await openStore(found.target, { requestTimeoutMs: 5_000 })).runStatus(recorded.mlflowRunId);
   if (!status.ok || status.value !== 'FINISHED') return null;
   return {
     text: `MLflow: nothing ran or changed since run ${recorded.mlflowRunId} (blu run ${recorded.bluRunId}, ${recorded.recordedAt}) ` +

@@ -50,7 +50,7 @@ export const runsCommand: Command = async (argv, io) => {
   if (Number.isNaN(last) || parsed.value.positionals.length > 0) return usage(io, 'runs: --last takes a positive integer and there are no arguments', RUNS_USAGE);
   const target = targetFor(io, parsed.value.values['tracking-uri']);
   if (!target.ok) return usage(io, target.error, RUNS_USAGE);
-  const runs = await listPipelineRuns(openStore(target.value));
+  const runs = await listPipelineRuns(await openStore(target.value));
   if (!runs.ok) {
     io.stderr(`runs: cannot read MLflow: ${runs.error.message}\n`);
     return EXIT.failed;
@@ -88,7 +88,7 @@ export const compareCommand: Command = async (argv, io) => {
   }
   const target = targetFor(io, parsed.value.values['tracking-uri']);
   if (!target.ok) return usage(io, target.error, COMPARE_USAGE);
-  const store = openStore(target.value);
+  const store = await openStore(target.value);
   const details = await loadDetails(store, wanted, last, (note) => io.stderr(`compare: ${note}\n`));
   if (!details.ok) {
     io.stderr(`compare: ${details.error}\n`);
