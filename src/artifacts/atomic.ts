@@ -15,8 +15,17 @@ export const TEMP_MARKER = '.blu-tmp-';
 
 export const fsyncAsync = promisify(fsync);
 
+/** Random once per process, then counted: unique names without a random draw per file. */
+const PROCESS_TAG = randomBytes(6).toString('hex');
+let tempCount = 0;
+
+/** A name no other writer uses: this process's random tag and a counter. */
+export function uniqueSuffix(): string {
+  return `${PROCESS_TAG}${(tempCount++).toString(36)}`;
+}
+
 export function tempSiblingPath(target: string): string {
-  return join(dirname(target), `.${basename(target)}${TEMP_MARKER}${randomBytes(6).toString('hex')}`);
+  return join(dirname(target), `.${basename(target)}${TEMP_MARKER}${uniqueSuffix()}`);
 }
 
 /**

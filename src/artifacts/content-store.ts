@@ -5,12 +5,12 @@
  * user does to a restored output can corrupt the cache. Every restore rehashes what it copies: a
  * blob damaged on disk is evicted and reported as 'corrupt-blob', and never reaches the workspace.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, createReadStream, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { chmod, lstat, mkdir, open, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { DeferredDirSync } from './atomic.js';
-import { fsyncAsync, fsyncDirSync, tempSiblingPath } from './atomic.js';
+import { fsyncAsync, fsyncDirSync, tempSiblingPath, uniqueSuffix } from './atomic.js';
 import { sha256Hex } from './canonical.js';
 import { ArtifactError, hasErrno } from './errors.js';
 import { readdirOrEmpty } from './fsx.js';
@@ -289,7 +289,7 @@ export class ContentStore {
 
   #newTempPath(): string {
     this.#mkdirOnce(this.#tempDir);
-    return join(this.#tempDir, `put-${process.pid}-${randomBytes(8).toString('hex')}`);
+    return join(this.#tempDir, `put-${process.pid}-${uniqueSuffix()}`);
   }
 
   /**
