@@ -53,9 +53,13 @@ export async function recordedState(projectDir: string, slot: StateSlot): Promis
   return (await readStates(projectDir))[slotKey(slot)];
 }
 
+/** Slots kept: the most recently recorded (a throw-away store, as a benchmark uses, leaves one behind). */
+const MAX_SLOTS = 200;
+
 export async function recordState(projectDir: string, slot: StateSlot, state: RecordedState): Promise<Result<void, string>> {
-  const slots = await readStates(projectDir);
-  slots[slotKey(slot)] = state;
+  const all = await readStates(projectDir);
+  all[slotKey(slot)] = state;
+  const slots = Object.fromEntries(Object.entries(all).sort(([, a], [, b]) => String(b.recordedAt).localeCompare(String(a.recordedAt))).slice(0, MAX_SLOTS));
   try {
     writeSmallFileAtomicSync(fileOf(projectDir), JSON.stringify({ version: FORMAT_VERSION, slots } satisfies StateFile));
     return ok(undefined);

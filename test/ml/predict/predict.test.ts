@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
