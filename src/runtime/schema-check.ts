@@ -1,16 +1,46 @@
+import { createRequire } from 'node:module';
 import { ajvLib } from './lazy-deps.js';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { Diagnostic, PathSegment, SourceMap } from './diagnostics.js';
 import { suggestion } from './diagnostics.js';
+import { SHIPPED_SCHEMAS, type ShippedSchemaName } from '../schemas/index.js';
+
+/** The one set of options, for validators compiled here and those generated at build time. */
+export const AJV_OPTIONS = { allErrors: true, strict: false, allowUnionTypes: true, verbose: true } as const;
+
+/** What src/schemas/build-validators.ts writes next to the compiled schemas module. */
+export type GeneratedValidators = Readonly<Record<ShippedSchemaName, ValidateFunction>> & { readonly sourceHashes: Readonly<Record<string, string>> };
 
 let ajv: InstanceType<ReturnType<typeof ajvLib>['Ajv']> | null = null;
 const compiled = new WeakMap<object, ValidateFunction>();
+let generatedModule: GeneratedValidators | null | undefined;
+
+/**
+ * The build-time validator of a shipped schema, when one was generated from its current text.
+ * Compiling the pipeline schema cost ~140 ms (ajv's load included) of every run after an edit of
+ * the pipeline file. Missing (running from the TypeScript sources) means: compile here.
+ */
+function generated(schema: object): ValidateFunction | undefined {
+  const shipped = SHIPPED_SCHEMAS.find((s) => s.schema === schema);
+  if (shipped === undefined) return undefined;
+  if (generatedModule === undefined) {
+    try {
+      generatedModule = createRequire(import.meta.url)('../schemas/validators.cjs') as GeneratedValidators;
+    } catch {
+      generatedModule = null;
+    }
+  }
+  return generatedModule?.sourceHashes[shipped.name] === shipped.sha256 ? generatedModule[shipped.name] : undefined;
+}
 
 function compile(schema: object): ValidateFunction {
   let fn = compiled.get(schema);
   if (!fn) {
-    ajv ??= new (ajvLib().Ajv)({ allErrors: true, strict: false, allowUnionTypes: true, verbose: true });
-    fn = ajv.compile(schema);
+    fn = generated(schema);
+    if (!fn) {
+      ajv ??= new (ajvLib().Ajv)(AJV_OPTIONS);
+      fn = ajv.compile(schema);
+    }
     compiled.set(schema, fn);
   }
   return fn;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -15,8 +16,23 @@ function schemaFile(name: string): string {
   throw new Error(`blu-pipe is installed incompletely: schema ${name} not found`);
 }
 
-export const PIPELINE_SCHEMA: object = JSON.parse(schemaFile('pipeline.schema.json')) as object;
-export const OVERLAY_SCHEMA: object = JSON.parse(schemaFile('overlay.schema.json')) as object;
+export type ShippedSchemaName = 'pipeline' | 'overlay';
+
+/** A shipped schema with the hash of its text: a validator generated from another text is not used for it. */
+export interface ShippedSchema {
+  readonly name: ShippedSchemaName;
+  readonly schema: object;
+  readonly sha256: string;
+}
+
+function shipped(name: ShippedSchemaName): ShippedSchema {
+  const text = schemaFile(`${name}.schema.json`);
+  return { name, schema: JSON.parse(text) as object, sha256: createHash('sha256').update(text).digest('hex') };
+}
+
+export const SHIPPED_SCHEMAS: readonly ShippedSchema[] = [shipped('pipeline'), shipped('overlay')];
+export const PIPELINE_SCHEMA: object = SHIPPED_SCHEMAS[0]!.schema;
+export const OVERLAY_SCHEMA: object = SHIPPED_SCHEMAS[1]!.schema;
 
 export function schemaPath(name: 'pipeline' | 'overlay'): string {
   return fileURLToPath(new URL(`../../../src/schemas/${name}.schema.json`, import.meta.url));
