@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, fsync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { writeCreatingDir } from '../base/files.js';
+import { openCreatingDir } from '../base/files.js';
 import { basename, dirname, join } from 'node:path';
 
 /** Suffix shared by every temp file we create, so gc can recognise and age them. */
@@ -56,8 +56,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
   const dir = dirname(path);
   const temp = tempSiblingPath(path);
   try {
-    let fd = -1;
-    writeCreatingDir(temp, (f) => (fd = openSync(f, 'wx', 0o644)));
+    const fd = openCreatingDir(temp, 'wx', 0o644);
     try {
       writeFileSync(fd, data);
       await fsyncAsync(fd);

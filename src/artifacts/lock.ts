@@ -18,11 +18,11 @@
  * against a thread-pool round trip and promise per call otherwise.
  */
 import { randomUUID } from 'node:crypto';
-import { closeSync, fstatSync, lstatSync, openSync, readFileSync, readdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, readFileSync, readdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { link, rename, unlink, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { writeCreatingDir } from '../base/files.js';
+import { openCreatingDir } from '../base/files.js';
 import { err, ok, type Result } from '../base/result.js';
 import { hasErrno } from './errors.js';
 
@@ -118,17 +118,13 @@ export async function readLockHolder(file: string): Promise<LockHolder | undefin
  */
 async function tryCreate(file: string, holder: LockHolder): Promise<number | null> {
   try {
-    let inode = 0;
-    writeCreatingDir(file, (f) => {
-      const fd = openSync(f, 'wx', 0o644);
-      try {
-        writeSync(fd, JSON.stringify(holder));
-        inode = fstatSync(fd).ino;
-      } finally {
-        closeSync(fd);
-      }
-    });
-    return inode;
+    const fd = openCreatingDir(file, 'wx', 0o644);
+    try {
+      writeSync(fd, JSON.stringify(holder));
+      return fstatSync(fd).ino;
+    } finally {
+      closeSync(fd);
+    }
   } catch (error) {
     if (hasErrno(error, 'EEXIST')) return null;
     throw error;

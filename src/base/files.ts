@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -13,4 +13,11 @@ export function writeCreatingDir(file: string, write: (file: string) => void): v
     mkdirSync(path.dirname(file), { recursive: true });
     write(file);
   }
+}
+
+/** Opens `file` (e.g. 'a', 'wx'), making its directory only when it is missing. */
+export function openCreatingDir(file: string, flags: string, mode?: number): number {
+  let fd = -1;
+  writeCreatingDir(file, (f) => (fd = openSync(f, flags, mode)));
+  return fd;
 }

@@ -11,7 +11,7 @@ import { externalDeps, keyComponents, stepKey } from './keys.js';
 import type { ProjectLayout } from './layout.js';
 import { lockRefFor, readLockSection } from './lockfile.js';
 import type { Pipeline, StepInstance } from './pipeline.js';
-import type { PlanFacts, WorkspaceState } from './plan.js';
+import { outputCurrent, type PlanFacts, type WorkspaceState } from './plan.js';
 import type { Result } from '../base/result.js';
 import { err, ok } from '../base/result.js';
 
@@ -49,7 +49,7 @@ export async function gatherFacts(pipeline: Pipeline, layout: ProjectLayout, sto
   }
   // Only an entry that may be restored needs its blobs: one whose outputs differ from the workspace.
   await Promise.all(
-    [...entries.values()].filter((entry) => entry.outputs.some((o) => !sameOutput(workspace.get(o.path), o.hash))).map(async (entry) => {
+    [...entries.values()].filter((entry) => entry.outputs.some((o) => !outputCurrent(workspace.get(o.path), o.hash))).map(async (entry) => {
       storeComplete.set(entry.key, (await Promise.all(entry.outputs.map((o) => stores.cas.verify(o)))).every(Boolean));
     }),
   );
@@ -57,10 +57,6 @@ export async function gatherFacts(pipeline: Pipeline, layout: ProjectLayout, sto
     for (const out of step.outs.filter((o) => !o.cache)) workspace.set(out.path, await stores.stat.hashPath(path.join(pipeline.projectDir, out.path)));
   }
   return ok({ keys, entries, storeComplete, workspace, lock, incomplete });
-}
-
-function sameOutput(now: WorkspaceState | undefined, hash: string): boolean {
-  return now !== undefined && now.type !== 'missing' && now.hash === hash;
 }
 
 async function hashDeps(step: StepInstance, deps: readonly string[], pipeline: Pipeline, stat: StatCache, missing: Diagnostic[]): Promise<Record<string, string>> {

@@ -15,10 +15,10 @@
  * release (read as still held: the reader waits one more poll) or a lease taken under a step lock
  * that the reader, which checks under the same lock, cannot be holding.
  */
-import { closeSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, readFileSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { writeCreatingDir } from '../base/files.js';
+import { openCreatingDir } from '../base/files.js';
 
 export interface LeaseHolder {
   readonly runId: string;
@@ -97,10 +97,10 @@ export class OutputLeases {
   #append(text: string): void {
     if (this.#fd === null) {
       const holder: Holder = { runId: this.#runId, pid: process.pid, host: os.hostname(), since: new Date().toISOString() };
-      writeCreatingDir(this.#file, (f) => (this.#fd = openSync(f, 'a')));
-      writeSync(this.#fd!, `${JSON.stringify(holder)}\n`);
+      this.#fd = openCreatingDir(this.#file, 'a');
+      writeSync(this.#fd, `${JSON.stringify(holder)}\n`);
     }
-    writeSync(this.#fd!, text);
+    writeSync(this.#fd, text);
   }
 
   #foreignLogs(): string[] {

@@ -79,12 +79,22 @@ function historyOf(stepId: string, components: KeyComponents, facts: PlanFacts):
   return incomplete ? [...changes, { kind: 'incomplete-previous-attempt', runId: incomplete }] : changes;
 }
 
+/** Whether the workspace holds exactly the output a cache entry recorded. */
+export function outputCurrent(now: WorkspaceState | undefined, hash: string): boolean {
+  return now !== undefined && now.type !== 'missing' && now.hash === hash;
+}
+
+/** Nothing to run or restore: every selected step is fresh. */
+export function isNoopPlan(plan: Plan): boolean {
+  return plan.steps.every((p) => p.action === 'fresh' || p.action === 'skip');
+}
+
 function checkOutputs(entry: ActionCacheEntry, step: PlanStepInput, workspace: ReadonlyMap<string, WorkspaceState>): StaleReason[] {
   const reasons: StaleReason[] = [];
   for (const out of entry.outputs) {
-    const now = workspace.get(out.path) ?? { type: 'missing' };
-    if (now.type === 'missing') reasons.push({ kind: 'output-missing', path: out.path });
-    else if (now.hash !== out.hash) reasons.push({ kind: 'output-modified', path: out.path });
+    const now = workspace.get(out.path);
+    if (outputCurrent(now, out.hash)) continue;
+    reasons.push({ kind: now === undefined || now.type === 'missing' ? 'output-missing' : 'output-modified', path: out.path });
   }
   for (const out of step.outs.filter((o) => !o.cache)) {
     if ((workspace.get(out.path) ?? { type: 'missing' }).type === 'missing') reasons.push({ kind: 'output-missing', path: out.path });

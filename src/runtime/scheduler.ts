@@ -16,7 +16,7 @@ import { schedulingPriorities } from './graph.js';
 import { pGraphLib } from './lazy-deps.js';
 import { lockRefFor, updateLockFile } from './lockfile.js';
 import type { Pipeline, StepInstance } from './pipeline.js';
-import type { Plan, PlannedStep } from './plan.js';
+import { isNoopPlan, type Plan, type PlannedStep } from './plan.js';
 import type { ResourcePool } from './resources.js';
 import type { StepSpec, UpstreamOutputs } from './step-spec.js';
 
@@ -98,7 +98,7 @@ export class Scheduler {
     const parallel = Math.max(1, this.ctx.executor.maxParallel);
     try {
       // A no-op only re-checks outputs, in plan (topological) order: no graph library to load.
-      if (active.every((p) => p.action === 'fresh')) for (const p of active) await this.#runOne(p);
+      if (isNoopPlan(this.ctx.plan)) for (const p of active) await this.#runOne(p);
       else await new (pGraphLib().PGraph)(nodes, edges).run({ concurrency: parallel + COMMIT_OVERLAP });
     } finally {
       this.#leases.releaseAll();

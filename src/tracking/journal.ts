@@ -6,13 +6,13 @@
  *   journal/<runId>.acks.jsonl   one line per acknowledged operation, per store URI
  *   index.jsonl                  (store, blu run, step) → MLflow run id, for restored steps
  */
-import { appendFileSync, closeSync, fstatSync, mkdirSync, openSync, promises as fs, readFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, fstatSync, promises as fs, readFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { PipelineRunInfo } from './tracker.js';
 import type { JournalEvent } from './plan.js';
 import type { CreatedRun } from './store.js';
 import { type Result, ok, err } from '../base/result.js';
-import { writeCreatingDir } from '../base/files.js';
+import { openCreatingDir, writeCreatingDir } from '../base/files.js';
 import { fsyncAsync } from '../artifacts/atomic.js';
 import { journalDir, trackingDir } from './paths.js';
 
@@ -40,7 +40,6 @@ export interface JournalHeader {
   readonly trackingUri?: string;
 }
 
-
 /** JSON cannot hold NaN/±Infinity: keep them as tagged objects so replays see the same numbers. */
 function replacer(_key: string, value: unknown): unknown {
   if (typeof value === 'number' && !Number.isFinite(value)) return { $num: String(value) };
@@ -59,18 +58,6 @@ function reviver(_key: string, value: unknown): unknown {
 export const encodeLine = (value: unknown): string => `${JSON.stringify(value, replacer)}\n`;
 export const decodeLine = (line: string): unknown => JSON.parse(line, reviver);
 
-
-/** Opens `file` for appending, making its directory only when it is missing. */
-function openForAppend(file: string): number {
-  try {
-    return openSync(file, 'a');
-  } catch (cause) {
-    if ((cause as NodeJS.ErrnoException).code !== 'ENOENT') throw cause;
-    mkdirSync(path.dirname(file), { recursive: true });
-    return openSync(file, 'a');
-  }
-}
-
 /**
  * Append-only journal file; each `append` is one write plus one fsync. Only the fsync goes to the
  * thread pool: opening and the small writes are synchronous, since on a busy machine every
@@ -83,7 +70,7 @@ export class JournalWriter {
   static async open(projectDir: string, header: JournalHeader): Promise<Result<JournalWriter, string>> {
     const file = path.join(journalDir(projectDir), `${safeName(header.info.runId)}.jsonl`);
     try {
-      const writer = new JournalWriter(openForAppend(file), file);
+      const writer = new JournalWriter(openCreatingDir(file, 'a'), file);
       const empty = fstatSync(writer.fd).size === 0;
       const written = empty ? await writer.append([header]) : ok(undefined);
       return written.ok ? ok(writer) : written;

@@ -17,11 +17,6 @@ export interface UnchangedSince {
   readonly text: string;
 }
 
-/** Every selected step is fresh: nothing runs, nothing is restored. */
-export function isNoop(session: Session): boolean {
-  return session.plan.steps.every((p) => p.action === 'fresh' || p.action === 'skip');
-}
-
 function selectedState(session: Session): { id: string; key: string }[] {
   return session.plan.steps.filter((p) => p.action !== 'skip').map((p) => ({ id: p.id, key: p.key }));
 }

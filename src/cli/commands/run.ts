@@ -6,6 +6,7 @@ import type { Reporter, RunEvent, StepOutcome } from '../../runtime/events.js';
 import type { Executor } from '../../runtime/executor.js';
 import { lazyExecutor } from '../../runtime/executors/lazy.js';
 import { newRunId } from '../../runtime/layout.js';
+import { isNoopPlan } from '../../runtime/plan.js';
 import { projectDirOf } from '../../runtime/load.js';
 import { FanOut, JsonLinesReporter, LiveReporter, PlainReporter } from '../../runtime/progress/reporters.js';
 import { ResourcePool } from '../../runtime/resources.js';
@@ -20,7 +21,7 @@ import { gitInfo, type GitInfo } from '../git-info.js';
 import type { CliIO, ExitCode } from '../io.js';
 import { EXIT } from '../io.js';
 import { usageError } from '../output.js';
-import { isNoop, rememberState, unchangedSince, type UnchangedSince } from './noop-tracking.js';
+import { rememberState, unchangedSince, type UnchangedSince } from './noop-tracking.js';
 import { loadSession, sessionOptionsFrom } from './session-options.js';
 import { RUN_USAGE } from './run-usage.js';
 
@@ -58,7 +59,7 @@ export async function runCommand(argv: readonly string[], io: CliIO): Promise<Ex
   if (typeof session === 'number') return session;
   if (values['dry-run']) return (await import('./plan-view.js')).printPlan(io, session, 'dry-run');
   const wantsTracking = values['no-track'] !== true;
-  const unchanged = wantsTracking && values['track-noop'] !== true && isNoop(session) ? await unchangedSince(session, io.env) : null;
+  const unchanged = wantsTracking && values['track-noop'] !== true && isNoopPlan(session.plan) ? await unchangedSince(session, io.env) : null;
   const track = wantsTracking && unchanged === null;
   // git runs in its own processes while the executor starts. gitInfo never rejects.
   const git = track ? gitInfo(projectDirOf(options)) : NO_GIT;
@@ -135,7 +136,7 @@ async function execute(session: Session, s: ExecuteSettings): Promise<ExitCode> 
   const started = Date.now();
   // The interim record protects a running run's cache entries from a concurrent gc and says it
   // did not finish; a no-op reads no entry and has nothing to leave unfinished.
-  if (!isNoop(session)) await writeRunRecord(runDir, session, s.runId, 'running', {});
+  if (!isNoopPlan(session.plan)) await writeRunRecord(runDir, session, s.runId, 'running', {});
   emit({ type: 'run-start', runId: s.runId, pipelineFile: pipeline.displayFile, pipelineName: pipeline.name, steps: session.plan.steps.map((p) => ({ id: p.id, action: p.action })), time: started });
   const scheduler = new Scheduler({ pipeline, plan: session.plan, layout, stores: session.stores, executor: s.executor, pool: s.pool, emit, runId: s.runId, policy: s.keepGoing ? 'keep-going' : 'no-new', signal: controller.signal, previousLock: session.facts.lock, reuseCache: !s.noCache });
   const results = await scheduler.run();
