@@ -319,9 +319,9 @@ export class ContentStore {
   #commitTemp(temp: string, hash: Sha256, checkedAndReadOnly = false): void {
     if (!checkedAndReadOnly && this.#freshenIfPresent(hash)) return; // dedup: the caller's finally removes the temp
     const dest = this.blobPath(hash);
-    this.#mkdirOnce(dirname(dest));
     if (!checkedAndReadOnly) chmodSync(temp, 0o444);
-    // A concurrent identical put may win: same bytes, harmless. ENOENT: gc removed the directory.
+    // A concurrent identical put may win: same bytes, harmless. ENOENT: the blob's shard directory
+    // is new, or gc removed it; it is made then, so the common case costs no mkdir.
     try {
       renameSync(temp, dest);
     } catch (error) {
