@@ -1,5 +1,6 @@
 /**
- * Editing a built module reruns exactly the kinds whose module graph holds it ("code changed").
+ * Editing a built module's code reruns exactly the kinds whose module graph holds it ("code changed");
+ * a comment does not.
  * Works on a copy of the built CLI (dist/ and the schemas, node_modules linked), edited like an
  * upgrade would, with a real `dataset` step on a few BBBC030 images.
  */
@@ -54,11 +55,12 @@ describe.skipIf(!hasData || !existsSync(CLI))('code changes invalidate built-in 
     const datasetOnly = datasetFiles.find((f) => f.includes('/ml/data/') && f !== entry('dataset'))!;
     expect([trainingOnly, datasetOnly].every(Boolean)).toBe(true);
 
-    appendFileSync(trainingOnly, '\n// a change to training code only\n');
+    appendFileSync(datasetOnly, '\n// a comment mended in data code: no behaviour, no rerun\n');
+    appendFileSync(trainingOnly, '\nexport const probe = 1; // a change to training code only\n');
     const untouched = JSON.parse((await blu('status', 'p.yaml', '--json')).stdout) as StatusJson;
     expect(untouched.steps.map((s) => s.state)).toEqual(['fresh', 'fresh']);
 
-    appendFileSync(datasetOnly, '\n// a change to data code\n');
+    appendFileSync(datasetOnly, '\nexport const probe = 2; // a change to data code\n');
     const touched = JSON.parse((await blu('status', 'p.yaml', '--json')).stdout) as StatusJson;
     expect(touched.steps[0]).toMatchObject({ id: 'data', state: 'stale', reasons: [{ kind: 'code-changed', detail: expect.stringMatching(/^kind dataset: [0-9a-f]{12} → [0-9a-f]{12}$/) }] });
     expect(touched.steps[1]).toMatchObject({ id: 'count', state: 'stale', reasons: [{ kind: 'upstream-changed', step: 'data' }] });
