@@ -1,4 +1,4 @@
-/** Public API of the binary inference engine for packed BLU-Net files (see ENGINE.md). */
+/** Public API of the binary inference engine for packed BLU-Net files (see docs/design/engine.md). */
 export { loadEngineModel, parseEngineModel, type EngineModel, type EngineLoadError } from './model.js';
 export { runEngine, runEngineLogits, sizeMultiple } from './forward.js';
 export type { EngineImage, EngineKernels } from './kernels.js';

@@ -49,7 +49,7 @@ function isPointwise(g: ConvGeometry): boolean {
 /**
  * 1×1 convs (the pointwise half of every separable conv) have dW = xᵀ·dy over all B·H·W pixels.
  * One transpose + BatchMatMul was 4–8× faster than the dilated-conv form here, whose huge
- * Ho×Wo "filter" with only B channels per tap is a poor shape for XNNPACK (BENCHMARKS.md).
+ * Ho×Wo "filter" with only B channels per tap is a poor shape for XNNPACK (docs/design/training-backends.md).
  */
 function pointwiseFilterGrad(scope: KernelScope, x: tf.TensorInfo, dy: tf.TensorInfo): tf.TensorInfo {
   const ci = x.shape[3] as number;

@@ -84,7 +84,7 @@ function tapWindow(scope: KernelScope, x5: tf.TensorInfo, out: Shape4, i: number
 
 /**
  * Alternative dW: one strided slice + multiply + reduce per filter tap. Memory-bound but simple;
- * kept to measure against the folded depthwise version (see BENCHMARKS.md).
+ * kept to measure against the folded depthwise version (see docs/design/training-backends.md).
  */
 export function perTapDepthwiseBackpropFilter(backendName: string): tf.KernelFunc {
   return ({ inputs, attrs, backend }) => {

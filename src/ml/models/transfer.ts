@@ -42,7 +42,7 @@ function copyLeadingWeights(source: tf.layers.Layer, target: tf.layers.Layer): R
  * How the gammas of transferred layers start. `thesis`: [M..1]/sum whatever the weight scale (the
  * original). `weight-scale`: the greedy L1 fit of the residual encoding to the transferred kernel
  * (g_m = mean |r_m|, r_{m+1} = r_m − g_m·sign(r_m)), so the binarised kernel starts close to the
- * lw_unet's instead of several times larger (a deliberate difference; see DIFFERENCES.md).
+ * lw_unet's instead of several times larger (a deliberate difference; see docs/blu-net/differences.md).
  */
 export type GammaInit = 'thesis' | 'weight-scale';
 

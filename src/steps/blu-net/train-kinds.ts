@@ -82,7 +82,7 @@ export interface BinariseWith {
 /** How a BLU-Net's gammas learn: Adam's absolute step (the thesis) or one relative to their magnitude. */
 export type GammaLr = 'absolute' | 'relative';
 
-/** How a BLU-Net's gammas start: see src/ml/DIFFERENCES.md. */
+/** How a BLU-Net's gammas start: see docs/blu-net/differences.md. */
 export type GammaStart = 'thesis' | 'weight-scale' | 'calibrated' | 'matched' | 'emulated';
 
 // Options of every step that trains a BLU-Net (binarise, and ablation with model blu_net).
