@@ -2,9 +2,10 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, readFile, readdir, rename, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import ts from 'typescript';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { acquireLock, readLockHolder, type LockHolder } from '../../src/artifacts/lock.js';
+import { REPO } from '../rig/project.js';
 import { ageBy, removeTempDirs, tempDir } from './helpers.js';
 
 afterEach(removeTempDirs);
@@ -110,21 +111,10 @@ describe('acquireLock breaking stale locks', () => {
   });
 });
 
-/** Transpiles the lock module (and what it imports) so plain `node` children can run it. */
+/** A plain `node` child running the built lock module (dist/, made by `npm run build` before the tests). */
 async function buildChildFixture(dir: string): Promise<string> {
-  const sources = ['src/artifacts/lock.ts', 'src/artifacts/errors.ts', 'src/base/result.ts', 'src/base/files.ts'];
-  for (const src of sources) {
-    const code = await readFile(resolve(src), 'utf8');
-    const js = ts.transpileModule(code, {
-      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
-    }).outputText;
-    const dest = join(dir, src.replace(/^src\//, '').replace(/\.ts$/, '.js'));
-    await mkdir(dirname(dest), { recursive: true });
-    await writeFile(dest, js);
-  }
-  await writeFile(join(dir, 'package.json'), '{"type":"module"}');
   const child = join(dir, 'child.mjs');
-  await writeFile(child, CHILD_SOURCE);
+  await writeFile(child, CHILD_SOURCE.replace('./artifacts/lock.js', pathToFileURL(join(REPO, 'dist/src/artifacts/lock.js')).href));
   return child;
 }
 

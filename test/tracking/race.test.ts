@@ -1,30 +1,20 @@
 /**
  * Two (and more) real processes create the same experiment in one file store at the same moment.
- * The tracking sources are transpiled with the TypeScript compiler API into a temp dir, so each
- * process runs the real FileStore code.
+ * Each process runs the built FileStore (dist/, made by `npm run build` before the tests).
  */
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { execa } from 'execa';
-import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const projectRoot = path.resolve(import.meta.dirname, '../..');
-const SOURCES = ['src/tracking/file-store.ts', 'src/tracking/store.ts', 'src/tracking/yaml-emit.ts', 'src/base/result.ts', 'src/base/files.ts', 'src/runtime/lazy-deps.ts'];
+const fileStoreModule = pathToFileURL(path.join(projectRoot, 'dist/src/tracking/file-store.js')).href;
 let build = '';
 
 beforeAll(async () => {
   build = await fs.mkdtemp(path.join(os.tmpdir(), 'blu-race-'));
-  await fs.symlink(path.join(projectRoot, 'node_modules'), path.join(build, 'node_modules'));
-  await fs.writeFile(path.join(build, 'package.json'), '{"type":"module"}');
-  for (const source of SOURCES) {
-    const text = await fs.readFile(path.join(projectRoot, source), 'utf8');
-    const js = ts.transpileModule(text, { compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 } }).outputText;
-    const out = path.join(build, source.replace(/\.ts$/, '.js'));
-    await fs.mkdir(path.dirname(out), { recursive: true });
-    await fs.writeFile(out, js);
-  }
 });
 
 afterAll(async () => {
@@ -36,7 +26,7 @@ describe('file store experiment creation across processes', () => {
     const root = path.join(build, 'mlruns');
     const startAt = Date.now() + 1_500; // every process waits for the same moment, then races
     const script = `
-      import { FileStore } from './src/tracking/file-store.js';
+      import { FileStore } from '${fileStoreModule}';
       while (Date.now() < ${startAt}) await new Promise((r) => setTimeout(r, 1));
       const r = await new FileStore(${JSON.stringify(root)}).ensureExperiment('raced');
       console.log(r.ok ? r.value : 'ERR ' + r.error.message);`;
