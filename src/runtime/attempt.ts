@@ -8,8 +8,8 @@ import { contentSize, describeNoSpace, isNoSpace } from '../artifacts/no-space.j
 import type { ContentStore } from '../artifacts/content-store.js';
 import type { StatCache } from '../artifacts/stat-cache.js';
 import type { ActionCacheEntry, MetricPoint, StoredOutput } from '../artifacts/types.js';
-import type { StepKindRegistry } from '../steps/kind.js';
-import { runCommand } from '../steps/run-command.js';
+import type { StepKindRegistry } from './kinds/kind.js';
+import { runCommand } from './kinds/run-command.js';
 import type { StepFailure } from './events.js';
 import type { AttemptSuccess, StepReport } from './executor.js';
 import type { Result } from '../base/result.js';

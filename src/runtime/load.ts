@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { RawOverlay, RawPipeline } from '../schemas/types.js';
-import type { StepKindRegistry } from '../steps/kind.js';
+import type { StepKindRegistry } from './kinds/kind.js';
 import type { Diagnostic, SourceMap } from './diagnostics.js';
 import { sortDiagnostics } from './diagnostics.js';
 import { detectCycles } from './graph.js';

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { RawOutput, RawPipeline, RawStep } from '../schemas/types.js';
-import type { StepKindRegistry } from '../steps/kind.js';
+import type { StepKindRegistry } from './kinds/kind.js';
 import type { Diagnostic, PathSegment, SourceMap } from './diagnostics.js';
 import { suggestion } from './diagnostics.js';
 import { parseDuration } from './durations.js';

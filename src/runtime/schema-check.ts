@@ -3,10 +3,9 @@ import { ajvLib } from './lazy-deps.js';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { Diagnostic, PathSegment, SourceMap } from './diagnostics.js';
 import { suggestion } from './diagnostics.js';
-import { SHIPPED_SCHEMAS, type ShippedSchemaName } from '../schemas/index.js';
+import { AJV_OPTIONS, SHIPPED_SCHEMAS, type ShippedSchemaName } from '../schemas/index.js';
 
 /** The one set of options, for validators compiled here and those generated at build time. */
-export const AJV_OPTIONS = { allErrors: true, strict: false, allowUnionTypes: true, verbose: true } as const;
 
 /** What src/schemas/build-validators.ts writes next to the compiled schemas module. */
 export type GeneratedValidators = Readonly<Record<ShippedSchemaName, ValidateFunction>> & { readonly sourceHashes: Readonly<Record<string, string>> };

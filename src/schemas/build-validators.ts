@@ -6,14 +6,15 @@
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { ajvLib } from '../runtime/lazy-deps.js';
-import { AJV_OPTIONS } from '../runtime/schema-check.js';
-import { SHIPPED_SCHEMAS } from './index.js';
+import { AJV_OPTIONS, SHIPPED_SCHEMAS } from './index.js';
 
-type Ajv = InstanceType<ReturnType<typeof ajvLib>['Ajv']>;
+import AjvModule from 'ajv';
+
+type Ajv = InstanceType<typeof AjvModule.default>;
+const Ajv = AjvModule.default;
 /** ajv's standalone code generator: module name → schema key in, CommonJS source out. */
 const standaloneCode = (createRequire(import.meta.url)('ajv/dist/standalone') as { default: (ajv: Ajv, refs: Record<string, string>) => string }).default;
-const ajv: Ajv = new (ajvLib().Ajv)({ ...AJV_OPTIONS, code: { source: true } });
+const ajv: Ajv = new Ajv({ ...AJV_OPTIONS, code: { source: true } });
 for (const { name, schema } of SHIPPED_SCHEMAS) ajv.addSchema(schema, name);
 const code = standaloneCode(ajv, Object.fromEntries(SHIPPED_SCHEMAS.map(({ name }) => [name, name])));
 const hashes = Object.fromEntries(SHIPPED_SCHEMAS.map(({ name, sha256 }) => [name, sha256]));

@@ -18,6 +18,9 @@ function schemaFile(name: string): string {
 
 export type ShippedSchemaName = 'pipeline' | 'overlay';
 
+/** How every validator of these schemas is compiled, at build time and at run time alike. */
+export const AJV_OPTIONS = { allErrors: true, strict: false, allowUnionTypes: true, verbose: true } as const;
+
 /** A shipped schema with the hash of its text: a validator generated from another text is not used for it. */
 export interface ShippedSchema {
   readonly name: ShippedSchemaName;

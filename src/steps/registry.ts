@@ -1,5 +1,5 @@
 import { BLU_NET_KINDS } from './blu-net/index.js';
-import { StepKindRegistry } from './kind.js';
+import { StepKindRegistry } from '../runtime/kinds/kind.js';
 
 /** Every step kind shipped with blu-pipe (usable as `uses: <name>`). */
 export function builtinRegistry(): StepKindRegistry {

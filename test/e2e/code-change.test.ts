@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CodeHasher } from '../../src/steps/code-hash.js';
+import { CodeHasher } from '../../src/runtime/kinds/code-hash.js';
 import { dataDir, hasData } from '../ml/data/data-dir.js';
 import { CLI, REPO, TempProject } from '../rig/project.js';
 

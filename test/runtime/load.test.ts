@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatDiagnostic } from '../../src/runtime/diagnostics.js';
 import { loadPipeline } from '../../src/runtime/load.js';
-import type { StepKindDefinition } from '../../src/steps/kind.js';
-import { StepKindRegistry } from '../../src/steps/kind.js';
+import type { StepKindDefinition } from '../../src/runtime/kinds/kind.js';
+import { StepKindRegistry } from '../../src/runtime/kinds/kind.js';
 import { TempProject } from '../rig/project.js';
 
 const projects: TempProject[] = [];

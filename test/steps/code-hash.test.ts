@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import ts from 'typescript';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CodeHasher, kindCodeHashes } from '../../src/steps/code-hash.js';
+import { CodeHasher, kindCodeHashes } from '../../src/runtime/kinds/code-hash.js';
 import { builtinRegistry } from '../../src/steps/registry.js';
 import { REPO } from '../rig/project.js';
 

@@ -34,7 +34,7 @@ export async function doctorCommand(argv: readonly string[], io: CliIO): Promise
   if (wantsHelp(argv)) return printUsage(io, DOCTOR_USAGE);
   io.stdout(`blu-pipe ${VERSION} on Node ${process.version} (${process.platform}/${process.arch})\n`);
   io.stdout(`pipeline schema: ${schemaPath('pipeline')}\n`);
-  const { describeBackends } = await import('../../ml/backend/index.js');
+  const { describeBackends } = await import('../../ml/backend/describe.js');
   const backend = argv.find((a) => a.startsWith('--backend='))?.slice('--backend='.length);
   if (backend) process.env.BLU_BACKEND = backend; // initBackend reads it, as steps do
   io.stdout(`${await describeBackends()}\n`);

@@ -13,7 +13,7 @@ import { ResourcePool } from '../../runtime/resources.js';
 import { Scheduler } from '../../runtime/scheduler.js';
 import type { Session } from '../../runtime/session.js';
 import type { MlflowTracker } from '../../tracking/mlflow-tracker.js';
-import type { StepKindRegistry } from '../../steps/kind.js';
+import type { StepKindRegistry } from '../../runtime/kinds/kind.js';
 import { builtinRegistry } from '../../steps/registry.js';
 import { PIPELINE_OPTIONS, parse, positiveInt, stringList, stringValue } from '../args.js';
 import { CLI_ENTRY, VERSION } from '../entry.js';

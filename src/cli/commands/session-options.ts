@@ -1,6 +1,6 @@
 import type { SessionOptions, Session } from '../../runtime/session.js';
 import { openSession } from '../../runtime/session.js';
-import type { StepKindRegistry } from '../../steps/kind.js';
+import type { StepKindRegistry } from '../../runtime/kinds/kind.js';
 import type { Parsed } from '../args.js';
 import { stringList, stringValue } from '../args.js';
 import type { CliIO, ExitCode } from '../io.js';

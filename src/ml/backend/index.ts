@@ -152,7 +152,6 @@ async function ensureActive(name: BackendName): Promise<void> {
   if (tf.getBackend() !== tfName) await tf.setBackend(tfName);
 }
 
-export { describeBackends } from './describe.js';
 
 export function activeBackend(): BackendInfo | undefined {
   return active;

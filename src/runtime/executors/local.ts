@@ -2,7 +2,7 @@ import type { WriteStream } from 'node:fs';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { StepKindRegistry } from '../../steps/kind.js';
+import type { StepKindRegistry } from '../kinds/kind.js';
 import type { CommitStores } from '../attempt.js';
 import { runAttempt } from '../attempt.js';
 import type { StepFailure } from '../events.js';

@@ -1,4 +1,4 @@
-import type { StepKindDefinition } from '../kind.js';
+import type { StepKindDefinition } from '../../runtime/kinds/kind.js';
 import { ARTIFACT, artifactPath, out, withOf } from './common.js';
 
 /** `with:` of a `dataset` step. */

@@ -1,5 +1,5 @@
 /** The BLU-Net thesis step kinds (definitions only; implementations load lazily). */
-import type { StepKindDefinition } from '../kind.js';
+import type { StepKindDefinition } from '../../runtime/kinds/kind.js';
 import { datasetKind } from './dataset.js';
 import { evaluateKind, latencyKind, reportKind, sizeKind } from './measure-kinds.js';
 import { predictKind } from './predict-kind.js';

@@ -1,5 +1,5 @@
 /** The measuring kinds: evaluate (per model), size, latency, and the aggregating report. */
-import type { StepKindDefinition } from '../kind.js';
+import type { StepKindDefinition } from '../../runtime/kinds/kind.js';
 import type { JsonValue } from '../../base/result.js';
 import { ARTIFACT, artifactPath, out, STEP_REF_SCHEMA, withOf } from './common.js';
 

@@ -1,5 +1,5 @@
 /** `predict`: segments a folder of new images with a trained model (e.g. as a pipeline's last step). */
-import type { StepKindDefinition } from '../kind.js';
+import type { StepKindDefinition } from '../../runtime/kinds/kind.js';
 import { ARTIFACT, artifactPath, out, STEP_REF_SCHEMA, withOf } from './common.js';
 
 export interface PredictWith {

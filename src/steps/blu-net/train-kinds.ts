@@ -1,6 +1,6 @@
 /** The training kinds: pretrain (U-Net), hint (lw_unet), binarise (BLU-Net), ablation (from scratch). */
 import type { JsonValue } from '../../base/result.js';
-import type { StepKindDefinition } from '../kind.js';
+import type { StepKindDefinition } from '../../runtime/kinds/kind.js';
 import { ARCHITECTURES, ARTIFACT, artifactPath, out, RUN_SEED_SCHEMA, STEP_REF_SCHEMA, TRAIN_SCHEMA, WIDTH_SCHEMA, withOf } from './common.js';
 
 function modelOuts(stepId: string) {

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { describeBackends, initBackend, parseBackendName } from '../../../src/ml/backend/index.js';
+import { describeBackends } from '../../../src/ml/backend/describe.js';
+import { initBackend, parseBackendName } from '../../../src/ml/backend/index.js';
 
 // npm ci writes this when it built and verified tfjs-node; auto must then pick it.
 const nativeInstalled = existsSync('node_modules/@tensorflow/tfjs-node/blu-native.json');

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { BackendInfo } from '../../../ml/backend/index.js';
 import { err, ok, type Result } from '../../../base/result.js';
 import type { UpstreamOutputs } from '../../../runtime/step-spec.js';
-import type { StepRunContext, StepRunFailure } from '../../kind.js';
+import type { StepRunContext, StepRunFailure } from '../../../runtime/kinds/kind.js';
 import { artifactPath } from '../common.js';
 
 export type StepResult<T> = Result<T, StepRunFailure>;

@@ -1,7 +1,7 @@
 /** Loads the dataset artifact of an upstream `dataset` step. */
 import { loadDataset, type DatasetSplit } from '../../../ml/data/index.js';
 import { ok } from '../../../base/result.js';
-import type { StepRunContext } from '../../kind.js';
+import type { StepRunContext } from '../../../runtime/kinds/kind.js';
 import { ARTIFACT } from '../common.js';
 import { failure, upstreamArtifact, type StepResult } from './context.js';
 

@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import sharp from 'sharp';
 import { loadDataset, type DatasetSplit, type Sample } from '../../../ml/data/index.js';
 import { ok } from '../../../base/result.js';
-import type { StepImplementation, StepRunContext } from '../../kind.js';
+import type { StepImplementation, StepRunContext } from '../../../runtime/kinds/kind.js';
 import { ARTIFACT, withOf } from '../common.js';
 import type { DatasetWith } from '../dataset.js';
 import { failure, metric, ownArtifact, writeJson, type StepResult } from './context.js';

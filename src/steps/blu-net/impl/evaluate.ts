@@ -6,7 +6,7 @@ import { clearOutside, evalPatch, type Sample } from '../../../ml/data/index.js'
 import { confusion, f1Of, iouOf } from '../../../ml/metrics.js';
 import { constantOutput, valueRange } from '../../../ml/train/index.js';
 import { ok } from '../../../base/result.js';
-import type { StepImplementation, StepRunContext } from '../../kind.js';
+import type { StepImplementation, StepRunContext } from '../../../runtime/kinds/kind.js';
 import { ARTIFACT, withOf, type ModelInfo } from '../common.js';
 import type { EvaluateWith } from '../measure-kinds.js';
 import { metric, ownArtifact, reportCollapse, startBackend, writeJson, type StepResult } from './context.js';

@@ -11,7 +11,7 @@ import { loadEngineModel, loadWasmKernels, runEngine, type EngineModel, type Was
 import { buildModel, exportPackedBluNet } from '../../../ml/models/index.js';
 import { ok } from '../../../base/result.js';
 import { percentile } from '../../../base/stats.js';
-import type { StepImplementation, StepRunContext } from '../../kind.js';
+import type { StepImplementation, StepRunContext } from '../../../runtime/kinds/kind.js';
 import { ARCHITECTURES, ARTIFACT, withOf, type ModelInfo } from '../common.js';
 import { checkText } from './report-table.js';
 import type { LatencyWith } from '../measure-kinds.js';

@@ -3,7 +3,7 @@ import type * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
 import { loadModel, saveModel } from '../../../ml/models/index.js';
 import { ok } from '../../../base/result.js';
-import type { StepRunContext } from '../../kind.js';
+import type { StepRunContext } from '../../../runtime/kinds/kind.js';
 import { ARCHITECTURES, ARTIFACT, MODEL_INFO, type ModelInfo } from '../common.js';
 import { artifactOf, failure, isRecord, ownArtifact, readJson, upstreamsOf, writeJson, type StepResult } from './context.js';
 

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { checkTiling, listImages, openPredictor, predictImages, type Predictor } from '../../../ml/predict/index.js';
 import { ok } from '../../../base/result.js';
-import type { StepImplementation, StepRunContext } from '../../kind.js';
+import type { StepImplementation, StepRunContext } from '../../../runtime/kinds/kind.js';
 import { ARTIFACT, withOf } from '../common.js';
 import type { PredictWith } from '../predict-kind.js';
 import { artifactOf, failure, ownArtifact, startBackend, upstreamsOf, writeJson, type StepResult } from './context.js';

@@ -1,7 +1,7 @@
 /** `report`: the results table (markdown + JSON) from every evaluation, the sizes and the latencies. */
 import { writeFile } from 'node:fs/promises';
 import { ok } from '../../../base/result.js';
-import type { StepImplementation, StepRunContext } from '../../kind.js';
+import type { StepImplementation, StepRunContext } from '../../../runtime/kinds/kind.js';
 import { ARTIFACT, withOf } from '../common.js';
 import type { ReportWith } from '../measure-kinds.js';
 import { artifactOf, failure, isRecord, metric, ownArtifact, readJson, upstreamArtifact, upstreamsOf, writeJson, type StepResult } from './context.js';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { evalPatch } from '../../../ml/data/index.js';
 import { buildModel, exportPackedBluNet, loadPackedBluNet, thesisSize, type ModelName, type ThesisSize } from '../../../ml/models/index.js';
 import { ok } from '../../../base/result.js';
-import type { StepImplementation, StepRunContext } from '../../kind.js';
+import type { StepImplementation, StepRunContext } from '../../../runtime/kinds/kind.js';
 import { ARCHITECTURES, ARTIFACT, withOf, type ModelInfo } from '../common.js';
 import type { SizeWith } from '../measure-kinds.js';
 import { failure, metric, ownArtifact, startBackend, writeJson, type StepResult } from './context.js';

@@ -17,7 +17,7 @@ import {
 } from '../../../ml/models/index.js';
 import { detectCollapse, type RelativeLrFilter } from '../../../ml/train/index.js';
 import { ok } from '../../../base/result.js';
-import type { StepImplementation, StepRunContext } from '../../kind.js';
+import type { StepImplementation, StepRunContext } from '../../../runtime/kinds/kind.js';
 import type { AblationWith, BinariseWith, GammaLr, GammaStart, HintWith, PretrainWith } from '../train-kinds.js';
 import { ARTIFACT, phaseSeed, trainSettings, withOf, type ModelInfo, type TrainSettings } from '../common.js';
 import { failure, metric, ownArtifact, reportCollapse, startBackend, writeJson, type StepResult } from './context.js';

@@ -12,7 +12,7 @@ import {
   type TrainResult,
 } from '../../../ml/train/index.js';
 import { ok } from '../../../base/result.js';
-import type { StepRunContext } from '../../kind.js';
+import type { StepRunContext } from '../../../runtime/kinds/kind.js';
 import type { TrainSettings } from '../common.js';
 import { failure, metric, throwIfAborted, type StepResult } from './context.js';
 

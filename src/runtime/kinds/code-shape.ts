@@ -9,7 +9,7 @@
  */
 import { createRequire } from 'node:module';
 import type * as AcornModule from 'acorn';
-import { sha256Hex } from '../artifacts/canonical.js';
+import { sha256Hex } from '../../artifacts/canonical.js';
 
 export interface ModuleShape {
   /** SHA-256 of the normalised syntax tree. */

@@ -1,7 +1,7 @@
-import type { JsonValue } from '../base/result.js';
-import type { Result } from '../base/result.js';
-import type { StepReport } from '../runtime/executor.js';
-import type { OutputDecl, StepResources, StepSpec } from '../runtime/step-spec.js';
+import type { JsonValue } from '../../base/result.js';
+import type { Result } from '../../base/result.js';
+import type { StepReport } from '../executor.js';
+import type { OutputDecl, StepResources, StepSpec } from '../step-spec.js';
 
 /** What a `uses:` step declares about itself, derived purely from its validated `with:`. */
 export interface StepDeclaration {

@@ -1,11 +1,11 @@
-import type { StepFailure } from '../runtime/events.js';
-import type { StepReport } from '../runtime/executor.js';
-import { OutputRouter } from '../runtime/output-router.js';
-import type { ChildOutcome } from '../runtime/child.js';
-import { runChild } from '../runtime/child.js';
-import type { Result } from '../base/result.js';
-import { err, ok } from '../base/result.js';
-import type { StepSpec } from '../runtime/step-spec.js';
+import type { StepFailure } from '../events.js';
+import type { StepReport } from '../executor.js';
+import { OutputRouter } from '../output-router.js';
+import type { ChildOutcome } from '../child.js';
+import { runChild } from '../child.js';
+import type { Result } from '../../base/result.js';
+import { err, ok } from '../../base/result.js';
+import type { StepSpec } from '../step-spec.js';
 
 export interface CommandIO {
   readonly signal: AbortSignal;

@@ -20,8 +20,8 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readJsonFile, writeFileAtomic } from '../artifacts/atomic.js';
-import { sha256Hex } from '../artifacts/canonical.js';
+import { readJsonFile, writeFileAtomic } from '../../artifacts/atomic.js';
+import { sha256Hex } from '../../artifacts/canonical.js';
 import { type ModuleShape, moduleShape } from './code-shape.js';
 import type { StepKindRegistry } from './kind.js';
 
@@ -30,7 +30,7 @@ export type FileHasher = (absPath: string) => Promise<string | null>;
 
 /** Source-root folders that hold plumbing: a kind's hash does not follow imports into them. */
 export const PLUMBING_DIRS: readonly string[] = ['runtime', 'cli', 'tracking', 'artifacts'];
-const SOURCE_ROOT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const SOURCE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** Bump when what a shape means changes, so old memos are not reused. */
 const MEMO_VERSION = 2;
 
