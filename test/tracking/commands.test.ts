@@ -153,6 +153,11 @@ describe('runs and compare', () => {
       expect(await command(argv, cli)).toBe(2);
       expect(cli.err()).toMatch(/usage: blu-pipe /);
     }
+    for (const [command, value] of [[runsCommand, '0'], [runsCommand, '2.5'], [compareCommand, 'x']] as const) {
+      const cli = io(dir);
+      expect(await command(['--last', value], cli)).toBe(2);
+      expect(cli.err()).toContain(`--last must be a positive whole number, got '${value}'`);
+    }
     const missing = io(dir);
     expect(await compareCommand(['nope1', 'nope2'], missing)).toBe(1);
     expect(missing.err()).toMatch(/no tracked run "nope1"/);

@@ -1,8 +1,6 @@
 /** Terminal commands over the tracking store: `runs`, `compare`, `ui`, `mlflow sync`. */
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { printUsage, wantsHelp } from '../args.js';
+import { parse, positiveInt, printUsage, wantsHelp } from '../args.js';
+import { findOnPath } from '../../base/which.js';
 import { EXIT, type CliIO, type Command, type ExitCode } from '../io.js';
 import { type Result, ok, err } from '../../base/result.js';
 import { listPipelineRuns, loadRunDetail, type PipelineRunSummary, type RunDetail } from '../../tracking/reader.js';
@@ -10,17 +8,6 @@ import { resolveTarget, type Target } from '../../tracking/target.js';
 import { openStore, uiCommandLine } from '../../tracking/open-store.js';
 import { syncJournal } from '../../tracking/sync.js';
 import type { TrackingStore } from '../../tracking/store.js';
-
-type Parsed = ReturnType<typeof parseArgs>;
-
-/** parseArgs throws on unknown options: turn that into a usage message. */
-function parse(argv: readonly string[], options: NonNullable<Parameters<typeof parseArgs>[0]>['options']): Result<Parsed, string> {
-  try {
-    return ok(parseArgs({ args: [...argv], options, allowPositionals: true, strict: true }));
-  } catch (cause) {
-    return err(cause instanceof Error ? cause.message : String(cause));
-  }
-}
 
 function usage(io: CliIO, message: string, synopsis: string): ExitCode {
   io.stderr(`${message}\nusage: ${synopsis}\n`);
@@ -34,20 +21,16 @@ function targetFor(io: CliIO, flag: unknown): Result<Target, string> {
 
 const TRACKING_URI = { 'tracking-uri': { type: 'string' } } as const;
 
-function positiveInt(value: unknown): number | null {
-  if (value === undefined) return null;
-  const n = Number(value);
-  return Number.isInteger(n) && n > 0 ? n : NaN;
-}
-
 const RUNS_USAGE = 'blu-pipe runs [--last N] [--json] [--tracking-uri URI]';
 
 export const runsCommand: Command = async (argv, io) => {
   if (wantsHelp(argv)) return printUsage(io, `usage: ${RUNS_USAGE}`);
   const parsed = parse(argv, { last: { type: 'string' }, json: { type: 'boolean' }, ...TRACKING_URI });
   if (!parsed.ok) return usage(io, parsed.error, RUNS_USAGE);
-  const last = positiveInt(parsed.value.values['last']);
-  if (Number.isNaN(last) || parsed.value.positionals.length > 0) return usage(io, 'runs: --last takes a positive integer and there are no arguments', RUNS_USAGE);
+  const lastOption = positiveInt(parsed.value.values['last'], 'last');
+  if (!lastOption.ok) return usage(io, `runs: ${lastOption.error}`, RUNS_USAGE);
+  if (parsed.value.positionals.length > 0) return usage(io, 'runs takes no arguments', RUNS_USAGE);
+  const last = lastOption.value;
   const target = targetFor(io, parsed.value.values['tracking-uri']);
   if (!target.ok) return usage(io, target.error, RUNS_USAGE);
   const runs = await listPipelineRuns(await openStore(target.value));
@@ -81,9 +64,11 @@ export const compareCommand: Command = async (argv, io) => {
   if (wantsHelp(argv)) return printUsage(io, `usage: ${COMPARE_USAGE}`);
   const parsed = parse(argv, { last: { type: 'string' }, json: { type: 'boolean' }, ...TRACKING_URI });
   if (!parsed.ok) return usage(io, parsed.error, COMPARE_USAGE);
-  const last = positiveInt(parsed.value.values['last']);
+  const lastOption = positiveInt(parsed.value.values['last'], 'last');
+  if (!lastOption.ok) return usage(io, `compare: ${lastOption.error}`, COMPARE_USAGE);
+  const last = lastOption.value;
   const wanted = parsed.value.positionals;
-  if (Number.isNaN(last) || (last === null) === (wanted.length === 0) || (last !== null && last < 2) || (last === null && wanted.length < 2)) {
+  if ((last === null) === (wanted.length === 0) || (last !== null && last < 2) || (last === null && wanted.length < 2)) {
     return usage(io, 'compare: give two or more run ids, or --last N with N ≥ 2', COMPARE_USAGE);
   }
   const target = targetFor(io, parsed.value.values['tracking-uri']);
@@ -181,7 +166,7 @@ export const uiCommand: Command = async (argv, io) => {
     io.stdout(`The MLflow server is the UI: open ${target.value.uri}\n`);
     return EXIT.ok;
   }
-  const mlflow = await findOnPath('mlflow', io.env);
+  const mlflow = findOnPath(['mlflow'], io.env);
   if (parsed.value.values['print'] === true || mlflow === null) {
     if (mlflow === null && parsed.value.values['print'] !== true) io.stderr('mlflow is not on PATH (pip install mlflow); run this yourself:\n');
     io.stdout(`${command.text}\n`);
@@ -202,15 +187,6 @@ async function runMlflow(io: CliIO, mlflow: string, args: readonly string[], ext
   if (result.signal === 'SIGINT') return EXIT.interrupted;
   io.stderr(`mlflow exited with ${result.exitCode ?? result.signal ?? 'an error'}\n`);
   return EXIT.failed;
-}
-
-async function findOnPath(name: string, env: Readonly<Record<string, string | undefined>>): Promise<string | null> {
-  for (const dir of (env['PATH'] ?? '').split(path.delimiter)) {
-    if (dir === '') continue;
-    const candidate = path.join(dir, name);
-    if (await fs.access(candidate, fs.constants.X_OK).then(() => true, () => false)) return candidate;
-  }
-  return null;
 }
 
 const SYNC_USAGE = 'blu-pipe mlflow sync [--run ID]... [--include-incomplete] [--tracking-uri URI]';

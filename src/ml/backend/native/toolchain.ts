@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { err, ok, type Result } from '../../../base/result.js';
+import { findOnPath } from '../../../base/which.js';
 import { nativeError, type NativeError } from './errors.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -12,15 +13,7 @@ export interface Toolchain {
   readonly nodeDir: string | null;
 }
 
-export function findOnPath(names: readonly string[], env: Env): string | null {
-  for (const dir of (env.PATH ?? '').split(path.delimiter).filter((d) => d !== '')) {
-    for (const name of names) {
-      const candidate = path.join(dir, name);
-      if (existsSync(candidate)) return candidate;
-    }
-  }
-  return null;
-}
+export { findOnPath };
 
 function findNodeGyp(env: Env): string | null {
   const prefix = path.dirname(path.dirname(process.execPath));
