@@ -3,9 +3,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, readFile, readdir, rename, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import ts from 'typescript';
 import { acquireLock, readLockHolder, type LockHolder } from '../../src/artifacts/lock.js';
 import { ageBy, removeTempDirs, tempDir } from './helpers.js';
+import { childFixture } from '../rig/child-modules.js';
 
 afterEach(removeTempDirs);
 
@@ -110,22 +110,9 @@ describe('acquireLock breaking stale locks', () => {
   });
 });
 
-/** Transpiles the lock module (and what it imports) so plain `node` children can run it. */
-async function buildChildFixture(dir: string): Promise<string> {
-  const sources = ['src/artifacts/lock.ts', 'src/artifacts/errors.ts', 'src/base/result.ts', 'src/base/files.ts'];
-  for (const src of sources) {
-    const code = await readFile(resolve(src), 'utf8');
-    const js = ts.transpileModule(code, {
-      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
-    }).outputText;
-    const dest = join(dir, src.replace(/^src\//, '').replace(/\.ts$/, '.js'));
-    await mkdir(dirname(dest), { recursive: true });
-    await writeFile(dest, js);
-  }
-  await writeFile(join(dir, 'package.json'), '{"type":"module"}');
-  const child = join(dir, 'child.mjs');
-  await writeFile(child, CHILD_SOURCE);
-  return child;
+/** The lock module (and what it imports) for plain `node` children. */
+function buildChildFixture(dir: string): Promise<string> {
+  return childFixture(dir, ['src/artifacts/lock.ts', 'src/artifacts/errors.ts', 'src/base/result.ts', 'src/base/files.ts', 'src/base/liveness.ts'], CHILD_SOURCE);
 }
 
 // argv: lockFile logFile name holdMs [die]
