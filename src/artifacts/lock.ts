@@ -7,11 +7,12 @@
  * an old mtime makes it stale. One create per lock, not a temp file, a link and an unlink: on
  * ext4 here a create costs about 0.2 ms of kernel time, and every step that runs takes a lock.
  *
- * Liveness: the holder touches the lock's mtime every staleAfterMs/3 (an unref'd timer). Waiters
- * break a lock whose heartbeat is older than staleAfterMs, or whose holder is on this host and
- * has a dead pid (pids of other hosts mean nothing here). Breaking renames the lock to a unique
- * name first (only one breaker can win that rename), then re-checks that what it moved is the
- * stale lock it judged; if not, it links the live lock back. Releasing deletes the lock only while
+ * Liveness (src/base/liveness.ts, the rule output leases follow too): the holder touches the lock's
+ * mtime every staleAfterMs/3. Waiters break a lock whose heartbeat is older than staleAfterMs, or
+ * whose holder is on the acquirer's host (`me.host`) and has a dead pid (pids of other hosts mean
+ * nothing here). Breaking renames the lock to a unique name first (only one breaker can win that
+ * rename), then re-checks that what it moved is the stale lock it judged; if not, it links the
+ * live lock back. Releasing deletes the lock only while
  * its path still holds the inode we created (one lstat, no read-back).
  *
  * The lock files are tiny and taken for every step that runs, so their operations are synchronous,
@@ -20,9 +21,9 @@
 import { randomUUID } from 'node:crypto';
 import { closeSync, fstatSync, lstatSync, readFileSync, readdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { link, rename, unlink, utimes } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { openCreatingDir } from '../base/files.js';
+import { holderGone, liveness, startHeartbeat, type Liveness } from '../base/liveness.js';
 import { err, ok, type Result } from '../base/result.js';
 import { hasErrno } from './errors.js';
 
@@ -47,7 +48,6 @@ export interface HeldLock {
   release(): Promise<void>;
 }
 
-export const DEFAULT_STALE_AFTER_MS = 30_000;
 const DEFAULT_POLL_MS = 100;
 
 /** What a lock file looked like when we read it; `holder` is undefined if unparsable. */
@@ -62,16 +62,16 @@ export async function acquireLock(
   options: AcquireLockOptions = {},
 ): Promise<Result<HeldLock, { reason: 'aborted' }>> {
   const holder: LockHolder = { ...me, token: randomUUID() };
-  const staleAfterMs = options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
+  const judge = liveness({ host: me.host, ...(options.staleAfterMs === undefined ? {} : { staleAfterMs: options.staleAfterMs }) });
   let announced = false;
   for (;;) {
     if (options.signal?.aborted === true) return err({ reason: 'aborted' });
     const inode = await tryCreate(file, holder);
-    if (inode !== null) return ok(startHolding(file, holder, inode, staleAfterMs));
+    if (inode !== null) return ok(startHolding(file, holder, inode, judge.staleAfterMs));
     const seen = observe(file);
     if (seen === undefined) continue; // released between our attempt and our look: retry now
-    if (isStale(seen, staleAfterMs)) {
-      await breakStale(file, seen, staleAfterMs);
+    if (isStale(seen, judge)) {
+      await breakStale(file, seen, judge);
       continue;
     }
     if (!announced && seen.holder !== undefined) {
@@ -86,7 +86,7 @@ export async function acquireLock(
  * The holders of the stale locks in `dir`: their process died (or, on another host, stopped
  * beating) while holding them. A stale step lock marks a step whose attempt never finished.
  */
-export function staleHolders(dir: string, staleAfterMs = DEFAULT_STALE_AFTER_MS): LockHolder[] {
+export function staleHolders(dir: string, judge: Liveness = liveness()): LockHolder[] {
   let names: string[];
   try {
     names = readdirSync(dir).filter((n) => n.endsWith('.lock'));
@@ -96,7 +96,7 @@ export function staleHolders(dir: string, staleAfterMs = DEFAULT_STALE_AFTER_MS)
   const stale: LockHolder[] = [];
   for (const name of names) {
     const seen = observe(join(dir, name));
-    if (seen?.holder !== undefined && isStale(seen, staleAfterMs)) stale.push(seen.holder);
+    if (seen?.holder !== undefined && isStale(seen, judge)) stale.push(seen.holder);
   }
   return stale;
 }
@@ -158,22 +158,11 @@ function parseHolder(text: string): LockHolder | undefined {
   }
 }
 
-function isStale(seen: Observed, staleAfterMs: number): boolean {
-  if (Date.now() - seen.mtimeMs > staleAfterMs) return true;
-  const h = seen.holder;
-  return h !== undefined && h.host === hostname() && !isPidAlive(h.pid);
+function isStale(seen: Observed, judge: Liveness): boolean {
+  return holderGone(seen.holder, seen.mtimeMs, judge);
 }
 
-function isPidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return !hasErrno(error, 'ESRCH'); // EPERM: alive but not ours
-  }
-}
-
-async function breakStale(file: string, judged: Observed, staleAfterMs: number): Promise<void> {
+async function breakStale(file: string, judged: Observed, judge: Liveness): Promise<void> {
   const aside = `${file}.stale-${randomUUID()}`;
   try {
     await rename(file, aside);
@@ -183,7 +172,7 @@ async function breakStale(file: string, judged: Observed, staleAfterMs: number):
   }
   const moved = observe(aside);
   const sameLock = moved !== undefined && moved.holder?.token === judged.holder?.token;
-  if (!(sameLock && isStale(moved, staleAfterMs))) {
+  if (!(sameLock && isStale(moved, judge))) {
     // A live lock was taken between our look and our rename: give it back.
     await link(aside, file).catch(() => undefined);
   }
@@ -191,14 +180,13 @@ async function breakStale(file: string, judged: Observed, staleAfterMs: number):
 }
 
 function startHolding(file: string, holder: LockHolder, inode: number, staleAfterMs: number): HeldLock {
-  const beat = setInterval(() => void heartbeat(file, holder.token), Math.max(10, staleAfterMs / 3));
-  beat.unref();
+  const stopBeating = startHeartbeat(() => void heartbeat(file, holder.token), staleAfterMs);
   let released = false;
   return {
     async release(): Promise<void> {
       if (released) return;
       released = true;
-      clearInterval(beat);
+      stopBeating();
       removeIfOurs(file, inode);
     },
   };

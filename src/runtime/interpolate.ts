@@ -10,9 +10,11 @@ export interface Reference {
 export type InterpolationError =
   | { readonly kind: 'unknown-reference'; readonly ref: Reference; readonly candidates: readonly string[] }
   | { readonly kind: 'bad-syntax'; readonly offset: number; readonly text: string }
+  | { readonly kind: 'unclosed'; readonly offset: number; readonly text: string }
   | { readonly kind: 'not-scalar'; readonly ref: Reference };
 
-const PATTERN = /\$\$\{|\$\{([^}]*)\}/g;
+// The last alternative is a `${` no `}` closes: an error, not text that happens to look like one.
+const PATTERN = /\$\$\{|\$\{([^}]*)\}|\$\{/g;
 const REF = /^(params|matrix|env)\.([A-Za-z0-9_.-]+)$/;
 const PATTERN_WHOLE = /^\$\{[^}]*\}$/;
 
@@ -27,6 +29,11 @@ export function findReferences(text: string): { refs: Reference[]; errors: Inter
   const errors: InterpolationError[] = [];
   for (const m of text.matchAll(PATTERN)) {
     if (m[0] === '$${') continue;
+    if (m[1] === undefined) {
+      const at = m.index ?? 0;
+      errors.push({ kind: 'unclosed', offset: at, text: text.slice(at, at + 30) });
+      continue;
+    }
     const inner = (m[1] ?? '').trim();
     const parsed = REF.exec(inner);
     if (!parsed) errors.push({ kind: 'bad-syntax', offset: m.index ?? 0, text: m[0] });

@@ -14,11 +14,22 @@
  * replays a foreign log and counts complete lines only. A line still being appended is either a
  * release (read as still held: the reader waits one more poll) or a lease taken under a step lock
  * that the reader, which checks under the same lock, cannot be holding.
+ *
+ * Liveness follows step locks (src/base/liveness.ts): a run beats by touching its log's mtime
+ * every staleAfterMs/3 while it holds leases, so a long step keeps them. A reader removes the log
+ * of a holder that is gone: on its own host a dead pid, on any host a heartbeat older than
+ * staleAfterMs (a run on another host that crashed or lost its connection to the shared disk). A
+ * holder whose log was removed while it was alive (silent past staleAfterMs) writes it again at
+ * its next beat.
+ *
+ * Directories in the leases directory are leases of older layouts (`<path hash>/<run id>.json`,
+ * then `<run id>/<path hash>.json`), which this version neither writes nor reads: a reader
+ * removes them.
  */
-import { closeSync, readFileSync, readdirSync, rmSync, writeSync } from 'node:fs';
-import os from 'node:os';
+import { type Dirent, closeSync, fstatSync, futimesSync, readFileSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { openCreatingDir } from '../base/files.js';
+import { holderGone, liveness, startHeartbeat, type Liveness } from '../base/liveness.js';
 
 export interface LeaseHolder {
   readonly runId: string;
@@ -38,10 +49,13 @@ export class OutputLeases {
   readonly #file: string;
   readonly #runId: string;
   #fd: number | null = null;
+  #stopBeating: (() => void) | null = null;
 
+  /** `judge`: this host's id and the heartbeat timeout (injected by tests that play two hosts). */
   constructor(
     private readonly dir: string,
     runId: string,
+    private readonly judge: Liveness = liveness(),
   ) {
     this.#runId = runId.replace(/[^A-Za-z0-9._-]/g, '_');
     this.#file = path.join(dir, `${this.#runId}${SUFFIX}`);
@@ -62,19 +76,20 @@ export class OutputLeases {
 
   releaseAll(): void {
     this.#held.clear();
-    if (this.#fd !== null) closeSync(this.#fd);
-    this.#fd = null;
+    this.#closeLog();
     rmSync(this.#file, { force: true });
   }
 
-  /** The first live lease another run holds on any of the paths. Logs of dead runs are removed. */
+  /** The first live lease another run holds on any of the paths. Logs of runs that are gone are removed. */
   foreignHolder(paths: readonly string[]): LeaseHolder | undefined {
     for (const file of this.#foreignLogs()) {
       const log = readLog(file);
       if (log === undefined) continue;
       const held = paths.find((p) => log.held.has(p));
       if (held === undefined) continue;
-      if (!isDead(log.holder)) return { ...log.holder, path: held };
+      const beatMs = lastBeat(file);
+      if (beatMs === undefined) continue; // just removed
+      if (!holderGone(log.holder, beatMs, this.judge)) return { ...log.holder, path: held };
       rmSync(file, { force: true }); // one process held them all
     }
     return undefined;
@@ -93,24 +108,54 @@ export class OutputLeases {
     }
   }
 
-  /** Opens the log on the first lease (its directory with it) and writes the holder line first. */
+  /** Opens the log on the first lease (its directory with it), writes the holder line first and starts beating. */
   #append(text: string): void {
     if (this.#fd === null) {
-      const holder: Holder = { runId: this.#runId, pid: process.pid, host: os.hostname(), since: new Date().toISOString() };
+      const holder: Holder = { runId: this.#runId, pid: process.pid, host: this.judge.host, since: new Date().toISOString() };
       this.#fd = openCreatingDir(this.#file, 'a');
       writeSync(this.#fd, `${JSON.stringify(holder)}\n`);
+      this.#stopBeating ??= startHeartbeat(() => this.#beat(), this.judge.staleAfterMs);
     }
     writeSync(this.#fd, text);
   }
 
-  #foreignLogs(): string[] {
-    let names: string[];
+  /** Touches the log; if a reader removed it (it judged us gone), writes it again with what we hold. */
+  #beat(): void {
+    if (this.#fd === null) return;
     try {
-      names = readdirSync(this.dir);
+      const now = new Date();
+      futimesSync(this.#fd, now, now);
+      if (fstatSync(this.#fd).nlink > 0) return;
+      closeSync(this.#fd);
+      this.#fd = null;
+      if (this.#held.size > 0) this.#append([...this.#held].map((p) => `+${JSON.stringify(p)}\n`).join(''));
+    } catch {
+      // A missed beat is harmless unless they all fail, in which case the leases rightly expire.
+    }
+  }
+
+  #closeLog(): void {
+    this.#stopBeating?.();
+    this.#stopBeating = null;
+    if (this.#fd !== null) closeSync(this.#fd);
+    this.#fd = null;
+  }
+
+  /** The other runs' logs; directories of older layouts are removed on the way. */
+  #foreignLogs(): string[] {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(this.dir, { withFileTypes: true });
     } catch {
       return [];
     }
-    return names.filter((n) => n.endsWith(SUFFIX)).map((n) => path.join(this.dir, n)).filter((f) => f !== this.#file);
+    const logs: string[] = [];
+    for (const entry of entries) {
+      const file = path.join(this.dir, entry.name);
+      if (entry.isDirectory()) rmSync(file, { recursive: true, force: true });
+      else if (entry.name.endsWith(SUFFIX) && file !== this.#file) logs.push(file);
+    }
+    return logs;
   }
 }
 
@@ -135,6 +180,15 @@ function readLog(file: string): { holder: Holder; held: Set<string> } | undefine
   return { holder, held };
 }
 
+/** The holder's last heartbeat: its log's mtime (every append and every beat sets it). */
+function lastBeat(file: string): number | undefined {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return undefined;
+  }
+}
+
 function parsePath(text: string): string | undefined {
   try {
     const value: unknown = JSON.parse(text);
@@ -150,16 +204,5 @@ function parseHolder(line: string | undefined): Holder | undefined {
     return typeof value.pid === 'number' && typeof value.host === 'string' && typeof value.runId === 'string' ? (value as Holder) : undefined;
   } catch {
     return undefined;
-  }
-}
-
-/** A holder on this host whose process is gone left its leases behind (SIGKILL). Other hosts' pids mean nothing here. */
-function isDead(holder: Holder): boolean {
-  if (holder.host !== os.hostname()) return false;
-  try {
-    process.kill(holder.pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }

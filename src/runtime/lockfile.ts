@@ -62,20 +62,40 @@ export async function readLockSection(ref: LockRef): Promise<LockSection> {
   return (await readLockContent(ref.file))?.experiments[ref.section] ?? { steps: {} };
 }
 
-/** Re-reads the lock and merges `updates` into the section, so concurrent runs lose nothing. */
-export async function updateLockFile(ref: LockRef, updates: Readonly<Record<string, LockEntry>>): Promise<void> {
+/**
+ * Re-reads the lock and merges `updates` into the section, so concurrent runs lose nothing. With
+ * `keep` (the ids of every instance the pipeline has), entries of other instances (a removed step
+ * or matrix value) are dropped from the section; returns their ids.
+ */
+export async function updateLockFile(ref: LockRef, updates: Readonly<Record<string, LockEntry>>, keep: ReadonlySet<string> | null = null): Promise<string[]> {
   const me = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString(), runId: 'lock-file', stepId: 'lock-file' };
   const held = await acquireLock(ref.guard, me, { pollMs: 20 });
   try {
     const current = await readLockContent(ref.file);
     const experiments = { ...(current?.experiments ?? {}) };
-    experiments[ref.section] = { steps: sortedRecord({ ...(experiments[ref.section]?.steps ?? {}), ...updates }) };
+    const { steps, pruned } = pruneSteps({ ...(experiments[ref.section]?.steps ?? {}), ...updates }, keep);
+    experiments[ref.section] = { steps: sortedRecord(steps) };
     // JSON (one key per line) keeps diffs readable and stays fast for pipelines with thousands of steps.
     const content = { note: NOTE, schema: 2, pipeline: ref.pipeline, experiments: sortedRecord(experiments) };
     await writeFileAtomic(ref.file, `${JSON.stringify(content, null, 1)}\n`);
+    return pruned;
   } finally {
     if (held.ok) await held.value.release();
   }
+}
+
+/** The section's entries without those of instances not in `keep` (null: keep all), and the ids dropped. */
+export function pruneSteps(steps: Readonly<Record<string, LockEntry>>, keep: ReadonlySet<string> | null): { steps: Record<string, LockEntry>; pruned: string[] } {
+  if (keep === null) return { steps: { ...steps }, pruned: [] };
+  const pruned = Object.keys(steps).filter((id) => !keep.has(id)).sort();
+  return { steps: Object.fromEntries(Object.entries(steps).filter(([id]) => keep.has(id))), pruned };
+}
+
+/** One line saying what pruning dropped: how many entries, which (the first few), from which section of which file. */
+export function prunedMessage(ref: LockRef, pruned: readonly string[]): string {
+  const shown = pruned.slice(0, 3).join(', ') + (pruned.length > 3 ? `, … (${pruned.length - 3} more)` : '');
+  const file = ref.pipeline.replace(/\.ya?ml$/, '') + '.lock';
+  return `${file}: dropped ${pruned.length} ${pruned.length === 1 ? 'entry' : 'entries'} of section '${ref.section}' for instances the pipeline no longer has: ${shown}`;
 }
 
 /** Every step key and output hash recorded by the lock files in a project (gc keeps all of them). */

@@ -2,7 +2,7 @@ import { yamlLib } from './lazy-deps.js';
 import type { Diagnostic, SourceMap } from './diagnostics.js';
 import { suggestion } from './diagnostics.js';
 import { lookupPath, paramPaths } from './interpolate.js';
-import type { JsonObject, JsonValue } from '../base/result.js';
+import { err, ok, type JsonObject, type JsonValue, type Result } from '../base/result.js';
 
 function isObject(value: JsonValue | undefined): value is JsonObject {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -49,18 +49,25 @@ export function applySets(params: JsonObject, sets: readonly string[]): { params
       diagnostics.push(setError(item, `unknown param '${path}'${suggestion(path, paramPaths(out))}`));
       continue;
     }
-    out = setPath(out, path.split('.'), parseSetValue(item.slice(eq + 1)));
+    const value = parseSetValue(item.slice(eq + 1));
+    if (!value.ok) {
+      diagnostics.push(setError(item, `the value is not valid YAML: ${value.error} (quote it to pass a string, e.g. --set '${path}="…"')`));
+      continue;
+    }
+    out = setPath(out, path.split('.'), value.value);
   }
   return { params: out, diagnostics };
 }
 
-export function parseSetValue(text: string): JsonValue {
+/** The value as YAML reads it; a value YAML cannot read is an error (its parse message), not a string. */
+export function parseSetValue(text: string): Result<JsonValue, string> {
   const plain = plainSetValue(text);
-  if (plain !== undefined) return plain;
+  if (plain !== undefined) return ok(plain);
   try {
-    return yamlLib().parse(text) as JsonValue;
-  } catch {
-    return text;
+    return ok(yamlLib().parse(text, { logLevel: 'error' }) as JsonValue);
+  } catch (error) {
+    // The parser's message ends with a caret drawing of the value; its first line says what and where.
+    return err((error instanceof Error ? error.message : String(error)).split('\n')[0]!.replace(/:$/, ''));
   }
 }
 

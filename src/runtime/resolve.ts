@@ -119,10 +119,12 @@ class InstanceResolver {
 
   report(at: PathSegment[], error: InterpolationError): void {
     const raw = this.ctx.source.rawText(at) ?? '';
-    const needle = error.kind === 'bad-syntax' ? error.text : `\${${error.ref.scope}.${error.ref.path}`;
+    const needle = error.kind === 'bad-syntax' || error.kind === 'unclosed' ? error.text : `\${${error.ref.scope}.${error.ref.path}`;
     const offset = Math.max(0, raw.indexOf(needle));
     const message =
-      error.kind === 'bad-syntax'
+      error.kind === 'unclosed'
+        ? `unclosed '\${' in '${error.text}': end the reference with '}' (or write $\${ for a literal \${)`
+        : error.kind === 'bad-syntax'
         ? `bad reference '${error.text}': write \${params.<path>} or \${matrix.<key>} (or $\${ for a literal \${)`
         : error.kind === 'not-scalar'
           ? `'\${${error.ref.scope}.${error.ref.path}}' is a list or map and cannot be placed inside a string`

@@ -14,7 +14,7 @@ import { stepFileName } from './layout.js';
 import type { LockEntry, LockRef, LockSection } from './lockfile.js';
 import { schedulingPriorities } from './graph.js';
 import { pGraphLib } from './lazy-deps.js';
-import { lockRefFor, updateLockFile } from './lockfile.js';
+import { lockRefFor, prunedMessage, updateLockFile } from './lockfile.js';
 import type { Pipeline, StepInstance } from './pipeline.js';
 import { isNoopPlan, type Plan, type PlannedStep } from './plan.js';
 import type { ResourcePool } from './resources.js';
@@ -55,6 +55,8 @@ export interface SchedulerContext {
   readonly previousLock: LockSection;
   /** false with --no-cache: never take a result from the cache, even one another run just stored. */
   readonly reuseCache: boolean;
+  /** Drop the section's entries of instances the pipeline no longer has (a removed step or matrix value) at the first lock write; off with --set, whose pipeline is not the one the section records. */
+  readonly pruneLock?: boolean;
 }
 
 interface StepResult {
@@ -72,6 +74,8 @@ export class Scheduler {
   readonly #lockRef: LockRef;
   #stopNew = false;
   #lockWriter: Promise<void> | null = null;
+  /** The lock section (as planned) has entries of instances the pipeline no longer has: the next write drops them. */
+  #prunePending: boolean;
   /** Ends the wait between lock-file writes early (set while a write is pending). */
   #wakeLockWriter: (() => void) | null = null;
   #finishing = false;
@@ -86,6 +90,7 @@ export class Scheduler {
     this.#lockRef = lockRefFor(ctx.pipeline);
     this.#leases = new OutputLeases(path.join(ctx.layout.stateDir, 'leases'), ctx.runId);
     this.#readersLeft = readersPerStep(ctx.plan.steps, this.#byId);
+    this.#prunePending = ctx.pruneLock === true && Object.keys(ctx.previousLock.steps).some((id) => !this.#byId.has(id));
   }
 
   async run(): Promise<ReadonlyMap<string, StepResult>> {
@@ -104,6 +109,7 @@ export class Scheduler {
       this.#leases.releaseAll();
     }
     this.#finishing = true;
+    if (this.#prunePending) this.#lockWriter ??= this.#writeLock(); // a run that records nothing still prunes
     this.#wakeLockWriter?.();
     await this.#lockWriter;
     await this.ctx.stores.dirSync?.flush();
@@ -381,7 +387,7 @@ export class Scheduler {
   }
 
   async #writeLock(): Promise<void> {
-    while (this.#pendingLock.size > 0) {
+    while (this.#pendingLock.size > 0 || this.#prunePending) {
       if (!this.#finishing) await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, LOCK_WRITE_INTERVAL_MS);
         this.#wakeLockWriter = () => (clearTimeout(timer), resolve());
@@ -391,7 +397,11 @@ export class Scheduler {
       this.#pendingLock.clear();
       // The lock never names an entry whose directory entries are not yet durable.
       await this.ctx.stores.dirSync?.flush();
-      await updateLockFile(this.#lockRef, batch).catch((error: unknown) => this.#lockWriteFailed(error));
+      // Only the first write prunes (the section then matches the pipeline), so the run says so once.
+      const keep = this.#prunePending ? new Set(this.#byId.keys()) : null;
+      this.#prunePending = false;
+      const pruned = await updateLockFile(this.#lockRef, batch, keep).catch(async (error: unknown) => (await this.#lockWriteFailed(error), []));
+      if (pruned.length > 0) this.ctx.emit({ type: 'warning', message: prunedMessage(this.#lockRef, pruned), time: Date.now() });
     }
     this.#lockWriter = null;
   }

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { type Result, ok, err } from '../base/result.js';
 import { AckLog, RunIndex, readJournal, type JournalContents } from './journal.js';
 import { journalDir } from './paths.js';
+import { completePending } from './recorded-state.js';
 import type { TrackingStore } from './store.js';
 import { Planner, type Op } from './plan.js';
 import { Dispatcher } from './dispatch.js';
@@ -112,10 +113,19 @@ async function syncOne(shared: Shared, { header, events }: JournalContents): Pro
   );
   const skip = !planner.runEnded;
   if (!skip && already < ops.length) await dispatcher.run(ops);
+  if (!skip && dispatcher.offline === null) await rememberReplayed(shared, header.info.runId);
   return {
     runId: header.info.runId, store: store.uri, operations: ops.length, alreadyAcknowledged: already, sent: dispatcher.sent,
     incomplete: skip, error: dispatcher.offline?.message ?? null,
   };
+}
+
+/** A successful run replayed into the store it was headed for is what the next no-op there names (see recorded-state.ts). */
+async function rememberReplayed({ projectDir, store, index, warnings }: Shared, bluRunId: string): Promise<void> {
+  const mlflowRunId = index.find(store.uri, bluRunId, '');
+  if (mlflowRunId === undefined) return;
+  const done = await completePending(projectDir, bluRunId, store.uri, mlflowRunId);
+  if (!done.ok) warnings.push(`MLflow: ${done.error} (the next no-op rerun records a run again)`);
 }
 
 async function journalFiles(projectDir: string): Promise<string[]> {

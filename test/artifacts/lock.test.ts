@@ -3,10 +3,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, readFile, readdir, rename, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { acquireLock, readLockHolder, type LockHolder } from '../../src/artifacts/lock.js';
-import { REPO } from '../rig/project.js';
 import { ageBy, removeTempDirs, tempDir } from './helpers.js';
+import { childFixture } from '../rig/child-modules.js';
 
 afterEach(removeTempDirs);
 
@@ -111,11 +110,9 @@ describe('acquireLock breaking stale locks', () => {
   });
 });
 
-/** A plain `node` child running the built lock module (dist/, made by `npm run build` before the tests). */
-async function buildChildFixture(dir: string): Promise<string> {
-  const child = join(dir, 'child.mjs');
-  await writeFile(child, CHILD_SOURCE.replace('./artifacts/lock.js', pathToFileURL(join(REPO, 'dist/src/artifacts/lock.js')).href));
-  return child;
+/** A plain `node` child running the built lock module. */
+function buildChildFixture(dir: string): Promise<string> {
+  return childFixture(dir, CHILD_SOURCE);
 }
 
 // argv: lockFile logFile name holdMs [die]

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { cliProjects, type TempProject } from '../rig/project.js';
 
 const newProject = cliProjects();
@@ -38,5 +39,31 @@ describe('the CLI explains instead of crashing', () => {
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toMatch(/^bomb\.yaml:4:10: .*YAML aliases expand too much: \*b/m);
     expect(r.stderr).not.toContain('internal error');
+  });
+});
+
+describe('strict input', () => {
+  const PIPELINE = 'params:\n  a: 1\nsteps:\n  s:\n    run: node write.cjs ${params.a}\n    outs: [o.txt]\n';
+
+  it("--set with a value YAML cannot read exits 2 with the parser's message, and runs nothing", async () => {
+    const p = project();
+    p.write('p.yaml', PIPELINE);
+    const r = await p.cli(['run', 'p.yaml', '--no-track', '--set', 'a=[1,']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/^--set a=\[1,: the value is not valid YAML: Flow sequence must end with a \] at line 1, column 4 \(quote it/m);
+    expect(r.stderr).not.toContain('internal error');
+  });
+
+  it('an unclosed ${ in a pipeline string exits 2 at file:line:col; $${ stays a literal ${', async () => {
+    const p = project();
+    p.write('p.yaml', 'params:\n  a: 1\nsteps:\n  s:\n    run: node write.cjs "$${HOME}" ${params.a\n    outs: [o.txt]\n');
+    p.write('write.cjs', "require('fs').writeFileSync('o.txt', process.argv.slice(2).join(' '));\n");
+    const bad = await p.cli(['run', 'p.yaml', '--no-track']);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toMatch(/^p\.yaml:5:36: unclosed '\$\{' in '\$\{params\.a'/m);
+    p.write('p.yaml', 'params:\n  a: 1\nsteps:\n  s:\n    run: node write.cjs "$${HOME}" ${params.a}\n    outs: [o.txt]\n');
+    const good = await p.cli(['run', 'p.yaml', '--no-track']);
+    expect(good.exitCode, good.stderr).toBe(0);
+    expect(readFileSync(p.path('o.txt'), 'utf8')).toBe('${HOME} 1');
   });
 });

@@ -101,3 +101,33 @@ describe('one lock per pipeline, one section per experiment', () => {
     expect((await p.cli(['gc'])).stdout).toMatch(/^freed \S+ \S+: 1 cache entries/);
   });
 });
+
+describe('lock sections follow the pipeline', () => {
+  const sweep = (seeds: string): string => `params:
+  seeds: [${seeds}]
+steps:
+  train:
+    matrix: { seed: "\${params.seeds}" }
+    run: [node, -e, "require('fs').writeFileSync('out/\${matrix.seed}.txt', 'x')"]
+    outs: ["out/\${matrix.seed}.txt"]
+`;
+  const ids = (p: TempProject): string[] => Object.keys(lockOf(p, 'sweep.lock').experiments.default!.steps);
+
+  it('drops the entries of a removed matrix value at the next write and says so once; --set prunes nothing', async () => {
+    const p = newProject();
+    p.write('sweep.yaml', sweep('1, 2, 3, 4, 5'));
+    expect((await p.cli(['run', 'sweep.yaml', '--no-track'])).exitCode).toBe(0);
+    expect(ids(p)).toHaveLength(5);
+    const narrowed = await p.cli(['run', 'sweep.yaml', '--no-track', '--set', 'seeds=[1]']);
+    expect(narrowed.exitCode, narrowed.stderr).toBe(0);
+    expect(ids(p)).toHaveLength(5); // --set stays a variation of the pipeline the section records
+    p.write('sweep.yaml', sweep('1, 2'));
+    const r = await p.cli(['run', 'sweep.yaml', '--no-track']); // a no-op: the kept instances are fresh
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(ids(p)).toEqual(['train@seed=1', 'train@seed=2']);
+    const said = r.stderr.split('\n').filter((l) => l.includes('no longer has'));
+    expect(said).toEqual([expect.stringMatching(/! sweep\.lock: dropped 3 entries of section 'default' for instances the pipeline no longer has: train@seed=3, train@seed=4, train@seed=5$/)]);
+    const again = await p.cli(['run', 'sweep.yaml', '--no-track']);
+    expect(again.stderr).not.toContain('no longer has');
+  });
+});

@@ -100,4 +100,25 @@ describe('tracked no-op reruns', () => {
     expect((await p.cli(['run', 'pipeline.yaml'], env)).stderr).not.toMatch(NAMED);
     expect([...server.runs.values()].filter((r) => r.tags.get('blu.role') === 'pipeline')).toHaveLength(2);
   });
+
+  it('remembers a run that `mlflow sync` replayed after an outage: the next no-op names it and writes no run', async () => {
+    const server = new FakeMlflow();
+    servers.push(server);
+    const url = await server.start();
+    await server.stop(); // down for the whole run
+    const env = { MLFLOW_TRACKING_URI: url, BLU_MLFLOW_RETRY_BUDGET_MS: '200' };
+    const p = project();
+    const offline = await p.cli(['run', 'pipeline.yaml'], env);
+    expect(offline.exitCode, offline.stderr).toBe(0);
+    expect(offline.stderr).toMatch(/not reachable/);
+    await server.start(server.port);
+    const sync = await p.cli(['mlflow', 'sync'], env);
+    expect(sync.stdout, sync.stderr).toMatch(/\(complete\)$/);
+    const parents = (): string[] => [...server.runs.entries()].filter(([, r]) => r.tags.get('blu.role') === 'pipeline').map(([id]) => id);
+    const [replayed] = parents();
+    const noop = await p.cli(['run', 'pipeline.yaml'], env);
+    expect(noop.exitCode, noop.stderr).toBe(0);
+    expect(NAMED.exec(noop.stderr)?.[1]).toBe(replayed);
+    expect(parents()).toEqual([replayed]);
+  });
 });

@@ -1,13 +1,21 @@
 // Output leases as one append-only log per run: what another run reads from it, including a line
-// caught half-written and the log of a run that died.
-import { appendFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+// caught half-written, the log of a run that died, and a run on another host (two real processes
+// given different host ids) that keeps its leases by its heartbeat or loses them when it stops.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { liveness } from '../../src/base/liveness.js';
 import { OutputLeases } from '../../src/runtime/leases.js';
+import { childFixture } from '../rig/child-modules.js';
 
 const dirs: string[] = [];
-afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) c.kill('SIGKILL');
+  dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true }));
+});
 
 function leasesDir(): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'blu-leases-'));
@@ -59,5 +67,85 @@ describe('output leases', () => {
     setTimeout(() => a.release(['out/x.txt']), 150);
     expect(await free).toBe(true);
     expect(waited).toEqual(['run-a']);
+  });
+
+  it('removes lease directories of older layouts (<path hash>/<run>.json, <run>/<path hash>.json)', () => {
+    const dir = leasesDir();
+    const holder = JSON.stringify({ runId: 'old', pid: process.pid, host: os.hostname(), path: 'out/x.txt', since: new Date().toISOString() });
+    for (const rel of ['0f3a9c/old.json', 'old-run/0f3a9c.json']) {
+      mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+      writeFileSync(path.join(dir, rel), holder);
+    }
+    const a = new OutputLeases(dir, 'run-a');
+    a.hold(['keep.txt']);
+    expect(a.foreignHolder(['out/x.txt'])).toBeUndefined();
+    expect(readdirSync(dir)).toEqual(['run-a.leases']);
+  });
+
+  it('writes its log again at the next beat when a reader removed it while the run was alive', async () => {
+    const dir = leasesDir();
+    const a = new OutputLeases(dir, 'run-a', liveness({ staleAfterMs: 300 }));
+    a.hold(['out/x.txt']);
+    rmSync(path.join(dir, 'run-a.leases')); // as a reader does that judged the run gone
+    await vi.waitFor(() => expect(existsSync(path.join(dir, 'run-a.leases'))).toBe(true), { timeout: 10_000, interval: 20 });
+    expect(new OutputLeases(dir, 'run-b').foreignHolder(['out/x.txt'])?.runId).toBe('run-a');
+    a.releaseAll();
+  });
+});
+
+// argv: leasesDir runId host staleAfterMs path. Holds the lease, says so, lets go when stdin says anything.
+const CHILD = `
+import { OutputLeases } from './runtime/leases.js';
+const [dir, runId, host, staleAfterMs, leased] = process.argv.slice(2);
+const leases = new OutputLeases(dir, runId, { host, staleAfterMs: Number(staleAfterMs) });
+leases.hold([leased]);
+process.stdout.write('held\\n');
+process.stdin.once('data', () => { leases.releaseAll(); process.exit(0); });
+`;
+
+/** A real process on "another host" (its own host id) holding a lease on `leased`; resolves once it holds it. */
+async function otherHostHolder(dir: string, staleAfterMs: number, leased: string): Promise<ChildProcess> {
+  const fixture = await childFixture(path.join(path.dirname(dir), 'child'), CHILD);
+  const child = spawn(process.execPath, [fixture, dir, 'run-b', 'host-b', String(staleAfterMs), leased], { stdio: ['pipe', 'pipe', 'inherit'] });
+  children.push(child);
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`child exited with ${String(code)} before holding its lease`)));
+  });
+  return child;
+}
+
+const exited = (child: ChildProcess): Promise<void> => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
+
+describe('output leases across hosts', () => {
+  it('breaks the lease of a run on another host once its heartbeat is older than staleAfterMs, never by its pid', async () => {
+    const dir = leasesDir();
+    const child = await otherHostHolder(dir, 1500, 'out/x.txt');
+    const here = new OutputLeases(dir, 'run-a', liveness({ host: 'host-a', staleAfterMs: 1500 }));
+    child.kill('SIGKILL'); // its pid is dead on this machine, which means nothing for another host's run
+    await exited(child);
+    expect(here.foreignHolder(['out/x.txt'])).toMatchObject({ runId: 'run-b', host: 'host-b', path: 'out/x.txt' });
+    const waited: string[] = [];
+    expect(await here.waitUntilFree(['out/x.txt'], AbortSignal.timeout(20_000), (h) => waited.push(h.host))).toBe(true);
+    expect(waited).toEqual(['host-b']);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('waits for a run on another host that keeps beating, past staleAfterMs, until it lets go', async () => {
+    const dir = leasesDir();
+    const child = await otherHostHolder(dir, 600, 'out/x.txt');
+    const here = new OutputLeases(dir, 'run-a', liveness({ host: 'host-a', staleAfterMs: 600 }));
+    let freed = false;
+    const free = here.waitUntilFree(['out/x.txt'], AbortSignal.timeout(30_000), () => undefined).then((r) => ((freed = true), r));
+    // Five beats (one every staleAfterMs/3) after the lease was taken: older than staleAfterMs, yet alive.
+    const beats = new Set<number>();
+    await vi.waitFor(() => {
+      beats.add(statSync(path.join(dir, 'run-b.leases')).mtimeMs);
+      expect(beats.size).toBeGreaterThanOrEqual(6);
+    }, { timeout: 20_000, interval: 25 });
+    expect(freed).toBe(false);
+    child.stdin!.write('release\n');
+    await exited(child);
+    expect(await free).toBe(true);
   });
 });

@@ -11,17 +11,22 @@ const SAMPLES = [
 ];
 
 describe('--set values', () => {
+  it('that YAML cannot read are an error with the parser\'s message, not a string', () => {
+    expect(parseSetValue('[1,')).toEqual({ ok: false, error: 'Flow sequence must end with a ] at line 1, column 4' });
+    expect(parseSetValue('@x')).toMatchObject({ ok: false, error: expect.stringMatching(/reserved character @/) });
+  });
+
   it('are read as the YAML parser reads them, with or without the fast path', () => {
     for (const text of SAMPLES) {
       let expected: unknown;
       try {
-        expected = parse(text);
+        expected = { ok: true, value: parse(text, { logLevel: 'error' }) };
       } catch {
-        expected = text;
+        expected = { ok: false, error: expect.any(String) }; // not YAML: an error, never the text as a string
       }
       expect(parseSetValue(text), text).toEqual(expected);
       const plain = plainSetValue(text);
-      if (plain !== undefined) expect(plain, text).toEqual(expected);
+      if (plain !== undefined) expect({ ok: true, value: plain }, text).toEqual(expected);
     }
   });
 

@@ -49,12 +49,19 @@ export async function unchangedSince(session: Session, env: Env): Promise<Unchan
   };
 }
 
-/** After a successful tracked run: remember what its parent MLflow run records. Returns a warning or null. */
+/**
+ * After a successful tracked run: remember what its parent MLflow run records. A run the store did
+ * not (all) get is remembered as pending, for `mlflow sync` to complete. Returns a warning or null.
+ */
 export async function rememberState(session: Session, tracker: MlflowTracker, bluRunId: string, env: Env): Promise<string | null> {
+  const found = await slotOf(session, env);
+  if (found === null) return null;
+  const { recordPending, recordState, stateOf } = await import('../../tracking/recorded-state.js');
   const mlflowRunId = tracker.parentRunId();
-  const found = mlflowRunId === null ? null : await slotOf(session, env);
-  if (mlflowRunId === null || found === null) return null;
-  const { recordState, stateOf } = await import('../../tracking/recorded-state.js');
-  const written = await recordState(session.pipeline.projectDir, found.slot, { state: stateOf(selectedState(session)), mlflowRunId, bluRunId, recordedAt: new Date().toISOString() });
+  const state = stateOf(selectedState(session));
+  const recordedAt = new Date().toISOString();
+  const written = mlflowRunId === null
+    ? await recordPending(session.pipeline.projectDir, bluRunId, { slot: found.slot, state, recordedAt })
+    : await recordState(session.pipeline.projectDir, found.slot, { state, mlflowRunId, bluRunId, recordedAt });
   return written.ok ? null : `MLflow: ${written.error} (the next no-op rerun records a run again)`;
 }

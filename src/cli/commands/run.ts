@@ -69,7 +69,7 @@ export async function runCommand(argv: readonly string[], io: CliIO): Promise<Ex
   const unknown = new ResourcePool(budgets.value).unknown(customNeeds(session));
   if (unknown.length > 0) io.stderr(`blu-pipe: warning: no budget for resource(s) ${unknown.join(', ')}; give one with --resources ${unknown[0]}=N (not limited now)\n`);
   const pool = new ResourcePool({ cpus: executor.enforcesLocalResources ? jobCount : Number.MAX_SAFE_INTEGER, ...budgets.value });
-  return execute(session, { io, runId, executor, pool, argv, json: values.json === true, track, unchanged, git, keepGoing: values['keep-going'] === true, noCache: values['no-cache'] === true });
+  return execute(session, { io, runId, executor, pool, argv, json: values.json === true, track, unchanged, git, keepGoing: values['keep-going'] === true, noCache: values['no-cache'] === true, pruneLock: options.sets.length === 0 });
 }
 
 const NO_GIT: Promise<GitInfo> = Promise.resolve({ commit: null, dirty: null });
@@ -117,6 +117,8 @@ interface ExecuteSettings {
   readonly git: Promise<GitInfo>;
   readonly keepGoing: boolean;
   readonly noCache: boolean;
+  /** A run without --set has the pipeline the lock section records: it drops entries of instances gone from it. */
+  readonly pruneLock: boolean;
 }
 
 async function execute(session: Session, s: ExecuteSettings): Promise<ExitCode> {
@@ -138,7 +140,7 @@ async function execute(session: Session, s: ExecuteSettings): Promise<ExitCode> 
   // did not finish; a no-op reads no entry and has nothing to leave unfinished.
   if (!isNoopPlan(session.plan)) await writeRunRecord(runDir, session, s.runId, 'running', {});
   emit({ type: 'run-start', runId: s.runId, pipelineFile: pipeline.displayFile, pipelineName: pipeline.name, steps: session.plan.steps.map((p) => ({ id: p.id, action: p.action })), time: started });
-  const scheduler = new Scheduler({ pipeline, plan: session.plan, layout, stores: session.stores, executor: s.executor, pool: s.pool, emit, runId: s.runId, policy: s.keepGoing ? 'keep-going' : 'no-new', signal: controller.signal, previousLock: session.facts.lock, reuseCache: !s.noCache });
+  const scheduler = new Scheduler({ pipeline, plan: session.plan, layout, stores: session.stores, executor: s.executor, pool: s.pool, emit, runId: s.runId, policy: s.keepGoing ? 'keep-going' : 'no-new', signal: controller.signal, previousLock: session.facts.lock, reuseCache: !s.noCache, pruneLock: s.pruneLock });
   const results = await scheduler.run();
   await s.executor.shutdown();
   await session.stores.stat.save();
