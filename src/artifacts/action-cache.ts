@@ -91,6 +91,7 @@ export function isActionCacheEntry(value: unknown): value is ActionCacheEntry {
     Object.values(value.metrics).every((v) => typeof v === 'number') &&
     Array.isArray(value.series) &&
     (value.tags === undefined || (isRecord(value.tags) && Object.values(value.tags).every((v) => typeof v === 'string'))) &&
+    (value.consumed === undefined || (isRecord(value.consumed) && Object.values(value.consumed).every(isSha256))) &&
     (value.logHash === undefined || isSha256(value.logHash)) &&
     typeof value.durationMs === 'number' &&
     isProducer(value.producer)

@@ -74,6 +74,11 @@ export class StatCache {
     return new StatCache(file, data?.version === FORMAT_VERSION ? rowsToEntries(data.rows) : new Map());
   }
 
+  /** A cache that knows nothing and is never saved: every file is read (`status --verify` trusts no stamp). */
+  static ephemeral(): StatCache {
+    return new StatCache('', new Map());
+  }
+
   /** How many files this instance actually read to hash (observability, and proof in tests). */
   get filesRead(): number {
     return this.#filesRead;
@@ -112,7 +117,7 @@ export class StatCache {
    * longer matter (deleted files, old experiments) do not grow the file forever.
    */
   async save(): Promise<void> {
-    if (!this.#dirty) return;
+    if (!this.#dirty || this.#file === '') return;
     const rows: Row[] = [];
     const pruneBefore = Date.now() - PRUNE_AFTER_MS;
     for (const [path, e] of this.#entries) {

@@ -60,6 +60,13 @@ export interface ActionCacheEntry {
   readonly metrics: Readonly<Record<string, number>>;
   /** Tags the step reported (last value per key); absent when it reported none. */
   readonly tags?: Readonly<Record<string, string>>;
+  /**
+   * Content digests of the upstream outputs this step read when it ran: upstream output path →
+   * blob or manifest hash (a dep inside an upstream directory counts as that directory). Keys name
+   * upstream steps by provenance; this records the bytes, so a result computed from bytes the
+   * upstream no longer holds is never taken as fresh. Absent in entries written before it existed.
+   */
+  readonly consumed?: Readonly<Record<string, Sha256>>;
   /** Full series, so that trackers can show curves for restored steps too. */
   readonly series: readonly MetricPoint[];
   /** Hash of the attempt's log in the CAS (so a restored step can still show its log). */

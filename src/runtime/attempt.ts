@@ -10,6 +10,7 @@ import type { StatCache } from '../artifacts/stat-cache.js';
 import type { ActionCacheEntry, MetricPoint, StoredOutput } from '../artifacts/types.js';
 import type { StepKindRegistry } from './kinds/kind.js';
 import { runCommand } from './kinds/run-command.js';
+import { changedOutputs, NONDETERMINISTIC_TAG, sameConsumed } from './consumed.js';
 import type { StepFailure } from './events.js';
 import type { AttemptSuccess, StepReport } from './executor.js';
 import type { Result } from '../base/result.js';
@@ -138,6 +139,8 @@ async function commit(
     }
   }
   if (!spec.cache) return ok({ entry: null, ...(jobId ? { jobId } : {}) });
+  const nondeterministic = await nondeterminism(spec, stores.ac, outputs);
+  const tags = { ...reported.tags, ...(nondeterministic !== undefined ? { [NONDETERMINISTIC_TAG]: nondeterministic } : {}) };
   const finishedAt = new Date();
   const entry: ActionCacheEntry = {
     schema: 1,
@@ -146,7 +149,8 @@ async function commit(
     components: spec.components,
     outputs,
     metrics: lastValues(reported.series),
-    ...(Object.keys(reported.tags).length > 0 ? { tags: { ...reported.tags } } : {}),
+    ...(Object.keys(tags).length > 0 ? { tags } : {}),
+    ...(spec.consumed ? { consumed: spec.consumed } : {}),
     series: reported.series,
     durationMs: finishedAt.getTime() - startedAt.getTime(),
     producer: {
@@ -167,6 +171,18 @@ async function commit(
     return err({ reason: 'no-space', message: `step '${spec.id}': ${await describeNoSpace(doing, stores.ac.entryPath(spec.key), JSON.stringify(entry).length)}` });
   }
   return ok({ entry, ...(jobId ? { jobId } : {}) });
+}
+
+/**
+ * A step rerun with the same key on the same upstream bytes that stored other outputs than its
+ * previous commit is not reproducible. Said once, kept: a later identical rerun does not clear it.
+ * Only a commit that replaces an entry of its own key costs the extra read.
+ */
+async function nondeterminism(spec: StepSpec, ac: ActionCache, outputs: readonly StoredOutput[]): Promise<string | undefined> {
+  const previous = ac.has(spec.key) ? await ac.get(spec.key) : undefined;
+  if (previous === undefined) return undefined;
+  const changed = sameConsumed(previous.consumed, spec.consumed) ? changedOutputs(previous.outputs, outputs) : [];
+  return changed.length > 0 ? `rerun with the same inputs changed ${changed.join(', ')}` : previous.tags?.[NONDETERMINISTIC_TAG];
 }
 
 /** Why an output could not be stored: missing, a full disk (how much it needs), or anything else. */

@@ -18,6 +18,8 @@ export interface LockEntry {
   readonly key: StepKey;
   readonly components: KeyComponents;
   readonly outputs: readonly StoredOutput[];
+  /** Digests of the upstream outputs the step read (see consumed.ts). */
+  readonly consumed?: Readonly<Record<string, Sha256>>;
   readonly metrics?: Readonly<Record<string, number>>;
   readonly runId: string;
 }

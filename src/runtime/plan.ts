@@ -1,5 +1,6 @@
 import type { ActionCacheEntry, KeyComponents, StepKey } from '../artifacts/types.js';
 import type { LockSection } from './lockfile.js';
+import { consumedChanges } from './consumed.js';
 import type { StaleReason } from './reasons.js';
 
 export type PlanAction = 'fresh' | 'restore' | 'run' | 'skip';
@@ -47,7 +48,9 @@ export function planRun(
   facts: PlanFacts,
   options: { readonly selected: ReadonlySet<string>; readonly forced: ReadonlySet<string>; readonly noCache?: boolean },
 ): Plan {
-  const steps = order.map((step): PlannedStep => {
+  // What each settled upstream output will hold, filled in topological order (see consumed.ts).
+  const settled = new Map<string, { step: string; hash: string }>();
+  const decide = (step: PlanStepInput): PlannedStep => {
     const { key, components } = facts.keys.get(step.id)!;
     const base = { id: step.id, key, components };
     if (!options.selected.has(step.id)) return { ...base, action: 'skip', reasons: [], entry: null };
@@ -59,6 +62,9 @@ export function planRun(
       const history = historyOf(step.id, components, facts);
       return { ...base, action: 'run', reasons: history.length > 0 ? history : [{ kind: facts.lock.steps[step.id]?.key === key ? 'not-in-cache' : 'never-run' }], entry: null };
     }
+    // Same key, but the upstream now holds other bytes than this result was computed from: never fresh, never restored.
+    const upstreamChanges = consumedChanges(entry.consumed, settled);
+    if (upstreamChanges.length > 0) return { ...base, action: 'run', reasons: [...historyOf(step.id, components, facts), ...upstreamChanges], entry: null };
     const outputProblems = checkOutputs(entry, step, facts.workspace);
     if (outputProblems.length === 0) return { ...base, action: 'fresh', reasons: [], entry };
     const history = historyOf(step.id, components, facts);
@@ -68,8 +74,23 @@ export function planRun(
       return { ...base, action: 'run', reasons: [...history, ...outputProblems], entry: null };
     }
     return { ...base, action: 'restore', reasons: [...history, ...outputProblems], entry };
-  });
+  };
+  const steps = order.map((step) => noteSettled(decide(step), step, facts.workspace, settled));
   return { steps };
+}
+
+/**
+ * A fresh or restored step's outputs will hold its entry's bytes (uncached ones: what the workspace
+ * holds). A step that runs leaves them unknown until it has run: the scheduler checks its readers then.
+ */
+function noteSettled(planned: PlannedStep, step: PlanStepInput, workspace: ReadonlyMap<string, WorkspaceState>, settled: Map<string, { step: string; hash: string }>): PlannedStep {
+  if (planned.entry === null || (planned.action !== 'fresh' && planned.action !== 'restore')) return planned;
+  for (const out of planned.entry.outputs) settled.set(out.path, { step: step.id, hash: out.hash });
+  for (const out of step.outs) {
+    const now = workspace.get(out.path);
+    if (!out.cache && now !== undefined && now.type !== 'missing') settled.set(out.path, { step: step.id, hash: now.hash });
+  }
+  return planned;
 }
 
 /** Why the step changed since the lock's record, and whether its last attempt never finished. Only stale steps need it. */
@@ -206,6 +227,7 @@ export function describeReason(r: StaleReason): string {
     case 'param-changed': return `param changed: ${r.param}: ${r.before} → ${r.after}`;
     case 'input-changed': return `input changed: ${r.path}`;
     case 'upstream-changed': return `upstream changed: ${r.step}`;
+    case 'upstream-output-changed': return `upstream output changed: ${r.step} (${r.path}: ${r.before.slice(0, 6)}… → ${r.after.slice(0, 6)}…)`;
     case 'env-changed': return `environment changed: ${r.name}`;
     case 'outs-changed': return 'declared outputs changed';
     case 'output-missing': return `output missing: ${r.path}`;

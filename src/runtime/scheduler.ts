@@ -4,7 +4,8 @@ import { ArtifactError, isErrnoException } from '../artifacts/errors.js';
 import type { ArtifactErrorCode } from '../artifacts/errors.js';
 import { acquireLock, lockPathFor } from '../artifacts/lock.js';
 import { describeNoSpace, isNoSpace } from '../artifacts/no-space.js';
-import type { ActionCacheEntry, StepKey } from '../artifacts/types.js';
+import type { ActionCacheEntry, Sha256, StepKey } from '../artifacts/types.js';
+import { consumedChanges, consumedRecord, NONDETERMINISTIC_TAG, type OutputDigests } from './consumed.js';
 import type { Stores } from './gather.js';
 import type { RunEvent, StepFailure, StepOutcome } from './events.js';
 import type { Executor, StepReport } from './executor.js';
@@ -82,6 +83,8 @@ export class Scheduler {
   readonly #leases: OutputLeases;
   /** Per step: how many steps of this run that will execute still have to read its outputs. */
   readonly #readersLeft: Map<string, number>;
+  /** Steps that read their needs' outputs in this run, or may (see mayRerun). */
+  readonly #readers: ReadonlySet<string>;
 
   constructor(readonly ctx: SchedulerContext) {
     this.#byId = new Map(ctx.pipeline.steps.map((s) => [s.id, s]));
@@ -89,7 +92,8 @@ export class Scheduler {
     this.#priorities = schedulingPriorities(ctx.pipeline.steps);
     this.#lockRef = lockRefFor(ctx.pipeline);
     this.#leases = new OutputLeases(path.join(ctx.layout.stateDir, 'leases'), ctx.runId);
-    this.#readersLeft = readersPerStep(ctx.plan.steps, this.#byId);
+    this.#readers = readingSteps(ctx.plan.steps, this.#byId, this.#planned);
+    this.#readersLeft = readersPerStep(this.#readers, this.#byId);
     this.#prunePending = ctx.pruneLock === true && Object.keys(ctx.previousLock.steps).some((id) => !this.#byId.has(id));
   }
 
@@ -129,7 +133,8 @@ export class Scheduler {
     }
   }
 
-  async #act(planned: ActiveStep): Promise<void> {
+  async #act(plannedAtStart: ActiveStep): Promise<void> {
+    let planned = plannedAtStart;
     const step = this.#byId.get(planned.id)!;
     const blocked = step.needs.find((n) => {
       const r = this.#results.get(n);
@@ -140,11 +145,39 @@ export class Scheduler {
       const message = blocked !== undefined ? `not run: it needs '${blocked}', which did not succeed` : 'not run: the run is stopping after a failure';
       return this.#finish(planned, outcome, null, 0, { failure: { reason: 'cancelled', message } });
     }
+    planned = await this.#recheckConsumed(planned, step);
     this.ctx.emit({ type: 'step-queued', stepId: planned.id, kind: step.kind, key: planned.key, params: step.trackedParams ?? step.params, action: planned.action, reasons: planned.reasons, time: Date.now() });
     if (planned.action === 'fresh' && (this.#readersLeft.get(planned.id) ?? 0) === 0) return this.#finish(planned, 'fresh', planned.entry, 0, {});
     if (planned.action === 'fresh' && planned.entry) return this.#computeIfRequeued(step, await this.#underStepLock(step, () => this.#settleFresh(planned, step, planned.entry!)));
     if (planned.action === 'restore' && planned.entry) return this.#computeIfRequeued(step, await this.#underStepLock(step, () => this.#restoreForWriting(planned, step, planned.entry!)));
     return this.#compute(planned, step);
+  }
+
+  /**
+   * A step planned fresh or restore whose upstream has just rerun (forced, always_run, a corrupt
+   * entry, cache: false) runs instead if the upstream's bytes are no longer those it consumed.
+   */
+  async #recheckConsumed(planned: ActiveStep, step: StepInstance): Promise<ActiveStep> {
+    if (planned.action === 'run' || planned.entry === null || !this.#readers.has(planned.id)) return planned;
+    const changes = consumedChanges(planned.entry.consumed, await this.#upstreamDigests(step, new Set(Object.keys(planned.entry.consumed ?? {}))));
+    return changes.length === 0 ? planned : { ...planned, action: 'run', reasons: changes, entry: null };
+  }
+
+  /**
+   * What the step's needs hold now: their committed entries' outputs, and (hashed through the stat
+   * cache) outputs kept out of the cache. `only`: just these paths.
+   */
+  async #upstreamDigests(step: StepInstance, only?: ReadonlySet<string>): Promise<OutputDigests> {
+    const digests = new Map<string, { step: string; hash: string }>();
+    for (const need of step.needs) {
+      for (const out of this.#results.get(need)?.entry?.outputs ?? []) digests.set(out.path, { step: need, hash: out.hash });
+      const upstream = this.#byId.get(need)!;
+      for (const out of upstream.outs.filter((o) => !(o.cache && upstream.cache) && (only === undefined || only.has(o.path)))) {
+        const now = await this.ctx.stores.stat.hashPath(path.join(this.ctx.pipeline.projectDir, out.path));
+        if (now.type !== 'missing') digests.set(out.path, { step: need, hash: now.hash });
+      }
+    }
+    return digests;
   }
 
   /** A restore that found its entry corrupt hands back the step to compute, after its lock is released. */
@@ -233,7 +266,7 @@ export class Scheduler {
       // Another run may have computed this very key while we waited: then it is a cache hit.
       const forced = planned.reasons.some((r) => r.kind === 'forced');
       const cached = forced || !reuseCache || !this.ctx.stores.ac.has(planned.key) ? undefined : await this.ctx.stores.ac.get(planned.key);
-      if (cached && step.cache && !step.alwaysRun) {
+      if (cached && step.cache && !step.alwaysRun && consumedChanges(cached.consumed, await this.#upstreamDigests(step)).length === 0) {
         const requeued = await this.#restore(planned, cached, step);
         return requeued ? await this.#attempts(requeued, step, slot) : undefined;
       }
@@ -273,7 +306,7 @@ export class Scheduler {
   }
 
   async #attempts(planned: PlannedStep, step: StepInstance, slot: CpuSlot): Promise<void> {
-    const spec = this.#spec(planned, step);
+    const spec = this.#spec(planned, step, consumedRecord(await this.#upstreamDigests(step)));
     const started = Date.now();
     let failure: StepFailure | undefined;
     for (let attempt = 1; attempt <= step.retries + 1; attempt++) {
@@ -300,7 +333,7 @@ export class Scheduler {
     };
   }
 
-  #spec(planned: PlannedStep, step: StepInstance): StepSpec {
+  #spec(planned: PlannedStep, step: StepInstance, consumed: Readonly<Record<string, Sha256>>): StepSpec {
     const upstream: Record<string, UpstreamOutputs> = {};
     for (const need of step.needs) {
       const r = this.#results.get(need);
@@ -329,6 +362,7 @@ export class Scheduler {
       cache: step.cache,
       key: planned.key,
       components: planned.components,
+      consumed,
     };
   }
 
@@ -357,6 +391,8 @@ export class Scheduler {
     // A step's `blu.warning` tag is shown on every run that uses its result, not only the one that made it.
     const warning = entry?.tags?.['blu.warning'];
     if (warning !== undefined) this.ctx.emit({ type: 'warning', message: `${planned.id}: ${warning}`, time: Date.now() });
+    const nondeterministic = outcome === 'ran' ? entry?.tags?.[NONDETERMINISTIC_TAG] : undefined;
+    if (nondeterministic !== undefined) this.ctx.emit({ type: 'warning', message: `${planned.id} is not reproducible: ${nondeterministic} (tagged ${NONDETERMINISTIC_TAG})`, time: Date.now() });
   }
 
   /**
@@ -366,7 +402,7 @@ export class Scheduler {
   #updateLeases(step: StepInstance, planned: PlannedStep, outcome: StepOutcome): void {
     const current = outcome === 'ran' || outcome === 'restored' || outcome === 'fresh';
     if (current && (this.#readersLeft.get(step.id) ?? 0) > 0) this.#leases.hold(step.outs.map((o) => o.path));
-    if (planned.action !== 'run') return;
+    if (!this.#readers.has(step.id)) return;
     for (const need of step.needs) {
       const left = (this.#readersLeft.get(need) ?? 0) - 1;
       this.#readersLeft.set(need, left);
@@ -382,7 +418,7 @@ export class Scheduler {
   #recordLock(stepId: string, entry: ActionCacheEntry): void {
     const previous = this.ctx.previousLock.steps[stepId];
     if (previous && previous.key === entry.key && previous.runId === entry.producer.runId) return;
-    this.#pendingLock.set(stepId, { key: entry.key as StepKey, components: entry.components, outputs: entry.outputs, metrics: entry.metrics, runId: entry.producer.runId });
+    this.#pendingLock.set(stepId, { key: entry.key as StepKey, components: entry.components, outputs: entry.outputs, ...(entry.consumed ? { consumed: entry.consumed } : {}), metrics: entry.metrics, runId: entry.producer.runId });
     this.#lockWriter ??= this.#writeLock();
   }
 
@@ -437,14 +473,20 @@ class CpuSlot {
   }
 }
 
-/** Steps planned to execute read their needs' outputs; fresh and restored steps read nothing. */
-function readersPerStep(plan: readonly PlannedStep[], byId: ReadonlyMap<string, StepInstance>): Map<string, number> {
-  const readers = new Map<string, number>();
-  for (const p of plan) {
-    if (p.action !== 'run') continue;
-    for (const need of byId.get(p.id)!.needs) readers.set(need, (readers.get(need) ?? 0) + 1);
-  }
-  return readers;
+/**
+ * Steps planned to execute read their needs' outputs. So may a fresh or restored step whose need
+ * runs or restores (a corrupt entry reruns): if that changes the bytes, it runs too (#recheckConsumed).
+ * Fresh steps of a no-op read nothing, so a no-op stays without locks and leases.
+ */
+function readingSteps(plan: readonly PlannedStep[], byId: ReadonlyMap<string, StepInstance>, planned: ReadonlyMap<string, PlannedStep>): Set<string> {
+  const mayChange = (id: string): boolean => planned.get(id)?.action === 'run' || planned.get(id)?.action === 'restore';
+  return new Set(plan.filter((p) => p.action === 'run' || (p.action !== 'skip' && byId.get(p.id)!.needs.some(mayChange))).map((p) => p.id));
+}
+
+function readersPerStep(readers: ReadonlySet<string>, byId: ReadonlyMap<string, StepInstance>): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const id of readers) for (const need of byId.get(id)!.needs) counts.set(need, (counts.get(need) ?? 0) + 1);
+  return counts;
 }
 
 function resourceNeed(step: StepInstance): Record<string, number> {

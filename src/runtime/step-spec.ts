@@ -1,5 +1,5 @@
 import type { JsonValue } from '../base/result.js';
-import type { KeyComponents, StepKey, StoredOutput } from '../artifacts/types.js';
+import type { KeyComponents, Sha256, StepKey, StoredOutput } from '../artifacts/types.js';
 
 /** Declared resources of a step; the scheduler and executors map them (local semaphores, sbatch options). */
 export interface StepResources {
@@ -68,4 +68,6 @@ export interface StepSpec {
   readonly cache: boolean;
   readonly key: StepKey;
   readonly components: KeyComponents;
+  /** Digests of the needs' outputs as this step reads them (see runtime/consumed.ts); kept in its cache entry. */
+  readonly consumed?: Readonly<Record<string, Sha256>>;
 }

@@ -1,5 +1,7 @@
+import { NONDETERMINISTIC_TAG } from '../../runtime/consumed.js';
 import { describeReason, summariseReasons } from '../../runtime/plan.js';
 import type { Session } from '../../runtime/session.js';
+import type { WorkspaceVerdict } from '../../runtime/verify-workspace.js';
 import type { CliIO, ExitCode } from '../io.js';
 import { EXIT } from '../io.js';
 
@@ -14,15 +16,25 @@ export function printPlan(io: CliIO, session: Session, mode: 'status' | 'dry-run
   for (const p of shown) {
     const reasons = [summariseReasons(p.reasons)].filter((r) => r !== '');
     if (p.action === 'restore' && p.entry) reasons.push(`will restore from the cache (run ${p.entry.producer.runId})`);
+    const nondeterministic = nondeterminismOf(session, p.key);
+    if (nondeterministic !== undefined) reasons.push(`not reproducible: ${nondeterministic}`);
     io.stdout(`  ${LABEL[p.action].padEnd(7)} ${p.id.padEnd(width)}  ${reasons.join('; ')}`.trimEnd() + '\n');
   }
   if (mode === 'dry-run') io.stdout('dry run: nothing was executed\n');
   return EXIT.ok;
 }
 
-export function planJson(session: Session): string {
+export function planJson(session: Session, verdict?: WorkspaceVerdict): string {
   const steps = session.plan.steps
     .filter((p) => p.action !== 'skip')
-    .map((p) => ({ id: p.id, state: p.action === 'run' ? 'stale' : p.action, key: p.key, reasons: p.reasons.map((r) => ({ ...r, text: describeReason(r) })) }));
-  return `${JSON.stringify({ pipeline: session.pipeline.name, file: session.pipeline.displayFile, steps }, null, 2)}\n`;
+    .map((p) => {
+      const nondeterministic = nondeterminismOf(session, p.key);
+      return { id: p.id, state: p.action === 'run' ? 'stale' : p.action, key: p.key, reasons: p.reasons.map((r) => ({ ...r, text: describeReason(r) })), ...(nondeterministic !== undefined ? { nondeterministic } : {}) };
+    });
+  return `${JSON.stringify({ pipeline: session.pipeline.name, file: session.pipeline.displayFile, steps, ...(verdict ? { verify: verdict } : {}) }, null, 2)}\n`;
+}
+
+/** The `blu.nondeterministic` tag of the cached result for this key, if a rerun ever changed its outputs. */
+function nondeterminismOf(session: Session, key: string): string | undefined {
+  return session.facts.entries.get(key)?.tags?.[NONDETERMINISTIC_TAG];
 }
