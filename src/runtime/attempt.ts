@@ -176,12 +176,15 @@ async function commit(
 /**
  * A step rerun with the same key on the same upstream bytes that stored other outputs than its
  * previous commit is not reproducible. Said once, kept: a later identical rerun does not clear it.
+ * `persist` outputs are left out: they carry state from the previous run by design (checkpoints).
  * Only a commit that replaces an entry of its own key costs the extra read.
  */
 async function nondeterminism(spec: StepSpec, ac: ActionCache, outputs: readonly StoredOutput[]): Promise<string | undefined> {
   const previous = ac.has(spec.key) ? await ac.get(spec.key) : undefined;
   if (previous === undefined) return undefined;
-  const changed = sameConsumed(previous.consumed, spec.consumed) ? changedOutputs(previous.outputs, outputs) : [];
+  const persisted = new Set(spec.outs.filter((o) => o.persist).map((o) => o.path));
+  const compared = outputs.filter((o) => !persisted.has(o.path));
+  const changed = sameConsumed(previous.consumed, spec.consumed) ? changedOutputs(previous.outputs, compared) : [];
   return changed.length > 0 ? `rerun with the same inputs changed ${changed.join(', ')}` : previous.tags?.[NONDETERMINISTIC_TAG];
 }
 

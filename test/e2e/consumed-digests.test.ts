@@ -158,6 +158,18 @@ describe('non-determinism is reported, not hidden', () => {
     const again = await ok(p, ['run', 'p.yaml', '--no-track', '--json']);
     expect(outcomes(again.stdout)).toEqual({ gen: 'ran', use: 'fresh' });
   });
+
+  it('a persist output that carries state from run to run is no sign of non-determinism', async () => {
+    const p = project(`steps:
+  grow:
+    run: [sh, -c, 'mkdir -p out; head -c 16 /dev/urandom >> out/state.bin; printf done > out/done.txt']
+    outs: [{ path: out/state.bin, persist: true }, out/done.txt]
+`);
+    await ok(p, ['run', 'p.yaml', '--no-track']);
+    const forced = await ok(p, ['run', 'p.yaml', '--force', '--no-track', '--json']);
+    expect(outcomes(forced.stdout)).toEqual({ grow: 'ran' });
+    expect(events(forced.stdout).find((e) => e.type === 'step-end' && e.stepId === 'grow')?.tags).toBeUndefined();
+  });
 });
 
 describe('status --verify', () => {

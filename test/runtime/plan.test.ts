@@ -142,3 +142,64 @@ describe('outputs kept out of the cache', () => {
     expect([planned.action, planned.reasons]).toEqual(['run', [{ kind: 'output-missing', path: 'scratch.txt' }]]);
   });
 });
+
+describe('consumed digests: a result is current only while its upstream holds the bytes it read', () => {
+  const up = (hash: string, type: 'file' | 'dir' = 'file'): ActionCacheEntry => {
+    const c = components({ command: ['gen'], deps: {}, upstream: {} });
+    return { schema: 1, key: computeStepKey(c), stepId: 'gen', components: c, outputs: [{ path: 'out/gen', type, hash: hash as never, size: 1 }], metrics: {}, series: [], durationMs: 1, producer: { runId: 'r1', stepId: 'gen', host: 'h', pid: 1, startedAt: '', finishedAt: '' } };
+  };
+  const down = (consumed: Record<string, string> | undefined): ActionCacheEntry => {
+    const c = components({ command: ['use'], upstream: { gen: up('x').key } });
+    return { ...up('x'), key: computeStepKey(c), stepId: 'use', components: c, outputs: [{ path: 'out/use', type: 'file', hash: 'u1' as never, size: 1 }], ...(consumed ? { consumed: consumed as never } : {}) };
+  };
+  const steps: PlanStepInput[] = [
+    { id: 'gen', needs: [], cache: true, alwaysRun: false, outs: [{ path: 'out/gen', cache: true }] },
+    { id: 'use', needs: ['gen'], cache: true, alwaysRun: false, outs: [{ path: 'out/use', cache: true }] },
+  ];
+  function planBoth(gen: ActionCacheEntry, use: ActionCacheEntry, workspace: [string, string][], forced: string[] = []) {
+    const facts: PlanFacts = {
+      keys: new Map([['gen', { key: gen.key, components: gen.components }], ['use', { key: use.key, components: use.components }]]),
+      entries: new Map([[gen.key as string, gen], [use.key as string, use]]),
+      storeComplete: new Map([[gen.key as string, true], [use.key as string, true]]),
+      workspace: new Map(workspace.map(([p, h]) => [p, { type: 'file' as const, hash: h }])),
+      lock: { steps: {} },
+      incomplete: new Map(),
+    };
+    return planRun(steps, facts, { selected: new Set(['gen', 'use']), forced: new Set(forced) }).steps;
+  }
+
+  it('names the upstream, the path and both digests; a reader to restore is run instead', () => {
+    const [, use] = planBoth(up('b2b2b2b2'), down({ 'out/gen': 'a1a1a1a1' }), [['out/gen', 'b2b2b2b2'], ['out/use', 'u1']]);
+    expect([use!.action, use!.reasons.map(describeReason)]).toEqual(['run', ['upstream output changed: gen (out/gen: a1a1a1… → b2b2b2…)']]);
+    const [, restore] = planBoth(up('b2b2b2b2'), down({ 'out/gen': 'a1a1a1a1' }), [['out/gen', 'b2b2b2b2']]);
+    expect(restore!.action).toBe('run');
+  });
+
+  it('compares against what a restore will put back (a directory: its manifest digest)', () => {
+    const [gen, use] = planBoth(up('m2', 'dir'), down({ 'out/gen': 'm1' }), [['out/use', 'u1']]);
+    expect([gen!.action, use!.action]).toEqual(['restore', 'run']);
+    expect(planBoth(up('m1', 'dir'), down({ 'out/gen': 'm1' }), [['out/use', 'u1']])[1]!.action).toBe('fresh');
+  });
+
+  it('leaves a reader of an upstream that runs to the scheduler, and does not judge entries without a record', () => {
+    expect(planBoth(up('b2'), down({ 'out/gen': 'a1' }), [['out/gen', 'b2'], ['out/use', 'u1']], ['gen'])[1]!.action).toBe('fresh');
+    expect(planBoth(up('b2'), down(undefined), [['out/gen', 'b2'], ['out/use', 'u1']])[1]!.action).toBe('fresh');
+  });
+
+  it('an output kept out of the cache is compared with what the workspace holds', () => {
+    const gen = { ...up('b2'), outputs: [] };
+    const uncached: PlanStepInput[] = [{ ...steps[0]!, outs: [{ path: 'out/gen', cache: false }] }, steps[1]!];
+    const use = down({ 'out/gen': 'a1' });
+    const facts: PlanFacts = {
+      keys: new Map([['gen', { key: gen.key, components: gen.components }], ['use', { key: use.key, components: use.components }]]),
+      entries: new Map([[gen.key as string, gen], [use.key as string, use]]),
+      storeComplete: new Map(),
+      workspace: new Map([['out/gen', { type: 'file', hash: 'c3' }], ['out/use', { type: 'file', hash: 'u1' }]]),
+      lock: { steps: {} },
+      incomplete: new Map(),
+    };
+    const planned = planRun(uncached, facts, { selected: new Set(['gen', 'use']), forced: new Set() }).steps;
+    expect(planned.map((p) => p.action)).toEqual(['fresh', 'run']);
+    expect(planned[1]!.reasons).toEqual([{ kind: 'upstream-output-changed', step: 'gen', path: 'out/gen', before: 'a1', after: 'c3' }]);
+  });
+});
