@@ -121,6 +121,37 @@ describe('a result is fresh only while its upstream holds the bytes it consumed'
   });
 });
 
+describe('what counts as consumed', () => {
+  it('a dep inside an upstream directory output is judged by that directory (its manifest digest)', async () => {
+    const p = project(`steps:
+  gen:
+    run: [sh, -c, 'mkdir -p out/d; head -c 1000 /dev/urandom > out/d/f.bin']
+    outs: [out/d]
+  use:
+    run: [sh, -c, 'sha256sum out/d/f.bin > out/use.txt']
+    deps: [out/d/f.bin]
+    outs: [out/use.txt]
+`);
+    await ok(p, ['run', 'p.yaml', '--no-track']);
+    await ok(p, ['run', 'p.yaml', 'gen', '--force', '--no-track']);
+    expect((await ok(p, ['status', 'p.yaml'])).stdout).toMatch(/stale +use +upstream output changed: gen \(out\/d: [0-9a-f]{6}… → [0-9a-f]{6}…\)/);
+    expect(outcomes((await ok(p, ['run', 'p.yaml', '--no-track', '--json'])).stdout)).toEqual({ gen: 'fresh', use: 'ran' });
+  });
+
+  it('an upstream with cache: false is hashed after it runs: its reader runs only when the bytes changed', async () => {
+    const p = project(pipeline('mkdir -p out; head -c 1000 /dev/urandom > out/big.bin', '\n    cache: false'));
+    await ok(p, ['run', 'p.yaml', '--no-track']);
+    const changed = await ok(p, ['run', 'p.yaml', '--no-track', '--json']);
+    expect(outcomes(changed.stdout)).toEqual({ gen: 'ran', use: 'ran' });
+    expect(reasonsOf(changed.stdout, 'use')).toEqual(['upstream-output-changed']);
+    expect(consistent(p)).toBe(true);
+
+    p.write('p.yaml', pipeline('mkdir -p out; printf "the same bytes" > out/big.bin', '\n    cache: false'));
+    await ok(p, ['run', 'p.yaml', '--no-track']);
+    expect(outcomes((await ok(p, ['run', 'p.yaml', '--no-track', '--json'])).stdout)).toEqual({ gen: 'ran', use: 'fresh' });
+  });
+});
+
 describe('non-determinism is reported, not hidden', () => {
   it('a rerun with the same key and inputs that changes outputs tags the step: in status, the run warning and its MLflow run', async () => {
     const p = project(RANDOM);
