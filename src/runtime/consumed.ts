@@ -20,7 +20,8 @@ export function consumedChanges(consumed: Readonly<Record<string, string>> | und
   const reasons: StaleReason[] = [];
   for (const [path, before] of Object.entries(consumed)) {
     const current = now.get(path);
-    if (current !== undefined && current.hash !== before) reasons.push({ kind: 'upstream-output-changed', step: current.step, path, before, after: current.hash });
+    if (current !== undefined && current.hash !== before)
+      reasons.push({ kind: 'upstream-output-changed', step: current.step, path, before, after: current.hash });
   }
   return reasons;
 }
@@ -31,7 +32,10 @@ export function consumedRecord(now: OutputDigests): Record<string, Sha256> {
 }
 
 /** Output paths whose bytes differ between two commits of the same key ([] when the same). */
-export function changedOutputs(before: readonly { readonly path: string; readonly hash: string }[], after: readonly { readonly path: string; readonly hash: string }[]): string[] {
+export function changedOutputs(
+  before: readonly { readonly path: string; readonly hash: string }[],
+  after: readonly { readonly path: string; readonly hash: string }[],
+): string[] {
   const old = new Map(before.map((o) => [o.path, o.hash]));
   return after.filter((o) => old.has(o.path) && old.get(o.path) !== o.hash).map((o) => o.path);
 }

@@ -47,12 +47,20 @@ interface Queued {
   readonly reasons?: { kind: string; step?: string; path?: string; before?: string; after?: string }[];
   readonly tags?: Record<string, string>;
 }
-const events = (stdout: string): Queued[] => stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Queued);
+const events = (stdout: string): Queued[] =>
+  stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Queued);
 const reasonsOf = (stdout: string, stepId: string): string[] =>
-  events(stdout).filter((e) => e.type === 'step-queued' && e.stepId === stepId).flatMap((e) => (e.reasons ?? []).map((r) => r.kind));
+  events(stdout)
+    .filter((e) => e.type === 'step-queued' && e.stepId === stepId)
+    .flatMap((e) => (e.reasons ?? []).map((r) => r.kind));
 
 function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? filesUnder(path.join(dir, e.name)) : [path.join(dir, e.name)],
+  );
 }
 
 describe('a result is fresh only while its upstream holds the bytes it consumed', () => {
@@ -65,7 +73,9 @@ describe('a result is fresh only while its upstream holds the bytes it consumed'
     expect(after).not.toBe(before);
 
     const status = await ok(p, ['status', 'p.yaml']);
-    expect(status.stdout).toContain(`stale   use   upstream output changed: gen (out/big.bin: ${before.slice(0, 6)}… → ${after.slice(0, 6)}…)`);
+    expect(status.stdout).toContain(
+      `stale   use   upstream output changed: gen (out/big.bin: ${before.slice(0, 6)}… → ${after.slice(0, 6)}…)`,
+    );
     expect(status.stdout).toMatch(/1 stale, 0 to restore, 1 fresh/);
 
     const run = await ok(p, ['run', 'p.yaml', '--no-track', '--json']);
@@ -74,7 +84,9 @@ describe('a result is fresh only while its upstream holds the bytes it consumed'
     expect(consistent(p)).toBe(true);
     expect((await ok(p, ['status', 'p.yaml'])).stdout).toMatch(/0 stale, 0 to restore, 2 fresh/);
     // The lock records what use consumed: gen's current output.
-    const lock = JSON.parse(readFileSync(p.path('p.lock'), 'utf8')) as { experiments: { default: { steps: Record<string, { consumed?: Record<string, string> }> } } };
+    const lock = JSON.parse(readFileSync(p.path('p.lock'), 'utf8')) as {
+      experiments: { default: { steps: Record<string, { consumed?: Record<string, string> }> } };
+    };
     expect(lock.experiments.default.steps.use?.consumed).toEqual({ 'out/big.bin': after });
   });
 
@@ -134,7 +146,9 @@ describe('what counts as consumed', () => {
 `);
     await ok(p, ['run', 'p.yaml', '--no-track']);
     await ok(p, ['run', 'p.yaml', 'gen', '--force', '--no-track']);
-    expect((await ok(p, ['status', 'p.yaml'])).stdout).toMatch(/stale +use +upstream output changed: gen \(out\/d: [0-9a-f]{6}… → [0-9a-f]{6}…\)/);
+    expect((await ok(p, ['status', 'p.yaml'])).stdout).toMatch(
+      /stale +use +upstream output changed: gen \(out\/d: [0-9a-f]{6}… → [0-9a-f]{6}…\)/,
+    );
     expect(outcomes((await ok(p, ['run', 'p.yaml', '--no-track', '--json'])).stdout)).toEqual({ gen: 'fresh', use: 'ran' });
   });
 
@@ -159,12 +173,17 @@ describe('non-determinism is reported, not hidden', () => {
     await ok(p, ['run', 'p.yaml'], env);
     expect((await ok(p, ['status', 'p.yaml'])).stdout).not.toContain('not reproducible');
     const forced = await ok(p, ['run', 'p.yaml', 'gen', '--force'], env);
-    expect(forced.stdout + forced.stderr).toContain('gen is not reproducible: rerun with the same inputs changed out/big.bin (tagged blu.nondeterministic)');
+    expect(forced.stdout + forced.stderr).toContain(
+      'gen is not reproducible: rerun with the same inputs changed out/big.bin (tagged blu.nondeterministic)',
+    );
 
     const status = await ok(p, ['status', 'p.yaml']);
     expect(status.stdout).toMatch(/fresh +gen +not reproducible: rerun with the same inputs changed out\/big\.bin/);
     const json = JSON.parse((await ok(p, ['status', 'p.yaml', '--json'])).stdout) as { steps: { id: string; nondeterministic?: string }[] };
-    expect(json.steps.map((s) => [s.id, s.nondeterministic])).toEqual([['gen', 'rerun with the same inputs changed out/big.bin'], ['use', undefined]]);
+    expect(json.steps.map((s) => [s.id, s.nondeterministic])).toEqual([
+      ['gen', 'rerun with the same inputs changed out/big.bin'],
+      ['use', undefined],
+    ]);
     const tagFiles = filesUnder(p.path('mlruns')).filter((f) => f.endsWith(path.join('tags', 'blu.nondeterministic')));
     expect(tagFiles.map((f) => readFileSync(f, 'utf8'))).toEqual(['rerun with the same inputs changed out/big.bin']);
 
@@ -225,8 +244,12 @@ describe('status --verify', () => {
     const verify = await p.cli(['status', 'p.yaml', '--verify']);
     expect(verify.exitCode).toBe(1);
     expect(verify.stdout).toContain('verify: reread 2 outputs recorded in p.lock: 1 differs');
-    expect(verify.stdout).toContain(`use out/use.txt: the lock records ${recorded.slice(0, 12)}, the workspace holds ${sha256('edited by hand\n').slice(0, 12)}`);
-    const json = JSON.parse((await p.cli(['status', 'p.yaml', '--verify', '--json'])).stdout) as { verify: { mismatches: { stepId: string; path: string }[] } };
+    expect(verify.stdout).toContain(
+      `use out/use.txt: the lock records ${recorded.slice(0, 12)}, the workspace holds ${sha256('edited by hand\n').slice(0, 12)}`,
+    );
+    const json = JSON.parse((await p.cli(['status', 'p.yaml', '--verify', '--json'])).stdout) as {
+      verify: { mismatches: { stepId: string; path: string }[] };
+    };
     expect(json.verify.mismatches.map((m) => [m.stepId, m.path])).toEqual([['use', 'out/use.txt']]);
   });
 });
