@@ -83,7 +83,7 @@ export class Scheduler {
   readonly #leases: OutputLeases;
   /** Per step: how many steps of this run that will execute still have to read its outputs. */
   readonly #readersLeft: Map<string, number>;
-  /** Steps that read their needs' outputs in this run, or may (see mayRerun). */
+  /** Steps that read their needs' outputs in this run, or may (see readingSteps). */
   readonly #readers: ReadonlySet<string>;
 
   constructor(readonly ctx: SchedulerContext) {
