@@ -92,7 +92,7 @@ export class Scheduler {
     this.#priorities = schedulingPriorities(ctx.pipeline.steps);
     this.#lockRef = lockRefFor(ctx.pipeline);
     this.#leases = new OutputLeases(path.join(ctx.layout.stateDir, 'leases'), ctx.runId);
-    this.#readers = readingSteps(ctx.plan.steps, this.#byId, this.#planned);
+    this.#readers = readingSteps(ctx.plan.steps, this.#byId);
     this.#readersLeft = readersPerStep(this.#readers, this.#byId);
     this.#prunePending = ctx.pruneLock === true && Object.keys(ctx.previousLock.steps).some((id) => !this.#byId.has(id));
   }
@@ -478,9 +478,10 @@ class CpuSlot {
  * runs or restores (a corrupt entry reruns): if that changes the bytes, it runs too (#recheckConsumed).
  * Fresh steps of a no-op read nothing, so a no-op stays without locks and leases.
  */
-function readingSteps(plan: readonly PlannedStep[], byId: ReadonlyMap<string, StepInstance>, planned: ReadonlyMap<string, PlannedStep>): Set<string> {
-  const mayChange = (id: string): boolean => planned.get(id)?.action === 'run' || planned.get(id)?.action === 'restore';
-  return new Set(plan.filter((p) => p.action === 'run' || (p.action !== 'skip' && byId.get(p.id)!.needs.some(mayChange))).map((p) => p.id));
+function readingSteps(plan: readonly PlannedStep[], byId: ReadonlyMap<string, StepInstance>): Set<string> {
+  const changing = new Set(plan.filter((p) => p.action === 'run' || p.action === 'restore').map((p) => p.id));
+  if (changing.size === 0) return changing;
+  return new Set(plan.filter((p) => p.action === 'run' || (p.action !== 'skip' && byId.get(p.id)!.needs.some((n) => changing.has(n)))).map((p) => p.id));
 }
 
 function readersPerStep(readers: ReadonlySet<string>, byId: ReadonlyMap<string, StepInstance>): Map<string, number> {
