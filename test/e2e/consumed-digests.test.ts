@@ -152,6 +152,24 @@ describe('what counts as consumed', () => {
     expect(outcomes((await ok(p, ['run', 'p.yaml', '--no-track', '--json'])).stdout)).toEqual({ gen: 'fresh', use: 'ran' });
   });
 
+  it('matrix instances: a reader of all instances names the one whose bytes changed', async () => {
+    const p = project(`steps:
+  gen:
+    matrix: { seed: [1, 2] }
+    run: [sh, -c, 'mkdir -p out; head -c 100 /dev/urandom > out/g\${matrix.seed}.bin']
+    outs: ["out/g\${matrix.seed}.bin"]
+  report:
+    needs: [gen]
+    run: [sh, -c, 'cat out/g1.bin out/g2.bin | sha256sum > out/report.txt']
+    outs: [out/report.txt]
+`);
+    await ok(p, ['run', 'p.yaml', '--no-track']);
+    await ok(p, ['run', 'p.yaml', 'gen@seed=2', '--force', '--no-track']);
+    const status = await ok(p, ['status', 'p.yaml']);
+    expect(status.stdout).toMatch(/stale +report +upstream output changed: gen@seed=2 \(out\/g2\.bin: /);
+    expect(status.stdout).not.toContain('gen@seed=1 (');
+  });
+
   it('an upstream with cache: false is hashed after it runs: its reader runs only when the bytes changed', async () => {
     const p = project(pipeline('mkdir -p out; head -c 1000 /dev/urandom > out/big.bin', '\n    cache: false'));
     await ok(p, ['run', 'p.yaml', '--no-track']);
