@@ -18,6 +18,8 @@ export interface PlanFacts {
   readonly lock: LockSection;
   /** Steps whose previous attempt started and never committed (by step id → run id). */
   readonly incomplete: ReadonlyMap<string, string>;
+  /** Runs this project made (its .blu/runs); unset: assume every locked run was made here. */
+  readonly localRuns?: ReadonlySet<string>;
 }
 
 export interface PlanStepInput {
@@ -57,7 +59,7 @@ export function planRun(
     const entry = options.noCache ? undefined : facts.entries.get(key);
     if (!entry) {
       const history = historyOf(step.id, components, facts);
-      return { ...base, action: 'run', reasons: history.length > 0 ? history : [{ kind: facts.lock.steps[step.id]?.key === key ? 'not-in-cache' : 'never-run' }], entry: null };
+      return { ...base, action: 'run', reasons: history.length > 0 ? history : [missingEntryReason(step.id, key, facts)], entry: null };
     }
     const outputProblems = checkOutputs(entry, step, facts.workspace);
     if (outputProblems.length === 0) return { ...base, action: 'fresh', reasons: [], entry };
@@ -70,6 +72,13 @@ export function planRun(
     return { ...base, action: 'restore', reasons: [...history, ...outputProblems], entry };
   });
   return { steps };
+}
+
+/** No cache entry and no change since the lock: never run, lost by this cache, or never held by it. */
+function missingEntryReason(stepId: string, key: StepKey, facts: PlanFacts): StaleReason {
+  const locked = facts.lock.steps[stepId];
+  if (locked?.key !== key) return { kind: 'never-run' };
+  return facts.localRuns === undefined || facts.localRuns.has(locked.runId) ? { kind: 'not-in-cache' } : { kind: 'not-cached-here', runId: locked.runId };
 }
 
 /** Why the step changed since the lock's record, and whether its last attempt never finished. Only stale steps need it. */
@@ -198,6 +207,7 @@ export function describeReason(r: StaleReason): string {
   switch (r.kind) {
     case 'never-run': return 'never run';
     case 'not-in-cache': return 'its cache entry is gone (gc, cache verify --repair, or another cache)';
+    case 'not-cached-here': return `not cached here; key matches the committed lock (run ${r.runId}, made elsewhere: the results it recorded still hold)`;
     case 'forced': return 'forced';
     case 'always-run': return 'always_run is set';
     case 'cache-disabled': return 'cache: false';
