@@ -8,6 +8,7 @@ import type { ActionCacheEntry, StepKey } from '../artifacts/types.js';
 import type { Stores } from './gather.js';
 import type { RunEvent, StepFailure, StepOutcome } from './events.js';
 import type { Executor, StepReport } from './executor.js';
+import { ExclusiveGate } from './exclusive.js';
 import { OutputLeases } from './leases.js';
 import type { ProjectLayout } from './layout.js';
 import { stepFileName } from './layout.js';
@@ -78,6 +79,8 @@ export class Scheduler {
   readonly #leases: OutputLeases;
   /** Per step: how many steps of this run that will execute still have to read its outputs. */
   readonly #readersLeft: Map<string, number>;
+  /** Holds exclusive steps back until they delay no more urgent work (exclusive.ts). */
+  readonly #exclusive: ExclusiveGate;
 
   constructor(readonly ctx: SchedulerContext) {
     this.#byId = new Map(ctx.pipeline.steps.map((s) => [s.id, s]));
@@ -86,6 +89,8 @@ export class Scheduler {
     this.#lockRef = lockRefFor(ctx.pipeline);
     this.#leases = new OutputLeases(path.join(ctx.layout.stateDir, 'leases'), ctx.runId);
     this.#readersLeft = readersPerStep(ctx.plan.steps, this.#byId);
+    const gated = ctx.plan.steps.filter(isActive).map((p) => this.#byId.get(p.id)!);
+    this.#exclusive = new ExclusiveGate(gated.map((s) => ({ id: s.id, needs: s.needs, exclusive: s.resources.cpus === 'all' })), this.#priorities);
   }
 
   async run(): Promise<ReadonlyMap<string, StepResult>> {
@@ -213,6 +218,7 @@ export class Scheduler {
 
   async #compute(planned: PlannedStep, step: StepInstance, reuseCache = this.ctx.reuseCache): Promise<void> {
     const slot = new CpuSlot(this.ctx.pool, resourceNeed(step), this.#priorities.get(step.id) ?? 0);
+    await this.#exclusive.wait(step.id);
     await slot.take();
     const locks = await this.#lock(planned, step);
     try {
@@ -328,6 +334,7 @@ export class Scheduler {
 
   #finish(planned: PlannedStep, outcome: StepOutcome, entry: ActionCacheEntry | null, durationMs: number, extra: { failure?: StepFailure; logPath?: string; jobId?: string }): void {
     this.#results.set(planned.id, { outcome, entry });
+    this.#exclusive.finished(planned.id);
     if (outcome === 'failed' && this.ctx.policy === 'no-new') this.#stopNew = true;
     const step = this.#byId.get(planned.id)!;
     this.#updateLeases(step, planned, outcome);
