@@ -35,13 +35,23 @@ export async function modelFromStep(spec: string, o: FromStepOptions): Promise<R
   const loaded = await loadPipeline({ file, cwd: o.cwd, overlays: o.overlays, sets: o.sets, registry: builtinRegistry(), env: o.env });
   if (!loaded.ok) return err(`--from: ${file} does not load:\n${loaded.error.map(formatDiagnostic).join('\n')}`);
   const pipeline = loaded.value;
+  const candidates = pipeline.steps.filter((s) => s.id === wanted || s.name === wanted);
+  // A step that declares its outputs and none is a model (evaluate, report) has nothing to predict with.
+  if (candidates.length > 0 && candidates.every((s) => s.outs.length > 0 && modelOut(s) === undefined)) {
+    return err(`--from: step '${wanted}' saves no model (its outputs: ${candidates[0]!.outs.map((out) => out.path).join(', ')})`);
+  }
   const instance = pickInstance(pipeline, wanted, file);
   if (!instance.ok) return instance;
   const { step, note } = instance.value;
-  const rel = step.outs.map((out) => out.path).find((p) => path.posix.basename(p) === 'model') ?? `artifacts/${step.id.replace(/[^A-Za-z0-9_.-]+/g, '_')}/model`;
+  const rel = modelOut(step) ?? `artifacts/${step.id.replace(/[^A-Za-z0-9_.-]+/g, '_')}/model`;
   const dir = path.join(pipeline.projectDir, rel);
   if (existsSync(path.join(dir, 'model.json'))) return ok({ dir, note });
   return err(await notThere(pipeline, step, path.relative(o.cwd, dir) || dir, file, o));
+}
+
+/** The declared output a step saves its model in (`…/model`), if any. */
+function modelOut(step: StepInstance): string | undefined {
+  return step.outs.map((out) => out.path).find((p) => path.posix.basename(p) === 'model');
 }
 
 function pickInstance(pipeline: Pipeline, wanted: string, file: string): Result<{ step: StepInstance; note: string | null }, string> {

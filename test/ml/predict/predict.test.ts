@@ -53,6 +53,9 @@ beforeAll(async () => {
     '  ablation:',
     '    matrix: { model: [a, b], seed: "${params.seeds}" }',
     '    run: [echo, "${matrix.model}"]',
+    '  report:',
+    '    run: [echo]',
+    '    outs: [out/report.txt]',
     '',
   ].join('\n'));
   p.write('experiments/two.yaml', 'params: { measure_seed: 2 }\n');
@@ -134,6 +137,8 @@ describe('blu-pipe predict', () => {
     const several = await p.cli(['predict', '--from', 'pipelines/m.yaml:ablation', 'images/a.png', '--out', 'o']);
     expect(several.exitCode).toBe(2);
     expect(several.stderr).toContain("--from: step 'ablation' has 6 instances; name one, e.g. pipelines/m.yaml:ablation@model=a,seed=1. Instances: ablation@model=a,seed=1, ");
+    const noModel = await p.cli(['predict', '--from', 'pipelines/m.yaml:report', 'images/a.png', '--out', 'o']);
+    expect([noModel.exitCode, noModel.stderr]).toEqual([2, expect.stringContaining("--from: step 'report' saves no model (its outputs: out/report.txt)")]);
     const exact = await p.cli(['predict', '--from', 'pipelines/m.yaml:binarise@seed=1', 'images/a.png', '--out', 'out-m1']);
     expect([exact.exitCode, exact.stderr.includes('instances')]).toEqual([0, false]);
   });
