@@ -95,7 +95,7 @@ export class Scheduler {
 
   async run(): Promise<ReadonlyMap<string, StepResult>> {
     const active = this.ctx.plan.steps.filter(isActive);
-    const nodes = new Map(active.map((p) => [p.id, { run: () => this.#runOne(p), priority: this.#priorities.get(p.id) ?? 0 }]));
+    const nodes = new Map(active.map((p) => [p.id, { run: () => this.#exclusive.track(() => this.#runOne(p)), priority: this.#priorities.get(p.id) ?? 0 }]));
     const edges: [string, string][] = [];
     for (const p of active) for (const need of this.#byId.get(p.id)!.needs) if (nodes.has(need)) edges.push([need, p.id]);
     // The resource pool bounds running commands; the extra graph slots let finished steps commit

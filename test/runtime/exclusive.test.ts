@@ -49,4 +49,24 @@ describe('exclusive steps wait for more urgent work', () => {
     g.finished('report');
     expect((await through(g, ['bench'])).has('bench')).toBe(true);
   });
+
+  it('lets the most urgent waiter go when every step in flight waits (the steps waited for could never start)', async () => {
+    const g = gate([
+      { id: 'low', needs: [], exclusive: true },
+      { id: 'high', needs: [], exclusive: true },
+      { id: 'chain1', needs: [], exclusive: false },
+      { id: 'chain2', needs: ['chain1'], exclusive: false },
+      { id: 'report', needs: ['chain2', 'low'], exclusive: false },
+      { id: 'after-high', needs: ['high'], exclusive: false },
+      { id: 'after-high2', needs: ['after-high'], exclusive: false },
+      { id: 'end', needs: ['after-high2', 'report'], exclusive: false },
+    ]);
+    // Only the two exclusive steps are in flight (the runner's slots are full): chain1 cannot start.
+    const order: string[] = [];
+    const low = g.track(() => g.wait('low').then(() => order.push('low')));
+    const high = g.track(() => g.wait('high').then(() => order.push('high')));
+    await Promise.all([low, high]);
+    expect(order).toEqual(['high', 'low']);
+  });
 });
+
