@@ -16,6 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { percentile } from '../src/base/stats.js';
 import { parseArgs } from 'node:util';
+import { rerunWithTensorflowLogFiltered } from '../src/ml/backend/native/tf-log.js';
 
 type ModelKind = 'blu_packed' | 'blu_packed_fma' | 'unet' | 'lw_unet';
 const PACKED: readonly ModelKind[] = ['blu_packed', 'blu_packed_fma'];
@@ -204,4 +205,7 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+// TensorFlow's start-up lines are dropped as in the CLI (BLU_TF_LOG=1 keeps them).
+const filtered = await rerunWithTensorflowLogFiltered(fileURLToPath(import.meta.url), process.argv.slice(2), process.env);
+if (filtered === null) await main();
+else process.exitCode = filtered;

@@ -11,6 +11,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { rerunWithTensorflowLogFiltered } from '../src/ml/backend/native/tf-log.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const BACKENDS = ['tensorflow', 'wasm', 'cpu'] as const;
@@ -88,4 +89,7 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+// TensorFlow's start-up lines are dropped as in the CLI (BLU_TF_LOG=1 keeps them).
+const filtered = await rerunWithTensorflowLogFiltered(fileURLToPath(import.meta.url), process.argv.slice(2), process.env);
+if (filtered === null) await main();
+else process.exitCode = filtered;

@@ -23,6 +23,8 @@ import { buildBluNet, buildLwUnet, buildUnet } from '../src/ml/models/index.js';
 import { median } from '../src/base/stats.js';
 import { ScheduledAdam } from '../src/ml/train/optimizer.js';
 import { compareBackends } from './train-compare.js';
+import { fileURLToPath } from 'node:url';
+import { rerunWithTensorflowLogFiltered } from '../src/ml/backend/native/tf-log.js';
 
 type ModelName = 'unet' | 'lw_unet' | 'blu_net';
 
@@ -275,4 +277,5 @@ async function main(): Promise<number> {
   return 0;
 }
 
-process.exitCode = await main();
+// TensorFlow's start-up lines are dropped as in the CLI (BLU_TF_LOG=1 keeps them).
+process.exitCode = (await rerunWithTensorflowLogFiltered(fileURLToPath(import.meta.url), process.argv.slice(2), process.env)) ?? (await main());

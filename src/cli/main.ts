@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { rerunWithTensorflowLogFiltered } from '../ml/backend/native/tf-log.js';
 import { printUsage, wantsHelp } from './args.js';
 import { RUN_USAGE } from './commands/run-usage.js';
 import { VERSION } from './entry.js';
@@ -106,7 +108,11 @@ for (const stream of [process.stdout, process.stderr]) {
 }
 process.on('uncaughtException', reportCrash);
 process.on('unhandledRejection', reportCrash);
-main(process.argv.slice(2), io).then(
+// Commands that may load libtensorflow in this process: its start-up lines are dropped (tf-log.ts).
+const LOADS_TENSORFLOW = new Set(['doctor', 'predict']);
+const argv = process.argv.slice(2);
+const filtered = LOADS_TENSORFLOW.has(argv[0] ?? '') ? await rerunWithTensorflowLogFiltered(fileURLToPath(import.meta.url), argv, process.env) : null;
+(filtered !== null ? Promise.resolve(filtered) : main(argv, io)).then(
   (code) => {
     process.exitCode = code;
     // Safety net: a stray handle (e.g. a worker thread in a backend) must not keep the CLI alive.

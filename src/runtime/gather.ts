@@ -1,3 +1,4 @@
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { ActionCache } from '../artifacts/action-cache.js';
 import type { DeferredDirSync } from '../artifacts/atomic.js';
@@ -42,6 +43,8 @@ export async function gatherFacts(pipeline: Pipeline, layout: ProjectLayout, sto
   if (missing.length > 0) return err(missing);
   const [entries, lock] = await Promise.all([lookupEntries(keys, stores), readLockSection(lockRefFor(pipeline))]);
   const incomplete = incompleteAttempts(layout.stepLocksDir);
+  // Runs made here tell a cache entry this cache lost from one it never held (a fresh clone).
+  const localRuns = new Set(await readdir(layout.runsDir).catch(() => [] as string[]));
   const storeComplete = new Map<string, boolean>();
   const workspace = new Map<string, WorkspaceState>();
   for (const entry of entries.values()) {
@@ -56,7 +59,7 @@ export async function gatherFacts(pipeline: Pipeline, layout: ProjectLayout, sto
   for (const step of pipeline.steps) {
     for (const out of step.outs.filter((o) => !o.cache)) workspace.set(out.path, await stores.stat.hashPath(path.join(pipeline.projectDir, out.path)));
   }
-  return ok({ keys, entries, storeComplete, workspace, lock, incomplete });
+  return ok({ keys, entries, storeComplete, workspace, lock, incomplete, localRuns });
 }
 
 async function hashDeps(step: StepInstance, deps: readonly string[], pipeline: Pipeline, stat: StatCache, missing: Diagnostic[]): Promise<Record<string, string>> {

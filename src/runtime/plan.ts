@@ -19,6 +19,8 @@ export interface PlanFacts {
   readonly lock: LockSection;
   /** Steps whose previous attempt started and never committed (by step id → run id). */
   readonly incomplete: ReadonlyMap<string, string>;
+  /** Runs this project made (its .blu/runs); unset: assume every locked run was made here. */
+  readonly localRuns?: ReadonlySet<string>;
 }
 
 export interface PlanStepInput {
@@ -60,7 +62,7 @@ export function planRun(
     const entry = options.noCache ? undefined : facts.entries.get(key);
     if (!entry) {
       const history = historyOf(step.id, components, facts);
-      return { ...base, action: 'run', reasons: history.length > 0 ? history : [{ kind: facts.lock.steps[step.id]?.key === key ? 'not-in-cache' : 'never-run' }], entry: null };
+      return { ...base, action: 'run', reasons: history.length > 0 ? history : [missingEntryReason(step.id, key, facts)], entry: null };
     }
     // Same key, but the upstream now holds other bytes than this result was computed from: never fresh, never restored.
     const upstreamChanges = consumedChanges(entry.consumed, settled);
@@ -91,6 +93,13 @@ function noteSettled(planned: PlannedStep, step: PlanStepInput, workspace: Reado
     if (!out.cache && now !== undefined && now.type !== 'missing') settled.set(out.path, { step: step.id, hash: now.hash });
   }
   return planned;
+}
+
+/** No cache entry and no change since the lock: never run, lost by this cache, or never held by it. */
+function missingEntryReason(stepId: string, key: StepKey, facts: PlanFacts): StaleReason {
+  const locked = facts.lock.steps[stepId];
+  if (locked?.key !== key) return { kind: 'never-run' };
+  return facts.localRuns === undefined || facts.localRuns.has(locked.runId) ? { kind: 'not-in-cache' } : { kind: 'not-cached-here', runId: locked.runId };
 }
 
 /** Why the step changed since the lock's record, and whether its last attempt never finished. Only stale steps need it. */
@@ -219,6 +228,7 @@ export function describeReason(r: StaleReason): string {
   switch (r.kind) {
     case 'never-run': return 'never run';
     case 'not-in-cache': return 'its cache entry is gone (gc, cache verify --repair, or another cache)';
+    case 'not-cached-here': return `not cached here; key matches the committed lock (run ${r.runId}, made elsewhere: the results it recorded still hold)`;
     case 'forced': return 'forced';
     case 'always-run': return 'always_run is set';
     case 'cache-disabled': return 'cache: false';

@@ -3,6 +3,11 @@ export type StaleReason =
   | { readonly kind: 'never-run' }
   /** The lock records this very key, but its cache entry is gone (gc, `cache verify --repair`, another cache). */
   | { readonly kind: 'not-in-cache' }
+  /**
+   * The lock records this very key, from a run this project never made (a fresh clone, another
+   * machine): nothing was lost, this cache just never held it, and the recorded results still hold.
+   */
+  | { readonly kind: 'not-cached-here'; readonly runId: string }
   | { readonly kind: 'forced' }
   | { readonly kind: 'always-run' }
   | { readonly kind: 'cache-disabled' }

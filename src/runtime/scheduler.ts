@@ -9,6 +9,7 @@ import { consumedChanges, consumedRecord, NONDETERMINISTIC_TAG, type OutputDiges
 import type { Stores } from './gather.js';
 import type { RunEvent, StepFailure, StepOutcome } from './events.js';
 import type { Executor, StepReport } from './executor.js';
+import { ExclusiveGate } from './exclusive.js';
 import { OutputLeases } from './leases.js';
 import type { ProjectLayout } from './layout.js';
 import { stepFileName } from './layout.js';
@@ -85,6 +86,8 @@ export class Scheduler {
   readonly #readersLeft: Map<string, number>;
   /** Steps that read their needs' outputs in this run, or may (see readingSteps). */
   readonly #readers: ReadonlySet<string>;
+  /** Holds exclusive steps back until they delay no more urgent work (exclusive.ts). */
+  readonly #exclusive: ExclusiveGate;
 
   constructor(readonly ctx: SchedulerContext) {
     this.#byId = new Map(ctx.pipeline.steps.map((s) => [s.id, s]));
@@ -95,11 +98,13 @@ export class Scheduler {
     this.#readers = readingSteps(ctx.plan.steps, this.#byId);
     this.#readersLeft = readersPerStep(this.#readers, this.#byId);
     this.#prunePending = ctx.pruneLock === true && Object.keys(ctx.previousLock.steps).some((id) => !this.#byId.has(id));
+    const gated = ctx.plan.steps.filter(isActive).map((p) => this.#byId.get(p.id)!);
+    this.#exclusive = new ExclusiveGate(gated.map((s) => ({ id: s.id, needs: s.needs, exclusive: s.resources.cpus === 'all' })), this.#priorities);
   }
 
   async run(): Promise<ReadonlyMap<string, StepResult>> {
     const active = this.ctx.plan.steps.filter(isActive);
-    const nodes = new Map(active.map((p) => [p.id, { run: () => this.#runOne(p), priority: this.#priorities.get(p.id) ?? 0 }]));
+    const nodes = new Map(active.map((p) => [p.id, { run: () => this.#exclusive.track(() => this.#runOne(p)), priority: this.#priorities.get(p.id) ?? 0 }]));
     const edges: [string, string][] = [];
     for (const p of active) for (const need of this.#byId.get(p.id)!.needs) if (nodes.has(need)) edges.push([need, p.id]);
     // The resource pool bounds running commands; the extra graph slots let finished steps commit
@@ -252,6 +257,7 @@ export class Scheduler {
 
   async #compute(planned: PlannedStep, step: StepInstance, reuseCache = this.ctx.reuseCache): Promise<void> {
     const slot = new CpuSlot(this.ctx.pool, resourceNeed(step), this.#priorities.get(step.id) ?? 0);
+    await this.#exclusive.wait(step.id);
     await slot.take();
     const locks = await this.#lock(planned, step);
     try {
@@ -368,6 +374,7 @@ export class Scheduler {
 
   #finish(planned: PlannedStep, outcome: StepOutcome, entry: ActionCacheEntry | null, durationMs: number, extra: { failure?: StepFailure; logPath?: string; jobId?: string }): void {
     this.#results.set(planned.id, { outcome, entry });
+    this.#exclusive.finished(planned.id);
     if (outcome === 'failed' && this.ctx.policy === 'no-new') this.#stopNew = true;
     const step = this.#byId.get(planned.id)!;
     this.#updateLeases(step, planned, outcome);

@@ -29,6 +29,9 @@ describe.skipIf(skip)('robustness check at smoke scale (derived data set)', () =
     for (const dir of ['pipelines', 'experiments', '.blu']) await mkdir(path.join(project, dir));
     await copyFile(path.join(repo, 'pipelines', 'blu-net.yaml'), path.join(project, 'pipelines', 'blu-net.yaml'));
     for (const file of ['smoke.yaml', 'robust.yaml']) await copyFile(path.join(repo, 'experiments', file), path.join(project, 'experiments', file));
+    // The pinned data set's manifest (the dataset step's key), at the path the pipeline names.
+    await mkdir(path.join(project, 'src/steps/blu-net'), { recursive: true });
+    await copyFile(path.join(repo, 'src/steps/blu-net/bbbc030-sources.tsv'), path.join(project, 'src/steps/blu-net/bbbc030-sources.tsv'));
     const args = [cli, 'run', 'pipelines/blu-net.yaml', '-e', 'experiments/smoke.yaml', '-e', 'experiments/robust.yaml', '--set', `data_dir=${dataDir}`,
       '--set', 'data.max_images={train: 9, validation: 3, test: 3}', '--no-track', '--json', 'evaluate@source=pretrain,seed=1'];
     const result = await execa('node', args, { cwd: project, reject: false, env: { BLU_BACKEND: process.env.BLU_BACKEND ?? 'wasm' } });

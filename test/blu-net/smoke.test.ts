@@ -98,6 +98,9 @@ describe.skipIf(skip !== null)('blu-net smoke pipeline (real CLI, BBBC030 subset
     await mkdir(path.join(project, '.blu'));
     await copyFile(path.join(repo, 'pipelines', 'blu-net.yaml'), path.join(project, 'pipelines', 'blu-net.yaml'));
     await copyFile(path.join(repo, 'experiments', 'smoke.yaml'), path.join(project, 'experiments', 'smoke.yaml'));
+    // The pinned data set's manifest (the dataset step's key), at the path the pipeline names.
+    await mkdir(path.join(project, 'src/steps/blu-net'), { recursive: true });
+    await copyFile(path.join(repo, 'src/steps/blu-net/bbbc030-sources.tsv'), path.join(project, 'src/steps/blu-net/bbbc030-sources.tsv'));
     first = await run();
   }, 300_000);
 

@@ -100,6 +100,23 @@ describe('one lock per pipeline, one section per experiment', () => {
     rmSync(p.path('.blu/runs'), { recursive: true });
     expect((await p.cli(['gc'])).stdout).toMatch(/^freed \S+ \S+: 1 cache entries/);
   });
+  it('a fresh clone is told its steps are not cached here, with keys matching the lock; a cache that lost an entry is told it is gone', async () => {
+    const p = project();
+    p.write('package.json', '{}\n'); // marks the project root once .blu is gone, as a clone's .git does
+    expect((await p.cli(['run', 'pipelines/a.yaml', '--no-track'])).exitCode).toBe(0);
+    // A fresh clone: the committed files (pipeline, lock), no outputs, no .blu at all.
+    rmSync(p.path('out'), { recursive: true });
+    rmSync(p.path('.blu'), { recursive: true });
+    const clone = await p.cli(['status', 'pipelines/a.yaml']);
+    expect(clone.stdout).toContain('2 stale (all only not cached here: their keys match the committed lock)');
+    expect(clone.stdout).toMatch(/stale +make +not cached here; key matches the committed lock \(run \S+, made elsewhere: the results it recorded still hold\)/);
+    expect(clone.stdout).not.toContain('gone');
+    // Run here, then lose the cache: this project's own run made those entries, so they are gone.
+    expect((await p.cli(['run', 'pipelines/a.yaml', '--no-track'])).exitCode).toBe(0);
+    rmSync(p.path('out'), { recursive: true });
+    rmSync(p.path('.blu/cache'), { recursive: true });
+    expect((await p.cli(['status', 'pipelines/a.yaml'])).stdout).toMatch(/stale +make +its cache entry is gone/);
+  });
 });
 
 describe('lock sections follow the pipeline', () => {

@@ -33,4 +33,27 @@ describe('scheduling order (real CLI)', () => {
     expect(starts.indexOf('chain2')).toBeLessThanOrEqual(4);
     expect([...starts].sort()).toEqual(['chain1', 'chain2', 'chain3', 'head', ...sides]);
   });
+  it('holds an exclusive step that needs nothing back until the more urgent work is done', async () => {
+    const p = new TempProject();
+    projects.push(p);
+    // `alone` (cpus: all) is ready at once and the pool is idle; started first, it would hold up the
+    // chain a → b for its whole run. Report needs both, so `alone` is no more urgent than b.
+    p.write('p.yaml', [
+      'steps:',
+      '  alone:', `    run: ${write('alone', 300)}`, '    outs: [alone.txt]', '    resources: { cpus: all }',
+      '  a:', `    run: ${write('a', 300)}`, '    outs: [a.txt]',
+      '  b:', '    needs: [a]', `    run: ${write('b', 300)}`, '    outs: [b.txt]',
+      '  report:', '    needs: [alone, b]', `    run: ${write('report')}`, '    outs: [report.txt]',
+      '',
+    ].join('\n'));
+    const result = await p.cli(['run', 'p.yaml', '--json', '--no-track', '-j', '2']);
+    expect(result.exitCode).toBe(0);
+    const events = String(result.stdout)
+      .split('\n')
+      .filter((l) => l.includes('"type":"step-start"') || l.includes('"type":"step-end"'))
+      .map((l) => JSON.parse(l) as { type: string; stepId: string })
+      .map((e) => `${e.type === 'step-start' ? 'start' : 'end'} ${e.stepId}`);
+    expect(events.indexOf('start alone')).toBeGreaterThan(events.indexOf('end b'));
+    expect(events.at(-1)).toBe('end report');
+  });
 });

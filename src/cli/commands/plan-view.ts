@@ -11,7 +11,10 @@ const LABEL = { fresh: 'fresh', restore: 'restore', run: 'stale', skip: 'skip' }
 export function printPlan(io: CliIO, session: Session, mode: 'status' | 'dry-run'): ExitCode {
   const shown = session.plan.steps.filter((p) => p.action !== 'skip');
   const count = (a: string): number => shown.filter((p) => p.action === a).length;
-  io.stdout(`${session.pipeline.name} (${session.pipeline.displayFile}): ${count('run')} stale, ${count('restore')} to restore, ${count('fresh')} fresh\n`);
+  // A fresh clone: the stale steps are only uncached here, which is no reason to doubt the committed results.
+  const elsewhere = shown.filter((p) => p.reasons.length > 0 && p.reasons.every((r) => r.kind === 'not-cached-here')).length;
+  const note = elsewhere > 0 ? ` (${elsewhere === count('run') ? 'all' : elsewhere} only not cached here: their keys match the committed lock)` : '';
+  io.stdout(`${session.pipeline.name} (${session.pipeline.displayFile}): ${count('run')} stale${note}, ${count('restore')} to restore, ${count('fresh')} fresh\n`);
   const width = Math.max(...shown.map((p) => p.id.length), 4);
   for (const p of shown) {
     const reasons = [summariseReasons(p.reasons)].filter((r) => r !== '');

@@ -1,19 +1,19 @@
-import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
-import { findProjectDir } from '../../runtime/load.js';
 import { err, ok, type Result } from '../../base/result.js';
-import { parse, positiveInt, stringValue } from '../args.js';
+import { parse, positiveInt, stringList, stringValue } from '../args.js';
 import type { CliIO, ExitCode } from '../io.js';
 import { EXIT } from '../io.js';
 import { usageError } from '../output.js';
+import { modelFromStep } from './from-step.js';
 
 const USAGE = `usage: blu-pipe predict <model> <images…|dir> --out DIR [--overlay] [--tile N] [--overlap N] [--scale F] [--threads N]
-       blu-pipe predict --from <pipeline.yaml>:<step> <images…|dir> --out DIR [options]
+       blu-pipe predict --from <pipeline.yaml>:<step> [-e overlay] [--set p=v] <images…|dir> --out DIR [options]
   Segments images with a trained model and writes <name>_mask.png (and <name>_overlay.png).
   <model>      a saved model folder (U-Net, lw_unet, simulated BLU-Net) or a packed BLU-Net file
                (runs on the binary engine)
-  --from       the model a pipeline step produced, e.g. pipelines/blu-net.yaml:binarise
+  --from       the model a pipeline step produced, e.g. pipelines/blu-net.yaml:binarise (a step with
+               several instances: the measure_seed one; or name one, e.g. …:binarise@seed=2)
+  -e, --set    the experiment (as given to run) that --from resolves the step's instances with
   --tile N     tile side for large images (default 512, the thesis crop); a multiple of 2^(levels-1)
   --overlap N  pixels shared by neighbouring tiles (default 64), so tile borders do not show
   --scale F    rescale on reading, as the dataset step's scale (default 1)
@@ -21,31 +21,9 @@ const USAGE = `usage: blu-pipe predict <model> <images…|dir> --out DIR [--over
   --threads N  threads of the binary engine (default: one per CPU; 1 can be faster on a busy machine)`;
 
 const OPTIONS = {
-  out: { type: 'string' }, overlay: { type: 'boolean' }, from: { type: 'string' }, tile: { type: 'string' }, overlap: { type: 'string' }, scale: { type: 'string' }, simulate: { type: 'boolean' }, threads: { type: 'string' },
+  out: { type: 'string' }, experiment: { type: 'string', short: 'e', multiple: true }, set: { type: 'string', multiple: true }, overlay: { type: 'boolean' }, from: { type: 'string' }, tile: { type: 'string' }, overlap: { type: 'string' }, scale: { type: 'string' }, simulate: { type: 'boolean' }, threads: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
-
-/** `file.yaml:step` → the step's saved model folder, if the pipeline has produced it. */
-export function modelFromStep(spec: string, cwd: string): Result<string, string> {
-  const colon = spec.lastIndexOf(':');
-  if (colon <= 0 || colon === spec.length - 1) return err(`--from expects <pipeline.yaml>:<step>, got '${spec}'`);
-  const file = path.resolve(cwd, spec.slice(0, colon));
-  const step = spec.slice(colon + 1);
-  if (!existsSync(file)) return err(`--from: pipeline file ${spec.slice(0, colon)} not found`);
-  let steps: unknown;
-  try {
-    steps = (parseYaml(readFileSync(file, 'utf8')) as { steps?: unknown } | null)?.steps;
-  } catch (e) {
-    return err(`--from: ${spec.slice(0, colon)} is not valid YAML (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
-  }
-  const name = step.split('@')[0] ?? step;
-  if (typeof steps !== 'object' || steps === null || !(name in steps)) return err(`--from: ${spec.slice(0, colon)} has no step '${name}'`);
-  const dir = path.join(findProjectDir(file), 'artifacts', step.replace(/[^A-Za-z0-9_.-]+/g, '_'), 'model');
-  if (!existsSync(path.join(dir, 'model.json'))) {
-    return err(`--from: step '${step}' has no saved model at ${path.relative(cwd, dir) || dir}; run 'blu-pipe run ${spec.slice(0, colon)} ${name}' first`);
-  }
-  return ok(dir);
-}
 
 function numberOption(value: unknown, name: string, fallback: number): Result<number, string> {
   if (value === undefined) return ok(fallback);
@@ -67,15 +45,19 @@ interface Resolved {
   threads: number | undefined;
 }
 
-function resolveArgs(argv: readonly string[], cwd: string): Result<Resolved | 'help', string> {
+async function resolveArgs(argv: readonly string[], io: CliIO): Promise<Result<Resolved | 'help', string>> {
+  const cwd = io.cwd;
   const parsed = parse(argv, OPTIONS);
   if (!parsed.ok) return parsed;
   const { values, positionals } = parsed.value;
   if (values.help) return ok('help');
   const from = stringValue(values.from);
-  const fromModel = from === null ? null : modelFromStep(from, cwd);
+  const [overlays, sets] = [stringList(values.experiment), stringList(values.set)];
+  if (from === null && overlays.length + sets.length > 0) return err('-e/--set choose the experiment of --from <pipeline.yaml>:<step>; without --from they mean nothing');
+  const fromModel = from === null ? null : await modelFromStep(from, { cwd, overlays, sets, env: io.env });
   if (fromModel && !fromModel.ok) return fromModel;
-  const [model, ...images] = fromModel ? [fromModel.value, ...positionals] : positionals;
+  if (fromModel?.value.note) io.stderr(`${fromModel.value.note}\n`);
+  const [model, ...images] = fromModel ? [fromModel.value.dir, ...positionals] : positionals;
   if (model === undefined) return err('missing <model> (or --from <pipeline.yaml>:<step>)');
   if (images.length === 0) return err('missing the images (files or a folder) to segment');
   const out = stringValue(values.out);
@@ -93,7 +75,7 @@ function resolveArgs(argv: readonly string[], cwd: string): Result<Resolved | 'h
 }
 
 export async function predictCommand(argv: readonly string[], io: CliIO): Promise<ExitCode> {
-  const args = resolveArgs(argv, io.cwd);
+  const args = await resolveArgs(argv, io);
   if (!args.ok) return usageError(io, args.error, USAGE);
   if (args.value === 'help') return (io.stdout(`${USAGE}\n`), EXIT.ok);
   const a = args.value;

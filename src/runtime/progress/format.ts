@@ -1,6 +1,7 @@
 import { formatDuration } from '../durations.js';
 import type { RunEvent, StepProgress } from '../events.js';
 import { summariseReasons } from '../plan.js';
+import type { StaleReason } from '../reasons.js';
 
 export function progressText(p: StepProgress): string {
   const parts: string[] = [];
@@ -19,13 +20,35 @@ export function formatNumber(v: number): string {
   return Math.abs(v) >= 100 ? v.toFixed(1) : Math.abs(v) >= 0.01 ? v.toPrecision(4) : v.toExponential(2);
 }
 
-/** One line per meaningful event; shared by the plain reporter and the TTY reporter's scrollback. */
+/**
+ * Lines of a run's log. A step to run is shown as started when its command starts, not when it is
+ * handed to the pool: until then it only counts as queued ("· N queued" on each start line), so a
+ * plain log never shows as running what waits for a CPU slot (or for an exclusive step).
+ */
+export class EventLines {
+  /** Steps to run that have not started yet, with the reasons they run. */
+  readonly #queued = new Map<string, readonly StaleReason[]>();
+
+  line(event: RunEvent): string | null {
+    if (event.type === 'step-queued' && event.action === 'run') return (this.#queued.set(event.stepId, event.reasons), null);
+    if (event.type === 'step-start' && event.attempt === 1) {
+      const reasons = this.#queued.get(event.stepId) ?? [];
+      this.#queued.delete(event.stepId);
+      const waiting = this.#queued.size > 0 ? ` · ${this.#queued.size} queued` : '';
+      return `▶ ${event.stepId}: run (${summariseReasons(reasons) || 'stale'})${waiting}`;
+    }
+    if (event.type === 'step-end') this.#queued.delete(event.stepId);
+    return eventLine(event);
+  }
+}
+
+/** One line per meaningful event, without what EventLines adds (a step's start as queued steps see it). */
 export function eventLine(event: RunEvent): string | null {
   switch (event.type) {
     case 'run-start':
       return `run ${event.runId}: ${event.pipelineName} (${event.steps.filter((s) => s.action === 'run').length} to run, ${event.steps.filter((s) => s.action === 'restore').length} to restore, ${event.steps.filter((s) => s.action === 'fresh').length} fresh)`;
     case 'step-queued':
-      return event.action === 'fresh' ? null : `${event.action === 'run' ? '▶' : '↺'} ${event.stepId}: ${event.action === 'run' ? 'run' : 'restore'} (${summariseReasons(event.reasons) || 'stale'})`;
+      return event.action === 'restore' ? `↺ ${event.stepId}: restore (${summariseReasons(event.reasons) || 'stale'})` : null;
     case 'step-start':
       return event.attempt > 1 ? `▶ ${event.stepId}: attempt ${event.attempt}` : null;
     case 'step-waiting':

@@ -1,6 +1,6 @@
 import type { Reporter, RunEvent } from '../events.js';
 import { formatDuration } from '../durations.js';
-import { eventLine, progressText } from './format.js';
+import { EventLines, progressText } from './format.js';
 
 type Write = (text: string) => void;
 
@@ -11,6 +11,7 @@ function clock(time: number): string {
 /** Non-TTY (CI, pipes): plain timestamped lines; step progress at most every few seconds per step. */
 export class PlainReporter implements Reporter {
   readonly #lastProgress = new Map<string, number>();
+  readonly #lines = new EventLines();
   constructor(readonly write: Write, readonly progressEveryMs = 5000) {}
 
   onEvent(event: RunEvent): void {
@@ -21,7 +22,7 @@ export class PlainReporter implements Reporter {
       this.write(`${clock(event.time)} · ${event.stepId}: ${progressText(event.progress)}\n`);
       return;
     }
-    const line = eventLine(event);
+    const line = this.#lines.line(event);
     if (line) this.write(`${clock(event.time)} ${line}\n`);
   }
 }
@@ -33,6 +34,7 @@ export class LiveReporter implements Reporter {
   readonly #timer: NodeJS.Timeout;
   readonly #frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
   #frame = 0;
+  readonly #lines = new EventLines();
 
   constructor(readonly write: Write, readonly columns: () => number = () => process.stderr.columns || 100) {
     this.#timer = setInterval(() => this.#redraw([]), 120);
@@ -47,7 +49,7 @@ export class LiveReporter implements Reporter {
       if (r) r.progress = progressText(event.progress);
     }
     if (event.type === 'step-end') this.#running.delete(event.stepId);
-    const line = eventLine(event);
+    const line = this.#lines.line(event);
     if (line) lines.push(line);
     if (lines.length > 0 || event.type === 'step-start' || event.type === 'step-end') this.#redraw(lines);
   }

@@ -5,6 +5,12 @@ import { ARTIFACT, artifactPath, out, withOf } from './common.js';
 export interface DatasetWith {
   /** Local dataset folder (project-relative or absolute). */
   readonly path?: string;
+  /**
+   * A pinned data set: a manifest (project-relative TSV, see impl/sources.ts) of every file's public
+   * source, SHA-256 and pixels. The key covers the manifest, not the folder's PNG bytes; the step uses
+   * `path` when it exists (checked pixel by pixel against the manifest), else fetches the pinned files.
+   */
+  readonly sources?: string | null;
   /** Or: an archive (.zip, .tar, .tar.gz) downloaded once and checked against `sha256`. */
   readonly url?: string;
   readonly sha256?: string;
@@ -40,6 +46,7 @@ export const datasetKind: StepKindDefinition = {
     anyOf: [{ required: ['path'] }, { required: ['url', 'sha256'] }],
     properties: {
       path: { type: 'string', minLength: 1 },
+      sources: { description: 'Manifest of a pinned data set (TSV: public sources, SHA-256s, transform, pixel hashes); used instead of hashing the folder, and to fetch it when the folder is absent; null: off', oneOf: [{ type: 'null' }, { type: 'string', minLength: 1 }] },
       url: { type: 'string', pattern: '^https?://' },
       sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
       layout: { enum: ['split-folders', 'dic1'] },
@@ -71,7 +78,8 @@ export const datasetKind: StepKindDefinition = {
   declare({ stepId, with: value }) {
     const w = withOf<DatasetWith>(value);
     return {
-      deps: w.path !== undefined ? [w.path] : [],
+      // A pinned set is keyed by its manifest (source hashes and pixel hashes): the folder may be absent.
+      deps: w.sources ? [w.sources] : w.path !== undefined ? [w.path] : [],
       outs: [out(artifactPath(stepId, ARTIFACT.data)), out(artifactPath(stepId, ARTIFACT.summary), true)],
       needs: [],
     };

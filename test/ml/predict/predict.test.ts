@@ -37,9 +37,28 @@ beforeAll(async () => {
   const unet = buildUnet({ baseFilters: 2, levels: 2 });
   const saved = await saveModel(unet, p.path('artifacts/pretrain/model'));
   if (!saved.ok) throw new Error(saved.error.message);
+  const savedSeed = await saveModel(unet, p.path('artifacts/binarise_seed_1/model'));
+  if (!savedSeed.ok) throw new Error(savedSeed.error.message);
   unet.dispose();
   p.write('pipelines/x.yaml', 'name: x\nsteps:\n  pretrain:\n    run: [echo]\n  binarise:\n    run: [echo]\n  other:\n    run: [echo]\n');
   writeFileSync(p.path('not-a-model.bin'), 'hello');
+  // Matrix steps, as in pipelines/blu-net.yaml: a model per seed, and measure_seed names the one measured.
+  p.write('pipelines/m.yaml', [
+    'name: m',
+    'params: { seeds: [1, 2, 3], measure_seed: 1 }',
+    'steps:',
+    '  binarise:',
+    '    matrix: { seed: "${params.seeds}" }',
+    '    run: [echo, "${matrix.seed}"]',
+    '  ablation:',
+    '    matrix: { model: [a, b], seed: "${params.seeds}" }',
+    '    run: [echo, "${matrix.model}"]',
+    '  report:',
+    '    run: [echo]',
+    '    outs: [out/report.txt]',
+    '',
+  ].join('\n'));
+  p.write('experiments/two.yaml', 'params: { measure_seed: 2 }\n');
 });
 afterAll(() => p.dispose());
 
@@ -101,6 +120,27 @@ describe('blu-pipe predict', () => {
     expect(r.stderr).toContain('saved tfjs model');
     expect(r.exitCode).toBe(0);
     expect((await pngInfo(p.path('out-unet/a_mask.png'))).width).toBe(52);
+  });
+
+  it('--from a step with several instances takes the measure_seed one of the experiment -e names, or lists them', async () => {
+    const measured = await p.cli(['predict', '--from', 'pipelines/m.yaml:binarise', 'images/a.png', '--out', 'out-m']);
+    expect(measured.exitCode, measured.stderr).toBe(0);
+    expect(measured.stderr).toContain("--from: 'binarise' has 3 instances; using binarise@seed=1 (measure_seed 1); others: binarise@seed=2, binarise@seed=3");
+    // The experiment decides: its measure_seed 2 names an instance that has not run.
+    const two = await p.cli(['predict', '--from', 'pipelines/m.yaml:binarise', '-e', 'experiments/two.yaml', 'images/a.png', '--out', 'out-m2']);
+    expect(two.exitCode).toBe(2);
+    expect(two.stderr).toContain("--from: step 'binarise@seed=2' has no saved model at artifacts/binarise_seed_2/model; run 'blu-pipe run pipelines/m.yaml -e experiments/two.yaml binarise@seed=2' first");
+    // What the lock records as run is never to be "run first": it is restored.
+    p.write('pipelines/m.lock', JSON.stringify({ schema: 2, pipeline: 'pipelines/m.yaml', experiments: { 'experiments/two.yaml': { steps: { 'binarise@seed=2': { key: 'k'.repeat(64), components: {}, outputs: [], runId: '20261201-000000-abcd' } } } } }));
+    const ran = await p.cli(['predict', '--from', 'pipelines/m.yaml:binarise', '-e', 'experiments/two.yaml', 'images/a.png', '--out', 'out-m2']);
+    expect(ran.stderr).toContain("--from: step 'binarise@seed=2' ran (pipelines/m.lock records run 20261201-000000-abcd), but its model is not at artifacts/binarise_seed_2/model; 'blu-pipe run pipelines/m.yaml -e experiments/two.yaml binarise@seed=2' restores it");
+    const several = await p.cli(['predict', '--from', 'pipelines/m.yaml:ablation', 'images/a.png', '--out', 'o']);
+    expect(several.exitCode).toBe(2);
+    expect(several.stderr).toContain("--from: step 'ablation' has 6 instances; name one, e.g. pipelines/m.yaml:ablation@model=a,seed=1. Instances: ablation@model=a,seed=1, ");
+    const noModel = await p.cli(['predict', '--from', 'pipelines/m.yaml:report', 'images/a.png', '--out', 'o']);
+    expect([noModel.exitCode, noModel.stderr]).toEqual([2, expect.stringContaining("--from: step 'report' saves no model (its outputs: out/report.txt)")]);
+    const exact = await p.cli(['predict', '--from', 'pipelines/m.yaml:binarise@seed=1', 'images/a.png', '--out', 'out-m1']);
+    expect([exact.exitCode, exact.stderr.includes('instances')]).toEqual([0, false]);
   });
 
   it('packs a saved BLU-Net for the binary engine, or runs its simulation with --simulate; both give the same masks', async () => {

@@ -1,7 +1,7 @@
 /** `dataset`: copies (downscaled, subsetted) images and masks into a cached split-folders artifact. */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
+import { createReadStream, existsSync } from 'node:fs';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import sharp from 'sharp';
@@ -12,6 +12,7 @@ import { ARTIFACT, withOf } from '../common.js';
 import type { DatasetWith } from '../dataset.js';
 import { failure, metric, ownArtifact, writeJson, type StepResult } from './context.js';
 import { deriveSample } from './derive.js';
+import { checkFolder, DEFAULT_URL_PATTERN, fetchPinned, parseManifest } from './sources.js';
 
 const SPLITS = ['train', 'validation', 'test'] as const;
 type SplitName = (typeof SPLITS)[number];
@@ -79,7 +80,30 @@ async function download(ctx: StepRunContext, url: string, sha256: string): Promi
   return ok(unpacked);
 }
 
+/**
+ * A pinned data set (`sources:`): the local folder when it exists and holds the manifest's pixels,
+ * else the pinned files, fetched once into the cache. Either way the step reads what its key names.
+ */
+async function pinned(ctx: StepRunContext, manifestPath: string, localPath: string | undefined): Promise<StepResult<string>> {
+  const text = await readFile(ctx.resolve(manifestPath), 'utf8');
+  const manifest = parseManifest(text, manifestPath);
+  if (!manifest.ok) return failure(manifest.error);
+  const local = localPath === undefined ? null : ctx.resolve(localPath);
+  if (local !== null && existsSync(local)) {
+    const checked = await checkFolder(local, manifest.value);
+    if (!checked.ok) return failure(`${checked.error}. ${localPath} is not the data set ${manifestPath} pins; to use other data, set the step's 'sources' to null (blu-net: --set data_sources=null)`);
+    ctx.log(`dataset: ${localPath} holds the pixels ${manifestPath} pins (${manifest.value.rows.length} files checked)`);
+    return ok(local);
+  }
+  ctx.log(`dataset: ${localPath ?? 'no local folder'} absent; using the files ${manifestPath} pins (${manifest.value.repo}@${manifest.value.commit.slice(0, 10)}), fetched once into the cache`);
+  const manifestSha = createHash('sha256').update(text).digest('hex');
+  const urlPattern = process.env.BLU_DATA_URL ?? DEFAULT_URL_PATTERN;
+  const fetched = await fetchPinned(manifest.value, manifestSha, { cacheDir: ctx.spec.cacheDir, urlPattern, signal: ctx.signal, log: (l) => ctx.log(l) });
+  return fetched.ok ? fetched : failure(fetched.error);
+}
+
 async function source(ctx: StepRunContext, w: DatasetWith): Promise<StepResult<string>> {
+  if (w.sources) return pinned(ctx, w.sources, w.path);
   if (w.path !== undefined) return ok(ctx.resolve(w.path));
   if (w.url !== undefined && w.sha256 !== undefined) return download(ctx, w.url, w.sha256);
   return failure(`dataset needs 'path', or 'url' with 'sha256'`);
@@ -119,7 +143,7 @@ export const datasetStep: StepImplementation = {
       metric(ctx, `${name}_images`, chosen[name].length);
       metric(ctx, `${name}_foreground_fraction`, summary[name].foregroundFraction);
     }
-    await writeJson(ownArtifact(ctx, ARTIFACT.summary), { source: w.path ?? w.url, layout: w.layout, scale: w.scale ?? 1, derive: w.derive ?? null, splits: summary });
+    await writeJson(ownArtifact(ctx, ARTIFACT.summary), { source: w.path ?? w.url, ...(w.sources ? { sources: w.sources } : {}), layout: w.layout, scale: w.scale ?? 1, derive: w.derive ?? null, splits: summary });
     ctx.log(`dataset: ${SPLITS.map((s) => `${s} ${chosen[s].length}`).join(', ')} images written to ${target}`);
     return ok(undefined);
   },
