@@ -1,5 +1,6 @@
 /** `report`: the results table (markdown + JSON) from every evaluation, the sizes and the latencies. */
 import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { ok } from '../../../base/result.js';
 import type { StepImplementation, StepRunContext } from '../../kind.js';
 import { ARTIFACT, withOf } from '../common.js';
@@ -8,6 +9,8 @@ import { artifactOf, failure, isRecord, metric, ownArtifact, readJson, upstreamA
 import type { EvaluationFile } from './evaluate.js';
 import type { LatencyFile } from './latency.js';
 import { figureSvg, writePng } from './figure.js';
+import { curvesSvg } from './figure-curves.js';
+import { compareModels } from './report-fair.js';
 import { renderResults, sizeOfModel, THESIS_MODELS } from './report-table.js';
 import { summariseSeeds } from './seed-summary.js';
 import type { SizeFile } from './size.js';
@@ -47,9 +50,34 @@ async function readSizes(ctx: StepRunContext, refs: readonly string[]): Promise<
   return ok(merged);
 }
 
+/** The part of the dataset step's summary.json that names the data set. */
+export interface DatasetSummary {
+  readonly source: string;
+  readonly derive?: unknown;
+}
+
+const isSummary = (v: unknown): v is DatasetSummary => isRecord(v) && typeof v.source === 'string';
+
+/** The data set's name for the title: the source folder's name, and how it was derived when it was. */
+export function datasetName(summary: DatasetSummary): string {
+  const base = path.basename(summary.source.replace(/[\\/]+$/, '')) || summary.source;
+  const name = /^bbbc\d+$/i.test(base) ? base.toUpperCase() : base;
+  return isRecord(summary.derive) ? `a set derived from ${name} (robustness check)` : name;
+}
+
+async function fullTitle(ctx: StepRunContext, w: ReportWith): Promise<StepResult<string>> {
+  const title = w.title ?? 'BLU-Net results';
+  if (w.data === undefined) return ok(title);
+  const summary = await readOne(ctx, w.data, ARTIFACT.summary, isSummary);
+  if (!summary.ok) return summary;
+  return ok(`${title} on ${datasetName(summary.value)}`);
+}
+
 export const reportStep: StepImplementation = {
   async run(ctx) {
     const w = withOf<ReportWith>(ctx.spec.with);
+    const title = await fullTitle(ctx, w);
+    if (!title.ok) return title;
     const evaluations = await readEvaluations(ctx, w.evaluations);
     if (!evaluations.ok) return evaluations;
     const size = await readSizes(ctx, w.sizes);
@@ -59,7 +87,7 @@ export const reportStep: StepImplementation = {
     const latencyThesis = w.latency_thesis !== undefined ? await readOne(ctx, w.latency_thesis, ARTIFACT.latency, isLatency) : undefined;
     if (latencyThesis !== undefined && !latencyThesis.ok) return latencyThesis;
     const input = {
-      title: w.title ?? 'BLU-Net results', params: w.params ?? ctx.spec.params, evaluations: evaluations.value, size: size.value, latency: latency.value,
+      title: title.value, params: w.params ?? ctx.spec.params, evaluations: evaluations.value, size: size.value, latency: latency.value,
       ...(latencyThesis !== undefined ? { latencyThesis: latencyThesis.value } : {}),
     };
     const models = summariseSeeds(input.evaluations);
@@ -67,9 +95,12 @@ export const reportStep: StepImplementation = {
       const mib = sizeOfModel(input.size, summary)?.mib;
       return mib === undefined ? [] : [{ label: summary.label, mib, summary }];
     });
+    const comparisons = compareModels(input.evaluations);
     await writePng(ownArtifact(ctx, ARTIFACT.figure), figureSvg(input.title, points, THESIS_MODELS));
-    await writeFile(ownArtifact(ctx, ARTIFACT.results), renderResults(input, ARTIFACT.figure));
-    await writeJson(ownArtifact(ctx, ARTIFACT.resultsJson), { ...input, models });
+    await writePng(ownArtifact(ctx, ARTIFACT.curves), curvesSvg(input.title, input.evaluations, models.map((m) => m.label)));
+    await writeFile(ownArtifact(ctx, ARTIFACT.results), renderResults(input, ARTIFACT.figure, ARTIFACT.curves));
+    await writeJson(ownArtifact(ctx, ARTIFACT.resultsJson), { ...input, models, comparisons });
+    for (const c of comparisons) ctx.log(`${c.a} − ${c.b}: ${(100 * c.interval.mean).toFixed(1)} points [${(100 * c.interval.low).toFixed(1)}, ${(100 * c.interval.high).toFixed(1)}]: ${c.claim}`);
     for (const m of models) {
       const name = m.label.replace(/[^A-Za-z0-9]+/g, '_').replace(/^_|_$/g, '').toLowerCase();
       metric(ctx, `${name}_test_iou_mean`, m.iou.mean);
