@@ -2,6 +2,7 @@
  * The fairness sections of the results (issue 22): how each model's training ended, and the paired
  * differences between models with bootstrap intervals (pure: no I/O, no tfjs).
  */
+import path from 'node:path';
 import type { EvaluationFile } from './evaluate.js';
 import { bootstrapInterval, BOOTSTRAP, claimText, pairedDiffs, signedPoints, type Interval } from './paired.js';
 import type { ModelSummary } from './seed-summary.js';
@@ -108,4 +109,17 @@ export function convergenceSection(evaluations: readonly EvaluationFile[], model
     table(['model', 'seed', 'ended by', 'last step', 'kept step', 'val IoU there (raw / smoothed)', 'lr drops at step', 'lineage steps'], rows),
     '',
   ].join('\n');
+}
+
+/** The part of the dataset step's summary.json that names the data set. */
+export interface DatasetSummary {
+  readonly source: string;
+  readonly derive?: unknown;
+}
+
+/** The data set's name for the title: the source folder's name, and how it was derived when it was. */
+export function datasetName(summary: DatasetSummary): string {
+  const base = path.basename(summary.source.replace(/[\\/]+$/, '')) || summary.source;
+  const name = /^bbbc\d+$/i.test(base) ? base.toUpperCase() : base;
+  return summary.derive !== null && typeof summary.derive === 'object' ? `a set derived from ${name} (robustness check)` : name;
 }

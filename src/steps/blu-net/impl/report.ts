@@ -1,6 +1,5 @@
 /** `report`: the results table (markdown + JSON) from every evaluation, the sizes and the latencies. */
 import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { ok } from '../../../base/result.js';
 import type { StepImplementation, StepRunContext } from '../../kind.js';
 import { ARTIFACT, withOf } from '../common.js';
@@ -10,7 +9,7 @@ import type { EvaluationFile } from './evaluate.js';
 import type { LatencyFile } from './latency.js';
 import { figureSvg, writePng } from './figure.js';
 import { curvesSvg } from './figure-curves.js';
-import { compareModels } from './report-fair.js';
+import { compareModels, datasetName, type DatasetSummary } from './report-fair.js';
 import { renderResults, sizeOfModel, THESIS_MODELS } from './report-table.js';
 import { summariseSeeds } from './seed-summary.js';
 import type { SizeFile } from './size.js';
@@ -50,20 +49,7 @@ async function readSizes(ctx: StepRunContext, refs: readonly string[]): Promise<
   return ok(merged);
 }
 
-/** The part of the dataset step's summary.json that names the data set. */
-export interface DatasetSummary {
-  readonly source: string;
-  readonly derive?: unknown;
-}
-
 const isSummary = (v: unknown): v is DatasetSummary => isRecord(v) && typeof v.source === 'string';
-
-/** The data set's name for the title: the source folder's name, and how it was derived when it was. */
-export function datasetName(summary: DatasetSummary): string {
-  const base = path.basename(summary.source.replace(/[\\/]+$/, '')) || summary.source;
-  const name = /^bbbc\d+$/i.test(base) ? base.toUpperCase() : base;
-  return isRecord(summary.derive) ? `a set derived from ${name} (robustness check)` : name;
-}
 
 async function fullTitle(ctx: StepRunContext, w: ReportWith): Promise<StepResult<string>> {
   const title = w.title ?? 'BLU-Net results';
