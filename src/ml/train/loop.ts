@@ -105,7 +105,9 @@ function track(options: EpochLoopOptions, metric: BestMetricName, tracker: Track
   tracker.values.push(value);
   const smoothed = trailingMean(tracker.values, options.smoothing?.window ?? 1);
   if (!options.plateau) return { smoothed, action: 'continue' };
-  const decided = plateauStep(tracker.plateau, options.plateau, score(metric, smoothed), tracker.values.length);
+  // With val IoU, a model still at the all-background solution has not started, so it cannot plateau.
+  const rule = metric === 'val_iou' ? { ...options.plateau, floor: options.plateau.floor ?? COLLAPSE_IOU } : options.plateau;
+  const decided = plateauStep(tracker.plateau, rule, score(metric, smoothed), tracker.values.length);
   tracker.plateau = decided.state;
   return { smoothed, action: decided.action };
 }

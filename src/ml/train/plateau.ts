@@ -20,6 +20,11 @@ export interface PlateauRule {
   readonly lrFactor: number;
   /** No decision (drop or stop) before this many validations. */
   readonly minValidations: number;
+  /**
+   * Smoothed values at or below this never count toward a plateau: a model still at the
+   * all-background solution (val IoU 0) has not started to learn, it has not converged.
+   */
+  readonly floor?: number;
 }
 
 export interface PlateauState {
@@ -43,10 +48,11 @@ export function trailingMean(values: readonly number[], window: number): number 
 
 /**
  * One validation's decision. `smoothed` is the trailing mean after this validation (higher is
- * better) and `validations` the count so far. Raising the reference resets the count; a plateau
+ * better) and `validations` the count so far. Values at the floor are skipped. Raising the reference resets the count; a plateau
  * after minValidations drops the lr while drops remain (and restarts the count), else stops.
  */
 export function plateauStep(state: PlateauState, rule: PlateauRule, smoothed: number, validations: number): { state: PlateauState; action: PlateauAction } {
+  if (rule.floor !== undefined && smoothed <= rule.floor) return { state, action: 'continue' };
   if (Number.isNaN(state.reference) || smoothed > state.reference + rule.minDelta) {
     return { state: { ...state, reference: smoothed, since: 0 }, action: 'continue' };
   }

@@ -182,6 +182,12 @@ describe('epoch loop with the plateau rule (issue 22)', () => {
     expect(budget.result.history).toHaveLength(10);
     expect(budget.result.stoppedBy).toBe('budget');
   });
+
+  it('does not stop a model that has not left val IoU 0', async () => {
+    const zeros = await driveIou([0, 0, 0, 0, 0, 0], { patience: 1, lrDrops: 0 });
+    expect(zeros.result.history).toHaveLength(6);
+    expect(zeros.result.stoppedBy).toBe('budget');
+  });
 });
 
 describe('collapse detection', () => {

@@ -36,7 +36,7 @@ describe('plateau rule', () => {
     expect(run([0.5, 0.6, 0.605, 0.6, 0.615, 0.62, 0.62], RULE)).toEqual(['continue', 'continue', 'continue', 'drop-lr', 'continue', 'continue', 'stop']);
   });
 
-  it('stops at the first plateau without lr drops', () => {
+  it("stops at the first plateau without lr drops", () => {
     expect(run([0.5, 0.505, 0.51], { ...RULE, lrDrops: 0 })).toEqual(['continue', 'continue', 'stop']);
   });
 
@@ -53,5 +53,14 @@ describe('plateau rule', () => {
   it('is decided by the values alone (the same sequence, the same decisions)', () => {
     const values = Array.from({ length: 40 }, (_, i) => Math.sin(i / 3) * 0.1 + i / 100);
     expect(run(values, RULE)).toEqual(run(values, RULE));
+  });
+});
+
+describe('plateau rule floor', () => {
+  it('does not count validations at or below the floor (a model that has not left val IoU 0 has not converged)', () => {
+    const rule = { ...RULE, lrDrops: 0, floor: 0.001 };
+    expect(run([0, 0, 0, 0, 0.3, 0.3, 0.3], rule)).toEqual(['continue', 'continue', 'continue', 'continue', 'continue', 'continue', 'stop']);
+    // Without a floor, the zeros plateau.
+    expect(run([0, 0, 0], { ...RULE, lrDrops: 0 })).toEqual(['continue', 'continue', 'stop']);
   });
 });

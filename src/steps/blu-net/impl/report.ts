@@ -86,6 +86,12 @@ export const reportStep: StepImplementation = {
     await writePng(ownArtifact(ctx, ARTIFACT.curves), curvesSvg(input.title, input.evaluations, models.map((m) => m.label)));
     await writeFile(ownArtifact(ctx, ARTIFACT.results), renderResults(input, ARTIFACT.figure, ARTIFACT.curves));
     await writeJson(ownArtifact(ctx, ARTIFACT.resultsJson), { ...input, models, comparisons });
+    const headline = comparisons.find((c) => c.a === 'BLU-Net (from distilled lw_unet)' && c.b === 'U-Net');
+    if (headline) {
+      metric(ctx, 'blu_net_minus_unet_iou', headline.interval.mean);
+      metric(ctx, 'blu_net_minus_unet_iou_low', headline.interval.low);
+      metric(ctx, 'blu_net_minus_unet_iou_high', headline.interval.high);
+    }
     for (const c of comparisons) ctx.log(`${c.a} − ${c.b}: ${(100 * c.interval.mean).toFixed(1)} points [${(100 * c.interval.low).toFixed(1)}, ${(100 * c.interval.high).toFixed(1)}]: ${c.claim}`);
     for (const m of models) {
       const name = m.label.replace(/[^A-Za-z0-9]+/g, '_').replace(/^_|_$/g, '').toLowerCase();
