@@ -107,3 +107,41 @@ describe('blu-net helpers', () => {
     expect(Number.isNaN(percentile([], 50))).toBe(true);
   });
 });
+
+describe('convergence rule and equal budget (issue 22)', () => {
+  const CONVERGENCE = { max_steps: 1000, val_every: 50, val_crop: 512, smooth: 3, plateau: { patience: 100, min_delta: 0.005, lr_drops: 1, lr_factor: 0.5, min_steps: 300 } };
+
+  it('checks the convergence block and the equal-budget fields against the schema', () => {
+    const ajv = new Ajv({ strict: false, allowUnionTypes: true });
+    const valid = (value: unknown) => ajv.validate(kind('pretrain').withSchema, value);
+    const base = { data: 'dataset', width: 4, train: TRAIN };
+    expect(valid({ ...base, convergence: CONVERGENCE })).toBe(true);
+    expect(valid({ ...base, convergence: null })).toBe(true);
+    expect(valid({ ...base, convergence: { ...CONVERGENCE, max_steps: undefined } })).toBe(false);
+    expect(valid({ ...base, convergence: { ...CONVERGENCE, plateau: { ...CONVERGENCE.plateau, lr_factor: 2 } } })).toBe(false);
+    expect(valid({ ...base, continue_from: 'pretrain@seed=1', budget_of: 'binarise@seed=1' })).toBe(true);
+    expect(valid({ ...base, init_weights: 'w', continue_from: 'pretrain@seed=1' })).toBe(false);
+  });
+
+  it('makes the equal-budget U-Net need the U-Net it continues and the model whose budget it matches', () => {
+    const d = kind('pretrain').declare({ stepId: 'pretrain_equal@seed=1', name: 'pretrain_equal', with: { data: 'dataset', width: 4, train: TRAIN, continue_from: 'pretrain@seed=1', budget_of: 'binarise@seed=1' } });
+    expect(d.needs).toEqual(['dataset', 'pretrain@seed=1', 'binarise@seed=1']);
+  });
+
+  it('applies the rule to the scratch lw_unet only: the scratch BLU-Net trains (and is keyed) as before', () => {
+    const ablation = kind('ablation');
+    const w = (model: string, convergence: unknown) => ({ data: 'dataset', model, width: 4, train: TRAIN, convergence });
+    const blu = ablation.effectiveWith?.(w('blu_net', CONVERGENCE) as never);
+    expect(blu).toEqual(ablation.effectiveWith?.(w('blu_net', undefined) as never));
+    const lw = ablation.effectiveWith?.(w('lw_unet', CONVERGENCE) as never) as { train: Record<string, unknown> };
+    expect(lw.train).toMatchObject({ steps: 1000, val_every: 50, val_crop: 512, smooth: 3, lr: 0.001 });
+  });
+
+  it('converts the plateau rule from steps to validations', () => {
+    const options = loopOptions({ ...trainSettings({ ...TRAIN, steps: 1000, val_every: 50 }), smooth: 3, plateau: CONVERGENCE.plateau });
+    expect(options.smoothing).toEqual({ window: 3 });
+    expect(options.plateau).toEqual({ patience: 2, minDelta: 0.005, lrDrops: 1, lrFactor: 0.5, minValidations: 6 });
+    // A patience that is not a whole number of intervals rounds up.
+    expect(loopOptions({ ...trainSettings({ ...TRAIN, val_every: 40 }), plateau: CONVERGENCE.plateau }).plateau?.patience).toBe(3);
+  });
+});

@@ -10,6 +10,9 @@ import type { EvaluationFile } from '../../src/steps/blu-net/impl/evaluate.js';
 import { figureSvg, writePng } from '../../src/steps/blu-net/impl/figure.js';
 import { checkText, renderResults, sizeOfModel, THESIS_MODELS } from '../../src/steps/blu-net/impl/report-table.js';
 import { meanStd, summariseSeeds } from '../../src/steps/blu-net/impl/seed-summary.js';
+import { curveOf } from '../../src/steps/blu-net/impl/curves.js';
+import { curvesSvg } from '../../src/steps/blu-net/impl/figure-curves.js';
+import { datasetName } from '../../src/steps/blu-net/impl/report-fair.js';
 import type { SizeFile } from '../../src/steps/blu-net/impl/size.js';
 
 function evaluation(label: string, architecture: Architecture, seed: number, iou: number, collapsed?: string): EvaluationFile {
@@ -94,5 +97,59 @@ describe('the packed engine against the simulation, in words', () => {
     expect(checkText({ pixels: 100, maskDiffs: 3, maskDiffsBeyondTies: 2, maxAbsDiff: 0.41 }, 'tensorflow')).toContain('3 of 100 mask pixels differ, 2 of them with |Δp| > 1e-4; max |Δp| 4.1e-1');
     // Files written before ties were counted: every flip counts as a disagreement.
     expect(checkText({ pixels: 100, maskDiffs: 3, maxAbsDiff: 0.41 }, 'tensorflow')).toContain('3 of them with |Δp| > 1e-4');
+  });
+});
+
+describe('fair-comparison parts of the report (issues 21, 22, 23)', () => {
+  it('gives each thesis model its own marker and legend entry', () => {
+    const svg = figureSvg('T', [], THESIS_MODELS);
+    for (const m of THESIS_MODELS) expect(svg).toContain(`thesis: ${m.label.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`)}`);
+    // Each shape twice: on the plot and in the legend.
+    const shapes = [...svg.matchAll(/<path d="(M[^"]+)" transform="translate\([0-9.]+ [0-9.]+\)" fill="none" stroke="#666"/g)].map((m) => m[1]);
+    expect(shapes).toHaveLength(2 * THESIS_MODELS.length);
+    expect(new Set(shapes).size).toBe(THESIS_MODELS.length);
+  });
+
+  it('names the data set from the dataset summary', () => {
+    expect(datasetName({ source: '../shared/data/bbbc030', derive: null })).toBe('BBBC030');
+    expect(datasetName({ source: '../shared/data/bbbc030/', derive: { zoom: 2 } })).toBe('a set derived from BBBC030 (robustness check)');
+    expect(datasetName({ source: '/data/dic-set-2' })).toBe('dic-set-2');
+  });
+
+  it('reads a learning curve from train.json phases: the last IoU phase, at its offset', () => {
+    const record = (epoch: number, step: number, iou: number | undefined, smoothed?: number) => ({ epoch, step, loss: 1, lr: 1, seconds: 1, val: { loss: 1, ...(iou !== undefined ? { iou } : {}) }, ...(smoothed !== undefined ? { smoothed } : {}) });
+    const phases = [
+      { phase: 'hint_encoder', offset: 0, bestEpoch: 0, history: [record(0, 50, undefined)] },
+      { phase: 'supervised', offset: 200, bestEpoch: 1, stoppedBy: 'plateau' as const, lrDrops: [{ epoch: 0, step: 50, lr: 5e-4 }], history: [record(0, 50, 0.5, 0.5), record(1, 100, 0.7, 0.6), record(2, 150, 0.6, 0.6)] },
+    ];
+    expect(curveOf(phases, 350)).toEqual({
+      points: [{ step: 250, iou: 0.5, smoothed: 0.5 }, { step: 300, iou: 0.7, smoothed: 0.6 }, { step: 350, iou: 0.6, smoothed: 0.6 }],
+      bestStep: 300,
+      stopStep: 350,
+      endedBy: 'plateau',
+      lrDrops: [{ step: 250, lr: 5e-4 }],
+      lineageSteps: 350,
+    });
+    expect(curveOf([phases[0]!], undefined)).toBeUndefined();
+  });
+
+  it('draws the learning curves (a panel per model with curves, end labels) as a PNG', async () => {
+    const withCurve = (label: string, seed: number, endedBy: string): EvaluationFile => ({
+      ...evaluation(label, 'unet', seed, 0.8),
+      training: { points: [{ step: 50, iou: 0.5, smoothed: 0.5 }, { step: 100, iou: 0.7, smoothed: 0.6 }], bestStep: 100, stopStep: 100, endedBy, lrDrops: [] },
+    });
+    const evaluations = [withCurve('U-Net', 1, 'plateau'), withCurve('U-Net', 2, 'budget'), evaluation('BLU-Net', 'blu_net', 1, 0.7)];
+    const svg = curvesSvg('T', evaluations, ['U-Net', 'BLU-Net']);
+    expect(svg).toContain('>U-Net</text>');
+    expect(svg).not.toContain('>BLU-Net</text>'); // no curve, no panel
+    expect(svg).toMatch(/>P<\/text>/);
+    expect(svg).toMatch(/>B<\/text>/);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'blu-curves-'));
+    try {
+      await writePng(path.join(dir, 'c.png'), svg);
+      expect((await sharp(path.join(dir, 'c.png')).metadata()).format).toBe('png');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -214,6 +214,11 @@ describe('what tracking logs as an instance\'s params', () => {
     expect(blu.with).toHaveProperty('gamma_init');
     expect(lw.with).not.toHaveProperty('gamma_init'); // BLU-Net only
     expect(blu).not.toHaveProperty('ablation.lr.lw_unet');
+    // The convergence rule is the full-precision lw_unet's only, folded into its train block.
+    expect(blu.with).not.toHaveProperty('convergence');
+    expect((blu.with!.train as Record<string, unknown>).steps).toBe(300);
+    expect(lw.with).not.toHaveProperty('convergence');
+    expect(lw.with!.train).toMatchObject({ steps: 1000, val_every: 50, val_crop: 512, smooth: 3, plateau: { patience: 100 } });
   });
 
   it('keeps a run: step\'s referenced params and adds its matrix values', async () => {

@@ -24,9 +24,12 @@ export type TrainEvent =
       readonly lr: number;
       readonly seconds: number;
       readonly step?: number;
+      readonly smoothed?: number;
     }
   | { readonly type: 'best-updated'; readonly epoch: number; readonly metric: BestMetricName; readonly value: number }
   | { readonly type: 'early-stop'; readonly epoch: number; readonly bestEpoch: number }
+  /** The plateau rule lowered the lr; `lr` holds from the next validation interval. */
+  | { readonly type: 'lr-drop'; readonly epoch: number; readonly lr: number }
   | { readonly type: 'time-limit'; readonly epoch: number; readonly seconds: number };
 
 export type TrainEventHandler = (event: TrainEvent) => void;
@@ -40,4 +43,6 @@ export interface EpochRecord {
   readonly seconds: number;
   /** Optimizer steps done when this validation ran (known when the loop has a step budget). */
   readonly step?: number;
+  /** Trailing mean of the metric (val IoU or val loss) when the loop smooths it: what picks the kept weights. */
+  readonly smoothed?: number;
 }

@@ -2,7 +2,8 @@ export type { TrainEvent, TrainEventHandler, EpochRecord, ValidationMetrics, Bes
 export { learningRateAt } from './schedule.js';
 export { binaryCrossEntropy, softDiceLoss, summedHintMse, type SupervisedLoss } from './losses.js';
 export { ScheduledAdam, type RelativeLrFilter } from './optimizer.js';
-export type { EpochLoopOptions, TrainResult } from './loop.js';
+export type { EpochLoopOptions, TrainResult, LrDrop } from './loop.js';
+export { plateauStep, trailingMean, PLATEAU_START, type PlateauRule, type PlateauState, type PlateauAction, type Smoothing } from './plateau.js';
 export {
   trainSupervised,
   validateSupervised,

@@ -35,6 +35,7 @@ export const ARTIFACT = {
   results: 'results.md',
   resultsJson: 'results.json',
   figure: 'iou-vs-size.png',
+  curves: 'learning-curves.png',
 } as const;
 
 /** Written next to a saved model so consumers know what it is without guessing. */
@@ -53,6 +54,8 @@ export interface ModelInfo {
   readonly seed?: number;
   /** Why training collapsed (see src/ml/train/collapse.ts); absent when it did not. */
   readonly collapsed?: string;
+  /** Optimizer steps of this model and of every model it was made from (teacher, student, start weights). */
+  readonly lineageSteps?: number;
 }
 
 /**
@@ -77,6 +80,21 @@ export interface TrainSettings {
   readonly lr_decay_start?: number;
   readonly best: 'val_iou' | 'val_loss';
   readonly loss?: 'bce' | 'bce_dice';
+  /** Validations in the trailing mean of the metric that picks the kept weights (default 1: raw values). */
+  readonly smooth?: number;
+  /** Train until the smoothed metric plateaus (within `steps`); see src/ml/train/plateau.ts. */
+  readonly plateau?: PlateauSettings;
+}
+
+/** The convergence rule in step units (converted to validations by the training loop's options). */
+export interface PlateauSettings {
+  /** Steps without the smoothed metric beating its reference by more than min_delta. */
+  readonly patience: number;
+  readonly min_delta: number;
+  readonly lr_drops: number;
+  readonly lr_factor: number;
+  /** No drop or stop before this step. */
+  readonly min_steps?: number;
 }
 
 /** Validation interval when a train block does not set one. */
@@ -103,8 +121,55 @@ export const TRAIN_SCHEMA = {
     lr_decay_start: { type: 'integer', minimum: 0, description: 'Step from which lr shrinks x0.95 per validation interval (default: half the steps).' },
     best: { enum: ['val_iou', 'val_loss'], default: 'val_iou' },
     loss: { enum: ['bce', 'bce_dice'], default: 'bce', description: "Training loss: the thesis's BCE, or BCE + soft Dice (robust to sparse foreground). Validation loss stays BCE." },
+    smooth: { type: 'integer', minimum: 1, description: 'The kept weights are those of the best trailing mean of this many validations (default 1: the best single validation).' },
+    plateau: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['patience', 'min_delta', 'lr_drops', 'lr_factor'],
+      description: 'Convergence rule: when the smoothed metric has not beaten its reference by more than min_delta for `patience` steps (after min_steps), lr × lr_factor while lr_drops remain, then stop; `steps` is the maximum. Replaces the lr decay schedule.',
+      properties: {
+        patience: { type: 'integer', minimum: 1, description: 'Steps (rounded up to whole validation intervals).' },
+        min_delta: { type: 'number', minimum: 0 },
+        lr_drops: { type: 'integer', minimum: 0 },
+        lr_factor: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+        min_steps: { type: 'integer', minimum: 0 },
+      },
+    },
   },
 } as const;
+
+/**
+ * The convergence rule of the full-precision models (issue 22), applied to their train blocks:
+ * `max_steps` replaces `steps`, and validation, smoothing and the plateau rule are set alike for all.
+ */
+export interface ConvergenceSettings {
+  readonly max_steps: number;
+  readonly val_every?: number;
+  readonly val_crop?: number;
+  readonly smooth?: number;
+  readonly plateau?: PlateauSettings;
+}
+
+export const CONVERGENCE_SCHEMA = {
+  type: ['object', 'null'],
+  additionalProperties: false,
+  required: ['max_steps'],
+  description: 'Train until the smoothed val IoU plateaus, at most max_steps (null: the train block as given). Applies to the full-precision models.',
+  properties: {
+    max_steps: TRAIN_SCHEMA.properties.steps,
+    val_every: TRAIN_SCHEMA.properties.val_every,
+    val_crop: TRAIN_SCHEMA.properties.val_crop,
+    smooth: TRAIN_SCHEMA.properties.smooth,
+    plateau: TRAIN_SCHEMA.properties.plateau,
+  },
+} as const;
+
+/** A train block with the convergence rule folded in (unchanged when there is none). */
+export function withConvergence<T extends object>(train: T, c: ConvergenceSettings | null | undefined): T {
+  if (c === null || c === undefined) return train;
+  const { max_steps: steps, ...rest } = c;
+  return { ...train, steps, ...rest };
+}
 
 /** Fills the defaults the schema documents (ajv here validates but does not insert defaults). */
 export function trainSettings(value: JsonValue | undefined): TrainSettings {
@@ -144,4 +209,10 @@ export function isObject(value: JsonValue | undefined): value is { [key: string]
 /** The validated `with:` as a typed object (the planner has checked it against the schema). */
 export function withOf<T>(value: JsonValue): T {
   return (isObject(value) ? value : {}) as T;
+}
+
+/** The train block an ablation model uses: lw_unet trains to convergence like every full-precision model. */
+export function ablationTrain(model: 'lw_unet' | 'blu_net', train: JsonValue | undefined, convergence: ConvergenceSettings | null | undefined): { [key: string]: JsonValue } {
+  const block = train !== null && typeof train === 'object' && !Array.isArray(train) ? train : {};
+  return model === 'lw_unet' ? (withConvergence(block, convergence) as { [key: string]: JsonValue }) : block;
 }

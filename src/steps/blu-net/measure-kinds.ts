@@ -18,7 +18,8 @@ export interface EvaluateWith {
 
 export const evaluateKind: StepKindDefinition = {
   name: 'evaluate',
-  version: '1',
+  // 2: eval.json holds the model's validation curve (`training`).
+  version: '2',
   implementation: new URL('./impl/evaluate.js', import.meta.url),
   description: 'Per-image and mean IoU/F1 of one model on the test split, plus PNG overlays (image | truth | prediction)',
   withSchema: {
@@ -123,15 +124,19 @@ export interface ReportWith {
   readonly latency: string;
   /** Optional second latency step, e.g. of the untrained models at the thesis width. */
   readonly latency_thesis?: string;
+  /** Title of the results; with `data`, " on <data set>" is appended. */
   readonly title?: string;
+  /** The dataset step: names the data set the results are on. */
+  readonly data?: string;
   readonly params?: Readonly<Record<string, JsonValue>>;
 }
 
 export const reportKind: StepKindDefinition = {
   name: 'report',
-  version: '1',
+  // 2: training curves, paired differences, the data set in the title, the learning-curve figure.
+  version: '2',
   implementation: new URL('./impl/report.js', import.meta.url),
-  description: 'Aggregates evaluations (per model over seeds), sizes and latencies into a markdown results table, JSON and a PNG figure (test IoU vs size)',
+  description: 'Aggregates evaluations (per model over seeds), sizes and latencies into a markdown results table, JSON, paired differences with bootstrap intervals, and PNG figures (test IoU vs size; learning curves)',
   withSchema: {
     type: 'object',
     additionalProperties: false,
@@ -142,6 +147,7 @@ export const reportKind: StepKindDefinition = {
       latency: STEP_REF_SCHEMA,
       latency_thesis: STEP_REF_SCHEMA,
       title: { type: 'string' },
+      data: { ...STEP_REF_SCHEMA, description: 'The dataset step; its summary names the data set in the title' },
       params: { type: 'object', description: 'The parameters to list under "Parameters" (default: the params this step uses)' },
     },
   },
@@ -149,8 +155,8 @@ export const reportKind: StepKindDefinition = {
     const w = withOf<ReportWith>(value);
     return {
       deps: [],
-      outs: [out(artifactPath(stepId, ARTIFACT.results), true), out(artifactPath(stepId, ARTIFACT.resultsJson), true), out(artifactPath(stepId, ARTIFACT.figure), true)],
-      needs: [...w.evaluations, ...w.sizes, w.latency, ...(w.latency_thesis !== undefined ? [w.latency_thesis] : [])],
+      outs: [ARTIFACT.results, ARTIFACT.resultsJson, ARTIFACT.figure, ARTIFACT.curves].map((name) => out(artifactPath(stepId, name), true)),
+      needs: [...w.evaluations, ...w.sizes, w.latency, ...(w.latency_thesis !== undefined ? [w.latency_thesis] : []), ...(w.data !== undefined ? [w.data] : [])],
     };
   },
   async load() {

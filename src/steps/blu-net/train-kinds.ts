@@ -1,7 +1,7 @@
 /** The training kinds: pretrain (U-Net), hint (lw_unet), binarise (BLU-Net), ablation (from scratch). */
 import type { JsonValue } from '../../base/result.js';
 import type { StepKindDefinition } from '../../runtime/kinds/kind.js';
-import { ARCHITECTURES, ARTIFACT, artifactPath, out, RUN_SEED_SCHEMA, STEP_REF_SCHEMA, TRAIN_SCHEMA, WIDTH_SCHEMA, withOf } from './common.js';
+import { ablationTrain, ARCHITECTURES, ARTIFACT, artifactPath, CONVERGENCE_SCHEMA, out, RUN_SEED_SCHEMA, STEP_REF_SCHEMA, TRAIN_SCHEMA, WIDTH_SCHEMA, withOf, type ConvergenceSettings } from './common.js';
 
 function modelOuts(stepId: string) {
   return [out(artifactPath(stepId, ARTIFACT.model)), out(artifactPath(stepId, ARTIFACT.train), true)];
@@ -15,23 +15,41 @@ export interface PretrainWith {
   readonly train: JsonValue;
   /** Run seed of the experiment's seed matrix (see phaseSeed). */
   readonly seed?: number;
+  /** Start from this upstream U-Net's trained weights (its steps count toward the budget). */
+  readonly continue_from?: string;
+  /** Train as many steps as this upstream model's whole lineage (overrides train.steps): the equal-budget control. */
+  readonly budget_of?: string;
+  /** The convergence rule (null or absent: `train` as given). */
+  readonly convergence?: ConvergenceSettings | null;
 }
 
 export const pretrainKind: StepKindDefinition = {
   name: 'pretrain',
-  version: '1',
+  // 2: lineage steps in the model info, phase offsets in train.json (and continue_from, budget_of, convergence, smooth, plateau).
+  version: '2',
   implementation: new URL('./impl/train-steps.js', import.meta.url),
   description: 'Trains the full-precision U-Net (optionally starting from given weights: transfer learning)',
   withSchema: {
     type: 'object',
     additionalProperties: false,
     required: ['data', 'width', 'train'],
-    properties: { data: STEP_REF_SCHEMA, width: WIDTH_SCHEMA, init_weights: { type: 'string' }, train: TRAIN_SCHEMA, seed: RUN_SEED_SCHEMA },
+    not: { required: ['init_weights', 'continue_from'] },
+    properties: {
+      data: STEP_REF_SCHEMA,
+      width: WIDTH_SCHEMA,
+      init_weights: { type: 'string' },
+      train: TRAIN_SCHEMA,
+      seed: RUN_SEED_SCHEMA,
+      continue_from: { ...STEP_REF_SCHEMA, description: 'Upstream U-Net step whose weights this one continues training (its steps count toward budget_of).' },
+      budget_of: { ...STEP_REF_SCHEMA, description: "Upstream model step: train as many optimizer steps as its whole lineage ran (train.steps is ignored), e.g. the BLU-Net's: the equal-budget control." },
+      convergence: CONVERGENCE_SCHEMA,
+    },
   },
   declare({ stepId, with: value }) {
     const w = withOf<PretrainWith>(value);
     const init = w.init_weights !== undefined && w.init_weights !== '' ? [w.init_weights] : [];
-    return { deps: init, outs: modelOuts(stepId), needs: [w.data] };
+    const upstream = [w.continue_from, w.budget_of].filter((r): r is string => r !== undefined);
+    return { deps: init, outs: modelOuts(stepId), needs: [w.data, ...upstream] };
   },
   async load() {
     return (await import('./impl/train-steps.js')).pretrainStep;
@@ -45,18 +63,21 @@ export interface HintWith {
   readonly decoder: JsonValue;
   readonly retrain: JsonValue;
   readonly seed?: number;
+  /** The convergence rule of the BCE retraining (the lw_unet is full precision). */
+  readonly convergence?: ConvergenceSettings | null;
 }
 
 export const hintKind: StepKindDefinition = {
   name: 'hint',
-  version: '1',
+  // 2: lineage steps in the model info, phase offsets in train.json (and convergence).
+  version: '2',
   implementation: new URL('./impl/train-steps.js', import.meta.url),
   description: 'Hint learning U-Net teacher -> lw_unet (encoder step, decoder step, summed MSE), then BCE retraining',
   withSchema: {
     type: 'object',
     additionalProperties: false,
     required: ['data', 'teacher', 'encoder', 'decoder', 'retrain'],
-    properties: { data: STEP_REF_SCHEMA, teacher: STEP_REF_SCHEMA, encoder: TRAIN_SCHEMA, decoder: TRAIN_SCHEMA, retrain: TRAIN_SCHEMA, seed: RUN_SEED_SCHEMA },
+    properties: { data: STEP_REF_SCHEMA, teacher: STEP_REF_SCHEMA, encoder: TRAIN_SCHEMA, decoder: TRAIN_SCHEMA, retrain: TRAIN_SCHEMA, seed: RUN_SEED_SCHEMA, convergence: CONVERGENCE_SCHEMA },
   },
   declare({ stepId, with: value }) {
     const w = withOf<HintWith>(value);
@@ -109,8 +130,8 @@ const LEVELS_SCHEMA = {
 
 export const binariseKind: StepKindDefinition = {
   name: 'binarise',
-  // 2: `matched` no longer scales the latent kernels.
-  version: '2',
+  // 2: `matched` no longer scales the latent kernels. 3: lineage steps in the model info, phase offsets in train.json.
+  version: '3',
   implementation: new URL('./impl/train-steps.js', import.meta.url),
   description: 'BLU-Net initialised from the distilled lw_unet (weight transfer), then trained with BCE',
   withSchema: {
@@ -144,6 +165,8 @@ export interface AblationWith {
   readonly train: JsonValue;
   /** Per-model learning rate overriding train.lr (thesis: lw_unet 1e-3, BLU-Net 1e-4). */
   readonly lr_by_model?: { readonly lw_unet?: number; readonly blu_net?: number };
+  /** The convergence rule: applies to the full-precision lw_unet only (the BLU-Net keeps `train`). */
+  readonly convergence?: ConvergenceSettings | null;
   /** BLU-Net only (ignored for lw_unet), so the ablation can use binarise's settings. */
   readonly gamma_init?: GammaStart;
   readonly ste?: BinariseWith['ste'];
@@ -153,7 +176,8 @@ export interface AblationWith {
 
 export const ablationKind: StepKindDefinition = {
   name: 'ablation',
-  version: '1',
+  // 2: lineage steps in the model info, phase offsets in train.json (and convergence).
+  version: '2',
   implementation: new URL('./impl/train-steps.js', import.meta.url),
   description: 'lw_unet or BLU-Net trained from scratch (no teacher, no transfer) with the given budget',
   withSchema: {
@@ -172,6 +196,7 @@ export const ablationKind: StepKindDefinition = {
         additionalProperties: false,
         properties: { lw_unet: { type: 'number', exclusiveMinimum: 0 }, blu_net: { type: 'number', exclusiveMinimum: 0 } },
       },
+      convergence: CONVERGENCE_SCHEMA,
       ...BINARISER_PROPERTIES,
     },
   },
@@ -180,9 +205,9 @@ export const ablationKind: StepKindDefinition = {
     return { deps: [], outs: modelOuts(stepId), needs: [w.data] };
   },
   effectiveWith(value) {
-    // The learning rate this model trains with (as train-steps picks it); binariser settings only for BLU-Net.
-    const { lr_by_model: byModel, gamma_init: gammaInit, ste, gamma_lr: gammaLr, ...rest } = withOf<AblationWith>(value);
-    const train = rest.train !== null && typeof rest.train === 'object' && !Array.isArray(rest.train) ? rest.train : {};
+    // The settings this model trains with (as train-steps picks them); binariser settings only for BLU-Net.
+    const { lr_by_model: byModel, convergence, gamma_init: gammaInit, ste, gamma_lr: gammaLr, ...rest } = withOf<AblationWith>(value);
+    const train = ablationTrain(rest.model, rest.train, convergence);
     const lr = byModel?.[rest.model] ?? train.lr;
     const binariser = rest.model === 'blu_net' ? definedOnly({ gamma_init: gammaInit, ste, gamma_lr: gammaLr }) : {};
     return { ...rest, train: { ...train, ...definedOnly({ lr }) }, ...binariser } as JsonValue;
@@ -192,6 +217,7 @@ export const ablationKind: StepKindDefinition = {
   },
 };
 
+/** The ablation's train block for its model: the convergence rule folded in for the lw_unet only. */
 /** The entries whose value is set (a `with:` value left out stays out of the logged params). */
 function definedOnly(record: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined));

@@ -131,6 +131,65 @@ describe('epoch loop', () => {
   });
 });
 
+describe('epoch loop with the plateau rule (issue 22)', () => {
+  /** Drives the loop on val IoU with scripted values; each epoch's weight is its number. */
+  async function driveIou(ious: number[], plateau: { patience: number; lrDrops: number }) {
+    const model = scalarModel();
+    const optimizer = new ScheduledAdam(0.1);
+    const events: TrainEvent[] = [];
+    let epochSeen = 0;
+    const result = await runEpochLoop(
+      { epochs: ious.length, learningRate: 0.1, smoothing: { window: 2 }, plateau: { ...plateau, minDelta: 0.01, lrFactor: 0.5, minValidations: 0 }, onEvent: (e) => events.push(e) },
+      {
+        model,
+        optimizer,
+        metric: 'val_iou',
+        trainEpoch: async (epoch) => {
+          model.setWeights([tf.tensor2d([[epoch]]), tf.tensor1d([0])]);
+          epochSeen = epoch;
+          return 1;
+        },
+        validate: async () => ({ loss: 1, iou: ious[epochSeen] ?? 0 }),
+      },
+    );
+    const kept = (await model.getWeights()[0]!.data())[0];
+    const lrs = events.flatMap((e) => (e.type === 'epoch-start' ? [e.lr] : []));
+    return { result, kept, lrs };
+  }
+
+  // Raw 0.2, 0.7, 0.1, 0.5, 0.5 … → trailing means of 2: 0.2, 0.45, 0.4, 0.3, 0.5, 0.5, …
+  const IOUS = [0.2, 0.7, 0.1, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5];
+
+  it('keeps the best smoothed validation, not the best single one, and stops on a plateau', async () => {
+    const { result, kept, lrs } = await driveIou(IOUS, { patience: 3, lrDrops: 0 });
+    // 0.5 at epoch 4 beats 0.45 + 0.01; epochs 5, 6, 7 do not beat 0.51 → stop after epoch 7.
+    expect(result.history.map((h) => h.smoothed)).toEqual([0.2, 0.45, 0.4, 0.3, 0.5, 0.5, 0.5, 0.5].map((v) => expect.closeTo(v, 12)));
+    expect(result.bestEpoch).toBe(4);
+    expect(kept).toBe(4);
+    expect(result.stoppedBy).toBe('plateau');
+    expect(result.lrDrops).toEqual([]);
+    // The plateau rule replaces the thesis decay (which would lower lr from epoch 5 of 10).
+    expect(lrs).toEqual(Array.from({ length: 8 }, () => 0.1));
+  });
+
+  it('drops the lr once before it stops, and says when the budget ran out first', async () => {
+    const dropped = await driveIou(IOUS, { patience: 2, lrDrops: 1 });
+    // Plateau after epochs 2, 3 (drop; lr 0.05 from epoch 4); 0.5 at epoch 4 is new; epochs 5, 6 → stop.
+    expect(dropped.result.lrDrops).toEqual([{ epoch: 3, lr: 0.05 }]);
+    expect(dropped.lrs).toEqual([0.1, 0.1, 0.1, 0.1, 0.05, 0.05, 0.05]);
+    expect(dropped.result.stoppedBy).toBe('plateau');
+    const budget = await driveIou(IOUS, { patience: 100, lrDrops: 0 });
+    expect(budget.result.history).toHaveLength(10);
+    expect(budget.result.stoppedBy).toBe('budget');
+  });
+
+  it('does not stop a model that has not left val IoU 0', async () => {
+    const zeros = await driveIou([0, 0, 0, 0, 0, 0], { patience: 1, lrDrops: 0 });
+    expect(zeros.result.history).toHaveLength(6);
+    expect(zeros.result.stoppedBy).toBe('budget');
+  });
+});
+
 describe('collapse detection', () => {
   const record = (epoch: number, iou: number, range?: [number, number]) => ({ epoch, loss: 1, lr: 1, seconds: 1, val: { loss: 1, iou, ...(range ? { outputRange: range } : {}) } });
 

@@ -9,7 +9,8 @@ import { ok } from '../../../base/result.js';
 import type { StepImplementation, StepRunContext } from '../../../runtime/kinds/kind.js';
 import { ARTIFACT, withOf, type ModelInfo } from '../common.js';
 import type { EvaluateWith } from '../measure-kinds.js';
-import { metric, ownArtifact, reportCollapse, startBackend, writeJson, type StepResult } from './context.js';
+import { isRecord, metric, ownArtifact, readJson, reportCollapse, startBackend, upstreamArtifact, writeJson, type StepResult } from './context.js';
+import { curveOf, type StoredPhase, type TrainingCurve } from './curves.js';
 import { loadUpstreamData } from './data.js';
 import { loadUpstreamModel } from './models-io.js';
 import { writeOverlay } from './overlay.js';
@@ -30,6 +31,19 @@ export interface EvaluationFile {
   readonly perImage: readonly ImageScore[];
   /** Why the model is not a result: collapsed in training (its info) or a constant output on the test images. */
   readonly collapsed?: string;
+  /** The model's validation curve and what ended its training (from its train.json). */
+  readonly training?: TrainingCurve;
+}
+
+const isStoredPhases = (v: unknown): v is { phases: StoredPhase[] } =>
+  isRecord(v) && Array.isArray(v.phases) && v.phases.every((p) => isRecord(p) && Array.isArray(p.history) && typeof p.bestEpoch === 'number');
+
+/** The learning curve of the evaluated model, when its step wrote a train.json. */
+async function trainingCurve(ctx: StepRunContext, ref: string, lineageSteps: number | undefined): Promise<TrainingCurve | undefined> {
+  const file = upstreamArtifact(ctx, ref, ARTIFACT.train);
+  if (!file.ok) return undefined;
+  const stored = await readJson(file.value, isStoredPhases);
+  return stored.ok ? curveOf(stored.value.phases, lineageSteps) : undefined;
 }
 
 async function scoreOne(ctx: StepRunContext, model: tf.LayersModel, sample: Sample, crop: number, overlayDir: string | null): Promise<ImageScore & { range: [number, number] }> {
@@ -71,6 +85,7 @@ export const evaluateStep: StepImplementation = {
       ctx.report.progress({ label: 'image', current: i + 1, total: data.value.test.length });
     }
     const collapsed = loaded.value.info.collapsed ?? constantOutput(range, 'test');
+    const training = await trainingCurve(ctx, w.model, loaded.value.info.lineageSteps);
     if (collapsed !== null) reportCollapse(ctx, loaded.value.info.label, collapsed);
     const result: EvaluationFile = {
       model: loaded.value.info,
@@ -80,6 +95,7 @@ export const evaluateStep: StepImplementation = {
       meanF1: mean(perImage.map((s) => s.f1)),
       perImage,
       ...(collapsed !== null ? { collapsed } : {}),
+      ...(training !== undefined ? { training } : {}),
     };
     metric(ctx, 'test_iou', result.meanIou);
     metric(ctx, 'test_f1', result.meanF1);

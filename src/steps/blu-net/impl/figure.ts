@@ -83,6 +83,22 @@ function legendEntry(i: number, marker: string, text: string): string {
   return `${marker.replaceAll('LX', String(lx)).replaceAll('LY', String(ly))}<text x="${lx + 16}" y="${ly + 5}" font-size="13">${escapeXml(text)}</text>`;
 }
 
+/** Hollow grey shapes, one per thesis model, so each reference point is told apart (issue 23). */
+const THESIS_SHAPES = [
+  'M-5 -5h10v10h-10z', // square
+  'M0 -6.5l6.5 6.5l-6.5 6.5l-6.5 -6.5z', // diamond
+  'M0 -6l6 10.5h-12z', // triangle up
+  'M0 6l6 -10.5h-12z', // triangle down
+  'M-2 -6h4v4h4v4h-4v4h-4v-4h-4v-4h4z', // plus
+  'M-6 -2l4 -4l2 2l2 -2l4 4l-2 2l2 2l-4 4l-2 -2l-2 2l-4 -4l2 -2z', // cross
+];
+
+/** Thesis model i's marker at (cx, cy); NaN coordinates give the legend's LX/LY placeholders. */
+export function thesisMarker(i: number, cx: number, cy: number): string {
+  const at = Number.isNaN(cx) ? 'translate(LX LY)' : `translate(${cx} ${cy})`;
+  return `<path d="${THESIS_SHAPES[i % THESIS_SHAPES.length]}" transform="${at}" fill="none" stroke="#666" stroke-width="1.5"/>`;
+}
+
 /** The whole figure as an SVG document. */
 export function figureSvg(title: string, points: readonly FigurePoint[], reference: readonly ReferencePoint[]): string {
   const range = decades([...points.map((p) => p.mib), ...reference.map((r) => r.mib)]);
@@ -91,8 +107,8 @@ export function figureSvg(title: string, points: readonly FigurePoint[], referen
   const body: string[] = [`<rect width="${W}" height="${H}" fill="white"/>`, ...axes(x, y, range)];
   const legend: string[] = [];
   for (const [i, r] of reference.entries()) {
-    body.push(`<rect x="${x(r.mib) - 5}" y="${y(r.iou) - 5}" width="10" height="10" fill="none" stroke="#888" stroke-width="1.5"/>`);
-    if (i === 0) legend.push(legendEntry(0, `<rect x="LX" y="LY" width="10" height="10" transform="translate(-5 -5)" fill="none" stroke="#888" stroke-width="1.5"/>`, 'thesis (DIC-1, width 64)'));
+    body.push(thesisMarker(i, x(r.mib), y(r.iou)));
+    legend.push(legendEntry(legend.length, thesisMarker(i, Number.NaN, Number.NaN), `thesis: ${r.label}`));
   }
   const offsets = sideBySide(points);
   for (const [i, p] of points.entries()) {

@@ -40,6 +40,15 @@ export async function loadModelDir(dir: string): Promise<StepResult<LoadedModel>
   return ok({ model: model.value, info: info.value, dir });
 }
 
+/** The model info of upstream step `ref` (one instance), without loading its weights. */
+export async function loadUpstreamInfo(ctx: StepRunContext, ref: string): Promise<StepResult<ModelInfo>> {
+  const [first, ...rest] = upstreamsOf(ctx, ref);
+  if (!first || rest.length > 0) return failure(`expected exactly one model step '${ref}'`);
+  const dir = artifactOf(ctx, first, ARTIFACT.model);
+  if (!dir.ok) return dir;
+  return readJson(path.join(dir.value, MODEL_INFO), isModelInfo);
+}
+
 /** Loads the model produced by upstream step `ref` (one instance). */
 export async function loadUpstreamModel(ctx: StepRunContext, ref: string): Promise<StepResult<LoadedModel>> {
   const [first, ...rest] = upstreamsOf(ctx, ref);

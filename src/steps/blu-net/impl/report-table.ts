@@ -2,6 +2,7 @@
 import type { EvaluationFile } from './evaluate.js';
 import type { LatencyFile, ModelLatency } from './latency.js';
 import { summariseSeeds, type ModelSummary } from './seed-summary.js';
+import { compareModels, convergenceSection, differencesSection } from './report-fair.js';
 import type { ModelSize, SizeFile } from './size.js';
 
 export interface ResultsInput {
@@ -122,7 +123,7 @@ function perImageTable(evaluations: readonly EvaluationFile[], models: readonly 
   return table(['image', ...models.map((m) => `IoU ${m.label}`)], rows);
 }
 
-export function renderResults(input: ResultsInput, figure?: string): string {
+export function renderResults(input: ResultsInput, figure?: string, curves?: string): string {
   const check = input.size.packedCheck;
   const crop = input.evaluations[0]?.crop;
   const models = summariseSeeds(input.evaluations);
@@ -136,6 +137,9 @@ export function renderResults(input: ResultsInput, figure?: string): string {
     '',
     collapseNotes(models),
     figure !== undefined ? `![Test IoU against model size](${figure})\n` : '',
+    differencesSection(compareModels(input.evaluations)),
+    convergenceSection(input.evaluations, models),
+    curves !== undefined ? `![Validation IoU against optimizer step, every model and seed](${curves})\n` : '',
     '## Model size',
     '',
     'Thesis accounting (§8): 32 bits per fp32 value, 1 bit per binary weight per residual level. The packed file is the real bit-packed BLU-Net export.',

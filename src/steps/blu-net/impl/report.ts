@@ -8,6 +8,8 @@ import { artifactOf, failure, isRecord, metric, ownArtifact, readJson, upstreamA
 import type { EvaluationFile } from './evaluate.js';
 import type { LatencyFile } from './latency.js';
 import { figureSvg, writePng } from './figure.js';
+import { curvesSvg } from './figure-curves.js';
+import { compareModels, datasetName, type DatasetSummary } from './report-fair.js';
 import { renderResults, sizeOfModel, THESIS_MODELS } from './report-table.js';
 import { summariseSeeds } from './seed-summary.js';
 import type { SizeFile } from './size.js';
@@ -47,9 +49,21 @@ async function readSizes(ctx: StepRunContext, refs: readonly string[]): Promise<
   return ok(merged);
 }
 
+const isSummary = (v: unknown): v is DatasetSummary => isRecord(v) && typeof v.source === 'string';
+
+async function fullTitle(ctx: StepRunContext, w: ReportWith): Promise<StepResult<string>> {
+  const title = w.title ?? 'BLU-Net results';
+  if (w.data === undefined) return ok(title);
+  const summary = await readOne(ctx, w.data, ARTIFACT.summary, isSummary);
+  if (!summary.ok) return summary;
+  return ok(`${title} on ${datasetName(summary.value)}`);
+}
+
 export const reportStep: StepImplementation = {
   async run(ctx) {
     const w = withOf<ReportWith>(ctx.spec.with);
+    const title = await fullTitle(ctx, w);
+    if (!title.ok) return title;
     const evaluations = await readEvaluations(ctx, w.evaluations);
     if (!evaluations.ok) return evaluations;
     const size = await readSizes(ctx, w.sizes);
@@ -59,7 +73,7 @@ export const reportStep: StepImplementation = {
     const latencyThesis = w.latency_thesis !== undefined ? await readOne(ctx, w.latency_thesis, ARTIFACT.latency, isLatency) : undefined;
     if (latencyThesis !== undefined && !latencyThesis.ok) return latencyThesis;
     const input = {
-      title: w.title ?? 'BLU-Net results', params: w.params ?? ctx.spec.params, evaluations: evaluations.value, size: size.value, latency: latency.value,
+      title: title.value, params: w.params ?? ctx.spec.params, evaluations: evaluations.value, size: size.value, latency: latency.value,
       ...(latencyThesis !== undefined ? { latencyThesis: latencyThesis.value } : {}),
     };
     const models = summariseSeeds(input.evaluations);
@@ -67,9 +81,18 @@ export const reportStep: StepImplementation = {
       const mib = sizeOfModel(input.size, summary)?.mib;
       return mib === undefined ? [] : [{ label: summary.label, mib, summary }];
     });
+    const comparisons = compareModels(input.evaluations);
     await writePng(ownArtifact(ctx, ARTIFACT.figure), figureSvg(input.title, points, THESIS_MODELS));
-    await writeFile(ownArtifact(ctx, ARTIFACT.results), renderResults(input, ARTIFACT.figure));
-    await writeJson(ownArtifact(ctx, ARTIFACT.resultsJson), { ...input, models });
+    await writePng(ownArtifact(ctx, ARTIFACT.curves), curvesSvg(input.title, input.evaluations, models.map((m) => m.label)));
+    await writeFile(ownArtifact(ctx, ARTIFACT.results), renderResults(input, ARTIFACT.figure, ARTIFACT.curves));
+    await writeJson(ownArtifact(ctx, ARTIFACT.resultsJson), { ...input, models, comparisons });
+    const headline = comparisons.find((c) => c.a === 'BLU-Net (from distilled lw_unet)' && c.b === 'U-Net');
+    if (headline) {
+      metric(ctx, 'blu_net_minus_unet_iou', headline.interval.mean);
+      metric(ctx, 'blu_net_minus_unet_iou_low', headline.interval.low);
+      metric(ctx, 'blu_net_minus_unet_iou_high', headline.interval.high);
+    }
+    for (const c of comparisons) ctx.log(`${c.a} − ${c.b}: ${(100 * c.interval.mean).toFixed(1)} points [${(100 * c.interval.low).toFixed(1)}, ${(100 * c.interval.high).toFixed(1)}]: ${c.claim}`);
     for (const m of models) {
       const name = m.label.replace(/[^A-Za-z0-9]+/g, '_').replace(/^_|_$/g, '').toLowerCase();
       metric(ctx, `${name}_test_iou_mean`, m.iou.mean);

@@ -19,11 +19,11 @@ import { detectCollapse, type RelativeLrFilter } from '../../../ml/train/index.j
 import { ok } from '../../../base/result.js';
 import type { StepImplementation, StepRunContext } from '../../../runtime/kinds/kind.js';
 import type { AblationWith, BinariseWith, GammaLr, GammaStart, HintWith, PretrainWith } from '../train-kinds.js';
-import { ARTIFACT, phaseSeed, trainSettings, withOf, type ModelInfo, type TrainSettings } from '../common.js';
+import { ablationTrain, ARTIFACT, phaseSeed, trainSettings, withConvergence, withOf, type ModelInfo, type TrainSettings } from '../common.js';
 import { failure, metric, ownArtifact, reportCollapse, startBackend, writeJson, type StepResult } from './context.js';
 import { loadUpstreamData } from './data.js';
-import { loadUpstreamModel, saveTrainedModel } from './models-io.js';
-import { hintPhase, supervisedPhase, type PhaseRecord } from './training.js';
+import { loadUpstreamInfo, loadUpstreamModel, saveTrainedModel } from './models-io.js';
+import { hintPhase, phaseSteps, supervisedPhase, type PhaseRecord } from './training.js';
 
 type Levels = BinariseWith['levels'];
 
@@ -74,12 +74,13 @@ function calibrateActivations(ctx: StepRunContext, model: tf.LayersModel, mode: 
 }
 
 /** Saves the model, its info and the training record; reports the final validation metrics and any collapse. */
-async function finish(ctx: StepRunContext, model: tf.LayersModel, trained: Omit<ModelInfo, 'stepId'>, phases: readonly PhaseRecord[]): Promise<StepResult<void>> {
+async function finish(ctx: StepRunContext, model: tf.LayersModel, trained: Omit<ModelInfo, 'stepId'>, phases: readonly PhaseRecord[], upstreamSteps = 0): Promise<StepResult<void>> {
   const last = phases[phases.length - 1];
   const collapsed = last ? detectCollapse(last.history, last.bestEpoch) : null;
   if (collapsed !== null) reportCollapse(ctx, trained.label, collapsed);
   const seed = withOf<{ seed?: number }>(ctx.spec.with).seed;
-  const info = { ...trained, ...(seed !== undefined ? { seed } : {}), ...(collapsed !== null ? { collapsed } : {}) };
+  const lineageSteps = upstreamSteps + phases.reduce((a, p) => a + phaseSteps(p), 0);
+  const info = { ...trained, ...(seed !== undefined ? { seed } : {}), ...(collapsed !== null ? { collapsed } : {}), lineageSteps };
   const saved = await saveTrainedModel(ctx, model, { ...info, stepId: ctx.spec.id });
   if (!saved.ok) return saved;
   const best = last?.history.find((h) => h.epoch === last.bestEpoch) ?? last?.history[last.history.length - 1];
@@ -114,20 +115,56 @@ async function withData(ctx: StepRunContext, ref: string, body: (data: DatasetSp
   return body(data.value);
 }
 
+/**
+ * The steps a continued U-Net trains: what the `budget_of` model's lineage ran minus what the start
+ * weights already had, so the continued U-Net has had as many optimizer steps as that lineage.
+ */
+async function equalBudget(ctx: StepRunContext, w: PretrainWith, startSteps: number): Promise<StepResult<number | undefined>> {
+  if (w.budget_of === undefined) return ok(undefined);
+  const target = await loadUpstreamInfo(ctx, w.budget_of);
+  if (!target.ok) return target;
+  const lineage = target.value.lineageSteps;
+  if (lineage === undefined) return failure(`budget_of '${w.budget_of}': its model records no lineage steps (trained before they were recorded); rerun it`);
+  if (lineage <= startSteps) return failure(`budget_of '${w.budget_of}': its lineage ran ${lineage} steps, not more than the ${startSteps} of the start weights`);
+  ctx.log(`equal budget: ${w.budget_of} had ${lineage} optimizer steps in its lineage; ${startSteps} done by the start weights, ${lineage - startSteps} to go`);
+  return ok(lineage - startSteps);
+}
+
+/** The U-Net to train: fresh, from a saved folder (init_weights) or continuing an upstream U-Net (continue_from). */
+async function startUnet(ctx: StepRunContext, w: PretrainWith, settings: TrainSettings): Promise<StepResult<{ model: tf.LayersModel; steps: number }>> {
+  if (w.continue_from !== undefined) {
+    const start = await loadUpstreamModel(ctx, w.continue_from);
+    if (!start.ok) return start;
+    if (start.value.info.architecture !== 'unet') return failure(`continue_from '${w.continue_from}' is a ${start.value.info.architecture}, expected a U-Net`);
+    ctx.log(`continuing ${w.continue_from} (${start.value.info.lineageSteps ?? 0} steps so far)`);
+    return ok({ model: start.value.model, steps: start.value.info.lineageSteps ?? 0 });
+  }
+  const model = buildUnet({ baseFilters: w.width, l2: settings.l2 ?? 0, seed: settings.seed });
+  if (w.init_weights) {
+    const init = await applyInitialWeights(ctx, model, w.init_weights);
+    if (!init.ok) return init;
+  }
+  return ok({ model, steps: 0 });
+}
+
+function unetLabel(w: PretrainWith): string {
+  if (w.budget_of !== undefined) return 'U-Net (equal budget)';
+  return w.init_weights ? 'U-Net (fine-tuned)' : 'U-Net';
+}
+
 export const pretrainStep: StepImplementation = {
   run: (ctx) => {
     const w = withOf<PretrainWith>(ctx.spec.with);
-    const settings = phaseSeed(trainSettings(w.train), w.seed);
+    const base = withConvergence(phaseSeed(trainSettings(w.train), w.seed), w.convergence);
     return withData(ctx, w.data, async (data) => {
-      const model = buildUnet({ baseFilters: w.width, l2: settings.l2 ?? 0, seed: settings.seed });
-      if (w.init_weights) {
-        const init = await applyInitialWeights(ctx, model, w.init_weights);
-        if (!init.ok) return init;
-      }
-      const trained = await supervisedPhase(ctx, model, data, settings, { prefix: '', offset: 0, total: settings.steps });
+      const start = await startUnet(ctx, w, base);
+      if (!start.ok) return start;
+      const budget = await equalBudget(ctx, w, start.value.steps);
+      if (!budget.ok) return budget;
+      const settings = budget.value === undefined ? base : { ...base, steps: budget.value };
+      const trained = await supervisedPhase(ctx, start.value.model, data, settings, { prefix: '', offset: start.value.steps, total: start.value.steps + settings.steps });
       if (!trained.ok) return trained;
-      const label = w.init_weights ? 'U-Net (fine-tuned)' : 'U-Net';
-      return finish(ctx, model, { architecture: 'unet', label, width: w.width }, [trained.value]);
+      return finish(ctx, start.value.model, { architecture: 'unet', label: unetLabel(w), width: w.width }, [trained.value], start.value.steps);
     });
   },
 };
@@ -135,7 +172,8 @@ export const pretrainStep: StepImplementation = {
 export const hintStep: StepImplementation = {
   run: (ctx) => {
     const w = withOf<HintWith>(ctx.spec.with);
-    const [enc, dec, retrain] = [w.encoder, w.decoder, w.retrain].map((t) => phaseSeed(trainSettings(t), w.seed)) as [TrainSettings, TrainSettings, TrainSettings];
+    const [enc, dec, fixed] = [w.encoder, w.decoder, w.retrain].map((t) => phaseSeed(trainSettings(t), w.seed)) as [TrainSettings, TrainSettings, TrainSettings];
+    const retrain = withConvergence(fixed, w.convergence);
     const total = enc.steps + dec.steps + retrain.steps;
     return withData(ctx, w.data, async (data) => {
       const teacher = await loadUpstreamModel(ctx, w.teacher);
@@ -154,7 +192,8 @@ export const hintStep: StepImplementation = {
       const r = await supervisedPhase(ctx, student, data, retrain, { prefix: '', offset: enc.steps + dec.steps, total });
       if (!r.ok) return r;
       phases.push(r.value);
-      return finish(ctx, student, { architecture: 'lw_unet', label: 'lw_unet (hint learning + BCE)', width }, phases);
+      const teacherSteps = teacher.value.info.lineageSteps ?? 0;
+      return finish(ctx, student, { architecture: 'lw_unet', label: 'lw_unet (hint learning + BCE)', width }, phases, teacherSteps);
     });
   },
 };
@@ -168,6 +207,7 @@ export const binariseStep: StepImplementation = {
       if (!lw.ok) return lw;
       if (lw.value.info.architecture !== 'lw_unet') return failure(`student '${w.student}' is a ${lw.value.info.architecture}, expected an lw_unet`);
       const width = lw.value.info.width;
+      const studentSteps = lw.value.info.lineageSteps ?? 0;
       const blu = buildBluNet(bluOptions(width, w, settings.seed));
       const gammas = w.gamma_init ?? 'thesis';
       const transferOutput = w.transfer_output ?? false;
@@ -178,7 +218,7 @@ export const binariseStep: StepImplementation = {
       lw.value.model.dispose();
       const trained = await supervisedPhase(ctx, blu, data, settings, { prefix: '', offset: 0, total: settings.steps }, gammaLrFilter(w.gamma_lr));
       if (!trained.ok) return trained;
-      return finish(ctx, blu, { architecture: 'blu_net', label: 'BLU-Net (from distilled lw_unet)', width }, [trained.value]);
+      return finish(ctx, blu, { architecture: 'blu_net', label: 'BLU-Net (from distilled lw_unet)', width }, [trained.value], studentSteps);
     });
   },
 };
@@ -198,7 +238,7 @@ function scratchModel(ctx: StepRunContext, w: AblationWith, data: DatasetSplit, 
 export const ablationStep: StepImplementation = {
   run: (ctx) => {
     const w = withOf<AblationWith>(ctx.spec.with);
-    const base = phaseSeed(trainSettings(w.train), w.seed);
+    const base = phaseSeed(trainSettings(ablationTrain(w.model, w.train, w.convergence)), w.seed);
     const settings = { ...base, lr: w.lr_by_model?.[w.model] ?? base.lr };
     return withData(ctx, w.data, async (data) => {
       const model = scratchModel(ctx, w, data, settings);
