@@ -1,5 +1,5 @@
-import type { Diagnostic } from '../runtime/diagnostics.js';
-import { formatDiagnostic } from '../runtime/diagnostics.js';
+import type { Diagnostic } from '../runtime/load/diagnostics.js';
+import { formatDiagnostic } from '../runtime/load/diagnostics.js';
 import type { CliIO, ExitCode } from './io.js';
 import { EXIT } from './io.js';
 

@@ -1,5 +1,5 @@
 import type { StepKey } from '../artifacts/types.js';
-import type { StaleReason } from './reasons.js';
+import type { StaleReason } from './plan/reasons.js';
 
 /** Live progress reported by a step (e.g. epoch 3/20, loss 0.31). */
 export interface StepProgress {

@@ -1,4 +1,4 @@
-import type { Diagnostic, SourceMap } from './diagnostics.js';
+import type { Diagnostic, SourceMap } from './load/diagnostics.js';
 import type { StepInstance } from './pipeline.js';
 
 /** Reports every cycle once, naming every edge with the position where it was declared. */

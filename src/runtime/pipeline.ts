@@ -1,4 +1,4 @@
-import type { PathSegment, SourceMap } from './diagnostics.js';
+import type { PathSegment, SourceMap } from './load/diagnostics.js';
 import type { JsonObject, JsonValue } from '../base/result.js';
 import type { OutputDecl, StepResources } from './step-spec.js';
 

@@ -68,6 +68,6 @@ export interface StepSpec {
   readonly cache: boolean;
   readonly key: StepKey;
   readonly components: KeyComponents;
-  /** Digests of the needs' outputs as this step reads them (see runtime/consumed.ts); kept in its cache entry. */
+  /** Digests of the needs' outputs as this step reads them (see runtime/plan/consumed.ts); kept in its cache entry. */
   readonly consumed?: Readonly<Record<string, Sha256>>;
 }

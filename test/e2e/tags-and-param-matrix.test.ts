@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { parseProtocolLine } from '../../src/runtime/step-protocol.js';
+import { parseProtocolLine } from '../../src/runtime/exec/step-protocol.js';
 import { CLI, outcomes, TempProject } from '../rig/project.js';
 
 const projects: TempProject[] = [];

@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { REPO } from './project.js';
 
 /**
- * Writes `childSource` as `dir/child.mjs`, its relative imports (`'./runtime/leases.js'`) pointed at
+ * Writes `childSource` as `dir/child.mjs`, its relative imports (`'./runtime/exec/leases.js'`) pointed at
  * the build in dist/src (made by `npm run build` before the tests), so no source list is kept here.
  */
 export async function childFixture(dir: string, childSource: string): Promise<string> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runChild } from '../../src/runtime/child.js';
+import { runChild } from '../../src/runtime/exec/child.js';
 
 function options(overrides: Partial<Parameters<typeof runChild>[2]> = {}): Parameters<typeof runChild>[2] & { chunks: string[] } {
   const chunks: string[] = [];

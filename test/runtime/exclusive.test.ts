@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ExclusiveGate, type GateStep } from '../../src/runtime/exclusive.js';
+import { ExclusiveGate, type GateStep } from '../../src/runtime/exec/exclusive.js';
 import { schedulingPriorities } from '../../src/runtime/graph.js';
 
 function gate(steps: GateStep[]): ExclusiveGate {

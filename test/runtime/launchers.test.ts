@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ForkServer, launchDirect, type ChildEnd, type LaunchHandlers, type Launched, type LaunchTarget } from '../../src/runtime/launchers.js';
+import { ForkServer, launchDirect, type ChildEnd, type LaunchHandlers, type Launched, type LaunchTarget } from '../../src/runtime/exec/launchers.js';
 import { CLI } from '../rig/project.js';
 
 async function readyServer(): Promise<ForkServer> {
@@ -59,7 +59,7 @@ describe.each([
 describe('the fork server', () => {
   it("kills its children when blu-pipe's process goes away, even by SIGKILL", async () => {
     // The built module (npm test builds first): a plain node child cannot import TypeScript.
-    const source = path.join(path.dirname(CLI), '../runtime/launchers.js');
+    const source = path.join(path.dirname(CLI), '../runtime/exec/launchers.js');
     // A parent that starts a long child through a fork server, prints the child's pid, then is killed.
     const script = `
       const { ForkServer } = await import(${JSON.stringify(source)});

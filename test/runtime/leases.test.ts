@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { liveness } from '../../src/base/liveness.js';
-import { OutputLeases } from '../../src/runtime/leases.js';
+import { OutputLeases } from '../../src/runtime/exec/leases.js';
 import { childFixture } from '../rig/child-modules.js';
 
 const dirs: string[] = [];
@@ -95,7 +95,7 @@ describe('output leases', () => {
 
 // argv: leasesDir runId host staleAfterMs path. Holds the lease, says so, lets go when stdin says anything.
 const CHILD = `
-import { OutputLeases } from './runtime/leases.js';
+import { OutputLeases } from './runtime/exec/leases.js';
 const [dir, runId, host, staleAfterMs, leased] = process.argv.slice(2);
 const leases = new OutputLeases(dir, runId, { host, staleAfterMs: Number(staleAfterMs) });
 leases.hold([leased]);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { formatDiagnostic } from '../../src/runtime/diagnostics.js';
-import { loadPipeline } from '../../src/runtime/load.js';
+import { formatDiagnostic } from '../../src/runtime/load/diagnostics.js';
+import { loadPipeline } from '../../src/runtime/load/load.js';
 import type { StepKindDefinition } from '../../src/runtime/kinds/kind.js';
 import { StepKindRegistry } from '../../src/runtime/kinds/kind.js';
 import { TempProject } from '../rig/project.js';

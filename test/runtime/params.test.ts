@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { parseSetValue, plainSetValue } from '../../src/runtime/params.js';
+import { parseSetValue, plainSetValue } from '../../src/runtime/load/params.js';
 
 // The no-op rerun of `--set data_dir=/…` must not load the yaml module, yet read every value as YAML does.
 const SAMPLES = [

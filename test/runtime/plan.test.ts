@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { computeStepKey } from '../../src/artifacts/canonical.js';
 import type { ActionCacheEntry, KeyComponents, StepKey } from '../../src/artifacts/types.js';
-import type { PlanFacts, PlanStepInput } from '../../src/runtime/plan.js';
-import { describeReason, diffComponents, planRun, summariseReasons } from '../../src/runtime/plan.js';
-import { splitWords } from '../../src/runtime/words.js';
+import type { PlanFacts, PlanStepInput } from '../../src/runtime/plan/plan.js';
+import { describeReason, diffComponents, planRun, summariseReasons } from '../../src/runtime/plan/plan.js';
+import { splitWords } from '../../src/runtime/load/words.js';
 
 const components = (over: Partial<KeyComponents> = {}): KeyComponents => ({
   keySchema: 1,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ResourcePool } from '../../src/runtime/resources.js';
+import { ResourcePool } from '../../src/runtime/exec/resources.js';
 
 /** Queues requests on a pool whose one slot is held, frees it, and returns who got it in order. */
 async function grantOrder(requests: readonly { name: string; need?: Record<string, number>; priority?: number }[], capacity = 1): Promise<string[]> {

@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ajvLib } from '../../src/runtime/lazy-deps.js';
-import type { GeneratedValidators } from '../../src/runtime/schema-check.js';
+import type { GeneratedValidators } from '../../src/runtime/load/schema-check.js';
 import { AJV_OPTIONS } from '../../src/schemas/index.js';
 import { OVERLAY_SCHEMA, PIPELINE_SCHEMA, SHIPPED_SCHEMAS } from '../../src/schemas/index.js';
 import { REPO } from '../rig/project.js';

@@ -1,4 +1,4 @@
-import { loadPipeline } from '../../runtime/load.js';
+import { loadPipeline } from '../../runtime/load/load.js';
 import type { StepInstance } from '../../runtime/pipeline.js';
 import { topologicalOrder } from '../../runtime/graph.js';
 import { builtinRegistry } from '../../steps/registry.js';

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { ActionCache } from '../../artifacts/action-cache.js';
 import { ContentStore } from '../../artifacts/content-store.js';
-import { runAttempt } from '../../runtime/attempt.js';
-import { formatMetricLine, formatProgressLine, formatTagLine } from '../../runtime/step-protocol.js';
+import { runAttempt } from '../../runtime/exec/attempt.js';
+import { formatMetricLine, formatProgressLine, formatTagLine } from '../../runtime/exec/step-protocol.js';
 import type { StepSpec } from '../../runtime/step-spec.js';
 import { builtinRegistry } from '../../steps/registry.js';
 import { printUsage, wantsHelp } from '../args.js';

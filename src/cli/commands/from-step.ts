@@ -7,9 +7,9 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { err, ok, type Result } from '../../base/result.js';
-import { formatDiagnostic } from '../../runtime/diagnostics.js';
-import { loadPipeline } from '../../runtime/load.js';
-import { lockRefFor, readLockSection } from '../../runtime/lockfile.js';
+import { formatDiagnostic } from '../../runtime/load/diagnostics.js';
+import { loadPipeline } from '../../runtime/load/load.js';
+import { lockRefFor, readLockSection } from '../../runtime/plan/lockfile.js';
 import type { Pipeline, StepInstance } from '../../runtime/pipeline.js';
 import { builtinRegistry } from '../../steps/registry.js';
 

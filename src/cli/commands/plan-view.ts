@@ -1,7 +1,7 @@
-import { NONDETERMINISTIC_TAG } from '../../runtime/consumed.js';
-import { describeReason, summariseReasons } from '../../runtime/plan.js';
+import { NONDETERMINISTIC_TAG } from '../../runtime/plan/consumed.js';
+import { describeReason, summariseReasons } from '../../runtime/plan/plan.js';
 import type { Session } from '../../runtime/session.js';
-import type { WorkspaceVerdict } from '../../runtime/verify-workspace.js';
+import type { WorkspaceVerdict } from '../../runtime/plan/verify-workspace.js';
 import type { CliIO, ExitCode } from '../io.js';
 import { EXIT } from '../io.js';
 

@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { lockRefFor } from '../../runtime/lockfile.js';
-import { verifyWorkspace, type WorkspaceVerdict } from '../../runtime/verify-workspace.js';
+import { lockRefFor } from '../../runtime/plan/lockfile.js';
+import { verifyWorkspace, type WorkspaceVerdict } from '../../runtime/plan/verify-workspace.js';
 import { builtinRegistry } from '../../steps/registry.js';
 import { PIPELINE_OPTIONS, parse } from '../args.js';
 import type { CliIO, ExitCode } from '../io.js';

@@ -5,7 +5,7 @@
 import { open, stat } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 import type { StepReport } from '../executor.js';
-import { PROTOCOL_PREFIX, parseProtocolLine } from '../step-protocol.js';
+import { PROTOCOL_PREFIX, parseProtocolLine } from '../exec/step-protocol.js';
 
 const TAIL_BYTES = 64 * 1024;
 const READ_CHUNK = 256 * 1024;

@@ -1,8 +1,8 @@
 import type { StepFailure } from '../events.js';
 import type { StepReport } from '../executor.js';
-import { OutputRouter } from '../output-router.js';
-import type { ChildOutcome } from '../child.js';
-import { runChild } from '../child.js';
+import { OutputRouter } from '../exec/output-router.js';
+import type { ChildOutcome } from '../exec/child.js';
+import { runChild } from '../exec/child.js';
 import type { Result } from '../../base/result.js';
 import { err, ok } from '../../base/result.js';
 import type { StepSpec } from '../step-spec.js';

@@ -1,7 +1,7 @@
 import { formatDuration } from '../durations.js';
 import type { RunEvent, StepProgress } from '../events.js';
-import { summariseReasons } from '../plan.js';
-import type { StaleReason } from '../reasons.js';
+import { summariseReasons } from '../plan/plan.js';
+import type { StaleReason } from '../plan/reasons.js';
 
 export function progressText(p: StepProgress): string {
   const parts: string[] = [];

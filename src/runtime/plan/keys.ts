@@ -1,6 +1,6 @@
-import { computeStepKey } from '../artifacts/canonical.js';
-import type { KeyComponents, StepKey } from '../artifacts/types.js';
-import type { StepInstance } from './pipeline.js';
+import { computeStepKey } from '../../artifacts/canonical.js';
+import type { KeyComponents, StepKey } from '../../artifacts/types.js';
+import type { StepInstance } from '../pipeline.js';
 
 /**
  * Key parts of one step. Deps produced by an upstream step are represented by that step's key

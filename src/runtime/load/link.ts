@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Diagnostic } from './diagnostics.js';
 import { suggestion } from './diagnostics.js';
 import type { PathSegment } from './diagnostics.js';
-import type { StepInstance } from './pipeline.js';
+import type { StepInstance } from '../pipeline.js';
 import type { Draft, ResolveContext } from './resolve.js';
 
 /** Turns `needs:` names into instance ids, checks outputs, and adds edges implied by deps on outputs. */

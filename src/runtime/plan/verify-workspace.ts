@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { StatCache } from '../artifacts/stat-cache.js';
-import type { Sha256 } from '../artifacts/types.js';
+import { StatCache } from '../../artifacts/stat-cache.js';
+import type { Sha256 } from '../../artifacts/types.js';
 import type { LockSection } from './lockfile.js';
 
 /** A workspace output whose bytes are not those the lock records (`now` null: it is missing). */

@@ -1,29 +1,27 @@
 import os from 'node:os';
 import path from 'node:path';
-import { ArtifactError, isErrnoException } from '../artifacts/errors.js';
-import type { ArtifactErrorCode } from '../artifacts/errors.js';
-import { acquireLock, lockPathFor } from '../artifacts/lock.js';
-import { describeNoSpace, isNoSpace } from '../artifacts/no-space.js';
-import type { ActionCacheEntry, Sha256, StepKey } from '../artifacts/types.js';
-import { consumedChanges, consumedRecord, NONDETERMINISTIC_TAG, type OutputDigests } from './consumed.js';
-import type { Stores } from './gather.js';
-import type { RunEvent, StepFailure, StepOutcome } from './events.js';
-import type { Executor, StepReport } from './executor.js';
+import { ArtifactError, isErrnoException } from '../../artifacts/errors.js';
+import type { ArtifactErrorCode } from '../../artifacts/errors.js';
+import { acquireLock, lockPathFor } from '../../artifacts/lock.js';
+import { describeNoSpace, isNoSpace } from '../../artifacts/no-space.js';
+import type { ActionCacheEntry, Sha256 } from '../../artifacts/types.js';
+import { consumedChanges, consumedRecord, NONDETERMINISTIC_TAG, type OutputDigests } from '../plan/consumed.js';
+import type { Stores } from '../plan/gather.js';
+import type { RunEvent, StepFailure, StepOutcome } from '../events.js';
+import type { Executor, StepReport } from '../executor.js';
 import { ExclusiveGate } from './exclusive.js';
 import { OutputLeases } from './leases.js';
-import type { ProjectLayout } from './layout.js';
-import { stepFileName } from './layout.js';
-import type { LockEntry, LockRef, LockSection } from './lockfile.js';
-import { schedulingPriorities } from './graph.js';
-import { pGraphLib } from './lazy-deps.js';
-import { lockRefFor, prunedMessage, updateLockFile } from './lockfile.js';
-import type { Pipeline, StepInstance } from './pipeline.js';
-import { isNoopPlan, type Plan, type PlannedStep } from './plan.js';
+import type { ProjectLayout } from '../layout.js';
+import { stepFileName } from '../layout.js';
+import type { LockSection } from '../plan/lockfile.js';
+import { schedulingPriorities } from '../graph.js';
+import { pGraphLib } from '../lazy-deps.js';
+import { lockRefFor } from '../plan/lockfile.js';
+import { LockWriter } from './lock-writer.js';
+import type { Pipeline, StepInstance } from '../pipeline.js';
+import { isNoopPlan, type Plan, type PlannedStep } from '../plan/plan.js';
 import type { ResourcePool } from './resources.js';
-import type { StepSpec, UpstreamOutputs } from './step-spec.js';
-
-/** How long lock-file updates gather before one write (a 1000-step run writes it a few times, not 1000). */
-const LOCK_WRITE_INTERVAL_MS = 1000;
+import type { StepSpec, UpstreamOutputs } from '../step-spec.js';
 
 /**
  * Graph slots beyond --jobs, for steps whose commands have finished and which are committing: a
@@ -72,15 +70,8 @@ export class Scheduler {
   readonly #byId: ReadonlyMap<string, StepInstance>;
   readonly #planned: ReadonlyMap<string, PlannedStep>;
   readonly #priorities: ReadonlyMap<string, number>;
-  readonly #pendingLock = new Map<string, LockEntry>();
-  readonly #lockRef: LockRef;
+  readonly #lockFile: LockWriter;
   #stopNew = false;
-  #lockWriter: Promise<void> | null = null;
-  /** The lock section (as planned) has entries of instances the pipeline no longer has: the next write drops them. */
-  #prunePending: boolean;
-  /** Ends the wait between lock-file writes early (set while a write is pending). */
-  #wakeLockWriter: (() => void) | null = null;
-  #finishing = false;
   readonly #leases: OutputLeases;
   /** Per step: how many steps of this run that will execute still have to read its outputs. */
   readonly #readersLeft: Map<string, number>;
@@ -93,11 +84,16 @@ export class Scheduler {
     this.#byId = new Map(ctx.pipeline.steps.map((s) => [s.id, s]));
     this.#planned = new Map(ctx.plan.steps.map((p) => [p.id, p]));
     this.#priorities = schedulingPriorities(ctx.pipeline.steps);
-    this.#lockRef = lockRefFor(ctx.pipeline);
+    this.#lockFile = new LockWriter({
+      ref: lockRefFor(ctx.pipeline),
+      previous: ctx.previousLock,
+      pruneTo: ctx.pruneLock === true ? new Set(this.#byId.keys()) : null,
+      flushDirs: async () => ctx.stores.dirSync?.flush(),
+      emit: ctx.emit,
+    });
     this.#leases = new OutputLeases(path.join(ctx.layout.stateDir, 'leases'), ctx.runId);
     this.#readers = readingSteps(ctx.plan.steps, this.#byId);
     this.#readersLeft = readersPerStep(this.#readers, this.#byId);
-    this.#prunePending = ctx.pruneLock === true && Object.keys(ctx.previousLock.steps).some((id) => !this.#byId.has(id));
     const gated = ctx.plan.steps.filter(isActive).map((p) => this.#byId.get(p.id)!);
     this.#exclusive = new ExclusiveGate(gated.map((s) => ({ id: s.id, needs: s.needs, exclusive: s.resources.cpus === 'all' })), this.#priorities);
   }
@@ -117,10 +113,7 @@ export class Scheduler {
     } finally {
       this.#leases.releaseAll();
     }
-    this.#finishing = true;
-    if (this.#prunePending) this.#lockWriter ??= this.#writeLock(); // a run that records nothing still prunes
-    this.#wakeLockWriter?.();
-    await this.#lockWriter;
+    await this.#lockFile.finish();
     await this.ctx.stores.dirSync?.flush();
     return this.#results;
   }
@@ -394,7 +387,7 @@ export class Scheduler {
       ...extra,
       time: Date.now(),
     });
-    if (entry && (outcome === 'ran' || outcome === 'restored' || outcome === 'fresh')) this.#recordLock(planned.id, entry);
+    if (entry && (outcome === 'ran' || outcome === 'restored' || outcome === 'fresh')) this.#lockFile.record(planned.id, entry);
     // A step's `blu.warning` tag is shown on every run that uses its result, not only the one that made it.
     const warning = entry?.tags?.['blu.warning'];
     if (warning !== undefined) this.ctx.emit({ type: 'warning', message: `${planned.id}: ${warning}`, time: Date.now() });
@@ -415,44 +408,6 @@ export class Scheduler {
       this.#readersLeft.set(need, left);
       if (left === 0) this.#leases.release(this.#byId.get(need)!.outs.map((o) => o.path));
     }
-  }
-
-  /**
-   * Lock updates are coalesced: one writer at a time takes everything pending, at most once per
-   * LOCK_WRITE_INTERVAL_MS and once at the end. The lock file only explains; the cache entries are
-   * the commit points, so a crash between two writes loses explanations, never results.
-   */
-  #recordLock(stepId: string, entry: ActionCacheEntry): void {
-    const previous = this.ctx.previousLock.steps[stepId];
-    if (previous && previous.key === entry.key && previous.runId === entry.producer.runId) return;
-    this.#pendingLock.set(stepId, { key: entry.key as StepKey, components: entry.components, outputs: entry.outputs, ...(entry.consumed ? { consumed: entry.consumed } : {}), metrics: entry.metrics, runId: entry.producer.runId });
-    this.#lockWriter ??= this.#writeLock();
-  }
-
-  async #writeLock(): Promise<void> {
-    while (this.#pendingLock.size > 0 || this.#prunePending) {
-      if (!this.#finishing) await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, LOCK_WRITE_INTERVAL_MS);
-        this.#wakeLockWriter = () => (clearTimeout(timer), resolve());
-      });
-      this.#wakeLockWriter = null;
-      const batch = Object.fromEntries(this.#pendingLock);
-      this.#pendingLock.clear();
-      // The lock never names an entry whose directory entries are not yet durable.
-      await this.ctx.stores.dirSync?.flush();
-      // Only the first write prunes (the section then matches the pipeline), so the run says so once.
-      const keep = this.#prunePending ? new Set(this.#byId.keys()) : null;
-      this.#prunePending = false;
-      const pruned = await updateLockFile(this.#lockRef, batch, keep).catch(async (error: unknown) => (await this.#lockWriteFailed(error), []));
-      if (pruned.length > 0) this.ctx.emit({ type: 'warning', message: prunedMessage(this.#lockRef, pruned), time: Date.now() });
-    }
-    this.#lockWriter = null;
-  }
-
-  /** The steps' results are committed in the cache; only the record of them could not be written. */
-  async #lockWriteFailed(error: unknown): Promise<void> {
-    const why = isNoSpace(error) ? await describeNoSpace('updating the lock file', this.#lockRef.file, null) : error instanceof Error ? error.message : String(error);
-    this.ctx.emit({ type: 'warning', message: `could not update ${this.#lockRef.file}: ${why}`, time: Date.now() });
   }
 }
 

@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { readJsonFile, writeFileAtomic } from '../artifacts/atomic.js';
-import { canonicalJson, sha256Hex } from '../artifacts/canonical.js';
+import { readJsonFile, writeFileAtomic } from '../../artifacts/atomic.js';
+import { canonicalJson, sha256Hex } from '../../artifacts/canonical.js';
 
 /**
  * Remembers `with:` values that already passed their kind's schema, so a no-op rerun does not pay

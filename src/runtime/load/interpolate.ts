@@ -1,4 +1,4 @@
-import type { JsonValue } from '../base/result.js';
+import type { JsonValue } from '../../base/result.js';
 
 /** A `${scope.path}` reference found in a string. */
 export interface Reference {

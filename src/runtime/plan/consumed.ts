@@ -5,7 +5,7 @@
  * keeps its key but changes its outputs). So each result also records the digests of the upstream
  * outputs it read, and is current only while the upstream still holds those bytes.
  */
-import type { Sha256 } from '../artifacts/types.js';
+import type { Sha256 } from '../../artifacts/types.js';
 import type { StaleReason } from './reasons.js';
 
 /** The tag a step gets when a rerun with the same key and consumed bytes changed its outputs (also an MLflow run tag). */

@@ -1,5 +1,5 @@
 import type { Document, LineCounter, Node as YamlNode } from 'yaml';
-import { yamlLib } from './lazy-deps.js';
+import { yamlLib } from '../lazy-deps.js';
 
 /** One problem in a user's input, with an exact source position and a stable code. */
 export interface Diagnostic {

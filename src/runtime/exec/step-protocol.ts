@@ -1,4 +1,4 @@
-import type { StepProgress } from './events.js';
+import type { StepProgress } from '../events.js';
 
 /**
  * Steps report progress and metrics by printing lines that start with `::blu::` followed by JSON:

@@ -1,13 +1,13 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Alias, Document, LineCounter } from 'yaml';
-import { yamlLib } from './lazy-deps.js';
-import { readJsonFile, writeFileAtomic } from '../artifacts/atomic.js';
-import { sha256Hex } from '../artifacts/canonical.js';
+import { yamlLib } from '../lazy-deps.js';
+import { readJsonFile, writeFileAtomic } from '../../artifacts/atomic.js';
+import { sha256Hex } from '../../artifacts/canonical.js';
 import type { Diagnostic } from './diagnostics.js';
 import { SourceMap } from './diagnostics.js';
-import type { Result } from '../base/result.js';
-import { err, ok } from '../base/result.js';
+import type { Result } from '../../base/result.js';
+import { err, ok } from '../../base/result.js';
 
 export interface ParsedYaml {
   readonly source: SourceMap;

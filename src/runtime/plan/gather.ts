@@ -1,20 +1,20 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { ActionCache } from '../artifacts/action-cache.js';
-import type { DeferredDirSync } from '../artifacts/atomic.js';
-import type { ContentStore } from '../artifacts/content-store.js';
-import type { StatCache } from '../artifacts/stat-cache.js';
-import type { ActionCacheEntry, StepKey } from '../artifacts/types.js';
-import type { Diagnostic } from './diagnostics.js';
-import { topologicalOrder } from './graph.js';
+import type { ActionCache } from '../../artifacts/action-cache.js';
+import type { DeferredDirSync } from '../../artifacts/atomic.js';
+import type { ContentStore } from '../../artifacts/content-store.js';
+import type { StatCache } from '../../artifacts/stat-cache.js';
+import type { ActionCacheEntry, StepKey } from '../../artifacts/types.js';
+import type { Diagnostic } from '../load/diagnostics.js';
+import { topologicalOrder } from '../graph.js';
 import { incompleteAttempts } from './inflight.js';
 import { externalDeps, keyComponents, stepKey } from './keys.js';
-import type { ProjectLayout } from './layout.js';
+import type { ProjectLayout } from '../layout.js';
 import { lockRefFor, readLockSection } from './lockfile.js';
-import type { Pipeline, StepInstance } from './pipeline.js';
+import type { Pipeline, StepInstance } from '../pipeline.js';
 import { outputCurrent, type PlanFacts, type WorkspaceState } from './plan.js';
-import type { Result } from '../base/result.js';
-import { err, ok } from '../base/result.js';
+import type { Result } from '../../base/result.js';
+import { err, ok } from '../../base/result.js';
 
 export interface Stores {
   readonly cas: ContentStore;

@@ -1,17 +1,17 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { RawOverlay, RawPipeline } from '../schemas/types.js';
-import type { StepKindRegistry } from './kinds/kind.js';
+import type { RawOverlay, RawPipeline } from '../../schemas/types.js';
+import type { StepKindRegistry } from '../kinds/kind.js';
 import type { Diagnostic, SourceMap } from './diagnostics.js';
 import { sortDiagnostics } from './diagnostics.js';
-import { detectCycles } from './graph.js';
+import { detectCycles } from '../graph.js';
 import { applySets, mergeOverlayParams } from './params.js';
-import type { Pipeline } from './pipeline.js';
+import type { Pipeline } from '../pipeline.js';
 import { resolveSteps } from './resolve.js';
-import type { JsonObject, Result } from '../base/result.js';
-import { err, ok } from '../base/result.js';
+import type { JsonObject, Result } from '../../base/result.js';
+import { err, ok } from '../../base/result.js';
 import { checkSchema } from './schema-check.js';
-import { PIPELINE_SCHEMA, OVERLAY_SCHEMA } from '../schemas/index.js';
+import { PIPELINE_SCHEMA, OVERLAY_SCHEMA } from '../../schemas/index.js';
 import { readYamlFile, rememberParsed } from './yaml-source.js';
 import { ValidationMemo } from './validation-memo.js';
 

@@ -1,4 +1,4 @@
-import type { ActionCacheEntry, KeyComponents, StepKey } from '../artifacts/types.js';
+import type { ActionCacheEntry, KeyComponents, StepKey } from '../../artifacts/types.js';
 import type { LockSection } from './lockfile.js';
 import { consumedChanges } from './consumed.js';
 import type { StaleReason } from './reasons.js';

@@ -28,8 +28,8 @@
  */
 import { type Dirent, closeSync, fstatSync, futimesSync, readFileSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { openCreatingDir } from '../base/files.js';
-import { holderGone, liveness, startHeartbeat, type Liveness } from '../base/liveness.js';
+import { openCreatingDir } from '../../base/files.js';
+import { holderGone, liveness, startHeartbeat, type Liveness } from '../../base/liveness.js';
 
 export interface LeaseHolder {
   readonly runId: string;

@@ -1,4 +1,4 @@
-import type { StepReport } from './executor.js';
+import type { StepReport } from '../executor.js';
 import { LineSplitter, LogTail } from './log-tail.js';
 import { parseProtocolLine } from './step-protocol.js';
 

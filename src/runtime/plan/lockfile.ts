@@ -8,10 +8,10 @@
 import { readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { acquireLock } from '../artifacts/lock.js';
-import { readJsonFile, writeFileAtomic } from '../artifacts/atomic.js';
-import type { KeyComponents, Sha256, StepKey, StoredOutput } from '../artifacts/types.js';
-import { stepFileName } from './layout.js';
+import { acquireLock } from '../../artifacts/lock.js';
+import { readJsonFile, writeFileAtomic } from '../../artifacts/atomic.js';
+import type { KeyComponents, Sha256, StepKey, StoredOutput } from '../../artifacts/types.js';
+import { stepFileName } from '../layout.js';
 
 /** What a lock records per step instance: enough to explain staleness and to reproduce. */
 export interface LockEntry {

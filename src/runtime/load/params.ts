@@ -1,8 +1,8 @@
-import { yamlLib } from './lazy-deps.js';
+import { yamlLib } from '../lazy-deps.js';
 import type { Diagnostic, SourceMap } from './diagnostics.js';
 import { suggestion } from './diagnostics.js';
 import { lookupPath, paramPaths } from './interpolate.js';
-import { err, ok, type JsonObject, type JsonValue, type Result } from '../base/result.js';
+import { err, ok, type JsonObject, type JsonValue, type Result } from '../../base/result.js';
 
 function isObject(value: JsonValue | undefined): value is JsonObject {
   return value !== null && typeof value === 'object' && !Array.isArray(value);

@@ -1,9 +1,9 @@
 import { createRequire } from 'node:module';
-import { ajvLib } from './lazy-deps.js';
+import { ajvLib } from '../lazy-deps.js';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { Diagnostic, PathSegment, SourceMap } from './diagnostics.js';
 import { suggestion } from './diagnostics.js';
-import { AJV_OPTIONS, SHIPPED_SCHEMAS, type ShippedSchemaName } from '../schemas/index.js';
+import { AJV_OPTIONS, SHIPPED_SCHEMAS, type ShippedSchemaName } from '../../schemas/index.js';
 
 /** The one set of options, for validators compiled here and those generated at build time. */
 
@@ -24,7 +24,7 @@ function generated(schema: object): ValidateFunction | undefined {
   if (shipped === undefined) return undefined;
   if (generatedModule === undefined) {
     try {
-      generatedModule = createRequire(import.meta.url)('../schemas/validators.cjs') as GeneratedValidators;
+      generatedModule = createRequire(import.meta.url)('../../schemas/validators.cjs') as GeneratedValidators;
     } catch {
       generatedModule = null;
     }

@@ -1,4 +1,4 @@
-import { staleHolders } from '../artifacts/lock.js';
+import { staleHolders } from '../../artifacts/lock.js';
 
 /**
  * Steps whose last attempt never finished (by step id → run id). A step's lock is held from before
