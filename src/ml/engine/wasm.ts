@@ -16,8 +16,11 @@ import { binariseReference, binaryConvReference, referenceKernels } from './refe
 import { channelMask, popcount32, wordsFor, type BinaryTensor, type BitPlanes } from './tensors.js';
 import { singleThreadPool, wasmApi, workerPool, type RowExports, type RowFunction, type RowPool, type WasmMemory } from './threads.js';
 
-interface KernelExports extends RowExports {
+/** What makeKernels needs from a kernel module: the wasm exports, or the native addon behind the same names (native.ts). */
+export interface KernelExports extends RowExports {
   readonly memory: WasmMemory;
+  /** Filters per pointwise panel strip its GEMM reads (pointwisePanels); 8 when absent. */
+  readonly panelStrip?: number;
   binariseRow(y: number, width: number, fPad: number, channels: number, gammas: number, levels: number, signs: number, nonzero: number, pixels: number, words: number, pixelStart: number, deadZone: number): number;
   binaryConvRow(act: number, pixels: number, height: number, width: number, words: number, aLevels: number, cin: number, weights: number, tapPop: number, wLevels: number, filters: number, fPad: number, k: number, units: number, coef: number, bias: number, y: number, patch: number, out: number): void;
   firstScratchBytes(width: number, fPad: number): number;
@@ -93,15 +96,16 @@ const padTo = (values: Float32Array, length: number) => {
 };
 
 /**
- * A pointwise kernel [cin][filters] in gemmRow's layout: strips of 8 filters (the last may be 4),
- * each a contiguous [cinPad][strip] panel starting at float f·cinPad; padding is zero.
+ * A pointwise kernel [cin][filters] in gemmRow's layout: strips of `width` filters (8 for wasm,
+ * 16 for the native kernels; the last strip may be narrower, a multiple of 4), each a contiguous
+ * [cinPad][strip] panel starting at float f·cinPad; padding is zero.
  */
-export function pointwisePanels(kernel: Float32Array, cin: number, filters: number): Float32Array {
+export function pointwisePanels(kernel: Float32Array, cin: number, filters: number, width = 8): Float32Array {
   const cinPad = pad4(cin);
   const fPad = pad4(filters);
   const out = new Float32Array(cinPad * fPad);
-  for (let f0 = 0; f0 < fPad; f0 += 8) {
-    const strip = Math.min(8, fPad - f0);
+  for (let f0 = 0; f0 < fPad; f0 += width) {
+    const strip = Math.min(width, fPad - f0);
     for (let c = 0; c < cin; c++) {
       for (let j = 0; j < strip && f0 + j < filters; j++) out[f0 * cinPad + c * strip + j] = kernel[c * filters + f0 + j] as number;
     }
@@ -191,7 +195,8 @@ export interface WasmKernels extends EngineKernels {
  */
 const rowChunk = (rows: number, threads: number) => (threads === 1 ? Math.max(1, rows) : Math.max(1, Math.min(4, Math.ceil(rows / (threads * 8)))));
 
-function makeKernels(ex: KernelExports, pool: RowPool, name: string): WasmKernels {
+/** The EngineKernels over a kernel module's row functions (wasm here; the native addon in native.ts). */
+export function makeKernels(ex: KernelExports, pool: RowPool, name: string): WasmKernels {
   const arena = new Arena(ex.memory, ex.memory.buffer.byteLength);
   const decoded = new DecodedCache();
   const xnor = new WeakMap<ConvLayer, ReturnType<typeof xnorWeights>>();
@@ -381,7 +386,7 @@ function makeKernels(ex: KernelExports, pool: RowPool, name: string): WasmKernel
       arena.i32(groupTable + 24 * i, 6).set(record);
     });
     const dw = putFloats(decoded.get(conv.depthwise, () => padColumns(effectiveKernel(conv.depthwise), k * k, cin, cinPad)));
-    const pw = putFloats(decoded.get(conv.pointwise, () => pointwisePanels(effectiveKernel(conv.pointwise), cin, filters)));
+    const pw = putFloats(decoded.get(conv.pointwise, () => pointwisePanels(effectiveKernel(conv.pointwise), cin, filters, ex.panelStrip ?? 8)));
     const bias = putFloats(padTo(conv.bias, fPad));
     const out = outputPlanes(height * width, filters, act);
     const scratchBytes = ex.separableScratchBytes(width, cinPad, fPad, k);
