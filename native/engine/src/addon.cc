@@ -13,6 +13,14 @@
 
 #include "table.h"
 
+int bluProfiling = 0;
+uint64_t bluProfileNs[STAGE_COUNT] = {0};
+uint64_t bluNowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 namespace {
 
 // ---- which kernels this CPU runs ----
@@ -213,6 +221,20 @@ napi_value Run(napi_env env, napi_callback_info info) {
   return number(env, e->pool->run(kernel, static_cast<uint8_t*>(base), args, (int)(length / threads)));
 }
 
+/** profile(on: boolean) → nanoseconds per stage since the last call (summed over threads); resets them. */
+napi_value Profile(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!getArgs(env, info, 1, argv)) return nullptr;
+  bool on = false;
+  napi_get_value_bool(env, argv[0], &on);
+  static const char* names[STAGE_COUNT] = {"first", "xnor", "decode", "depthwise", "gemm", "binarise", "pool"};
+  napi_value out;
+  napi_create_object(env, &out);
+  for (int s = 0; s < STAGE_COUNT; s++) napi_set_named_property(env, out, names[s], number(env, (double)__atomic_exchange_n(&bluProfileNs[s], 0, __ATOMIC_RELAXED)));
+  bluProfiling = on ? 1 : 0;
+  return out;
+}
+
 /** cpu() → { best, avx512, avx2 }: what this CPU can run. */
 napi_value Cpu(napi_env env, napi_callback_info) {
   napi_value out, yes, no;
@@ -232,6 +254,7 @@ NAPI_MODULE_INIT() {
       {"create", nullptr, Create, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"describe", nullptr, Describe, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"run", nullptr, Run, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"profile", nullptr, Profile, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"cpu", nullptr, Cpu, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

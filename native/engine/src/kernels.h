@@ -25,6 +25,16 @@ struct Args {
 
 inline int claim(int32_t* next, int chunk) { return __atomic_fetch_add(next, chunk, __ATOMIC_RELAXED); }
 
+/** Adds the time until it goes out of scope to a profile stage, when profiling is on. */
+struct StageTimer {
+  int stage;
+  uint64_t start;
+  explicit StageTimer(int s) : stage(s), start(bluProfiling ? bluNowNs() : 0) {}
+  ~StageTimer() {
+    if (start) __atomic_fetch_add(&bluProfileNs[stage], bluNowNs() - start, __ATOMIC_RELAXED);
+  }
+};
+
 inline int popcount64(u64 v) { return __builtin_popcountll(v); }
 inline int popcount32(u32 v) { return __builtin_popcount(v); }
 
@@ -80,11 +90,80 @@ void decodeRow(const u32* signs, const u32* nonzero, int pixels, int words, int 
 
 // ---- depthwise conv: acc = Σ over valid taps, in tap order, of w·x (fused) ----
 
+#if BLU_AVX512
+/**
+ * Pixels x0…x1−1 of a 3×3 depthwise row whose 3 input rows and both neighbours exist: the 9 tap
+ * weights of 16 channels stay in registers while 4 pixels advance at once (4 independent chains).
+ * Same sum per output as the general loop: 0, then taps in (ty, tx) order, fused.
+ */
+void depthwiseInterior3(float* const* rows, int x0, int x1, int cinPad, const float* weights, float* out) {
+  for (int c = 0; c < cinPad; c += 16) {
+    const __mmask16 keep = (__mmask16)(cinPad - c >= 16 ? 0xffff : (1u << (cinPad - c)) - 1);
+    __m512 w[9];
+    for (int t = 0; t < 9; t++) w[t] = _mm512_maskz_loadu_ps(keep, weights + (size_t)t * cinPad + c);
+    int x = x0;
+    for (; x + 4 <= x1; x += 4) {
+      __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+#pragma GCC unroll 9
+      for (int t = 0; t < 9; t++) {
+        const float* in = rows[t / 3] + (size_t)(x + t % 3 - 1) * cinPad + c;
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) acc[j] = _mm512_fmadd_ps(w[t], _mm512_maskz_loadu_ps(keep, in + (size_t)j * cinPad), acc[j]);
+      }
+      for (int j = 0; j < 4; j++) _mm512_mask_storeu_ps(out + (size_t)(x + j) * cinPad + c, keep, acc[j]);
+    }
+    for (; x < x1; x++) {
+      __m512 acc = _mm512_setzero_ps();
+      for (int t = 0; t < 9; t++) acc = _mm512_fmadd_ps(w[t], _mm512_maskz_loadu_ps(keep, rows[t / 3] + (size_t)(x + t % 3 - 1) * cinPad + c), acc);
+      _mm512_mask_storeu_ps(out + (size_t)x * cinPad + c, keep, acc);
+    }
+  }
+}
+#elif BLU_AVX2
+void depthwiseInterior3(float* const* rows, int x0, int x1, int cinPad, const float* weights, float* out) {
+  int c = 0;
+  for (; c + 8 <= cinPad; c += 8) {
+    __m256 w[9];
+    for (int t = 0; t < 9; t++) w[t] = _mm256_loadu_ps(weights + (size_t)t * cinPad + c);
+    int x = x0;
+    for (; x + 4 <= x1; x += 4) {
+      __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+#pragma GCC unroll 9
+      for (int t = 0; t < 9; t++) {
+        const float* in = rows[t / 3] + (size_t)(x + t % 3 - 1) * cinPad + c;
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) acc[j] = _mm256_fmadd_ps(w[t], _mm256_loadu_ps(in + (size_t)j * cinPad), acc[j]);
+      }
+      for (int j = 0; j < 4; j++) _mm256_storeu_ps(out + (size_t)(x + j) * cinPad + c, acc[j]);
+    }
+    for (; x < x1; x++) {
+      __m256 acc = _mm256_setzero_ps();
+      for (int t = 0; t < 9; t++) acc = _mm256_fmadd_ps(w[t], _mm256_loadu_ps(rows[t / 3] + (size_t)(x + t % 3 - 1) * cinPad + c), acc);
+      _mm256_storeu_ps(out + (size_t)x * cinPad + c, acc);
+    }
+  }
+  for (; c < cinPad; c += 4) {
+    for (int x = x0; x < x1; x++) {
+      __m128 acc = _mm_setzero_ps();
+      for (int t = 0; t < 9; t++) acc = _mm_fmadd_ps(_mm_loadu_ps(weights + (size_t)t * cinPad + c), _mm_loadu_ps(rows[t / 3] + (size_t)(x + t % 3 - 1) * cinPad + c), acc);
+      _mm_storeu_ps(out + (size_t)x * cinPad + c, acc);
+    }
+  }
+}
+#endif
+
 void depthwiseRow(float* const* rows, int k, int width, int cinPad, const float* weights, float* out) {
   const int before = (k - 1) >> 1;
   const float* in[64];
   const float* wt[64];
+#if BLU_AVX2
+  const bool interior = k == 3 && rows[0] && rows[1] && rows[2] && width >= 3;
+  if (interior) depthwiseInterior3(rows, 1, width - 1, cinPad, weights, out);
+#else
+  const bool interior = false;
+#endif
   for (int x = 0; x < width; x++) {
+    if (interior && x == 1) x = width - 1;
     int nt = 0;
     for (int ty = 0; ty < k; ty++) {
       if (!rows[ty]) continue;
@@ -230,22 +309,44 @@ void gemmRow(const float* a, int width, int cinPad, const float* b, int fPad, co
 
 void realConvRow(const float* image, int height, int width, int y, int k, const float* weights, int fPad, const float* bias, float* out) {
   const int before = (k - 1) >> 1;
+  float value[64];
+  const float* wt[64];
   for (int x = 0; x < width; x++) {
     float* dst = out + (size_t)x * fPad;
-    for (int f = 0; f < fPad; f++) dst[f] = 0;
+    // The pixel's valid taps first, so the filter loop has no bounds checks.
+    int nt = 0;
     for (int t = 0; t < k * k; t++) {
       const int iy = y + t / k - before;
       const int ix = x + t % k - before;
       if (iy < 0 || iy >= height || ix < 0 || ix >= width) continue;
-      const float v = image[(size_t)iy * width + ix];
-      const float* w = weights + (size_t)t * fPad;
-#if BLU_AVX2
-      for (int f = 0; f < fPad; f++) dst[f] = __builtin_fmaf(v, w[f], dst[f]);
-#else
-      for (int f = 0; f < fPad; f++) dst[f] += v * w[f];
-#endif
+      value[nt] = image[(size_t)iy * width + ix];
+      wt[nt++] = weights + (size_t)t * fPad;
     }
+#if BLU_AVX512
+    for (int f = 0; f < fPad; f += 16) {
+      const __mmask16 keep = (__mmask16)(fPad - f >= 16 ? 0xffff : (1u << (fPad - f)) - 1);
+      __m512 acc = _mm512_setzero_ps();
+      for (int i = 0; i < nt; i++) acc = _mm512_fmadd_ps(_mm512_set1_ps(value[i]), _mm512_maskz_loadu_ps(keep, wt[i] + f), acc);
+      _mm512_mask_storeu_ps(dst + f, keep, _mm512_add_ps(acc, _mm512_maskz_loadu_ps(keep, bias + f)));
+    }
+#elif BLU_AVX2
+    int f = 0;
+    for (; f + 8 <= fPad; f += 8) {
+      __m256 acc = _mm256_setzero_ps();
+      for (int i = 0; i < nt; i++) acc = _mm256_fmadd_ps(_mm256_set1_ps(value[i]), _mm256_loadu_ps(wt[i] + f), acc);
+      _mm256_storeu_ps(dst + f, _mm256_add_ps(acc, _mm256_loadu_ps(bias + f)));
+    }
+    for (; f < fPad; f += 4) {
+      __m128 acc = _mm_setzero_ps();
+      for (int i = 0; i < nt; i++) acc = _mm_fmadd_ps(_mm_set1_ps(value[i]), _mm_loadu_ps(wt[i] + f), acc);
+      _mm_storeu_ps(dst + f, _mm_add_ps(acc, _mm_loadu_ps(bias + f)));
+    }
+#else
+    for (int f = 0; f < fPad; f++) dst[f] = 0;
+    for (int i = 0; i < nt; i++)
+      for (int f = 0; f < fPad; f++) dst[f] += value[i] * wt[i][f];
     for (int f = 0; f < fPad; f++) dst[f] += bias[f];
+#endif
   }
 }
 
@@ -260,22 +361,46 @@ int binariseRow(float* y, int width, int fPad, int channels, const float* gammas
       const int lanes = imin(32, channels - 32 * w);
       const u32 mask = lanes == 32 ? 0xffffffffu : (1u << lanes) - 1;
       float* residual = y + (size_t)x * fPad + 32 * w;
+      // The residual stays in registers across the levels (the row is scratch; nobody reads it after).
+#if BLU_AVX512
+      const int vecs = (lanes + 15) / 16;
+      const __m512 above = _mm512_set1_ps(exact ? 0.0f : deadZone);
+      const __m512 below = _mm512_set1_ps(exact ? 0.0f : -deadZone);
+      __m512 r[2];
+      for (int v = 0; v < vecs; v++) r[v] = _mm512_maskz_loadu_ps((__mmask16)(lanes - 16 * v >= 16 ? 0xffff : (1u << (lanes - 16 * v)) - 1), residual + 16 * v);
+#elif BLU_AVX2
+      const int vecs = (lanes + 7) / 8;
+      const __m256 above = _mm256_set1_ps(exact ? 0.0f : deadZone);
+      const __m256 below = _mm256_set1_ps(exact ? 0.0f : -deadZone);
+      __m256 r[4];
+      for (int v = 0; v < vecs; v++) {
+        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        const __m256i keep = _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes - 8 * v), lane);
+        r[v] = _mm256_maskload_ps(residual + 8 * v, keep);
+      }
+#endif
       for (int n = 0; n < levels; n++) {
         const float g = gammas[n];
         u32 plusBits = 0, nonzeroBits = 0;
 #if BLU_AVX512
         const __m512 gv = _mm512_set1_ps(g);
-        const __m512 above = _mm512_set1_ps(exact ? 0.0f : deadZone);
-        const __m512 below = _mm512_set1_ps(exact ? 0.0f : -deadZone);
-        for (int v = 0; v < lanes; v += 16) {
-          const __mmask16 keep = (__mmask16)(lanes - v >= 16 ? 0xffff : (1u << (lanes - v)) - 1);
-          const __m512 r = _mm512_maskz_loadu_ps(keep, residual + v);
-          const __mmask16 pos = exact ? _mm512_cmp_ps_mask(r, above, _CMP_GT_OQ) : _mm512_cmp_ps_mask(r, above, _CMP_GE_OQ);
-          const __mmask16 neg = exact ? _mm512_cmp_ps_mask(r, below, _CMP_LT_OQ) : _mm512_cmp_ps_mask(r, below, _CMP_LE_OQ);
+        for (int v = 0; v < vecs; v++) {
+          const __mmask16 pos = exact ? _mm512_cmp_ps_mask(r[v], above, _CMP_GT_OQ) : _mm512_cmp_ps_mask(r[v], above, _CMP_GE_OQ);
+          const __mmask16 neg = exact ? _mm512_cmp_ps_mask(r[v], below, _CMP_LT_OQ) : _mm512_cmp_ps_mask(r[v], below, _CMP_LE_OQ);
           const __m512 s = _mm512_mask_blend_ps(pos, _mm512_maskz_mov_ps(neg, _mm512_set1_ps(-1.0f)), _mm512_set1_ps(1.0f));
-          _mm512_mask_storeu_ps(residual + v, keep, _mm512_sub_ps(r, _mm512_mul_ps(gv, s)));
-          plusBits |= (u32)pos << v;
-          nonzeroBits |= (u32)(pos | neg) << v;
+          r[v] = _mm512_sub_ps(r[v], _mm512_mul_ps(gv, s));
+          plusBits |= (u32)pos << (16 * v);
+          nonzeroBits |= (u32)(pos | neg) << (16 * v);
+        }
+#elif BLU_AVX2
+        const __m256 gv = _mm256_set1_ps(g);
+        for (int v = 0; v < vecs; v++) {
+          const __m256 pos = exact ? _mm256_cmp_ps(r[v], above, _CMP_GT_OQ) : _mm256_cmp_ps(r[v], above, _CMP_GE_OQ);
+          const __m256 neg = exact ? _mm256_cmp_ps(r[v], below, _CMP_LT_OQ) : _mm256_cmp_ps(r[v], below, _CMP_LE_OQ);
+          const __m256 s = _mm256_or_ps(_mm256_and_ps(pos, _mm256_set1_ps(1.0f)), _mm256_and_ps(neg, _mm256_set1_ps(-1.0f)));
+          r[v] = _mm256_sub_ps(r[v], _mm256_mul_ps(gv, s));
+          plusBits |= (u32)_mm256_movemask_ps(pos) << (8 * v);
+          nonzeroBits |= (u32)_mm256_movemask_ps(_mm256_or_ps(pos, neg)) << (8 * v);
         }
 #else
         for (int c = 0; c < lanes; c++) {
@@ -555,7 +680,11 @@ int firstRows(uint8_t* base, const double* args) {
   int zeros = 0;
   for (int y0 = claim(next, chunk); y0 < height; y0 = claim(next, chunk)) {
     for (int y = y0; y < imin(height, y0 + chunk); y++) {
-      realConvRow(image, height, width, y, k, weights, fPad, bias, row);
+      {
+        StageTimer t(STAGE_FIRST);
+        realConvRow(image, height, width, y, k, weights, fPad, bias, row);
+      }
+      StageTimer t(STAGE_BINARISE);
       zeros += binariseWith(base, bin, row, y, width, fPad);
     }
   }
@@ -582,11 +711,15 @@ int xnorRows(uint8_t* base, const double* args) {
   for (int y0 = claim(next, chunk); y0 < c.height; y0 = claim(next, chunk)) {
     for (int y = y0; y < imin(c.height, y0 + chunk); y++) {
       float* row = bin ? rowBuf : outAll + (size_t)y * c.width * c.fPad;
+      {
+        StageTimer t(STAGE_XNOR);
 #if BLU_AVX512
-      binaryConvRow512(c, y, patch, wt, tapPopT, biasPadded, row);
+        binaryConvRow512(c, y, patch, wt, tapPopT, biasPadded, row);
 #else
-      binaryConvRowScalar(c, y, patch, row);
+        binaryConvRowScalar(c, y, patch, row);
 #endif
+      }
+      StageTimer t(STAGE_BINARISE);
       if (bin) zeros += binariseWith(base, bin, row, y, c.width, c.fPad);
     }
   }
@@ -630,6 +763,7 @@ int separableRows(uint8_t* base, const double* args) {
         const int slot = iy % 3;
         float* slotRow = scratch + slot * rowFloats;
         if (tags[slot] != iy) {
+          StageTimer t(STAGE_DECODE);
           int offset = 0;
           for (int i = 0; i < nGroups; i++) {
             const Group& g = groups[i];
@@ -641,8 +775,15 @@ int separableRows(uint8_t* base, const double* args) {
         }
         rows[ty] = slotRow;
       }
-      depthwiseRow(rows, k, width, cinPad, dw, dwRow);
-      gemmRow(dwRow, width, cinPad, pw, fPad, bias, pwRow);
+      {
+        StageTimer t(STAGE_DEPTHWISE);
+        depthwiseRow(rows, k, width, cinPad, dw, dwRow);
+      }
+      {
+        StageTimer t(STAGE_GEMM);
+        gemmRow(dwRow, width, cinPad, pw, fPad, bias, pwRow);
+      }
+      StageTimer t(STAGE_BINARISE);
       zeros += binariseWith(base, bin, pwRow, y, width, fPad);
     }
   }
@@ -659,6 +800,7 @@ int maxPoolRows(uint8_t* base, const double* args) {
   u32* outNonzero = a.p<u32>(9);
   int32_t* next = a.p<int32_t>(10);
   const int chunk = a.i(11);
+  StageTimer timer(STAGE_POOL);
   const int oh = height >> 1, ow = width >> 1;
   const size_t inPixels = (size_t)height * width, outPixels = (size_t)oh * ow;
   for (int y0 = claim(next, chunk); y0 < oh; y0 = claim(next, chunk)) {
@@ -703,6 +845,7 @@ int maxPoolOrderedRows(uint8_t* base, const double* args) {
   u32* outSigns = a.p<u32>(5);
   int32_t* next = a.p<int32_t>(6);
   const int chunk = a.i(7);
+  StageTimer timer(STAGE_POOL);
   const int oh = height >> 1, ow = width >> 1;
   const size_t inLevel = (size_t)height * width * words, outLevel = (size_t)oh * ow * words;
   for (int y0 = claim(next, chunk); y0 < oh; y0 = claim(next, chunk)) {
@@ -745,12 +888,117 @@ int binaryConvRowEntry(uint8_t* base, const double* args) {
   return 0;
 }
 
+// ---- arithmetic limits (bench:engine): register-only loops of each kernel's instruction mix ----
+// args[0] = iterations. Each returns the operations one iteration does (multiply-adds for
+// FMA, binary multiply-adds, i.e. bits through XOR-popcount-add, for XNOR); the host times them.
+// The empty asm makes every register opaque each iteration, so nothing is hoisted out.
+
+#if BLU_AVX512
+int peakFma(uint8_t*, const double* args) {
+  const long n = (long)args[0];
+  __m512 acc[24];
+  for (int i = 0; i < 24; i++) acc[i] = _mm512_set1_ps((float)i);
+  __m512 a = _mm512_set1_ps(0.999f), b = _mm512_set1_ps(1e-7f);
+  for (long it = 0; it < n; it++) {
+    __asm__ volatile("" : "+v"(a), "+v"(b));
+#pragma GCC unroll 24
+    for (int i = 0; i < 24; i++) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
+  }
+  float sink = 0;
+  for (int i = 0; i < 24; i++) sink += _mm512_reduce_add_ps(acc[i]);
+  __asm__ volatile("" ::"x"(sink));
+  return 24 * 16;
+}
+
+/** binaryConvRow512's inner loop: per weight unit, for 3 activation levels, XOR with a broadcast, VPOPCNTQ, add. */
+int peakXnor(uint8_t*, const double* args) {
+  const long n = (long)args[0];
+  __m512i t[12], w[4];
+  for (int i = 0; i < 12; i++) t[i] = _mm512_setzero_si512();
+  for (int i = 0; i < 4; i++) w[i] = _mm512_set1_epi64(0x9e3779b97f4a7c15ULL * (i + 1));
+  __m512i p0 = _mm512_set1_epi64(0x0123456789abcdefLL), p1 = _mm512_set1_epi64(0x1111222233334444LL), p2 = _mm512_set1_epi64(0x5555aaaa5555aaaaLL);
+  for (long it = 0; it < n; it++) {
+    __asm__ volatile("" : "+v"(w[0]), "+v"(w[1]), "+v"(w[2]), "+v"(w[3]));
+#pragma GCC unroll 4
+    for (int u = 0; u < 4; u++) {
+      t[3 * u] = _mm512_add_epi64(t[3 * u], _mm512_popcnt_epi64(_mm512_xor_si512(w[u], p0)));
+      t[3 * u + 1] = _mm512_add_epi64(t[3 * u + 1], _mm512_popcnt_epi64(_mm512_xor_si512(w[u], p1)));
+      t[3 * u + 2] = _mm512_add_epi64(t[3 * u + 2], _mm512_popcnt_epi64(_mm512_xor_si512(w[u], p2)));
+    }
+  }
+  long long sink = 0;
+  for (int i = 0; i < 12; i++) sink += _mm512_reduce_add_epi64(t[i]);
+  __asm__ volatile("" ::"r"(sink));
+  return 12 * 512;
+}
+#elif BLU_AVX2
+int peakFma(uint8_t*, const double* args) {
+  const long n = (long)args[0];
+  __m256 acc[12];
+  for (int i = 0; i < 12; i++) acc[i] = _mm256_set1_ps((float)i);
+  __m256 a = _mm256_set1_ps(0.999f), b = _mm256_set1_ps(1e-7f);
+  for (long it = 0; it < n; it++) {
+    __asm__ volatile("" : "+x"(a), "+x"(b));
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; i++) acc[i] = _mm256_fmadd_ps(acc[i], a, b);
+  }
+  float sink = 0;
+  for (int i = 0; i < 12; i++) {
+    float lanes[8];
+    _mm256_storeu_ps(lanes, acc[i]);
+    sink += lanes[0];
+  }
+  __asm__ volatile("" ::"x"(sink));
+  return 12 * 8;
+}
+#endif
+
+#if !BLU_AVX512
+/** binaryConvRowScalar's inner loop: 64-bit XOR, POPCNT, add, 3 activation levels per weight word. */
+int peakXnor(uint8_t*, const double* args) {
+  const long n = (long)args[0];
+  u64 t[12] = {0};
+  u64 w[4] = {0x9e3779b97f4a7c15ULL, 0x3c6ef372fe94f82aULL, 0xdaa66d2c7ddf743fULL, 0x78dde6e5fd29f054ULL};
+  const u64 p0 = 0x0123456789abcdefULL, p1 = 0x1111222233334444ULL, p2 = 0x5555aaaa5555aaaaULL;
+  for (long it = 0; it < n; it++) {
+    __asm__ volatile("" : "+r"(w[0]), "+r"(w[1]), "+r"(w[2]), "+r"(w[3]));
+    for (int u = 0; u < 4; u++) {
+      t[3 * u] += popcount64(w[u] ^ p0);
+      t[3 * u + 1] += popcount64(w[u] ^ p1);
+      t[3 * u + 2] += popcount64(w[u] ^ p2);
+    }
+  }
+  u64 sink = 0;
+  for (int i = 0; i < 12; i++) sink += t[i];
+  __asm__ volatile("" ::"r"(sink));
+  return 12 * 64;
+}
+#endif
+
+#if !BLU_AVX2
+/** Plain multiply and add on floats, as the portable GEMM (the compiler vectorises for the baseline). */
+int peakFma(uint8_t*, const double* args) {
+  const long n = (long)args[0];
+  float acc[64];
+  for (int i = 0; i < 64; i++) acc[i] = (float)i;
+  float a = 0.999f, b = 1e-7f;
+  for (long it = 0; it < n; it++) {
+    __asm__ volatile("" : "+r"(a), "+r"(b));
+    for (int i = 0; i < 64; i++) acc[i] = acc[i] * a + b;
+  }
+  float sink = 0;
+  for (int i = 0; i < 64; i++) sink += acc[i];
+  __asm__ volatile("" ::"r"(sink));
+  return 64;
+}
+#endif
+
 }  // namespace
 
 extern const KernelTable table = {
     KNAME,
     16,
-    {firstRows, xnorRows, xnorRowsMasked, separableRows, maxPoolRows, maxPoolOrderedRows, binariseRowEntry, binaryConvRowEntry},
+    {firstRows, xnorRows, xnorRowsMasked, separableRows, maxPoolRows, maxPoolOrderedRows, binariseRowEntry, binaryConvRowEntry, peakFma, peakXnor},
 };
 
 }  // namespace KNS

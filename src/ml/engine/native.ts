@@ -22,6 +22,7 @@ interface NativeAddon {
   create(isa: NativeIsa, threads: number): object;
   describe(handle: object): { name: string; panelStrip: number; threads: number };
   run(handle: object, memory: ArrayBuffer, kernel: number, args: Float64Array, perThread: boolean): number;
+  profile(on: boolean): Record<NativeStage, number>;
   cpu(): { best: Exclude<NativeIsa, 'auto'>; avx512: boolean; avx2: boolean };
 }
 
@@ -29,6 +30,21 @@ interface NativeAddon {
 const KERNEL_IDS: Record<RowFunction | 'binariseRow' | 'binaryConvRow', number> = {
   firstRows: 0, xnorRows: 1, xnorRowsMasked: 2, separableRows: 3, maxPoolRows: 4, maxPoolOrderedRows: 5, binariseRow: 6, binaryConvRow: 7,
 };
+const PEAK_IDS = { fma: 8, xnor: 9 } as const;
+
+/** Kernel stages the addon can time (thread-nanoseconds, summed over threads). */
+export type NativeStage = 'first' | 'xnor' | 'decode' | 'depthwise' | 'gemm' | 'binarise' | 'pool';
+
+export interface NativeKernels extends WasmKernels {
+  /** Turns stage timing on or off; returns the nanoseconds per stage since the last call (all engines in the process share them). */
+  profile(on: boolean): Record<NativeStage, number>;
+  /**
+   * Operations per second on all threads at once of a register-only loop of a kernel's
+   * instruction mix: `fma` multiply-adds (the GEMM's, depthwise's, first conv's), `xnor` binary
+   * multiply-adds (bits through the XNOR conv's XOR-popcount-add). The arithmetic limit.
+   */
+  peak(kind: keyof typeof PEAK_IDS, iterations: number): number;
+}
 
 export type NativeLoadError = { readonly message: string };
 
@@ -88,7 +104,7 @@ export interface NativeKernelOptions {
 }
 
 /** The native kernels; an error (never a throw) when the addon is not built or this CPU cannot run `isa`. */
-export async function loadNativeKernels(options: NativeKernelOptions = {}): Promise<Result<WasmKernels, NativeLoadError>> {
+export async function loadNativeKernels(options: NativeKernelOptions = {}): Promise<Result<NativeKernels, NativeLoadError>> {
   const addon = loadAddon(options.env ?? process.env);
   if (!addon.ok) return addon;
   const { availableParallelism } = await import('node:os');
@@ -109,7 +125,6 @@ export async function loadNativeKernels(options: NativeKernelOptions = {}): Prom
     memory,
     panelStrip: info.panelStrip,
     binariseRow: (...args) => call(KERNEL_IDS.binariseRow, args),
-    binaryConvRow: (...args) => void call(KERNEL_IDS.binaryConvRow, args),
     // The wasm module's scratch layouts (assembly/kernels.ts); the addon reads the same places.
     firstScratchBytes: (width, fPad) => align16(width * fPad * 4),
     xnorScratchBytes: (aLevels, units, width, fPad) => 2 * align16(aLevels * units * 8) + align16(width * fPad * 4),
@@ -125,7 +140,12 @@ export async function loadNativeKernels(options: NativeKernelOptions = {}): Prom
     },
     close: async () => undefined,
   };
-  return ok(makeKernels(ex, pool, `native ${info.name}`));
+  const peak = (kind: keyof typeof PEAK_IDS, iterations: number) => {
+    const started = process.hrtime.bigint();
+    const opsPerIteration = native.run(handle, memory.buffer, PEAK_IDS[kind], new Float64Array(threads).fill(iterations), true);
+    return (opsPerIteration * iterations) / (Number(process.hrtime.bigint() - started) / 1e9);
+  };
+  return ok({ ...makeKernels(ex, pool, `native ${info.name}`), profile: (on) => native.profile(on), peak });
 }
 
 export type EngineChoice = 'wasm' | 'native' | 'auto';

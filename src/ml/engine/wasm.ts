@@ -22,7 +22,6 @@ export interface KernelExports extends RowExports {
   /** Filters per pointwise panel strip its GEMM reads (pointwisePanels); 8 when absent. */
   readonly panelStrip?: number;
   binariseRow(y: number, width: number, fPad: number, channels: number, gammas: number, levels: number, signs: number, nonzero: number, pixels: number, words: number, pixelStart: number, deadZone: number): number;
-  binaryConvRow(act: number, pixels: number, height: number, width: number, words: number, aLevels: number, cin: number, weights: number, tapPop: number, wLevels: number, filters: number, fPad: number, k: number, units: number, coef: number, bias: number, y: number, patch: number, out: number): void;
   firstScratchBytes(width: number, fPad: number): number;
   xnorScratchBytes(aLevels: number, units: number, width: number, fPad: number): number;
   separableScratchBytes(width: number, cinPad: number, fPad: number, k: number): number;
@@ -337,12 +336,14 @@ export function makeKernels(ex: KernelExports, pool: RowPool, name: string): Was
     if (g.nonzero === null) {
       return parallelRows('xnorRows', height, scratchBytes, (scratch, next, chunk) => [act, pixels, height, width, g.words, g.levels, g.channels, weights, tapPop, gammas.length, filters, fPad, k, units, coefPtr, bias, bin, out, scratch, next, chunk]);
     }
+    // Activation zeros, ±1 weights: the fast kernel on every thread writes fp32 rows, the sparse
+    // corrections are added here, then each row is binarised (same arithmetic as row by row,
+    // which kept the whole conv on this thread: 80 % of a 512² pass when one sign was 0).
     const correct = zeroCorrections(x, layer, coef);
-    const patch = arena.alloc(g.levels * units * 8);
-    const rowBuf = arena.alloc(width * fPad * 4);
+    const rows = planes ? arena.alloc(pixels * fPad * 4) : out;
+    parallelRows('xnorRows', height, scratchBytes, (scratch, next, chunk) => [act, pixels, height, width, g.words, g.levels, g.channels, weights, tapPop, gammas.length, filters, fPad, k, units, coefPtr, bias, 0, rows, scratch, next, chunk]);
     for (let y = 0; y < height; y++) {
-      const row = planes ? rowBuf : out + y * width * fPad * 4;
-      ex.binaryConvRow(act, pixels, height, width, g.words, g.levels, g.channels, weights, tapPop, gammas.length, filters, fPad, k, units, coefPtr, bias, y, patch, row);
+      const row = rows + y * width * fPad * 4;
       correct(y, arena.f32(row, width * fPad), fPad);
       planes?.row(y, width, fPad, row);
     }
