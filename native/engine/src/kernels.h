@@ -508,6 +508,61 @@ void binaryConvRowScalar(const XnorConv& c, int y, u64* patch, float* out) {
 }
 
 #if BLU_AVX512
+/** Σ over the pixel's outside taps of popcount(weight), for 8 filters from f. */
+inline __m256i outsideSum(const int32_t* tapPopT, int m, int taps, int f8, int f, const int* outsideTaps, int nOut) {
+  __m256i outside = _mm256_setzero_si256();
+  for (int i = 0; i < nOut; i++) outside = _mm256_add_epi32(outside, _mm256_loadu_si256((const __m256i*)(tapPopT + ((size_t)m * taps + outsideTaps[i]) * f8 + f)));
+  return outside;
+}
+
+/** acc + coef·(valid·cin − 2·(popcounts − outside)) for 8 filters (multiply, then add: as the scalar kernel). */
+inline __m256 addCounts(__m256 acc, __m512i totals, __m256i outside, __m256i full, float coef) {
+  const __m256i d = _mm256_sub_epi32(full, _mm256_slli_epi32(_mm256_sub_epi32(_mm512_cvtepi64_epi32(totals), outside), 1));
+  return _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(coef), _mm256_cvtepi32_ps(d)));
+}
+
+inline void storeFilters(float* dst, int f, int filters, __m256 acc) {
+  const int keep = imin(8, filters - f);
+  if (keep > 0) _mm256_mask_storeu_ps(dst + f, (__mmask8)((1u << keep) - 1), acc);
+}
+
+/**
+ * 8·FB filters from f, 3 activation levels: each unit's 3 broadcast patch words are reused by
+ * FB weight vectors (12 accumulators for FB = 4), so loads and broadcasts are a small share of
+ * the XOR-VPOPCNTQ-add work.
+ */
+template <int FB>
+inline void xnorFilters3(const XnorConv& c, int f, int f8, int taps, const u64* patch, const u64* wt, const int32_t* tapPopT,
+                         const int* outsideTaps, int nOut, __m256i full, const float* bias8, float* dst) {
+  __m256 acc[FB];
+  for (int b = 0; b < FB; b++) acc[b] = _mm256_loadu_ps(bias8 + f + 8 * b);
+  for (int m = 0; m < c.wLevels; m++) {
+    __m512i t[FB][3];
+    for (int b = 0; b < FB; b++) t[b][0] = t[b][1] = t[b][2] = _mm512_setzero_si512();
+    const u64* w = wt + (size_t)m * c.units * f8 + f;
+    for (int u = 0; u < c.units; u++) {
+      const __m512i p0 = _mm512_set1_epi64((long long)patch[u]);
+      const __m512i p1 = _mm512_set1_epi64((long long)patch[c.units + u]);
+      const __m512i p2 = _mm512_set1_epi64((long long)patch[2 * c.units + u]);
+#pragma GCC unroll 4
+      for (int b = 0; b < FB; b++) {
+        const __m512i wv = _mm512_loadu_si512(w + (size_t)u * f8 + 8 * b);
+        t[b][0] = _mm512_add_epi64(t[b][0], _mm512_popcnt_epi64(_mm512_xor_si512(wv, p0)));
+        t[b][1] = _mm512_add_epi64(t[b][1], _mm512_popcnt_epi64(_mm512_xor_si512(wv, p1)));
+        t[b][2] = _mm512_add_epi64(t[b][2], _mm512_popcnt_epi64(_mm512_xor_si512(wv, p2)));
+      }
+    }
+    const float* coef = c.coef + m * 3;
+    for (int b = 0; b < FB; b++) {
+      const __m256i outside = outsideSum(tapPopT, m, taps, f8, f + 8 * b, outsideTaps, nOut);
+      for (int n = 0; n < 3; n++) acc[b] = addCounts(acc[b], t[b][n], outside, full, coef[n]);
+    }
+  }
+  for (int b = 0; b < FB; b++) storeFilters(dst, f + 8 * b, c.filters, acc[b]);
+}
+#endif
+
+#if BLU_AVX512
 /**
  * One output row, 8 filters per zmm: weights transposed to [m][unit][f8] (wt), so each unit's
  * weights of 8 filters are one load, XORed with the pixel's unit broadcast and counted with
@@ -530,39 +585,26 @@ void binaryConvRow512(const XnorConv& c, int y, u64* patch, const u64* wt, const
     }
     float* dst = out + (size_t)x * c.fPad;
     const __m256i full = _mm256_set1_epi32(valid * c.cin);
-    for (int f = 0; f < f8; f += 8) {
+    int f = 0;
+    if (c.aLevels == 3) {
+      for (; f + 32 <= f8; f += 32) xnorFilters3<4>(c, f, f8, taps, patch, wt, tapPopT, outsideTaps, nOut, full, bias8, dst);
+      for (; f + 8 <= f8; f += 8) xnorFilters3<1>(c, f, f8, taps, patch, wt, tapPopT, outsideTaps, nOut, full, bias8, dst);
+    }
+    for (; f < f8; f += 8) {
       __m256 acc = _mm256_loadu_ps(bias8 + f);
       for (int m = 0; m < c.wLevels; m++) {
-        __m256i outside = _mm256_setzero_si256();
-        for (int i = 0; i < nOut; i++) outside = _mm256_add_epi32(outside, _mm256_loadu_si256((const __m256i*)(tapPopT + ((size_t)m * taps + outsideTaps[i]) * f8 + f)));
+        const __m256i outside = outsideSum(tapPopT, m, taps, f8, f, outsideTaps, nOut);
         const u64* w = wt + (size_t)m * c.units * f8 + f;
         const float* coef = c.coef + m * c.aLevels;
-        if (c.aLevels == 3) {
-          __m512i t0 = _mm512_setzero_si512(), t1 = t0, t2 = t0;
-          for (int u = 0; u < c.units; u++) {
-            const __m512i wv = _mm512_loadu_si512(w + (size_t)u * f8);
-            t0 = _mm512_add_epi64(t0, _mm512_popcnt_epi64(_mm512_xor_si512(wv, _mm512_set1_epi64((long long)patch[u]))));
-            t1 = _mm512_add_epi64(t1, _mm512_popcnt_epi64(_mm512_xor_si512(wv, _mm512_set1_epi64((long long)patch[c.units + u]))));
-            t2 = _mm512_add_epi64(t2, _mm512_popcnt_epi64(_mm512_xor_si512(wv, _mm512_set1_epi64((long long)patch[2 * c.units + u]))));
-          }
-          const __m512i totals[3] = {t0, t1, t2};
-          for (int n = 0; n < 3; n++) {
-            const __m256i d = _mm256_sub_epi32(full, _mm256_slli_epi32(_mm256_sub_epi32(_mm512_cvtepi64_epi32(totals[n]), outside), 1));
-            acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(coef[n]), _mm256_cvtepi32_ps(d)));
-          }
-          continue;
-        }
         for (int n = 0; n < c.aLevels; n++) {
           const u64* p = patch + (size_t)n * c.units;
           __m512i total = _mm512_setzero_si512();
           for (int u = 0; u < c.units; u++)
             total = _mm512_add_epi64(total, _mm512_popcnt_epi64(_mm512_xor_si512(_mm512_loadu_si512(w + (size_t)u * f8), _mm512_set1_epi64((long long)p[u]))));
-          const __m256i d = _mm256_sub_epi32(full, _mm256_slli_epi32(_mm256_sub_epi32(_mm512_cvtepi64_epi32(total), outside), 1));
-          acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(coef[n]), _mm256_cvtepi32_ps(d)));
+          acc = addCounts(acc, total, outside, full, coef[n]);
         }
       }
-      const int keep = imin(8, c.filters - f);
-      _mm256_mask_storeu_ps(dst + f, (__mmask8)((1u << keep) - 1), acc);
+      storeFilters(dst, f, c.filters, acc);
     }
   }
 }
@@ -790,6 +832,27 @@ int separableRows(uint8_t* base, const double* args) {
   return zeros;
 }
 
+/** Whether the ±1 codes (no zero flags) rank by value as their bits compare read level 0 first, with no ties (wasm.ts lexicographicRanks). */
+bool lexicographic(const int32_t* rank, int levels) {
+  if (levels > 3) return false;
+  const int codes = 1 << levels;
+  auto key = [levels](int code) {
+    int k = 0;
+    for (int n = 0; n < levels; n++) k |= ((code >> n) & 1) << (levels - 1 - n);
+    return k;
+  };
+  for (int a = 0; a < codes; a++)
+    for (int b = 0; b < codes; b++)
+      if (key(a) < key(b) && !(rank[a] < rank[b])) return false;
+  return true;
+}
+
+/**
+ * 2×2 max-pool by rank (codes with exact-zero signs). When the ±1 codes order lexicographically,
+ * channels whose 4 corners have no zero sign take the bitwise comparison of maxPoolOrderedRows,
+ * 32 at a time, and only channels touching a zero are ranked one by one: a single exact zero in
+ * a 512² tensor no longer makes the whole pool scalar. Same result either way (a unique maximum).
+ */
 int maxPoolRows(uint8_t* base, const double* args) {
   const Args a{base, args};
   const u32* signs = a.p<u32>(0);
@@ -801,15 +864,42 @@ int maxPoolRows(uint8_t* base, const double* args) {
   int32_t* next = a.p<int32_t>(10);
   const int chunk = a.i(11);
   StageTimer timer(STAGE_POOL);
+  const bool ordered = lexicographic(rank, levels);
   const int oh = height >> 1, ow = width >> 1;
   const size_t inPixels = (size_t)height * width, outPixels = (size_t)oh * ow;
+  const size_t inLevel = inPixels * words, outLevel = outPixels * words;
   for (int y0 = claim(next, chunk); y0 < oh; y0 = claim(next, chunk)) {
     for (int oy = y0; oy < imin(oh, y0 + chunk); oy++) {
       for (int ox = 0; ox < ow; ox++) {
         const size_t p0 = (size_t)2 * oy * width + 2 * ox;
         for (int w = 0; w < words; w++) {
           const int lanes = imin(32, channels - 32 * w);
-          for (int c = 0; c < lanes; c++) {
+          const u32 laneMask = lanes == 32 ? 0xffffffffu : (1u << lanes) - 1;
+          u32 fast = 0;
+          if (ordered) {
+            fast = laneMask;
+            const u32* first = signs + p0 * words + w;
+            u32 b0 = first[0], b1 = levels > 1 ? first[inLevel] : 0, b2 = levels > 2 ? first[2 * inLevel] : 0;
+            for (int i = 0; i < 4; i++) {
+              const size_t at = (p0 + (size_t)(i >> 1) * width + (i & 1)) * words + w;
+              if (nonzero)
+                for (int n = 0; n < levels; n++) fast &= nonzero[n * inLevel + at];
+              if (i == 0) continue;
+              const u32 c0 = signs[at], c1 = levels > 1 ? signs[inLevel + at] : 0, c2 = levels > 2 ? signs[2 * inLevel + at] : 0;
+              const u32 gt = (c0 & ~b0) | (~(c0 ^ b0) & ((c1 & ~b1) | (~(c1 ^ b1) & c2 & ~b2)));
+              b0 = (b0 & ~gt) | (c0 & gt);
+              b1 = (b1 & ~gt) | (c1 & gt);
+              b2 = (b2 & ~gt) | (c2 & gt);
+            }
+            const size_t out = ((size_t)oy * ow + ox) * words + w;
+            const u32 best[3] = {b0, b1, b2};
+            for (int n = 0; n < levels; n++) {
+              outSigns[n * outLevel + out] |= best[n] & fast;
+              if (nonzero) outNonzero[n * outLevel + out] |= fast;
+            }
+          }
+          for (u32 slow = laneMask & ~fast; slow != 0; slow &= slow - 1) {
+            const int c = __builtin_ctz(slow);
             u32 bestCode = 0;
             int bestRank = -1;
             for (int i = 0; i < 4; i++) {
@@ -889,13 +979,15 @@ int binaryConvRowEntry(uint8_t* base, const double* args) {
 }
 
 // ---- arithmetic limits (bench:engine): register-only loops of each kernel's instruction mix ----
-// args[0] = iterations. Each returns the operations one iteration does (multiply-adds for
-// FMA, binary multiply-adds, i.e. bits through XOR-popcount-add, for XNOR); the host times them.
+// args[0] = iterations. With 0, each returns the operations one iteration does (multiply-adds
+// for FMA, binary multiply-adds, i.e. bits through XOR-popcount-add, for XNOR); otherwise the
+// thread CPU microseconds the loop took (so a shared machine's preemption does not count).
 // The empty asm makes every register opaque each iteration, so nothing is hoisted out.
 
 #if BLU_AVX512
 int peakFma(uint8_t*, const double* args) {
   const long n = (long)args[0];
+  const uint64_t start = bluNowNs();
   __m512 acc[24];
   for (int i = 0; i < 24; i++) acc[i] = _mm512_set1_ps((float)i);
   __m512 a = _mm512_set1_ps(0.999f), b = _mm512_set1_ps(1e-7f);
@@ -907,12 +999,13 @@ int peakFma(uint8_t*, const double* args) {
   float sink = 0;
   for (int i = 0; i < 24; i++) sink += _mm512_reduce_add_ps(acc[i]);
   __asm__ volatile("" ::"x"(sink));
-  return 24 * 16;
+  return n == 0 ? 24 * 16 : (int)((bluNowNs() - start) / 1000);
 }
 
 /** binaryConvRow512's inner loop: per weight unit, for 3 activation levels, XOR with a broadcast, VPOPCNTQ, add. */
 int peakXnor(uint8_t*, const double* args) {
   const long n = (long)args[0];
+  const uint64_t start = bluNowNs();
   __m512i t[12], w[4];
   for (int i = 0; i < 12; i++) t[i] = _mm512_setzero_si512();
   for (int i = 0; i < 4; i++) w[i] = _mm512_set1_epi64(0x9e3779b97f4a7c15ULL * (i + 1));
@@ -929,11 +1022,12 @@ int peakXnor(uint8_t*, const double* args) {
   long long sink = 0;
   for (int i = 0; i < 12; i++) sink += _mm512_reduce_add_epi64(t[i]);
   __asm__ volatile("" ::"r"(sink));
-  return 12 * 512;
+  return n == 0 ? 12 * 512 : (int)((bluNowNs() - start) / 1000);
 }
 #elif BLU_AVX2
 int peakFma(uint8_t*, const double* args) {
   const long n = (long)args[0];
+  const uint64_t start = bluNowNs();
   __m256 acc[12];
   for (int i = 0; i < 12; i++) acc[i] = _mm256_set1_ps((float)i);
   __m256 a = _mm256_set1_ps(0.999f), b = _mm256_set1_ps(1e-7f);
@@ -949,7 +1043,7 @@ int peakFma(uint8_t*, const double* args) {
     sink += lanes[0];
   }
   __asm__ volatile("" ::"x"(sink));
-  return 12 * 8;
+  return n == 0 ? 12 * 8 : (int)((bluNowNs() - start) / 1000);
 }
 #endif
 
@@ -957,6 +1051,7 @@ int peakFma(uint8_t*, const double* args) {
 /** binaryConvRowScalar's inner loop: 64-bit XOR, POPCNT, add, 3 activation levels per weight word. */
 int peakXnor(uint8_t*, const double* args) {
   const long n = (long)args[0];
+  const uint64_t start = bluNowNs();
   u64 t[12] = {0};
   u64 w[4] = {0x9e3779b97f4a7c15ULL, 0x3c6ef372fe94f82aULL, 0xdaa66d2c7ddf743fULL, 0x78dde6e5fd29f054ULL};
   const u64 p0 = 0x0123456789abcdefULL, p1 = 0x1111222233334444ULL, p2 = 0x5555aaaa5555aaaaULL;
@@ -971,7 +1066,7 @@ int peakXnor(uint8_t*, const double* args) {
   u64 sink = 0;
   for (int i = 0; i < 12; i++) sink += t[i];
   __asm__ volatile("" ::"r"(sink));
-  return 12 * 64;
+  return n == 0 ? 12 * 64 : (int)((bluNowNs() - start) / 1000);
 }
 #endif
 
@@ -979,6 +1074,7 @@ int peakXnor(uint8_t*, const double* args) {
 /** Plain multiply and add on floats, as the portable GEMM (the compiler vectorises for the baseline). */
 int peakFma(uint8_t*, const double* args) {
   const long n = (long)args[0];
+  const uint64_t start = bluNowNs();
   float acc[64];
   for (int i = 0; i < 64; i++) acc[i] = (float)i;
   float a = 0.999f, b = 1e-7f;
@@ -989,7 +1085,7 @@ int peakFma(uint8_t*, const double* args) {
   float sink = 0;
   for (int i = 0; i < 64; i++) sink += acc[i];
   __asm__ volatile("" ::"r"(sink));
-  return 64;
+  return n == 0 ? 64 : (int)((bluNowNs() - start) / 1000);
 }
 #endif
 

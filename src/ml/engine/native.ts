@@ -39,9 +39,10 @@ export interface NativeKernels extends WasmKernels {
   /** Turns stage timing on or off; returns the nanoseconds per stage since the last call (all engines in the process share them). */
   profile(on: boolean): Record<NativeStage, number>;
   /**
-   * Operations per second on all threads at once of a register-only loop of a kernel's
-   * instruction mix: `fma` multiply-adds (the GEMM's, depthwise's, first conv's), `xnor` binary
-   * multiply-adds (bits through the XNOR conv's XOR-popcount-add). The arithmetic limit.
+   * Operations per second of thread CPU time (per core), with all threads running at once, of a
+   * register-only loop of a kernel's instruction mix: `fma` multiply-adds (the GEMM's,
+   * depthwise's, first conv's), `xnor` binary multiply-adds (bits through the XNOR conv's
+   * XOR-popcount-add). The arithmetic limit.
    */
   peak(kind: keyof typeof PEAK_IDS, iterations: number): number;
 }
@@ -141,9 +142,9 @@ export async function loadNativeKernels(options: NativeKernelOptions = {}): Prom
     close: async () => undefined,
   };
   const peak = (kind: keyof typeof PEAK_IDS, iterations: number) => {
-    const started = process.hrtime.bigint();
-    const opsPerIteration = native.run(handle, memory.buffer, PEAK_IDS[kind], new Float64Array(threads).fill(iterations), true);
-    return (opsPerIteration * iterations) / (Number(process.hrtime.bigint() - started) / 1e9);
+    const opsPerIteration = native.run(handle, memory.buffer, PEAK_IDS[kind], Float64Array.of(0), false);
+    const cpuMicros = native.run(handle, memory.buffer, PEAK_IDS[kind], new Float64Array(threads).fill(iterations), true);
+    return (opsPerIteration * iterations * threads) / (cpuMicros / 1e6);
   };
   return ok({ ...makeKernels(ex, pool, `native ${info.name}`), profile: (on) => native.profile(on), peak });
 }
