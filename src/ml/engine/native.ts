@@ -9,6 +9,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { err, ok, type Result } from '../../base/result.js';
+import type { EngineChoice } from './choice.js';
 import { nativeEngineCacheFile } from './native-build.js';
 import type { RowExports, RowFunction, RowPool, WasmMemory } from './threads.js';
 import { loadWasmKernels, makeKernels, type KernelExports, type WasmKernels } from './wasm.js';
@@ -149,8 +150,6 @@ export async function loadNativeKernels(options: NativeKernelOptions = {}): Prom
   return ok({ ...makeKernels(ex, pool, `native ${info.name}`), profile: (on) => native.profile(on), peak });
 }
 
-export type EngineChoice = 'wasm' | 'native' | 'auto';
-export const ENGINE_CHOICES: readonly EngineChoice[] = ['wasm', 'native', 'auto'];
 
 /**
  * The kernels for `--engine`: `native` fails when the addon is unavailable, `auto` takes native
@@ -168,4 +167,14 @@ export async function loadEngineKernels(choice: EngineChoice, options: { readonl
   const wasm = await loadWasmKernels(threadOption);
   if (!wasm.ok) return wasm;
   return ok({ kernels: wasm.value, why: `${wasm.value.name} (--engine ${choice}${fallback})` });
+}
+
+const ISA_NAMES: Record<string, string> = { avx512: 'AVX-512 (VPOPCNTDQ, FMA)', avx2: 'AVX2+FMA', portable: 'portable C++' };
+
+/** One line for `blu-pipe doctor`: which binary engine `--engine auto` runs, and why. */
+export function describeEngine(env: Env = process.env): string {
+  const info = nativeEngineInfo(env);
+  if (!info.ok) return `binary engine: wasm SIMD (--engine auto); native not available: ${info.error.message}`;
+  const why = info.value.best === 'portable' ? 'this CPU has neither AVX-512 VPOPCNTDQ nor AVX2+FMA' : 'chosen at run time for this CPU';
+  return `binary engine: native ${ISA_NAMES[info.value.best] ?? info.value.best} (--engine auto; ${why}; ${info.value.file}); wasm SIMD with --engine wasm`;
 }

@@ -11,7 +11,10 @@ import { referenceKernels } from '../../../src/ml/engine/reference.js';
 import { lexicographicRanks, loadWasmKernels, type WasmKernels } from '../../../src/ml/engine/wasm.js';
 import { buildBluNet } from '../../../src/ml/models/index.js';
 import { useTestBackend } from '../models/setup-backend.js';
-import { bluNetCases, expectMatchesReference, packedEngine, perturb, zeroSignModel } from './fixtures.js';
+import { trainSupervised } from '../../../src/ml/train/index.js';
+import { hasData } from '../data/data-dir.js';
+import { realCrops } from '../train/real-crops.js';
+import { bluNetCases, expectMatchesReference, packedEngine, perturb, simulate, zeroSignModel } from './fixtures.js';
 
 // Mandatory wherever the addon is built (npm ci builds it when a compiler is present); skipped
 // with the reason otherwise, since the wasm engine is then what runs.
@@ -123,4 +126,29 @@ describe.skipIf(!addon.ok)('native engine kernels', () => {
     const fused = Array.from(runEngineLogits(engine, wasmFma, input));
     for (const [key, k] of kernels) expect(Array.from(runEngineLogits(engine, k, input)), key).toEqual(key.startsWith('portable') ? plain : fused);
   });
+
+  it.skipIf(!hasData)('on a BLU-Net trained on real BBBC030 crops: equals its wasm twin bit for bit and the simulation\'s masks on a real 128×128 crop', async () => {
+    const model = buildBluNet({ baseFilters: 8, levels: 3, seed: 4 });
+    const train = await realCrops(['cho21', 'cho22', 'cho23', 'cho24'], 64);
+    const trained = await trainSupervised(model, { train, validation: train }, { epochs: 12, learningRate: 1e-2, lrDecayStartEpoch: 10, batchSize: 4, cropSize: 64, seed: 1, augment: false, bestMetric: 'val_iou' });
+    expect(trained.ok).toBe(true);
+    const engine = await packedEngine(model, path.join(dir, 'trained.blupack'));
+    const [crop] = await realCrops(['cho25'], 128);
+    const input = { height: 128, width: 128, pixels: (crop as { image: Float32Array }).image };
+    const sim = simulate(model, input.pixels, 128, 128);
+    model.dispose();
+    const plain = Array.from(runEngineLogits(engine, wasm, input));
+    const fused = Array.from(runEngineLogits(engine, wasmFma, input));
+    for (const [key, k] of kernels) {
+      const logits = runEngineLogits(engine, k, input);
+      expect(Array.from(logits), key).toEqual(key.startsWith('portable') ? plain : fused);
+      // Masks equal the simulation's except ties (probabilities within 1e-4 of each other).
+      const beyondTies = Array.from(logits).filter((v, i) => {
+        const p = 1 / (1 + Math.exp(-v));
+        const q = sim.probabilities[i] as number;
+        return p > 0.5 !== q > 0.5 && Math.abs(p - q) > 1e-4;
+      });
+      expect(beyondTies.length, key).toBe(0);
+    }
+  }, 180_000);
 });
