@@ -24,14 +24,16 @@ import { fileURLToPath } from 'node:url';
 import { percentile } from '../src/base/stats.js';
 import { parseArgs } from 'node:util';
 
-type ModelKind = 'blu_native' | 'blu_packed' | 'blu_packed_fma' | 'unet' | 'lw_unet';
-const PACKED: readonly ModelKind[] = ['blu_native', 'blu_packed', 'blu_packed_fma'];
+type ModelKind = 'blu_native' | 'blu_native_avx2' | 'blu_packed' | 'blu_packed_fma' | 'unet' | 'lw_unet';
+/** blu_native: the best instruction set of this CPU; blu_native_avx2: the AVX2+FMA path forced (where the CPU has it). */
+const PACKED: readonly ModelKind[] = ['blu_native', 'blu_native_avx2', 'blu_packed', 'blu_packed_fma'];
 
-/** Operations (multiply-adds; binary multiply-adds for XNOR) and wall time of one pass, per layer type. */
+/** Operations (multiply-adds; binary multiply-adds for XNOR), wall and process CPU time of one pass, per layer type. */
 interface LayerRow {
   type: string;
   ops: number;
   ms: number;
+  cpuMs: number;
 }
 
 interface NativeDetail {
@@ -104,7 +106,7 @@ async function measurePacked(kind: ModelKind, file: string, size: number, runs: 
   const { loadEngineModel, loadWasmKernels, runEngine } = await import('../src/ml/engine/index.js');
   const { loadNativeKernels } = await import('../src/ml/engine/native.js');
   const model = await loadEngineModel(file);
-  const nativeKernels = kind === 'blu_native' ? await loadNativeKernels({ threads }) : null;
+  const nativeKernels = kind === 'blu_native' || kind === 'blu_native_avx2' ? await loadNativeKernels({ threads, isa: kind === 'blu_native' ? 'auto' : 'avx2' }) : null;
   const kernels = nativeKernels ?? await loadWasmKernels({ threads, fma: kind === 'blu_packed_fma' });
   if (!model.ok || !kernels.ok) throw new Error(!model.ok ? model.error.message : !kernels.ok ? kernels.error.message : '');
   let seed = 1;
@@ -140,10 +142,13 @@ function countingKernels(inner: Kernels) {
   const split = { dwOps: 0, pwOps: 0, firstOps: 0, xnorOps: 0 };
   const timed = <T>(type: string, ops: number, run: () => T): T => {
     const started = performance.now();
+    const cpu = process.cpuUsage();
     const out = run();
-    const row = rows.get(type) ?? { type, ops: 0, ms: 0 };
+    const used = process.cpuUsage(cpu);
+    const row = rows.get(type) ?? { type, ops: 0, ms: 0, cpuMs: 0 };
     row.ops += ops;
     row.ms += performance.now() - started;
+    row.cpuMs += (used.user + used.system) / 1000;
     rows.set(type, row);
     return out;
   };
@@ -273,6 +278,7 @@ function printWidth(width: number, rows: Measurement[]): void {
     };
     ratio('blu_native', 'blu_packed');
     ratio('blu_native', 'blu_packed_fma');
+    ratio('blu_native_avx2', 'blu_packed');
     for (const packed of PACKED) for (const k of ['unet', 'lw_unet'] as const) ratio(packed, k);
     for (const k of ['unet', 'lw_unet'] as const) {
       const m = by(k);
@@ -286,21 +292,25 @@ function printWidth(width: number, rows: Measurement[]): void {
 /** Per layer type, each engine's block wall time and G ops/s; then the native kernels' stages against the measured limits. */
 function printLayers(threads: number, engines: Measurement[]): void {
   if (engines.length === 0) return;
-  console.log(`  per layer type, ${threads} thread(s), one pass (block wall time; G ops/s = operations / wall):`);
-  console.log(`    ${'layer type'.padEnd(32)} ${'G ops'.padStart(8)} ${engines.map((e) => `${e.model.padStart(16)} ms  G/s`).join(' ')}`);
+  console.log(`  per layer type, ${threads} thread(s), one pass: block wall ms, block CPU ms (all threads), G ops per CPU-second (= per core)`);
+  console.log(`    ${'layer type'.padEnd(32)} ${'G ops'.padStart(8)} ${engines.map((e) => `${e.model.padStart(16)} wall    cpu   G/s`).join(' ')}`);
   const types = [...new Set(engines.flatMap((e) => (e.layers ?? []).map((l) => l.type)))];
   for (const type of types) {
     const ops = engines[0]?.layers?.find((l) => l.type === type)?.ops ?? 0;
     const cells = engines.map((e) => {
       const l = e.layers?.find((x) => x.type === type);
-      return l ? `${l.ms.toFixed(0).padStart(19)} ${ops > 0 ? (l.ops / l.ms / 1e6).toFixed(1).padStart(5) : '    -'}` : ' '.repeat(25);
+      return l ? `${l.ms.toFixed(0).padStart(21)} ${l.cpuMs.toFixed(0).padStart(6)} ${ops > 0 && l.cpuMs > 0 ? (l.ops / l.cpuMs / 1e6).toFixed(1).padStart(5) : '    -'}` : ' '.repeat(34);
     });
     console.log(`    ${type.padEnd(32)} ${(ops / 1e9).toFixed(2).padStart(8)} ${cells.join(' ')}`);
   }
-  const native = engines.find((e) => e.native)?.native;
+  for (const e of engines.filter((x) => x.native)) printStages(threads, e);
+}
+
+function printStages(threads: number, engine: Measurement): void {
+  const native = engine.native;
   if (!native) return;
   const perCore = (v: number) => v;
-  console.log(`  native kernels by stage, ${threads} thread(s) (thread CPU time inside the kernel; limit = register-only loop of the same instructions, per core (thread CPU time), all ${threads} thread(s) running):`);
+  console.log(`  ${engine.model} (${engine.backend}) kernels by stage, ${threads} thread(s) (thread CPU time inside the kernel; limit = register-only loop of the same instructions, per core (thread CPU time), all ${threads} thread(s) running):`);
   console.log(`    limits: fp32 FMA ${(perCore(native.peakFma) / 1e9).toFixed(1)} G multiply-adds/s per core; XNOR-popcount ${(perCore(native.peakXnor) / 1e9).toFixed(1)} G binary multiply-adds/s per core (${(native.peakXnor / native.peakFma).toFixed(1)}× the FMA limit)`);
   const row = (stage: string, ops: number, limit: number | null) => {
     const ms = native.stages[stage] ?? 0;

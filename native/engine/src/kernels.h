@@ -527,38 +527,51 @@ inline void storeFilters(float* dst, int f, int filters, __m256 acc) {
 }
 
 /**
- * 8·FB filters from f, 3 activation levels: each unit's 3 broadcast patch words are reused by
- * FB weight vectors (12 accumulators for FB = 4), so loads and broadcasts are a small share of
- * the XOR-VPOPCNTQ-add work.
+ * 8·FB filters from f, 3 activation levels, all M weight levels in one pass over the units: each
+ * unit's 3 broadcast patch words and its M·FB weight vectors feed 3·M·FB VPOPCNTQ accumulators
+ * (18 for FB = 2, M = 3), so a weight load serves 3 popcounts and a broadcast M·FB of them, and
+ * the loop runs once per pixel and filter group instead of once per weight level.
  */
-template <int FB>
+template <int FB, int M>
 inline void xnorFilters3(const XnorConv& c, int f, int f8, int taps, const u64* patch, const u64* wt, const int32_t* tapPopT,
                          const int* outsideTaps, int nOut, __m256i full, const float* bias8, float* dst) {
-  __m256 acc[FB];
-  for (int b = 0; b < FB; b++) acc[b] = _mm256_loadu_ps(bias8 + f + 8 * b);
-  for (int m = 0; m < c.wLevels; m++) {
-    __m512i t[FB][3];
-    for (int b = 0; b < FB; b++) t[b][0] = t[b][1] = t[b][2] = _mm512_setzero_si512();
-    const u64* w = wt + (size_t)m * c.units * f8 + f;
-    for (int u = 0; u < c.units; u++) {
-      const __m512i p0 = _mm512_set1_epi64((long long)patch[u]);
-      const __m512i p1 = _mm512_set1_epi64((long long)patch[c.units + u]);
-      const __m512i p2 = _mm512_set1_epi64((long long)patch[2 * c.units + u]);
-#pragma GCC unroll 4
+  __m512i t[M][FB][3];
+  for (int m = 0; m < M; m++)
+    for (int b = 0; b < FB; b++) t[m][b][0] = t[m][b][1] = t[m][b][2] = _mm512_setzero_si512();
+  const size_t levelStride = (size_t)c.units * f8;
+  const u64* w = wt + f;
+  for (int u = 0; u < c.units; u++) {
+    const __m512i p0 = _mm512_set1_epi64((long long)patch[u]);
+    const __m512i p1 = _mm512_set1_epi64((long long)patch[c.units + u]);
+    const __m512i p2 = _mm512_set1_epi64((long long)patch[2 * c.units + u]);
+#pragma GCC unroll 3
+    for (int m = 0; m < M; m++) {
+#pragma GCC unroll 2
       for (int b = 0; b < FB; b++) {
-        const __m512i wv = _mm512_loadu_si512(w + (size_t)u * f8 + 8 * b);
-        t[b][0] = _mm512_add_epi64(t[b][0], _mm512_popcnt_epi64(_mm512_xor_si512(wv, p0)));
-        t[b][1] = _mm512_add_epi64(t[b][1], _mm512_popcnt_epi64(_mm512_xor_si512(wv, p1)));
-        t[b][2] = _mm512_add_epi64(t[b][2], _mm512_popcnt_epi64(_mm512_xor_si512(wv, p2)));
+        const __m512i wv = _mm512_loadu_si512(w + m * levelStride + (size_t)u * f8 + 8 * b);
+        t[m][b][0] = _mm512_add_epi64(t[m][b][0], _mm512_popcnt_epi64(_mm512_xor_si512(wv, p0)));
+        t[m][b][1] = _mm512_add_epi64(t[m][b][1], _mm512_popcnt_epi64(_mm512_xor_si512(wv, p1)));
+        t[m][b][2] = _mm512_add_epi64(t[m][b][2], _mm512_popcnt_epi64(_mm512_xor_si512(wv, p2)));
       }
     }
-    const float* coef = c.coef + m * 3;
-    for (int b = 0; b < FB; b++) {
-      const __m256i outside = outsideSum(tapPopT, m, taps, f8, f + 8 * b, outsideTaps, nOut);
-      for (int n = 0; n < 3; n++) acc[b] = addCounts(acc[b], t[b][n], outside, full, coef[n]);
-    }
   }
-  for (int b = 0; b < FB; b++) storeFilters(dst, f + 8 * b, c.filters, acc[b]);
+  for (int b = 0; b < FB; b++) {
+    __m256 acc = _mm256_loadu_ps(bias8 + f + 8 * b);
+    for (int m = 0; m < M; m++) {
+      const __m256i outside = outsideSum(tapPopT, m, taps, f8, f + 8 * b, outsideTaps, nOut);
+      for (int n = 0; n < 3; n++) acc = addCounts(acc, t[m][b][n], outside, full, c.coef[m * 3 + n]);
+    }
+    storeFilters(dst, f + 8 * b, c.filters, acc);
+  }
+}
+
+template <int M>
+inline int xnorGroups3(const XnorConv& c, int f8, int taps, const u64* patch, const u64* wt, const int32_t* tapPopT,
+                       const int* outsideTaps, int nOut, __m256i full, const float* bias8, float* dst) {
+  int f = 0;
+  for (; f + 16 <= f8; f += 16) xnorFilters3<2, M>(c, f, f8, taps, patch, wt, tapPopT, outsideTaps, nOut, full, bias8, dst);
+  for (; f + 8 <= f8; f += 8) xnorFilters3<1, M>(c, f, f8, taps, patch, wt, tapPopT, outsideTaps, nOut, full, bias8, dst);
+  return f;
 }
 #endif
 
@@ -586,10 +599,9 @@ void binaryConvRow512(const XnorConv& c, int y, u64* patch, const u64* wt, const
     float* dst = out + (size_t)x * c.fPad;
     const __m256i full = _mm256_set1_epi32(valid * c.cin);
     int f = 0;
-    if (c.aLevels == 3) {
-      for (; f + 32 <= f8; f += 32) xnorFilters3<4>(c, f, f8, taps, patch, wt, tapPopT, outsideTaps, nOut, full, bias8, dst);
-      for (; f + 8 <= f8; f += 8) xnorFilters3<1>(c, f, f8, taps, patch, wt, tapPopT, outsideTaps, nOut, full, bias8, dst);
-    }
+    if (c.aLevels == 3 && c.wLevels == 3) f = xnorGroups3<3>(c, f8, taps, patch, wt, tapPopT, outsideTaps, nOut, full, bias8, dst);
+    else if (c.aLevels == 3 && c.wLevels == 2) f = xnorGroups3<2>(c, f8, taps, patch, wt, tapPopT, outsideTaps, nOut, full, bias8, dst);
+    else if (c.aLevels == 3 && c.wLevels == 1) f = xnorGroups3<1>(c, f8, taps, patch, wt, tapPopT, outsideTaps, nOut, full, bias8, dst);
     for (; f < f8; f += 8) {
       __m256 acc = _mm256_loadu_ps(bias8 + f);
       for (int m = 0; m < c.wLevels; m++) {
