@@ -51,7 +51,8 @@ export async function buildNativeEngine(env: Env): Promise<Result<{ readonly fil
   if (target === null) return err(`the engine's C++ sources are missing (${sources})`);
   if (existsSync(target)) return ok({ file: target, how: 'cached' });
   const tools = findToolchain(env);
-  if (!tools.ok) return err(`${tools.error.message} (${tools.error.fix.replace(/, then run:.*$/, '')})`);
+  // The toolchain check is the TensorFlow build's; its message names that build.
+  if (!tools.ok) return err(`${tools.error.message.replace("tfjs-node's binding", 'the native engine')} (${tools.error.fix.replace(/, then run:.*$/, '')})`);
   const work = await mkdtemp(path.join(os.tmpdir(), 'blu-engine-build-'));
   try {
     await cp(sources, work, { recursive: true, filter: (f) => !f.includes(`${path.sep}build`) });
