@@ -1,13 +1,20 @@
 /**
  * Engine benchmark (`npm run bench:engine`): batch-1 latency of the packed BLU-Net on the binary
- * engine (wasm SIMD kernels) beside the fp32 U-Net and lw_unet on the best available tfjs
+ * engine (native C++ kernels, wasm SIMD kernels, wasm relaxed-SIMD FMA) beside the fp32 U-Net and lw_unet on the best available tfjs
  * backend, at 512² (untrained weights, perturbed off their initial values) and several widths,
  * at each thread count of --threads: the engine with that many threads, native TensorFlow with
  * TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS / OMP_NUM_THREADS set to it (read when the
  * library loads, hence one child process per configuration). The process CPU time per run over
  * the wall time shows how many cores a configuration really kept busy. Every configuration runs
  * in its own child process so its peak RSS is its own. Prints figures; asserts nothing.
- * Options: --widths 64,16,8 --size 512 --runs 5 --warmup 1 --threads 1,2.
+ *
+ * Per layer type, one extra pass per engine is timed block by block (wall) and, on the native
+ * engine, stage by stage inside the kernels (thread time): operations per second against the
+ * machine's arithmetic limit, measured by the addon as register-only loops of the same
+ * instruction mix (FMA for the fp32 stages, XOR-VPOPCNTQ-add or XOR-POPCNT-add for XNOR) on as
+ * many threads as the engine uses, at the same time (see bench/engine-peak note in the output).
+ * Options: --widths 64,16 --size 512 --runs 5 --warmup 1 --threads 1,2
+ * --models blu_native,blu_packed,blu_packed_fma,lw_unet,unet.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -18,8 +25,29 @@ import { percentile } from '../src/base/stats.js';
 import { parseArgs } from 'node:util';
 import { rerunWithTensorflowLogFiltered } from '../src/ml/backend/native/tf-log.js';
 
-type ModelKind = 'blu_packed' | 'blu_packed_fma' | 'unet' | 'lw_unet';
-const PACKED: readonly ModelKind[] = ['blu_packed', 'blu_packed_fma'];
+type ModelKind = 'blu_native' | 'blu_native_avx2' | 'blu_packed' | 'blu_packed_fma' | 'unet' | 'lw_unet';
+/** blu_native: the best instruction set of this CPU; blu_native_avx2: the AVX2+FMA path forced (where the CPU has it). */
+const PACKED: readonly ModelKind[] = ['blu_native', 'blu_native_avx2', 'blu_packed', 'blu_packed_fma'];
+
+/** Operations (multiply-adds; binary multiply-adds for XNOR), wall and process CPU time of one pass, per layer type. */
+interface LayerRow {
+  type: string;
+  ops: number;
+  ms: number;
+  cpuMs: number;
+}
+
+interface NativeDetail {
+  /** Arithmetic limits per core (ops per thread-CPU second, all threads running at once): fp32 FMA and XNOR-popcount. */
+  peakFma: number;
+  peakXnor: number;
+  /** Thread-milliseconds per kernel stage in one pass (summed over threads). */
+  stages: Record<string, number>;
+  dwOps: number;
+  pwOps: number;
+  firstOps: number;
+  xnorOps: number;
+}
 
 interface Measurement {
   model: ModelKind;
@@ -34,9 +62,15 @@ interface Measurement {
   load: number;
   /** Process CPU time (all threads) per timed run, over the median wall time: the cores kept busy. */
   cpuPerWall: number;
+  /** Process CPU time per run, ms (all threads): with 1 thread, the load-independent cost. */
+  cpuMs: number;
   weightBytes: number;
   peakRssBytes: number;
   note: string;
+  /** Multiply-adds per pass (fp32 models). */
+  macs?: number;
+  layers?: LayerRow[];
+  native?: NativeDetail;
 }
 
 const SELF = fileURLToPath(import.meta.url);
@@ -65,26 +99,111 @@ async function timeRuns(runs: number, warmup: number, once: () => Promise<void>)
 
 function summary({ times, cpuMs }: Timing, runs: number) {
   const medianMs = percentile(times, 50);
-  return { runs, medianMs, p95Ms: percentile(times, 95), minMs: times[0] as number, load: os.loadavg()[0] as number, cpuPerWall: cpuMs / medianMs };
+  return { runs, medianMs, p95Ms: percentile(times, 95), minMs: times[0] as number, load: os.loadavg()[0] as number, cpuPerWall: cpuMs / medianMs, cpuMs };
 }
 
 /** Child: the packed file on the engine; no tfjs is loaded in this process. */
 async function measurePacked(kind: ModelKind, file: string, size: number, runs: number, warmup: number, threads: number): Promise<Omit<Measurement, 'width'>> {
   const { loadEngineModel, loadWasmKernels, runEngine } = await import('../src/ml/engine/index.js');
+  const { loadNativeKernels } = await import('../src/ml/engine/native.js');
   const model = await loadEngineModel(file);
-  const kernels = await loadWasmKernels({ threads, fma: kind === 'blu_packed_fma' });
+  const nativeKernels = kind === 'blu_native' || kind === 'blu_native_avx2' ? await loadNativeKernels({ threads, isa: kind === 'blu_native' ? 'auto' : 'avx2' }) : null;
+  const kernels = nativeKernels ?? await loadWasmKernels({ threads, fma: kind === 'blu_packed_fma' });
   if (!model.ok || !kernels.ok) throw new Error(!model.ok ? model.error.message : !kernels.ok ? kernels.error.message : '');
   let seed = 1;
   const pixels = Float32Array.from({ length: size * size }, () => ((seed = (seed * 16807) % 2147483647) / 2147483647));
+  const image = { height: size, width: size, pixels };
   const timing = await timeRuns(runs, warmup, async () => {
-    runEngine(model.value, kernels.value, { height: size, width: size, pixels });
+    runEngine(model.value, kernels.value, image);
   });
   const decoded = kernels.value.decodedWeightBytes();
+  const native = nativeKernels?.ok ? nativeKernels.value : null;
+  native?.profile(true);
+  const counted = countingKernels(kernels.value);
+  runEngine(model.value, counted.kernels, image);
+  const stages = native?.profile(false);
+  const detail = native && stages ? {
+    peakFma: native.peak('fma', 5e7), peakXnor: native.peak('xnor', 5e7),
+    stages: Object.fromEntries(Object.entries(stages).map(([k, ns]) => [k, ns / 1e6])),
+    ...counted.split,
+  } : undefined;
   return {
     model: kind, backend: kernels.value.name.replace(' (AssemblyScript)', '').replace('relaxed-SIMD ', ''), threads: kernels.value.threads, ...summary(timing, runs),
     weightBytes: model.value.weightBytes + decoded, peakRssBytes: process.resourceUsage().maxRSS * 1024,
-    note: `packed ${model.value.weightBytes} B + decoded fp32 kernels ${decoded} B; wasm memory ${kernels.value.memoryBytes()} B; XNOR convs with exact-zero signs (masked kernel) ${kernels.value.maskedConvs()}`,
+    note: `packed ${model.value.weightBytes} B + decoded fp32 kernels ${decoded} B; engine memory ${kernels.value.memoryBytes()} B; XNOR convs with exact-zero signs (masked kernel) ${kernels.value.maskedConvs()}`,
+    layers: counted.layers, ...(detail ? { native: detail } : {}),
   };
+}
+
+type Kernels = import('../src/ml/engine/kernels.js').EngineKernels;
+
+/** Wraps kernels to time each block (wall) and count its operations by layer type. */
+function countingKernels(inner: Kernels) {
+  const rows = new Map<string, LayerRow>();
+  const split = { dwOps: 0, pwOps: 0, firstOps: 0, xnorOps: 0 };
+  const timed = <T>(type: string, ops: number, run: () => T): T => {
+    const started = performance.now();
+    const cpu = process.cpuUsage();
+    const out = run();
+    const used = process.cpuUsage(cpu);
+    const row = rows.get(type) ?? { type, ops: 0, ms: 0, cpuMs: 0 };
+    row.ops += ops;
+    row.ms += performance.now() - started;
+    row.cpuMs += (used.user + used.system) / 1000;
+    rows.set(type, row);
+    return out;
+  };
+  type X = Parameters<Kernels['binaryConvBlock']>[0];
+  type Conv = Parameters<Kernels['logits']>[1];
+  const xnorOps = (x: X, conv: Conv) => {
+    const { k, cin, filters, gammas } = conv.kernel;
+    const ops = x.height * x.width * k * k * cin * filters * gammas.length * (x.groups[0]?.levels ?? 1);
+    split.xnorOps += ops;
+    return ops;
+  };
+  const kernels: Kernels = {
+    name: inner.name,
+    firstBlock: (image, block) => {
+      const { k, filters } = block.conv.kernel;
+      const ops = image.height * image.width * k * k * filters;
+      split.firstOps += ops;
+      return timed('first conv (fp32 MAC)', ops, () => inner.firstBlock(image, block));
+    },
+    binaryConvBlock: (x, block) => timed('XNOR 3×3 conv (binary MAC)', xnorOps(x, block.conv), () => inner.binaryConvBlock(x, block)),
+    logits: (x, head) => timed('XNOR 1×1 head (binary MAC)', xnorOps(x, head), () => inner.logits(x, head)),
+    separableBlock: (x, block) => {
+      const { k, cin } = block.conv.depthwise;
+      const pixels = x.height * x.width;
+      const dw = pixels * k * k * cin;
+      const pw = pixels * cin * block.conv.pointwise.filters;
+      split.dwOps += dw;
+      split.pwOps += pw;
+      return timed('separable (fp32 MAC: dw + pw)', dw + pw, () => inner.separableBlock(x, block));
+    },
+    ...(inner.maxPool ? { maxPool: (x: X) => timed('max-pool', 0, () => (inner.maxPool as NonNullable<Kernels['maxPool']>)(x)) } : {}),
+  };
+  return { kernels, get layers() { return [...rows.values()]; }, split };
+}
+
+/** Multiply-adds of one batch-1 pass of a tfjs model, counted from its conv layers' kernels and output shapes. */
+function countMacs(model: import('@tensorflow/tfjs').LayersModel): number {
+  let macs = 0;
+  for (const layer of model.layers) {
+    const name = layer.getClassName();
+    const weights = layer.getWeights().map((w) => w.shape);
+    const out = layer.outputShape as number[];
+    const outPixels = (out[1] ?? 0) * (out[2] ?? 0);
+    const [kernel, second] = weights;
+    if (!kernel || kernel.length !== 4) continue;
+    const [kh, kw, a, b] = kernel as [number, number, number, number];
+    if (name === 'Conv2D') macs += outPixels * kh * kw * a * b;
+    else if (name === 'Conv2DTranspose') {
+      const input = (layer as unknown as { inputShape: number[] }).inputShape;
+      macs += (input[1] ?? 0) * (input[2] ?? 0) * kh * kw * a * b;
+    } else if (name === 'DepthwiseConv2D') macs += outPixels * kh * kw * a * b;
+    else if (name === 'SeparableConv2D' && second) macs += outPixels * (kh * kw * a * b + (second[2] as number) * (second[3] as number));
+  }
+  return macs;
 }
 
 /** Child: an fp32 model on the best available tfjs backend. */
@@ -106,7 +225,7 @@ async function measureFp32(kind: 'unet' | 'lw_unet', width: number, size: number
   const threads = computeThreads(backend.value.threads, process.env, os.availableParallelism());
   return {
     model: kind, backend: backend.value.name, threads, ...summary(timing, runs),
-    weightBytes: built.value.countParams() * 4, peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    weightBytes: built.value.countParams() * 4, peakRssBytes: process.resourceUsage().maxRSS * 1024, macs: countMacs(built.value),
     note: backend.value.native ? `TensorFlow ${backend.value.native.tfVersion}; ${backend.value.native.threads}; oneDNN ${backend.value.native.onednn}` : `simd ${backend.value.simd}`,
   };
 }
@@ -147,30 +266,73 @@ const mib = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
 
 function printWidth(width: number, rows: Measurement[]): void {
   console.log(`\nwidth ${width}:`);
-  console.log('model          backend                     threads  median ms    p95 ms    min ms  cpu/wall  load   weights      peak RSS');
+  console.log('model          backend                               threads  median ms    p95 ms    min ms    cpu ms  cpu/wall  load   weights      peak RSS');
   for (const m of rows) {
-    console.log(`${m.model.padEnd(14)} ${m.backend.padEnd(27)} ${String(m.threads).padStart(7)} ${m.medianMs.toFixed(1).padStart(10)} ${m.p95Ms.toFixed(1).padStart(9)} ${m.minMs.toFixed(1).padStart(9)} ${m.cpuPerWall.toFixed(2).padStart(9)} ${m.load.toFixed(1).padStart(5)}   ${mib(m.weightBytes).padEnd(12)} ${mib(m.peakRssBytes)}`);
+    console.log(`${m.model.padEnd(14)} ${m.backend.padEnd(37)} ${String(m.threads).padStart(7)} ${m.medianMs.toFixed(1).padStart(10)} ${m.p95Ms.toFixed(1).padStart(9)} ${m.minMs.toFixed(1).padStart(9)} ${m.cpuMs.toFixed(0).padStart(9)} ${m.cpuPerWall.toFixed(2).padStart(9)} ${m.load.toFixed(1).padStart(5)}   ${mib(m.weightBytes).padEnd(12)} ${mib(m.peakRssBytes)}`);
   }
   // Speed-ups only between rows with the same thread count.
   for (const threads of [...new Set(rows.map((r) => r.threads))]) {
     const by = (k: ModelKind) => rows.find((r) => r.model === k && r.threads === threads);
-    for (const packed of PACKED) {
-      const blu = by(packed);
-      for (const k of ['unet', 'lw_unet'] as const) {
-        const other = by(k);
-        if (blu && other) console.log(`  ${threads} thread(s): ${packed} speed-up vs ${k}: ${(other.medianMs / blu.medianMs).toFixed(2)}× (median ratio), ${(other.minMs / blu.minMs).toFixed(2)}× (min ratio)`);
-      }
+    const ratio = (a: ModelKind, b: ModelKind) => {
+      const [x, y] = [by(a), by(b)];
+      if (x && y) console.log(`  ${threads} thread(s): ${a} speed-up vs ${b}: ${(y.medianMs / x.medianMs).toFixed(2)}× (median ratio), ${(y.minMs / x.minMs).toFixed(2)}× (min ratio), ${(y.cpuMs / x.cpuMs).toFixed(2)}× (CPU time ratio)`);
+    };
+    ratio('blu_native', 'blu_packed');
+    ratio('blu_native', 'blu_packed_fma');
+    ratio('blu_native_avx2', 'blu_packed');
+    for (const packed of PACKED) for (const k of ['unet', 'lw_unet'] as const) ratio(packed, k);
+    for (const k of ['unet', 'lw_unet'] as const) {
+      const m = by(k);
+      if (m?.macs) console.log(`  ${threads} thread(s): ${k} ${(m.macs / 1e9).toFixed(1)} G multiply-adds per pass: ${(m.macs / m.medianMs / 1e6).toFixed(1)} G/s`);
     }
+    printLayers(threads, rows.filter((r) => r.threads === threads && r.layers));
   }
   for (const m of rows) console.log(`  ${m.model} (${m.threads} thread(s)): ${m.note}`);
+}
+
+/** Per layer type, each engine's block wall time and G ops/s; then the native kernels' stages against the measured limits. */
+function printLayers(threads: number, engines: Measurement[]): void {
+  if (engines.length === 0) return;
+  console.log(`  per layer type, ${threads} thread(s), one pass: block wall ms, block CPU ms (all threads), G ops per CPU-second (= per core)`);
+  console.log(`    ${'layer type'.padEnd(32)} ${'G ops'.padStart(8)} ${engines.map((e) => `${e.model.padStart(16)} wall    cpu   G/s`).join(' ')}`);
+  const types = [...new Set(engines.flatMap((e) => (e.layers ?? []).map((l) => l.type)))];
+  for (const type of types) {
+    const ops = engines[0]?.layers?.find((l) => l.type === type)?.ops ?? 0;
+    const cells = engines.map((e) => {
+      const l = e.layers?.find((x) => x.type === type);
+      return l ? `${l.ms.toFixed(0).padStart(21)} ${l.cpuMs.toFixed(0).padStart(6)} ${ops > 0 && l.cpuMs > 0 ? (l.ops / l.cpuMs / 1e6).toFixed(1).padStart(5) : '    -'}` : ' '.repeat(34);
+    });
+    console.log(`    ${type.padEnd(32)} ${(ops / 1e9).toFixed(2).padStart(8)} ${cells.join(' ')}`);
+  }
+  for (const e of engines.filter((x) => x.native)) printStages(threads, e);
+}
+
+function printStages(threads: number, engine: Measurement): void {
+  const native = engine.native;
+  if (!native) return;
+  const perCore = (v: number) => v;
+  console.log(`  ${engine.model} (${engine.backend}) kernels by stage, ${threads} thread(s) (thread CPU time inside the kernel; limit = register-only loop of the same instructions, per core (thread CPU time), all ${threads} thread(s) running):`);
+  console.log(`    limits: fp32 FMA ${(perCore(native.peakFma) / 1e9).toFixed(1)} G multiply-adds/s per core; XNOR-popcount ${(perCore(native.peakXnor) / 1e9).toFixed(1)} G binary multiply-adds/s per core (${(native.peakXnor / native.peakFma).toFixed(1)}× the FMA limit)`);
+  const row = (stage: string, ops: number, limit: number | null) => {
+    const ms = native.stages[stage] ?? 0;
+    const rate = ops > 0 && ms > 0 ? ops / ms / 1e6 : 0;
+    const share = limit ? `${((rate * 1e9) / limit * 100).toFixed(0)} % of limit` : '';
+    console.log(`    ${stage.padEnd(10)} ${ms.toFixed(0).padStart(7)} thread-ms ${ops > 0 ? `${(ops / 1e9).toFixed(2).padStart(7)} G ops ${rate.toFixed(1).padStart(7)} G/s per thread  ${share}` : ''}`);
+  };
+  row('gemm', native.pwOps, perCore(native.peakFma));
+  row('depthwise', native.dwOps, perCore(native.peakFma));
+  row('first', native.firstOps, perCore(native.peakFma));
+  row('xnor', native.xnorOps, perCore(native.peakXnor));
+  for (const stage of ['decode', 'binarise', 'pool']) row(stage, 0, null);
 }
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       one: { type: 'string' }, file: { type: 'string' }, width: { type: 'string', default: '64' },
-      widths: { type: 'string', default: '64,16,8' }, size: { type: 'string', default: '512' }, runs: { type: 'string', default: '5' }, warmup: { type: 'string', default: '1' },
+      widths: { type: 'string', default: '64,16' }, size: { type: 'string', default: '512' }, runs: { type: 'string', default: '5' }, warmup: { type: 'string', default: '1' },
       threads: { type: 'string', default: `1,${os.availableParallelism()}` },
+      models: { type: 'string', default: [...PACKED, 'lw_unet', 'unet'].join(',') },
     },
   });
   const size = Number(values.size);
@@ -190,8 +352,9 @@ async function main(): Promise<void> {
       const file = await writePacked(width, dir);
       const common = ['--width', String(width), '--size', String(size), '--runs', String(runs), '--warmup', String(warmup)];
       const rows: Measurement[] = [];
+      const models = [...PACKED, 'lw_unet', 'unet'].filter((m) => values.models.split(',').includes(m)) as ModelKind[];
       for (const threads of [...new Set(values.threads.split(',').map(Number))]) {
-        for (const model of [...PACKED, 'lw_unet', 'unet'] as const) {
+        for (const model of models) {
           const m = runChild(model, ['--file', file, ...common], threads);
           if (typeof m === 'string') console.log(`width ${width} ${model} (${threads} thread(s)): ${m}`);
           else rows.push(m);

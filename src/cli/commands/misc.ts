@@ -38,5 +38,7 @@ export async function doctorCommand(argv: readonly string[], io: CliIO): Promise
   const backend = argv.find((a) => a.startsWith('--backend='))?.slice('--backend='.length);
   if (backend) process.env.BLU_BACKEND = backend; // initBackend reads it, as steps do
   io.stdout(`${await describeBackends()}\n`);
+  const { describeEngine } = await import('../../ml/engine/native.js');
+  io.stdout(`${describeEngine()}\n`);
   return EXIT.ok;
 }

@@ -7,7 +7,7 @@ import type { CliIO, ExitCode } from '../io.js';
 import { EXIT } from '../io.js';
 import { usageError } from '../output.js';
 
-const USAGE = `usage: blu-pipe native <install|status> [options]
+const USAGE = `usage: blu-pipe native <install|status|engine> [options]
   install [--from <wheel|tar.gz|dir>] [--force]
       Builds tfjs-node's native binding against a local TensorFlow C library and verifies it
       (conv forward and gradients against the cpu backend). Sources, in order: --from,
@@ -15,7 +15,11 @@ const USAGE = `usage: blu-pipe native <install|status> [options]
       Unpacks once per user into ~/.cache/blu-pipe/native (BLU_NATIVE_CACHE to move it);
       rerunning it is cheap. npm ci runs it for you unless BLU_NATIVE=0.
   status [--verify] [--json]
-      What is installed, from where, and whether it loads (--verify loads it again now).`;
+      What is installed, from where, and whether it loads (--verify loads it again now).
+  engine
+      Compiles the binary engine's native kernels (native/engine, C++ through node-gyp; one
+      binary with AVX-512, AVX2+FMA and portable paths picked at run time) into the same cache,
+      once per source version. npm ci runs it for you unless BLU_NATIVE_ENGINE=0.`;
 
 const tilde = (p: string): string => (p.startsWith(os.homedir()) ? `~${p.slice(os.homedir().length)}` : p);
 
@@ -64,11 +68,25 @@ async function statusSub(argv: readonly string[], io: CliIO): Promise<ExitCode> 
   return EXIT.ok;
 }
 
-/** `blu-pipe native install|status`. */
+async function engineSub(argv: readonly string[], io: CliIO): Promise<ExitCode> {
+  const parsed = parse(argv, { help: { type: 'boolean', short: 'h' } });
+  if (!parsed.ok) return usageError(io, parsed.error, USAGE);
+  if (parsed.value.values.help) return (io.stdout(`${USAGE}\n`), EXIT.ok);
+  if (parsed.value.positionals.length > 0) return usageError(io, `unexpected argument '${parsed.value.positionals[0]}'`, USAGE);
+  const { buildNativeEngine } = await import('../../ml/engine/native-build.js');
+  const built = await buildNativeEngine(io.env);
+  if (!built.ok) return (io.stderr(`blu-pipe: the native engine was not built: ${built.error}; the wasm engine is used\n`), EXIT.failed);
+  const { describeEngine } = await import('../../ml/engine/native.js');
+  io.stdout(`native engine ${built.value.how === 'cached' ? 'already built' : 'compiled'}: ${tilde(built.value.file)}\n${describeEngine(io.env)}\n`);
+  return EXIT.ok;
+}
+
+/** `blu-pipe native install|status|engine`. */
 export async function nativeCommand(argv: readonly string[], io: CliIO): Promise<ExitCode> {
   const [sub, ...rest] = argv;
   if (sub === 'install') return installSub(rest, io);
   if (sub === 'status') return statusSub(rest, io);
+  if (sub === 'engine') return engineSub(rest, io);
   if (sub === undefined || sub === '--help' || sub === '-h') return (io.stdout(`${USAGE}\n`), sub === undefined ? EXIT.usage : EXIT.ok);
   return usageError(io, `unknown subcommand 'native ${sub}'`, USAGE);
 }

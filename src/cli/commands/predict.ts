@@ -4,9 +4,10 @@ import { parse, positiveInt, stringList, stringValue } from '../args.js';
 import type { CliIO, ExitCode } from '../io.js';
 import { EXIT } from '../io.js';
 import { usageError } from '../output.js';
+import { ENGINE_CHOICES, isEngineChoice, type EngineChoice } from '../../ml/engine/choice.js';
 import { modelFromStep } from './from-step.js';
 
-const USAGE = `usage: blu-pipe predict <model> <images…|dir> --out DIR [--overlay] [--tile N] [--overlap N] [--scale F] [--threads N]
+const USAGE = `usage: blu-pipe predict <model> <images…|dir> --out DIR [--overlay] [--tile N] [--overlap N] [--scale F] [--threads N] [--engine E]
        blu-pipe predict --from <pipeline.yaml>:<step> [-e overlay] [--set p=v] <images…|dir> --out DIR [options]
   Segments images with a trained model and writes <name>_mask.png (and <name>_overlay.png).
   <model>      a saved model folder (U-Net, lw_unet, simulated BLU-Net) or a packed BLU-Net file
@@ -18,10 +19,12 @@ const USAGE = `usage: blu-pipe predict <model> <images…|dir> --out DIR [--over
   --overlap N  pixels shared by neighbouring tiles (default 64), so tile borders do not show
   --scale F    rescale on reading, as the dataset step's scale (default 1)
   --simulate   run a saved BLU-Net as its fp32 simulation (default: packed, on the binary engine)
-  --threads N  threads of the binary engine (default: one per CPU; 1 can be faster on a busy machine)`;
+  --threads N  threads of the binary engine (default: one per CPU; 1 can be faster on a busy machine)
+  --engine E   binary engine kernels: native (C++, AVX-512/AVX2/portable by CPU; built at npm ci when a
+               compiler is present), wasm (always available), auto (default: native if built, else wasm)`;
 
 const OPTIONS = {
-  out: { type: 'string' }, experiment: { type: 'string', short: 'e', multiple: true }, set: { type: 'string', multiple: true }, overlay: { type: 'boolean' }, from: { type: 'string' }, tile: { type: 'string' }, overlap: { type: 'string' }, scale: { type: 'string' }, simulate: { type: 'boolean' }, threads: { type: 'string' },
+  out: { type: 'string' }, experiment: { type: 'string', short: 'e', multiple: true }, set: { type: 'string', multiple: true }, overlay: { type: 'boolean' }, from: { type: 'string' }, tile: { type: 'string' }, overlap: { type: 'string' }, scale: { type: 'string' }, simulate: { type: 'boolean' }, threads: { type: 'string' }, engine: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -43,6 +46,7 @@ interface Resolved {
   simulate: boolean;
   /** Binary engine threads; undefined: one per CPU. */
   threads: number | undefined;
+  engine: EngineChoice;
 }
 
 async function resolveArgs(argv: readonly string[], io: CliIO): Promise<Result<Resolved | 'help', string>> {
@@ -70,8 +74,10 @@ async function resolveArgs(argv: readonly string[], io: CliIO): Promise<Result<R
   if (!scale.ok) return scale;
   const threads = positiveInt(values.threads, 'threads');
   if (!threads.ok) return threads;
+  const engine = values.engine === undefined ? 'auto' : String(values.engine);
+  if (!isEngineChoice(engine)) return err(`--engine must be one of ${ENGINE_CHOICES.join(', ')}, got '${engine}'`);
   const at = (p: string) => path.resolve(cwd, p);
-  return ok({ model: at(model), images: images.map(at), out: at(out), overlay: values.overlay === true, tile: tile.value ?? 512, overlap: overlap.value, scale: scale.value, simulate: values.simulate === true, threads: threads.value ?? undefined });
+  return ok({ model: at(model), images: images.map(at), out: at(out), overlay: values.overlay === true, tile: tile.value ?? 512, overlap: overlap.value, scale: scale.value, simulate: values.simulate === true, threads: threads.value ?? undefined, engine });
 }
 
 export async function predictCommand(argv: readonly string[], io: CliIO): Promise<ExitCode> {
@@ -82,7 +88,7 @@ export async function predictCommand(argv: readonly string[], io: CliIO): Promis
   const { checkTiling, listImages, openPredictor, predictImages } = await import('../../ml/predict/index.js');
   const files = await listImages(a.images);
   if (!files.ok) return usageError(io, files.error, USAGE);
-  const predictor = await openPredictor(a.model, !a.simulate, a.threads !== undefined ? { threads: a.threads } : {});
+  const predictor = await openPredictor(a.model, !a.simulate, { engine: a.engine, ...(a.threads !== undefined ? { threads: a.threads } : {}) });
   if (!predictor.ok) {
     io.stderr(`blu-pipe: ${predictor.error.message}\n`);
     return predictor.error.code === 'model-unloadable' ? EXIT.failed : EXIT.usage;

@@ -16,10 +16,12 @@ import { binariseReference, binaryConvReference, referenceKernels } from './refe
 import { channelMask, popcount32, wordsFor, type BinaryTensor, type BitPlanes } from './tensors.js';
 import { singleThreadPool, wasmApi, workerPool, type RowExports, type RowFunction, type RowPool, type WasmMemory } from './threads.js';
 
-interface KernelExports extends RowExports {
+/** What makeKernels needs from a kernel module: the wasm exports, or the native addon behind the same names (native.ts). */
+export interface KernelExports extends RowExports {
   readonly memory: WasmMemory;
+  /** Filters per pointwise panel strip its GEMM reads (pointwisePanels); 8 when absent. */
+  readonly panelStrip?: number;
   binariseRow(y: number, width: number, fPad: number, channels: number, gammas: number, levels: number, signs: number, nonzero: number, pixels: number, words: number, pixelStart: number, deadZone: number): number;
-  binaryConvRow(act: number, pixels: number, height: number, width: number, words: number, aLevels: number, cin: number, weights: number, tapPop: number, wLevels: number, filters: number, fPad: number, k: number, units: number, coef: number, bias: number, y: number, patch: number, out: number): void;
   firstScratchBytes(width: number, fPad: number): number;
   xnorScratchBytes(aLevels: number, units: number, width: number, fPad: number): number;
   separableScratchBytes(width: number, cinPad: number, fPad: number, k: number): number;
@@ -93,15 +95,16 @@ const padTo = (values: Float32Array, length: number) => {
 };
 
 /**
- * A pointwise kernel [cin][filters] in gemmRow's layout: strips of 8 filters (the last may be 4),
- * each a contiguous [cinPad][strip] panel starting at float f·cinPad; padding is zero.
+ * A pointwise kernel [cin][filters] in gemmRow's layout: strips of `width` filters (8 for wasm,
+ * 16 for the native kernels; the last strip may be narrower, a multiple of 4), each a contiguous
+ * [cinPad][strip] panel starting at float f·cinPad; padding is zero.
  */
-export function pointwisePanels(kernel: Float32Array, cin: number, filters: number): Float32Array {
+export function pointwisePanels(kernel: Float32Array, cin: number, filters: number, width = 8): Float32Array {
   const cinPad = pad4(cin);
   const fPad = pad4(filters);
   const out = new Float32Array(cinPad * fPad);
-  for (let f0 = 0; f0 < fPad; f0 += 8) {
-    const strip = Math.min(8, fPad - f0);
+  for (let f0 = 0; f0 < fPad; f0 += width) {
+    const strip = Math.min(width, fPad - f0);
     for (let c = 0; c < cin; c++) {
       for (let j = 0; j < strip && f0 + j < filters; j++) out[f0 * cinPad + c * strip + j] = kernel[c * filters + f0 + j] as number;
     }
@@ -191,7 +194,8 @@ export interface WasmKernels extends EngineKernels {
  */
 const rowChunk = (rows: number, threads: number) => (threads === 1 ? Math.max(1, rows) : Math.max(1, Math.min(4, Math.ceil(rows / (threads * 8)))));
 
-function makeKernels(ex: KernelExports, pool: RowPool, name: string): WasmKernels {
+/** The EngineKernels over a kernel module's row functions (wasm here; the native addon in native.ts). */
+export function makeKernels(ex: KernelExports, pool: RowPool, name: string): WasmKernels {
   const arena = new Arena(ex.memory, ex.memory.buffer.byteLength);
   const decoded = new DecodedCache();
   const xnor = new WeakMap<ConvLayer, ReturnType<typeof xnorWeights>>();
@@ -332,12 +336,14 @@ function makeKernels(ex: KernelExports, pool: RowPool, name: string): WasmKernel
     if (g.nonzero === null) {
       return parallelRows('xnorRows', height, scratchBytes, (scratch, next, chunk) => [act, pixels, height, width, g.words, g.levels, g.channels, weights, tapPop, gammas.length, filters, fPad, k, units, coefPtr, bias, bin, out, scratch, next, chunk]);
     }
+    // Activation zeros, ±1 weights: the fast kernel on every thread writes fp32 rows, the sparse
+    // corrections are added here, then each row is binarised (same arithmetic as row by row,
+    // which kept the whole conv on this thread: 80 % of a 512² pass when one sign was 0).
     const correct = zeroCorrections(x, layer, coef);
-    const patch = arena.alloc(g.levels * units * 8);
-    const rowBuf = arena.alloc(width * fPad * 4);
+    const rows = planes ? arena.alloc(pixels * fPad * 4) : out;
+    parallelRows('xnorRows', height, scratchBytes, (scratch, next, chunk) => [act, pixels, height, width, g.words, g.levels, g.channels, weights, tapPop, gammas.length, filters, fPad, k, units, coefPtr, bias, 0, rows, scratch, next, chunk]);
     for (let y = 0; y < height; y++) {
-      const row = planes ? rowBuf : out + y * width * fPad * 4;
-      ex.binaryConvRow(act, pixels, height, width, g.words, g.levels, g.channels, weights, tapPop, gammas.length, filters, fPad, k, units, coefPtr, bias, y, patch, row);
+      const row = rows + y * width * fPad * 4;
       correct(y, arena.f32(row, width * fPad), fPad);
       planes?.row(y, width, fPad, row);
     }
@@ -364,7 +370,8 @@ function makeKernels(ex: KernelExports, pool: RowPool, name: string): WasmKernel
     xnorConv(x, head, null, out);
     const values = arena.f32(out, pixels * fPad);
     const result = new Float32Array(pixels * filters);
-    for (let p = 0; p < pixels; p++) result.set(values.subarray(p * fPad, p * fPad + filters), p * filters);
+    // Index loops: a subarray per pixel cost ~30 ms per 512² pass.
+    for (let p = 0; p < pixels; p++) for (let f = 0; f < filters; f++) result[p * filters + f] = values[p * fPad + f] as number;
     return result;
   }
 
@@ -381,7 +388,7 @@ function makeKernels(ex: KernelExports, pool: RowPool, name: string): WasmKernel
       arena.i32(groupTable + 24 * i, 6).set(record);
     });
     const dw = putFloats(decoded.get(conv.depthwise, () => padColumns(effectiveKernel(conv.depthwise), k * k, cin, cinPad)));
-    const pw = putFloats(decoded.get(conv.pointwise, () => pointwisePanels(effectiveKernel(conv.pointwise), cin, filters)));
+    const pw = putFloats(decoded.get(conv.pointwise, () => pointwisePanels(effectiveKernel(conv.pointwise), cin, filters, ex.panelStrip ?? 8)));
     const bias = putFloats(padTo(conv.bias, fPad));
     const out = outputPlanes(height * width, filters, act);
     const scratchBytes = ex.separableScratchBytes(width, cinPad, fPad, k);

@@ -37,23 +37,25 @@ async function startsWithMagic(file: string): Promise<boolean> {
   }
 }
 
-/** Options for the binary engine: its thread count (default one per CPU). */
+/** Options for the binary engine: its thread count (default one per CPU) and kernels (default auto: native if built). */
 export interface EngineOptions {
   readonly threads?: number;
+  readonly engine?: import('../engine/choice.js').EngineChoice;
 }
 
 async function packedPredictor(file: string, engine: EngineOptions): Promise<Result<Predictor, ModelSourceError>> {
-  const { loadEngineModel, loadWasmKernels, runEngine, sizeMultiple } = await import('../engine/index.js');
+  const { loadEngineModel, loadEngineKernels, runEngine, sizeMultiple } = await import('../engine/index.js');
   const model = await loadEngineModel(file);
   if (!model.ok) return err({ code: 'model-unloadable', message: model.error.message });
-  const kernels = await loadWasmKernels(engine.threads !== undefined ? { threads: engine.threads } : {});
-  if (!kernels.ok) return err({ code: 'model-unloadable', message: kernels.error.message });
+  const loaded = await loadEngineKernels(engine.engine ?? 'auto', engine.threads !== undefined ? { threads: engine.threads } : {});
+  if (!loaded.ok) return err({ code: 'model-unloadable', message: loaded.error.message });
+  const { kernels } = loaded.value;
   return ok({
-    description: `packed BLU-Net (width ${model.value.options.baseFilters}) on the binary engine (${kernels.value.name}, ${kernels.value.threads} thread(s))`,
+    description: `packed BLU-Net (width ${model.value.options.baseFilters}) on the binary engine (${loaded.value.why}, ${kernels.threads} thread(s))`,
     multiple: sizeMultiple(model.value),
-    predict: async (pixels, height, width) => runEngine(model.value, kernels.value, { height, width, pixels }),
+    predict: async (pixels, height, width) => runEngine(model.value, kernels, { height, width, pixels }),
     // The workers are unref'd; stopping them here just frees them early.
-    dispose: () => void kernels.value.close(),
+    dispose: () => void kernels.close(),
   });
 }
 

@@ -87,6 +87,8 @@ export interface LatencyWith {
   readonly size: number;
   readonly runs: number;
   readonly warmup: number;
+  /** Binary engine kernels for the packed BLU-Nets (default wasm: the same on every machine). */
+  readonly engine?: 'wasm' | 'native' | 'auto';
 }
 
 export const latencyKind: StepKindDefinition = {
@@ -105,6 +107,7 @@ export const latencyKind: StepKindDefinition = {
       size: CROP,
       runs: { type: 'integer', minimum: 1 },
       warmup: { type: 'integer', minimum: 0 },
+      engine: { enum: ['wasm', 'native', 'auto'], description: 'Binary engine kernels for packed BLU-Nets: wasm (default), native (C++ addon; the step fails if it is not built), auto (native if built)' },
     },
   },
   declare({ stepId, with: value }) {

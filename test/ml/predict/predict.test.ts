@@ -115,6 +115,27 @@ describe('blu-pipe predict', () => {
     expect((await p.cli(['predict', 'blu.blupack', 'images', '--out', 'x', '--threads', '0'])).exitCode).toBe(2);
   });
 
+  it('runs the kernels --engine asks for: wasm always, native when built, auto saying which; rejects others with exit 2', async () => {
+    const wasm = await p.cli(['predict', 'blu.blupack', 'images/a.png', '--out', 'out-wasm', '--engine', 'wasm', '--threads', '1']);
+    expect(wasm.exitCode).toBe(0);
+    expect(wasm.stderr).toContain('wasm SIMD (AssemblyScript) (--engine wasm)');
+    const auto = await p.cli(['predict', 'blu.blupack', 'images/a.png', '--out', 'out-auto', '--engine', 'auto', '--threads', '1']);
+    expect(auto.exitCode).toBe(0);
+    expect(auto.stderr).toMatch(/--engine auto/);
+    const native = await p.cli(['predict', 'blu.blupack', 'images/a.png', '--out', 'out-native', '--engine', 'native', '--threads', '1']);
+    if (native.exitCode === 0) {
+      expect(native.stderr).toMatch(/binary engine \(native /);
+      expect(auto.stderr).toMatch(/binary engine \(native /);
+    } else {
+      expect(native.exitCode).toBe(1);
+      expect(native.stderr).toMatch(/native engine/);
+      expect(auto.stderr).toMatch(/native unavailable/);
+    }
+    const bad = await p.cli(['predict', 'blu.blupack', 'images/a.png', '--out', 'x', '--engine', 'gpu']);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain("--engine must be one of wasm, native, auto, got 'gpu'");
+  });
+
   it('segments with a saved tfjs model named by --from <pipeline>:<step>', async () => {
     const r = await p.cli(['predict', '--from', 'pipelines/x.yaml:pretrain', 'images/a.png', '--out', 'out-unet']);
     expect(r.stderr).toContain('saved tfjs model');

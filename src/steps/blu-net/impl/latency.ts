@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { computeThreads } from '../../../ml/backend/threads.js';
-import { loadEngineModel, loadWasmKernels, runEngine, type EngineModel, type WasmKernels } from '../../../ml/engine/index.js';
+import { loadEngineKernels, loadEngineModel, runEngine, type EngineModel, type WasmKernels } from '../../../ml/engine/index.js';
 import { buildModel, exportPackedBluNet } from '../../../ml/models/index.js';
 import { ok } from '../../../base/result.js';
 import { percentile } from '../../../base/stats.js';
@@ -121,13 +121,16 @@ async function measurePacked(ctx: StepRunContext, model: tf.LayersModel, info: M
     if (!packed.ok) return failure(`packing ${info.label}: ${packed.error.message}`);
     const engine = await loadEngineModel(file);
     if (!engine.ok) return failure(engine.error.message);
-    const kernels = await loadWasmKernels({ threads });
-    if (!kernels.ok) return failure(kernels.error.message);
+    const choice = w.engine ?? 'wasm';
+    const loaded = await loadEngineKernels(choice, { threads });
+    if (!loaded.ok) return failure(`binary engine (engine: ${choice}): ${loaded.error.message}`);
+    ctx.log(`binary engine: ${loaded.value.why}`);
+    const kernels = { value: loaded.value.kernels };
     const { times, probabilities } = timeEngine(ctx, engine.value, kernels.value, w, x.dataSync() as Float32Array);
     await kernels.value.close();
     const simulated = tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync() as Float32Array);
     return ok({
-      model: { ...info, label: `${info.label}, packed, binary engine` }, runtime: 'binary-engine', threads: kernels.value.threads, ...summary(times), peakRssBytes: peakRss(),
+      model: { ...info, label: `${info.label}, packed, binary engine${choice === 'wasm' ? '' : ` (${kernels.value.name})`}` }, runtime: 'binary-engine', threads: kernels.value.threads, ...summary(times), peakRssBytes: peakRss(),
       weightBytes: engine.value.weightBytes + kernels.value.decodedWeightBytes(), workingBytes: kernels.value.memoryBytes(), check: compare(probabilities, simulated),
     });
   } finally {

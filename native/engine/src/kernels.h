@@ -1,0 +1,1129 @@
+// The engine's kernels in C++: the same row loops, layouts and per-output sum orders as
+// src/ml/engine/assembly/kernels.ts (read that file's comments for the maths). Included once per
+// instruction set inside namespace KNS; BLU_AVX2 / BLU_AVX512 select the hand-vectorised paths,
+// everything else is plain C++ the compiler vectorises for that target. Built with
+// -ffp-contract=off: the only fused multiply-adds are the explicit ones (GEMM, depthwise, first
+// conv), as in the relaxed-SIMD wasm build.
+#include <stdint.h>
+
+namespace KNS {
+namespace {
+
+typedef uint32_t u32;
+typedef uint64_t u64;
+
+inline int imin(int a, int b) { return a < b ? a : b; }
+inline int pad8(int n) { return (n + 7) & ~7; }
+
+// ---- arguments: offsets into the memory (0 = none) and integers, as JavaScript numbers ----
+struct Args {
+  uint8_t* base;
+  const double* a;
+  int i(int k) const { return (int)a[k]; }
+  template <typename T> T* p(int k) const { return a[k] == 0 ? nullptr : (T*)(base + (size_t)a[k]); }
+};
+
+inline int claim(int32_t* next, int chunk) { return __atomic_fetch_add(next, chunk, __ATOMIC_RELAXED); }
+
+/** Adds the time until it goes out of scope to a profile stage, when profiling is on. */
+struct StageTimer {
+  int stage;
+  uint64_t start;
+  explicit StageTimer(int s) : stage(s), start(bluProfiling ? bluNowNs() : 0) {}
+  ~StageTimer() {
+    if (start) __atomic_fetch_add(&bluProfileNs[stage], bluNowNs() - start, __ATOMIC_RELAXED);
+  }
+};
+
+inline int popcount64(u64 v) { return __builtin_popcountll(v); }
+inline int popcount32(u32 v) { return __builtin_popcount(v); }
+
+// Thread-local scratch the native kernels need beyond the host's (transposed weights, tables).
+template <typename T> T* local(size_t count, int slot) {
+  static thread_local T* buffers[4] = {nullptr, nullptr, nullptr, nullptr};
+  static thread_local size_t sizes[4] = {0, 0, 0, 0};
+  if (sizes[slot] < count) {
+    free(buffers[slot]);
+    buffers[slot] = (T*)aligned_alloc(64, ((count * sizeof(T) + 63) / 64) * 64);
+    sizes[slot] = count;
+  }
+  return buffers[slot];
+}
+
+// ---- decoding binarised activations to their values ----
+
+void decodeRow(const u32* signs, const u32* nonzero, int pixels, int words, int levels, const float* gammas, int channels,
+               int pixelStart, int count, float* out, int outStride, int outOffset) {
+  for (int p = 0; p < count; p++) {
+    float* dst = out + (size_t)p * outStride + outOffset;
+    for (int w = 0; w < words; w++) {
+      const int lanes = imin(32, channels - 32 * w);
+#if BLU_AVX512
+      for (int v = 0; v < lanes; v += 16) {
+        const __mmask16 keep = (__mmask16)(lanes - v >= 16 ? 0xffff : (1u << (lanes - v)) - 1);
+        __m512 sum = _mm512_setzero_ps();
+        for (int n = 0; n < levels; n++) {
+          const size_t at = ((size_t)(n * pixels + pixelStart + p)) * words + w;
+          const __m512 g = _mm512_set1_ps(gammas[n]);
+          __m512 t = _mm512_mask_blend_ps((__mmask16)(signs[at] >> v), _mm512_sub_ps(_mm512_setzero_ps(), g), g);
+          if (nonzero) t = _mm512_maskz_mov_ps((__mmask16)(nonzero[at] >> v), t);
+          sum = n == 0 ? t : _mm512_add_ps(sum, t);
+        }
+        _mm512_mask_storeu_ps(dst + 32 * w + v, keep, sum);
+      }
+#else
+      int c = 0;
+#if BLU_AVX2
+      // 8 channels at a time: each lane tests its own bit of the word.
+      const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+      for (; c + 8 <= lanes; c += 8) {
+        __m256 sum = _mm256_setzero_ps();
+        for (int n = 0; n < levels; n++) {
+          const size_t at = ((size_t)(n * pixels + pixelStart + p)) * words + w;
+          const __m256 g = _mm256_set1_ps(gammas[n]);
+          const __m256 plus = _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)(signs[at] >> c)), bit), bit));
+          __m256 t = _mm256_blendv_ps(_mm256_xor_ps(g, _mm256_set1_ps(-0.0f)), g, plus);
+          if (nonzero) t = _mm256_and_ps(t, _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)(nonzero[at] >> c)), bit), bit)));
+          sum = n == 0 ? t : _mm256_add_ps(sum, t);
+        }
+        _mm256_storeu_ps(dst + 32 * w + c, sum);
+      }
+#endif
+      for (; c < lanes; c++) {
+        float v = 0;
+        for (int n = 0; n < levels; n++) {
+          const size_t at = ((size_t)(n * pixels + pixelStart + p)) * words + w;
+          const float g = gammas[n];
+          float t = (signs[at] >> c) & 1 ? g : -g;
+          if (nonzero && ((nonzero[at] >> c) & 1) == 0) t = 0;
+          v = n == 0 ? t : v + t;
+        }
+        dst[32 * w + c] = v;
+      }
+#endif
+    }
+  }
+}
+
+// ---- depthwise conv: acc = Σ over valid taps, in tap order, of w·x (fused) ----
+
+#if BLU_AVX512
+/**
+ * Pixels x0…x1−1 of a 3×3 depthwise row whose 3 input rows and both neighbours exist: the 9 tap
+ * weights of 16 channels stay in registers while 4 pixels advance at once (4 independent chains).
+ * Same sum per output as the general loop: 0, then taps in (ty, tx) order, fused.
+ */
+void depthwiseInterior3(float* const* rows, int x0, int x1, int cinPad, const float* weights, float* out) {
+  for (int c = 0; c < cinPad; c += 16) {
+    const __mmask16 keep = (__mmask16)(cinPad - c >= 16 ? 0xffff : (1u << (cinPad - c)) - 1);
+    __m512 w[9];
+    for (int t = 0; t < 9; t++) w[t] = _mm512_maskz_loadu_ps(keep, weights + (size_t)t * cinPad + c);
+    int x = x0;
+    for (; x + 4 <= x1; x += 4) {
+      __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+#pragma GCC unroll 9
+      for (int t = 0; t < 9; t++) {
+        const float* in = rows[t / 3] + (size_t)(x + t % 3 - 1) * cinPad + c;
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) acc[j] = _mm512_fmadd_ps(w[t], _mm512_maskz_loadu_ps(keep, in + (size_t)j * cinPad), acc[j]);
+      }
+      for (int j = 0; j < 4; j++) _mm512_mask_storeu_ps(out + (size_t)(x + j) * cinPad + c, keep, acc[j]);
+    }
+    for (; x < x1; x++) {
+      __m512 acc = _mm512_setzero_ps();
+      for (int t = 0; t < 9; t++) acc = _mm512_fmadd_ps(w[t], _mm512_maskz_loadu_ps(keep, rows[t / 3] + (size_t)(x + t % 3 - 1) * cinPad + c), acc);
+      _mm512_mask_storeu_ps(out + (size_t)x * cinPad + c, keep, acc);
+    }
+  }
+}
+#elif BLU_AVX2
+void depthwiseInterior3(float* const* rows, int x0, int x1, int cinPad, const float* weights, float* out) {
+  int c = 0;
+  for (; c + 8 <= cinPad; c += 8) {
+    __m256 w[9];
+    for (int t = 0; t < 9; t++) w[t] = _mm256_loadu_ps(weights + (size_t)t * cinPad + c);
+    int x = x0;
+    for (; x + 4 <= x1; x += 4) {
+      __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+#pragma GCC unroll 9
+      for (int t = 0; t < 9; t++) {
+        const float* in = rows[t / 3] + (size_t)(x + t % 3 - 1) * cinPad + c;
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) acc[j] = _mm256_fmadd_ps(w[t], _mm256_loadu_ps(in + (size_t)j * cinPad), acc[j]);
+      }
+      for (int j = 0; j < 4; j++) _mm256_storeu_ps(out + (size_t)(x + j) * cinPad + c, acc[j]);
+    }
+    for (; x < x1; x++) {
+      __m256 acc = _mm256_setzero_ps();
+      for (int t = 0; t < 9; t++) acc = _mm256_fmadd_ps(w[t], _mm256_loadu_ps(rows[t / 3] + (size_t)(x + t % 3 - 1) * cinPad + c), acc);
+      _mm256_storeu_ps(out + (size_t)x * cinPad + c, acc);
+    }
+  }
+  for (; c < cinPad; c += 4) {
+    for (int x = x0; x < x1; x++) {
+      __m128 acc = _mm_setzero_ps();
+      for (int t = 0; t < 9; t++) acc = _mm_fmadd_ps(_mm_loadu_ps(weights + (size_t)t * cinPad + c), _mm_loadu_ps(rows[t / 3] + (size_t)(x + t % 3 - 1) * cinPad + c), acc);
+      _mm_storeu_ps(out + (size_t)x * cinPad + c, acc);
+    }
+  }
+}
+#endif
+
+void depthwiseRow(float* const* rows, int k, int width, int cinPad, const float* weights, float* out) {
+  const int before = (k - 1) >> 1;
+  const float* in[64];
+  const float* wt[64];
+#if BLU_AVX2
+  const bool interior = k == 3 && rows[0] && rows[1] && rows[2] && width >= 3;
+  if (interior) depthwiseInterior3(rows, 1, width - 1, cinPad, weights, out);
+#else
+  const bool interior = false;
+#endif
+  for (int x = 0; x < width; x++) {
+    if (interior && x == 1) x = width - 1;
+    int nt = 0;
+    for (int ty = 0; ty < k; ty++) {
+      if (!rows[ty]) continue;
+      for (int tx = 0; tx < k; tx++) {
+        const int ix = x + tx - before;
+        if (ix < 0 || ix >= width) continue;
+        in[nt] = rows[ty] + (size_t)ix * cinPad;
+        wt[nt] = weights + (size_t)(ty * k + tx) * cinPad;
+        nt++;
+      }
+    }
+    float* dst = out + (size_t)x * cinPad;
+#if BLU_AVX512
+    for (int c = 0; c < cinPad; c += 16) {
+      const __mmask16 keep = (__mmask16)(cinPad - c >= 16 ? 0xffff : (1u << (cinPad - c)) - 1);
+      __m512 acc = _mm512_setzero_ps();
+      for (int i = 0; i < nt; i++) acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(keep, wt[i] + c), _mm512_maskz_loadu_ps(keep, in[i] + c), acc);
+      _mm512_mask_storeu_ps(dst + c, keep, acc);
+    }
+#elif BLU_AVX2
+    int c = 0;
+    for (; c + 8 <= cinPad; c += 8) {
+      __m256 acc = _mm256_setzero_ps();
+      for (int i = 0; i < nt; i++) acc = _mm256_fmadd_ps(_mm256_loadu_ps(wt[i] + c), _mm256_loadu_ps(in[i] + c), acc);
+      _mm256_storeu_ps(dst + c, acc);
+    }
+    for (; c < cinPad; c += 4) {
+      __m128 acc = _mm_setzero_ps();
+      for (int i = 0; i < nt; i++) acc = _mm_fmadd_ps(_mm_loadu_ps(wt[i] + c), _mm_loadu_ps(in[i] + c), acc);
+      _mm_storeu_ps(dst + c, acc);
+    }
+#else
+    for (int c = 0; c < cinPad; c++) dst[c] = 0;
+    for (int i = 0; i < nt; i++) {
+      const float* a = in[i];
+      const float* b = wt[i];
+      for (int c = 0; c < cinPad; c++) dst[c] += b[c] * a[c];
+    }
+#endif
+  }
+}
+
+// ---- pointwise GEMM: out[x][f] = bias[f] + Σ_c a[x][c]·b[c][f], c in order ----
+// b is in panels of `strip` filters ([cinPad][strip] at b + f·cinPad; the last strip narrower).
+
+void gemmStripPortable(const float* a, int width, int cinPad, const float* panel, int sw, const float* bias, float* out, int fPad) {
+  for (int x = 0; x < width; x++) {
+    float acc[16];
+    for (int j = 0; j < sw; j++) acc[j] = bias[j];
+    const float* ax = a + (size_t)x * cinPad;
+    for (int c = 0; c < cinPad; c++) {
+      const float v = ax[c];
+      const float* w = panel + (size_t)c * sw;
+      for (int j = 0; j < sw; j++) acc[j] += v * w[j];
+    }
+    for (int j = 0; j < sw; j++) out[(size_t)x * fPad + j] = acc[j];
+  }
+}
+
+#if BLU_AVX512
+// P pixels × S strips of 16 filters, the strips' weights masked to `keep` (the last strip may be 4–12 wide).
+template <int P, int S>
+inline void gemmTile512(const float* a, int cinPad, const float* const* panels, int sw, __mmask16 keep, const float* bias, float* out, int fPad) {
+  __m512 acc[P][S];
+  for (int s = 0; s < S; s++) {
+    const __m512 b = _mm512_maskz_loadu_ps(keep, bias + 16 * s);
+#pragma GCC unroll 16
+    for (int i = 0; i < P; i++) acc[i][s] = b;
+  }
+  for (int c = 0; c < cinPad; c++) {
+    __m512 w[S];
+#pragma GCC unroll 2
+    for (int s = 0; s < S; s++) w[s] = _mm512_maskz_loadu_ps(keep, panels[s] + (size_t)c * sw);
+#pragma GCC unroll 16
+    for (int i = 0; i < P; i++) {
+      const __m512 x = _mm512_set1_ps(a[(size_t)i * cinPad + c]);
+#pragma GCC unroll 2
+      for (int s = 0; s < S; s++) acc[i][s] = _mm512_fmadd_ps(x, w[s], acc[i][s]);
+    }
+  }
+  for (int i = 0; i < P; i++)
+    for (int s = 0; s < S; s++) _mm512_mask_storeu_ps(out + (size_t)i * fPad + 16 * s, keep, acc[i][s]);
+}
+
+template <int S>
+void gemmStrips512(const float* a, int width, int cinPad, const float* const* panels, int sw, const float* bias, float* out, int fPad) {
+  const __mmask16 keep = (__mmask16)(sw >= 16 ? 0xffff : (1u << sw) - 1);
+  constexpr int P = S == 2 ? 12 : 16;
+  int x = 0;
+  for (; x + P <= width; x += P) gemmTile512<P, S>(a + (size_t)x * cinPad, cinPad, panels, sw, keep, bias, out + (size_t)x * fPad, fPad);
+  for (; x + 4 <= width; x += 4) gemmTile512<4, S>(a + (size_t)x * cinPad, cinPad, panels, sw, keep, bias, out + (size_t)x * fPad, fPad);
+  for (; x < width; x++) gemmTile512<1, S>(a + (size_t)x * cinPad, cinPad, panels, sw, keep, bias, out + (size_t)x * fPad, fPad);
+}
+#elif BLU_AVX2
+// P pixels × one full strip of 16 filters (two ymm): 12 accumulators, 2 weights, 1 broadcast.
+template <int P>
+inline void gemmTile256(const float* a, int cinPad, const float* panel, const float* bias, float* out, int fPad) {
+  __m256 acc[P][2];
+  const __m256 b0 = _mm256_loadu_ps(bias), b1 = _mm256_loadu_ps(bias + 8);
+#pragma GCC unroll 8
+  for (int i = 0; i < P; i++) { acc[i][0] = b0; acc[i][1] = b1; }
+  for (int c = 0; c < cinPad; c++) {
+    const __m256 w0 = _mm256_loadu_ps(panel + (size_t)c * 16), w1 = _mm256_loadu_ps(panel + (size_t)c * 16 + 8);
+#pragma GCC unroll 8
+    for (int i = 0; i < P; i++) {
+      const __m256 x = _mm256_broadcast_ss(a + (size_t)i * cinPad + c);
+      acc[i][0] = _mm256_fmadd_ps(x, w0, acc[i][0]);
+      acc[i][1] = _mm256_fmadd_ps(x, w1, acc[i][1]);
+    }
+  }
+  for (int i = 0; i < P; i++) {
+    _mm256_storeu_ps(out + (size_t)i * fPad, acc[i][0]);
+    _mm256_storeu_ps(out + (size_t)i * fPad + 8, acc[i][1]);
+  }
+}
+
+void gemmStrip256(const float* a, int width, int cinPad, const float* panel, const float* bias, float* out, int fPad) {
+  int x = 0;
+  for (; x + 6 <= width; x += 6) gemmTile256<6>(a + (size_t)x * cinPad, cinPad, panel, bias, out + (size_t)x * fPad, fPad);
+  for (; x < width; x++) gemmTile256<1>(a + (size_t)x * cinPad, cinPad, panel, bias, out + (size_t)x * fPad, fPad);
+}
+#endif
+
+void gemmRow(const float* a, int width, int cinPad, const float* b, int fPad, const float* bias, float* out) {
+  int f = 0;
+#if BLU_AVX512
+  for (; f + 32 <= fPad; f += 32) {
+    const float* panels[2] = {b + (size_t)f * cinPad, b + (size_t)(f + 16) * cinPad};
+    gemmStrips512<2>(a, width, cinPad, panels, 16, bias + f, out + f, fPad);
+  }
+  for (; f < fPad; f += 16) {
+    const int sw = imin(16, fPad - f);
+    const float* panels[1] = {b + (size_t)f * cinPad};
+    gemmStrips512<1>(a, width, cinPad, panels, sw, bias + f, out + f, fPad);
+  }
+#elif BLU_AVX2
+  for (; f + 16 <= fPad; f += 16) gemmStrip256(a, width, cinPad, b + (size_t)f * cinPad, bias + f, out + f, fPad);
+#endif
+  for (; f < fPad; f += 16) gemmStripPortable(a, width, cinPad, b + (size_t)f * cinPad, imin(16, fPad - f), bias + f, out + f, fPad);
+}
+
+// ---- real-valued first conv (1 input channel): acc over valid taps (fused), then + bias ----
+
+void realConvRow(const float* image, int height, int width, int y, int k, const float* weights, int fPad, const float* bias, float* out) {
+  const int before = (k - 1) >> 1;
+  float value[64];
+  const float* wt[64];
+  for (int x = 0; x < width; x++) {
+    float* dst = out + (size_t)x * fPad;
+    // The pixel's valid taps first, so the filter loop has no bounds checks.
+    int nt = 0;
+    for (int t = 0; t < k * k; t++) {
+      const int iy = y + t / k - before;
+      const int ix = x + t % k - before;
+      if (iy < 0 || iy >= height || ix < 0 || ix >= width) continue;
+      value[nt] = image[(size_t)iy * width + ix];
+      wt[nt++] = weights + (size_t)t * fPad;
+    }
+#if BLU_AVX512
+    for (int f = 0; f < fPad; f += 16) {
+      const __mmask16 keep = (__mmask16)(fPad - f >= 16 ? 0xffff : (1u << (fPad - f)) - 1);
+      __m512 acc = _mm512_setzero_ps();
+      for (int i = 0; i < nt; i++) acc = _mm512_fmadd_ps(_mm512_set1_ps(value[i]), _mm512_maskz_loadu_ps(keep, wt[i] + f), acc);
+      _mm512_mask_storeu_ps(dst + f, keep, _mm512_add_ps(acc, _mm512_maskz_loadu_ps(keep, bias + f)));
+    }
+#elif BLU_AVX2
+    int f = 0;
+    for (; f + 8 <= fPad; f += 8) {
+      __m256 acc = _mm256_setzero_ps();
+      for (int i = 0; i < nt; i++) acc = _mm256_fmadd_ps(_mm256_set1_ps(value[i]), _mm256_loadu_ps(wt[i] + f), acc);
+      _mm256_storeu_ps(dst + f, _mm256_add_ps(acc, _mm256_loadu_ps(bias + f)));
+    }
+    for (; f < fPad; f += 4) {
+      __m128 acc = _mm_setzero_ps();
+      for (int i = 0; i < nt; i++) acc = _mm_fmadd_ps(_mm_set1_ps(value[i]), _mm_loadu_ps(wt[i] + f), acc);
+      _mm_storeu_ps(dst + f, _mm_add_ps(acc, _mm_loadu_ps(bias + f)));
+    }
+#else
+    for (int f = 0; f < fPad; f++) dst[f] = 0;
+    for (int i = 0; i < nt; i++)
+      for (int f = 0; f < fPad; f++) dst[f] += value[i] * wt[i][f];
+    for (int f = 0; f < fPad; f++) dst[f] += bias[f];
+#endif
+  }
+}
+
+// ---- residual binarisation of one row: r ← r − |γ_n|·sign(r) per level (exact: s ∈ {−1, 0, 1}) ----
+
+int binariseRow(float* y, int width, int fPad, int channels, const float* gammas, int levels, u32* signs, u32* nonzero,
+                int pixels, int words, int pixelStart, float deadZone) {
+  int zeros = 0;
+  const bool exact = deadZone == 0;
+  for (int x = 0; x < width; x++) {
+    for (int w = 0; w < words; w++) {
+      const int lanes = imin(32, channels - 32 * w);
+      const u32 mask = lanes == 32 ? 0xffffffffu : (1u << lanes) - 1;
+      float* residual = y + (size_t)x * fPad + 32 * w;
+      // The residual stays in registers across the levels (the row is scratch; nobody reads it after).
+#if BLU_AVX512
+      const int vecs = (lanes + 15) / 16;
+      const __m512 above = _mm512_set1_ps(exact ? 0.0f : deadZone);
+      const __m512 below = _mm512_set1_ps(exact ? 0.0f : -deadZone);
+      __m512 r[2];
+      for (int v = 0; v < vecs; v++) r[v] = _mm512_maskz_loadu_ps((__mmask16)(lanes - 16 * v >= 16 ? 0xffff : (1u << (lanes - 16 * v)) - 1), residual + 16 * v);
+#elif BLU_AVX2
+      const int vecs = (lanes + 7) / 8;
+      const __m256 above = _mm256_set1_ps(exact ? 0.0f : deadZone);
+      const __m256 below = _mm256_set1_ps(exact ? 0.0f : -deadZone);
+      __m256 r[4];
+      for (int v = 0; v < vecs; v++) {
+        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        const __m256i keep = _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes - 8 * v), lane);
+        r[v] = _mm256_maskload_ps(residual + 8 * v, keep);
+      }
+#endif
+      for (int n = 0; n < levels; n++) {
+        const float g = gammas[n];
+        u32 plusBits = 0, nonzeroBits = 0;
+#if BLU_AVX512
+        const __m512 gv = _mm512_set1_ps(g);
+        for (int v = 0; v < vecs; v++) {
+          const __mmask16 pos = exact ? _mm512_cmp_ps_mask(r[v], above, _CMP_GT_OQ) : _mm512_cmp_ps_mask(r[v], above, _CMP_GE_OQ);
+          const __mmask16 neg = exact ? _mm512_cmp_ps_mask(r[v], below, _CMP_LT_OQ) : _mm512_cmp_ps_mask(r[v], below, _CMP_LE_OQ);
+          const __m512 s = _mm512_mask_blend_ps(pos, _mm512_maskz_mov_ps(neg, _mm512_set1_ps(-1.0f)), _mm512_set1_ps(1.0f));
+          r[v] = _mm512_sub_ps(r[v], _mm512_mul_ps(gv, s));
+          plusBits |= (u32)pos << (16 * v);
+          nonzeroBits |= (u32)(pos | neg) << (16 * v);
+        }
+#elif BLU_AVX2
+        const __m256 gv = _mm256_set1_ps(g);
+        for (int v = 0; v < vecs; v++) {
+          const __m256 pos = exact ? _mm256_cmp_ps(r[v], above, _CMP_GT_OQ) : _mm256_cmp_ps(r[v], above, _CMP_GE_OQ);
+          const __m256 neg = exact ? _mm256_cmp_ps(r[v], below, _CMP_LT_OQ) : _mm256_cmp_ps(r[v], below, _CMP_LE_OQ);
+          const __m256 s = _mm256_or_ps(_mm256_and_ps(pos, _mm256_set1_ps(1.0f)), _mm256_and_ps(neg, _mm256_set1_ps(-1.0f)));
+          r[v] = _mm256_sub_ps(r[v], _mm256_mul_ps(gv, s));
+          plusBits |= (u32)_mm256_movemask_ps(pos) << (8 * v);
+          nonzeroBits |= (u32)_mm256_movemask_ps(_mm256_or_ps(pos, neg)) << (8 * v);
+        }
+#else
+        for (int c = 0; c < lanes; c++) {
+          const float r = residual[c];
+          const bool pos = exact ? r > 0 : r >= deadZone;
+          const bool neg = exact ? r < 0 : r <= -deadZone;
+          const float s = pos ? 1.0f : neg ? -1.0f : 0.0f;
+          residual[c] = r - g * s;
+          plusBits |= (u32)pos << c;
+          nonzeroBits |= (u32)(pos || neg) << c;
+        }
+#endif
+        const size_t word = ((size_t)(n * pixels + pixelStart + x)) * words + w;
+        signs[word] = plusBits & mask;
+        nonzero[word] = nonzeroBits & mask;
+        zeros += popcount32(~nonzeroBits & mask);
+      }
+    }
+  }
+  return zeros;
+}
+
+struct Binariser {
+  int32_t signs, nonzero, pixels, words, channels, gammas, levels;
+  float deadZone;
+};
+
+inline int binariseWith(uint8_t* base, const Binariser* b, float* row, int y, int width, int fPad) {
+  return binariseRow(row, width, fPad, b->channels, (const float*)(base + b->gammas), b->levels, (u32*)(base + b->signs),
+                     (u32*)(base + b->nonzero), b->pixels, b->words, y * width, b->deadZone);
+}
+
+// ---- XNOR-popcount conv ----
+
+struct XnorConv {
+  const u32* act;
+  int pixels, height, width, words, aLevels, cin;
+  const u64* weights;  // [m][f][units]
+  const int32_t* tapPop;  // [m][f][tap]
+  int wLevels, filters, fPad, k, units;
+  const float* coef;
+  const float* bias;
+};
+
+/** Gathers pixel (x, y)'s k·k taps of every activation level into patch [n][units] (0 outside); returns the valid taps. */
+inline int gatherPatch(const XnorConv& c, int x, int y, u64* patch) {
+  const int before = (c.k - 1) >> 1;
+  const int taps = c.k * c.k;
+  int valid = 0;
+  u32* words = (u32*)patch;
+  for (int n = 0; n < c.aLevels; n++) patch[(size_t)n * c.units + c.units - 1] = 0;
+  for (int t = 0; t < taps; t++) {
+    const int iy = y + t / c.k - before;
+    const int ix = x + t % c.k - before;
+    const bool inside = iy >= 0 && iy < c.height && ix >= 0 && ix < c.width;
+    valid += inside;
+    for (int n = 0; n < c.aLevels; n++) {
+      u32* to = words + (size_t)n * c.units * 2 + t * c.words;
+      if (!inside) {
+        for (int w = 0; w < c.words; w++) to[w] = 0;
+        continue;
+      }
+      const u32* from = c.act + ((size_t)(n * c.pixels) + (size_t)iy * c.width + ix) * c.words;
+      for (int w = 0; w < c.words; w++) to[w] = from[w];
+    }
+  }
+  return valid;
+}
+
+/** popcount(weight) summed over pixel (x, y)'s taps outside the image, for weight level m, filter f. */
+inline int outsidePop(const XnorConv& c, int x, int y, int m, int f) {
+  const int before = (c.k - 1) >> 1;
+  const int taps = c.k * c.k;
+  int outside = 0;
+  for (int t = 0; t < taps; t++) {
+    const int iy = y + t / c.k - before;
+    const int ix = x + t % c.k - before;
+    if (iy < 0 || iy >= c.height || ix < 0 || ix >= c.width) outside += c.tapPop[((size_t)(m * c.filters + f)) * taps + t];
+  }
+  return outside;
+}
+
+/** One output row, scalar popcounts (as the wasm kernel): out[x][f] = bias + Σ_m Σ_n coef·(valid·cin − 2·(pop − outside)). */
+void binaryConvRowScalar(const XnorConv& c, int y, u64* patch, float* out) {
+  const int taps = c.k * c.k;
+  for (int x = 0; x < c.width; x++) {
+    const int valid = gatherPatch(c, x, y, patch);
+    float* dst = out + (size_t)x * c.fPad;
+    for (int f = 0; f < c.filters; f++) {
+      float acc = c.bias[f];
+      for (int m = 0; m < c.wLevels; m++) {
+        const u64* w = c.weights + (size_t)(m * c.filters + f) * c.units;
+        const int outside = valid < taps ? outsidePop(c, x, y, m, f) : 0;
+        const float* coef = c.coef + m * c.aLevels;
+        for (int n = 0; n < c.aLevels; n++) {
+          const u64* p = patch + (size_t)n * c.units;
+          int total = 0;
+          for (int u = 0; u < c.units; u++) total += popcount64(w[u] ^ p[u]);
+          acc += coef[n] * (float)(valid * c.cin - 2 * (total - outside));
+        }
+      }
+      dst[f] = acc;
+    }
+  }
+}
+
+#if BLU_AVX512
+/** Σ over the pixel's outside taps of popcount(weight), for 8 filters from f. */
+inline __m256i outsideSum(const int32_t* tapPopT, int m, int taps, int f8, int f, const int* outsideTaps, int nOut) {
+  __m256i outside = _mm256_setzero_si256();
+  for (int i = 0; i < nOut; i++) outside = _mm256_add_epi32(outside, _mm256_loadu_si256((const __m256i*)(tapPopT + ((size_t)m * taps + outsideTaps[i]) * f8 + f)));
+  return outside;
+}
+
+/** acc + coef·(valid·cin − 2·(popcounts − outside)) for 8 filters (multiply, then add: as the scalar kernel). */
+inline __m256 addCounts(__m256 acc, __m512i totals, __m256i outside, __m256i full, float coef) {
+  const __m256i d = _mm256_sub_epi32(full, _mm256_slli_epi32(_mm256_sub_epi32(_mm512_cvtepi64_epi32(totals), outside), 1));
+  return _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(coef), _mm256_cvtepi32_ps(d)));
+}
+
+inline void storeFilters(float* dst, int f, int filters, __m256 acc) {
+  const int keep = imin(8, filters - f);
+  if (keep > 0) _mm256_mask_storeu_ps(dst + f, (__mmask8)((1u << keep) - 1), acc);
+}
+
+/**
+ * 8·FB filters from f, 3 activation levels, all M weight levels in one pass over the units: each
+ * unit's 3 broadcast patch words and its M·FB weight vectors feed 3·M·FB VPOPCNTQ accumulators
+ * (18 for FB = 2, M = 3), so a weight load serves 3 popcounts and a broadcast M·FB of them, and
+ * the loop runs once per pixel and filter group instead of once per weight level.
+ */
+template <int FB, int M>
+inline void xnorFilters3(const XnorConv& c, int f, int f8, int taps, const u64* patch, const u64* wt, const int32_t* tapPopT,
+                         const int* outsideTaps, int nOut, __m256i full, const float* bias8, float* dst) {
+  __m512i t[M][FB][3];
+  for (int m = 0; m < M; m++)
+    for (int b = 0; b < FB; b++) t[m][b][0] = t[m][b][1] = t[m][b][2] = _mm512_setzero_si512();
+  const size_t levelStride = (size_t)c.units * f8;
+  const u64* w = wt + f;
+  for (int u = 0; u < c.units; u++) {
+    const __m512i p0 = _mm512_set1_epi64((long long)patch[u]);
+    const __m512i p1 = _mm512_set1_epi64((long long)patch[c.units + u]);
+    const __m512i p2 = _mm512_set1_epi64((long long)patch[2 * c.units + u]);
+#pragma GCC unroll 3
+    for (int m = 0; m < M; m++) {
+#pragma GCC unroll 2
+      for (int b = 0; b < FB; b++) {
+        const __m512i wv = _mm512_loadu_si512(w + m * levelStride + (size_t)u * f8 + 8 * b);
+        t[m][b][0] = _mm512_add_epi64(t[m][b][0], _mm512_popcnt_epi64(_mm512_xor_si512(wv, p0)));
+        t[m][b][1] = _mm512_add_epi64(t[m][b][1], _mm512_popcnt_epi64(_mm512_xor_si512(wv, p1)));
+        t[m][b][2] = _mm512_add_epi64(t[m][b][2], _mm512_popcnt_epi64(_mm512_xor_si512(wv, p2)));
+      }
+    }
+  }
+  for (int b = 0; b < FB; b++) {
+    __m256 acc = _mm256_loadu_ps(bias8 + f + 8 * b);
+    for (int m = 0; m < M; m++) {
+      const __m256i outside = outsideSum(tapPopT, m, taps, f8, f + 8 * b, outsideTaps, nOut);
+      for (int n = 0; n < 3; n++) acc = addCounts(acc, t[m][b][n], outside, full, c.coef[m * 3 + n]);
+    }
+    storeFilters(dst, f + 8 * b, c.filters, acc);
+  }
+}
+
+template <int M>
+inline int xnorGroups3(const XnorConv& c, int f8, int taps, const u64* patch, const u64* wt, const int32_t* tapPopT,
+                       const int* outsideTaps, int nOut, __m256i full, const float* bias8, float* dst) {
+  int f = 0;
+  for (; f + 16 <= f8; f += 16) xnorFilters3<2, M>(c, f, f8, taps, patch, wt, tapPopT, outsideTaps, nOut, full, bias8, dst);
+  for (; f + 8 <= f8; f += 8) xnorFilters3<1, M>(c, f, f8, taps, patch, wt, tapPopT, outsideTaps, nOut, full, bias8, dst);
+  return f;
+}
+#endif
+
+#if BLU_AVX512
+/**
+ * One output row, 8 filters per zmm: weights transposed to [m][unit][f8] (wt), so each unit's
+ * weights of 8 filters are one load, XORed with the pixel's unit broadcast and counted with
+ * vpopcntq. Same per-output sum order as the scalar kernel (bias, then m, then n).
+ */
+void binaryConvRow512(const XnorConv& c, int y, u64* patch, const u64* wt, const int32_t* tapPopT, const float* bias8, float* out) {
+  const int taps = c.k * c.k;
+  const int f8 = pad8(c.filters);
+  const int before = (c.k - 1) >> 1;
+  int outsideTaps[64];
+  for (int x = 0; x < c.width; x++) {
+    const int valid = gatherPatch(c, x, y, patch);
+    int nOut = 0;
+    if (valid < taps) {
+      for (int t = 0; t < taps; t++) {
+        const int iy = y + t / c.k - before;
+        const int ix = x + t % c.k - before;
+        if (iy < 0 || iy >= c.height || ix < 0 || ix >= c.width) outsideTaps[nOut++] = t;
+      }
+    }
+    float* dst = out + (size_t)x * c.fPad;
+    const __m256i full = _mm256_set1_epi32(valid * c.cin);
+    int f = 0;
+    if (c.aLevels == 3 && c.wLevels == 3) f = xnorGroups3<3>(c, f8, taps, patch, wt, tapPopT, outsideTaps, nOut, full, bias8, dst);
+    else if (c.aLevels == 3 && c.wLevels == 2) f = xnorGroups3<2>(c, f8, taps, patch, wt, tapPopT, outsideTaps, nOut, full, bias8, dst);
+    else if (c.aLevels == 3 && c.wLevels == 1) f = xnorGroups3<1>(c, f8, taps, patch, wt, tapPopT, outsideTaps, nOut, full, bias8, dst);
+    for (; f < f8; f += 8) {
+      __m256 acc = _mm256_loadu_ps(bias8 + f);
+      for (int m = 0; m < c.wLevels; m++) {
+        const __m256i outside = outsideSum(tapPopT, m, taps, f8, f, outsideTaps, nOut);
+        const u64* w = wt + (size_t)m * c.units * f8 + f;
+        const float* coef = c.coef + m * c.aLevels;
+        for (int n = 0; n < c.aLevels; n++) {
+          const u64* p = patch + (size_t)n * c.units;
+          __m512i total = _mm512_setzero_si512();
+          for (int u = 0; u < c.units; u++)
+            total = _mm512_add_epi64(total, _mm512_popcnt_epi64(_mm512_xor_si512(_mm512_loadu_si512(w + (size_t)u * f8), _mm512_set1_epi64((long long)p[u]))));
+          acc = addCounts(acc, total, outside, full, coef[n]);
+        }
+      }
+      storeFilters(dst, f, c.filters, acc);
+    }
+  }
+}
+
+/** Per thread: weights [m][f][units] → [m][unit][f8], tapPop [m][f][t] → [m][t][f8], bias padded to f8. */
+void transposeXnor(const XnorConv& c, u64* wt, int32_t* tapPopT, float* bias8) {
+  const int f8 = pad8(c.filters);
+  const int taps = c.k * c.k;
+  for (int m = 0; m < c.wLevels; m++) {
+    for (int u = 0; u < c.units; u++)
+      for (int f = 0; f < f8; f++) wt[((size_t)m * c.units + u) * f8 + f] = f < c.filters ? c.weights[((size_t)m * c.filters + f) * c.units + u] : 0;
+    for (int t = 0; t < taps; t++)
+      for (int f = 0; f < f8; f++) tapPopT[((size_t)m * taps + t) * f8 + f] = f < c.filters ? c.tapPop[((size_t)m * c.filters + f) * taps + t] : 0;
+  }
+  for (int f = 0; f < f8; f++) bias8[f] = f < c.filters ? c.bias[f] : 0;
+}
+#endif
+
+XnorConv xnorArgs(const Args& a, int first) {
+  // act, pixels, height, width, words, aLevels, cin, weights, tapPop, wLevels, filters, fPad, k, units, coef, bias
+  XnorConv c;
+  c.act = a.p<u32>(first);
+  c.pixels = a.i(first + 1);
+  c.height = a.i(first + 2);
+  c.width = a.i(first + 3);
+  c.words = a.i(first + 4);
+  c.aLevels = a.i(first + 5);
+  c.cin = a.i(first + 6);
+  c.weights = a.p<u64>(first + 7);
+  c.tapPop = a.p<int32_t>(first + 8);
+  c.wLevels = a.i(first + 9);
+  c.filters = a.i(first + 10);
+  c.fPad = a.i(first + 11);
+  c.k = a.i(first + 12);
+  c.units = a.i(first + 13);
+  c.coef = a.p<float>(first + 14);
+  c.bias = a.p<float>(first + 15);
+  return c;
+}
+
+// ---- masked XNOR conv (operands with exact-zero signs; rare): scalar ----
+
+int xnorRowsMasked(uint8_t* base, const double* args) {
+  const Args a{base, args};
+  const u32* act = a.p<u32>(0);
+  const u32* actNonzero = a.p<u32>(1);
+  const int pixels = a.i(2), height = a.i(3), width = a.i(4), words = a.i(5), aLevels = a.i(6);
+  const u64* weights = a.p<u64>(7);
+  const u64* weightsNonzero = a.p<u64>(8);
+  const int wLevels = a.i(9), filters = a.i(10), fPad = a.i(11), k = a.i(12), units = a.i(13);
+  const float* coef = a.p<float>(14);
+  const float* bias = a.p<float>(15);
+  const Binariser* bin = a.p<Binariser>(16);
+  float* outAll = a.p<float>(17);
+  int32_t* next = a.p<int32_t>(19);
+  const int chunk = a.i(20);
+  const int before = (k - 1) >> 1;
+  const int taps = k * k;
+  u64* patch = local<u64>((size_t)aLevels * units * 2, 0);
+  u64* patchNonzero = patch + (size_t)aLevels * units;
+  float* rowBuf = local<float>((size_t)width * fPad, 1);
+  int zeros = 0;
+  for (int y0 = claim(next, chunk); y0 < height; y0 = claim(next, chunk)) {
+    for (int y = y0; y < imin(height, y0 + chunk); y++) {
+      float* row = bin ? rowBuf : outAll + (size_t)y * width * fPad;
+      for (int x = 0; x < width; x++) {
+        memset(patch, 0, sizeof(u64) * aLevels * units * 2);
+        for (int t = 0; t < taps; t++) {
+          const int iy = y + t / k - before;
+          const int ix = x + t % k - before;
+          if (iy < 0 || iy >= height || ix < 0 || ix >= width) continue;
+          for (int n = 0; n < aLevels; n++) {
+            const size_t from = ((size_t)(n * pixels) + (size_t)iy * width + ix) * words;
+            memcpy((u32*)(patch + (size_t)n * units) + t * words, act + from, 4 * words);
+            memcpy((u32*)(patchNonzero + (size_t)n * units) + t * words, actNonzero + from, 4 * words);
+          }
+        }
+        for (int f = 0; f < filters; f++) {
+          float acc = bias[f];
+          for (int m = 0; m < wLevels; m++) {
+            const size_t at = (size_t)(m * filters + f) * units;
+            for (int n = 0; n < aLevels; n++) {
+              const u64* p = patch + (size_t)n * units;
+              const u64* pn = patchNonzero + (size_t)n * units;
+              int64_t dot = 0;
+              for (int u = 0; u < units; u++) {
+                const u64 mask = weightsNonzero[at + u] & pn[u];
+                dot += popcount64(mask) - 2 * popcount64((weights[at + u] ^ p[u]) & mask);
+              }
+              acc += coef[m * aLevels + n] * (float)dot;
+            }
+          }
+          row[(size_t)x * fPad + f] = acc;
+        }
+      }
+      if (bin) zeros += binariseWith(base, bin, row, y, width, fPad);
+    }
+  }
+  return zeros;
+}
+
+// ---- whole-block row loops (rows claimed `chunk` at a time from the shared counter `next`) ----
+
+int firstRows(uint8_t* base, const double* args) {
+  const Args a{base, args};
+  const float* image = a.p<float>(0);
+  const int height = a.i(1), width = a.i(2), k = a.i(3);
+  const float* weights = a.p<float>(4);
+  const int fPad = a.i(5);
+  const float* bias = a.p<float>(6);
+  const Binariser* bin = a.p<Binariser>(7);
+  float* row = a.p<float>(8);
+  int32_t* next = a.p<int32_t>(9);
+  const int chunk = a.i(10);
+  int zeros = 0;
+  for (int y0 = claim(next, chunk); y0 < height; y0 = claim(next, chunk)) {
+    for (int y = y0; y < imin(height, y0 + chunk); y++) {
+      {
+        StageTimer t(STAGE_FIRST);
+        realConvRow(image, height, width, y, k, weights, fPad, bias, row);
+      }
+      StageTimer t(STAGE_BINARISE);
+      zeros += binariseWith(base, bin, row, y, width, fPad);
+    }
+  }
+  return zeros;
+}
+
+int xnorRows(uint8_t* base, const double* args) {
+  const Args a{base, args};
+  const XnorConv c = xnorArgs(a, 0);
+  const Binariser* bin = a.p<Binariser>(16);
+  float* outAll = a.p<float>(17);
+  int32_t* next = a.p<int32_t>(19);
+  const int chunk = a.i(20);
+  u64* patch = local<u64>((size_t)c.aLevels * c.units, 0);
+  float* rowBuf = local<float>((size_t)c.width * c.fPad, 1);
+#if BLU_AVX512
+  const int f8 = pad8(c.filters);
+  u64* wt = local<u64>((size_t)c.wLevels * c.units * f8, 2);
+  int32_t* tapPopT = local<int32_t>((size_t)c.wLevels * c.k * c.k * f8, 3);
+  float* biasPadded = local<float>((size_t)f8, 2);
+  transposeXnor(c, wt, tapPopT, biasPadded);
+#endif
+  int zeros = 0;
+  for (int y0 = claim(next, chunk); y0 < c.height; y0 = claim(next, chunk)) {
+    for (int y = y0; y < imin(c.height, y0 + chunk); y++) {
+      float* row = bin ? rowBuf : outAll + (size_t)y * c.width * c.fPad;
+      {
+        StageTimer t(STAGE_XNOR);
+#if BLU_AVX512
+        binaryConvRow512(c, y, patch, wt, tapPopT, biasPadded, row);
+#else
+        binaryConvRowScalar(c, y, patch, row);
+#endif
+      }
+      StageTimer t(STAGE_BINARISE);
+      if (bin) zeros += binariseWith(base, bin, row, y, c.width, c.fPad);
+    }
+  }
+  return zeros;
+}
+
+/** One separable input channel group: signs, nonzero, words, levels, gammas, channels (as the host writes them). */
+struct Group {
+  int32_t signs, nonzero, words, levels, gammas, channels;
+};
+
+int separableRows(uint8_t* base, const double* args) {
+  const Args a{base, args};
+  const Group* groups = a.p<Group>(0);
+  const int nGroups = a.i(1), height = a.i(2), width = a.i(3), cinPad = a.i(4), k = a.i(5);
+  const float* dw = a.p<float>(6);
+  const float* pw = a.p<float>(7);
+  const int fPad = a.i(8);
+  const float* bias = a.p<float>(9);
+  const Binariser* bin = a.p<Binariser>(10);
+  float* scratch = a.p<float>(11);
+  int32_t* next = a.p<int32_t>(12);
+  const int chunk = a.i(13);
+  // The host's scratch layout (separableScratchBytes): 3 ring rows, the depthwise row, the pointwise row.
+  const size_t rowFloats = (((size_t)width * cinPad * 4 + 15) & ~(size_t)15) / 4;
+  float* dwRow = scratch + 3 * rowFloats;
+  float* pwRow = dwRow + rowFloats;
+  const int pixels = height * width;
+  const int before = (k - 1) >> 1;
+  int tags[3] = {-1, -1, -1};
+  float* rows[16];
+  int zeros = 0;
+  for (int y0 = claim(next, chunk); y0 < height; y0 = claim(next, chunk)) {
+    for (int y = y0; y < imin(height, y0 + chunk); y++) {
+      for (int ty = 0; ty < k; ty++) {
+        const int iy = y + ty - before;
+        if (iy < 0 || iy >= height) {
+          rows[ty] = nullptr;
+          continue;
+        }
+        const int slot = iy % 3;
+        float* slotRow = scratch + slot * rowFloats;
+        if (tags[slot] != iy) {
+          StageTimer t(STAGE_DECODE);
+          int offset = 0;
+          for (int i = 0; i < nGroups; i++) {
+            const Group& g = groups[i];
+            decodeRow((const u32*)(base + g.signs), g.nonzero ? (const u32*)(base + g.nonzero) : nullptr, pixels, g.words, g.levels,
+                      (const float*)(base + g.gammas), g.channels, iy * width, width, slotRow, cinPad, offset);
+            offset += g.channels;
+          }
+          tags[slot] = iy;
+        }
+        rows[ty] = slotRow;
+      }
+      {
+        StageTimer t(STAGE_DEPTHWISE);
+        depthwiseRow(rows, k, width, cinPad, dw, dwRow);
+      }
+      {
+        StageTimer t(STAGE_GEMM);
+        gemmRow(dwRow, width, cinPad, pw, fPad, bias, pwRow);
+      }
+      StageTimer t(STAGE_BINARISE);
+      zeros += binariseWith(base, bin, pwRow, y, width, fPad);
+    }
+  }
+  return zeros;
+}
+
+/** Whether the ±1 codes (no zero flags) rank by value as their bits compare read level 0 first, with no ties (wasm.ts lexicographicRanks). */
+bool lexicographic(const int32_t* rank, int levels) {
+  if (levels > 3) return false;
+  const int codes = 1 << levels;
+  auto key = [levels](int code) {
+    int k = 0;
+    for (int n = 0; n < levels; n++) k |= ((code >> n) & 1) << (levels - 1 - n);
+    return k;
+  };
+  for (int a = 0; a < codes; a++)
+    for (int b = 0; b < codes; b++)
+      if (key(a) < key(b) && !(rank[a] < rank[b])) return false;
+  return true;
+}
+
+/**
+ * 2×2 max-pool by rank (codes with exact-zero signs). When the ±1 codes order lexicographically,
+ * channels whose 4 corners have no zero sign take the bitwise comparison of maxPoolOrderedRows,
+ * 32 at a time, and only channels touching a zero are ranked one by one: a single exact zero in
+ * a 512² tensor no longer makes the whole pool scalar. Same result either way (a unique maximum).
+ */
+int maxPoolRows(uint8_t* base, const double* args) {
+  const Args a{base, args};
+  const u32* signs = a.p<u32>(0);
+  const u32* nonzero = a.p<u32>(1);
+  const int height = a.i(2), width = a.i(3), words = a.i(4), levels = a.i(5), channels = a.i(6);
+  const int32_t* rank = a.p<int32_t>(7);
+  u32* outSigns = a.p<u32>(8);
+  u32* outNonzero = a.p<u32>(9);
+  int32_t* next = a.p<int32_t>(10);
+  const int chunk = a.i(11);
+  StageTimer timer(STAGE_POOL);
+  const bool ordered = lexicographic(rank, levels);
+  const int oh = height >> 1, ow = width >> 1;
+  const size_t inPixels = (size_t)height * width, outPixels = (size_t)oh * ow;
+  const size_t inLevel = inPixels * words, outLevel = outPixels * words;
+  for (int y0 = claim(next, chunk); y0 < oh; y0 = claim(next, chunk)) {
+    for (int oy = y0; oy < imin(oh, y0 + chunk); oy++) {
+      for (int ox = 0; ox < ow; ox++) {
+        const size_t p0 = (size_t)2 * oy * width + 2 * ox;
+        for (int w = 0; w < words; w++) {
+          const int lanes = imin(32, channels - 32 * w);
+          const u32 laneMask = lanes == 32 ? 0xffffffffu : (1u << lanes) - 1;
+          u32 fast = 0;
+          if (ordered) {
+            fast = laneMask;
+            const u32* first = signs + p0 * words + w;
+            u32 b0 = first[0], b1 = levels > 1 ? first[inLevel] : 0, b2 = levels > 2 ? first[2 * inLevel] : 0;
+            for (int i = 0; i < 4; i++) {
+              const size_t at = (p0 + (size_t)(i >> 1) * width + (i & 1)) * words + w;
+              if (nonzero)
+                for (int n = 0; n < levels; n++) fast &= nonzero[n * inLevel + at];
+              if (i == 0) continue;
+              const u32 c0 = signs[at], c1 = levels > 1 ? signs[inLevel + at] : 0, c2 = levels > 2 ? signs[2 * inLevel + at] : 0;
+              const u32 gt = (c0 & ~b0) | (~(c0 ^ b0) & ((c1 & ~b1) | (~(c1 ^ b1) & c2 & ~b2)));
+              b0 = (b0 & ~gt) | (c0 & gt);
+              b1 = (b1 & ~gt) | (c1 & gt);
+              b2 = (b2 & ~gt) | (c2 & gt);
+            }
+            const size_t out = ((size_t)oy * ow + ox) * words + w;
+            const u32 best[3] = {b0, b1, b2};
+            for (int n = 0; n < levels; n++) {
+              outSigns[n * outLevel + out] |= best[n] & fast;
+              if (nonzero) outNonzero[n * outLevel + out] |= fast;
+            }
+          }
+          for (u32 slow = laneMask & ~fast; slow != 0; slow &= slow - 1) {
+            const int c = __builtin_ctz(slow);
+            u32 bestCode = 0;
+            int bestRank = -1;
+            for (int i = 0; i < 4; i++) {
+              const size_t p = p0 + (size_t)(i >> 1) * width + (i & 1);
+              u32 code = 0;
+              for (int n = 0; n < levels; n++) {
+                const size_t at = (n * inPixels + p) * words + w;
+                code |= ((signs[at] >> c) & 1) << n;
+                if (nonzero) code |= ((~nonzero[at] >> c) & 1) << (levels + n);
+              }
+              if (rank[code] > bestRank) {
+                bestRank = rank[code];
+                bestCode = code;
+              }
+            }
+            for (int n = 0; n < levels; n++) {
+              const size_t at = (n * outPixels + (size_t)oy * ow + ox) * words + w;
+              outSigns[at] |= ((bestCode >> n) & 1) << c;
+              if (nonzero) outNonzero[at] |= (((bestCode >> (levels + n)) & 1) ^ 1) << c;
+            }
+          }
+        }
+      }
+    }
+  }
+  return 0;
+}
+
+int maxPoolOrderedRows(uint8_t* base, const double* args) {
+  const Args a{base, args};
+  const u32* signs = a.p<u32>(0);
+  const int height = a.i(1), width = a.i(2), words = a.i(3), levels = a.i(4);
+  u32* outSigns = a.p<u32>(5);
+  int32_t* next = a.p<int32_t>(6);
+  const int chunk = a.i(7);
+  StageTimer timer(STAGE_POOL);
+  const int oh = height >> 1, ow = width >> 1;
+  const size_t inLevel = (size_t)height * width * words, outLevel = (size_t)oh * ow * words;
+  for (int y0 = claim(next, chunk); y0 < oh; y0 = claim(next, chunk)) {
+    for (int oy = y0; oy < imin(oh, y0 + chunk); oy++) {
+      for (int ox = 0; ox < ow; ox++) {
+        for (int w = 0; w < words; w++) {
+          const u32* first = signs + ((size_t)2 * oy * width + 2 * ox) * words + w;
+          u32 b0 = first[0], b1 = levels > 1 ? first[inLevel] : 0, b2 = levels > 2 ? first[2 * inLevel] : 0;
+          for (int i = 1; i < 4; i++) {
+            const u32* at = first + ((size_t)(i >> 1) * width + (i & 1)) * words;
+            const u32 c0 = at[0], c1 = levels > 1 ? at[inLevel] : 0, c2 = levels > 2 ? at[2 * inLevel] : 0;
+            const u32 gt = (c0 & ~b0) | (~(c0 ^ b0) & ((c1 & ~b1) | (~(c1 ^ b1) & c2 & ~b2)));
+            b0 = (b0 & ~gt) | (c0 & gt);
+            b1 = (b1 & ~gt) | (c1 & gt);
+            b2 = (b2 & ~gt) | (c2 & gt);
+          }
+          u32* out = outSigns + ((size_t)oy * ow + ox) * words + w;
+          out[0] = b0;
+          if (levels > 1) out[outLevel] = b1;
+          if (levels > 2) out[2 * outLevel] = b2;
+        }
+      }
+    }
+  }
+  return 0;
+}
+
+// ---- single-row entry points the host calls directly (the corrected-zeros path) ----
+
+int binariseRowEntry(uint8_t* base, const double* args) {
+  const Args a{base, args};
+  return binariseRow(a.p<float>(0), a.i(1), a.i(2), a.i(3), a.p<float>(4), a.i(5), a.p<u32>(6), a.p<u32>(7), a.i(8), a.i(9), a.i(10), (float)args[11]);
+}
+
+int binaryConvRowEntry(uint8_t* base, const double* args) {
+  const Args a{base, args};
+  const XnorConv c = xnorArgs(a, 0);
+  // args 16–18: y, patch (host scratch, unused: the kernel keeps its own), out
+  binaryConvRowScalar(c, a.i(16), local<u64>((size_t)c.aLevels * c.units, 0), a.p<float>(18));
+  return 0;
+}
+
+// ---- arithmetic limits (bench:engine): register-only loops of each kernel's instruction mix ----
+// args[0] = iterations. With 0, each returns the operations one iteration does (multiply-adds
+// for FMA, binary multiply-adds, i.e. bits through XOR-popcount-add, for XNOR); otherwise the
+// thread CPU microseconds the loop took (so a shared machine's preemption does not count).
+// The empty asm makes every register opaque each iteration, so nothing is hoisted out.
+
+#if BLU_AVX512
+int peakFma(uint8_t*, const double* args) {
+  const long n = (long)args[0];
+  const uint64_t start = bluNowNs();
+  __m512 acc[24];
+  for (int i = 0; i < 24; i++) acc[i] = _mm512_set1_ps((float)i);
+  __m512 a = _mm512_set1_ps(0.999f), b = _mm512_set1_ps(1e-7f);
+  for (long it = 0; it < n; it++) {
+    __asm__ volatile("" : "+v"(a), "+v"(b));
+#pragma GCC unroll 24
+    for (int i = 0; i < 24; i++) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
+  }
+  float sink = 0;
+  for (int i = 0; i < 24; i++) sink += _mm512_reduce_add_ps(acc[i]);
+  __asm__ volatile("" ::"x"(sink));
+  return n == 0 ? 24 * 16 : (int)((bluNowNs() - start) / 1000);
+}
+
+/** binaryConvRow512's inner loop: per weight unit, for 3 activation levels, XOR with a broadcast, VPOPCNTQ, add. */
+int peakXnor(uint8_t*, const double* args) {
+  const long n = (long)args[0];
+  const uint64_t start = bluNowNs();
+  __m512i t[12], w[4];
+  for (int i = 0; i < 12; i++) t[i] = _mm512_setzero_si512();
+  for (int i = 0; i < 4; i++) w[i] = _mm512_set1_epi64(0x9e3779b97f4a7c15ULL * (i + 1));
+  __m512i p0 = _mm512_set1_epi64(0x0123456789abcdefLL), p1 = _mm512_set1_epi64(0x1111222233334444LL), p2 = _mm512_set1_epi64(0x5555aaaa5555aaaaLL);
+  for (long it = 0; it < n; it++) {
+    __asm__ volatile("" : "+v"(w[0]), "+v"(w[1]), "+v"(w[2]), "+v"(w[3]));
+#pragma GCC unroll 4
+    for (int u = 0; u < 4; u++) {
+      t[3 * u] = _mm512_add_epi64(t[3 * u], _mm512_popcnt_epi64(_mm512_xor_si512(w[u], p0)));
+      t[3 * u + 1] = _mm512_add_epi64(t[3 * u + 1], _mm512_popcnt_epi64(_mm512_xor_si512(w[u], p1)));
+      t[3 * u + 2] = _mm512_add_epi64(t[3 * u + 2], _mm512_popcnt_epi64(_mm512_xor_si512(w[u], p2)));
+    }
+  }
+  long long sink = 0;
+  for (int i = 0; i < 12; i++) sink += _mm512_reduce_add_epi64(t[i]);
+  __asm__ volatile("" ::"r"(sink));
+  return n == 0 ? 12 * 512 : (int)((bluNowNs() - start) / 1000);
+}
+#elif BLU_AVX2
+int peakFma(uint8_t*, const double* args) {
+  const long n = (long)args[0];
+  const uint64_t start = bluNowNs();
+  __m256 acc[12];
+  for (int i = 0; i < 12; i++) acc[i] = _mm256_set1_ps((float)i);
+  __m256 a = _mm256_set1_ps(0.999f), b = _mm256_set1_ps(1e-7f);
+  for (long it = 0; it < n; it++) {
+    __asm__ volatile("" : "+x"(a), "+x"(b));
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; i++) acc[i] = _mm256_fmadd_ps(acc[i], a, b);
+  }
+  float sink = 0;
+  for (int i = 0; i < 12; i++) {
+    float lanes[8];
+    _mm256_storeu_ps(lanes, acc[i]);
+    sink += lanes[0];
+  }
+  __asm__ volatile("" ::"x"(sink));
+  return n == 0 ? 12 * 8 : (int)((bluNowNs() - start) / 1000);
+}
+#endif
+
+#if !BLU_AVX512
+/** binaryConvRowScalar's inner loop: 64-bit XOR, POPCNT, add, 3 activation levels per weight word. */
+int peakXnor(uint8_t*, const double* args) {
+  const long n = (long)args[0];
+  const uint64_t start = bluNowNs();
+  u64 t[12] = {0};
+  u64 w[4] = {0x9e3779b97f4a7c15ULL, 0x3c6ef372fe94f82aULL, 0xdaa66d2c7ddf743fULL, 0x78dde6e5fd29f054ULL};
+  const u64 p0 = 0x0123456789abcdefULL, p1 = 0x1111222233334444ULL, p2 = 0x5555aaaa5555aaaaULL;
+  for (long it = 0; it < n; it++) {
+    __asm__ volatile("" : "+r"(w[0]), "+r"(w[1]), "+r"(w[2]), "+r"(w[3]));
+    for (int u = 0; u < 4; u++) {
+      t[3 * u] += popcount64(w[u] ^ p0);
+      t[3 * u + 1] += popcount64(w[u] ^ p1);
+      t[3 * u + 2] += popcount64(w[u] ^ p2);
+    }
+  }
+  u64 sink = 0;
+  for (int i = 0; i < 12; i++) sink += t[i];
+  __asm__ volatile("" ::"r"(sink));
+  return n == 0 ? 12 * 64 : (int)((bluNowNs() - start) / 1000);
+}
+#endif
+
+#if !BLU_AVX2
+/** Plain multiply and add on floats, as the portable GEMM (the compiler vectorises for the baseline). */
+int peakFma(uint8_t*, const double* args) {
+  const long n = (long)args[0];
+  const uint64_t start = bluNowNs();
+  float acc[64];
+  for (int i = 0; i < 64; i++) acc[i] = (float)i;
+  float a = 0.999f, b = 1e-7f;
+  for (long it = 0; it < n; it++) {
+    __asm__ volatile("" : "+r"(a), "+r"(b));
+    for (int i = 0; i < 64; i++) acc[i] = acc[i] * a + b;
+  }
+  float sink = 0;
+  for (int i = 0; i < 64; i++) sink += acc[i];
+  __asm__ volatile("" ::"r"(sink));
+  return n == 0 ? 64 : (int)((bluNowNs() - start) / 1000);
+}
+#endif
+
+}  // namespace
+
+extern const KernelTable table = {
+    KNAME,
+    16,
+    {firstRows, xnorRows, xnorRowsMasked, separableRows, maxPoolRows, maxPoolOrderedRows, binariseRowEntry, binaryConvRowEntry, peakFma, peakXnor},
+};
+
+}  // namespace KNS

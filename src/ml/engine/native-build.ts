@@ -1,0 +1,74 @@
+/**
+ * Builds the native engine addon (native/engine: C++ kernels behind Node-API) with node-gyp, offline,
+ * and caches it per user like the native TensorFlow binding: one compile per source version,
+ * Node-API level, platform and architecture. `npm ci` runs this (postinstall.ts); a missing
+ * compiler gives one line and the wasm engine is used.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFile, cp, mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { err, ok, type Result } from '../../base/result.js';
+import { lastLines } from '../backend/native/errors.js';
+import { blupipeRoot, nativeCache } from '../backend/native/paths.js';
+import { findToolchain } from '../backend/native/toolchain.js';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export const ADDON_FILE = 'blu_engine.node';
+
+/** The addon's C++ sources (shipped in the package beside dist/). */
+export function nativeEngineSources(): string {
+  return path.join(blupipeRoot(), 'native', 'engine');
+}
+
+/** Cache key: a hash of binding.gyp and every source file, so an edited kernel is never served stale. */
+export function nativeEngineKey(sources = nativeEngineSources()): string | null {
+  if (!existsSync(path.join(sources, 'binding.gyp'))) return null;
+  const hash = createHash('sha256');
+  const files = ['binding.gyp', ...readdirSync(path.join(sources, 'src')).sort().map((f) => path.join('src', f))];
+  for (const f of files) hash.update(f).update('\0').update(readFileSync(path.join(sources, f))).update('\0');
+  return `blu-engine-${hash.digest('hex').slice(0, 16)}-napi${process.versions.napi ?? '0'}-${process.platform}-${process.arch}`;
+}
+
+/** Where the compiled addon of these sources lives in the per-user cache. */
+export function nativeEngineCacheFile(env: Env, sources = nativeEngineSources()): string | null {
+  const key = nativeEngineKey(sources);
+  return key === null ? null : path.join(nativeCache(env).addons, key, ADDON_FILE);
+}
+
+export type NativeEngineBuild = 'cached' | 'compiled';
+
+/**
+ * Compiles the addon into the cache unless it is there. Builds in a temporary copy of the
+ * sources, so an installed package directory stays untouched (and may be read-only).
+ */
+export async function buildNativeEngine(env: Env): Promise<Result<{ readonly file: string; readonly how: NativeEngineBuild }, string>> {
+  const sources = nativeEngineSources();
+  const target = nativeEngineCacheFile(env, sources);
+  if (target === null) return err(`the engine's C++ sources are missing (${sources})`);
+  if (existsSync(target)) return ok({ file: target, how: 'cached' });
+  const tools = findToolchain(env);
+  // The toolchain check is the TensorFlow build's; its message names that build.
+  if (!tools.ok) return err(`${tools.error.message.replace("tfjs-node's binding", 'the native engine')} (${tools.error.fix.replace(/, then run:.*$/, '')})`);
+  const work = await mkdtemp(path.join(os.tmpdir(), 'blu-engine-build-'));
+  try {
+    await cp(sources, work, { recursive: true, filter: (f) => !f.includes(`${path.sep}build`) });
+    const args = [tools.value.nodeGyp, 'rebuild'];
+    if (tools.value.nodeDir !== null) args.push(`--nodedir=${tools.value.nodeDir}`);
+    const result = await execa(process.execPath, args, { cwd: work, env, extendEnv: false, reject: false, all: true });
+    const built = path.join(work, 'build', 'Release', ADDON_FILE);
+    if (result.exitCode !== 0 || !existsSync(built)) {
+      return err(`node-gyp exit ${result.exitCode ?? 'signal'}: ${lastLines(result.all ?? '', 3).join(' | ')}`);
+    }
+    await mkdir(path.dirname(target), { recursive: true });
+    const staging = `${target}.partial-${process.pid}`;
+    await copyFile(built, staging);
+    await rename(staging, target);
+    return ok({ file: target, how: 'compiled' });
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,154 @@
+import * as tf from '@tensorflow/tfjs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import v8 from 'node:v8';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { codeRanks, maxPool2 } from '../../../src/ml/engine/bitmaps.js';
+import { runEngineLogits } from '../../../src/ml/engine/forward.js';
+import { loadNativeKernels, nativeAddonFile, nativeEngineInfo, type NativeIsa } from '../../../src/ml/engine/native.js';
+import { referenceKernels } from '../../../src/ml/engine/reference.js';
+import { lexicographicRanks, loadWasmKernels, type WasmKernels } from '../../../src/ml/engine/wasm.js';
+import { buildBluNet } from '../../../src/ml/models/index.js';
+import { useTestBackend } from '../models/setup-backend.js';
+import { trainSupervised } from '../../../src/ml/train/index.js';
+import { hasData } from '../data/data-dir.js';
+import { realCrops } from '../train/real-crops.js';
+import { bluNetCases, expectMatchesReference, packedEngine, perturb, simulate, zeroSignModel } from './fixtures.js';
+
+// Mandatory wherever the addon is built (npm ci builds it when a compiler is present); skipped
+// with the reason otherwise, since the wasm engine is then what runs.
+const addon = nativeAddonFile(process.env);
+// The wasm FMA build is the native FMA paths' bit-for-bit twin; Node 20 needs this flag for it (fma.test.ts).
+v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+if (!addon.ok) console.warn(`native engine tests skipped: ${addon.error.message}`);
+
+/** Every instruction set this CPU runs: the best first, then the narrower paths it can also take. */
+function isasHere(): Exclude<NativeIsa, 'auto'>[] {
+  const info = nativeEngineInfo();
+  if (!info.ok) return [];
+  const order: Exclude<NativeIsa, 'auto'>[] = ['avx512', 'avx2', 'portable'];
+  return order.slice(order.indexOf(info.value.best as Exclude<NativeIsa, 'auto'>));
+}
+
+describe.skipIf(!addon.ok)('native engine kernels', () => {
+  let dir: string;
+  const kernels = new Map<string, WasmKernels>();
+  let wasm: WasmKernels;
+  let wasmFma: WasmKernels;
+  const load = async (isa: NativeIsa, threads: number) => {
+    const loaded = await loadNativeKernels({ isa, threads });
+    if (!loaded.ok) throw new Error(loaded.error.message);
+    return loaded.value;
+  };
+  beforeAll(async () => {
+    await useTestBackend();
+    dir = await mkdtemp(path.join(os.tmpdir(), 'blu-engine-native-'));
+    for (const isa of isasHere()) {
+      kernels.set(`${isa}/1`, await load(isa, 1));
+      kernels.set(`${isa}/2`, await load(isa, 2));
+    }
+    const [w, f] = await Promise.all([loadWasmKernels({ threads: 1, fma: false }), loadWasmKernels({ threads: 1, fma: true })]);
+    if (!w.ok || !f.ok) throw new Error(`wasm engine: ${w.ok ? '' : w.error.message} ${f.ok ? '' : f.error.message}`);
+    [wasm, wasmFma] = [w.value, f.value];
+  });
+  afterAll(async () => {
+    await Promise.all([wasm.close(), wasmFma.close()]);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('runs on this CPU with its best instruction set by default', async () => {
+    expect(isasHere().length).toBeGreaterThan(0);
+    const auto = await load('auto', 1);
+    expect(auto.name).toBe(kernels.get(`${isasHere()[0]}/1`)?.name);
+  });
+
+  for (const c of bluNetCases) {
+    it(`equals the TypeScript reference, the simulation and the wasm engine on ${c.label}, on every instruction set and 1–2 threads`, async () => {
+      for (const [key, k] of kernels) {
+        const { engine, input, logits } = await expectMatchesReference(k, c, dir, 1e-4).catch((e: unknown) => {
+          throw new Error(`${key}: ${e instanceof Error ? e.message : String(e)}`);
+        });
+        const fromWasm = runEngineLogits(engine, wasm, input);
+        logits.forEach((v, i) => expect(v > 0, `${key} pixel ${i}`).toBe((fromWasm[i] as number) > 0));
+      }
+    });
+  }
+
+  it('gives the same bits on 1 and 2 threads, and handles exact-zero signs in weights and activations', async () => {
+    for (const weightZeros of [true, false]) {
+      const { model, image } = zeroSignModel(weightZeros);
+      const engine = await packedEngine(model, path.join(dir, `zeros-${weightZeros}.blupack`));
+      const input = { height: 8, width: 10, pixels: image };
+      const ref = runEngineLogits(engine, referenceKernels, input);
+      for (const isa of isasHere()) {
+        const one = runEngineLogits(engine, kernels.get(`${isa}/1`) as WasmKernels, input);
+        expect(Array.from(runEngineLogits(engine, kernels.get(`${isa}/2`) as WasmKernels, input))).toEqual(Array.from(one));
+        one.forEach((v, i) => expect(Math.abs(v - (ref[i] as number)) / Math.max(1, Math.abs(ref[i] as number))).toBeLessThan(1e-4));
+      }
+      model.dispose();
+    }
+  });
+
+  it('max-pool equals the reference, with and without zeros', () => {
+    let seed = 7;
+    const next = () => (seed = (seed * 16807) % 2147483647);
+    const [height, width, words] = [9, 11, 2];
+    for (const gammas of [Float32Array.of(0.61, 0.3, 0.2), Float32Array.of(0.4, 0.3, 0.2)]) {
+      for (const zeros of [false, true]) {
+        const size = 3 * height * width * words;
+        const mask = (i: number) => (i % words === 0 ? 0xffffffff : 0x3ff);
+        const signs = Uint32Array.from({ length: size }, (_, i) => next() & mask(i));
+        const nonzero = zeros ? Uint32Array.from({ length: size }, (_, i) => (next() | next() | 0x10001) & mask(i)) : null;
+        const x = { height, width, groups: [{ channels: 42, words, levels: 3, gammas, signs, nonzero }] };
+        if (!zeros) expect(lexicographicRanks(codeRanks(x.groups[0]!), 3)).toBe((gammas[0] as number) > 0.5);
+        const ref = maxPool2(x);
+        for (const k of kernels.values()) {
+          const fast = k.maxPool?.(x);
+          expect(Array.from(fast?.groups[0]?.signs ?? [])).toEqual(Array.from(ref.groups[0]?.signs ?? []));
+          expect(Array.from(fast?.groups[0]?.nonzero ?? [])).toEqual(Array.from(ref.groups[0]?.nonzero ?? []));
+        }
+      }
+    }
+  });
+
+  it('equals the wasm engine bit for bit on a width-64 BLU-Net at 64×48: portable = plain SIMD, AVX2 and AVX-512 = relaxed-SIMD FMA', async () => {
+    // Width 64 takes the GEMM's 12-pixel × 32-filter tiles and 2-word XNOR patches. The FMA
+    // paths fuse the same multiply-adds in the same order as kernels-fma.wasm; the portable
+    // path fuses none, like kernels.wasm. (Plain vs fused differ by rounding, which can flip a
+    // sign near a threshold: 1 mask pixel of 3072 here.)
+    const model = buildBluNet({ baseFilters: 64, levels: 3 });
+    perturb(model, 31);
+    const engine = await packedEngine(model, path.join(dir, 'w64.blupack'));
+    model.dispose();
+    const input = { height: 64, width: 48, pixels: Float32Array.from(tf.randomUniform([64 * 48], 0, 1, 'float32', 5).dataSync()) };
+    const plain = Array.from(runEngineLogits(engine, wasm, input));
+    const fused = Array.from(runEngineLogits(engine, wasmFma, input));
+    for (const [key, k] of kernels) expect(Array.from(runEngineLogits(engine, k, input)), key).toEqual(key.startsWith('portable') ? plain : fused);
+  });
+
+  it.skipIf(!hasData)('on a BLU-Net trained on real BBBC030 crops: equals its wasm twin bit for bit and the simulation\'s masks on a real 128×128 crop', async () => {
+    const model = buildBluNet({ baseFilters: 8, levels: 3, seed: 4 });
+    const train = await realCrops(['cho21', 'cho22', 'cho23', 'cho24'], 64);
+    const trained = await trainSupervised(model, { train, validation: train }, { epochs: 12, learningRate: 1e-2, lrDecayStartEpoch: 10, batchSize: 4, cropSize: 64, seed: 1, augment: false, bestMetric: 'val_iou' });
+    expect(trained.ok).toBe(true);
+    const engine = await packedEngine(model, path.join(dir, 'trained.blupack'));
+    const [crop] = await realCrops(['cho25'], 128);
+    const input = { height: 128, width: 128, pixels: (crop as { image: Float32Array }).image };
+    const sim = simulate(model, input.pixels, 128, 128);
+    model.dispose();
+    const plain = Array.from(runEngineLogits(engine, wasm, input));
+    const fused = Array.from(runEngineLogits(engine, wasmFma, input));
+    for (const [key, k] of kernels) {
+      const logits = runEngineLogits(engine, k, input);
+      expect(Array.from(logits), key).toEqual(key.startsWith('portable') ? plain : fused);
+      // Masks equal the simulation's except ties (probabilities within 1e-4 of each other).
+      const beyondTies = Array.from(logits).filter((v, i) => {
+        const p = 1 / (1 + Math.exp(-v));
+        const q = sim.probabilities[i] as number;
+        return p > 0.5 !== q > 0.5 && Math.abs(p - q) > 1e-4;
+      });
+      expect(beyondTies.length, key).toBe(0);
+    }
+  }, 180_000);
+});
