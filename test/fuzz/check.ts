@@ -32,7 +32,14 @@ export interface Violation {
   readonly actual?: string;
   readonly detail?: string;
   /** input-drift: the step producing the input and its state in the same plan (null: a source file). */
-  readonly producer?: { readonly id: string; readonly state: string; readonly nondetAncestry: boolean } | null;
+  readonly producer?: {
+    readonly id: string;
+    readonly state: string;
+    /** It or a step it reads from is non-deterministic. */
+    readonly nondetAncestry: boolean;
+    /** The input is (inside) one of its `cache: false` outputs, or one of such a step's upstream. */
+    readonly uncachedAncestry: boolean;
+  } | null;
 }
 
 /**
@@ -155,10 +162,16 @@ function checkConsumed(projectDir: string, scenario: Scenario, inst: Instance, c
       if (rec.param !== wantParam) out.push({ kind: 'param-mismatch', step: inst.id, path: file, expected: wantParam, actual: rec.param });
       for (const input of inst.ins) {
         const consumed = rec.inputs.get(input.path);
-        const now = consumedDigest(path.join(projectDir, input.path), input.dir);
+        const now = consumedDigest(projectDir, input.path, input.dir);
         if (consumed === now) continue;
-        const producer = input.from === null ? null : { id: input.from, state: state.get(input.from)?.state ?? 'unknown', nondetAncestry: nondeterministicUpstream(scenario, input.from) };
-        const detail = producer === null ? 'a source file' : `producer ${producer.id} is ${producer.state}${producer.nondetAncestry ? '; it or a step before it is non-deterministic' : ''}`;
+        const producer = input.from === null ? null : {
+          id: input.from,
+          state: state.get(input.from)?.state ?? 'unknown',
+          nondetAncestry: upstreamHas(scenario, input.from, (i) => i.nondet),
+          uncachedAncestry: upstreamHas(scenario, input.from, (i) => i.outs.some((o) => !o.cache)),
+        };
+        const why = [...(producer?.nondetAncestry ? ['non-deterministic'] : []), ...(producer?.uncachedAncestry ? ['with cache: false outputs'] : [])];
+        const detail = producer === null ? 'a source file' : `producer ${producer.id} is ${producer.state}${why.length > 0 ? `; it or a step before it is ${why.join(' and ')}` : ''}`;
         out.push({ kind: 'input-drift', step: inst.id, path: input.path, expected: consumed ?? 'not recorded', actual: now, detail, producer });
       }
     }
@@ -166,15 +179,15 @@ function checkConsumed(projectDir: string, scenario: Scenario, inst: Instance, c
   return dedupe(out);
 }
 
-/** Whether `id` or any step it (transitively) reads from is non-deterministic. */
-function nondeterministicUpstream(scenario: Scenario, id: string): boolean {
+/** Whether `id` or any step it (transitively) reads from has a property. */
+function upstreamHas(scenario: Scenario, id: string, has: (i: Instance) => boolean): boolean {
   const byId = new Map(scenario.instances.map((i) => [i.id, i]));
   const seen = new Set<string>();
   const visit = (at: string): boolean => {
     if (seen.has(at)) return false;
     seen.add(at);
     const inst = byId.get(at);
-    return inst !== undefined && (inst.nondet || inst.ins.some((i) => i.from !== null && visit(i.from)));
+    return inst !== undefined && (has(inst) || inst.ins.some((i) => i.from !== null && visit(i.from)));
   };
   return visit(id);
 }

@@ -1,8 +1,7 @@
 /**
  * The harness's own view of workspace bytes, computed without the runtime's code: the digests the
- * step script records (sha256sum of a file; of `find . -type f | sort | xargs sha256sum` for a
- * directory) and the hashes a lock file records (blob SHA-256; the directory manifest of
- * docs: sorted {executable, hash, path, size} as canonical JSON).
+ * step script records (see STEP_SH) and the hashes a lock file records (a file's SHA-256; for a
+ * directory, of its manifest: {executable, hash, path, size} per file, sorted by path, as canonical JSON).
  */
 import { createHash } from 'node:crypto';
 import { lstatSync, readFileSync, readdirSync } from 'node:fs';
@@ -45,15 +44,21 @@ function kindOf(abs: string): 'file' | 'dir' | 'missing' {
   }
 }
 
-/** What the step script records for an input: `sha256sum` of a file, or of its directory listing. */
-export function consumedDigest(abs: string, dir: boolean): Digest {
+/**
+ * What the step script records for an input: `sha256sum` of a file; for a directory, `sha256sum` of
+ * the lines `sha256sum DIR/* DIR/*\/*` prints (files one level down in C order, then two levels down).
+ */
+export function consumedDigest(projectDir: string, rel: string, dir: boolean): Digest {
+  const abs = path.join(projectDir, rel);
   const kind = kindOf(abs);
   if (kind !== (dir ? 'dir' : 'file')) return MISSING;
   if (!dir) return sha256(readFileSync(abs));
-  const lines = filesUnder(abs)
-    .map((f) => ({ name: `./${f.rel}`, hash: f.hash }))
-    .sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0))
-    .map((f) => `${f.hash}  ${f.name}\n`);
+  const byName = (x: string, y: string): number => (x < y ? -1 : x > y ? 1 : 0);
+  const level1 = readdirSync(abs).sort(byName).map((n) => `${rel}/${n}`);
+  const level2 = level1.filter((p) => kindOf(path.join(projectDir, p)) === 'dir').flatMap((p) => readdirSync(path.join(projectDir, p)).map((n) => `${p}/${n}`)).sort(byName);
+  const lines = [...level1, ...level2]
+    .filter((p) => kindOf(path.join(projectDir, p)) === 'file')
+    .map((p) => `${sha256(readFileSync(path.join(projectDir, p)))}  ${p}\n`);
   return sha256(lines.join(''));
 }
 

@@ -53,7 +53,7 @@ export interface CliRun {
   readonly hung: boolean;
 }
 
-const HANG_MS = 180_000;
+const HANG_MS = 120_000;
 const MAX_CAPTURE = 4 << 20;
 
 /**

@@ -160,31 +160,44 @@ function pipelineYaml(drafts: readonly StepDraft[], ctlDir: string): string {
  * The command every step runs (through the pipeline's argv: `sh tools/step.sh ID NONDET PARAM CTL
  * DELAY ARGS…`, no shell string). It hashes each input as it reads it and writes that record into
  * every output, so the outputs say what they were made from. `$CTL/fail-ID` makes it fail after a
- * partial write (a failure the runtime must not commit).
+ * partial write (a failure the runtime must not commit). Few processes per step (one sha256sum for
+ * all file inputs, two per directory input, one mkdir): the fuzzer runs hundreds of thousands of them.
+ * A directory's digest is the sha256sum of `sha256sum DIR/* DIR/*\/*` (C order; see digest.ts).
  */
 export const STEP_SH = `set -eu
+export LC_ALL=C
 id=$1; nondet=$2; param=$3; ctl=$4; delay=$5; shift 5
 nl='
 '
 rec="step $id\${nl}param $param\${nl}"
-if [ "$nondet" = 1 ]; then rec="\${rec}nonce $(od -An -N8 -tx8 /dev/urandom | tr -d ' ')\${nl}"; fi
+if [ "$nondet" = 1 ]; then n=$(od -An -N8 -tx8 /dev/urandom); rec="\${rec}nonce \${n##* }\${nl}"; fi
+files=''; dirs=''
 for a in "$@"; do
   case $a in
-    in:*) p=\${a#in:}; [ -f "$p" ] || { echo "missing input $p" >&2; exit 4; }
-      d=$(sha256sum < "$p"); rec="\${rec}in $p \${d%% *}\${nl}" ;;
+    in:*) p=\${a#in:}; [ -f "$p" ] || { echo "missing input $p" >&2; exit 4; }; files="$files $p" ;;
     ind:*) p=\${a#ind:}; [ -d "$p" ] || { echo "missing input $p" >&2; exit 4; }
-      d=$(cd "$p" && find . -type f | LC_ALL=C sort | xargs -r sha256sum | sha256sum); rec="\${rec}in $p \${d%% *}\${nl}" ;;
+      d=$(sha256sum "$p"/* "$p"/*/* 2>/dev/null | sha256sum); rec="\${rec}in $p \${d%% *}\${nl}" ;;
+    out:*) p=\${a#out:}; dirs="$dirs \${p%/*}" ;;
+    dir:*) p=\${a#dir:}; dirs="$dirs $p/sub" ;;
   esac
 done
+if [ -n "$files" ]; then
+  sums=$(sha256sum $files)
+  while read -r h p; do rec="\${rec}in $p $h\${nl}"; done <<SUMS
+$sums
+SUMS
+fi
 [ "$delay" = 0 ] || sleep "$delay"
 if [ -e "$ctl/fail-$id" ]; then
   for a in "$@"; do case $a in out:*) p=\${a#out:}; mkdir -p "\${p%/*}"; printf 'partial\\n' > "$p"; break ;; esac; done
   echo "failing on purpose" >&2; exit 3
 fi
+for a in "$@"; do case $a in dir:*) rm -rf "\${a#dir:}" ;; esac; done
+mkdir -p $dirs
 for a in "$@"; do
   case $a in
-    out:*) p=\${a#out:}; mkdir -p "\${p%/*}"; printf '%s' "$rec" > "$p" ;;
-    dir:*) p=\${a#dir:}; rm -rf "$p"; mkdir -p "$p/sub"; printf '%s' "$rec" > "$p/f0.txt"; printf '%sextra\\n' "$rec" > "$p/sub/f1.txt" ;;
+    out:*) printf '%s' "$rec" > "\${a#out:}" ;;
+    dir:*) p=\${a#dir:}; printf '%s' "$rec" > "$p/f0.txt"; printf '%sextra\\n' "$rec" > "$p/sub/f1.txt" ;;
   esac
 done
 `;

@@ -4,10 +4,12 @@
  * Prints a reproducer per violation and the totals; exits 1 when it found any.
  */
 import { parseArgs } from 'node:util';
-import { describeSwitches, describeViolation, runSession, switchesFrom } from './session.js';
+import { createWriteStream } from 'node:fs';
+import { describeSwitches, describeViolation, labelOf, runSession, switchesFrom } from './session.js';
 
 const USAGE = `usage: npm run fuzz:runtime -- [--scenarios N] [--seed S] [--max-steps M] [--minutes T] [--replay SEED] [--keep] [--parallel P]
-  [--no-nondeterminism] [--no-uncached-outputs] [--tolerate-stale-upstream] [--tolerate-lock-after-concurrent] [--show N]
+  [--show N (reproducers printed per kind, default 3)] [--log FILE (every violation as a JSON line)]
+  [--no-nondeterminism] [--no-uncached-outputs] [--tolerate-stale-upstream] [--tolerate-lock-after-concurrent]
   Each of the last four also has an environment variable (what the CI variant sets until the runtime is fixed):
   FUZZ_NONDETERMINISM=0, FUZZ_UNCACHED_OUTPUTS=0, FUZZ_STALE_UPSTREAM_DRIFT=tolerate, FUZZ_LOCK_AFTER_CONCURRENT=tolerate.`;
 
@@ -28,7 +30,7 @@ async function main(): Promise<number> {
       options: {
         scenarios: { type: 'string' }, seed: { type: 'string' }, 'max-steps': { type: 'string' }, minutes: { type: 'string' },
         replay: { type: 'string' }, keep: { type: 'boolean' }, 'no-nondeterminism': { type: 'boolean' },
-        'tolerate-stale-upstream': { type: 'boolean' }, 'no-uncached-outputs': { type: 'boolean' }, 'tolerate-lock-after-concurrent': { type: 'boolean' }, show: { type: 'string' }, parallel: { type: 'string' }, help: { type: 'boolean' },
+        'tolerate-stale-upstream': { type: 'boolean' }, 'no-uncached-outputs': { type: 'boolean' }, 'tolerate-lock-after-concurrent': { type: 'boolean' }, show: { type: 'string' }, log: { type: 'string' }, parallel: { type: 'string' }, help: { type: 'boolean' },
       },
     }).values;
   } catch (error) {
@@ -37,7 +39,7 @@ async function main(): Promise<number> {
   }
   if (parsed.help) return (process.stdout.write(`${USAGE}\n`), 0);
   const seed = int(parsed.seed, 1, 'seed');
-  const show = int(parsed.show, 20, 'show');
+  const show = int(parsed.show, 3, 'show');
   const options = {
     ...switchesFrom(parsed, process.env),
     seed,
@@ -49,15 +51,22 @@ async function main(): Promise<number> {
     parallel: Math.max(1, int(parsed.parallel, 1, 'parallel')),
   };
   process.stdout.write(`fuzz: seed ${seed}, up to ${options.replay === null ? options.scenarios : 1} scenarios of 10–${options.maxSteps} steps; ${describeSwitches(options)}\n`);
-  let shown = 0;
+  const shown = new Map<string, number>();
+  const log = parsed.log === undefined ? null : createWriteStream(parsed.log);
   const totals = await runSession({
     ...options,
     onScenario: (i, r) => {
-      for (const v of r.violations) if (shown++ < show) process.stdout.write(`\n[scenario ${i}] ${describeViolation(v)}\n`);
+      for (const v of r.violations) {
+        log?.write(`${JSON.stringify({ scenario: i, label: labelOf(v), ...v })}\n`);
+        const n = (shown.get(labelOf(v)) ?? 0) + 1;
+        shown.set(labelOf(v), n);
+        if (n <= show) process.stdout.write(`\n[scenario ${i}] ${describeViolation(v)}\n`);
+      }
       if (r.keptAt && r.violations.length > 0) process.stdout.write(`[scenario ${i}] project kept at ${r.keptAt}\n`);
       if ((i + 1) % 25 === 0) process.stdout.write(`fuzz: ${i + 1} scenarios…\n`);
     },
   });
+  log?.end();
   const minutes = totals.wallMs / 60_000;
   process.stdout.write([
     '',

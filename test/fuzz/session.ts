@@ -86,7 +86,8 @@ export function describeSwitches(s: Switches): string {
 export function labelOf(v: FoundViolation): string {
   if (v.kind !== 'input-drift') return v.kind;
   if (!v.producer) return 'input-drift (source file)';
-  return `input-drift (producer ${v.producer.state === 'fresh' ? 'fresh' : 'not fresh'}, ${v.producer.nondetAncestry ? 'non-deterministic' : 'deterministic'} upstream)`;
+  const upstream = [...(v.producer.nondetAncestry ? ['non-deterministic'] : []), ...(v.producer.uncachedAncestry ? ['cache: false outputs'] : [])];
+  return `input-drift (producer ${v.producer.state === 'fresh' ? 'fresh' : 'not fresh'}; upstream: ${upstream.length > 0 ? upstream.join(', ') : 'deterministic, cached'})`;
 }
 
 /** A reproducer for one violation: the scenario's seed, what was done, which step, expected vs actual. */
