@@ -31,6 +31,8 @@ export interface Violation {
   readonly expected?: string;
   readonly actual?: string;
   readonly detail?: string;
+  /** Found in the record of one of the step's own `cache: false` outputs (which the runtime does not hash). */
+  readonly inUncachedOutput?: boolean;
   /** input-drift: the step producing the input and its state in the same plan (null: a source file). */
   readonly producer?: {
     readonly id: string;
@@ -152,14 +154,15 @@ function checkConsumed(projectDir: string, scenario: Scenario, inst: Instance, c
   const out: Violation[] = [];
   const wantParam = inst.param === null ? '-' : `p=${config[inst.param]}`;
   for (const o of inst.outs) {
+    const mark = o.cache ? {} : { inUncachedOutput: true };
     const files = o.dir ? [`${o.path}/f0.txt`, `${o.path}/sub/f1.txt`] : [o.path];
     for (const file of files) {
       const rec = readRecord(path.join(projectDir, file));
       if (rec === undefined || rec.step !== inst.id) {
-        out.push({ kind: 'foreign-output', step: inst.id, path: file, detail: rec === undefined ? 'missing or not a step record' : `written by ${rec.step}` });
+        out.push({ ...mark, kind: 'foreign-output', step: inst.id, path: file, detail: rec === undefined ? 'missing or not a step record' : `written by ${rec.step}` });
         continue;
       }
-      if (rec.param !== wantParam) out.push({ kind: 'param-mismatch', step: inst.id, path: file, expected: wantParam, actual: rec.param });
+      if (rec.param !== wantParam) out.push({ ...mark, kind: 'param-mismatch', step: inst.id, path: file, expected: wantParam, actual: rec.param });
       for (const input of inst.ins) {
         const consumed = rec.inputs.get(input.path);
         const now = consumedDigest(projectDir, input.path, input.dir);
@@ -172,7 +175,7 @@ function checkConsumed(projectDir: string, scenario: Scenario, inst: Instance, c
         };
         const why = [...(producer?.nondetAncestry ? ['non-deterministic'] : []), ...(producer?.uncachedAncestry ? ['with cache: false outputs'] : [])];
         const detail = producer === null ? 'a source file' : `producer ${producer.id} is ${producer.state}${why.length > 0 ? `; it or a step before it is ${why.join(' and ')}` : ''}`;
-        out.push({ kind: 'input-drift', step: inst.id, path: input.path, expected: consumed ?? 'not recorded', actual: now, detail, producer });
+        out.push({ ...mark, kind: 'input-drift', step: inst.id, path: input.path, expected: consumed ?? 'not recorded', actual: now, detail, producer });
       }
     }
   }

@@ -84,6 +84,7 @@ export function describeSwitches(s: Switches): string {
 
 /** Input drift is split by cause: behind a source file, a stale producer, or a fresh one; and whether non-determinism is upstream. */
 export function labelOf(v: FoundViolation): string {
+  if (v.inUncachedOutput) return `${v.kind} (in a cache: false output of the step)`;
   if (v.kind !== 'input-drift') return v.kind;
   if (!v.producer) return 'input-drift (source file)';
   const upstream = [...(v.producer.nondetAncestry ? ['non-deterministic'] : []), ...(v.producer.uncachedAncestry ? ['cache: false outputs'] : [])];
