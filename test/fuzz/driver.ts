@@ -53,14 +53,15 @@ export interface CliRun {
   readonly hung: boolean;
 }
 
-const HANG_MS = 120_000;
 const MAX_CAPTURE = 4 << 20;
 
 /**
  * Runs `blu-pipe run …` as a child process in its own process group. With `killAfterMs`, SIGKILLs the
  * runner (only it, as an OOM killer would) after that delay, then waits for what it had started to end.
+ * A run still going after `hangMs` is killed with its process group and reported as hung.
  */
-export function cliRun(cwd: string, args: readonly string[], env: Readonly<Record<string, string>>, killAfterMs?: number): Promise<CliRun> {
+export function cliRun(cwd: string, args: readonly string[], env: Readonly<Record<string, string>>, options: { readonly hangMs: number; readonly killAfterMs?: number }): Promise<CliRun> {
+  const { hangMs, killAfterMs } = options;
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [cliEntry(), 'run', ...args], { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env } });
     let stdout = '';
@@ -76,7 +77,7 @@ export function cliRun(cwd: string, args: readonly string[], env: Readonly<Recor
     const hang = setTimeout(() => {
       hung = true;
       killGroup(child.pid);
-    }, HANG_MS);
+    }, hangMs);
     child.on('close', (code, signal) => {
       clearTimeout(hang);
       if (killer) clearTimeout(killer);

@@ -31,7 +31,7 @@ beforeAll(() => {
 describe('runtime fuzzer, short seeded variant', () => {
   it('finds no violation in 4 random scenarios (seed 20261204)', async () => {
     const switches = switchesFrom({}, { ...KNOWN_ISSUES_OFF, ...pick(process.env, Object.keys(KNOWN_ISSUES_OFF)) });
-    const totals = await runSession({ ...switches, seed: 20261204, scenarios: 4, maxSteps: 20, budgetMs: Infinity, replay: null, parallel: 1, keepFailed: false });
+    const totals = await runSession({ ...switches, seed: 20261204, scenarios: 4, maxSteps: 20, budgetMs: Infinity, replay: null, parallel: 1, keepFailed: false, hangMs: 30_000 });
     expect(totals.scenarios).toBe(4);
     expect(totals.freshChecked).toBeGreaterThan(0);
     expect(totals.violations.map(describeViolation)).toEqual([]);
@@ -59,7 +59,7 @@ describe('the checker', () => {
       sources: [],
       instances: [{ id: 't', step: 't', nondet: false, param: null, alwaysRuns: false, ins: [{ path: 'data/src0.txt', dir: false, from: null }], outs: [{ path: 'out/t.txt', dir: false, cache: true, persist: false }] }],
     };
-    expect((await cliRun(project, [PIPELINE_FILE, '--no-track'], {})).code).toBe(0);
+    expect((await cliRun(project, [PIPELINE_FILE, '--no-track'], {}, { hangMs: 30_000 })).code).toBe(0);
     const strict = { tolerateStaleUpstreamDrift: false, tolerateLockAfterConcurrent: false };
     const first = await checkInvariant(project, scenario, DEFAULT_CONFIG, strict, { fullRun: true, afterConcurrent: false });
     expect(first.violations).toEqual([expect.objectContaining({ kind: 'input-drift', step: 't', path: 'data/src0.txt', expected: '0'.repeat(64) })]);

@@ -9,6 +9,7 @@ import { describeSwitches, describeViolation, labelOf, runSession, switchesFrom 
 
 const USAGE = `usage: npm run fuzz:runtime -- [--scenarios N] [--seed S] [--max-steps M] [--minutes T] [--replay SEED] [--keep] [--parallel P]
   [--show N (reproducers printed per kind, default 3)] [--log FILE (every violation as a JSON line)]
+  [--hang-seconds S (a run still going after S seconds is a violation; default 120)]
   [--no-nondeterminism] [--no-uncached-outputs] [--tolerate-stale-upstream] [--tolerate-lock-after-concurrent]
   Each of the last four also has an environment variable (what the CI variant sets until the runtime is fixed):
   FUZZ_NONDETERMINISM=0, FUZZ_UNCACHED_OUTPUTS=0, FUZZ_STALE_UPSTREAM_DRIFT=tolerate, FUZZ_LOCK_AFTER_CONCURRENT=tolerate.`;
@@ -30,7 +31,7 @@ async function main(): Promise<number> {
       options: {
         scenarios: { type: 'string' }, seed: { type: 'string' }, 'max-steps': { type: 'string' }, minutes: { type: 'string' },
         replay: { type: 'string' }, keep: { type: 'boolean' }, 'no-nondeterminism': { type: 'boolean' },
-        'tolerate-stale-upstream': { type: 'boolean' }, 'no-uncached-outputs': { type: 'boolean' }, 'tolerate-lock-after-concurrent': { type: 'boolean' }, show: { type: 'string' }, log: { type: 'string' }, parallel: { type: 'string' }, help: { type: 'boolean' },
+        'tolerate-stale-upstream': { type: 'boolean' }, 'no-uncached-outputs': { type: 'boolean' }, 'tolerate-lock-after-concurrent': { type: 'boolean' }, show: { type: 'string' }, 'hang-seconds': { type: 'string' }, log: { type: 'string' }, parallel: { type: 'string' }, help: { type: 'boolean' },
       },
     }).values;
   } catch (error) {
@@ -48,6 +49,7 @@ async function main(): Promise<number> {
     budgetMs: parsed.minutes === undefined ? Infinity : int(parsed.minutes, 0, 'minutes') * 60_000,
     replay: parsed.replay === undefined ? null : int(parsed.replay, 0, 'replay'),
     keepFailed: parsed.keep === true,
+    hangMs: int(parsed['hang-seconds'], 120, 'hang-seconds') * 1000,
     parallel: Math.max(1, int(parsed.parallel, 1, 'parallel')),
   };
   process.stdout.write(`fuzz: seed ${seed}, up to ${options.replay === null ? options.scenarios : 1} scenarios of 10–${options.maxSteps} steps; ${describeSwitches(options)}\n`);

@@ -18,6 +18,8 @@ import { Rng } from './rng.js';
 export interface ScenarioOptions extends FuzzOptions, CheckOptions {
   /** Keep the temp directory of a scenario that found a violation. */
   readonly keepFailed: boolean;
+  /** A run still going after this long is a violation (`hang`). */
+  readonly hangMs: number;
 }
 
 export interface FoundViolation extends Violation {
@@ -78,7 +80,7 @@ class Ctx {
 
   add(vs: readonly Violation[], config: Config = this.config): void {
     for (const v of vs) {
-      const id = `${v.kind} ${v.step ?? ''} ${v.path ?? ''} ${v.kind === 'cache-corrupt' || v.kind === 'exit-code' || v.kind === 'crash' ? this.trace.length : ''}`;
+      const id = `${v.kind} ${v.step ?? ''} ${v.path ?? ''} ${v.kind === 'cache-corrupt' || v.kind === 'exit-code' || v.kind === 'crash' || v.kind === 'hang' ? `${this.trace.length} ${v.detail ?? ''}` : ''}`;
       if (this.reported.has(id)) continue;
       this.reported.add(id);
       this.violations.push({ ...v, seed: this.seed, trace: [...this.trace], config });
@@ -179,7 +181,7 @@ async function plainRun(ctx: Ctx, what: string, targets: readonly string[], extr
   const { args, env, label } = runArgs(ctx, ctx.config, [...targets, ...extra]);
   ctx.note(`${what}: ${label}`);
   const started = Date.now();
-  const r = await cliRun(ctx.project, args, env);
+  const r = await cliRun(ctx.project, args, env, { hangMs: ctx.options.hangMs });
   ctx.runs++;
   ctx.lastRunMs = Date.now() - started;
   if (expectExit(ctx, r, new Set())) await checkAll(ctx, ctx.config, targets.length === 0 && extra.length === 0);
@@ -197,7 +199,7 @@ async function killedRun(ctx: Ctx): Promise<void> {
   const force = ctx.rng.chance(0.5) ? ['--force', ...randomTargets(ctx)] : [];
   const { args, env, label } = runArgs(ctx, ctx.config, force);
   ctx.note(`SIGKILL after ${after} ms: ${label}`);
-  const r = await cliRun(ctx.project, args, env, after);
+  const r = await cliRun(ctx.project, args, env, { hangMs: ctx.options.hangMs, killAfterMs: after });
   ctx.runs++;
   if (r.killed) {
     ctx.kills++;
@@ -215,7 +217,7 @@ async function concurrentRuns(ctx: Ctx): Promise<void> {
   const configs = [ctx.config, other];
   const runs = configs.map((c) => runArgs(ctx, c, ctx.rng.chance(0.8) ? [] : randomTargets(ctx)));
   ctx.note(`concurrently: ${runs.map((r) => r.label).join(' | ')}`);
-  const results = await Promise.all(runs.map((r) => cliRun(ctx.project, r.args, r.env)));
+  const results = await Promise.all(runs.map((r) => cliRun(ctx.project, r.args, r.env, { hangMs: ctx.options.hangMs })));
   ctx.runs += 2;
   ctx.afterConcurrent = true;
   const ok = results.map((r) => expectExit(ctx, r, new Set()));
@@ -232,7 +234,7 @@ async function failingRun(ctx: Ctx): Promise<void> {
   const extra = ctx.rng.chance(0.5) ? ['--force'] : [];
   const { args, env, label } = runArgs(ctx, ctx.config, [...targets, ...extra]);
   ctx.note(`fail ${victim} on purpose: ${label}`);
-  const r = await cliRun(ctx.project, args, env);
+  const r = await cliRun(ctx.project, args, env, { hangMs: ctx.options.hangMs });
   ctx.runs++;
   rmSync(marker, { force: true });
   if (expectExit(ctx, r, new Set([victim]))) await checkAll(ctx, ctx.config, false);
@@ -242,7 +244,7 @@ async function failingRun(ctx: Ctx): Promise<void> {
 function expectExit(ctx: Ctx, r: CliRun, mayFail: ReadonlySet<string>): boolean {
   checkCrashLog(ctx);
   if (r.hung) {
-    ctx.add([{ kind: 'hang', detail: `no exit within the time limit; stderr: ${r.stderr.slice(-1500)}` }]);
+    ctx.add([{ kind: 'hang', detail: `no exit within the time limit; stderr: ${r.stderr.slice(-1500)}\nlast events: ${r.stdout.slice(-3000)}` }]);
     return false;
   }
   if (r.code === 0) return true;
