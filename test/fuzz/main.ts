@@ -4,15 +4,16 @@
  * Prints a reproducer per violation and the totals; exits 1 when it found any.
  */
 import { parseArgs } from 'node:util';
-import { createWriteStream } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { describeSwitches, describeViolation, labelOf, runSession, switchesFrom } from './session.js';
 
-const USAGE = `usage: npm run fuzz:runtime -- [--scenarios N] [--seed S] [--max-steps M] [--minutes T] [--replay SEED] [--keep] [--parallel P]
+const USAGE = `usage: npm run fuzz:runtime -- [--scenarios N] [--seed S] [--max-steps M (200)] [--max-actions A (8)] [--minutes T] [--replay SEED] [--keep] [--parallel P]
   [--show N (reproducers printed per kind, default 3)] [--log FILE (every violation as a JSON line)]
   [--hang-seconds S (a run still going after S seconds is a violation; default 120)]
-  [--no-nondeterminism] [--no-uncached-outputs] [--tolerate-stale-upstream] [--tolerate-lock-after-concurrent]
-  Each of the last four also has an environment variable (what the CI variant sets until the runtime is fixed):
-  FUZZ_NONDETERMINISM=0, FUZZ_UNCACHED_OUTPUTS=0, FUZZ_STALE_UPSTREAM_DRIFT=tolerate, FUZZ_LOCK_AFTER_CONCURRENT=tolerate.`;
+  [--no-nondeterminism] [--no-uncached-outputs] [--no-concurrent-runs] [--tolerate-stale-upstream] [--tolerate-lock-after-concurrent]
+  Each of the last five also has an environment variable (what the CI variant sets until the runtime is fixed):
+  FUZZ_NONDETERMINISM=0, FUZZ_UNCACHED_OUTPUTS=0, FUZZ_CONCURRENT_RUNS=0, FUZZ_STALE_UPSTREAM_DRIFT=tolerate,
+  FUZZ_LOCK_AFTER_CONCURRENT=tolerate. A replay needs the same ones (the reproducer lists them).`;
 
 function int(value: string | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
@@ -31,7 +32,7 @@ async function main(): Promise<number> {
       options: {
         scenarios: { type: 'string' }, seed: { type: 'string' }, 'max-steps': { type: 'string' }, minutes: { type: 'string' },
         replay: { type: 'string' }, keep: { type: 'boolean' }, 'no-nondeterminism': { type: 'boolean' },
-        'tolerate-stale-upstream': { type: 'boolean' }, 'no-uncached-outputs': { type: 'boolean' }, 'tolerate-lock-after-concurrent': { type: 'boolean' }, show: { type: 'string' }, 'hang-seconds': { type: 'string' }, log: { type: 'string' }, parallel: { type: 'string' }, help: { type: 'boolean' },
+        'tolerate-stale-upstream': { type: 'boolean' }, 'no-uncached-outputs': { type: 'boolean' }, 'no-concurrent-runs': { type: 'boolean' }, 'tolerate-lock-after-concurrent': { type: 'boolean' }, show: { type: 'string' }, 'hang-seconds': { type: 'string' }, 'max-actions': { type: 'string' }, log: { type: 'string' }, parallel: { type: 'string' }, help: { type: 'boolean' },
       },
     }).values;
   } catch (error) {
@@ -50,25 +51,27 @@ async function main(): Promise<number> {
     replay: parsed.replay === undefined ? null : int(parsed.replay, 0, 'replay'),
     keepFailed: parsed.keep === true,
     hangMs: int(parsed['hang-seconds'], 120, 'hang-seconds') * 1000,
+    maxActions: int(parsed['max-actions'], 8, 'max-actions'),
     parallel: Math.max(1, int(parsed.parallel, 1, 'parallel')),
   };
   process.stdout.write(`fuzz: seed ${seed}, up to ${options.replay === null ? options.scenarios : 1} scenarios of 10–${options.maxSteps} steps; ${describeSwitches(options)}\n`);
   const shown = new Map<string, number>();
-  const log = parsed.log === undefined ? null : createWriteStream(parsed.log);
+  // Synchronous writes: the process exits right after the last scenario.
+  const logFile = parsed.log;
+  if (logFile !== undefined) writeFileSync(logFile, '');
   const totals = await runSession({
     ...options,
     onScenario: (i, r) => {
       for (const v of r.violations) {
-        log?.write(`${JSON.stringify({ scenario: i, label: labelOf(v), ...v })}\n`);
+        if (logFile !== undefined) appendFileSync(logFile, `${JSON.stringify({ scenario: i, label: labelOf(v), ...v })}\n`);
         const n = (shown.get(labelOf(v)) ?? 0) + 1;
         shown.set(labelOf(v), n);
-        if (n <= show) process.stdout.write(`\n[scenario ${i}] ${describeViolation(v)}\n`);
+        if (n <= show) process.stdout.write(`\n[scenario ${i}] ${describeViolation(v, options)}\n`);
       }
       if (r.keptAt && r.violations.length > 0) process.stdout.write(`[scenario ${i}] project kept at ${r.keptAt}\n`);
       if ((i + 1) % 25 === 0) process.stdout.write(`fuzz: ${i + 1} scenarios…\n`);
     },
   });
-  log?.end();
   const minutes = totals.wallMs / 60_000;
   process.stdout.write([
     '',

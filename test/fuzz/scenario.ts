@@ -18,6 +18,8 @@ import { Rng } from './rng.js';
 export interface ScenarioOptions extends FuzzOptions, CheckOptions {
   /** Keep the temp directory of a scenario that found a violation. */
   readonly keepFailed: boolean;
+  /** Most interfering actions between the initial and the final run (at least 3). */
+  readonly maxActions: number;
   /** A run still going after this long is a violation (`hang`). */
   readonly hangMs: number;
 }
@@ -97,7 +99,7 @@ export async function runScenario(seed: number, options: ScenarioOptions): Promi
   let actions = 0;
   try {
     await plainRun(ctx, 'initial run', []);
-    const count = rng.int(3, 8);
+    const count = rng.int(3, Math.max(3, options.maxActions));
     for (let i = 0; i < count; i++, actions++) await act(ctx, rng.weighted(WEIGHTS));
     ctx.config = DEFAULT_CONFIG;
     await plainRun(ctx, 'final run', []);
@@ -137,7 +139,8 @@ async function act(ctx: Ctx, kind: ActionKind): Promise<void> {
       return plainRun(ctx, `set ${setArgs(ctx.config).join(' ')} and run`, rng.chance(0.7) ? [] : randomTargets(ctx));
     }
     case 'kill': return killedRun(ctx);
-    case 'concurrent': return concurrentRuns(ctx);
+    // Switched off, it becomes a plain run: the rest of the scenario draws the same numbers.
+    case 'concurrent': return ctx.options.concurrentRuns ? concurrentRuns(ctx) : plainRun(ctx, 'run (instead of concurrent runs)', []);
     case 'fail': return failingRun(ctx);
     case 'gc': {
       const keep = rng.int(1, 3);

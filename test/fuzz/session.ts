@@ -58,6 +58,7 @@ export async function runSession(options: SessionOptions): Promise<SessionTotals
 
 export interface Switches {
   readonly nondeterminism: boolean;
+  readonly concurrentRuns: boolean;
   readonly uncachedOutputs: boolean;
   readonly tolerateStaleUpstreamDrift: boolean;
   readonly tolerateLockAfterConcurrent: boolean;
@@ -68,6 +69,7 @@ export function switchesFrom(flags: Readonly<Record<string, unknown>>, env: Read
   return {
     nondeterminism: flags['no-nondeterminism'] !== true && env.FUZZ_NONDETERMINISM !== '0',
     uncachedOutputs: flags['no-uncached-outputs'] !== true && env.FUZZ_UNCACHED_OUTPUTS !== '0',
+    concurrentRuns: flags['no-concurrent-runs'] !== true && env.FUZZ_CONCURRENT_RUNS !== '0',
     tolerateStaleUpstreamDrift: flags['tolerate-stale-upstream'] === true || env.FUZZ_STALE_UPSTREAM_DRIFT === 'tolerate',
     tolerateLockAfterConcurrent: flags['tolerate-lock-after-concurrent'] === true || env.FUZZ_LOCK_AFTER_CONCURRENT === 'tolerate',
   };
@@ -77,9 +79,21 @@ export function describeSwitches(s: Switches): string {
   return [
     `non-deterministic steps ${s.nondeterminism ? 'on' : 'off'}`,
     `cache: false outputs ${s.uncachedOutputs ? 'on' : 'off'}`,
+    `concurrent runs ${s.concurrentRuns ? 'on' : 'off'}`,
     `drift behind a stale producer ${s.tolerateStaleUpstreamDrift ? 'tolerated' : 'a violation'}`,
     `lock mismatch after concurrent runs ${s.tolerateLockAfterConcurrent ? 'tolerated' : 'a violation'}`,
   ].join('; ');
+}
+
+/** The flags that give a replay the same switches (the generator's choices depend on them). */
+export function switchFlags(s: Switches): string {
+  return [
+    ...(s.nondeterminism ? [] : ['--no-nondeterminism']),
+    ...(s.uncachedOutputs ? [] : ['--no-uncached-outputs']),
+    ...(s.concurrentRuns ? [] : ['--no-concurrent-runs']),
+    ...(s.tolerateStaleUpstreamDrift ? ['--tolerate-stale-upstream'] : []),
+    ...(s.tolerateLockAfterConcurrent ? ['--tolerate-lock-after-concurrent'] : []),
+  ].map((f) => ` ${f}`).join('');
 }
 
 /** Input drift is split by cause: behind a source file, a stale producer, or a fresh one; and whether non-determinism is upstream. */
@@ -92,9 +106,10 @@ export function labelOf(v: FoundViolation): string {
 }
 
 /** A reproducer for one violation: the scenario's seed, what was done, which step, expected vs actual. */
-export function describeViolation(v: FoundViolation): string {
+export function describeViolation(v: FoundViolation, switches: Switches): string {
   const lines = [
-    `VIOLATION ${v.kind}${v.step ? ` step ${v.step}` : ''}${v.path ? ` path ${v.path}` : ''}  (replay: --replay ${v.seed})`,
+    `VIOLATION ${labelOf(v)}${v.step ? ` step ${v.step}` : ''}${v.path ? ` path ${v.path}` : ''}`,
+    `  replay: npm run fuzz:runtime -- --replay ${v.seed}${switchFlags(switches)} --keep`,
     ...(v.expected !== undefined ? [`  expected ${v.expected}`, `  actual   ${v.actual ?? '?'}`] : []),
     ...(v.detail ? [`  ${v.detail.split('\n').slice(0, 12).join('\n  ')}`] : []),
     `  config ${JSON.stringify(v.config)}; actions:`,
