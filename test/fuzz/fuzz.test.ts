@@ -10,7 +10,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { checkInvariant } from './check.js';
 import { cliEntry, cliRun } from './driver.js';
 import { DEFAULT_CONFIG, PIPELINE_FILE, type Scenario } from './generate.js';
-import { describeViolation, runSession, switchesFrom } from './session.js';
+import { describeViolation, replayFlags, runSession, switchesFrom } from './session.js';
 
 /**
  * Known runtime issues, kept out of CI until they are fixed (each env variable set to the strict value
@@ -40,11 +40,12 @@ beforeAll(() => {
 describe('runtime fuzzer, short seeded variant', () => {
   it('finds no violation in 3 random scenarios (seed 20261204)', async () => {
     const switches = switchesFrom({}, { ...KNOWN_ISSUES_OFF, ...pick(process.env, Object.keys(KNOWN_ISSUES_OFF)) });
-    const totals = await runSession({ ...switches, seed: 20261204, scenarios: 3, maxSteps: 20, maxActions: 6, budgetMs: Infinity, replay: null, parallel: 1, keepFailed: false, hangMs: 30_000 });
+    const options = { ...switches, seed: 20261204, scenarios: 3, maxSteps: 20, maxActions: 6, budgetMs: Infinity, replay: null, parallel: 1, keepFailed: false, hangMs: 30_000 };
+    const totals = await runSession(options);
     expect(totals.scenarios).toBe(3);
     expect(totals.runs).toBeGreaterThan(3 * 3);
     expect(totals.freshChecked).toBeGreaterThan(0);
-    expect(totals.violations.map((v) => describeViolation(v, switches))).toEqual([]);
+    expect(totals.violations.map((v) => describeViolation(v, replayFlags(options)))).toEqual([]);
   }, 120_000);
 });
 

@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { appendFileSync, writeFileSync } from 'node:fs';
-import { describeSwitches, describeViolation, labelOf, runSession, switchesFrom } from './session.js';
+import { describeSwitches, describeViolation, labelOf, replayFlags, runSession, switchesFrom } from './session.js';
 
 const USAGE = `usage: npm run fuzz:runtime -- [--scenarios N] [--seed S] [--max-steps M (200)] [--max-actions A (8)] [--minutes T] [--replay SEED] [--keep] [--parallel P]
   [--show N (reproducers printed per kind, default 3)] [--log FILE (every violation as a JSON line)]
@@ -56,6 +56,7 @@ async function main(): Promise<number> {
   };
   process.stdout.write(`fuzz: seed ${seed}, up to ${options.replay === null ? options.scenarios : 1} scenarios of 10–${options.maxSteps} steps; ${describeSwitches(options)}\n`);
   const shown = new Map<string, number>();
+  const flags = replayFlags(options);
   // Synchronous writes: the process exits right after the last scenario.
   const logFile = parsed.log;
   if (logFile !== undefined) writeFileSync(logFile, '');
@@ -66,7 +67,7 @@ async function main(): Promise<number> {
         if (logFile !== undefined) appendFileSync(logFile, `${JSON.stringify({ scenario: i, label: labelOf(v), ...v })}\n`);
         const n = (shown.get(labelOf(v)) ?? 0) + 1;
         shown.set(labelOf(v), n);
-        if (n <= show) process.stdout.write(`\n[scenario ${i}] ${describeViolation(v, options)}\n`);
+        if (n <= show) process.stdout.write(`\n[scenario ${i}] ${describeViolation(v, flags)}\n`);
       }
       if (r.keptAt && r.violations.length > 0) process.stdout.write(`[scenario ${i}] project kept at ${r.keptAt}\n`);
       if ((i + 1) % 25 === 0) process.stdout.write(`fuzz: ${i + 1} scenarios…\n`);

@@ -85,9 +85,11 @@ export function describeSwitches(s: Switches): string {
   ].join('; ');
 }
 
-/** The flags that give a replay the same switches (the generator's choices depend on them). */
-export function switchFlags(s: Switches): string {
+/** The flags that give a replay the same scenario (the generator's choices depend on them). */
+export function replayFlags(s: Switches & { readonly maxSteps: number; readonly maxActions: number }): string {
   return [
+    `--max-steps ${s.maxSteps}`,
+    `--max-actions ${s.maxActions}`,
     ...(s.nondeterminism ? [] : ['--no-nondeterminism']),
     ...(s.uncachedOutputs ? [] : ['--no-uncached-outputs']),
     ...(s.concurrentRuns ? [] : ['--no-concurrent-runs']),
@@ -106,10 +108,10 @@ export function labelOf(v: FoundViolation): string {
 }
 
 /** A reproducer for one violation: the scenario's seed, what was done, which step, expected vs actual. */
-export function describeViolation(v: FoundViolation, switches: Switches): string {
+export function describeViolation(v: FoundViolation, flags: string): string {
   const lines = [
     `VIOLATION ${labelOf(v)}${v.step ? ` step ${v.step}` : ''}${v.path ? ` path ${v.path}` : ''}`,
-    `  replay: npm run fuzz:runtime -- --replay ${v.seed}${switchFlags(switches)} --keep`,
+    `  replay: npm run fuzz:runtime -- --replay ${v.seed}${flags} --keep`,
     ...(v.expected !== undefined ? [`  expected ${v.expected}`, `  actual   ${v.actual ?? '?'}`] : []),
     ...(v.detail ? [`  ${v.detail.split('\n').slice(0, 12).join('\n  ')}`] : []),
     `  config ${JSON.stringify(v.config)}; actions:`,
