@@ -20,7 +20,12 @@ export default defineConfig({
       { extends: true, test: { name: 'core', include: ['test/**/*.test.ts'], exclude: [ML] } },
       { extends: true, test: { name: 'ml-wasm', include: [ML], env: { BLU_TEST_BACKEND: 'wasm' } } },
       ...(nativeVerified
-        ? [{ extends: true, test: { name: 'ml-native', include: [ML], exclude: WASM_KERNEL_TESTS, env: { BLU_TEST_BACKEND: 'tensorflow' } } }]
+        ? [
+            {
+              extends: true,
+              test: { name: 'ml-native', include: [ML], exclude: WASM_KERNEL_TESTS, env: { BLU_TEST_BACKEND: 'tensorflow' } },
+            },
+          ]
         : []),
     ],
   },

@@ -99,19 +99,37 @@ async function timeRuns(runs: number, warmup: number, once: () => Promise<void>)
 
 function summary({ times, cpuMs }: Timing, runs: number) {
   const medianMs = percentile(times, 50);
-  return { runs, medianMs, p95Ms: percentile(times, 95), minMs: times[0] as number, load: os.loadavg()[0] as number, cpuPerWall: cpuMs / medianMs, cpuMs };
+  return {
+    runs,
+    medianMs,
+    p95Ms: percentile(times, 95),
+    minMs: times[0] as number,
+    load: os.loadavg()[0] as number,
+    cpuPerWall: cpuMs / medianMs,
+    cpuMs,
+  };
 }
 
 /** Child: the packed file on the engine; no tfjs is loaded in this process. */
-async function measurePacked(kind: ModelKind, file: string, size: number, runs: number, warmup: number, threads: number): Promise<Omit<Measurement, 'width'>> {
+async function measurePacked(
+  kind: ModelKind,
+  file: string,
+  size: number,
+  runs: number,
+  warmup: number,
+  threads: number,
+): Promise<Omit<Measurement, 'width'>> {
   const { loadEngineModel, loadWasmKernels, runEngine } = await import('../src/ml/engine/index.js');
   const { loadNativeKernels } = await import('../src/ml/engine/native.js');
   const model = await loadEngineModel(file);
-  const nativeKernels = kind === 'blu_native' || kind === 'blu_native_avx2' ? await loadNativeKernels({ threads, isa: kind === 'blu_native' ? 'auto' : 'avx2' }) : null;
-  const kernels = nativeKernels ?? await loadWasmKernels({ threads, fma: kind === 'blu_packed_fma' });
+  const nativeKernels =
+    kind === 'blu_native' || kind === 'blu_native_avx2'
+      ? await loadNativeKernels({ threads, isa: kind === 'blu_native' ? 'auto' : 'avx2' })
+      : null;
+  const kernels = nativeKernels ?? (await loadWasmKernels({ threads, fma: kind === 'blu_packed_fma' }));
   if (!model.ok || !kernels.ok) throw new Error(!model.ok ? model.error.message : !kernels.ok ? kernels.error.message : '');
   let seed = 1;
-  const pixels = Float32Array.from({ length: size * size }, () => ((seed = (seed * 16807) % 2147483647) / 2147483647));
+  const pixels = Float32Array.from({ length: size * size }, () => (seed = (seed * 16807) % 2147483647) / 2147483647);
   const image = { height: size, width: size, pixels };
   const timing = await timeRuns(runs, warmup, async () => {
     runEngine(model.value, kernels.value, image);
@@ -122,16 +140,25 @@ async function measurePacked(kind: ModelKind, file: string, size: number, runs: 
   const counted = countingKernels(kernels.value);
   runEngine(model.value, counted.kernels, image);
   const stages = native?.profile(false);
-  const detail = native && stages ? {
-    peakFma: native.peak('fma', 5e7), peakXnor: native.peak('xnor', 5e7),
-    stages: Object.fromEntries(Object.entries(stages).map(([k, ns]) => [k, ns / 1e6])),
-    ...counted.split,
-  } : undefined;
+  const detail =
+    native && stages
+      ? {
+          peakFma: native.peak('fma', 5e7),
+          peakXnor: native.peak('xnor', 5e7),
+          stages: Object.fromEntries(Object.entries(stages).map(([k, ns]) => [k, ns / 1e6])),
+          ...counted.split,
+        }
+      : undefined;
   return {
-    model: kind, backend: kernels.value.name.replace(' (AssemblyScript)', '').replace('relaxed-SIMD ', ''), threads: kernels.value.threads, ...summary(timing, runs),
-    weightBytes: model.value.weightBytes + decoded, peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    model: kind,
+    backend: kernels.value.name.replace(' (AssemblyScript)', '').replace('relaxed-SIMD ', ''),
+    threads: kernels.value.threads,
+    ...summary(timing, runs),
+    weightBytes: model.value.weightBytes + decoded,
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
     note: `packed ${model.value.weightBytes} B + decoded fp32 kernels ${decoded} B; engine memory ${kernels.value.memoryBytes()} B; XNOR convs with exact-zero signs (masked kernel) ${kernels.value.maskedConvs()}`,
-    layers: counted.layers, ...(detail ? { native: detail } : {}),
+    layers: counted.layers,
+    ...(detail ? { native: detail } : {}),
   };
 }
 
@@ -182,7 +209,13 @@ function countingKernels(inner: Kernels) {
     },
     ...(inner.maxPool ? { maxPool: (x: X) => timed('max-pool', 0, () => (inner.maxPool as NonNullable<Kernels['maxPool']>)(x)) } : {}),
   };
-  return { kernels, get layers() { return [...rows.values()]; }, split };
+  return {
+    kernels,
+    get layers() {
+      return [...rows.values()];
+    },
+    split,
+  };
 }
 
 /** Multiply-adds of one batch-1 pass of a tfjs model, counted from its conv layers' kernels and output shapes. */
@@ -194,7 +227,7 @@ function countMacs(model: import('@tensorflow/tfjs').LayersModel): number {
     const out = layer.outputShape as number[];
     const outPixels = (out[1] ?? 0) * (out[2] ?? 0);
     const [kernel, second] = weights;
-    if (!kernel || kernel.length !== 4) continue;
+    if (kernel?.length !== 4) continue;
     const [kh, kw, a, b] = kernel as [number, number, number, number];
     if (name === 'Conv2D') macs += outPixels * kh * kw * a * b;
     else if (name === 'Conv2DTranspose') {
@@ -207,7 +240,13 @@ function countMacs(model: import('@tensorflow/tfjs').LayersModel): number {
 }
 
 /** Child: an fp32 model on the best available tfjs backend. */
-async function measureFp32(kind: 'unet' | 'lw_unet', width: number, size: number, runs: number, warmup: number): Promise<Omit<Measurement, 'width'>> {
+async function measureFp32(
+  kind: 'unet' | 'lw_unet',
+  width: number,
+  size: number,
+  runs: number,
+  warmup: number,
+): Promise<Omit<Measurement, 'width'>> {
   const tf = await import('@tensorflow/tfjs');
   const { initBackend } = await import('../src/ml/backend/index.js');
   const { computeThreads } = await import('../src/ml/backend/threads.js');
@@ -224,9 +263,16 @@ async function measureFp32(kind: 'unet' | 'lw_unet', width: number, size: number
   });
   const threads = computeThreads(backend.value.threads, process.env, os.availableParallelism());
   return {
-    model: kind, backend: backend.value.name, threads, ...summary(timing, runs),
-    weightBytes: built.value.countParams() * 4, peakRssBytes: process.resourceUsage().maxRSS * 1024, macs: countMacs(built.value),
-    note: backend.value.native ? `TensorFlow ${backend.value.native.tfVersion}; ${backend.value.native.threads}; oneDNN ${backend.value.native.onednn}` : `simd ${backend.value.simd}`,
+    model: kind,
+    backend: backend.value.name,
+    threads,
+    ...summary(timing, runs),
+    weightBytes: built.value.countParams() * 4,
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    macs: countMacs(built.value),
+    note: backend.value.native
+      ? `TensorFlow ${backend.value.native.tfVersion}; ${backend.value.native.threads}; oneDNN ${backend.value.native.onednn}`
+      : `simd ${backend.value.simd}`,
   };
 }
 
@@ -248,7 +294,11 @@ async function writePacked(width: number, dir: string): Promise<string> {
 }
 
 /** Thread settings native TensorFlow (and oneDNN, should it use OpenMP) reads when it loads. */
-const nativeThreadEnv = (threads: number) => ({ TF_NUM_INTRAOP_THREADS: String(threads), TF_NUM_INTEROP_THREADS: String(threads), OMP_NUM_THREADS: String(threads) });
+const nativeThreadEnv = (threads: number) => ({
+  TF_NUM_INTRAOP_THREADS: String(threads),
+  TF_NUM_INTEROP_THREADS: String(threads),
+  OMP_NUM_THREADS: String(threads),
+});
 
 /** The FMA build needs relaxed SIMD, behind this flag in Node 20 (shipped in Node 22). */
 const RELAXED_SIMD = '--experimental-wasm-relaxed-simd';
@@ -256,7 +306,11 @@ const RELAXED_SIMD = '--experimental-wasm-relaxed-simd';
 function runChild(model: ModelKind, args: string[], threads: number): Measurement | string {
   const env = { ...USER_ENV, ...nativeThreadEnv(threads) };
   const flags = model === 'blu_packed_fma' ? [RELAXED_SIMD] : [];
-  const r = spawnSync(process.execPath, [...flags, SELF, '--one', model, ...args, '--threads', String(threads)], { encoding: 'utf8', maxBuffer: 1 << 24, env });
+  const r = spawnSync(process.execPath, [...flags, SELF, '--one', model, ...args, '--threads', String(threads)], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 24,
+    env,
+  });
   const line = r.stdout.trim().split('\n').pop() ?? '';
   if (r.status !== 0 || !line.startsWith('{')) return `failed (exit ${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`;
   return JSON.parse(line) as Measurement;
@@ -266,16 +320,23 @@ const mib = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
 
 function printWidth(width: number, rows: Measurement[]): void {
   console.log(`\nwidth ${width}:`);
-  console.log('model          backend                               threads  median ms    p95 ms    min ms    cpu ms  cpu/wall  load   weights      peak RSS');
+  console.log(
+    'model          backend                               threads  median ms    p95 ms    min ms    cpu ms  cpu/wall  load   weights      peak RSS',
+  );
   for (const m of rows) {
-    console.log(`${m.model.padEnd(14)} ${m.backend.padEnd(37)} ${String(m.threads).padStart(7)} ${m.medianMs.toFixed(1).padStart(10)} ${m.p95Ms.toFixed(1).padStart(9)} ${m.minMs.toFixed(1).padStart(9)} ${m.cpuMs.toFixed(0).padStart(9)} ${m.cpuPerWall.toFixed(2).padStart(9)} ${m.load.toFixed(1).padStart(5)}   ${mib(m.weightBytes).padEnd(12)} ${mib(m.peakRssBytes)}`);
+    console.log(
+      `${m.model.padEnd(14)} ${m.backend.padEnd(37)} ${String(m.threads).padStart(7)} ${m.medianMs.toFixed(1).padStart(10)} ${m.p95Ms.toFixed(1).padStart(9)} ${m.minMs.toFixed(1).padStart(9)} ${m.cpuMs.toFixed(0).padStart(9)} ${m.cpuPerWall.toFixed(2).padStart(9)} ${m.load.toFixed(1).padStart(5)}   ${mib(m.weightBytes).padEnd(12)} ${mib(m.peakRssBytes)}`,
+    );
   }
   // Speed-ups only between rows with the same thread count.
   for (const threads of [...new Set(rows.map((r) => r.threads))]) {
     const by = (k: ModelKind) => rows.find((r) => r.model === k && r.threads === threads);
     const ratio = (a: ModelKind, b: ModelKind) => {
       const [x, y] = [by(a), by(b)];
-      if (x && y) console.log(`  ${threads} thread(s): ${a} speed-up vs ${b}: ${(y.medianMs / x.medianMs).toFixed(2)}× (median ratio), ${(y.minMs / x.minMs).toFixed(2)}× (min ratio), ${(y.cpuMs / x.cpuMs).toFixed(2)}× (CPU time ratio)`);
+      if (x && y)
+        console.log(
+          `  ${threads} thread(s): ${a} speed-up vs ${b}: ${(y.medianMs / x.medianMs).toFixed(2)}× (median ratio), ${(y.minMs / x.minMs).toFixed(2)}× (min ratio), ${(y.cpuMs / x.cpuMs).toFixed(2)}× (CPU time ratio)`,
+        );
     };
     ratio('blu_native', 'blu_packed');
     ratio('blu_native', 'blu_packed_fma');
@@ -283,9 +344,15 @@ function printWidth(width: number, rows: Measurement[]): void {
     for (const packed of PACKED) for (const k of ['unet', 'lw_unet'] as const) ratio(packed, k);
     for (const k of ['unet', 'lw_unet'] as const) {
       const m = by(k);
-      if (m?.macs) console.log(`  ${threads} thread(s): ${k} ${(m.macs / 1e9).toFixed(1)} G multiply-adds per pass: ${(m.macs / m.medianMs / 1e6).toFixed(1)} G/s`);
+      if (m?.macs)
+        console.log(
+          `  ${threads} thread(s): ${k} ${(m.macs / 1e9).toFixed(1)} G multiply-adds per pass: ${(m.macs / m.medianMs / 1e6).toFixed(1)} G/s`,
+        );
     }
-    printLayers(threads, rows.filter((r) => r.threads === threads && r.layers));
+    printLayers(
+      threads,
+      rows.filter((r) => r.threads === threads && r.layers),
+    );
   }
   for (const m of rows) console.log(`  ${m.model} (${m.threads} thread(s)): ${m.note}`);
 }
@@ -293,14 +360,20 @@ function printWidth(width: number, rows: Measurement[]): void {
 /** Per layer type, each engine's block wall time and G ops/s; then the native kernels' stages against the measured limits. */
 function printLayers(threads: number, engines: Measurement[]): void {
   if (engines.length === 0) return;
-  console.log(`  per layer type, ${threads} thread(s), one pass: block wall ms, block CPU ms (all threads), G ops per CPU-second (= per core)`);
-  console.log(`    ${'layer type'.padEnd(32)} ${'G ops'.padStart(8)} ${engines.map((e) => `${e.model.padStart(16)} wall    cpu   G/s`).join(' ')}`);
+  console.log(
+    `  per layer type, ${threads} thread(s), one pass: block wall ms, block CPU ms (all threads), G ops per CPU-second (= per core)`,
+  );
+  console.log(
+    `    ${'layer type'.padEnd(32)} ${'G ops'.padStart(8)} ${engines.map((e) => `${e.model.padStart(16)} wall    cpu   G/s`).join(' ')}`,
+  );
   const types = [...new Set(engines.flatMap((e) => (e.layers ?? []).map((l) => l.type)))];
   for (const type of types) {
     const ops = engines[0]?.layers?.find((l) => l.type === type)?.ops ?? 0;
     const cells = engines.map((e) => {
       const l = e.layers?.find((x) => x.type === type);
-      return l ? `${l.ms.toFixed(0).padStart(21)} ${l.cpuMs.toFixed(0).padStart(6)} ${ops > 0 && l.cpuMs > 0 ? (l.ops / l.cpuMs / 1e6).toFixed(1).padStart(5) : '    -'}` : ' '.repeat(34);
+      return l
+        ? `${l.ms.toFixed(0).padStart(21)} ${l.cpuMs.toFixed(0).padStart(6)} ${ops > 0 && l.cpuMs > 0 ? (l.ops / l.cpuMs / 1e6).toFixed(1).padStart(5) : '    -'}`
+        : ' '.repeat(34);
     });
     console.log(`    ${type.padEnd(32)} ${(ops / 1e9).toFixed(2).padStart(8)} ${cells.join(' ')}`);
   }
@@ -311,13 +384,19 @@ function printStages(threads: number, engine: Measurement): void {
   const native = engine.native;
   if (!native) return;
   const perCore = (v: number) => v;
-  console.log(`  ${engine.model} (${engine.backend}) kernels by stage, ${threads} thread(s) (thread CPU time inside the kernel; limit = register-only loop of the same instructions, per core (thread CPU time), all ${threads} thread(s) running):`);
-  console.log(`    limits: fp32 FMA ${(perCore(native.peakFma) / 1e9).toFixed(1)} G multiply-adds/s per core; XNOR-popcount ${(perCore(native.peakXnor) / 1e9).toFixed(1)} G binary multiply-adds/s per core (${(native.peakXnor / native.peakFma).toFixed(1)}× the FMA limit)`);
+  console.log(
+    `  ${engine.model} (${engine.backend}) kernels by stage, ${threads} thread(s) (thread CPU time inside the kernel; limit = register-only loop of the same instructions, per core (thread CPU time), all ${threads} thread(s) running):`,
+  );
+  console.log(
+    `    limits: fp32 FMA ${(perCore(native.peakFma) / 1e9).toFixed(1)} G multiply-adds/s per core; XNOR-popcount ${(perCore(native.peakXnor) / 1e9).toFixed(1)} G binary multiply-adds/s per core (${(native.peakXnor / native.peakFma).toFixed(1)}× the FMA limit)`,
+  );
   const row = (stage: string, ops: number, limit: number | null) => {
     const ms = native.stages[stage] ?? 0;
     const rate = ops > 0 && ms > 0 ? ops / ms / 1e6 : 0;
-    const share = limit ? `${((rate * 1e9) / limit * 100).toFixed(0)} % of limit` : '';
-    console.log(`    ${stage.padEnd(10)} ${ms.toFixed(0).padStart(7)} thread-ms ${ops > 0 ? `${(ops / 1e9).toFixed(2).padStart(7)} G ops ${rate.toFixed(1).padStart(7)} G/s per thread  ${share}` : ''}`);
+    const share = limit ? `${(((rate * 1e9) / limit) * 100).toFixed(0)} % of limit` : '';
+    console.log(
+      `    ${stage.padEnd(10)} ${ms.toFixed(0).padStart(7)} thread-ms ${ops > 0 ? `${(ops / 1e9).toFixed(2).padStart(7)} G ops ${rate.toFixed(1).padStart(7)} G/s per thread  ${share}` : ''}`,
+    );
   };
   row('gemm', native.pwOps, perCore(native.peakFma));
   row('depthwise', native.dwOps, perCore(native.peakFma));
@@ -329,8 +408,13 @@ function printStages(threads: number, engine: Measurement): void {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      one: { type: 'string' }, file: { type: 'string' }, width: { type: 'string', default: '64' },
-      widths: { type: 'string', default: '64,16' }, size: { type: 'string', default: '512' }, runs: { type: 'string', default: '5' }, warmup: { type: 'string', default: '1' },
+      one: { type: 'string' },
+      file: { type: 'string' },
+      width: { type: 'string', default: '64' },
+      widths: { type: 'string', default: '64,16' },
+      size: { type: 'string', default: '512' },
+      runs: { type: 'string', default: '5' },
+      warmup: { type: 'string', default: '1' },
       threads: { type: 'string', default: `1,${os.availableParallelism()}` },
       models: { type: 'string', default: [...PACKED, 'lw_unet', 'unet'].join(',') },
     },
@@ -341,11 +425,15 @@ async function main(): Promise<void> {
   if (values.one) {
     const width = Number(values.width);
     const one = values.one as ModelKind;
-    const m = PACKED.includes(one) ? await measurePacked(one, values.file ?? '', size, runs, warmup, Number(values.threads)) : await measureFp32(one as 'unet' | 'lw_unet', width, size, runs, warmup);
+    const m = PACKED.includes(one)
+      ? await measurePacked(one, values.file ?? '', size, runs, warmup, Number(values.threads))
+      : await measureFp32(one as 'unet' | 'lw_unet', width, size, runs, warmup);
     console.log(JSON.stringify({ ...m, width }));
     return;
   }
-  console.log(`engine bench: ${size}², batch 1, ${runs} runs after ${warmup} warm-up; ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), shared machine: compare ratios`);
+  console.log(
+    `engine bench: ${size}², batch 1, ${runs} runs after ${warmup} warm-up; ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), shared machine: compare ratios`,
+  );
   const dir = mkdtempSync(path.join(os.tmpdir(), 'blu-bench-engine-'));
   try {
     for (const width of values.widths.split(',').map(Number)) {

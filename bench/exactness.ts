@@ -26,7 +26,8 @@ async function child(backend: string, modelDir: string, imagesDir: string, out: 
   const { readGreyImage } = await import('../src/ml/predict/image.js');
   const name = parseBackendName(backend);
   const started = await initBackend(name === undefined || name === 'auto' ? 'cpu' : name);
-  if (!started.ok || started.value.name !== backend) return void writeFileSync(path.join(out, `${backend}.skipped`), started.ok ? started.value.reason : started.error.message);
+  if (!started.ok || started.value.name !== backend)
+    return void writeFileSync(path.join(out, `${backend}.skipped`), started.ok ? started.value.reason : started.error.message);
   const model = await loadModel(modelDir);
   if (!model.ok) throw new Error(model.error.message);
   const packedFile = path.join(out, 'model.blupack');
@@ -42,15 +43,20 @@ async function child(backend: string, modelDir: string, imagesDir: string, out: 
     const w = w0 - (w0 % 16);
     const crop = new Float32Array(h * w);
     for (let y = 0; y < h; y++) crop.set(pixels.subarray(y * w0, y * w0 + w), y * w);
-    const sim = tf.tidy(() => (model.value.predict(tf.tensor4d(crop, [1, h, w, 1])) as InstanceType<typeof tf.Tensor>).dataSync() as Float32Array);
+    const sim = tf.tidy(
+      () => (model.value.predict(tf.tensor4d(crop, [1, h, w, 1])) as InstanceType<typeof tf.Tensor>).dataSync() as Float32Array,
+    );
     writeFileSync(path.join(out, `${backend}-${file}.f32`), sim);
-    if (engine?.ok && kernels?.ok) writeFileSync(path.join(out, `engine-${file}.f32`), runEngine(engine.value, kernels.value, { height: h, width: w, pixels: crop }));
+    if (engine?.ok && kernels?.ok)
+      writeFileSync(path.join(out, `engine-${file}.f32`), runEngine(engine.value, kernels.value, { height: h, width: w, pixels: crop }));
   }
   if (kernels?.ok) await kernels.value.close();
 }
 
 function compare(out: string, a: string, b: string): string {
-  const files = readdirSync(out).filter((f) => f.startsWith(`${a}-`)).map((f) => f.slice(a.length + 1));
+  const files = readdirSync(out)
+    .filter((f) => f.startsWith(`${a}-`))
+    .map((f) => f.slice(a.length + 1));
   let differ = 0;
   let pixels = 0;
   let worst = 0;
@@ -77,7 +83,10 @@ async function main(): Promise<void> {
   const out = mkdtempSync(path.join(os.tmpdir(), 'blu-exactness-'));
   try {
     for (const backend of BACKENDS) {
-      const r = spawnSync(process.execPath, [SELF, '--child', backend, path.resolve(modelDir), path.resolve(imagesDir), out], { encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } });
+      const r = spawnSync(process.execPath, [SELF, '--child', backend, path.resolve(modelDir), path.resolve(imagesDir), out], {
+        encoding: 'utf8',
+        env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' },
+      });
       if (r.status !== 0) console.error(`${backend}: ${(r.stderr || '').trim().split('\n').slice(-3).join(' | ')}`);
     }
     const ran = BACKENDS.filter((b) => existsSync(path.join(out, `${b}-${readdirSync(imagesDir).sort()[0]}.f32`)));

@@ -65,7 +65,12 @@ function seed(dir: string): void {
 function bluPipeYaml(dir: string): void {
   const lines = ['name: bench', 'steps:'];
   for (const s of steps()) {
-    lines.push(`  ${s.name}:`, `    run: [sort, -o, ${s.output}, ${s.inputs.join(', ')}]`, `    deps: [${s.inputs.join(', ')}]`, `    outs: [${s.output}]`);
+    lines.push(
+      `  ${s.name}:`,
+      `    run: [sort, -o, ${s.output}, ${s.inputs.join(', ')}]`,
+      `    deps: [${s.inputs.join(', ')}]`,
+      `    outs: [${s.output}]`,
+    );
   }
   mkdirSync(path.join(dir, '.blu'), { recursive: true });
   writeFileSync(path.join(dir, 'bench.yaml'), `${lines.join('\n')}\n`);
@@ -125,7 +130,10 @@ function timeCommand(command: string, args: string[], cwd: string, env: Record<s
   const start = process.hrtime.bigint();
   const r = spawnSync(command, args, { cwd, encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 });
   const wallMs = Number(process.hrtime.bigint() - start) / 1e6;
-  if (r.status !== 0) console.error(`  (${path.basename(command)} ${args.join(' ')} failed: ${(r.stderr || r.stdout || '').trim().split('\n').slice(-3).join(' | ')})`);
+  if (r.status !== 0)
+    console.error(
+      `  (${path.basename(command)} ${args.join(' ')} failed: ${(r.stderr || r.stdout || '').trim().split('\n').slice(-3).join(' | ')})`,
+    );
   return { wallMs, ok: r.status === 0 };
 }
 
@@ -153,10 +161,22 @@ function tools(): Tool[] {
   const other = process.env.BENCH_OTHER_CLI;
   if (other) list.push(bluPipe('blu-pipe-other', path.resolve(other)));
   if (onPath('snakemake')) {
-    list.push({ name: 'snakemake', prepare: snakefile, full: ['snakemake', '--cores', String(JOBS), '--quiet'], noop: ['snakemake', '--cores', String(JOBS), '--quiet'], plan: ['snakemake', '-n', '--quiet'] });
+    list.push({
+      name: 'snakemake',
+      prepare: snakefile,
+      full: ['snakemake', '--cores', String(JOBS), '--quiet'],
+      noop: ['snakemake', '--cores', String(JOBS), '--quiet'],
+      plan: ['snakemake', '-n', '--quiet'],
+    });
   } else console.log('snakemake is not installed (Debian: apt-get install snakemake); skipped');
   if (onPath('wireit') && onPath('npm')) {
-    list.push({ name: 'wireit', prepare: wireitPackage, full: ['npm', 'run', '--silent', 'all'], noop: ['npm', 'run', '--silent', 'all'], env: { WIREIT_PARALLEL: String(JOBS), WIREIT_LOGGER: 'quiet' } });
+    list.push({
+      name: 'wireit',
+      prepare: wireitPackage,
+      full: ['npm', 'run', '--silent', 'all'],
+      noop: ['npm', 'run', '--silent', 'all'],
+      env: { WIREIT_PARALLEL: String(JOBS), WIREIT_LOGGER: 'quiet' },
+    });
   } else console.log('wireit is not installed (npm install -g wireit); skipped');
   return list;
 }
@@ -186,7 +206,10 @@ function record(figures: Figures, tool: string, what: string, samples: Sample[],
 
 function printSamples(figures: Figures): void {
   for (const [what, byTool] of figures) {
-    for (const [tool, value] of byTool) console.log(`  ${tool.padEnd(14)} ${what.padEnd(34)} ${value.toFixed(0).padStart(7)} ms  (median of ${samplesOf(figures).get(`${tool}\u0000${what}`)?.length ?? 1})`);
+    for (const [tool, value] of byTool)
+      console.log(
+        `  ${tool.padEnd(14)} ${what.padEnd(34)} ${value.toFixed(0).padStart(7)} ms  (median of ${samplesOf(figures).get(`${tool}\u0000${what}`)?.length ?? 1})`,
+      );
   }
 }
 
@@ -227,14 +250,35 @@ function benchTools(tools: readonly Tool[], figures: Figures, repeats: number, f
 }
 
 function benchNoops(tool: Tool, dir: string, figures: Figures, repeats: number): void {
-  record(figures, tool.name, 'no-op rerun', Array.from({ length: repeats }, () => timeCommand(tool.noop[0]!, tool.noop.slice(1), dir, tool.env)));
+  record(
+    figures,
+    tool.name,
+    'no-op rerun',
+    Array.from({ length: repeats }, () => timeCommand(tool.noop[0]!, tool.noop.slice(1), dir, tool.env)),
+  );
   // Tracked into a file store inside the bench directory (the default when no URI is set).
   const tracked = tool.tracked;
   if (tracked) {
-    record(figures, tool.name, 'no-op rerun, tracked', Array.from({ length: repeats }, () => timeCommand(tracked[0]!, tracked.slice(1), dir, tool.env)));
-    record(figures, tool.name, 'no-op rerun, tracked, --track-noop', Array.from({ length: repeats }, () => timeCommand(tracked[0]!, [...tracked.slice(1), '--track-noop'], dir, tool.env)));
+    record(
+      figures,
+      tool.name,
+      'no-op rerun, tracked',
+      Array.from({ length: repeats }, () => timeCommand(tracked[0]!, tracked.slice(1), dir, tool.env)),
+    );
+    record(
+      figures,
+      tool.name,
+      'no-op rerun, tracked, --track-noop',
+      Array.from({ length: repeats }, () => timeCommand(tracked[0]!, [...tracked.slice(1), '--track-noop'], dir, tool.env)),
+    );
   }
-  if (tool.plan) record(figures, tool.name, 'plan, all fresh', Array.from({ length: repeats }, () => timeCommand(tool.plan![0]!, tool.plan!.slice(1), dir, tool.env)));
+  if (tool.plan)
+    record(
+      figures,
+      tool.name,
+      'plan, all fresh',
+      Array.from({ length: repeats }, () => timeCommand(tool.plan![0]!, tool.plan!.slice(1), dir, tool.env)),
+    );
 }
 
 function printRatios(figures: Figures): void {
@@ -249,7 +293,8 @@ function printRatios(figures: Figures): void {
     const untracked = figures.get('no-op rerun')?.get(name);
     for (const what of ['no-op rerun, tracked', 'no-op rerun, tracked, --track-noop']) {
       const tracked = figures.get(what)?.get(name);
-      if (untracked !== undefined && tracked !== undefined) console.log(`  ${name} ${what.replace('no-op rerun, ', '')} / untracked no-op  ${(tracked / untracked).toFixed(2)}×`);
+      if (untracked !== undefined && tracked !== undefined)
+        console.log(`  ${name} ${what.replace('no-op rerun, ', '')} / untracked no-op  ${(tracked / untracked).toFixed(2)}×`);
     }
   }
 }
@@ -266,22 +311,49 @@ function benchBluNet(repeats: number): void {
   }
   console.log(`\npipelines/blu-net.yaml ${extra.join(' ')}, fully fresh:`);
   const figures: Figures = new Map();
-  const clis: [string, string][] = [['blu-pipe', CLI], ...(process.env.BENCH_OTHER_CLI ? [['blu-pipe-other', path.resolve(process.env.BENCH_OTHER_CLI)] as [string, string]] : [])];
+  const clis: [string, string][] = [
+    ['blu-pipe', CLI],
+    ...(process.env.BENCH_OTHER_CLI ? [['blu-pipe-other', path.resolve(process.env.BENCH_OTHER_CLI)] as [string, string]] : []),
+  ];
   // Tracked into a throw-away file store, so benchmarking never adds runs to the project's mlruns.
   const store = mkdtempSync(path.join(os.tmpdir(), 'blu-bench-mlruns-'));
   try {
     const env = { MLFLOW_TRACKING_URI: `file://${store}` };
     for (let r = 0; r < repeats; r++) {
       for (const [name, cli] of clis) {
-        record(figures, name, 'no-op rerun, --no-track', [timeCommand(process.execPath, [cli, 'run', 'pipelines/blu-net.yaml', ...extra, '--no-track'], REPO)], false);
-        record(figures, name, 'no-op rerun, tracked', [timeCommand(process.execPath, [cli, 'run', 'pipelines/blu-net.yaml', ...extra], REPO, env)], false);
-        record(figures, name, 'no-op rerun, tracked, --track-noop', [timeCommand(process.execPath, [cli, 'run', 'pipelines/blu-net.yaml', ...extra, '--track-noop'], REPO, env)], false);
+        record(
+          figures,
+          name,
+          'no-op rerun, --no-track',
+          [timeCommand(process.execPath, [cli, 'run', 'pipelines/blu-net.yaml', ...extra, '--no-track'], REPO)],
+          false,
+        );
+        record(
+          figures,
+          name,
+          'no-op rerun, tracked',
+          [timeCommand(process.execPath, [cli, 'run', 'pipelines/blu-net.yaml', ...extra], REPO, env)],
+          false,
+        );
+        record(
+          figures,
+          name,
+          'no-op rerun, tracked, --track-noop',
+          [timeCommand(process.execPath, [cli, 'run', 'pipelines/blu-net.yaml', ...extra, '--track-noop'], REPO, env)],
+          false,
+        );
       }
     }
   } finally {
     rmSync(store, { recursive: true, force: true });
   }
-  record(figures, 'node', 'startup (blu-pipe --version)', Array.from({ length: repeats }, () => timeCommand(process.execPath, [CLI, '--version'], REPO)), false);
+  record(
+    figures,
+    'node',
+    'startup (blu-pipe --version)',
+    Array.from({ length: repeats }, () => timeCommand(process.execPath, [CLI, '--version'], REPO)),
+    false,
+  );
   printSamples(figures);
   printNoopTarget(figures);
 }
@@ -296,7 +368,9 @@ function printNoopTarget(figures: Figures): void {
     if (tracked === undefined) continue;
     const verdict = tracked < TRACKED_NOOP_TARGET_MS ? 'under' : 'over';
     const beyond = startup === undefined ? '' : `; ${(tracked - startup).toFixed(0)} ms beyond Node start-up`;
-    console.log(`  ${what.replace('no-op rerun, ', '')} no-op ${tracked.toFixed(0)} ms: ${verdict} the ${TRACKED_NOOP_TARGET_MS} ms target${beyond} (load ${os.loadavg()[0]!.toFixed(1)})`);
+    console.log(
+      `  ${what.replace('no-op rerun, ', '')} no-op ${tracked.toFixed(0)} ms: ${verdict} the ${TRACKED_NOOP_TARGET_MS} ms target${beyond} (load ${os.loadavg()[0]!.toFixed(1)})`,
+    );
   }
 }
 
@@ -304,12 +378,24 @@ function main(): void {
   if (!existsSync(CLI)) throw new Error('run `npm run build` first');
   const repeats = Number(process.env.BENCH_REPEATS ?? 5);
   const fullRepeats = Number(process.env.BENCH_FULL_REPEATS ?? 3);
-  console.log(`blu-pipe runtime benchmark: ${os.cpus().length} cores, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}, node ${process.version}`);
+  console.log(
+    `blu-pipe runtime benchmark: ${os.cpus().length} cores, load ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}, node ${process.version}`,
+  );
   if (process.env.BENCH_ONLY !== 'blu-net') {
-    console.log(`DAG: ${LAYERS} layers × ${WIDTH} steps, each reads 2 files of the previous layer and writes 1 (sort); -j ${JOBS} for every tool\n`);
+    console.log(
+      `DAG: ${LAYERS} layers × ${WIDTH} steps, each reads 2 files of the previous layer and writes 1 (sort); -j ${JOBS} for every tool\n`,
+    );
     const figures: Figures = new Map();
     const only = process.env.BENCH_TOOLS?.split(',');
-    benchTools(tools().filter((t) => !only || only.includes(t.name)), figures, repeats, fullRepeats);
+    benchTools(
+      tools().filter((t) => !only || only.includes(t.name)),
+      figures,
+      repeats,
+      fullRepeats,
+    );
     printRatios(figures);
   }
   benchBluNet(repeats);

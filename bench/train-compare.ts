@@ -9,8 +9,17 @@ import { execa } from 'execa';
 import { median } from '../src/base/stats.js';
 import { nativeStatus } from '../src/ml/backend/native/status.js';
 
-interface ChildRow { model: string; fwdMs: number; trainMs: number; leak: number }
-interface ChildResult { backend: string; rows: ChildRow[]; peakRssMb: number }
+interface ChildRow {
+  model: string;
+  fwdMs: number;
+  trainMs: number;
+  leak: number;
+}
+interface ChildResult {
+  backend: string;
+  rows: ChildRow[];
+  peakRssMb: number;
+}
 
 function option(argv: string[], flag: string): string | undefined {
   const i = argv.indexOf(flag);
@@ -37,17 +46,33 @@ async function availableBackends(argv: string[]): Promise<string[]> {
 }
 
 function childCommand(backend: string, argv: string[], passOn: string[]): [string, string[]] {
-  if (backend !== 'pytorch') return [process.execPath, [fileURLToPath(new URL('./train.js', import.meta.url)), '--backend', backend, '--json', ...passOn]];
+  if (backend !== 'pytorch')
+    return [process.execPath, [fileURLToPath(new URL('./train.js', import.meta.url)), '--backend', backend, '--json', ...passOn]];
   const value = (flag: string, fallback: number): string => option(argv, flag) ?? String(fallback);
   const script = fileURLToPath(new URL('../../bench/torch-unet.py', import.meta.url));
-  return ['python3', [script, value('--size', 128), value('--width', 16), value('--levels', 5), value('--batch', 4), value('--steps', 3), value('--warmup', 1)]];
+  return [
+    'python3',
+    [
+      script,
+      value('--size', 128),
+      value('--width', 16),
+      value('--levels', 5),
+      value('--batch', 4),
+      value('--steps', 3),
+      value('--warmup', 1),
+    ],
+  ];
 }
 
 async function runChild(backend: string, argv: string[], passOn: string[]): Promise<ChildResult | string> {
   const [command, args] = childCommand(backend, argv, passOn);
   const r = await execa(command, args, { reject: false, all: true });
-  const line = r.stdout.split('\n').reverse().find((l) => l.startsWith('{'));
-  if (r.exitCode !== 0 || line === undefined) return `${backend} failed (exit ${r.exitCode}): ${(r.all ?? '').split('\n').slice(-3).join(' | ')}`;
+  const line = r.stdout
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith('{'));
+  if (r.exitCode !== 0 || line === undefined)
+    return `${backend} failed (exit ${r.exitCode}): ${(r.all ?? '').split('\n').slice(-3).join(' | ')}`;
   return JSON.parse(line) as ChildResult;
 }
 
@@ -63,10 +88,20 @@ function report(results: ChildResult[][], backends: string[], batch: number): vo
   const trainMs = (round: ChildResult[], backend: string, model: string): number | undefined =>
     round.find((c) => c.backend === backend)?.rows.find((r) => r.model === model)?.trainMs;
   console.log('\ntraining img/s, median over rounds (min–max)');
-  console.log(`model    | ${backends.map((b) => b.padEnd(22)).join(' | ')}${backends.length > 1 ? ` | ${backends[0]} vs ${backends[1]} (paired per round)` : ''}`);
+  console.log(
+    `model    | ${backends.map((b) => b.padEnd(22)).join(' | ')}${backends.length > 1 ? ` | ${backends[0]} vs ${backends[1]} (paired per round)` : ''}`,
+  );
   for (const model of models) {
-    const cells = backends.map((b) => fmtRange(results.map((r) => trainMs(r, b, model)).filter((v): v is number => v !== undefined).map((ms) => ips(batch, ms))).padEnd(22));
-    const ratios = backends.length > 1 ? results.map((r) => (trainMs(r, backends[1]!, model) ?? NaN) / (trainMs(r, backends[0]!, model) ?? NaN)) : [];
+    const cells = backends.map((b) =>
+      fmtRange(
+        results
+          .map((r) => trainMs(r, b, model))
+          .filter((v): v is number => v !== undefined)
+          .map((ms) => ips(batch, ms)),
+      ).padEnd(22),
+    );
+    const ratios =
+      backends.length > 1 ? results.map((r) => (trainMs(r, backends[1]!, model) ?? NaN) / (trainMs(r, backends[0]!, model) ?? NaN)) : [];
     console.log(`${model.padEnd(8)} | ${cells.join(' | ')}${ratios.length > 0 ? ` | ×${fmtRange(ratios)}` : ''}`);
   }
   if (models.includes('blu_net') && models.includes('lw_unet')) {
@@ -77,9 +112,14 @@ function report(results: ChildResult[][], backends: string[], batch: number): vo
   }
   if (backends.includes('pytorch') && backends[0] === 'tensorflow') {
     const ratios = results.map((r) => (trainMs(r, 'tensorflow', 'unet') ?? NaN) / (trainMs(r, 'pytorch', 'unet') ?? NaN));
-    console.log(`U-Net training: PyTorch vs native TensorFlow ×${fmtRange(ratios)} (img/s ratio, paired per round; PyTorch has no BLU-Net here)`);
+    console.log(
+      `U-Net training: PyTorch vs native TensorFlow ×${fmtRange(ratios)} (img/s ratio, paired per round; PyTorch has no BLU-Net here)`,
+    );
   }
-  for (const b of backends.filter((name) => name !== 'pytorch')) console.log(`peak RSS ${b}: ${Math.max(...results.flatMap((r) => r.filter((c) => c.backend === b).map((c) => c.peakRssMb))).toFixed(0)} MB`);
+  for (const b of backends.filter((name) => name !== 'pytorch'))
+    console.log(
+      `peak RSS ${b}: ${Math.max(...results.flatMap((r) => r.filter((c) => c.backend === b).map((c) => c.peakRssMb))).toFixed(0)} MB`,
+    );
 }
 
 export async function compareBackends(argv: string[]): Promise<number> {
@@ -87,7 +127,12 @@ export async function compareBackends(argv: string[]): Promise<number> {
   const rounds = Number(option(argv, '--rounds') ?? 3);
   const passOn = withoutOptions(argv, ['--rounds', '--backends']);
   const batch = Number(option(argv, '--batch') ?? 4);
-  console.log(`backends ${backends.join(', ')}; ${rounds} rounds, each a fresh process per backend; ${os.cpus().length} cores, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `backends ${backends.join(', ')}; ${rounds} rounds, each a fresh process per backend; ${os.cpus().length} cores, load ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   console.log(`settings: ${passOn.join(' ') || '(defaults: 128², width 16, levels 5, batch 4, 3 steps after 1 warm-up per process)'}`);
   const results: ChildResult[][] = [];
   for (let round = 0; round < rounds; round++) {
@@ -98,12 +143,19 @@ export async function compareBackends(argv: string[]): Promise<number> {
         console.error(child);
         return 1;
       }
-      console.log(`round ${round + 1} ${backend}: ${child.rows.map((r) => `${r.model} ${ips(batch, r.trainMs).toFixed(2)} img/s`).join(', ')}`);
+      console.log(
+        `round ${round + 1} ${backend}: ${child.rows.map((r) => `${r.model} ${ips(batch, r.trainMs).toFixed(2)} img/s`).join(', ')}`,
+      );
       row.push(child);
     }
     results.push(row);
   }
   report(results, backends, batch);
-  console.log(`load after ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `load after ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   return 0;
 }

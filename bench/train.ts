@@ -65,7 +65,9 @@ function parseArgs(argv: string[]): Options {
     naiveSteps: num('--naive-steps', 1),
     profile: argv.includes('--profile'),
     kernels: argv.includes('--kernels'),
-    variants: value('--variants', '').split(',').filter((v) => v !== '') as KernelVariant[],
+    variants: value('--variants', '')
+      .split(',')
+      .filter((v) => v !== '') as KernelVariant[],
     json: argv.includes('--json'),
   };
 }
@@ -86,7 +88,10 @@ function convMacs(model: tf.LayersModel, size: number): { total: number; first: 
   for (const [i, layer] of model.layers.slice(1).entries()) {
     const out = outs[i] as tf.Tensor;
     const pixels = (out.shape[1] ?? 0) * (out.shape[2] ?? 0);
-    const macs = layer.getWeights().filter((w) => w.rank === 4).reduce((s, w) => s + pixels * w.size, 0);
+    const macs = layer
+      .getWeights()
+      .filter((w) => w.rank === 4)
+      .reduce((s, w) => s + pixels * w.size, 0);
     if (first === 0) first = macs;
     total += macs;
   }
@@ -112,7 +117,9 @@ interface Batch {
 
 function makeBatch(o: Options): Batch {
   const x = tf.randomUniform([o.batch, o.size, o.size, 1], 0, 1, 'float32', 7) as tf.Tensor4D;
-  const y = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([o.batch, o.size, o.size, 1], 0, 1, 'float32', 8), 0.5), 'float32')) as tf.Tensor4D;
+  const y = tf.tidy(() =>
+    tf.cast(tf.greater(tf.randomUniform([o.batch, o.size, o.size, 1], 0, 1, 'float32', 8), 0.5), 'float32'),
+  ) as tf.Tensor4D;
   return { x, y };
 }
 
@@ -164,7 +171,16 @@ async function measureModel(name: ModelName, o: Options, isWasm: boolean): Promi
   tf.dispose([batch.x, batch.y]);
   model.dispose();
   const fwdGflop = (2 * macs.total) / 1e9;
-  return { model: name, params: model.countParams(), fwdGflop, trainGflop: 3 * fwdGflop - (2 * macs.first) / 1e9, fwdMs: fwd, trainMs: train, variantMs, leak };
+  return {
+    model: name,
+    params: model.countParams(),
+    fwdGflop,
+    trainGflop: 3 * fwdGflop - (2 * macs.first) / 1e9,
+    fwdMs: fwd,
+    trainMs: train,
+    variantMs,
+    leak,
+  };
 }
 
 /** Share of one training step per kernel (composed kernels include their sub-kernels). */
@@ -180,16 +196,25 @@ async function printProfile(model: tf.LayersModel, b: Batch): Promise<void> {
   }
   const total = [...byKernel.values()].reduce((s, e) => s + e.ms, 0);
   const top = [...byKernel.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 10);
-  console.log(`  profile (${total.toFixed(0)} ms kernel time): ` + top.map(([n, e]) => `${n} ${((100 * e.ms) / total).toFixed(1)}% (${e.calls})`).join(', '));
+  console.log(
+    `  profile (${total.toFixed(0)} ms kernel time): ` +
+      top.map(([n, e]) => `${n} ${((100 * e.ms) / total).toFixed(1)}% (${e.calls})`).join(', '),
+  );
 }
 
 function formatRow(r: Row, o: Options): string {
   const ips = (ms: number): number => (o.batch * 1000) / ms;
   const gfs = (gflop: number, ms: number): number => (gflop * o.batch * 1000) / ms;
   const cells = [
-    r.model.padEnd(8), (r.params / 1e6).toFixed(3).padStart(7), r.fwdGflop.toFixed(2).padStart(8), r.trainGflop.toFixed(2).padStart(8),
-    ips(r.fwdMs).toFixed(2).padStart(7), gfs(r.fwdGflop, r.fwdMs).toFixed(1).padStart(7),
-    ips(r.trainMs).toFixed(3).padStart(7), gfs(r.trainGflop, r.trainMs).toFixed(1).padStart(7), r.trainMs.toFixed(0).padStart(7),
+    r.model.padEnd(8),
+    (r.params / 1e6).toFixed(3).padStart(7),
+    r.fwdGflop.toFixed(2).padStart(8),
+    r.trainGflop.toFixed(2).padStart(8),
+    ips(r.fwdMs).toFixed(2).padStart(7),
+    gfs(r.fwdGflop, r.fwdMs).toFixed(1).padStart(7),
+    ips(r.trainMs).toFixed(3).padStart(7),
+    gfs(r.trainGflop, r.trainMs).toFixed(1).padStart(7),
+    r.trainMs.toFixed(0).padStart(7),
   ];
   for (const [v, ms] of r.variantMs) cells.push(`${v}: ${ips(ms).toFixed(3)} img/s, ours ×${(ms / r.trainMs).toFixed(2)}`);
   cells.push(`leak ${r.leak}`);
@@ -211,13 +236,44 @@ function kernelCases(b: number): KernelCase[] {
   const conv = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC' };
   const dw = { strides: [1, 1], pad: 'same', dilations: [1, 1] };
   const cases: KernelCase[] = [];
-  for (const [h, c] of [[128, 32], [64, 64]] as const) {
+  for (const [h, c] of [
+    [128, 32],
+    [64, 64],
+  ] as const) {
     const macs = b * h * h * 9 * c * c;
     cases.push(
-      { kernel: 'Conv2DBackpropFilter', inputs: () => ({ x: r([b, h, h, c]), dy: r([b, h, h, c]) }), attrs: { ...conv, filterShape: [3, 3, c, c] }, macs, variants: ['composed'], shape: [b, h, h, c] },
-      { kernel: 'Conv2DBackpropInput', inputs: () => ({ dy: r([b, h, h, c]), filter: r([3, 3, c, c]) }), attrs: { ...conv, inputShape: [b, h, h, c] }, macs, variants: ['composed', 'naive'], shape: [b, h, h, c] },
-      { kernel: 'DepthwiseConv2dNativeBackpropFilter', inputs: () => ({ x: r([b, h, h, c]), dy: r([b, h, h, c]) }), attrs: { ...dw, filterShape: [3, 3, c, 1] }, macs: macs / c, variants: ['composed', 'per-tap', 'naive'], shape: [b, h, h, c] },
-      { kernel: 'DepthwiseConv2dNativeBackpropInput', inputs: () => ({ dy: r([b, h, h, c]), filter: r([3, 3, c, 1]) }), attrs: { ...dw, inputShape: [b, h, h, c] }, macs: macs / c, variants: ['composed', 'naive'], shape: [b, h, h, c] },
+      {
+        kernel: 'Conv2DBackpropFilter',
+        inputs: () => ({ x: r([b, h, h, c]), dy: r([b, h, h, c]) }),
+        attrs: { ...conv, filterShape: [3, 3, c, c] },
+        macs,
+        variants: ['composed'],
+        shape: [b, h, h, c],
+      },
+      {
+        kernel: 'Conv2DBackpropInput',
+        inputs: () => ({ dy: r([b, h, h, c]), filter: r([3, 3, c, c]) }),
+        attrs: { ...conv, inputShape: [b, h, h, c] },
+        macs,
+        variants: ['composed', 'naive'],
+        shape: [b, h, h, c],
+      },
+      {
+        kernel: 'DepthwiseConv2dNativeBackpropFilter',
+        inputs: () => ({ x: r([b, h, h, c]), dy: r([b, h, h, c]) }),
+        attrs: { ...dw, filterShape: [3, 3, c, 1] },
+        macs: macs / c,
+        variants: ['composed', 'per-tap', 'naive'],
+        shape: [b, h, h, c],
+      },
+      {
+        kernel: 'DepthwiseConv2dNativeBackpropInput',
+        inputs: () => ({ dy: r([b, h, h, c]), filter: r([3, 3, c, 1]) }),
+        attrs: { ...dw, inputShape: [b, h, h, c] },
+        macs: macs / c,
+        variants: ['composed', 'naive'],
+        shape: [b, h, h, c],
+      },
     );
   }
   return cases;
@@ -241,7 +297,9 @@ async function benchKernels(o: Options): Promise<void> {
     for (const v of k.variants) {
       setWasmKernelVariant(v);
       const ms = await timeKernel(k, o);
-      console.log(`${k.kernel.padEnd(35)} | ${shape.join('x').padEnd(14)} | ${v.padEnd(8)} | ${ms.toFixed(1).padStart(11)} | ${((2 * k.macs) / ms / 1e6).toFixed(2)}`);
+      console.log(
+        `${k.kernel.padEnd(35)} | ${shape.join('x').padEnd(14)} | ${v.padEnd(8)} | ${ms.toFixed(1).padStart(11)} | ${((2 * k.macs) / ms / 1e6).toFixed(2)}`,
+      );
     }
   }
   setWasmKernelVariant('composed');
@@ -257,14 +315,24 @@ async function main(): Promise<number> {
     return 1;
   }
   const b = backend.value;
-  if (!o.json) console.log(`backend ${b.name} (threads ${b.threads}, SIMD ${b.simd}${b.native ? `, TF ${b.native.tfVersion}, oneDNN ${b.native.onednn}` : ''}), tfjs ${tf.version_core}, ${os.cpus().length} cores, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  if (!o.json)
+    console.log(
+      `backend ${b.name} (threads ${b.threads}, SIMD ${b.simd}${b.native ? `, TF ${b.native.tfVersion}, oneDNN ${b.native.onednn}` : ''}), tfjs ${tf.version_core}, ${os.cpus().length} cores, load ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
   if (o.kernels) {
     await benchKernels(o);
     return 0;
   }
   if (!o.json) {
-    console.log(`size ${o.size}², width ${o.width}, levels ${o.levels}, batch ${o.batch}, median of ${o.steps} steps after ${o.warmup} warm-up`);
-    console.log('model    | Mparams | fwd GF/img | train GF/img | fwd img/s | fwd GF/s | train img/s | train GF/s | train ms/batch | ratios');
+    console.log(
+      `size ${o.size}², width ${o.width}, levels ${o.levels}, batch ${o.batch}, median of ${o.steps} steps after ${o.warmup} warm-up`,
+    );
+    console.log(
+      'model    | Mparams | fwd GF/img | train GF/img | fwd img/s | fwd GF/s | train img/s | train GF/s | train ms/batch | ratios',
+    );
   }
   const rows: Row[] = [];
   for (const name of o.models) {
@@ -272,10 +340,24 @@ async function main(): Promise<number> {
     rows.push(row);
     if (!o.json) console.log(formatRow(row, o));
   }
-  if (o.json) console.log(JSON.stringify({ backend: b.name, rows: rows.map((r) => ({ model: r.model, fwdMs: r.fwdMs, trainMs: r.trainMs, trainGflop: r.trainGflop, leak: r.leak })), peakRssMb: process.resourceUsage().maxRSS / 1024 }));
-  else console.log(`load after ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  if (o.json)
+    console.log(
+      JSON.stringify({
+        backend: b.name,
+        rows: rows.map((r) => ({ model: r.model, fwdMs: r.fwdMs, trainMs: r.trainMs, trainGflop: r.trainGflop, leak: r.leak })),
+        peakRssMb: process.resourceUsage().maxRSS / 1024,
+      }),
+    );
+  else
+    console.log(
+      `load after ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
   return 0;
 }
 
 // TensorFlow's start-up lines are dropped as in the CLI (BLU_TF_LOG=1 keeps them).
-process.exitCode = (await rerunWithTensorflowLogFiltered(fileURLToPath(import.meta.url), process.argv.slice(2), process.env)) ?? (await main());
+process.exitCode =
+  (await rerunWithTensorflowLogFiltered(fileURLToPath(import.meta.url), process.argv.slice(2), process.env)) ?? (await main());

@@ -55,7 +55,10 @@ export class ActionCache {
 
   /** Last access time (touch or put) of an entry, if it exists. */
   async accessedAt(key: StepKey): Promise<Date | undefined> {
-    return stat(this.entryPath(key)).then((s) => s.mtime, () => undefined);
+    return stat(this.entryPath(key)).then(
+      (s) => s.mtime,
+      () => undefined,
+    );
   }
 
   async *list(): AsyncIterable<ActionCacheEntry> {

@@ -52,7 +52,11 @@ export class DeferredDirSync {
  * leave the main thread: creating, writing and renaming are syscalls of microseconds, and a
  * thread-pool round trip each made a step's commit wait more than the calls themselves.
  */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, options: { dirSync?: DeferredDirSync | undefined } = {}): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  options: { dirSync?: DeferredDirSync | undefined } = {},
+): Promise<void> {
   const dir = dirname(path);
   const temp = tempSiblingPath(path);
   try {

@@ -10,7 +10,10 @@ import type { KeyComponents, StepKey } from './types.js';
 
 /** Thrown (inside this module's callers' control) when a value has no canonical JSON form. */
 export class CanonicalJsonError extends Error {
-  constructor(readonly at: string, what: string) {
+  constructor(
+    readonly at: string,
+    what: string,
+  ) {
     super(`canonicalJson: ${what} at ${at || '<root>'} cannot be represented`);
     this.name = 'CanonicalJsonError';
   }

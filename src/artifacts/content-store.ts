@@ -6,7 +6,19 @@
  * blob damaged on disk is evicted and reported as 'corrupt-blob', and never reaches the workspace.
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, createReadStream, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  createReadStream,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { chmod, lstat, mkdir, open, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { DeferredDirSync } from './atomic.js';
@@ -97,7 +109,8 @@ export class ContentStore {
     } catch (error) {
       rmSync(temp, { force: true });
       // Writes through a descriptor carry no path: name the blob, so a full disk says where.
-      if (error instanceof Error && (error as NodeJS.ErrnoException).path === undefined) (error as NodeJS.ErrnoException).path = this.blobPath(hash);
+      if (error instanceof Error && (error as NodeJS.ErrnoException).path === undefined)
+        (error as NodeJS.ErrnoException).path = this.blobPath(hash);
       throw error;
     }
     return hash;
@@ -199,7 +212,10 @@ export class ContentStore {
       for (const rest of await readdirOrEmpty(join(this.#blobRoot, prefix))) {
         const hash = `${prefix}${rest}`;
         if (!isSha256(hash)) continue;
-        const size = await stat(join(this.#blobRoot, prefix, rest)).then((s) => s.size, () => undefined);
+        const size = await stat(join(this.#blobRoot, prefix, rest)).then(
+          (s) => s.size,
+          () => undefined,
+        );
         if (size !== undefined) yield { hash, size };
       }
     }
@@ -272,7 +288,10 @@ export class ContentStore {
   /** Removes a blob whose bytes do not match its name; the error tells the caller to recompute. */
   async #evictCorrupt(hash: Sha256, what: string, actual: Sha256): Promise<ArtifactError> {
     await this.remove(hash);
-    return new ArtifactError('corrupt-blob', `blob ${hash.slice(0, 12)}… for ${what} is corrupt (its bytes hash to ${actual.slice(0, 12)}…); removed it from the store`);
+    return new ArtifactError(
+      'corrupt-blob',
+      `blob ${hash.slice(0, 12)}… for ${what} is corrupt (its bytes hash to ${actual.slice(0, 12)}…); removed it from the store`,
+    );
   }
 
   async #requireBlob(hash: Sha256, what: string): Promise<void> {
@@ -335,7 +354,12 @@ export class ContentStore {
 }
 
 /** Copies `src` to a new file `dest`, returning the SHA-256 and size of the bytes read. */
-async function copyHashing(src: string, dest: string, sizeHint: number, options: { durable: boolean }): Promise<{ hash: Sha256; size: number }> {
+async function copyHashing(
+  src: string,
+  dest: string,
+  sizeHint: number,
+  options: { durable: boolean },
+): Promise<{ hash: Sha256; size: number }> {
   const hasher = createHash('sha256');
   let size = 0;
   const out = await open(dest, 'wx', 0o644);

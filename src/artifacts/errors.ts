@@ -8,7 +8,10 @@ export type ArtifactErrorCode =
   | 'unsupported-file-type'; // sockets, fifos, devices
 
 export class ArtifactError extends Error {
-  constructor(readonly code: ArtifactErrorCode, message: string) {
+  constructor(
+    readonly code: ArtifactErrorCode,
+    message: string,
+  ) {
     super(message);
     this.name = 'ArtifactError';
   }

@@ -79,18 +79,15 @@ async function addTreeRefs(cas: ContentStore, hash: Sha256, live: Set<Sha256>): 
 async function addKeptHashes(cas: ContentStore, hashes: Set<Sha256>, live: Set<Sha256>): Promise<void> {
   for (const hash of hashes) {
     live.add(hash);
-    const size = await stat(cas.blobPath(hash)).then((s) => s.size, () => undefined);
+    const size = await stat(cas.blobPath(hash)).then(
+      (s) => s.size,
+      () => undefined,
+    );
     if (size !== undefined && size < MAX_MANIFEST_PEEK_BYTES) await addTreeRefs(cas, hash, live);
   }
 }
 
-async function sweepBlobs(
-  cas: ContentStore,
-  live: Set<Sha256>,
-  cutoffMs: number,
-  dryRun: boolean,
-  report: GcReport,
-): Promise<void> {
+async function sweepBlobs(cas: ContentStore, live: Set<Sha256>, cutoffMs: number, dryRun: boolean, report: GcReport): Promise<void> {
   for await (const blob of cas.listBlobs()) {
     if (live.has(blob.hash) || (await isYoungerThan(cas.blobPath(blob.hash), cutoffMs))) {
       report.keptBlobs++;
@@ -102,12 +99,7 @@ async function sweepBlobs(
 }
 
 /** Leftovers of interrupted writes; young ones may belong to a step that is running right now. */
-async function sweepTemps(
-  tempDir: string,
-  isTemp: (name: string) => boolean,
-  cutoffMs: number,
-  dryRun: boolean,
-): Promise<number> {
+async function sweepTemps(tempDir: string, isTemp: (name: string) => boolean, cutoffMs: number, dryRun: boolean): Promise<number> {
   let freed = 0;
   for (const name of (await readdirOrEmpty(tempDir)).filter(isTemp)) {
     const path = join(tempDir, name);

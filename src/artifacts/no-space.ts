@@ -22,7 +22,10 @@ export function formatBytes(n: number): string {
  */
 export async function describeNoSpace(doing: string, path: string, neededBytes: number | null): Promise<string> {
   const free = await freeBytes(path);
-  const needs = [neededBytes === null ? null : `needs ${formatBytes(neededBytes)}`, free === null ? null : `${formatBytes(free)} free`].filter((s) => s !== null);
+  const needs = [
+    neededBytes === null ? null : `needs ${formatBytes(neededBytes)}`,
+    free === null ? null : `${formatBytes(free)} free`,
+  ].filter((s) => s !== null);
   return `no space left on the device holding ${path} while ${doing}${needs.length > 0 ? ` (${needs.join(', ')})` : ''}; free some space (blu-pipe gc frees cache space) and run again`;
 }
 

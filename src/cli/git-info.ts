@@ -26,7 +26,10 @@ export async function gitInfo(dir: string): Promise<GitInfo> {
 /** Reads `git status --porcelain=v2 --branch` output; a repository without commits has no commit. */
 export function parseStatus(text: string): GitInfo {
   const lines = text.split('\n').filter((line) => line !== '');
-  const oid = lines.find((line) => line.startsWith('# branch.oid '))?.slice('# branch.oid '.length).trim();
+  const oid = lines
+    .find((line) => line.startsWith('# branch.oid '))
+    ?.slice('# branch.oid '.length)
+    .trim();
   const commit = oid === undefined || oid === '(initial)' ? null : oid;
   if (commit === null) return { commit: null, dirty: null };
   return { commit, dirty: lines.some((line) => !line.startsWith('#')) };

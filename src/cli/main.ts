@@ -73,7 +73,9 @@ function reportCrash(error: unknown): never {
   if (errno === 'ENOSPC' || errno === 'EDQUOT') {
     // Not a bug: say what could not be written; the cache commits atomically, so it is consistent.
     const where = (error as NodeJS.ErrnoException).path;
-    process.stderr.write(`blu-pipe: no space left on the device${where ? ` while writing ${where}` : ''}; free some space (blu-pipe gc frees cache space) and run again\n`);
+    process.stderr.write(
+      `blu-pipe: no space left on the device${where ? ` while writing ${where}` : ''}; free some space (blu-pipe gc frees cache space) and run again\n`,
+    );
     process.exit(EXIT.failed);
   }
   const message = error instanceof Error ? error.message : String(error);
@@ -82,7 +84,10 @@ function reportCrash(error: unknown): never {
     const dir = path.join(process.cwd(), '.blu');
     mkdirSync(dir, { recursive: true });
     const file = path.join(dir, 'crash.log');
-    appendFileSync(file, `${new Date().toISOString()} blu-pipe ${VERSION} ${process.argv.slice(2).join(' ')}\n${error instanceof Error ? error.stack : message}\n\n`);
+    appendFileSync(
+      file,
+      `${new Date().toISOString()} blu-pipe ${VERSION} ${process.argv.slice(2).join(' ')}\n${error instanceof Error ? error.stack : message}\n\n`,
+    );
     where = ` (details in ${file})`;
   } catch {
     // nowhere to write: the message alone must do
@@ -111,12 +116,11 @@ process.on('unhandledRejection', reportCrash);
 // Commands that may load libtensorflow in this process: its start-up lines are dropped (tf-log.ts).
 const LOADS_TENSORFLOW = new Set(['doctor', 'predict']);
 const argv = process.argv.slice(2);
-const filtered = LOADS_TENSORFLOW.has(argv[0] ?? '') ? await rerunWithTensorflowLogFiltered(fileURLToPath(import.meta.url), argv, process.env) : null;
-(filtered !== null ? Promise.resolve(filtered) : main(argv, io)).then(
-  (code) => {
-    process.exitCode = code;
-    // Safety net: a stray handle (e.g. a worker thread in a backend) must not keep the CLI alive.
-    setTimeout(() => process.exit(code), 3000).unref();
-  },
-  reportCrash,
-);
+const filtered = LOADS_TENSORFLOW.has(argv[0] ?? '')
+  ? await rerunWithTensorflowLogFiltered(fileURLToPath(import.meta.url), argv, process.env)
+  : null;
+(filtered !== null ? Promise.resolve(filtered) : main(argv, io)).then((code) => {
+  process.exitCode = code;
+  // Safety net: a stray handle (e.g. a worker thread in a backend) must not keep the CLI alive.
+  setTimeout(() => process.exit(code), 3000).unref();
+}, reportCrash);

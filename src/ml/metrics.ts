@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 
 /** Thesis §7: both truth and prediction are binarised with `> 0.5`. */
 const THRESHOLD = 0.5;

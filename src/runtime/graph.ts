@@ -115,7 +115,7 @@ export function selectSteps(
   const withDown = new Set(roots);
   if (options.downstream) {
     const queue = [...roots];
-    while (queue.length > 0) for (const d of downstreamOf.get(queue.pop()!) ?? []) if (!withDown.has(d)) (withDown.add(d), queue.push(d));
+    while (queue.length > 0) for (const d of downstreamOf.get(queue.pop()!) ?? []) if (!withDown.has(d)) withDown.add(d), queue.push(d);
   }
   const selected = new Set<string>();
   const addUp = (id: string): void => {
@@ -129,7 +129,12 @@ export function selectSteps(
 
 function matchTarget(steps: readonly StepInstance[], target: string): string[] {
   if (target.includes('*')) {
-    const re = new RegExp(`^${target.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+    const re = new RegExp(
+      `^${target
+        .split('*')
+        .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+        .join('.*')}$`,
+    );
     return steps.filter((s) => re.test(s.id)).map((s) => s.id);
   }
   const exact = steps.filter((s) => s.id === target);

@@ -51,17 +51,34 @@ export async function openSession(options: SessionOptions): Promise<Result<Sessi
   const selection = selectSteps(pipeline.steps, options.targets, { downstream: options.downstream });
   if (selection.errors.length > 0) {
     const names = pipeline.steps.map((s) => s.id);
-    return err(selection.errors.map((e) => ({ code: 'BLU_UNKNOWN_TARGET', message: `${e.message}; steps are: ${names.join(', ')}`, file: pipeline.displayFile, line: 0, col: 0 })));
+    return err(
+      selection.errors.map((e) => ({
+        code: 'BLU_UNKNOWN_TARGET',
+        message: `${e.message}; steps are: ${names.join(', ')}`,
+        file: pipeline.displayFile,
+        line: 0,
+        col: 0,
+      })),
+    );
   }
   const layout = projectLayout(pipeline.projectDir, options.cacheDir ?? options.env.BLU_CACHE_DIR ?? null);
   await mkdir(layout.stateDir, { recursive: true });
   const dirSync = new DeferredDirSync();
-  const stores: Stores = { cas: new ContentStore(layout.cacheDir, { dirSync }), ac: new ActionCache(layout.cacheDir, { dirSync }), stat: await StatCache.open(layout.statCacheFile), dirSync };
+  const stores: Stores = {
+    cas: new ContentStore(layout.cacheDir, { dirSync }),
+    ac: new ActionCache(layout.cacheDir, { dirSync }),
+    stat: await StatCache.open(layout.statCacheFile),
+    dirSync,
+  };
   const hasher = await CodeHasher.open(layout.codeImportsFile, async (file) => {
     const state = await stores.stat.hashPath(file);
     return state.type === 'file' ? state.hash : null;
   });
-  const codeHashes = await kindCodeHashes(options.registry, pipeline.steps.map((s) => s.kind), hasher);
+  const codeHashes = await kindCodeHashes(
+    options.registry,
+    pipeline.steps.map((s) => s.kind),
+    hasher,
+  );
   await hasher.save();
   const facts = await gatherFacts(pipeline, layout, stores, codeHashes);
   if (!facts.ok) return facts;
@@ -69,7 +86,11 @@ export async function openSession(options: SessionOptions): Promise<Result<Sessi
   const byId = new Map(pipeline.steps.map((s) => [s.id, s]));
   const order = topologicalOrder(pipeline.steps).map((id) => byId.get(id)!);
   // --force applies to the targets (and with --downstream to what follows), never to their upstream.
-  const forced = options.force ? (options.targets.length > 0 || options.downstream ? selection.roots : selection.selected) : new Set<string>();
+  const forced = options.force
+    ? options.targets.length > 0 || options.downstream
+      ? selection.roots
+      : selection.selected
+    : new Set<string>();
   const plan = planRun(order, facts.value, { selected: selection.selected, forced, noCache: options.noCache });
   return ok({ pipeline, layout, stores, facts: facts.value, plan, roots: selection.roots });
 }

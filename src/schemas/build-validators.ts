@@ -13,7 +13,9 @@ import AjvModule from 'ajv';
 type Ajv = InstanceType<typeof AjvModule.default>;
 const Ajv = AjvModule.default;
 /** ajv's standalone code generator: module name → schema key in, CommonJS source out. */
-const standaloneCode = (createRequire(import.meta.url)('ajv/dist/standalone') as { default: (ajv: Ajv, refs: Record<string, string>) => string }).default;
+const standaloneCode = (
+  createRequire(import.meta.url)('ajv/dist/standalone') as { default: (ajv: Ajv, refs: Record<string, string>) => string }
+).default;
 const ajv: Ajv = new Ajv({ ...AJV_OPTIONS, code: { source: true } });
 for (const { name, schema } of SHIPPED_SCHEMAS) ajv.addSchema(schema, name);
 const code = standaloneCode(ajv, Object.fromEntries(SHIPPED_SCHEMAS.map(({ name }) => [name, name])));

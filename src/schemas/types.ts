@@ -40,7 +40,12 @@ export interface RawPipeline {
   readonly description?: string;
   readonly params?: JsonObject;
   readonly mlflow?: { readonly experiment?: string; readonly tracking_uri?: string; readonly enabled?: boolean };
-  readonly defaults?: { readonly env?: RawEnv; readonly resources?: RawResources; readonly timeout?: RawDuration; readonly retries?: number };
+  readonly defaults?: {
+    readonly env?: RawEnv;
+    readonly resources?: RawResources;
+    readonly timeout?: RawDuration;
+    readonly retries?: number;
+  };
   readonly steps: Readonly<Record<string, RawStep>>;
 }
 

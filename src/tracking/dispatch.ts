@@ -38,7 +38,10 @@ export class Dispatcher {
   /** Wall-clock start of the current outage (request time counts too, not only the waits). */
   private outageSince: number | null = null;
 
-  constructor(private readonly ctx: DispatchContext, private readonly options: DispatchOptions) {}
+  constructor(
+    private readonly ctx: DispatchContext,
+    private readonly options: DispatchOptions,
+  ) {}
 
   /** The MLflow id of a run this dispatcher (or an earlier, acknowledged attempt) created. */
   runIdOf(ref: string): string | null {
@@ -157,7 +160,12 @@ export class Dispatcher {
     });
     if (result === null || !result.ok) return this.settle(op, result);
     await this.ack({ ref: op.ref, run: result.value });
-    const indexed = await this.ctx.index.add({ uri: this.ctx.store.uri, bluRunId: this.ctx.bluRunId, stepId: op.stepId, mlflowRunId: result.value.runId });
+    const indexed = await this.ctx.index.add({
+      uri: this.ctx.store.uri,
+      bluRunId: this.ctx.bluRunId,
+      stepId: op.stepId,
+      mlflowRunId: result.value.runId,
+    });
     if (!indexed.ok) this.options.warn(`MLflow: ${indexed.error} (restored steps will not link to this run)`);
     return 'done';
   }

@@ -12,9 +12,18 @@ import { type Result, ok, err } from '../base/result.js';
 import { writeCreatingDir } from '../base/files.js';
 import { emitMetaYaml, type MetaValue } from './yaml-emit.js';
 import {
-  STATUS_CODE, latestOf, statusFromCode,
-  type Batch, type CreateRunRequest, type CreatedRun, type MetricRecord, type RunRecord, type RunStatus, type StoreError,
-  type StoreResult, type TrackingStore,
+  STATUS_CODE,
+  latestOf,
+  statusFromCode,
+  type Batch,
+  type CreateRunRequest,
+  type CreatedRun,
+  type MetricRecord,
+  type RunRecord,
+  type RunStatus,
+  type StoreError,
+  type StoreResult,
+  type TrackingStore,
 } from './store.js';
 
 const RESERVED_EXPERIMENT_DIRS = new Set(['tags', 'datasets', 'traces', 'models']);
@@ -30,7 +39,10 @@ function fail(message: string, cause?: unknown): StoreError {
 }
 
 async function exists(p: string): Promise<boolean> {
-  return fs.access(p).then(() => true, () => false);
+  return fs.access(p).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Readers retry an empty meta.yaml only twice: write to a temp file and rename (synchronously, as key files). */
@@ -68,7 +80,10 @@ export class FileStore implements TrackingStore {
   private readonly newRunId: () => string;
   private readonly now: () => number;
 
-  constructor(readonly root: string, options: FileStoreOptions = {}) {
+  constructor(
+    readonly root: string,
+    options: FileStoreOptions = {},
+  ) {
     this.uri = `file://${root}`;
     this.newRunId = options.newRunId ?? (() => randomUUID().replace(/-/g, ''));
     this.now = options.now ?? Date.now;
@@ -78,7 +93,11 @@ export class FileStore implements TrackingStore {
     const time = this.now();
     return emitMetaYaml({
       artifact_location: pathToFileURL(path.join(this.root, id)).href,
-      creation_time: time, experiment_id: id, last_update_time: time, lifecycle_stage: 'active', name,
+      creation_time: time,
+      experiment_id: id,
+      last_update_time: time,
+      lifecycle_stage: 'active',
+      name,
     });
   }
 
@@ -187,7 +206,11 @@ export class FileStore implements TrackingStore {
       for (const param of batch.params) {
         const previous = readKeyFile(dir, 'params', param.key);
         if (previous !== null && previous !== param.value) {
-          return err({ message: `param ${param.key} already logged with another value`, retryable: false, code: 'INVALID_PARAMETER_VALUE' });
+          return err({
+            message: `param ${param.key} already logged with another value`,
+            retryable: false,
+            code: 'INVALID_PARAMETER_VALUE',
+          });
         }
         if (previous === null) writeKeyFile(dir, 'params', param.key, param.value);
       }
@@ -267,9 +290,16 @@ export class FileStore implements TrackingStore {
     }
     const endTime = typeof meta['end_time'] === 'number' ? meta['end_time'] : null;
     return {
-      runId, experimentId: exp, runName: String(meta['run_name'] ?? tags['mlflow.runName'] ?? ''), artifactUri: String(meta['artifact_uri'] ?? ''),
-      status: statusFromCode(meta['status'] ?? 1), startTime: Number(meta['start_time'] ?? 0), endTime,
-      params: await readKeyFiles(path.join(dir, 'params')), tags, metrics,
+      runId,
+      experimentId: exp,
+      runName: String(meta['run_name'] ?? tags['mlflow.runName'] ?? ''),
+      artifactUri: String(meta['artifact_uri'] ?? ''),
+      status: statusFromCode(meta['status'] ?? 1),
+      startTime: Number(meta['start_time'] ?? 0),
+      endTime,
+      params: await readKeyFiles(path.join(dir, 'params')),
+      tags,
+      metrics,
     };
   }
 
@@ -312,14 +342,26 @@ function writeKeyFile(runDir: string, kind: 'params' | 'tags', key: string, valu
 function appendMetrics(runDir: string, metrics: readonly MetricRecord[]): void {
   const byKey = new Map<string, string>();
   for (const m of metrics) byKey.set(m.key, `${byKey.get(m.key) ?? ''}${m.timestamp} ${String(m.value)} ${m.step}\n`);
-  for (const [key, lines] of byKey) writeCreatingDir(path.join(runDir, 'metrics', ...key.split('/')), (file) => appendFileSync(file, lines));
+  for (const [key, lines] of byKey)
+    writeCreatingDir(path.join(runDir, 'metrics', ...key.split('/')), (file) => appendFileSync(file, lines));
 }
 
 function runMetaFields(request: CreateRunRequest, runId: string, artifactUri: string): Record<string, MetaValue> {
   return {
-    artifact_uri: artifactUri, end_time: null, entry_point_name: '', experiment_id: request.experimentId,
-    lifecycle_stage: 'active', run_id: runId, run_name: request.runName, run_uuid: runId, source_name: '',
-    source_type: 4, source_version: '', start_time: request.startTime, status: STATUS_CODE.RUNNING, tags: [],
+    artifact_uri: artifactUri,
+    end_time: null,
+    entry_point_name: '',
+    experiment_id: request.experimentId,
+    lifecycle_stage: 'active',
+    run_id: runId,
+    run_name: request.runName,
+    run_uuid: runId,
+    source_name: '',
+    source_type: 4,
+    source_version: '',
+    start_time: request.startTime,
+    status: STATUS_CODE.RUNNING,
+    tags: [],
     user_id: request.userId,
   };
 }

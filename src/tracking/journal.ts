@@ -65,7 +65,10 @@ export const decodeLine = (line: string): unknown => JSON.parse(line, reviver);
  */
 export class JournalWriter {
   private closed = false;
-  private constructor(private readonly fd: number, readonly file: string) {}
+  private constructor(
+    private readonly fd: number,
+    readonly file: string,
+  ) {}
 
   static async open(projectDir: string, header: JournalHeader): Promise<Result<JournalWriter, string>> {
     const file = path.join(journalDir(projectDir), `${safeName(header.info.runId)}.jsonl`);
@@ -159,7 +162,10 @@ export class AckLog {
   readonly runs = new Map<string, CreatedRun>();
   experimentId: string | null = null;
 
-  private constructor(private readonly file: string, private readonly uri: string) {}
+  private constructor(
+    private readonly file: string,
+    private readonly uri: string,
+  ) {}
 
   static async load(projectDir: string, runId: string, uri: string): Promise<AckLog> {
     const file = path.join(journalDir(projectDir), `${safeName(runId)}.acks.jsonl`);

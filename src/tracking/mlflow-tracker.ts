@@ -40,17 +40,33 @@ class Messages {
 }
 
 function disabledTracker(text: string, messages = new Messages()): MlflowTracker {
-  return { onEvent: () => undefined, describe: () => text, warnings: () => messages.all(), close: async () => undefined, parentRunId: () => null };
+  return {
+    onEvent: () => undefined,
+    describe: () => text,
+    warnings: () => messages.all(),
+    close: async () => undefined,
+    parentRunId: () => null,
+  };
 }
 
 export async function createMlflowTracker(
-  settings: TrackingSettings, info: PipelineRunInfo, env: Env, options: TrackerOptions = {},
+  settings: TrackingSettings,
+  info: PipelineRunInfo,
+  env: Env,
+  options: TrackerOptions = {},
 ): Promise<MlflowTracker> {
   if (!settings.enabled) return disabledTracker('MLflow tracking is off (--no-track).');
   const target = resolveTarget(settings.trackingUri, env, info.projectDir);
   if (!target.ok) return disabledTracker(`MLflow tracking is off: ${target.error}`);
   const user = userName(env);
-  const header: JournalHeader = { type: 'header', version: 1, info, experimentName: settings.experimentName, user, trackingUri: target.value.uri };
+  const header: JournalHeader = {
+    type: 'header',
+    version: 1,
+    info,
+    experimentName: settings.experimentName,
+    user,
+    trackingUri: target.value.uri,
+  };
   const opened = await JournalWriter.open(info.projectDir, header);
   if (!opened.ok) return disabledTracker(`MLflow tracking is off: ${opened.error}`);
   const writer = opened.value;
@@ -63,7 +79,9 @@ export async function createMlflowTracker(
     { store, acks, index, bluRunId: info.runId, experimentName: settings.experimentName, user },
     {
       retryBudgetMs: options.retryBudgetMs ?? (Number.isFinite(budgetFromEnv) && budgetFromEnv > 0 ? budgetFromEnv : 30_000),
-      baseDelayMs: options.baseDelayMs ?? 250, maxArtifactBytes: maxArtifactBytes(env), verifyCreates: false,
+      baseDelayMs: options.baseDelayMs ?? 250,
+      maxArtifactBytes: maxArtifactBytes(env),
+      verifyCreates: false,
       warn: (message) => live.messages.add(message),
     },
   );
@@ -92,8 +110,11 @@ class LiveTracker {
   private dispatcher: Dispatcher | null = null;
 
   constructor(
-    private readonly writer: JournalWriter, private readonly target: Target, private readonly experimentName: string,
-    private readonly info: PipelineRunInfo, private readonly batchMs: number,
+    private readonly writer: JournalWriter,
+    private readonly target: Target,
+    private readonly experimentName: string,
+    private readonly info: PipelineRunInfo,
+    private readonly batchMs: number,
   ) {}
 
   attach(planner: Planner, dispatcher: Dispatcher): void {
@@ -132,13 +153,15 @@ class LiveTracker {
     this.timer = null;
     const batch = this.pending;
     this.pending = [];
-    this.journalChain = this.journalChain.then(async () => {
-      if (batch.length === 0) return;
-      const written = await this.writer.append(batch);
-      if (!written.ok) this.messages.add(`MLflow: ${written.error}`);
-      for (const event of batch) this.planOne(event);
-      this.kickSender();
-    }).catch((cause: unknown) => this.messages.add(`MLflow: tracking failed (events are kept in the journal): ${String(cause)}`));
+    this.journalChain = this.journalChain
+      .then(async () => {
+        if (batch.length === 0) return;
+        const written = await this.writer.append(batch);
+        if (!written.ok) this.messages.add(`MLflow: ${written.error}`);
+        for (const event of batch) this.planOne(event);
+        this.kickSender();
+      })
+      .catch((cause: unknown) => this.messages.add(`MLflow: tracking failed (events are kept in the journal): ${String(cause)}`));
     return this.journalChain;
   }
 

@@ -11,11 +11,16 @@ export interface StoreOptions extends FileStoreOptions {
 /** Loads only the module the target needs: a file store never loads the HTTP client, nor a server the file store. */
 export async function openStore(target: Target, options: StoreOptions = {}): Promise<TrackingStore> {
   if (target.kind === 'file') return new (await import('./file-store.js')).FileStore(target.root, options);
-  return new (await import('./rest-store.js')).RestStore(target.baseUrl, { headers: target.headers, requestTimeoutMs: options.requestTimeoutMs });
+  return new (await import('./rest-store.js')).RestStore(target.baseUrl, {
+    headers: target.headers,
+    requestTimeoutMs: options.requestTimeoutMs,
+  });
 }
 
 /** The shell command that shows a file store in the MLflow UI (MLflow ≥ 3.13 needs the opt-in variable). */
-export function uiCommandLine(target: Target): { readonly env: Record<string, string>; readonly args: string[]; readonly text: string } | null {
+export function uiCommandLine(
+  target: Target,
+): { readonly env: Record<string, string>; readonly args: string[]; readonly text: string } | null {
   if (target.kind === 'rest') return null;
   const args = ['ui', '--backend-store-uri', target.uri];
   return { env: { MLFLOW_ALLOW_FILE_STORE: 'true' }, args, text: `MLFLOW_ALLOW_FILE_STORE=true mlflow ${args.map(shellQuote).join(' ')}` };

@@ -14,12 +14,22 @@ export const PARENT: RunRef = 'pipeline';
 
 export type Op =
   | {
-      readonly seq: number; readonly kind: 'create-run'; readonly ref: RunRef; readonly parentRef: RunRef | null;
-      readonly stepId: string | null; readonly name: string; readonly startTime: number; readonly tags: readonly KeyValue[];
+      readonly seq: number;
+      readonly kind: 'create-run';
+      readonly ref: RunRef;
+      readonly parentRef: RunRef | null;
+      readonly stepId: string | null;
+      readonly name: string;
+      readonly startTime: number;
+      readonly tags: readonly KeyValue[];
     }
   | {
-      readonly seq: number; readonly kind: 'log'; readonly ref: RunRef;
-      readonly metrics: readonly MetricRecord[]; readonly params: readonly KeyValue[]; readonly tags: readonly KeyValue[];
+      readonly seq: number;
+      readonly kind: 'log';
+      readonly ref: RunRef;
+      readonly metrics: readonly MetricRecord[];
+      readonly params: readonly KeyValue[];
+      readonly tags: readonly KeyValue[];
     }
   | { readonly seq: number; readonly kind: 'artifact'; readonly ref: RunRef; readonly path: string; readonly dest: string }
   /** A small generated file (JSON), uploaded as `dest` of the run. */
@@ -105,23 +115,40 @@ export class Planner {
 
   private dispatch(event: JournalEvent): void {
     switch (event.type) {
-      case 'run-start': return this.openParent(event.time);
-      case 'step-queued': return this.onQueued(event);
-      case 'step-start': return this.onStart(event);
-      case 'step-metric': return this.onMetric(event);
-      case 'step-progress': return this.onProgress(event.stepId, event.time);
-      case 'step-end': return this.onStepEnd(event);
-      case 'run-end': return this.onRunEnd(event.status === 'succeeded' ? 'FINISHED' : event.status === 'failed' ? 'FAILED' : 'KILLED', event.status, event.time);
-      case 'tracker-closed': return this.onRunEnd('KILLED', 'incomplete', event.time);
-      default: return; // waiting and warnings are for the terminal
+      case 'run-start':
+        return this.openParent(event.time);
+      case 'step-queued':
+        return this.onQueued(event);
+      case 'step-start':
+        return this.onStart(event);
+      case 'step-metric':
+        return this.onMetric(event);
+      case 'step-progress':
+        return this.onProgress(event.stepId, event.time);
+      case 'step-end':
+        return this.onStepEnd(event);
+      case 'run-end':
+        return this.onRunEnd(
+          event.status === 'succeeded' ? 'FINISHED' : event.status === 'failed' ? 'FAILED' : 'KILLED',
+          event.status,
+          event.time,
+        );
+      case 'tracker-closed':
+        return this.onRunEnd('KILLED', 'incomplete', event.time);
+      default:
+        return; // waiting and warnings are for the terminal
     }
   }
 
   private baseTags(name: string): Record<string, string> {
     const { info } = this.ctx;
     const tags: Record<string, string> = {
-      'mlflow.runName': name, 'mlflow.user': this.ctx.user, 'mlflow.source.name': info.pipelineFile,
-      'mlflow.source.type': 'LOCAL', 'blu.run_id': info.runId, 'blu.pipeline': info.pipelineName,
+      'mlflow.runName': name,
+      'mlflow.user': this.ctx.user,
+      'mlflow.source.name': info.pipelineFile,
+      'mlflow.source.type': 'LOCAL',
+      'blu.run_id': info.runId,
+      'blu.pipeline': info.pipelineName,
     };
     if (info.gitCommit !== null) tags['mlflow.source.git.commit'] = info.gitCommit;
     if (info.gitDirty !== null) tags['mlflow.source.git.dirty'] = String(info.gitDirty);
@@ -135,26 +162,57 @@ export class Planner {
     const { info } = this.ctx;
     const name = `${info.pipelineName} ${info.runId}`;
     const tags = {
-      ...this.baseTags(name), 'blu.role': 'pipeline', 'blu.pipeline_file': info.pipelineFile,
-      'blu.command_line': info.commandLine.join(' '), 'blu.overlays': info.experimentOverlays.join(','),
-      'blu.version': info.bluPipeVersion, 'blu.executor': info.executor, 'blu.backend': info.backend ?? '', 'blu.host': info.host,
+      ...this.baseTags(name),
+      'blu.role': 'pipeline',
+      'blu.pipeline_file': info.pipelineFile,
+      'blu.command_line': info.commandLine.join(' '),
+      'blu.overlays': info.experimentOverlays.join(','),
+      'blu.version': info.bluPipeVersion,
+      'blu.executor': info.executor,
+      'blu.backend': info.backend ?? '',
+      'blu.host': info.host,
       'mlflow.note.content': `blu-pipe run \`${info.runId}\` of \`${info.pipelineFile}\``,
     };
-    this.emit({ kind: 'create-run', ref: PARENT, parentRef: null, stepId: null, name, startTime: toInt(time), tags: cleanPairs(tags, 'tag') });
+    this.emit({
+      kind: 'create-run',
+      ref: PARENT,
+      parentRef: null,
+      stepId: null,
+      name,
+      startTime: toInt(time),
+      tags: cleanPairs(tags, 'tag'),
+    });
     this.emitLog(PARENT, [], cleanPairs(flattenParams(info.params), 'param'), []);
   }
 
   private onQueued(event: Extract<RunEvent, { type: 'step-queued' }>): void {
     this.steps.set(event.stepId, {
-      kind: event.kind, key: event.key, params: event.params, action: event.action, queuedAt: event.time,
-      open: false, metricNames: new Set(), pending: [], flushedAt: event.time,
+      kind: event.kind,
+      key: event.key,
+      params: event.params,
+      action: event.action,
+      queuedAt: event.time,
+      open: false,
+      metricNames: new Set(),
+      pending: [],
+      flushedAt: event.time,
     });
   }
 
   private stateOf(stepId: string, time: number): StepState {
     let state = this.steps.get(stepId);
     if (state === undefined) {
-      state = { kind: '', key: '', params: {}, action: 'run', queuedAt: time, open: false, metricNames: new Set(), pending: [], flushedAt: time };
+      state = {
+        kind: '',
+        key: '',
+        params: {},
+        action: 'run',
+        queuedAt: time,
+        open: false,
+        metricNames: new Set(),
+        pending: [],
+        flushedAt: time,
+      };
       this.steps.set(stepId, state);
     }
     return state;
@@ -166,9 +224,22 @@ export class Planner {
     state.open = true;
     const cache = state.action === 'run' ? 'ran' : state.action === 'restore' ? 'restored' : 'fresh';
     const tags = {
-      ...this.baseTags(stepId), 'blu.role': 'step', 'blu.step': stepId, 'blu.kind': state.kind, 'blu.key': state.key, 'blu.cache': cache,
+      ...this.baseTags(stepId),
+      'blu.role': 'step',
+      'blu.step': stepId,
+      'blu.kind': state.kind,
+      'blu.key': state.key,
+      'blu.cache': cache,
     };
-    this.emit({ kind: 'create-run', ref: `step:${stepId}`, parentRef: PARENT, stepId, name: stepId, startTime: toInt(startTime), tags: cleanPairs(tags, 'tag') });
+    this.emit({
+      kind: 'create-run',
+      ref: `step:${stepId}`,
+      parentRef: PARENT,
+      stepId,
+      name: stepId,
+      startTime: toInt(startTime),
+      tags: cleanPairs(tags, 'tag'),
+    });
     this.emitLog(`step:${stepId}`, [], cleanPairs(flattenParams(state.params), 'param'), []);
   }
 
@@ -187,7 +258,8 @@ export class Planner {
     const key = sanitizeKey(event.name);
     state.metricNames.add(key);
     state.pending.push({ key, value: event.value, timestamp: toInt(event.time), step: toInt(event.step) });
-    if (state.pending.length >= LIMITS.batchMetrics || event.time - state.flushedAt >= LIVE_FLUSH_MS) this.flushMetrics(event.stepId, state, event.time);
+    if (state.pending.length >= LIMITS.batchMetrics || event.time - state.flushedAt >= LIVE_FLUSH_MS)
+      this.flushMetrics(event.stepId, state, event.time);
   }
 
   private onProgress(stepId: string, time: number): void {
@@ -205,7 +277,12 @@ export class Planner {
     const state = this.stateOf(event.stepId, event.time);
     const current = event.outcome === 'ran' || event.outcome === 'restored' || event.outcome === 'fresh';
     if (current) this.addHeadline(event);
-    this.outcomes.push({ step: event.stepId, outcome: event.outcome, key: event.key, mlflow: current || event.outcome === 'failed' ? `step:${event.stepId}` : null });
+    this.outcomes.push({
+      step: event.stepId,
+      outcome: event.outcome,
+      key: event.key,
+      mlflow: current || event.outcome === 'failed' ? `step:${event.stepId}` : null,
+    });
     if (event.outcome === 'fresh' && !state.open) return this.recordFresh(event);
     const tracked = current || event.outcome === 'failed';
     if (!state.open && !tracked) return; // skipped or cancelled before it started: nothing to show
@@ -215,7 +292,8 @@ export class Planner {
     this.flushMetrics(event.stepId, state, event.time);
     this.emitLog(ref, this.finalMetrics(event, state), [], cleanPairs(this.endTags(event), 'tag'));
     this.emitArtifacts(ref, event);
-    const status: RunStatus = event.outcome === 'failed' ? 'FAILED' : event.outcome === 'cancelled' || event.outcome === 'skipped' ? 'KILLED' : 'FINISHED';
+    const status: RunStatus =
+      event.outcome === 'failed' ? 'FAILED' : event.outcome === 'cancelled' || event.outcome === 'skipped' ? 'KILLED' : 'FINISHED';
     this.emit({ kind: 'end-run', ref, status, endTime: toInt(event.time) });
     state.open = false;
     this.steps.delete(event.stepId);
@@ -240,8 +318,21 @@ export class Planner {
   private recordFresh(event: Extract<RunEvent, { type: 'step-end' }>): void {
     this.steps.delete(event.stepId);
     const found = event.source !== undefined ? this.ctx.lookupSource(event.source.runId, event.source.stepId) : null;
-    const source = event.source === undefined ? null : { bluRunId: event.source.runId, stepId: event.source.stepId, mlflowRunId: found !== null && 'runId' in found ? found.runId : null };
-    this.fresh.push({ step: event.stepId, key: event.key ?? '', source, metrics: event.metrics, ...(event.tags ? { tags: event.tags } : {}) });
+    const source =
+      event.source === undefined
+        ? null
+        : {
+            bluRunId: event.source.runId,
+            stepId: event.source.stepId,
+            mlflowRunId: found !== null && 'runId' in found ? found.runId : null,
+          };
+    this.fresh.push({
+      step: event.stepId,
+      key: event.key ?? '',
+      source,
+      metrics: event.metrics,
+      ...(event.tags ? { tags: event.tags } : {}),
+    });
   }
 
   /** duration_s, plus final values not already logged as series (all of them for restored steps). */
@@ -296,7 +387,11 @@ export class Planner {
     }
     this.steps.clear();
     const duration: MetricRecord = { key: 'duration_s', value: (toInt(time) - this.parentStart) / 1000, timestamp: toInt(time), step: 0 };
-    const tags = [{ key: 'blu.status', value: label }, { key: 'blu.fresh_steps', value: String(this.fresh.length) }, ...freshSourceTags(this.fresh)];
+    const tags = [
+      { key: 'blu.status', value: label },
+      { key: 'blu.fresh_steps', value: String(this.fresh.length) },
+      ...freshSourceTags(this.fresh),
+    ];
     this.emitLog(PARENT, [duration, ...this.headline], [], tags);
     this.emit({ kind: 'artifact-text', ref: PARENT, dest: STEPS_ARTIFACT, text: this.stepsJson() });
     this.emit({ kind: 'end-run', ref: PARENT, status, endTime: toInt(time) });
@@ -309,7 +404,15 @@ export class Planner {
     const steps = this.outcomes.map(({ step, outcome, key, mlflow }) => {
       const f = fresh.get(step);
       if (f === undefined) return { step, outcome, key, run: mlflow === null ? null : 'own child run' };
-      return { step, outcome, key, source_blu_run_id: f.source?.bluRunId ?? null, source_run_id: f.source?.mlflowRunId ?? null, metrics: f.metrics, ...(f.tags ? { tags: f.tags } : {}) };
+      return {
+        step,
+        outcome,
+        key,
+        source_blu_run_id: f.source?.bluRunId ?? null,
+        source_run_id: f.source?.mlflowRunId ?? null,
+        metrics: f.metrics,
+        ...(f.tags ? { tags: f.tags } : {}),
+      };
     });
     return `${JSON.stringify({ run_id: this.ctx.info.runId, pipeline: this.ctx.info.pipelineName, steps }, null, 1)}\n`;
   }
@@ -345,7 +448,9 @@ function freshSourceTags(fresh: readonly FreshStep[]): KeyValue[] {
 }
 
 export function chunkBatch(
-  metrics: readonly MetricRecord[], params: readonly KeyValue[], tags: readonly KeyValue[],
+  metrics: readonly MetricRecord[],
+  params: readonly KeyValue[],
+  tags: readonly KeyValue[],
 ): { metrics: MetricRecord[]; params: KeyValue[]; tags: KeyValue[] }[] {
   const chunks: { metrics: MetricRecord[]; params: KeyValue[]; tags: KeyValue[] }[] = [];
   let current = { metrics: [] as MetricRecord[], params: [] as KeyValue[], tags: [] as KeyValue[] };

@@ -34,9 +34,15 @@ export interface RunDetail {
 function summarize(run: RunRecord): PipelineRunSummary {
   const overlays = run.tags['blu.overlays'] ?? '';
   return {
-    bluRunId: run.tags['blu.run_id'] ?? run.runId, mlflowRunId: run.runId, experimentId: run.experimentId,
-    startTime: run.startTime, endTime: run.endTime, status: run.status, pipeline: run.tags['blu.pipeline'] ?? run.runName,
-    overlays: overlays === '' ? [] : overlays.split(','), durationS: run.endTime === null ? null : (run.endTime - run.startTime) / 1000,
+    bluRunId: run.tags['blu.run_id'] ?? run.runId,
+    mlflowRunId: run.runId,
+    experimentId: run.experimentId,
+    startTime: run.startTime,
+    endTime: run.endTime,
+    status: run.status,
+    pipeline: run.tags['blu.pipeline'] ?? run.runName,
+    overlays: overlays === '' ? [] : overlays.split(','),
+    durationS: run.endTime === null ? null : (run.endTime - run.startTime) / 1000,
   };
 }
 
@@ -56,10 +62,16 @@ export async function loadRunDetail(store: TrackingStore, run: PipelineRunSummar
   if (!parents.ok) return parents;
   const children = await store.searchRuns([run.experimentId], { 'mlflow.parentRunId': run.mlflowRunId });
   if (!children.ok) return children;
-  const own = children.value.map((child): StepDetail => ({
-    stepId: child.tags['blu.step'] ?? child.runName, mlflowRunId: child.runId, status: child.status,
-    cache: child.tags['blu.cache'] ?? '', params: child.params, metrics: child.metrics,
-  }));
+  const own = children.value.map(
+    (child): StepDetail => ({
+      stepId: child.tags['blu.step'] ?? child.runName,
+      mlflowRunId: child.runId,
+      status: child.status,
+      cache: child.tags['blu.cache'] ?? '',
+      params: child.params,
+      metrics: child.metrics,
+    }),
+  );
   const parent = parents.value[0];
   const fresh = parent === undefined ? ok([]) : await freshSteps(store, run.experimentId, parent);
   if (!fresh.ok) return fresh;
@@ -73,7 +85,8 @@ async function freshSteps(store: TrackingStore, experimentId: string, parent: Ru
   for (const [key, value] of Object.entries(parent.tags)) {
     if (key !== FRESH_SOURCES_TAG && !key.startsWith(`${FRESH_SOURCES_TAG}.`)) continue;
     try {
-      for (const [step, source] of Object.entries(JSON.parse(value) as Record<string, [string, string | null] | null>)) sources.set(step, source);
+      for (const [step, source] of Object.entries(JSON.parse(value) as Record<string, [string, string | null] | null>))
+        sources.set(step, source);
     } catch {
       // a hand-edited tag: those steps show without details
     }
@@ -87,7 +100,15 @@ async function freshSteps(store: TrackingStore, experimentId: string, parent: Ru
   return ok(
     [...sources].map(([stepId, source]): StepDetail => {
       const producer = source === null ? undefined : bySourceRun.get(source[0])?.get(stepId);
-      if (producer !== undefined) return { stepId, mlflowRunId: producer.runId, status: 'FINISHED', cache: 'fresh', params: producer.params, metrics: withoutDuration(producer.metrics) };
+      if (producer !== undefined)
+        return {
+          stepId,
+          mlflowRunId: producer.runId,
+          status: 'FINISHED',
+          cache: 'fresh',
+          params: producer.params,
+          metrics: withoutDuration(producer.metrics),
+        };
       return { stepId, mlflowRunId: '', status: 'FINISHED', cache: 'fresh', params: {}, metrics: headlineOf(parent.metrics, stepId) };
     }),
   );
@@ -102,10 +123,18 @@ function withoutDuration(metrics: Readonly<Record<string, number>>): Record<stri
 /** The parent's `<step>.<metric>` headline metrics of one step. */
 function headlineOf(metrics: Readonly<Record<string, number>>, stepId: string): Record<string, number> {
   const prefix = `${sanitizeKey(stepId)}.`;
-  return Object.fromEntries(Object.entries(metrics).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
+  return Object.fromEntries(
+    Object.entries(metrics)
+      .filter(([k]) => k.startsWith(prefix))
+      .map(([k, v]) => [k.slice(prefix.length), v]),
+  );
 }
 
 /** The full series of one metric, in logged order. */
-export async function readMetricSeries(store: TrackingStore, mlflowRunId: string, key: string): Promise<Result<MetricRecord[], StoreError>> {
+export async function readMetricSeries(
+  store: TrackingStore,
+  mlflowRunId: string,
+  key: string,
+): Promise<Result<MetricRecord[], StoreError>> {
   return store.metricHistory(mlflowRunId, key);
 }

@@ -93,7 +93,12 @@ export async function recordPending(projectDir: string, bluRunId: string, pendin
  * run's pending state for that store becomes its slot's record, unless a later run recorded the
  * slot since. True when it was recorded.
  */
-export async function completePending(projectDir: string, bluRunId: string, storeUri: string, mlflowRunId: string): Promise<Result<boolean, string>> {
+export async function completePending(
+  projectDir: string,
+  bluRunId: string,
+  storeUri: string,
+  mlflowRunId: string,
+): Promise<Result<boolean, string>> {
   const all = await readStates(projectDir);
   const pending = all.pending[bluRunId];
   if (pending === undefined || pending.slot.storeUri !== storeUri) return ok(false);
@@ -109,8 +114,16 @@ export async function completePending(projectDir: string, bluRunId: string, stor
 /** Writes the most recently recorded MAX_SLOTS slots and pending states. */
 async function writeStates(projectDir: string, all: States): Promise<Result<void, string>> {
   const newest = <T extends { readonly recordedAt: string }>(record: Record<string, T>): Record<string, T> =>
-    Object.fromEntries(Object.entries(record).sort(([, a], [, b]) => String(b.recordedAt).localeCompare(String(a.recordedAt))).slice(0, MAX_SLOTS));
-  const file: StateFile = { version: FORMAT_VERSION, slots: newest(all.slots), ...(Object.keys(all.pending).length > 0 ? { pending: newest(all.pending) } : {}) };
+    Object.fromEntries(
+      Object.entries(record)
+        .sort(([, a], [, b]) => String(b.recordedAt).localeCompare(String(a.recordedAt)))
+        .slice(0, MAX_SLOTS),
+    );
+  const file: StateFile = {
+    version: FORMAT_VERSION,
+    slots: newest(all.slots),
+    ...(Object.keys(all.pending).length > 0 ? { pending: newest(all.pending) } : {}),
+  };
   try {
     writeSmallFileAtomicSync(fileOf(projectDir), JSON.stringify(file));
     return ok(undefined);

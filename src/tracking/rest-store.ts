@@ -6,8 +6,15 @@ import { type Result, ok, err } from '../base/result.js';
 import { metricValueFromJson, metricValueToJson } from './values.js';
 import {
   statusFromCode,
-  type Batch, type CreateRunRequest, type CreatedRun, type MetricRecord, type RunRecord, type RunStatus, type StoreError,
-  type StoreResult, type TrackingStore,
+  type Batch,
+  type CreateRunRequest,
+  type CreatedRun,
+  type MetricRecord,
+  type RunRecord,
+  type RunStatus,
+  type StoreError,
+  type StoreResult,
+  type TrackingStore,
 } from './store.js';
 
 export interface RestStoreOptions {
@@ -34,7 +41,10 @@ export class RestStore implements TrackingStore {
   private readonly headers: Readonly<Record<string, string>>;
   private readonly timeoutMs: number;
 
-  constructor(readonly baseUrl: string, options: RestStoreOptions = {}) {
+  constructor(
+    readonly baseUrl: string,
+    options: RestStoreOptions = {},
+  ) {
     this.uri = baseUrl;
     this.headers = options.headers ?? {};
     this.timeoutMs = options.requestTimeoutMs ?? 10_000;
@@ -65,7 +75,12 @@ export class RestStore implements TrackingStore {
     const message = typeof json['message'] === 'string' ? json['message'] : text.slice(0, 200);
     // INVALID_STATE comes back as 500 but will not go away by retrying (deleted experiment).
     const retryable = (response.status === 429 || response.status >= 500) && code !== 'INVALID_STATE';
-    return err({ message: `${method} ${url}: HTTP ${response.status} ${code ?? ''} ${message}`.trim(), retryable, status: response.status, code });
+    return err({
+      message: `${method} ${url}: HTTP ${response.status} ${code ?? ''} ${message}`.trim(),
+      retryable,
+      status: response.status,
+      code,
+    });
   }
 
   private api(endpoint: string): string {
@@ -102,7 +117,10 @@ export class RestStore implements TrackingStore {
     const found = await this.experimentByName(name);
     if (!found.ok || found.value === null) return found.ok ? ok(null) : found;
     if (found.value['lifecycle_stage'] === 'deleted') {
-      return err({ message: `MLflow experiment "${name}" is deleted on ${this.baseUrl}: restore it (experiments/restore) or purge it`, retryable: false });
+      return err({
+        message: `MLflow experiment "${name}" is deleted on ${this.baseUrl}: restore it (experiments/restore) or purge it`,
+        retryable: false,
+      });
     }
     return ok(String(found.value['experiment_id']));
   }
@@ -116,15 +134,21 @@ export class RestStore implements TrackingStore {
       for (const exp of Array.isArray(page.value['experiments']) ? page.value['experiments'] : []) {
         if (isObject(exp)) ids.push(String(exp['experiment_id']));
       }
-      token = typeof page.value['next_page_token'] === 'string' && page.value['next_page_token'] !== '' ? page.value['next_page_token'] : undefined;
+      token =
+        typeof page.value['next_page_token'] === 'string' && page.value['next_page_token'] !== ''
+          ? page.value['next_page_token']
+          : undefined;
     } while (token !== undefined);
     return ok(ids);
   }
 
   async createRun(request: CreateRunRequest): StoreResult<CreatedRun> {
     const created = await this.post('runs/create', {
-      experiment_id: request.experimentId, run_name: request.runName, start_time: request.startTime,
-      user_id: request.userId, tags: request.tags.map((t) => ({ key: t.key, value: t.value })),
+      experiment_id: request.experimentId,
+      run_name: request.runName,
+      start_time: request.startTime,
+      user_id: request.userId,
+      tags: request.tags.map((t) => ({ key: t.key, value: t.value })),
     });
     if (!created.ok) return created;
     const run = isObject(created.value['run']) ? created.value['run'] : {};
@@ -152,7 +176,10 @@ export class RestStore implements TrackingStore {
   async putArtifact(run: CreatedRun, relativePath: string, localFile: string): StoreResult<void> {
     if (run.artifactUri.startsWith('file:')) return copyLocally(run.artifactUri, relativePath, localFile);
     if (!run.artifactUri.startsWith('mlflow-artifacts:')) {
-      return err({ message: `artifact URI scheme of ${run.artifactUri} is not supported (only mlflow-artifacts: and file:)`, retryable: false });
+      return err({
+        message: `artifact URI scheme of ${run.artifactUri} is not supported (only mlflow-artifacts: and file:)`,
+        retryable: false,
+      });
     }
     // mlflow-artifacts:/exp/run/artifacts or mlflow-artifacts://host:port/exp/run/artifacts
     const base = run.artifactUri.replace(/^mlflow-artifacts:(\/\/[^/]*)?/, '').replace(/^\/+/, '');
@@ -168,16 +195,25 @@ export class RestStore implements TrackingStore {
   }
 
   async searchRuns(experimentIds: readonly string[], tagEquals: Readonly<Record<string, string>>): StoreResult<RunRecord[]> {
-    const filter = Object.entries(tagEquals).map(([k, v]) => `tags.\`${k}\` = '${v.replace(/'/g, "\\'")}'`).join(' and ');
+    const filter = Object.entries(tagEquals)
+      .map(([k, v]) => `tags.\`${k}\` = '${v.replace(/'/g, "\\'")}'`)
+      .join(' and ');
     const runs: RunRecord[] = [];
     let token: string | undefined;
     do {
       const page = await this.post('runs/search', {
-        experiment_ids: experimentIds, filter, max_results: 1000, run_view_type: 'ACTIVE_ONLY', ...(token ? { page_token: token } : {}),
+        experiment_ids: experimentIds,
+        filter,
+        max_results: 1000,
+        run_view_type: 'ACTIVE_ONLY',
+        ...(token ? { page_token: token } : {}),
       });
       if (!page.ok) return page;
       for (const run of Array.isArray(page.value['runs']) ? page.value['runs'] : []) if (isObject(run)) runs.push(toRunRecord(run));
-      token = typeof page.value['next_page_token'] === 'string' && page.value['next_page_token'] !== '' ? page.value['next_page_token'] : undefined;
+      token =
+        typeof page.value['next_page_token'] === 'string' && page.value['next_page_token'] !== ''
+          ? page.value['next_page_token']
+          : undefined;
     } while (token !== undefined);
     return ok(runs);
   }
@@ -195,12 +231,26 @@ export class RestStore implements TrackingStore {
     const points: MetricRecord[] = [];
     let token: string | undefined;
     do {
-      const page = await this.get('metrics/get-history', { run_id: runId, metric_key: key, max_results: '25000', ...(token ? { page_token: token } : {}) });
+      const page = await this.get('metrics/get-history', {
+        run_id: runId,
+        metric_key: key,
+        max_results: '25000',
+        ...(token ? { page_token: token } : {}),
+      });
       if (!page.ok) return page;
       for (const m of Array.isArray(page.value['metrics']) ? page.value['metrics'] : []) {
-        if (isObject(m)) points.push({ key, value: metricValueFromJson(m['value']), timestamp: Number(m['timestamp'] ?? 0), step: Number(m['step'] ?? 0) });
+        if (isObject(m))
+          points.push({
+            key,
+            value: metricValueFromJson(m['value']),
+            timestamp: Number(m['timestamp'] ?? 0),
+            step: Number(m['step'] ?? 0),
+          });
       }
-      token = typeof page.value['next_page_token'] === 'string' && page.value['next_page_token'] !== '' ? page.value['next_page_token'] : undefined;
+      token =
+        typeof page.value['next_page_token'] === 'string' && page.value['next_page_token'] !== ''
+          ? page.value['next_page_token']
+          : undefined;
     } while (token !== undefined);
     return ok(points);
   }
@@ -215,9 +265,16 @@ function toRunRecord(run: Json): RunRecord {
   }
   const endTime = info['end_time'] === undefined || info['end_time'] === null ? null : Number(info['end_time']);
   return {
-    runId: String(info['run_id'] ?? info['run_uuid'] ?? ''), experimentId: String(info['experiment_id'] ?? ''),
-    runName: String(info['run_name'] ?? ''), artifactUri: String(info['artifact_uri'] ?? ''), status: statusFromCode(info['status']), startTime: Number(info['start_time'] ?? 0),
-    endTime, params: pairs(data['params']), tags: pairs(data['tags']), metrics,
+    runId: String(info['run_id'] ?? info['run_uuid'] ?? ''),
+    experimentId: String(info['experiment_id'] ?? ''),
+    runName: String(info['run_name'] ?? ''),
+    artifactUri: String(info['artifact_uri'] ?? ''),
+    status: statusFromCode(info['status']),
+    startTime: Number(info['start_time'] ?? 0),
+    endTime,
+    params: pairs(data['params']),
+    tags: pairs(data['tags']),
+    metrics,
   };
 }
 

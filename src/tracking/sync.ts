@@ -56,7 +56,8 @@ export async function syncJournal(projectDir: string, options: SyncOptions): Pro
   const fallback = resolveTarget(null, options.env, projectDir);
   const stores = new Map<string, TrackingStore>();
   const storeFor = async (header: JournalContents['header']): Promise<Result<TrackingStore, string>> => {
-    const target = override ?? (header.trackingUri !== undefined ? resolveTarget(header.trackingUri, withoutUri(options.env), projectDir) : fallback);
+    const target =
+      override ?? (header.trackingUri !== undefined ? resolveTarget(header.trackingUri, withoutUri(options.env), projectDir) : fallback);
     if (!target.ok) return target;
     const store = stores.get(target.value.uri) ?? (await openStore(target.value, options));
     stores.set(target.value.uri, store);
@@ -74,7 +75,15 @@ export async function syncJournal(projectDir: string, options: SyncOptions): Pro
       journals.push(await syncOne({ ...shared, store: store.value }, contents));
     } catch (cause) {
       const runId = contents.header.info.runId;
-      journals.push({ runId, store: store.ok ? store.value.uri : '', operations: 0, alreadyAcknowledged: 0, sent: 0, incomplete: false, error: `cannot replay: ${String(cause)}` });
+      journals.push({
+        runId,
+        store: store.ok ? store.value.uri : '',
+        operations: 0,
+        alreadyAcknowledged: 0,
+        sent: 0,
+        incomplete: false,
+        error: `cannot replay: ${String(cause)}`,
+      });
     }
   }
   return ok({ journals, warnings: shared.warnings });
@@ -107,16 +116,24 @@ async function syncOne(shared: Shared, { header, events }: JournalContents): Pro
   const dispatcher = new Dispatcher(
     { store, acks, index, bluRunId: header.info.runId, experimentName: header.experimentName, user: header.user },
     {
-      retryBudgetMs: options.retryBudgetMs ?? 30_000, baseDelayMs: options.baseDelayMs ?? 250,
-      maxArtifactBytes: maxArtifactBytes(options.env), verifyCreates: true, warn: (m) => shared.warnings.push(m),
+      retryBudgetMs: options.retryBudgetMs ?? 30_000,
+      baseDelayMs: options.baseDelayMs ?? 250,
+      maxArtifactBytes: maxArtifactBytes(options.env),
+      verifyCreates: true,
+      warn: (m) => shared.warnings.push(m),
     },
   );
   const skip = !planner.runEnded;
   if (!skip && already < ops.length) await dispatcher.run(ops);
   if (!skip && dispatcher.offline === null) await rememberReplayed(shared, header.info.runId);
   return {
-    runId: header.info.runId, store: store.uri, operations: ops.length, alreadyAcknowledged: already, sent: dispatcher.sent,
-    incomplete: skip, error: dispatcher.offline?.message ?? null,
+    runId: header.info.runId,
+    store: store.uri,
+    operations: ops.length,
+    alreadyAcknowledged: already,
+    sent: dispatcher.sent,
+    incomplete: skip,
+    error: dispatcher.offline?.message ?? null,
   };
 }
 
@@ -131,5 +148,8 @@ async function rememberReplayed({ projectDir, store, index, warnings }: Shared, 
 async function journalFiles(projectDir: string): Promise<string[]> {
   const dir = journalDir(projectDir);
   const names = await fs.readdir(dir).catch(() => [] as string[]);
-  return names.filter((n) => n.endsWith('.jsonl') && !n.endsWith('.acks.jsonl')).sort().map((n) => path.join(dir, n));
+  return names
+    .filter((n) => n.endsWith('.jsonl') && !n.endsWith('.acks.jsonl'))
+    .sort()
+    .map((n) => path.join(dir, n));
 }

@@ -51,7 +51,10 @@ function fileUriTarget(raw: string, projectDir: string): Result<Target, string> 
 /** fetch() refuses URLs with credentials: move `user:pass@` into a basic auth header. */
 function restTarget(raw: string, env: Env): Target {
   const url = new URL(raw);
-  const inUrl = url.username !== '' ? { MLFLOW_TRACKING_USERNAME: decodeURIComponent(url.username), MLFLOW_TRACKING_PASSWORD: decodeURIComponent(url.password) } : {};
+  const inUrl =
+    url.username !== ''
+      ? { MLFLOW_TRACKING_USERNAME: decodeURIComponent(url.username), MLFLOW_TRACKING_PASSWORD: decodeURIComponent(url.password) }
+      : {};
   url.username = '';
   url.password = '';
   const baseUrl = url.href.replace(/\/+$/, '');

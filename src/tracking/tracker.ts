@@ -34,4 +34,8 @@ export interface Tracker extends Reporter {
   readonly warnings?: () => readonly string[];
 }
 
-export type CreateTracker = (settings: TrackingSettings, info: PipelineRunInfo, env: Readonly<Record<string, string | undefined>>) => Promise<Tracker>;
+export type CreateTracker = (
+  settings: TrackingSettings,
+  info: PipelineRunInfo,
+  env: Readonly<Record<string, string | undefined>>,
+) => Promise<Tracker>;

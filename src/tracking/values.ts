@@ -22,7 +22,10 @@ const ILLEGAL_KEY_CHARS = /[^A-Za-z0-9_./\- :]/g;
 export function sanitizeKey(raw: string): string {
   let key = raw.replace(ILLEGAL_KEY_CHARS, '_');
   // posixpath.normpath must not change the key: drop empty, `.` and `..` segments.
-  const segments = key.split('/').map((s) => (s === '.' || s === '..' ? '_' : s)).filter((s) => s !== '');
+  const segments = key
+    .split('/')
+    .map((s) => (s === '.' || s === '..' ? '_' : s))
+    .filter((s) => s !== '');
   key = segments.join('/');
   if (key === '') key = '_';
   if (key.length > LIMITS.keyLength) {

@@ -9,7 +9,16 @@ import { REPO } from '../rig/project.js';
 import { type ImportEdge, importEdges, sourceFiles } from './imports.js';
 
 const SRC = path.join(REPO, 'src');
-export const LAYER: Readonly<Record<string, number>> = { base: 0, artifacts: 1, schemas: 1, runtime: 2, ml: 3, tracking: 3, steps: 4, cli: 5 };
+const LAYER: Readonly<Record<string, number>> = {
+  base: 0,
+  artifacts: 1,
+  schemas: 1,
+  runtime: 2,
+  ml: 3,
+  tracking: 3,
+  steps: 4,
+  cli: 5,
+};
 const area = (file: string): string => path.relative(SRC, file).split(path.sep)[0]!;
 const name = (file: string): string => path.relative(SRC, file);
 
@@ -31,7 +40,7 @@ describe('layers of src/', () => {
 });
 
 /** One cycle per strongly connected component of more than one module (Tarjan). */
-export function runtimeCycles(edges: readonly ImportEdge[]): string[][] {
+function runtimeCycles(edges: readonly ImportEdge[]): string[][] {
   const next = new Map<string, string[]>();
   for (const e of edges) next.set(e.from, [...(next.get(e.from) ?? []), e.to]);
   const index = new Map<string, number>();
@@ -43,7 +52,7 @@ export function runtimeCycles(edges: readonly ImportEdge[]): string[][] {
     low.set(node, index.get(node)!);
     stack.push(node);
     for (const to of next.get(node) ?? []) {
-      if (!index.has(to)) (visit(to), low.set(node, Math.min(low.get(node)!, low.get(to)!)));
+      if (!index.has(to)) visit(to), low.set(node, Math.min(low.get(node)!, low.get(to)!));
       else if (stack.includes(to)) low.set(node, Math.min(low.get(node)!, index.get(to)!));
     }
     if (low.get(node) !== index.get(node)) return;

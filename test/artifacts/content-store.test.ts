@@ -214,14 +214,20 @@ describe('ContentStore.restore verifies what it copies', () => {
     await writeFile(file, bytes);
   }
 
-  for (const [label, size] of [['small (verified in memory)', 1000], ['big (verified while streaming)', 9 << 20]] as const) {
+  for (const [label, size] of [
+    ['small (verified in memory)', 1000],
+    ['big (verified while streaming)', 9 << 20],
+  ] as const) {
     it(`a ${label} corrupt blob is evicted and the existing target is left untouched`, async () => {
       const { store, project } = await fixture();
       await writeFile(join(project, 'f.bin'), Buffer.alloc(size, 7));
       const stored = await store.putPath(project, 'f.bin');
       await corrupt(store, stored.hash);
       await writeFile(join(project, 'f.bin'), 'what the user has now');
-      const failure = await store.restore(project, stored).then(() => undefined, (e: unknown) => e);
+      const failure = await store.restore(project, stored).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(failure).toBeInstanceOf(ArtifactError);
       expect((failure as ArtifactError).code).toBe('corrupt-blob');
       expect(await readFile(join(project, 'f.bin'), 'utf8')).toBe('what the user has now');

@@ -68,10 +68,7 @@ describe('acquireLock in one process', () => {
     const file = await lockFile();
     const held = await acquireLock(file, me('long'), { staleAfterMs: 600 });
     await ageBy(file, 60); // as if the holder had been silent for a minute
-    await vi.waitFor(
-      async () => expect(Date.now() - (await stat(file)).mtimeMs).toBeLessThan(5000),
-      { timeout: 10_000, interval: 50 },
-    );
+    await vi.waitFor(async () => expect(Date.now() - (await stat(file)).mtimeMs).toBeLessThan(5000), { timeout: 10_000, interval: 50 });
     expect(await readLockHolder(file)).toMatchObject({ stepId: 'long' });
     if (held.ok) await held.value.release();
   });

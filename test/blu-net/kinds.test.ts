@@ -34,7 +34,13 @@ describe('blu-net step kinds', () => {
     expect(valid('pretrain', { data: 'dataset', width: 4, train: { lr: 0.001, crop: 64, epochs: 3 } })).toBe(false); // budgets are steps
     expect(valid('pretrain', { data: 'dataset', width: 4, train: { ...TRAIN, loss: 'bce_dice', max_minutes: 5 }, seed: 2 })).toBe(true);
     expect(valid('dataset', { layout: 'split-folders', path: 'd', derive: null })).toBe(true);
-    expect(valid('dataset', { layout: 'split-folders', path: 'd', derive: { images: { train: 9, validation: 3, test: 3 }, width: 640, height: 480, zoom: 2 } })).toBe(true);
+    expect(
+      valid('dataset', {
+        layout: 'split-folders',
+        path: 'd',
+        derive: { images: { train: 9, validation: 3, test: 3 }, width: 640, height: 480, zoom: 2 },
+      }),
+    ).toBe(true);
     expect(valid('dataset', { layout: 'split-folders', path: 'd', derive: { width: 640, height: 480, zoom: 2 } })).toBe(false); // images missing
     expect(valid('dataset', { layout: 'split-folders' })).toBe(false); // neither path nor url
     expect(valid('dataset', { layout: 'split-folders', url: 'https://example.org/x.zip' })).toBe(false); // url without sha256
@@ -43,16 +49,35 @@ describe('blu-net step kinds', () => {
   });
 
   it('declares outputs under artifacts/<safe id>, the steps it reads from, and deps outside the project', () => {
-    const d = kind('evaluate').declare({ stepId: 'evaluate_scratch@model=lw_unet', name: 'evaluate_scratch', with: { data: 'dataset', model: 'ablation@model=lw_unet', crop: 64 } });
+    const d = kind('evaluate').declare({
+      stepId: 'evaluate_scratch@model=lw_unet',
+      name: 'evaluate_scratch',
+      with: { data: 'dataset', model: 'ablation@model=lw_unet', crop: 64 },
+    });
     expect(d.needs).toEqual(['dataset', 'ablation@model=lw_unet']);
-    expect(d.outs.map((o) => o.path)).toEqual(['artifacts/evaluate_scratch_model_lw_unet/eval.json', 'artifacts/evaluate_scratch_model_lw_unet/overlays']);
+    expect(d.outs.map((o) => o.path)).toEqual([
+      'artifacts/evaluate_scratch_model_lw_unet/eval.json',
+      'artifacts/evaluate_scratch_model_lw_unet/overlays',
+    ]);
     expect(d.outs.every((o) => o.track && o.cache)).toBe(true);
-    const data = kind('dataset').declare({ stepId: 'dataset', name: 'dataset', with: { path: '../shared/data/bbbc030', layout: 'split-folders' } });
+    const data = kind('dataset').declare({
+      stepId: 'dataset',
+      name: 'dataset',
+      with: { path: '../shared/data/bbbc030', layout: 'split-folders' },
+    });
     expect(data.deps).toEqual(['../shared/data/bbbc030']);
-    const pre = kind('pretrain').declare({ stepId: 'pretrain', name: 'pretrain', with: { data: 'dataset', width: 4, init_weights: '', train: TRAIN } });
+    const pre = kind('pretrain').declare({
+      stepId: 'pretrain',
+      name: 'pretrain',
+      with: { data: 'dataset', width: 4, init_weights: '', train: TRAIN },
+    });
     expect(pre.deps).toEqual([]);
     expect(pre.needs).toEqual(['dataset']);
-    const hint = kind('hint').declare({ stepId: 'hint', name: 'hint', with: { data: 'dataset', teacher: 'pretrain', encoder: TRAIN, decoder: TRAIN, retrain: TRAIN } });
+    const hint = kind('hint').declare({
+      stepId: 'hint',
+      name: 'hint',
+      with: { data: 'dataset', teacher: 'pretrain', encoder: TRAIN, decoder: TRAIN, retrain: TRAIN },
+    });
     expect(hint.needs).toEqual(['dataset', 'pretrain']);
   });
 
@@ -77,7 +102,10 @@ describe('blu-net step kinds', () => {
     for (const file of ['index.ts', 'common.ts', 'dataset.ts', 'train-kinds.ts', 'measure-kinds.ts']) {
       const source = await readFile(path.join(dir, file), 'utf8');
       const staticImports = source.split('\n').filter((l) => /^import\s/.test(l) && !/^import type\s/.test(l));
-      expect(staticImports.filter((l) => /tfjs|\/impl\/|\/ml\//.test(l)), file).toEqual([]);
+      expect(
+        staticImports.filter((l) => /tfjs|\/impl\/|\/ml\//.test(l)),
+        file,
+      ).toEqual([]);
     }
   });
 });
@@ -89,7 +117,15 @@ describe('blu-net helpers', () => {
   });
 
   it('fills the documented train defaults', () => {
-    expect(trainSettings({ steps: 30, lr: 0.01, crop: 32 })).toMatchObject({ steps: 30, val_every: 20, batch: 1, seed: 1, augment: true, sampler: 'uniform', best: 'val_iou' });
+    expect(trainSettings({ steps: 30, lr: 0.01, crop: 32 })).toMatchObject({
+      steps: 30,
+      val_every: 20,
+      batch: 1,
+      seed: 1,
+      augment: true,
+      sampler: 'uniform',
+      best: 'val_iou',
+    });
   });
 
   it('maps a step budget onto validation intervals and offsets phase seeds per run seed', () => {
@@ -109,7 +145,13 @@ describe('blu-net helpers', () => {
 });
 
 describe('convergence rule and equal budget (issue 22)', () => {
-  const CONVERGENCE = { max_steps: 1000, val_every: 50, val_crop: 512, smooth: 3, plateau: { patience: 100, min_delta: 0.005, lr_drops: 1, lr_factor: 0.5, min_steps: 300 } };
+  const CONVERGENCE = {
+    max_steps: 1000,
+    val_every: 50,
+    val_crop: 512,
+    smooth: 3,
+    plateau: { patience: 100, min_delta: 0.005, lr_drops: 1, lr_factor: 0.5, min_steps: 300 },
+  };
 
   it('checks the convergence block and the equal-budget fields against the schema', () => {
     const ajv = new Ajv({ strict: false, allowUnionTypes: true });
@@ -124,7 +166,11 @@ describe('convergence rule and equal budget (issue 22)', () => {
   });
 
   it('makes the equal-budget U-Net need the U-Net it continues and the model whose budget it matches', () => {
-    const d = kind('pretrain').declare({ stepId: 'pretrain_equal@seed=1', name: 'pretrain_equal', with: { data: 'dataset', width: 4, train: TRAIN, continue_from: 'pretrain@seed=1', budget_of: 'binarise@seed=1' } });
+    const d = kind('pretrain').declare({
+      stepId: 'pretrain_equal@seed=1',
+      name: 'pretrain_equal',
+      with: { data: 'dataset', width: 4, train: TRAIN, continue_from: 'pretrain@seed=1', budget_of: 'binarise@seed=1' },
+    });
     expect(d.needs).toEqual(['dataset', 'pretrain@seed=1', 'binarise@seed=1']);
   });
 

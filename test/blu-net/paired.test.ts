@@ -6,23 +6,46 @@ import { compareModels } from '../../src/steps/blu-net/impl/report-fair.js';
 
 function evaluation(label: string, seed: number, ious: Record<string, number>): EvaluationFile {
   const perImage = Object.entries(ious).map(([image, iou]) => ({ image, iou, f1: iou }));
-  return { model: { architecture: 'unet', label, width: 4, stepId: `${label}@seed=${seed}`, seed }, crop: 64, images: perImage.length, meanIou: 0, meanF1: 0, perImage };
+  return {
+    model: { architecture: 'unet', label, width: 4, stepId: `${label}@seed=${seed}`, seed },
+    crop: 64,
+    images: perImage.length,
+    meanIou: 0,
+    meanF1: 0,
+    perImage,
+  };
 }
 
 describe('paired differences', () => {
   it('pairs by seed and image name, leaving out what only one model has', () => {
-    const a = [evaluation('A', 1, { x: 0.8, y: 0.6, z: 0.5 }), evaluation('A', 2, { x: 0.7, y: 0.5, z: 0.4 }), evaluation('A', 3, { x: 1, y: 1, z: 1 })];
+    const a = [
+      evaluation('A', 1, { x: 0.8, y: 0.6, z: 0.5 }),
+      evaluation('A', 2, { x: 0.7, y: 0.5, z: 0.4 }),
+      evaluation('A', 3, { x: 1, y: 1, z: 1 }),
+    ];
     const b = [evaluation('B', 2, { y: 0.25, x: 0.5 }), evaluation('B', 1, { x: 0.5, y: 0.5 })];
     const paired = pairedDiffs(a, b);
     expect(paired.seeds).toEqual([1, 2]);
     expect(paired.images).toEqual(['x', 'y']);
-    expect(paired.diffs.map((row) => row.map((d) => Number(d.toFixed(6))))).toEqual([[0.3, 0.1], [0.2, 0.25]]);
+    expect(paired.diffs.map((row) => row.map((d) => Number(d.toFixed(6))))).toEqual([
+      [0.3, 0.1],
+      [0.2, 0.25],
+    ]);
   });
 });
 
 describe('bootstrap interval', () => {
   it('is the constant difference itself when every difference is the same', () => {
-    const interval = bootstrapInterval({ diffs: [[0.02, 0.02], [0.02, 0.02]] }, 500, 7);
+    const interval = bootstrapInterval(
+      {
+        diffs: [
+          [0.02, 0.02],
+          [0.02, 0.02],
+        ],
+      },
+      500,
+      7,
+    );
     expect(interval.mean).toBeCloseTo(0.02, 12);
     expect(interval.low).toBeCloseTo(0.02, 12);
     expect(interval.high).toBeCloseTo(0.02, 12);
@@ -36,7 +59,11 @@ describe('bootstrap interval', () => {
   });
 
   it('is reproducible for a PRNG seed and changes with it', () => {
-    const diffs = [[0.1, -0.05, 0.2, 0.0, 0.03], [0.02, 0.04, -0.1, 0.15, 0.05], [0.0, 0.01, 0.02, -0.03, 0.08]];
+    const diffs = [
+      [0.1, -0.05, 0.2, 0.0, 0.03],
+      [0.02, 0.04, -0.1, 0.15, 0.05],
+      [0.0, 0.01, 0.02, -0.03, 0.08],
+    ];
     expect(bootstrapInterval({ diffs }, 1000, 5)).toEqual(bootstrapInterval({ diffs }, 1000, 5));
     expect(bootstrapInterval({ diffs }, 1000, 5)).not.toEqual(bootstrapInterval({ diffs }, 1000, 6));
   });

@@ -22,15 +22,29 @@ function evaluation(label: string, architecture: Architecture, seed: number, iou
     images: 2,
     meanIou: iou,
     meanF1: Math.min(1, iou + 0.1),
-    perImage: [{ image: 'a', iou, f1: iou }, { image: 'b', iou, f1: iou }],
+    perImage: [
+      { image: 'a', iou, f1: iou },
+      { image: 'b', iou, f1: iou },
+    ],
     ...(collapsed !== undefined ? { collapsed } : {}),
   };
 }
 
 const size = (architecture: Architecture, mib: number) => ({
-  label: architecture, architecture, width: 8, fp32Params: 1, binaryBits: 0, bytes: mib * 2 ** 20, mib, ratioThesis: 1,
+  label: architecture,
+  architecture,
+  width: 8,
+  fp32Params: 1,
+  binaryBits: 0,
+  bytes: mib * 2 ** 20,
+  mib,
+  ratioThesis: 1,
 });
-const SIZES = { trained: [size('unet', 1.85), size('lw_unet', 0.262), size('blu_net', 0.0283)], thesisWidth: [], packedCheck: null } as unknown as SizeFile;
+const SIZES = {
+  trained: [size('unet', 1.85), size('lw_unet', 0.262), size('blu_net', 0.0283)],
+  thesisWidth: [],
+  packedCheck: null,
+} as unknown as SizeFile;
 
 const EVALUATIONS = [
   evaluation('U-Net', 'unet', 2, 0.76),
@@ -67,7 +81,9 @@ describe('report over seeds', () => {
     const latency = { backend: 'wasm', size: 64, warmup: 1, models: [] };
     const md = renderResults({ title: 'T', params: {}, evaluations: EVALUATIONS, size: SIZES, latency } as never, 'iou-vs-size.png');
     expect(md).toContain('| U-Net | 8 | 3 | 0.7500 ± 0.0100 | 1: 0.7400, 2: 0.7600, 3: 0.7500 |');
-    expect(md).toMatch(/\| BLU-Net \(from distilled lw_unet\) \| 8 \| 3 \| 0\.4200 ± 0\.3\d+ ⚠ 1 of 3 collapsed \| 1: 0\.6000, 2: 0\.0000 ⚠, 3: 0\.6600 \|/);
+    expect(md).toMatch(
+      /\| BLU-Net \(from distilled lw_unet\) \| 8 \| 3 \| 0\.4200 ± 0\.3\d+ ⚠ 1 of 3 collapsed \| 1: 0\.6000, 2: 0\.0000 ⚠, 3: 0\.6600 \|/,
+    );
     expect(md).toContain('- ⚠ BLU-Net (from distilled lw_unet), seed 2 (`blu_net@seed=2`): val IoU never left 0');
     expect(md).toContain('| lw_unet (from scratch) | 8 | 1 | 0.7000 |');
     expect(md).toContain('![Test IoU against model size](iou-vs-size.png)');
@@ -92,9 +108,15 @@ describe('report over seeds', () => {
 
 describe('the packed engine against the simulation, in words', () => {
   it('tells mask flips at a tie (an untrained model: p ≈ 0.5) from real disagreements', () => {
-    expect(checkText({ pixels: 100, maskDiffs: 0, maskDiffsBeyondTies: 0, maxAbsDiff: 3e-7 }, 'wasm')).toBe('against the fp32 simulation on wasm: the same mask over 100 pixels, max |Δp| 3.0e-7');
-    expect(checkText({ pixels: 100, maskDiffs: 40, maskDiffsBeyondTies: 0, maxAbsDiff: 2e-7 }, 'tensorflow')).toContain('40 of 100 mask pixels differ, all ties at 0.5 (|Δp| ≤ 1e-4)');
-    expect(checkText({ pixels: 100, maskDiffs: 3, maskDiffsBeyondTies: 2, maxAbsDiff: 0.41 }, 'tensorflow')).toContain('3 of 100 mask pixels differ, 2 of them with |Δp| > 1e-4; max |Δp| 4.1e-1');
+    expect(checkText({ pixels: 100, maskDiffs: 0, maskDiffsBeyondTies: 0, maxAbsDiff: 3e-7 }, 'wasm')).toBe(
+      'against the fp32 simulation on wasm: the same mask over 100 pixels, max |Δp| 3.0e-7',
+    );
+    expect(checkText({ pixels: 100, maskDiffs: 40, maskDiffsBeyondTies: 0, maxAbsDiff: 2e-7 }, 'tensorflow')).toContain(
+      '40 of 100 mask pixels differ, all ties at 0.5 (|Δp| ≤ 1e-4)',
+    );
+    expect(checkText({ pixels: 100, maskDiffs: 3, maskDiffsBeyondTies: 2, maxAbsDiff: 0.41 }, 'tensorflow')).toContain(
+      '3 of 100 mask pixels differ, 2 of them with |Δp| > 1e-4; max |Δp| 4.1e-1',
+    );
     // Files written before ties were counted: every flip counts as a disagreement.
     expect(checkText({ pixels: 100, maskDiffs: 3, maxAbsDiff: 0.41 }, 'tensorflow')).toContain('3 of them with |Δp| > 1e-4');
   });
@@ -105,7 +127,9 @@ describe('fair-comparison parts of the report (issues 21, 22, 23)', () => {
     const svg = figureSvg('T', [], THESIS_MODELS);
     for (const m of THESIS_MODELS) expect(svg).toContain(`thesis: ${m.label.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`)}`);
     // Each shape twice: on the plot and in the legend.
-    const shapes = [...svg.matchAll(/<path d="(M[^"]+)" transform="translate\([0-9.]+ [0-9.]+\)" fill="none" stroke="#666"/g)].map((m) => m[1]);
+    const shapes = [...svg.matchAll(/<path d="(M[^"]+)" transform="translate\([0-9.]+ [0-9.]+\)" fill="none" stroke="#666"/g)].map(
+      (m) => m[1],
+    );
     expect(shapes).toHaveLength(2 * THESIS_MODELS.length);
     expect(new Set(shapes).size).toBe(THESIS_MODELS.length);
   });
@@ -117,13 +141,32 @@ describe('fair-comparison parts of the report (issues 21, 22, 23)', () => {
   });
 
   it('reads a learning curve from train.json phases: the last IoU phase, at its offset', () => {
-    const record = (epoch: number, step: number, iou: number | undefined, smoothed?: number) => ({ epoch, step, loss: 1, lr: 1, seconds: 1, val: { loss: 1, ...(iou !== undefined ? { iou } : {}) }, ...(smoothed !== undefined ? { smoothed } : {}) });
+    const record = (epoch: number, step: number, iou: number | undefined, smoothed?: number) => ({
+      epoch,
+      step,
+      loss: 1,
+      lr: 1,
+      seconds: 1,
+      val: { loss: 1, ...(iou !== undefined ? { iou } : {}) },
+      ...(smoothed !== undefined ? { smoothed } : {}),
+    });
     const phases = [
       { phase: 'hint_encoder', offset: 0, bestEpoch: 0, history: [record(0, 50, undefined)] },
-      { phase: 'supervised', offset: 200, bestEpoch: 1, stoppedBy: 'plateau' as const, lrDrops: [{ epoch: 0, step: 50, lr: 5e-4 }], history: [record(0, 50, 0.5, 0.5), record(1, 100, 0.7, 0.6), record(2, 150, 0.6, 0.6)] },
+      {
+        phase: 'supervised',
+        offset: 200,
+        bestEpoch: 1,
+        stoppedBy: 'plateau' as const,
+        lrDrops: [{ epoch: 0, step: 50, lr: 5e-4 }],
+        history: [record(0, 50, 0.5, 0.5), record(1, 100, 0.7, 0.6), record(2, 150, 0.6, 0.6)],
+      },
     ];
     expect(curveOf(phases, 350)).toEqual({
-      points: [{ step: 250, iou: 0.5, smoothed: 0.5 }, { step: 300, iou: 0.7, smoothed: 0.6 }, { step: 350, iou: 0.6, smoothed: 0.6 }],
+      points: [
+        { step: 250, iou: 0.5, smoothed: 0.5 },
+        { step: 300, iou: 0.7, smoothed: 0.6 },
+        { step: 350, iou: 0.6, smoothed: 0.6 },
+      ],
       bestStep: 300,
       stopStep: 350,
       endedBy: 'plateau',
@@ -136,7 +179,16 @@ describe('fair-comparison parts of the report (issues 21, 22, 23)', () => {
   it('draws the learning curves (a panel per model with curves, end labels) as a PNG', async () => {
     const withCurve = (label: string, seed: number, endedBy: string): EvaluationFile => ({
       ...evaluation(label, 'unet', seed, 0.8),
-      training: { points: [{ step: 50, iou: 0.5, smoothed: 0.5 }, { step: 100, iou: 0.7, smoothed: 0.6 }], bestStep: 100, stopStep: 100, endedBy, lrDrops: [] },
+      training: {
+        points: [
+          { step: 50, iou: 0.5, smoothed: 0.5 },
+          { step: 100, iou: 0.7, smoothed: 0.6 },
+        ],
+        bestStep: 100,
+        stopStep: 100,
+        endedBy,
+        lrDrops: [],
+      },
     });
     const evaluations = [withCurve('U-Net', 1, 'plateau'), withCurve('U-Net', 2, 'budget'), evaluation('BLU-Net', 'blu_net', 1, 0.7)];
     const svg = curvesSvg('T', evaluations, ['U-Net', 'BLU-Net']);

@@ -28,12 +28,27 @@ describe.skipIf(skip)('robustness check at smoke scale (derived data set)', () =
     project = await mkdtemp(path.join(os.tmpdir(), 'blu-net-robust-'));
     for (const dir of ['pipelines', 'experiments', '.blu']) await mkdir(path.join(project, dir));
     await copyFile(path.join(repo, 'pipelines', 'blu-net.yaml'), path.join(project, 'pipelines', 'blu-net.yaml'));
-    for (const file of ['smoke.yaml', 'robust.yaml']) await copyFile(path.join(repo, 'experiments', file), path.join(project, 'experiments', file));
+    for (const file of ['smoke.yaml', 'robust.yaml'])
+      await copyFile(path.join(repo, 'experiments', file), path.join(project, 'experiments', file));
     // The pinned data set's manifest (the dataset step's key), at the path the pipeline names.
     await mkdir(path.join(project, 'src/steps/blu-net'), { recursive: true });
     await copyFile(path.join(repo, 'src/steps/blu-net/bbbc030-sources.tsv'), path.join(project, 'src/steps/blu-net/bbbc030-sources.tsv'));
-    const args = [cli, 'run', 'pipelines/blu-net.yaml', '-e', 'experiments/smoke.yaml', '-e', 'experiments/robust.yaml', '--set', `data_dir=${dataDir}`,
-      '--set', 'data.max_images={train: 9, validation: 3, test: 3}', '--no-track', '--json', 'evaluate@source=pretrain,seed=1'];
+    const args = [
+      cli,
+      'run',
+      'pipelines/blu-net.yaml',
+      '-e',
+      'experiments/smoke.yaml',
+      '-e',
+      'experiments/robust.yaml',
+      '--set',
+      `data_dir=${dataDir}`,
+      '--set',
+      'data.max_images={train: 9, validation: 3, test: 3}',
+      '--no-track',
+      '--json',
+      'evaluate@source=pretrain,seed=1',
+    ];
     const result = await execa('node', args, { cwd: project, reject: false, env: { BLU_BACKEND: process.env.BLU_BACKEND ?? 'wasm' } });
     run = { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
   }, 300_000);
@@ -45,7 +60,10 @@ describe.skipIf(skip)('robustness check at smoke scale (derived data set)', () =
   it('derives 9/3/3 images at 640x480 x scale with large cells and ~9 % foreground', async () => {
     expect(run.exitCode, run.stderr).toBe(0);
     const summary = await json('artifacts/dataset/summary.json');
-    const splits = summary.splits as Record<string, { images: number; foregroundFraction: number; width: { min: number; max: number }; height: { max: number } }>;
+    const splits = summary.splits as Record<
+      string,
+      { images: number; foregroundFraction: number; width: { min: number; max: number }; height: { max: number } }
+    >;
     expect([splits.train?.images, splits.validation?.images, splits.test?.images]).toEqual([9, 3, 3]);
     expect([splits.train?.width.min, splits.train?.width.max, splits.train?.height.max]).toEqual([160, 160, 120]); // 640x480 at smoke scale 0.25
     for (const split of Object.values(splits)) {
@@ -59,7 +77,10 @@ describe.skipIf(skip)('robustness check at smoke scale (derived data set)', () =
     const evaluation = await json('artifacts/evaluate_source_pretrain_seed_1/eval.json');
     expect(evaluation.images).toBe(3);
     const info = await json('artifacts/pretrain_seed_1/model/blu-model.json');
-    const end = run.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { type: string; stepId?: string; tags?: Record<string, string> })
+    const end = run.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { type: string; stepId?: string; tags?: Record<string, string> })
       .find((e) => e.type === 'step-end' && e.stepId === 'pretrain@seed=1');
     expect(end?.tags?.['blu.collapsed']).toBe(info.collapsed as string | undefined);
     if (evaluation.collapsed !== undefined) expect(run.stdout).toContain('collapsed');

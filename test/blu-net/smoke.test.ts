@@ -54,23 +54,25 @@ const seedSteps = (seed: number) => [
   `evaluate_equal@seed=${seed}`,
 ];
 
-const STEPS = [
-  'dataset',
-  ...seedSteps(1),
-  'size',
-  'size_thesis',
-  'latency',
-  'latency_thesis',
-  'segment',
-  'report',
-];
+const STEPS = ['dataset', ...seedSteps(1), 'size', 'size_thesis', 'latency', 'latency_thesis', 'segment', 'report'];
 
 let project = '';
 // The backend is part of every step key: every command of the test uses the same one.
 const BACKEND_ENV = { BLU_BACKEND: process.env.BLU_BACKEND ?? 'wasm' };
 
 async function run(...extra: string[]): Promise<RunOutput> {
-  const args = [cli, 'run', 'pipelines/blu-net.yaml', '-e', 'experiments/smoke.yaml', '--set', `data_dir=${dataDir}`, '--no-track', '--json', ...extra];
+  const args = [
+    cli,
+    'run',
+    'pipelines/blu-net.yaml',
+    '-e',
+    'experiments/smoke.yaml',
+    '--set',
+    `data_dir=${dataDir}`,
+    '--no-track',
+    '--json',
+    ...extra,
+  ];
   const result = await execa('node', args, { cwd: project, reject: false, env: BACKEND_ENV });
   const ends = result.stdout
     .split('\n')
@@ -146,7 +148,9 @@ describe.skipIf(skip !== null)('blu-net smoke pipeline (real CLI, BBBC030 subset
       const converged = architecture !== 'blu_net';
       if (converged) expect(steps).toEqual([2, 4, 6].slice(0, steps.length));
       else expect(steps).toEqual([2]);
-      expect((phases.at(-1) as { stoppedBy?: string } | undefined)?.stoppedBy).toEqual(converged ? expect.stringMatching(/^(plateau|budget)$/) : undefined);
+      expect((phases.at(-1) as { stoppedBy?: string } | undefined)?.stoppedBy).toEqual(
+        converged ? expect.stringMatching(/^(plateau|budget)$/) : undefined,
+      );
       // A collapsed model is marked in its info, tagged and warned about, never silent.
       const end = first.ends.find((e) => e.stepId === stepId);
       expect(end?.tags?.['blu.collapsed']).toBe(info.collapsed as string | undefined);
@@ -154,7 +158,13 @@ describe.skipIf(skip !== null)('blu-net smoke pipeline (real CLI, BBBC030 subset
   });
 
   it('evaluates every model: IoU/F1 per image and mean in [0, 1], overlays written', async () => {
-    const dirs = ['evaluate_source_pretrain_seed_1', 'evaluate_source_hint_seed_1', 'evaluate_source_binarise_seed_1', 'evaluate_scratch_model_lw_unet_seed_1', 'evaluate_scratch_model_blu_net_seed_1'];
+    const dirs = [
+      'evaluate_source_pretrain_seed_1',
+      'evaluate_source_hint_seed_1',
+      'evaluate_source_binarise_seed_1',
+      'evaluate_scratch_model_lw_unet_seed_1',
+      'evaluate_scratch_model_blu_net_seed_1',
+    ];
     for (const dir of dirs) {
       const evaluation = await json(`artifacts/${dir}/eval.json`);
       expect(inUnit(evaluation.meanIou) && inUnit(evaluation.meanF1)).toBe(true);
@@ -170,7 +180,13 @@ describe.skipIf(skip !== null)('blu-net smoke pipeline (real CLI, BBBC030 subset
 
   it('accounts sizes as the thesis does and packs a BLU-Net that predicts identically', async () => {
     const size = await json('artifacts/size/size.json');
-    const trained = size.trained as { architecture: string; bytes: number; ratioThesis: number; packedBytes?: number; ratioPacked?: number }[];
+    const trained = size.trained as {
+      architecture: string;
+      bytes: number;
+      ratioThesis: number;
+      packedBytes?: number;
+      ratioPacked?: number;
+    }[];
     expect(trained.map((t) => t.architecture)).toEqual(['unet', 'lw_unet', 'blu_net']);
     for (const t of trained) expect(t.bytes).toBeGreaterThan(0);
     const blu = trained.find((t) => t.architecture === 'blu_net');
@@ -179,7 +195,13 @@ describe.skipIf(skip !== null)('blu-net smoke pipeline (real CLI, BBBC030 subset
     expect(blu?.packedBytes).toBeGreaterThan(0);
     expect((size.packedCheck as { identical: boolean }).identical).toBe(true);
     expect(size.thesisWidth).toEqual([]);
-    const thesis = (await json('artifacts/size_thesis/size.json')).thesisWidth as { architecture: string; fp32Params: number; binaryBits: number; mib: number; ratioThesis: number }[];
+    const thesis = (await json('artifacts/size_thesis/size.json')).thesisWidth as {
+      architecture: string;
+      fp32Params: number;
+      binaryBits: number;
+      mib: number;
+      ratioThesis: number;
+    }[];
     expect(thesis.find((t) => t.architecture === 'unet')?.fp32Params).toBe(31_030_593);
     expect(thesis.find((t) => t.architecture === 'blu_net')?.binaryBits).toBe(11_780_352);
     expect(thesis.find((t) => t.architecture === 'blu_net')?.ratioThesis).toBeCloseTo(82.71, 1);
@@ -187,7 +209,15 @@ describe.skipIf(skip !== null)('blu-net smoke pipeline (real CLI, BBBC030 subset
 
   it('measures latency per model and writes the results table', async () => {
     const latency = await json('artifacts/latency/latency.json');
-    type Entry = { medianMs: number; p95Ms: number; runs: number; runtime: string; threads: number; peakRssBytes: number; check?: { maskDiffs: number; maxAbsDiff: number; pixels: number } };
+    type Entry = {
+      medianMs: number;
+      p95Ms: number;
+      runs: number;
+      runtime: string;
+      threads: number;
+      peakRssBytes: number;
+      check?: { maskDiffs: number; maxAbsDiff: number; pixels: number };
+    };
     const models = latency.models as Entry[];
     // U-Net, lw_unet and BLU-Net on tfjs, then the BLU-Net packed on the binary engine.
     expect(models.map((m) => m.runtime)).toEqual(['tfjs', 'tfjs', 'tfjs', 'binary-engine']);
@@ -205,12 +235,23 @@ describe.skipIf(skip !== null)('blu-net smoke pipeline (real CLI, BBBC030 subset
     expect(check?.maxAbsDiff).toBeLessThan(1e-4);
     const table = await readFile(path.join(project, 'artifacts/report/results.md'), 'utf8');
     expect(table).toMatch(/packed, binary engine \(wasm SIMD, 1 thread\): median [0-9.]+ ms/);
-    for (const label of ['U-Net', 'lw_unet (hint learning + BCE)', 'BLU-Net (from distilled lw_unet)', 'lw_unet (from scratch)', 'BLU-Net (from scratch)']) {
+    for (const label of [
+      'U-Net',
+      'lw_unet (hint learning + BCE)',
+      'BLU-Net (from distilled lw_unet)',
+      'lw_unet (from scratch)',
+      'BLU-Net (from scratch)',
+    ]) {
       expect(table).toContain(`| ${label} | 4 | 1 |`);
     }
     // The untrained thesis-width (64) models, timed the same way, get their own section with the engine's speed-up.
     const thesis = (await json('artifacts/latency_thesis/latency.json')).models as (Entry & { model: { width: number } })[];
-    expect(thesis.map((m) => [m.runtime, m.model.width, m.runs])).toEqual([['tfjs', 64, 2], ['tfjs', 64, 2], ['tfjs', 64, 2], ['binary-engine', 64, 2]]);
+    expect(thesis.map((m) => [m.runtime, m.model.width, m.runs])).toEqual([
+      ['tfjs', 64, 2],
+      ['tfjs', 64, 2],
+      ['tfjs', 64, 2],
+      ['binary-engine', 64, 2],
+    ]);
     // Untrained, every probability is ≈ 0.5, so the masks are ties; the probabilities must agree.
     expect(thesis[3]?.check?.maxAbsDiff).toBeLessThan(1e-4);
     expect(table).toMatch(/### Latency at the thesis width \(64, untrained models, 128², batch 1, 2 runs\)/);
@@ -262,17 +303,48 @@ describe.skipIf(skip !== null)('blu-net smoke pipeline (real CLI, BBBC030 subset
     expect(outcomes(second)).toEqual(Object.fromEntries(STEPS.map((s) => [s, 'fresh'])));
   }, 120_000);
 
-  it('plans a second seed as only that seed\'s steps (and the report)', async () => {
-    const status = await execa('node', [cli, 'status', 'pipelines/blu-net.yaml', '-e', 'experiments/smoke.yaml', '--set', `data_dir=${dataDir}`, '--set', 'seeds=[1,2]', '--json'], { cwd: project, reject: false, env: BACKEND_ENV });
+  it("plans a second seed as only that seed's steps (and the report)", async () => {
+    const status = await execa(
+      'node',
+      [
+        cli,
+        'status',
+        'pipelines/blu-net.yaml',
+        '-e',
+        'experiments/smoke.yaml',
+        '--set',
+        `data_dir=${dataDir}`,
+        '--set',
+        'seeds=[1,2]',
+        '--json',
+      ],
+      { cwd: project, reject: false, env: BACKEND_ENV },
+    );
     const steps = (JSON.parse(status.stdout) as { steps: { id: string; state: string }[] }).steps;
-    expect(steps.filter((s) => s.state !== 'fresh').map((s) => s.id).sort()).toEqual([...seedSteps(2), 'report'].sort());
+    expect(
+      steps
+        .filter((s) => s.state !== 'fresh')
+        .map((s) => s.id)
+        .sort(),
+    ).toEqual([...seedSteps(2), 'report'].sort());
   });
 
   it('reruns only hint and its dependents when a hint-learning param changes', async () => {
     const changed = await run('--set', 'hint.encoder.steps=4');
     expect(changed.exitCode).toBe(0);
     const got = outcomes(changed);
-    const rerun = ['hint@seed=1', 'binarise@seed=1', 'pretrain_equal@seed=1', 'evaluate@source=hint,seed=1', 'evaluate@source=binarise,seed=1', 'evaluate_equal@seed=1', 'size', 'latency', 'segment', 'report'];
+    const rerun = [
+      'hint@seed=1',
+      'binarise@seed=1',
+      'pretrain_equal@seed=1',
+      'evaluate@source=hint,seed=1',
+      'evaluate@source=binarise,seed=1',
+      'evaluate_equal@seed=1',
+      'size',
+      'latency',
+      'segment',
+      'report',
+    ];
     for (const step of STEPS) {
       if (rerun.includes(step)) expect(got[step], step).toBe('ran');
       else expect(['fresh', 'restored'], step).toContain(got[step]);

@@ -20,7 +20,8 @@ if (skip) console.warn(`[pinned data tests skipped] ${skip}`);
 
 const manifestText = readFileSync(MANIFEST_FILE, 'utf8');
 const sha256 = (b: Uint8Array | string): string => createHash('sha256').update(b).digest('hex');
-const sharedFile = (split: string, role: string, name: string): string => path.join(SHARED, split, role === 'image' ? 'images' : 'masks', name);
+const sharedFile = (split: string, role: string, name: string): string =>
+  path.join(SHARED, split, role === 'image' ? 'images' : 'masks', name);
 
 /** Channel 0 as sharp (libvips) decodes it: an independent reader for the pixel-exact checks. */
 async function sharpChannel0(file: string): Promise<Buffer> {
@@ -28,13 +29,19 @@ async function sharpChannel0(file: string): Promise<Buffer> {
 }
 
 describe.skipIf(skip !== null)('the project manifest of BBBC030', () => {
-  it('copies every row of the team folder\'s SOURCES.tsv, and its pixel hashes are the folder\'s pixels', async () => {
+  it("copies every row of the team folder's SOURCES.tsv, and its pixel hashes are the folder's pixels", async () => {
     const parsed = parseManifest(manifestText, 'bbbc030-sources.tsv');
     if (!parsed.ok) throw new Error(parsed.error);
-    const shared = readFileSync(path.join(SHARED, 'SOURCES.tsv'), 'utf8').trimEnd().split('\n').slice(1).map((l) => l.split('\t'));
+    const shared = readFileSync(path.join(SHARED, 'SOURCES.tsv'), 'utf8')
+      .trimEnd()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split('\t'));
     expect(parsed.value.rows).toHaveLength(shared.length);
     expect(parsed.value.repo).toBe('Nelson-Gon/cytounet');
-    parsed.value.rows.forEach((row, i) => expect([row.split, row.role, row.name, row.sourcePath, row.sourceSha256]).toEqual(shared[i]!.slice(0, 5)));
+    parsed.value.rows.forEach((row, i) =>
+      expect([row.split, row.role, row.name, row.sourcePath, row.sourceSha256]).toEqual(shared[i]!.slice(0, 5)),
+    );
     for (const row of parsed.value.rows) {
       const file = sharedFile(row.split, row.role, row.name);
       const channel = pngChannel0(readFileSync(file));
@@ -59,13 +66,27 @@ async function makeFixture(): Promise<Fixture> {
   if (!full.ok) throw new Error(full.error);
   const rows = full.value.rows.filter((r) => PICK.includes(r.name));
   const files = new Map<string, Buffer>();
-  const lines = ['repo\tNelson-Gon/cytounet', `commit\t${full.value.commit}`, 'split\trole\tname\tsource_path\tsource_sha256\ttransform\tpixels_sha256'];
+  const lines = [
+    'repo\tNelson-Gon/cytounet',
+    `commit\t${full.value.commit}`,
+    'split\trole\tname\tsource_path\tsource_sha256\ttransform\tpixels_sha256',
+  ];
   for (const row of rows) {
     const file = sharedFile(row.split, row.role, row.name);
     // Sources: images are RGB with three equal channels; masks are served as they are.
     const bytes = row.role === 'image' ? await sharp(file).toColourspace('srgb').png().toBuffer() : readFileSync(file);
     files.set(`/Nelson-Gon/cytounet/${full.value.commit}/${row.sourcePath}`, bytes);
-    lines.push([row.split, row.role, row.name, row.sourcePath, sha256(bytes), row.transform === 'channel0' ? 'channel 0 of the RGB PNG, written as 8-bit grayscale' : 'as is (8-bit, 0 and 255)', row.pixelsSha256].join('\t'));
+    lines.push(
+      [
+        row.split,
+        row.role,
+        row.name,
+        row.sourcePath,
+        sha256(bytes),
+        row.transform === 'channel0' ? 'channel 0 of the RGB PNG, written as 8-bit grayscale' : 'as is (8-bit, 0 and 255)',
+        row.pixelsSha256,
+      ].join('\t'),
+    );
   }
   return { manifest: `${lines.join('\n')}\n`, files };
 }
@@ -112,7 +133,13 @@ describe.skipIf(skip !== null)('fetching a pinned data set (real HTTP server on 
     dirs.push(dir);
     return dir;
   };
-  const options = (cacheDir: string) => ({ cacheDir, urlPattern, signal: new AbortController().signal, log: () => undefined, backoffMs: 10 });
+  const options = (cacheDir: string) => ({
+    cacheDir,
+    urlPattern,
+    signal: new AbortController().signal,
+    log: () => undefined,
+    backoffMs: 10,
+  });
 
   beforeAll(async () => {
     fixture = await makeFixture();
@@ -130,7 +157,7 @@ describe.skipIf(skip !== null)('fetching a pinned data set (real HTTP server on 
     return server;
   };
 
-  it('downloads once, checks every hash, and yields exactly the team folder\'s pixels', async () => {
+  it("downloads once, checks every hash, and yields exactly the team folder's pixels", async () => {
     await serve();
     const cache = tempDir();
     const made = await fetchPinned(manifest, sha256(fixture.manifest), options(cache));
@@ -159,7 +186,9 @@ describe.skipIf(skip !== null)('fetching a pinned data set (real HTTP server on 
     server.fail.set(second!, { status: 404, times: 99 });
     const other = tempDir();
     const missing = await fetchPinned(manifest, 'b'.repeat(64), options(other));
-    expect(missing.ok ? '' : missing.error).toBe(`could not download ${urlPattern.replace('/{repo}/{commit}/{path}', second!)}: HTTP 404 (set BLU_DATA_URL to a mirror, or data_dir to a local copy)`);
+    expect(missing.ok ? '' : missing.error).toBe(
+      `could not download ${urlPattern.replace('/{repo}/{commit}/{path}', second!)}: HTTP 404 (set BLU_DATA_URL to a mirror, or data_dir to a local copy)`,
+    );
     expect(readdirSync(path.join(other, 'datasets'))).toEqual([]);
   });
 
@@ -169,7 +198,11 @@ describe.skipIf(skip !== null)('fetching a pinned data set (real HTTP server on 
     server.replace.set(first!, Buffer.concat([fixture.files.get(first!)!, Buffer.from('x')]));
     const cache = tempDir();
     const made = await fetchPinned(manifest, 'c'.repeat(64), options(cache));
-    expect(made.ok ? '' : made.error).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:\\d+${first!.replace(/[.]/g, '\\.')}: SHA-256 [0-9a-f]{64} does not match the pinned [0-9a-f]{64}; nothing was kept$`));
+    expect(made.ok ? '' : made.error).toMatch(
+      new RegExp(
+        `^http://127\\.0\\.0\\.1:\\d+${first!.replace(/[.]/g, '\\.')}: SHA-256 [0-9a-f]{64} does not match the pinned [0-9a-f]{64}; nothing was kept$`,
+      ),
+    );
     const row = manifest.rows.find((r) => first!.endsWith(r.sourcePath))!;
     expect(existsSync(path.join(cache, 'downloads', 'sha256', row.sourceSha256))).toBe(false);
     expect(readdirSync(path.join(cache, 'datasets'))).toEqual([]);
@@ -180,25 +213,33 @@ describe.skipIf(skip !== null)('fetching a pinned data set (real HTTP server on 
     const p = new TempProject();
     dirs.push(p.dir);
     p.write('sources.tsv', fixture.manifest);
-    p.write('p.yaml', `steps:
+    p.write(
+      'p.yaml',
+      `steps:
   dataset:
     uses: dataset
     with: { path: ../no-such-folder, sources: sources.tsv, layout: split-folders, scale: 0.25 }
-`);
+`,
+    );
     const run = await p.cli(['run', 'p.yaml', '--no-track'], { BLU_DATA_URL: urlPattern });
     expect(run.exitCode, run.stderr).toBe(0);
-    for (const split of ['train', 'validation', 'test']) expect(readdirSync(p.path(`artifacts/dataset/data/${split}/images`))).toHaveLength(1);
+    for (const split of ['train', 'validation', 'test'])
+      expect(readdirSync(p.path(`artifacts/dataset/data/${split}/images`))).toHaveLength(1);
     // A folder with other pixels is refused, with what to do about it.
     const other = p.write('other/train/images/cho21.png', '');
     rmSync(other);
-    p.write('q.yaml', `steps:
+    p.write(
+      'q.yaml',
+      `steps:
   dataset:
     uses: dataset
     with: { path: other, sources: sources.tsv, layout: split-folders }
-`);
+`,
+    );
     const refused = await p.cli(['run', 'q.yaml', '--no-track'], { BLU_DATA_URL: urlPattern });
     expect(refused.exitCode).toBe(1);
-    expect(refused.stderr).toContain('is missing (the pinned data set lists it). other is not the data set sources.tsv pins; to use other data, set the step\'s \'sources\' to null');
+    expect(refused.stderr).toContain(
+      "is missing (the pinned data set lists it). other is not the data set sources.tsv pins; to use other data, set the step's 'sources' to null",
+    );
   }, 120_000);
 });
-

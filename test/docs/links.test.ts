@@ -15,7 +15,7 @@ function markdownFiles(dir: string): string[] {
 }
 
 /** Targets of `[text](target)` and `![alt](target)` outside code spans and fenced blocks. */
-export function relativeLinks(markdown: string): string[] {
+function relativeLinks(markdown: string): string[] {
   const prose = markdown.replace(/^```[\s\S]*?^```/gm, '').replace(/`[^`\n]*`/g, '');
   return [...prose.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!).filter((t) => !/^[a-z][a-z0-9+.-]*:/i.test(t) && !t.startsWith('#'));
 }
@@ -42,7 +42,8 @@ describe('documentation links', () => {
     const visit = (file: string): void => {
       if (reached.has(file) || !file.endsWith('.md') || !existsSync(file)) return;
       reached.add(file);
-      for (const target of relativeLinks(readFileSync(file, 'utf8'))) visit(path.resolve(path.dirname(file), decodeURIComponent(target.split('#')[0]!)));
+      for (const target of relativeLinks(readFileSync(file, 'utf8')))
+        visit(path.resolve(path.dirname(file), decodeURIComponent(target.split('#')[0]!)));
     };
     visit(path.join(REPO, 'README.md'));
     const docs = files.filter((f) => f.startsWith(path.join(REPO, 'docs') + path.sep));

@@ -22,18 +22,29 @@ describe('the CLI explains instead of crashing', () => {
   it('every subcommand prints its usage for --help and -h, and exits 0', async () => {
     const p = project();
     const commands = listedCommands((await p.cli(['--help'])).stdout);
-    expect(commands).toEqual(expect.arrayContaining(['run', 'status', 'gc', 'cache', 'runs', 'compare', 'ui', 'mlflow sync', 'doctor', 'kinds', 'exec-step']));
+    expect(commands).toEqual(
+      expect.arrayContaining(['run', 'status', 'gc', 'cache', 'runs', 'compare', 'ui', 'mlflow sync', 'doctor', 'kinds', 'exec-step']),
+    );
     for (const command of [...commands, 'mlflow']) {
       for (const flag of ['--help', '-h']) {
         const r = await p.cli([...command.split(' '), flag]);
-        expect({ command, flag, exitCode: r.exitCode, usage: /usage: blu-pipe /.test(r.stdout), stderr: r.stderr }).toEqual({ command, flag, exitCode: 0, usage: true, stderr: '' });
+        expect({ command, flag, exitCode: r.exitCode, usage: /usage: blu-pipe /.test(r.stdout), stderr: r.stderr }).toEqual({
+          command,
+          flag,
+          exitCode: 0,
+          usage: true,
+          stderr: '',
+        });
       }
     }
   });
 
   it('a YAML alias bomb is a positioned spec error with exit 2, not an internal error', async () => {
     const p = project();
-    const levels = ['a: &a [x, x, x, x, x, x, x, x, x]', ...'bcde'.split('').map((c, i) => `${c}: &${c} [${Array(9).fill(`*${'abcd'[i]}`).join(', ')}]`)];
+    const levels = [
+      'a: &a [x, x, x, x, x, x, x, x, x]',
+      ...'bcde'.split('').map((c, i) => `${c}: &${c} [${Array(9).fill(`*${'abcd'[i]}`).join(', ')}]`),
+    ];
     p.write('bomb.yaml', `params:\n${levels.map((l) => `  ${l}`).join('\n')}\nsteps:\n  s:\n    run: echo hi\n    outs: [o.txt]\n`);
     const r = await p.cli(['run', 'bomb.yaml', '--no-track']);
     expect(r.exitCode).toBe(2);
@@ -50,7 +61,9 @@ describe('strict input', () => {
     p.write('p.yaml', PIPELINE);
     const r = await p.cli(['run', 'p.yaml', '--no-track', '--set', 'a=[1,']);
     expect(r.exitCode).toBe(2);
-    expect(r.stderr).toMatch(/^--set a=\[1,: the value is not valid YAML: Flow sequence must end with a \] at line 1, column 4 \(quote it/m);
+    expect(r.stderr).toMatch(
+      /^--set a=\[1,: the value is not valid YAML: Flow sequence must end with a \] at line 1, column 4 \(quote it/m,
+    );
     expect(r.stderr).not.toContain('internal error');
   });
 

@@ -36,8 +36,11 @@ interface StatusJson {
 describe.skipIf(!hasData || !existsSync(CLI))('code changes invalidate built-in kinds', () => {
   it('an edit outside a kind\'s module graph keeps it fresh; an edit inside reruns it with "code changed"', async () => {
     const cli = copyInstall();
-    const blu = (...args: string[]) => execa(process.execPath, [cli, ...args], { cwd: project.dir, reject: false, env: { MLFLOW_TRACKING_URI: '' } });
-    project.write('p.yaml', `steps:
+    const blu = (...args: string[]) =>
+      execa(process.execPath, [cli, ...args], { cwd: project.dir, reject: false, env: { MLFLOW_TRACKING_URI: '' } });
+    project.write(
+      'p.yaml',
+      `steps:
   data:
     uses: dataset
     with: { path: ${JSON.stringify(dataDir)}, layout: split-folders, scale: 0.125, max_images: { train: 1, validation: 1, test: 1 } }
@@ -45,13 +48,16 @@ describe.skipIf(!hasData || !existsSync(CLI))('code changes invalidate built-in 
     needs: [data]
     run: [node, -e, "require('fs').writeFileSync('count.txt', String(require('fs').readdirSync('artifacts/data/data/train/images').length))"]
     outs: [count.txt]
-`);
+`,
+    );
     expect((await blu('run', 'p.yaml', '--no-track')).exitCode).toBe(0);
 
     const hasher = new CodeHasher();
     const entry = (name: string): string => path.join(install, `dist/src/steps/blu-net/impl/${name}.js`);
     const datasetFiles = await hasher.graphFiles(entry('dataset'));
-    const trainingOnly = (await hasher.graphFiles(entry('train-steps'))).find((f) => f.includes('/ml/train/') && !datasetFiles.includes(f))!;
+    const trainingOnly = (await hasher.graphFiles(entry('train-steps'))).find(
+      (f) => f.includes('/ml/train/') && !datasetFiles.includes(f),
+    )!;
     const datasetOnly = datasetFiles.find((f) => f.includes('/ml/data/') && f !== entry('dataset'))!;
     expect([trainingOnly, datasetOnly].every(Boolean)).toBe(true);
 
@@ -62,7 +68,11 @@ describe.skipIf(!hasData || !existsSync(CLI))('code changes invalidate built-in 
 
     appendFileSync(datasetOnly, '\nexport const probe = 2; // a change to data code\n');
     const touched = JSON.parse((await blu('status', 'p.yaml', '--json')).stdout) as StatusJson;
-    expect(touched.steps[0]).toMatchObject({ id: 'data', state: 'stale', reasons: [{ kind: 'code-changed', detail: expect.stringMatching(/^kind dataset: [0-9a-f]{12} → [0-9a-f]{12}$/) }] });
+    expect(touched.steps[0]).toMatchObject({
+      id: 'data',
+      state: 'stale',
+      reasons: [{ kind: 'code-changed', detail: expect.stringMatching(/^kind dataset: [0-9a-f]{12} → [0-9a-f]{12}$/) }],
+    });
     expect(touched.steps[1]).toMatchObject({ id: 'count', state: 'stale', reasons: [{ kind: 'upstream-changed', step: 'data' }] });
     const rerun = await blu('run', 'p.yaml', '--no-track');
     expect(rerun.exitCode).toBe(0);

@@ -38,7 +38,9 @@ function fullDiskProject(pipeline: string): TempProject {
 /** Files under a cache directory (the store must hold no half-written entry after a failure). */
 function files(dir: string): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).map((d) => path.relative(dir, path.join(d.parentPath, d.name)));
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((d) => d.isFile())
+    .map((d) => path.relative(dir, path.join(d.parentPath, d.name)));
 }
 
 describe.skipIf(!canMount)('a full disk (real 2 MiB tmpfs)', () => {
@@ -52,7 +54,9 @@ describe.skipIf(!canMount)('a full disk (real 2 MiB tmpfs)', () => {
     const r = await p.cli(['run', 'p.yaml', '--no-track']);
     expect(r.exitCode).toBe(1);
     expect(r.stderr).not.toContain('internal error');
-    expect(r.stderr).toMatch(/✗ big: step 'big': no space left on the device holding \S+\/\.blu\/cache while storing its output 'big\.bin' in the cache \(needs 1\.1 MiB, [0-9.]+ KiB free\)/);
+    expect(r.stderr).toMatch(
+      /✗ big: step 'big': no space left on the device holding \S+\/\.blu\/cache while storing its output 'big\.bin' in the cache \(needs 1\.1 MiB, [0-9.]+ KiB free\)/,
+    );
     expect(files(p.path('.blu/cache/ac'))).toEqual([]);
     expect(files(p.path('.blu/cache/cas'))).toEqual([]); // the temp copy was removed
     expect((await p.cli(['cache', 'verify'])).exitCode).toBe(0);
@@ -67,7 +71,9 @@ describe.skipIf(!canMount)('a full disk (real 2 MiB tmpfs)', () => {
     const r = await p.cli(['run', 'p.yaml', '--no-track']);
     expect(r.exitCode).toBe(1);
     expect(r.stderr).not.toContain('internal error');
-    expect(r.stderr).toMatch(/✗ fill: step 'fill': no space left on the device holding \S+\/\.blu\/cache\/ac\/\S+\.json while recording its cache entry .*\(needs \d+ B, 0 B free\)/);
+    expect(r.stderr).toMatch(
+      /✗ fill: step 'fill': no space left on the device holding \S+\/\.blu\/cache\/ac\/\S+\.json while recording its cache entry .*\(needs \d+ B, 0 B free\)/,
+    );
     expect(files(p.path('.blu/cache/ac'))).toEqual([]);
     const verify = await p.cli(['cache', 'verify']);
     expect([verify.exitCode, verify.stdout]).toEqual([0, expect.stringContaining('all sound')]);
@@ -91,7 +97,9 @@ describe.skipIf(!canMount)('a full disk (real 2 MiB tmpfs)', () => {
     const r = await p.cli(['run', 'p.yaml', '--no-track']);
     expect(r.exitCode).toBe(1);
     expect(r.stderr).not.toContain('internal error');
-    expect(r.stderr).toMatch(/✗ mid: step 'mid': no space left on the device holding \S+ while restoring its outputs from the cache \(needs 585\.9 KiB, [0-9.]+ KiB free\)/);
+    expect(r.stderr).toMatch(
+      /✗ mid: step 'mid': no space left on the device holding \S+ while restoring its outputs from the cache \(needs 585\.9 KiB, [0-9.]+ KiB free\)/,
+    );
     expect(existsSync(p.path('mid.bin'))).toBe(false); // no partial file in the workspace
     rmSync(p.path('filler'));
     const again = await p.cli(['run', 'p.yaml', '--no-track']);

@@ -56,6 +56,10 @@ describe('headline metrics', () => {
     ]);
     const [[stepDir, stepMetrics]] = [...metricFiles(p.path('mlruns'), 'step')] as [[string, string[]]];
     expect(stepMetrics).toEqual(['duration_s', 'loss', 'test_iou']);
-    expect(readFileSync(path.join(stepDir, 'metrics', 'loss'), 'utf8').trim().split('\n')).toHaveLength(3);
+    expect(
+      readFileSync(path.join(stepDir, 'metrics', 'loss'), 'utf8')
+        .trim()
+        .split('\n'),
+    ).toHaveLength(3);
   });
 });

@@ -7,7 +7,9 @@ const newProject = cliProjects();
 /** Two pipelines that both have a step named `report`, doing different things. */
 function project(): TempProject {
   const p = newProject();
-  p.write('pipelines/a.yaml', `params:
+  p.write(
+    'pipelines/a.yaml',
+    `params:
   n: 1
 steps:
   make:
@@ -17,12 +19,16 @@ steps:
     needs: [make]
     run: [node, -e, "require('fs').writeFileSync('out/a-report.txt', 'a')"]
     outs: [out/a-report.txt]
-`);
-  p.write('pipelines/b.yaml', `steps:
+`,
+  );
+  p.write(
+    'pipelines/b.yaml',
+    `steps:
   report:
     run: [node, -e, "require('fs').writeFileSync('out/b-report.txt', 'b')"]
     outs: [out/b-report.txt]
-`);
+`,
+  );
   p.write('experiments/big.yaml', 'params:\n  n: 5\n');
   return p;
 }
@@ -46,7 +52,11 @@ describe('one lock per pipeline, one section per experiment', () => {
     const p = project();
     expect((await p.cli(['run', 'pipelines/a.yaml', '--no-track'])).exitCode).toBe(0);
     expect(existsSync(p.path('blu.lock'))).toBe(false);
-    expect(lockOf(p, 'pipelines/a.lock')).toMatchObject({ schema: 2, pipeline: 'pipelines/a.yaml', experiments: { default: { steps: { make: {}, report: {} } } } });
+    expect(lockOf(p, 'pipelines/a.lock')).toMatchObject({
+      schema: 2,
+      pipeline: 'pipelines/a.yaml',
+      experiments: { default: { steps: { make: {}, report: {} } } },
+    });
 
     expect((await p.cli(['run', 'pipelines/a.yaml', '-e', 'experiments/big.yaml', '--no-track'])).exitCode).toBe(0);
     const lock = lockOf(p, 'pipelines/a.lock');
@@ -55,15 +65,21 @@ describe('one lock per pipeline, one section per experiment', () => {
     expect(lock.experiments['experiments/big.yaml']!.steps.make!.components.params['n']).toBe(5);
 
     // Reasons compare against the same experiment: --set within it is a param change.
-    const status = JSON.parse((await p.cli(['status', 'pipelines/a.yaml', '-e', 'experiments/big.yaml', '--set', 'n=6', '--json'])).stdout) as StatusJson;
-    expect(status.steps.find((s) => s.id === 'make')!.reasons).toEqual([expect.objectContaining({ kind: 'param-changed', param: 'n', before: '5', after: '6' })]);
+    const status = JSON.parse(
+      (await p.cli(['status', 'pipelines/a.yaml', '-e', 'experiments/big.yaml', '--set', 'n=6', '--json'])).stdout,
+    ) as StatusJson;
+    expect(status.steps.find((s) => s.id === 'make')!.reasons).toEqual([
+      expect.objectContaining({ kind: 'param-changed', param: 'n', before: '5', after: '6' }),
+    ]);
   });
 
   it('a step of another pipeline with the same name is not compared against', async () => {
     const p = project();
     expect((await p.cli(['run', 'pipelines/a.yaml', '--no-track'])).exitCode).toBe(0);
     const status = JSON.parse((await p.cli(['status', 'pipelines/b.yaml', '--json'])).stdout) as StatusJson;
-    expect(status.steps).toEqual([expect.objectContaining({ id: 'report', state: 'stale', reasons: [expect.objectContaining({ kind: 'never-run' })] })]);
+    expect(status.steps).toEqual([
+      expect.objectContaining({ id: 'report', state: 'stale', reasons: [expect.objectContaining({ kind: 'never-run' })] }),
+    ]);
     const run = await p.cli(['run', 'pipelines/b.yaml', '--no-track']);
     expect(run.stderr).toContain('▶ report: run (never run)');
     expect(Object.keys(lockOf(p, 'pipelines/b.lock').experiments.default!.steps)).toEqual(['report']);
@@ -76,7 +92,10 @@ describe('one lock per pipeline, one section per experiment', () => {
       expect((await p.cli(['run', ...args, '--no-track'])).exitCode).toBe(0);
     }
     // A legacy root lock (schema 1) that records an entry no new lock does.
-    writeFileSync(p.path('legacy.yaml'), 'steps:\n  old:\n    run: [node, -e, "require(\'fs\').writeFileSync(\'out/old.txt\', \'old\')"]\n    outs: [out/old.txt]\n');
+    writeFileSync(
+      p.path('legacy.yaml'),
+      "steps:\n  old:\n    run: [node, -e, \"require('fs').writeFileSync('out/old.txt', 'old')\"]\n    outs: [out/old.txt]\n",
+    );
     expect((await p.cli(['run', 'legacy.yaml', '--no-track'])).exitCode).toBe(0);
     const legacyContent = readFileSync(p.path('legacy.lock'), 'utf8');
     const steps = (JSON.parse(legacyContent) as LockJson).experiments.default!.steps;
@@ -109,7 +128,9 @@ describe('one lock per pipeline, one section per experiment', () => {
     rmSync(p.path('.blu'), { recursive: true });
     const clone = await p.cli(['status', 'pipelines/a.yaml']);
     expect(clone.stdout).toContain('2 stale (all only not cached here: their keys match the committed lock)');
-    expect(clone.stdout).toMatch(/stale +make +not cached here; key matches the committed lock \(run \S+, made elsewhere: the results it recorded still hold\)/);
+    expect(clone.stdout).toMatch(
+      /stale +make +not cached here; key matches the committed lock \(run \S+, made elsewhere: the results it recorded still hold\)/,
+    );
     expect(clone.stdout).not.toContain('gone');
     // Run here, then lose the cache: this project's own run made those entries, so they are gone.
     expect((await p.cli(['run', 'pipelines/a.yaml', '--no-track'])).exitCode).toBe(0);
@@ -143,7 +164,11 @@ steps:
     expect(r.exitCode, r.stderr).toBe(0);
     expect(ids(p)).toEqual(['train@seed=1', 'train@seed=2']);
     const said = r.stderr.split('\n').filter((l) => l.includes('no longer has'));
-    expect(said).toEqual([expect.stringMatching(/! sweep\.lock: dropped 3 entries of section 'default' for instances the pipeline no longer has: train@seed=3, train@seed=4, train@seed=5$/)]);
+    expect(said).toEqual([
+      expect.stringMatching(
+        /! sweep\.lock: dropped 3 entries of section 'default' for instances the pipeline no longer has: train@seed=3, train@seed=4, train@seed=5$/,
+      ),
+    ]);
     const again = await p.cli(['run', 'sweep.yaml', '--no-track']);
     expect(again.stderr).not.toContain('no longer has');
   });

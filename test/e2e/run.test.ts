@@ -31,8 +31,13 @@ describe('blu-pipe run on a real run: pipeline', () => {
 
     rmSync(p.path('build/toy/models'), { recursive: true });
     rmSync(p.path('build/toy/report.md'));
-    const status = JSON.parse((await p.cli(['status', TOY, '--json'])).stdout) as { steps: { id: string; state: string; reasons: { kind: string }[] }[] };
-    expect(status.steps.find((s) => s.id === 'train@model=linear')).toMatchObject({ state: 'restore', reasons: [{ kind: 'output-missing' }] });
+    const status = JSON.parse((await p.cli(['status', TOY, '--json'])).stdout) as {
+      steps: { id: string; state: string; reasons: { kind: string }[] }[];
+    };
+    expect(status.steps.find((s) => s.id === 'train@model=linear')).toMatchObject({
+      state: 'restore',
+      reasons: [{ kind: 'output-missing' }],
+    });
     const third = await p.cli(['run', TOY, '--json', '--no-track']);
     const o3 = outcomes(third.stdout);
     expect([o3['train@model=linear'], o3.report, o3.generate]).toEqual(['restored', 'restored', 'fresh']);
@@ -43,8 +48,17 @@ describe('blu-pipe run on a real run: pipeline', () => {
     expect(dry.stdout).toContain('dry run: nothing was executed');
     const fourth = await p.cli(['run', TOY, '--set', 'train.lr=0.02', '--json', '--no-track']);
     const o4 = outcomes(fourth.stdout);
-    expect(o4).toMatchObject({ generate: 'fresh', split: 'fresh', profile: 'fresh', 'train@model=mean': 'ran', 'evaluate@model=mean': 'ran', report: 'ran' });
-    const lock = JSON.parse(readFileSync(p.path('pipelines/examples/toy-regression.lock'), 'utf8')) as { experiments: Record<string, { steps: Record<string, { components: { params: Record<string, unknown> } }> }> };
+    expect(o4).toMatchObject({
+      generate: 'fresh',
+      split: 'fresh',
+      profile: 'fresh',
+      'train@model=mean': 'ran',
+      'evaluate@model=mean': 'ran',
+      report: 'ran',
+    });
+    const lock = JSON.parse(readFileSync(p.path('pipelines/examples/toy-regression.lock'), 'utf8')) as {
+      experiments: Record<string, { steps: Record<string, { components: { params: Record<string, unknown> } }> }>;
+    };
     expect(lock.experiments.default!.steps['train@model=mean']!.components.params['train.lr']).toBe(0.02);
   });
 
@@ -63,7 +77,9 @@ describe('blu-pipe run on a real run: pipeline', () => {
   it('fails a step with exit 1, shows its log tail and path, skips dependents, --keep-going runs independent steps', async () => {
     const p = new TempProject();
     projects.push(p);
-    p.write('p.yaml', `steps:
+    p.write(
+      'p.yaml',
+      `steps:
   bad:
     run: [node, -e, "console.log('working on it'); console.error('boom: disk full'); process.exit(3)"]
     outs: [bad.txt]
@@ -74,7 +90,8 @@ describe('blu-pipe run on a real run: pipeline', () => {
   slow:
     run: [node, -e, "setTimeout(() => require('fs').writeFileSync('slow.txt','x'), 300)"]
     outs: [slow.txt]
-`);
+`,
+    );
     const r = await p.cli(['run', 'p.yaml', '--no-track', '-j', '1']);
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toContain("✗ bad: step 'bad' failed: 'node' exited with code 3");
@@ -93,7 +110,9 @@ describe('blu-pipe run on a real run: pipeline', () => {
     p.write('p.yaml', 'steps:\n  a:\n    run: echo\n    outz: [x]\n  b:\n    uses: nope\n');
     const r = await p.cli(['run', 'p.yaml']);
     expect(r.exitCode).toBe(2);
-    expect(r.stderr).toBe("p.yaml:4:5: unknown key 'outz' in 'steps.a' (did you mean 'outs'?)\nblu-pipe: 1 problem found; nothing was run.");
+    expect(r.stderr).toBe(
+      "p.yaml:4:5: unknown key 'outz' in 'steps.a' (did you mean 'outs'?)\nblu-pipe: 1 problem found; nothing was run.",
+    );
     const usage = await p.cli(['run', 'p.yaml', '--jobs', 'zero']);
     expect(usage.exitCode).toBe(2);
     expect(usage.stderr).toContain('--jobs must be a positive whole number');
@@ -102,12 +121,16 @@ describe('blu-pipe run on a real run: pipeline', () => {
 });
 
 describe('robustness: kills, interrupts and concurrent runs', () => {
-  const SLOW = (ms: number, name: string): string => `[node, -e, "require('fs').writeFileSync('${name}.pid', String(process.pid)); setTimeout(() => require('fs').writeFileSync('${name}.txt', 'done'), ${ms})"]`;
+  const SLOW = (ms: number, name: string): string =>
+    `[node, -e, "require('fs').writeFileSync('${name}.pid', String(process.pid)); setTimeout(() => require('fs').writeFileSync('${name}.txt', 'done'), ${ms})"]`;
 
   it('after SIGKILL mid-step, the next run reruns the step (incomplete attempt) and the cache is consistent', async () => {
     const p = new TempProject();
     projects.push(p);
-    p.write('p.yaml', `steps:\n  first:\n    run: [node, -e, "require('fs').writeFileSync('first.txt','1')"]\n    outs: [first.txt]\n  slow:\n    needs: [first]\n    run: ${SLOW(1500, 'slow')}\n    outs: [slow.txt]\n`);
+    p.write(
+      'p.yaml',
+      `steps:\n  first:\n    run: [node, -e, "require('fs').writeFileSync('first.txt','1')"]\n    outs: [first.txt]\n  slow:\n    needs: [first]\n    run: ${SLOW(1500, 'slow')}\n    outs: [slow.txt]\n`,
+    );
     const child = p.spawn(['run', 'p.yaml', '--no-track']);
     await waitFor(() => existsSync(p.path('slow.pid')));
     child.kill('SIGKILL');
@@ -140,7 +163,10 @@ describe('robustness: kills, interrupts and concurrent runs', () => {
   it('two runs at once never compute the same step twice: one waits and then hits the cache', async () => {
     const p = new TempProject();
     projects.push(p);
-    p.write('p.yaml', `steps:\n  shared:\n    run: [node, -e, "const fs=require('fs'); fs.appendFileSync('count.log','x'); setTimeout(() => fs.writeFileSync('shared.txt','v'), 5000)"]\n    outs: [shared.txt]\n`);
+    p.write(
+      'p.yaml',
+      `steps:\n  shared:\n    run: [node, -e, "const fs=require('fs'); fs.appendFileSync('count.log','x'); setTimeout(() => fs.writeFileSync('shared.txt','v'), 5000)"]\n    outs: [shared.txt]\n`,
+    );
     const a = p.spawn(['run', 'p.yaml', '--json', '--no-track']);
     await waitFor(() => existsSync(p.path('count.log')));
     const b = p.spawn(['run', 'p.yaml', '--json', '--no-track']);
@@ -155,7 +181,9 @@ describe('robustness: kills, interrupts and concurrent runs', () => {
   it('two runs of different configurations at once: the second waits to rewrite an input the first still reads, both results are right', async () => {
     const p = new TempProject();
     projects.push(p);
-    p.write('p.yaml', `params: { value: 1 }
+    p.write(
+      'p.yaml',
+      `params: { value: 1 }
 steps:
   gen:
     run: [node, -e, "require('fs').writeFileSync('data.txt', process.argv[1])", "\${params.value}"]
@@ -164,13 +192,16 @@ steps:
     run: [node, -e, "const fs=require('fs'); fs.writeFileSync('started.txt', ''); setTimeout(() => fs.writeFileSync('result.txt', 'saw ' + fs.readFileSync('data.txt','utf8')), 3000)"]
     deps: [data.txt]
     outs: [result.txt]
-`);
+`,
+    );
     const a = p.spawn(['run', 'p.yaml', '--json', '--no-track', '--set', 'value=1']);
     await waitFor(() => existsSync(p.path('started.txt')));
     const b = p.spawn(['run', 'p.yaml', '--json', '--no-track', '--set', 'value=2']);
     const [ra, rb] = await Promise.all([a, b]);
     expect([ra.exitCode, rb.exitCode]).toEqual([0, 0]);
-    expect(String(rb.stdout)).toMatch(/"type":"step-waiting","stepId":"gen","holder":"run [^"]+ \(pid \d+ on [^)]+\), which still reads data.txt"/);
+    expect(String(rb.stdout)).toMatch(
+      /"type":"step-waiting","stepId":"gen","holder":"run [^"]+ \(pid \d+ on [^)]+\), which still reads data.txt"/,
+    );
     expect(readFileSync(p.path('result.txt'), 'utf8')).toBe('saw 2'); // b ran last
     // Each configuration's cached result is its own: a is restored with what a read.
     const again = await p.cli(['run', 'p.yaml', '--json', '--no-track', '--set', 'value=1']);

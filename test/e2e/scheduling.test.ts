@@ -38,14 +38,28 @@ describe('scheduling order (real CLI)', () => {
     projects.push(p);
     // `alone` (cpus: all) is ready at once and the pool is idle; started first, it would hold up the
     // chain a → b for its whole run. Report needs both, so `alone` is no more urgent than b.
-    p.write('p.yaml', [
-      'steps:',
-      '  alone:', `    run: ${write('alone', 300)}`, '    outs: [alone.txt]', '    resources: { cpus: all }',
-      '  a:', `    run: ${write('a', 300)}`, '    outs: [a.txt]',
-      '  b:', '    needs: [a]', `    run: ${write('b', 300)}`, '    outs: [b.txt]',
-      '  report:', '    needs: [alone, b]', `    run: ${write('report')}`, '    outs: [report.txt]',
-      '',
-    ].join('\n'));
+    p.write(
+      'p.yaml',
+      [
+        'steps:',
+        '  alone:',
+        `    run: ${write('alone', 300)}`,
+        '    outs: [alone.txt]',
+        '    resources: { cpus: all }',
+        '  a:',
+        `    run: ${write('a', 300)}`,
+        '    outs: [a.txt]',
+        '  b:',
+        '    needs: [a]',
+        `    run: ${write('b', 300)}`,
+        '    outs: [b.txt]',
+        '  report:',
+        '    needs: [alone, b]',
+        `    run: ${write('report')}`,
+        '    outs: [report.txt]',
+        '',
+      ].join('\n'),
+    );
     const result = await p.cli(['run', 'p.yaml', '--json', '--no-track', '-j', '2']);
     expect(result.exitCode).toBe(0);
     const events = String(result.stdout)

@@ -55,7 +55,11 @@ function filesUnder(dir: string): string[] {
   });
 }
 const ends = (stdout: string): StepEnd[] =>
-  stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as StepEnd).filter((e) => e.type === 'step-end');
+  stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as StepEnd)
+    .filter((e) => e.type === 'step-end');
 
 beforeAll(() => {
   if (!existsSync(CLI)) throw new Error(`build first: ${CLI} is missing (npm test builds it)`);
@@ -85,8 +89,12 @@ describe('step tags', () => {
     const tagFiles = filesUnder(p.path('mlruns')).filter((f) => f.endsWith(path.join('tags', 'blu.collapsed')));
     expect(tagFiles).toHaveLength(1);
     expect(readFileSync(tagFiles[0]!, 'utf8')).toBe('seed 2 stayed at 0');
-    const stepLists = filesUnder(p.path('mlruns')).filter((f) => f.endsWith(path.join('artifacts', 'steps.json'))).map((f) => JSON.parse(readFileSync(f, 'utf8')) as { steps: { step: string; outcome: string; tags?: object }[] });
-    expect(stepLists.flatMap((l) => l.steps).filter((s) => s.step === 'train@seed=2' && s.outcome === 'fresh')).toEqual([expect.objectContaining({ tags })]);
+    const stepLists = filesUnder(p.path('mlruns'))
+      .filter((f) => f.endsWith(path.join('artifacts', 'steps.json')))
+      .map((f) => JSON.parse(readFileSync(f, 'utf8')) as { steps: { step: string; outcome: string; tags?: object }[] });
+    expect(stepLists.flatMap((l) => l.steps).filter((s) => s.step === 'train@seed=2' && s.outcome === 'fresh')).toEqual([
+      expect.objectContaining({ tags }),
+    ]);
     const logPath = ends(first.stdout).find((e) => e.stepId === 'train@seed=2')?.logPath ?? '';
     const log = readFileSync(logPath, 'utf8');
     expect(log).toContain('trained seed 2');

@@ -26,10 +26,13 @@ steps:
 function project(): TempProject {
   const p = newProject();
   p.write('pipeline.yaml', PIPELINE);
-  p.write('count.cjs', `const n = Number(process.argv[2]);
+  p.write(
+    'count.cjs',
+    `const n = Number(process.argv[2]);
 require('node:fs').writeFileSync('n.txt', String(n));
 console.log('::blu::' + JSON.stringify({ metric: { name: 'n', value: n } }));
-`);
+`,
+  );
   return p;
 }
 

@@ -67,7 +67,9 @@ export function editSource(rng: Rng, projectDir: string, counter: number): strin
 /** Flips a byte of, truncates or deletes a random blob; the hash goes into `damage`. */
 export function corruptBlob(rng: Rng, cacheDir: string, damage: Damage): string | null {
   const root = path.join(cacheDir, 'cas', 'sha256');
-  const blobs = (existsSync(root) ? readdirSync(root) : []).flatMap((shard) => readdirSync(path.join(root, shard)).map((rest) => shard + rest));
+  const blobs = (existsSync(root) ? readdirSync(root) : []).flatMap((shard) =>
+    readdirSync(path.join(root, shard)).map((rest) => shard + rest),
+  );
   if (blobs.length === 0) return null;
   const hash = rng.pick(blobs);
   const abs = path.join(root, hash.slice(0, 2), hash.slice(2));

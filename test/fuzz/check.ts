@@ -93,7 +93,13 @@ export interface CheckContext {
   readonly afterConcurrent: boolean;
 }
 
-export async function checkInvariant(projectDir: string, scenario: Scenario, config: Config, options: CheckOptions, at: CheckContext): Promise<CheckResult> {
+export async function checkInvariant(
+  projectDir: string,
+  scenario: Scenario,
+  config: Config,
+  options: CheckOptions,
+  at: CheckContext,
+): Promise<CheckResult> {
   const plan = await planStates(projectDir, config);
   if (typeof plan === 'string') return { violations: [{ kind: 'status-failed', detail: plan }], tolerated: 0, freshChecked: 0 };
   const state = new Map(plan.map((s) => [s.id, s]));
@@ -108,7 +114,8 @@ export async function checkInvariant(projectDir: string, scenario: Scenario, con
       continue;
     }
     if (s.state !== 'fresh') {
-      if (at.fullRun && !inst.alwaysRuns) violations.push({ kind: 'not-converged', step: inst.id, detail: `${s.state} after a successful full run` });
+      if (at.fullRun && !inst.alwaysRuns)
+        violations.push({ kind: 'not-converged', step: inst.id, detail: `${s.state} after a successful full run` });
       continue;
     }
     freshChecked++;
@@ -126,31 +133,62 @@ export async function checkInvariant(projectDir: string, scenario: Scenario, con
 
 function readLock(projectDir: string): Record<string, { key: string; outputs: LockOutput[] } | undefined> {
   try {
-    const content = JSON.parse(readFileSync(path.join(projectDir, LOCK_FILE), 'utf8')) as { experiments?: { default?: { steps?: Record<string, { key: string; outputs: LockOutput[] }> } } };
+    const content = JSON.parse(readFileSync(path.join(projectDir, LOCK_FILE), 'utf8')) as {
+      experiments?: { default?: { steps?: Record<string, { key: string; outputs: LockOutput[] }> } };
+    };
     return content.experiments?.default?.steps ?? {};
   } catch {
     return {};
   }
 }
 
-function checkAgainstLock(projectDir: string, inst: Instance, s: StatusStep, entry: { key: string; outputs: LockOutput[] } | undefined): Violation[] {
+function checkAgainstLock(
+  projectDir: string,
+  inst: Instance,
+  s: StatusStep,
+  entry: { key: string; outputs: LockOutput[] } | undefined,
+): Violation[] {
   if (entry === undefined) return [{ kind: 'lock-missing', step: inst.id }];
   const out: Violation[] = [];
   // The lock may record another configuration's key (concurrent runs with different --set) whose
   // outputs are the same bytes; only the bytes are the invariant.
   const note = entry.key === s.key ? '' : ` (the lock records key ${entry.key.slice(0, 12)}, status has ${s.key.slice(0, 12)})`;
-  const cached = inst.outs.filter((o) => o.cache).map((o) => o.path).sort();
+  const cached = inst.outs
+    .filter((o) => o.cache)
+    .map((o) => o.path)
+    .sort();
   const recorded = entry.outputs.map((o) => o.path).sort();
-  if (cached.join('\n') !== recorded.join('\n')) out.push({ kind: 'output-mismatch', step: inst.id, expected: cached.join(','), actual: recorded.join(','), detail: `cached outputs declared vs recorded in the lock${note}` });
+  if (cached.join('\n') !== recorded.join('\n'))
+    out.push({
+      kind: 'output-mismatch',
+      step: inst.id,
+      expected: cached.join(','),
+      actual: recorded.join(','),
+      detail: `cached outputs declared vs recorded in the lock${note}`,
+    });
   for (const o of entry.outputs) {
     const now = outputHash(path.join(projectDir, o.path), o.type);
-    if (now !== o.hash) out.push({ kind: 'output-mismatch', step: inst.id, path: o.path, expected: o.hash, actual: now, detail: `lock entry vs workspace${note}` });
+    if (now !== o.hash)
+      out.push({
+        kind: 'output-mismatch',
+        step: inst.id,
+        path: o.path,
+        expected: o.hash,
+        actual: now,
+        detail: `lock entry vs workspace${note}`,
+      });
   }
   return out;
 }
 
 /** Each output's record against the workspace: who made it, with which param, from which input bytes. */
-function checkConsumed(projectDir: string, scenario: Scenario, inst: Instance, config: Config, state: ReadonlyMap<string, StatusStep>): Violation[] {
+function checkConsumed(
+  projectDir: string,
+  scenario: Scenario,
+  inst: Instance,
+  config: Config,
+  state: ReadonlyMap<string, StatusStep>,
+): Violation[] {
   const out: Violation[] = [];
   const wantParam = inst.param === null ? '-' : `p=${config[inst.param]}`;
   for (const o of inst.outs) {
@@ -159,23 +197,48 @@ function checkConsumed(projectDir: string, scenario: Scenario, inst: Instance, c
     for (const file of files) {
       const rec = readRecord(path.join(projectDir, file));
       if (rec === undefined || rec.step !== inst.id) {
-        out.push({ ...mark, kind: 'foreign-output', step: inst.id, path: file, detail: rec === undefined ? 'missing or not a step record' : `written by ${rec.step}` });
+        out.push({
+          ...mark,
+          kind: 'foreign-output',
+          step: inst.id,
+          path: file,
+          detail: rec === undefined ? 'missing or not a step record' : `written by ${rec.step}`,
+        });
         continue;
       }
-      if (rec.param !== wantParam) out.push({ ...mark, kind: 'param-mismatch', step: inst.id, path: file, expected: wantParam, actual: rec.param });
+      if (rec.param !== wantParam)
+        out.push({ ...mark, kind: 'param-mismatch', step: inst.id, path: file, expected: wantParam, actual: rec.param });
       for (const input of inst.ins) {
         const consumed = rec.inputs.get(input.path);
         const now = consumedDigest(projectDir, input.path, input.dir);
         if (consumed === now) continue;
-        const producer = input.from === null ? null : {
-          id: input.from,
-          state: state.get(input.from)?.state ?? 'unknown',
-          nondetAncestry: upstreamHas(scenario, input.from, (i) => i.nondet),
-          uncachedAncestry: upstreamHas(scenario, input.from, (i) => i.outs.some((o) => !o.cache)),
-        };
-        const why = [...(producer?.nondetAncestry ? ['non-deterministic'] : []), ...(producer?.uncachedAncestry ? ['with cache: false outputs'] : [])];
-        const detail = producer === null ? 'a source file' : `producer ${producer.id} is ${producer.state}${why.length > 0 ? `; it or a step before it is ${why.join(' and ')}` : ''}`;
-        out.push({ ...mark, kind: 'input-drift', step: inst.id, path: input.path, expected: consumed ?? 'not recorded', actual: now, detail, producer });
+        const producer =
+          input.from === null
+            ? null
+            : {
+                id: input.from,
+                state: state.get(input.from)?.state ?? 'unknown',
+                nondetAncestry: upstreamHas(scenario, input.from, (i) => i.nondet),
+                uncachedAncestry: upstreamHas(scenario, input.from, (i) => i.outs.some((o) => !o.cache)),
+              };
+        const why = [
+          ...(producer?.nondetAncestry ? ['non-deterministic'] : []),
+          ...(producer?.uncachedAncestry ? ['with cache: false outputs'] : []),
+        ];
+        const detail =
+          producer === null
+            ? 'a source file'
+            : `producer ${producer.id} is ${producer.state}${why.length > 0 ? `; it or a step before it is ${why.join(' and ')}` : ''}`;
+        out.push({
+          ...mark,
+          kind: 'input-drift',
+          step: inst.id,
+          path: input.path,
+          expected: consumed ?? 'not recorded',
+          actual: now,
+          detail,
+          producer,
+        });
       }
     }
   }
@@ -215,7 +278,10 @@ export interface Damage {
 export async function checkCache(projectDir: string, damage: Damage): Promise<Violation[]> {
   const r = await verifyJson(projectDir);
   if (r.code !== 0 && r.code !== 1) return [{ kind: 'cache-corrupt', detail: `cache verify exit ${r.code}: ${r.stderr.slice(0, 2000)}` }];
-  const report = JSON.parse(r.stdout) as { cacheDir: string; problems: { kind: 'corrupt-blob' | 'broken-entry'; id: string; detail: string }[] };
+  const report = JSON.parse(r.stdout) as {
+    cacheDir: string;
+    problems: { kind: 'corrupt-blob' | 'broken-entry'; id: string; detail: string }[];
+  };
   const out: Violation[] = [];
   for (const p of report.problems) {
     if (p.kind === 'corrupt-blob' && damage.hashes.has(p.id)) continue;

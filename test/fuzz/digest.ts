@@ -54,8 +54,13 @@ export function consumedDigest(projectDir: string, rel: string, dir: boolean): D
   if (kind !== (dir ? 'dir' : 'file')) return MISSING;
   if (!dir) return sha256(readFileSync(abs));
   const byName = (x: string, y: string): number => (x < y ? -1 : x > y ? 1 : 0);
-  const level1 = readdirSync(abs).sort(byName).map((n) => `${rel}/${n}`);
-  const level2 = level1.filter((p) => kindOf(path.join(projectDir, p)) === 'dir').flatMap((p) => readdirSync(path.join(projectDir, p)).map((n) => `${p}/${n}`)).sort(byName);
+  const level1 = readdirSync(abs)
+    .sort(byName)
+    .map((n) => `${rel}/${n}`);
+  const level2 = level1
+    .filter((p) => kindOf(path.join(projectDir, p)) === 'dir')
+    .flatMap((p) => readdirSync(path.join(projectDir, p)).map((n) => `${p}/${n}`))
+    .sort(byName);
   const lines = [...level1, ...level2]
     .filter((p) => kindOf(path.join(projectDir, p)) === 'file')
     .map((p) => `${sha256(readFileSync(path.join(projectDir, p)))}  ${p}\n`);

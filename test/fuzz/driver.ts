@@ -26,10 +26,20 @@ export interface InProcessResult {
 }
 
 /** A command module run in this process against a project directory; a throw is reported, not raised. */
-async function inProcess(command: (argv: readonly string[], io: CliIO) => Promise<number>, argv: readonly string[], cwd: string): Promise<InProcessResult> {
+async function inProcess(
+  command: (argv: readonly string[], io: CliIO) => Promise<number>,
+  argv: readonly string[],
+  cwd: string,
+): Promise<InProcessResult> {
   let stdout = '';
   let stderr = '';
-  const io: CliIO = { cwd, env: { PATH: process.env.PATH }, stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), isTTY: false };
+  const io: CliIO = {
+    cwd,
+    env: { PATH: process.env.PATH },
+    stdout: (t) => void (stdout += t),
+    stderr: (t) => void (stderr += t),
+    isTTY: false,
+  };
   try {
     return { code: await command(argv, io), stdout, stderr };
   } catch (error) {
@@ -37,7 +47,8 @@ async function inProcess(command: (argv: readonly string[], io: CliIO) => Promis
   }
 }
 
-export const statusJson = (cwd: string, argv: readonly string[]): Promise<InProcessResult> => inProcess(statusCommand, [...argv, '--json'], cwd);
+export const statusJson = (cwd: string, argv: readonly string[]): Promise<InProcessResult> =>
+  inProcess(statusCommand, [...argv, '--json'], cwd);
 export const verifyJson = (cwd: string): Promise<InProcessResult> => inProcess(cacheCommand, ['verify', '--json'], cwd);
 export const gc = (cwd: string, keepLast: number): Promise<InProcessResult> => inProcess(gcCommand, ['--keep-last', String(keepLast)], cwd);
 
@@ -60,20 +71,33 @@ const MAX_CAPTURE = 4 << 20;
  * runner (only it, as an OOM killer would) after that delay, then waits for what it had started to end.
  * A run still going after `hangMs` is killed with its process group and reported as hung.
  */
-export function cliRun(cwd: string, args: readonly string[], env: Readonly<Record<string, string>>, options: { readonly hangMs: number; readonly killAfterMs?: number }): Promise<CliRun> {
+export function cliRun(
+  cwd: string,
+  args: readonly string[],
+  env: Readonly<Record<string, string>>,
+  options: { readonly hangMs: number; readonly killAfterMs?: number },
+): Promise<CliRun> {
   const { hangMs, killAfterMs } = options;
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cliEntry(), 'run', ...args], { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env } });
+    const child = spawn(process.execPath, [cliEntry(), 'run', ...args], {
+      cwd,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => void (stdout.length < MAX_CAPTURE && (stdout += d.toString())));
     child.stderr.on('data', (d: Buffer) => void (stderr.length < MAX_CAPTURE && (stderr += d.toString())));
     let killed = false;
     let hung = false;
-    const killer = killAfterMs === undefined ? undefined : setTimeout(() => {
-      killed = child.exitCode === null && child.signalCode === null;
-      child.kill('SIGKILL');
-    }, killAfterMs);
+    const killer =
+      killAfterMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            killed = child.exitCode === null && child.signalCode === null;
+            child.kill('SIGKILL');
+          }, killAfterMs);
     const hang = setTimeout(() => {
       hung = true;
       killGroup(child.pid);

@@ -41,7 +41,18 @@ beforeAll(() => {
 describe('runtime fuzzer, short seeded variant', () => {
   it('finds no violation in 3 random scenarios (seed 20261204)', async () => {
     const switches = switchesFrom({}, { ...KNOWN_ISSUES_OFF, ...pick(process.env, Object.keys(KNOWN_ISSUES_OFF)) });
-    const options = { ...switches, seed: 20261204, scenarios: 3, maxSteps: 20, maxActions: 6, budgetMs: Infinity, replay: null, parallel: 1, keepFailed: false, hangMs: 30_000 };
+    const options = {
+      ...switches,
+      seed: 20261204,
+      scenarios: 3,
+      maxSteps: 20,
+      maxActions: 6,
+      budgetMs: Infinity,
+      replay: null,
+      parallel: 1,
+      keepFailed: false,
+      hangMs: 30_000,
+    };
     const totals = await runSession(options);
     expect(totals.scenarios).toBe(3);
     expect(totals.runs).toBeGreaterThan(3 * 3);
@@ -69,12 +80,24 @@ describe('the checker', () => {
     const scenario: Scenario = {
       yaml,
       sources: [],
-      instances: [{ id: 't', step: 't', nondet: false, param: null, alwaysRuns: false, ins: [{ path: 'data/src0.txt', dir: false, from: null }], outs: [{ path: 'out/t.txt', dir: false, cache: true, persist: false }] }],
+      instances: [
+        {
+          id: 't',
+          step: 't',
+          nondet: false,
+          param: null,
+          alwaysRuns: false,
+          ins: [{ path: 'data/src0.txt', dir: false, from: null }],
+          outs: [{ path: 'out/t.txt', dir: false, cache: true, persist: false }],
+        },
+      ],
     };
     expect((await cliRun(project, [PIPELINE_FILE, '--no-track'], {}, { hangMs: 30_000 })).code).toBe(0);
     const strict = { tolerateStaleUpstreamDrift: false, tolerateLockAfterConcurrent: false };
     const first = await checkInvariant(project, scenario, DEFAULT_CONFIG, strict, { fullRun: true, afterConcurrent: false });
-    expect(first.violations).toEqual([expect.objectContaining({ kind: 'input-drift', step: 't', path: 'data/src0.txt', expected: '0'.repeat(64) })]);
+    expect(first.violations).toEqual([
+      expect.objectContaining({ kind: 'input-drift', step: 't', path: 'data/src0.txt', expected: '0'.repeat(64) }),
+    ]);
 
     const lockFile = path.join(project, 'pipelines/x.lock');
     const lock = readFileSync(lockFile, 'utf8');

@@ -96,7 +96,12 @@ function draftStep(rng: Rng, options: FuzzOptions, name: string, upstream: reado
   const base = matrix ? `out/${name}/\${matrix.m}` : `out/${name}`;
   for (let i = 0; i < outCount; i++) {
     const dir = rng.chance(0.3);
-    outs.push({ path: dir ? `${base}/d${i}` : `${base}/o${i}.txt`, dir, cache: !(rng.chance(0.07) && options.uncachedOutputs), persist: rng.chance(0.08) });
+    outs.push({
+      path: dir ? `${base}/d${i}` : `${base}/o${i}.txt`,
+      dir,
+      cache: !(rng.chance(0.07) && options.uncachedOutputs),
+      persist: rng.chance(0.08),
+    });
   }
   return {
     name,
@@ -140,7 +145,13 @@ function pipelineYaml(drafts: readonly StepDraft[], ctlDir: string): string {
   for (const d of drafts) {
     const id = d.matrix ? `${d.name}@m=\${matrix.m}` : d.name;
     const argv = [
-      'sh', STEP_SCRIPT, id, d.nondet ? '1' : '0', d.param ? `p=\${params.${d.param}}` : '-', ctlDir, d.delay,
+      'sh',
+      STEP_SCRIPT,
+      id,
+      d.nondet ? '1' : '0',
+      d.param ? `p=\${params.${d.param}}` : '-',
+      ctlDir,
+      d.delay,
       ...d.ins.map((i) => `${i.dir ? 'ind' : 'in'}:${i.path}`),
       ...d.outs.map((o) => `${o.dir ? 'dir' : 'out'}:${o.path}`),
     ];

@@ -25,15 +25,31 @@ function int(value: string | undefined, fallback: number, name: string): number 
   return n;
 }
 
+const FUZZ_OPTIONS = {
+  scenarios: { type: 'string' },
+  seed: { type: 'string' },
+  'max-steps': { type: 'string' },
+  minutes: { type: 'string' },
+  replay: { type: 'string' },
+  keep: { type: 'boolean' },
+  'no-nondeterminism': { type: 'boolean' },
+  'tolerate-stale-upstream': { type: 'boolean' },
+  'no-uncached-outputs': { type: 'boolean' },
+  'no-concurrent-runs': { type: 'boolean' },
+  'tolerate-lock-after-concurrent': { type: 'boolean' },
+  show: { type: 'string' },
+  'hang-seconds': { type: 'string' },
+  'max-actions': { type: 'string' },
+  log: { type: 'string' },
+  parallel: { type: 'string' },
+  help: { type: 'boolean' },
+} as const;
+
 async function main(): Promise<number> {
-  let parsed;
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof FUZZ_OPTIONS }>>['values'];
   try {
     parsed = parseArgs({
-      options: {
-        scenarios: { type: 'string' }, seed: { type: 'string' }, 'max-steps': { type: 'string' }, minutes: { type: 'string' },
-        replay: { type: 'string' }, keep: { type: 'boolean' }, 'no-nondeterminism': { type: 'boolean' },
-        'tolerate-stale-upstream': { type: 'boolean' }, 'no-uncached-outputs': { type: 'boolean' }, 'no-concurrent-runs': { type: 'boolean' }, 'tolerate-lock-after-concurrent': { type: 'boolean' }, show: { type: 'string' }, 'hang-seconds': { type: 'string' }, 'max-actions': { type: 'string' }, log: { type: 'string' }, parallel: { type: 'string' }, help: { type: 'boolean' },
-      },
+      options: FUZZ_OPTIONS,
     }).values;
   } catch (error) {
     process.stderr.write(`fuzz: ${error instanceof Error ? error.message : String(error)}\n${USAGE}\n`);
@@ -54,7 +70,9 @@ async function main(): Promise<number> {
     maxActions: int(parsed['max-actions'], 8, 'max-actions'),
     parallel: Math.max(1, int(parsed.parallel, 1, 'parallel')),
   };
-  process.stdout.write(`fuzz: seed ${seed}, up to ${options.replay === null ? options.scenarios : 1} scenarios of 10–${options.maxSteps} steps; ${describeSwitches(options)}\n`);
+  process.stdout.write(
+    `fuzz: seed ${seed}, up to ${options.replay === null ? options.scenarios : 1} scenarios of 10–${options.maxSteps} steps; ${describeSwitches(options)}\n`,
+  );
   const shown = new Map<string, number>();
   const flags = replayFlags(options);
   // Synchronous writes: the process exits right after the last scenario.
@@ -74,19 +92,32 @@ async function main(): Promise<number> {
     },
   });
   const minutes = totals.wallMs / 60_000;
-  process.stdout.write([
-    '',
-    `scenarios run:     ${totals.scenarios} (${totals.stepInstances} step instances; ${totals.freshChecked} fresh steps checked)`,
-    `actions run:       ${totals.actions} (${totals.runs} CLI runs, ${totals.kills} SIGKILLed mid-run)`,
-    `violations:        ${totals.violations.length}${Object.keys(totals.byKind).length ? ` (${Object.entries(totals.byKind).map(([k, n]) => `${k}: ${n}`).join(', ')})` : ''}`,
-    ...(options.tolerateStaleUpstreamDrift || options.tolerateLockAfterConcurrent ? [`tolerated:         ${totals.tolerated} (known issues switched to counting, see the first line)`] : []),
-    `wall time:         ${(totals.wallMs / 1000).toFixed(1)} s (${(totals.scenarios / minutes).toFixed(1)} scenarios/min)`,
-    '',
-  ].join('\n'));
+  process.stdout.write(
+    [
+      '',
+      `scenarios run:     ${totals.scenarios} (${totals.stepInstances} step instances; ${totals.freshChecked} fresh steps checked)`,
+      `actions run:       ${totals.actions} (${totals.runs} CLI runs, ${totals.kills} SIGKILLed mid-run)`,
+      `violations:        ${totals.violations.length}${
+        Object.keys(totals.byKind).length
+          ? ` (${Object.entries(totals.byKind)
+              .map(([k, n]) => `${k}: ${n}`)
+              .join(', ')})`
+          : ''
+      }`,
+      ...(options.tolerateStaleUpstreamDrift || options.tolerateLockAfterConcurrent
+        ? [`tolerated:         ${totals.tolerated} (known issues switched to counting, see the first line)`]
+        : []),
+      `wall time:         ${(totals.wallMs / 1000).toFixed(1)} s (${(totals.scenarios / minutes).toFixed(1)} scenarios/min)`,
+      '',
+    ].join('\n'),
+  );
   return totals.violations.length === 0 ? 0 : 1;
 }
 
-main().then((code) => process.exit(code), (error: unknown) => {
-  process.stderr.write(`fuzz: harness error: ${error instanceof Error ? error.stack : String(error)}\n`);
-  process.exit(2);
-});
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`fuzz: harness error: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(2);
+  },
+);

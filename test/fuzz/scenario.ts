@@ -44,11 +44,33 @@ export interface ScenarioResult {
   readonly keptAt: string | null;
 }
 
-type ActionKind = 'run' | 'force' | 'kill' | 'concurrent' | 'fail' | 'set' | 'edit-output' | 'delete-output' | 'edit-dir' | 'edit-source' | 'corrupt-blob' | 'gc';
+type ActionKind =
+  | 'run'
+  | 'force'
+  | 'kill'
+  | 'concurrent'
+  | 'fail'
+  | 'set'
+  | 'edit-output'
+  | 'delete-output'
+  | 'edit-dir'
+  | 'edit-source'
+  | 'corrupt-blob'
+  | 'gc';
 
 const WEIGHTS: Readonly<Record<ActionKind, number>> = {
-  run: 10, force: 16, kill: 10, concurrent: 8, fail: 6, set: 5,
-  'edit-output': 12, 'delete-output': 10, 'edit-dir': 6, 'edit-source': 5, 'corrupt-blob': 9, gc: 6,
+  run: 10,
+  force: 16,
+  kill: 10,
+  concurrent: 8,
+  fail: 6,
+  set: 5,
+  'edit-output': 12,
+  'delete-output': 10,
+  'edit-dir': 6,
+  'edit-source': 5,
+  'corrupt-blob': 9,
+  gc: 6,
 };
 
 /** The state one scenario carries from action to action. */
@@ -70,7 +92,13 @@ class Ctx {
   tolerated = 0;
   freshChecked = 0;
 
-  constructor(readonly root: string, readonly seed: number, readonly rng: Rng, readonly scenario: Scenario, readonly options: ScenarioOptions) {
+  constructor(
+    readonly root: string,
+    readonly seed: number,
+    readonly rng: Rng,
+    readonly scenario: Scenario,
+    readonly options: ScenarioOptions,
+  ) {
     this.project = path.join(root, 'proj');
     this.ctl = path.join(root, 'ctl');
     this.cacheDir = path.join(this.project, '.blu', 'cache');
@@ -109,8 +137,15 @@ export async function runScenario(seed: number, options: ScenarioOptions): Promi
   const keep = ctx.violations.length > 0 && options.keepFailed;
   if (!keep) rmSync(root, { recursive: true, force: true });
   return {
-    seed, steps: scenario.instances.length, actions: actions + 2, runs: ctx.runs, kills: ctx.kills,
-    tolerated: ctx.tolerated, freshChecked: ctx.freshChecked, violations: ctx.violations, keptAt: keep ? root : null,
+    seed,
+    steps: scenario.instances.length,
+    actions: actions + 2,
+    runs: ctx.runs,
+    kills: ctx.kills,
+    tolerated: ctx.tolerated,
+    freshChecked: ctx.freshChecked,
+    violations: ctx.violations,
+    keptAt: keep ? root : null,
   };
 }
 
@@ -132,16 +167,21 @@ function setUpProject(ctx: Ctx): void {
 async function act(ctx: Ctx, kind: ActionKind): Promise<void> {
   const { rng } = ctx;
   switch (kind) {
-    case 'run': return plainRun(ctx, 'run', randomTargets(ctx));
-    case 'force': return forcedRun(ctx);
+    case 'run':
+      return plainRun(ctx, 'run', randomTargets(ctx));
+    case 'force':
+      return forcedRun(ctx);
     case 'set': {
       ctx.config = randomConfig(rng);
       return plainRun(ctx, `set ${setArgs(ctx.config).join(' ')} and run`, rng.chance(0.7) ? [] : randomTargets(ctx));
     }
-    case 'kill': return killedRun(ctx);
+    case 'kill':
+      return killedRun(ctx);
     // Switched off, it becomes a plain run: the rest of the scenario draws the same numbers.
-    case 'concurrent': return ctx.options.concurrentRuns ? concurrentRuns(ctx) : plainRun(ctx, 'run (instead of concurrent runs)', []);
-    case 'fail': return failingRun(ctx);
+    case 'concurrent':
+      return ctx.options.concurrentRuns ? concurrentRuns(ctx) : plainRun(ctx, 'run (instead of concurrent runs)', []);
+    case 'fail':
+      return failingRun(ctx);
     case 'gc': {
       const keep = rng.int(1, 3);
       const r = await gc(ctx.project, keep);
@@ -149,11 +189,16 @@ async function act(ctx: Ctx, kind: ActionKind): Promise<void> {
       if (r.code !== 0) ctx.add([{ kind: 'exit-code', detail: `gc exit ${r.code}: ${r.stderr.slice(0, 1000)}` }]);
       return cacheCheck(ctx);
     }
-    case 'edit-output': return noteIf(ctx, editOutput(rng, ctx.project, ctx.scenario));
-    case 'delete-output': return noteIf(ctx, deleteOutput(rng, ctx.project, ctx.scenario));
-    case 'edit-dir': return noteIf(ctx, editDirOutput(rng, ctx.project, ctx.scenario));
-    case 'edit-source': return noteIf(ctx, editSource(rng, ctx.project, ctx.trace.length));
-    case 'corrupt-blob': return noteIf(ctx, corruptBlob(rng, ctx.cacheDir, ctx.damage));
+    case 'edit-output':
+      return noteIf(ctx, editOutput(rng, ctx.project, ctx.scenario));
+    case 'delete-output':
+      return noteIf(ctx, deleteOutput(rng, ctx.project, ctx.scenario));
+    case 'edit-dir':
+      return noteIf(ctx, editDirOutput(rng, ctx.project, ctx.scenario));
+    case 'edit-source':
+      return noteIf(ctx, editSource(rng, ctx.project, ctx.trace.length));
+    case 'corrupt-blob':
+      return noteIf(ctx, corruptBlob(rng, ctx.cacheDir, ctx.damage));
   }
 }
 
@@ -247,13 +292,22 @@ async function failingRun(ctx: Ctx): Promise<void> {
 function expectExit(ctx: Ctx, r: CliRun, mayFail: ReadonlySet<string>): boolean {
   checkCrashLog(ctx);
   if (r.hung) {
-    ctx.add([{ kind: 'hang', detail: `no exit within the time limit; stderr: ${r.stderr.slice(-1500)}\nlast events: ${r.stdout.slice(-3000)}` }]);
+    ctx.add([
+      { kind: 'hang', detail: `no exit within the time limit; stderr: ${r.stderr.slice(-1500)}\nlast events: ${r.stdout.slice(-3000)}` },
+    ]);
     return false;
   }
   if (r.code === 0) return true;
   const failed = failedSteps(r.stdout);
   if (r.code === 1 && failed.length > 0 && failed.every((f) => mayFail.has(f))) return false;
-  ctx.add([{ kind: 'exit-code', expected: mayFail.size > 0 ? '0 or 1' : '0', actual: String(r.code ?? r.signal), detail: `failed steps: [${failed.join(', ')}]; stderr: ${r.stderr.slice(-1500)}` }]);
+  ctx.add([
+    {
+      kind: 'exit-code',
+      expected: mayFail.size > 0 ? '0 or 1' : '0',
+      actual: String(r.code ?? r.signal),
+      detail: `failed steps: [${failed.join(', ')}]; stderr: ${r.stderr.slice(-1500)}`,
+    },
+  ]);
   return false;
 }
 

@@ -95,7 +95,9 @@ export function replayFlags(s: Switches & { readonly maxSteps: number; readonly 
     ...(s.concurrentRuns ? [] : ['--no-concurrent-runs']),
     ...(s.tolerateStaleUpstreamDrift ? ['--tolerate-stale-upstream'] : []),
     ...(s.tolerateLockAfterConcurrent ? ['--tolerate-lock-after-concurrent'] : []),
-  ].map((f) => ` ${f}`).join('');
+  ]
+    .map((f) => ` ${f}`)
+    .join('');
 }
 
 /** Input drift is split by cause: behind a source file, a stale producer, or a fresh one; and whether non-determinism is upstream. */
@@ -103,7 +105,10 @@ export function labelOf(v: FoundViolation): string {
   if (v.inUncachedOutput) return `${v.kind} (in a cache: false output of the step)`;
   if (v.kind !== 'input-drift') return v.kind;
   if (!v.producer) return 'input-drift (source file)';
-  const upstream = [...(v.producer.nondetAncestry ? ['non-deterministic'] : []), ...(v.producer.uncachedAncestry ? ['cache: false outputs'] : [])];
+  const upstream = [
+    ...(v.producer.nondetAncestry ? ['non-deterministic'] : []),
+    ...(v.producer.uncachedAncestry ? ['cache: false outputs'] : []),
+  ];
   return `input-drift (producer ${v.producer.state === 'fresh' ? 'fresh' : 'not fresh'}; upstream: ${upstream.length > 0 ? upstream.join(', ') : 'deterministic, cached'})`;
 }
 

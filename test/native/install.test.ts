@@ -83,9 +83,15 @@ describe('blu-pipe native install: bad sources are usage errors that say what to
     const dir = tempDir();
     const root = await fakeLibrary(dir, false);
     const cache = tempDir();
-    const r = await execa(process.execPath, [CLI, 'native', 'install', '--from', root], { cwd: REPO, reject: false, env: { BLU_NATIVE_CACHE: cache } });
+    const r = await execa(process.execPath, [CLI, 'native', 'install', '--from', root], {
+      cwd: REPO,
+      reject: false,
+      env: { BLU_NATIVE_CACHE: cache },
+    });
     expect(r.exitCode).toBe(2);
-    expect(r.stderr).toMatch(/without the C API \(TF_Version, TF_NewStatus, TFE_NewContext, TFE_NewOp, TFE_Execute not exported\) \[NATIVE_NO_C_API\]/);
+    expect(r.stderr).toMatch(
+      /without the C API \(TF_Version, TF_NewStatus, TFE_NewContext, TFE_NewOp, TFE_Execute not exported\) \[NATIVE_NO_C_API\]/,
+    );
     expect(readdirSync(path.join(cache, 'libtensorflow'))).toEqual([]);
   });
 });
@@ -94,11 +100,21 @@ describe('what the installer needs from the machine', () => {
   it('a missing compiler is named with the Debian packages, and the installed package is left alone', async () => {
     const dir = tempDir();
     const root = await fakeLibrary(dir, true);
-    expect([...((await dynamicSymbols(path.join(root, 'lib/libtensorflow.so.2')))?.defined ?? [])]).toEqual(expect.arrayContaining([...C_API_CORE]));
+    expect([...((await dynamicSymbols(path.join(root, 'lib/libtensorflow.so.2')))?.defined ?? [])]).toEqual(
+      expect.arrayContaining([...C_API_CORE]),
+    );
     const site = { packageDir: path.join(dir, 'node_modules/@tensorflow/tfjs-node'), projectDir: dir, version: '4.22.0' };
     mkdirSync(path.join(site.packageDir, 'lib'), { recursive: true });
-    writeFileSync(path.join(site.packageDir, 'package.json'), JSON.stringify({ name: '@tensorflow/tfjs-node', version: '4.22.0', binary: { napi_versions: [8] } }));
-    const result = await installNative({ from: root, env: { PATH: bareBin(), HOME: dir, BLU_NATIVE_CACHE: path.join(dir, 'cache') }, report: () => {}, site });
+    writeFileSync(
+      path.join(site.packageDir, 'package.json'),
+      JSON.stringify({ name: '@tensorflow/tfjs-node', version: '4.22.0', binary: { napi_versions: [8] } }),
+    );
+    const result = await installNative({
+      from: root,
+      env: { PATH: bareBin(), HOME: dir, BLU_NATIVE_CACHE: path.join(dir, 'cache') },
+      report: () => {},
+      site,
+    });
     expect(result.ok).toBe(false);
     if (result.ok) return;
     expect(result.error.code).toBe('NATIVE_NO_COMPILER');
@@ -110,15 +126,25 @@ describe('what the installer needs from the machine', () => {
   it('without BLU_LIBTENSORFLOW and without pip, the install line says why and how to get one', async () => {
     const dir = tempDir();
     const site = { packageDir: path.join(dir, 'node_modules/@tensorflow/tfjs-node'), projectDir: dir, version: '4.22.0' };
-    const result = await installNative({ env: { PATH: bareBin(), HOME: dir, BLU_NATIVE_CACHE: path.join(dir, 'cache') }, report: () => {}, site });
+    const result = await installNative({
+      env: { PATH: bareBin(), HOME: dir, BLU_NATIVE_CACHE: path.join(dir, 'cache') },
+      report: () => {},
+      site,
+    });
     expect(result.ok || result.error.code).toBe('NATIVE_NO_SOURCE');
     const line = installSummary(result);
-    expect(line).toMatch(/^no native TensorFlow backend \(no libtensorflow source: BLU_LIBTENSORFLOW is not set and pip is not installed .*\); the wasm backend will be used\. To get one: set BLU_LIBTENSORFLOW/);
+    expect(line).toMatch(
+      /^no native TensorFlow backend \(no libtensorflow source: BLU_LIBTENSORFLOW is not set and pip is not installed .*\); the wasm backend will be used\. To get one: set BLU_LIBTENSORFLOW/,
+    );
     expect(line.split('\n')).toHaveLength(1);
   });
 
   it('BLU_NATIVE=0 skips it at install time with one line, and install still succeeds', async () => {
-    const r = await execa(process.execPath, [path.join(REPO, 'dist/src/ml/backend/native/postinstall.js')], { cwd: REPO, reject: false, env: { BLU_NATIVE: '0' } });
+    const r = await execa(process.execPath, [path.join(REPO, 'dist/src/ml/backend/native/postinstall.js')], {
+      cwd: REPO,
+      reject: false,
+      env: { BLU_NATIVE: '0' },
+    });
     expect(r.exitCode).toBe(0);
     expect(r.stderr.trim()).toBe('blu-pipe: native TensorFlow backend skipped (BLU_NATIVE=0); the wasm backend will be used');
   });

@@ -16,7 +16,12 @@ describe('TensorFlow start-up lines in step logs', () => {
 
   it('recognises them, and nothing a step prints itself', () => {
     for (const line of preInit) expect(isTensorflowInfoLine(line)).toBe(true);
-    for (const line of ['epoch 3: loss 0.31', 'E0000 00:00:1795941262.932119 26366 op.cc:1] a real error', 'I love port.cc:153] lines', '']) {
+    for (const line of [
+      'epoch 3: loss 0.31',
+      'E0000 00:00:1795941262.932119 26366 op.cc:1] a real error',
+      'I love port.cc:153] lines',
+      '',
+    ]) {
       expect(isTensorflowInfoLine(line)).toBe(false);
     }
   });
@@ -28,7 +33,8 @@ describe('TensorFlow start-up lines in step logs', () => {
 });
 
 describe('TensorFlow start-up lines of the commands that load it (real CLI)', () => {
-  const doctor = (env: Record<string, string>) => execa(process.execPath, [CLI, 'doctor'], { reject: false, env: { BLU_BACKEND: 'tensorflow', ...env } });
+  const doctor = (env: Record<string, string>) =>
+    execa(process.execPath, [CLI, 'doctor'], { reject: false, env: { BLU_BACKEND: 'tensorflow', ...env } });
 
   it('doctor drops them unless BLU_TF_LOG=1; predict, rerun the same way, keeps its exit code and its own messages', async () => {
     const shown = await doctor({ BLU_TF_LOG: '1' });

@@ -12,6 +12,9 @@ export async function childFixture(dir: string, childSource: string): Promise<st
   const built = pathToFileURL(join(REPO, 'dist/src')).href;
   await mkdir(dir, { recursive: true });
   const child = join(dir, 'child.mjs');
-  await writeFile(child, childSource.replace(/from '\.\/([^']+)'/g, (_, rel: string) => `from '${built}/${rel}'`));
+  await writeFile(
+    child,
+    childSource.replace(/from '\.\/([^']+)'/g, (_, rel: string) => `from '${built}/${rel}'`),
+  );
   return child;
 }

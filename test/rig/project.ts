@@ -35,7 +35,12 @@ export class TempProject {
 
   /** Runs the real CLI as a subprocess; never rejects. */
   async cli(args: readonly string[], env: Record<string, string> = {}): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-    const r = await execa(process.execPath, [CLI, ...args], { cwd: this.dir, reject: false, env: { MLFLOW_TRACKING_URI: '', ...env }, stdin: 'ignore' });
+    const r = await execa(process.execPath, [CLI, ...args], {
+      cwd: this.dir,
+      reject: false,
+      env: { MLFLOW_TRACKING_URI: '', ...env },
+      stdin: 'ignore',
+    });
     return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
   }
 

@@ -69,4 +69,3 @@ describe('exclusive steps wait for more urgent work', () => {
     expect(order).toEqual(['high', 'low']);
   });
 });
-

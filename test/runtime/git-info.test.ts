@@ -46,6 +46,9 @@ describe('git commit and dirty flag of the project', () => {
 
   it('reads porcelain v2 headers and entries', () => {
     expect(parseStatus('# branch.oid abc\n# branch.head (detached)\n')).toEqual({ commit: 'abc', dirty: false });
-    expect(parseStatus('# branch.oid abc\n# branch.head main\n1 .M N... 100644 100644 100644 x y f.txt\n')).toEqual({ commit: 'abc', dirty: true });
+    expect(parseStatus('# branch.oid abc\n# branch.head main\n1 .M N... 100644 100644 100644 x y f.txt\n')).toEqual({
+      commit: 'abc',
+      dirty: true,
+    });
   });
 });

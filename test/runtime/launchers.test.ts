@@ -1,7 +1,14 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ForkServer, launchDirect, type ChildEnd, type LaunchHandlers, type Launched, type LaunchTarget } from '../../src/runtime/exec/launchers.js';
+import {
+  ForkServer,
+  launchDirect,
+  type ChildEnd,
+  type LaunchHandlers,
+  type Launched,
+  type LaunchTarget,
+} from '../../src/runtime/exec/launchers.js';
 import { CLI } from '../rig/project.js';
 
 async function readyServer(): Promise<ForkServer> {
@@ -12,13 +19,20 @@ async function readyServer(): Promise<ForkServer> {
 }
 
 /** Launches `node -e script`, collecting output; `onStart` gets the handle to kill it. */
-function run(launch: (t: LaunchTarget, h: LaunchHandlers) => Launched, script: string, onStart: (l: Launched) => void = () => undefined): Promise<{ end: ChildEnd; output: string }> {
+function run(
+  launch: (t: LaunchTarget, h: LaunchHandlers) => Launched,
+  script: string,
+  onStart: (l: Launched) => void = () => undefined,
+): Promise<{ end: ChildEnd; output: string }> {
   return new Promise((resolve) => {
     let output = '';
-    const launched = launch({ file: process.execPath, args: ['-e', script], cwd: process.cwd(), env: { PATH: process.env.PATH ?? '' } }, {
-      onOutput: (chunk) => (output += chunk),
-      onEnd: (end) => resolve({ end, output }),
-    });
+    const launched = launch(
+      { file: process.execPath, args: ['-e', script], cwd: process.cwd(), env: { PATH: process.env.PATH ?? '' } },
+      {
+        onOutput: (chunk) => (output += chunk),
+        onEnd: (end) => resolve({ end, output }),
+      },
+    );
     onStart(launched);
   });
 }
@@ -34,7 +48,13 @@ const alive = (pid: number): boolean => {
 
 describe.each([
   ['directly', async () => launchDirect],
-  ['through the fork server', async () => { const s = await readyServer(); return (t: LaunchTarget, h: LaunchHandlers) => s.launch(t, h); }],
+  [
+    'through the fork server',
+    async () => {
+      const s = await readyServer();
+      return (t: LaunchTarget, h: LaunchHandlers) => s.launch(t, h);
+    },
+  ],
 ])('launching %s', (_name, make) => {
   it('streams stdout and stderr, then the exit code', async () => {
     const launch = await make();
@@ -45,7 +65,9 @@ describe.each([
 
   it('reports a missing command as a spawn error', async () => {
     const launch = await make();
-    const end = await new Promise<ChildEnd>((resolve) => launch({ file: 'blu-no-such-command-xyz', args: [], cwd: process.cwd(), env: {} }, { onOutput: () => undefined, onEnd: resolve }));
+    const end = await new Promise<ChildEnd>((resolve) =>
+      launch({ file: 'blu-no-such-command-xyz', args: [], cwd: process.cwd(), env: {} }, { onOutput: () => undefined, onEnd: resolve }),
+    );
     expect(end).toMatchObject({ spawnError: { code: 'ENOENT' } });
   });
 
@@ -67,7 +89,9 @@ describe('the fork server', () => {
       while (!server.usable) await new Promise((r) => setTimeout(r, 20));
       server.launch({ file: process.execPath, args: ['-e', 'console.log(process.pid); setInterval(() => {}, 1000)'], cwd: process.cwd(), env: {} },
         { onOutput: (pid) => { console.log(pid.trim()); process.kill(process.pid, 'SIGKILL'); }, onEnd: () => undefined });`;
-    const stdout = await new Promise<string>((resolve) => execFile(process.execPath, ['--input-type=module', '-e', script], (_e, out) => resolve(out)));
+    const stdout = await new Promise<string>((resolve) =>
+      execFile(process.execPath, ['--input-type=module', '-e', script], (_e, out) => resolve(out)),
+    );
     const pid = Number(stdout.trim());
     expect(pid).toBeGreaterThan(0);
     for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));

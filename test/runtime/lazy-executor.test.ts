@@ -6,7 +6,9 @@ import type { StepSpec } from '../../src/runtime/step-spec.js';
 function countingExecutor(): { executor: Executor; calls: string[] } {
   const calls: string[] = [];
   const executor: Executor = {
-    name: 'local', maxParallel: 3, enforcesLocalResources: true,
+    name: 'local',
+    maxParallel: 3,
+    enforcesLocalResources: true,
     execute: async (spec) => (calls.push(`execute ${spec.id}`), { ok: true, value: { entry: null } }),
     shutdown: async () => void calls.push('shutdown'),
   };
@@ -14,7 +16,10 @@ function countingExecutor(): { executor: Executor; calls: string[] } {
 }
 
 const spec = (id: string): StepSpec => ({ id }) as unknown as StepSpec;
-const options = { signal: new AbortController().signal, report: { progress: () => undefined, metric: () => undefined, tag: () => undefined } };
+const options = {
+  signal: new AbortController().signal,
+  report: { progress: () => undefined, metric: () => undefined, tag: () => undefined },
+};
 
 describe('lazy executor', () => {
   it('builds the real executor once, on the first step, and passes everything through', async () => {
@@ -30,7 +35,10 @@ describe('lazy executor', () => {
 
   it('never builds it when nothing runs (a no-op rerun)', async () => {
     let created = 0;
-    const lazy = lazyExecutor({ name: 'local', maxParallel: 1, enforcesLocalResources: true }, async () => (created++, countingExecutor().executor));
+    const lazy = lazyExecutor(
+      { name: 'local', maxParallel: 1, enforcesLocalResources: true },
+      async () => (created++, countingExecutor().executor),
+    );
     await lazy.shutdown();
     expect(created).toBe(0);
   });

@@ -29,7 +29,12 @@ describe('output leases', () => {
     const a = new OutputLeases(dir, 'run-a');
     const b = new OutputLeases(dir, 'run-b');
     a.hold(['out/x.txt', 'odd\nname.txt']);
-    expect(b.foreignHolder(['out/y.txt', 'out/x.txt'])).toMatchObject({ runId: 'run-a', pid: process.pid, host: os.hostname(), path: 'out/x.txt' });
+    expect(b.foreignHolder(['out/y.txt', 'out/x.txt'])).toMatchObject({
+      runId: 'run-a',
+      pid: process.pid,
+      host: os.hostname(),
+      path: 'out/x.txt',
+    });
     expect(b.foreignHolder(['odd\nname.txt'])?.path).toBe('odd\nname.txt');
     expect(a.foreignHolder(['out/x.txt'])).toBeUndefined(); // its own leases never block a run
     a.release(['out/x.txt']);
@@ -71,7 +76,13 @@ describe('output leases', () => {
 
   it('removes lease directories of older layouts (<path hash>/<run>.json, <run>/<path hash>.json)', () => {
     const dir = leasesDir();
-    const holder = JSON.stringify({ runId: 'old', pid: process.pid, host: os.hostname(), path: 'out/x.txt', since: new Date().toISOString() });
+    const holder = JSON.stringify({
+      runId: 'old',
+      pid: process.pid,
+      host: os.hostname(),
+      path: 'out/x.txt',
+      since: new Date().toISOString(),
+    });
     for (const rel of ['0f3a9c/old.json', 'old-run/0f3a9c.json']) {
       mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
       writeFileSync(path.join(dir, rel), holder);
@@ -106,7 +117,9 @@ process.stdin.once('data', () => { leases.releaseAll(); process.exit(0); });
 /** A real process on "another host" (its own host id) holding a lease on `leased`; resolves once it holds it. */
 async function otherHostHolder(dir: string, staleAfterMs: number, leased: string): Promise<ChildProcess> {
   const fixture = await childFixture(path.join(path.dirname(dir), 'child'), CHILD);
-  const child = spawn(process.execPath, [fixture, dir, 'run-b', 'host-b', String(staleAfterMs), leased], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [fixture, dir, 'run-b', 'host-b', String(staleAfterMs), leased], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   children.push(child);
   await new Promise<void>((resolve, reject) => {
     child.stdout!.once('data', () => resolve());
@@ -115,7 +128,8 @@ async function otherHostHolder(dir: string, staleAfterMs: number, leased: string
   return child;
 }
 
-const exited = (child: ChildProcess): Promise<void> => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
+const exited = (child: ChildProcess): Promise<void> =>
+  new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
 
 describe('output leases across hosts', () => {
   it('breaks the lease of a run on another host once its heartbeat is older than staleAfterMs, never by its pid', async () => {
@@ -139,10 +153,13 @@ describe('output leases across hosts', () => {
     const free = here.waitUntilFree(['out/x.txt'], AbortSignal.timeout(30_000), () => undefined).then((r) => ((freed = true), r));
     // Five beats (one every staleAfterMs/3) after the lease was taken: older than staleAfterMs, yet alive.
     const beats = new Set<number>();
-    await vi.waitFor(() => {
-      beats.add(statSync(path.join(dir, 'run-b.leases')).mtimeMs);
-      expect(beats.size).toBeGreaterThanOrEqual(6);
-    }, { timeout: 20_000, interval: 25 });
+    await vi.waitFor(
+      () => {
+        beats.add(statSync(path.join(dir, 'run-b.leases')).mtimeMs);
+        expect(beats.size).toBeGreaterThanOrEqual(6);
+      },
+      { timeout: 20_000, interval: 25 },
+    );
     expect(freed).toBe(false);
     child.stdin!.write('release\n');
     await exited(child);

@@ -12,8 +12,17 @@ const trainKind: StepKindDefinition = {
   name: 'train',
   version: '3',
   description: 'test kind',
-  withSchema: { type: 'object', additionalProperties: false, required: ['epochs'], properties: { epochs: { type: 'integer', minimum: 1 }, teacher: { type: 'string' } } },
-  declare: ({ stepId, with: w }) => ({ deps: [], outs: [{ path: `out/${stepId}`, cache: true, persist: false, track: false }], needs: typeof w === 'object' && w && !Array.isArray(w) && typeof w.teacher === 'string' ? [w.teacher] : [] }),
+  withSchema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['epochs'],
+    properties: { epochs: { type: 'integer', minimum: 1 }, teacher: { type: 'string' } },
+  },
+  declare: ({ stepId, with: w }) => ({
+    deps: [],
+    outs: [{ path: `out/${stepId}`, cache: true, persist: false, track: false }],
+    needs: typeof w === 'object' && w && !Array.isArray(w) && typeof w.teacher === 'string' ? [w.teacher] : [],
+  }),
   load: () => Promise.reject(new Error('not needed')),
 };
 
@@ -23,7 +32,14 @@ async function load(yaml: string, options: { overlays?: Record<string, string>; 
   p.write('p.yaml', yaml);
   for (const [name, text] of Object.entries(options.overlays ?? {})) p.write(name, text);
   const registry = new StepKindRegistry().register(trainKind);
-  const result = await loadPipeline({ file: 'p.yaml', cwd: p.dir, overlays: Object.keys(options.overlays ?? {}), sets: options.sets ?? [], registry, env: { HOME: '/root' } });
+  const result = await loadPipeline({
+    file: 'p.yaml',
+    cwd: p.dir,
+    overlays: Object.keys(options.overlays ?? {}),
+    sets: options.sets ?? [],
+    registry,
+    env: { HOME: '/root' },
+  });
   return { result, messages: result.ok ? [] : result.error.map(formatDiagnostic) };
 }
 
@@ -156,7 +172,14 @@ steps:
     expect(result.ok).toBe(true);
     if (!result.ok) return;
     const ids = result.value.steps.map((s) => s.id);
-    expect(ids).toEqual(['prep', 'fit@model=unet,bits=1', 'fit@model=unet,bits=2', 'fit@model=lw_unet,bits=1', 'fit@model=lw_unet,bits=2', 'kd']);
+    expect(ids).toEqual([
+      'prep',
+      'fit@model=unet,bits=1',
+      'fit@model=unet,bits=2',
+      'fit@model=lw_unet,bits=1',
+      'fit@model=lw_unet,bits=2',
+      'kd',
+    ]);
     const fit = result.value.steps[1]!;
     expect(fit.command).toEqual(['fit', '--epochs', '20', '--lr', '0.001', '--model=unet']);
     expect(fit.params).toEqual({ lr: 0.001, 'train.epochs': 20 });
@@ -181,27 +204,46 @@ steps:
 
 describe('YAML alias bombs', () => {
   const bomb = (indent: string): string =>
-    ['a: &a [x, x, x, x, x, x, x, x, x]', 'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]', 'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]', 'd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]', 'e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]']
+    [
+      'a: &a [x, x, x, x, x, x, x, x, x]',
+      'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]',
+      'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]',
+      'd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]',
+      'e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]',
+    ]
       .map((l) => `${indent}${l}`)
       .join('\n');
 
   it('are a positioned spec error at the first alias of a nested anchor, in the pipeline and in overlays', async () => {
     const inPipeline = await load(`params:\n${bomb('  ')}\nsteps:\n  s:\n    run: echo hi\n    outs: [o.txt]\n`);
-    expect(inPipeline.messages).toEqual([expect.stringMatching(/^p\.yaml:4:10: .*YAML aliases expand too much: \*b refers to an anchor that itself holds aliases/)]);
-    const inOverlay = await load('steps:\n  s:\n    run: echo hi\n    outs: [o.txt]\n', { overlays: { 'x.yaml': `params:\n${bomb('  ')}\n` } });
+    expect(inPipeline.messages).toEqual([
+      expect.stringMatching(/^p\.yaml:4:10: .*YAML aliases expand too much: \*b refers to an anchor that itself holds aliases/),
+    ]);
+    const inOverlay = await load('steps:\n  s:\n    run: echo hi\n    outs: [o.txt]\n', {
+      overlays: { 'x.yaml': `params:\n${bomb('  ')}\n` },
+    });
     expect(inOverlay.messages).toEqual([expect.stringMatching(/^x\.yaml:4:10: .*YAML aliases expand too much/)]);
   });
 
   it('leave ordinary aliases alone', async () => {
-    const { result } = await load('params:\n  base: &base { lr: 0.1 }\n  other: *base\nsteps:\n  s:\n    run: echo ${params.other.lr}\n    outs: [o.txt]\n');
+    const { result } = await load(
+      'params:\n  base: &base { lr: 0.1 }\n  other: *base\nsteps:\n  s:\n    run: echo ${params.other.lr}\n    outs: [o.txt]\n',
+    );
     expect(result.ok).toBe(true);
   });
 });
 
-describe('what tracking logs as an instance\'s params', () => {
+describe("what tracking logs as an instance's params", () => {
   it('logs the matrix values and the with: values the ablation really uses (one lr, not the per-model map)', async () => {
     const { builtinRegistry } = await import('../../src/steps/registry.js');
-    const result = await loadPipeline({ file: 'pipelines/blu-net.yaml', cwd: process.cwd(), overlays: [], sets: ['data_dir=/nowhere'], registry: builtinRegistry(), env: { HOME: '/root' } });
+    const result = await loadPipeline({
+      file: 'pipelines/blu-net.yaml',
+      cwd: process.cwd(),
+      overlays: [],
+      sets: ['data_dir=/nowhere'],
+      registry: builtinRegistry(),
+      env: { HOME: '/root' },
+    });
     if (!result.ok) throw new Error(result.error.map(formatDiagnostic).join('\n'));
     const byId = new Map(result.value.steps.map((s) => [s.id, s]));
     const blu = byId.get('ablation@model=blu_net,seed=1')!.trackedParams as Record<string, Record<string, unknown>>;
@@ -221,7 +263,7 @@ describe('what tracking logs as an instance\'s params', () => {
     expect(lw.with!.train).toMatchObject({ steps: 1000, val_every: 50, val_crop: 512, smooth: 3, plateau: { patience: 100 } });
   });
 
-  it('keeps a run: step\'s referenced params and adds its matrix values', async () => {
+  it("keeps a run: step's referenced params and adds its matrix values", async () => {
     const { result } = await load(`params: { lr: { a: 1, b: 2 } }
 steps:
   fit:

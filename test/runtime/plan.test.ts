@@ -26,7 +26,13 @@ describe('staleness reasons come from diffing key components', () => {
   });
 
   it('names inputs, upstream steps, env, code and commands that changed', () => {
-    const after = components({ kindVersion: '2', command: ['python', 'fit.py', '--lr', '0.001'], deps: { 'data/x.csv': 'bb', 'data/y.csv': 'cc' }, upstream: { prep: 'k2' }, env: { SEED: '1' } });
+    const after = components({
+      kindVersion: '2',
+      command: ['python', 'fit.py', '--lr', '0.001'],
+      deps: { 'data/x.csv': 'bb', 'data/y.csv': 'cc' },
+      upstream: { prep: 'k2' },
+      env: { SEED: '1' },
+    });
     expect(diffComponents(components(), after).map(describeReason)).toEqual([
       'code changed (run v1 → run v2)',
       'command changed: python train.py --lr 0.001 → python fit.py --lr 0.001',
@@ -56,7 +62,14 @@ describe('reasons for humans', () => {
 });
 
 describe('planRun decides fresh / restore / run as a pure function', () => {
-  const step = (id: string, over: Partial<PlanStepInput> = {}): PlanStepInput => ({ id, needs: [], cache: true, alwaysRun: false, outs: [{ path: `${id}.out`, cache: true }], ...over });
+  const step = (id: string, over: Partial<PlanStepInput> = {}): PlanStepInput => ({
+    id,
+    needs: [],
+    cache: true,
+    alwaysRun: false,
+    outs: [{ path: `${id}.out`, cache: true }],
+    ...over,
+  });
   const keyOf = (c: KeyComponents): StepKey => computeStepKey(c);
   const entry = (id: string, c: KeyComponents, hash = 'h1'): ActionCacheEntry => ({
     schema: 1,
@@ -83,7 +96,8 @@ describe('planRun decides fresh / restore / run as a pure function', () => {
     };
   }
 
-  const plan = (f: PlanFacts, opts: { forced?: string[] } = {}) => planRun([step('a')], f, { selected: new Set(['a']), forced: new Set(opts.forced ?? []) }).steps[0]!;
+  const plan = (f: PlanFacts, opts: { forced?: string[] } = {}) =>
+    planRun([step('a')], f, { selected: new Set(['a']), forced: new Set(opts.forced ?? []) }).steps[0]!;
 
   it('never-run without entry or lock; fresh when outputs match; restore when missing; run when forced', () => {
     const c = components();
@@ -97,13 +111,17 @@ describe('planRun decides fresh / restore / run as a pure function', () => {
     const modified = plan(facts({ ...withEntry, workspace: new Map([['a.out', { type: 'file', hash: 'zz' }]]) }));
     expect(modified.reasons).toEqual([{ kind: 'output-modified', path: 'a.out' }]);
     expect(plan(facts({ ...withEntry, storeComplete: new Map([[e.key as string, false]]) })).action).toBe('run');
-    expect(plan(facts({ ...withEntry, workspace: new Map([['a.out', { type: 'file', hash: 'h1' }]]) }), { forced: ['a'] }).reasons).toEqual([{ kind: 'forced' }]);
+    expect(plan(facts({ ...withEntry, workspace: new Map([['a.out', { type: 'file', hash: 'h1' }]]) }), { forced: ['a'] }).reasons).toEqual(
+      [{ kind: 'forced' }],
+    );
   });
 
   it('says the cache entry is gone when the lock records this very key', () => {
     const c = components();
     const lock = { steps: { a: { key: keyOf(c), components: c, outputs: [], runId: 'r0' } } };
-    expect(plan(facts({ c, lock })).reasons.map(describeReason)).toEqual(['its cache entry is gone (gc, cache verify --repair, or another cache)']);
+    expect(plan(facts({ c, lock })).reasons.map(describeReason)).toEqual([
+      'its cache entry is gone (gc, cache verify --repair, or another cache)',
+    ]);
   });
 
   it('reports an incomplete previous attempt and the param change together', () => {
@@ -117,7 +135,16 @@ describe('planRun decides fresh / restore / run as a pure function', () => {
 
 describe('command strings are split into argv without a shell', () => {
   it('groups quotes, keeps shell syntax literal', () => {
-    expect(splitWords(`python "my script.py" --x 'a b' $HOME | tee \\"q`).words).toEqual(['python', 'my script.py', '--x', 'a b', '$HOME', '|', 'tee', '"q']);
+    expect(splitWords(`python "my script.py" --x 'a b' $HOME | tee \\"q`).words).toEqual([
+      'python',
+      'my script.py',
+      '--x',
+      'a b',
+      '$HOME',
+      '|',
+      'tee',
+      '"q',
+    ]);
     expect(splitWords(`echo "unterminated`).error).toBe('unterminated double quote');
   });
 });
@@ -135,8 +162,25 @@ describe('outputs kept out of the cache', () => {
   it('are recreated by a run, never by a restore', () => {
     const c = components();
     const key = computeStepKey(c);
-    const entry: ActionCacheEntry = { schema: 1, key, stepId: 'a', components: c, outputs: [], metrics: {}, series: [], durationMs: 1, producer: { runId: 'r1', stepId: 'a', host: 'h', pid: 1, startedAt: '', finishedAt: '' } };
-    const facts: PlanFacts = { keys: new Map([['a', { key, components: c }]]), entries: new Map([[key as string, entry]]), storeComplete: new Map([[key as string, true]]), workspace: new Map(), lock: { steps: {} }, incomplete: new Map() };
+    const entry: ActionCacheEntry = {
+      schema: 1,
+      key,
+      stepId: 'a',
+      components: c,
+      outputs: [],
+      metrics: {},
+      series: [],
+      durationMs: 1,
+      producer: { runId: 'r1', stepId: 'a', host: 'h', pid: 1, startedAt: '', finishedAt: '' },
+    };
+    const facts: PlanFacts = {
+      keys: new Map([['a', { key, components: c }]]),
+      entries: new Map([[key as string, entry]]),
+      storeComplete: new Map([[key as string, true]]),
+      workspace: new Map(),
+      lock: { steps: {} },
+      incomplete: new Map(),
+    };
     const step: PlanStepInput = { id: 'a', needs: [], cache: true, alwaysRun: false, outs: [{ path: 'scratch.txt', cache: false }] };
     const planned = planRun([step], facts, { selected: new Set(['a']), forced: new Set() }).steps[0]!;
     expect([planned.action, planned.reasons]).toEqual(['run', [{ kind: 'output-missing', path: 'scratch.txt' }]]);
@@ -146,11 +190,28 @@ describe('outputs kept out of the cache', () => {
 describe('consumed digests: a result is current only while its upstream holds the bytes it read', () => {
   const up = (hash: string, type: 'file' | 'dir' = 'file'): ActionCacheEntry => {
     const c = components({ command: ['gen'], deps: {}, upstream: {} });
-    return { schema: 1, key: computeStepKey(c), stepId: 'gen', components: c, outputs: [{ path: 'out/gen', type, hash: hash as never, size: 1 }], metrics: {}, series: [], durationMs: 1, producer: { runId: 'r1', stepId: 'gen', host: 'h', pid: 1, startedAt: '', finishedAt: '' } };
+    return {
+      schema: 1,
+      key: computeStepKey(c),
+      stepId: 'gen',
+      components: c,
+      outputs: [{ path: 'out/gen', type, hash: hash as never, size: 1 }],
+      metrics: {},
+      series: [],
+      durationMs: 1,
+      producer: { runId: 'r1', stepId: 'gen', host: 'h', pid: 1, startedAt: '', finishedAt: '' },
+    };
   };
   const down = (consumed: Record<string, string> | undefined): ActionCacheEntry => {
     const c = components({ command: ['use'], upstream: { gen: up('x').key } });
-    return { ...up('x'), key: computeStepKey(c), stepId: 'use', components: c, outputs: [{ path: 'out/use', type: 'file', hash: 'u1' as never, size: 1 }], ...(consumed ? { consumed: consumed as never } : {}) };
+    return {
+      ...up('x'),
+      key: computeStepKey(c),
+      stepId: 'use',
+      components: c,
+      outputs: [{ path: 'out/use', type: 'file', hash: 'u1' as never, size: 1 }],
+      ...(consumed ? { consumed: consumed as never } : {}),
+    };
   };
   const steps: PlanStepInput[] = [
     { id: 'gen', needs: [], cache: true, alwaysRun: false, outs: [{ path: 'out/gen', cache: true }] },
@@ -158,9 +219,18 @@ describe('consumed digests: a result is current only while its upstream holds th
   ];
   function planBoth(gen: ActionCacheEntry, use: ActionCacheEntry, workspace: [string, string][], forced: string[] = []) {
     const facts: PlanFacts = {
-      keys: new Map([['gen', { key: gen.key, components: gen.components }], ['use', { key: use.key, components: use.components }]]),
-      entries: new Map([[gen.key as string, gen], [use.key as string, use]]),
-      storeComplete: new Map([[gen.key as string, true], [use.key as string, true]]),
+      keys: new Map([
+        ['gen', { key: gen.key, components: gen.components }],
+        ['use', { key: use.key, components: use.components }],
+      ]),
+      entries: new Map([
+        [gen.key as string, gen],
+        [use.key as string, use],
+      ]),
+      storeComplete: new Map([
+        [gen.key as string, true],
+        [use.key as string, true],
+      ]),
       workspace: new Map(workspace.map(([p, h]) => [p, { type: 'file' as const, hash: h }])),
       lock: { steps: {} },
       incomplete: new Map(),
@@ -169,7 +239,10 @@ describe('consumed digests: a result is current only while its upstream holds th
   }
 
   it('names the upstream, the path and both digests; a reader to restore is run instead', () => {
-    const [, use] = planBoth(up('b2b2b2b2'), down({ 'out/gen': 'a1a1a1a1' }), [['out/gen', 'b2b2b2b2'], ['out/use', 'u1']]);
+    const [, use] = planBoth(up('b2b2b2b2'), down({ 'out/gen': 'a1a1a1a1' }), [
+      ['out/gen', 'b2b2b2b2'],
+      ['out/use', 'u1'],
+    ]);
     expect([use!.action, use!.reasons.map(describeReason)]).toEqual(['run', ['upstream output changed: gen (out/gen: a1a1a1… → b2b2b2…)']]);
     const [, restore] = planBoth(up('b2b2b2b2'), down({ 'out/gen': 'a1a1a1a1' }), [['out/gen', 'b2b2b2b2']]);
     expect(restore!.action).toBe('run');
@@ -182,8 +255,23 @@ describe('consumed digests: a result is current only while its upstream holds th
   });
 
   it('leaves a reader of an upstream that runs to the scheduler, and does not judge entries without a record', () => {
-    expect(planBoth(up('b2'), down({ 'out/gen': 'a1' }), [['out/gen', 'b2'], ['out/use', 'u1']], ['gen'])[1]!.action).toBe('fresh');
-    expect(planBoth(up('b2'), down(undefined), [['out/gen', 'b2'], ['out/use', 'u1']])[1]!.action).toBe('fresh');
+    expect(
+      planBoth(
+        up('b2'),
+        down({ 'out/gen': 'a1' }),
+        [
+          ['out/gen', 'b2'],
+          ['out/use', 'u1'],
+        ],
+        ['gen'],
+      )[1]!.action,
+    ).toBe('fresh');
+    expect(
+      planBoth(up('b2'), down(undefined), [
+        ['out/gen', 'b2'],
+        ['out/use', 'u1'],
+      ])[1]!.action,
+    ).toBe('fresh');
   });
 
   it('an output kept out of the cache is compared with what the workspace holds', () => {
@@ -191,10 +279,19 @@ describe('consumed digests: a result is current only while its upstream holds th
     const uncached: PlanStepInput[] = [{ ...steps[0]!, outs: [{ path: 'out/gen', cache: false }] }, steps[1]!];
     const use = down({ 'out/gen': 'a1' });
     const facts: PlanFacts = {
-      keys: new Map([['gen', { key: gen.key, components: gen.components }], ['use', { key: use.key, components: use.components }]]),
-      entries: new Map([[gen.key as string, gen], [use.key as string, use]]),
+      keys: new Map([
+        ['gen', { key: gen.key, components: gen.components }],
+        ['use', { key: use.key, components: use.components }],
+      ]),
+      entries: new Map([
+        [gen.key as string, gen],
+        [use.key as string, use],
+      ]),
       storeComplete: new Map(),
-      workspace: new Map([['out/gen', { type: 'file', hash: 'c3' }], ['out/use', { type: 'file', hash: 'u1' }]]),
+      workspace: new Map([
+        ['out/gen', { type: 'file', hash: 'c3' }],
+        ['out/use', { type: 'file', hash: 'u1' }],
+      ]),
       lock: { steps: {} },
       incomplete: new Map(),
     };

@@ -4,9 +4,36 @@ import type { RunEvent } from '../../src/runtime/events.js';
 import { PlainReporter } from '../../src/runtime/progress/reporters.js';
 
 const key = 'k'.repeat(64) as StepKey;
-const queued = (stepId: string, time: number): RunEvent => ({ type: 'step-queued', stepId, kind: 'run', key, params: {}, action: 'run', reasons: [{ kind: 'never-run' }], time });
-const start = (stepId: string, time: number): RunEvent => ({ type: 'step-start', stepId, kind: 'run', key, params: {}, logPath: `/tmp/${stepId}.log`, attempt: 1, time });
-const end = (stepId: string, time: number): RunEvent => ({ type: 'step-end', stepId, outcome: 'ran', key, durationMs: 1000, metrics: {}, artifacts: [], time });
+const queued = (stepId: string, time: number): RunEvent => ({
+  type: 'step-queued',
+  stepId,
+  kind: 'run',
+  key,
+  params: {},
+  action: 'run',
+  reasons: [{ kind: 'never-run' }],
+  time,
+});
+const start = (stepId: string, time: number): RunEvent => ({
+  type: 'step-start',
+  stepId,
+  kind: 'run',
+  key,
+  params: {},
+  logPath: `/tmp/${stepId}.log`,
+  attempt: 1,
+  time,
+});
+const end = (stepId: string, time: number): RunEvent => ({
+  type: 'step-end',
+  stepId,
+  outcome: 'ran',
+  key,
+  durationMs: 1000,
+  metrics: {},
+  artifacts: [],
+  time,
+});
 
 describe('plain run log', () => {
   it('shows a step as started when it starts, and what waits only as a count', () => {
@@ -31,7 +58,17 @@ describe('plain run log', () => {
     const reporter = new PlainReporter((t) => lines.push(t.trimEnd()));
     reporter.onEvent(queued('a', 0));
     reporter.onEvent(queued('b', 0));
-    reporter.onEvent({ type: 'step-end', stepId: 'b', outcome: 'skipped', key, durationMs: 0, metrics: {}, artifacts: [], failure: { reason: 'cancelled', message: 'not run' }, time: 0 });
+    reporter.onEvent({
+      type: 'step-end',
+      stepId: 'b',
+      outcome: 'skipped',
+      key,
+      durationMs: 0,
+      metrics: {},
+      artifacts: [],
+      failure: { reason: 'cancelled', message: 'not run' },
+      time: 0,
+    });
     reporter.onEvent(start('a', 0));
     reporter.onEvent({ ...(start('a', 0) as Extract<RunEvent, { type: 'step-start' }>), attempt: 2 });
     expect(lines).toEqual(['00:00:00 - b: not run', '00:00:00 ▶ a: run (never run)', '00:00:00 ▶ a: attempt 2']);

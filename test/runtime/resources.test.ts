@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { ResourcePool } from '../../src/runtime/exec/resources.js';
 
 /** Queues requests on a pool whose one slot is held, frees it, and returns who got it in order. */
-async function grantOrder(requests: readonly { name: string; need?: Record<string, number>; priority?: number }[], capacity = 1): Promise<string[]> {
+async function grantOrder(
+  requests: readonly { name: string; need?: Record<string, number>; priority?: number }[],
+  capacity = 1,
+): Promise<string[]> {
   const pool = new ResourcePool({ cpus: capacity });
   const holder = await pool.acquire({ cpus: capacity });
   const order: string[] = [];

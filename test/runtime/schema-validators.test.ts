@@ -19,7 +19,10 @@ function load(): GeneratedValidators {
 
 const PIPELINES: unknown[] = [
   { name: 'ok', steps: { a: { run: 'echo hi', outs: ['a.txt'] } } },
-  { steps: { a: { run: ['sort', '-o', 'x', 'y'], deps: ['y'], outs: [{ path: 'x', track: true }], timeout: '5m', retries: 1 } }, params: { lr: 0.1 } },
+  {
+    steps: { a: { run: ['sort', '-o', 'x', 'y'], deps: ['y'], outs: [{ path: 'x', track: true }], timeout: '5m', retries: 1 } },
+    params: { lr: 0.1 },
+  },
   { nmae: 'typo', steps: {} },
   { steps: { a: { outs: 3, needs: 'b', resources: { cpus: -1 } } } },
   { steps: { 'bad name!': { run: 'x', env: { A: 1 } } }, mlflow: { experiment: 7 } },

@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  buildSbatchArgv, renderBatchScript, resourceArgs, safeFileStem, shellQuote, slurmJobName, timeLimitFromMs,
+  buildSbatchArgv,
+  renderBatchScript,
+  resourceArgs,
+  safeFileStem,
+  shellQuote,
+  slurmJobName,
+  timeLimitFromMs,
 } from '../../src/runtime/executors/slurm-argv.js';
 import { failureFromRecord, parseQueueStates, parseScontrolJob } from '../../src/runtime/executors/slurm-state.js';
 
@@ -19,7 +25,10 @@ const baseSpec = {
 describe('sbatch argv builder', () => {
   it('maps every declared resource, then step extras, then executor extras, then the script', () => {
     const argv = buildSbatchArgv({
-      spec: { ...baseSpec, resources: { cpus: 4, mem: '8G', gpus: 1, time: '01:00:00', partition: 'gpu', sbatch: ['--qos=long', '--constraint=a100'] } },
+      spec: {
+        ...baseSpec,
+        resources: { cpus: 4, mem: '8G', gpus: 1, time: '01:00:00', partition: 'gpu', sbatch: ['--qos=long', '--constraint=a100'] },
+      },
       scriptPath: '/data/proj x/.blu/runs/r1/specs/t.sbatch',
       extraSbatchArgs: ['--account=lab'],
     });
@@ -30,8 +39,13 @@ describe('sbatch argv builder', () => {
       '--error=/data/proj x/.blu/runs/r1/logs/train.log',
       '--chdir=/data/proj x',
       '--no-requeue',
-      '--cpus-per-task=4', '--mem=8G', '--gpus=1', '--time=01:00:00', '--partition=gpu',
-      '--qos=long', '--constraint=a100',
+      '--cpus-per-task=4',
+      '--mem=8G',
+      '--gpus=1',
+      '--time=01:00:00',
+      '--partition=gpu',
+      '--qos=long',
+      '--constraint=a100',
       '--account=lab',
       '/data/proj x/.blu/runs/r1/specs/t.sbatch',
     ]);
@@ -82,7 +96,12 @@ describe('Slurm state parsing', () => {
     const line = 'JobId=4 JobName=wrap JobState=FAILED Reason=NonZeroExitCode Dependency=(null) ExitCode=3:0 RunTime=00:00:01';
     expect(parseScontrolJob(line)).toEqual({ state: 'FAILED', reason: 'NonZeroExitCode', exitCode: 3, signal: 0 });
     expect(parseScontrolJob('garbage')).toBeNull();
-    expect(parseQueueStates('12|RUNNING\n13|PENDING\n')).toEqual(new Map([['12', 'RUNNING'], ['13', 'PENDING']]));
+    expect(parseQueueStates('12|RUNNING\n13|PENDING\n')).toEqual(
+      new Map([
+        ['12', 'RUNNING'],
+        ['13', 'PENDING'],
+      ]),
+    );
   });
 
   it('maps terminal states to failure reasons', () => {
@@ -91,7 +110,10 @@ describe('Slurm state parsing', () => {
     expect(failureFromRecord(rec('FAILED', 3), '1', false)).toMatchObject({ reason: 'exit-non-zero', exitCode: 3, jobId: '1' });
     expect(failureFromRecord(rec('FAILED', 0, 9), '1', false)?.reason).toBe('signal');
     expect(failureFromRecord(rec('CANCELLED', 0, 15), '1', true)?.reason).toBe('cancelled');
-    expect(failureFromRecord(rec('CANCELLED', 0, 15), '1', false)).toMatchObject({ reason: 'signal', message: expect.stringMatching(/outside blu-pipe/) });
+    expect(failureFromRecord(rec('CANCELLED', 0, 15), '1', false)).toMatchObject({
+      reason: 'signal',
+      message: expect.stringMatching(/outside blu-pipe/),
+    });
     expect(failureFromRecord(rec('TIMEOUT', 0, 15), '1', false)?.reason).toBe('timeout');
     expect(failureFromRecord(rec('OUT_OF_MEMORY', 0, 9), '1', false)?.reason).toBe('out-of-memory');
     expect(failureFromRecord(rec('NODE_FAIL'), '1', false)?.reason).toBe('node-fail');

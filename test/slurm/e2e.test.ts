@@ -7,7 +7,15 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { scancelOutsideExecutor, clusterUnavailableReason, makeTempProject, queueState, scontrolState, submitForeignJob, removeTempProjects } from './helpers.js';
+import {
+  scancelOutsideExecutor,
+  clusterUnavailableReason,
+  makeTempProject,
+  queueState,
+  scontrolState,
+  submitForeignJob,
+  removeTempProjects,
+} from './helpers.js';
 
 const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
 const cli = path.join(projectRoot, 'dist', 'src', 'cli', 'main.js');
@@ -72,7 +80,10 @@ interface JsonEvent {
 
 function runCli(projectDir: string, args: readonly string[]): { status: number | null; events: JsonEvent[]; stderr: string } {
   const child = spawnSync(process.execPath, [cli, ...args], { cwd: projectDir, encoding: 'utf8', timeout: 110_000 });
-  const events = child.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as JsonEvent);
+  const events = child.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as JsonEvent);
   return { status: child.status, events, stderr: child.stderr };
 }
 
@@ -89,7 +100,9 @@ describe.skipIf(skip !== null)('blu-pipe run --executor slurm (built CLI, real c
     expect(slurmRun.status, slurmRun.stderr).toBe(0);
     const ended = slurmRun.events.filter((e) => e.type === 'step-end');
     expect(ended.map((e) => [e.stepId, e.outcome]).sort()).toEqual([
-      ['numbers', 'ran'], ['power@exponent=2', 'ran'], ['power@exponent=3', 'ran'],
+      ['numbers', 'ran'],
+      ['power@exponent=2', 'ran'],
+      ['power@exponent=3', 'ran'],
     ]);
     for (const e of ended) expect(scontrolState(e.jobId ?? 'none'), `${e.stepId} job ${e.jobId}`).toBe('COMPLETED');
     expect(readFileSync(path.join(projectDir, 'out', 'power-3.txt'), 'utf8')).toBe('1,8,27,64,125\n');
@@ -109,10 +122,16 @@ describe.skipIf(skip !== null)('blu-pipe run --executor slurm (built CLI, real c
     const { projectDir } = makeTempProject();
     mkdirSync(path.join(projectDir, 'scripts'));
     writeFileSync(path.join(projectDir, 'scripts', 'nap.mjs'), 'console.log("napping"); setTimeout(() => {}, 120_000);\n');
-    writeFileSync(path.join(projectDir, 'pipeline.yaml'), 'name: nap\nsteps:\n  nap:\n    run: [node, scripts/nap.mjs]\n    deps: [scripts/nap.mjs]\n');
+    writeFileSync(
+      path.join(projectDir, 'pipeline.yaml'),
+      'name: nap\nsteps:\n  nap:\n    run: [node, scripts/nap.mjs]\n    deps: [scripts/nap.mjs]\n',
+    );
     const foreign = submitForeignJob(120);
     try {
-      const child = spawn(process.execPath, [cli, 'run', 'pipeline.yaml', '--executor', 'slurm', '--json'], { cwd: projectDir, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [cli, 'run', 'pipeline.yaml', '--executor', 'slurm', '--json'], {
+        cwd: projectDir,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       const jobName = `blu:${path.basename(projectDir)}/nap`;
       const jobId = await waitForRunningJob(jobName, 60_000);
       child.kill('SIGINT');

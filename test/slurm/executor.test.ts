@@ -2,8 +2,16 @@ import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSlurmExecutor } from '../../src/runtime/executors/slurm.js';
 import {
-  FAKE_WORKER, scancelOutsideExecutor, clusterUnavailableReason, makeSpec, makeTempProject, queueState, recordingReport,
-  scontrolState, submitForeignJob, removeTempProjects,
+  FAKE_WORKER,
+  scancelOutsideExecutor,
+  clusterUnavailableReason,
+  makeSpec,
+  makeTempProject,
+  queueState,
+  recordingReport,
+  scontrolState,
+  submitForeignJob,
+  removeTempProjects,
 } from './helpers.js';
 
 const unavailable = clusterUnavailableReason();
@@ -46,8 +54,10 @@ describe.skipIf(unavailable !== null)('Slurm executor on a real cluster', () => 
     const odd = makeTempProject('blu-slurm-100%j-');
     const spec = makeSpec(odd, 'odd', { progressSteps: 2 });
     const report = recordingReport();
-    const result = await createSlurmExecutor({ runDir: odd.runDir, cliEntry: FAKE_WORKER, extraSbatchArgs: [], pollMs: 200 })
-      .execute(spec, { signal: new AbortController().signal, report });
+    const result = await createSlurmExecutor({ runDir: odd.runDir, cliEntry: FAKE_WORKER, extraSbatchArgs: [], pollMs: 200 }).execute(
+      spec,
+      { signal: new AbortController().signal, report },
+    );
     expect(result.ok).toBe(true);
     expect(report.progressSeen.filter((p) => p.label === 'epoch')).toHaveLength(2);
     expect(readFileSync(spec.logPath, 'utf8')).toContain('fake worker done');
@@ -72,7 +82,7 @@ describe.skipIf(unavailable !== null)('Slurm executor on a real cluster', () => 
     expect(tail).not.toContain('noise line 1');
   });
 
-  it('fails to submit an impossible request with sbatch\'s own message', async () => {
+  it("fails to submit an impossible request with sbatch's own message", async () => {
     const spec = makeSpec(project, 'too-big', {}, { resources: { cpus: 4096 } });
     const result = await executor.execute(spec, { signal: new AbortController().signal, report: recordingReport() });
     if (result.ok) throw new Error('expected failure');
@@ -103,7 +113,10 @@ describe.skipIf(unavailable !== null)('Slurm executor on a real cluster', () => 
       const id = p.label === 'epoch' ? jobIdFromProgress(report.progressSeen.map((q) => q.message)) : undefined;
       if (id) scancelOutsideExecutor(id);
     });
-    const result = await executor.execute(makeSpec(project, 'victim', { progressSteps: 1, sleepMs: 120_000 }), { signal: new AbortController().signal, report });
+    const result = await executor.execute(makeSpec(project, 'victim', { progressSteps: 1, sleepMs: 120_000 }), {
+      signal: new AbortController().signal,
+      report,
+    });
     if (result.ok) throw new Error('expected failure');
     expect(result.error).toMatchObject({ reason: 'signal', message: expect.stringMatching(/cancelled outside blu-pipe/) });
     expect(scontrolState(result.error.jobId ?? '')).toBe('CANCELLED');
@@ -113,7 +126,8 @@ describe.skipIf(unavailable !== null)('Slurm executor on a real cluster', () => 
     const other = createSlurmExecutor({ runDir: project.runDir, cliEntry: FAKE_WORKER, extraSbatchArgs: [], pollMs: 200 });
     const reports = [recordingReport(), recordingReport()];
     const runs = reports.map((report, i) =>
-      other.execute(makeSpec(project, `fan@i=${i}`, { sleepMs: 120_000 }), { signal: new AbortController().signal, report }));
+      other.execute(makeSpec(project, `fan@i=${i}`, { sleepMs: 120_000 }), { signal: new AbortController().signal, report }),
+    );
     // Wait until both are submitted (their first progress line), then shut down.
     while (reports.some((r) => jobIdFromProgress(r.progressSeen.map((p) => p.message)) === undefined)) {
       await new Promise((resolve) => setTimeout(resolve, 50));

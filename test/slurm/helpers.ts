@@ -18,8 +18,12 @@ export function clusterUnavailableReason(): string | null {
   const probe = spawnSync('sinfo', ['-h', '-o', '%T'], { encoding: 'utf8', timeout: 10_000 });
   if (probe.error) return `sinfo not runnable (${probe.error.message}); run scripts/slurm-ci-up.sh as root`;
   if (probe.status !== 0) return `sinfo failed: ${probe.stderr.trim()}; run scripts/slurm-ci-up.sh`;
-  const states = probe.stdout.split('\n').map((s) => s.trim()).filter(Boolean);
-  if (!states.some((s) => /^(idle|mixed|allocated|completing)/.test(s))) return `no usable Slurm node (states: ${states.join(', ') || 'none'})`;
+  const states = probe.stdout
+    .split('\n')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (!states.some((s) => /^(idle|mixed|allocated|completing)/.test(s)))
+    return `no usable Slurm node (states: ${states.join(', ') || 'none'})`;
   return null;
 }
 
@@ -44,16 +48,47 @@ export function makeTempProject(prefix = 'blu-slurm-'): TempProject {
   return { projectDir, cacheDir: path.join(projectDir, '.blu', 'cache'), runId, runDir: path.join(projectDir, '.blu', 'runs', runId) };
 }
 
-export function makeSpec(project: TempProject, id: string, plan: JsonValue, extra: Partial<{ resources: StepResources; timeoutMs: number | null; cache: boolean }> = {}): StepSpec {
-  const components: KeyComponents = { keySchema: 1, kind: 'fake', kindVersion: '1', command: null, with: plan, params: {}, deps: {}, upstream: {}, env: {}, outs: [] };
+export function makeSpec(
+  project: TempProject,
+  id: string,
+  plan: JsonValue,
+  extra: Partial<{ resources: StepResources; timeoutMs: number | null; cache: boolean }> = {},
+): StepSpec {
+  const components: KeyComponents = {
+    keySchema: 1,
+    kind: 'fake',
+    kindVersion: '1',
+    command: null,
+    with: plan,
+    params: {},
+    deps: {},
+    upstream: {},
+    env: {},
+    outs: [],
+  };
   const key = createHash('sha256').update(`${project.runId}/${id}/${randomUUID()}`).digest('hex') as StepKey;
   return {
-    specSchema: 1, id, name: id.split('@')[0] ?? id, kind: 'fake', kindVersion: '1',
-    projectDir: project.projectDir, cacheDir: project.cacheDir, runId: project.runId,
+    specSchema: 1,
+    id,
+    name: id.split('@')[0] ?? id,
+    kind: 'fake',
+    kindVersion: '1',
+    projectDir: project.projectDir,
+    cacheDir: project.cacheDir,
+    runId: project.runId,
     logPath: path.join(project.runDir, 'logs', `${id.replace(/[^A-Za-z0-9._-]/g, '_')}.log`),
-    command: null, with: plan, params: {}, deps: [], outs: [], env: {}, upstream: {},
-    resources: extra.resources ?? { cpus: 1 }, timeoutMs: extra.timeoutMs ?? null, cache: extra.cache ?? true,
-    key, components,
+    command: null,
+    with: plan,
+    params: {},
+    deps: [],
+    outs: [],
+    env: {},
+    upstream: {},
+    resources: extra.resources ?? { cpus: 1 },
+    timeoutMs: extra.timeoutMs ?? null,
+    cache: extra.cache ?? true,
+    key,
+    components,
   };
 }
 
@@ -90,7 +125,9 @@ export function scontrolState(jobId: string): string {
 }
 
 export function submitForeignJob(seconds: number): string {
-  const out = spawnSync('sbatch', ['--parsable', '-J', 'foreign-job', '-o', '/dev/null', '--wrap', `sleep ${seconds}`], { encoding: 'utf8' });
+  const out = spawnSync('sbatch', ['--parsable', '-J', 'foreign-job', '-o', '/dev/null', '--wrap', `sleep ${seconds}`], {
+    encoding: 'utf8',
+  });
   if (out.status !== 0) throw new Error(`foreign sbatch failed: ${out.stderr}`);
   return out.stdout.trim();
 }

@@ -2,7 +2,15 @@
 // granularity and is enforced up to ~30 s late, so this test alone takes 60-90 s.
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSlurmExecutor } from '../../src/runtime/executors/slurm.js';
-import { FAKE_WORKER, clusterUnavailableReason, makeSpec, makeTempProject, recordingReport, scontrolState, removeTempProjects } from './helpers.js';
+import {
+  FAKE_WORKER,
+  clusterUnavailableReason,
+  makeSpec,
+  makeTempProject,
+  recordingReport,
+  scontrolState,
+  removeTempProjects,
+} from './helpers.js';
 
 const unavailable = clusterUnavailableReason();
 

@@ -18,11 +18,15 @@ function pathWithForgetfulScontrol(): string {
   return `${dir}${path.delimiter}${process.env.PATH ?? ''}`;
 }
 
-describe.skipIf(unavailable !== null)('Slurm executor when the job left Slurm\'s records', () => {
+describe.skipIf(unavailable !== null)("Slurm executor when the job left Slurm's records", () => {
   afterAll(removeTempProjects);
   const project = makeTempProject();
   const executor = createSlurmExecutor({
-    runDir: project.runDir, cliEntry: FAKE_WORKER, extraSbatchArgs: [], pollMs: 200, env: { PATH: pathWithForgetfulScontrol() },
+    runDir: project.runDir,
+    cliEntry: FAKE_WORKER,
+    extraSbatchArgs: [],
+    pollMs: 200,
+    env: { PATH: pathWithForgetfulScontrol() },
   });
 
   it('counts the job as successful when the worker committed its entry', async () => {

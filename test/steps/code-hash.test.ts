@@ -1,4 +1,15 @@
-import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +28,8 @@ function graph(): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'blu-code-'));
   dirs.push(dir);
   const files: Record<string, string> = {
-    'a.js': "import { b } from './b.js';\nimport path from 'node:path';\nexport async function run() { return (await import('./lazy/c.js')).c + b + path.sep; }\n",
+    'a.js':
+      "import { b } from './b.js';\nimport path from 'node:path';\nexport async function run() { return (await import('./lazy/c.js')).c + b + path.sep; }\n",
     'b.js': "export { d } from './d.js';\nexport const b = 1;\n",
     'lazy/c.js': 'export const c = 2;\n',
     'd.js': "import './b.js';\nexport const d = 3;\n",
@@ -76,7 +88,10 @@ describe('code hash of a module graph', () => {
     writeFileSync(path.join(dir, 'b.js'), "export { d } from './d.js';\nexport const b = 1;\nexport const kernels = 'k.wasm';\n");
     mkdirSync(path.join(dir, 'runtime'));
     writeFileSync(path.join(dir, 'runtime/log.js'), 'export const log = 1;\n');
-    writeFileSync(path.join(dir, 'x.js'), "import { d } from './d.js';\nimport { log } from './runtime/log.js';\nexport const x = d + log;\n");
+    writeFileSync(
+      path.join(dir, 'x.js'),
+      "import { d } from './d.js';\nimport { log } from './runtime/log.js';\nexport const x = d + log;\n",
+    );
     const hasher = (): CodeHasher => new CodeHasher(undefined, undefined, null, dir);
     const before = { a: await hasher().graphHash(path.join(dir, 'a.js')), x: await hasher().graphHash(path.join(dir, 'x.js')) };
     expect((await hasher().graphFiles(path.join(dir, 'x.js'))).map((f) => path.relative(dir, f))).toEqual(['b.js', 'd.js', 'x.js']);
@@ -95,7 +110,9 @@ describe('code hash of a module graph', () => {
     expect(Object.keys((JSON.parse(readFileSync(memoFile, 'utf8')) as { graphs: object }).graphs)).toEqual([path.join(dir, 'a.js')]);
 
     const asked: string[] = [];
-    const counting = async (file: string): Promise<string | null> => (asked.push(path.relative(dir, file)), new CodeHasher().hashFile(file));
+    const counting = async (file: string): Promise<string | null> => (
+      asked.push(path.relative(dir, file)), new CodeHasher().hashFile(file)
+    );
     expect(await (await CodeHasher.open(memoFile, counting)).graphHash(path.join(dir, 'a.js'))).toBe(hash);
     expect(asked.sort()).toEqual(['a.js', 'b.js', 'd.js', 'lazy/c.js']); // one content check each, no graph walk beyond
 
@@ -123,7 +140,8 @@ describe('built-in kinds', () => {
   it('training code is in the graphs of the training kinds only', async () => {
     const hasher = new CodeHasher();
     const trainingFile = (files: string[]): boolean => files.some((f) => f.includes(`${path.sep}ml${path.sep}train${path.sep}`));
-    for (const name of ['pretrain', 'hint', 'binarise', 'ablation']) expect(trainingFile(await hasher.graphFiles(entry(name))), name).toBe(true);
+    for (const name of ['pretrain', 'hint', 'binarise', 'ablation'])
+      expect(trainingFile(await hasher.graphFiles(entry(name))), name).toBe(true);
     for (const name of ['dataset', 'report']) expect(trainingFile(await hasher.graphFiles(entry(name))), name).toBe(false);
     const hashes = await kindCodeHashes(registry, registry.names(), hasher);
     expect(new Set(hashes.values()).size).toBeGreaterThan(4); // shared implementation modules share a hash, others differ
@@ -135,7 +153,11 @@ describe.skipIf(!existsSync(path.join(REPO, 'dist/src/steps/registry.js')))('cod
   const registry = builtinRegistry();
   const kindHashes = async (root: string): Promise<Record<string, string>> => {
     const hasher = new CodeHasher(undefined, undefined, null, root);
-    const entries = registry.names().map((name) => [name, path.join(root, 'steps/blu-net/impl', path.basename(fileURLToPath(registry.get(name)!.implementation!)))] as const);
+    const entries = registry
+      .names()
+      .map(
+        (name) => [name, path.join(root, 'steps/blu-net/impl', path.basename(fileURLToPath(registry.get(name)!.implementation!)))] as const,
+      );
     return Object.fromEntries(await Promise.all(entries.map(async ([name, entry]) => [name, await hasher.graphHash(entry)] as const)));
   };
   const copyBuild = (): string => {
@@ -168,7 +190,11 @@ describe.skipIf(!existsSync(path.join(REPO, 'dist/src/steps/registry.js')))('cod
     expect(at).toBeGreaterThan(0);
     writeFileSync(edited, `${kernels.slice(0, at)}(k - 2) >> 1${kernels.slice(at + 12)}`);
     const asc = path.join(REPO, 'node_modules/.bin/asc');
-    await execa(asc, [edited, '--config', path.join(REPO, 'asconfig.json'), '--target', 'simd', '-o', path.join(root, 'ml/engine/kernels.wasm')], { cwd: REPO });
+    await execa(
+      asc,
+      [edited, '--config', path.join(REPO, 'asconfig.json'), '--target', 'simd', '-o', path.join(root, 'ml/engine/kernels.wasm')],
+      { cwd: REPO },
+    );
     expect(changed(before, await kindHashes(root))).toEqual(['latency', 'predict']);
   });
 
@@ -180,14 +206,26 @@ describe.skipIf(!existsSync(path.join(REPO, 'dist/src/steps/registry.js')))('cod
     const at = text.indexOf('a * b, 1)');
     expect(at).toBeGreaterThan(0);
     writeFileSync(file, `${text.slice(0, at)}a * b, 2)${text.slice(at + 9)}`);
-    const graphs = await Promise.all(registry.names().map(async (name) => (await new CodeHasher(undefined, undefined, null, root).graphFiles(path.join(root, 'steps/blu-net/impl', path.basename(fileURLToPath(registry.get(name)!.implementation!))))).includes(file)));
+    const graphs = await Promise.all(
+      registry
+        .names()
+        .map(async (name) =>
+          (
+            await new CodeHasher(undefined, undefined, null, root).graphFiles(
+              path.join(root, 'steps/blu-net/impl', path.basename(fileURLToPath(registry.get(name)!.implementation!))),
+            )
+          ).includes(file),
+        ),
+    );
     expect(changed(before, await kindHashes(root))).toEqual(registry.names().filter((_, i) => graphs[i]));
     expect(graphs.some(Boolean)).toBe(true);
   });
 });
 
 function jsFiles(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js')).map((f) => path.join(dir, f));
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.js'))
+    .map((f) => path.join(dir, f));
 }
 
 /** Moves a module and rewrites every relative specifier that named it, and its own. */

@@ -26,14 +26,23 @@ function io(cwd: string, env: Record<string, string> = {}): CliIO & { out: () =>
   let out = '';
   let errText = '';
   return {
-    cwd, env: { PATH: '', ...env }, isTTY: false,
-    stdout: (t) => void (out += t), stderr: (t) => void (errText += t),
-    out: () => out, err: () => errText,
+    cwd,
+    env: { PATH: '', ...env },
+    isTTY: false,
+    stdout: (t) => void (out += t),
+    stderr: (t) => void (errText += t),
+    out: () => out,
+    err: () => errText,
   };
 }
 
 async function track(dir: string, events: readonly RunEvent[], runId: string, uri: string | null = null, budgetMs = 2_000) {
-  const tracker = await createMlflowTracker(settings(uri), runInfo(dir, runId), { USER: 'carol' }, { batchMs: 5, baseDelayMs: 10, retryBudgetMs: budgetMs, requestTimeoutMs: 500 });
+  const tracker = await createMlflowTracker(
+    settings(uri),
+    runInfo(dir, runId),
+    { USER: 'carol' },
+    { batchMs: 5, baseDelayMs: 10, retryBudgetMs: budgetMs, requestTimeoutMs: 500 },
+  );
   for (const e of events) tracker.onEvent(e);
   await tracker.close();
   return tracker;
@@ -41,7 +50,11 @@ async function track(dir: string, events: readonly RunEvent[], runId: string, ur
 
 async function twoRuns(dir: string): Promise<void> {
   await track(dir, await pipelineEvents(dir, { runId: '20260101-000000-aaaa' }), '20260101-000000-aaaa');
-  await track(dir, await pipelineEvents(dir, { runId: '20260101-000100-bbbb', t0: T0 + 60_000, lr: 0.001, losses: [0.8, 0.3] }), '20260101-000100-bbbb');
+  await track(
+    dir,
+    await pipelineEvents(dir, { runId: '20260101-000100-bbbb', t0: T0 + 60_000, lr: 0.001, losses: [0.8, 0.3] }),
+    '20260101-000100-bbbb',
+  );
 }
 
 describe('runs and compare', () => {
@@ -83,13 +96,49 @@ describe('runs and compare', () => {
     await track(dir, await pipelineEvents(dir, { runId: first }), first);
     const second = '20260101-000200-cccc';
     const t = T0 + 120_000;
-    await track(dir, [
-      { type: 'run-start', runId: second, pipelineFile: 'pipeline.yaml', pipelineName: 'seg', steps: [{ id: 'train', action: 'fresh' }], time: t },
-      { type: 'step-queued', stepId: 'train', kind: 'train', key: 'bb'.padEnd(64, '0') as StepKey, params: { lr: 0.01 }, action: 'fresh', reasons: [], time: t + 1 },
-      { type: 'step-end', stepId: 'train', outcome: 'fresh', key: 'bb'.padEnd(64, '0') as StepKey, durationMs: 0, metrics: { loss: 0.4, best_epoch: 2 },
-        source: { runId: first, stepId: 'train', finishedAt: '2026-01-01T00:00:05Z' }, artifacts: [], time: t + 2 },
-      { type: 'run-end', runId: second, status: 'succeeded', durationMs: 3, time: t + 3, counts: { ran: 0, restored: 0, fresh: 1, failed: 0, skipped: 0, cancelled: 0 } },
-    ], second);
+    await track(
+      dir,
+      [
+        {
+          type: 'run-start',
+          runId: second,
+          pipelineFile: 'pipeline.yaml',
+          pipelineName: 'seg',
+          steps: [{ id: 'train', action: 'fresh' }],
+          time: t,
+        },
+        {
+          type: 'step-queued',
+          stepId: 'train',
+          kind: 'train',
+          key: 'bb'.padEnd(64, '0') as StepKey,
+          params: { lr: 0.01 },
+          action: 'fresh',
+          reasons: [],
+          time: t + 1,
+        },
+        {
+          type: 'step-end',
+          stepId: 'train',
+          outcome: 'fresh',
+          key: 'bb'.padEnd(64, '0') as StepKey,
+          durationMs: 0,
+          metrics: { loss: 0.4, best_epoch: 2 },
+          source: { runId: first, stepId: 'train', finishedAt: '2026-01-01T00:00:05Z' },
+          artifacts: [],
+          time: t + 2,
+        },
+        {
+          type: 'run-end',
+          runId: second,
+          status: 'succeeded',
+          durationMs: 3,
+          time: t + 3,
+          counts: { ran: 0, restored: 0, fresh: 1, failed: 0, skipped: 0, cancelled: 0 },
+        },
+      ],
+      second,
+    );
     const store = new FileStore(path.join(dir, 'mlruns'));
     const exps = await store.listExperimentIds();
     const ids = exps.ok ? exps.value : [];
@@ -101,8 +150,19 @@ describe('runs and compare', () => {
     expect(parent?.tags['blu.fresh_steps']).toBe('1');
     expect(JSON.parse(parent?.tags['blu.fresh_sources'] ?? '{}')).toEqual({ train: [first, producerId] });
     expect(parent?.metrics).toMatchObject({ 'train.loss': 0.4, 'train.best_epoch': 2 });
-    const listing = JSON.parse(await fs.readFile(path.join(dir, 'mlruns', parent!.experimentId, parent!.runId, 'artifacts', 'steps.json'), 'utf8')) as { steps: unknown[] };
-    expect(listing.steps).toEqual([{ step: 'train', outcome: 'fresh', key: 'bb'.padEnd(64, '0'), source_blu_run_id: first, source_run_id: producerId, metrics: { loss: 0.4, best_epoch: 2 } }]);
+    const listing = JSON.parse(
+      await fs.readFile(path.join(dir, 'mlruns', parent!.experimentId, parent!.runId, 'artifacts', 'steps.json'), 'utf8'),
+    ) as { steps: unknown[] };
+    expect(listing.steps).toEqual([
+      {
+        step: 'train',
+        outcome: 'fresh',
+        key: 'bb'.padEnd(64, '0'),
+        source_blu_run_id: first,
+        source_run_id: producerId,
+        metrics: { loss: 0.4, best_epoch: 2 },
+      },
+    ]);
     const json = io(dir);
     expect(await compareCommand([first, second, '--json'], json)).toBe(0);
     const table = JSON.parse(json.out()) as { params: Record<string, string[]>; metrics: Record<string, (number | null)[]> };
@@ -131,8 +191,15 @@ describe('runs and compare', () => {
     const dir = await project();
     await twoRuns(dir);
     const other = '20260101-000130-toys';
-    const events = (await pipelineEvents(dir, { runId: other, t0: T0 + 90_000 })).map((e) => (e.type === 'run-start' ? { ...e, pipelineName: 'toy' } : e));
-    const tracker = await createMlflowTracker(settings(null), runInfo(dir, other, { pipelineName: 'toy' }), { USER: 'carol' }, { batchMs: 5 });
+    const events = (await pipelineEvents(dir, { runId: other, t0: T0 + 90_000 })).map((e) =>
+      e.type === 'run-start' ? { ...e, pipelineName: 'toy' } : e,
+    );
+    const tracker = await createMlflowTracker(
+      settings(null),
+      runInfo(dir, other, { pipelineName: 'toy' }),
+      { USER: 'carol' },
+      { batchMs: 5 },
+    );
     for (const e of events) tracker.onEvent(e);
     await tracker.close();
     const latest = '20260101-000300-dddd';
@@ -146,14 +213,24 @@ describe('runs and compare', () => {
   it('exits 2 with a message on bad usage', async () => {
     const dir = await project();
     for (const [command, argv] of [
-      [runsCommand, ['--last', 'x']], [runsCommand, ['--bogus']], [compareCommand, ['only-one']], [compareCommand, []],
-      [compareCommand, ['--last', '1']], [uiCommand, ['extra']], [syncCommand, ['--nope']], [runsCommand, ['--tracking-uri', 'postgresql://db']],
+      [runsCommand, ['--last', 'x']],
+      [runsCommand, ['--bogus']],
+      [compareCommand, ['only-one']],
+      [compareCommand, []],
+      [compareCommand, ['--last', '1']],
+      [uiCommand, ['extra']],
+      [syncCommand, ['--nope']],
+      [runsCommand, ['--tracking-uri', 'postgresql://db']],
     ] as const) {
       const cli = io(dir);
       expect(await command(argv, cli)).toBe(2);
       expect(cli.err()).toMatch(/usage: blu-pipe /);
     }
-    for (const [command, value] of [[runsCommand, '0'], [runsCommand, '2.5'], [compareCommand, 'x']] as const) {
+    for (const [command, value] of [
+      [runsCommand, '0'],
+      [runsCommand, '2.5'],
+      [compareCommand, 'x'],
+    ] as const) {
       const cli = io(dir);
       expect(await command(['--last', value], cli)).toBe(2);
       expect(cli.err()).toContain(`--last must be a positive whole number, got '${value}'`);
@@ -176,7 +253,9 @@ describe('ui', () => {
     // A stand-in `mlflow` on PATH: a real process whose output must come back through io.
     const bin = path.join(dir, 'bin');
     await fs.mkdir(bin);
-    await fs.writeFile(path.join(bin, 'mlflow'), '#!/bin/sh\necho "mlflow $* allow=$MLFLOW_ALLOW_FILE_STORE"\necho oops >&2\n', { mode: 0o755 });
+    await fs.writeFile(path.join(bin, 'mlflow'), '#!/bin/sh\necho "mlflow $* allow=$MLFLOW_ALLOW_FILE_STORE"\necho oops >&2\n', {
+      mode: 0o755,
+    });
     const started = io(dir, { PATH: `${bin}:/usr/bin:/bin` });
     expect(await uiCommand([], started)).toBe(0);
     expect(started.out()).toBe(`mlflow ui --backend-store-uri file://${dir}/mlruns allow=true\n`);
@@ -235,12 +314,18 @@ describe('mlflow sync', () => {
     expect((JSON.parse(listed.out()) as { bluRunId: string }[]).map((r) => r.bluRunId)).toEqual(['r7']);
   });
 
-  it('leaves a crashed run\'s journal alone unless told it is dead, then closes its runs as KILLED', async () => {
+  it("leaves a crashed run's journal alone unless told it is dead, then closes its runs as KILLED", async () => {
     const dir = await project();
     const events = await pipelineEvents(dir, { runId: 'crashed' });
     const cut = events.findIndex((e) => e.type === 'step-end' && e.stepId === 'train');
     // What a killed process leaves behind: a journal that stops mid-run.
-    const writer = await JournalWriter.open(dir, { type: 'header', version: 1, info: runInfo(dir, 'crashed'), experimentName: 'seg-exp', user: 'dan' });
+    const writer = await JournalWriter.open(dir, {
+      type: 'header',
+      version: 1,
+      info: runInfo(dir, 'crashed'),
+      experimentName: 'seg-exp',
+      user: 'dan',
+    });
     if (!writer.ok) throw new Error(writer.error);
     expect((await writer.value.append(events.slice(0, cut))).ok).toBe(true);
     await writer.value.close();

@@ -25,7 +25,12 @@ export interface Fault {
   readonly match?: (body: Record<string, unknown>) => boolean;
 }
 
-interface Metric { key: string; value: number | string; timestamp: number; step: number }
+interface Metric {
+  key: string;
+  value: number | string;
+  timestamp: number;
+  step: number;
+}
 interface FakeRun {
   info: Record<string, unknown>;
   params: Map<string, string>;
@@ -36,7 +41,11 @@ interface FakeRun {
 const KEY_RE = /^[/\w.\- :]*$/;
 
 class ApiError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -92,13 +101,23 @@ export class FakeMlflow {
     const raw = Buffer.concat(chunks);
     const url = new URL(req.url ?? '/', this.url);
     const endpoint = url.pathname.replace(/^\/api\/2\.0\/(mlflow\/|mlflow-artifacts\/)/, '');
-    const seen: SeenRequest = { method: req.method ?? '', endpoint, query: Object.fromEntries(url.searchParams), body: {}, bytes: raw.length, status: 0 };
+    const seen: SeenRequest = {
+      method: req.method ?? '',
+      endpoint,
+      query: Object.fromEntries(url.searchParams),
+      body: {},
+      bytes: raw.length,
+      status: 0,
+    };
     this.requests.push(seen);
     const fault = this.takeFault(endpoint, safeJson(raw));
     if (fault?.kind === 'drop') return void req.socket.destroy();
     if (fault?.kind === 'http500' || fault?.kind === 'http429') {
       seen.status = fault.kind === 'http500' ? 500 : 429;
-      return this.send(res, seen.status, { error_code: seen.status === 500 ? 'INTERNAL_ERROR' : 'REQUEST_LIMIT_EXCEEDED', message: 'injected' });
+      return this.send(res, seen.status, {
+        error_code: seen.status === 500 ? 'INTERNAL_ERROR' : 'REQUEST_LIMIT_EXCEEDED',
+        message: 'injected',
+      });
     }
     if (fault?.kind === 'slow') await sleep(fault.delayMs ?? 100);
     let status = 200;
@@ -135,16 +154,26 @@ export class FakeMlflow {
       return {};
     }
     switch (`${method} ${endpoint}`) {
-      case 'GET experiments/get-by-name': return this.getByName(seen.query['experiment_name'] ?? '');
-      case 'POST experiments/create': return this.createExperiment(String(b['name']));
-      case 'POST experiments/search': return { experiments: [...this.experiments].map(([id, e]) => ({ experiment_id: id, ...e })) };
-      case 'POST runs/create': return this.createRun(b);
-      case 'POST runs/log-batch': return this.logBatch(b);
-      case 'POST runs/update': return this.updateRun(b);
-      case 'POST runs/search': return this.search(b);
-      case 'GET runs/get': return { run: { info: this.run(seen.query['run_id']).info, data: {} } };
-      case 'GET metrics/get-history': return this.history(seen.query);
-      default: throw new ApiError(404, 'ENDPOINT_NOT_FOUND', `${method} ${endpoint}`);
+      case 'GET experiments/get-by-name':
+        return this.getByName(seen.query['experiment_name'] ?? '');
+      case 'POST experiments/create':
+        return this.createExperiment(String(b['name']));
+      case 'POST experiments/search':
+        return { experiments: [...this.experiments].map(([id, e]) => ({ experiment_id: id, ...e })) };
+      case 'POST runs/create':
+        return this.createRun(b);
+      case 'POST runs/log-batch':
+        return this.logBatch(b);
+      case 'POST runs/update':
+        return this.updateRun(b);
+      case 'POST runs/search':
+        return this.search(b);
+      case 'GET runs/get':
+        return { run: { info: this.run(seen.query['run_id']).info, data: {} } };
+      case 'GET metrics/get-history':
+        return this.history(seen.query);
+      default:
+        throw new ApiError(404, 'ENDPOINT_NOT_FOUND', `${method} ${endpoint}`);
     }
   }
 
@@ -167,13 +196,21 @@ export class FakeMlflow {
     const exp = String(b['experiment_id']);
     const experiment = this.experiments.get(exp);
     if (experiment === undefined) throw new ApiError(404, 'RESOURCE_DOES_NOT_EXIST', `No experiment ${exp}`);
-    if (experiment.lifecycle_stage !== 'active') throw new ApiError(500, 'INVALID_STATE', 'Could not create run under non-active experiment');
+    if (experiment.lifecycle_stage !== 'active')
+      throw new ApiError(500, 'INVALID_STATE', 'Could not create run under non-active experiment');
     const runId = randomUUID().replace(/-/g, '');
-    const tags = new Map((b['tags'] as { key: string; value: string }[] | undefined ?? []).map((t) => [t.key, t.value]));
+    const tags = new Map(((b['tags'] as { key: string; value: string }[] | undefined) ?? []).map((t) => [t.key, t.value]));
     tags.set('mlflow.runName', String(b['run_name']));
     const info = {
-      run_id: runId, run_uuid: runId, experiment_id: exp, run_name: b['run_name'], user_id: b['user_id'] ?? '', status: 'RUNNING',
-      start_time: b['start_time'] ?? 0, artifact_uri: `mlflow-artifacts:/${exp}/${runId}/artifacts`, lifecycle_stage: 'active',
+      run_id: runId,
+      run_uuid: runId,
+      experiment_id: exp,
+      run_name: b['run_name'],
+      user_id: b['user_id'] ?? '',
+      status: 'RUNNING',
+      start_time: b['start_time'] ?? 0,
+      artifact_uri: `mlflow-artifacts:/${exp}/${runId}/artifacts`,
+      lifecycle_stage: 'active',
     };
     this.runs.set(runId, { info, params: new Map(), tags, metrics: [] });
     return { run: { info, data: { tags: [...tags].map(([key, value]) => ({ key, value })) } } };
@@ -193,7 +230,8 @@ export class FakeMlflow {
     validateBatch(metrics, params, tags);
     for (const p of params) {
       const old = run.params.get(p.key);
-      if (old !== undefined && old !== p.value) throw new ApiError(400, 'INVALID_PARAMETER_VALUE', `Changing param values is not allowed: ${p.key}`);
+      if (old !== undefined && old !== p.value)
+        throw new ApiError(400, 'INVALID_PARAMETER_VALUE', `Changing param values is not allowed: ${p.key}`);
       run.params.set(p.key, p.value.slice(0, 6000));
     }
     for (const t of tags) run.tags.set(t.key, t.value.slice(0, 8000));
@@ -211,17 +249,23 @@ export class FakeMlflow {
   /** Supports the filter shape blu-pipe sends: tags.`k` = 'v' [and …]. */
   private search(b: Record<string, unknown>): unknown {
     const ids = (b['experiment_ids'] ?? []) as string[];
-    const filters = String(b['filter'] ?? '').split(' and ').filter((f) => f.trim() !== '').map((f) => {
-      const m = /^tags\.`?([^`]+?)`?\s*=\s*'((?:[^'\\]|\\.)*)'$/.exec(f.trim());
-      if (m === null) throw new ApiError(400, 'INVALID_PARAMETER_VALUE', `bad filter ${f}`);
-      return [m[1]!, m[2]!.replace(/\\'/g, "'")] as const;
-    });
-    const runs = [...this.runs.values()].filter((r) => ids.includes(String(r.info['experiment_id'])) && filters.every(([k, v]) => r.tags.get(k) === v));
+    const filters = String(b['filter'] ?? '')
+      .split(' and ')
+      .filter((f) => f.trim() !== '')
+      .map((f) => {
+        const m = /^tags\.`?([^`]+?)`?\s*=\s*'((?:[^'\\]|\\.)*)'$/.exec(f.trim());
+        if (m === null) throw new ApiError(400, 'INVALID_PARAMETER_VALUE', `bad filter ${f}`);
+        return [m[1]!, m[2]!.replace(/\\'/g, "'")] as const;
+      });
+    const runs = [...this.runs.values()].filter(
+      (r) => ids.includes(String(r.info['experiment_id'])) && filters.every(([k, v]) => r.tags.get(k) === v),
+    );
     return {
       runs: runs.map((r) => ({
         info: r.info,
         data: {
-          metrics: latestMetrics(r.metrics), params: [...r.params].map(([key, value]) => ({ key, value })),
+          metrics: latestMetrics(r.metrics),
+          params: [...r.params].map(([key, value]) => ({ key, value })),
           tags: [...r.tags].map(([key, value]) => ({ key, value })),
         },
       })),

@@ -19,7 +19,12 @@ async function project(): Promise<string> {
 }
 
 async function track(projectDir: string, events: readonly RunEvent[], runId: string, options: TrackerOptions = {}) {
-  const tracker = await createMlflowTracker(settings(null), runInfo(projectDir, runId), { USER: 'alice' }, { newRunId: counterIds(), now: () => T0, batchMs: 5, ...options });
+  const tracker = await createMlflowTracker(
+    settings(null),
+    runInfo(projectDir, runId),
+    { USER: 'alice' },
+    { newRunId: counterIds(), now: () => T0, batchMs: 5, ...options },
+  );
   for (const event of events) tracker.onEvent(event);
   await tracker.close();
   return tracker;
@@ -32,13 +37,16 @@ async function trackStream(projectDir: string, stream: StreamOptions, options: T
 const id = (n: number): string => n.toString(16).padStart(32, '0');
 
 describe('file store golden layout', () => {
-  it('writes MLflow\'s own FileStore layout for a three-step run', async () => {
+  it("writes MLflow's own FileStore layout for a three-step run", async () => {
     const dir = await project();
     const tracker = await trackStream(dir, { runId: 'r1' });
     expect(tracker.warnings()).toEqual([]);
     const root = path.join(dir, 'mlruns');
     const tree = await readTree(root);
-    const exps = Object.keys(tree).filter((f) => /^\d+\/meta\.yaml$/.test(f)).map((f) => f.split('/')[0]).sort();
+    const exps = Object.keys(tree)
+      .filter((f) => /^\d+\/meta\.yaml$/.test(f))
+      .map((f) => f.split('/')[0])
+      .sort();
     expect(exps).toHaveLength(2);
     const exp = exps.find((e) => e !== '0') as string;
     expect(exp).toMatch(/^[1-9]\d{17}$/); // an 18-digit id like MLflow's
@@ -47,38 +55,88 @@ describe('file store golden layout', () => {
     const norm = (text: string): string => text.replaceAll(root, '<ROOT>').replaceAll(exp, '<EXP>');
     const files = Object.keys(tree).map(norm).sort();
     const tagNames = (run: number, extra: string[]): string[] =>
-      ['blu.pipeline', 'blu.role', 'blu.run_id', 'mlflow.runName', 'mlflow.source.git.commit', 'mlflow.source.git.dirty',
-        'mlflow.source.name', 'mlflow.source.type', 'mlflow.user', ...extra].map((t) => `<EXP>/${id(run)}/tags/${t}`);
+      [
+        'blu.pipeline',
+        'blu.role',
+        'blu.run_id',
+        'mlflow.runName',
+        'mlflow.source.git.commit',
+        'mlflow.source.git.dirty',
+        'mlflow.source.name',
+        'mlflow.source.type',
+        'mlflow.user',
+        ...extra,
+      ].map((t) => `<EXP>/${id(run)}/tags/${t}`);
     const stepTags = ['blu.cache', 'blu.key', 'blu.kind', 'blu.outcome', 'blu.step', 'mlflow.parentRunId'];
     const expected = [
-      '0/meta.yaml', '<EXP>/meta.yaml',
-      `<EXP>/${id(1)}/meta.yaml`, `<EXP>/${id(1)}/metrics/duration_s`, `<EXP>/${id(1)}/params/data.size`, `<EXP>/${id(1)}/params/seed`,
+      '0/meta.yaml',
+      '<EXP>/meta.yaml',
+      `<EXP>/${id(1)}/meta.yaml`,
+      `<EXP>/${id(1)}/metrics/duration_s`,
+      `<EXP>/${id(1)}/params/data.size`,
+      `<EXP>/${id(1)}/params/seed`,
       // Headline metrics (<step>.<metric>: what each step reported once; train.loss is a curve) and the steps listing.
       ...['eval.dice', 'prepare.images', 'train.best_epoch', 'train.val/acc'].map((m) => `<EXP>/${id(1)}/metrics/${m}`),
       `<EXP>/${id(1)}/artifacts/steps.json`,
-      ...tagNames(1, ['blu.backend', 'blu.command_line', 'blu.executor', 'blu.fresh_steps', 'blu.host', 'blu.overlays', 'blu.pipeline_file', 'blu.status', 'blu.version', 'mlflow.note.content']),
-      `<EXP>/${id(2)}/meta.yaml`, `<EXP>/${id(2)}/metrics/duration_s`, `<EXP>/${id(2)}/metrics/images`, `<EXP>/${id(2)}/params/size`,
+      ...tagNames(1, [
+        'blu.backend',
+        'blu.command_line',
+        'blu.executor',
+        'blu.fresh_steps',
+        'blu.host',
+        'blu.overlays',
+        'blu.pipeline_file',
+        'blu.status',
+        'blu.version',
+        'mlflow.note.content',
+      ]),
+      `<EXP>/${id(2)}/meta.yaml`,
+      `<EXP>/${id(2)}/metrics/duration_s`,
+      `<EXP>/${id(2)}/metrics/images`,
+      `<EXP>/${id(2)}/params/size`,
       ...tagNames(2, [...stepTags, 'blu.source_blu_run_id', 'blu.source_run_id_missing', 'blu.source_step']),
-      `<EXP>/${id(3)}/artifacts/logs/train.log`, `<EXP>/${id(3)}/artifacts/outputs/model.json`, `<EXP>/${id(3)}/artifacts/outputs/plots/loss.csv`,
-      `<EXP>/${id(3)}/meta.yaml`, ...['best_epoch', 'duration_s', 'grad norm_', 'loss', 'val/acc'].map((m) => `<EXP>/${id(3)}/metrics/${m}`),
-      ...['bad key_', 'lr', 'model.depth', 'model.name'].map((p) => `<EXP>/${id(3)}/params/${p}`), ...tagNames(3, stepTags),
-      `<EXP>/${id(4)}/artifacts/logs/eval.log`, `<EXP>/${id(4)}/meta.yaml`, `<EXP>/${id(4)}/metrics/dice`, `<EXP>/${id(4)}/metrics/duration_s`,
+      `<EXP>/${id(3)}/artifacts/logs/train.log`,
+      `<EXP>/${id(3)}/artifacts/outputs/model.json`,
+      `<EXP>/${id(3)}/artifacts/outputs/plots/loss.csv`,
+      `<EXP>/${id(3)}/meta.yaml`,
+      ...['best_epoch', 'duration_s', 'grad norm_', 'loss', 'val/acc'].map((m) => `<EXP>/${id(3)}/metrics/${m}`),
+      ...['bad key_', 'lr', 'model.depth', 'model.name'].map((p) => `<EXP>/${id(3)}/params/${p}`),
+      ...tagNames(3, stepTags),
+      `<EXP>/${id(4)}/artifacts/logs/eval.log`,
+      `<EXP>/${id(4)}/meta.yaml`,
+      `<EXP>/${id(4)}/metrics/dice`,
+      `<EXP>/${id(4)}/metrics/duration_s`,
       ...tagNames(4, [...stepTags, 'blu.slurm_job_id']),
     ].sort();
     expect(files).toEqual(expected);
 
     const file = (rel: string): string => norm(tree[rel.replaceAll('<EXP>', exp)] ?? `<missing ${rel}>`);
     expect(file('0/meta.yaml')).toBe(
-      'artifact_location: file://<ROOT>/0\ncreation_time: 1767225600000\nexperiment_id: \'0\'\nlast_update_time: 1767225600000\nlifecycle_stage: active\nname: Default\n',
+      "artifact_location: file://<ROOT>/0\ncreation_time: 1767225600000\nexperiment_id: '0'\nlast_update_time: 1767225600000\nlifecycle_stage: active\nname: Default\n",
     );
     expect(file('<EXP>/meta.yaml')).toBe(
-      'artifact_location: file://<ROOT>/<EXP>\ncreation_time: 1767225600000\nexperiment_id: \'<EXP>\'\nlast_update_time: 1767225600000\nlifecycle_stage: active\nname: seg-exp\n',
+      "artifact_location: file://<ROOT>/<EXP>\ncreation_time: 1767225600000\nexperiment_id: '<EXP>'\nlast_update_time: 1767225600000\nlifecycle_stage: active\nname: seg-exp\n",
     );
     // Integer status, run_uuid beside run_id, ids quoted because they look like numbers.
     expect(file(`<EXP>/${id(3)}/meta.yaml`)).toBe(
-      [`artifact_uri: file://<ROOT>/<EXP>/${id(3)}/artifacts`, 'end_time: 1767225605000', "entry_point_name: ''", "experiment_id: '<EXP>'",
-        'lifecycle_stage: active', `run_id: '${id(3)}'`, 'run_name: train', `run_uuid: '${id(3)}'`, "source_name: ''", 'source_type: 4',
-        "source_version: ''", 'start_time: 1767225601000', 'status: 3', 'tags: []', 'user_id: alice', ''].join('\n'),
+      [
+        `artifact_uri: file://<ROOT>/<EXP>/${id(3)}/artifacts`,
+        'end_time: 1767225605000',
+        "entry_point_name: ''",
+        "experiment_id: '<EXP>'",
+        'lifecycle_stage: active',
+        `run_id: '${id(3)}'`,
+        'run_name: train',
+        `run_uuid: '${id(3)}'`,
+        "source_name: ''",
+        'source_type: 4',
+        "source_version: ''",
+        'start_time: 1767225601000',
+        'status: 3',
+        'tags: []',
+        'user_id: alice',
+        '',
+      ].join('\n'),
     );
     expect(file(`<EXP>/${id(1)}/meta.yaml`)).toContain("run_name: 'seg r1'\n");
     expect(file(`<EXP>/${id(3)}/metrics/loss`)).toBe('1767225602000 0.9 0\n1767225603000 0.6 1\n1767225604000 0.4 2\n');
@@ -106,7 +164,9 @@ describe('file store golden layout', () => {
     const store = new FileStore(path.join(dir, 'mlruns'));
     const runs = await listPipelineRuns(store);
     if (!runs.ok) throw new Error(runs.error.message);
-    expect(runs.value.map((r) => [r.bluRunId, r.status, r.pipeline, r.overlays, r.durationS])).toEqual([['r1', 'FINISHED', 'seg', ['small'], 6]]);
+    expect(runs.value.map((r) => [r.bluRunId, r.status, r.pipeline, r.overlays, r.durationS])).toEqual([
+      ['r1', 'FINISHED', 'seg', ['small'], 6],
+    ]);
     const detail = await loadRunDetail(store, runs.value[0]!);
     if (!detail.ok) throw new Error(detail.error.message);
     expect(detail.value.params).toEqual({ seed: '7', 'data.size': '64' });
@@ -114,9 +174,16 @@ describe('file store golden layout', () => {
     expect(train.metrics['loss']).toBe(0.4);
     expect(Number.isNaN(train.metrics['grad norm_'])).toBe(true);
     expect(detail.value.steps.map((s) => [s.stepId, s.cache, s.status])).toEqual([
-      ['eval', 'ran', 'FINISHED'], ['prepare', 'restored', 'FINISHED'], ['train', 'ran', 'FINISHED']]);
+      ['eval', 'ran', 'FINISHED'],
+      ['prepare', 'restored', 'FINISHED'],
+      ['train', 'ran', 'FINISHED'],
+    ]);
     const series = await readMetricSeries(store, train.mlflowRunId, 'loss');
-    expect(series.ok && series.value.map((p) => [p.step, p.value, p.timestamp])).toEqual([[0, 0.9, T0 + 2000], [1, 0.6, T0 + 3000], [2, 0.4, T0 + 4000]]);
+    expect(series.ok && series.value.map((p) => [p.step, p.value, p.timestamp])).toEqual([
+      [0, 0.9, T0 + 2000],
+      [1, 0.6, T0 + 3000],
+      [2, 0.4, T0 + 4000],
+    ]);
   });
 
   it('links a restored step to the MLflow run of the step that produced it', async () => {
@@ -138,14 +205,41 @@ describe('file store golden layout', () => {
     const events: RunEvent[] = [
       ...all.slice(0, cut),
       { type: 'step-metric', stepId: 'train', name: 'x'.repeat(300), value: Infinity, step: 1.7, time: T0 + 2500.4 },
-      { type: 'step-queued', stepId: 'huge', kind: 'shell', key: 'k' as never, params: { text: 'p'.repeat(7000), '../up': 1 }, action: 'run', reasons: [], time: T0 + 2600 },
-      { type: 'step-start', stepId: 'huge', kind: 'shell', key: 'k' as never, params: { text: 'p'.repeat(7000), '../up': 1 }, logPath: '/nonexistent.log', attempt: 1, time: T0 + 2600 },
-      { type: 'run-end', runId: 'r3', status: 'cancelled', durationMs: 3000, time: T0 + 3000, counts: { ran: 0, restored: 1, fresh: 0, failed: 0, skipped: 0, cancelled: 2 } },
+      {
+        type: 'step-queued',
+        stepId: 'huge',
+        kind: 'shell',
+        key: 'k' as never,
+        params: { text: 'p'.repeat(7000), '../up': 1 },
+        action: 'run',
+        reasons: [],
+        time: T0 + 2600,
+      },
+      {
+        type: 'step-start',
+        stepId: 'huge',
+        kind: 'shell',
+        key: 'k' as never,
+        params: { text: 'p'.repeat(7000), '../up': 1 },
+        logPath: '/nonexistent.log',
+        attempt: 1,
+        time: T0 + 2600,
+      },
+      {
+        type: 'run-end',
+        runId: 'r3',
+        status: 'cancelled',
+        durationMs: 3000,
+        time: T0 + 3000,
+        counts: { ran: 0, restored: 1, fresh: 0, failed: 0, skipped: 0, cancelled: 2 },
+      },
     ];
     const tracker = await track(dir, events, 'r3');
     expect(tracker.warnings()).toEqual([]);
     const store = new FileStore(path.join(dir, 'mlruns'));
-    const exp = (await store.listExperimentIds()).ok ? ((await store.listExperimentIds()) as { value: string[] }).value.find((e) => e !== '0')! : '';
+    const exp = (await store.listExperimentIds()).ok
+      ? ((await store.listExperimentIds()) as { value: string[] }).value.find((e) => e !== '0')!
+      : '';
     const runs = await store.searchRuns([exp], { 'blu.run_id': 'r3' });
     if (!runs.ok) throw new Error(runs.error.message);
     const byName = Object.fromEntries(runs.value.map((r) => [r.runName, r]));
@@ -189,10 +283,17 @@ describe('file store golden layout', () => {
     const dir = await project();
     const events = await pipelineEvents(dir, { runId: 'r4' });
     await fs.writeFile(path.join(dir, 'out', 'model.json'), Buffer.alloc(300_000));
-    const tracker = await createMlflowTracker(settings(null), runInfo(dir, 'r4'), { USER: 'a', BLU_MLFLOW_MAX_ARTIFACT_MB: '0.1' }, { batchMs: 5 });
+    const tracker = await createMlflowTracker(
+      settings(null),
+      runInfo(dir, 'r4'),
+      { USER: 'a', BLU_MLFLOW_MAX_ARTIFACT_MB: '0.1' },
+      { batchMs: 5 },
+    );
     for (const e of events) tracker.onEvent(e);
     await tracker.close();
-    expect(tracker.warnings()).toEqual([expect.stringMatching(/model\.json skipped: 0\.3 MB is over the 0\.1 MB cap \(set BLU_MLFLOW_MAX_ARTIFACT_MB/)]);
+    expect(tracker.warnings()).toEqual([
+      expect.stringMatching(/model\.json skipped: 0\.3 MB is over the 0\.1 MB cap \(set BLU_MLFLOW_MAX_ARTIFACT_MB/),
+    ]);
     const tree = Object.keys(await readTree(path.join(dir, 'mlruns')));
     expect(tree.some((f) => f.endsWith('outputs/model.json'))).toBe(false);
     expect(tree.some((f) => f.endsWith('outputs/plots/loss.csv'))).toBe(true);

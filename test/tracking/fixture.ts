@@ -14,13 +14,28 @@ export async function makeProject(): Promise<string> {
 
 export function runInfo(projectDir: string, runId: string, overrides: Partial<PipelineRunInfo> = {}): PipelineRunInfo {
   return {
-    runId, projectDir, pipelineFile: 'pipeline.yaml', pipelineName: 'seg', commandLine: ['blu-pipe', 'run', '-x', 'small'],
-    experimentOverlays: ['small'], gitCommit: 'abc123', gitDirty: false, bluPipeVersion: '0.1.0', executor: 'local',
-    backend: 'wasm', host: 'node1', params: { seed: 7, data: { size: 64 } }, ...overrides,
+    runId,
+    projectDir,
+    pipelineFile: 'pipeline.yaml',
+    pipelineName: 'seg',
+    commandLine: ['blu-pipe', 'run', '-x', 'small'],
+    experimentOverlays: ['small'],
+    gitCommit: 'abc123',
+    gitDirty: false,
+    bluPipeVersion: '0.1.0',
+    executor: 'local',
+    backend: 'wasm',
+    host: 'node1',
+    params: { seed: 7, data: { size: 64 } },
+    ...overrides,
   };
 }
 
-export const settings = (trackingUri: string | null, experimentName = 'seg-exp'): TrackingSettings => ({ trackingUri, experimentName, enabled: true });
+export const settings = (trackingUri: string | null, experimentName = 'seg-exp'): TrackingSettings => ({
+  trackingUri,
+  experimentName,
+  enabled: true,
+});
 
 const key = (s: string): StepKey => s.padEnd(64, '0') as StepKey;
 
@@ -48,27 +63,112 @@ export async function pipelineEvents(projectDir: string, options: StreamOptions)
   const losses = options.losses ?? [0.9, 0.6, 0.4];
   const trainParams = { lr: options.lr ?? 0.01, model: { depth: 3, name: 'unet' }, 'bad key?': 'x' };
   const events: RunEvent[] = [
-    { type: 'run-start', runId: options.runId, pipelineFile: 'pipeline.yaml', pipelineName: 'seg', time: t0,
-      steps: [{ id: 'prepare', action: 'restore' }, { id: 'train', action: 'run' }, { id: 'eval', action: 'run' }] },
-    { type: 'step-queued', stepId: 'prepare', kind: 'shell', key: key('aa'), params: { size: 64 }, action: 'restore', reasons: [], time: t0 + 10 },
-    { type: 'step-end', stepId: 'prepare', outcome: 'restored', key: key('aa'), durationMs: 5, metrics: { images: 42 },
-      source: { runId: options.prepareSource ?? 'r-older', stepId: 'prepare', finishedAt: '2025-12-31T00:00:00Z' }, artifacts: [], time: t0 + 15 },
-    { type: 'step-queued', stepId: 'train', kind: 'train', key: key('bb'), params: trainParams, action: 'run', reasons: [{ kind: 'never-run' }], time: t0 + 20 },
-    { type: 'step-start', stepId: 'train', kind: 'train', key: key('bb'), params: trainParams, logPath: path.join(logs, 'train.log'), attempt: 1, time: t0 + 1000 },
-    ...losses.map((loss, step): RunEvent => ({ type: 'step-metric', stepId: 'train', name: 'loss', value: loss, step, time: t0 + 2000 + step * 1000 })),
-    ...Array.from({ length: options.extraMetrics ?? 0 }, (_, i): RunEvent => ({ type: 'step-metric', stepId: 'train', name: 'batch_loss', value: 1 / (i + 1), step: i, time: t0 + 5000 + i })),
+    {
+      type: 'run-start',
+      runId: options.runId,
+      pipelineFile: 'pipeline.yaml',
+      pipelineName: 'seg',
+      time: t0,
+      steps: [
+        { id: 'prepare', action: 'restore' },
+        { id: 'train', action: 'run' },
+        { id: 'eval', action: 'run' },
+      ],
+    },
+    {
+      type: 'step-queued',
+      stepId: 'prepare',
+      kind: 'shell',
+      key: key('aa'),
+      params: { size: 64 },
+      action: 'restore',
+      reasons: [],
+      time: t0 + 10,
+    },
+    {
+      type: 'step-end',
+      stepId: 'prepare',
+      outcome: 'restored',
+      key: key('aa'),
+      durationMs: 5,
+      metrics: { images: 42 },
+      source: { runId: options.prepareSource ?? 'r-older', stepId: 'prepare', finishedAt: '2025-12-31T00:00:00Z' },
+      artifacts: [],
+      time: t0 + 15,
+    },
+    {
+      type: 'step-queued',
+      stepId: 'train',
+      kind: 'train',
+      key: key('bb'),
+      params: trainParams,
+      action: 'run',
+      reasons: [{ kind: 'never-run' }],
+      time: t0 + 20,
+    },
+    {
+      type: 'step-start',
+      stepId: 'train',
+      kind: 'train',
+      key: key('bb'),
+      params: trainParams,
+      logPath: path.join(logs, 'train.log'),
+      attempt: 1,
+      time: t0 + 1000,
+    },
+    ...losses.map(
+      (loss, step): RunEvent => ({ type: 'step-metric', stepId: 'train', name: 'loss', value: loss, step, time: t0 + 2000 + step * 1000 }),
+    ),
+    ...Array.from(
+      { length: options.extraMetrics ?? 0 },
+      (_, i): RunEvent => ({ type: 'step-metric', stepId: 'train', name: 'batch_loss', value: 1 / (i + 1), step: i, time: t0 + 5000 + i }),
+    ),
     { type: 'step-metric', stepId: 'train', name: 'val/acc', value: 0.71, step: 2, time: t0 + 4500 },
     { type: 'step-metric', stepId: 'train', name: 'grad norm!', value: NaN, step: 2, time: t0 + 4600 },
-    { type: 'step-end', stepId: 'train', outcome: 'ran', key: key('bb'), durationMs: 4000, metrics: { loss: losses.at(-1) ?? 0, 'val/acc': 0.71, best_epoch: 2 },
+    {
+      type: 'step-end',
+      stepId: 'train',
+      outcome: 'ran',
+      key: key('bb'),
+      durationMs: 4000,
+      metrics: { loss: losses.at(-1) ?? 0, 'val/acc': 0.71, best_epoch: 2 },
       ...(losses.length > 1 ? { curves: ['loss'] } : {}),
-      artifacts: [path.join(projectDir, 'out', 'model.json'), path.join(projectDir, 'out', 'plots')], logPath: path.join(logs, 'train.log'), time: t0 + 5000 },
+      artifacts: [path.join(projectDir, 'out', 'model.json'), path.join(projectDir, 'out', 'plots')],
+      logPath: path.join(logs, 'train.log'),
+      time: t0 + 5000,
+    },
     { type: 'step-queued', stepId: 'eval', kind: 'shell', key: key('cc'), params: {}, action: 'run', reasons: [], time: t0 + 5010 },
-    { type: 'step-start', stepId: 'eval', kind: 'shell', key: key('cc'), params: {}, logPath: path.join(logs, 'eval.log'), attempt: 1, time: t0 + 5100 },
+    {
+      type: 'step-start',
+      stepId: 'eval',
+      kind: 'shell',
+      key: key('cc'),
+      params: {},
+      logPath: path.join(logs, 'eval.log'),
+      attempt: 1,
+      time: t0 + 5100,
+    },
     { type: 'step-progress', stepId: 'eval', progress: { message: 'half' }, time: t0 + 5200 },
-    { type: 'step-end', stepId: 'eval', outcome: 'ran', key: key('cc'), durationMs: 900, metrics: { dice: 0.8 }, artifacts: [],
-      logPath: path.join(logs, 'eval.log'), jobId: '4242', time: t0 + 6000 },
-    { type: 'run-end', runId: options.runId, status: 'succeeded', durationMs: 6000, time: t0 + 6000,
-      counts: { ran: 2, restored: 1, fresh: 0, failed: 0, skipped: 0, cancelled: 0 } },
+    {
+      type: 'step-end',
+      stepId: 'eval',
+      outcome: 'ran',
+      key: key('cc'),
+      durationMs: 900,
+      metrics: { dice: 0.8 },
+      artifacts: [],
+      logPath: path.join(logs, 'eval.log'),
+      jobId: '4242',
+      time: t0 + 6000,
+    },
+    {
+      type: 'run-end',
+      runId: options.runId,
+      status: 'succeeded',
+      durationMs: 6000,
+      time: t0 + 6000,
+      counts: { ran: 2, restored: 1, fresh: 0, failed: 0, skipped: 0, cancelled: 0 },
+    },
   ];
   return events;
 }

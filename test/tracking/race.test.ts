@@ -30,7 +30,9 @@ describe('file store experiment creation across processes', () => {
       while (Date.now() < ${startAt}) await new Promise((r) => setTimeout(r, 1));
       const r = await new FileStore(${JSON.stringify(root)}).ensureExperiment('raced');
       console.log(r.ok ? r.value : 'ERR ' + r.error.message);`;
-    const results = await Promise.all(Array.from({ length: 4 }, () => execa('node', ['--input-type=module', '-e', script], { cwd: build })));
+    const results = await Promise.all(
+      Array.from({ length: 4 }, () => execa('node', ['--input-type=module', '-e', script], { cwd: build })),
+    );
     const ids = results.map((r) => r.stdout.trim());
     expect(ids[0]).toMatch(/^\d{18}$/);
     expect(new Set(ids).size).toBe(1);

@@ -20,7 +20,12 @@ describe('pending recorded states', () => {
     expect(await recordedState(dir, slot)).toBeUndefined();
     expect(await completePending(dir, 'r1', 'file:///elsewhere', 'm-other')).toEqual({ ok: true, value: false });
     expect(await completePending(dir, 'r1', slot.storeUri, 'm1')).toEqual({ ok: true, value: true });
-    expect(await recordedState(dir, slot)).toEqual({ state: 's1', mlflowRunId: 'm1', bluRunId: 'r1', recordedAt: '2026-01-01T00:00:00.000Z' });
+    expect(await recordedState(dir, slot)).toEqual({
+      state: 's1',
+      mlflowRunId: 'm1',
+      bluRunId: 'r1',
+      recordedAt: '2026-01-01T00:00:00.000Z',
+    });
     expect(await completePending(dir, 'r1', slot.storeUri, 'm1')).toEqual({ ok: true, value: false });
   });
 

@@ -16,13 +16,23 @@ async function setup(): Promise<{ dir: string; server: FakeMlflow }> {
   const dir = await makeProject();
   const server = new FakeMlflow();
   await server.start();
-  cleanup.push(() => fs.rm(dir, { recursive: true, force: true }), () => server.stop());
+  cleanup.push(
+    () => fs.rm(dir, { recursive: true, force: true }),
+    () => server.stop(),
+  );
   return { dir, server };
 }
 
 const FAST: TrackerOptions = { retryBudgetMs: 2_000, baseDelayMs: 10, requestTimeoutMs: 1_000, batchMs: 5 };
 
-async function track(dir: string, server: FakeMlflow, events: readonly RunEvent[], runId: string, options: TrackerOptions = FAST, env: Record<string, string> = {}) {
+async function track(
+  dir: string,
+  server: FakeMlflow,
+  events: readonly RunEvent[],
+  runId: string,
+  options: TrackerOptions = FAST,
+  env: Record<string, string> = {},
+) {
   const tracker = await createMlflowTracker(settings(server.url), runInfo(dir, runId), { USER: 'bob', ...env }, options);
   for (const event of events) tracker.onEvent(event);
   await tracker.close();
@@ -31,18 +41,31 @@ async function track(dir: string, server: FakeMlflow, events: readonly RunEvent[
 
 /** Every run's metric points as `runName key step timestamp`, which must be unique. */
 function metricPoints(server: FakeMlflow): string[] {
-  return [...server.runs.values()].flatMap((r) => r.metrics.map((m) => `${String(r.info['run_name'])} ${m.key} ${m.step} ${m.timestamp}`)).sort();
+  return [...server.runs.values()]
+    .flatMap((r) => r.metrics.map((m) => `${String(r.info['run_name'])} ${m.key} ${m.step} ${m.timestamp}`))
+    .sort();
 }
 
 /** What a server holds, without its generated ids: per run name, sorted params, tags and metric points. */
 function snapshot(server: FakeMlflow): Record<string, unknown> {
   const names = new Map([...server.runs.values()].map((r) => [String(r.info['run_id']), String(r.info['run_name'])]));
-  return Object.fromEntries([...server.runs.values()].map((r) => [String(r.info['run_name']), {
-    status: r.info['status'], start: r.info['start_time'], end: r.info['end_time'],
-    params: [...r.params].sort(), tags: [...r.tags].map(([k, v]) => [k, k === 'mlflow.parentRunId' ? names.get(v) : v]).sort(),
-    metrics: r.metrics.map((m) => `${m.key} ${m.step} ${m.timestamp} ${m.value}`).sort(),
-    artifacts: [...server.artifacts.keys()].filter((k) => k.includes(String(r.info['run_id']))).map((k) => k.split('/artifacts/')[1]).sort(),
-  }]));
+  return Object.fromEntries(
+    [...server.runs.values()].map((r) => [
+      String(r.info['run_name']),
+      {
+        status: r.info['status'],
+        start: r.info['start_time'],
+        end: r.info['end_time'],
+        params: [...r.params].sort(),
+        tags: [...r.tags].map(([k, v]) => [k, k === 'mlflow.parentRunId' ? names.get(v) : v]).sort(),
+        metrics: r.metrics.map((m) => `${m.key} ${m.step} ${m.timestamp} ${m.value}`).sort(),
+        artifacts: [...server.artifacts.keys()]
+          .filter((k) => k.includes(String(r.info['run_id'])))
+          .map((k) => k.split('/artifacts/')[1])
+          .sort(),
+      },
+    ]),
+  );
 }
 
 function runStates(server: FakeMlflow): Record<string, string> {
@@ -57,7 +80,10 @@ describe('REST contract with an MLflow-like server', () => {
     expect(server.authorization).toBe('Bearer s3cret');
     expect(server.requests.every((r) => r.status === 200 || r.endpoint === 'experiments/get-by-name')).toBe(true);
     expect(server.requests.slice(0, 3).map((r) => `${r.method} ${r.endpoint} ${r.status}`)).toEqual([
-      'GET experiments/get-by-name 404', 'POST experiments/create 200', 'POST runs/create 200']);
+      'GET experiments/get-by-name 404',
+      'POST experiments/create 200',
+      'POST runs/create 200',
+    ]);
     expect(runStates(server)).toEqual({ 'seg r1': 'FINISHED', prepare: 'FINISHED', train: 'FINISHED', eval: 'FINISHED' });
     const runs = [...server.runs.values()];
     const parent = runs.find((r) => r.info['run_name'] === 'seg r1')!;
@@ -66,14 +92,24 @@ describe('REST contract with an MLflow-like server', () => {
     const creates = server.requests.filter((r) => r.endpoint === 'runs/create');
     expect(creates.every((r) => typeof r.body['start_time'] === 'number' && r.body['run_name'] !== undefined)).toBe(true);
     // Non-finite values travel as protobuf-JSON strings, never as null.
-    const sentMetrics = server.requests.filter((r) => r.endpoint === 'runs/log-batch').flatMap((r) => r.body['metrics'] as { key: string; value: unknown }[]);
+    const sentMetrics = server.requests
+      .filter((r) => r.endpoint === 'runs/log-batch')
+      .flatMap((r) => r.body['metrics'] as { key: string; value: unknown }[]);
     expect(sentMetrics.find((m) => m.key === 'grad norm_')?.value).toBe('NaN');
     const train = runs.find((r) => r.info['run_name'] === 'train')!;
     const base = `${String(train.info['experiment_id'])}/${String(train.info['run_id'])}/artifacts`;
-    expect([...server.artifacts.keys()].filter((k) => k.startsWith(base)).sort()).toEqual(
-      [`${base}/logs/train.log`, `${base}/outputs/model.json`, `${base}/outputs/plots/loss.csv`]);
+    expect([...server.artifacts.keys()].filter((k) => k.startsWith(base)).sort()).toEqual([
+      `${base}/logs/train.log`,
+      `${base}/outputs/model.json`,
+      `${base}/outputs/plots/loss.csv`,
+    ]);
     expect(server.artifacts.get(`${base}/outputs/model.json`)?.toString()).toBe('{"weights":[1,2,3]}');
-    expect(server.requests.filter((r) => r.endpoint === 'runs/update').map((r) => r.body['status'])).toEqual(['FINISHED', 'FINISHED', 'FINISHED', 'FINISHED']);
+    expect(server.requests.filter((r) => r.endpoint === 'runs/update').map((r) => r.body['status'])).toEqual([
+      'FINISHED',
+      'FINISHED',
+      'FINISHED',
+      'FINISHED',
+    ]);
   });
 
   it('reads metrics back with steps (max_results always sent) for runs and compare', async () => {
@@ -88,7 +124,11 @@ describe('REST contract with an MLflow-like server', () => {
     const train = detail.value.steps.find((s) => s.stepId === 'train')!;
     expect(Number.isNaN(train.metrics['grad norm_'])).toBe(true);
     const loss = await readMetricSeries(store, train.mlflowRunId, 'loss');
-    expect(loss.ok && loss.value.map((p) => [p.step, p.value])).toEqual([[0, 0.9], [1, 0.6], [2, 0.4]]);
+    expect(loss.ok && loss.value.map((p) => [p.step, p.value])).toEqual([
+      [0, 0.9],
+      [1, 0.6],
+      [2, 0.4],
+    ]);
     expect(server.requests.filter((r) => r.endpoint === 'metrics/get-history').every((r) => r.query['max_results'] === '25000')).toBe(true);
   });
 
@@ -96,7 +136,13 @@ describe('REST contract with an MLflow-like server', () => {
     const { dir, server } = await setup();
     const events = await pipelineEvents(dir, { runId: 'r1', extraMetrics: 2500 });
     const manyParams = Object.fromEntries(Array.from({ length: 250 }, (_, i) => [`p${i}`, i]));
-    const patched = events.map((e) => (e.type === 'step-queued' && e.stepId === 'train' ? { ...e, params: manyParams } : e.type === 'step-start' && e.stepId === 'train' ? { ...e, params: manyParams } : e));
+    const patched = events.map((e) =>
+      e.type === 'step-queued' && e.stepId === 'train'
+        ? { ...e, params: manyParams }
+        : e.type === 'step-start' && e.stepId === 'train'
+          ? { ...e, params: manyParams }
+          : e,
+    );
     const tracker = await track(dir, server, patched, 'r1');
     expect(tracker.warnings()).toEqual([]);
     const batches = server.requests.filter((r) => r.endpoint === 'runs/log-batch');
@@ -121,13 +167,19 @@ describe('REST contract with an MLflow-like server', () => {
       { endpoint: 'runs/update', kind: 'drop', times: 1 },
     );
     // Applied, but answered after the client's timeout: the loss series batch and the eval run creation.
-    const hasLoss = (body: Record<string, unknown>): boolean => ((body['metrics'] ?? []) as { key: string }[]).some((m) => m.key === 'loss');
+    const hasLoss = (body: Record<string, unknown>): boolean =>
+      ((body['metrics'] ?? []) as { key: string }[]).some((m) => m.key === 'loss');
     server.faults.push(
       { endpoint: 'runs/log-batch', kind: 'slow-then-apply', times: 1, delayMs: 400, match: hasLoss },
       { endpoint: 'runs/create', kind: 'slow-then-apply', times: 1, delayMs: 400, match: (body) => body['run_name'] === 'eval' },
     );
     const events = await pipelineEvents(dir, { runId: 'r1' });
-    const tracker = await createMlflowTracker(settings(server.url), runInfo(dir, 'r1'), { USER: 'bob' }, { ...FAST, requestTimeoutMs: 200 });
+    const tracker = await createMlflowTracker(
+      settings(server.url),
+      runInfo(dir, 'r1'),
+      { USER: 'bob' },
+      { ...FAST, requestTimeoutMs: 200 },
+    );
     for (const event of events) tracker.onEvent(event);
     await tracker.close();
     expect(tracker.warnings()).toEqual([]);
@@ -202,7 +254,11 @@ describe('REST contract with an MLflow-like server', () => {
   it('bounds the total retry time when every answer is too slow', async () => {
     const { dir, server } = await setup();
     server.faults.push({ endpoint: '*', kind: 'slow', times: 10_000, delayMs: 1_000 });
-    const tracker = await track(dir, server, await pipelineEvents(dir, { runId: 'r1' }), 'r1', { ...FAST, requestTimeoutMs: 200, retryBudgetMs: 800 });
+    const tracker = await track(dir, server, await pipelineEvents(dir, { runId: 'r1' }), 'r1', {
+      ...FAST,
+      requestTimeoutMs: 200,
+      retryBudgetMs: 800,
+    });
     // Each try takes the whole 200 ms timeout, so an 800 ms budget allows only a handful of them.
     expect(server.requests.length).toBeGreaterThan(1);
     expect(server.requests.length).toBeLessThanOrEqual(6);
@@ -211,10 +267,18 @@ describe('REST contract with an MLflow-like server', () => {
 
   it('ends up with one experiment when two clients create it at once', async () => {
     const { server } = await setup();
-    const ids = await Promise.all([new RestStore(server.url).ensureExperiment('raced'), new RestStore(server.url).ensureExperiment('raced')]);
+    const ids = await Promise.all([
+      new RestStore(server.url).ensureExperiment('raced'),
+      new RestStore(server.url).ensureExperiment('raced'),
+    ]);
     expect(ids.map((r) => r.ok && r.value)).toEqual([ids[0]!.ok && ids[0]!.value, ids[0]!.ok && ids[0]!.value]);
     expect(server.experiments.size).toBe(1);
-    expect(server.requests.filter((r) => r.endpoint === 'experiments/create').map((r) => r.status).sort()).toEqual([200, 400]);
+    expect(
+      server.requests
+        .filter((r) => r.endpoint === 'experiments/create')
+        .map((r) => r.status)
+        .sort(),
+    ).toEqual([200, 400]);
   });
 
   it('reports a deleted experiment clearly and never blocks the pipeline', async () => {

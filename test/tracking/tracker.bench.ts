@@ -36,17 +36,26 @@ async function runOnce(uri: string | null): Promise<void> {
 }
 
 describe('tracker', () => {
-  bench('onEvent x 10 000 metric events (synchronous part only)', async () => {
-    const dir = await makeProject();
-    dirs.push(dir);
-    const tracker = await createMlflowTracker({ trackingUri: null, experimentName: 'b', enabled: true }, runInfo(dir, `sync-${n++}`), {});
-    const start = performance.now();
-    for (const event of events) tracker.onEvent(event);
-    const perEvent = ((performance.now() - start) * 1000) / events.length;
-    await tracker.close();
-    console.log(`onEvent: ${perEvent.toFixed(2)} µs/event`);
-  }, { iterations: 3, time: 0, warmupIterations: 0, warmupTime: 0 });
+  bench(
+    'onEvent x 10 000 metric events (synchronous part only)',
+    async () => {
+      const dir = await makeProject();
+      dirs.push(dir);
+      const tracker = await createMlflowTracker({ trackingUri: null, experimentName: 'b', enabled: true }, runInfo(dir, `sync-${n++}`), {});
+      const start = performance.now();
+      for (const event of events) tracker.onEvent(event);
+      const perEvent = ((performance.now() - start) * 1000) / events.length;
+      await tracker.close();
+      console.log(`onEvent: ${perEvent.toFixed(2)} µs/event`);
+    },
+    { iterations: 3, time: 0, warmupIterations: 0, warmupTime: 0 },
+  );
 
   bench('10 000 metric points end to end, file store', () => runOnce(null), { iterations: 3, time: 0, warmupIterations: 0, warmupTime: 0 });
-  bench('10 000 metric points end to end, REST (in-process fake server)', () => runOnce(server.url), { iterations: 3, time: 0, warmupIterations: 0, warmupTime: 0 });
+  bench('10 000 metric points end to end, REST (in-process fake server)', () => runOnce(server.url), {
+    iterations: 3,
+    time: 0,
+    warmupIterations: 0,
+    warmupTime: 0,
+  });
 });

@@ -6,7 +6,15 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 const [command, ...rest] = process.argv.slice(2);
-const { values } = parseArgs({ args: rest, options: Object.fromEntries(['seed', 'samples', 'noise', 'out', 'in', 'test-fraction', 'model', 'epochs', 'lr', 'metrics', 'profile', 'sleep-ms'].map((k) => [k, { type: 'string' }])) });
+const { values } = parseArgs({
+  args: rest,
+  options: Object.fromEntries(
+    ['seed', 'samples', 'noise', 'out', 'in', 'test-fraction', 'model', 'epochs', 'lr', 'metrics', 'profile', 'sleep-ms'].map((k) => [
+      k,
+      { type: 'string' },
+    ]),
+  ),
+});
 
 const emit = (body) => console.log(`::blu::${JSON.stringify(body)}`);
 const write = (file, text) => {
@@ -15,9 +23,14 @@ const write = (file, text) => {
 };
 function rng(seed) {
   let s = Number(seed) >>> 0 || 1;
-  return () => ((s = (Math.imul(s ^ (s >>> 15), 2246822507) + 0x9e3779b9) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s ^ (s >>> 15), 2246822507) + 0x9e3779b9) >>> 0) / 2 ** 32;
 }
-const readCsv = (file) => readFileSync(file, 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').map(Number));
+const readCsv = (file) =>
+  readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split(',').map(Number));
 const toCsv = (rows) => `x,y\n${rows.map((r) => r.join(',')).join('\n')}\n`;
 const features = { mean: () => [1], linear: (x) => [1, x], quadratic: (x) => [1, x, x * x] };
 const predict = (w, f, x) => f(x).reduce((a, v, i) => a + v * w[i], 0);
@@ -74,11 +87,17 @@ const commands = {
     write(values.out, JSON.stringify({ model, test_mse: mse }, null, 2));
   },
   report() {
-    const files = readdirSync(values.metrics).filter((f) => f.endsWith('.json')).sort();
-    const lines = ['| model | test MSE |', '|---|---|', ...files.map((f) => {
-      const m = JSON.parse(readFileSync(path.join(values.metrics, f), 'utf8'));
-      return `| ${m.model} | ${m.test_mse.toFixed(4)} |`;
-    })];
+    const files = readdirSync(values.metrics)
+      .filter((f) => f.endsWith('.json'))
+      .sort();
+    const lines = [
+      '| model | test MSE |',
+      '|---|---|',
+      ...files.map((f) => {
+        const m = JSON.parse(readFileSync(path.join(values.metrics, f), 'utf8'));
+        return `| ${m.model} | ${m.test_mse.toFixed(4)} |`;
+      }),
+    ];
     write(values.out, `# Toy regression\n\n${lines.join('\n')}\n`);
   },
 };

@@ -14,11 +14,22 @@ const USAGE = `usage: blu-pipe cache verify [--repair] [--json] [--cache-dir DIR
   entries that need them (the steps rerun on the next run; nothing else is touched).`;
 
 export async function cacheCommand(argv: readonly string[], io: CliIO): Promise<ExitCode> {
-  const parsed = parse(argv, { repair: { type: 'boolean' }, json: { type: 'boolean' }, 'cache-dir': { type: 'string' }, 'project-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } });
+  const parsed = parse(argv, {
+    repair: { type: 'boolean' },
+    json: { type: 'boolean' },
+    'cache-dir': { type: 'string' },
+    'project-dir': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (!parsed.ok) return usageError(io, parsed.error, USAGE);
   const { values, positionals } = parsed.value;
   if (values.help) return (io.stdout(`${USAGE}\n`), EXIT.ok);
-  if (positionals[0] !== 'verify') return usageError(io, positionals.length === 0 ? 'missing the cache subcommand' : `unknown cache subcommand '${positionals[0]}'`, USAGE);
+  if (positionals[0] !== 'verify')
+    return usageError(
+      io,
+      positionals.length === 0 ? 'missing the cache subcommand' : `unknown cache subcommand '${positionals[0]}'`,
+      USAGE,
+    );
   if (positionals.length > 1) return usageError(io, `unexpected argument '${positionals[1]}'`, USAGE);
   const layout = layoutFromOptions(values, io);
   const report = await verifyCache(layout.cacheDir, { repair: values.repair === true });
@@ -37,5 +48,9 @@ function printReport(io: CliIO, cacheDir: string, report: VerifyReport): void {
   const blobs = report.problems.filter((p) => p.kind === 'corrupt-blob').length;
   const entries = report.problems.length - blobs;
   const counts = `${blobs} corrupt blob${blobs === 1 ? '' : 's'} and ${entries} cache entr${entries === 1 ? 'y' : 'ies'} that cannot be restored`;
-  io.stdout(report.repaired ? `${checked}: removed ${counts}; the steps they belonged to will rerun\n` : `${checked}: ${counts}; nothing was changed (run 'blu-pipe cache verify --repair' to remove them)\n`);
+  io.stdout(
+    report.repaired
+      ? `${checked}: removed ${counts}; the steps they belonged to will rerun\n`
+      : `${checked}: ${counts}; nothing was changed (run 'blu-pipe cache verify --repair' to remove them)\n`,
+  );
 }

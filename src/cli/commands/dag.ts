@@ -17,7 +17,14 @@ export async function dagCommand(argv: readonly string[], io: CliIO): Promise<Ex
   if (positionals.length !== 1) return usageError(io, 'expected exactly one pipeline file', USAGE);
   const format = stringValue(values.format) ?? 'text';
   if (!['text', 'mermaid', 'dot'].includes(format)) return usageError(io, `unknown format '${format}' (use text, mermaid or dot)`, USAGE);
-  const loaded = await loadPipeline({ file: positionals[0]!, cwd: io.cwd, overlays: stringList(values.experiment), sets: stringList(values.set), registry: builtinRegistry(), env: io.env });
+  const loaded = await loadPipeline({
+    file: positionals[0]!,
+    cwd: io.cwd,
+    overlays: stringList(values.experiment),
+    sets: stringList(values.set),
+    registry: builtinRegistry(),
+    env: io.env,
+  });
   if (!loaded.ok) return printDiagnostics(io, loaded.error);
   const steps = loaded.value.steps;
   io.stdout(format === 'mermaid' ? mermaid(steps) : format === 'dot' ? dot(loaded.value.name, steps) : text(steps));

@@ -25,7 +25,12 @@ export async function execStepCommand(argv: readonly string[], io: CliIO): Promi
   } catch (error) {
     return usageError(io, `cannot read step spec '${argv[0]}': ${error instanceof Error ? error.message : String(error)}`, USAGE);
   }
-  if (spec.specSchema !== 1) return usageError(io, `step spec '${argv[0]}' has schema ${String(spec.specSchema)}; this blu-pipe reads schema 1 (are the nodes on the same version?)`, USAGE);
+  if (spec.specSchema !== 1)
+    return usageError(
+      io,
+      `step spec '${argv[0]}' has schema ${String(spec.specSchema)}; this blu-pipe reads schema 1 (are the nodes on the same version?)`,
+      USAGE,
+    );
   const controller = new AbortController();
   // First signal: let the step stop at its next check (between batches) and exit cleanly. A step
   // that does not notice within the grace period, or a second signal, ends the worker at once;

@@ -63,10 +63,18 @@ function pickInstance(pipeline: Pipeline, wanted: string, file: string): Result<
   const seed = pipeline.params.measure_seed;
   const measured = named.filter((s) => s.matrix !== null && s.matrix.seed === seed && Object.keys(s.matrix).length === 1);
   if (seed !== undefined && measured.length === 1) {
-    const others = named.filter((s) => s !== measured[0]).map((s) => s.id).join(', ');
-    return ok({ step: measured[0]!, note: `--from: '${wanted}' has ${named.length} instances; using ${measured[0]!.id} (measure_seed ${JSON.stringify(seed)}); others: ${others}` });
+    const others = named
+      .filter((s) => s !== measured[0])
+      .map((s) => s.id)
+      .join(', ');
+    return ok({
+      step: measured[0]!,
+      note: `--from: '${wanted}' has ${named.length} instances; using ${measured[0]!.id} (measure_seed ${JSON.stringify(seed)}); others: ${others}`,
+    });
   }
-  return err(`--from: step '${wanted}' has ${named.length} instances; name one, e.g. ${file}:${named[0]!.id}. Instances: ${named.map((s) => s.id).join(', ')}`);
+  return err(
+    `--from: step '${wanted}' has ${named.length} instances; name one, e.g. ${file}:${named[0]!.id}. Instances: ${named.map((s) => s.id).join(', ')}`,
+  );
 }
 
 /** Why the model is absent, and the command that makes it (or brings it back), never "run it" for what ran. */

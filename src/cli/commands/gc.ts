@@ -19,7 +19,13 @@ const USAGE = `usage: blu-pipe gc [--keep-last N] [--dry-run] [--cache-dir DIR] 
   every experiment section) and none of the last N runs (default 10) reference.`;
 
 export async function gcCommand(argv: readonly string[], io: CliIO): Promise<ExitCode> {
-  const parsed = parse(argv, { 'keep-last': { type: 'string' }, 'dry-run': { type: 'boolean' }, 'cache-dir': { type: 'string' }, 'project-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } });
+  const parsed = parse(argv, {
+    'keep-last': { type: 'string' },
+    'dry-run': { type: 'boolean' },
+    'cache-dir': { type: 'string' },
+    'project-dir': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (!parsed.ok) return usageError(io, parsed.error, USAGE);
   const { values, positionals } = parsed.value;
   if (values.help) return (io.stdout(`${USAGE}\n`), EXIT.ok);
@@ -31,7 +37,9 @@ export async function gcCommand(argv: readonly string[], io: CliIO): Promise<Exi
   const keep = await referenced(projectDir, layout.runsDir, keepLast.value ?? 10);
   const report = await collectGarbage(layout.cacheDir, keep, { dryRun: values['dry-run'] === true });
   const verb = values['dry-run'] ? 'would free' : 'freed';
-  io.stdout(`${verb} ${formatBytes(report.freedBytes)}: ${report.removedEntries} cache entries and ${report.removedBlobs} blobs; kept ${report.keptBlobs} blobs referenced by the lock files and the last ${keepLast.value ?? 10} runs\n`);
+  io.stdout(
+    `${verb} ${formatBytes(report.freedBytes)}: ${report.removedEntries} cache entries and ${report.removedBlobs} blobs; kept ${report.keptBlobs} blobs referenced by the lock files and the last ${keepLast.value ?? 10} runs\n`,
+  );
   return EXIT.ok;
 }
 

@@ -18,7 +18,13 @@ export async function kindsCommand(argv: readonly string[], io: CliIO): Promise<
   const json = argv.includes('--json');
   const kinds = registry.names().map((n) => registry.get(n)!);
   if (json) {
-    io.stdout(`${JSON.stringify(kinds.map((k) => ({ name: k.name, version: k.version, description: k.description, with: k.withSchema })), null, 2)}\n`);
+    io.stdout(
+      `${JSON.stringify(
+        kinds.map((k) => ({ name: k.name, version: k.version, description: k.description, with: k.withSchema })),
+        null,
+        2,
+      )}\n`,
+    );
     return EXIT.ok;
   }
   io.stdout('run: <command>   a command (argv list or string split without a shell)\n');

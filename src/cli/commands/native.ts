@@ -29,7 +29,10 @@ export function describeNativeError(error: NativeError): string {
 }
 
 function stateLines(state: NativeState): string[] {
-  const from = state.origin === 'registry' ? 'tfjs-node as installed from the npm registry' : `built here against ${state.source?.id ?? '?'} (${state.source?.via ?? '?'})`;
+  const from =
+    state.origin === 'registry'
+      ? 'tfjs-node as installed from the npm registry'
+      : `built here against ${state.source?.id ?? '?'} (${state.source?.via ?? '?'})`;
   return [
     `  TensorFlow:  ${state.tfVersion}`,
     `  origin:      ${from}`,
@@ -47,9 +50,19 @@ async function installSub(argv: readonly string[], io: CliIO): Promise<ExitCode>
   const { installNative } = await import('../../ml/backend/native/install.js');
   const { isUsageError } = await import('../../ml/backend/native/errors.js');
   const from = stringValue(parsed.value.values.from);
-  const result = await installNative({ ...(from === null ? {} : { from }), force: parsed.value.values.force === true, env: io.env, report: (line) => io.stderr(`blu-pipe: ${line}\n`) });
+  const result = await installNative({
+    ...(from === null ? {} : { from }),
+    force: parsed.value.values.force === true,
+    env: io.env,
+    report: (line) => io.stderr(`blu-pipe: ${line}\n`),
+  });
   if (!result.ok) return (io.stderr(describeNativeError(result.error)), isUsageError(result.error) ? EXIT.usage : EXIT.failed);
-  const said = { nothing: 'already installed and verified; nothing to do', 'verified-registry': 'tfjs-node from the registry works', linked: 'installed (library and binding from the cache)', built: 'built and verified' }[result.value.did];
+  const said = {
+    nothing: 'already installed and verified; nothing to do',
+    'verified-registry': 'tfjs-node from the registry works',
+    linked: 'installed (library and binding from the cache)',
+    built: 'built and verified',
+  }[result.value.did];
   io.stdout(`native TensorFlow backend: ${said}\n${stateLines(result.value.state).join('\n')}\n`);
   return EXIT.ok;
 }
@@ -77,7 +90,9 @@ async function engineSub(argv: readonly string[], io: CliIO): Promise<ExitCode> 
   const built = await buildNativeEngine(io.env);
   if (!built.ok) return (io.stderr(`blu-pipe: the native engine was not built: ${built.error}; the wasm engine is used\n`), EXIT.failed);
   const { describeEngine } = await import('../../ml/engine/native.js');
-  io.stdout(`native engine ${built.value.how === 'cached' ? 'already built' : 'compiled'}: ${tilde(built.value.file)}\n${describeEngine(io.env)}\n`);
+  io.stdout(
+    `native engine ${built.value.how === 'cached' ? 'already built' : 'compiled'}: ${tilde(built.value.file)}\n${describeEngine(io.env)}\n`,
+  );
   return EXIT.ok;
 }
 

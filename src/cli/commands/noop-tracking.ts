@@ -27,7 +27,12 @@ async function slotOf(session: Session, env: Env): Promise<{ slot: StateSlot; ta
   const { describeTarget, resolveTarget } = await import('../../tracking/target.js');
   const target = resolveTarget(pipeline.tracking.trackingUri, env, pipeline.projectDir);
   if (!target.ok) return null;
-  const slot = { storeUri: target.value.uri, experimentName: pipeline.tracking.experiment, pipelineFile: path.relative(pipeline.projectDir, pipeline.file), overlays: pipeline.overlays };
+  const slot = {
+    storeUri: target.value.uri,
+    experimentName: pipeline.tracking.experiment,
+    pipelineFile: path.relative(pipeline.projectDir, pipeline.file),
+    overlays: pipeline.overlays,
+  };
   return { slot, target: target.value, where: describeTarget(target.value, pipeline.projectDir) };
 }
 
@@ -38,13 +43,17 @@ async function slotOf(session: Session, env: Env): Promise<{ slot: StateSlot; ta
 export async function unchangedSince(session: Session, env: Env): Promise<UnchangedSince | null> {
   const found = await slotOf(session, env);
   if (found === null) return null;
-  const [{ recordedState, stateOf }, { openStore }] = await Promise.all([import('../../tracking/recorded-state.js'), import('../../tracking/open-store.js')]);
+  const [{ recordedState, stateOf }, { openStore }] = await Promise.all([
+    import('../../tracking/recorded-state.js'),
+    import('../../tracking/open-store.js'),
+  ]);
   const recorded = await recordedState(session.pipeline.projectDir, found.slot);
   if (recorded === undefined || recorded.state !== stateOf(selectedState(session))) return null;
   const status = await (await openStore(found.target, { requestTimeoutMs: 5_000 })).runStatus(recorded.mlflowRunId);
   if (!status.ok || status.value !== 'FINISHED') return null;
   return {
-    text: `MLflow: nothing ran or changed since run ${recorded.mlflowRunId} (blu run ${recorded.bluRunId}, ${recorded.recordedAt}) ` +
+    text:
+      `MLflow: nothing ran or changed since run ${recorded.mlflowRunId} (blu run ${recorded.bluRunId}, ${recorded.recordedAt}) ` +
       `in experiment "${found.slot.experimentName}" at ${found.where}, which records these outputs; no new run (--track-noop records one)`,
   };
 }
@@ -60,8 +69,9 @@ export async function rememberState(session: Session, tracker: MlflowTracker, bl
   const mlflowRunId = tracker.parentRunId();
   const state = stateOf(selectedState(session));
   const recordedAt = new Date().toISOString();
-  const written = mlflowRunId === null
-    ? await recordPending(session.pipeline.projectDir, bluRunId, { slot: found.slot, state, recordedAt })
-    : await recordState(session.pipeline.projectDir, found.slot, { state, mlflowRunId, bluRunId, recordedAt });
+  const written =
+    mlflowRunId === null
+      ? await recordPending(session.pipeline.projectDir, bluRunId, { slot: found.slot, state, recordedAt })
+      : await recordState(session.pipeline.projectDir, found.slot, { state, mlflowRunId, bluRunId, recordedAt });
   return written.ok ? null : `MLflow: ${written.error} (the next no-op rerun records a run again)`;
 }

@@ -13,8 +13,11 @@ export function printPlan(io: CliIO, session: Session, mode: 'status' | 'dry-run
   const count = (a: string): number => shown.filter((p) => p.action === a).length;
   // A fresh clone: the stale steps are only uncached here, which is no reason to doubt the committed results.
   const elsewhere = shown.filter((p) => p.reasons.length > 0 && p.reasons.every((r) => r.kind === 'not-cached-here')).length;
-  const note = elsewhere > 0 ? ` (${elsewhere === count('run') ? 'all' : elsewhere} only not cached here: their keys match the committed lock)` : '';
-  io.stdout(`${session.pipeline.name} (${session.pipeline.displayFile}): ${count('run')} stale${note}, ${count('restore')} to restore, ${count('fresh')} fresh\n`);
+  const note =
+    elsewhere > 0 ? ` (${elsewhere === count('run') ? 'all' : elsewhere} only not cached here: their keys match the committed lock)` : '';
+  io.stdout(
+    `${session.pipeline.name} (${session.pipeline.displayFile}): ${count('run')} stale${note}, ${count('restore')} to restore, ${count('fresh')} fresh\n`,
+  );
   const width = Math.max(...shown.map((p) => p.id.length), 4);
   for (const p of shown) {
     const reasons = [summariseReasons(p.reasons)].filter((r) => r !== '');
@@ -32,7 +35,13 @@ export function planJson(session: Session, verdict?: WorkspaceVerdict): string {
     .filter((p) => p.action !== 'skip')
     .map((p) => {
       const nondeterministic = nondeterminismOf(session, p.key);
-      return { id: p.id, state: p.action === 'run' ? 'stale' : p.action, key: p.key, reasons: p.reasons.map((r) => ({ ...r, text: describeReason(r) })), ...(nondeterministic !== undefined ? { nondeterministic } : {}) };
+      return {
+        id: p.id,
+        state: p.action === 'run' ? 'stale' : p.action,
+        key: p.key,
+        reasons: p.reasons.map((r) => ({ ...r, text: describeReason(r) })),
+        ...(nondeterministic !== undefined ? { nondeterministic } : {}),
+      };
     });
   return `${JSON.stringify({ pipeline: session.pipeline.name, file: session.pipeline.displayFile, steps, ...(verdict ? { verify: verdict } : {}) }, null, 2)}\n`;
 }

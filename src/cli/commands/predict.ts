@@ -24,7 +24,17 @@ const USAGE = `usage: blu-pipe predict <model> <images…|dir> --out DIR [--over
                compiler is present), wasm (always available), auto (default: native if built, else wasm)`;
 
 const OPTIONS = {
-  out: { type: 'string' }, experiment: { type: 'string', short: 'e', multiple: true }, set: { type: 'string', multiple: true }, overlay: { type: 'boolean' }, from: { type: 'string' }, tile: { type: 'string' }, overlap: { type: 'string' }, scale: { type: 'string' }, simulate: { type: 'boolean' }, threads: { type: 'string' }, engine: { type: 'string' },
+  out: { type: 'string' },
+  experiment: { type: 'string', short: 'e', multiple: true },
+  set: { type: 'string', multiple: true },
+  overlay: { type: 'boolean' },
+  from: { type: 'string' },
+  tile: { type: 'string' },
+  overlap: { type: 'string' },
+  scale: { type: 'string' },
+  simulate: { type: 'boolean' },
+  threads: { type: 'string' },
+  engine: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -57,7 +67,8 @@ async function resolveArgs(argv: readonly string[], io: CliIO): Promise<Result<R
   if (values.help) return ok('help');
   const from = stringValue(values.from);
   const [overlays, sets] = [stringList(values.experiment), stringList(values.set)];
-  if (from === null && overlays.length + sets.length > 0) return err('-e/--set choose the experiment of --from <pipeline.yaml>:<step>; without --from they mean nothing');
+  if (from === null && overlays.length + sets.length > 0)
+    return err('-e/--set choose the experiment of --from <pipeline.yaml>:<step>; without --from they mean nothing');
   const fromModel = from === null ? null : await modelFromStep(from, { cwd, overlays, sets, env: io.env });
   if (fromModel && !fromModel.ok) return fromModel;
   if (fromModel?.value.note) io.stderr(`${fromModel.value.note}\n`);
@@ -68,7 +79,12 @@ async function resolveArgs(argv: readonly string[], io: CliIO): Promise<Result<R
   if (out === null) return err('missing --out DIR (where the masks go)');
   const tile = positiveInt(values.tile, 'tile');
   if (!tile.ok) return tile;
-  const overlap = values.overlap === undefined ? ok(64) : /^\d+$/.test(String(values.overlap)) ? ok(Number(values.overlap)) : err(`--overlap must be a whole number ≥ 0, got '${String(values.overlap)}'`);
+  const overlap =
+    values.overlap === undefined
+      ? ok(64)
+      : /^\d+$/.test(String(values.overlap))
+        ? ok(Number(values.overlap))
+        : err(`--overlap must be a whole number ≥ 0, got '${String(values.overlap)}'`);
   if (!overlap.ok) return overlap;
   const scale = numberOption(values.scale, 'scale', 1);
   if (!scale.ok) return scale;
@@ -77,7 +93,18 @@ async function resolveArgs(argv: readonly string[], io: CliIO): Promise<Result<R
   const engine = values.engine === undefined ? 'auto' : String(values.engine);
   if (!isEngineChoice(engine)) return err(`--engine must be one of ${ENGINE_CHOICES.join(', ')}, got '${engine}'`);
   const at = (p: string) => path.resolve(cwd, p);
-  return ok({ model: at(model), images: images.map(at), out: at(out), overlay: values.overlay === true, tile: tile.value ?? 512, overlap: overlap.value, scale: scale.value, simulate: values.simulate === true, threads: threads.value ?? undefined, engine });
+  return ok({
+    model: at(model),
+    images: images.map(at),
+    out: at(out),
+    overlay: values.overlay === true,
+    tile: tile.value ?? 512,
+    overlap: overlap.value,
+    scale: scale.value,
+    simulate: values.simulate === true,
+    threads: threads.value ?? undefined,
+    engine,
+  });
 }
 
 export async function predictCommand(argv: readonly string[], io: CliIO): Promise<ExitCode> {
@@ -88,7 +115,10 @@ export async function predictCommand(argv: readonly string[], io: CliIO): Promis
   const { checkTiling, listImages, openPredictor, predictImages } = await import('../../ml/predict/index.js');
   const files = await listImages(a.images);
   if (!files.ok) return usageError(io, files.error, USAGE);
-  const predictor = await openPredictor(a.model, !a.simulate, { engine: a.engine, ...(a.threads !== undefined ? { threads: a.threads } : {}) });
+  const predictor = await openPredictor(a.model, !a.simulate, {
+    engine: a.engine,
+    ...(a.threads !== undefined ? { threads: a.threads } : {}),
+  });
   if (!predictor.ok) {
     io.stderr(`blu-pipe: ${predictor.error.message}\n`);
     return predictor.error.code === 'model-unloadable' ? EXIT.failed : EXIT.usage;
@@ -97,11 +127,19 @@ export async function predictCommand(argv: readonly string[], io: CliIO): Promis
   if (!tiling.ok) return usageError(io, tiling.error, USAGE);
   io.stderr(`segmenting ${files.value.length} image(s) with ${predictor.value.description} → ${path.relative(io.cwd, a.out) || '.'}\n`);
   const relative = (f: string) => path.relative(io.cwd, f) || f;
-  const summary = await predictImages(predictor.value, files.value, { outDir: a.out, overlay: a.overlay, tile: a.tile, overlap: a.overlap, scale: a.scale }, (e) => {
-    const counter = `[${e.index + 1}/${e.total}]`;
-    if (e.kind === 'failed') io.stderr(`${counter} error: ${e.error.message}\n`);
-    else io.stderr(`${counter} ${relative(e.file)} → ${e.outputs.map(relative).join(', ')} (${e.tiles} tile${e.tiles === 1 ? '' : 's'}, ${(e.ms / 1000).toFixed(1)} s)\n`);
-  });
+  const summary = await predictImages(
+    predictor.value,
+    files.value,
+    { outDir: a.out, overlay: a.overlay, tile: a.tile, overlap: a.overlap, scale: a.scale },
+    (e) => {
+      const counter = `[${e.index + 1}/${e.total}]`;
+      if (e.kind === 'failed') io.stderr(`${counter} error: ${e.error.message}\n`);
+      else
+        io.stderr(
+          `${counter} ${relative(e.file)} → ${e.outputs.map(relative).join(', ')} (${e.tiles} tile${e.tiles === 1 ? '' : 's'}, ${(e.ms / 1000).toFixed(1)} s)\n`,
+        );
+    },
+  );
   predictor.value.dispose();
   if (summary.failed.length > 0) {
     io.stderr(`blu-pipe: ${summary.failed.length} of ${files.value.length} image(s) failed; ${summary.done} segmented\n`);

@@ -50,7 +50,8 @@ export async function runCommand(argv: readonly string[], io: CliIO): Promise<Ex
   const jobs = positiveInt(values.jobs, 'jobs');
   if (!jobs.ok) return usageError(io, jobs.error, RUN_USAGE);
   const executorName = stringValue(values.executor) ?? 'local';
-  if (executorName !== 'local' && executorName !== 'slurm') return usageError(io, `unknown executor '${executorName}' (use local or slurm)`, RUN_USAGE);
+  if (executorName !== 'local' && executorName !== 'slurm')
+    return usageError(io, `unknown executor '${executorName}' (use local or slurm)`, RUN_USAGE);
   const budgets = parseBudgets(stringList(values.resources));
   if (!budgets.ok) return usageError(io, budgets.error, RUN_USAGE);
   const registry = builtinRegistry();
@@ -59,7 +60,8 @@ export async function runCommand(argv: readonly string[], io: CliIO): Promise<Ex
   if (typeof session === 'number') return session;
   if (values['dry-run']) return (await import('./plan-view.js')).printPlan(io, session, 'dry-run');
   const wantsTracking = values['no-track'] !== true;
-  const unchanged = wantsTracking && values['track-noop'] !== true && isNoopPlan(session.plan) ? await unchangedSince(session, io.env) : null;
+  const unchanged =
+    wantsTracking && values['track-noop'] !== true && isNoopPlan(session.plan) ? await unchangedSince(session, io.env) : null;
   const track = wantsTracking && unchanged === null;
   // git runs in its own processes while the executor starts. gitInfo never rejects.
   const git = track ? gitInfo(projectDirOf(options)) : NO_GIT;
@@ -67,9 +69,25 @@ export async function runCommand(argv: readonly string[], io: CliIO): Promise<Ex
   const runId = newRunId();
   const executor = await createExecutor(executorName, session, runId, jobCount, stringList(values['slurm-opt']), io, registry);
   const unknown = new ResourcePool(budgets.value).unknown(customNeeds(session));
-  if (unknown.length > 0) io.stderr(`blu-pipe: warning: no budget for resource(s) ${unknown.join(', ')}; give one with --resources ${unknown[0]}=N (not limited now)\n`);
+  if (unknown.length > 0)
+    io.stderr(
+      `blu-pipe: warning: no budget for resource(s) ${unknown.join(', ')}; give one with --resources ${unknown[0]}=N (not limited now)\n`,
+    );
   const pool = new ResourcePool({ cpus: executor.enforcesLocalResources ? jobCount : Number.MAX_SAFE_INTEGER, ...budgets.value });
-  return execute(session, { io, runId, executor, pool, argv, json: values.json === true, track, unchanged, git, keepGoing: values['keep-going'] === true, noCache: values['no-cache'] === true, pruneLock: options.sets.length === 0 });
+  return execute(session, {
+    io,
+    runId,
+    executor,
+    pool,
+    argv,
+    json: values.json === true,
+    track,
+    unchanged,
+    git,
+    keepGoing: values['keep-going'] === true,
+    noCache: values['no-cache'] === true,
+    pruneLock: options.sets.length === 0,
+  });
 }
 
 const NO_GIT: Promise<GitInfo> = Promise.resolve({ commit: null, dirty: null });
@@ -91,15 +109,38 @@ function customNeeds(session: Session): Record<string, number> {
   return out;
 }
 
-async function createExecutor(name: string, session: Session, runId: string, jobs: number, slurmOpts: string[], io: CliIO, registry: StepKindRegistry): Promise<Executor> {
+async function createExecutor(
+  name: string,
+  session: Session,
+  runId: string,
+  jobs: number,
+  slurmOpts: string[],
+  io: CliIO,
+  registry: StepKindRegistry,
+): Promise<Executor> {
   if (name === 'slurm') {
     const { createSlurmExecutor } = await import('../../runtime/executors/slurm.js');
-    return createSlurmExecutor({ runDir: path.join(session.layout.runsDir, runId), cliEntry: CLI_ENTRY, extraSbatchArgs: slurmOpts, env: io.env });
+    return createSlurmExecutor({
+      runDir: path.join(session.layout.runsDir, runId),
+      cliEntry: CLI_ENTRY,
+      extraSbatchArgs: slurmOpts,
+      env: io.env,
+    });
   }
   return lazyExecutor({ name: 'local', maxParallel: jobs, enforcesLocalResources: true }, async () => {
-    const [{ createLocalExecutor }, { tensorflowLogFilter }] = await Promise.all([import('../../runtime/executors/local.js'), import('../../ml/backend/native/tf-log.js')]);
+    const [{ createLocalExecutor }, { tensorflowLogFilter }] = await Promise.all([
+      import('../../runtime/executors/local.js'),
+      import('../../ml/backend/native/tf-log.js'),
+    ]);
     const dropWorkerLine = tensorflowLogFilter(io.env);
-    return createLocalExecutor({ jobs, stores: session.stores, registry, env: io.env, cliEntry: CLI_ENTRY, ...(dropWorkerLine ? { dropWorkerLine } : {}) });
+    return createLocalExecutor({
+      jobs,
+      stores: session.stores,
+      registry,
+      env: io.env,
+      cliEntry: CLI_ENTRY,
+      ...(dropWorkerLine ? { dropWorkerLine } : {}),
+    });
   });
 }
 
@@ -126,7 +167,11 @@ async function execute(session: Session, s: ExecuteSettings): Promise<ExitCode> 
   const runDir = path.join(layout.runsDir, s.runId);
   await mkdir(runDir, { recursive: true });
   const tracker = s.track ? await startTracker(session, s) : null;
-  const console: Reporter = s.json ? new JsonLinesReporter(s.io.stdout) : s.io.isTTY ? new LiveReporter(s.io.stderr) : new PlainReporter(s.io.stderr);
+  const console: Reporter = s.json
+    ? new JsonLinesReporter(s.io.stdout)
+    : s.io.isTTY
+      ? new LiveReporter(s.io.stderr)
+      : new PlainReporter(s.io.stderr);
   const failures: Extract<RunEvent, { type: 'step-end' }>[] = [];
   const events = new FanOut([console, ...(tracker ? [tracker] : [])], (e) => s.io.stderr(`blu-pipe: a reporter failed: ${String(e)}\n`));
   const emit = (e: RunEvent): void => {
@@ -139,8 +184,29 @@ async function execute(session: Session, s: ExecuteSettings): Promise<ExitCode> 
   // The interim record protects a running run's cache entries from a concurrent gc and says it
   // did not finish; a no-op reads no entry and has nothing to leave unfinished.
   if (!isNoopPlan(session.plan)) await writeRunRecord(runDir, session, s.runId, 'running', {});
-  emit({ type: 'run-start', runId: s.runId, pipelineFile: pipeline.displayFile, pipelineName: pipeline.name, steps: session.plan.steps.map((p) => ({ id: p.id, action: p.action })), time: started });
-  const scheduler = new Scheduler({ pipeline, plan: session.plan, layout, stores: session.stores, executor: s.executor, pool: s.pool, emit, runId: s.runId, policy: s.keepGoing ? 'keep-going' : 'no-new', signal: controller.signal, previousLock: session.facts.lock, reuseCache: !s.noCache, pruneLock: s.pruneLock });
+  emit({
+    type: 'run-start',
+    runId: s.runId,
+    pipelineFile: pipeline.displayFile,
+    pipelineName: pipeline.name,
+    steps: session.plan.steps.map((p) => ({ id: p.id, action: p.action })),
+    time: started,
+  });
+  const scheduler = new Scheduler({
+    pipeline,
+    plan: session.plan,
+    layout,
+    stores: session.stores,
+    executor: s.executor,
+    pool: s.pool,
+    emit,
+    runId: s.runId,
+    policy: s.keepGoing ? 'keep-going' : 'no-new',
+    signal: controller.signal,
+    previousLock: session.facts.lock,
+    reuseCache: !s.noCache,
+    pruneLock: s.pruneLock,
+  });
   const results = await scheduler.run();
   await s.executor.shutdown();
   await session.stores.stat.save();
@@ -148,12 +214,21 @@ async function execute(session: Session, s: ExecuteSettings): Promise<ExitCode> 
   const status = controller.signal.aborted ? 'cancelled' : counts.failed > 0 || counts.skipped > 0 ? 'failed' : 'succeeded';
   emit({ type: 'run-end', runId: s.runId, status, counts, durationMs: Date.now() - started, time: Date.now() });
   const keys = new Map(session.plan.steps.map((p) => [p.id, p.key]));
-  await writeRunRecord(runDir, session, s.runId, status, Object.fromEntries([...results].map(([id, r]) => [id, { outcome: r.outcome, key: keys.get(id) }])));
+  await writeRunRecord(
+    runDir,
+    session,
+    s.runId,
+    status,
+    Object.fromEntries([...results].map(([id, r]) => [id, { outcome: r.outcome, key: keys.get(id) }])),
+  );
   await events.close();
   stop();
   if (tracker) await reportTracker(tracker, status === 'succeeded', session, s);
   if (s.unchanged) s.io.stderr(`${s.unchanged.text}\n`);
-  if (failures.length > 0 && !s.json) s.io.stderr(`\n${failures.length} step${failures.length === 1 ? '' : 's'} failed; logs are in ${path.relative(s.io.cwd, runDir) || runDir}\n`);
+  if (failures.length > 0 && !s.json)
+    s.io.stderr(
+      `\n${failures.length} step${failures.length === 1 ? '' : 's'} failed; logs are in ${path.relative(s.io.cwd, runDir) || runDir}\n`,
+    );
   return status === 'cancelled' ? EXIT.interrupted : status === 'failed' ? EXIT.failed : EXIT.ok;
 }
 
@@ -219,7 +294,22 @@ async function reportTracker(tracker: MlflowTracker, succeeded: boolean, session
   s.io.stderr(`${tracker.describe()}\n`);
 }
 
-async function writeRunRecord(runDir: string, session: Session, runId: string, status: string, steps: Record<string, unknown>): Promise<void> {
-  const record = { runId, pipeline: session.pipeline.displayFile, name: session.pipeline.name, overlays: session.pipeline.overlays, status, updatedAt: new Date().toISOString(), keys: session.plan.steps.filter((p) => p.action !== 'skip').map((p) => p.key), steps };
+async function writeRunRecord(
+  runDir: string,
+  session: Session,
+  runId: string,
+  status: string,
+  steps: Record<string, unknown>,
+): Promise<void> {
+  const record = {
+    runId,
+    pipeline: session.pipeline.displayFile,
+    name: session.pipeline.name,
+    overlays: session.pipeline.overlays,
+    status,
+    updatedAt: new Date().toISOString(),
+    keys: session.plan.steps.filter((p) => p.action !== 'skip').map((p) => p.key),
+    steps,
+  };
   writeSmallFileAtomicSync(path.join(runDir, 'run.json'), JSON.stringify(record, null, 1));
 }

@@ -15,7 +15,12 @@ const USAGE = `usage: blu-pipe status <pipeline.yaml> [step ...] [-e overlay] [-
             those whose bytes differ; exit 1 if any do.`;
 
 export async function statusCommand(argv: readonly string[], io: CliIO): Promise<ExitCode> {
-  const parsed = parse(argv, { ...PIPELINE_OPTIONS, json: { type: 'boolean' }, downstream: { type: 'boolean' }, verify: { type: 'boolean' } });
+  const parsed = parse(argv, {
+    ...PIPELINE_OPTIONS,
+    json: { type: 'boolean' },
+    downstream: { type: 'boolean' },
+    verify: { type: 'boolean' },
+  });
   if (!parsed.ok) return usageError(io, parsed.error, USAGE);
   if (parsed.value.values.help) return (io.stdout(`${USAGE}\n`), EXIT.ok);
   if (parsed.value.positionals.length === 0) return usageError(io, 'missing the pipeline file', USAGE);
@@ -33,8 +38,12 @@ export async function statusCommand(argv: readonly string[], io: CliIO): Promise
 function printVerdict(io: CliIO, verdict: WorkspaceVerdict, lockFile: string): void {
   const checked = `verify: reread ${verdict.checked} output${verdict.checked === 1 ? '' : 's'} recorded in ${path.basename(lockFile)}`;
   if (verdict.mismatches.length === 0) return io.stdout(`${checked}: all match\n`);
-  io.stdout(`${checked}: ${verdict.mismatches.length} differ${verdict.mismatches.length === 1 ? 's' : ''} (a run restores or recomputes them)\n`);
+  io.stdout(
+    `${checked}: ${verdict.mismatches.length} differ${verdict.mismatches.length === 1 ? 's' : ''} (a run restores or recomputes them)\n`,
+  );
   for (const m of verdict.mismatches) {
-    io.stdout(`  ${m.stepId} ${m.path}: the lock records ${m.recorded.slice(0, 12)}, the workspace holds ${m.now === null ? 'nothing (missing)' : m.now.slice(0, 12)}\n`);
+    io.stdout(
+      `  ${m.stepId} ${m.path}: the lock records ${m.recorded.slice(0, 12)}, the workspace holds ${m.now === null ? 'nothing (missing)' : m.now.slice(0, 12)}\n`,
+    );
   }
 }

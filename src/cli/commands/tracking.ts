@@ -46,15 +46,23 @@ export const runsCommand: Command = async (argv, io) => {
 function runsTable(runs: readonly PipelineRunSummary[]): string {
   if (runs.length === 0) return 'no tracked pipeline runs\n';
   const rows = runs.map((r) => [
-    r.bluRunId, new Date(r.startTime).toISOString().replace('T', ' ').slice(0, 19), r.status, r.pipeline,
-    r.overlays.join(',') || '-', r.durationS === null ? '-' : `${r.durationS.toFixed(1)}s`,
+    r.bluRunId,
+    new Date(r.startTime).toISOString().replace('T', ' ').slice(0, 19),
+    r.status,
+    r.pipeline,
+    r.overlays.join(',') || '-',
+    r.durationS === null ? '-' : `${r.durationS.toFixed(1)}s`,
   ]);
   return formatTable(['RUN', 'START (UTC)', 'STATUS', 'PIPELINE', 'OVERLAYS', 'DURATION'], rows);
 }
 
 function formatTable(head: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
   return `${[line(head), ...rows.map(line)].join('\n')}\n`;
 }
 
@@ -84,7 +92,12 @@ export const compareCommand: Command = async (argv, io) => {
   return EXIT.ok;
 };
 
-async function loadDetails(store: TrackingStore, wanted: readonly string[], last: number | null, note: (text: string) => void): Promise<Result<RunDetail[], string>> {
+async function loadDetails(
+  store: TrackingStore,
+  wanted: readonly string[],
+  last: number | null,
+  note: (text: string) => void,
+): Promise<Result<RunDetail[], string>> {
   const runs = await listPipelineRuns(store);
   if (!runs.ok) return err(`cannot read MLflow: ${runs.error.message}`);
   const chosen: PipelineRunSummary[] = [];
@@ -111,7 +124,9 @@ function lastOfSamePipeline(runs: readonly PipelineRunSummary[], last: number, n
   const newest = runs.slice(0, last);
   if (newest.some((r) => r.pipeline !== pipeline)) {
     const others = [...new Set(newest.map((r) => r.pipeline).filter((p) => p !== pipeline))].join(', ');
-    note(`the last ${last} runs include other pipelines (${others}); comparing the last ${same.length} runs of '${pipeline}' (give run ids to compare across pipelines)`);
+    note(
+      `the last ${last} runs include other pipelines (${others}); comparing the last ${same.length} runs of '${pipeline}' (give run ids to compare across pipelines)`,
+    );
   }
   return same.reverse();
 }
@@ -168,7 +183,8 @@ export const uiCommand: Command = async (argv, io) => {
   }
   const mlflow = findOnPath(['mlflow'], io.env);
   if (parsed.value.values['print'] === true || mlflow === null) {
-    if (mlflow === null && parsed.value.values['print'] !== true) io.stderr('mlflow is not on PATH (pip install mlflow); run this yourself:\n');
+    if (mlflow === null && parsed.value.values['print'] !== true)
+      io.stderr('mlflow is not on PATH (pip install mlflow); run this yourself:\n');
     io.stdout(`${command.text}\n`);
     return EXIT.ok;
   }
@@ -177,9 +193,20 @@ export const uiCommand: Command = async (argv, io) => {
 };
 
 /** Runs mlflow until it exits, passing its output through the command's io (only the CLI prints). */
-async function runMlflow(io: CliIO, mlflow: string, args: readonly string[], extraEnv: Readonly<Record<string, string>>): Promise<ExitCode> {
+async function runMlflow(
+  io: CliIO,
+  mlflow: string,
+  args: readonly string[],
+  extraEnv: Readonly<Record<string, string>>,
+): Promise<ExitCode> {
   const { execa } = await import('execa'); // only `ui` needs it: tracked runs import this module too
-  const child = execa(mlflow, [...args], { env: { ...io.env, ...extraEnv }, extendEnv: false, reject: false, stdin: 'ignore', buffer: false });
+  const child = execa(mlflow, [...args], {
+    env: { ...io.env, ...extraEnv },
+    extendEnv: false,
+    reject: false,
+    stdin: 'ignore',
+    buffer: false,
+  });
   child.stdout?.on('data', (chunk: Buffer) => io.stdout(chunk.toString('utf8')));
   child.stderr?.on('data', (chunk: Buffer) => io.stderr(chunk.toString('utf8')));
   const result = await child;
@@ -198,14 +225,18 @@ export const syncCommand: Command = async (argv, io) => {
   const uri = parsed.value.values['tracking-uri'];
   const runIds = parsed.value.values['run'];
   const report = await syncJournal(io.cwd, {
-    env: io.env, trackingUri: typeof uri === 'string' ? uri : null,
-    runIds: Array.isArray(runIds) ? runIds.map(String) : undefined, includeIncomplete: parsed.value.values['include-incomplete'] === true,
+    env: io.env,
+    trackingUri: typeof uri === 'string' ? uri : null,
+    runIds: Array.isArray(runIds) ? runIds.map(String) : undefined,
+    includeIncomplete: parsed.value.values['include-incomplete'] === true,
   });
   if (!report.ok) return usage(io, report.error, SYNC_USAGE);
   for (const j of report.value.journals) {
     const state = j.error !== null ? `stopped: ${j.error}` : j.incomplete ? 'no run end (skipped unless --include-incomplete)' : 'complete';
     const where = j.store === '' ? '' : ` to ${j.store.startsWith('file://') ? j.store.slice('file://'.length) : j.store}`;
-    io.stdout(`${j.runId}${where}: sent ${j.sent}, already acknowledged ${j.alreadyAcknowledged} of ${j.operations} operations (${state})\n`);
+    io.stdout(
+      `${j.runId}${where}: sent ${j.sent}, already acknowledged ${j.alreadyAcknowledged} of ${j.operations} operations (${state})\n`,
+    );
   }
   for (const warning of report.value.warnings) io.stderr(`${warning}\n`);
   if (report.value.journals.length === 0) io.stdout('no tracking journals to sync\n');

@@ -26,7 +26,9 @@ export async function listGpus(env: Readonly<Record<string, string | undefined>>
     if (listed.exitCode === 0) return listed.stdout.split('\n').filter((l) => l.trim() !== '');
   }
   if (!existsSync('/dev')) return [];
-  return readdirSync('/dev').filter((d) => /^nvidia\d+$/.test(d)).map((d) => `/dev/${d} (nvidia-smi not found)`);
+  return readdirSync('/dev')
+    .filter((d) => /^nvidia\d+$/.test(d))
+    .map((d) => `/dev/${d} (nvidia-smi not found)`);
 }
 
 function nativeLines(info: BackendInfo): string[] {

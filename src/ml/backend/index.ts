@@ -66,7 +66,11 @@ async function tryNative(pkg: string, gpu: boolean): Promise<Attempt> {
   }
   registerNativeTrainingGradients();
   const binding = (tf.backend() as unknown as { binding?: { TF_Version?: string } }).binding;
-  const native: NativeInfo = { tfVersion: binding?.TF_Version ?? 'unknown', onednn: onednnSetting(process.env, onednnByUser), threads: threadSettings(process.env, availableParallelism()) };
+  const native: NativeInfo = {
+    tfVersion: binding?.TF_Version ?? 'unknown',
+    onednn: onednnSetting(process.env, onednnByUser),
+    threads: threadSettings(process.env, availableParallelism()),
+  };
   return ok({ threads: 0, simd: false, detail: `${pkg}, TensorFlow ${native.tfVersion} (libtensorflow)`, native });
 }
 
@@ -85,7 +89,11 @@ async function tryWasm(): Promise<Attempt> {
   registerWasmTrainingKernels();
   const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) === true;
   const threads = (loaded.value as WasmModule).getThreadsCount();
-  return ok({ threads, simd, detail: `XNNPACK ${simd ? 'SIMD' : 'scalar'} binary, ${threads} thread(s), composed training kernels registered` });
+  return ok({
+    threads,
+    simd,
+    detail: `XNNPACK ${simd ? 'SIMD' : 'scalar'} binary, ${threads} thread(s), composed training kernels registered`,
+  });
 }
 
 async function tryCpu(): Promise<Attempt> {
@@ -102,10 +110,14 @@ async function tryCpu(): Promise<Attempt> {
 
 function attempt(name: BackendName): Promise<Attempt> {
   switch (name) {
-    case 'tensorflow-gpu': return tryNative('@tensorflow/tfjs-node-gpu', true);
-    case 'tensorflow': return tryNative('@tensorflow/tfjs-node', false);
-    case 'wasm': return tryWasm();
-    case 'cpu': return tryCpu();
+    case 'tensorflow-gpu':
+      return tryNative('@tensorflow/tfjs-node-gpu', true);
+    case 'tensorflow':
+      return tryNative('@tensorflow/tfjs-node', false);
+    case 'wasm':
+      return tryWasm();
+    case 'cpu':
+      return tryCpu();
   }
 }
 
@@ -139,8 +151,18 @@ export async function initBackend(preference: BackendName | 'auto' = 'auto'): Pr
     const result = await attempt(name);
     tried.push({ name, ok: result.ok, detail: result.ok ? result.value.detail : result.error });
     if (!result.ok) continue;
-    const reason = wanted.value === 'auto' ? `first usable in order ${ORDER.join(' > ')}` : `requested (${preference === 'auto' ? 'BLU_BACKEND' : 'argument'})`;
-    active = { name, reason, threads: result.value.threads, simd: result.value.simd, tried, ...(result.value.native ? { native: result.value.native } : {}) };
+    const reason =
+      wanted.value === 'auto'
+        ? `first usable in order ${ORDER.join(' > ')}`
+        : `requested (${preference === 'auto' ? 'BLU_BACKEND' : 'argument'})`;
+    active = {
+      name,
+      reason,
+      threads: result.value.threads,
+      simd: result.value.simd,
+      tried,
+      ...(result.value.native ? { native: result.value.native } : {}),
+    };
     return ok(active);
   }
   return err({ message: `no usable backend: ${tried.map((t) => `${t.name}: ${t.detail}`).join('; ')}` });
@@ -151,7 +173,6 @@ async function ensureActive(name: BackendName): Promise<void> {
   const tfName = name === 'tensorflow-gpu' ? 'tensorflow' : name;
   if (tf.getBackend() !== tfName) await tf.setBackend(tfName);
 }
-
 
 export function activeBackend(): BackendInfo | undefined {
   return active;

@@ -106,6 +106,7 @@ export function gaussianNoise(image: Float32Array, rng: Rng, sigma = 1 / 255): F
   const out = new Float32Array(image.length);
   for (let i = 0; i < image.length; i++) {
     const v = (image[i] as number) + rng.normal() * sigma;
+    // biome-ignore lint/complexity/useMathMinMax: same result; rewriting it would change the training kinds' code hash and rerun the committed study for nothing
     out[i] = v < 0 ? 0 : v > 1 ? 1 : v;
   }
   return out;

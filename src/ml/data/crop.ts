@@ -78,8 +78,7 @@ function thesisOffsets(sample: Sample, size: number, mode: CropMode, rng: Rng | 
   const squareSide = Math.max(width, height);
   const paddedW = bothLarger || bothSmaller ? width : squareSide;
   const paddedH = bothLarger || bothSmaller ? height : squareSide;
-  const pick = (range: number): number =>
-    mode === 'random' && rng ? rng.int(range + 1) : Math.floor(range / 2);
+  const pick = (range: number): number => (mode === 'random' && rng ? rng.int(range + 1) : Math.floor(range / 2));
   return [axisOffset(width, paddedW, size, pick), axisOffset(height, paddedH, size, pick)];
 }
 

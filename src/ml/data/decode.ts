@@ -9,11 +9,7 @@ interface GrayPixels {
 }
 
 /** Decodes any sharp-readable file (PNG, TIFF, ...) to one 8-bit channel, optionally resized. */
-async function decodeGray(
-  path: string,
-  scale: number,
-  kernel: 'nearest' | 'lanczos3',
-): Promise<Result<GrayPixels, DataError>> {
+async function decodeGray(path: string, scale: number, kernel: 'nearest' | 'lanczos3'): Promise<Result<GrayPixels, DataError>> {
   try {
     let pipeline = sharp(path).removeAlpha().greyscale();
     if (scale !== 1) {
@@ -44,12 +40,7 @@ export function clearSampleCache(): void {
  * Decodes one image/mask pair. The image is scaled to 0..1; the mask is thresholded at 128 so that
  * a resized (nearest) or slightly lossy mask is still exactly 0/1.
  */
-export function decodePair(
-  name: string,
-  imagePath: string,
-  maskPath: string,
-  scale = 1,
-): Promise<Result<Sample, DataError>> {
+export function decodePair(name: string, imagePath: string, maskPath: string, scale = 1): Promise<Result<Sample, DataError>> {
   const key = `${imagePath}\u0000${maskPath}\u0000${scale}`;
   let pending = sampleCache.get(key);
   if (!pending) {
@@ -63,16 +54,8 @@ export function decodePair(
   return pending;
 }
 
-async function decodePairUncached(
-  name: string,
-  imagePath: string,
-  maskPath: string,
-  scale: number,
-): Promise<Result<Sample, DataError>> {
-  const [image, mask] = await Promise.all([
-    decodeGray(imagePath, scale, 'lanczos3'),
-    decodeGray(maskPath, scale, 'nearest'),
-  ]);
+async function decodePairUncached(name: string, imagePath: string, maskPath: string, scale: number): Promise<Result<Sample, DataError>> {
+  const [image, mask] = await Promise.all([decodeGray(imagePath, scale, 'lanczos3'), decodeGray(maskPath, scale, 'nearest')]);
   if (!image.ok) return image;
   if (!mask.ok) return mask;
   const img = image.value;

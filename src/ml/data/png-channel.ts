@@ -26,7 +26,8 @@ export function pngChannel0(bytes: Uint8Array): Result<Channel, string> {
   const height = buf.readUInt32BE(20);
   const [depth, colour, , , interlace] = [buf[24]!, buf[25]!, buf[26], buf[27], buf[28]!];
   const samples = SAMPLES[colour];
-  if (depth !== 8 || samples === undefined || interlace !== 0) return err(`unsupported PNG (bit depth ${depth}, colour type ${colour}, interlace ${interlace}); expected 8-bit, not interlaced`);
+  if (depth !== 8 || samples === undefined || interlace !== 0)
+    return err(`unsupported PNG (bit depth ${depth}, colour type ${colour}, interlace ${interlace}); expected 8-bit, not interlaced`);
   const idat: Buffer[] = [];
   let palette: Buffer | null = null;
   for (let at = 8; at + 8 <= buf.length; ) {
@@ -70,12 +71,23 @@ function unfilter(raw: Buffer, width: number, height: number, bpp: number): Resu
       const c = x >= bpp && y > 0 ? out[row - stride + x - bpp]! : 0;
       const v = raw[src + x]!;
       switch (filter) {
-        case 0: out[row + x] = v; break;
-        case 1: out[row + x] = (v + a) & 255; break;
-        case 2: out[row + x] = (v + b) & 255; break;
-        case 3: out[row + x] = (v + ((a + b) >> 1)) & 255; break;
-        case 4: out[row + x] = (v + paeth(a, b, c)) & 255; break;
-        default: return err(`bad PNG filter type ${filter} in row ${y}`);
+        case 0:
+          out[row + x] = v;
+          break;
+        case 1:
+          out[row + x] = (v + a) & 255;
+          break;
+        case 2:
+          out[row + x] = (v + b) & 255;
+          break;
+        case 3:
+          out[row + x] = (v + ((a + b) >> 1)) & 255;
+          break;
+        case 4:
+          out[row + x] = (v + paeth(a, b, c)) & 255;
+          break;
+        default:
+          return err(`bad PNG filter type ${filter} in row ${y}`);
       }
     }
   }

@@ -38,11 +38,7 @@ export function chunk<T>(items: readonly T[], parts: number): T[][] {
  * is reshuffled and cut into `folds` chunks; chunk `fold` validates, the others train.
  * Our PRNG is not numpy's, so the same seeds give a different (but fixed) permutation.
  */
-export function thesisSplit<T>(
-  items: readonly T[],
-  keyOf: (item: T) => string,
-  options: ThesisSplitOptions,
-): SplitIndices<T> {
+export function thesisSplit<T>(items: readonly T[], keyOf: (item: T) => string, options: ThesisSplitOptions): SplitIndices<T> {
   const sorted = items.slice().sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0));
   const order = shuffled(sorted, createRng(options.testSeed));
   const poolSize = Math.max(0, order.length - options.testCount);

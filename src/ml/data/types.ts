@@ -15,13 +15,7 @@ export interface DatasetSplit {
   readonly test: Sample[];
 }
 
-export type DataErrorCode =
-  | 'missing-folder'
-  | 'missing-mask'
-  | 'size-mismatch'
-  | 'decode-failed'
-  | 'empty-dataset'
-  | 'bad-option';
+export type DataErrorCode = 'missing-folder' | 'missing-mask' | 'size-mismatch' | 'decode-failed' | 'empty-dataset' | 'bad-option';
 
 export interface DataError {
   readonly code: DataErrorCode;

@@ -89,10 +89,19 @@ export function maxPool2(x: BinaryTensor): BinaryTensor {
   const inPixels = x.height * x.width;
   const groups = x.groups.map((g) => {
     const values = codeValues(g);
-    const out: BitPlanes = { ...g, signs: new Uint32Array(g.levels * h * w * g.words), nonzero: g.nonzero ? new Uint32Array(g.levels * h * w * g.words) : null };
+    const out: BitPlanes = {
+      ...g,
+      signs: new Uint32Array(g.levels * h * w * g.words),
+      nonzero: g.nonzero ? new Uint32Array(g.levels * h * w * g.words) : null,
+    };
     for (let y = 0; y < h; y++) {
       for (let xx = 0; xx < w; xx++) {
-        const corners = [2 * y * x.width + 2 * xx, 2 * y * x.width + 2 * xx + 1, (2 * y + 1) * x.width + 2 * xx, (2 * y + 1) * x.width + 2 * xx + 1];
+        const corners = [
+          2 * y * x.width + 2 * xx,
+          2 * y * x.width + 2 * xx + 1,
+          (2 * y + 1) * x.width + 2 * xx,
+          (2 * y + 1) * x.width + 2 * xx + 1,
+        ];
         for (let c = 0; c < g.channels; c++) {
           let best = codeAt(g, inPixels, corners[0] as number, c);
           for (let i = 1; i < 4; i++) {

@@ -83,7 +83,10 @@ export interface EngineModel {
   /** Levels 1 … L−1, two blocks each. */
   readonly contracting: ReadonlyArray<readonly [Block<SeparableLayer>, Block<SeparableLayer>]>;
   /** Levels L−2 … 0: the 2×2 up-conv block, then two 3×3 blocks. */
-  readonly expanding: ReadonlyArray<{ readonly up: Block<SeparableLayer>; readonly convs: readonly [Block<SeparableLayer>, Block<SeparableLayer>] }>;
+  readonly expanding: ReadonlyArray<{
+    readonly up: Block<SeparableLayer>;
+    readonly convs: readonly [Block<SeparableLayer>, Block<SeparableLayer>];
+  }>;
   readonly head: ConvLayer;
   /** Bytes of the engine's resident weights (bit-planes, decoded kernels, biases, gammas). */
   readonly weightBytes: number;
@@ -127,7 +130,8 @@ type Records = { next(expected: PlanRecord): ConvLayer | SeparableLayer | Activa
 function recordReader(r: ByteReader, o: PackedOptions, signDeadZone: number): Records {
   return {
     next(p) {
-      if (p.kind === 'activation') return { name: p.name, gammas: Float32Array.from(r.float32s(o.activationLevels), (g) => Math.abs(g)), signDeadZone };
+      if (p.kind === 'activation')
+        return { name: p.name, gammas: Float32Array.from(r.float32s(o.activationLevels), (g) => Math.abs(g)), signDeadZone };
       if (p.kind === 'conv') {
         const kernel = readKernel(r, o.convLevels, p.k, p.cin, p.filters);
         return { name: p.name, kernel, bias: r.float32s(p.filters), packed: packConvWeights(kernel) };
@@ -157,7 +161,10 @@ function assemble(o: PackedOptions, layers: Array<ConvLayer | SeparableLayer | A
   const take = <L>(): Block<L> => ({ conv: layers[i++] as L, act: layers[i++] as ActivationLayer });
   const level0 = [take<ConvLayer>(), take<ConvLayer>()] as const;
   const contracting = Array.from({ length: o.levels - 1 }, () => [take<SeparableLayer>(), take<SeparableLayer>()] as const);
-  const expanding = Array.from({ length: o.levels - 1 }, () => ({ up: take<SeparableLayer>(), convs: [take<SeparableLayer>(), take<SeparableLayer>()] as const }));
+  const expanding = Array.from({ length: o.levels - 1 }, () => ({
+    up: take<SeparableLayer>(),
+    convs: [take<SeparableLayer>(), take<SeparableLayer>()] as const,
+  }));
   const head = layers[i] as ConvLayer;
   return { options: o, level0, contracting, expanding, head, weightBytes: weightBytesOf(layers) };
 }

@@ -28,8 +28,18 @@ export function nativeEngineSources(): string {
 export function nativeEngineKey(sources = nativeEngineSources()): string | null {
   if (!existsSync(path.join(sources, 'binding.gyp'))) return null;
   const hash = createHash('sha256');
-  const files = ['binding.gyp', ...readdirSync(path.join(sources, 'src')).sort().map((f) => path.join('src', f))];
-  for (const f of files) hash.update(f).update('\0').update(readFileSync(path.join(sources, f))).update('\0');
+  const files = [
+    'binding.gyp',
+    ...readdirSync(path.join(sources, 'src'))
+      .sort()
+      .map((f) => path.join('src', f)),
+  ];
+  for (const f of files)
+    hash
+      .update(f)
+      .update('\0')
+      .update(readFileSync(path.join(sources, f)))
+      .update('\0');
   return `blu-engine-${hash.digest('hex').slice(0, 16)}-napi${process.versions.napi ?? '0'}-${process.platform}-${process.arch}`;
 }
 
@@ -52,7 +62,10 @@ export async function buildNativeEngine(env: Env): Promise<Result<{ readonly fil
   if (existsSync(target)) return ok({ file: target, how: 'cached' });
   const tools = findToolchain(env);
   // The toolchain check is the TensorFlow build's; its message names that build.
-  if (!tools.ok) return err(`${tools.error.message.replace("tfjs-node's binding", 'the native engine')} (${tools.error.fix.replace(/, then run:.*$/, '')})`);
+  if (!tools.ok)
+    return err(
+      `${tools.error.message.replace("tfjs-node's binding", 'the native engine')} (${tools.error.fix.replace(/, then run:.*$/, '')})`,
+    );
   const work = await mkdtemp(path.join(os.tmpdir(), 'blu-engine-build-'));
   try {
     await cp(sources, work, { recursive: true, filter: (f) => !f.includes(`${path.sep}build`) });

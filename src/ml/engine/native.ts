@@ -29,7 +29,14 @@ interface NativeAddon {
 
 // The addon's kernel ids (native/engine/src/table.h, enum KernelId).
 const KERNEL_IDS: Record<RowFunction | 'binariseRow' | 'binaryConvRow', number> = {
-  firstRows: 0, xnorRows: 1, xnorRowsMasked: 2, separableRows: 3, maxPoolRows: 4, maxPoolOrderedRows: 5, binariseRow: 6, binaryConvRow: 7,
+  firstRows: 0,
+  xnorRows: 1,
+  xnorRowsMasked: 2,
+  separableRows: 3,
+  maxPoolRows: 4,
+  maxPoolOrderedRows: 5,
+  binariseRow: 6,
+  binaryConvRow: 7,
 };
 const PEAK_IDS = { fma: 8, xnor: 9 } as const;
 
@@ -55,10 +62,15 @@ const requireHere = createRequire(import.meta.url);
 /** The compiled addon: BLU_ENGINE_ADDON if set, else the per-user cache entry of these sources. */
 export function nativeAddonFile(env: Env): Result<string, NativeLoadError> {
   const explicit = env.BLU_ENGINE_ADDON;
-  if (explicit !== undefined && explicit !== '') return existsSync(explicit) ? ok(explicit) : err({ message: `BLU_ENGINE_ADDON=${explicit} does not exist` });
+  if (explicit !== undefined && explicit !== '')
+    return existsSync(explicit) ? ok(explicit) : err({ message: `BLU_ENGINE_ADDON=${explicit} does not exist` });
   const cached = nativeEngineCacheFile(env);
   if (cached === null) return err({ message: "the native engine's C++ sources are not in this install" });
-  if (!existsSync(cached)) return err({ message: 'the native engine is not built (npm ci builds it when a C++ compiler, make and python3 are present; or run: npx blu-pipe native engine)' });
+  if (!existsSync(cached))
+    return err({
+      message:
+        'the native engine is not built (npm ci builds it when a C++ compiler, make and python3 are present; or run: npx blu-pipe native engine)',
+    });
   return ok(cached);
 }
 
@@ -121,7 +133,9 @@ export async function loadNativeKernels(options: NativeKernelOptions = {}): Prom
   const info = native.describe(handle);
   const memory = resizableMemory();
   const call = (id: number, args: readonly number[]) => native.run(handle, memory.buffer, id, Float64Array.from(args), false);
-  const rows = Object.fromEntries(Object.entries(KERNEL_IDS).map(([name, id]) => [name, (...args: number[]) => call(id, args)])) as unknown as RowExports;
+  const rows = Object.fromEntries(
+    Object.entries(KERNEL_IDS).map(([name, id]) => [name, (...args: number[]) => call(id, args)]),
+  ) as unknown as RowExports;
   const ex: KernelExports = {
     ...rows,
     memory,
@@ -130,7 +144,8 @@ export async function loadNativeKernels(options: NativeKernelOptions = {}): Prom
     // The wasm module's scratch layouts (assembly/kernels.ts); the addon reads the same places.
     firstScratchBytes: (width, fPad) => align16(width * fPad * 4),
     xnorScratchBytes: (aLevels, units, width, fPad) => 2 * align16(aLevels * units * 8) + align16(width * fPad * 4),
-    separableScratchBytes: (width, cinPad, fPad, k) => 4 * align16(width * cinPad * 4) + align16(width * fPad * 4) + align16(4 * k) + align16(8 * k * k),
+    separableScratchBytes: (width, cinPad, fPad, k) =>
+      4 * align16(width * cinPad * 4) + align16(width * fPad * 4) + align16(4 * k) + align16(8 * k * k),
   };
   const pool: RowPool = {
     threads,
@@ -150,12 +165,14 @@ export async function loadNativeKernels(options: NativeKernelOptions = {}): Prom
   return ok({ ...makeKernels(ex, pool, `native ${info.name}`), profile: (on) => native.profile(on), peak });
 }
 
-
 /**
  * The kernels for `--engine`: `native` fails when the addon is unavailable, `auto` takes native
  * when it loads and wasm otherwise; `why` says which runs and why (for doctor and the logs).
  */
-export async function loadEngineKernels(choice: EngineChoice, options: { readonly threads?: number; readonly env?: Env } = {}): Promise<Result<{ readonly kernels: WasmKernels; readonly why: string }, NativeLoadError>> {
+export async function loadEngineKernels(
+  choice: EngineChoice,
+  options: { readonly threads?: number; readonly env?: Env } = {},
+): Promise<Result<{ readonly kernels: WasmKernels; readonly why: string }, NativeLoadError>> {
   const threadOption = options.threads !== undefined ? { threads: options.threads } : {};
   let fallback = '';
   if (choice !== 'wasm') {

@@ -17,7 +17,8 @@ const SEP = 'BinaryLightweight_';
 export function packedRecordPlan(o: Pick<PackedOptions, 'baseFilters' | 'levels'>): PlanRecord[] {
   const filtersAt = (level: number) => o.baseFilters * 2 ** level;
   const out: PlanRecord[] = [];
-  const withAct = (r: Exclude<PlanRecord, { kind: 'activation' }>) => out.push(r, { kind: 'activation', name: `${r.name}${ACT}`, channels: r.filters });
+  const withAct = (r: Exclude<PlanRecord, { kind: 'activation' }>) =>
+    out.push(r, { kind: 'activation', name: `${r.name}${ACT}`, channels: r.filters });
   withAct({ kind: 'conv', name: 'Level0_BinaryConv2D_1', k: 3, cin: 1, filters: filtersAt(0) });
   withAct({ kind: 'conv', name: 'Level0_BinaryConv2D_2', k: 3, cin: filtersAt(0), filters: filtersAt(0) });
   for (let n = 1; n < o.levels; n++) {

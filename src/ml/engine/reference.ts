@@ -11,9 +11,17 @@ import { channelMask, popcount32, wordsFor, type BinaryTensor, type BitPlanes } 
 export const tapOffset = (k: number, t: number): number => t - ((k - 1) >> 1);
 
 /** sign(x), with |x| < deadZone → 0 when the model was trained with such a sign (tfjs-wasm). */
-export const signWithDeadZone = (x: number, deadZone: number): number => (deadZone === 0 ? Math.sign(x) : x >= deadZone ? 1 : x <= -deadZone ? -1 : 0);
+export const signWithDeadZone = (x: number, deadZone: number): number =>
+  deadZone === 0 ? Math.sign(x) : x >= deadZone ? 1 : x <= -deadZone ? -1 : 0;
 
-export function binariseReference(y: Float32Array, height: number, width: number, channels: number, gammas: Float32Array, deadZone = 0): BitPlanes {
+export function binariseReference(
+  y: Float32Array,
+  height: number,
+  width: number,
+  channels: number,
+  gammas: Float32Array,
+  deadZone = 0,
+): BitPlanes {
   const pixels = height * width;
   const words = wordsFor(channels);
   const levels = gammas.length;
@@ -49,7 +57,8 @@ export function realConv(image: Float32Array, height: number, width: number, lay
           const iy = y + tapOffset(k, Math.floor(t / k));
           const ix = x + tapOffset(k, t % k);
           if (iy < 0 || iy >= height || ix < 0 || ix >= width) continue;
-          for (let c = 0; c < cin; c++) acc += (weights[(t * cin + c) * filters + f] as number) * (image[(iy * width + ix) * cin + c] as number);
+          for (let c = 0; c < cin; c++)
+            acc += (weights[(t * cin + c) * filters + f] as number) * (image[(iy * width + ix) * cin + c] as number);
         }
         out[(y * width + x) * filters + f] = acc + (layer.bias[f] as number);
       }
@@ -59,7 +68,17 @@ export function realConv(image: Float32Array, height: number, width: number, lay
 }
 
 /** Σ over valid taps and words of b·s for one (weight level, activation level, filter) triple. */
-function xnorDot(g: BitPlanes, layer: ConvLayer, m: number, n: number, f: number, height: number, width: number, y: number, x: number): number {
+function xnorDot(
+  g: BitPlanes,
+  layer: ConvLayer,
+  m: number,
+  n: number,
+  f: number,
+  height: number,
+  width: number,
+  y: number,
+  x: number,
+): number {
   const { k } = layer.kernel;
   const { words, signs, nonzero } = layer.packed;
   const filters = layer.kernel.filters;
@@ -82,7 +101,8 @@ function xnorDot(g: BitPlanes, layer: ConvLayer, m: number, n: number, f: number
 
 export function binaryConvReference(x: BinaryTensor, layer: ConvLayer): Float32Array {
   const g = x.groups[0];
-  if (x.groups.length !== 1 || g === undefined || g.channels !== layer.kernel.cin) throw new RangeError(`${layer.name}: expected one group of ${layer.kernel.cin} channels`);
+  if (x.groups.length !== 1 || g === undefined || g.channels !== layer.kernel.cin)
+    throw new RangeError(`${layer.name}: expected one group of ${layer.kernel.cin} channels`);
   const { filters, gammas } = layer.kernel;
   const out = new Float32Array(x.height * x.width * filters);
   for (let y = 0; y < x.height; y++) {
@@ -90,7 +110,8 @@ export function binaryConvReference(x: BinaryTensor, layer: ConvLayer): Float32A
       for (let f = 0; f < filters; f++) {
         let acc = 0;
         for (let m = 0; m < gammas.length; m++) {
-          for (let n = 0; n < g.levels; n++) acc += (gammas[m] as number) * (g.gammas[n] as number) * xnorDot(g, layer, m, n, f, x.height, x.width, y, xx);
+          for (let n = 0; n < g.levels; n++)
+            acc += (gammas[m] as number) * (g.gammas[n] as number) * xnorDot(g, layer, m, n, f, x.height, x.width, y, xx);
         }
         out[(y * x.width + xx) * filters + f] = acc + (layer.bias[f] as number);
       }
@@ -155,8 +176,18 @@ export function separableReference(x: BinaryTensor, layer: SeparableLayer): Floa
 
 export const referenceKernels: EngineKernels = {
   name: 'reference (TypeScript)',
-  firstBlock: (image, { conv, act }) => binariseReference(realConv(image.pixels, image.height, image.width, conv), image.height, image.width, conv.kernel.filters, act.gammas, act.signDeadZone),
-  binaryConvBlock: (x, { conv, act }) => binariseReference(binaryConvReference(x, conv), x.height, x.width, conv.kernel.filters, act.gammas, act.signDeadZone),
-  separableBlock: (x, { conv, act }) => binariseReference(separableReference(x, conv), x.height, x.width, conv.pointwise.filters, act.gammas, act.signDeadZone),
+  firstBlock: (image, { conv, act }) =>
+    binariseReference(
+      realConv(image.pixels, image.height, image.width, conv),
+      image.height,
+      image.width,
+      conv.kernel.filters,
+      act.gammas,
+      act.signDeadZone,
+    ),
+  binaryConvBlock: (x, { conv, act }) =>
+    binariseReference(binaryConvReference(x, conv), x.height, x.width, conv.kernel.filters, act.gammas, act.signDeadZone),
+  separableBlock: (x, { conv, act }) =>
+    binariseReference(separableReference(x, conv), x.height, x.width, conv.pointwise.filters, act.gammas, act.signDeadZone),
   logits: (x, head) => binaryConvReference(x, head),
 };

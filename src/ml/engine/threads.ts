@@ -90,10 +90,15 @@ export async function workerPool(ex: RowExports, module: WasmModule, memory: Was
     worker.unref();
     return worker;
   });
-  await Promise.all(workers.map((w) => new Promise<void>((resolve, reject) => {
-    w.once('message', () => resolve());
-    w.once('error', reject);
-  })));
+  await Promise.all(
+    workers.map(
+      (w) =>
+        new Promise<void>((resolve, reject) => {
+          w.once('message', () => resolve());
+          w.once('error', reject);
+        }),
+    ),
+  );
 
   /** Blocks until no worker is inside a call (the call is closed, so none can enter). */
   const waitForWorkers = () => {

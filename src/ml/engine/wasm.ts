@@ -21,7 +21,20 @@ export interface KernelExports extends RowExports {
   readonly memory: WasmMemory;
   /** Filters per pointwise panel strip its GEMM reads (pointwisePanels); 8 when absent. */
   readonly panelStrip?: number;
-  binariseRow(y: number, width: number, fPad: number, channels: number, gammas: number, levels: number, signs: number, nonzero: number, pixels: number, words: number, pixelStart: number, deadZone: number): number;
+  binariseRow(
+    y: number,
+    width: number,
+    fPad: number,
+    channels: number,
+    gammas: number,
+    levels: number,
+    signs: number,
+    nonzero: number,
+    pixels: number,
+    words: number,
+    pixelStart: number,
+    deadZone: number,
+  ): number;
   firstScratchBytes(width: number, fPad: number): number;
   xnorScratchBytes(aLevels: number, units: number, width: number, fPad: number): number;
   separableScratchBytes(width: number, cinPad: number, fPad: number, k: number): number;
@@ -32,7 +45,10 @@ const pad4 = (n: number) => Math.ceil(n / 4) * 4;
 /** Bump allocator over the module's memory, reset at the start of every block. */
 class Arena {
   private top: number;
-  constructor(private readonly memory: WasmMemory, private readonly base: number) {
+  constructor(
+    private readonly memory: WasmMemory,
+    private readonly base: number,
+  ) {
     this.top = base;
   }
 
@@ -161,7 +177,9 @@ function xnorWeights(layer: ConvLayer): XnorWeights {
   for (let mf = 0; mf < levels * filters; mf++) {
     weights.set(signs.subarray(mf * taps * words, (mf + 1) * taps * words), mf * units * 2);
     for (let i = 0; i < taps * words; i++) {
-      nonzero[mf * units * 2 + i] = layer.packed.nonzero ? (layer.packed.nonzero[mf * taps * words + i] as number) : channelMask(layer.kernel.cin, i % words);
+      nonzero[mf * units * 2 + i] = layer.packed.nonzero
+        ? (layer.packed.nonzero[mf * taps * words + i] as number)
+        : channelMask(layer.kernel.cin, i % words);
     }
     for (let t = 0; t < taps; t++) {
       let pop = 0;
@@ -192,7 +210,8 @@ export interface WasmKernels extends EngineKernels {
  * (cpu/wall 0.66 at width 64, load 7 on 2 cores). At most 4 rows bounds that; 4 rather than 1 keeps
  * most of the separable blocks' decoded-row reuse (3 input rows per output row).
  */
-const rowChunk = (rows: number, threads: number) => (threads === 1 ? Math.max(1, rows) : Math.max(1, Math.min(4, Math.ceil(rows / (threads * 8)))));
+const rowChunk = (rows: number, threads: number) =>
+  threads === 1 ? Math.max(1, rows) : Math.max(1, Math.min(4, Math.ceil(rows / (threads * 8))));
 
 /** The EngineKernels over a kernel module's row functions (wasm here; the native addon in native.ts). */
 export function makeKernels(ex: KernelExports, pool: RowPool, name: string): WasmKernels {
@@ -204,7 +223,12 @@ export function makeKernels(ex: KernelExports, pool: RowPool, name: string): Was
   let fallbacks = 0;
 
   /** Runs a row-loop kernel on every thread; `args(scratch, next, chunk)` are its arguments. Returns the exact-zero signs written. */
-  function parallelRows(name: RowFunction, rows: number, scratchBytes: number, args: (scratch: number, next: number, chunk: number) => readonly number[]): number {
+  function parallelRows(
+    name: RowFunction,
+    rows: number,
+    scratchBytes: number,
+    args: (scratch: number, next: number, chunk: number) => readonly number[],
+  ): number {
     const scratch = arena.perThread(threads, scratchBytes);
     const next = arena.alloc(4);
     const chunk = rowChunk(rows, threads);
@@ -226,11 +250,31 @@ export function makeKernels(ex: KernelExports, pool: RowPool, name: string): Was
       record,
       /** For the single-threaded corrected path (rows binarised from the host); overwrites the row. */
       row(y: number, width: number, fPad: number, rowPtr: number) {
-        zeros += ex.binariseRow(rowPtr, width, fPad, channels, gammaPtr, gammas.length, signs, nonzero, pixels, words, y * width, signDeadZone);
+        zeros += ex.binariseRow(
+          rowPtr,
+          width,
+          fPad,
+          channels,
+          gammaPtr,
+          gammas.length,
+          signs,
+          nonzero,
+          pixels,
+          words,
+          y * width,
+          signDeadZone,
+        );
       },
       result(moreZeros = 0): BitPlanes {
         zeros += moreZeros;
-        return { channels, words, levels: gammas.length, gammas, signs: arena.u32(signs, size).slice(), nonzero: zeros > 0 ? arena.u32(nonzero, size).slice() : null };
+        return {
+          channels,
+          words,
+          levels: gammas.length,
+          gammas,
+          signs: arena.u32(signs, size).slice(),
+          nonzero: zeros > 0 ? arena.u32(nonzero, size).slice() : null,
+        };
       },
     };
   }
@@ -245,7 +289,19 @@ export function makeKernels(ex: KernelExports, pool: RowPool, name: string): Was
     const bias = putFloats(padTo(conv.bias, fPad));
     const img = putFloats(image.pixels);
     const out = outputPlanes(height * width, filters, act);
-    const zeros = parallelRows('firstRows', height, ex.firstScratchBytes(width, fPad), (scratch, next, chunk) => [img, height, width, k, weights, fPad, bias, out.record, scratch, next, chunk]);
+    const zeros = parallelRows('firstRows', height, ex.firstScratchBytes(width, fPad), (scratch, next, chunk) => [
+      img,
+      height,
+      width,
+      k,
+      weights,
+      fPad,
+      bias,
+      out.record,
+      scratch,
+      next,
+      chunk,
+    ]);
     return out.result(zeros);
   }
 
@@ -284,7 +340,8 @@ export function makeKernels(ex: KernelExports, pool: RowPool, name: string): Was
             const t = ty * k + tx;
             for (let f = 0; f < filters; f++) {
               let fix = 0;
-              for (let m = 0; m < gammas.length; m++) fix += (coef[m * g.levels + n] as number) * ((signs[m] as Int8Array)[(t * cin + c) * filters + f] as number);
+              for (let m = 0; m < gammas.length; m++)
+                fix += (coef[m * g.levels + n] as number) * ((signs[m] as Int8Array)[(t * cin + c) * filters + f] as number);
               row[ox * fPad + f] = Math.fround((row[ox * fPad + f] as number) + fix);
             }
           }
@@ -319,7 +376,9 @@ export function makeKernels(ex: KernelExports, pool: RowPool, name: string): Was
     const { height, width } = x;
     const fPad = pad4(filters);
     const pixels = height * width;
-    const coef = Float32Array.from({ length: gammas.length * g.levels }, (_, i) => Math.fround((gammas[Math.floor(i / g.levels)] as number) * (g.gammas[i % g.levels] as number)));
+    const coef = Float32Array.from({ length: gammas.length * g.levels }, (_, i) =>
+      Math.fround((gammas[Math.floor(i / g.levels)] as number) * (g.gammas[i % g.levels] as number)),
+    );
     const act = arena.put(g.signs);
     const weights = arena.put(packed.weights);
     const coefPtr = putFloats(coef);
@@ -330,18 +389,84 @@ export function makeKernels(ex: KernelExports, pool: RowPool, name: string): Was
       fallbacks++;
       const actNonzero = arena.put(activationNonzero(g, pixels));
       const weightsNonzero = arena.put(packed.nonzero);
-      return parallelRows('xnorRowsMasked', height, scratchBytes, (scratch, next, chunk) => [act, actNonzero, pixels, height, width, g.words, g.levels, weights, weightsNonzero, gammas.length, filters, fPad, k, units, coefPtr, bias, bin, out, scratch, next, chunk]);
+      return parallelRows('xnorRowsMasked', height, scratchBytes, (scratch, next, chunk) => [
+        act,
+        actNonzero,
+        pixels,
+        height,
+        width,
+        g.words,
+        g.levels,
+        weights,
+        weightsNonzero,
+        gammas.length,
+        filters,
+        fPad,
+        k,
+        units,
+        coefPtr,
+        bias,
+        bin,
+        out,
+        scratch,
+        next,
+        chunk,
+      ]);
     }
     const tapPop = arena.put(packed.tapPop);
     if (g.nonzero === null) {
-      return parallelRows('xnorRows', height, scratchBytes, (scratch, next, chunk) => [act, pixels, height, width, g.words, g.levels, g.channels, weights, tapPop, gammas.length, filters, fPad, k, units, coefPtr, bias, bin, out, scratch, next, chunk]);
+      return parallelRows('xnorRows', height, scratchBytes, (scratch, next, chunk) => [
+        act,
+        pixels,
+        height,
+        width,
+        g.words,
+        g.levels,
+        g.channels,
+        weights,
+        tapPop,
+        gammas.length,
+        filters,
+        fPad,
+        k,
+        units,
+        coefPtr,
+        bias,
+        bin,
+        out,
+        scratch,
+        next,
+        chunk,
+      ]);
     }
     // Activation zeros, ±1 weights: the fast kernel on every thread writes fp32 rows, the sparse
     // corrections are added here, then each row is binarised (same arithmetic as row by row,
     // which kept the whole conv on this thread: 80 % of a 512² pass when one sign was 0).
     const correct = zeroCorrections(x, layer, coef);
     const rows = planes ? arena.alloc(pixels * fPad * 4) : out;
-    parallelRows('xnorRows', height, scratchBytes, (scratch, next, chunk) => [act, pixels, height, width, g.words, g.levels, g.channels, weights, tapPop, gammas.length, filters, fPad, k, units, coefPtr, bias, 0, rows, scratch, next, chunk]);
+    parallelRows('xnorRows', height, scratchBytes, (scratch, next, chunk) => [
+      act,
+      pixels,
+      height,
+      width,
+      g.words,
+      g.levels,
+      g.channels,
+      weights,
+      tapPop,
+      gammas.length,
+      filters,
+      fPad,
+      k,
+      units,
+      coefPtr,
+      bias,
+      0,
+      rows,
+      scratch,
+      next,
+      chunk,
+    ]);
     for (let y = 0; y < height; y++) {
       const row = rows + y * width * fPad * 4;
       correct(y, arena.f32(row, width * fPad), fPad);
@@ -354,7 +479,15 @@ export function makeKernels(ex: KernelExports, pool: RowPool, name: string): Was
   const needsReference = (x: BinaryTensor) => x.groups.length !== 1;
 
   function binaryConvBlock(x: BinaryTensor, block: Block<ConvLayer>): BitPlanes {
-    if (needsReference(x)) return binariseReference(binaryConvReference(x, block.conv), x.height, x.width, block.conv.kernel.filters, block.act.gammas, block.act.signDeadZone);
+    if (needsReference(x))
+      return binariseReference(
+        binaryConvReference(x, block.conv),
+        x.height,
+        x.width,
+        block.conv.kernel.filters,
+        block.act.gammas,
+        block.act.signDeadZone,
+      );
     arena.reset();
     const out = outputPlanes(x.height * x.width, block.conv.kernel.filters, block.act);
     return out.result(xnorConv(x, block.conv, out, 0));
@@ -388,11 +521,28 @@ export function makeKernels(ex: KernelExports, pool: RowPool, name: string): Was
       arena.i32(groupTable + 24 * i, 6).set(record);
     });
     const dw = putFloats(decoded.get(conv.depthwise, () => padColumns(effectiveKernel(conv.depthwise), k * k, cin, cinPad)));
-    const pw = putFloats(decoded.get(conv.pointwise, () => pointwisePanels(effectiveKernel(conv.pointwise), cin, filters, ex.panelStrip ?? 8)));
+    const pw = putFloats(
+      decoded.get(conv.pointwise, () => pointwisePanels(effectiveKernel(conv.pointwise), cin, filters, ex.panelStrip ?? 8)),
+    );
     const bias = putFloats(padTo(conv.bias, fPad));
     const out = outputPlanes(height * width, filters, act);
     const scratchBytes = ex.separableScratchBytes(width, cinPad, fPad, k);
-    const zeros = parallelRows('separableRows', height, scratchBytes, (scratch, next, chunk) => [groupTable, x.groups.length, height, width, cinPad, k, dw, pw, fPad, bias, out.record, scratch, next, chunk]);
+    const zeros = parallelRows('separableRows', height, scratchBytes, (scratch, next, chunk) => [
+      groupTable,
+      x.groups.length,
+      height,
+      width,
+      cinPad,
+      k,
+      dw,
+      pw,
+      fPad,
+      bias,
+      out.record,
+      scratch,
+      next,
+      chunk,
+    ]);
     return out.result(zeros);
   }
 
@@ -406,14 +556,39 @@ export function makeKernels(ex: KernelExports, pool: RowPool, name: string): Was
       if (g.nonzero === null && lexicographicRanks(ranks, g.levels)) {
         const signs = arena.put(g.signs);
         const outSigns = arena.alloc(size * 4);
-        parallelRows('maxPoolOrderedRows', h, 0, (_scratch, next, chunk) => [signs, x.height, x.width, g.words, g.levels, outSigns, next, chunk]);
+        parallelRows('maxPoolOrderedRows', h, 0, (_scratch, next, chunk) => [
+          signs,
+          x.height,
+          x.width,
+          g.words,
+          g.levels,
+          outSigns,
+          next,
+          chunk,
+        ]);
         return { ...g, signs: arena.u32(outSigns, size).slice() };
       }
       const ptr = {
-        signs: arena.put(g.signs), nonzero: g.nonzero ? arena.put(g.nonzero) : 0, rank: arena.put(ranks),
-        outSigns: arena.alloc(size * 4), outNonzero: arena.alloc(size * 4),
+        signs: arena.put(g.signs),
+        nonzero: g.nonzero ? arena.put(g.nonzero) : 0,
+        rank: arena.put(ranks),
+        outSigns: arena.alloc(size * 4),
+        outNonzero: arena.alloc(size * 4),
       };
-      parallelRows('maxPoolRows', h, 0, (_scratch, next, chunk) => [ptr.signs, ptr.nonzero, x.height, x.width, g.words, g.levels, g.channels, ptr.rank, ptr.outSigns, ptr.outNonzero, next, chunk]);
+      parallelRows('maxPoolRows', h, 0, (_scratch, next, chunk) => [
+        ptr.signs,
+        ptr.nonzero,
+        x.height,
+        x.width,
+        g.words,
+        g.levels,
+        g.channels,
+        ptr.rank,
+        ptr.outSigns,
+        ptr.outNonzero,
+        next,
+        chunk,
+      ]);
       return { ...g, signs: arena.u32(ptr.outSigns, size).slice(), nonzero: g.nonzero ? arena.u32(ptr.outNonzero, size).slice() : null };
     });
     return { height: h, width: w, groups };
@@ -461,7 +636,10 @@ async function defaultThreads(): Promise<number> {
 }
 
 /** From the module's bytes (what a browser would fetch). Threads other than 1 need node:worker_threads. */
-export async function instantiateWasmKernels(bytes: Uint8Array, options: WasmKernelOptions & { readonly name?: string } = {}): Promise<Result<WasmKernels, WasmLoadError>> {
+export async function instantiateWasmKernels(
+  bytes: Uint8Array,
+  options: WasmKernelOptions & { readonly name?: string } = {},
+): Promise<Result<WasmKernels, WasmLoadError>> {
   try {
     const threads = Math.max(1, Math.floor(options.threads ?? (await defaultThreads())));
     const module = await wasmApi.compile(bytes);
@@ -479,13 +657,20 @@ export async function instantiateWasmKernels(bytes: Uint8Array, options: WasmKer
  * default used when this runtime accepts it (Node 22+, or Node 20 with
  * --experimental-wasm-relaxed-simd), else the plain SIMD build. `file` overrides both.
  */
-export async function loadWasmKernels(options: WasmKernelOptions & { readonly file?: string; readonly fma?: boolean } = {}): Promise<Result<WasmKernels, WasmLoadError>> {
+export async function loadWasmKernels(
+  options: WasmKernelOptions & { readonly file?: string; readonly fma?: boolean } = {},
+): Promise<Result<WasmKernels, WasmLoadError>> {
   const read = async (file: string) => new Uint8Array(await readFile(file));
   if (options.file) return instantiateWasmKernels(await read(options.file), { ...options, name: path.basename(options.file) });
   const fmaFile = candidates(FMA).find((f) => existsSync(f));
   const fmaBytes = options.fma !== false && fmaFile ? await read(fmaFile) : null;
   if (fmaBytes && wasmApi.validate(fmaBytes)) return instantiateWasmKernels(fmaBytes, { ...options, name: NAMES[FMA] as string });
-  if (options.fma === true) return err({ message: fmaFile ? 'this runtime has no relaxed SIMD (Node 22+, or node --experimental-wasm-relaxed-simd)' : `engine kernels not built (${FMA}); run npm run build` });
+  if (options.fma === true)
+    return err({
+      message: fmaFile
+        ? 'this runtime has no relaxed SIMD (Node 22+, or node --experimental-wasm-relaxed-simd)'
+        : `engine kernels not built (${FMA}); run npm run build`,
+    });
   const plainFile = candidates(PLAIN).find((f) => existsSync(f));
   if (!plainFile) return err({ message: `engine kernels not built (looked for ${candidates(PLAIN).join(', ')}); run npm run build` });
   return instantiateWasmKernels(await read(plainFile), options);

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { convGeometry, transposedConvPads, type ConvGeometry } from './conv-geometry.js';
 import { KernelScope, explicitPad } from './scope.js';
 
@@ -26,13 +26,19 @@ export function composedConv2DBackpropFilter(backendName: string): tf.KernelFunc
       if (isPointwise(g)) return scope.finish(pointwiseFilterGrad(scope, x, dy));
       const xt = scope.transpose(x, [3, 1, 2, 0]);
       const dyAsFilter = scope.transpose(dy, [1, 2, 0, 3]);
-      const corr = scope.run('Conv2D', { x: xt, filter: dyAsFilter }, {
-        strides: [1, 1], pad: explicitPad(g.pads), dataFormat: 'NHWC',
-        dilations: [g.strideH, g.strideW],
-      });
+      const corr = scope.run(
+        'Conv2D',
+        { x: xt, filter: dyAsFilter },
+        {
+          strides: [1, 1],
+          pad: explicitPad(g.pads),
+          dataFormat: 'NHWC',
+          dilations: [g.strideH, g.strideW],
+        },
+      );
       const [ci, , , co] = corr.shape as Shape4;
-      const exact = corr.shape[1] === g.filterH && corr.shape[2] === g.filterW
-        ? corr : scope.slice(corr, [0, 0, 0, 0], [ci, g.filterH, g.filterW, co]);
+      const exact =
+        corr.shape[1] === g.filterH && corr.shape[2] === g.filterW ? corr : scope.slice(corr, [0, 0, 0, 0], [ci, g.filterH, g.filterW, co]);
       return scope.finish(scope.transpose(exact, [1, 2, 0, 3]));
     } catch (e) {
       scope.disposeAll();
@@ -56,7 +62,11 @@ function pointwiseFilterGrad(scope: KernelScope, x: tf.TensorInfo, dy: tf.Tensor
   const co = dy.shape[3] as number;
   const pixels = x.shape.slice(0, 3).reduce((a, b) => a * b, 1);
   const xT = scope.transpose(scope.reshape(x, [pixels, ci]), [1, 0]);
-  const product = scope.run('BatchMatMul', { a: scope.reshape(xT, [1, ci, pixels]), b: scope.reshape(dy, [1, pixels, co]) }, { transposeA: false, transposeB: false });
+  const product = scope.run(
+    'BatchMatMul',
+    { a: scope.reshape(xT, [1, ci, pixels]), b: scope.reshape(dy, [1, pixels, co]) },
+    { transposeA: false, transposeB: false },
+  );
   return scope.reshape(product, [1, 1, ci, co]);
 }
 
@@ -75,9 +85,16 @@ export function composedConv2DBackpropInput(backendName: string): tf.KernelFunc 
       const dilated = scope.dilateSpatial(dy, g.strideH, g.strideW);
       const { x: cropped, pads } = scope.cropNegative(dilated, transposedConvPads(g));
       const flipped = scope.transpose(scope.reverse(filter, [0, 1]), [0, 1, 3, 2]);
-      const dx = scope.run('Conv2D', { x: cropped, filter: flipped }, {
-        strides: [1, 1], pad: explicitPad(pads), dataFormat: 'NHWC', dilations: [1, 1],
-      });
+      const dx = scope.run(
+        'Conv2D',
+        { x: cropped, filter: flipped },
+        {
+          strides: [1, 1],
+          pad: explicitPad(pads),
+          dataFormat: 'NHWC',
+          dilations: [1, 1],
+        },
+      );
       return scope.finish(dx);
     } catch (e) {
       scope.disposeAll();

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { assertUnitDilation, convGeometry, transposedConvPads } from './conv-geometry.js';
 import { KernelScope, explicitPad } from './scope.js';
 
@@ -32,9 +32,15 @@ export function composedDepthwiseBackpropInput(backendName: string): tf.KernelFu
       const dilated = scope.dilateSpatial(dy, g.strideH, g.strideW);
       const { x: cropped, pads } = scope.cropNegative(dilated, transposedConvPads(g));
       const flipped = scope.reshape(scope.reverse(filter, [0, 1]), [kh, kw, c * m, 1]);
-      const perCopy = scope.run('DepthwiseConv2dNative', { x: cropped, filter: flipped }, {
-        strides: [1, 1], pad: explicitPad(pads), dilations: [1, 1],
-      });
+      const perCopy = scope.run(
+        'DepthwiseConv2dNative',
+        { x: cropped, filter: flipped },
+        {
+          strides: [1, 1],
+          pad: explicitPad(pads),
+          dilations: [1, 1],
+        },
+      );
       if (m === 1) return perCopy;
       const [b, h, w] = perCopy.shape as Shape4;
       return scope.sum(scope.reshape(perCopy, [b, h, w, c, m]), [4]);
@@ -58,14 +64,26 @@ function filterGradientSetup(inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrM
  */
 export function composedDepthwiseBackpropFilter(backendName: string): tf.KernelFunc {
   return ({ inputs, attrs, backend }) => {
-    const { x, dy, filterShape: [kh, kw, c, m], g, scope } = filterGradientSetup(inputs, attrs, backend, backendName);
+    const {
+      x,
+      dy,
+      filterShape: [kh, kw, c, m],
+      g,
+      scope,
+    } = filterGradientSetup(inputs, attrs, backend, backendName);
     return guarded(scope, () => {
       const [b, h, w] = x.shape as Shape4;
       const folded = scope.reshape(scope.transpose(x, [1, 2, 0, 3]), [1, h, w, b * c]);
       const dyFilter = scope.reshape(scope.transpose(dy, [1, 2, 0, 3]), [g.outH, g.outW, b * c, m]);
-      const corr = scope.run('DepthwiseConv2dNative', { x: folded, filter: dyFilter }, {
-        strides: [1, 1], pad: explicitPad(g.pads), dilations: [g.strideH, g.strideW],
-      });
+      const corr = scope.run(
+        'DepthwiseConv2dNative',
+        { x: folded, filter: dyFilter },
+        {
+          strides: [1, 1],
+          pad: explicitPad(g.pads),
+          dilations: [g.strideH, g.strideW],
+        },
+      );
       const taps = scope.slice(corr, [0, 0, 0, 0], [1, kh, kw, b * c * m]);
       return scope.reshape(scope.sum(scope.reshape(taps, [kh, kw, b, c, m]), [2]), [kh, kw, c, m]);
     });
@@ -76,10 +94,20 @@ export function composedDepthwiseBackpropFilter(backendName: string): tf.KernelF
 function tapWindow(scope: KernelScope, x5: tf.TensorInfo, out: Shape4, i: number, j: number, sh: number, sw: number): tf.TensorInfo {
   const [b, oh, ow, c] = out;
   if (sh === 1 && sw === 1) return scope.slice(x5, [0, i, j, 0, 0], [b, oh, ow, c, 1]);
-  return scope.run('StridedSlice', { x: x5 }, {
-    begin: [0, i, j, 0, 0], end: [b, i + (oh - 1) * sh + 1, j + (ow - 1) * sw + 1, c, 1],
-    strides: [1, sh, sw, 1, 1], beginMask: 0, endMask: 0, ellipsisMask: 0, newAxisMask: 0, shrinkAxisMask: 0,
-  });
+  return scope.run(
+    'StridedSlice',
+    { x: x5 },
+    {
+      begin: [0, i, j, 0, 0],
+      end: [b, i + (oh - 1) * sh + 1, j + (ow - 1) * sw + 1, c, 1],
+      strides: [1, sh, sw, 1, 1],
+      beginMask: 0,
+      endMask: 0,
+      ellipsisMask: 0,
+      newAxisMask: 0,
+      shrinkAxisMask: 0,
+    },
+  );
 }
 
 /**
@@ -88,7 +116,13 @@ function tapWindow(scope: KernelScope, x5: tf.TensorInfo, out: Shape4, i: number
  */
 export function perTapDepthwiseBackpropFilter(backendName: string): tf.KernelFunc {
   return ({ inputs, attrs, backend }) => {
-    const { x, dy, filterShape: [kh, kw, c, m], g, scope } = filterGradientSetup(inputs, attrs, backend, backendName);
+    const {
+      x,
+      dy,
+      filterShape: [kh, kw, c, m],
+      g,
+      scope,
+    } = filterGradientSetup(inputs, attrs, backend, backendName);
     return guarded(scope, () => {
       const b = x.shape[0] as number;
       const padded = scope.pad(x, explicitPad(g.pads));

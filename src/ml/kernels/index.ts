@@ -3,11 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { composedConv2DBackpropFilter, composedConv2DBackpropInput } from './conv2d-backprop.js';
 import { cpuAdapterKernel } from './cpu-adapter.js';
-import {
-  composedDepthwiseBackpropFilter,
-  composedDepthwiseBackpropInput,
-  perTapDepthwiseBackpropFilter,
-} from './depthwise-backprop.js';
+import { composedDepthwiseBackpropFilter, composedDepthwiseBackpropInput, perTapDepthwiseBackpropFilter } from './depthwise-backprop.js';
 
 export { cpuAdapterKernel } from './cpu-adapter.js';
 export {
@@ -56,10 +52,14 @@ function named(f: tf.KernelFunc): tf.KernelFunc {
 
 function composedFor(kernel: TrainingKernelName): tf.KernelFunc {
   switch (kernel) {
-    case 'Conv2DBackpropFilter': return named(composedConv2DBackpropFilter('wasm'));
-    case 'Conv2DBackpropInput': return named(composedConv2DBackpropInput('wasm'));
-    case 'DepthwiseConv2dNativeBackpropFilter': return named(composedDepthwiseBackpropFilter('wasm'));
-    case 'DepthwiseConv2dNativeBackpropInput': return named(composedDepthwiseBackpropInput('wasm'));
+    case 'Conv2DBackpropFilter':
+      return named(composedConv2DBackpropFilter('wasm'));
+    case 'Conv2DBackpropInput':
+      return named(composedConv2DBackpropInput('wasm'));
+    case 'DepthwiseConv2dNativeBackpropFilter':
+      return named(composedDepthwiseBackpropFilter('wasm'));
+    case 'DepthwiseConv2dNativeBackpropInput':
+      return named(composedDepthwiseBackpropInput('wasm'));
   }
 }
 
@@ -76,7 +76,8 @@ export function setWasmKernelVariant(variant: KernelVariant): void {
   captureStock();
   for (const kernel of WASM_TRAINING_KERNELS) {
     if (variant === 'composed') install(kernel, composedFor(kernel));
-    else if (kernel === 'Conv2DBackpropFilter') install(kernel, composedFor(kernel)); // no stock kernel; cpu's takes minutes
+    else if (kernel === 'Conv2DBackpropFilter')
+      install(kernel, composedFor(kernel)); // no stock kernel; cpu's takes minutes
     else if (variant === 'per-tap' && kernel === 'DepthwiseConv2dNativeBackpropFilter') {
       install(kernel, named(perTapDepthwiseBackpropFilter('wasm')));
     } else if (variant === 'per-tap') install(kernel, composedFor(kernel));

@@ -95,7 +95,14 @@ export class KernelScope {
     if (strideH === 1 && strideW === 1) return x;
     const [b, h, w, c] = x.shape as [number, number, number, number];
     const split = this.reshape(x, [b, h, 1, w, 1, c]);
-    const zeros: [number, number][] = [[0, 0], [0, 0], [0, strideH - 1], [0, 0], [0, strideW - 1], [0, 0]];
+    const zeros: [number, number][] = [
+      [0, 0],
+      [0, 0],
+      [0, strideH - 1],
+      [0, 0],
+      [0, strideW - 1],
+      [0, 0],
+    ];
     const spread = this.pad(split, zeros);
     const merged = this.reshape(spread, [b, h * strideH, w * strideW, c]);
     return this.slice(merged, [0, 0, 0, 0], [b, (h - 1) * strideH + 1, (w - 1) * strideW + 1, c]);
@@ -103,5 +110,10 @@ export class KernelScope {
 }
 
 export function explicitPad(p: SpatialPads): [[number, number], [number, number], [number, number], [number, number]] {
-  return [[0, 0], [p.top, p.bottom], [p.left, p.right], [0, 0]];
+  return [
+    [0, 0],
+    [p.top, p.bottom],
+    [p.left, p.right],
+    [0, 0],
+  ];
 }

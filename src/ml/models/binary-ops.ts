@@ -20,19 +20,17 @@ export function exactSign(x: tf.Tensor): tf.Tensor {
  * Sign with the hard-tanh straight-through estimator (BinaryNet).
  * Forward: sign(x), with sign(0) = 0 as in TF. Backward: dy · [|x| ≤ 1].
  */
-export const steSign: (x: tf.Tensor) => tf.Tensor = tf.customGrad(
-  (...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
-    save([x]);
-    return {
-      value: exactSign(x),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const input = saved[0] as tf.Tensor;
-        return tf.mul(dy, tf.cast(tf.lessEqual(tf.abs(input), 1), dy.dtype));
-      },
-    };
-  },
-) as (x: tf.Tensor) => tf.Tensor;
+export const steSign: (x: tf.Tensor) => tf.Tensor = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
+  save([x]);
+  return {
+    value: exactSign(x),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const input = saved[0] as tf.Tensor;
+      return tf.mul(dy, tf.cast(tf.lessEqual(tf.abs(input), 1), dy.dtype));
+    },
+  };
+}) as (x: tf.Tensor) => tf.Tensor;
 
 /** Initial gammas for M levels: [M, M-1, ..., 1] / sum, e.g. M=3 → [0.5, 1/3, 1/6]. */
 export function initialGammas(levels: number): number[] {
@@ -60,20 +58,18 @@ function gammaMagnitude(gammas: tf.Tensor, m: number): tf.Tensor {
  * Used per level by the 'range' STE so the whole residual quantiser back-propagates as the identity
  * clipped to the range it can represent.
  */
-const windowedSign: (x: tf.Tensor, window: tf.Tensor) => tf.Tensor = tf.customGrad(
-  (...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    const [x, window, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-    save([x, window]);
-    return {
-      value: exactSign(x),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [input, w] = saved as [tf.Tensor, tf.Tensor];
-        const inside = tf.cast(tf.lessEqual(tf.abs(input), w), dy.dtype);
-        return [tf.div(tf.mul(dy, inside), w), tf.zerosLike(w)];
-      },
-    };
-  },
-) as (x: tf.Tensor, window: tf.Tensor) => tf.Tensor;
+const windowedSign: (x: tf.Tensor, window: tf.Tensor) => tf.Tensor = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const [x, window, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+  save([x, window]);
+  return {
+    value: exactSign(x),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [input, w] = saved as [tf.Tensor, tf.Tensor];
+      const inside = tf.cast(tf.lessEqual(tf.abs(input), w), dy.dtype);
+      return [tf.div(tf.mul(dy, inside), w), tf.zerosLike(w)];
+    },
+  };
+}) as (x: tf.Tensor, window: tf.Tensor) => tf.Tensor;
 
 /**
  * Straight-through estimator of the residual quantiser. 'unit': the thesis's hard-tanh on every
@@ -157,7 +153,13 @@ function hostQuantiser(ste: SteMode): Quantiser {
         const [input, g] = saved as [tf.Tensor, tf.Tensor];
         const gammaValues = g.dataSync() as Float32Array;
         const magnitudes = Float32Array.from(gammaValues, Math.abs);
-        const grads = quantiseBackward(input.dataSync() as Float32Array, dy.dataSync() as Float32Array, magnitudes, steWindows(magnitudes, ste), ste);
+        const grads = quantiseBackward(
+          input.dataSync() as Float32Array,
+          dy.dataSync() as Float32Array,
+          magnitudes,
+          steWindows(magnitudes, ste),
+          ste,
+        );
         // d|g|/dg as tfjs's abs defines it: 1 for g > 0, −1 otherwise.
         const dGammas = Array.from(grads.dMagnitudes, (d, m) => d * (gammaValues[m]! > 0 ? 1 : -1));
         return [tf.tensor(grads.dx, input.shape, 'float32'), tf.tensor1d(dGammas, 'float32')];

@@ -36,7 +36,15 @@ export function resolveBluNetOptions(opts: BluNetOptions): ResolvedBluNetOptions
 }
 
 function binaryConv(spec: ConvSpec, o: ResolvedBluNetOptions): tf.layers.Layer {
-  const common = { name: spec.name, filters: spec.filters, kernelSize: spec.kernelSize, padding: 'same' as const, seed: spec.seed, frozen: o.frozen, ste: o.ste };
+  const common = {
+    name: spec.name,
+    filters: spec.filters,
+    kernelSize: spec.kernelSize,
+    padding: 'same' as const,
+    seed: spec.seed,
+    frozen: o.frozen,
+    ste: o.ste,
+  };
   if (spec.role === 'level0') return new BinaryConv2D({ ...common, levels: o.convLevels });
   return new BinarySeparableConv2D({ ...common, depthwiseLevels: o.depthwiseLevels, pointwiseLevels: o.pointwiseLevels });
 }
@@ -51,7 +59,16 @@ function convWithActivation(spec: ConvSpec, o: ResolvedBluNetOptions, x: tf.Symb
 /** Output: BinaryConv2D 1×1 (padding valid, as in the thesis) then a separate sigmoid. */
 function binaryHead(o: ResolvedBluNetOptions) {
   return (x: tf.SymbolicTensor, seed: number): tf.SymbolicTensor => {
-    const logits = new BinaryConv2D({ name: 'logit_output', filters: 1, kernelSize: 1, padding: 'valid', levels: o.convLevels, seed, frozen: o.frozen, ste: o.ste });
+    const logits = new BinaryConv2D({
+      name: 'logit_output',
+      filters: 1,
+      kernelSize: 1,
+      padding: 'valid',
+      levels: o.convLevels,
+      seed,
+      frozen: o.frozen,
+      ste: o.ste,
+    });
     return tf.layers.activation({ activation: 'sigmoid', name: 'output' }).apply(logits.apply(x)) as tf.SymbolicTensor;
   };
 }

@@ -13,7 +13,12 @@ export interface CalibratedActivation {
 }
 
 /** Reads the values of an inner tensor of `model` on `images` (before they are freed). */
-function probe<T>(model: tf.LayersModel, tensor: tf.SymbolicTensor | tf.SymbolicTensor[], images: tf.Tensor4D, read: (values: Float32Array) => T): T {
+function probe<T>(
+  model: tf.LayersModel,
+  tensor: tf.SymbolicTensor | tf.SymbolicTensor[],
+  images: tf.Tensor4D,
+  read: (values: Float32Array) => T,
+): T {
   // A probe model shares the layers; it must not be disposed (that would dispose their weights).
   const out = tf.model({ inputs: model.inputs, outputs: tensor as tf.SymbolicTensor }).predict(images) as tf.Tensor;
   const result = read(out.dataSync() as Float32Array);

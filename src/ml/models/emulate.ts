@@ -29,7 +29,8 @@ const FIT_PASSES = 3;
 // The fit of β looks at a sample of the pre-activations; enough for stable quantiles.
 const FIT_SAMPLE = 8192;
 
-const isBinaryConv = (l: tf.layers.Layer): l is BinaryConv2D | BinarySeparableConv2D => l instanceof BinaryConv2D || l instanceof BinarySeparableConv2D;
+const isBinaryConv = (l: tf.layers.Layer): l is BinaryConv2D | BinarySeparableConv2D =>
+  l instanceof BinaryConv2D || l instanceof BinarySeparableConv2D;
 
 /** An inner tensor of `model` on `images`; the caller disposes it. */
 function probeTensor(model: tf.LayersModel, tensor: tf.SymbolicTensor, images: tf.Tensor4D): tf.Tensor4D {
@@ -115,7 +116,9 @@ function channelSamples(values: Float32Array, channels: number): Float32Array[] 
   const perChannel = Math.floor(values.length / channels);
   const count = Math.min(perChannel, FIT_SAMPLE);
   const step = perChannel <= FIT_SAMPLE ? 1 : Math.floor(perChannel * 0.6180339887);
-  return Array.from({ length: channels }, (_, c) => Float32Array.from({ length: count }, (_, k) => values[((k * step) % perChannel) * channels + c] as number));
+  return Array.from({ length: channels }, (_, c) =>
+    Float32Array.from({ length: count }, (_, k) => values[((k * step) % perChannel) * channels + c] as number),
+  );
 }
 
 function quantile(sorted: Float32Array, q: number): number {
@@ -137,7 +140,12 @@ export interface ReluEmulation {
 }
 
 /** The best offset for one channel, and its error, for a given range. */
-function bestOffset(values: Float32Array, sorted: Float32Array, gammas: readonly number[], range: number): { offset: number; error: number } {
+function bestOffset(
+  values: Float32Array,
+  sorted: Float32Array,
+  gammas: readonly number[],
+  range: number,
+): { offset: number; error: number } {
   // ReLU's corner at the bottom of the range, or the range centred on the channel's bulk (for channels
   // that are almost always positive or almost always negative).
   const candidates = [range, ...[0.1, 0.3, 0.5, 0.7, 0.9].map((q) => quantile(sorted, q))];
@@ -158,7 +166,10 @@ export function fitReluEmulation(values: Float32Array, channels: number, levels:
   const sorted = samples.map((v) => Float32Array.from(v).sort());
   const positive = Float32Array.from(values.filter((v) => v > 0)).sort();
   const spread = Float32Array.from(sorted.map((v) => quantile(v, 0.9) - quantile(v, 0.1)).filter((v) => v > 0)).sort();
-  const ranges = [...[0.5, 0.8, 0.9, 0.95, 0.99].map((q) => quantile(positive, q) / 2), ...[0.25, 0.5, 0.75].map((q) => quantile(spread, q) / 2)].filter((r) => r > 0);
+  const ranges = [
+    ...[0.5, 0.8, 0.9, 0.95, 0.99].map((q) => quantile(positive, q) / 2),
+    ...[0.25, 0.5, 0.75].map((q) => quantile(spread, q) / 2),
+  ].filter((r) => r > 0);
   let best: ReluEmulation & { error: number } = { range: 1e-3, offsets: samples.map(() => 1e-3), error: Infinity };
   for (const range of ranges) {
     const gammas = uniformGammas(range, levels);
@@ -185,7 +196,9 @@ function emulateRelu(student: tf.LayersModel, act: BinarySignActivation, conv: t
 
 /** The activation a conv feeds, if any. */
 function activationAfter(student: tf.LayersModel, conv: tf.layers.Layer): BinarySignActivation | undefined {
-  return student.layers.find((l): l is BinarySignActivation => l instanceof BinarySignActivation && l.inboundNodes[0]?.inboundLayers[0] === conv);
+  return student.layers.find(
+    (l): l is BinarySignActivation => l instanceof BinarySignActivation && l.inboundNodes[0]?.inboundLayers[0] === conv,
+  );
 }
 
 /**
@@ -193,7 +206,12 @@ function activationAfter(student: tf.LayersModel, conv: tf.layers.Layer): Binary
  * then the activation after it emulates the teacher's ReLU. `teacherName` maps a BLU-Net layer name to
  * the teacher's. Kernel gammas should already fit the kernels (`weight-scale`).
  */
-export function emulateTeacher(student: tf.LayersModel, teacher: tf.LayersModel, images: tf.Tensor4D, teacherName = (n: string) => n.replaceAll('Binary', '')): EmulatedLayer[] {
+export function emulateTeacher(
+  student: tf.LayersModel,
+  teacher: tf.LayersModel,
+  images: tf.Tensor4D,
+  teacherName = (n: string) => n.replaceAll('Binary', ''),
+): EmulatedLayer[] {
   const report: EmulatedLayer[] = [];
   for (const conv of student.layers.filter(isBinaryConv)) {
     const target = teacherPreActivation(teacher, teacherName(conv.name), images);

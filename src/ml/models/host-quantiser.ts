@@ -56,7 +56,13 @@ export interface QuantiserGradients {
  * With a_m = |g_m|·STE'(r_m) (unit: [|r_m| ≤ 1]; range: [|r_m| ≤ W_m]/W_m) and D_M = 0,
  * D_m = a_m + (1 − a_m)·D_{m+1}: ∂/∂x = dy·D_0 and ∂/∂|g_m| = Σ dy·sign(r_m)·(1 − D_{m+1}).
  */
-export function quantiseBackward(x: Float32Array, dy: Float32Array, magnitudes: Float32Array, windows: Float32Array, ste: 'unit' | 'range'): QuantiserGradients {
+export function quantiseBackward(
+  x: Float32Array,
+  dy: Float32Array,
+  magnitudes: Float32Array,
+  windows: Float32Array,
+  ste: 'unit' | 'range',
+): QuantiserGradients {
   const levels = magnitudes.length;
   const dx = new Float32Array(x.length);
   const dMagnitudes = new Float64Array(levels);

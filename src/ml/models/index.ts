@@ -9,7 +9,14 @@ export { buildBluNet, type BluNetOptions } from './blu-net.js';
 export { BinaryConv2D, BinarySeparableConv2D, BinarySignActivation, isGammaVariable } from './binary-layers.js';
 export { steSign, residualBinarize, initialGammas } from './binary-ops.js';
 export { saveModel, loadModel, type SavedModelInfo, type ModelIoError } from './serialize.js';
-export { transferLwUnetToBluNet, fitResidualGammas, fitKernelGammas, type GammaInit, type TransferredLayer, OUTPUT_LAYER_NAME } from './transfer.js';
+export {
+  transferLwUnetToBluNet,
+  fitResidualGammas,
+  fitKernelGammas,
+  type GammaInit,
+  type TransferredLayer,
+  OUTPUT_LAYER_NAME,
+} from './transfer.js';
 export { calibrateActivationGammas, fitAllKernelGammas, matchTeacherScales, type CalibratedActivation } from './calibrate.js';
 export type { SteMode } from './binary-ops.js';
 export { HINT_ENCODER_INDICES, HINT_DECODER_INDICES, tapModel } from './taps.js';
@@ -22,7 +29,10 @@ export const MODEL_NAMES: readonly ModelName[] = ['unet', 'lw_unet', 'blu_net'];
 export type ModelOptions<N extends ModelName> = N extends 'blu_net' ? BluNetOptions : UnetOptions;
 
 /** Builds a model by name; invalid options come back as an error instead of an exception. */
-export function buildModel<N extends ModelName>(name: N, opts: ModelOptions<N> = {} as ModelOptions<N>): Result<tf.LayersModel, { message: string }> {
+export function buildModel<N extends ModelName>(
+  name: N,
+  opts: ModelOptions<N> = {} as ModelOptions<N>,
+): Result<tf.LayersModel, { message: string }> {
   try {
     if (name === 'unet') return ok(buildUnet(opts as UnetOptions));
     if (name === 'lw_unet') return ok(buildLwUnet(opts as UnetOptions));

@@ -16,9 +16,18 @@ import { err, ok, type Result } from '../../base/result.js';
 import { BinaryConv2D, BinarySeparableConv2D, BinarySignActivation } from './binary-layers.js';
 import { effectiveFromSigns, residualSigns, signDeadZone } from './binary-ops.js';
 import { buildBluNet } from './blu-net.js';
-import { ByteReader, ByteWriter, FORMAT_VERSION, MAGIC, readPackedHeader, readSigns, writeSigns, type PackedHeader, type PackedOptions } from './packed-format.js';
+import {
+  ByteReader,
+  ByteWriter,
+  FORMAT_VERSION,
+  MAGIC,
+  readPackedHeader,
+  readSigns,
+  writeSigns,
+  type PackedHeader,
+  type PackedOptions,
+} from './packed-format.js';
 import { thesisSize } from './size.js';
-
 
 export interface PackedExportInfo {
   fileBytes: number;
@@ -105,7 +114,13 @@ export async function exportPackedBluNet(model: tf.LayersModel, file: string): P
     return err({ message: `writing ${file} failed: ${String(e)}` });
   }
   const zeroBytes = 4 * records + 4 * zeroSigns;
-  return ok({ fileBytes: w.length, headerBytes: header.byteLength + MAGIC.length + 4, zeroSigns, zeroBytes, thesisBytes: thesisSize(model).bytes });
+  return ok({
+    fileBytes: w.length,
+    headerBytes: header.byteLength + MAGIC.length + 4,
+    zeroSigns,
+    zeroBytes,
+    thesisBytes: thesisSize(model).bytes,
+  });
 }
 
 /** Reads one block and returns [Σ|γ|·b as a tensor, gammas]. */

@@ -2,7 +2,7 @@
  * Model size as the thesis counts it (§8): full-precision weights 32 bits each; for binary layers
  * 1 bit per weight per residual level, with gammas and biases fp32; no packing overhead.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { BinaryConv2D, BinarySeparableConv2D, BinarySignActivation } from './binary-layers.js';
 
 export interface ThesisSize {

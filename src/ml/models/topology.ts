@@ -59,7 +59,9 @@ export function buildTopology(opts: TopologyOptions, parts: ModelParts): tf.Laye
     skips.push(x);
   }
   for (let n = opts.levels - 2; n >= 0; n--) {
-    const up = tf.layers.upSampling2d({ size: [2, 2], interpolation: 'nearest', name: `Level${n}_Expanding_UpSampling2D` }).apply(x) as tf.SymbolicTensor;
+    const up = tf.layers
+      .upSampling2d({ size: [2, 2], interpolation: 'nearest', name: `Level${n}_Expanding_UpSampling2D` })
+      .apply(x) as tf.SymbolicTensor;
     const upConv = conv(`Level${n}_${prefix}Expanding_${blockConv}_1`, filtersAt(n), 2, 'up', up);
     const skip = skips[n] as tf.SymbolicTensor;
     x = tf.layers.concatenate({ axis: -1, name: `Level${n}_Expanding_Concatenate` }).apply([skip, upConv]) as tf.SymbolicTensor;

@@ -30,7 +30,9 @@ function copyLeadingWeights(source: tf.layers.Layer, target: tf.layers.Layer): R
   for (const [i, value] of incoming.entries()) {
     const slot = current[i];
     if (slot === undefined || !tf.util.arraysEqual(slot.shape, value.shape)) {
-      return err({ message: `${source.name} → ${target.name}: weight ${i} shape ${JSON.stringify(value.shape)} does not fit ${JSON.stringify(slot?.shape)}` });
+      return err({
+        message: `${source.name} → ${target.name}: weight ${i} shape ${JSON.stringify(value.shape)} does not fit ${JSON.stringify(slot?.shape)}`,
+      });
     }
   }
   target.setWeights([...incoming, ...current.slice(incoming.length)]);
@@ -99,7 +101,11 @@ export interface TransferOptions {
   readonly transferOutput?: boolean;
 }
 
-export function transferLwUnetToBluNet(lw: tf.LayersModel, blu: tf.LayersModel, options: TransferOptions = {}): Result<TransferredLayer[], { message: string }> {
+export function transferLwUnetToBluNet(
+  lw: tf.LayersModel,
+  blu: tf.LayersModel,
+  options: TransferOptions = {},
+): Result<TransferredLayer[], { message: string }> {
   const byName = new Map(lw.layers.map((l) => [l.name, l] as const));
   const targets = blu.layers.filter((l) => isTransferTarget(l, options.transferOutput ?? false));
   const missing = targets.map((t) => t.name.replaceAll('Binary', '')).filter((n) => !byName.has(n));

@@ -24,7 +24,11 @@ function greyFromChannels(data: Uint8Array, channels: number, width: number, fil
   for (let i = 0; i < pixels; i++) {
     const r = data[i * channels] as number;
     if (colour === 3 && (r !== data[i * channels + 1] || r !== data[i * channels + 2])) {
-      return err({ code: 'wrong-channels', file, message: `${file}: a colour image (${channels} channels, differing at x=${i % width}, y=${Math.floor(i / width)}); the models take one grey channel. Convert it to greyscale first.` });
+      return err({
+        code: 'wrong-channels',
+        file,
+        message: `${file}: a colour image (${channels} channels, differing at x=${i % width}, y=${Math.floor(i / width)}); the models take one grey channel. Convert it to greyscale first.`,
+      });
     }
     grey[i] = r;
   }
@@ -37,12 +41,25 @@ export async function readGreyImage(file: string, scale = 1): Promise<Result<Gre
   try {
     const meta = await sharp(file).metadata();
     let pipeline = sharp(file);
-    if (scale !== 1) pipeline = pipeline.resize(Math.max(1, Math.round((meta.width ?? 0) * scale)), Math.max(1, Math.round((meta.height ?? 0) * scale)), { kernel: 'lanczos3', fit: 'fill' });
+    if (scale !== 1)
+      pipeline = pipeline.resize(Math.max(1, Math.round((meta.width ?? 0) * scale)), Math.max(1, Math.round((meta.height ?? 0) * scale)), {
+        kernel: 'lanczos3',
+        fit: 'fill',
+      });
     raw = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   } catch (e) {
-    return err({ code: 'unreadable-image', file, message: `${file}: cannot read it as an image (${e instanceof Error ? e.message : String(e)})` });
+    return err({
+      code: 'unreadable-image',
+      file,
+      message: `${file}: cannot read it as an image (${e instanceof Error ? e.message : String(e)})`,
+    });
   }
-  const grey = greyFromChannels(new Uint8Array(raw.data.buffer, raw.data.byteOffset, raw.data.length), raw.info.channels, raw.info.width, file);
+  const grey = greyFromChannels(
+    new Uint8Array(raw.data.buffer, raw.data.byteOffset, raw.data.length),
+    raw.info.channels,
+    raw.info.width,
+    file,
+  );
   if (!grey.ok) return grey;
   const pixels = new Float32Array(grey.value.length);
   for (let i = 0; i < pixels.length; i++) pixels[i] = (grey.value[i] as number) / 255;
@@ -55,7 +72,10 @@ const THRESHOLD = 0.5;
 export async function writeMask(file: string, width: number, height: number, probabilities: Float32Array): Promise<void> {
   const bytes = Buffer.alloc(width * height);
   for (let i = 0; i < bytes.length; i++) bytes[i] = (probabilities[i] as number) > THRESHOLD ? 255 : 0;
-  await sharp(bytes, { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toFile(file);
+  await sharp(bytes, { raw: { width, height, channels: 1 } })
+    .toColourspace('b-w')
+    .png()
+    .toFile(file);
 }
 
 /** The image with predicted foreground tinted green. */
@@ -68,5 +88,7 @@ export async function writeOverlay(file: string, image: GreyImage, probabilities
     rgb[3 * i + 1] = fg ? 128 + (g >> 1) : g;
     rgb[3 * i + 2] = fg ? g >> 1 : g;
   }
-  await sharp(rgb, { raw: { width: image.width, height: image.height, channels: 3 } }).png().toFile(file);
+  await sharp(rgb, { raw: { width: image.width, height: image.height, channels: 3 } })
+    .png()
+    .toFile(file);
 }

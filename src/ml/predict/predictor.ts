@@ -60,7 +60,11 @@ async function packedPredictor(file: string, engine: EngineOptions): Promise<Res
 }
 
 /** A saved BLU-Net packed to a temporary file and opened on the binary engine. */
-async function packedFromSaved(model: import('@tensorflow/tfjs').LayersModel, dir: string, engine: EngineOptions): Promise<Result<Predictor, ModelSourceError>> {
+async function packedFromSaved(
+  model: import('@tensorflow/tfjs').LayersModel,
+  dir: string,
+  engine: EngineOptions,
+): Promise<Result<Predictor, ModelSourceError>> {
   const { exportPackedBluNet } = await import('../models/index.js');
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'blu-predict-'));
   try {
@@ -104,12 +108,19 @@ async function tfjsPredictor(dir: string, packBluNet: boolean, engine: EngineOpt
  * `source`: a model folder, its model.json, or a packed file. A saved BLU-Net is packed and run
  * on the binary engine unless `packBluNet` is false (then its fp32 simulation runs).
  */
-export async function openPredictor(source: string, packBluNet = true, engine: EngineOptions = {}): Promise<Result<Predictor, ModelSourceError>> {
+export async function openPredictor(
+  source: string,
+  packBluNet = true,
+  engine: EngineOptions = {},
+): Promise<Result<Predictor, ModelSourceError>> {
   const info = await stat(source).catch(() => null);
   if (!info) return err({ code: 'model-missing', message: `${source}: no such file or folder; ${WHAT}` });
   const dir = info.isDirectory() ? source : path.basename(source) === 'model.json' ? path.dirname(source) : null;
   if (dir !== null) {
-    const hasModelJson = await stat(path.join(dir, 'model.json')).then((s) => s.isFile(), () => false);
+    const hasModelJson = await stat(path.join(dir, 'model.json')).then(
+      (s) => s.isFile(),
+      () => false,
+    );
     if (!hasModelJson) return err({ code: 'not-a-model', message: `${source}: a folder without model.json is not a model; ${WHAT}` });
     return tfjsPredictor(dir, packBluNet, engine);
   }

@@ -18,7 +18,15 @@ export interface PredictOptions {
 }
 
 export type PredictEvent =
-  | { readonly kind: 'done'; readonly index: number; readonly total: number; readonly file: string; readonly outputs: readonly string[]; readonly tiles: number; readonly ms: number }
+  | {
+      readonly kind: 'done';
+      readonly index: number;
+      readonly total: number;
+      readonly file: string;
+      readonly outputs: readonly string[];
+      readonly tiles: number;
+      readonly ms: number;
+    }
   | { readonly kind: 'failed'; readonly index: number; readonly total: number; readonly error: ImageError };
 
 export interface PredictSummary {
@@ -73,7 +81,12 @@ function outputBase(file: string, index: number, seen: Set<string>): string {
   return unique;
 }
 
-export async function predictImages(predictor: Predictor, files: readonly string[], o: PredictOptions, onEvent: (e: PredictEvent) => void): Promise<PredictSummary> {
+export async function predictImages(
+  predictor: Predictor,
+  files: readonly string[],
+  o: PredictOptions,
+  onEvent: (e: PredictEvent) => void,
+): Promise<PredictSummary> {
   await mkdir(o.outDir, { recursive: true });
   const failed: ImageError[] = [];
   const seen = new Set<string>();

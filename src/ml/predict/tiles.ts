@@ -22,7 +22,12 @@ export function planAxis(length: number, tile: number, overlap: number, multiple
   const starts = Array.from({ length: count }, (_, i) => Math.round((i * (length - tile)) / (count - 1)));
   // Neighbours split their shared range in the middle.
   const borders = starts.slice(1).map((s, i) => Math.floor((s + (starts[i] as number) + tile) / 2));
-  return starts.map((start, i) => ({ start, size: tile, ownStart: i === 0 ? 0 : (borders[i - 1] as number), ownEnd: i === count - 1 ? length : (borders[i] as number) }));
+  return starts.map((start, i) => ({
+    start,
+    size: tile,
+    ownStart: i === 0 ? 0 : (borders[i - 1] as number),
+    ownEnd: i === count - 1 ? length : (borders[i] as number),
+  }));
 }
 
 /** Copies a tile (zeros outside the image). */

@@ -9,12 +9,7 @@ import { shuffled, type Rng } from '../random.js';
  * thesis reshuffles every epoch; the last batch may be smaller). With an explicit step count,
  * full batches are drawn from successive shuffles.
  */
-export function epochSchedule(
-  train: readonly Sample[],
-  batchSize: number,
-  steps: number | undefined,
-  rng: Rng,
-): Sample[][] {
+export function epochSchedule(train: readonly Sample[], batchSize: number, steps: number | undefined, rng: Rng): Sample[][] {
   let order = shuffled(train, rng);
   const batches: Sample[][] = [];
   if (steps === undefined) {

@@ -68,7 +68,7 @@ async function hintStep(
   } finally {
     disposeBatch(batch);
   }
-  const value = cost ? (await cost.data())[0] ?? Number.NaN : Number.NaN;
+  const value = cost ? ((await cost.data())[0] ?? Number.NaN) : Number.NaN;
   cost?.dispose();
   return value;
 }
@@ -129,8 +129,7 @@ export async function trainHint(
         }
         return total / schedule.length;
       },
-      validate: () =>
-        validateHint(teacherTaps, studentTaps, data.validation, options.valCropSize ?? options.cropSize, options.batchSize),
+      validate: () => validateHint(teacherTaps, studentTaps, data.validation, options.valCropSize ?? options.cropSize, options.batchSize),
     });
     return ok(result);
   } catch (cause) {

@@ -3,7 +3,15 @@ export { learningRateAt } from './schedule.js';
 export { binaryCrossEntropy, softDiceLoss, summedHintMse, type SupervisedLoss } from './losses.js';
 export { ScheduledAdam, type RelativeLrFilter } from './optimizer.js';
 export type { EpochLoopOptions, TrainResult, LrDrop } from './loop.js';
-export { plateauStep, trailingMean, PLATEAU_START, type PlateauRule, type PlateauState, type PlateauAction, type Smoothing } from './plateau.js';
+export {
+  plateauStep,
+  trailingMean,
+  PLATEAU_START,
+  type PlateauRule,
+  type PlateauState,
+  type PlateauAction,
+  type Smoothing,
+} from './plateau.js';
 export {
   trainSupervised,
   validateSupervised,

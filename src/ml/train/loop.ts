@@ -3,7 +3,15 @@ import { disposeAll, snapshotWeights, type ScheduledAdam } from './optimizer.js'
 import { COLLAPSE_IOU } from './collapse.js';
 import { learningRateAt } from './schedule.js';
 import type { BestMetricName, EpochRecord, TrainEventHandler, ValidationMetrics } from './events.js';
-import { PLATEAU_START, plateauStep, trailingMean, type PlateauAction, type PlateauRule, type PlateauState, type Smoothing } from './plateau.js';
+import {
+  PLATEAU_START,
+  plateauStep,
+  trailingMean,
+  type PlateauAction,
+  type PlateauRule,
+  type PlateauState,
+  type Smoothing,
+} from './plateau.js';
 
 /** Settings shared by both training loops. */
 export interface EpochLoopOptions {
@@ -101,7 +109,12 @@ interface Tracker {
 }
 
 /** The smoothed metric after this validation and what the plateau rule does with it. */
-function track(options: EpochLoopOptions, metric: BestMetricName, tracker: Tracker, value: number): { smoothed: number; action: PlateauAction } {
+function track(
+  options: EpochLoopOptions,
+  metric: BestMetricName,
+  tracker: Tracker,
+  value: number,
+): { smoothed: number; action: PlateauAction } {
   tracker.values.push(value);
   const smoothed = trailingMean(tracker.values, options.smoothing?.window ?? 1);
   if (!options.plateau) return { smoothed, action: 'continue' };
@@ -133,7 +146,15 @@ export async function runEpochLoop(options: EpochLoopOptions, hooks: LoopHooks):
     stepsDone += steps ?? 0;
     const { smoothed, action } = track(options, hooks.metric, tracker, metricValue(hooks.metric, val));
     const stepField = steps !== undefined ? { step: stepsDone } : {};
-    const record = { epoch, loss, val, lr, seconds: (performance.now() - started) / 1000, ...stepField, ...(options.smoothing ? { smoothed } : {}) };
+    const record = {
+      epoch,
+      loss,
+      val,
+      lr,
+      seconds: (performance.now() - started) / 1000,
+      ...stepField,
+      ...(options.smoothing ? { smoothed } : {}),
+    };
     history.push(record);
     emit({ type: 'epoch-end', ...record });
     if (epoch >= (options.ignoreEpochs ?? 0) && !predictsNothing(val) && improves(hooks.metric, smoothed, best.value)) {
@@ -165,6 +186,10 @@ export async function runEpochLoop(options: EpochLoopOptions, hooks: LoopHooks):
   }
   if (best.epoch >= 0) hooks.model.setWeights(best.weights);
   disposeAll(best.weights);
-  const plateau = options.plateau ? { stoppedBy: stoppedBy ?? ('budget' as const), lrDrops: tracker.drops } : stoppedBy ? { stoppedBy } : {};
+  const plateau = options.plateau
+    ? { stoppedBy: stoppedBy ?? ('budget' as const), lrDrops: tracker.drops }
+    : stoppedBy
+      ? { stoppedBy }
+      : {};
   return { bestEpoch: best.epoch, bestMetric: best.value, metricName: hooks.metric, history, ...plateau };
 }

@@ -33,7 +33,9 @@ export class ScheduledAdam extends tf.AdamOptimizer {
   }
 
   override applyGradients(variableGradients: tf.NamedTensorMap | NamedGradient[]): void {
-    const all: NamedGradient[] = Array.isArray(variableGradients) ? variableGradients : Object.entries(variableGradients).map(([name, tensor]) => ({ name, tensor }));
+    const all: NamedGradient[] = Array.isArray(variableGradients)
+      ? variableGradients
+      : Object.entries(variableGradients).map(([name, tensor]) => ({ name, tensor }));
     const onHost = all.filter((g) => runOnHost(g.tensor.size) || this.#relativeLr?.(g.name) === true);
     if (onHost.length > 0) this.#applyOnHost(onHost);
     // Always called, even with nothing left, so tfjs's own bias-correction counters advance in step.
@@ -43,8 +45,12 @@ export class ScheduledAdam extends tf.AdamOptimizer {
   #applyOnHost(gradients: NamedGradient[]): void {
     this.#hostSteps += 1;
     const step = {
-      learningRate: this.learningRate, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon,
-      correction1: 1 - this.beta1 ** this.#hostSteps, correction2: 1 - this.beta2 ** this.#hostSteps,
+      learningRate: this.learningRate,
+      beta1: this.beta1,
+      beta2: this.beta2,
+      epsilon: this.epsilon,
+      correction1: 1 - this.beta1 ** this.#hostSteps,
+      correction2: 1 - this.beta2 ** this.#hostSteps,
     };
     for (const { name, tensor } of gradients) {
       const variable = tf.engine().registeredVariables[name];

@@ -51,7 +51,12 @@ export function trailingMean(values: readonly number[], window: number): number 
  * better) and `validations` the count so far. Values at the floor are skipped. Raising the reference resets the count; a plateau
  * after minValidations drops the lr while drops remain (and restarts the count), else stops.
  */
-export function plateauStep(state: PlateauState, rule: PlateauRule, smoothed: number, validations: number): { state: PlateauState; action: PlateauAction } {
+export function plateauStep(
+  state: PlateauState,
+  rule: PlateauRule,
+  smoothed: number,
+  validations: number,
+): { state: PlateauState; action: PlateauAction } {
   if (rule.floor !== undefined && smoothed <= rule.floor) return { state, action: 'continue' };
   if (Number.isNaN(state.reference) || smoothed > state.reference + rule.minDelta) {
     return { state: { ...state, reference: smoothed, since: 0 }, action: 'continue' };

@@ -74,7 +74,7 @@ async function supervisedStep(
   } finally {
     disposeBatch(batch);
   }
-  const value = cost ? (await cost.data())[0] ?? Number.NaN : Number.NaN;
+  const value = cost ? ((await cost.data())[0] ?? Number.NaN) : Number.NaN;
   cost?.dispose();
   return value;
 }
@@ -148,8 +148,7 @@ export async function trainSupervised(
         }
         return total / schedule.length;
       },
-      validate: () =>
-        validateSupervised(model, data.validation, options.valCropSize ?? options.cropSize, options.batchSize),
+      validate: () => validateSupervised(model, data.validation, options.valCropSize ?? options.cropSize, options.batchSize),
     });
     return ok(result);
   } catch (cause) {

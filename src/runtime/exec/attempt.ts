@@ -111,7 +111,10 @@ async function prepareOutputs(spec: StepSpec): Promise<Result<void, StepFailure>
     const abs = path.resolve(spec.projectDir, out.path);
     const rel = path.relative(spec.projectDir, abs);
     if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
-      return err({ reason: 'output-outside-project', message: `output '${out.path}' of step '${spec.id}' is outside the project; refusing to touch it` });
+      return err({
+        reason: 'output-outside-project',
+        message: `output '${out.path}' of step '${spec.id}' is outside the project; refusing to touch it`,
+      });
     }
     // One lstat in the common case (nothing there yet); a tree is removed off the main thread.
     const existing = lstatSync(abs, { throwIfNoEntry: false });
@@ -132,7 +135,8 @@ async function commit(
   const outputs: StoredOutput[] = [];
   for (const out of spec.outs) {
     try {
-      if (out.cache && spec.cache) outputs.push(await stores.cas.putPath(spec.projectDir, out.path, stores.stat ? { statCache: stores.stat } : {}));
+      if (out.cache && spec.cache)
+        outputs.push(await stores.cas.putPath(spec.projectDir, out.path, stores.stat ? { statCache: stores.stat } : {}));
       else await access(path.resolve(spec.projectDir, out.path));
     } catch (error) {
       return err(await storeFailure(spec, out.path, error));
@@ -168,7 +172,10 @@ async function commit(
   } catch (error) {
     if (!isNoSpace(error)) throw error;
     const doing = 'recording its cache entry (nothing was committed; its outputs are in the workspace)';
-    return err({ reason: 'no-space', message: `step '${spec.id}': ${await describeNoSpace(doing, stores.ac.entryPath(spec.key), JSON.stringify(entry).length)}` });
+    return err({
+      reason: 'no-space',
+      message: `step '${spec.id}': ${await describeNoSpace(doing, stores.ac.entryPath(spec.key), JSON.stringify(entry).length)}`,
+    });
   }
   return ok({ entry, ...(jobId ? { jobId } : {}) });
 }
@@ -193,7 +200,10 @@ async function storeFailure(spec: StepSpec, outPath: string, error: unknown): Pr
   const why = error instanceof Error ? error.message : String(error);
   if (isNoSpace(error)) {
     const needed = await contentSize(path.resolve(spec.projectDir, outPath));
-    return { reason: 'no-space', message: `step '${spec.id}': ${await describeNoSpace(`storing its output '${outPath}' in the cache`, spec.cacheDir, needed)}` };
+    return {
+      reason: 'no-space',
+      message: `step '${spec.id}': ${await describeNoSpace(`storing its output '${outPath}' in the cache`, spec.cacheDir, needed)}`,
+    };
   }
   if ((error instanceof ArtifactError && error.code === 'missing-path') || hasErrno(error, 'ENOENT')) {
     return { reason: 'output-missing', message: `step '${spec.id}' finished but did not produce its output '${outPath}' (${why})` };

@@ -100,6 +100,6 @@ function dependentsOf(steps: readonly GateStep[]): Map<string, string[]> {
 function reachable(from: string, down: ReadonlyMap<string, readonly string[]>): Set<string> {
   const seen = new Set<string>();
   const queue = [from];
-  while (queue.length > 0) for (const d of down.get(queue.pop()!) ?? []) if (!seen.has(d)) (seen.add(d), queue.push(d));
+  while (queue.length > 0) for (const d of down.get(queue.pop()!) ?? []) if (!seen.has(d)) seen.add(d), queue.push(d);
   return seen;
 }

@@ -82,7 +82,9 @@ function describeSpawnError(error: unknown): { code?: string; message: string } 
 }
 
 /** Messages between blu-pipe and the helper. */
-type ToHelper = ({ readonly t: 'spawn'; readonly id: number } & LaunchTarget) | { readonly t: 'kill'; readonly id: number; readonly signal: NodeJS.Signals };
+type ToHelper =
+  | ({ readonly t: 'spawn'; readonly id: number } & LaunchTarget)
+  | { readonly t: 'kill'; readonly id: number; readonly signal: NodeJS.Signals };
 type FromHelper =
   | { readonly t: 'ready' }
   | { readonly t: 'started'; readonly id: number; readonly pid: number }
@@ -141,7 +143,9 @@ export class ForkServer {
 
   constructor() {
     // A small young generation: the helper's own allocations then touch few pages between forks.
-    this.#helper = spawn(process.execPath, ['--max-semi-space-size=1', '-e', HELPER_SOURCE], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+    this.#helper = spawn(process.execPath, ['--max-semi-space-size=1', '-e', HELPER_SOURCE], {
+      stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
+    });
     this.#helper.on('message', (m: FromHelper) => this.#receive(m));
     this.#helper.once('error', () => this.#fail('could not start'));
     this.#helper.once('exit', (code, signal) => this.#fail(`exited (${signal ?? `code ${code}`})`));

@@ -201,7 +201,9 @@ function parsePath(text: string): string | undefined {
 function parseHolder(line: string | undefined): Holder | undefined {
   try {
     const value = JSON.parse(line ?? '') as Partial<Holder>;
-    return typeof value.pid === 'number' && typeof value.host === 'string' && typeof value.runId === 'string' ? (value as Holder) : undefined;
+    return typeof value.pid === 'number' && typeof value.host === 'string' && typeof value.runId === 'string'
+      ? (value as Holder)
+      : undefined;
   } catch {
     return undefined;
   }

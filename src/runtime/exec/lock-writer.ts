@@ -42,7 +42,14 @@ export class LockWriter {
     const previous = this.options.previous.steps[stepId];
     if (previous && previous.key === entry.key && previous.runId === entry.producer.runId) return;
     const { key, components, outputs, consumed, metrics, producer } = entry;
-    this.#pending.set(stepId, { key: key as StepKey, components, outputs, ...(consumed ? { consumed } : {}), metrics, runId: producer.runId });
+    this.#pending.set(stepId, {
+      key: key as StepKey,
+      components,
+      outputs,
+      ...(consumed ? { consumed } : {}),
+      metrics,
+      runId: producer.runId,
+    });
     this.#writer ??= this.#write();
   }
 
@@ -78,7 +85,11 @@ export class LockWriter {
   /** The steps' results are committed in the cache; only the record of them could not be written. */
   async #failed(error: unknown): Promise<void> {
     const file = this.options.ref.file;
-    const why = isNoSpace(error) ? await describeNoSpace('updating the lock file', file, null) : error instanceof Error ? error.message : String(error);
+    const why = isNoSpace(error)
+      ? await describeNoSpace('updating the lock file', file, null)
+      : error instanceof Error
+        ? error.message
+        : String(error);
     this.options.emit({ type: 'warning', message: `could not update ${file}: ${why}`, time: Date.now() });
   }
 }

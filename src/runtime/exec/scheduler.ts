@@ -95,12 +95,17 @@ export class Scheduler {
     this.#readers = readingSteps(ctx.plan.steps, this.#byId);
     this.#readersLeft = readersPerStep(this.#readers, this.#byId);
     const gated = ctx.plan.steps.filter(isActive).map((p) => this.#byId.get(p.id)!);
-    this.#exclusive = new ExclusiveGate(gated.map((s) => ({ id: s.id, needs: s.needs, exclusive: s.resources.cpus === 'all' })), this.#priorities);
+    this.#exclusive = new ExclusiveGate(
+      gated.map((s) => ({ id: s.id, needs: s.needs, exclusive: s.resources.cpus === 'all' })),
+      this.#priorities,
+    );
   }
 
   async run(): Promise<ReadonlyMap<string, StepResult>> {
     const active = this.ctx.plan.steps.filter(isActive);
-    const nodes = new Map(active.map((p) => [p.id, { run: () => this.#exclusive.track(() => this.#runOne(p)), priority: this.#priorities.get(p.id) ?? 0 }]));
+    const nodes = new Map(
+      active.map((p) => [p.id, { run: () => this.#exclusive.track(() => this.#runOne(p)), priority: this.#priorities.get(p.id) ?? 0 }]),
+    );
     const edges: [string, string][] = [];
     for (const p of active) for (const need of this.#byId.get(p.id)!.needs) if (nodes.has(need)) edges.push([need, p.id]);
     // The resource pool bounds running commands; the extra graph slots let finished steps commit
@@ -140,14 +145,27 @@ export class Scheduler {
     });
     if (blocked !== undefined || this.#stopNew || this.ctx.signal.aborted) {
       const outcome: StepOutcome = this.ctx.signal.aborted ? 'cancelled' : 'skipped';
-      const message = blocked !== undefined ? `not run: it needs '${blocked}', which did not succeed` : 'not run: the run is stopping after a failure';
+      const message =
+        blocked !== undefined ? `not run: it needs '${blocked}', which did not succeed` : 'not run: the run is stopping after a failure';
       return this.#finish(planned, outcome, null, 0, { failure: { reason: 'cancelled', message } });
     }
     planned = await this.#recheckConsumed(planned, step);
-    this.ctx.emit({ type: 'step-queued', stepId: planned.id, kind: step.kind, key: planned.key, params: step.trackedParams ?? step.params, action: planned.action, reasons: planned.reasons, time: Date.now() });
-    if (planned.action === 'fresh' && (this.#readersLeft.get(planned.id) ?? 0) === 0) return this.#finish(planned, 'fresh', planned.entry, 0, {});
-    if (planned.action === 'fresh' && planned.entry) return this.#computeIfRequeued(step, await this.#underStepLock(step, () => this.#settleFresh(planned, step, planned.entry!)));
-    if (planned.action === 'restore' && planned.entry) return this.#computeIfRequeued(step, await this.#underStepLock(step, () => this.#restoreForWriting(planned, step, planned.entry!)));
+    this.ctx.emit({
+      type: 'step-queued',
+      stepId: planned.id,
+      kind: step.kind,
+      key: planned.key,
+      params: step.trackedParams ?? step.params,
+      action: planned.action,
+      reasons: planned.reasons,
+      time: Date.now(),
+    });
+    if (planned.action === 'fresh' && (this.#readersLeft.get(planned.id) ?? 0) === 0)
+      return this.#finish(planned, 'fresh', planned.entry, 0, {});
+    if (planned.action === 'fresh' && planned.entry)
+      return this.#computeIfRequeued(step, await this.#underStepLock(step, () => this.#settleFresh(planned, step, planned.entry!)));
+    if (planned.action === 'restore' && planned.entry)
+      return this.#computeIfRequeued(step, await this.#underStepLock(step, () => this.#restoreForWriting(planned, step, planned.entry!)));
     return this.#compute(planned, step);
   }
 
@@ -157,7 +175,10 @@ export class Scheduler {
    */
   async #recheckConsumed(planned: ActiveStep, step: StepInstance): Promise<ActiveStep> {
     if (planned.action === 'run' || planned.entry === null || !this.#readers.has(planned.id)) return planned;
-    const changes = consumedChanges(planned.entry.consumed, await this.#upstreamDigests(step, new Set(Object.keys(planned.entry.consumed ?? {}))));
+    const changes = consumedChanges(
+      planned.entry.consumed,
+      await this.#upstreamDigests(step, new Set(Object.keys(planned.entry.consumed ?? {}))),
+    );
     return changes.length === 0 ? planned : { ...planned, action: 'run', reasons: changes, entry: null };
   }
 
@@ -196,21 +217,35 @@ export class Scheduler {
   }
 
   async #restoreForWriting(planned: PlannedStep, step: StepInstance, entry: ActionCacheEntry): Promise<PlannedStep | void> {
-    if (!(await this.#waitForReaders(step))) return this.#finish(planned, 'cancelled', null, 0, { failure: { reason: 'cancelled', message: 'cancelled while other runs read its outputs' } });
+    if (!(await this.#waitForReaders(step)))
+      return this.#finish(planned, 'cancelled', null, 0, {
+        failure: { reason: 'cancelled', message: 'cancelled while other runs read its outputs' },
+      });
     return this.#restore(planned, entry, step);
   }
 
   /** Other runs still reading this step's outputs keep them: wait (saying for whom) before rewriting them. */
   #waitForReaders(step: StepInstance): Promise<boolean> {
-    return this.#leases.waitUntilFree(step.outs.map((o) => o.path), this.ctx.signal, (h) =>
-      this.ctx.emit({ type: 'step-waiting', stepId: step.id, holder: `run ${h.runId} (pid ${h.pid} on ${h.host}), which still reads ${h.path}`, time: Date.now() }),
+    return this.#leases.waitUntilFree(
+      step.outs.map((o) => o.path),
+      this.ctx.signal,
+      (h) =>
+        this.ctx.emit({
+          type: 'step-waiting',
+          stepId: step.id,
+          holder: `run ${h.runId} (pid ${h.pid} on ${h.host}), which still reads ${h.path}`,
+          time: Date.now(),
+        }),
     );
   }
 
   async #underStepLock(step: StepInstance, action: () => Promise<PlannedStep | void>): Promise<PlannedStep | void> {
     const me = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString(), runId: this.ctx.runId, stepId: step.id };
     const lock = await acquireLock(this.#stepLockPath(step), me, { signal: this.ctx.signal, onWait: (h) => this.#announceWait(step, h) });
-    if (!lock.ok) return this.#finish(this.#planned.get(step.id)!, 'cancelled', null, 0, { failure: { reason: 'cancelled', message: 'cancelled while waiting for a lock' } });
+    if (!lock.ok)
+      return this.#finish(this.#planned.get(step.id)!, 'cancelled', null, 0, {
+        failure: { reason: 'cancelled', message: 'cancelled while waiting for a lock' },
+      });
     try {
       return await action();
     } finally {
@@ -244,7 +279,16 @@ export class Scheduler {
   async #evictAndRequeue(planned: PlannedStep, step: StepInstance, entry: ActionCacheEntry, detail: string): Promise<PlannedStep> {
     await this.ctx.stores.ac.remove(entry.key);
     const requeued: PlannedStep = { ...planned, action: 'run', reasons: [{ kind: 'cache-corrupt', detail }], entry: null };
-    this.ctx.emit({ type: 'step-queued', stepId: planned.id, kind: step.kind, key: planned.key, params: step.trackedParams ?? step.params, action: 'run', reasons: requeued.reasons, time: Date.now() });
+    this.ctx.emit({
+      type: 'step-queued',
+      stepId: planned.id,
+      kind: step.kind,
+      key: planned.key,
+      params: step.trackedParams ?? step.params,
+      action: 'run',
+      reasons: requeued.reasons,
+      time: Date.now(),
+    });
     return requeued;
   }
 
@@ -254,12 +298,18 @@ export class Scheduler {
     await slot.take();
     const locks = await this.#lock(planned, step);
     try {
-      if (!locks) return this.#finish(planned, 'cancelled', null, 0, { failure: { reason: 'cancelled', message: 'cancelled while waiting for a lock' } });
+      if (!locks)
+        return this.#finish(planned, 'cancelled', null, 0, {
+          failure: { reason: 'cancelled', message: 'cancelled while waiting for a lock' },
+        });
       // A CPU slot is not held while other runs finish reading the outputs this step rewrites. Only
       // then: handing it back otherwise would let a lower-priority step take it.
       if (this.#leases.foreignHolder(step.outs.map((o) => o.path)) !== undefined) {
         slot.free();
-        if (!(await this.#waitForReaders(step))) return this.#finish(planned, 'cancelled', null, 0, { failure: { reason: 'cancelled', message: 'cancelled while other runs read its outputs' } });
+        if (!(await this.#waitForReaders(step)))
+          return this.#finish(planned, 'cancelled', null, 0, {
+            failure: { reason: 'cancelled', message: 'cancelled while other runs read its outputs' },
+          });
         await slot.take();
       }
       // Another run may have computed this very key while we waited: then it is a cache hit.
@@ -301,7 +351,12 @@ export class Scheduler {
   }
 
   #announceWait(step: StepInstance, h: { pid: number; host: string; startedAt: string; runId: string }): void {
-    this.ctx.emit({ type: 'step-waiting', stepId: step.id, holder: `run ${h.runId} (pid ${h.pid} on ${h.host}, since ${h.startedAt})`, time: Date.now() });
+    this.ctx.emit({
+      type: 'step-waiting',
+      stepId: step.id,
+      holder: `run ${h.runId} (pid ${h.pid} on ${h.host}, since ${h.startedAt})`,
+      time: Date.now(),
+    });
   }
 
   async #attempts(planned: PlannedStep, step: StepInstance, slot: CpuSlot): Promise<void> {
@@ -310,14 +365,35 @@ export class Scheduler {
     let failure: StepFailure | undefined;
     for (let attempt = 1; attempt <= step.retries + 1; attempt++) {
       await slot.take();
-      this.ctx.emit({ type: 'step-start', stepId: step.id, kind: step.kind, key: planned.key, params: step.trackedParams ?? step.params, logPath: spec.logPath, attempt, time: Date.now() });
-      const result = await this.ctx.executor.execute(spec, { signal: this.ctx.signal, report: this.#reporter(step.id), commandDone: () => slot.free() });
+      this.ctx.emit({
+        type: 'step-start',
+        stepId: step.id,
+        kind: step.kind,
+        key: planned.key,
+        params: step.trackedParams ?? step.params,
+        logPath: spec.logPath,
+        attempt,
+        time: Date.now(),
+      });
+      const result = await this.ctx.executor.execute(spec, {
+        signal: this.ctx.signal,
+        report: this.#reporter(step.id),
+        commandDone: () => slot.free(),
+      });
       if (result.ok) {
-        return this.#finish(planned, 'ran', result.value.entry, Date.now() - started, { logPath: spec.logPath, ...(result.value.jobId ? { jobId: result.value.jobId } : {}) });
+        return this.#finish(planned, 'ran', result.value.entry, Date.now() - started, {
+          logPath: spec.logPath,
+          ...(result.value.jobId ? { jobId: result.value.jobId } : {}),
+        });
       }
       failure = { ...result.error, logPath: spec.logPath };
       if (this.ctx.signal.aborted || result.error.reason === 'cancelled') break;
-      if (attempt <= step.retries) this.ctx.emit({ type: 'warning', message: `${step.id}: attempt ${attempt} failed (${result.error.message}); retrying`, time: Date.now() });
+      if (attempt <= step.retries)
+        this.ctx.emit({
+          type: 'warning',
+          message: `${step.id}: attempt ${attempt} failed (${result.error.message}); retrying`,
+          time: Date.now(),
+        });
     }
     const outcome: StepOutcome = this.ctx.signal.aborted || failure?.reason === 'cancelled' ? 'cancelled' : 'failed';
     return this.#finish(planned, outcome, null, Date.now() - started, { failure: failure!, logPath: spec.logPath });
@@ -365,13 +441,22 @@ export class Scheduler {
     };
   }
 
-  #finish(planned: PlannedStep, outcome: StepOutcome, entry: ActionCacheEntry | null, durationMs: number, extra: { failure?: StepFailure; logPath?: string; jobId?: string }): void {
+  #finish(
+    planned: PlannedStep,
+    outcome: StepOutcome,
+    entry: ActionCacheEntry | null,
+    durationMs: number,
+    extra: { failure?: StepFailure; logPath?: string; jobId?: string },
+  ): void {
     this.#results.set(planned.id, { outcome, entry });
     this.#exclusive.finished(planned.id);
     if (outcome === 'failed' && this.ctx.policy === 'no-new') this.#stopNew = true;
     const step = this.#byId.get(planned.id)!;
     this.#updateLeases(step, planned, outcome);
-    const source = entry && outcome !== 'ran' ? { runId: entry.producer.runId, stepId: entry.producer.stepId, finishedAt: entry.producer.finishedAt } : undefined;
+    const source =
+      entry && outcome !== 'ran'
+        ? { runId: entry.producer.runId, stepId: entry.producer.stepId, finishedAt: entry.producer.finishedAt }
+        : undefined;
     const artifacts = entry ? step.outs.filter((o) => o.track).map((o) => path.join(this.ctx.pipeline.projectDir, o.path)) : [];
     this.ctx.emit({
       type: 'step-end',
@@ -392,14 +477,19 @@ export class Scheduler {
     const warning = entry?.tags?.['blu.warning'];
     if (warning !== undefined) this.ctx.emit({ type: 'warning', message: `${planned.id}: ${warning}`, time: Date.now() });
     const nondeterministic = outcome === 'ran' ? entry?.tags?.[NONDETERMINISTIC_TAG] : undefined;
-    if (nondeterministic !== undefined) this.ctx.emit({ type: 'warning', message: `${planned.id} is not reproducible: ${nondeterministic} (tagged ${NONDETERMINISTIC_TAG})`, time: Date.now() });
+    if (nondeterministic !== undefined)
+      this.ctx.emit({
+        type: 'warning',
+        message: `${planned.id} is not reproducible: ${nondeterministic} (tagged ${NONDETERMINISTIC_TAG})`,
+        time: Date.now(),
+      });
   }
 
   /**
    * Settled outputs that steps of this run will still read are leased (callers hold the step's
    * lock here); a step that executes releases, as the last reader, the leases of what it read.
    */
-  #updateLeases(step: StepInstance, planned: PlannedStep, outcome: StepOutcome): void {
+  #updateLeases(step: StepInstance, _planned: PlannedStep, outcome: StepOutcome): void {
     const current = outcome === 'ran' || outcome === 'restored' || outcome === 'fresh';
     if (current && (this.#readersLeft.get(step.id) ?? 0) > 0) this.#leases.hold(step.outs.map((o) => o.path));
     if (!this.#readers.has(step.id)) return;
@@ -443,7 +533,9 @@ class CpuSlot {
 function readingSteps(plan: readonly PlannedStep[], byId: ReadonlyMap<string, StepInstance>): Set<string> {
   const changing = new Set(plan.filter((p) => p.action === 'run' || p.action === 'restore').map((p) => p.id));
   if (changing.size === 0) return changing;
-  return new Set(plan.filter((p) => p.action === 'run' || (p.action !== 'skip' && byId.get(p.id)!.needs.some((n) => changing.has(n)))).map((p) => p.id));
+  return new Set(
+    plan.filter((p) => p.action === 'run' || (p.action !== 'skip' && byId.get(p.id)!.needs.some((n) => changing.has(n)))).map((p) => p.id),
+  );
 }
 
 function readersPerStep(readers: ReadonlySet<string>, byId: ReadonlyMap<string, StepInstance>): Map<string, number> {

@@ -39,7 +39,10 @@ export function parseProtocolLine(line: string, now: () => number = Date.now): P
   if (!isRecord(body)) return null;
   if (isRecord(body.progress)) return { type: 'progress', progress: body.progress as StepProgress };
   const tag = body.tag;
-  if (isRecord(tag)) return typeof tag.key === 'string' && tag.key !== '' && typeof tag.value === 'string' ? { type: 'tag', key: tag.key, value: tag.value } : null;
+  if (isRecord(tag))
+    return typeof tag.key === 'string' && tag.key !== '' && typeof tag.value === 'string'
+      ? { type: 'tag', key: tag.key, value: tag.value }
+      : null;
   const metric = body.metric;
   const value = isRecord(metric) ? decodeNumber(metric.value) : null;
   if (isRecord(metric) && typeof metric.name === 'string' && value !== null) {

@@ -71,7 +71,12 @@ class LazyLog {
   }
 }
 
-async function runInChild(spec: StepSpec, execution: ExecuteOptions, options: LocalExecutorOptions, output: (text: string) => void): Promise<Result<AttemptSuccess, StepFailure>> {
+async function runInChild(
+  spec: StepSpec,
+  execution: ExecuteOptions,
+  options: LocalExecutorOptions,
+  output: (text: string) => void,
+): Promise<Result<AttemptSuccess, StepFailure>> {
   const specFile = path.join(path.dirname(spec.logPath), 'specs', `${stepFileName(spec.id)}.json`);
   await mkdir(path.dirname(specFile), { recursive: true });
   await writeFile(specFile, JSON.stringify(spec, null, 2));
@@ -94,12 +99,20 @@ async function runInChild(spec: StepSpec, execution: ExecuteOptions, options: Lo
   router.flush();
   if (!result.failed) {
     const entry = spec.cache ? ((await options.stores.ac.get(spec.key)) ?? null) : null;
-    if (spec.cache && !entry) return err({ reason: 'internal', message: `step '${spec.id}' exited 0 but committed no cache entry`, logTail: router.tail() });
+    if (spec.cache && !entry)
+      return err({ reason: 'internal', message: `step '${spec.id}' exited 0 but committed no cache entry`, logTail: router.tail() });
     return ok({ entry });
   }
   if (result.isCanceled) return err({ reason: 'cancelled', message: `step '${spec.id}' was cancelled`, logTail: router.tail() });
-  if (result.timedOut) return err({ reason: 'timeout', message: `step '${spec.id}' timed out after ${Math.round((spec.timeoutMs ?? 0) / 1000)} s`, logTail: router.tail() });
+  if (result.timedOut)
+    return err({
+      reason: 'timeout',
+      message: `step '${spec.id}' timed out after ${Math.round((spec.timeoutMs ?? 0) / 1000)} s`,
+      logTail: router.tail(),
+    });
   const last = router.tail().trim().split('\n').at(-1) ?? '';
-  const message = last.startsWith('blu-pipe: ') ? last.slice('blu-pipe: '.length) : `step '${spec.id}' failed (exit code ${result.exitCode ?? result.signal})`;
+  const message = last.startsWith('blu-pipe: ')
+    ? last.slice('blu-pipe: '.length)
+    : `step '${spec.id}' failed (exit code ${result.exitCode ?? result.signal})`;
   return err({ reason: result.signal ? 'signal' : 'exit-non-zero', message, exitCode: result.exitCode ?? 1, logTail: router.tail() });
 }

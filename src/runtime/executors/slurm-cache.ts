@@ -17,7 +17,11 @@ async function readOnce(cache: ActionCache, key: StepKey): Promise<ActionCacheEn
 }
 
 /** The entry for `key`, or undefined when none was committed (after the visibility retries). */
-export async function readCommittedEntry(cacheDir: string, key: StepKey, retries = VISIBILITY_RETRIES): Promise<ActionCacheEntry | undefined> {
+export async function readCommittedEntry(
+  cacheDir: string,
+  key: StepKey,
+  retries = VISIBILITY_RETRIES,
+): Promise<ActionCacheEntry | undefined> {
   const cache = new ActionCache(cacheDir);
   for (let attempt = 0; ; attempt += 1) {
     const entry = await readOnce(cache, key);

@@ -23,7 +23,11 @@ export interface CommandError {
 // Client calls talk to slurmctld; a hung controller must not hang the run forever.
 const CLIENT_TIMEOUT_MS = 60_000;
 
-async function runClient(command: string, args: readonly string[], options: SlurmCommandOptions): Promise<Result<CommandOutput, CommandError>> {
+async function runClient(
+  command: string,
+  args: readonly string[],
+  options: SlurmCommandOptions,
+): Promise<Result<CommandOutput, CommandError>> {
   const result = await execa(command, args, {
     reject: false,
     env: options.env ?? {},
@@ -50,7 +54,10 @@ export async function submitJob(argv: readonly string[], options: SlurmCommandOp
 }
 
 /** One `squeue` call for many jobs: id → state for those still in the queue. */
-export async function queueStates(jobIds: readonly string[], options: SlurmCommandOptions): Promise<Result<Map<string, string>, CommandError>> {
+export async function queueStates(
+  jobIds: readonly string[],
+  options: SlurmCommandOptions,
+): Promise<Result<Map<string, string>, CommandError>> {
   if (jobIds.length === 0) return ok(new Map());
   const run = await runClient('squeue', ['-h', '-o', '%i|%T', '-j', jobIds.join(',')], options);
   if (!run.ok) return run;

@@ -16,7 +16,10 @@ export class LogFollower {
   // Reads may end inside a multi-byte character; the decoder carries it over.
   private readonly decoder = new StringDecoder('utf8');
 
-  constructor(private readonly logPath: string, private readonly report: StepReport) {}
+  constructor(
+    private readonly logPath: string,
+    private readonly report: StepReport,
+  ) {}
 
   /** Reads what was appended since the last call and forwards complete protocol lines. */
   async drain(): Promise<void> {
@@ -80,7 +83,11 @@ export async function readLogTail(logPath: string, lines = 30): Promise<string> 
     const buffer = Buffer.alloc(size - start);
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, start);
     const text = buffer.subarray(0, bytesRead).toString('utf8').replace(/\n$/, '');
-    return text.split('\n').filter((line) => !line.startsWith(PROTOCOL_PREFIX)).slice(-lines).join('\n');
+    return text
+      .split('\n')
+      .filter((line) => !line.startsWith(PROTOCOL_PREFIX))
+      .slice(-lines)
+      .join('\n');
   } finally {
     await handle.close();
   }

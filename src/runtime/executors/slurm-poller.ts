@@ -30,7 +30,7 @@ export class QueuePoller {
 
   private snapshotCovering(jobId: string): Snapshot {
     const current = this.latest;
-    if (current !== null && current.ids.has(jobId) && Date.now() - current.startedAt < this.freshForMs) return current;
+    if (current?.ids.has(jobId) && Date.now() - current.startedAt < this.freshForMs) return current;
     const ids = new Set([...this.trackedIds(), jobId]);
     const snapshot: Snapshot = { ids, startedAt: Date.now(), states: queueStates([...ids], this.commandOptions) };
     this.latest = snapshot;

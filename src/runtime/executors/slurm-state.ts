@@ -3,8 +3,19 @@ import type { FailureReason, StepFailure } from '../events.js';
 
 /** States in which a job is still queued or running: keep polling. */
 const ACTIVE_STATES = new Set([
-  'PENDING', 'CONFIGURING', 'RUNNING', 'COMPLETING', 'SUSPENDED', 'REQUEUED', 'REQUEUE_HOLD',
-  'REQUEUE_FED', 'RESIZING', 'SIGNALING', 'STAGE_OUT', 'STOPPED', 'RESV_DEL_HOLD',
+  'PENDING',
+  'CONFIGURING',
+  'RUNNING',
+  'COMPLETING',
+  'SUSPENDED',
+  'REQUEUED',
+  'REQUEUE_HOLD',
+  'REQUEUE_FED',
+  'RESIZING',
+  'SIGNALING',
+  'STAGE_OUT',
+  'STOPPED',
+  'RESV_DEL_HOLD',
 ]);
 
 export function isActiveState(state: string): boolean {

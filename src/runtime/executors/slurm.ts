@@ -187,7 +187,11 @@ class SlurmExecutor implements Executor {
     const entry = spec.cache ? await readCommittedEntry(spec.cacheDir, spec.key) : undefined;
     if (entry !== undefined) return ok({ entry, jobId });
     const why = spec.cache ? 'and no action-cache entry was committed' : 'and the step is not cached, so its outcome is unknown';
-    return this.fail(spec, { reason: 'internal', message: `Slurm job ${jobId} left Slurm's records before its end state was seen, ${why}`, jobId });
+    return this.fail(spec, {
+      reason: 'internal',
+      message: `Slurm job ${jobId} left Slurm's records before its end state was seen, ${why}`,
+      jobId,
+    });
   }
 
   private async fail(spec: StepSpec, failure: StepFailure): Promise<Result<never, StepFailure>> {

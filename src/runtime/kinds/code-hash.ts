@@ -107,7 +107,10 @@ export class CodeHasher {
     const lines = await Promise.all(modules.filter((f) => f !== entry).map(line));
     const hash = sha256Hex([await line(entry), ...lines.sort()].join('\n'));
     const files = [...modules, ...[...facts.values()].flatMap((x) => x.assets)];
-    this.memo.graphs.set(entry, { files: await Promise.all(files.map(async (f) => [f, (await this.#contentHash(f)) ?? 'unreadable'] as const)), hash });
+    this.memo.graphs.set(entry, {
+      files: await Promise.all(files.map(async (f) => [f, (await this.#contentHash(f)) ?? 'unreadable'] as const)),
+      hash,
+    });
     this.#dirty = true;
     return hash;
   }
@@ -118,7 +121,7 @@ export class CodeHasher {
     for (let frontier = [entry]; frontier.length > 0; ) {
       const facts = await Promise.all(frontier.map((f) => this.#facts(f)));
       frontier = [];
-      for (const f of facts.flatMap((x) => x.imports)) if (!seen.has(f)) (seen.add(f), frontier.push(f));
+      for (const f of facts.flatMap((x) => x.imports)) if (!seen.has(f)) seen.add(f), frontier.push(f);
     }
     return [...seen].sort();
   }
@@ -152,7 +155,11 @@ export class CodeHasher {
     if (content === null) return { shape: 'unreadable', imports: [], assets: [] };
     let shape = this.memo.shapes.get(content);
     if (shape === undefined) {
-      shape = await moduleShape(await readFile(file, 'utf8'), file.endsWith('.ts')).catch(() => ({ hash: `unparsable ${content}`, imports: [], assets: [] }));
+      shape = await moduleShape(await readFile(file, 'utf8'), file.endsWith('.ts')).catch(() => ({
+        hash: `unparsable ${content}`,
+        imports: [],
+        assets: [],
+      }));
       this.memo.shapes.set(content, shape);
       this.#dirty = true;
     }
@@ -163,7 +170,11 @@ export class CodeHasher {
 }
 
 /** Code hash per kind name, for the kinds in `names` that declare their implementation module. */
-export async function kindCodeHashes(registry: StepKindRegistry, names: Iterable<string>, hasher = new CodeHasher()): Promise<Map<string, string>> {
+export async function kindCodeHashes(
+  registry: StepKindRegistry,
+  names: Iterable<string>,
+  hasher = new CodeHasher(),
+): Promise<Map<string, string>> {
   const hashes = new Map<string, string>();
   await Promise.all(
     [...new Set(names)].map(async (name) => {
@@ -191,7 +202,12 @@ function isShape(value: unknown): value is ModuleShape {
 }
 
 function isGraphMemo(value: unknown): value is GraphMemo {
-  return isRecord(value) && typeof value.hash === 'string' && Array.isArray(value.files) && value.files.every((m) => isStringList(m) && m.length === 2);
+  return (
+    isRecord(value) &&
+    typeof value.hash === 'string' &&
+    Array.isArray(value.files) &&
+    value.files.every((m) => isStringList(m) && m.length === 2)
+  );
 }
 
 /** `x.js` as built, or its `x.ts` source when running from the sources. */

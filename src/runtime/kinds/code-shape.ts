@@ -24,7 +24,8 @@ const require = createRequire(import.meta.url);
 // Loaded on first use: a no-op whose code is unchanged never parses anything.
 let acorn: typeof AcornModule | null = null;
 
-const isLocal = (specifier: unknown): specifier is string => typeof specifier === 'string' && (specifier.startsWith('./') || specifier.startsWith('../'));
+const isLocal = (specifier: unknown): specifier is string =>
+  typeof specifier === 'string' && (specifier.startsWith('./') || specifier.startsWith('../'));
 const ASSET = /^[\w.-]+\.wasm$/;
 /** Nodes whose `source` is a module specifier. */
 const IMPORTING = new Set(['ImportDeclaration', 'ExportNamedDeclaration', 'ExportAllDeclaration', 'ImportExpression']);
@@ -62,5 +63,7 @@ function isNode(value: unknown): value is NodeLike {
 /** TypeScript → JavaScript (types erased), with the compiler the sources are developed with. */
 async function transpile(text: string): Promise<string> {
   const ts = (await import('typescript')).default;
-  return ts.transpileModule(text, { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext, verbatimModuleSyntax: false } }).outputText;
+  return ts.transpileModule(text, {
+    compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext, verbatimModuleSyntax: false },
+  }).outputText;
 }

@@ -39,10 +39,20 @@ export async function runCommand(spec: StepSpec, io: CommandIO): Promise<Result<
 function describeFailure(spec: StepSpec, r: ChildOutcome, logTail: string): StepFailure {
   const command = spec.command?.[0] ?? '';
   if (r.cancelled) return { reason: 'cancelled', message: `step '${spec.id}' was cancelled`, logTail };
-  if (r.timedOut) return { reason: 'timeout', message: `step '${spec.id}' timed out after ${Math.round((spec.timeoutMs ?? 0) / 1000)} s`, logTail };
+  if (r.timedOut)
+    return { reason: 'timeout', message: `step '${spec.id}' timed out after ${Math.round((spec.timeoutMs ?? 0) / 1000)} s`, logTail };
   if (r.spawnError) {
-    return { reason: 'spawn-failed', message: `cannot start '${command}': ${r.spawnError.code === 'ENOENT' ? 'command not found (is it installed and on PATH?)' : r.spawnError.message}`, logTail };
+    return {
+      reason: 'spawn-failed',
+      message: `cannot start '${command}': ${r.spawnError.code === 'ENOENT' ? 'command not found (is it installed and on PATH?)' : r.spawnError.message}`,
+      logTail,
+    };
   }
   if (r.signal) return { reason: 'signal', message: `step '${spec.id}' was killed by ${r.signal}`, logTail };
-  return { reason: 'exit-non-zero', message: `step '${spec.id}' failed: '${command}' exited with code ${r.exitCode}`, exitCode: r.exitCode ?? 1, logTail };
+  return {
+    reason: 'exit-non-zero',
+    message: `step '${spec.id}' failed: '${command}' exited with code ${r.exitCode}`,
+    exitCode: r.exitCode ?? 1,
+    logTail,
+  };
 }

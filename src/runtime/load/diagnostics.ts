@@ -74,7 +74,12 @@ export class SourceMap {
     return { line: pos.line, col: pos.col };
   }
 
-  diagnostic(code: string, message: string, path: readonly PathSegment[], options: { key?: boolean; offsetInValue?: number } = {}): Diagnostic {
+  diagnostic(
+    code: string,
+    message: string,
+    path: readonly PathSegment[],
+    options: { key?: boolean; offsetInValue?: number } = {},
+  ): Diagnostic {
     const pos = this.position(path, options);
     return { code, message, file: this.file, line: pos.line, col: pos.col };
   }
@@ -88,7 +93,8 @@ function childNode(node: unknown, segment: PathSegment): unknown {
     let index = mapIndex.get(node);
     if (!index) {
       index = new Map();
-      for (const item of node.items) if (yamlLib().isPair(item) && yamlLib().isScalar(item.key)) index.set(String(item.key.value), item.value ?? undefined);
+      for (const item of node.items)
+        if (yamlLib().isPair(item) && yamlLib().isScalar(item.key)) index.set(String(item.key.value), item.value ?? undefined);
       mapIndex.set(node, index);
     }
     return index.get(String(segment));
@@ -126,7 +132,9 @@ export function suggestion(word: string, candidates: Iterable<string>): string {
 
 /** Edit distance where swapping two neighbours counts as one edit (typos like 'dpes' for 'deps'). */
 function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;

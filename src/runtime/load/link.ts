@@ -27,7 +27,8 @@ export function linkInstances(drafts: readonly Draft[], ctx: ResolveContext): { 
         else needs.set(t, need.path);
       }
     }
-    for (const [dep, producer] of impliedProducers(draft, producers)) if (!needs.has(producer)) needs.set(producer, ['steps', draft.name, 'deps', Math.max(0, draft.deps.indexOf(dep))]);
+    for (const [dep, producer] of impliedProducers(draft, producers))
+      if (!needs.has(producer)) needs.set(producer, ['steps', draft.name, 'deps', Math.max(0, draft.deps.indexOf(dep))]);
     const { needNames: _names, ...rest } = draft;
     return { ...rest, needs: [...needs.keys()], needsAt: Object.fromEntries(needs) };
   });
@@ -57,13 +58,25 @@ function checkOutputs(drafts: readonly Draft[], ctx: ResolveContext): Diagnostic
       const abs = path.resolve(ctx.projectDir, o.path);
       const rel = path.relative(ctx.projectDir, abs);
       if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel) || path.isAbsolute(o.path)) {
-        diagnostics.push(ctx.source.diagnostic('BLU_OUTPUT_OUTSIDE_PROJECT', `output '${o.path}' of step '${d.id}' is outside the project (${ctx.projectDir}); outputs must be inside it so the cache can own them`, at));
+        diagnostics.push(
+          ctx.source.diagnostic(
+            'BLU_OUTPUT_OUTSIDE_PROJECT',
+            `output '${o.path}' of step '${d.id}' is outside the project (${ctx.projectDir}); outputs must be inside it so the cache can own them`,
+            at,
+          ),
+        );
         return;
       }
       const clash = findClash(o.path, d.id, owner);
       if (clash) {
         const how = clash.path === o.path ? 'is also an output of' : 'overlaps the output';
-        diagnostics.push(ctx.source.diagnostic('BLU_OUTPUT_OVERLAP', `output '${o.path}' of step '${d.id}' ${how} '${clash.path}' of step '${clash.id}'; every output must belong to one step (use \${matrix.<key>} in matrix outputs)`, at));
+        diagnostics.push(
+          ctx.source.diagnostic(
+            'BLU_OUTPUT_OVERLAP',
+            `output '${o.path}' of step '${d.id}' ${how} '${clash.path}' of step '${clash.id}'; every output must belong to one step (use \${matrix.<key>} in matrix outputs)`,
+            at,
+          ),
+        );
       }
       owner.set(o.path, d.id);
     });

@@ -91,7 +91,10 @@ export async function loadPipeline(input: LoadInput): Promise<Result<Pipeline, D
   });
 }
 
-async function loadOverlays(input: LoadInput, parseCache: string): Promise<{ loaded: { raw: RawOverlay; source: SourceMap }[]; diagnostics: Diagnostic[] }> {
+async function loadOverlays(
+  input: LoadInput,
+  parseCache: string,
+): Promise<{ loaded: { raw: RawOverlay; source: SourceMap }[]; diagnostics: Diagnostic[] }> {
   const loaded: { raw: RawOverlay; source: SourceMap }[] = [];
   const diagnostics: Diagnostic[] = [];
   for (const overlay of input.overlays) {
@@ -101,7 +104,8 @@ async function loadOverlays(input: LoadInput, parseCache: string): Promise<{ loa
       continue;
     }
     const problems = parsed.value.cached ? [] : checkSchema(OVERLAY_SCHEMA, parsed.value.value ?? {}, parsed.value.source);
-    if (!parsed.value.cached && problems.length === 0) await rememberParsed(parseCache, parsed.value.source.text, parsed.value.value).catch(() => undefined);
+    if (!parsed.value.cached && problems.length === 0)
+      await rememberParsed(parseCache, parsed.value.source.text, parsed.value.value).catch(() => undefined);
     diagnostics.push(...problems);
     if (problems.length === 0) loaded.push({ raw: (parsed.value.value ?? {}) as RawOverlay, source: parsed.value.source });
   }

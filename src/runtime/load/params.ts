@@ -12,7 +12,12 @@ function isObject(value: JsonValue | undefined): value is JsonObject {
  * Deep-merges an overlay's params into `base`. Every overlay key must exist in the pipeline's
  * params: a typo would otherwise silently add an unused parameter.
  */
-export function mergeOverlayParams(base: JsonObject, overlay: JsonObject, source: SourceMap, path: string[] = []): { params: JsonObject; diagnostics: Diagnostic[] } {
+export function mergeOverlayParams(
+  base: JsonObject,
+  overlay: JsonObject,
+  source: SourceMap,
+  path: string[] = [],
+): { params: JsonObject; diagnostics: Diagnostic[] } {
   const out: JsonObject = { ...base };
   const diagnostics: Diagnostic[] = [];
   for (const [key, value] of Object.entries(overlay)) {
@@ -20,7 +25,17 @@ export function mergeOverlayParams(base: JsonObject, overlay: JsonObject, source
     const current = base[key];
     if (current === undefined) {
       const dotted = here.join('.');
-      diagnostics.push(source.diagnostic('BLU_UNKNOWN_PARAM', `unknown param '${dotted}': the pipeline declares no such param${suggestion(dotted, paramPaths(base).map((p) => [...path, p].join('.')))}`, ['params', ...here], { key: true }));
+      diagnostics.push(
+        source.diagnostic(
+          'BLU_UNKNOWN_PARAM',
+          `unknown param '${dotted}': the pipeline declares no such param${suggestion(
+            dotted,
+            paramPaths(base).map((p) => [...path, p].join('.')),
+          )}`,
+          ['params', ...here],
+          { key: true },
+        ),
+      );
       continue;
     }
     if (isObject(current) && isObject(value)) {

@@ -30,11 +30,22 @@ export function resolveSteps(raw: RawPipeline, ctx: ResolveContext): { steps: St
   for (const [name, step] of Object.entries(raw.steps)) {
     const stepPath = ['steps', name];
     if ((step.run === undefined) === (step.uses === undefined)) {
-      diagnostics.push(ctx.source.diagnostic('BLU_STEP_KIND', `step '${name}' needs exactly one of 'run' (a command) or 'uses' (a step kind)`, stepPath, { key: true }));
+      diagnostics.push(
+        ctx.source.diagnostic('BLU_STEP_KIND', `step '${name}' needs exactly one of 'run' (a command) or 'uses' (a step kind)`, stepPath, {
+          key: true,
+        }),
+      );
       continue;
     }
     if (step.with !== undefined && step.uses === undefined) {
-      diagnostics.push(ctx.source.diagnostic('BLU_WITH_WITHOUT_USES', `'with' only applies to 'uses:' steps; pass values to a 'run:' command as arguments`, [...stepPath, 'with'], { key: true }));
+      diagnostics.push(
+        ctx.source.diagnostic(
+          'BLU_WITH_WITHOUT_USES',
+          `'with' only applies to 'uses:' steps; pass values to a 'run:' command as arguments`,
+          [...stepPath, 'with'],
+          { key: true },
+        ),
+      );
       continue;
     }
     const axes = matrixAxes(step.matrix, ctx, stepPath, diagnostics);
@@ -60,7 +71,12 @@ type MatrixAxes = Readonly<Record<string, readonly JsonValue[]>>;
  * param is deliberately not part of the instances' keys (each instance has its own value in its
  * key), so adding a value to the list adds instances without invalidating the others.
  */
-function matrixAxes(matrix: RawStep['matrix'], ctx: ResolveContext, stepPath: PathSegment[], diagnostics: Diagnostic[]): MatrixAxes | null | undefined {
+function matrixAxes(
+  matrix: RawStep['matrix'],
+  ctx: ResolveContext,
+  stepPath: PathSegment[],
+  diagnostics: Diagnostic[],
+): MatrixAxes | null | undefined {
   if (!matrix) return null;
   const axes: Record<string, readonly JsonValue[]> = {};
   let bad = false;
@@ -76,7 +92,10 @@ function matrixAxes(matrix: RawStep['matrix'], ctx: ResolveContext, stepPath: Pa
       axes[key] = list;
       continue;
     }
-    const what = list === undefined ? `unknown param '${param}'${suggestion(param, paramPaths(ctx.params))}` : `param '${param}' must be a non-empty list of distinct strings, numbers or booleans (it is ${JSON.stringify(list)})`;
+    const what =
+      list === undefined
+        ? `unknown param '${param}'${suggestion(param, paramPaths(ctx.params))}`
+        : `param '${param}' must be a non-empty list of distinct strings, numbers or booleans (it is ${JSON.stringify(list)})`;
     diagnostics.push(ctx.source.diagnostic('BLU_BAD_MATRIX', `matrix '${key}': ${what}`, [...stepPath, 'matrix', key]));
     bad = true;
   }
@@ -94,7 +113,9 @@ function expandMatrix(matrix: MatrixAxes | null): (Record<string, JsonValue> | n
 
 export function instanceId(name: string, matrix: Readonly<Record<string, JsonValue>> | null): string {
   if (!matrix) return name;
-  return `${name}@${Object.entries(matrix).map(([k, v]) => `${k}=${String(v)}`).join(',')}`;
+  return `${name}@${Object.entries(matrix)
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(',')}`;
 }
 
 class InstanceResolver {
@@ -125,10 +146,10 @@ class InstanceResolver {
       error.kind === 'unclosed'
         ? `unclosed '\${' in '${error.text}': end the reference with '}' (or write $\${ for a literal \${)`
         : error.kind === 'bad-syntax'
-        ? `bad reference '${error.text}': write \${params.<path>} or \${matrix.<key>} (or $\${ for a literal \${)`
-        : error.kind === 'not-scalar'
-          ? `'\${${error.ref.scope}.${error.ref.path}}' is a list or map and cannot be placed inside a string`
-          : `unknown ${error.ref.scope === 'params' ? 'param' : error.ref.scope === 'matrix' ? 'matrix key' : 'environment variable'} '${error.ref.path}'${suggestion(error.ref.path, error.candidates)}`;
+          ? `bad reference '${error.text}': write \${params.<path>} or \${matrix.<key>} (or $\${ for a literal \${)`
+          : error.kind === 'not-scalar'
+            ? `'\${${error.ref.scope}.${error.ref.path}}' is a list or map and cannot be placed inside a string`
+            : `unknown ${error.ref.scope === 'params' ? 'param' : error.ref.scope === 'matrix' ? 'matrix key' : 'environment variable'} '${error.ref.path}'${suggestion(error.ref.path, error.candidates)}`;
     this.diagnostics.push(this.ctx.source.diagnostic('BLU_BAD_REFERENCE', message, at, { offsetInValue: offset }));
   }
 }
@@ -155,7 +176,13 @@ function resolveInstance(
   if (step.uses !== undefined) {
     const kind = ctx.registry.get(step.uses);
     if (!kind) {
-      diagnostics.push(ctx.source.diagnostic('BLU_UNKNOWN_KIND', `unknown step kind '${step.uses}'${suggestion(step.uses, ctx.registry.names())}; known kinds: ${ctx.registry.names().join(', ')}`, [...stepPath, 'uses']));
+      diagnostics.push(
+        ctx.source.diagnostic(
+          'BLU_UNKNOWN_KIND',
+          `unknown step kind '${step.uses}'${suggestion(step.uses, ctx.registry.names())}; known kinds: ${ctx.registry.names().join(', ')}`,
+          [...stepPath, 'uses'],
+        ),
+      );
       return null;
     }
     withValue = withValue ?? {};
@@ -176,7 +203,13 @@ function resolveInstance(
   }
   for (const [i, p] of (step.params ?? []).entries()) {
     if (lookupPath(ctx.params, p) === undefined) {
-      diagnostics.push(ctx.source.diagnostic('BLU_UNKNOWN_PARAM', `unknown param '${p}'${suggestion(p, paramPaths(ctx.params))}`, [...stepPath, 'params', i]));
+      diagnostics.push(
+        ctx.source.diagnostic('BLU_UNKNOWN_PARAM', `unknown param '${p}'${suggestion(p, paramPaths(ctx.params))}`, [
+          ...stepPath,
+          'params',
+          i,
+        ]),
+      );
     } else r.used.add(p);
   }
   const env = resolveEnv({ ...envObject(raw.defaults?.env), ...envObject(step.env) }, ctx.env);
@@ -211,7 +244,11 @@ function resolveInstance(
 }
 
 /** Matrix values (`matrix.<key>`) and the used `with:` values (`with.<path>`); a `run:` step's params. */
-function trackedParams(matrix: Record<string, JsonValue> | null, usedWith: JsonValue | undefined, params: Record<string, JsonValue>): Record<string, JsonValue> {
+function trackedParams(
+  matrix: Record<string, JsonValue> | null,
+  usedWith: JsonValue | undefined,
+  params: Record<string, JsonValue>,
+): Record<string, JsonValue> {
   const base: Record<string, JsonValue> = usedWith === undefined ? { ...params } : { with: usedWith };
   return matrix === null ? base : { ...base, matrix };
 }
@@ -219,7 +256,8 @@ function trackedParams(matrix: Record<string, JsonValue> | null, usedWith: JsonV
 function resolveCommand(run: string | readonly (string | number)[], r: InstanceResolver): string[] {
   if (typeof run === 'string') {
     const split = splitWords(run);
-    if (split.error) r.diagnostics.push(r.ctx.source.diagnostic('BLU_BAD_COMMAND', `cannot split the command: ${split.error}`, [...r.stepPath, 'run']));
+    if (split.error)
+      r.diagnostics.push(r.ctx.source.diagnostic('BLU_BAD_COMMAND', `cannot split the command: ${split.error}`, [...r.stepPath, 'run']));
     // Interpolate word by word so a param value with spaces stays one argument.
     return split.words.map((w) => r.string(w, ['run']));
   }
@@ -250,7 +288,10 @@ function envObject(env: RawStep['env']): Record<string, string | null> {
 }
 
 /** Explicit values are set; `null` means pass the variable through from the caller's environment. */
-function resolveEnv(declared: Record<string, string | null>, env: Readonly<Record<string, string | undefined>>): { values: Record<string, string>; key: Record<string, string | null> } {
+function resolveEnv(
+  declared: Record<string, string | null>,
+  env: Readonly<Record<string, string | undefined>>,
+): { values: Record<string, string>; key: Record<string, string | null> } {
   const values: Record<string, string> = {};
   const key: Record<string, string | null> = {};
   for (const [name, value] of Object.entries(declared)) {

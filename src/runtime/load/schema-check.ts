@@ -8,7 +8,9 @@ import { AJV_OPTIONS, SHIPPED_SCHEMAS, type ShippedSchemaName } from '../../sche
 /** The one set of options, for validators compiled here and those generated at build time. */
 
 /** What src/schemas/build-validators.ts writes next to the compiled schemas module. */
-export type GeneratedValidators = Readonly<Record<ShippedSchemaName, ValidateFunction>> & { readonly sourceHashes: Readonly<Record<string, string>> };
+export type GeneratedValidators = Readonly<Record<ShippedSchemaName, ValidateFunction>> & {
+  readonly sourceHashes: Readonly<Record<string, string>>;
+};
 
 let ajv: InstanceType<ReturnType<typeof ajvLib>['Ajv']> | null = null;
 const compiled = new WeakMap<object, ValidateFunction>();
@@ -69,7 +71,8 @@ function pathOf(instancePath: string): PathSegment[] {
 /** anyOf produces one error per branch; keep the most specific ones, else one summary. */
 function simplify(errors: readonly ErrorObject[]): ErrorObject[] {
   const anyOfPaths = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
-  const specific = (e: ErrorObject): boolean => !['type', 'const', 'anyOf', 'pattern', 'exclusiveMinimum', 'minimum', 'minLength', 'minItems'].includes(e.keyword);
+  const specific = (e: ErrorObject): boolean =>
+    !['type', 'const', 'anyOf', 'pattern', 'exclusiveMinimum', 'minimum', 'minLength', 'minItems'].includes(e.keyword);
   const out: ErrorObject[] = [];
   for (const e of errors) {
     const owner = [...anyOfPaths].find((p) => e.instancePath === p || (e.instancePath.startsWith(`${p}/`) && e.keyword !== 'anyOf'));
@@ -123,7 +126,12 @@ function toDiagnostic(e: ErrorObject, source: SourceMap, basePath: readonly Path
     }
     case 'propertyNames': {
       const name = String((e.params as { propertyName: string }).propertyName);
-      return source.diagnostic('BLU_INVALID_NAME', `invalid name '${name}' in ${where}: use letters, digits, '_' and '-', starting with a letter or '_'`, [...path, name], { key: true });
+      return source.diagnostic(
+        'BLU_INVALID_NAME',
+        `invalid name '${name}' in ${where}: use letters, digits, '_' and '-', starting with a letter or '_'`,
+        [...path, name],
+        { key: true },
+      );
     }
     default:
       return source.diagnostic('BLU_INVALID_VALUE', `${where} ${e.message ?? 'is invalid'}`, path);

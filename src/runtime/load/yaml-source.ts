@@ -21,7 +21,11 @@ export interface ParsedYaml {
  * With `cacheDir`, text that was parsed and validated before is read back from JSON, which skips
  * the (slow) YAML parse on no-op reruns of big pipelines; positions are still parsed on demand.
  */
-export async function readYamlFile(file: string, displayName: string, cacheDir: string | null = null): Promise<Result<ParsedYaml, Diagnostic[]>> {
+export async function readYamlFile(
+  file: string,
+  displayName: string,
+  cacheDir: string | null = null,
+): Promise<Result<ParsedYaml, Diagnostic[]>> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -32,7 +36,8 @@ export async function readYamlFile(file: string, displayName: string, cacheDir: 
   }
   if (cacheDir) {
     const hit = await readJsonFile<{ value: unknown }>(cachePath(cacheDir, text));
-    if (hit && 'value' in hit) return ok({ source: new SourceMap(displayName, text, () => parseText(text)), value: hit.value, cached: true });
+    if (hit && 'value' in hit)
+      return ok({ source: new SourceMap(displayName, text, () => parseText(text)), value: hit.value, cached: true });
   }
   return parseYamlText(text, displayName);
 }
@@ -72,8 +77,16 @@ export function parseYamlText(text: string, displayName: string): Result<ParsedY
         const pos = lines.linePos(e.pos[0]);
         const lineText = text.split('\n')[pos.line - 1] ?? '';
         // `${…}` inside [ ] or { } reads as a YAML flow map: the most common cause of this error.
-        const hint = /\[[^\]]*\$\{|\{[^}]*\$\{/.test(lineText) ? "; quote values that contain ${…} inside [ ] or { }, e.g. ['out/${matrix.k}.txt']" : '';
-        return { code: 'BLU_YAML_SYNTAX', message: `YAML syntax error: ${firstLine(e.message)}${hint}`, file: displayName, line: pos.line, col: pos.col };
+        const hint = /\[[^\]]*\$\{|\{[^}]*\$\{/.test(lineText)
+          ? "; quote values that contain ${…} inside [ ] or { }, e.g. ['out/${matrix.k}.txt']"
+          : '';
+        return {
+          code: 'BLU_YAML_SYNTAX',
+          message: `YAML syntax error: ${firstLine(e.message)}${hint}`,
+          file: displayName,
+          line: pos.line,
+          col: pos.col,
+        };
       }),
     );
   }

@@ -28,7 +28,12 @@ export interface Stores {
  * The IO half of planning: hashes inputs, computes keys, looks up the cache and the workspace.
  * `codeHashes`: kind name → hash of its implementation (see steps/code-hash.ts).
  */
-export async function gatherFacts(pipeline: Pipeline, layout: ProjectLayout, stores: Stores, codeHashes: ReadonlyMap<string, string>): Promise<Result<PlanFacts, Diagnostic[]>> {
+export async function gatherFacts(
+  pipeline: Pipeline,
+  layout: ProjectLayout,
+  stores: Stores,
+  codeHashes: ReadonlyMap<string, string>,
+): Promise<Result<PlanFacts, Diagnostic[]>> {
   const byId = new Map(pipeline.steps.map((s) => [s.id, s]));
   const outputsByStep = new Map(pipeline.steps.map((s) => [s.id, s.outs.map((o) => o.path)]));
   const keys = new Map<string, { key: StepKey; components: ReturnType<typeof keyComponents> }>();
@@ -52,17 +57,26 @@ export async function gatherFacts(pipeline: Pipeline, layout: ProjectLayout, sto
   }
   // Only an entry that may be restored needs its blobs: one whose outputs differ from the workspace.
   await Promise.all(
-    [...entries.values()].filter((entry) => entry.outputs.some((o) => !outputCurrent(workspace.get(o.path), o.hash))).map(async (entry) => {
-      storeComplete.set(entry.key, (await Promise.all(entry.outputs.map((o) => stores.cas.verify(o)))).every(Boolean));
-    }),
+    [...entries.values()]
+      .filter((entry) => entry.outputs.some((o) => !outputCurrent(workspace.get(o.path), o.hash)))
+      .map(async (entry) => {
+        storeComplete.set(entry.key, (await Promise.all(entry.outputs.map((o) => stores.cas.verify(o)))).every(Boolean));
+      }),
   );
   for (const step of pipeline.steps) {
-    for (const out of step.outs.filter((o) => !o.cache)) workspace.set(out.path, await stores.stat.hashPath(path.join(pipeline.projectDir, out.path)));
+    for (const out of step.outs.filter((o) => !o.cache))
+      workspace.set(out.path, await stores.stat.hashPath(path.join(pipeline.projectDir, out.path)));
   }
   return ok({ keys, entries, storeComplete, workspace, lock, incomplete, localRuns });
 }
 
-async function hashDeps(step: StepInstance, deps: readonly string[], pipeline: Pipeline, stat: StatCache, missing: Diagnostic[]): Promise<Record<string, string>> {
+async function hashDeps(
+  step: StepInstance,
+  deps: readonly string[],
+  pipeline: Pipeline,
+  stat: StatCache,
+  missing: Diagnostic[],
+): Promise<Record<string, string>> {
   const hashes: Record<string, string> = {};
   for (const dep of deps) {
     const state = await stat.hashPath(path.resolve(pipeline.projectDir, dep));

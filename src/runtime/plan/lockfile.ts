@@ -52,11 +52,20 @@ export const DEFAULT_SECTION = 'default';
 const NOTE = 'Written by blu-pipe after every step, one section per experiment. Commit it: it records what produced your results.';
 const SKIP_DIRS = new Set(['node_modules', 'mlruns']);
 
-export function lockRefFor(pipeline: { readonly file: string; readonly projectDir: string; readonly overlayFiles: readonly string[] }): LockRef {
+export function lockRefFor(pipeline: {
+  readonly file: string;
+  readonly projectDir: string;
+  readonly overlayFiles: readonly string[];
+}): LockRef {
   const file = pipeline.file.replace(/\.ya?ml$/, '') + '.lock';
   const rel = (p: string): string => path.relative(pipeline.projectDir, p).split(path.sep).join('/');
   const section = pipeline.overlayFiles.map(rel).join(' + ') || DEFAULT_SECTION;
-  return { file, section, pipeline: rel(pipeline.file), guard: path.join(pipeline.projectDir, '.blu', 'locks', `${stepFileName(rel(file))}.writer.lock`) };
+  return {
+    file,
+    section,
+    pipeline: rel(pipeline.file),
+    guard: path.join(pipeline.projectDir, '.blu', 'locks', `${stepFileName(rel(file))}.writer.lock`),
+  };
 }
 
 /** Missing or unreadable lock → empty (a damaged lock only costs explanations, never correctness). */
@@ -69,7 +78,11 @@ export async function readLockSection(ref: LockRef): Promise<LockSection> {
  * `keep` (the ids of every instance the pipeline has), entries of other instances (a removed step
  * or matrix value) are dropped from the section; returns their ids.
  */
-export async function updateLockFile(ref: LockRef, updates: Readonly<Record<string, LockEntry>>, keep: ReadonlySet<string> | null = null): Promise<string[]> {
+export async function updateLockFile(
+  ref: LockRef,
+  updates: Readonly<Record<string, LockEntry>>,
+  keep: ReadonlySet<string> | null = null,
+): Promise<string[]> {
   const me = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString(), runId: 'lock-file', stepId: 'lock-file' };
   const held = await acquireLock(ref.guard, me, { pollMs: 20 });
   try {
@@ -87,9 +100,14 @@ export async function updateLockFile(ref: LockRef, updates: Readonly<Record<stri
 }
 
 /** The section's entries without those of instances not in `keep` (null: keep all), and the ids dropped. */
-export function pruneSteps(steps: Readonly<Record<string, LockEntry>>, keep: ReadonlySet<string> | null): { steps: Record<string, LockEntry>; pruned: string[] } {
+export function pruneSteps(
+  steps: Readonly<Record<string, LockEntry>>,
+  keep: ReadonlySet<string> | null,
+): { steps: Record<string, LockEntry>; pruned: string[] } {
   if (keep === null) return { steps: { ...steps }, pruned: [] };
-  const pruned = Object.keys(steps).filter((id) => !keep.has(id)).sort();
+  const pruned = Object.keys(steps)
+    .filter((id) => !keep.has(id))
+    .sort();
   return { steps: Object.fromEntries(Object.entries(steps).filter(([id]) => keep.has(id))), pruned };
 }
 
@@ -139,7 +157,10 @@ async function entriesOf(file: string): Promise<LockEntry[]> {
 async function readLockContent(file: string): Promise<LockFileContent | undefined> {
   const parsed = await readJsonFile<unknown>(file);
   if (!isRecord(parsed) || parsed.schema !== 2 || !isRecord(parsed.experiments)) return undefined;
-  const experiments = Object.fromEntries(Object.entries(parsed.experiments).filter(([, s]) => isRecord(s) && isRecord(s.steps))) as Record<string, LockSection>;
+  const experiments = Object.fromEntries(Object.entries(parsed.experiments).filter(([, s]) => isRecord(s) && isRecord(s.steps))) as Record<
+    string,
+    LockSection
+  >;
   return { schema: 2, pipeline: typeof parsed.pipeline === 'string' ? parsed.pipeline : '', experiments };
 }
 
@@ -148,5 +169,9 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 function sortedRecord<T>(record: Readonly<Record<string, T>>): Record<string, T> {
-  return Object.fromEntries(Object.keys(record).sort().map((k) => [k, record[k]!]));
+  return Object.fromEntries(
+    Object.keys(record)
+      .sort()
+      .map((k) => [k, record[k]!]),
+  );
 }

@@ -66,7 +66,8 @@ export function planRun(
     }
     // Same key, but the upstream now holds other bytes than this result was computed from: never fresh, never restored.
     const upstreamChanges = consumedChanges(entry.consumed, settled);
-    if (upstreamChanges.length > 0) return { ...base, action: 'run', reasons: [...historyOf(step.id, components, facts), ...upstreamChanges], entry: null };
+    if (upstreamChanges.length > 0)
+      return { ...base, action: 'run', reasons: [...historyOf(step.id, components, facts), ...upstreamChanges], entry: null };
     const outputProblems = checkOutputs(entry, step, facts.workspace);
     if (outputProblems.length === 0) return { ...base, action: 'fresh', reasons: [], entry };
     const history = historyOf(step.id, components, facts);
@@ -85,7 +86,12 @@ export function planRun(
  * A fresh or restored step's outputs will hold its entry's bytes (uncached ones: what the workspace
  * holds). A step that runs leaves them unknown until it has run: the scheduler checks its readers then.
  */
-function noteSettled(planned: PlannedStep, step: PlanStepInput, workspace: ReadonlyMap<string, WorkspaceState>, settled: Map<string, { step: string; hash: string }>): PlannedStep {
+function noteSettled(
+  planned: PlannedStep,
+  step: PlanStepInput,
+  workspace: ReadonlyMap<string, WorkspaceState>,
+  settled: Map<string, { step: string; hash: string }>,
+): PlannedStep {
   if (planned.entry === null || (planned.action !== 'fresh' && planned.action !== 'restore')) return planned;
   for (const out of planned.entry.outputs) settled.set(out.path, { step: step.id, hash: out.hash });
   for (const out of step.outs) {
@@ -99,7 +105,9 @@ function noteSettled(planned: PlannedStep, step: PlanStepInput, workspace: Reado
 function missingEntryReason(stepId: string, key: StepKey, facts: PlanFacts): StaleReason {
   const locked = facts.lock.steps[stepId];
   if (locked?.key !== key) return { kind: 'never-run' };
-  return facts.localRuns === undefined || facts.localRuns.has(locked.runId) ? { kind: 'not-in-cache' } : { kind: 'not-cached-here', runId: locked.runId };
+  return facts.localRuns === undefined || facts.localRuns.has(locked.runId)
+    ? { kind: 'not-in-cache' }
+    : { kind: 'not-cached-here', runId: locked.runId };
 }
 
 /** Why the step changed since the lock's record, and whether its last attempt never finished. Only stale steps need it. */
@@ -142,11 +150,23 @@ export function diffComponents(before: KeyComponents | undefined, after: KeyComp
     reasons.push({ kind: 'code-changed', detail: `kind ${after.kind}: ${shortHash(before.code)} → ${shortHash(after.code)}` });
   }
   // Object-valued params are compared leaf by leaf, so a reason names exactly what changed.
-  const params = diffRecord(flattenAll(before.params), flattenAll(after.params), (param, b, a) => ({ kind: 'param-changed', param, before: b, after: a }));
+  const params = diffRecord(flattenAll(before.params), flattenAll(after.params), (param, b, a) => ({
+    kind: 'param-changed',
+    param,
+    before: b,
+    after: a,
+  }));
   if (show(before.command) !== show(after.command) && !explainedByParams(before.command, after.command, params)) {
     reasons.push({ kind: 'command-changed', before: words(before.command), after: words(after.command) });
   }
-  reasons.push(...diffRecord(flatten(before.with, 'with'), flatten(after.with, 'with'), (param, b, a) => ({ kind: 'param-changed', param, before: b, after: a })));
+  reasons.push(
+    ...diffRecord(flatten(before.with, 'with'), flatten(after.with, 'with'), (param, b, a) => ({
+      kind: 'param-changed',
+      param,
+      before: b,
+      after: a,
+    })),
+  );
   reasons.push(...params);
   reasons.push(...diffRecord(before.deps, after.deps, (p) => ({ kind: 'input-changed', path: p })));
   reasons.push(...diffRecord(before.upstream, after.upstream, (step) => ({ kind: 'upstream-changed', step })));
@@ -174,12 +194,14 @@ function diffRecord(
 
 function flattenAll(record: Readonly<Record<string, unknown>>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(record)) Object.assign(out, v !== null && typeof v === 'object' && !Array.isArray(v) ? flatten(v, k) : { [k]: v });
+  for (const [k, v] of Object.entries(record))
+    Object.assign(out, v !== null && typeof v === 'object' && !Array.isArray(v) ? flatten(v, k) : { [k]: v });
   return out;
 }
 
 function flatten(value: unknown, prefix: string): Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value === null || value === undefined ? {} : { [prefix]: value };
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    return value === null || value === undefined ? {} : { [prefix]: value };
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) Object.assign(out, flatten(v, `${prefix}.${k}`));
   return out;
@@ -191,7 +213,11 @@ function dedupeParams(reasons: StaleReason[]): StaleReason[] {
   return reasons.filter((r) => {
     if (r.kind !== 'param-changed') return true;
     const id = `${r.before}→${r.after}`;
-    if (r.param.startsWith('with.') && reasons.some((o) => o.kind === 'param-changed' && !o.param.startsWith('with.') && `${o.before}→${o.after}` === id)) return false;
+    if (
+      r.param.startsWith('with.') &&
+      reasons.some((o) => o.kind === 'param-changed' && !o.param.startsWith('with.') && `${o.before}→${o.after}` === id)
+    )
+      return false;
     if (seen.has(r.param)) return false;
     seen.add(r.param);
     return true;
@@ -226,23 +252,41 @@ export function summariseReasons(reasons: readonly StaleReason[], max = 6): stri
 
 export function describeReason(r: StaleReason): string {
   switch (r.kind) {
-    case 'never-run': return 'never run';
-    case 'not-in-cache': return 'its cache entry is gone (gc, cache verify --repair, or another cache)';
-    case 'not-cached-here': return `not cached here; key matches the committed lock (run ${r.runId}, made elsewhere: the results it recorded still hold)`;
-    case 'forced': return 'forced';
-    case 'always-run': return 'always_run is set';
-    case 'cache-disabled': return 'cache: false';
-    case 'code-changed': return `code changed (${r.detail})`;
-    case 'command-changed': return `command changed: ${r.before} → ${r.after}`;
-    case 'param-changed': return `param changed: ${r.param}: ${r.before} → ${r.after}`;
-    case 'input-changed': return `input changed: ${r.path}`;
-    case 'upstream-changed': return `upstream changed: ${r.step}`;
-    case 'upstream-output-changed': return `upstream output changed: ${r.step} (${r.path}: ${r.before.slice(0, 6)}… → ${r.after.slice(0, 6)}…)`;
-    case 'env-changed': return `environment changed: ${r.name}`;
-    case 'outs-changed': return 'declared outputs changed';
-    case 'output-missing': return `output missing: ${r.path}`;
-    case 'output-modified': return `output modified: ${r.path}`;
-    case 'incomplete-previous-attempt': return `previous attempt did not finish (run ${r.runId})`;
-    case 'cache-corrupt': return `cache entry corrupt (${r.detail})`;
+    case 'never-run':
+      return 'never run';
+    case 'not-in-cache':
+      return 'its cache entry is gone (gc, cache verify --repair, or another cache)';
+    case 'not-cached-here':
+      return `not cached here; key matches the committed lock (run ${r.runId}, made elsewhere: the results it recorded still hold)`;
+    case 'forced':
+      return 'forced';
+    case 'always-run':
+      return 'always_run is set';
+    case 'cache-disabled':
+      return 'cache: false';
+    case 'code-changed':
+      return `code changed (${r.detail})`;
+    case 'command-changed':
+      return `command changed: ${r.before} → ${r.after}`;
+    case 'param-changed':
+      return `param changed: ${r.param}: ${r.before} → ${r.after}`;
+    case 'input-changed':
+      return `input changed: ${r.path}`;
+    case 'upstream-changed':
+      return `upstream changed: ${r.step}`;
+    case 'upstream-output-changed':
+      return `upstream output changed: ${r.step} (${r.path}: ${r.before.slice(0, 6)}… → ${r.after.slice(0, 6)}…)`;
+    case 'env-changed':
+      return `environment changed: ${r.name}`;
+    case 'outs-changed':
+      return 'declared outputs changed';
+    case 'output-missing':
+      return `output missing: ${r.path}`;
+    case 'output-modified':
+      return `output modified: ${r.path}`;
+    case 'incomplete-previous-attempt':
+      return `previous attempt did not finish (run ${r.runId})`;
+    case 'cache-corrupt':
+      return `cache entry corrupt (${r.detail})`;
   }
 }

@@ -17,7 +17,13 @@ export type StaleReason =
   | { readonly kind: 'input-changed'; readonly path: string }
   | { readonly kind: 'upstream-changed'; readonly step: string }
   /** The upstream holds other bytes than the step consumed when it ran (same keys: the upstream reran and changed them). */
-  | { readonly kind: 'upstream-output-changed'; readonly step: string; readonly path: string; readonly before: string; readonly after: string }
+  | {
+      readonly kind: 'upstream-output-changed';
+      readonly step: string;
+      readonly path: string;
+      readonly before: string;
+      readonly after: string;
+    }
   | { readonly kind: 'env-changed'; readonly name: string }
   | { readonly kind: 'outs-changed' }
   | { readonly kind: 'output-missing'; readonly path: string }

@@ -65,7 +65,10 @@ export function eventLine(event: RunEvent): string | null {
 }
 
 function stepEndLine(event: Extract<RunEvent, { type: 'step-end' }>): string | null {
-  const metrics = Object.entries(event.metrics).slice(0, 4).map(([k, v]) => `${k}=${formatNumber(v)}`).join(' ');
+  const metrics = Object.entries(event.metrics)
+    .slice(0, 4)
+    .map(([k, v]) => `${k}=${formatNumber(v)}`)
+    .join(' ');
   const tail = metrics ? `  ${metrics}` : '';
   switch (event.outcome) {
     case 'ran':
@@ -84,14 +87,25 @@ function stepEndLine(event: Extract<RunEvent, { type: 'step-end' }>): string | n
 }
 
 export function countsText(counts: Readonly<Record<string, number>>): string {
-  return Object.entries(counts).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(', ') || 'nothing to do';
+  return (
+    Object.entries(counts)
+      .filter(([, n]) => n > 0)
+      .map(([k, n]) => `${n} ${k}`)
+      .join(', ') || 'nothing to do'
+  );
 }
 
 /** The failure block printed after a run: message, log tail, log path. */
 export function failureBlock(event: Extract<RunEvent, { type: 'step-end' }>): string {
   const f = event.failure;
   if (!f) return '';
-  const tail = f.logTail?.trim() ? `\n${f.logTail.trimEnd().split('\n').map((l) => `  │ ${l}`).join('\n')}` : '';
+  const tail = f.logTail?.trim()
+    ? `\n${f.logTail
+        .trimEnd()
+        .split('\n')
+        .map((l) => `  │ ${l}`)
+        .join('\n')}`
+    : '';
   const where = f.logPath ?? event.logPath;
   return `✗ ${event.stepId}: ${f.message}${tail}${where ? `\n  full log: ${where}` : ''}`;
 }

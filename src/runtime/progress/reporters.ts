@@ -12,7 +12,10 @@ function clock(time: number): string {
 export class PlainReporter implements Reporter {
   readonly #lastProgress = new Map<string, number>();
   readonly #lines = new EventLines();
-  constructor(readonly write: Write, readonly progressEveryMs = 5000) {}
+  constructor(
+    readonly write: Write,
+    readonly progressEveryMs = 5000,
+  ) {}
 
   onEvent(event: RunEvent): void {
     if (event.type === 'step-progress') {
@@ -36,7 +39,10 @@ export class LiveReporter implements Reporter {
   #frame = 0;
   readonly #lines = new EventLines();
 
-  constructor(readonly write: Write, readonly columns: () => number = () => process.stderr.columns || 100) {
+  constructor(
+    readonly write: Write,
+    readonly columns: () => number = () => process.stderr.columns || 100,
+  ) {
     this.#timer = setInterval(() => this.#redraw([]), 120);
     this.#timer.unref();
   }
@@ -59,7 +65,9 @@ export class LiveReporter implements Reporter {
     let out = this.#drawn > 0 ? `\x1b[${this.#drawn}A\x1b[J` : '';
     for (const l of permanent) out += `${l}\n`;
     this.#frame = (this.#frame + 1) % this.#frames.length;
-    const live = [...this.#running].map(([id, r]) => `${this.#frames[this.#frame]} ${id}  ${formatDuration(Date.now() - r.since)}  ${r.progress}`.slice(0, width));
+    const live = [...this.#running].map(([id, r]) =>
+      `${this.#frames[this.#frame]} ${id}  ${formatDuration(Date.now() - r.since)}  ${r.progress}`.slice(0, width),
+    );
     for (const l of live) out += `${l}\n`;
     this.#drawn = live.length;
     if (out) this.write(out);
@@ -82,7 +90,10 @@ export class JsonLinesReporter implements Reporter {
 
 /** Sends each event to every reporter; one reporter's failure never stops the run. */
 export class FanOut implements Reporter {
-  constructor(readonly reporters: readonly Reporter[], readonly onError: (error: unknown) => void = () => {}) {}
+  constructor(
+    readonly reporters: readonly Reporter[],
+    readonly onError: (error: unknown) => void = () => {},
+  ) {}
   onEvent(event: RunEvent): void {
     for (const r of this.reporters) {
       try {

@@ -106,8 +106,16 @@ export const TRAIN_SCHEMA = {
   required: ['steps', 'lr', 'crop'],
   properties: {
     steps: { type: 'integer', minimum: 1, description: 'Optimizer steps of the phase (independent of the data set size).' },
-    val_every: { type: 'integer', minimum: 1, description: `Validate (and maybe keep the weights) every N steps and after the last; also the lr decay interval. Default ${DEFAULT_VAL_EVERY}.` },
-    max_minutes: { type: 'number', exclusiveMinimum: 0, description: 'Optional wall-time cap: no new validation interval starts after this.' },
+    val_every: {
+      type: 'integer',
+      minimum: 1,
+      description: `Validate (and maybe keep the weights) every N steps and after the last; also the lr decay interval. Default ${DEFAULT_VAL_EVERY}.`,
+    },
+    max_minutes: {
+      type: 'number',
+      exclusiveMinimum: 0,
+      description: 'Optional wall-time cap: no new validation interval starts after this.',
+    },
     lr: { type: 'number', exclusiveMinimum: 0 },
     crop: { type: 'integer', minimum: 16, multipleOf: 16, description: 'Training crop side (multiple of 16 for 5 levels).' },
     val_crop: { type: 'integer', minimum: 16, multipleOf: 16 },
@@ -118,15 +126,28 @@ export const TRAIN_SCHEMA = {
     sampler: { enum: ['uniform', 'foreground'], default: 'uniform' },
     foreground_probability: { type: 'number', minimum: 0, maximum: 1 },
     ignore_steps: { type: 'integer', minimum: 0, description: 'Validations at or before this step never become the kept weights.' },
-    lr_decay_start: { type: 'integer', minimum: 0, description: 'Step from which lr shrinks x0.95 per validation interval (default: half the steps).' },
+    lr_decay_start: {
+      type: 'integer',
+      minimum: 0,
+      description: 'Step from which lr shrinks x0.95 per validation interval (default: half the steps).',
+    },
     best: { enum: ['val_iou', 'val_loss'], default: 'val_iou' },
-    loss: { enum: ['bce', 'bce_dice'], default: 'bce', description: "Training loss: the thesis's BCE, or BCE + soft Dice (robust to sparse foreground). Validation loss stays BCE." },
-    smooth: { type: 'integer', minimum: 1, description: 'The kept weights are those of the best trailing mean of this many validations (default 1: the best single validation).' },
+    loss: {
+      enum: ['bce', 'bce_dice'],
+      default: 'bce',
+      description: "Training loss: the thesis's BCE, or BCE + soft Dice (robust to sparse foreground). Validation loss stays BCE.",
+    },
+    smooth: {
+      type: 'integer',
+      minimum: 1,
+      description: 'The kept weights are those of the best trailing mean of this many validations (default 1: the best single validation).',
+    },
     plateau: {
       type: 'object',
       additionalProperties: false,
       required: ['patience', 'min_delta', 'lr_drops', 'lr_factor'],
-      description: 'Convergence rule: when the smoothed metric has not beaten its reference by more than min_delta for `patience` steps (after min_steps), lr × lr_factor while lr_drops remain, then stop; `steps` is the maximum. Replaces the lr decay schedule.',
+      description:
+        'Convergence rule: when the smoothed metric has not beaten its reference by more than min_delta for `patience` steps (after min_steps), lr × lr_factor while lr_drops remain, then stop; `steps` is the maximum. Replaces the lr decay schedule.',
       properties: {
         patience: { type: 'integer', minimum: 1, description: 'Steps (rounded up to whole validation intervals).' },
         min_delta: { type: 'number', minimum: 0 },
@@ -154,7 +175,8 @@ export const CONVERGENCE_SCHEMA = {
   type: ['object', 'null'],
   additionalProperties: false,
   required: ['max_steps'],
-  description: 'Train until the smoothed val IoU plateaus, at most max_steps (null: the train block as given). Applies to the full-precision models.',
+  description:
+    'Train until the smoothed val IoU plateaus, at most max_steps (null: the train block as given). Applies to the full-precision models.',
   properties: {
     max_steps: TRAIN_SCHEMA.properties.steps,
     val_every: TRAIN_SCHEMA.properties.val_every,
@@ -197,7 +219,11 @@ export function phaseSeed(settings: TrainSettings, runSeed: number | undefined):
 }
 
 /** `seed` of a training kind's `with:`: the run seed of the experiment's seed matrix. */
-export const RUN_SEED_SCHEMA = { type: 'integer', minimum: 1, description: 'Run seed (seed matrix); phase seeds are offset by 1000 per seed after the first.' } as const;
+export const RUN_SEED_SCHEMA = {
+  type: 'integer',
+  minimum: 1,
+  description: 'Run seed (seed matrix); phase seeds are offset by 1000 per seed after the first.',
+} as const;
 
 export const WIDTH_SCHEMA = { type: 'integer', minimum: 1, description: 'Filters at level 0 (thesis: 64).' } as const;
 export const STEP_REF_SCHEMA = { type: 'string', minLength: 1, description: 'Name or instance id of the step to read from.' } as const;
@@ -212,7 +238,11 @@ export function withOf<T>(value: JsonValue): T {
 }
 
 /** The train block an ablation model uses: lw_unet trains to convergence like every full-precision model. */
-export function ablationTrain(model: 'lw_unet' | 'blu_net', train: JsonValue | undefined, convergence: ConvergenceSettings | null | undefined): { [key: string]: JsonValue } {
+export function ablationTrain(
+  model: 'lw_unet' | 'blu_net',
+  train: JsonValue | undefined,
+  convergence: ConvergenceSettings | null | undefined,
+): { [key: string]: JsonValue } {
   const block = train !== null && typeof train === 'object' && !Array.isArray(train) ? train : {};
   return model === 'lw_unet' ? (withConvergence(block, convergence) as { [key: string]: JsonValue }) : block;
 }

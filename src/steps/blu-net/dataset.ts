@@ -46,7 +46,11 @@ export const datasetKind: StepKindDefinition = {
     anyOf: [{ required: ['path'] }, { required: ['url', 'sha256'] }],
     properties: {
       path: { type: 'string', minLength: 1 },
-      sources: { description: 'Manifest of a pinned data set (TSV: public sources, SHA-256s, transform, pixel hashes); used instead of hashing the folder, and to fetch it when the folder is absent; null: off', oneOf: [{ type: 'null' }, { type: 'string', minLength: 1 }] },
+      sources: {
+        description:
+          'Manifest of a pinned data set (TSV: public sources, SHA-256s, transform, pixel hashes); used instead of hashing the folder, and to fetch it when the folder is absent; null: off',
+        oneOf: [{ type: 'null' }, { type: 'string', minLength: 1 }],
+      },
       url: { type: 'string', pattern: '^https?://' },
       sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
       layout: { enum: ['split-folders', 'dic1'] },
@@ -57,7 +61,8 @@ export const datasetKind: StepKindDefinition = {
         properties: { train: MAX, validation: MAX, test: MAX },
       },
       derive: {
-        description: 'Robustness check: a derived data set (first `images` per split, densest window of width/zoom x height/zoom source pixels resized to width x height); null: off',
+        description:
+          'Robustness check: a derived data set (first `images` per split, densest window of width/zoom x height/zoom source pixels resized to width x height); null: off',
         oneOf: [
           { type: 'null' },
           {
@@ -65,7 +70,12 @@ export const datasetKind: StepKindDefinition = {
             additionalProperties: false,
             required: ['images', 'width', 'height', 'zoom'],
             properties: {
-              images: { type: 'object', additionalProperties: false, required: ['train', 'validation', 'test'], properties: { train: MAX, validation: MAX, test: MAX } },
+              images: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['train', 'validation', 'test'],
+                properties: { train: MAX, validation: MAX, test: MAX },
+              },
               width: { type: 'integer', minimum: 16 },
               height: { type: 'integer', minimum: 16 },
               zoom: { type: 'number', minimum: 1, description: 'Magnification: 2 makes cells twice as large in pixels' },

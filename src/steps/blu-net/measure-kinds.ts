@@ -95,7 +95,8 @@ export const latencyKind: StepKindDefinition = {
   name: 'latency',
   version: '2',
   implementation: new URL('./impl/latency.js', import.meta.url),
-  description: 'Batch-1 inference latency (median, p95, threads, peak memory) per model on the active backend, and of every BLU-Net packed on the binary engine; runs alone',
+  description:
+    'Batch-1 inference latency (median, p95, threads, peak memory) per model on the active backend, and of every BLU-Net packed on the binary engine; runs alone',
   withSchema: {
     type: 'object',
     additionalProperties: false,
@@ -103,16 +104,29 @@ export const latencyKind: StepKindDefinition = {
     anyOf: [{ required: ['models'] }, { required: ['thesis_width'] }],
     properties: {
       models: MODEL_LIST,
-      thesis_width: { type: 'integer', minimum: 1, description: 'Time untrained U-Net, lw_unet and BLU-Net of this width instead of trained models' },
+      thesis_width: {
+        type: 'integer',
+        minimum: 1,
+        description: 'Time untrained U-Net, lw_unet and BLU-Net of this width instead of trained models',
+      },
       size: CROP,
       runs: { type: 'integer', minimum: 1 },
       warmup: { type: 'integer', minimum: 0 },
-      engine: { enum: ['wasm', 'native', 'auto'], description: 'Binary engine kernels for packed BLU-Nets: wasm (default), native (C++ addon; the step fails if it is not built), auto (native if built)' },
+      engine: {
+        enum: ['wasm', 'native', 'auto'],
+        description:
+          'Binary engine kernels for packed BLU-Nets: wasm (default), native (C++ addon; the step fails if it is not built), auto (native if built)',
+      },
     },
   },
   declare({ stepId, with: value }) {
     const w = withOf<LatencyWith>(value);
-    return { deps: [], outs: [out(artifactPath(stepId, ARTIFACT.latency), true)], needs: [...(w.models ?? [])], resources: { cpus: 'all' } };
+    return {
+      deps: [],
+      outs: [out(artifactPath(stepId, ARTIFACT.latency), true)],
+      needs: [...(w.models ?? [])],
+      resources: { cpus: 'all' },
+    };
   },
   async load() {
     return (await import('./impl/latency.js')).latencyStep;
@@ -139,7 +153,8 @@ export const reportKind: StepKindDefinition = {
   // 2: training curves, paired differences, the data set in the title, the learning-curve figure.
   version: '2',
   implementation: new URL('./impl/report.js', import.meta.url),
-  description: 'Aggregates evaluations (per model over seeds), sizes and latencies into a markdown results table, JSON, paired differences with bootstrap intervals, and PNG figures (test IoU vs size; learning curves)',
+  description:
+    'Aggregates evaluations (per model over seeds), sizes and latencies into a markdown results table, JSON, paired differences with bootstrap intervals, and PNG figures (test IoU vs size; learning curves)',
   withSchema: {
     type: 'object',
     additionalProperties: false,
@@ -159,7 +174,13 @@ export const reportKind: StepKindDefinition = {
     return {
       deps: [],
       outs: [ARTIFACT.results, ARTIFACT.resultsJson, ARTIFACT.figure, ARTIFACT.curves].map((name) => out(artifactPath(stepId, name), true)),
-      needs: [...w.evaluations, ...w.sizes, w.latency, ...(w.latency_thesis !== undefined ? [w.latency_thesis] : []), ...(w.data !== undefined ? [w.data] : [])],
+      needs: [
+        ...w.evaluations,
+        ...w.sizes,
+        w.latency,
+        ...(w.latency_thesis !== undefined ? [w.latency_thesis] : []),
+        ...(w.data !== undefined ? [w.data] : []),
+      ],
     };
   },
   async load() {

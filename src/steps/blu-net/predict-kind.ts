@@ -36,7 +36,11 @@ export const predictKind: StepKindDefinition = {
   },
   declare({ stepId, with: value }) {
     const w = withOf<PredictWith>(value);
-    return { deps: [w.images], outs: [out(artifactPath(stepId, ARTIFACT.masks)), out(artifactPath(stepId, ARTIFACT.predictions), true)], needs: [w.model] };
+    return {
+      deps: [w.images],
+      outs: [out(artifactPath(stepId, ARTIFACT.masks)), out(artifactPath(stepId, ARTIFACT.predictions), true)],
+      needs: [w.model],
+    };
   },
   async load() {
     return (await import('./impl/predict.js')).predictStep;

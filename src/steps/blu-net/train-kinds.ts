@@ -1,7 +1,20 @@
 /** The training kinds: pretrain (U-Net), hint (lw_unet), binarise (BLU-Net), ablation (from scratch). */
 import type { JsonValue } from '../../base/result.js';
 import type { StepKindDefinition } from '../../runtime/kinds/kind.js';
-import { ablationTrain, ARCHITECTURES, ARTIFACT, artifactPath, CONVERGENCE_SCHEMA, out, RUN_SEED_SCHEMA, STEP_REF_SCHEMA, TRAIN_SCHEMA, WIDTH_SCHEMA, withOf, type ConvergenceSettings } from './common.js';
+import {
+  ablationTrain,
+  ARCHITECTURES,
+  ARTIFACT,
+  artifactPath,
+  CONVERGENCE_SCHEMA,
+  out,
+  RUN_SEED_SCHEMA,
+  STEP_REF_SCHEMA,
+  TRAIN_SCHEMA,
+  WIDTH_SCHEMA,
+  withOf,
+  type ConvergenceSettings,
+} from './common.js';
 
 function modelOuts(stepId: string) {
   return [out(artifactPath(stepId, ARTIFACT.model)), out(artifactPath(stepId, ARTIFACT.train), true)];
@@ -40,8 +53,15 @@ export const pretrainKind: StepKindDefinition = {
       init_weights: { type: 'string' },
       train: TRAIN_SCHEMA,
       seed: RUN_SEED_SCHEMA,
-      continue_from: { ...STEP_REF_SCHEMA, description: 'Upstream U-Net step whose weights this one continues training (its steps count toward budget_of).' },
-      budget_of: { ...STEP_REF_SCHEMA, description: "Upstream model step: train as many optimizer steps as its whole lineage ran (train.steps is ignored), e.g. the BLU-Net's: the equal-budget control." },
+      continue_from: {
+        ...STEP_REF_SCHEMA,
+        description: 'Upstream U-Net step whose weights this one continues training (its steps count toward budget_of).',
+      },
+      budget_of: {
+        ...STEP_REF_SCHEMA,
+        description:
+          "Upstream model step: train as many optimizer steps as its whole lineage ran (train.steps is ignored), e.g. the BLU-Net's: the equal-budget control.",
+      },
       convergence: CONVERGENCE_SCHEMA,
     },
   },
@@ -77,7 +97,15 @@ export const hintKind: StepKindDefinition = {
     type: 'object',
     additionalProperties: false,
     required: ['data', 'teacher', 'encoder', 'decoder', 'retrain'],
-    properties: { data: STEP_REF_SCHEMA, teacher: STEP_REF_SCHEMA, encoder: TRAIN_SCHEMA, decoder: TRAIN_SCHEMA, retrain: TRAIN_SCHEMA, seed: RUN_SEED_SCHEMA, convergence: CONVERGENCE_SCHEMA },
+    properties: {
+      data: STEP_REF_SCHEMA,
+      teacher: STEP_REF_SCHEMA,
+      encoder: TRAIN_SCHEMA,
+      decoder: TRAIN_SCHEMA,
+      retrain: TRAIN_SCHEMA,
+      seed: RUN_SEED_SCHEMA,
+      convergence: CONVERGENCE_SCHEMA,
+    },
   },
   declare({ stepId, with: value }) {
     const w = withOf<HintWith>(value);
@@ -113,10 +141,14 @@ const BINARISER_PROPERTIES = {
     description:
       'thesis: gammas start at [M..1]/sum; weight-scale: kernel gammas fitted to the kernels; calibrated: weight-scale plus activation gammas fitted to the pre-activations on training images; matched: calibrated, with the gammas and bias of each transferred conv first scaled so its output magnitude matches its lw_unet layer (latent kernels unchanged; from scratch, where there is no lw_unet, the same as calibrated); emulated: weight-scale, then walking the model the gamma scale of each conv and bias fitted to the lw_unet pre-activation and each activation shifted per channel so that it emulates the ReLU of the lw_unet (from scratch: an lw_unet holding the own initial weights of the BLU-Net)',
   },
-  ste: { enum: ['unit', 'range'], description: "unit: the thesis's hard-tanh STE (|r| <= 1); range: the STE window and slope follow the gammas" },
+  ste: {
+    enum: ['unit', 'range'],
+    description: "unit: the thesis's hard-tanh STE (|r| <= 1); range: the STE window and slope follow the gammas",
+  },
   gamma_lr: {
     enum: ['absolute', 'relative'],
-    description: "absolute (the thesis, and the default): Adam moves every gamma by about lr per step; relative: by lr times the mean |gamma| of its layer, so small gammas (0.01 in deep layers) are not changed by 10 % per step",
+    description:
+      'absolute (the thesis, and the default): Adam moves every gamma by about lr per step; relative: by lr times the mean |gamma| of its layer, so small gammas (0.01 in deep layers) are not changed by 10 % per step',
   },
 } as const;
 

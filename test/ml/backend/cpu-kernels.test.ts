@@ -13,7 +13,12 @@ describe('composed Conv2DBackpropFilter on the cpu backend', () => {
     ];
     const inputs = cases.map((c, i) => ({ x: hostRandom(c.x, 3 + i), dy: hostRandom(c.dy, 9 + i) }));
     const attrsOf = (c: (typeof cases)[number]): tf.NamedAttrMap =>
-      ({ strides: [c.stride, c.stride], pad: c.pad, dataFormat: 'NHWC', filterShape: [c.k, c.k, c.x[3], c.dy[3]] }) as unknown as tf.NamedAttrMap;
+      ({
+        strides: [c.stride, c.stride],
+        pad: c.pad,
+        dataFormat: 'NHWC',
+        filterShape: [c.k, c.k, c.x[3], c.dy[3]],
+      }) as unknown as tf.NamedAttrMap;
     const native = [];
     for (const [i, c] of cases.entries()) native.push(await runKernelOn('cpu', 'Conv2DBackpropFilter', inputs[i]!, attrsOf(c)));
     registerCpuTrainingKernels();

@@ -57,5 +57,4 @@ describe('initBackend', () => {
     expect(parseBackendName('wasm')).toBe('wasm');
     expect(parseBackendName('gpu')).toBeUndefined();
   });
-
 });

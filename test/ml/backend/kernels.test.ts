@@ -20,7 +20,19 @@ const conv2dCases: ConvCase[] = [
   { name: '2x2 s1 same b2 (up-conv)', x: [2, 8, 8, 4], k: 2, outC: 3, stride: 1, pad: 'same' },
   { name: '2x2 s2 valid b3', x: [3, 8, 8, 4], k: 2, outC: 6, stride: 2, pad: 'valid' },
   { name: '1x1 s1 valid b3', x: [3, 7, 7, 2], k: 1, outC: 4, stride: 1, pad: 'valid' },
-  { name: '3x3 explicit pads > k-1', x: [2, 6, 7, 2], k: 3, outC: 3, stride: 1, pad: [[0, 0], [4, 1], [0, 2], [0, 0]] },
+  {
+    name: '3x3 explicit pads > k-1',
+    x: [2, 6, 7, 2],
+    k: 3,
+    outC: 3,
+    stride: 1,
+    pad: [
+      [0, 0],
+      [4, 1],
+      [0, 2],
+      [0, 0],
+    ],
+  },
 ];
 
 const depthwiseCases: ConvCase[] = [
@@ -114,11 +126,37 @@ describe('composed kernels free every intermediate', () => {
     const dyFull = tf.tensor(hostRandom([2, 9, 9, 3], 8).values, [2, 9, 9, 3]);
     const callAll = (): void => {
       const outs = [
-        tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: dyFull }, { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', filterShape: [1, 1, 3, 3] }),
-        tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: [2, 2], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 3, 3] }),
-        tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { strides: [2, 2], pad: 'same', dataFormat: 'NHWC', inputShape: [2, 9, 9, 3] }),
-        tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy }, { strides: [2, 2], pad: 'same', dilations: [1, 1], filterShape: [3, 3, 3, 1] }),
-        tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter: tf.slice(w, [0, 0, 0, 0], [3, 3, 3, 1]) }, { strides: [2, 2], pad: 'same', dilations: [1, 1], inputShape: [2, 9, 9, 3] }),
+        tf
+          .engine()
+          .runKernel(
+            'Conv2DBackpropFilter',
+            { x, dy: dyFull },
+            { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', filterShape: [1, 1, 3, 3] },
+          ),
+        tf
+          .engine()
+          .runKernel('Conv2DBackpropFilter', { x, dy }, { strides: [2, 2], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 3, 3] }),
+        tf
+          .engine()
+          .runKernel(
+            'Conv2DBackpropInput',
+            { dy, filter: w },
+            { strides: [2, 2], pad: 'same', dataFormat: 'NHWC', inputShape: [2, 9, 9, 3] },
+          ),
+        tf
+          .engine()
+          .runKernel(
+            'DepthwiseConv2dNativeBackpropFilter',
+            { x, dy },
+            { strides: [2, 2], pad: 'same', dilations: [1, 1], filterShape: [3, 3, 3, 1] },
+          ),
+        tf
+          .engine()
+          .runKernel(
+            'DepthwiseConv2dNativeBackpropInput',
+            { dy, filter: tf.slice(w, [0, 0, 0, 0], [3, 3, 3, 1]) },
+            { strides: [2, 2], pad: 'same', dilations: [1, 1], inputShape: [2, 9, 9, 3] },
+          ),
       ] as tf.Tensor[];
       tf.dispose(outs);
     };

@@ -16,8 +16,14 @@ const builders: Record<string, () => tf.LayersModel> = {
 
 function batch(n: number): { x: tf.Tensor4D; y: tf.Tensor4D } {
   const shape = [n, SIZE, SIZE, 1];
-  const x = tf.tensor4d(hostRandom(shape, 1).values.map((v) => (v + 1) / 2), shape as [number, number, number, number]);
-  const y = tf.tensor4d(hostRandom(shape, 2).values.map((v) => (v > 0.2 ? 1 : 0)), shape as [number, number, number, number]);
+  const x = tf.tensor4d(
+    hostRandom(shape, 1).values.map((v) => (v + 1) / 2),
+    shape as [number, number, number, number],
+  );
+  const y = tf.tensor4d(
+    hostRandom(shape, 2).values.map((v) => (v > 0.2 ? 1 : 0)),
+    shape as [number, number, number, number],
+  );
   return { x, y };
 }
 
@@ -27,7 +33,10 @@ async function gradients(backend: string, name: string, weights?: tf.Tensor[]): 
   if (weights !== undefined) model.setWeights(weights);
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const { x, y } = batch(1);
-  const { value, grads } = tf.variableGrads(() => tf.metrics.binaryCrossentropy(y, model.predict(x) as tf.Tensor).mean() as tf.Scalar, vars);
+  const { value, grads } = tf.variableGrads(
+    () => tf.metrics.binaryCrossentropy(y, model.predict(x) as tf.Tensor).mean() as tf.Scalar,
+    vars,
+  );
   const out = await Promise.all(vars.map(async (v) => (await grads[v.name]!.data()) as Float32Array));
   const saved = model.getWeights().map((w) => tf.tensor(w.dataSync(), w.shape));
   tf.dispose([x, y, value, ...Object.values(grads)]);

@@ -7,10 +7,32 @@ const l2 = (): ReturnType<typeof tf.regularizers.l2> => tf.regularizers.l2({ l2:
 type Conv = (x: tf.SymbolicTensor, filters: number, k: number, seed: number) => tf.SymbolicTensor;
 
 const plainConv: Conv = (x, filters, k, seed) =>
-  tf.layers.conv2d({ filters, kernelSize: k, padding: 'same', activation: 'relu', kernelInitializer: init(seed), biasInitializer: tf.initializers.constant({ value: 0.01 }), kernelRegularizer: l2() }).apply(x) as tf.SymbolicTensor;
+  tf.layers
+    .conv2d({
+      filters,
+      kernelSize: k,
+      padding: 'same',
+      activation: 'relu',
+      kernelInitializer: init(seed),
+      biasInitializer: tf.initializers.constant({ value: 0.01 }),
+      kernelRegularizer: l2(),
+    })
+    .apply(x) as tf.SymbolicTensor;
 
 const separableConv: Conv = (x, filters, k, seed) =>
-  tf.layers.separableConv2d({ filters, kernelSize: k, padding: 'same', activation: 'relu', depthwiseInitializer: init(seed), pointwiseInitializer: init(seed + 1000), biasInitializer: tf.initializers.constant({ value: 0.01 }), depthwiseRegularizer: l2(), pointwiseRegularizer: l2() }).apply(x) as tf.SymbolicTensor;
+  tf.layers
+    .separableConv2d({
+      filters,
+      kernelSize: k,
+      padding: 'same',
+      activation: 'relu',
+      depthwiseInitializer: init(seed),
+      pointwiseInitializer: init(seed + 1000),
+      biasInitializer: tf.initializers.constant({ value: 0.01 }),
+      depthwiseRegularizer: l2(),
+      pointwiseRegularizer: l2(),
+    })
+    .apply(x) as tf.SymbolicTensor;
 
 /** 2-level U-Net: conv 3x3 + ReLU, maxPool, upSampling2d nearest, conv 2x2 up-conv, concat [skip, up], 1x1 sigmoid head. */
 export function tinyUnet(size: number, width: number, inner: Conv = plainConv): tf.LayersModel {
@@ -21,7 +43,9 @@ export function tinyUnet(size: number, width: number, inner: Conv = plainConv): 
   const up = inner(tf.layers.upSampling2d({ size: [2, 2] }).apply(l1) as tf.SymbolicTensor, width, 2, 5);
   const merged = tf.layers.concatenate({ axis: -1 }).apply([l0, up]) as tf.SymbolicTensor;
   const d0 = inner(inner(merged, width, 3, 6), width, 3, 7);
-  const out = tf.layers.conv2d({ filters: 1, kernelSize: 1, activation: 'sigmoid', kernelInitializer: init(8) }).apply(d0) as tf.SymbolicTensor;
+  const out = tf.layers
+    .conv2d({ filters: 1, kernelSize: 1, activation: 'sigmoid', kernelInitializer: init(8) })
+    .apply(d0) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: out });
 }
 

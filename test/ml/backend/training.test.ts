@@ -13,12 +13,22 @@ interface Grads {
 
 const SIZE = 16;
 const imageOf = (batch: number, seed: number): tf.Tensor4D =>
-  tf.tensor4d(hostRandom([batch, SIZE, SIZE, 1], seed).values.map((v) => (v + 1) / 2), [batch, SIZE, SIZE, 1]);
+  tf.tensor4d(
+    hostRandom([batch, SIZE, SIZE, 1], seed).values.map((v) => (v + 1) / 2),
+    [batch, SIZE, SIZE, 1],
+  );
 const maskOf = (batch: number, seed: number): tf.Tensor4D =>
-  tf.tensor4d(hostRandom([batch, SIZE, SIZE, 1], seed).values.map((v) => (v > 0 ? 1 : 0)), [batch, SIZE, SIZE, 1]);
+  tf.tensor4d(
+    hostRandom([batch, SIZE, SIZE, 1], seed).values.map((v) => (v > 0 ? 1 : 0)),
+    [batch, SIZE, SIZE, 1],
+  );
 
 /** BCE + L2 gradients of every trainable weight, with weights copied in so both backends agree. */
-async function layerGrads(backend: string, build: Builder, weights: Float32Array[] | undefined): Promise<{ g: Grads; weights: Float32Array[] }> {
+async function layerGrads(
+  backend: string,
+  build: Builder,
+  weights: Float32Array[] | undefined,
+): Promise<{ g: Grads; weights: Float32Array[] }> {
   await tf.setBackend(backend);
   const model = build();
   if (weights !== undefined) model.setWeights(weights.map((w, i) => tf.tensor(w, model.getWeights()[i]?.shape)));
@@ -29,7 +39,10 @@ async function layerGrads(backend: string, build: Builder, weights: Float32Array
     const bce = tf.metrics.binaryCrossentropy(y, model.predict(x) as tf.Tensor).mean() as tf.Scalar;
     return tf.addN([bce, ...model.calculateLosses()]) as tf.Scalar;
   }, vars);
-  const g = { loss: (await value.data())[0] ?? NaN, grads: await Promise.all(vars.map(async (v) => (await grads[v.name]!.data()) as Float32Array)) };
+  const g = {
+    loss: (await value.data())[0] ?? NaN,
+    grads: await Promise.all(vars.map(async (v) => (await grads[v.name]!.data()) as Float32Array)),
+  };
   const host = await Promise.all(model.getWeights().map(async (w) => (await w.data()) as Float32Array));
   tf.dispose([x, y, value, ...Object.values(grads)]);
   model.dispose();

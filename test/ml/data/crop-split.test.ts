@@ -56,9 +56,7 @@ describe('crop or pad (thesis §6 rules)', () => {
     const rng = createRng(3);
     const count = (sampler: 'uniform' | 'foreground') =>
       Array.from({ length: 40 }, () =>
-        trainPatch(sample, rng, { cropSize: 32, augment: false, crop: { sampler, foregroundProbability: 1 } }).mask.some(
-          (v) => v === 1,
-        ),
+        trainPatch(sample, rng, { cropSize: 32, augment: false, crop: { sampler, foregroundProbability: 1 } }).mask.some((v) => v === 1),
       ).filter(Boolean).length;
     expect(count('foreground')).toBe(40);
     expect(count('uniform')).toBeLessThan(20);
@@ -67,7 +65,11 @@ describe('crop or pad (thesis §6 rules)', () => {
 
 describe('thesis split', () => {
   it('chunks like np.array_split', () => {
-    expect(chunk([1, 2, 3, 4, 5, 6, 7], 3)).toEqual([[1, 2, 3], [4, 5], [6, 7]]);
+    expect(chunk([1, 2, 3, 4, 5, 6, 7], 3)).toEqual([
+      [1, 2, 3],
+      [4, 5],
+      [6, 7],
+    ]);
   });
 
   it('40 items → 10 fixed test, 6 validation, 24 train; folds partition the pool', () => {

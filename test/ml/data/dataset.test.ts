@@ -8,7 +8,9 @@ import { dataDir, hasData } from './data-dir.js';
 
 async function writeGray(file: string, width: number, height: number, value: (i: number) => number): Promise<void> {
   const pixels = Buffer.from(Uint8Array.from({ length: width * height }, (_, i) => value(i)));
-  await sharp(pixels, { raw: { width, height, channels: 1 } }).png().toFile(file);
+  await sharp(pixels, { raw: { width, height, channels: 1 } })
+    .png()
+    .toFile(file);
 }
 
 describe.skipIf(!hasData)('real BBBC030 dataset', () => {
@@ -128,8 +130,12 @@ describe('broken datasets give typed errors with the path', () => {
     await mkdir(path.join(dir, 'DIC_Set1_Masks'), { recursive: true });
     for (let i = 1; i <= 15; i++) {
       const id = `img_0000${String(i).padStart(2, '0')}_1`;
-      await sharp(Buffer.alloc(10 * 10, i), { raw: { width: 10, height: 10, channels: 1 } }).tiff().toFile(path.join(dir, 'DIC_Set1_Annotated', `${id}.tif`));
-      await sharp(Buffer.alloc(10 * 10, 255), { raw: { width: 10, height: 10, channels: 1 } }).tiff().toFile(path.join(dir, 'DIC_Set1_Masks', `${id}_mask.tif`));
+      await sharp(Buffer.alloc(10 * 10, i), { raw: { width: 10, height: 10, channels: 1 } })
+        .tiff()
+        .toFile(path.join(dir, 'DIC_Set1_Annotated', `${id}.tif`));
+      await sharp(Buffer.alloc(10 * 10, 255), { raw: { width: 10, height: 10, channels: 1 } })
+        .tiff()
+        .toFile(path.join(dir, 'DIC_Set1_Masks', `${id}_mask.tif`));
     }
     const loaded = await loadDataset(root, { layout: 'dic1', folds: 5, fold: 1, testCount: 5 });
     expect(loaded.ok).toBe(true);

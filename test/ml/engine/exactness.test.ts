@@ -45,7 +45,9 @@ describe('binary engine (TypeScript reference) against the fp32 simulation', () 
   it('reads records in the order the exporter writes them', () => {
     const opts = { baseFilters: 2, levels: 4 };
     const model = buildBluNet(opts);
-    const binary = model.layers.filter((l) => l instanceof BinaryConv2D || l instanceof BinarySeparableConv2D || l instanceof BinarySignActivation);
+    const binary = model.layers.filter(
+      (l) => l instanceof BinaryConv2D || l instanceof BinarySeparableConv2D || l instanceof BinarySignActivation,
+    );
     expect(packedRecordPlan(opts).map((r) => r.name)).toEqual(binary.map((l) => l.name));
     model.dispose();
   });

@@ -17,14 +17,43 @@ export interface EngineCase {
   readonly width: number;
 }
 
-const levelsOf = (a: number, c: number, d: number, p: number) => ({ activationLevels: a, convLevels: c, depthwiseLevels: d, pointwiseLevels: p });
+const levelsOf = (a: number, c: number, d: number, p: number) => ({
+  activationLevels: a,
+  convLevels: c,
+  depthwiseLevels: d,
+  pointwiseLevels: p,
+});
 
 /** Odd sizes, channel counts that are not multiples of 32 (and above it), every level count 1–3. */
 export const bluNetCases: readonly EngineCase[] = [
-  { label: 'width 3, 1 level everywhere, 7×9', options: { baseFilters: 3, levels: 1, ...levelsOf(1, 1, 1, 1) }, seed: 11, height: 7, width: 9 },
-  { label: 'width 5, 2 levels everywhere, depth 2, 10×14', options: { baseFilters: 5, levels: 2, ...levelsOf(2, 2, 2, 2) }, seed: 12, height: 10, width: 14 },
-  { label: 'width 6, 3 levels everywhere, depth 3, 12×20', options: { baseFilters: 6, levels: 3, ...levelsOf(3, 3, 3, 3) }, seed: 13, height: 12, width: 20 },
-  { label: 'width 36 (2 words, partial), mixed levels a3 c2 d1 p3, depth 2, 6×10', options: { baseFilters: 36, levels: 2, ...levelsOf(3, 2, 1, 3) }, seed: 14, height: 6, width: 10 },
+  {
+    label: 'width 3, 1 level everywhere, 7×9',
+    options: { baseFilters: 3, levels: 1, ...levelsOf(1, 1, 1, 1) },
+    seed: 11,
+    height: 7,
+    width: 9,
+  },
+  {
+    label: 'width 5, 2 levels everywhere, depth 2, 10×14',
+    options: { baseFilters: 5, levels: 2, ...levelsOf(2, 2, 2, 2) },
+    seed: 12,
+    height: 10,
+    width: 14,
+  },
+  {
+    label: 'width 6, 3 levels everywhere, depth 3, 12×20',
+    options: { baseFilters: 6, levels: 3, ...levelsOf(3, 3, 3, 3) },
+    seed: 13,
+    height: 12,
+    width: 20,
+  },
+  {
+    label: 'width 36 (2 words, partial), mixed levels a3 c2 d1 p3, depth 2, 6×10',
+    options: { baseFilters: 36, levels: 2, ...levelsOf(3, 2, 1, 3) },
+    seed: 14,
+    height: 6,
+    width: 10,
+  },
   { label: 'width 8, thesis levels, depth 4, 24×16', options: { baseFilters: 8, levels: 4 }, seed: 15, height: 24, width: 16 },
 ];
 
@@ -36,7 +65,12 @@ export function perturb(model: tf.LayersModel, seed: number): void {
 }
 
 /** The simulation's logits (output of logit_output) and probabilities for one image. */
-export function simulate(model: tf.LayersModel, image: Float32Array, height: number, width: number): { logits: Float32Array; probabilities: Float32Array } {
+export function simulate(
+  model: tf.LayersModel,
+  image: Float32Array,
+  height: number,
+  width: number,
+): { logits: Float32Array; probabilities: Float32Array } {
   const logitModel = tf.model({ inputs: model.inputs, outputs: model.getLayer('logit_output').output as tf.SymbolicTensor });
   return tf.tidy(() => {
     const x = tf.tensor4d(image, [1, height, width, 1]);

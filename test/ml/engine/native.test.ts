@@ -124,31 +124,49 @@ describe.skipIf(!addon.ok)('native engine kernels', () => {
     const input = { height: 64, width: 48, pixels: Float32Array.from(tf.randomUniform([64 * 48], 0, 1, 'float32', 5).dataSync()) };
     const plain = Array.from(runEngineLogits(engine, wasm, input));
     const fused = Array.from(runEngineLogits(engine, wasmFma, input));
-    for (const [key, k] of kernels) expect(Array.from(runEngineLogits(engine, k, input)), key).toEqual(key.startsWith('portable') ? plain : fused);
+    for (const [key, k] of kernels)
+      expect(Array.from(runEngineLogits(engine, k, input)), key).toEqual(key.startsWith('portable') ? plain : fused);
   });
 
-  it.skipIf(!hasData)('on a BLU-Net trained on real BBBC030 crops: equals its wasm twin bit for bit and the simulation\'s masks on a real 128×128 crop', async () => {
-    const model = buildBluNet({ baseFilters: 8, levels: 3, seed: 4 });
-    const train = await realCrops(['cho21', 'cho22', 'cho23', 'cho24'], 64);
-    const trained = await trainSupervised(model, { train, validation: train }, { epochs: 12, learningRate: 1e-2, lrDecayStartEpoch: 10, batchSize: 4, cropSize: 64, seed: 1, augment: false, bestMetric: 'val_iou' });
-    expect(trained.ok).toBe(true);
-    const engine = await packedEngine(model, path.join(dir, 'trained.blupack'));
-    const [crop] = await realCrops(['cho25'], 128);
-    const input = { height: 128, width: 128, pixels: (crop as { image: Float32Array }).image };
-    const sim = simulate(model, input.pixels, 128, 128);
-    model.dispose();
-    const plain = Array.from(runEngineLogits(engine, wasm, input));
-    const fused = Array.from(runEngineLogits(engine, wasmFma, input));
-    for (const [key, k] of kernels) {
-      const logits = runEngineLogits(engine, k, input);
-      expect(Array.from(logits), key).toEqual(key.startsWith('portable') ? plain : fused);
-      // Masks equal the simulation's except ties (probabilities within 1e-4 of each other).
-      const beyondTies = Array.from(logits).filter((v, i) => {
-        const p = 1 / (1 + Math.exp(-v));
-        const q = sim.probabilities[i] as number;
-        return p > 0.5 !== q > 0.5 && Math.abs(p - q) > 1e-4;
-      });
-      expect(beyondTies.length, key).toBe(0);
-    }
-  }, 180_000);
+  it.skipIf(!hasData)(
+    "on a BLU-Net trained on real BBBC030 crops: equals its wasm twin bit for bit and the simulation's masks on a real 128×128 crop",
+    async () => {
+      const model = buildBluNet({ baseFilters: 8, levels: 3, seed: 4 });
+      const train = await realCrops(['cho21', 'cho22', 'cho23', 'cho24'], 64);
+      const trained = await trainSupervised(
+        model,
+        { train, validation: train },
+        {
+          epochs: 12,
+          learningRate: 1e-2,
+          lrDecayStartEpoch: 10,
+          batchSize: 4,
+          cropSize: 64,
+          seed: 1,
+          augment: false,
+          bestMetric: 'val_iou',
+        },
+      );
+      expect(trained.ok).toBe(true);
+      const engine = await packedEngine(model, path.join(dir, 'trained.blupack'));
+      const [crop] = await realCrops(['cho25'], 128);
+      const input = { height: 128, width: 128, pixels: (crop as { image: Float32Array }).image };
+      const sim = simulate(model, input.pixels, 128, 128);
+      model.dispose();
+      const plain = Array.from(runEngineLogits(engine, wasm, input));
+      const fused = Array.from(runEngineLogits(engine, wasmFma, input));
+      for (const [key, k] of kernels) {
+        const logits = runEngineLogits(engine, k, input);
+        expect(Array.from(logits), key).toEqual(key.startsWith('portable') ? plain : fused);
+        // Masks equal the simulation's except ties (probabilities within 1e-4 of each other).
+        const beyondTies = Array.from(logits).filter((v, i) => {
+          const p = 1 / (1 + Math.exp(-v));
+          const q = sim.probabilities[i] as number;
+          return p > 0.5 !== q > 0.5 && Math.abs(p - q) > 1e-4;
+        });
+        expect(beyondTies.length, key).toBe(0);
+      }
+    },
+    180_000,
+  );
 });

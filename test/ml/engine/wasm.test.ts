@@ -54,7 +54,9 @@ describe('wasm SIMD kernels', () => {
     fast.forEach((v, i) => expect(Math.abs(v - (ref[i] as number)) / Math.max(1, Math.abs(ref[i] as number))).toBeLessThan(1e-4));
     const x = { height: 8, width: 10, groups: [referenceKernels.firstBlock(input, engine.level0[0])] };
     expect(x.groups[0]?.nonzero).not.toBeNull();
-    expect(Array.from(wasm.binaryConvBlock(x, engine.level0[1]).signs)).toEqual(Array.from(referenceKernels.binaryConvBlock(x, engine.level0[1]).signs));
+    expect(Array.from(wasm.binaryConvBlock(x, engine.level0[1]).signs)).toEqual(
+      Array.from(referenceKernels.binaryConvBlock(x, engine.level0[1]).signs),
+    );
     model.dispose();
   });
 
@@ -73,7 +75,9 @@ describe('wasm SIMD kernels', () => {
     expect(Array.from(fast.nonzero ?? [])).toEqual(Array.from(ref.nonzero ?? []));
     const logits = runEngineLogits(engine, wasm, input);
     const refLogits = runEngineLogits(engine, referenceKernels, input);
-    logits.forEach((v, i) => expect(Math.abs(v - (refLogits[i] as number)) / Math.max(1, Math.abs(refLogits[i] as number))).toBeLessThan(1e-4));
+    logits.forEach((v, i) =>
+      expect(Math.abs(v - (refLogits[i] as number)) / Math.max(1, Math.abs(refLogits[i] as number))).toBeLessThan(1e-4),
+    );
     model.dispose();
   });
 
@@ -102,12 +106,18 @@ describe('wasm SIMD kernels', () => {
     const model = buildBluNet(c.options);
     perturb(model, 21);
     const engine = await engineFor(model, 'blocks');
-    const image = { height: c.height, width: c.width, pixels: Float32Array.from({ length: c.height * c.width }, (_, i) => ((i * 7919) % 101) / 101) };
+    const image = {
+      height: c.height,
+      width: c.width,
+      pixels: Float32Array.from({ length: c.height * c.width }, (_, i) => ((i * 7919) % 101) / 101),
+    };
     const first = wasm.firstBlock(image, engine.level0[0]);
     const firstRef = referenceKernels.firstBlock(image, engine.level0[0]);
     expect(Array.from(first.signs)).toEqual(Array.from(firstRef.signs));
     const x = { height: c.height, width: c.width, groups: [firstRef] };
-    expect(Array.from(wasm.binaryConvBlock(x, engine.level0[1]).signs)).toEqual(Array.from(referenceKernels.binaryConvBlock(x, engine.level0[1]).signs));
+    expect(Array.from(wasm.binaryConvBlock(x, engine.level0[1]).signs)).toEqual(
+      Array.from(referenceKernels.binaryConvBlock(x, engine.level0[1]).signs),
+    );
     model.dispose();
   });
 
@@ -116,7 +126,15 @@ describe('wasm SIMD kernels', () => {
     const inputs: { model: tf.LayersModel; name: string; input: EngineImage }[] = bluNetCases.map((c) => {
       const model = buildBluNet(c.options);
       perturb(model, c.seed + 7);
-      return { model, name: `threads-w${c.seed}`, input: { height: c.height, width: c.width, pixels: Float32Array.from(tf.randomUniform([c.height * c.width], 0, 1, 'float32', c.seed + 300).dataSync()) } };
+      return {
+        model,
+        name: `threads-w${c.seed}`,
+        input: {
+          height: c.height,
+          width: c.width,
+          pixels: Float32Array.from(tf.randomUniform([c.height * c.width], 0, 1, 'float32', c.seed + 300).dataSync()),
+        },
+      };
     });
     for (const weightZeros of [true, false]) {
       const { model, image } = zeroSignModel(weightZeros);
@@ -145,7 +163,10 @@ describe('wasm SIMD kernels', () => {
     for (const { gammas, lexicographic } of cases) {
       const levels = gammas.length;
       const words = 2;
-      const signs = Uint32Array.from({ length: levels * height * width * words }, (_, i) => next() & (i % words === 0 ? 0xffffffff : 0x3ff));
+      const signs = Uint32Array.from(
+        { length: levels * height * width * words },
+        (_, i) => next() & (i % words === 0 ? 0xffffffff : 0x3ff),
+      );
       const g = { channels: 42, words, levels, gammas, signs, nonzero: null };
       expect(lexicographicRanks(codeRanks(g), levels)).toBe(lexicographic);
       const x = { height, width, groups: [g] };

@@ -18,7 +18,8 @@ beforeAll(async () => {
   expect((await initBackend('cpu')).ok).toBe(true);
 });
 
-const quantised = (x: number[], gammas: number[]) => tf.tidy(() => Array.from(residualBinarize(tf.tensor1d(x), tf.tensor1d(gammas)).dataSync()));
+const quantised = (x: number[], gammas: number[]) =>
+  tf.tidy(() => Array.from(residualBinarize(tf.tensor1d(x), tf.tensor1d(gammas)).dataSync()));
 
 function correlation(a: Float32Array, b: Float32Array): number {
   const mean = (v: Float32Array) => v.reduce((s, x) => s + x, 0) / v.length;
@@ -37,7 +38,9 @@ describe('ReLU emulation by a shifted residual quantiser', () => {
   it('uniform gammas sum to the range and give 2^levels equally spaced values', () => {
     const gammas = uniformGammas(0.7, 3);
     expect(gammas.reduce((a, b) => a + b, 0)).toBeCloseTo(0.7, 6);
-    const values = [...new Set(quantised([-5, -0.55, -0.45, -0.25, -0.05, 0.05, 0.25, 0.45, 0.55, 5], gammas).map((v) => v.toFixed(5)))].map(Number);
+    const values = [
+      ...new Set(quantised([-5, -0.55, -0.45, -0.25, -0.05, 0.05, 0.25, 0.45, 0.55, 5], gammas).map((v) => v.toFixed(5))),
+    ].map(Number);
     expect(values).toHaveLength(8);
     const gaps = values.slice(1).map((v, i) => v - (values[i] as number));
     gaps.forEach((g) => expect(g).toBeCloseTo(0.2, 4));
@@ -58,7 +61,10 @@ describe('ReLU emulation by a shifted residual quantiser', () => {
     const gammas = uniformGammas(fit.range, 3);
     for (let c = 0; c < channels; c++) {
       const x = Array.from({ length: n }, (_, i) => values[i * channels + c] as number);
-      const emulated = quantised(x.map((v) => v - (fit.offsets[c] as number)), gammas).map((q) => q + (fit.offsets[c] as number));
+      const emulated = quantised(
+        x.map((v) => v - (fit.offsets[c] as number)),
+        gammas,
+      ).map((q) => q + (fit.offsets[c] as number));
       const error = emulated.reduce((s, q, i) => s + Math.abs(q - Math.max(0, x[i] as number)), 0) / n;
       expect(error).toBeLessThan(0.15);
     }
@@ -67,9 +73,14 @@ describe('ReLU emulation by a shifted residual quantiser', () => {
 
 describe('emulated start', () => {
   const images = () => tf.randomUniform([2, 16, 16, 1], 0, 1, 'float32', 9) as tf.Tensor4D;
-  const logits = (m: tf.LayersModel, x: tf.Tensor4D) => (tf.model({ inputs: m.inputs, outputs: m.getLayer('logit_output').output as tf.SymbolicTensor }).predict(x) as tf.Tensor).dataSync() as Float32Array;
-  const teacherLogits = (lw: tf.LayersModel, x: tf.Tensor4D) => ((lw.predict(x) as tf.Tensor).dataSync() as Float32Array).map((p) => Math.log(p / (1 - p)));
-  const kernelsOf = (m: tf.LayersModel) => m.layers.flatMap((l) => l.weights.filter((w) => /kernel(_\d+)?$/.test(w.originalName)).map((w) => Array.from(w.read().dataSync())));
+  const logits = (m: tf.LayersModel, x: tf.Tensor4D) =>
+    (
+      tf.model({ inputs: m.inputs, outputs: m.getLayer('logit_output').output as tf.SymbolicTensor }).predict(x) as tf.Tensor
+    ).dataSync() as Float32Array;
+  const teacherLogits = (lw: tf.LayersModel, x: tf.Tensor4D) =>
+    ((lw.predict(x) as tf.Tensor).dataSync() as Float32Array).map((p) => Math.log(p / (1 - p)));
+  const kernelsOf = (m: tf.LayersModel) =>
+    m.layers.flatMap((l) => l.weights.filter((w) => /kernel(_\d+)?$/.test(w.originalName)).map((w) => Array.from(w.read().dataSync())));
 
   function transferred(): { lw: tf.LayersModel; blu: tf.LayersModel } {
     const lw = buildLwUnet({ baseFilters: 4, levels: 2, seed: 5 });
@@ -107,7 +118,9 @@ describe('emulated start', () => {
     const blu = buildBluNet({ baseFilters: 4, levels: 2, seed: 3 });
     const twin = lwUnetTwin(blu, { baseFilters: 4, levels: 2, seed: 3 });
     for (const layer of twin.layers.filter((l) => l.weights.length > 0)) {
-      const source = blu.getLayer(layer.name.replace('Lightweight_', 'BinaryLightweight_').replace(/(Separable)?Conv2D/, (m) => `Binary${m}`));
+      const source = blu.getLayer(
+        layer.name.replace('Lightweight_', 'BinaryLightweight_').replace(/(Separable)?Conv2D/, (m) => `Binary${m}`),
+      );
       layer.getWeights().forEach((w, i) => expect(Array.from(w.dataSync())).toEqual(Array.from(source.getWeights()[i]!.dataSync())));
     }
   });

@@ -9,7 +9,13 @@ beforeAll(async () => {
 
 type Quantise = (w: tf.Tensor, gammas: tf.Tensor, ste: SteMode) => tf.Tensor;
 
-function gradsOf(quantise: Quantise, w: tf.Tensor, gammas: tf.Tensor, ste: SteMode, dy: tf.Tensor): { value: Float32Array; dw: Float32Array; dg: Float32Array } {
+function gradsOf(
+  quantise: Quantise,
+  w: tf.Tensor,
+  gammas: tf.Tensor,
+  ste: SteMode,
+  dy: tf.Tensor,
+): { value: Float32Array; dw: Float32Array; dg: Float32Array } {
   const f = (a: tf.Tensor, b: tf.Tensor): tf.Tensor => tf.sum(tf.mul(quantise(a, b, ste), dy));
   const [dw, dg] = tf.grads(f)([w, gammas]);
   const value = quantise(w, gammas, ste);
@@ -63,7 +69,10 @@ describe(`the fused residual quantiser (${PLACEMENTS.join(', ')}) equals the per
     const w = tf.randomNormal([4, 4, 8], 0, 1, 'float32', 1);
     const gammas = tf.variable(tf.tensor1d([0.5, 0.3, 0.2]));
     const step = (): void => {
-      const { grads, value } = tf.variableGrads(() => tf.addN(PLACEMENTS.map((p) => tf.sum(residualBinarizeWith(p, w, gammas, 'range')))) as tf.Scalar, [gammas]);
+      const { grads, value } = tf.variableGrads(
+        () => tf.addN(PLACEMENTS.map((p) => tf.sum(residualBinarizeWith(p, w, gammas, 'range')))) as tf.Scalar,
+        [gammas],
+      );
       tf.dispose([value, ...Object.values(grads)]);
     };
     step();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../../src/ml/backend/index.js';
 import { buildBluNet, buildLwUnet, fitResidualGammas, transferLwUnetToBluNet } from '../../../src/ml/models/index.js';
 
@@ -33,8 +33,16 @@ describe('gamma initialisation after the lw_unet → BLU-Net transfer', () => {
   it('copies the output layer only when asked (the thesis re-initialises it)', async () => {
     expect((await initBackend('cpu')).ok).toBe(true);
     const lw = buildLwUnet({ baseFilters: 2, levels: 3, seed: 3 });
-    const source = lw.getLayer('logit_output').getWeights().map((w) => Array.from(w.dataSync()));
-    const outputOf = (blu: tf.LayersModel) => blu.getLayer('logit_output').getWeights().slice(0, 2).map((w) => Array.from(w.dataSync()));
+    const source = lw
+      .getLayer('logit_output')
+      .getWeights()
+      .map((w) => Array.from(w.dataSync()));
+    const outputOf = (blu: tf.LayersModel) =>
+      blu
+        .getLayer('logit_output')
+        .getWeights()
+        .slice(0, 2)
+        .map((w) => Array.from(w.dataSync()));
     const thesis = buildBluNet({ baseFilters: 2, levels: 3, seed: 1 });
     const moved = transferLwUnetToBluNet(lw, thesis);
     expect(moved.ok && moved.value.some((t) => t.to === 'logit_output')).toBe(false);

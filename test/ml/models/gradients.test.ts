@@ -9,13 +9,14 @@ function gradientNorms(seed: number): Map<string, number> {
   const model = buildBluNet({ baseFilters: 2, levels: 2, seed });
   const x = tf.randomUniform([1, 16, 16, 1], 0, 1, 'float32', seed);
   const y = tf.cast(tf.greater(tf.randomUniform([1, 16, 16, 1], 0, 1, 'float32', seed + 1), 0.5), 'float32');
-  const { grads } = tf.variableGrads(() => tf.metrics.binaryCrossentropy(y, model.apply(x, { training: true }) as tf.Tensor).mean() as tf.Scalar);
+  const { grads } = tf.variableGrads(
+    () => tf.metrics.binaryCrossentropy(y, model.apply(x, { training: true }) as tf.Tensor).mean() as tf.Scalar,
+  );
   const norms = new Map(Object.entries(grads).map(([name, g]) => [name, tf.norm(g).dataSync()[0] as number]));
   tf.dispose([x, y, ...Object.values(grads)]);
   model.dispose();
   return norms;
 }
-
 
 describe('gradients reach every BLU-Net variable (one BCE step, 16×16, width 2)', () => {
   for (const backend of ['cpu', TEST_BACKEND] as const) {

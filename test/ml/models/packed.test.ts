@@ -52,8 +52,9 @@ describe('packed BLU-Net export', () => {
     const x = tf.randomUniform([1, 32, 32, 1], 0, 1, 'float32', 17);
     expect(predictBytes(loaded.value, x).equals(predictBytes(model, x))).toBe(true);
     // The gammas and biases come back verbatim.
-    expect(loaded.value.getLayer('Level2_BinaryLightweight_Expanding_BinarySeparableConv2D_3').getWeights()[4]?.dataSync())
-      .toEqual(model.getLayer('Level2_BinaryLightweight_Expanding_BinarySeparableConv2D_3').getWeights()[4]?.dataSync());
+    expect(loaded.value.getLayer('Level2_BinaryLightweight_Expanding_BinarySeparableConv2D_3').getWeights()[4]?.dataSync()).toEqual(
+      model.getLayer('Level2_BinaryLightweight_Expanding_BinarySeparableConv2D_3').getWeights()[4]?.dataSync(),
+    );
     model.dispose();
     loaded.value.dispose();
   });

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildBluNet, buildLwUnet, buildUnet } from '../../../src/ml/models/index.js';
 import { useTestBackend } from './setup-backend.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildBluNet, buildLwUnet, buildUnet, thesisSize } from '../../../src/ml/models/index.js';
 import { useTestBackend } from './setup-backend.js';
@@ -34,7 +34,9 @@ describe('thesis size accounting at width 64 (build only)', () => {
   });
 
   it('counts each residual level as one bit plane (levels change the bits, not the fp32 count)', () => {
-    const small = sizeOf(() => buildBluNet({ baseFilters: 2, levels: 2, convLevels: 1, depthwiseLevels: 2, pointwiseLevels: 1, activationLevels: 2 }));
+    const small = sizeOf(() =>
+      buildBluNet({ baseFilters: 2, levels: 2, convLevels: 1, depthwiseLevels: 2, pointwiseLevels: 1, activationLevels: 2 }),
+    );
     // Level 0: conv 3×3×1×2 (18 w) + 3×3×2×2 (36 w), c=1 → 54 bits; output 1×1×2×1 → 2 bits.
     // Level 1 contracting: sep(2→4): dw 3×3×2 = 18, pw 2×4 = 8; sep(4→4): dw 36, pw 16.
     // Level 0 expanding: up sep(4→2, 2×2): dw 16, pw 8; sep(4→2): dw 36, pw 8; sep(2→2): dw 18, pw 4.

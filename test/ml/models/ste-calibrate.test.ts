@@ -23,7 +23,13 @@ beforeAll(async () => {
 });
 
 function slopes(x: number[], gammas: number[], ste: 'unit' | 'range'): number[] {
-  return tf.tidy(() => Array.from(tf.grad((t: tf.Tensor) => residualBinarize(t, tf.tensor1d(gammas), ste).sum())(tf.tensor1d(x)).dataSync()));
+  return tf.tidy(() =>
+    Array.from(
+      tf
+        .grad((t: tf.Tensor) => residualBinarize(t, tf.tensor1d(gammas), ste).sum())(tf.tensor1d(x))
+        .dataSync(),
+    ),
+  );
 }
 
 describe('straight-through estimators of the residual quantiser', () => {
@@ -45,7 +51,11 @@ describe('straight-through estimators of the residual quantiser', () => {
   it('range: slope 1 inside the range Σ|g| the quantiser can represent, 0 outside, at any scale', () => {
     for (const scale of [0.01, 1, 30]) {
       const g = [0.5, 0.3, 0.2].map((v) => v * scale);
-      const s = slopes(x.map((v) => v * scale), g, 'range');
+      const s = slopes(
+        x.map((v) => v * scale),
+        g,
+        'range',
+      );
       s.forEach((v, i) => expect(v).toBeCloseTo(Math.abs(x[i]!) <= 1 ? 1 : 0, 4));
     }
   });
@@ -58,8 +68,13 @@ describe('gamma starts for BLU-Net', () => {
       const model = buildBluNet({ baseFilters: 2, levels: 2, ste: 'range' });
       expect((await saveModel(model, dir)).ok).toBe(true);
       const loaded = await loadModel(dir);
-      expect(loaded.ok && loaded.value.layers.filter((l) => l instanceof BinarySignActivation).every((l) => (l as BinarySignActivation).ste === 'range')).toBe(true);
-      expect(buildBluNet({ baseFilters: 2, levels: 2 }).layers.some((l) => l instanceof BinarySignActivation && l.ste === 'unit')).toBe(true);
+      expect(
+        loaded.ok &&
+          loaded.value.layers.filter((l) => l instanceof BinarySignActivation).every((l) => (l as BinarySignActivation).ste === 'range'),
+      ).toBe(true);
+      expect(buildBluNet({ baseFilters: 2, levels: 2 }).layers.some((l) => l instanceof BinarySignActivation && l.ste === 'unit')).toBe(
+        true,
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -85,7 +100,9 @@ describe('gamma starts for BLU-Net', () => {
     const model = buildBluNet({ baseFilters: 2, levels: 2, seed: 4 });
     const out = model.getLayer('logit_output');
     const kernel = out.getWeights()[0]!.dataSync();
-    expect(fitAllKernelGammas(model)).toBe(model.layers.filter((l) => /Conv2D|logit_output/.test(l.name) && !(l instanceof BinarySignActivation)).length);
+    expect(fitAllKernelGammas(model)).toBe(
+      model.layers.filter((l) => /Conv2D|logit_output/.test(l.name) && !(l instanceof BinarySignActivation)).length,
+    );
     const expected = fitResidualGammas(kernel, 3);
     Array.from(out.getWeights().at(-1)!.dataSync()).forEach((g, i) => expect(g).toBeCloseTo(expected[i]!, 6));
   });
@@ -99,7 +116,8 @@ describe('gamma starts for BLU-Net', () => {
       const y = tf.model({ inputs: m.inputs, outputs: m.getLayer(name).output as tf.SymbolicTensor }).predict(images) as tf.Tensor;
       return tf.mean(tf.abs(y)).dataSync()[0]!;
     };
-    const kernelsOf = (m: tf.LayersModel) => m.layers.flatMap((l) => l.weights.filter((w) => /kernel$/.test(w.originalName)).map((w) => Array.from(w.read().dataSync())));
+    const kernelsOf = (m: tf.LayersModel) =>
+      m.layers.flatMap((l) => l.weights.filter((w) => /kernel$/.test(w.originalName)).map((w) => Array.from(w.read().dataSync())));
     const before = kernelsOf(blu);
     const factors = matchTeacherScales(blu, lw, images);
     expect(factors.size).toBeGreaterThan(0);

@@ -1,6 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildBluNet, buildLwUnet, buildModel, buildUnet, HINT_DECODER_INDICES, HINT_ENCODER_INDICES, tapModel } from '../../../src/ml/models/index.js';
+import {
+  buildBluNet,
+  buildLwUnet,
+  buildModel,
+  buildUnet,
+  HINT_DECODER_INDICES,
+  HINT_ENCODER_INDICES,
+  tapModel,
+} from '../../../src/ml/models/index.js';
 import { useTestBackend } from './setup-backend.js';
 
 const SMALL = { baseFilters: 4, seed: 3 };

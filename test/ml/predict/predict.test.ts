@@ -12,7 +12,9 @@ let p: TempProject;
 function greyPng(file: string, width: number, height: number): Promise<unknown> {
   const bytes = Buffer.alloc(width * height);
   for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 37 + Math.floor(i / width) * 11) % 256;
-  return sharp(bytes, { raw: { width, height, channels: 1 } }).png().toFile(file);
+  return sharp(bytes, { raw: { width, height, channels: 1 } })
+    .png()
+    .toFile(file);
 }
 
 beforeAll(async () => {
@@ -25,7 +27,9 @@ beforeAll(async () => {
   await greyPng(p.path('images/b.tif'), 150, 90);
   const colour = Buffer.alloc(20 * 10 * 3);
   for (let i = 0; i < colour.length; i++) colour[i] = i % 3 === 0 ? 200 : 10;
-  await sharp(colour, { raw: { width: 20, height: 10, channels: 3 } }).png().toFile(p.path('bad/colour.png'));
+  await sharp(colour, { raw: { width: 20, height: 10, channels: 3 } })
+    .png()
+    .toFile(p.path('bad/colour.png'));
   writeFileSync(p.path('bad/broken.png'), 'not an image');
   const blu = buildBluNet({ baseFilters: 4, levels: 3, seed: 2 });
   perturb(blu, 2);
@@ -43,21 +47,24 @@ beforeAll(async () => {
   p.write('pipelines/x.yaml', 'name: x\nsteps:\n  pretrain:\n    run: [echo]\n  binarise:\n    run: [echo]\n  other:\n    run: [echo]\n');
   writeFileSync(p.path('not-a-model.bin'), 'hello');
   // Matrix steps, as in pipelines/blu-net.yaml: a model per seed, and measure_seed names the one measured.
-  p.write('pipelines/m.yaml', [
-    'name: m',
-    'params: { seeds: [1, 2, 3], measure_seed: 1 }',
-    'steps:',
-    '  binarise:',
-    '    matrix: { seed: "${params.seeds}" }',
-    '    run: [echo, "${matrix.seed}"]',
-    '  ablation:',
-    '    matrix: { model: [a, b], seed: "${params.seeds}" }',
-    '    run: [echo, "${matrix.model}"]',
-    '  report:',
-    '    run: [echo]',
-    '    outs: [out/report.txt]',
-    '',
-  ].join('\n'));
+  p.write(
+    'pipelines/m.yaml',
+    [
+      'name: m',
+      'params: { seeds: [1, 2, 3], measure_seed: 1 }',
+      'steps:',
+      '  binarise:',
+      '    matrix: { seed: "${params.seeds}" }',
+      '    run: [echo, "${matrix.seed}"]',
+      '  ablation:',
+      '    matrix: { model: [a, b], seed: "${params.seeds}" }',
+      '    run: [echo, "${matrix.model}"]',
+      '  report:',
+      '    run: [echo]',
+      '    outs: [out/report.txt]',
+      '',
+    ].join('\n'),
+  );
   p.write('experiments/two.yaml', 'params: { measure_seed: 2 }\n');
 });
 afterAll(() => p.dispose());
@@ -70,7 +77,13 @@ async function pngInfo(file: string) {
 
 describe('tile plan', () => {
   it('covers every pixel once, with the requested overlap and model-friendly sizes', () => {
-    for (const [length, tile, overlap, multiple] of [[1000, 256, 32, 16], [257, 256, 64, 16], [90, 64, 16, 4], [40, 512, 64, 4], [37, 512, 64, 8]] as const) {
+    for (const [length, tile, overlap, multiple] of [
+      [1000, 256, 32, 16],
+      [257, 256, 64, 16],
+      [90, 64, 16, 4],
+      [40, 512, 64, 4],
+      [37, 512, 64, 8],
+    ] as const) {
       const tiles = planAxis(length, tile, overlap, multiple);
       expect(tiles[0]?.ownStart).toBe(0);
       expect(tiles.at(-1)?.ownEnd).toBe(length);
@@ -105,12 +118,42 @@ describe('blu-pipe predict', () => {
   });
 
   it('runs the binary engine on the thread count --threads asks for, with the same masks', async () => {
-    const one = await p.cli(['predict', 'blu.blupack', 'images/b.tif', '--out', 'out-t1', '--tile', '64', '--overlap', '16', '--threads', '1']);
+    const one = await p.cli([
+      'predict',
+      'blu.blupack',
+      'images/b.tif',
+      '--out',
+      'out-t1',
+      '--tile',
+      '64',
+      '--overlap',
+      '16',
+      '--threads',
+      '1',
+    ]);
     expect(one.exitCode).toBe(0);
     expect(one.stderr).toContain('1 thread(s)');
-    const three = await p.cli(['predict', 'blu.blupack', 'images/b.tif', '--out', 'out-t3', '--tile', '64', '--overlap', '16', '--threads', '3']);
+    const three = await p.cli([
+      'predict',
+      'blu.blupack',
+      'images/b.tif',
+      '--out',
+      'out-t3',
+      '--tile',
+      '64',
+      '--overlap',
+      '16',
+      '--threads',
+      '3',
+    ]);
     expect(three.stderr).toContain('3 thread(s)');
-    const [a, b] = await Promise.all(['out-t1', 'out-t3'].map((d) => sharp(p.path(`${d}/b_mask.png`)).raw().toBuffer()));
+    const [a, b] = await Promise.all(
+      ['out-t1', 'out-t3'].map((d) =>
+        sharp(p.path(`${d}/b_mask.png`))
+          .raw()
+          .toBuffer(),
+      ),
+    );
     expect(a?.equals(b as Buffer)).toBe(true);
     expect((await p.cli(['predict', 'blu.blupack', 'images', '--out', 'x', '--threads', '0'])).exitCode).toBe(2);
   });
@@ -146,20 +189,60 @@ describe('blu-pipe predict', () => {
   it('--from a step with several instances takes the measure_seed one of the experiment -e names, or lists them', async () => {
     const measured = await p.cli(['predict', '--from', 'pipelines/m.yaml:binarise', 'images/a.png', '--out', 'out-m']);
     expect(measured.exitCode, measured.stderr).toBe(0);
-    expect(measured.stderr).toContain("--from: 'binarise' has 3 instances; using binarise@seed=1 (measure_seed 1); others: binarise@seed=2, binarise@seed=3");
+    expect(measured.stderr).toContain(
+      "--from: 'binarise' has 3 instances; using binarise@seed=1 (measure_seed 1); others: binarise@seed=2, binarise@seed=3",
+    );
     // The experiment decides: its measure_seed 2 names an instance that has not run.
-    const two = await p.cli(['predict', '--from', 'pipelines/m.yaml:binarise', '-e', 'experiments/two.yaml', 'images/a.png', '--out', 'out-m2']);
+    const two = await p.cli([
+      'predict',
+      '--from',
+      'pipelines/m.yaml:binarise',
+      '-e',
+      'experiments/two.yaml',
+      'images/a.png',
+      '--out',
+      'out-m2',
+    ]);
     expect(two.exitCode).toBe(2);
-    expect(two.stderr).toContain("--from: step 'binarise@seed=2' has no saved model at artifacts/binarise_seed_2/model; run 'blu-pipe run pipelines/m.yaml -e experiments/two.yaml binarise@seed=2' first");
+    expect(two.stderr).toContain(
+      "--from: step 'binarise@seed=2' has no saved model at artifacts/binarise_seed_2/model; run 'blu-pipe run pipelines/m.yaml -e experiments/two.yaml binarise@seed=2' first",
+    );
     // What the lock records as run is never to be "run first": it is restored.
-    p.write('pipelines/m.lock', JSON.stringify({ schema: 2, pipeline: 'pipelines/m.yaml', experiments: { 'experiments/two.yaml': { steps: { 'binarise@seed=2': { key: 'k'.repeat(64), components: {}, outputs: [], runId: '20261201-000000-abcd' } } } } }));
-    const ran = await p.cli(['predict', '--from', 'pipelines/m.yaml:binarise', '-e', 'experiments/two.yaml', 'images/a.png', '--out', 'out-m2']);
-    expect(ran.stderr).toContain("--from: step 'binarise@seed=2' ran (pipelines/m.lock records run 20261201-000000-abcd), but its model is not at artifacts/binarise_seed_2/model; 'blu-pipe run pipelines/m.yaml -e experiments/two.yaml binarise@seed=2' restores it");
+    p.write(
+      'pipelines/m.lock',
+      JSON.stringify({
+        schema: 2,
+        pipeline: 'pipelines/m.yaml',
+        experiments: {
+          'experiments/two.yaml': {
+            steps: { 'binarise@seed=2': { key: 'k'.repeat(64), components: {}, outputs: [], runId: '20261201-000000-abcd' } },
+          },
+        },
+      }),
+    );
+    const ran = await p.cli([
+      'predict',
+      '--from',
+      'pipelines/m.yaml:binarise',
+      '-e',
+      'experiments/two.yaml',
+      'images/a.png',
+      '--out',
+      'out-m2',
+    ]);
+    expect(ran.stderr).toContain(
+      "--from: step 'binarise@seed=2' ran (pipelines/m.lock records run 20261201-000000-abcd), but its model is not at artifacts/binarise_seed_2/model; 'blu-pipe run pipelines/m.yaml -e experiments/two.yaml binarise@seed=2' restores it",
+    );
     const several = await p.cli(['predict', '--from', 'pipelines/m.yaml:ablation', 'images/a.png', '--out', 'o']);
     expect(several.exitCode).toBe(2);
-    expect(several.stderr).toContain("--from: step 'ablation' has 6 instances; name one, e.g. pipelines/m.yaml:ablation@model=a,seed=1. Instances: ablation@model=a,seed=1, ");
+    expect(several.stderr).toContain(
+      "--from: step 'ablation' has 6 instances; name one, e.g. pipelines/m.yaml:ablation@model=a,seed=1. Instances: ablation@model=a,seed=1, ",
+    );
     const noModel = await p.cli(['predict', '--from', 'pipelines/m.yaml:report', 'images/a.png', '--out', 'o']);
-    expect([noModel.exitCode, noModel.stderr]).toEqual([2, expect.stringContaining("--from: step 'report' saves no model (its outputs: out/report.txt)")]);
+    expect([noModel.exitCode, noModel.stderr]).toEqual([
+      2,
+      expect.stringContaining("--from: step 'report' saves no model (its outputs: out/report.txt)"),
+    ]);
     const exact = await p.cli(['predict', '--from', 'pipelines/m.yaml:binarise@seed=1', 'images/a.png', '--out', 'out-m1']);
     expect([exact.exitCode, exact.stderr.includes('instances')]).toEqual([0, false]);
   });
@@ -171,7 +254,13 @@ describe('blu-pipe predict', () => {
     const simulated = await p.cli(['predict', '--from', 'pipelines/x.yaml:binarise', 'images/a.png', '--out', 'out-sim', '--simulate']);
     expect(simulated.exitCode).toBe(0);
     expect(simulated.stderr).toContain('saved tfjs model');
-    const [a, b] = await Promise.all(['out-blu', 'out-sim'].map((d) => sharp(p.path(`${d}/a_mask.png`)).raw().toBuffer()));
+    const [a, b] = await Promise.all(
+      ['out-blu', 'out-sim'].map((d) =>
+        sharp(p.path(`${d}/a_mask.png`))
+          .raw()
+          .toBuffer(),
+      ),
+    );
     expect(a?.equals(b as Buffer)).toBe(true);
   });
 
@@ -197,7 +286,9 @@ describe('blu-pipe predict', () => {
     expect(noStep.stderr).toContain("pipelines/x.yaml has no step 'segment'");
     const notRun = await p.cli(['predict', '--from', 'pipelines/x.yaml:other', 'images', '--out', 'o']);
     expect(notRun.exitCode).toBe(2);
-    expect(notRun.stderr).toContain("step 'other' has no saved model at artifacts/other/model; run 'blu-pipe run pipelines/x.yaml other' first");
+    expect(notRun.stderr).toContain(
+      "step 'other' has no saved model at artifacts/other/model; run 'blu-pipe run pipelines/x.yaml other' first",
+    );
     const noOut = await p.cli(['predict', 'blu.blupack', 'images']);
     expect(noOut.exitCode).toBe(2);
     expect(noOut.stderr).toContain('missing --out DIR');

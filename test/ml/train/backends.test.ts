@@ -10,9 +10,17 @@ import { realCrops } from './real-crops.js';
 async function lossesOn(backend: BackendName): Promise<number[]> {
   expect((await initBackend(backend)).ok).toBe(true);
   const samples = await realCrops(['cho28', 'cho29'], 48);
-  const result = await trainSupervised(buildUnet({ baseFilters: 4, levels: 3, seed: 6 }), { train: samples, validation: samples }, {
-    epochs: 1, learningRate: 1e-3, batchSize: 1, cropSize: 32, seed: 3,
-  });
+  const result = await trainSupervised(
+    buildUnet({ baseFilters: 4, levels: 3, seed: 6 }),
+    { train: samples, validation: samples },
+    {
+      epochs: 1,
+      learningRate: 1e-3,
+      batchSize: 1,
+      cropSize: 32,
+      seed: 3,
+    },
+  );
   expect(result.ok).toBe(true);
   return result.ok ? result.value.history.flatMap((h) => [h.loss, h.val.loss]) : [];
 }

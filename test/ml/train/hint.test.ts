@@ -37,13 +37,24 @@ describe.skipIf(!hasData)(`trainHint on a tiny U-Net teacher and lw_unet student
     const baseline = tf.memory().numTensors;
     const atEpochStart: number[] = [];
     const events: TrainEvent[] = [];
-    const result = await trainHint(teacherTaps, studentTaps, { teacherIndices: indices, studentIndices: indices }, { train: samples, validation: samples }, {
-      epochs: 8, learningRate: 1e-2, batchSize: 3, cropSize: 32, seed: 4, augment: false,
-      onEvent: (e) => {
-        events.push(e);
-        if (e.type === 'epoch-start') atEpochStart.push(tf.memory().numTensors);
+    const result = await trainHint(
+      teacherTaps,
+      studentTaps,
+      { teacherIndices: indices, studentIndices: indices },
+      { train: samples, validation: samples },
+      {
+        epochs: 8,
+        learningRate: 1e-2,
+        batchSize: 3,
+        cropSize: 32,
+        seed: 4,
+        augment: false,
+        onEvent: (e) => {
+          events.push(e);
+          if (e.type === 'epoch-start') atEpochStart.push(tf.memory().numTensors);
+        },
       },
-    });
+    );
     expect(result.ok).toBe(true);
     if (!result.ok) return;
     const { history, bestMetric, metricName } = result.value;
@@ -63,9 +74,19 @@ describe.skipIf(!hasData)(`trainHint on a tiny U-Net teacher and lw_unet student
   it('rejects tap models that do not match the index lists', async () => {
     const teacher = buildUnet({ baseFilters: 4, levels: 3, seed: 1 });
     const student = buildLwUnet({ baseFilters: 4, levels: 3, seed: 2 });
-    const result = await trainHint(tapModel(teacher, [1, 2]), tapModel(student, [1]), { teacherIndices: [1, 2], studentIndices: [1, 2] }, { train: samples, validation: samples }, {
-      epochs: 1, learningRate: 1e-3, batchSize: 1, cropSize: 32, seed: 1,
-    });
+    const result = await trainHint(
+      tapModel(teacher, [1, 2]),
+      tapModel(student, [1]),
+      { teacherIndices: [1, 2], studentIndices: [1, 2] },
+      { train: samples, validation: samples },
+      {
+        epochs: 1,
+        learningRate: 1e-3,
+        batchSize: 1,
+        cropSize: 32,
+        seed: 1,
+      },
+    );
     expect(result).toMatchObject({ ok: false, error: { message: expect.stringContaining('outputs') } });
   });
 });

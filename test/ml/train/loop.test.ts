@@ -2,7 +2,15 @@ import { TEST_BACKEND } from '../test-backend.js';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/ml/backend/index.js';
-import { binaryCrossEntropy, constantOutput, detectCollapse, learningRateAt, softDiceLoss, summedHintMse, type TrainEvent } from '../../../src/ml/train/index.js';
+import {
+  binaryCrossEntropy,
+  constantOutput,
+  detectCollapse,
+  learningRateAt,
+  softDiceLoss,
+  summedHintMse,
+  type TrainEvent,
+} from '../../../src/ml/train/index.js';
 import { runEpochLoop } from '../../../src/ml/train/loop.js';
 import { ScheduledAdam } from '../../../src/ml/train/optimizer.js';
 
@@ -57,7 +65,11 @@ function scalarModel(): tf.LayersModel {
 }
 
 describe('epoch loop', () => {
-  async function drive(valLosses: number[], options: { ignoreEpochs?: number; patience?: number; stepsPerEpoch?: number; totalSteps?: number; maxSeconds?: number }, valIous?: number[]) {
+  async function drive(
+    valLosses: number[],
+    options: { ignoreEpochs?: number; patience?: number; stepsPerEpoch?: number; totalSteps?: number; maxSeconds?: number },
+    valIous?: number[],
+  ) {
     const model = scalarModel();
     const optimizer = new ScheduledAdam(0.1);
     const events: TrainEvent[] = [];
@@ -139,7 +151,13 @@ describe('epoch loop with the plateau rule (issue 22)', () => {
     const events: TrainEvent[] = [];
     let epochSeen = 0;
     const result = await runEpochLoop(
-      { epochs: ious.length, learningRate: 0.1, smoothing: { window: 2 }, plateau: { ...plateau, minDelta: 0.01, lrFactor: 0.5, minValidations: 0 }, onEvent: (e) => events.push(e) },
+      {
+        epochs: ious.length,
+        learningRate: 0.1,
+        smoothing: { window: 2 },
+        plateau: { ...plateau, minDelta: 0.01, lrFactor: 0.5, minValidations: 0 },
+        onEvent: (e) => events.push(e),
+      },
       {
         model,
         optimizer,
@@ -191,7 +209,13 @@ describe('epoch loop with the plateau rule (issue 22)', () => {
 });
 
 describe('collapse detection', () => {
-  const record = (epoch: number, iou: number, range?: [number, number]) => ({ epoch, loss: 1, lr: 1, seconds: 1, val: { loss: 1, iou, ...(range ? { outputRange: range } : {}) } });
+  const record = (epoch: number, iou: number, range?: [number, number]) => ({
+    epoch,
+    loss: 1,
+    lr: 1,
+    seconds: 1,
+    val: { loss: 1, iou, ...(range ? { outputRange: range } : {}) },
+  });
 
   it('flags a phase whose val IoU never left 0', () => {
     expect(detectCollapse([record(0, 0), record(1, 0.0004)], -1)).toMatch(/^val IoU never left 0 \(max 0\.00040 over 2 validations\)/);

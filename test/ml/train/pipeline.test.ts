@@ -18,11 +18,22 @@ describe.skipIf(!hasData)('loadDataset → trainSupervised end to end (real BBBC
     const { train, validation } = loaded.value;
     expect([train[0]?.width, train[0]?.height]).toEqual([344, 258]);
     const events: TrainEvent[] = [];
-    const result = await trainSupervised(buildUnet({ baseFilters: 4, levels: 3, seed: 1 }), { train, validation: validation.slice(0, 2) }, {
-      epochs: 2, learningRate: 1e-3, batchSize: 2, cropSize: 48, valCropSize: 128, stepsPerEpoch: 3, seed: 9,
-      crop: { sampler: 'foreground', foregroundProbability: 0.8 }, bestMetric: 'val_loss',
-      onEvent: (e) => events.push(e),
-    });
+    const result = await trainSupervised(
+      buildUnet({ baseFilters: 4, levels: 3, seed: 1 }),
+      { train, validation: validation.slice(0, 2) },
+      {
+        epochs: 2,
+        learningRate: 1e-3,
+        batchSize: 2,
+        cropSize: 48,
+        valCropSize: 128,
+        stepsPerEpoch: 3,
+        seed: 9,
+        crop: { sampler: 'foreground', foregroundProbability: 0.8 },
+        bestMetric: 'val_loss',
+        onEvent: (e) => events.push(e),
+      },
+    );
     expect(result.ok).toBe(true);
     if (!result.ok) return;
     expect(events.filter((e) => e.type === 'batch-end').length).toBe(6);

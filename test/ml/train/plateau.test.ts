@@ -33,10 +33,18 @@ describe('plateau rule', () => {
   it('drops the lr at the first plateau and stops at the second', () => {
     // 0.5 sets the reference; 0.6 beats it by > 0.01; 0.605 and 0.6 do not (2 = patience) → drop;
     // 0.615 beats 0.6 + 0.01 → new reference; 0.62 twice does not beat 0.625 → stop.
-    expect(run([0.5, 0.6, 0.605, 0.6, 0.615, 0.62, 0.62], RULE)).toEqual(['continue', 'continue', 'continue', 'drop-lr', 'continue', 'continue', 'stop']);
+    expect(run([0.5, 0.6, 0.605, 0.6, 0.615, 0.62, 0.62], RULE)).toEqual([
+      'continue',
+      'continue',
+      'continue',
+      'drop-lr',
+      'continue',
+      'continue',
+      'stop',
+    ]);
   });
 
-  it("stops at the first plateau without lr drops", () => {
+  it('stops at the first plateau without lr drops', () => {
     expect(run([0.5, 0.505, 0.51], { ...RULE, lrDrops: 0 })).toEqual(['continue', 'continue', 'stop']);
   });
 
@@ -47,7 +55,15 @@ describe('plateau rule', () => {
   it('decides nothing before minValidations, and an improvement then resets the count', () => {
     const rule = { ...RULE, minValidations: 5 };
     // At validation 4 the count (2) has reached patience, but 4 < 5; 0.615 then beats 0.6 + 0.01.
-    expect(run([0.5, 0.6, 0.6, 0.6, 0.615, 0.615, 0.615], rule)).toEqual(['continue', 'continue', 'continue', 'continue', 'continue', 'continue', 'drop-lr']);
+    expect(run([0.5, 0.6, 0.6, 0.6, 0.615, 0.615, 0.615], rule)).toEqual([
+      'continue',
+      'continue',
+      'continue',
+      'continue',
+      'continue',
+      'continue',
+      'drop-lr',
+    ]);
   });
 
   it('is decided by the values alone (the same sequence, the same decisions)', () => {
@@ -59,7 +75,15 @@ describe('plateau rule', () => {
 describe('plateau rule floor', () => {
   it('does not count validations at or below the floor (a model that has not left val IoU 0 has not converged)', () => {
     const rule = { ...RULE, lrDrops: 0, floor: 0.001 };
-    expect(run([0, 0, 0, 0, 0.3, 0.3, 0.3], rule)).toEqual(['continue', 'continue', 'continue', 'continue', 'continue', 'continue', 'stop']);
+    expect(run([0, 0, 0, 0, 0.3, 0.3, 0.3], rule)).toEqual([
+      'continue',
+      'continue',
+      'continue',
+      'continue',
+      'continue',
+      'continue',
+      'stop',
+    ]);
     // Without a floor, the zeros plateau.
     expect(run([0, 0, 0], { ...RULE, lrDrops: 0 })).toEqual(['continue', 'continue', 'stop']);
   });

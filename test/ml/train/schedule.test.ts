@@ -4,7 +4,11 @@ import { createRng } from '../../../src/ml/random.js';
 import { epochSchedule } from '../../../src/ml/train/batching.js';
 
 const samples: Sample[] = Array.from({ length: 5 }, (_, i) => ({
-  name: `s${i}`, width: 1, height: 1, image: new Float32Array(1), mask: new Uint8Array(1),
+  name: `s${i}`,
+  width: 1,
+  height: 1,
+  image: new Float32Array(1),
+  mask: new Uint8Array(1),
 }));
 
 describe('epoch schedule', () => {
@@ -25,7 +29,11 @@ describe('epoch schedule', () => {
 
   it('reshuffles differently each epoch from the same stream', () => {
     const rng = createRng(3);
-    const orders = Array.from({ length: 4 }, () => epochSchedule(samples, 5, undefined, rng)[0]!.map((s) => s.name).join());
+    const orders = Array.from({ length: 4 }, () =>
+      epochSchedule(samples, 5, undefined, rng)[0]!
+        .map((s) => s.name)
+        .join(),
+    );
     expect(new Set(orders).size).toBeGreaterThan(1);
   });
 });

@@ -25,10 +25,21 @@ describe.skipIf(!hasData)(`trainSupervised on real BBBC030 crops (${TEST_BACKEND
     const events: TrainEvent[] = [];
     const before = await validateSupervised(model, samples, CROP, 4);
     const started = performance.now();
-    const result = await trainSupervised(model, { train: samples, validation: samples }, {
-      epochs: 40, learningRate: 1e-2, lrDecayStartEpoch: 30, batchSize: 4, cropSize: CROP,
-      seed: 1, augment: false, bestMetric: 'val_iou', onEvent: (e) => events.push(e),
-    });
+    const result = await trainSupervised(
+      model,
+      { train: samples, validation: samples },
+      {
+        epochs: 40,
+        learningRate: 1e-2,
+        lrDecayStartEpoch: 30,
+        batchSize: 4,
+        cropSize: CROP,
+        seed: 1,
+        augment: false,
+        bestMetric: 'val_iou',
+        onEvent: (e) => events.push(e),
+      },
+    );
     const seconds = (performance.now() - started) / 1000;
     expect(result.ok).toBe(true);
     if (!result.ok) return;
@@ -51,10 +62,20 @@ describe.skipIf(!hasData)(`trainSupervised on real BBBC030 crops (${TEST_BACKEND
     const model = tinyUnet();
     const baseline = tf.memory().numTensors;
     const atEpochStart: number[] = [];
-    const result = await trainSupervised(model, { train: samples, validation: samples.slice(0, 2) }, {
-      epochs: 4, learningRate: 1e-3, batchSize: 2, cropSize: 32, seed: 2,
-      onEvent: (e) => { if (e.type === 'epoch-start') atEpochStart.push(tf.memory().numTensors); },
-    });
+    const result = await trainSupervised(
+      model,
+      { train: samples, validation: samples.slice(0, 2) },
+      {
+        epochs: 4,
+        learningRate: 1e-3,
+        batchSize: 2,
+        cropSize: 32,
+        seed: 2,
+        onEvent: (e) => {
+          if (e.type === 'epoch-start') atEpochStart.push(tf.memory().numTensors);
+        },
+      },
+    );
     expect(result.ok).toBe(true);
     // epoch-start of epochs 1 and 3 = after one and after three full epochs (with augmentation).
     expect(atEpochStart[3]).toBe(atEpochStart[1]);
@@ -63,9 +84,17 @@ describe.skipIf(!hasData)(`trainSupervised on real BBBC030 crops (${TEST_BACKEND
 
   it('is reproducible for a seed on the same backend', async () => {
     const run = async () => {
-      const result = await trainSupervised(tinyUnet(), { train: samples, validation: samples.slice(0, 2) }, {
-        epochs: 2, learningRate: 1e-3, batchSize: 2, cropSize: 32, seed: 7,
-      });
+      const result = await trainSupervised(
+        tinyUnet(),
+        { train: samples, validation: samples.slice(0, 2) },
+        {
+          epochs: 2,
+          learningRate: 1e-3,
+          batchSize: 2,
+          cropSize: 32,
+          seed: 7,
+        },
+      );
       return result.ok ? result.value.history.map((h) => [h.loss, h.val.loss]) : [];
     };
     const a = await run();
@@ -73,14 +102,24 @@ describe.skipIf(!hasData)(`trainSupervised on real BBBC030 crops (${TEST_BACKEND
     expect(await run()).toEqual(a);
   });
 
-  it('adds the model\'s L2 regularisation to the training loss', async () => {
+  it("adds the model's L2 regularisation to the training loss", async () => {
     const firstLoss = async (l2: number) => {
       let loss = Number.NaN;
       const model = buildUnet({ baseFilters: 4, levels: 3, seed: 3, l2 });
-      await trainSupervised(model, { train: samples.slice(0, 1), validation: samples.slice(0, 1) }, {
-        epochs: 1, learningRate: 1e-3, batchSize: 1, cropSize: 32, seed: 5,
-        onEvent: (e) => { if (e.type === 'batch-end') loss = e.loss; },
-      });
+      await trainSupervised(
+        model,
+        { train: samples.slice(0, 1), validation: samples.slice(0, 1) },
+        {
+          epochs: 1,
+          learningRate: 1e-3,
+          batchSize: 1,
+          cropSize: 32,
+          seed: 5,
+          onEvent: (e) => {
+            if (e.type === 'batch-end') loss = e.loss;
+          },
+        },
+      );
       return loss;
     };
     const plain = await firstLoss(0);
@@ -89,9 +128,17 @@ describe.skipIf(!hasData)(`trainSupervised on real BBBC030 crops (${TEST_BACKEND
   });
 
   it('returns a typed error for an empty validation set', async () => {
-    const result = await trainSupervised(tinyUnet(), { train: samples, validation: [] }, {
-      epochs: 1, learningRate: 1e-3, batchSize: 1, cropSize: 32, seed: 1,
-    });
+    const result = await trainSupervised(
+      tinyUnet(),
+      { train: samples, validation: [] },
+      {
+        epochs: 1,
+        learningRate: 1e-3,
+        batchSize: 1,
+        cropSize: 32,
+        seed: 1,
+      },
+    );
     expect(result).toMatchObject({ ok: false, error: { message: expect.stringContaining('validation') } });
   });
 });

@@ -42,7 +42,9 @@ async function main(): Promise<void> {
   const fanOut = 16;
   const started = performance.now();
   const results = await Promise.all(
-    Array.from({ length: fanOut }, (_, i) => executor.execute(makeSpec(project, `fan@i=${i}`, {}), { signal: never, report: recordingReport() })),
+    Array.from({ length: fanOut }, (_, i) =>
+      executor.execute(makeSpec(project, `fan@i=${i}`, {}), { signal: never, report: recordingReport() }),
+    ),
   );
   const failed = results.filter((r) => !r.ok).length;
   console.log(`${fanOut} no-op steps at once: all done in ${(performance.now() - started).toFixed(0)} ms (${failed} failed)`);
@@ -52,9 +54,15 @@ async function main(): Promise<void> {
     const controller = new AbortController();
     let abortedAt = 0;
     const report = recordingReport((p) => {
-      if (p.label === 'epoch') { abortedAt = performance.now(); controller.abort(); }
+      if (p.label === 'epoch') {
+        abortedAt = performance.now();
+        controller.abort();
+      }
     });
-    await executor.execute(makeSpec(project, `cancel@i=${i}`, { progressSteps: 1, sleepMs: 60_000 }), { signal: controller.signal, report });
+    await executor.execute(makeSpec(project, `cancel@i=${i}`, { progressSteps: 1, sleepMs: 60_000 }), {
+      signal: controller.signal,
+      report,
+    });
     cancels.push(performance.now() - abortedAt);
   }
   console.log(`abort of a running step → cancelled and gone from squeue: ${stats(cancels)}`);

@@ -26,9 +26,22 @@ function installedVersion(packageDir: string): string | null {
 export async function ensureNodePackage(site: NodePackageSite, env: Env): Promise<Result<'present' | 'fetched', NativeError>> {
   if (installedVersion(site.packageDir) === site.version) return ok('present');
   const spec = `@tensorflow/tfjs-node@${site.version}`;
-  const result = await execa('npm', ['install', '--no-save', '--ignore-scripts', '--no-audit', '--no-fund', spec], { cwd: site.projectDir, env, extendEnv: false, reject: false, all: true });
+  const result = await execa('npm', ['install', '--no-save', '--ignore-scripts', '--no-audit', '--no-fund', spec], {
+    cwd: site.projectDir,
+    env,
+    extendEnv: false,
+    reject: false,
+    all: true,
+  });
   if (result.exitCode !== 0 || installedVersion(site.packageDir) !== site.version) {
-    return err(nativeError('NATIVE_NPM_FAILED', `npm could not fetch ${spec} into ${site.projectDir}/node_modules`, 'check that the npm registry is reachable, then run: npx blu-pipe native install', lastLines(result.all ?? '', 8)));
+    return err(
+      nativeError(
+        'NATIVE_NPM_FAILED',
+        `npm could not fetch ${spec} into ${site.projectDir}/node_modules`,
+        'check that the npm registry is reachable, then run: npx blu-pipe native install',
+        lastLines(result.all ?? '', 8),
+      ),
+    );
   }
   return ok('fetched');
 }
@@ -68,7 +81,12 @@ async function copyAtomically(from: string, to: string): Promise<void> {
 }
 
 /** Copies the cached addon in (toolchain null), or compiles one with node-gyp (offline: --nodedir) and caches it. */
-export async function provideAddon(site: NodePackageSite, cached: string, toolchain: Result<Toolchain, NativeError> | null, env: Env): Promise<Result<'cached' | 'compiled', NativeError>> {
+export async function provideAddon(
+  site: NodePackageSite,
+  cached: string,
+  toolchain: Result<Toolchain, NativeError> | null,
+  env: Env,
+): Promise<Result<'cached' | 'compiled', NativeError>> {
   const target = addonPath(site);
   if (toolchain === null) {
     await copyAtomically(cached, target);
@@ -76,11 +94,24 @@ export async function provideAddon(site: NodePackageSite, cached: string, toolch
   }
   const tools = toolchain;
   if (!tools.ok) return tools;
-  const args = [tools.value.nodeGyp, 'rebuild', '--module_name=tfjs_binding', `--module_path=${path.dirname(target)}`, `--napi_build_version=${napiVersion(site)}`];
+  const args = [
+    tools.value.nodeGyp,
+    'rebuild',
+    '--module_name=tfjs_binding',
+    `--module_path=${path.dirname(target)}`,
+    `--napi_build_version=${napiVersion(site)}`,
+  ];
   if (tools.value.nodeDir !== null) args.push(`--nodedir=${tools.value.nodeDir}`);
   const result = await execa(process.execPath, args, { cwd: site.packageDir, env, extendEnv: false, reject: false, all: true });
   if (result.exitCode !== 0 || !existsSync(target)) {
-    return err(nativeError('NATIVE_BUILD_FAILED', `compiling tfjs-node's binding failed (node-gyp exit ${result.exitCode ?? 'signal'})`, 'see the compiler output above; a TensorFlow C API much older than 2.9 may lack functions the binding uses', lastLines(result.all ?? '', 15)));
+    return err(
+      nativeError(
+        'NATIVE_BUILD_FAILED',
+        `compiling tfjs-node's binding failed (node-gyp exit ${result.exitCode ?? 'signal'})`,
+        'see the compiler output above; a TensorFlow C API much older than 2.9 may lack functions the binding uses',
+        lastLines(result.all ?? '', 15),
+      ),
+    );
   }
   await copyAtomically(target, cached);
   await rm(path.join(site.packageDir, 'build'), { recursive: true, force: true });

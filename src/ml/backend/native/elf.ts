@@ -15,7 +15,12 @@ async function readRange(file: import('node:fs/promises').FileHandle, offset: nu
   return buffer;
 }
 
-interface Section { readonly type: number; readonly offset: number; readonly size: number; readonly link: number }
+interface Section {
+  readonly type: number;
+  readonly offset: number;
+  readonly size: number;
+  readonly link: number;
+}
 
 async function sections(file: import('node:fs/promises').FileHandle, header: Buffer): Promise<Section[]> {
   const shoff = Number(header.readBigUInt64LE(0x28));
@@ -24,7 +29,12 @@ async function sections(file: import('node:fs/promises').FileHandle, header: Buf
   const table = await readRange(file, shoff, shentsize * shnum);
   return Array.from({ length: shnum }, (_, i) => {
     const at = i * shentsize;
-    return { type: table.readUInt32LE(at + 4), offset: Number(table.readBigUInt64LE(at + 0x18)), size: Number(table.readBigUInt64LE(at + 0x20)), link: table.readUInt32LE(at + 0x28) };
+    return {
+      type: table.readUInt32LE(at + 4),
+      offset: Number(table.readBigUInt64LE(at + 0x18)),
+      size: Number(table.readBigUInt64LE(at + 0x20)),
+      link: table.readUInt32LE(at + 0x28),
+    };
   });
 }
 

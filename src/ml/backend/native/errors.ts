@@ -26,7 +26,10 @@ export function nativeError(code: NativeErrorCode, message: string, fix: string,
 
 /** The last n non-empty lines of a tool's output, for an error's detail. */
 export function lastLines(text: string, n: number): string[] {
-  return text.split('\n').filter((l) => l.trim() !== '').slice(-n);
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .slice(-n);
 }
 
 /** Errors about what the user handed us (exit 2) versus what failed while building (exit 1). */

@@ -49,7 +49,11 @@ function linkedLibraries(entry: LibtensorflowEntry): string[] {
   return ['libtensorflow.so', 'libtensorflow_framework.so'].map((f) => path.join(entry.lib, f));
 }
 
-async function unpackChecked(source: LibtensorflowSource, cache: NativeCache, report: (line: string) => void): Promise<Result<LibtensorflowEntry, NativeError>> {
+async function unpackChecked(
+  source: LibtensorflowSource,
+  cache: NativeCache,
+  report: (line: string) => void,
+): Promise<Result<LibtensorflowEntry, NativeError>> {
   const known = (await readEntrySource(path.join(cache.libtensorflow, source.id))) !== null;
   if (source.kind !== 'directory' && !known) report(`unpacking ${path.basename(source.path)} into ${cache.libtensorflow} (once per user)…`);
   const entry = await unpackLibtensorflow(source, cache.libtensorflow);
@@ -58,10 +62,19 @@ async function unpackChecked(source: LibtensorflowSource, cache: NativeCache, re
     await rememberPipSource(cache.downloads, DEFAULT_WHEEL_REQUIREMENT, source);
     await rm(path.dirname(source.path), { recursive: true, force: true });
   }
-  const missing = await missingSymbols(linkedLibraries(entry.value).filter((f) => existsSync(f)), C_API_CORE);
+  const missing = await missingSymbols(
+    linkedLibraries(entry.value).filter((f) => existsSync(f)),
+    C_API_CORE,
+  );
   if (missing !== null && missing.length > 0) {
     await rm(entry.value.dir, { recursive: true, force: true });
-    return err(nativeError('NATIVE_NO_C_API', `${source.path} has a TensorFlow library without the C API (${missing.join(', ')} not exported)`, 'use a TensorFlow 2.x CPU or GPU wheel, or an official libtensorflow .tar.gz; both export TF_* and TFE_*'));
+    return err(
+      nativeError(
+        'NATIVE_NO_C_API',
+        `${source.path} has a TensorFlow library without the C API (${missing.join(', ')} not exported)`,
+        'use a TensorFlow 2.x CPU or GPU wheel, or an official libtensorflow .tar.gz; both export TF_* and TFE_*',
+      ),
+    );
   }
   return entry;
 }
@@ -74,18 +87,36 @@ async function checkAddonImports(addon: string, entry: LibtensorflowEntry): Prom
   const wanted = [...imports.undefined].filter((name) => /^TFE?_/.test(name));
   const missing = await missingSymbols(linkedLibraries(entry), wanted);
   if (missing === null || missing.length === 0) return ok(undefined);
-  return err(nativeError('NATIVE_NO_C_API', `the library lacks ${missing.length} C API function(s) tfjs-node calls: ${missing.slice(0, 5).join(', ')}`, 'use a TensorFlow 2.x build (2.9 or later is known to work)'));
+  return err(
+    nativeError(
+      'NATIVE_NO_C_API',
+      `the library lacks ${missing.length} C API function(s) tfjs-node calls: ${missing.slice(0, 5).join(', ')}`,
+      'use a TensorFlow 2.x build (2.9 or later is known to work)',
+    ),
+  );
 }
 
 async function verifiedState(site: NodePackageSite, entry: LibtensorflowEntry | null, env: Env): Promise<Result<NativeState, NativeError>> {
   const check = await verifyNative(env);
   if (!check.ok) return check;
-  const state: NativeState = { ...check.value, origin: entry === null ? 'registry' : 'built', source: entry?.source ?? null, libtensorflowDir: entry?.dir ?? null, addon: addonPath(site), verifiedAt: new Date().toISOString() };
+  const state: NativeState = {
+    ...check.value,
+    origin: entry === null ? 'registry' : 'built',
+    source: entry?.source ?? null,
+    libtensorflowDir: entry?.dir ?? null,
+    addon: addonPath(site),
+    verifiedAt: new Date().toISOString(),
+  };
   await writeNativeState(site.packageDir, state);
   return ok(state);
 }
 
-async function buildAgainst(site: NodePackageSite, source: LibtensorflowSource, cache: NativeCache, options: InstallOptions): Promise<Result<InstallOutcome, NativeError>> {
+async function buildAgainst(
+  site: NodePackageSite,
+  source: LibtensorflowSource,
+  cache: NativeCache,
+  options: InstallOptions,
+): Promise<Result<InstallOutcome, NativeError>> {
   const entry = await unpackChecked(source, cache, options.report);
   if (!entry.ok) return entry;
   const fetched = await ensureNodePackage(site, options.env);
@@ -95,7 +126,10 @@ async function buildAgainst(site: NodePackageSite, source: LibtensorflowSource, 
   const toolchain = existsSync(cached) ? null : findToolchain(options.env);
   if (toolchain !== null && !toolchain.ok) return toolchain;
   await linkDeps(site, entry.value);
-  if (toolchain !== null) options.report(`compiling tfjs-node's binding against ${source.version === null ? 'the library' : `TensorFlow ${source.version}`} (about 20 s)…`);
+  if (toolchain !== null)
+    options.report(
+      `compiling tfjs-node's binding against ${source.version === null ? 'the library' : `TensorFlow ${source.version}`} (about 20 s)…`,
+    );
   const addon = await provideAddon(site, cached, toolchain, options.env);
   if (!addon.ok) return addon;
   const imports = await checkAddonImports(addonPath(site), entry.value);
@@ -109,7 +143,13 @@ async function buildAgainst(site: NodePackageSite, source: LibtensorflowSource, 
 /** Makes the native backend usable: keeps a verified one, adopts a registry install, or builds one. Idempotent. */
 export async function installNative(options: InstallOptions): Promise<Result<InstallOutcome, NativeError>> {
   if (process.platform !== 'linux') {
-    return err(nativeError('NATIVE_UNSUPPORTED', `building tfjs-node from a local libtensorflow is supported on Linux only (this is ${process.platform})`, 'on this platform, npm install @tensorflow/tfjs-node with internet access'));
+    return err(
+      nativeError(
+        'NATIVE_UNSUPPORTED',
+        `building tfjs-node from a local libtensorflow is supported on Linux only (this is ${process.platform})`,
+        'on this platform, npm install @tensorflow/tfjs-node with internet access',
+      ),
+    );
   }
   const site = options.site ?? nodePackageSite();
   const cache = nativeCache(options.env);
@@ -117,7 +157,8 @@ export async function installNative(options: InstallOptions): Promise<Result<Ins
   const explicit = options.from ?? (options.env.BLU_LIBTENSORFLOW || undefined);
   const sameSource = explicit === undefined || current?.source?.path === path.resolve(explicit);
   // The binding and the cached library it links to must still be there (someone may have cleared ~/.cache).
-  if (options.force !== true && current !== null && sameSource && nativeProblem(current, site) === null) return ok({ state: current, did: 'nothing' });
+  if (options.force !== true && current !== null && sameSource && nativeProblem(current, site) === null)
+    return ok({ state: current, did: 'nothing' });
   // tfjs-node's own install script succeeded (a machine with internet): check it and keep it.
   if (options.from === undefined && options.force !== true && current === null && hasAddon(site)) {
     const registry = await verifiedState(site, null, options.env);
@@ -135,7 +176,8 @@ function hasAddon(site: NodePackageSite): boolean {
 
 /** The one line `npm ci` prints about the native backend: what it got, or why not and how to get it. */
 export function installSummary(result: Result<InstallOutcome, NativeError>): string {
-  if (!result.ok) return `no native TensorFlow backend (${result.error.message}); the wasm backend will be used. To get one: ${result.error.fix}`;
+  if (!result.ok)
+    return `no native TensorFlow backend (${result.error.message}); the wasm backend will be used. To get one: ${result.error.fix}`;
   const { state, did } = result.value;
   const from = state.origin === 'registry' ? 'tfjs-node from the registry' : `built against ${state.source?.id ?? 'a local libtensorflow'}`;
   return `native TensorFlow backend ${did === 'nothing' ? 'already installed' : 'ready'}: TensorFlow ${state.tfVersion} (${from})`;

@@ -13,8 +13,7 @@ export interface NativeCache {
 }
 
 export function nativeCache(env: Readonly<Record<string, string | undefined>>): NativeCache {
-  const base = env.BLU_NATIVE_CACHE
-    ?? path.join(env.XDG_CACHE_HOME ?? path.join(env.HOME ?? os.homedir(), '.cache'), 'blu-pipe', 'native');
+  const base = env.BLU_NATIVE_CACHE ?? path.join(env.XDG_CACHE_HOME ?? path.join(env.HOME ?? os.homedir(), '.cache'), 'blu-pipe', 'native');
   return {
     root: base,
     libtensorflow: path.join(base, 'libtensorflow'),

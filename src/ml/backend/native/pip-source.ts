@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { err, ok, type Result } from '../../../base/result.js';
+import { err, type Result } from '../../../base/result.js';
 import { lastLines, nativeError, type NativeError } from './errors.js';
 import { classifySource, type LibtensorflowSource } from './source.js';
 import { findOnPath } from './toolchain.js';
@@ -39,7 +39,14 @@ function pipCommand(env: Env): [string, string[]] | null {
 export async function downloadWheel(downloads: string, requirement: string, env: Env): Promise<Result<LibtensorflowSource, NativeError>> {
   const pip = pipCommand(env);
   const fix = 'set BLU_LIBTENSORFLOW to a TensorFlow wheel or libtensorflow .tar.gz, or run: npx blu-pipe native install --from <file>';
-  if (pip === null) return err(nativeError('NATIVE_NO_SOURCE', `no libtensorflow source: BLU_LIBTENSORFLOW is not set and pip is not installed to download ${requirement}`, fix));
+  if (pip === null)
+    return err(
+      nativeError(
+        'NATIVE_NO_SOURCE',
+        `no libtensorflow source: BLU_LIBTENSORFLOW is not set and pip is not installed to download ${requirement}`,
+        fix,
+      ),
+    );
   const dir = path.join(downloads, `pip-${process.pid}`);
   await mkdir(dir, { recursive: true });
   const args = [...pip[1], 'download', requirement, '--no-deps', '--only-binary=:all:', '--disable-pip-version-check', '-d', dir];
@@ -48,7 +55,13 @@ export async function downloadWheel(downloads: string, requirement: string, env:
   if (result.exitCode !== 0 || wheel === undefined) {
     await rm(dir, { recursive: true, force: true });
     const last = lastLines(result.all ?? '', 1)[0] ?? 'no output';
-    return err(nativeError('NATIVE_NO_SOURCE', `no libtensorflow source: BLU_LIBTENSORFLOW is not set and 'pip download ${requirement}' failed (${last.trim()})`, fix));
+    return err(
+      nativeError(
+        'NATIVE_NO_SOURCE',
+        `no libtensorflow source: BLU_LIBTENSORFLOW is not set and 'pip download ${requirement}' failed (${last.trim()})`,
+        fix,
+      ),
+    );
   }
   return classifySource(path.join(dir, wheel), 'pip download');
 }

@@ -11,17 +11,25 @@ const say = (line: string): void => void process.stderr.write(`blu-pipe: ${line}
 async function nativeEngine(): Promise<void> {
   if (process.env.BLU_NATIVE_ENGINE === '0') return say('native binary engine skipped (BLU_NATIVE_ENGINE=0); the wasm engine will be used');
   const built = await buildNativeEngine(process.env);
-  say(built.ok ? `native binary engine ${built.value.how === 'cached' ? 'ready (cached)' : 'compiled'}: ${built.value.file}` : `no native binary engine (${built.error}); the wasm engine will be used`);
+  say(
+    built.ok
+      ? `native binary engine ${built.value.how === 'cached' ? 'ready (cached)' : 'compiled'}: ${built.value.file}`
+      : `no native binary engine (${built.error}); the wasm engine will be used`,
+  );
 }
 
 async function main(): Promise<void> {
-  await nativeEngine().catch((e: unknown) => say(`no native binary engine (unexpected: ${e instanceof Error ? e.message : String(e)}); the wasm engine will be used`));
+  await nativeEngine().catch((e: unknown) =>
+    say(`no native binary engine (unexpected: ${e instanceof Error ? e.message : String(e)}); the wasm engine will be used`),
+  );
   if (process.env.BLU_NATIVE === '0') return say('native TensorFlow backend skipped (BLU_NATIVE=0); the wasm backend will be used');
   say(installSummary(await installNative({ env: process.env, report: say })));
 }
 
 main()
-  .catch((e: unknown) => say(`no native TensorFlow backend (unexpected: ${e instanceof Error ? e.message : String(e)}); the wasm backend will be used`))
+  .catch((e: unknown) =>
+    say(`no native TensorFlow backend (unexpected: ${e instanceof Error ? e.message : String(e)}); the wasm backend will be used`),
+  )
   .finally(() => {
     process.exitCode = 0;
   });

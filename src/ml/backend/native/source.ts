@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { err, ok, type Result } from '../../../base/result.js';
 import { nativeError, type NativeError } from './errors.js';
@@ -28,7 +28,7 @@ function entryId(base: string, size: number): string {
 /** What kind of source a path is, judged by its name and type; the contents are checked on unpacking. */
 export function classifySource(file: string, via: string): Result<LibtensorflowSource, NativeError> {
   const absolute = path.resolve(file);
-  let stats;
+  let stats: Stats;
   try {
     stats = statSync(absolute);
   } catch {
@@ -45,7 +45,9 @@ export function classifySource(file: string, via: string): Result<LibtensorflowS
     const base = name.replace(/\.(tar\.gz|tgz)$/, '');
     return ok({ kind: 'archive', path: absolute, version: versionIn(name), id: entryId(base, stats.size), via });
   }
-  return err(nativeError('NATIVE_BAD_SOURCE', `${via}: ${absolute} is neither a .whl, a .tar.gz nor a directory`, `give the path of ${ACCEPTED}`));
+  return err(
+    nativeError('NATIVE_BAD_SOURCE', `${via}: ${absolute} is neither a .whl, a .tar.gz nor a directory`, `give the path of ${ACCEPTED}`),
+  );
 }
 
 /** The pip requirement for the default wheel: CPU TensorFlow with the C API this addon was verified against. */

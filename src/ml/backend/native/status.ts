@@ -20,10 +20,15 @@ const HOW_TO_GET = 'npx blu-pipe native install   (or --from <TensorFlow wheel |
 
 /** Why an installed native backend cannot work now (files gone since it was verified), or null. */
 export function nativeProblem(state: NativeState | null, site: NodePackageSite): string | null {
-  if (!existsSync(path.join(site.packageDir, 'package.json'))) return '@tensorflow/tfjs-node is not installed (npm drops it when its download fails offline)';
-  if (state === null) return existsSync(addonPath(site)) ? 'tfjs-node is installed but was never verified' : 'tfjs-node is installed without its native binding';
+  if (!existsSync(path.join(site.packageDir, 'package.json')))
+    return '@tensorflow/tfjs-node is not installed (npm drops it when its download fails offline)';
+  if (state === null)
+    return existsSync(addonPath(site))
+      ? 'tfjs-node is installed but was never verified'
+      : 'tfjs-node is installed without its native binding';
   if (!existsSync(state.addon)) return `the binding ${state.addon} is gone`;
-  if (state.libtensorflowDir !== null && !existsSync(path.join(state.libtensorflowDir, 'source.json'))) return `the library ${state.libtensorflowDir} is gone from the cache`;
+  if (state.libtensorflowDir !== null && !existsSync(path.join(state.libtensorflowDir, 'source.json')))
+    return `the library ${state.libtensorflowDir} is gone from the cache`;
   return null;
 }
 
@@ -39,6 +44,18 @@ export async function nativeStatus(env: Readonly<Record<string, string | undefin
   }
   const cacheEntries = existsSync(cache.libtensorflow) ? readdirSync(cache.libtensorflow).filter((d) => !d.includes('.partial-')) : [];
   const disabled = env.BLU_NATIVE === '0';
-  const summary = problem === null ? `ready${verify ? ' (loaded and checked just now)' : ''}` : `not available; wasm is used${disabled ? ' (BLU_NATIVE=0 skips it at install)' : ''}`;
-  return { usable: problem === null, summary, state, problem, fix: problem === null ? null : HOW_TO_GET, cacheDir: cache.root, cacheEntries, disabled };
+  const summary =
+    problem === null
+      ? `ready${verify ? ' (loaded and checked just now)' : ''}`
+      : `not available; wasm is used${disabled ? ' (BLU_NATIVE=0 skips it at install)' : ''}`;
+  return {
+    usable: problem === null,
+    summary,
+    state,
+    problem,
+    fix: problem === null ? null : HOW_TO_GET,
+    cacheDir: cache.root,
+    cacheEntries,
+    disabled,
+  };
 }

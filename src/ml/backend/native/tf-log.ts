@@ -25,11 +25,18 @@ const FILTERED_MARK = 'BLU_TF_LOG_FILTERED';
  * stderr passes through the filter, line by line. Returns the child's exit code, or null when this
  * process is that child or BLU_TF_LOG=1 asks for everything (the caller then just goes on).
  */
-export async function rerunWithTensorflowLogFiltered(script: string, argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number | null> {
+export async function rerunWithTensorflowLogFiltered(
+  script: string,
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+): Promise<number | null> {
   const drop = tensorflowLogFilter(env);
   if (!drop || env[FILTERED_MARK] === '1') return null;
   const { spawn } = await import('node:child_process');
-  const child = spawn(process.execPath, [...process.execArgv, script, ...argv], { stdio: ['inherit', 'inherit', 'pipe'], env: { ...env, [FILTERED_MARK]: '1' } });
+  const child = spawn(process.execPath, [...process.execArgv, script, ...argv], {
+    stdio: ['inherit', 'inherit', 'pipe'],
+    env: { ...env, [FILTERED_MARK]: '1' },
+  });
   // Ctrl-C reaches the child too (same process group); this process only waits for it to finish.
   const forward = (signal: NodeJS.Signals): void => void child.kill(signal);
   process.on('SIGINT', () => undefined);

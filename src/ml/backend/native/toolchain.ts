@@ -36,9 +36,13 @@ function findNodeDir(env: Env): Result<string | null, NativeError> {
   const home = env.HOME ?? '';
   const gypCache = path.join(env.XDG_CACHE_HOME ?? path.join(home, '.cache'), 'node-gyp', process.versions.node);
   if (hasHeaders(gypCache)) return ok(null);
-  return err(nativeError('NATIVE_NO_NODE_HEADERS',
-    `Node's C headers (include/node/node_api.h) are not under ${prefix}, and node-gyp cannot download them offline`,
-    'install the headers for this Node (Debian: apt-get install libnode-dev, or use an official Node tarball), or set npm_config_nodedir to a Node prefix that has include/node'));
+  return err(
+    nativeError(
+      'NATIVE_NO_NODE_HEADERS',
+      `Node's C headers (include/node/node_api.h) are not under ${prefix}, and node-gyp cannot download them offline`,
+      'install the headers for this Node (Debian: apt-get install libnode-dev, or use an official Node tarball), or set npm_config_nodedir to a Node prefix that has include/node',
+    ),
+  );
 }
 
 /** Checks for a C++ compiler, make, Python 3 and node-gyp, naming the packages that are missing. */
@@ -49,12 +53,23 @@ export function findToolchain(env: Env): Result<Toolchain, NativeError> {
     findOnPath(['python3'], env) === null ? 'python3' : null,
   ].filter((m): m is string => m !== null);
   if (missing.length > 0) {
-    return err(nativeError('NATIVE_NO_COMPILER', `compiling tfjs-node's binding needs ${missing.join(', ')}, not found on PATH`,
-      'install them (Debian/Ubuntu: apt-get install g++ make python3, or build-essential python3), then run: npx blu-pipe native install'));
+    return err(
+      nativeError(
+        'NATIVE_NO_COMPILER',
+        `compiling tfjs-node's binding needs ${missing.join(', ')}, not found on PATH`,
+        'install them (Debian/Ubuntu: apt-get install g++ make python3, or build-essential python3), then run: npx blu-pipe native install',
+      ),
+    );
   }
   const nodeGyp = findNodeGyp(env);
   if (nodeGyp === null) {
-    return err(nativeError('NATIVE_NO_COMPILER', 'node-gyp (bundled with npm) was not found beside this Node', 'install npm for this Node, or set npm_config_node_gyp to node-gyp/bin/node-gyp.js'));
+    return err(
+      nativeError(
+        'NATIVE_NO_COMPILER',
+        'node-gyp (bundled with npm) was not found beside this Node',
+        'install npm for this Node, or set npm_config_node_gyp to node-gyp/bin/node-gyp.js',
+      ),
+    );
   }
   const nodeDir = findNodeDir(env);
   if (!nodeDir.ok) return nodeDir;

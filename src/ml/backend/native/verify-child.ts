@@ -5,7 +5,14 @@
  */
 import { applyNativeEnvDefaults } from './env-defaults.js';
 
-interface CheckResult { ok: boolean; tfVersion?: string; backend?: string; maxRelativeError?: number; loadMs?: number; error?: string }
+interface CheckResult {
+  ok: boolean;
+  tfVersion?: string;
+  backend?: string;
+  maxRelativeError?: number;
+  loadMs?: number;
+  error?: string;
+}
 
 type Tf = typeof import('@tensorflow/tfjs');
 
@@ -26,7 +33,16 @@ function compute(tf: Tf, data: ReturnType<typeof sample>): Float32Array[] {
     const d = tf.tensor4d(data.d, [3, 3, 3, 2]);
     type T4 = import('@tensorflow/tfjs').Tensor4D;
     const f = (...[a, b, c]: import('@tensorflow/tfjs').Tensor[]) =>
-      tf.conv2d(a as T4, b as T4, 2, 'same').square().sum().add(tf.depthwiseConv2d(a as T4, c as T4, 1, 'valid').mul(0.5).sum());
+      tf
+        .conv2d(a as T4, b as T4, 2, 'same')
+        .square()
+        .sum()
+        .add(
+          tf
+            .depthwiseConv2d(a as T4, c as T4, 1, 'valid')
+            .mul(0.5)
+            .sum(),
+        );
     const y = tf.conv2d(x, w, 2, 'same');
     const grads = tf.grads(f)([x, w, d]);
     return [y, ...grads].map((t) => t.dataSync() as Float32Array);
@@ -38,7 +54,9 @@ function maxRelativeError(a: Float32Array[], b: Float32Array[]): number {
   a.forEach((values, i) => {
     const other = b[i]!;
     const scale = Math.max(1, ...Array.from(other, Math.abs));
-    values.forEach((v, j) => { worst = Math.max(worst, Math.abs(v - other[j]!) / scale); });
+    values.forEach((v, j) => {
+      worst = Math.max(worst, Math.abs(v - other[j]!) / scale);
+    });
   });
   return worst;
 }
@@ -57,10 +75,20 @@ async function check(): Promise<CheckResult> {
   await node.setBackend('cpu');
   const reference = compute(node, data);
   const error = maxRelativeError(native, reference);
-  return { ok: error < 1e-4, tfVersion, backend, maxRelativeError: error, loadMs, ...(error < 1e-4 ? {} : { error: `results differ from the cpu backend by ${error.toExponential(2)} (relative)` }) };
+  return {
+    ok: error < 1e-4,
+    tfVersion,
+    backend,
+    maxRelativeError: error,
+    loadMs,
+    ...(error < 1e-4 ? {} : { error: `results differ from the cpu backend by ${error.toExponential(2)} (relative)` }),
+  };
 }
 
-check().then(
-  (result) => process.stdout.write(`${JSON.stringify(result)}\n`),
-  (e: unknown) => process.stdout.write(`${JSON.stringify({ ok: false, error: (e instanceof Error ? e.message : String(e)).split('\n')[0] })}\n`),
-).finally(() => setTimeout(() => process.exit(0), 100));
+check()
+  .then(
+    (result) => process.stdout.write(`${JSON.stringify(result)}\n`),
+    (e: unknown) =>
+      process.stdout.write(`${JSON.stringify({ ok: false, error: (e instanceof Error ? e.message : String(e)).split('\n')[0] })}\n`),
+  )
+  .finally(() => setTimeout(() => process.exit(0), 100));

@@ -11,10 +11,19 @@ export interface NativeCheck {
   readonly loadMs: number;
 }
 
-interface ChildResult { ok: boolean; tfVersion?: string; maxRelativeError?: number; loadMs?: number; error?: string }
+interface ChildResult {
+  ok: boolean;
+  tfVersion?: string;
+  maxRelativeError?: number;
+  loadMs?: number;
+  error?: string;
+}
 
 function parseChild(stdout: string): ChildResult | null {
-  const line = stdout.split('\n').reverse().find((l) => l.startsWith('{'));
+  const line = stdout
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith('{'));
   if (line === undefined) return null;
   try {
     return JSON.parse(line) as ChildResult;
@@ -34,7 +43,20 @@ export async function verifyNative(env: Readonly<Record<string, string | undefin
   const why = child?.error ?? (result.signal !== undefined ? `the process died with ${result.signal}` : `exit ${result.exitCode ?? '?'}`);
   const undefinedSymbol = /undefined symbol: (\w+)/.exec(why)?.[1];
   if (undefinedSymbol !== undefined) {
-    return err(nativeError('NATIVE_NO_C_API', `the library does not export ${undefinedSymbol}, which tfjs-node's binding calls`, 'use a TensorFlow 2.x wheel or libtensorflow archive that includes the C API'));
+    return err(
+      nativeError(
+        'NATIVE_NO_C_API',
+        `the library does not export ${undefinedSymbol}, which tfjs-node's binding calls`,
+        'use a TensorFlow 2.x wheel or libtensorflow archive that includes the C API',
+      ),
+    );
   }
-  return err(nativeError('NATIVE_VERIFY_FAILED', `the native backend built but failed its check: ${why}`, 'run: npx blu-pipe native status   (wasm stays in use meanwhile)', (result.all ?? '').split('\n').slice(-10)));
+  return err(
+    nativeError(
+      'NATIVE_VERIFY_FAILED',
+      `the native backend built but failed its check: ${why}`,
+      'run: npx blu-pipe native status   (wasm stays in use meanwhile)',
+      (result.all ?? '').split('\n').slice(-10),
+    ),
+  );
 }

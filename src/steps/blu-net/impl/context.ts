@@ -22,7 +22,9 @@ export async function startBackend(ctx: StepRunContext): Promise<StepResult<Back
   const backend = await initBackend(parseBackend(process.env.BLU_BACKEND));
   if (!backend.ok) return failure(backend.error.message);
   const b = backend.value;
-  const setup = b.native ? `TensorFlow ${b.native.tfVersion}, oneDNN ${b.native.onednn}, threads: ${b.native.threads}` : `threads ${b.threads}, simd ${b.simd}`;
+  const setup = b.native
+    ? `TensorFlow ${b.native.tfVersion}, oneDNN ${b.native.onednn}, threads: ${b.native.threads}`
+    : `threads ${b.threads}, simd ${b.simd}`;
   ctx.log(`backend: ${b.name} (${b.reason}; ${setup})`);
   return backend;
 }

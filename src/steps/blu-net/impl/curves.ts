@@ -38,7 +38,9 @@ export function curveOf(phases: readonly StoredPhase[], lineageSteps: number | u
   if (phase === undefined) return undefined;
   const offset = phase.offset ?? 0;
   const at = (h: EpochRecord) => offset + (h.step ?? h.epoch + 1);
-  const points = phase.history.filter(withIou).map((h) => ({ step: at(h), iou: h.val.iou, ...(h.smoothed !== undefined ? { smoothed: h.smoothed } : {}) }));
+  const points = phase.history
+    .filter(withIou)
+    .map((h) => ({ step: at(h), iou: h.val.iou, ...(h.smoothed !== undefined ? { smoothed: h.smoothed } : {}) }));
   const best = phase.history.find((h) => h.epoch === phase.bestEpoch);
   const last = phase.history[phase.history.length - 1];
   const drops = (phase.lrDrops ?? []).map((d) => ({ step: offset + (d.step ?? d.epoch + 1), lr: d.lr }));

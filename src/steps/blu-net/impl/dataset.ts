@@ -42,8 +42,12 @@ async function writeSample(dir: string, sample: Sample): Promise<void> {
   const raw = { width: sample.width, height: sample.height, channels: 1 as const };
   const image = Buffer.from(sample.image.map((v) => Math.round(v * 255)));
   const mask = Buffer.from(sample.mask.map((v) => v * 255));
-  await sharp(image, { raw }).png().toFile(path.join(dir, 'images', `${sample.name}.png`));
-  await sharp(mask, { raw }).png().toFile(path.join(dir, 'masks', `${sample.name}.png`));
+  await sharp(image, { raw })
+    .png()
+    .toFile(path.join(dir, 'images', `${sample.name}.png`));
+  await sharp(mask, { raw })
+    .png()
+    .toFile(path.join(dir, 'masks', `${sample.name}.png`));
 }
 
 async function sha256Of(file: string): Promise<string> {
@@ -59,7 +63,13 @@ async function sha256Of(file: string): Promise<string> {
 async function download(ctx: StepRunContext, url: string, sha256: string): Promise<StepResult<string>> {
   const root = ctx.resolve(path.join('.blu', 'downloads', sha256));
   const unpacked = path.join(root, 'unpacked');
-  if (await stat(unpacked).then(() => true, () => false)) return ok(unpacked);
+  if (
+    await stat(unpacked).then(
+      () => true,
+      () => false,
+    )
+  )
+    return ok(unpacked);
   await mkdir(root, { recursive: true });
   const archive = path.join(root, path.basename(new URL(url).pathname) || 'archive');
   try {
@@ -67,13 +77,17 @@ async function download(ctx: StepRunContext, url: string, sha256: string): Promi
     if (!response.ok) return failure(`download ${url}: HTTP ${response.status}`);
     await writeFile(`${archive}.part`, Buffer.from(await response.arrayBuffer()));
   } catch (cause) {
-    return failure(`download ${url} failed (no internet? use a local 'path:' instead): ${cause instanceof Error ? cause.message : String(cause)}`);
+    return failure(
+      `download ${url} failed (no internet? use a local 'path:' instead): ${cause instanceof Error ? cause.message : String(cause)}`,
+    );
   }
   const actual = await sha256Of(`${archive}.part`);
   if (actual !== sha256) return failure(`download ${url}: sha256 ${actual} does not match the pinned ${sha256}`);
   await rename(`${archive}.part`, archive);
   await mkdir(`${unpacked}.tmp`, { recursive: true });
-  const tool = archive.endsWith('.zip') ? ['unzip', ['-q', archive, '-d', `${unpacked}.tmp`]] as const : ['tar', ['-xf', archive, '-C', `${unpacked}.tmp`]] as const;
+  const tool = archive.endsWith('.zip')
+    ? (['unzip', ['-q', archive, '-d', `${unpacked}.tmp`]] as const)
+    : (['tar', ['-xf', archive, '-C', `${unpacked}.tmp`]] as const);
   const result = await execa(tool[0], [...tool[1]], { reject: false });
   if (result.exitCode !== 0) return failure(`unpacking ${archive} failed: ${result.stderr}`);
   await rename(`${unpacked}.tmp`, unpacked);
@@ -91,14 +105,24 @@ async function pinned(ctx: StepRunContext, manifestPath: string, localPath: stri
   const local = localPath === undefined ? null : ctx.resolve(localPath);
   if (local !== null && existsSync(local)) {
     const checked = await checkFolder(local, manifest.value);
-    if (!checked.ok) return failure(`${checked.error}. ${localPath} is not the data set ${manifestPath} pins; to use other data, set the step's 'sources' to null (blu-net: --set data_sources=null)`);
+    if (!checked.ok)
+      return failure(
+        `${checked.error}. ${localPath} is not the data set ${manifestPath} pins; to use other data, set the step's 'sources' to null (blu-net: --set data_sources=null)`,
+      );
     ctx.log(`dataset: ${localPath} holds the pixels ${manifestPath} pins (${manifest.value.rows.length} files checked)`);
     return ok(local);
   }
-  ctx.log(`dataset: ${localPath ?? 'no local folder'} absent; using the files ${manifestPath} pins (${manifest.value.repo}@${manifest.value.commit.slice(0, 10)}), fetched once into the cache`);
+  ctx.log(
+    `dataset: ${localPath ?? 'no local folder'} absent; using the files ${manifestPath} pins (${manifest.value.repo}@${manifest.value.commit.slice(0, 10)}), fetched once into the cache`,
+  );
   const manifestSha = createHash('sha256').update(text).digest('hex');
   const urlPattern = process.env.BLU_DATA_URL ?? DEFAULT_URL_PATTERN;
-  const fetched = await fetchPinned(manifest.value, manifestSha, { cacheDir: ctx.spec.cacheDir, urlPattern, signal: ctx.signal, log: (l) => ctx.log(l) });
+  const fetched = await fetchPinned(manifest.value, manifestSha, {
+    cacheDir: ctx.spec.cacheDir,
+    urlPattern,
+    signal: ctx.signal,
+    log: (l) => ctx.log(l),
+  });
   return fetched.ok ? fetched : failure(fetched.error);
 }
 
@@ -143,7 +167,14 @@ export const datasetStep: StepImplementation = {
       metric(ctx, `${name}_images`, chosen[name].length);
       metric(ctx, `${name}_foreground_fraction`, summary[name].foregroundFraction);
     }
-    await writeJson(ownArtifact(ctx, ARTIFACT.summary), { source: w.path ?? w.url, ...(w.sources ? { sources: w.sources } : {}), layout: w.layout, scale: w.scale ?? 1, derive: w.derive ?? null, splits: summary });
+    await writeJson(ownArtifact(ctx, ARTIFACT.summary), {
+      source: w.path ?? w.url,
+      ...(w.sources ? { sources: w.sources } : {}),
+      layout: w.layout,
+      scale: w.scale ?? 1,
+      derive: w.derive ?? null,
+      splits: summary,
+    });
     ctx.log(`dataset: ${SPLITS.map((s) => `${s} ${chosen[s].length}`).join(', ')} images written to ${target}`);
     return ok(undefined);
   },

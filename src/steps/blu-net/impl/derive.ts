@@ -32,7 +32,11 @@ export function densestWindow(sample: Pick<Sample, 'width' | 'height' | 'mask'>,
       table[(y + 1) * stride + x + 1] = (table[y * stride + x + 1] ?? 0) + row;
     }
   }
-  const sum = (x: number, y: number) => (table[(y + h) * stride + x + w] ?? 0) - (table[y * stride + x + w] ?? 0) - (table[(y + h) * stride + x] ?? 0) + (table[y * stride + x] ?? 0);
+  const sum = (x: number, y: number) =>
+    (table[(y + h) * stride + x + w] ?? 0) -
+    (table[y * stride + x + w] ?? 0) -
+    (table[(y + h) * stride + x] ?? 0) +
+    (table[y * stride + x] ?? 0);
   let best: [number, number, number] = [0, 0, -1];
   for (let y = 0; y + h <= height; y += SEARCH_STEP) {
     for (let x = 0; x + w <= width; x += SEARCH_STEP) {
@@ -43,7 +47,12 @@ export function densestWindow(sample: Pick<Sample, 'width' | 'height' | 'mask'>,
   return [best[0], best[1]];
 }
 
-async function resizeWindow(pixels: Uint8Array, from: { width: number; height: number }, to: { width: number; height: number }, kernel: 'lanczos3' | 'nearest'): Promise<Uint8Array> {
+async function resizeWindow(
+  pixels: Uint8Array,
+  from: { width: number; height: number },
+  to: { width: number; height: number },
+  kernel: 'lanczos3' | 'nearest',
+): Promise<Uint8Array> {
   const out = await sharp(pixels, { raw: { width: from.width, height: from.height, channels: 1 } })
     .resize(to.width, to.height, { kernel, fit: 'fill' })
     .greyscale() // sharp otherwise writes raw output as 3 channels

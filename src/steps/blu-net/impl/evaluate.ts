@@ -9,7 +9,17 @@ import { ok } from '../../../base/result.js';
 import type { StepImplementation, StepRunContext } from '../../../runtime/kinds/kind.js';
 import { ARTIFACT, withOf, type ModelInfo } from '../common.js';
 import type { EvaluateWith } from '../measure-kinds.js';
-import { isRecord, metric, ownArtifact, readJson, reportCollapse, startBackend, upstreamArtifact, writeJson, type StepResult } from './context.js';
+import {
+  isRecord,
+  metric,
+  ownArtifact,
+  readJson,
+  reportCollapse,
+  startBackend,
+  upstreamArtifact,
+  writeJson,
+  type StepResult,
+} from './context.js';
 import { curveOf, type StoredPhase, type TrainingCurve } from './curves.js';
 import { loadUpstreamData } from './data.js';
 import { loadUpstreamModel } from './models-io.js';
@@ -36,7 +46,9 @@ export interface EvaluationFile {
 }
 
 const isStoredPhases = (v: unknown): v is { phases: StoredPhase[] } =>
-  isRecord(v) && Array.isArray(v.phases) && v.phases.every((p) => isRecord(p) && Array.isArray(p.history) && typeof p.bestEpoch === 'number');
+  isRecord(v) &&
+  Array.isArray(v.phases) &&
+  v.phases.every((p) => isRecord(p) && Array.isArray(p.history) && typeof p.bestEpoch === 'number');
 
 /** The learning curve of the evaluated model, when its step wrote a train.json. */
 async function trainingCurve(ctx: StepRunContext, ref: string, lineageSteps: number | undefined): Promise<TrainingCurve | undefined> {
@@ -46,7 +58,13 @@ async function trainingCurve(ctx: StepRunContext, ref: string, lineageSteps: num
   return stored.ok ? curveOf(stored.value.phases, lineageSteps) : undefined;
 }
 
-async function scoreOne(ctx: StepRunContext, model: tf.LayersModel, sample: Sample, crop: number, overlayDir: string | null): Promise<ImageScore & { range: [number, number] }> {
+async function scoreOne(
+  ctx: StepRunContext,
+  model: tf.LayersModel,
+  sample: Sample,
+  crop: number,
+  overlayDir: string | null,
+): Promise<ImageScore & { range: [number, number] }> {
   const patch = evalPatch(sample, crop);
   const probabilities = tf.tidy(() => {
     const x = tf.tensor4d(patch.image, [1, crop, crop, 1]);

@@ -40,7 +40,9 @@ function axes(x: (mib: number) => number, y: (iou: number) => number, [low, high
   for (let d = low; d <= high; d++) {
     const at = x(10 ** d);
     parts.push(`<line x1="${at}" y1="${y0}" x2="${at}" y2="${y1}" stroke="#ddd"/>`);
-    parts.push(`<text x="${at}" y="${y0 + 20}" text-anchor="middle" font-size="13">${10 ** d >= 1 ? String(10 ** d) : (10 ** d).toFixed(-d)}</text>`);
+    parts.push(
+      `<text x="${at}" y="${y0 + 20}" text-anchor="middle" font-size="13">${10 ** d >= 1 ? String(10 ** d) : (10 ** d).toFixed(-d)}</text>`,
+    );
   }
   for (let t = 0; t <= 5; t++) {
     const at = y(t / 5);
@@ -48,8 +50,12 @@ function axes(x: (mib: number) => number, y: (iou: number) => number, [low, high
     parts.push(`<text x="${x0 - 8}" y="${at + 4}" text-anchor="end" font-size="13">${(t / 5).toFixed(1)}</text>`);
   }
   parts.push(`<rect x="${x0}" y="${y1}" width="${x1 - x0}" height="${y0 - y1}" fill="none" stroke="#333"/>`);
-  parts.push(`<text x="${(x0 + x1) / 2}" y="${H - 20}" text-anchor="middle" font-size="14">model size, thesis accounting (MiB, log scale)</text>`);
-  parts.push(`<text x="22" y="${(y0 + y1) / 2}" text-anchor="middle" font-size="14" transform="rotate(-90 22 ${(y0 + y1) / 2})">test IoU</text>`);
+  parts.push(
+    `<text x="${(x0 + x1) / 2}" y="${H - 20}" text-anchor="middle" font-size="14">model size, thesis accounting (MiB, log scale)</text>`,
+  );
+  parts.push(
+    `<text x="22" y="${(y0 + y1) / 2}" text-anchor="middle" font-size="14" transform="rotate(-90 22 ${(y0 + y1) / 2})">test IoU</text>`,
+  );
   return parts;
 }
 
@@ -115,7 +121,9 @@ export function figureSvg(title: string, points: readonly FigurePoint[], referen
     const colour = COLOURS[i % COLOURS.length]!;
     body.push(...modelMarks(p, colour, x(p.mib) + (offsets[i] ?? 0), y));
     const n = p.summary.seeds.length;
-    legend.push(legendEntry(legend.length, `<circle cx="LX" cy="LY" r="6" fill="${colour}"/>`, `${p.label} (${n} seed${n === 1 ? '' : 's'})`));
+    legend.push(
+      legendEntry(legend.length, `<circle cx="LX" cy="LY" r="6" fill="${colour}"/>`, `${p.label} (${n} seed${n === 1 ? '' : 's'})`),
+    );
   }
   legend.push(legendEntry(legend.length + 1, `<circle cx="LX" cy="LY" r="2.5" fill="none" stroke="#333"/>`, 'one seed; bars: ± 1 std'));
   legend.push(legendEntry(legend.length + 1, `<path d="MLX LYm-4 -4l8 8m0 -8l-8 8" stroke="#d62728" stroke-width="2"/>`, 'collapsed seed'));

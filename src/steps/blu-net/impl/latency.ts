@@ -30,7 +30,12 @@ export interface ModelLatency {
   readonly workingBytes?: number;
   /** Engine only: against the fp32 simulation on the timing input. */
   /** The packed model against the fp32 simulation on the same input; `maskDiffsBeyondTies` counts the differing mask pixels whose probabilities differ by more than SAME_PROBABILITY. */
-  readonly check?: { readonly pixels: number; readonly maskDiffs: number; readonly maskDiffsBeyondTies?: number; readonly maxAbsDiff: number };
+  readonly check?: {
+    readonly pixels: number;
+    readonly maskDiffs: number;
+    readonly maskDiffsBeyondTies?: number;
+    readonly maxAbsDiff: number;
+  };
   readonly runs: number;
   readonly medianMs: number;
   readonly p95Ms: number;
@@ -46,7 +51,6 @@ export interface LatencyFile {
   readonly models: readonly ModelLatency[];
 }
 
-
 const peakRss = () => process.resourceUsage().maxRSS * 1024;
 
 /**
@@ -54,7 +58,13 @@ const peakRss = () => process.resourceUsage().maxRSS * 1024;
  * TensorFlow's intra-op pool, TF_NUM_INTRAOP_THREADS when set, else one thread per core.
  */
 function summary(times: number[]): Pick<ModelLatency, 'runs' | 'medianMs' | 'p95Ms' | 'meanMs' | 'minMs'> {
-  return { runs: times.length, medianMs: percentile(times, 50), p95Ms: percentile(times, 95), meanMs: times.reduce((a, b) => a + b, 0) / times.length, minMs: times[0] ?? Number.NaN };
+  return {
+    runs: times.length,
+    medianMs: percentile(times, 50),
+    p95Ms: percentile(times, 95),
+    meanMs: times.reduce((a, b) => a + b, 0) / times.length,
+    minMs: times[0] ?? Number.NaN,
+  };
 }
 
 /** One timed call: predict and wait until the values are on the CPU (a real sync on every backend). */
@@ -74,7 +84,13 @@ async function measure(ctx: StepRunContext, model: tf.LayersModel, w: LatencyWit
   return times.sort((a, b) => a - b);
 }
 
-function timeEngine(ctx: StepRunContext, engine: EngineModel, kernels: WasmKernels, w: LatencyWith, pixels: Float32Array): { times: number[]; probabilities: Float32Array } {
+function timeEngine(
+  ctx: StepRunContext,
+  engine: EngineModel,
+  kernels: WasmKernels,
+  w: LatencyWith,
+  pixels: Float32Array,
+): { times: number[]; probabilities: Float32Array } {
   const image = { height: w.size, width: w.size, pixels };
   let probabilities = runEngine(engine, kernels, image);
   for (let i = 1; i < w.warmup; i++) runEngine(engine, kernels, image);
@@ -113,7 +129,14 @@ function compare(engine: Float32Array, simulation: Float32Array): NonNullable<Mo
  * simulation. The engine gets as many threads as the fp32 models compute with, so the two are
  * compared at equal thread counts.
  */
-async function measurePacked(ctx: StepRunContext, model: tf.LayersModel, info: ModelInfo, w: LatencyWith, x: tf.Tensor, threads: number): Promise<StepResult<ModelLatency>> {
+async function measurePacked(
+  ctx: StepRunContext,
+  model: tf.LayersModel,
+  info: ModelInfo,
+  w: LatencyWith,
+  x: tf.Tensor,
+  threads: number,
+): Promise<StepResult<ModelLatency>> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'blu-latency-'));
   try {
     const file = path.join(dir, 'model.blupack');
@@ -130,8 +153,14 @@ async function measurePacked(ctx: StepRunContext, model: tf.LayersModel, info: M
     await kernels.value.close();
     const simulated = tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync() as Float32Array);
     return ok({
-      model: { ...info, label: `${info.label}, packed, binary engine${choice === 'wasm' ? '' : ` (${kernels.value.name})`}` }, runtime: 'binary-engine', threads: kernels.value.threads, ...summary(times), peakRssBytes: peakRss(),
-      weightBytes: engine.value.weightBytes + kernels.value.decodedWeightBytes(), workingBytes: kernels.value.memoryBytes(), check: compare(probabilities, simulated),
+      model: { ...info, label: `${info.label}, packed, binary engine${choice === 'wasm' ? '' : ` (${kernels.value.name})`}` },
+      runtime: 'binary-engine',
+      threads: kernels.value.threads,
+      ...summary(times),
+      peakRssBytes: peakRss(),
+      weightBytes: engine.value.weightBytes + kernels.value.decodedWeightBytes(),
+      workingBytes: kernels.value.memoryBytes(),
+      check: compare(probabilities, simulated),
     });
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -143,7 +172,9 @@ function report(ctx: StepRunContext, entry: ModelLatency, backend: string): void
   metric(ctx, `${entry.model.architecture}${suffix}_median_ms`, entry.medianMs);
   metric(ctx, `${entry.model.architecture}${suffix}_p95_ms`, entry.p95Ms);
   const check = entry.check ? `; ${checkText(entry.check, backend)}` : '';
-  ctx.log(`${entry.model.label}: median ${entry.medianMs.toFixed(1)} ms, p95 ${entry.p95Ms.toFixed(1)} ms over ${entry.runs} runs, ${entry.threads} thread(s), peak RSS ${((entry.peakRssBytes ?? 0) / 2 ** 20).toFixed(0)} MiB${check}`);
+  ctx.log(
+    `${entry.model.label}: median ${entry.medianMs.toFixed(1)} ms, p95 ${entry.p95Ms.toFixed(1)} ms over ${entry.runs} runs, ${entry.threads} thread(s), peak RSS ${((entry.peakRssBytes ?? 0) / 2 ** 20).toFixed(0)} MiB${check}`,
+  );
 }
 
 /** The models to time: the upstream steps' trained models, or untrained ones built at `thesis_width`. */
@@ -153,14 +184,23 @@ function modelSources(ctx: StepRunContext, w: LatencyWith): Array<() => Promise<
     return ARCHITECTURES.map((architecture) => async () => {
       const built = buildModel(architecture, { baseFilters: width });
       if (!built.ok) return failure(built.error.message);
-      return ok({ model: built.value, info: { architecture, label: `${architecture} (width ${width}, untrained)`, width, stepId: ctx.spec.id } });
+      return ok({
+        model: built.value,
+        info: { architecture, label: `${architecture} (width ${width}, untrained)`, width, stepId: ctx.spec.id },
+      });
     });
   }
   return (w.models ?? []).map((ref) => () => loadUpstreamModel(ctx, ref));
 }
 
 /** Times one model on tfjs and, for a BLU-Net, also packed on the binary engine. */
-async function timeModel(ctx: StepRunContext, loaded: Pick<LoadedModel, 'model' | 'info'>, w: LatencyWith, x: tf.Tensor, threads: number): Promise<StepResult<ModelLatency[]>> {
+async function timeModel(
+  ctx: StepRunContext,
+  loaded: Pick<LoadedModel, 'model' | 'info'>,
+  w: LatencyWith,
+  x: tf.Tensor,
+  threads: number,
+): Promise<StepResult<ModelLatency[]>> {
   const { model, info } = loaded;
   try {
     const times = await measure(ctx, model, w, x);

@@ -24,9 +24,15 @@ export async function writeOverlay(file: string, patch: Patch, probabilities: Ar
       const gray = Math.round((patch.image[i] ?? 0) * 255);
       const truth = patch.mask[i] === 1;
       const predicted = (probabilities[i] ?? 0) > THRESHOLD;
-      const panels: [number, number, number][] = [[gray, gray, gray], truth ? [255, 255, 255] : [0, 0, 0], predictionColour(gray, truth, predicted)];
-      panels.forEach((colour, p) => rgb.set(colour, ((y * width) + p * size + x) * 3));
+      const panels: [number, number, number][] = [
+        [gray, gray, gray],
+        truth ? [255, 255, 255] : [0, 0, 0],
+        predictionColour(gray, truth, predicted),
+      ];
+      panels.forEach((colour, p) => rgb.set(colour, (y * width + p * size + x) * 3));
     }
   }
-  await sharp(rgb, { raw: { width, height: size, channels: 3 } }).png().toFile(file);
+  await sharp(rgb, { raw: { width, height: size, channels: 3 } })
+    .png()
+    .toFile(file);
 }

@@ -24,10 +24,14 @@ export const BOOTSTRAP = { replicates: 10000, seed: 22 } as const;
 
 /** A's and B's per-image IoU on the seeds and images both have. */
 export function pairedDiffs(a: readonly EvaluationFile[], b: readonly EvaluationFile[]): PairedDiffs {
-  const bySeed = (files: readonly EvaluationFile[]) => new Map(files.map((e) => [e.model.seed ?? 1, new Map(e.perImage.map((p) => [p.image, p.iou]))]));
+  const bySeed = (files: readonly EvaluationFile[]) =>
+    new Map(files.map((e) => [e.model.seed ?? 1, new Map(e.perImage.map((p) => [p.image, p.iou]))]));
   const [left, right] = [bySeed(a), bySeed(b)];
   const seeds = [...left.keys()].filter((s) => right.has(s)).sort((x, y) => x - y);
-  const images = seeds.length === 0 ? [] : [...left.get(seeds[0]!)!.keys()].filter((image) => seeds.every((s) => left.get(s)!.has(image) && right.get(s)!.has(image)));
+  const images =
+    seeds.length === 0
+      ? []
+      : [...left.get(seeds[0]!)!.keys()].filter((image) => seeds.every((s) => left.get(s)!.has(image) && right.get(s)!.has(image)));
   const diffs = seeds.map((s) => images.map((image) => left.get(s)!.get(image)! - right.get(s)!.get(image)!));
   return { seeds, images, diffs };
 }
@@ -47,7 +51,11 @@ export function quantile(sorted: readonly number[], q: number): number {
  * Mean difference and its percentile bootstrap 95 % interval: each replicate draws as many seeds
  * and as many images as there are, with replacement, and averages the differences over that grid.
  */
-export function bootstrapInterval(paired: Pick<PairedDiffs, 'diffs'>, replicates: number = BOOTSTRAP.replicates, seed: number = BOOTSTRAP.seed): Interval {
+export function bootstrapInterval(
+  paired: Pick<PairedDiffs, 'diffs'>,
+  replicates: number = BOOTSTRAP.replicates,
+  seed: number = BOOTSTRAP.seed,
+): Interval {
   const nSeeds = paired.diffs.length;
   const nImages = paired.diffs[0]?.length ?? 0;
   if (nSeeds === 0 || nImages === 0) return { mean: Number.NaN, low: Number.NaN, high: Number.NaN, replicates: 0 };

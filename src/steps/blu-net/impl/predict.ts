@@ -31,14 +31,27 @@ export const predictStep: StepImplementation = {
     const tiling = checkTiling(tile, overlap, predictor.value.multiple);
     if (!tiling.ok) return failure(tiling.error);
     ctx.log(`segmenting ${files.value.length} image(s) with ${predictor.value.description}`);
-    const summary = await predictImages(predictor.value, files.value, { outDir: ownArtifact(ctx, ARTIFACT.masks), overlay: w.overlay === true, tile, overlap, scale: w.scale ?? 1 }, (e) => {
-      if (e.kind === 'failed') ctx.log(`error: ${e.error.message}`);
-      else ctx.log(`${path.basename(e.file)}: ${e.tiles} tile(s), ${e.ms.toFixed(0)} ms`);
-      ctx.report.progress({ label: 'image', current: e.index + 1, total: e.total });
-    });
+    const summary = await predictImages(
+      predictor.value,
+      files.value,
+      { outDir: ownArtifact(ctx, ARTIFACT.masks), overlay: w.overlay === true, tile, overlap, scale: w.scale ?? 1 },
+      (e) => {
+        if (e.kind === 'failed') ctx.log(`error: ${e.error.message}`);
+        else ctx.log(`${path.basename(e.file)}: ${e.tiles} tile(s), ${e.ms.toFixed(0)} ms`);
+        ctx.report.progress({ label: 'image', current: e.index + 1, total: e.total });
+      },
+    );
     predictor.value.dispose();
-    await writeJson(ownArtifact(ctx, ARTIFACT.predictions), { model: predictor.value.description, images: files.value.length, segmented: summary.done, failed: summary.failed });
-    if (summary.failed.length > 0) return failure(`${summary.failed.length} of ${files.value.length} image(s) could not be segmented: ${summary.failed.map((f) => f.message).join('; ')}`);
+    await writeJson(ownArtifact(ctx, ARTIFACT.predictions), {
+      model: predictor.value.description,
+      images: files.value.length,
+      segmented: summary.done,
+      failed: summary.failed,
+    });
+    if (summary.failed.length > 0)
+      return failure(
+        `${summary.failed.length} of ${files.value.length} image(s) could not be segmented: ${summary.failed.map((f) => f.message).join('; ')}`,
+      );
     return ok(undefined);
   },
 };

@@ -39,7 +39,10 @@ export interface Comparison {
   readonly claim: string;
 }
 
-export function compareModels(evaluations: readonly EvaluationFile[], pairs: readonly (readonly [string, string])[] = COMPARISONS): Comparison[] {
+export function compareModels(
+  evaluations: readonly EvaluationFile[],
+  pairs: readonly (readonly [string, string])[] = COMPARISONS,
+): Comparison[] {
   const of = (label: string) => evaluations.filter((e) => e.model.label === label);
   return pairs.flatMap(([a, b]) => {
     const paired = pairedDiffs(of(a), of(b));
@@ -58,7 +61,9 @@ function table(header: readonly string[], rows: readonly (readonly string[])[]):
 function gapCheck(c: Comparison): string {
   if (c.a !== LABELS.bluDistilled || c.b.startsWith('BLU-Net')) return '';
   if (100 * c.interval.mean <= GAP_POINTS) return `not more than ${GAP_POINTS} points below the BLU-Net`;
-  return c.interval.low > GAP_POINTS / 100 ? `more than ${GAP_POINTS} points below, and the interval shows it` : `more than ${GAP_POINTS} points below on the mean, but the interval does not show it`;
+  return c.interval.low > GAP_POINTS / 100
+    ? `more than ${GAP_POINTS} points below, and the interval shows it`
+    : `more than ${GAP_POINTS} points below on the mean, but the interval does not show it`;
 }
 
 export function differencesSection(comparisons: readonly Comparison[]): string {
@@ -72,7 +77,9 @@ export function differencesSection(comparisons: readonly Comparison[]): string {
     gapCheck(c),
   ]);
   const head = comparisons.find((c) => c.a === LABELS.bluDistilled && c.b === LABELS.unet);
-  const headline = head ? `**BLU-Net minus U-Net: ${signedPoints(head.interval.mean)} IoU points, 95 % interval [${signedPoints(head.interval.low)}, ${signedPoints(head.interval.high)}]**: ${head.claim}.` : '';
+  const headline = head
+    ? `**BLU-Net minus U-Net: ${signedPoints(head.interval.mean)} IoU points, 95 % interval [${signedPoints(head.interval.low)}, ${signedPoints(head.interval.high)}]**: ${head.claim}.`
+    : '';
   return [
     '## Paired differences (test IoU points, same images and seeds)',
     '',
@@ -80,7 +87,17 @@ export function differencesSection(comparisons: readonly Comparison[]): string {
     '',
     headline,
     '',
-    table(['A − B', 'mean', '95 % interval', 'seeds × images', 'what the interval supports', `full-precision model vs BLU-Net (${GAP_POINTS}-point check)`], rows),
+    table(
+      [
+        'A − B',
+        'mean',
+        '95 % interval',
+        'seeds × images',
+        'what the interval supports',
+        `full-precision model vs BLU-Net (${GAP_POINTS}-point check)`,
+      ],
+      rows,
+    ),
     '',
   ].join('\n');
 }
@@ -98,7 +115,16 @@ export function convergenceSection(evaluations: readonly EvaluationFile[], model
         if (t === undefined) return [m.label, String(e.model.seed ?? 1), '–', '–', '–', '–', '–', '–'];
         const kept = t.points.find((p) => p.step === t.bestStep);
         const drops = t.lrDrops.length === 0 ? '–' : t.lrDrops.map((d) => `${d.step} (→ ${d.lr.toExponential(1)})`).join(', ');
-        return [m.label, String(e.model.seed ?? 1), t.endedBy, String(t.stopStep), String(t.bestStep ?? '–'), `${f4(kept?.iou)} / ${f4(kept?.smoothed)}`, drops, String(t.lineageSteps ?? '–')];
+        return [
+          m.label,
+          String(e.model.seed ?? 1),
+          t.endedBy,
+          String(t.stopStep),
+          String(t.bestStep ?? '–'),
+          `${f4(kept?.iou)} / ${f4(kept?.smoothed)}`,
+          drops,
+          String(t.lineageSteps ?? '–'),
+        ];
       }),
   );
   return [
@@ -106,7 +132,10 @@ export function convergenceSection(evaluations: readonly EvaluationFile[], model
     '',
     "`plateau`: the convergence rule fired (the smoothed val IoU stopped improving after its lr drops); `budget`: the rule was on but the step budget ran out first; `fixed budget`: a model trained for a fixed number of steps (BLU-Nets, the equal-budget U-Net). Steps count the model's own optimizer steps (a continued model's start included); lineage: with every model it was made from.",
     '',
-    table(['model', 'seed', 'ended by', 'last step', 'kept step', 'val IoU there (raw / smoothed)', 'lr drops at step', 'lineage steps'], rows),
+    table(
+      ['model', 'seed', 'ended by', 'last step', 'kept step', 'val IoU there (raw / smoothed)', 'lr drops at step', 'lineage steps'],
+      rows,
+    ),
     '',
   ].join('\n');
 }

@@ -21,7 +21,13 @@ const mib = (bytes: number | undefined) => (bytes === undefined ? '–' : (bytes
 const ratio = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '–' : `${x.toFixed(1)}×`);
 
 /** Thesis §10 and §8 reference numbers (DIC-1, width 64, 512 px, mean over 5 folds). */
-export const THESIS_MODELS: readonly { readonly label: string; readonly iou: number; readonly f1: number; readonly mib: number; readonly latency: string }[] = [
+export const THESIS_MODELS: readonly {
+  readonly label: string;
+  readonly iou: number;
+  readonly f1: number;
+  readonly mib: number;
+  readonly latency: string;
+}[] = [
   { label: 'U-Net (fine-tuned, teacher)', iou: 0.8869, f1: 0.9398, mib: 118.372, latency: '61.5 (GPU)' },
   { label: 'lw_unet (hint learning + BCE)', iou: 0.8941, f1: 0.9438, mib: 15.006, latency: '25.9 (GPU)' },
   { label: 'BLU-Net (from distilled lw_unet)', iou: 0.8532, f1: 0.9202, mib: 1.4312, latency: 'not measured' },
@@ -54,9 +60,29 @@ function mainTable(input: ResultsInput, models: readonly ModelSummary[]): string
     const s = sizeOfModel(input.size, m);
     const l = input.latency.models.find((x) => x.model.label === m.label && x.runtime !== 'binary-engine');
     const mark = m.collapsedSeeds > 0 ? ` ${COLLAPSED_MARK} ${m.collapsedSeeds} of ${m.seeds.length} collapsed` : '';
-    return [m.label, String(m.width), String(m.seeds.length), `${meanStdText(m.iou)}${mark}`, seedsText(m), meanStdText(m.f1), s ? s.mib.toFixed(4) : '–', mib(s?.packedBytes), l ? `${f1(l.medianMs)} / ${f1(l.p95Ms)}` : '–'];
+    return [
+      m.label,
+      String(m.width),
+      String(m.seeds.length),
+      `${meanStdText(m.iou)}${mark}`,
+      seedsText(m),
+      meanStdText(m.f1),
+      s ? s.mib.toFixed(4) : '–',
+      mib(s?.packedBytes),
+      l ? `${f1(l.medianMs)} / ${f1(l.p95Ms)}` : '–',
+    ];
   });
-  const header = ['model', 'width', 'seeds', 'test IoU (mean ± std)', 'test IoU per seed', 'test F1 (mean ± std)', 'size, thesis accounting (MiB)', 'packed file (MiB)', `latency median / p95 (ms, ${input.latency.size}², ${input.latency.backend})`];
+  const header = [
+    'model',
+    'width',
+    'seeds',
+    'test IoU (mean ± std)',
+    'test IoU per seed',
+    'test F1 (mean ± std)',
+    'size, thesis accounting (MiB)',
+    'packed file (MiB)',
+    `latency median / p95 (ms, ${input.latency.size}², ${input.latency.backend})`,
+  ];
   return table(header, rows);
 }
 
@@ -83,7 +109,12 @@ function engineLines(latency: ResultsInput['latency']): string {
       return `- ${m.model.label} (wasm SIMD, ${m.threads ?? 1} thread${(m.threads ?? 1) === 1 ? '' : 's'}): median ${f1(m.medianMs)} ms, p95 ${f1(m.p95Ms)} ms, weights ${mib(m.weightBytes)} MiB; speed-up (fp32 median / packed median): ${ratios}${check}.`;
     });
   if (lines.length === 0) return '';
-  return ['', `Packed BLU-Net on the binary engine (same input; fp32 models on ${latency.backend} with ${fp32[0]?.threads ?? '?'} thread(s)):`, '', ...lines].join('\n');
+  return [
+    '',
+    `Packed BLU-Net on the binary engine (same input; fp32 models on ${latency.backend} with ${fp32[0]?.threads ?? '?'} thread(s)):`,
+    '',
+    ...lines,
+  ].join('\n');
 }
 
 /** fp32 and packed latency of the untrained thesis-width models. */
@@ -91,7 +122,12 @@ function thesisLatency(latency: LatencyFile | undefined): string {
   if (latency === undefined) return '';
   const fp32 = latency.models.filter((m) => m.runtime !== 'binary-engine');
   const width = latency.models[0]?.model.width ?? '?';
-  const rows = fp32.map((m) => [m.model.label, `${f1(m.medianMs)} / ${f1(m.p95Ms)}`, String(m.threads ?? '?'), m.peakRssBytes === undefined ? '–' : (m.peakRssBytes / 2 ** 20).toFixed(0)]);
+  const rows = fp32.map((m) => [
+    m.model.label,
+    `${f1(m.medianMs)} / ${f1(m.p95Ms)}`,
+    String(m.threads ?? '?'),
+    m.peakRssBytes === undefined ? '–' : (m.peakRssBytes / 2 ** 20).toFixed(0),
+  ]);
   return [
     `### Latency at the thesis width (${width}, untrained models, ${latency.size}², batch 1, ${latency.models[0]?.runs ?? 0} runs)`,
     '',
@@ -102,21 +138,53 @@ function thesisLatency(latency: LatencyFile | undefined): string {
 }
 
 function collapseNotes(models: readonly ModelSummary[]): string {
-  const notes = models.flatMap((m) => m.seeds.filter((s) => s.collapsed !== undefined).map((s) => `- ${COLLAPSED_MARK} ${m.label}, seed ${s.seed} (\`${s.stepId}\`): ${s.collapsed}`));
+  const notes = models.flatMap((m) =>
+    m.seeds
+      .filter((s) => s.collapsed !== undefined)
+      .map((s) => `- ${COLLAPSED_MARK} ${m.label}, seed ${s.seed} (\`${s.stepId}\`): ${s.collapsed}`),
+  );
   if (notes.length === 0) return '';
-  return ['**Collapsed models** (their values are in the means above, but they are not results: the model predicts one class or a constant):', '', ...notes, ''].join('\n');
+  return [
+    '**Collapsed models** (their values are in the means above, but they are not results: the model predicts one class or a constant):',
+    '',
+    ...notes,
+    '',
+  ].join('\n');
 }
 
 function sizeTable(sizes: readonly ModelSize[]): string {
-  const rows = sizes.map((s) => [s.label, s.fp32Params.toLocaleString('en-US'), s.binaryBits.toLocaleString('en-US'), s.mib.toFixed(4), ratio(s.ratioThesis), mib(s.packedBytes), ratio(s.ratioPacked), mib(s.savedBytes)]);
-  return table(['model', 'fp32 values', 'binary bits', 'thesis size (MiB)', 'ratio vs U-Net', 'packed file (MiB)', 'packed ratio vs U-Net', 'saved tfjs model (MiB)'], rows);
+  const rows = sizes.map((s) => [
+    s.label,
+    s.fp32Params.toLocaleString('en-US'),
+    s.binaryBits.toLocaleString('en-US'),
+    s.mib.toFixed(4),
+    ratio(s.ratioThesis),
+    mib(s.packedBytes),
+    ratio(s.ratioPacked),
+    mib(s.savedBytes),
+  ]);
+  return table(
+    [
+      'model',
+      'fp32 values',
+      'binary bits',
+      'thesis size (MiB)',
+      'ratio vs U-Net',
+      'packed file (MiB)',
+      'packed ratio vs U-Net',
+      'saved tfjs model (MiB)',
+    ],
+    rows,
+  );
 }
 
 /** Per image, each model's IoU as the mean over its seeds. */
 function perImageTable(evaluations: readonly EvaluationFile[], models: readonly ModelSummary[]): string {
   const images = evaluations[0]?.perImage.map((p) => p.image) ?? [];
   const iouOf = (label: string, image: string) => {
-    const values = evaluations.filter((e) => e.model.label === label).map((e) => e.perImage.find((p) => p.image === image)?.iou ?? Number.NaN);
+    const values = evaluations
+      .filter((e) => e.model.label === label)
+      .map((e) => e.perImage.find((p) => p.image === image)?.iou ?? Number.NaN);
     return values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
   };
   const rows = images.map((image) => [image, ...models.map((m) => f4(iouOf(m.label, image)))]);
@@ -143,11 +211,15 @@ export function renderResults(input: ResultsInput, figure?: string, curves?: str
     '## Model size',
     '',
     'Thesis accounting (§8): 32 bits per fp32 value, 1 bit per binary weight per residual level. The packed file is the real bit-packed BLU-Net export.',
-    check ? `The packed BLU-Net reloads to ${check.identical ? 'identical' : 'DIFFERENT'} predictions (max |Δp| ${check.maxAbsDiff} over ${check.pixels} pixels).` : '',
+    check
+      ? `The packed BLU-Net reloads to ${check.identical ? 'identical' : 'DIFFERENT'} predictions (max |Δp| ${check.maxAbsDiff} over ${check.pixels} pixels).`
+      : '',
     '',
     sizeTable(input.size.trained),
     '',
-    input.size.thesisWidth.length > 0 ? `### At the thesis width (${input.size.thesisWidth[0]?.width}, untrained models)\n\n${sizeTable(input.size.thesisWidth)}\n` : '',
+    input.size.thesisWidth.length > 0
+      ? `### At the thesis width (${input.size.thesisWidth[0]?.width}, untrained models)\n\n${sizeTable(input.size.thesisWidth)}\n`
+      : '',
     thesisLatency(input.latencyThesis),
     '## Per-image test IoU',
     '',

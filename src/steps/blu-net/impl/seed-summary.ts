@@ -38,7 +38,15 @@ export function summariseSeeds(evaluations: readonly EvaluationFile[]): ModelSum
   for (const e of evaluations) groups.set(e.model.label, [...(groups.get(e.model.label) ?? []), e]);
   return [...groups.values()].map((group) => {
     const seeds = group
-      .map((e): SeedResult => ({ seed: e.model.seed ?? 1, stepId: e.model.stepId, iou: e.meanIou, f1: e.meanF1, ...(e.collapsed !== undefined ? { collapsed: e.collapsed } : {}) }))
+      .map(
+        (e): SeedResult => ({
+          seed: e.model.seed ?? 1,
+          stepId: e.model.stepId,
+          iou: e.meanIou,
+          f1: e.meanF1,
+          ...(e.collapsed !== undefined ? { collapsed: e.collapsed } : {}),
+        }),
+      )
       .sort((a, b) => a.seed - b.seed);
     const first = group[0]!;
     return {

@@ -95,7 +95,13 @@ async function thesisWidthSizes(width: number): Promise<StepResult<ModelSize[]>>
         packed.value.reloaded.dispose();
       }
       built.value.dispose();
-      out.push({ ...size, label: `${name} (width ${width}, untrained)`, architecture: name, width, ...(packedBytes !== undefined ? { packedBytes } : {}) });
+      out.push({
+        ...size,
+        label: `${name} (width ${width}, untrained)`,
+        architecture: name,
+        width,
+        ...(packedBytes !== undefined ? { packedBytes } : {}),
+      });
     }
   } finally {
     await rm(tmp, { recursive: true, force: true });
@@ -104,7 +110,11 @@ async function thesisWidthSizes(width: number): Promise<StepResult<ModelSize[]>>
   return ok(out.map((m) => withRatio(m, unet)));
 }
 
-async function trainedSizes(ctx: StepRunContext, models: readonly LoadedModel[], x: tf.Tensor4D): Promise<StepResult<Pick<SizeFile, 'trained' | 'packedCheck'>>> {
+async function trainedSizes(
+  ctx: StepRunContext,
+  models: readonly LoadedModel[],
+  x: tf.Tensor4D,
+): Promise<StepResult<Pick<SizeFile, 'trained' | 'packedCheck'>>> {
   const out: Omit<ModelSize, 'ratioThesis'>[] = [];
   let packedCheck: SizeFile['packedCheck'] = null;
   for (const m of models) {
@@ -118,7 +128,15 @@ async function trainedSizes(ctx: StepRunContext, models: readonly LoadedModel[],
       if (!packedCheck.identical) ctx.log(`warning: packed BLU-Net predictions differ (max |diff| ${packedCheck.maxAbsDiff})`);
     }
     const { stepId, label, architecture, width } = m.info;
-    out.push({ ...thesisSize(m.model), label, architecture, width, stepId, savedBytes: await dirBytes(m.dir), ...(packedBytes !== undefined ? { packedBytes } : {}) });
+    out.push({
+      ...thesisSize(m.model),
+      label,
+      architecture,
+      width,
+      stepId,
+      savedBytes: await dirBytes(m.dir),
+      ...(packedBytes !== undefined ? { packedBytes } : {}),
+    });
   }
   const unet = out.find((m) => m.architecture === 'unet')?.bytes;
   return ok({ trained: out.map((m) => withRatio(m, unet)), packedCheck });
@@ -144,7 +162,11 @@ function reportSizes(ctx: StepRunContext, prefix: string, sizes: readonly ModelS
 }
 
 /** Trained models: thesis accounting, saved size, packed BLU-Net export checked on a test crop. */
-async function accountTrained(ctx: StepRunContext, w: SizeWith, refs: readonly string[]): Promise<StepResult<Pick<SizeFile, 'trained' | 'packedCheck'>>> {
+async function accountTrained(
+  ctx: StepRunContext,
+  w: SizeWith,
+  refs: readonly string[],
+): Promise<StepResult<Pick<SizeFile, 'trained' | 'packedCheck'>>> {
   if (w.data === undefined) return failure(`'models' needs 'data' (a test crop checks the packed BLU-Net)`);
   const data = await loadUpstreamData(ctx, w.data);
   if (!data.ok) return data;

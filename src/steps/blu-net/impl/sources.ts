@@ -53,7 +53,8 @@ export function parseManifest(text: string, file: string): Result<SourcesManifes
       rows.push(row.value);
     }
   }
-  if (!meta.repo || !/^[0-9a-f]{40}$/.test(meta.commit ?? '')) return err(`${file}: needs 'repo<TAB>owner/name' and 'commit<TAB><40 hex digits>' lines before the table`);
+  if (!meta.repo || !/^[0-9a-f]{40}$/.test(meta.commit ?? ''))
+    return err(`${file}: needs 'repo<TAB>owner/name' and 'commit<TAB><40 hex digits>' lines before the table`);
   if (rows.length === 0) return err(`${file}: lists no files`);
   return ok({ repo: meta.repo, commit: meta.commit!, rows });
 }
@@ -63,10 +64,19 @@ function parseRow(cells: Record<string, string>, at: string): Result<SourceRow, 
   if (!SPLITS.some((s) => s === split)) return err(`${at}: split '${split}' is not one of ${SPLITS.join(', ')}`);
   if (role !== 'image' && role !== 'mask') return err(`${at}: role '${role}' is not image or mask`);
   if (!name || name.includes('/') || !sourcePath) return err(`${at}: needs a plain file name and a source_path`);
-  if (!HEX64.test(sourceSha256 ?? '') || !HEX64.test(pixelsSha256 ?? '')) return err(`${at}: source_sha256 and pixels_sha256 must be 64 hex digits`);
+  if (!HEX64.test(sourceSha256 ?? '') || !HEX64.test(pixelsSha256 ?? ''))
+    return err(`${at}: source_sha256 and pixels_sha256 must be 64 hex digits`);
   const kind = transform?.startsWith('channel 0') ? 'channel0' : transform?.startsWith('as is') ? 'as-is' : null;
   if (kind === null) return err(`${at}: unknown transform '${transform}' (known: 'channel 0 …', 'as is …')`);
-  return ok({ split: split as SourceRow['split'], role, name, sourcePath, sourceSha256: sourceSha256!, transform: kind, pixelsSha256: pixelsSha256! });
+  return ok({
+    split: split as SourceRow['split'],
+    role,
+    name,
+    sourcePath,
+    sourceSha256: sourceSha256!,
+    transform: kind,
+    pixelsSha256: pixelsSha256!,
+  });
 }
 
 function fileOf(dir: string, row: SourceRow): string {
@@ -77,7 +87,9 @@ function fileOf(dir: string, row: SourceRow): string {
 async function checkPixels(file: string, row: SourceRow): Promise<Result<void, string>> {
   const channel = pngChannel0(await readFile(file));
   if (!channel.ok) return err(`${file}: ${channel.error}`);
-  return pixelHash(channel.value) === row.pixelsSha256 ? ok(undefined) : err(`${file}: its pixels differ from the pinned ${row.sourcePath}`);
+  return pixelHash(channel.value) === row.pixelsSha256
+    ? ok(undefined)
+    : err(`${file}: its pixels differ from the pinned ${row.sourcePath}`);
 }
 
 /** A local copy must hold exactly the manifest's files with the manifest's pixels. */
@@ -87,7 +99,8 @@ export async function checkFolder(dir: string, manifest: SourcesManifest): Promi
       const listed = new Set(manifest.rows.filter((r) => r.split === split && r.role === role).map((r) => r.name));
       const sub = path.join(dir, split, role === 'image' ? 'images' : 'masks');
       const extra = (await readdir(sub).catch(() => [] as string[])).filter((n) => !listed.has(n));
-      if (extra.length > 0) return err(`${sub} holds files the pinned data set does not list: ${extra.slice(0, 3).join(', ')}${extra.length > 3 ? ', …' : ''}`);
+      if (extra.length > 0)
+        return err(`${sub} holds files the pinned data set does not list: ${extra.slice(0, 3).join(', ')}${extra.length > 3 ? ', …' : ''}`);
     }
   }
   for (const row of manifest.rows) {
@@ -146,7 +159,10 @@ async function writeTransformed(file: string, source: Buffer, row: SourceRow): P
     const channel = pngChannel0(source);
     if (!channel.ok) return err(`${row.sourcePath}: ${channel.error}`);
     const { width, height, data } = channel.value;
-    await sharp(Buffer.from(data), { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toFile(file);
+    await sharp(Buffer.from(data), { raw: { width, height, channels: 1 } })
+      .toColourspace('b-w')
+      .png()
+      .toFile(file);
   }
   // Re-read what was written: the pixels, not the PNG bytes, are what must match.
   return checkPixels(file, row);
@@ -193,7 +209,11 @@ function sha256(bytes: Uint8Array): string {
 }
 
 /** Runs `work` over `items`, at most `limit` at a time; stops starting new work after the first failure. */
-async function inParallel<T>(items: readonly T[], limit: number, work: (item: T) => Promise<Result<void, string>>): Promise<Result<void, string>> {
+async function inParallel<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<Result<void, string>>,
+): Promise<Result<void, string>> {
   let next = 0;
   let failed: Result<void, string> | null = null;
   const worker = async (): Promise<void> => {

@@ -19,7 +19,16 @@ import { detectCollapse, type RelativeLrFilter } from '../../../ml/train/index.j
 import { ok } from '../../../base/result.js';
 import type { StepImplementation, StepRunContext } from '../../../runtime/kinds/kind.js';
 import type { AblationWith, BinariseWith, GammaLr, GammaStart, HintWith, PretrainWith } from '../train-kinds.js';
-import { ablationTrain, ARTIFACT, phaseSeed, trainSettings, withConvergence, withOf, type ModelInfo, type TrainSettings } from '../common.js';
+import {
+  ablationTrain,
+  ARTIFACT,
+  phaseSeed,
+  trainSettings,
+  withConvergence,
+  withOf,
+  type ModelInfo,
+  type TrainSettings,
+} from '../common.js';
 import { failure, metric, ownArtifact, reportCollapse, startBackend, writeJson, type StepResult } from './context.js';
 import { loadUpstreamData } from './data.js';
 import { loadUpstreamInfo, loadUpstreamModel, saveTrainedModel } from './models-io.js';
@@ -53,7 +62,14 @@ const CALIBRATION_IMAGES = 8;
  * 'matched' with a `teacher` (the lw_unet the weights came from) first scales each conv to its teacher layer.
  * 'emulated' fits the model to reproduce the teacher's pre-activations through ReLU-emulating activations.
  */
-function calibrateActivations(ctx: StepRunContext, model: tf.LayersModel, mode: GammaStart, data: DatasetSplit, settings: TrainSettings, teacher?: tf.LayersModel): void {
+function calibrateActivations(
+  ctx: StepRunContext,
+  model: tf.LayersModel,
+  mode: GammaStart,
+  data: DatasetSplit,
+  settings: TrainSettings,
+  teacher?: tf.LayersModel,
+): void {
   if (mode !== 'calibrated' && mode !== 'matched' && mode !== 'emulated') return;
   const patches = data.train.slice(0, CALIBRATION_IMAGES).map((s) => evalPatch(s, settings.val_crop ?? settings.crop));
   const [first, ...rest] = patches;
@@ -61,20 +77,32 @@ function calibrateActivations(ctx: StepRunContext, model: tf.LayersModel, mode: 
   const batch = patchesToBatch([first, ...rest]);
   if (mode === 'emulated' && teacher) {
     const layers = emulateTeacher(model, teacher, batch.x);
-    ctx.log(`started as an emulation of the lw_unet on ${patches.length} training images; activation ranges: ${layers.map((l) => l.range.toFixed(3)).join(', ')}`);
+    ctx.log(
+      `started as an emulation of the lw_unet on ${patches.length} training images; activation ranges: ${layers.map((l) => l.range.toFixed(3)).join(', ')}`,
+    );
   } else if (mode === 'matched' && teacher) {
     const factors = matchTeacherScales(model, teacher, batch.x);
-    ctx.log(`convs scaled to their lw_unet layers on ${patches.length} training images: ${[...factors.values()].map((f) => f.toFixed(3)).join(', ')}`);
+    ctx.log(
+      `convs scaled to their lw_unet layers on ${patches.length} training images: ${[...factors.values()].map((f) => f.toFixed(3)).join(', ')}`,
+    );
   } else {
     const fitted = calibrateActivationGammas(model, batch.x);
-    ctx.log(`activation gammas fitted on ${patches.length} training images: ${fitted.map((f) => f.gammas.map((g) => g.toFixed(3)).join('/')).join(', ')}`);
+    ctx.log(
+      `activation gammas fitted on ${patches.length} training images: ${fitted.map((f) => f.gammas.map((g) => g.toFixed(3)).join('/')).join(', ')}`,
+    );
   }
   batch.x.dispose();
   batch.y.dispose();
 }
 
 /** Saves the model, its info and the training record; reports the final validation metrics and any collapse. */
-async function finish(ctx: StepRunContext, model: tf.LayersModel, trained: Omit<ModelInfo, 'stepId'>, phases: readonly PhaseRecord[], upstreamSteps = 0): Promise<StepResult<void>> {
+async function finish(
+  ctx: StepRunContext,
+  model: tf.LayersModel,
+  trained: Omit<ModelInfo, 'stepId'>,
+  phases: readonly PhaseRecord[],
+  upstreamSteps = 0,
+): Promise<StepResult<void>> {
   const last = phases[phases.length - 1];
   const collapsed = last ? detectCollapse(last.history, last.bestEpoch) : null;
   if (collapsed !== null) reportCollapse(ctx, trained.label, collapsed);
@@ -86,7 +114,11 @@ async function finish(ctx: StepRunContext, model: tf.LayersModel, trained: Omit<
   const best = last?.history.find((h) => h.epoch === last.bestEpoch) ?? last?.history[last.history.length - 1];
   if (best?.val.iou !== undefined) metric(ctx, 'best_val_iou', best.val.iou);
   if (best?.val.f1 !== undefined) metric(ctx, 'best_val_f1', best.val.f1);
-  metric(ctx, 'train_seconds', phases.reduce((a, p) => a + p.seconds, 0));
+  metric(
+    ctx,
+    'train_seconds',
+    phases.reduce((a, p) => a + p.seconds, 0),
+  );
   await writeJson(ownArtifact(ctx, ARTIFACT.train), { ...info, stepId: ctx.spec.id, phases });
   return ok(undefined);
 }
@@ -107,7 +139,11 @@ async function applyInitialWeights(ctx: StepRunContext, model: tf.LayersModel, f
   return ok(undefined);
 }
 
-async function withData(ctx: StepRunContext, ref: string, body: (data: DatasetSplit) => Promise<StepResult<void>>): Promise<StepResult<void>> {
+async function withData(
+  ctx: StepRunContext,
+  ref: string,
+  body: (data: DatasetSplit) => Promise<StepResult<void>>,
+): Promise<StepResult<void>> {
   const backend = await startBackend(ctx);
   if (!backend.ok) return backend;
   const data = await loadUpstreamData(ctx, ref);
@@ -124,18 +160,27 @@ async function equalBudget(ctx: StepRunContext, w: PretrainWith, startSteps: num
   const target = await loadUpstreamInfo(ctx, w.budget_of);
   if (!target.ok) return target;
   const lineage = target.value.lineageSteps;
-  if (lineage === undefined) return failure(`budget_of '${w.budget_of}': its model records no lineage steps (trained before they were recorded); rerun it`);
-  if (lineage <= startSteps) return failure(`budget_of '${w.budget_of}': its lineage ran ${lineage} steps, not more than the ${startSteps} of the start weights`);
-  ctx.log(`equal budget: ${w.budget_of} had ${lineage} optimizer steps in its lineage; ${startSteps} done by the start weights, ${lineage - startSteps} to go`);
+  if (lineage === undefined)
+    return failure(`budget_of '${w.budget_of}': its model records no lineage steps (trained before they were recorded); rerun it`);
+  if (lineage <= startSteps)
+    return failure(`budget_of '${w.budget_of}': its lineage ran ${lineage} steps, not more than the ${startSteps} of the start weights`);
+  ctx.log(
+    `equal budget: ${w.budget_of} had ${lineage} optimizer steps in its lineage; ${startSteps} done by the start weights, ${lineage - startSteps} to go`,
+  );
   return ok(lineage - startSteps);
 }
 
 /** The U-Net to train: fresh, from a saved folder (init_weights) or continuing an upstream U-Net (continue_from). */
-async function startUnet(ctx: StepRunContext, w: PretrainWith, settings: TrainSettings): Promise<StepResult<{ model: tf.LayersModel; steps: number }>> {
+async function startUnet(
+  ctx: StepRunContext,
+  w: PretrainWith,
+  settings: TrainSettings,
+): Promise<StepResult<{ model: tf.LayersModel; steps: number }>> {
   if (w.continue_from !== undefined) {
     const start = await loadUpstreamModel(ctx, w.continue_from);
     if (!start.ok) return start;
-    if (start.value.info.architecture !== 'unet') return failure(`continue_from '${w.continue_from}' is a ${start.value.info.architecture}, expected a U-Net`);
+    if (start.value.info.architecture !== 'unet')
+      return failure(`continue_from '${w.continue_from}' is a ${start.value.info.architecture}, expected a U-Net`);
     ctx.log(`continuing ${w.continue_from} (${start.value.info.lineageSteps ?? 0} steps so far)`);
     return ok({ model: start.value.model, steps: start.value.info.lineageSteps ?? 0 });
   }
@@ -162,9 +207,19 @@ export const pretrainStep: StepImplementation = {
       const budget = await equalBudget(ctx, w, start.value.steps);
       if (!budget.ok) return budget;
       const settings = budget.value === undefined ? base : { ...base, steps: budget.value };
-      const trained = await supervisedPhase(ctx, start.value.model, data, settings, { prefix: '', offset: start.value.steps, total: start.value.steps + settings.steps });
+      const trained = await supervisedPhase(ctx, start.value.model, data, settings, {
+        prefix: '',
+        offset: start.value.steps,
+        total: start.value.steps + settings.steps,
+      });
       if (!trained.ok) return trained;
-      return finish(ctx, start.value.model, { architecture: 'unet', label: unetLabel(w), width: w.width }, [trained.value], start.value.steps);
+      return finish(
+        ctx,
+        start.value.model,
+        { architecture: 'unet', label: unetLabel(w), width: w.width },
+        [trained.value],
+        start.value.steps,
+      );
     });
   },
 };
@@ -172,13 +227,18 @@ export const pretrainStep: StepImplementation = {
 export const hintStep: StepImplementation = {
   run: (ctx) => {
     const w = withOf<HintWith>(ctx.spec.with);
-    const [enc, dec, fixed] = [w.encoder, w.decoder, w.retrain].map((t) => phaseSeed(trainSettings(t), w.seed)) as [TrainSettings, TrainSettings, TrainSettings];
+    const [enc, dec, fixed] = [w.encoder, w.decoder, w.retrain].map((t) => phaseSeed(trainSettings(t), w.seed)) as [
+      TrainSettings,
+      TrainSettings,
+      TrainSettings,
+    ];
     const retrain = withConvergence(fixed, w.convergence);
     const total = enc.steps + dec.steps + retrain.steps;
     return withData(ctx, w.data, async (data) => {
       const teacher = await loadUpstreamModel(ctx, w.teacher);
       if (!teacher.ok) return teacher;
-      if (teacher.value.info.architecture !== 'unet') return failure(`teacher '${w.teacher}' is a ${teacher.value.info.architecture}, expected a U-Net`);
+      if (teacher.value.info.architecture !== 'unet')
+        return failure(`teacher '${w.teacher}' is a ${teacher.value.info.architecture}, expected a U-Net`);
       const width = teacher.value.info.width;
       const student = buildLwUnet({ baseFilters: width, l2: retrain.l2 ?? 0, seed: enc.seed });
       const models = { teacher: teacher.value.model, student };
@@ -205,18 +265,31 @@ export const binariseStep: StepImplementation = {
     return withData(ctx, w.data, async (data) => {
       const lw = await loadUpstreamModel(ctx, w.student);
       if (!lw.ok) return lw;
-      if (lw.value.info.architecture !== 'lw_unet') return failure(`student '${w.student}' is a ${lw.value.info.architecture}, expected an lw_unet`);
+      if (lw.value.info.architecture !== 'lw_unet')
+        return failure(`student '${w.student}' is a ${lw.value.info.architecture}, expected an lw_unet`);
       const width = lw.value.info.width;
       const studentSteps = lw.value.info.lineageSteps ?? 0;
       const blu = buildBluNet(bluOptions(width, w, settings.seed));
       const gammas = w.gamma_init ?? 'thesis';
       const transferOutput = w.transfer_output ?? false;
-      const moved = transferLwUnetToBluNet(lw.value.model, blu, { gammaInit: gammas === 'thesis' ? 'thesis' : 'weight-scale', transferOutput });
+      const moved = transferLwUnetToBluNet(lw.value.model, blu, {
+        gammaInit: gammas === 'thesis' ? 'thesis' : 'weight-scale',
+        transferOutput,
+      });
       if (!moved.ok) return failure(moved.error.message);
-      ctx.log(`transferred ${moved.value.length} layers from the distilled lw_unet (output layer: ${transferOutput ? 'transferred' : 'new'}, gammas: ${gammas}, STE: ${w.ste ?? 'unit'}, gamma lr: ${w.gamma_lr ?? 'absolute'})`);
+      ctx.log(
+        `transferred ${moved.value.length} layers from the distilled lw_unet (output layer: ${transferOutput ? 'transferred' : 'new'}, gammas: ${gammas}, STE: ${w.ste ?? 'unit'}, gamma lr: ${w.gamma_lr ?? 'absolute'})`,
+      );
       calibrateActivations(ctx, blu, gammas, data, settings, lw.value.model);
       lw.value.model.dispose();
-      const trained = await supervisedPhase(ctx, blu, data, settings, { prefix: '', offset: 0, total: settings.steps }, gammaLrFilter(w.gamma_lr));
+      const trained = await supervisedPhase(
+        ctx,
+        blu,
+        data,
+        settings,
+        { prefix: '', offset: 0, total: settings.steps },
+        gammaLrFilter(w.gamma_lr),
+      );
       if (!trained.ok) return trained;
       return finish(ctx, blu, { architecture: 'blu_net', label: 'BLU-Net (from distilled lw_unet)', width }, [trained.value], studentSteps);
     });

@@ -39,7 +39,10 @@ function handler(ctx: StepRunContext, phase: Phase): TrainEventHandler {
     if (event.type === 'batch-end') throwIfAborted(ctx);
     if (event.type === 'lr-drop') ctx.log(`${phase.prefix || 'train'}: val IoU plateaued; lr → ${event.lr.toExponential(2)}`);
     if (event.type === 'early-stop') ctx.log(`${phase.prefix || 'train'}: val IoU plateaued after validation ${event.epoch + 1}; stopping`);
-    if (event.type === 'time-limit') ctx.log(`${phase.prefix || 'train'}: wall-time cap reached after ${event.seconds.toFixed(0)} s (validation ${event.epoch + 1}); stopping`);
+    if (event.type === 'time-limit')
+      ctx.log(
+        `${phase.prefix || 'train'}: wall-time cap reached after ${event.seconds.toFixed(0)} s (validation ${event.epoch + 1}); stopping`,
+      );
     if (event.type !== 'epoch-end') return;
     const step = phase.offset + (event.step ?? event.epoch + 1);
     const shown: Record<string, number> = { loss: event.loss, val_loss: event.val.loss };
@@ -122,7 +125,9 @@ export async function supervisedPhase(
   const result = await trainSupervised(model, data, options);
   if (!result.ok) return failure(ctx.signal.aborted ? 'cancelled' : result.error.message);
   const stop = result.value.stoppedBy !== undefined ? `; ended by ${result.value.stoppedBy} after ${phaseSteps(result.value)} steps` : '';
-  ctx.log(`${phase.prefix || 'train'}: best ${result.value.metricName} ${result.value.bestMetric.toFixed(4)} at step ${stepOf(result.value)}${stop}`);
+  ctx.log(
+    `${phase.prefix || 'train'}: best ${result.value.metricName} ${result.value.bestMetric.toFixed(4)} at step ${stepOf(result.value)}${stop}`,
+  );
   return ok(record(phase.prefix || 'supervised', started, result.value, phase.offset));
 }
 
