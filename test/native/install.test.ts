@@ -139,14 +139,17 @@ describe('what the installer needs from the machine', () => {
     expect(line.split('\n')).toHaveLength(1);
   });
 
-  it('BLU_NATIVE=0 skips it at install time with one line, and install still succeeds', async () => {
+  it('BLU_NATIVE=0 and BLU_NATIVE_ENGINE=0 skip both native builds at install time with one line each, and install still succeeds', async () => {
     const r = await execa(process.execPath, [path.join(REPO, 'dist/src/ml/backend/native/postinstall.js')], {
       cwd: REPO,
       reject: false,
-      env: { BLU_NATIVE: '0' },
+      env: { BLU_NATIVE: '0', BLU_NATIVE_ENGINE: '0' },
     });
     expect(r.exitCode).toBe(0);
-    expect(r.stderr.trim()).toBe('blu-pipe: native TensorFlow backend skipped (BLU_NATIVE=0); the wasm backend will be used');
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines).toContain('blu-pipe: native TensorFlow backend skipped (BLU_NATIVE=0); the wasm backend will be used');
+    expect(lines.find((l) => l.includes('binary engine'))).toMatch(/BLU_NATIVE_ENGINE=0/);
   });
 });
 
@@ -173,7 +176,7 @@ describe('native --help and usage', () => {
   it('prints usage with exit 0 for --help and exit 2 for an unknown subcommand', async () => {
     const help = await cli(['native', '--help']);
     expect(help.exitCode).toBe(0);
-    expect(help.stdout).toMatch(/usage: blu-pipe native <install\|status>/);
+    expect(help.stdout).toMatch(/usage: blu-pipe native <install\|status\|engine>/);
     const bad = await cli(['native', 'build']);
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toMatch(/unknown subcommand 'native build'/);
