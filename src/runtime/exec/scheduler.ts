@@ -150,16 +150,7 @@ export class Scheduler {
       return this.#finish(planned, outcome, null, 0, { failure: { reason: 'cancelled', message } });
     }
     planned = await this.#recheckConsumed(planned, step);
-    this.ctx.emit({
-      type: 'step-queued',
-      stepId: planned.id,
-      kind: step.kind,
-      key: planned.key,
-      params: step.trackedParams ?? step.params,
-      action: planned.action,
-      reasons: planned.reasons,
-      time: Date.now(),
-    });
+    this.#announceQueued(planned, step);
     if (planned.action === 'fresh' && (this.#readersLeft.get(planned.id) ?? 0) === 0)
       return this.#finish(planned, 'fresh', planned.entry, 0, {});
     if (planned.action === 'fresh' && planned.entry)
@@ -278,18 +269,24 @@ export class Scheduler {
   /** The entry can never be restored again: drop it and run the step, saying why. */
   async #evictAndRequeue(planned: PlannedStep, step: StepInstance, entry: ActionCacheEntry, detail: string): Promise<PlannedStep> {
     await this.ctx.stores.ac.remove(entry.key);
-    const requeued: PlannedStep = { ...planned, action: 'run', reasons: [{ kind: 'cache-corrupt', detail }], entry: null };
+    const requeued: ActiveStep = { ...planned, action: 'run', reasons: [{ kind: 'cache-corrupt', detail }], entry: null };
+    this.#announceQueued(requeued, step);
+    return requeued;
+  }
+
+  /** What the step will do and why (a requeued step announces itself again). */
+  #announceQueued(planned: ActiveStep, step: StepInstance): void {
+    const { id: stepId, key, action, reasons } = planned;
     this.ctx.emit({
       type: 'step-queued',
-      stepId: planned.id,
+      stepId,
       kind: step.kind,
-      key: planned.key,
+      key,
       params: step.trackedParams ?? step.params,
-      action: 'run',
-      reasons: requeued.reasons,
+      action,
+      reasons,
       time: Date.now(),
     });
-    return requeued;
   }
 
   async #compute(planned: PlannedStep, step: StepInstance, reuseCache = this.ctx.reuseCache): Promise<void> {
