@@ -19,15 +19,19 @@ export function constantOutput(range: readonly [number, number] | undefined, whe
 }
 
 /**
- * Why a supervised phase collapsed, or null. Collapsed: validation IoU never rose above
- * COLLAPSE_IOU at any validation, or the kept weights (best epoch, else the last) give a
- * constant output on the validation images. Phases without IoU (hint learning) are never judged.
+ * Why a supervised phase collapsed, or null. Collapsed: validation IoU never rose above COLLAPSE_IOU
+ * nor above the all-foreground mask's IoU at any validation (a model that learned nothing scores
+ * that much by marking everything), or the kept weights (best epoch, else the last) give a constant
+ * output on the validation images. Phases without IoU (hint learning) are never judged.
  */
 export function detectCollapse(history: readonly EpochRecord[], bestEpoch: number): string | null {
   const ious = history.map((h) => h.val.iou).filter((v): v is number => v !== undefined && !Number.isNaN(v));
   if (ious.length === 0) return null;
   const maxIou = Math.max(...ious);
+  const trivial = Math.max(0, ...history.map((h) => h.val.allForegroundIou ?? 0).filter((v) => !Number.isNaN(v)));
   if (maxIou <= COLLAPSE_IOU) return `val IoU never left 0 (max ${maxIou.toPrecision(2)} over ${ious.length} validations)`;
+  if (maxIou <= trivial)
+    return `val IoU never beat the all-foreground mask (max ${maxIou.toPrecision(2)} ≤ ${trivial.toPrecision(2)} over ${ious.length} validations)`;
   const kept = history.find((h) => h.epoch === bestEpoch) ?? history[history.length - 1];
   return constantOutput(kept?.val.outputRange, 'validation');
 }

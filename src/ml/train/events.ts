@@ -8,6 +8,8 @@ export interface ValidationMetrics {
   readonly f1?: number;
   /** Smallest and largest predicted probability over every validation pixel (supervised only). */
   readonly outputRange?: readonly [number, number];
+  /** IoU of the all-foreground mask on the same crops: what a model that learned nothing can score. */
+  readonly allForegroundIou?: number;
 }
 
 export type BestMetricName = 'val_iou' | 'val_loss';

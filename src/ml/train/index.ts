@@ -1,6 +1,6 @@
 export type { TrainEvent, TrainEventHandler, EpochRecord, ValidationMetrics, BestMetricName } from './events.js';
 export { learningRateAt } from './schedule.js';
-export { binaryCrossEntropy, softDiceLoss, summedHintMse, type SupervisedLoss } from './losses.js';
+export { binaryCrossEntropy, binaryCrossEntropyFromLogits, softDiceLoss, summedHintMse, type SupervisedLoss } from './losses.js';
 export { ScheduledAdam, type RelativeLrFilter } from './optimizer.js';
 export type { EpochLoopOptions, TrainResult, LrDrop } from './loop.js';
 export {

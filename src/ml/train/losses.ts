@@ -13,6 +13,19 @@ export function binaryCrossEntropy(truth: tf.Tensor, probabilities: tf.Tensor): 
   });
 }
 
+/**
+ * The same binary cross-entropy from logits z, as max(z, 0) − z·y + log(1 + e^−|z|): no clipping, so a
+ * saturated sigmoid still gets the gradient σ(z) − y. Keras takes this path for any sigmoid output
+ * (it recovers the logits from the Sigmoid op); the clipped form above has zero gradient there.
+ */
+export function binaryCrossEntropyFromLogits(truth: tf.Tensor, logits: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    const linear = tf.sub(tf.relu(logits), tf.mul(logits, truth));
+    const soft = tf.log1p(tf.exp(tf.neg(tf.abs(logits))));
+    return tf.mean(tf.add(linear, soft)).asScalar();
+  });
+}
+
 /** Thesis §4 hint loss: Σ over pairs of the per-layer MSE (mean over all elements), unweighted. */
 export function summedHintMse(teacher: readonly tf.Tensor[], student: readonly tf.Tensor[]): tf.Scalar {
   return tf.tidy(() => {
@@ -39,8 +52,9 @@ export function softDiceLoss(truth: tf.Tensor, probabilities: tf.Tensor): tf.Sca
 /** Which loss supervised training minimises: the thesis's BCE, or BCE + soft Dice. */
 export type SupervisedLoss = 'bce' | 'bce_dice';
 
-export function supervisedLoss(kind: SupervisedLoss, truth: tf.Tensor, probabilities: tf.Tensor): tf.Scalar {
-  const bce = binaryCrossEntropy(truth, probabilities);
+/** The training loss; BCE from `logits` when the model exposes them (see binaryCrossEntropyFromLogits). */
+export function supervisedLoss(kind: SupervisedLoss, truth: tf.Tensor, probabilities: tf.Tensor, logits?: tf.Tensor): tf.Scalar {
+  const bce = logits ? binaryCrossEntropyFromLogits(truth, logits) : binaryCrossEntropy(truth, probabilities);
   if (kind === 'bce') return bce;
   return tf.tidy(() => tf.add(bce, softDiceLoss(truth, probabilities)).asScalar());
 }

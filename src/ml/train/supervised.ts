@@ -47,9 +47,29 @@ function checkData(model: tf.LayersModel, data: TrainingData, options: Supervise
   return ok(true);
 }
 
+/** A training-mode forward pass: the probabilities, and the logits when the model exposes them. */
+type TrainingForward = (x: tf.Tensor) => { probabilities: tf.Tensor; logits?: tf.Tensor };
+
+/**
+ * The forward pass that training differentiates. A model whose last layer is a separate sigmoid (the
+ * BLU-Net) is run up to that layer's input, so the loss sees the logits; a sigmoid fused into the last
+ * conv (U-Net, lw_unet) gives probabilities only. The logit model shares the layers: never dispose it.
+ */
+export function trainingForward(model: tf.LayersModel): TrainingForward {
+  const last = model.layers[model.layers.length - 1];
+  const isSigmoid = last?.getClassName() === 'Activation' && last.getConfig()['activation'] === 'sigmoid';
+  if (!last || !isSigmoid) return (x) => ({ probabilities: applyTraining(model, x)[0] ?? x });
+  const logitModel = tf.model({ inputs: model.inputs, outputs: last.input as tf.SymbolicTensor });
+  return (x) => {
+    const logits = applyTraining(logitModel, x)[0] ?? x;
+    return { probabilities: tf.sigmoid(logits), logits };
+  };
+}
+
 /** One optimiser step on the training loss (+ the model's own regularisation losses); returns the loss value. */
 async function supervisedStep(
   model: tf.LayersModel,
+  forward: TrainingForward,
   optimizer: ScheduledAdam,
   variables: tf.Variable[],
   samples: readonly Sample[],
@@ -62,9 +82,8 @@ async function supervisedStep(
   try {
     cost = optimizer.minimize(
       () => {
-        // checkData guarantees exactly one output.
-        const [probabilities] = applyTraining(model, batch.x);
-        const fit = supervisedLoss(options.loss ?? 'bce', batch.y, probabilities ?? batch.y);
+        const { probabilities, logits } = forward(batch.x);
+        const fit = supervisedLoss(options.loss ?? 'bce', batch.y, probabilities, logits);
         const regularisation = model.calculateLosses();
         return regularisation.length > 0 ? tf.add(fit, tf.addN(regularisation)).asScalar() : fit;
       },
@@ -89,6 +108,7 @@ export async function validateSupervised(
   let lossSum = 0;
   let [low, high] = [Infinity, -Infinity];
   const perImage: { iou: number; f1: number }[] = [];
+  const trivial: number[] = [];
   for (const batch of evalBatches(samples, cropSize, batchSize)) {
     const [loss, probabilities] = tf.tidy(() => {
       const p = predictAll(model, batch.x)[0] ?? tf.zerosLike(batch.y);
@@ -97,14 +117,20 @@ export async function validateSupervised(
     const [lossValue, truth, predicted] = await Promise.all([loss.data(), batch.y.data(), probabilities.data()]);
     lossSum += (lossValue[0] ?? Number.NaN) * batchCount(batch.x);
     [low, high] = valueRange(predicted, low, high);
-    batch.inside.forEach((inside, b) => clearOutside(predicted as Float32Array, cropSize, inside, b * cropSize * cropSize));
+    const allForeground = new Float32Array(predicted.length).fill(1);
+    batch.inside.forEach((inside, b) => {
+      clearOutside(predicted as Float32Array, cropSize, inside, b * cropSize * cropSize);
+      clearOutside(allForeground, cropSize, inside, b * cropSize * cropSize);
+    });
     perImage.push(...scoreImages(truth, predicted, cropSize * cropSize).perImage);
+    trivial.push(...scoreImages(truth, allForeground, cropSize * cropSize).perImage.map((s) => s.iou));
     tf.dispose([loss, probabilities]);
     disposeBatch(batch);
   }
   const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
   const iou = mean(perImage.map((s) => s.iou));
-  return { loss: lossSum / samples.length, iou, f1: mean(perImage.map((s) => s.f1)), outputRange: [low, high] };
+  const f1 = mean(perImage.map((s) => s.f1));
+  return { loss: lossSum / samples.length, iou, f1, outputRange: [low, high], allForegroundIou: mean(trivial) };
 }
 
 /** Running min/max over a typed array (no spread: validation sets have millions of pixels). */
@@ -132,6 +158,8 @@ export async function trainSupervised(
   const rng = createRng(options.seed);
   const optimizer = new ScheduledAdam(options.learningRate, options.relativeLr);
   const variables = trainableVariables(model);
+  // checkData guarantees exactly one output.
+  const forward = trainingForward(model);
   const emit = options.onEvent ?? (() => undefined);
   try {
     const result = await runEpochLoop(options, {
@@ -142,7 +170,7 @@ export async function trainSupervised(
         const schedule = epochSchedule(data.train, options.batchSize, steps, rng);
         let total = 0;
         for (const [batch, samples] of schedule.entries()) {
-          const loss = await supervisedStep(model, optimizer, variables, samples, rng, options);
+          const loss = await supervisedStep(model, forward, optimizer, variables, samples, rng, options);
           total += loss;
           emit({ type: 'batch-end', epoch, batch, loss });
         }

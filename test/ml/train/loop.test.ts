@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/ml/backend/index.js';
 import {
   binaryCrossEntropy,
+  binaryCrossEntropyFromLogits,
   constantOutput,
   detectCollapse,
   learningRateAt,
@@ -13,6 +14,7 @@ import {
 } from '../../../src/ml/train/index.js';
 import { runEpochLoop } from '../../../src/ml/train/loop.js';
 import { ScheduledAdam } from '../../../src/ml/train/optimizer.js';
+import { trainingForward } from '../../../src/ml/train/supervised.js';
 
 beforeAll(async () => {
   const backend = await initBackend(TEST_BACKEND);
@@ -40,6 +42,37 @@ describe('losses', () => {
     const value = (await saturated.data())[0] ?? Number.NaN;
     expect(Number.isFinite(value)).toBe(true);
     expect(value).toBeCloseTo(-Math.log(1e-7), 0);
+  });
+
+  it('BCE from logits equals BCE on sigmoid probabilities, and keeps a gradient where the sigmoid saturates', async () => {
+    const truth = tf.tensor1d([1, 0, 1]);
+    const logits = tf.tensor1d([1.5, -0.3, 2]);
+    const fromLogits = (await binaryCrossEntropyFromLogits(truth, logits).data())[0] ?? Number.NaN;
+    expect(fromLogits).toBeCloseTo((await binaryCrossEntropy(truth, tf.sigmoid(logits)).data())[0] ?? Number.NaN, 5);
+    // A logit of 40 (σ = 1 in float32) on a background pixel: the clipped form has no gradient, this one σ − y = 1.
+    const saturated = tf.tensor1d([40]);
+    const clipped = tf.grad((z: tf.Tensor) => binaryCrossEntropy(tf.tensor1d([0]), tf.sigmoid(z)))(saturated);
+    const stable = tf.grad((z: tf.Tensor) => binaryCrossEntropyFromLogits(tf.tensor1d([0]), z))(saturated);
+    expect((await clipped.data())[0]).toBe(0);
+    expect((await stable.data())[0]).toBeCloseTo(1, 6);
+  });
+
+  it('trains on the logits of a separate sigmoid layer (BLU-Net), on probabilities of a fused one (U-Net)', () => {
+    const input = tf.input({ shape: [1] });
+    const dense = tf.layers.dense({ units: 1, kernelInitializer: 'ones', biasInitializer: 'zeros' });
+    const separate = tf.model({
+      inputs: input,
+      outputs: tf.layers.activation({ activation: 'sigmoid' }).apply(dense.apply(input)) as tf.SymbolicTensor,
+    });
+    const fused = tf.model({
+      inputs: input,
+      outputs: tf.layers.dense({ units: 1, activation: 'sigmoid' }).apply(input) as tf.SymbolicTensor,
+    });
+    const x = tf.tensor2d([[40]]);
+    const viaLogits = trainingForward(separate)(x);
+    expect(viaLogits.logits?.dataSync()[0]).toBe(40);
+    expect(viaLogits.probabilities.dataSync()[0]).toBe(1);
+    expect(trainingForward(fused)(x).logits).toBeUndefined();
   });
 
   it('soft Dice is 1 − (2·overlap + 1)/(Σp + Σy + 1) per image, mean over the batch', async () => {
@@ -209,12 +242,18 @@ describe('epoch loop with the plateau rule (issue 22)', () => {
 });
 
 describe('collapse detection', () => {
-  const record = (epoch: number, iou: number, range?: [number, number]) => ({
+  const record = (epoch: number, iou: number, range?: [number, number], allForegroundIou?: number) => ({
     epoch,
     loss: 1,
     lr: 1,
     seconds: 1,
-    val: { loss: 1, iou, ...(range ? { outputRange: range } : {}) },
+    val: { loss: 1, iou, ...(range ? { outputRange: range } : {}), ...(allForegroundIou !== undefined ? { allForegroundIou } : {}) },
+  });
+
+  it('flags a phase that never beat the all-foreground mask, and passes one that did', () => {
+    const stuck = [record(20, 0.0034, [0, 1], 0.02), record(40, 0, [0, 1], 0.02)];
+    expect(detectCollapse(stuck, 20)).toBe('val IoU never beat the all-foreground mask (max 0.0034 ≤ 0.020 over 2 validations)');
+    expect(detectCollapse([...stuck, record(60, 0.05, [0, 1], 0.02)], 60)).toBeNull();
   });
 
   it('flags a phase whose val IoU never left 0', () => {
