@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { ActionCache } from '../../artifacts/action-cache.js';
 import { ContentStore } from '../../artifacts/content-store.js';
 import { runAttempt } from '../../runtime/exec/attempt.js';
+import { exitWithParent } from '../../runtime/exec/parent-watch.js';
 import { formatMetricLine, formatProgressLine, formatTagLine } from '../../runtime/exec/step-protocol.js';
 import type { StepSpec } from '../../runtime/step-spec.js';
 import { builtinRegistry } from '../../steps/registry.js';
@@ -31,6 +32,8 @@ export async function execStepCommand(argv: readonly string[], io: CliIO): Promi
       `step spec '${argv[0]}' has schema ${String(spec.specSchema)}; this blu-pipe reads schema 1 (are the nodes on the same version?)`,
       USAGE,
     );
+  // A runner that exits at once (second Ctrl-C, SIGKILL, a crash) cannot stop this worker; it stops itself.
+  const stopWatch = exitWithParent();
   const controller = new AbortController();
   // First signal: let the step stop at its next check (between batches) and exit cleanly. A step
   // that does not notice within the grace period, or a second signal, ends the worker at once;
@@ -55,6 +58,7 @@ export async function execStepCommand(argv: readonly string[], io: CliIO): Promi
     registry: builtinRegistry(),
     ...(io.env.SLURM_JOB_ID ? { jobId: io.env.SLURM_JOB_ID } : {}),
   });
+  stopWatch();
   if (result.ok) return EXIT.ok;
   // The last line is read by executors as the failure message.
   io.stderr(`blu-pipe: ${result.error.message}\n`);
