@@ -1,5 +1,6 @@
 import type { PathSegment, SourceMap } from './load/diagnostics.js';
 import type { JsonObject, JsonValue } from '../base/result.js';
+import type { EmptyStep } from './load/matrix.js';
 import type { OutputDecl, StepResources } from './step-spec.js';
 
 export interface Position {
@@ -58,5 +59,7 @@ export interface Pipeline {
   readonly overlays: readonly string[]; // as given
   readonly overlayFiles: readonly string[]; // absolute
   readonly steps: readonly StepInstance[];
+  /** Steps with no instances because a matrix list is empty; absent from `steps` (and `status`/`dag`). */
+  readonly emptySteps?: readonly EmptyStep[];
   readonly source: SourceMap;
 }

@@ -23,7 +23,7 @@ export interface RawStep {
   readonly with?: JsonObject;
   readonly needs?: readonly string[];
   /** Per key: the values, or `${params.<path>}` naming a param that holds them. */
-  readonly matrix?: Readonly<Record<string, readonly (string | number | boolean)[] | string>>;
+  readonly matrix?: Readonly<Record<string, readonly (string | number | boolean | JsonObject)[] | string>>;
   readonly deps?: readonly string[];
   readonly outs?: readonly RawOutput[];
   readonly params?: readonly string[];

@@ -61,12 +61,13 @@ export function paramPaths(root: JsonValue, prefix = ''): string[] {
 
 function resolveRef(ref: Reference, scope: Scope, env: Readonly<Record<string, string | undefined>>): JsonValue | undefined {
   if (ref.scope === 'params') return lookupPath(scope.params, ref.path);
-  if (ref.scope === 'matrix') return scope.matrix[ref.path];
+  // A named mapping's fields: `${matrix.variant.levels.activation}`.
+  if (ref.scope === 'matrix') return lookupPath(scope.matrix, ref.path);
   return env[ref.path];
 }
 
 function candidatesFor(ref: Reference, scope: Scope): string[] {
-  return ref.scope === 'params' ? paramPaths(scope.params) : ref.scope === 'matrix' ? Object.keys(scope.matrix) : [];
+  return ref.scope === 'params' ? paramPaths(scope.params) : ref.scope === 'matrix' ? paramPaths(scope.matrix) : [];
 }
 
 /**

@@ -5,10 +5,17 @@ import type { PathSegment } from './diagnostics.js';
 import type { StepInstance } from '../pipeline.js';
 import type { Draft, ResolveContext } from './resolve.js';
 
-/** Turns `needs:` names into instance ids, checks outputs, and adds edges implied by deps on outputs. */
-export function linkInstances(drafts: readonly Draft[], ctx: ResolveContext): { steps: StepInstance[]; diagnostics: Diagnostic[] } {
+/**
+ * Turns `needs:` names into instance ids, checks outputs, and adds edges implied by deps on outputs.
+ * A name in `stepNames` without drafts (a step with no instances) needs nothing.
+ */
+export function linkInstances(
+  drafts: readonly Draft[],
+  ctx: ResolveContext,
+  stepNames: readonly string[] = [],
+): { steps: StepInstance[]; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
-  const byName = new Map<string, string[]>();
+  const byName = new Map<string, string[]>(stepNames.map((name) => [name, []]));
   for (const d of drafts) byName.set(d.name, [...(byName.get(d.name) ?? []), d.id]);
   const ids = new Set(drafts.map((d) => d.id));
   diagnostics.push(...checkOutputs(drafts, ctx));
@@ -18,7 +25,7 @@ export function linkInstances(drafts: readonly Draft[], ctx: ResolveContext): { 
     const needs = new Map<string, readonly PathSegment[]>();
     for (const need of draft.needNames) {
       const targets = ids.has(need.text) ? [need.text] : (byName.get(need.text) ?? []);
-      if (targets.length === 0) {
+      if (targets.length === 0 && !byName.has(need.text)) {
         const message = `'${draft.name}' needs unknown step '${need.text}'${suggestion(need.text, [...byName.keys(), ...ids])}`;
         diagnostics.push(ctx.source.diagnostic('BLU_UNKNOWN_NEED', message, need.path));
       }

@@ -14,6 +14,8 @@ import { checkSchema } from './schema-check.js';
 import { PIPELINE_SCHEMA, OVERLAY_SCHEMA } from '../../schemas/index.js';
 import { readYamlFile, rememberParsed } from './yaml-source.js';
 import { ValidationMemo } from './validation-memo.js';
+import { lookupPath } from './interpolate.js';
+import type { ParamOrigin } from './matrix.js';
 
 export interface LoadInput {
   readonly file: string; // as given on the command line
@@ -65,7 +67,8 @@ export async function loadPipeline(input: LoadInput): Promise<Result<Pipeline, D
   params = set.params;
 
   const memo = await ValidationMemo.open(parseCache);
-  const resolved = resolveSteps(raw, { params, projectDir, registry: input.registry, env: input.env, source, memo });
+  const paramOrigin = paramOriginOf(source, overlays.loaded, input.sets);
+  const resolved = resolveSteps(raw, { params, projectDir, registry: input.registry, env: input.env, source, memo, paramOrigin });
   if (resolved.diagnostics.length === 0) await memo.save().catch(() => undefined);
   diagnostics.push(...resolved.diagnostics);
   if (diagnostics.length === 0) diagnostics.push(...detectCycles(resolved.steps, source));
@@ -87,8 +90,22 @@ export async function loadPipeline(input: LoadInput): Promise<Result<Pipeline, D
     overlays: input.overlays,
     overlayFiles: input.overlays.map((o) => path.resolve(input.cwd, o)),
     steps: resolved.steps,
+    emptySteps: resolved.emptySteps,
     source,
   });
+}
+
+/**
+ * The file that wrote a param's value last: a `--set` of it (or of a path around it) wins (null: no
+ * position), then the last overlay that sets it, then the pipeline. Overlays replace lists whole.
+ */
+function paramOriginOf(pipeline: SourceMap, overlays: readonly { raw: RawOverlay; source: SourceMap }[], sets: readonly string[]): ParamOrigin {
+  return (param) => {
+    const touches = (p: string): boolean => p === param || param.startsWith(`${p}.`) || p.startsWith(`${param}.`);
+    if (sets.some((item) => touches(item.slice(0, Math.max(0, item.indexOf('='))).replace(/^params\./, '')))) return null;
+    const overlay = [...overlays].reverse().find((o) => lookupPath(o.raw.params ?? {}, param) !== undefined);
+    return overlay?.source ?? pipeline;
+  };
 }
 
 async function loadOverlays(

@@ -13,6 +13,8 @@ import type { OutputDecl, StepResources } from '../step-spec.js';
 import { splitWords } from './words.js';
 import { linkInstances } from './link.js';
 import { ValidationMemo } from './validation-memo.js';
+import type { EmptyStep, ParamOrigin } from './matrix.js';
+import { emptyAxes, expandMatrix, instanceId, matrixAxes } from './matrix.js';
 
 export interface ResolveContext {
   readonly params: JsonObject;
@@ -21,11 +23,17 @@ export interface ResolveContext {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly source: SourceMap;
   readonly memo: ValidationMemo;
+  /** Where each param was written, to place errors in its values (default: the pipeline file). */
+  readonly paramOrigin?: ParamOrigin;
 }
 
 /** Expands matrices, interpolates, applies step kinds' declarations and links `needs:`. */
-export function resolveSteps(raw: RawPipeline, ctx: ResolveContext): { steps: StepInstance[]; diagnostics: Diagnostic[] } {
+export function resolveSteps(
+  raw: RawPipeline,
+  ctx: ResolveContext,
+): { steps: StepInstance[]; emptySteps: EmptyStep[]; diagnostics: Diagnostic[] } {
   const drafts: Draft[] = [];
+  const emptySteps: EmptyStep[] = [];
   const diagnostics: Diagnostic[] = [];
   for (const [name, step] of Object.entries(raw.steps)) {
     const stepPath = ['steps', name];
@@ -50,72 +58,22 @@ export function resolveSteps(raw: RawPipeline, ctx: ResolveContext): { steps: St
     }
     const axes = matrixAxes(step.matrix, ctx, stepPath, diagnostics);
     if (axes === undefined) continue; // reported
-    for (const matrix of expandMatrix(axes)) {
+    const combos = expandMatrix(axes);
+    if (combos.length === 0 && axes) emptySteps.push({ name, axes: emptyAxes(step.matrix, axes) });
+    for (const matrix of combos) {
       const draft = resolveInstance(name, step, matrix, raw, ctx, diagnostics);
       if (draft) drafts.push(draft);
     }
   }
-  const linked = linkInstances(drafts, ctx);
-  return { steps: linked.steps, diagnostics: dedupe([...diagnostics, ...linked.diagnostics]) };
+  // Every declared name links: a step without instances (an empty matrix list, or one whose problems
+  // are reported above) is an empty set to the steps that need it, not an unknown step.
+  const linked = linkInstances(drafts, ctx, Object.keys(raw.steps));
+  return { steps: linked.steps, emptySteps, diagnostics: dedupe([...diagnostics, ...linked.diagnostics]) };
 }
 
 /** A resolved instance before `needs:` are linked to instance ids. */
 export interface Draft extends Omit<StepInstance, 'needs' | 'needsAt'> {
   readonly needNames: readonly { readonly text: string; readonly path: PathSegment[] }[];
-}
-
-type MatrixAxes = Readonly<Record<string, readonly JsonValue[]>>;
-
-/**
- * The values of every matrix key; a `${params.<path>}` key takes the list from that param. The
- * param is deliberately not part of the instances' keys (each instance has its own value in its
- * key), so adding a value to the list adds instances without invalidating the others.
- */
-function matrixAxes(
-  matrix: RawStep['matrix'],
-  ctx: ResolveContext,
-  stepPath: PathSegment[],
-  diagnostics: Diagnostic[],
-): MatrixAxes | null | undefined {
-  if (!matrix) return null;
-  const axes: Record<string, readonly JsonValue[]> = {};
-  let bad = false;
-  for (const [key, values] of Object.entries(matrix)) {
-    if (typeof values !== 'string') {
-      axes[key] = values;
-      continue;
-    }
-    const param = /^\$\{\s*params\.([A-Za-z0-9_.-]+)\s*\}$/.exec(values)?.[1] ?? '';
-    const list = lookupPath(ctx.params, param);
-    const scalars = Array.isArray(list) && list.length > 0 && list.every((v) => ['string', 'number', 'boolean'].includes(typeof v));
-    if (scalars && new Set(list.map(String)).size === list.length) {
-      axes[key] = list;
-      continue;
-    }
-    const what =
-      list === undefined
-        ? `unknown param '${param}'${suggestion(param, paramPaths(ctx.params))}`
-        : `param '${param}' must be a non-empty list of distinct strings, numbers or booleans (it is ${JSON.stringify(list)})`;
-    diagnostics.push(ctx.source.diagnostic('BLU_BAD_MATRIX', `matrix '${key}': ${what}`, [...stepPath, 'matrix', key]));
-    bad = true;
-  }
-  return bad ? undefined : axes;
-}
-
-function expandMatrix(matrix: MatrixAxes | null): (Record<string, JsonValue> | null)[] {
-  if (!matrix) return [null];
-  let combos: Record<string, JsonValue>[] = [{}];
-  for (const [key, values] of Object.entries(matrix)) {
-    combos = combos.flatMap((combo) => values.map((v) => ({ ...combo, [key]: v })));
-  }
-  return combos;
-}
-
-export function instanceId(name: string, matrix: Readonly<Record<string, JsonValue>> | null): string {
-  if (!matrix) return name;
-  return `${name}@${Object.entries(matrix)
-    .map(([k, v]) => `${k}=${String(v)}`)
-    .join(',')}`;
 }
 
 class InstanceResolver {
@@ -148,7 +106,7 @@ class InstanceResolver {
         : error.kind === 'bad-syntax'
           ? `bad reference '${error.text}': write \${params.<path>} or \${matrix.<key>} (or $\${ for a literal \${)`
           : error.kind === 'not-scalar'
-            ? `'\${${error.ref.scope}.${error.ref.path}}' is a list or map and cannot be placed inside a string`
+            ? `'\${${error.ref.scope}.${error.ref.path}}' is a list or map and cannot be placed inside a string${error.ref.scope === 'matrix' ? ` (a named matrix value's name is \${${error.ref.scope}.${error.ref.path}.name})` : ''}`
             : `unknown ${error.ref.scope === 'params' ? 'param' : error.ref.scope === 'matrix' ? 'matrix key' : 'environment variable'} '${error.ref.path}'${suggestion(error.ref.path, error.candidates)}`;
     this.diagnostics.push(this.ctx.source.diagnostic('BLU_BAD_REFERENCE', message, at, { offsetInValue: offset }));
   }
