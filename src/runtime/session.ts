@@ -1,3 +1,4 @@
+import { describeEmptyStep } from './load/matrix.js';
 import { mkdir } from 'node:fs/promises';
 import { ActionCache } from '../artifacts/action-cache.js';
 import { DeferredDirSync } from '../artifacts/atomic.js';
@@ -51,10 +52,11 @@ export async function openSession(options: SessionOptions): Promise<Result<Sessi
   const selection = selectSteps(pipeline.steps, options.targets, { downstream: options.downstream });
   if (selection.errors.length > 0) {
     const names = pipeline.steps.map((s) => s.id);
+    const empty = new Map((pipeline.emptySteps ?? []).map((e) => [e.name, describeEmptyStep(e)]));
     return err(
       selection.errors.map((e) => ({
         code: 'BLU_UNKNOWN_TARGET',
-        message: `${e.message}; steps are: ${names.join(', ')}`,
+        message: empty.has(e.target) ? `step ${empty.get(e.target)!}` : `${e.message}; steps are: ${names.join(', ')}`,
         file: pipeline.displayFile,
         line: 0,
         col: 0,

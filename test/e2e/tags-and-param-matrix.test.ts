@@ -117,7 +117,7 @@ describe('a matrix over a param', () => {
     const p = project();
     const bad = await p.cli(['run', 'pipeline.yaml', '--no-track', '--set', 'seeds=7']);
     expect(bad.exitCode).toBe(2);
-    expect(bad.stderr + bad.stdout).toMatch(/pipeline\.yaml:6:\d+.*matrix 'seed': param 'seeds' must be a non-empty list/);
+    expect(bad.stderr + bad.stdout).toMatch(/pipeline\.yaml:6:\d+.*matrix 'seed': param 'seeds' must be a list/);
     expect(bad.stderr + bad.stdout).not.toMatch(/\n\s+at /);
   });
 });

@@ -115,7 +115,8 @@ steps:
     run: [train, "\${matrix.variant.levels.activation}"]
     outs: ["out/\${matrix.variant.name}"]
 `;
-    const overlay = 'params:\n  variant_list:\n    - { name: a, levels: { activation: 3 } }\n    - { name: b, levels: { activation: 1 } }\n';
+    const overlay =
+      'params:\n  variant_list:\n    - { name: a, levels: { activation: 3 } }\n    - { name: b, levels: { activation: 1 } }\n';
     const keyOf = (s: StepInstance): string => stepKey(keyComponents(s, {}, {}, undefined));
     const before = steps((await load(yaml)).result);
     const after = steps((await load(yaml, { overlays: { 'more.yaml': overlay } })).result);
@@ -220,9 +221,7 @@ describe('an empty matrix list', () => {
       ['report', []],
       ['after', []],
     ]);
-    expect(result.ok && result.value.emptySteps).toEqual([
-      { name: 'binarise_variant', axes: [{ key: 'variant', param: 'variant_list' }] },
-    ]);
+    expect(result.ok && result.value.emptySteps).toEqual([{ name: 'binarise_variant', axes: [{ key: 'variant', param: 'variant_list' }] }]);
   });
 
   it('still reports a need of a step that does not exist', async () => {

@@ -1,3 +1,4 @@
+import { describeEmptyStep } from '../../runtime/load/matrix.js';
 import { loadPipeline } from '../../runtime/load/load.js';
 import type { StepInstance } from '../../runtime/pipeline.js';
 import { topologicalOrder } from '../../runtime/graph.js';
@@ -28,6 +29,8 @@ export async function dagCommand(argv: readonly string[], io: CliIO): Promise<Ex
   if (!loaded.ok) return printDiagnostics(io, loaded.error);
   const steps = loaded.value.steps;
   io.stdout(format === 'mermaid' ? mermaid(steps) : format === 'dot' ? dot(loaded.value.name, steps) : text(steps));
+  // Text only: mermaid and dot stay pure graph sources; a step without instances has no node there.
+  if (format === 'text') for (const empty of loaded.value.emptySteps ?? []) io.stdout(`# ${describeEmptyStep(empty)}\n`);
   return EXIT.ok;
 }
 

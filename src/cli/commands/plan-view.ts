@@ -1,3 +1,4 @@
+import { describeEmptyStep } from '../../runtime/load/matrix.js';
 import { NONDETERMINISTIC_TAG } from '../../runtime/plan/consumed.js';
 import { describeReason, summariseReasons } from '../../runtime/plan/plan.js';
 import type { Session } from '../../runtime/session.js';
@@ -18,6 +19,8 @@ export function printPlan(io: CliIO, session: Session, mode: 'status' | 'dry-run
   io.stdout(
     `${session.pipeline.name} (${session.pipeline.displayFile}): ${count('run')} stale${note}, ${count('restore')} to restore, ${count('fresh')} fresh\n`,
   );
+  // A step whose matrix list is empty has no instances to show: say so rather than leave it out silently.
+  for (const empty of session.pipeline.emptySteps ?? []) io.stdout(`  ${describeEmptyStep(empty)}\n`);
   const width = Math.max(...shown.map((p) => p.id.length), 4);
   for (const p of shown) {
     const reasons = [summariseReasons(p.reasons)].filter((r) => r !== '');
@@ -43,7 +46,9 @@ export function planJson(session: Session, verdict?: WorkspaceVerdict): string {
         ...(nondeterministic !== undefined ? { nondeterministic } : {}),
       };
     });
-  return `${JSON.stringify({ pipeline: session.pipeline.name, file: session.pipeline.displayFile, steps, ...(verdict ? { verify: verdict } : {}) }, null, 2)}\n`;
+  const emptySteps = session.pipeline.emptySteps ?? [];
+  const extra = { ...(emptySteps.length > 0 ? { emptySteps } : {}), ...(verdict ? { verify: verdict } : {}) };
+  return `${JSON.stringify({ pipeline: session.pipeline.name, file: session.pipeline.displayFile, steps, ...extra }, null, 2)}\n`;
 }
 
 /** The `blu.nondeterministic` tag of the cached result for this key, if a rerun ever changed its outputs. */

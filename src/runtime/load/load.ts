@@ -99,7 +99,11 @@ export async function loadPipeline(input: LoadInput): Promise<Result<Pipeline, D
  * The file that wrote a param's value last: a `--set` of it (or of a path around it) wins (null: no
  * position), then the last overlay that sets it, then the pipeline. Overlays replace lists whole.
  */
-function paramOriginOf(pipeline: SourceMap, overlays: readonly { raw: RawOverlay; source: SourceMap }[], sets: readonly string[]): ParamOrigin {
+function paramOriginOf(
+  pipeline: SourceMap,
+  overlays: readonly { raw: RawOverlay; source: SourceMap }[],
+  sets: readonly string[],
+): ParamOrigin {
   return (param) => {
     const touches = (p: string): boolean => p === param || param.startsWith(`${p}.`) || p.startsWith(`${param}.`);
     if (sets.some((item) => touches(item.slice(0, Math.max(0, item.indexOf('='))).replace(/^params\./, '')))) return null;

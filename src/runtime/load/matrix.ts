@@ -133,7 +133,8 @@ type Label = { ok: true; label: string } | { ok: false; field?: string; message:
 
 function valueLabel(value: JsonValue): Label {
   if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return { ok: true, label: String(value) };
-  if (!isMapping(value)) return { ok: false, message: `must be a string, number, boolean or a mapping with a 'name' (it is ${JSON.stringify(value)})` };
+  if (!isMapping(value))
+    return { ok: false, message: `must be a string, number, boolean or a mapping with a 'name' (it is ${JSON.stringify(value)})` };
   const name = value.name;
   if (name === undefined) return { ok: false, message: `a mapping needs a 'name' (it names the instances, e.g. name: sep_a3)` };
   if (typeof name !== 'string' || !MATRIX_NAME.test(name))
@@ -171,4 +172,10 @@ export function instanceId(name: string, matrix: Readonly<Record<string, JsonVal
   return `${name}@${Object.entries(matrix)
     .map(([k, v]) => `${k}=${isMapping(v) ? String(v.name) : String(v)}`)
     .join(',')}`;
+}
+
+/** `binarise_variant: no instances (matrix 'variant' is params.variant_list, which is empty)`, for status, dag and targets. */
+export function describeEmptyStep(step: EmptyStep): string {
+  const lists = step.axes.map((a) => `matrix '${a.key}'${a.param === null ? '' : ` is params.${a.param}, which`} is empty`);
+  return `${step.name}: no instances (${lists.join('; ')})`;
 }
