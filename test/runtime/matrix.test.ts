@@ -140,7 +140,7 @@ steps:
 });
 
 describe('bad matrix values: every problem at once, where the value was written', () => {
-  it('reports a missing name, a repeated name and a bad name in the params, with the matrix as related', async () => {
+  it('reports a missing name, a repeated name and a bad name in the params, with the matrix as related, and no needs error', async () => {
     const { messages } = await load(`params:
   variant_list:
     - { levels: 3 }
@@ -154,6 +154,9 @@ steps:
     outs: ["out/\${matrix.variant.name}"]
   w:
     run: [echo, "\${params.nope}"]
+  after_v:
+    needs: [v]
+    run: [echo]
 `);
     const used = "\n  p.yaml:9:24: used by matrix 'variant' here";
     expect(messages).toEqual([
