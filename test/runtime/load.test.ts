@@ -260,7 +260,7 @@ describe("what tracking logs as an instance's params", () => {
     expect(blu.with).not.toHaveProperty('convergence');
     expect((blu.with!.train as Record<string, unknown>).steps).toBe(300);
     expect(lw.with).not.toHaveProperty('convergence');
-    expect(lw.with!.train).toMatchObject({ steps: 1000, val_every: 50, val_crop: 512, smooth: 3, plateau: { patience: 100 } });
+    expect(lw.with!.train).toMatchObject({ steps: 1500, val_every: 50, val_crop: 512, smooth: 3, plateau: { patience: 200 } });
   });
 
   it("keeps a run: step's referenced params and adds its matrix values", async () => {
