@@ -14,7 +14,7 @@ import { useTestBackend } from '../models/setup-backend.js';
 import { trainSupervised } from '../../../src/ml/train/index.js';
 import { hasData } from '../data/data-dir.js';
 import { realCrops } from '../train/real-crops.js';
-import { bluNetCases, expectMatchesReference, packedEngine, perturb, simulate, zeroSignModel } from './fixtures.js';
+import { bluNetCases, expectMatchesReference, packedEngine, perturb, simulate, variantCases, zeroSignModel } from './fixtures.js';
 
 // Mandatory wherever the addon is built (npm ci builds it when a compiler is present); skipped
 // with the reason otherwise, since the wasm engine is then what runs.
@@ -63,7 +63,7 @@ describe.skipIf(!addon.ok)('native engine kernels', () => {
     expect(auto.name).toBe(kernels.get(`${isasHere()[0]}/1`)?.name);
   });
 
-  for (const c of bluNetCases) {
+  for (const c of [...bluNetCases, ...variantCases]) {
     it(`equals the TypeScript reference, the simulation and the wasm engine on ${c.label}, on every instruction set and 1–2 threads`, async () => {
       for (const [key, k] of kernels) {
         const { engine, input, logits } = await expectMatchesReference(k, c, dir, 1e-4).catch((e: unknown) => {
@@ -124,6 +124,23 @@ describe.skipIf(!addon.ok)('native engine kernels', () => {
     const input = { height: 64, width: 48, pixels: Float32Array.from(tf.randomUniform([64 * 48], 0, 1, 'float32', 5).dataSync()) };
     const plain = Array.from(runEngineLogits(engine, wasm, input));
     const fused = Array.from(runEngineLogits(engine, wasmFma, input));
+    for (const [key, k] of kernels)
+      expect(Array.from(runEngineLogits(engine, k, input)), key).toEqual(key.startsWith('portable') ? plain : fused);
+  });
+
+  it('with separable_binarise, equals the wasm engine bit for bit at width 64, 32×24 (portable = plain SIMD, AVX = FMA)', async () => {
+    // The depthwise feeding the inner binariser is unfused on every path, so only the first conv
+    // (fused on the AVX paths and in kernels-fma.wasm) tells the two wasm builds apart.
+    const model = buildBluNet({ baseFilters: 64, levels: 2, separableBinarise: true });
+    perturb(model, 32);
+    const engine = await packedEngine(model, path.join(dir, 'w64-sb.blupack'));
+    model.dispose();
+    expect(engine.contracting[0]?.[0].conv.binarised).not.toBeNull();
+    const input = { height: 32, width: 24, pixels: Float32Array.from(tf.randomUniform([32 * 24], 0, 1, 'float32', 6).dataSync()) };
+    const plain = Array.from(runEngineLogits(engine, wasm, input));
+    const fused = Array.from(runEngineLogits(engine, wasmFma, input));
+    const ref = runEngineLogits(engine, referenceKernels, input);
+    plain.forEach((v, i) => expect(v > 0, `pixel ${i}`).toBe((ref[i] as number) > 0));
     for (const [key, k] of kernels)
       expect(Array.from(runEngineLogits(engine, k, input)), key).toEqual(key.startsWith('portable') ? plain : fused);
   });
