@@ -151,7 +151,10 @@ function recordReader(r: ByteReader, o: PackedOptions, signDeadZone: number): Re
       const inner = o.separableBinarise ? { act: activation(`${p.name}/activation`), bias: r.float32s(p.cin) } : null;
       const pointwise = readKernel(r, o.pointwiseLevels, 1, p.cin, p.filters);
       const bias = r.float32s(p.filters);
-      const binarised = inner && { ...inner, pointwise: { name: `${p.name}/pointwise`, kernel: pointwise, bias, packed: packConvWeights(pointwise) } };
+      const binarised = inner && {
+        ...inner,
+        pointwise: { name: `${p.name}/pointwise`, kernel: pointwise, bias, packed: packConvWeights(pointwise) },
+      };
       return { name: p.name, depthwise, pointwise, bias, binarised };
     },
   };
@@ -167,8 +170,7 @@ function weightBytesOf(layers: ReadonlyArray<ConvLayer | SeparableLayer | Activa
       const b = l.binarised;
       const packed = b ? b.act.gammas.byteLength + b.bias.byteLength + b.pointwise.packed.signs.byteLength : 0;
       bytes += recordBytes(l.depthwise) + recordBytes(l.pointwise) + l.bias.byteLength + packed;
-    }
-    else bytes += l.gammas.byteLength;
+    } else bytes += l.gammas.byteLength;
   }
   return bytes;
 }

@@ -262,8 +262,7 @@ export class BinarySeparableConv2D extends BinaryLayerBase {
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    const { filters, kernelSize, padding, depthwiseLevels, pointwiseLevels, separableBinarise, activationLevels, seed, frozen, ste } =
-      this;
+    const { filters, kernelSize, padding, depthwiseLevels, pointwiseLevels, separableBinarise, activationLevels, seed, frozen, ste } = this;
     return {
       ...super.getConfig(),
       ...{ filters, kernelSize, padding, depthwiseLevels, pointwiseLevels, separableBinarise, activationLevels, seed, frozen, ste },

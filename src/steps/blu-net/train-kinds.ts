@@ -249,8 +249,15 @@ export const ablationKind: StepKindDefinition = {
   },
   effectiveWith(value) {
     // The settings this model trains with (as train-steps picks them); binariser settings only for BLU-Net.
-    const { lr_by_model: byModel, convergence, gamma_init: gammaInit, ste, gamma_lr: gammaLr, separable_binarise: sb, ...rest } =
-      withOf<AblationWith>(value);
+    const {
+      lr_by_model: byModel,
+      convergence,
+      gamma_init: gammaInit,
+      ste,
+      gamma_lr: gammaLr,
+      separable_binarise: sb,
+      ...rest
+    } = withOf<AblationWith>(value);
     const train = ablationTrain(rest.model, rest.train, convergence);
     const lr = byModel?.[rest.model] ?? train.lr;
     const binariser =

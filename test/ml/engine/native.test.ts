@@ -145,45 +145,59 @@ describe.skipIf(!addon.ok)('native engine kernels', () => {
       expect(Array.from(runEngineLogits(engine, k, input)), key).toEqual(key.startsWith('portable') ? plain : fused);
   });
 
-  it.skipIf(!hasData)(
-    "on a BLU-Net trained on real BBBC030 crops: equals its wasm twin bit for bit and the simulation's masks on a real 128×128 crop",
-    async () => {
-      const model = buildBluNet({ baseFilters: 8, levels: 3, seed: 4 });
-      const train = await realCrops(['cho21', 'cho22', 'cho23', 'cho24'], 64);
-      const trained = await trainSupervised(
-        model,
-        { train, validation: train },
-        {
-          epochs: 12,
-          learningRate: 1e-2,
-          lrDecayStartEpoch: 10,
-          batchSize: 4,
-          cropSize: 64,
-          seed: 1,
-          augment: false,
-          bestMetric: 'val_iou',
-        },
-      );
-      expect(trained.ok).toBe(true);
-      const engine = await packedEngine(model, path.join(dir, 'trained.blupack'));
-      const [crop] = await realCrops(['cho25'], 128);
-      const input = { height: 128, width: 128, pixels: (crop as { image: Float32Array }).image };
-      const sim = simulate(model, input.pixels, 128, 128);
-      model.dispose();
-      const plain = Array.from(runEngineLogits(engine, wasm, input));
-      const fused = Array.from(runEngineLogits(engine, wasmFma, input));
-      for (const [key, k] of kernels) {
-        const logits = runEngineLogits(engine, k, input);
-        expect(Array.from(logits), key).toEqual(key.startsWith('portable') ? plain : fused);
-        // Masks equal the simulation's except ties (probabilities within 1e-4 of each other).
-        const beyondTies = Array.from(logits).filter((v, i) => {
-          const p = 1 / (1 + Math.exp(-v));
-          const q = sim.probabilities[i] as number;
-          return p > 0.5 !== q > 0.5 && Math.abs(p - q) > 1e-4;
-        });
-        expect(beyondTies.length, key).toBe(0);
-      }
+  const trainedVariants = [
+    { label: 'the thesis variant', options: {} },
+    {
+      label: 'separable_binarise a1 c1 d1 p1',
+      options: { separableBinarise: true, activationLevels: 1, convLevels: 1, depthwiseLevels: 1, pointwiseLevels: 1 },
     },
-    180_000,
-  );
+  ] as const;
+  for (const variant of trainedVariants) {
+    it.skipIf(!hasData)(
+      `on a BLU-Net (${variant.label}) trained on real BBBC030 crops: equals its wasm twin bit for bit, the reference's and the simulation's masks on a real 128×128 crop`,
+      async () => {
+        const model = buildBluNet({ baseFilters: 8, levels: 3, seed: 4, ...variant.options });
+        const train = await realCrops(['cho21', 'cho22', 'cho23', 'cho24'], 64);
+        const trained = await trainSupervised(
+          model,
+          { train, validation: train },
+          {
+            epochs: 12,
+            learningRate: 1e-2,
+            lrDecayStartEpoch: 10,
+            batchSize: 4,
+            cropSize: 64,
+            seed: 1,
+            augment: false,
+            bestMetric: 'val_iou',
+          },
+        );
+        expect(trained.ok).toBe(true);
+        const engine = await packedEngine(model, path.join(dir, 'trained.blupack'));
+        const [crop] = await realCrops(['cho25'], 128);
+        const input = { height: 128, width: 128, pixels: (crop as { image: Float32Array }).image };
+        const sim = simulate(model, input.pixels, 128, 128);
+        model.dispose();
+        const plain = Array.from(runEngineLogits(engine, wasm, input));
+        const fused = Array.from(runEngineLogits(engine, wasmFma, input));
+        const ref = runEngineLogits(engine, referenceKernels, input);
+        // Masks equal except ties (probabilities within 1e-4 of each other).
+        const beyondTies = (logits: ArrayLike<number>, other: (i: number) => number) =>
+          Array.from(logits).filter((v, i) => {
+            const [p, q] = [1 / (1 + Math.exp(-v)), other(i)];
+            return p > 0.5 !== q > 0.5 && Math.abs(p - q) > 1e-4;
+          }).length;
+        expect(beyondTies(plain, (i) => 1 / (1 + Math.exp(-(ref[i] as number))))).toBe(0);
+        for (const [key, k] of kernels) {
+          const logits = runEngineLogits(engine, k, input);
+          expect(Array.from(logits), key).toEqual(key.startsWith('portable') ? plain : fused);
+          expect(
+            beyondTies(logits, (i) => sim.probabilities[i] as number),
+            key,
+          ).toBe(0);
+        }
+      },
+      180_000,
+    );
+  }
 });

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BinarySeparableConv2D, buildBluNet, buildModel, loadModel, saveModel, type ModelName } from '../../../src/ml/models/index.js';
+import { type BinarySeparableConv2D, buildBluNet, buildModel, loadModel, saveModel, type ModelName } from '../../../src/ml/models/index.js';
 import { useTestBackend } from './setup-backend.js';
 
 let dir: string;
