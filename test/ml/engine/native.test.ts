@@ -145,6 +145,30 @@ describe.skipIf(!addon.ok)('native engine kernels', () => {
       expect(Array.from(runEngineLogits(engine, k, input)), key).toEqual(key.startsWith('portable') ? plain : fused);
   });
 
+  it('with separable_binarise and zero depthwise biases (as initialised), every engine takes the same signs: masks equal the reference on every ISA and both wasm builds', async () => {
+    // One level: depthwise sums of ±p that cancel exactly (border pixels) are 0 only when every
+    // engine adds unfused in tap order; a fused sum leaves ±1e-8 there and flips the inner sign.
+    const options = { separableBinarise: true, activationLevels: 1, convLevels: 1, depthwiseLevels: 1, pointwiseLevels: 1 };
+    const model = buildBluNet({ baseFilters: 16, levels: 3, seed: 33, ...options });
+    perturb(model, 33);
+    for (const layer of model.layers.filter((l) => l.getClassName() === 'BinarySeparableConv2D')) {
+      const weights = layer.getWeights();
+      layer.setWeights([...weights.slice(0, 6), tf.zerosLike(weights[6] as tf.Tensor)]);
+    }
+    const engine = await packedEngine(model, path.join(dir, 'sb-zero-bias.blupack'));
+    model.dispose();
+    const input = { height: 48, width: 40, pixels: Float32Array.from(tf.randomUniform([48 * 40], 0, 1, 'float32', 8).dataSync()) };
+    const ref = runEngineLogits(engine, referenceKernels, input);
+    for (const [key, k] of [...kernels, ['wasm', wasm], ['wasm-fma', wasmFma]] as const) {
+      const logits = runEngineLogits(engine, k, input);
+      const beyondTies = Array.from(logits).filter((v, i) => {
+        const [p, q] = [1 / (1 + Math.exp(-v)), 1 / (1 + Math.exp(-(ref[i] as number)))];
+        return p > 0.5 !== q > 0.5 && Math.abs(p - q) > 1e-4;
+      });
+      expect(beyondTies.length, key).toBe(0);
+    }
+  });
+
   const trainedVariants = [
     { label: 'the thesis variant', options: {} },
     {
