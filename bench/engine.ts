@@ -13,8 +13,11 @@
  * machine's arithmetic limit, measured by the addon as register-only loops of the same
  * instruction mix (FMA for the fp32 stages, XOR-VPOPCNTQ-add or XOR-POPCNT-add for XNOR) on as
  * many threads as the engine uses, at the same time (see bench/engine-peak note in the output).
+ * Model variants (issue 24) beside the thesis BLU-Net: `_sb` is separable_binarise (an activation
+ * binariser between depthwise and pointwise, so the pointwise runs as a 1×1 XNOR conv), thesis
+ * levels; `_sb_a1w1` is that with 1 level for activations and every weight type.
  * Options: --widths 64,16 --size 512 --runs 5 --warmup 1 --threads 1,2
- * --models blu_native,blu_packed,blu_packed_fma,lw_unet,unet.
+ * --models blu_native,blu_native_sb,blu_native_sb_a1w1,blu_packed,blu_packed_sb,blu_packed_fma,lw_unet,unet.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -25,9 +28,35 @@ import { percentile } from '../src/base/stats.js';
 import { parseArgs } from 'node:util';
 import { rerunWithTensorflowLogFiltered } from '../src/ml/backend/native/tf-log.js';
 
-type ModelKind = 'blu_native' | 'blu_native_avx2' | 'blu_packed' | 'blu_packed_fma' | 'unet' | 'lw_unet';
+type ModelKind =
+  | 'blu_native'
+  | 'blu_native_sb'
+  | 'blu_native_sb_a1w1'
+  | 'blu_native_avx2'
+  | 'blu_packed'
+  | 'blu_packed_sb'
+  | 'blu_packed_fma'
+  | 'unet'
+  | 'lw_unet';
 /** blu_native: the best instruction set of this CPU; blu_native_avx2: the AVX2+FMA path forced (where the CPU has it). */
-const PACKED: readonly ModelKind[] = ['blu_native', 'blu_native_avx2', 'blu_packed', 'blu_packed_fma'];
+const PACKED: readonly ModelKind[] = [
+  'blu_native',
+  'blu_native_sb',
+  'blu_native_sb_a1w1',
+  'blu_native_avx2',
+  'blu_packed',
+  'blu_packed_sb',
+  'blu_packed_fma',
+];
+
+/** The BLU-Net variant each packed configuration runs (buildBluNet options beside the width). */
+type Variant = 'thesis' | 'sb' | 'sb_a1w1';
+const VARIANT_OPTIONS: Record<Variant, Record<string, number | boolean>> = {
+  thesis: {},
+  sb: { separableBinarise: true },
+  sb_a1w1: { separableBinarise: true, activationLevels: 1, convLevels: 1, depthwiseLevels: 1, pointwiseLevels: 1 },
+};
+const variantOf = (kind: ModelKind): Variant => (kind.endsWith('_sb_a1w1') ? 'sb_a1w1' : kind.endsWith('_sb') ? 'sb' : 'thesis');
 
 /** Operations (multiply-adds; binary multiply-adds for XNOR), wall and process CPU time of one pass, per layer type. */
 interface LayerRow {
@@ -122,10 +151,9 @@ async function measurePacked(
   const { loadEngineModel, loadWasmKernels, runEngine } = await import('../src/ml/engine/index.js');
   const { loadNativeKernels } = await import('../src/ml/engine/native.js');
   const model = await loadEngineModel(file);
-  const nativeKernels =
-    kind === 'blu_native' || kind === 'blu_native_avx2'
-      ? await loadNativeKernels({ threads, isa: kind === 'blu_native' ? 'auto' : 'avx2' })
-      : null;
+  const nativeKernels = kind.startsWith('blu_native')
+    ? await loadNativeKernels({ threads, isa: kind === 'blu_native_avx2' ? 'avx2' : 'auto' })
+    : null;
   const kernels = nativeKernels ?? (await loadWasmKernels({ threads, fma: kind === 'blu_packed_fma' }));
   if (!model.ok || !kernels.ok) throw new Error(!model.ok ? model.error.message : !kernels.ok ? kernels.error.message : '');
   let seed = 1;
@@ -202,8 +230,15 @@ function countingKernels(inner: Kernels) {
       const { k, cin } = block.conv.depthwise;
       const pixels = x.height * x.width;
       const dw = pixels * k * k * cin;
-      const pw = pixels * cin * block.conv.pointwise.filters;
       split.dwOps += dw;
+      const inner2 = block.conv.binarised;
+      if (inner2) {
+        // separable_binarise: the pointwise is a 1×1 XNOR conv (binary MAC per weight level × activation level).
+        const pw = pixels * cin * block.conv.pointwise.filters * block.conv.pointwise.gammas.length * inner2.act.gammas.length;
+        split.xnorOps += pw;
+        return timed('separable (fp32 dw + XNOR pw)', dw + pw, () => inner.separableBlock(x, block));
+      }
+      const pw = pixels * cin * block.conv.pointwise.filters;
       split.pwOps += pw;
       return timed('separable (fp32 MAC: dw + pw)', dw + pw, () => inner.separableBlock(x, block));
     },
@@ -276,17 +311,17 @@ async function measureFp32(
   };
 }
 
-/** Parent: writes a perturbed untrained BLU-Net of this width as a packed file. */
-async function writePacked(width: number, dir: string): Promise<string> {
+/** Parent: writes a perturbed untrained BLU-Net of this width and variant as a packed file. */
+async function writePacked(width: number, dir: string, variant: Variant): Promise<string> {
   const tf = await import('@tensorflow/tfjs');
   const { initBackend } = await import('../src/ml/backend/index.js');
   const { buildBluNet, exportPackedBluNet } = await import('../src/ml/models/index.js');
   await initBackend('auto');
-  const model = buildBluNet({ baseFilters: width });
+  const model = buildBluNet({ baseFilters: width, ...VARIANT_OPTIONS[variant] });
   const values = model.getWeights().map((w, i) => tf.add(w, tf.randomNormal(w.shape, 0, 0.05, 'float32', 500 + i)));
   model.setWeights(values);
   tf.dispose(values);
-  const file = path.join(dir, `blu-w${width}.blupack`);
+  const file = path.join(dir, `blu-w${width}-${variant}.blupack`);
   const info = await exportPackedBluNet(model, file);
   if (!info.ok) throw new Error(info.error.message);
   model.dispose();
@@ -321,11 +356,11 @@ const mib = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
 function printWidth(width: number, rows: Measurement[]): void {
   console.log(`\nwidth ${width}:`);
   console.log(
-    'model          backend                               threads  median ms    p95 ms    min ms    cpu ms  cpu/wall  load   weights      peak RSS',
+    'model                backend                               threads  median ms    p95 ms    min ms    cpu ms  cpu/wall  load   weights      peak RSS',
   );
   for (const m of rows) {
     console.log(
-      `${m.model.padEnd(14)} ${m.backend.padEnd(37)} ${String(m.threads).padStart(7)} ${m.medianMs.toFixed(1).padStart(10)} ${m.p95Ms.toFixed(1).padStart(9)} ${m.minMs.toFixed(1).padStart(9)} ${m.cpuMs.toFixed(0).padStart(9)} ${m.cpuPerWall.toFixed(2).padStart(9)} ${m.load.toFixed(1).padStart(5)}   ${mib(m.weightBytes).padEnd(12)} ${mib(m.peakRssBytes)}`,
+      `${m.model.padEnd(20)} ${m.backend.padEnd(37)} ${String(m.threads).padStart(7)} ${m.medianMs.toFixed(1).padStart(10)} ${m.p95Ms.toFixed(1).padStart(9)} ${m.minMs.toFixed(1).padStart(9)} ${m.cpuMs.toFixed(0).padStart(9)} ${m.cpuPerWall.toFixed(2).padStart(9)} ${m.load.toFixed(1).padStart(5)}   ${mib(m.weightBytes).padEnd(12)} ${mib(m.peakRssBytes)}`,
     );
   }
   // Speed-ups only between rows with the same thread count.
@@ -341,6 +376,9 @@ function printWidth(width: number, rows: Measurement[]): void {
     ratio('blu_native', 'blu_packed');
     ratio('blu_native', 'blu_packed_fma');
     ratio('blu_native_avx2', 'blu_packed');
+    ratio('blu_native_sb', 'blu_native');
+    ratio('blu_native_sb_a1w1', 'blu_native');
+    ratio('blu_packed_sb', 'blu_packed');
     for (const packed of PACKED) for (const k of ['unet', 'lw_unet'] as const) ratio(packed, k);
     for (const k of ['unet', 'lw_unet'] as const) {
       const m = by(k);
@@ -368,7 +406,7 @@ function printLayers(threads: number, engines: Measurement[]): void {
   );
   const types = [...new Set(engines.flatMap((e) => (e.layers ?? []).map((l) => l.type)))];
   for (const type of types) {
-    const ops = engines[0]?.layers?.find((l) => l.type === type)?.ops ?? 0;
+    const ops = engines.map((e) => e.layers?.find((l) => l.type === type)?.ops).find((o) => o !== undefined) ?? 0;
     const cells = engines.map((e) => {
       const l = e.layers?.find((x) => x.type === type);
       return l
@@ -437,18 +475,20 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'blu-bench-engine-'));
   try {
     for (const width of values.widths.split(',').map(Number)) {
-      const file = await writePacked(width, dir);
+      const models = [...PACKED, 'lw_unet', 'unet'].filter((m) => values.models.split(',').includes(m)) as ModelKind[];
+      const files = new Map<Variant, string>();
+      for (const variant of new Set(models.filter((m) => PACKED.includes(m)).map(variantOf)))
+        files.set(variant, await writePacked(width, dir, variant));
       const common = ['--width', String(width), '--size', String(size), '--runs', String(runs), '--warmup', String(warmup)];
       const rows: Measurement[] = [];
-      const models = [...PACKED, 'lw_unet', 'unet'].filter((m) => values.models.split(',').includes(m)) as ModelKind[];
       for (const threads of [...new Set(values.threads.split(',').map(Number))]) {
         for (const model of models) {
-          const m = runChild(model, ['--file', file, ...common], threads);
+          const m = runChild(model, ['--file', files.get(variantOf(model)) ?? '', ...common], threads);
           if (typeof m === 'string') console.log(`width ${width} ${model} (${threads} thread(s)): ${m}`);
           else rows.push(m);
         }
       }
-      console.log(`packed file: ${readFileSync(file).byteLength} B`);
+      for (const [variant, file] of files) console.log(`packed file (${variant}): ${readFileSync(file).byteLength} B`);
       printWidth(width, rows);
     }
   } finally {

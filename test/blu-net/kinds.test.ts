@@ -183,6 +183,26 @@ describe('convergence rule and equal budget (issue 22)', () => {
     expect(lw.train).toMatchObject({ steps: 1000, val_every: 50, val_crop: 512, smooth: 3, lr: 0.001 });
   });
 
+  it('accepts separable_binarise (a boolean) on binarise and ablation, and tracks it for the BLU-Net only', () => {
+    const ajv = new Ajv({ strict: false, allowUnionTypes: true });
+    const valid = (name: string, value: unknown) => ajv.validate(kind(name).withSchema, value);
+    const binarise = { data: 'dataset', student: 'hint', train: TRAIN };
+    expect(valid('binarise', { ...binarise, separable_binarise: true })).toBe(true);
+    expect(valid('binarise', { ...binarise, separable_binarise: 'yes' })).toBe(false);
+    const ablation = { data: 'dataset', width: 4, train: TRAIN, separable_binarise: false };
+    expect(valid('ablation', { ...ablation, model: 'blu_net' })).toBe(true);
+    const tracked = (model: string) => kind('ablation').effectiveWith?.({ ...ablation, model } as never) as Record<string, unknown>;
+    expect(tracked('blu_net')['separable_binarise']).toBe(false);
+    expect(tracked('lw_unet')).not.toHaveProperty('separable_binarise');
+  });
+
+  it('builds the BLU-Net of binarise and ablation with separable_binarise and the levels of with:, the thesis by default', async () => {
+    const { bluOptions } = await import('../../src/steps/blu-net/impl/train-steps.js');
+    expect(bluOptions(8, {}, 1)).toMatchObject({ baseFilters: 8, separableBinarise: false, activationLevels: 3, pointwiseLevels: 3 });
+    const variant = bluOptions(8, { separable_binarise: true, levels: { activation: 1, pointwise: 2 } }, 1);
+    expect(variant).toMatchObject({ separableBinarise: true, activationLevels: 1, convLevels: 3, pointwiseLevels: 2 });
+  });
+
   it('converts the plateau rule from steps to validations', () => {
     const options = loopOptions({ ...trainSettings({ ...TRAIN, steps: 1000, val_every: 50 }), smooth: 3, plateau: CONVERGENCE.plateau });
     expect(options.smoothing).toEqual({ window: 3 });

@@ -106,6 +106,22 @@ void decodeRow(const u32* signs, const u32* nonzero, int pixels, int words, int 
 }
 
 // ---- depthwise conv: acc = Σ over valid taps, in tap order, of w·x (fused) ----
+// Fused = false: multiply, then add (separableBinarise binarises the depthwise output directly, so
+// every engine computes it unfused, as kernels.wasm and the reference do, to take the same signs).
+
+#if BLU_AVX512
+template <bool Fused> inline __m512 dwMadd(__m512 w, __m512 x, __m512 acc) {
+  return Fused ? _mm512_fmadd_ps(w, x, acc) : _mm512_add_ps(acc, _mm512_mul_ps(w, x));
+}
+#endif
+#if BLU_AVX2
+template <bool Fused> inline __m256 dwMadd(__m256 w, __m256 x, __m256 acc) {
+  return Fused ? _mm256_fmadd_ps(w, x, acc) : _mm256_add_ps(acc, _mm256_mul_ps(w, x));
+}
+template <bool Fused> inline __m128 dwMadd(__m128 w, __m128 x, __m128 acc) {
+  return Fused ? _mm_fmadd_ps(w, x, acc) : _mm_add_ps(acc, _mm_mul_ps(w, x));
+}
+#endif
 
 #if BLU_AVX512
 /**
@@ -113,7 +129,7 @@ void decodeRow(const u32* signs, const u32* nonzero, int pixels, int words, int 
  * weights of 16 channels stay in registers while 4 pixels advance at once (4 independent chains).
  * Same sum per output as the general loop: 0, then taps in (ty, tx) order, fused.
  */
-void depthwiseInterior3(float* const* rows, int x0, int x1, int cinPad, const float* weights, float* out) {
+template <bool Fused> void depthwiseInterior3(float* const* rows, int x0, int x1, int cinPad, const float* weights, float* out) {
   for (int c = 0; c < cinPad; c += 16) {
     const __mmask16 keep = (__mmask16)(cinPad - c >= 16 ? 0xffff : (1u << (cinPad - c)) - 1);
     __m512 w[9];
@@ -125,19 +141,19 @@ void depthwiseInterior3(float* const* rows, int x0, int x1, int cinPad, const fl
       for (int t = 0; t < 9; t++) {
         const float* in = rows[t / 3] + (size_t)(x + t % 3 - 1) * cinPad + c;
 #pragma GCC unroll 4
-        for (int j = 0; j < 4; j++) acc[j] = _mm512_fmadd_ps(w[t], _mm512_maskz_loadu_ps(keep, in + (size_t)j * cinPad), acc[j]);
+        for (int j = 0; j < 4; j++) acc[j] = dwMadd<Fused>(w[t], _mm512_maskz_loadu_ps(keep, in + (size_t)j * cinPad), acc[j]);
       }
       for (int j = 0; j < 4; j++) _mm512_mask_storeu_ps(out + (size_t)(x + j) * cinPad + c, keep, acc[j]);
     }
     for (; x < x1; x++) {
       __m512 acc = _mm512_setzero_ps();
-      for (int t = 0; t < 9; t++) acc = _mm512_fmadd_ps(w[t], _mm512_maskz_loadu_ps(keep, rows[t / 3] + (size_t)(x + t % 3 - 1) * cinPad + c), acc);
+      for (int t = 0; t < 9; t++) acc = dwMadd<Fused>(w[t], _mm512_maskz_loadu_ps(keep, rows[t / 3] + (size_t)(x + t % 3 - 1) * cinPad + c), acc);
       _mm512_mask_storeu_ps(out + (size_t)x * cinPad + c, keep, acc);
     }
   }
 }
 #elif BLU_AVX2
-void depthwiseInterior3(float* const* rows, int x0, int x1, int cinPad, const float* weights, float* out) {
+template <bool Fused> void depthwiseInterior3(float* const* rows, int x0, int x1, int cinPad, const float* weights, float* out) {
   int c = 0;
   for (; c + 8 <= cinPad; c += 8) {
     __m256 w[9];
@@ -149,33 +165,33 @@ void depthwiseInterior3(float* const* rows, int x0, int x1, int cinPad, const fl
       for (int t = 0; t < 9; t++) {
         const float* in = rows[t / 3] + (size_t)(x + t % 3 - 1) * cinPad + c;
 #pragma GCC unroll 4
-        for (int j = 0; j < 4; j++) acc[j] = _mm256_fmadd_ps(w[t], _mm256_loadu_ps(in + (size_t)j * cinPad), acc[j]);
+        for (int j = 0; j < 4; j++) acc[j] = dwMadd<Fused>(w[t], _mm256_loadu_ps(in + (size_t)j * cinPad), acc[j]);
       }
       for (int j = 0; j < 4; j++) _mm256_storeu_ps(out + (size_t)(x + j) * cinPad + c, acc[j]);
     }
     for (; x < x1; x++) {
       __m256 acc = _mm256_setzero_ps();
-      for (int t = 0; t < 9; t++) acc = _mm256_fmadd_ps(w[t], _mm256_loadu_ps(rows[t / 3] + (size_t)(x + t % 3 - 1) * cinPad + c), acc);
+      for (int t = 0; t < 9; t++) acc = dwMadd<Fused>(w[t], _mm256_loadu_ps(rows[t / 3] + (size_t)(x + t % 3 - 1) * cinPad + c), acc);
       _mm256_storeu_ps(out + (size_t)x * cinPad + c, acc);
     }
   }
   for (; c < cinPad; c += 4) {
     for (int x = x0; x < x1; x++) {
       __m128 acc = _mm_setzero_ps();
-      for (int t = 0; t < 9; t++) acc = _mm_fmadd_ps(_mm_loadu_ps(weights + (size_t)t * cinPad + c), _mm_loadu_ps(rows[t / 3] + (size_t)(x + t % 3 - 1) * cinPad + c), acc);
+      for (int t = 0; t < 9; t++) acc = dwMadd<Fused>(_mm_loadu_ps(weights + (size_t)t * cinPad + c), _mm_loadu_ps(rows[t / 3] + (size_t)(x + t % 3 - 1) * cinPad + c), acc);
       _mm_storeu_ps(out + (size_t)x * cinPad + c, acc);
     }
   }
 }
 #endif
 
-void depthwiseRow(float* const* rows, int k, int width, int cinPad, const float* weights, float* out) {
+template <bool Fused> void depthwiseRow(float* const* rows, int k, int width, int cinPad, const float* weights, float* out) {
   const int before = (k - 1) >> 1;
   const float* in[64];
   const float* wt[64];
 #if BLU_AVX2
   const bool interior = k == 3 && rows[0] && rows[1] && rows[2] && width >= 3;
-  if (interior) depthwiseInterior3(rows, 1, width - 1, cinPad, weights, out);
+  if (interior) depthwiseInterior3<Fused>(rows, 1, width - 1, cinPad, weights, out);
 #else
   const bool interior = false;
 #endif
@@ -197,19 +213,19 @@ void depthwiseRow(float* const* rows, int k, int width, int cinPad, const float*
     for (int c = 0; c < cinPad; c += 16) {
       const __mmask16 keep = (__mmask16)(cinPad - c >= 16 ? 0xffff : (1u << (cinPad - c)) - 1);
       __m512 acc = _mm512_setzero_ps();
-      for (int i = 0; i < nt; i++) acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(keep, wt[i] + c), _mm512_maskz_loadu_ps(keep, in[i] + c), acc);
+      for (int i = 0; i < nt; i++) acc = dwMadd<Fused>(_mm512_maskz_loadu_ps(keep, wt[i] + c), _mm512_maskz_loadu_ps(keep, in[i] + c), acc);
       _mm512_mask_storeu_ps(dst + c, keep, acc);
     }
 #elif BLU_AVX2
     int c = 0;
     for (; c + 8 <= cinPad; c += 8) {
       __m256 acc = _mm256_setzero_ps();
-      for (int i = 0; i < nt; i++) acc = _mm256_fmadd_ps(_mm256_loadu_ps(wt[i] + c), _mm256_loadu_ps(in[i] + c), acc);
+      for (int i = 0; i < nt; i++) acc = dwMadd<Fused>(_mm256_loadu_ps(wt[i] + c), _mm256_loadu_ps(in[i] + c), acc);
       _mm256_storeu_ps(dst + c, acc);
     }
     for (; c < cinPad; c += 4) {
       __m128 acc = _mm_setzero_ps();
-      for (int i = 0; i < nt; i++) acc = _mm_fmadd_ps(_mm_loadu_ps(wt[i] + c), _mm_loadu_ps(in[i] + c), acc);
+      for (int i = 0; i < nt; i++) acc = dwMadd<Fused>(_mm_loadu_ps(wt[i] + c), _mm_loadu_ps(in[i] + c), acc);
       _mm_storeu_ps(dst + c, acc);
     }
 #else
@@ -846,9 +862,22 @@ int separableRows(uint8_t* base, const double* args) {
         }
         rows[ty] = slotRow;
       }
+      if (!pw) {
+        // separableBinarise: the depthwise row, unfused, + its bias is binarised; the host runs the pointwise as a 1×1 XNOR conv.
+        {
+          StageTimer t(STAGE_DEPTHWISE);
+          depthwiseRow<false>(rows, k, width, cinPad, dw, dwRow);
+          // + the depthwise bias, after the sum (as the simulation and kernels.wasm add it).
+          for (int x = 0; x < width; x++)
+            for (int c = 0; c < cinPad; c++) dwRow[(size_t)x * cinPad + c] += bias[c];
+        }
+        StageTimer t(STAGE_BINARISE);
+        zeros += binariseWith(base, bin, dwRow, y, width, cinPad);
+        continue;
+      }
       {
         StageTimer t(STAGE_DEPTHWISE);
-        depthwiseRow(rows, k, width, cinPad, dw, dwRow);
+        depthwiseRow<true>(rows, k, width, cinPad, dw, dwRow);
       }
       {
         StageTimer t(STAGE_GEMM);

@@ -63,6 +63,13 @@ export interface SeparableLayer {
   readonly depthwise: ResidualKernel;
   readonly pointwise: ResidualKernel;
   readonly bias: Float32Array;
+  /**
+   * With the option separableBinarise: the per-channel bias added to the depthwise output, the
+   * activation binariser after it, and the
+   * pointwise as a 1×1 BinaryConv2D (same kernel and bias, packed for XNOR-popcount). Null in the
+   * thesis variant, whose pointwise input is real-valued.
+   */
+  readonly binarised: { readonly bias: Float32Array; readonly act: ActivationLayer; readonly pointwise: ConvLayer } | null;
 }
 
 export interface ActivationLayer {
@@ -128,17 +135,27 @@ export function packConvWeights(kernel: ResidualKernel): PackedConvWeights {
 type Records = { next(expected: PlanRecord): ConvLayer | SeparableLayer | ActivationLayer };
 
 function recordReader(r: ByteReader, o: PackedOptions, signDeadZone: number): Records {
+  const activation = (name: string): ActivationLayer => ({
+    name,
+    gammas: Float32Array.from(r.float32s(o.activationLevels), (g) => Math.abs(g)),
+    signDeadZone,
+  });
   return {
     next(p) {
-      if (p.kind === 'activation')
-        return { name: p.name, gammas: Float32Array.from(r.float32s(o.activationLevels), (g) => Math.abs(g)), signDeadZone };
+      if (p.kind === 'activation') return activation(p.name);
       if (p.kind === 'conv') {
         const kernel = readKernel(r, o.convLevels, p.k, p.cin, p.filters);
         return { name: p.name, kernel, bias: r.float32s(p.filters), packed: packConvWeights(kernel) };
       }
       const depthwise = readKernel(r, o.depthwiseLevels, p.k, p.cin, 1);
+      const inner = o.separableBinarise ? { act: activation(`${p.name}/activation`), bias: r.float32s(p.cin) } : null;
       const pointwise = readKernel(r, o.pointwiseLevels, 1, p.cin, p.filters);
-      return { name: p.name, depthwise, pointwise, bias: r.float32s(p.filters) };
+      const bias = r.float32s(p.filters);
+      const binarised = inner && {
+        ...inner,
+        pointwise: { name: `${p.name}/pointwise`, kernel: pointwise, bias, packed: packConvWeights(pointwise) },
+      };
+      return { name: p.name, depthwise, pointwise, bias, binarised };
     },
   };
 }
@@ -149,8 +166,11 @@ function weightBytesOf(layers: ReadonlyArray<ConvLayer | SeparableLayer | Activa
   let bytes = 0;
   for (const l of layers) {
     if ('packed' in l) bytes += recordBytes(l.kernel) + l.packed.signs.byteLength + (l.packed.nonzero?.byteLength ?? 0) + l.bias.byteLength;
-    else if ('depthwise' in l) bytes += recordBytes(l.depthwise) + recordBytes(l.pointwise) + l.bias.byteLength;
-    else bytes += l.gammas.byteLength;
+    else if ('depthwise' in l) {
+      const b = l.binarised;
+      const packed = b ? b.act.gammas.byteLength + b.bias.byteLength + b.pointwise.packed.signs.byteLength : 0;
+      bytes += recordBytes(l.depthwise) + recordBytes(l.pointwise) + l.bias.byteLength + packed;
+    } else bytes += l.gammas.byteLength;
   }
   return bytes;
 }

@@ -1,7 +1,9 @@
 /**
  * The order and shapes of the records in a packed BLU-Net file, derived from its options alone
  * (no tfjs). It mirrors the layer creation order of models/topology.ts, which is the order
- * models/packed.ts writes; a test checks the two agree.
+ * models/packed.ts writes; a test checks the two agree. A 'separable' record holds the inner
+ * activation's gammas too when the header option separableBinarise is set (model.ts reads them
+ * between the depthwise and pointwise blocks), so the order of records does not depend on it.
  */
 import type { PackedOptions } from '../models/packed-format.js';
 

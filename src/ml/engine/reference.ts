@@ -2,7 +2,7 @@
  * Pure-TypeScript reference kernels: written for clarity, used to test the WebAssembly kernels
  * and as the fallback where WebAssembly is unavailable.
  */
-import { codeAt } from './bitmaps.js';
+import { codeAt, codeValues } from './bitmaps.js';
 import type { EngineKernels } from './kernels.js';
 import { effectiveKernel, kernelSigns, type ConvLayer, type SeparableLayer } from './model.js';
 import { channelMask, popcount32, wordsFor, type BinaryTensor, type BitPlanes } from './tensors.js';
@@ -170,8 +170,46 @@ function pointwise(dw: Float32Array, pixels: number, layer: SeparableLayer): Flo
   return out;
 }
 
+/**
+ * The depthwise conv in the kernels' fp32 arithmetic: decoded values × decoded kernel, summed in
+ * tap order, unfused, then + bias (separableBinarise's depthwise bias). With separableBinarise its output is binarised directly, so every engine
+ * must compute the same fp32 values to take the same signs (sums like +p +p −p −p must give the
+ * same zero everywhere); the level-pair form above rounds differently.
+ */
+function depthwiseFp32(x: BinaryTensor, layer: SeparableLayer, bias: Float32Array): Float32Array {
+  const { k, cin } = layer.depthwise;
+  const weights = effectiveKernel(layer.depthwise);
+  const pixels = x.height * x.width;
+  const out = new Float32Array(pixels * cin);
+  let offset = 0;
+  for (const g of x.groups) {
+    const values = codeValues(g);
+    for (let p = 0; p < pixels; p++) {
+      const [y, xx] = [Math.floor(p / x.width), p % x.width];
+      for (let c = 0; c < g.channels; c++) {
+        let acc = 0;
+        for (let t = 0; t < k * k; t++) {
+          const iy = y + tapOffset(k, Math.floor(t / k));
+          const ix = xx + tapOffset(k, t % k);
+          if (iy < 0 || iy >= x.height || ix < 0 || ix >= x.width) continue;
+          const v = values[codeAt(g, pixels, iy * x.width + ix, c)] as number;
+          acc = Math.fround(acc + Math.fround((weights[t * cin + offset + c] as number) * v));
+        }
+        out[p * cin + offset + c] = Math.fround(acc + (bias[offset + c] as number));
+      }
+    }
+    offset += g.channels;
+  }
+  return out;
+}
+
 export function separableReference(x: BinaryTensor, layer: SeparableLayer): Float32Array {
-  return pointwise(depthwise(x, layer), x.height * x.width, layer);
+  const inner = layer.binarised;
+  if (inner === null) return pointwise(depthwise(x, layer), x.height * x.width, layer);
+  // separableBinarise: binarise the depthwise output, then the pointwise is a 1×1 XNOR conv.
+  const { cin } = layer.depthwise;
+  const planes = binariseReference(depthwiseFp32(x, layer, inner.bias), x.height, x.width, cin, inner.act.gammas, inner.act.signDeadZone);
+  return binaryConvReference({ height: x.height, width: x.width, groups: [planes] }, inner.pointwise);
 }
 
 export const referenceKernels: EngineKernels = {

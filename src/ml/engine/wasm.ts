@@ -508,24 +508,25 @@ export function makeKernels(ex: KernelExports, pool: RowPool, name: string): Was
     return result;
   }
 
-  function separableBlock(x: BinaryTensor, { conv, act }: Block<SeparableLayer>): BitPlanes {
-    arena.reset();
+  /**
+   * separableRows over every row: depthwise, then the pointwise GEMM (`pointwise` set) or, for
+   * separableBinarise (`pointwise` null), nothing: the depthwise row + `bias` (the depthwise bias)
+   * is binarised through `act`, computed unfused so every engine takes the same signs
+   * (reference.ts depthwiseFp32).
+   */
+  function separableRows(x: BinaryTensor, conv: SeparableLayer, pointwise: { weights: number } | null, bias: number, act: ActivationLayer) {
     const { k, cin } = conv.depthwise;
     const { height, width } = x;
-    const filters = conv.pointwise.filters;
+    const channels = pointwise ? conv.pointwise.filters : cin;
     const cinPad = pad4(cin);
-    const fPad = pad4(filters);
+    const fPad = pad4(channels);
     const groupTable = arena.alloc(24 * x.groups.length);
     x.groups.forEach((g, i) => {
       const record = [arena.put(g.signs), g.nonzero ? arena.put(g.nonzero) : 0, g.words, g.levels, putFloats(g.gammas), g.channels];
       arena.i32(groupTable + 24 * i, 6).set(record);
     });
     const dw = putFloats(decoded.get(conv.depthwise, () => padColumns(effectiveKernel(conv.depthwise), k * k, cin, cinPad)));
-    const pw = putFloats(
-      decoded.get(conv.pointwise, () => pointwisePanels(effectiveKernel(conv.pointwise), cin, filters, ex.panelStrip ?? 8)),
-    );
-    const bias = putFloats(padTo(conv.bias, fPad));
-    const out = outputPlanes(height * width, filters, act);
+    const out = outputPlanes(height * width, channels, act);
     const scratchBytes = ex.separableScratchBytes(width, cinPad, fPad, k);
     const zeros = parallelRows('separableRows', height, scratchBytes, (scratch, next, chunk) => [
       groupTable,
@@ -535,7 +536,7 @@ export function makeKernels(ex: KernelExports, pool: RowPool, name: string): Was
       cinPad,
       k,
       dw,
-      pw,
+      pointwise?.weights ?? 0,
       fPad,
       bias,
       out.record,
@@ -544,6 +545,21 @@ export function makeKernels(ex: KernelExports, pool: RowPool, name: string): Was
       chunk,
     ]);
     return out.result(zeros);
+  }
+
+  function separableBlock(x: BinaryTensor, { conv, act }: Block<SeparableLayer>): BitPlanes {
+    arena.reset();
+    if (conv.binarised !== null) {
+      // separableBinarise: depthwise + inner binarisation, then the pointwise as a 1×1 XNOR conv.
+      const { act: inner, bias } = conv.binarised;
+      const planes = separableRows(x, conv, null, putFloats(padTo(bias, pad4(bias.length))), inner);
+      return binaryConvBlock({ height: x.height, width: x.width, groups: [planes] }, { conv: conv.binarised.pointwise, act });
+    }
+    const { cin, filters } = conv.pointwise;
+    const weights = putFloats(
+      decoded.get(conv.pointwise, () => pointwisePanels(effectiveKernel(conv.pointwise), cin, filters, ex.panelStrip ?? 8)),
+    );
+    return separableRows(x, conv, { weights }, putFloats(padTo(conv.bias, pad4(filters))), act);
   }
 
   function maxPool(x: BinaryTensor): BinaryTensor {

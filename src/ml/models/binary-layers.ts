@@ -14,10 +14,10 @@ export type Padding = 'same' | 'valid';
 
 /**
  * Whether a tf.Variable is one of these layers' gammas: its weight name is `gamma`,
- * `depthwise_gamma` or `pointwise_gamma` (tfjs may append `_<n>` to keep names unique).
+ * `depthwise_gamma`, `pointwise_gamma` or `activation_gamma` (tfjs may append `_<n>` to keep names unique).
  */
 export function isGammaVariable(variableName: string): boolean {
-  return /\/(depthwise_|pointwise_)?gamma(_\d+)?$/.test(variableName);
+  return /\/(depthwise_|pointwise_|activation_)?gamma(_\d+)?$/.test(variableName);
 }
 
 /** Shared bits: gamma creation and the [M..1]/sum initial values. */
@@ -158,6 +158,14 @@ export interface BinarySeparableConv2DArgs extends LayerArgs {
   padding?: Padding;
   depthwiseLevels?: number;
   pointwiseLevels?: number;
+  /**
+   * A residual activation binariser (its own gammas, `activationLevels` levels) between depthwise
+   * and pointwise, so the pointwise is binary × binary (XNOR-popcount in the engine), after a
+   * per-channel fp32 bias (`depthwise_bias`, zero-initialised) on the depthwise output. Default
+   * false: the thesis, whose pointwise sees the real-valued depthwise output.
+   */
+  separableBinarise?: boolean;
+  activationLevels?: number;
   seed?: number;
   frozen?: boolean;
   ste?: SteMode;
@@ -174,6 +182,8 @@ export class BinarySeparableConv2D extends BinaryLayerBase {
   readonly padding: Padding;
   readonly depthwiseLevels: number;
   readonly pointwiseLevels: number;
+  readonly separableBinarise: boolean;
+  readonly activationLevels: number;
   readonly seed: number;
   readonly frozen: boolean;
   readonly ste: SteMode;
@@ -182,6 +192,8 @@ export class BinarySeparableConv2D extends BinaryLayerBase {
   private bias: LayerVariable | null = null;
   private depthwiseGamma: LayerVariable | null = null;
   private pointwiseGamma: LayerVariable | null = null;
+  private activationGamma: LayerVariable | null = null;
+  private depthwiseBias: LayerVariable | null = null;
 
   constructor(args: BinarySeparableConv2DArgs) {
     super(args);
@@ -190,12 +202,19 @@ export class BinarySeparableConv2D extends BinaryLayerBase {
     this.padding = args.padding ?? 'same';
     this.depthwiseLevels = args.depthwiseLevels ?? 3;
     this.pointwiseLevels = args.pointwiseLevels ?? 3;
+    this.separableBinarise = args.separableBinarise ?? false;
+    this.activationLevels = args.activationLevels ?? 3;
     this.seed = args.seed ?? 1;
     this.frozen = args.frozen ?? false;
     this.ste = args.ste ?? 'unit';
   }
 
-  // Order (depthwise, pointwise, bias, gammas) mirrors SeparableConv2D's getWeights().
+  // Order (depthwise, pointwise, bias, gammas) mirrors SeparableConv2D's getWeights(); the inner
+  // binariser's gammas and bias come last so the first five keep their indices with and without it.
+  // Why the bias: every other binariser of the net follows a conv's bias. Without one, depthwise
+  // sums of a few discrete values that cancel exactly in real numbers (+p +p −p −p) come out as 0
+  // or as ±1e-7 depending on the summation order, and the simulation and the engine take
+  // different signs there; a trained bias moves the thresholds off those sums.
   override build(inputShape: tf.Shape | tf.Shape[]): void {
     const k = this.kernelSize;
     const cin = lastDim(inputShape);
@@ -205,15 +224,31 @@ export class BinarySeparableConv2D extends BinaryLayerBase {
     this.bias = this.addWeight('bias', [this.filters], 'float32', tf.initializers.zeros());
     this.depthwiseGamma = this.addGamma('depthwise_gamma', this.depthwiseLevels);
     this.pointwiseGamma = this.addGamma('pointwise_gamma', this.pointwiseLevels);
+    if (this.separableBinarise) {
+      this.activationGamma = this.addGamma('activation_gamma', this.activationLevels);
+      this.depthwiseBias = this.addWeight('depthwise_bias', [cin], 'float32', tf.initializers.zeros());
+    }
     this.built = true;
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     return tf.tidy(() => {
-      const dw = this.effective(this.depthwise, this.depthwiseGamma) as tf.Tensor4D;
       const pw = this.effective(this.pointwise, this.pointwiseGamma) as tf.Tensor4D;
-      const y = tf.separableConv2d(singleInput(inputs) as tf.Tensor4D, dw, pw, 1, this.padding);
-      return tf.add(y, requireWeight(this.bias).read());
+      const x = singleInput(inputs) as tf.Tensor4D;
+      if (!this.separableBinarise) {
+        const dw = this.effective(this.depthwise, this.depthwiseGamma) as tf.Tensor4D;
+        return tf.add(tf.separableConv2d(x, dw, pw, 1, this.padding), requireWeight(this.bias).read());
+      }
+      const q = residualBinarize(this.depthwiseOutput(x), requireWeight(this.activationGamma).read(), this.ste);
+      return tf.add(tf.conv2d(q as tf.Tensor4D, pw, 1, 'valid'), requireWeight(this.bias).read());
+    });
+  }
+
+  /** What the inner binariser sees: depthwise output + depthwise_bias (calibration fits its gammas to it). */
+  depthwiseOutput(x: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => {
+      const y = tf.depthwiseConv2d(x, this.effective(this.depthwise, this.depthwiseGamma) as tf.Tensor4D, 1, this.padding);
+      return tf.add(y, requireWeight(this.depthwiseBias).read());
     });
   }
 
@@ -227,8 +262,11 @@ export class BinarySeparableConv2D extends BinaryLayerBase {
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    const { filters, kernelSize, padding, depthwiseLevels, pointwiseLevels, seed, frozen, ste } = this;
-    return { ...super.getConfig(), filters, kernelSize, padding, depthwiseLevels, pointwiseLevels, seed, frozen, ste };
+    const { filters, kernelSize, padding, depthwiseLevels, pointwiseLevels, separableBinarise, activationLevels, seed, frozen, ste } = this;
+    return {
+      ...super.getConfig(),
+      ...{ filters, kernelSize, padding, depthwiseLevels, pointwiseLevels, separableBinarise, activationLevels, seed, frozen, ste },
+    };
   }
 }
 

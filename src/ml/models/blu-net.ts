@@ -12,6 +12,8 @@ export interface BluNetOptions {
   convLevels?: number;
   depthwiseLevels?: number;
   pointwiseLevels?: number;
+  /** A residual activation binariser between depthwise and pointwise of every separable conv (default false: the thesis). */
+  separableBinarise?: boolean;
   seed?: number;
   /** Kernels hold already-binarised values (set by the packed loader; not for training). */
   frozen?: boolean;
@@ -29,6 +31,7 @@ export function resolveBluNetOptions(opts: BluNetOptions): ResolvedBluNetOptions
     convLevels: opts.convLevels ?? 3,
     depthwiseLevels: opts.depthwiseLevels ?? 3,
     pointwiseLevels: opts.pointwiseLevels ?? 3,
+    separableBinarise: opts.separableBinarise ?? false,
     seed: opts.seed ?? 1,
     frozen: opts.frozen ?? false,
     ste: opts.ste ?? 'unit',
@@ -46,7 +49,13 @@ function binaryConv(spec: ConvSpec, o: ResolvedBluNetOptions): tf.layers.Layer {
     ste: o.ste,
   };
   if (spec.role === 'level0') return new BinaryConv2D({ ...common, levels: o.convLevels });
-  return new BinarySeparableConv2D({ ...common, depthwiseLevels: o.depthwiseLevels, pointwiseLevels: o.pointwiseLevels });
+  return new BinarySeparableConv2D({
+    ...common,
+    depthwiseLevels: o.depthwiseLevels,
+    pointwiseLevels: o.pointwiseLevels,
+    separableBinarise: o.separableBinarise,
+    activationLevels: o.activationLevels,
+  });
 }
 
 /** Every conv except the output is followed by a residual-binarised sign activation. */

@@ -1,7 +1,8 @@
 /**
- * Data-driven start for the activation gammas of a BLU-Net: each BinarySignActivation gets the greedy
- * residual fit (the same as for kernels) to the pre-activations it sees on a few training images.
- * Layers are fitted in model order, so each fit sees the already-calibrated layers before it.
+ * Data-driven start for the activation gammas of a BLU-Net: each BinarySignActivation, and the inner
+ * binariser of each BinarySeparableConv2D with `separableBinarise`, gets the greedy residual fit
+ * (the same as for kernels) to the values it sees on a few training images. Layers are fitted in
+ * model order, so each fit sees the already-calibrated layers before it.
  */
 import * as tf from '@tensorflow/tfjs';
 import { BinaryConv2D, BinarySeparableConv2D, BinarySignActivation } from './binary-layers.js';
@@ -35,9 +36,27 @@ function fitActivation(model: tf.LayersModel, act: BinarySignActivation, images:
   return gammas;
 }
 
+/** Whether `layer` is a separable conv with an activation binariser between depthwise and pointwise. */
+export const hasInnerBinariser = (layer: tf.layers.Layer): layer is BinarySeparableConv2D =>
+  layer instanceof BinarySeparableConv2D && layer.separableBinarise;
+
+/** Fits the inner binariser's gammas to the depthwise output the layer computes on `images`; returns them. */
+export function fitInnerBinariser(model: tf.LayersModel, layer: BinarySeparableConv2D, images: tf.Tensor4D): number[] {
+  const input = tf.model({ inputs: model.inputs, outputs: layer.input as tf.SymbolicTensor }).predict(images) as tf.Tensor4D;
+  const depthwise = layer.depthwiseOutput(input);
+  const gammas = fitResidualGammas(depthwise.dataSync() as Float32Array, layer.activationLevels);
+  tf.dispose([input, depthwise]);
+  updateLayerWeights(layer, (name, value) => (name === 'activation_gamma' ? tf.tensor1d(gammas, 'float32') : value));
+  return gammas;
+}
+
 export function calibrateActivationGammas(model: tf.LayersModel, images: tf.Tensor4D): CalibratedActivation[] {
-  const activations = model.layers.filter((l): l is BinarySignActivation => l instanceof BinarySignActivation);
-  return activations.map((act) => ({ layer: act.name, gammas: fitActivation(model, act, images) }));
+  const fitted: CalibratedActivation[] = [];
+  for (const layer of model.layers) {
+    if (layer instanceof BinarySignActivation) fitted.push({ layer: layer.name, gammas: fitActivation(model, layer, images) });
+    else if (hasInnerBinariser(layer)) fitted.push({ layer: `${layer.name}/activation`, gammas: fitInnerBinariser(model, layer, images) });
+  }
+  return fitted;
 }
 
 /** Weight-scale gammas for every binary conv of a model (e.g. a BLU-Net trained from scratch). */
@@ -95,6 +114,7 @@ export function matchTeacherScales(blu: tf.LayersModel, lw: tf.LayersModel, imag
   for (const layer of blu.layers) {
     if (layer instanceof BinarySignActivation) fitActivation(blu, layer, images);
     else if ((layer instanceof BinaryConv2D || layer instanceof BinarySeparableConv2D) && layer.name !== OUTPUT_LAYER_NAME) {
+      if (hasInnerBinariser(layer)) fitInnerBinariser(blu, layer, images);
       const target = outputScale(lw, lw.getLayer(layer.name.replaceAll('Binary', '')), images);
       factors.set(layer.name, matchLayer(blu, layer, images, target));
     }

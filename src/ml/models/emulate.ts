@@ -12,6 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { BinaryConv2D, BinarySeparableConv2D, BinarySignActivation } from './binary-layers.js';
+import { fitInnerBinariser, hasInnerBinariser } from './calibrate.js';
 import { updateLayerWeights } from './transfer.js';
 import { buildLwUnet, type UnetOptions } from './unet.js';
 
@@ -214,6 +215,9 @@ export function emulateTeacher(
 ): EmulatedLayer[] {
   const report: EmulatedLayer[] = [];
   for (const conv of student.layers.filter(isBinaryConv)) {
+    // The inner binariser (separableBinarise) sees the depthwise output, which the fit below leaves
+    // alone (it scales the pointwise gammas and the bias): fitted once, before.
+    if (hasInnerBinariser(conv)) fitInnerBinariser(student, conv, images);
     const target = teacherPreActivation(teacher, teacherName(conv.name), images);
     const biasCorrection = fitToTeacher(student, conv, target, images);
     target.dispose();

@@ -15,7 +15,8 @@ import type { ResolvedBluNetOptions } from './blu-net.js';
 export const MAGIC = 'BLUPACK1';
 export const FORMAT_VERSION = 1;
 
-// The STE only matters for training, so the packed format does not carry it.
+// The STE only matters for training, so the packed format does not carry it. `separableBinarise`
+// is absent from files written before it existed; readPackedHeader reads that as false.
 export type PackedOptions = Omit<ResolvedBluNetOptions, 'frozen' | 'seed' | 'ste'>;
 export interface PackedHeader {
   version: number;
@@ -143,5 +144,6 @@ export function readPackedHeader(r: ByteReader): PackedHeader {
   if (magic !== MAGIC) throw new Error(`not a packed BLU-Net file (magic ${JSON.stringify(magic)})`);
   const header = JSON.parse(new TextDecoder().decode(r.bytes(r.uint32()))) as PackedHeader;
   if (header.version !== FORMAT_VERSION) throw new Error(`unsupported packed format version ${header.version}`);
-  return header;
+  // Files written before the option existed are the thesis variant.
+  return { ...header, options: { ...header.options, separableBinarise: header.options.separableBinarise ?? false } };
 }

@@ -5,7 +5,9 @@
  * buildBluNet options), then for every binary layer in `model.layers` order:
  *   BinarySignActivation:  gammas (fp32 × a)
  *   BinaryConv2D:          kernel block, bias (fp32 × filters)
- *   BinarySeparableConv2D: depthwise block, pointwise block, bias (fp32 × filters)
+ *   BinarySeparableConv2D: depthwise block, pointwise block, bias (fp32 × filters); with the header
+ *                          option separableBinarise: depthwise block, inner activation gammas
+ *                          (fp32 × a), depthwise bias (fp32 × cin), pointwise block, bias
  * where a block is gammas (fp32 × levels) then one sign record per level (see packed-format.ts).
  * The loader rebuilds the architecture from the options with `frozen` layers holding Σ|γ|·b, so
  * predictions equal the exported model's bit for bit on the same backend.
@@ -58,6 +60,7 @@ function inferOptions(model: tf.LayersModel): Result<PackedOptions, PackedError>
     convLevels: first.levels,
     depthwiseLevels: sep?.depthwiseLevels ?? 3,
     pointwiseLevels: sep?.pointwiseLevels ?? 3,
+    separableBinarise: sep?.separableBinarise ?? false,
   });
 }
 
@@ -81,7 +84,12 @@ function writeLayer(w: ByteWriter, layer: tf.layers.Layer): [number, number] {
     return [zeros, layer.levels];
   }
   if (layer instanceof BinarySeparableConv2D) {
-    const zeros = writeBlock(w, at(0), at(3)) + writeBlock(w, at(1), at(4));
+    let zeros = writeBlock(w, at(0), at(3));
+    if (layer.separableBinarise) {
+      w.float32s(at(5).dataSync());
+      w.float32s(at(6).dataSync());
+    }
+    zeros += writeBlock(w, at(1), at(4));
     w.float32s(at(2).dataSync());
     return [zeros, layer.depthwiseLevels + layer.pointwiseLevels];
   }
@@ -142,8 +150,12 @@ function readLayer(r: ByteReader, layer: tf.layers.Layer): void {
   }
   if (layer instanceof BinarySeparableConv2D) {
     const [dw, dwGamma] = readBlock(r, layer.depthwiseLevels, shape(0));
+    const cin = shape(0)[2] as number;
+    const inner = layer.separableBinarise
+      ? [tf.tensor1d(r.float32s(layer.activationLevels), 'float32'), tf.tensor1d(r.float32s(cin), 'float32')]
+      : [];
     const [pw, pwGamma] = readBlock(r, layer.pointwiseLevels, shape(1));
-    values = [dw, pw, tf.tensor1d(r.float32s(layer.filters), 'float32'), dwGamma, pwGamma];
+    values = [dw, pw, tf.tensor1d(r.float32s(layer.filters), 'float32'), dwGamma, pwGamma, ...inner];
   }
   if (values.length > 0) layer.setWeights(values);
   tf.dispose(values);

@@ -31,7 +31,8 @@ function countLayer(layer: tf.layers.Layer): Count {
   }
   if (layer instanceof BinarySeparableConv2D) {
     const bits = layer.depthwiseLevels * sizeOf(layer, ['depthwise_kernel']) + layer.pointwiseLevels * sizeOf(layer, ['pointwise_kernel']);
-    return { fp32: layer.depthwiseLevels + layer.pointwiseLevels + sizeOf(layer, ['bias']), bits };
+    const inner = layer.separableBinarise ? layer.activationLevels + sizeOf(layer, ['depthwise_bias']) : 0;
+    return { fp32: layer.depthwiseLevels + layer.pointwiseLevels + inner + sizeOf(layer, ['bias']), bits };
   }
   return { fp32: layer.trainableWeights.reduce((a, w) => a + elements(w), 0), bits: 0 };
 }

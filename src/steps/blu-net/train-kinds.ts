@@ -120,6 +120,8 @@ export interface BinariseWith {
   readonly data: string;
   readonly student: string;
   readonly levels?: { readonly activation?: number; readonly conv?: number; readonly depthwise?: number; readonly pointwise?: number };
+  /** An activation binariser between depthwise and pointwise of every separable conv (default false: the thesis). */
+  readonly separable_binarise?: boolean;
   readonly train: JsonValue;
   readonly gamma_init?: GammaStart;
   readonly ste?: 'unit' | 'range';
@@ -153,6 +155,11 @@ const BINARISER_PROPERTIES = {
 } as const;
 
 const LEVEL = { type: 'integer', minimum: 1, maximum: 8 } as const;
+const SEPARABLE_BINARISE_SCHEMA = {
+  type: 'boolean',
+  description:
+    'An activation binariser (own gammas, levels.activation levels, after a per-channel bias) between the depthwise and the pointwise conv of every separable conv, so the pointwise is binary x binary (XNOR-popcount in the engine); false (the default) is the thesis, whose pointwise sees the real-valued depthwise output',
+} as const;
 const LEVELS_SCHEMA = {
   type: 'object',
   additionalProperties: false,
@@ -174,6 +181,7 @@ export const binariseKind: StepKindDefinition = {
       data: STEP_REF_SCHEMA,
       student: STEP_REF_SCHEMA,
       levels: LEVELS_SCHEMA,
+      separable_binarise: SEPARABLE_BINARISE_SCHEMA,
       train: TRAIN_SCHEMA,
       seed: RUN_SEED_SCHEMA,
       ...BINARISER_PROPERTIES,
@@ -194,6 +202,8 @@ export interface AblationWith {
   readonly model: 'lw_unet' | 'blu_net';
   readonly width: number;
   readonly levels?: BinariseWith['levels'];
+  /** BLU-Net only (ignored for lw_unet), as binarise's. */
+  readonly separable_binarise?: boolean;
   readonly train: JsonValue;
   /** Per-model learning rate overriding train.lr (thesis: lw_unet 1e-3, BLU-Net 1e-4). */
   readonly lr_by_model?: { readonly lw_unet?: number; readonly blu_net?: number };
@@ -221,6 +231,7 @@ export const ablationKind: StepKindDefinition = {
       model: { enum: ARCHITECTURES.filter((a) => a !== 'unet') },
       width: WIDTH_SCHEMA,
       levels: LEVELS_SCHEMA,
+      separable_binarise: SEPARABLE_BINARISE_SCHEMA,
       train: TRAIN_SCHEMA,
       seed: RUN_SEED_SCHEMA,
       lr_by_model: {
@@ -238,10 +249,19 @@ export const ablationKind: StepKindDefinition = {
   },
   effectiveWith(value) {
     // The settings this model trains with (as train-steps picks them); binariser settings only for BLU-Net.
-    const { lr_by_model: byModel, convergence, gamma_init: gammaInit, ste, gamma_lr: gammaLr, ...rest } = withOf<AblationWith>(value);
+    const {
+      lr_by_model: byModel,
+      convergence,
+      gamma_init: gammaInit,
+      ste,
+      gamma_lr: gammaLr,
+      separable_binarise: sb,
+      ...rest
+    } = withOf<AblationWith>(value);
     const train = ablationTrain(rest.model, rest.train, convergence);
     const lr = byModel?.[rest.model] ?? train.lr;
-    const binariser = rest.model === 'blu_net' ? definedOnly({ gamma_init: gammaInit, ste, gamma_lr: gammaLr }) : {};
+    const binariser =
+      rest.model === 'blu_net' ? definedOnly({ gamma_init: gammaInit, ste, gamma_lr: gammaLr, separable_binarise: sb }) : {};
     return { ...rest, train: { ...train, ...definedOnly({ lr }) }, ...binariser } as JsonValue;
   },
   async load() {

@@ -57,6 +57,63 @@ export const bluNetCases: readonly EngineCase[] = [
   { label: 'width 8, thesis levels, depth 4, 24×16', options: { baseFilters: 8, levels: 4 }, seed: 15, height: 24, width: 16 },
 ];
 
+/**
+ * Model variants (issue 24): separableBinarise on and off × activation and weight levels 1–3
+ * chosen independently, small widths and images. With it on, each separable conv's pointwise
+ * runs as a 1×1 XNOR conv on the binarised depthwise output.
+ */
+export const variantCases: readonly EngineCase[] = [
+  {
+    label: 'separable_binarise, a1 c1 d1 p1, width 4, depth 2, 8×12',
+    options: { baseFilters: 4, levels: 2, separableBinarise: true, ...levelsOf(1, 1, 1, 1) },
+    seed: 21,
+    height: 8,
+    width: 12,
+  },
+  {
+    label: 'separable_binarise, a2 c3 d1 p2, width 5, depth 2, 10×14',
+    options: { baseFilters: 5, levels: 2, separableBinarise: true, ...levelsOf(2, 3, 1, 2) },
+    seed: 22,
+    height: 10,
+    width: 14,
+  },
+  {
+    label: 'separable_binarise, thesis levels a3 c3 d3 p3, width 6, depth 3, 12×20',
+    options: { baseFilters: 6, levels: 3, separableBinarise: true },
+    seed: 23,
+    height: 12,
+    width: 20,
+  },
+  {
+    label: 'separable_binarise, a1 c3 d3 p3, width 36 (2 words, partial), depth 2, 6×10',
+    options: { baseFilters: 36, levels: 2, separableBinarise: true, ...levelsOf(1, 3, 3, 3) },
+    seed: 24,
+    height: 6,
+    width: 10,
+  },
+  {
+    label: 'separable_binarise, a3 c1 d2 p1, width 8, depth 3, 16×12',
+    options: { baseFilters: 8, levels: 3, separableBinarise: true, ...levelsOf(3, 1, 2, 1) },
+    seed: 25,
+    height: 16,
+    width: 12,
+  },
+  {
+    label: 'thesis separable, a1 c3 d2 p1, width 5, depth 2, 8×10',
+    options: { baseFilters: 5, levels: 2, ...levelsOf(1, 3, 2, 1) },
+    seed: 26,
+    height: 8,
+    width: 10,
+  },
+  {
+    label: 'thesis separable, a2 c1 d3 p2, width 7, depth 3, 12×8',
+    options: { baseFilters: 7, levels: 3, ...levelsOf(2, 1, 3, 2) },
+    seed: 27,
+    height: 12,
+    width: 8,
+  },
+];
+
 /** Trained-looking weights: latent kernels, biases and gammas moved off their initial values. */
 export function perturb(model: tf.LayersModel, seed: number): void {
   const values = model.getWeights().map((w, i) => tf.add(w, tf.randomNormal(w.shape, 0, 0.05, 'float32', seed * 1000 + i)));

@@ -14,7 +14,7 @@ import { useTestBackend } from '../models/setup-backend.js';
 import { trainSupervised } from '../../../src/ml/train/index.js';
 import { hasData } from '../data/data-dir.js';
 import { realCrops } from '../train/real-crops.js';
-import { bluNetCases, expectMatchesReference, packedEngine, perturb, simulate, zeroSignModel } from './fixtures.js';
+import { bluNetCases, expectMatchesReference, packedEngine, perturb, simulate, variantCases, zeroSignModel } from './fixtures.js';
 
 // Mandatory wherever the addon is built (npm ci builds it when a compiler is present); skipped
 // with the reason otherwise, since the wasm engine is then what runs.
@@ -63,7 +63,7 @@ describe.skipIf(!addon.ok)('native engine kernels', () => {
     expect(auto.name).toBe(kernels.get(`${isasHere()[0]}/1`)?.name);
   });
 
-  for (const c of bluNetCases) {
+  for (const c of [...bluNetCases, ...variantCases]) {
     it(`equals the TypeScript reference, the simulation and the wasm engine on ${c.label}, on every instruction set and 1–2 threads`, async () => {
       for (const [key, k] of kernels) {
         const { engine, input, logits } = await expectMatchesReference(k, c, dir, 1e-4).catch((e: unknown) => {
@@ -128,45 +128,100 @@ describe.skipIf(!addon.ok)('native engine kernels', () => {
       expect(Array.from(runEngineLogits(engine, k, input)), key).toEqual(key.startsWith('portable') ? plain : fused);
   });
 
-  it.skipIf(!hasData)(
-    "on a BLU-Net trained on real BBBC030 crops: equals its wasm twin bit for bit and the simulation's masks on a real 128×128 crop",
-    async () => {
-      const model = buildBluNet({ baseFilters: 8, levels: 3, seed: 4 });
-      const train = await realCrops(['cho21', 'cho22', 'cho23', 'cho24'], 64);
-      const trained = await trainSupervised(
-        model,
-        { train, validation: train },
-        {
-          epochs: 12,
-          learningRate: 1e-2,
-          lrDecayStartEpoch: 10,
-          batchSize: 4,
-          cropSize: 64,
-          seed: 1,
-          augment: false,
-          bestMetric: 'val_iou',
-        },
-      );
-      expect(trained.ok).toBe(true);
-      const engine = await packedEngine(model, path.join(dir, 'trained.blupack'));
-      const [crop] = await realCrops(['cho25'], 128);
-      const input = { height: 128, width: 128, pixels: (crop as { image: Float32Array }).image };
-      const sim = simulate(model, input.pixels, 128, 128);
-      model.dispose();
-      const plain = Array.from(runEngineLogits(engine, wasm, input));
-      const fused = Array.from(runEngineLogits(engine, wasmFma, input));
-      for (const [key, k] of kernels) {
-        const logits = runEngineLogits(engine, k, input);
-        expect(Array.from(logits), key).toEqual(key.startsWith('portable') ? plain : fused);
-        // Masks equal the simulation's except ties (probabilities within 1e-4 of each other).
-        const beyondTies = Array.from(logits).filter((v, i) => {
-          const p = 1 / (1 + Math.exp(-v));
-          const q = sim.probabilities[i] as number;
-          return p > 0.5 !== q > 0.5 && Math.abs(p - q) > 1e-4;
-        });
-        expect(beyondTies.length, key).toBe(0);
-      }
+  it('with separable_binarise, equals the wasm engine bit for bit at width 64, 32×24 (portable = plain SIMD, AVX = FMA)', async () => {
+    // The depthwise feeding the inner binariser is unfused on every path, so only the first conv
+    // (fused on the AVX paths and in kernels-fma.wasm) tells the two wasm builds apart.
+    const model = buildBluNet({ baseFilters: 64, levels: 2, separableBinarise: true });
+    perturb(model, 32);
+    const engine = await packedEngine(model, path.join(dir, 'w64-sb.blupack'));
+    model.dispose();
+    expect(engine.contracting[0]?.[0].conv.binarised).not.toBeNull();
+    const input = { height: 32, width: 24, pixels: Float32Array.from(tf.randomUniform([32 * 24], 0, 1, 'float32', 6).dataSync()) };
+    const plain = Array.from(runEngineLogits(engine, wasm, input));
+    const fused = Array.from(runEngineLogits(engine, wasmFma, input));
+    const ref = runEngineLogits(engine, referenceKernels, input);
+    plain.forEach((v, i) => expect(v > 0, `pixel ${i}`).toBe((ref[i] as number) > 0));
+    for (const [key, k] of kernels)
+      expect(Array.from(runEngineLogits(engine, k, input)), key).toEqual(key.startsWith('portable') ? plain : fused);
+  });
+
+  it('with separable_binarise and zero depthwise biases (as initialised), every engine takes the same signs: masks equal the reference on every ISA and both wasm builds', async () => {
+    // One level: depthwise sums of ±p that cancel exactly (border pixels) are 0 only when every
+    // engine adds unfused in tap order; a fused sum leaves ±1e-8 there and flips the inner sign.
+    const options = { separableBinarise: true, activationLevels: 1, convLevels: 1, depthwiseLevels: 1, pointwiseLevels: 1 };
+    const model = buildBluNet({ baseFilters: 16, levels: 3, seed: 33, ...options });
+    perturb(model, 33);
+    for (const layer of model.layers.filter((l) => l.getClassName() === 'BinarySeparableConv2D')) {
+      const weights = layer.getWeights();
+      layer.setWeights([...weights.slice(0, 6), tf.zerosLike(weights[6] as tf.Tensor)]);
+    }
+    const engine = await packedEngine(model, path.join(dir, 'sb-zero-bias.blupack'));
+    model.dispose();
+    const input = { height: 48, width: 40, pixels: Float32Array.from(tf.randomUniform([48 * 40], 0, 1, 'float32', 8).dataSync()) };
+    const ref = runEngineLogits(engine, referenceKernels, input);
+    for (const [key, k] of [...kernels, ['wasm', wasm], ['wasm-fma', wasmFma]] as const) {
+      const logits = runEngineLogits(engine, k, input);
+      const beyondTies = Array.from(logits).filter((v, i) => {
+        const [p, q] = [1 / (1 + Math.exp(-v)), 1 / (1 + Math.exp(-(ref[i] as number)))];
+        return p > 0.5 !== q > 0.5 && Math.abs(p - q) > 1e-4;
+      });
+      expect(beyondTies.length, key).toBe(0);
+    }
+  });
+
+  const trainedVariants = [
+    { label: 'the thesis variant', options: {} },
+    {
+      label: 'separable_binarise a1 c1 d1 p1',
+      options: { separableBinarise: true, activationLevels: 1, convLevels: 1, depthwiseLevels: 1, pointwiseLevels: 1 },
     },
-    180_000,
-  );
+  ] as const;
+  for (const variant of trainedVariants) {
+    it.skipIf(!hasData)(
+      `on a BLU-Net (${variant.label}) trained on real BBBC030 crops: equals its wasm twin bit for bit, the reference's and the simulation's masks on a real 128×128 crop`,
+      async () => {
+        const model = buildBluNet({ baseFilters: 8, levels: 3, seed: 4, ...variant.options });
+        const train = await realCrops(['cho21', 'cho22', 'cho23', 'cho24'], 64);
+        const trained = await trainSupervised(
+          model,
+          { train, validation: train },
+          {
+            epochs: 12,
+            learningRate: 1e-2,
+            lrDecayStartEpoch: 10,
+            batchSize: 4,
+            cropSize: 64,
+            seed: 1,
+            augment: false,
+            bestMetric: 'val_iou',
+          },
+        );
+        expect(trained.ok).toBe(true);
+        const engine = await packedEngine(model, path.join(dir, 'trained.blupack'));
+        const [crop] = await realCrops(['cho25'], 128);
+        const input = { height: 128, width: 128, pixels: (crop as { image: Float32Array }).image };
+        const sim = simulate(model, input.pixels, 128, 128);
+        model.dispose();
+        const plain = Array.from(runEngineLogits(engine, wasm, input));
+        const fused = Array.from(runEngineLogits(engine, wasmFma, input));
+        const ref = runEngineLogits(engine, referenceKernels, input);
+        // Masks equal except ties (probabilities within 1e-4 of each other).
+        const beyondTies = (logits: ArrayLike<number>, other: (i: number) => number) =>
+          Array.from(logits).filter((v, i) => {
+            const [p, q] = [1 / (1 + Math.exp(-v)), other(i)];
+            return p > 0.5 !== q > 0.5 && Math.abs(p - q) > 1e-4;
+          }).length;
+        expect(beyondTies(plain, (i) => 1 / (1 + Math.exp(-(ref[i] as number))))).toBe(0);
+        for (const [key, k] of kernels) {
+          const logits = runEngineLogits(engine, k, input);
+          expect(Array.from(logits), key).toEqual(key.startsWith('portable') ? plain : fused);
+          expect(
+            beyondTies(logits, (i) => sim.probabilities[i] as number),
+            key,
+          ).toBe(0);
+        }
+      },
+      180_000,
+    );
+  }
 });

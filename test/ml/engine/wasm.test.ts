@@ -11,7 +11,7 @@ import { lexicographicRanks, loadWasmKernels, type WasmKernels } from '../../../
 import { codeRanks } from '../../../src/ml/engine/bitmaps.js';
 import { buildBluNet } from '../../../src/ml/models/index.js';
 import { useTestBackend } from '../models/setup-backend.js';
-import { bluNetCases, expectMatchesReference, packedEngine, perturb, zeroSignModel } from './fixtures.js';
+import { bluNetCases, expectMatchesReference, variantCases, packedEngine, perturb, zeroSignModel } from './fixtures.js';
 
 let dir: string;
 /** Two threads whatever the machine, so the worker path is what these tests check. */
@@ -40,6 +40,13 @@ describe('wasm SIMD kernels', () => {
     it(`equal the TypeScript reference and the simulation on ${c.label}`, async () => {
       // Same masks everywhere; values equal up to fp32 summation order.
       await expectMatchesReference(wasm, c, dir, 1e-4);
+    });
+  }
+
+  for (const c of variantCases) {
+    it(`equal the TypeScript reference and the simulation on the variant ${c.label}`, async () => {
+      await expectMatchesReference(wasm, c, dir, 1e-4);
+      await expectMatchesReference(single, c, dir, 1e-4);
     });
   }
 

@@ -2,7 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/ml/backend/index.js';
 import {
+  BinarySeparableConv2D,
   BinarySignActivation,
+  fitResidualGammas,
   buildBluNet,
   buildLwUnet,
   calibrateActivationGammas,
@@ -112,6 +114,22 @@ describe('emulated start', () => {
     calibrateActivationGammas(calibrated.blu, x);
     const target = teacherLogits(emulated.lw, x);
     expect(correlation(logits(emulated.blu, x), target)).toBeGreaterThan(correlation(logits(calibrated.blu, x), target));
+  });
+
+  it('with separable_binarise: fits each inner binariser to its depthwise output and still reproduces the teacher logits’ mean', () => {
+    const lw = buildLwUnet({ baseFilters: 4, levels: 2, seed: 5 });
+    const blu = buildBluNet({ baseFilters: 4, levels: 2, seed: 1, ste: 'range', separableBinarise: true });
+    expect(transferLwUnetToBluNet(lw, blu, { gammaInit: 'weight-scale', transferOutput: true }).ok).toBe(true);
+    const x = images();
+    emulateTeacher(blu, lw, x);
+    const mean = (v: ArrayLike<number>) => Array.from(v).reduce((a, b) => a + b, 0) / v.length;
+    expect(mean(logits(blu, x))).toBeCloseTo(mean(teacherLogits(lw, x)), 3);
+    const separable = blu.layers.filter((l): l is BinarySeparableConv2D => l instanceof BinarySeparableConv2D);
+    for (const layer of separable) {
+      const input = tf.model({ inputs: blu.inputs, outputs: layer.input as tf.SymbolicTensor }).predict(x) as tf.Tensor4D;
+      const expected = fitResidualGammas(layer.depthwiseOutput(input).dataSync(), layer.activationLevels);
+      Array.from(layer.getWeights()[5]!.dataSync()).forEach((g, i) => expect(g).toBeCloseTo(expected[i]!, 4));
+    }
   });
 
   it('from scratch, emulates the lw_unet that holds the BLU-Net’s own weights', () => {

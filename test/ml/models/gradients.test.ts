@@ -5,8 +5,8 @@ import { buildBluNet } from '../../../src/ml/models/index.js';
 import { useTestBackend } from './setup-backend.js';
 
 /** One BCE gradient of a tiny BLU-Net; returns the gradient norm per trainable variable. */
-function gradientNorms(seed: number): Map<string, number> {
-  const model = buildBluNet({ baseFilters: 2, levels: 2, seed });
+function gradientNorms(seed: number, separableBinarise = false): Map<string, number> {
+  const model = buildBluNet({ baseFilters: 2, levels: 2, seed, separableBinarise });
   const x = tf.randomUniform([1, 16, 16, 1], 0, 1, 'float32', seed);
   const y = tf.cast(tf.greater(tf.randomUniform([1, 16, 16, 1], 0, 1, 'float32', seed + 1), 0.5), 'float32');
   const { grads } = tf.variableGrads(
@@ -33,4 +33,14 @@ describe('gradients reach every BLU-Net variable (one BCE step, 16×16, width 2)
       }
     });
   }
+
+  it("with separable_binarise, also the inner binarisers' gammas and depthwise biases", async () => {
+    await useTestBackend();
+    const norms = gradientNorms(4, true);
+    // + 5 separable × (inner γ, depthwise bias).
+    expect(norms.size).toBe(3 * 3 + 5 * 7 + 7);
+    const inner = [...norms].filter(([name]) => /activation_gamma|depthwise_bias/.test(name));
+    expect(inner).toHaveLength(10);
+    for (const [name, norm] of inner) expect(norm, name).toBeGreaterThan(0);
+  });
 });

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBluNet, exportPackedBluNet, loadPackedBluNet, thesisSize } from '../../../src/ml/models/index.js';
+import { ByteReader, readPackedHeader } from '../../../src/ml/models/packed-format.js';
 import { useTestBackend } from './setup-backend.js';
 
 let dir: string;
@@ -55,6 +56,54 @@ describe('packed BLU-Net export', () => {
     expect(loaded.value.getLayer('Level2_BinaryLightweight_Expanding_BinarySeparableConv2D_3').getWeights()[4]?.dataSync()).toEqual(
       model.getLayer('Level2_BinaryLightweight_Expanding_BinarySeparableConv2D_3').getWeights()[4]?.dataSync(),
     );
+    model.dispose();
+    loaded.value.dispose();
+  });
+
+  it('separable_binarise: round-trips with bit-identical predictions, the option and the inner gammas and bias in the file', async () => {
+    const model = buildBluNet({ baseFilters: 6, levels: 3, seed: 8, separableBinarise: true, activationLevels: 2 });
+    perturb(model);
+    const file = path.join(dir, 'sb.blupack');
+    const info = await exportPackedBluNet(model, file);
+    if (!info.ok) throw new Error(info.error.message);
+    const header = readPackedHeader(new ByteReader(new Uint8Array(await readFile(file))));
+    expect(header.options.separableBinarise).toBe(true);
+    const loaded = await loadPackedBluNet(file);
+    if (!loaded.ok) throw new Error(loaded.error.message);
+    const x = tf.randomUniform([1, 32, 32, 1], 0, 1, 'float32', 21);
+    expect(predictBytes(loaded.value, x).equals(predictBytes(model, x))).toBe(true);
+    const name = 'Level1_BinaryLightweight_Expanding_BinarySeparableConv2D_2';
+    const weights = (m: tf.LayersModel) => m.getLayer(name).getWeights();
+    expect(weights(loaded.value)).toHaveLength(7);
+    for (const i of [5, 6]) expect(weights(loaded.value)[i]?.dataSync()).toEqual(weights(model)[i]?.dataSync());
+    model.dispose();
+    loaded.value.dispose();
+  });
+
+  it('reads a file written before separable_binarise existed (no key in the header) as the thesis variant', async () => {
+    const model = buildBluNet({ baseFilters: 4, levels: 2, seed: 3 });
+    perturb(model);
+    const file = path.join(dir, 'old.blupack');
+    const info = await exportPackedBluNet(model, file);
+    if (!info.ok) throw new Error(info.error.message);
+    const bytes = new Uint8Array(await readFile(file));
+    const view = new DataView(bytes.buffer, bytes.byteOffset);
+    const length = view.getUint32(8, true);
+    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + length))) as { options: Record<string, unknown> };
+    expect(header.options['separableBinarise']).toBe(false);
+    delete header.options['separableBinarise'];
+    const old = new TextEncoder().encode(JSON.stringify(header));
+    const rewritten = new Uint8Array(12 + old.length + bytes.length - 12 - length);
+    rewritten.set(bytes.subarray(0, 8));
+    new DataView(rewritten.buffer).setUint32(8, old.length, true);
+    rewritten.set(old, 12);
+    rewritten.set(bytes.subarray(12 + length), 12 + old.length);
+    await writeFile(file, rewritten);
+    expect(readPackedHeader(new ByteReader(rewritten)).options.separableBinarise).toBe(false);
+    const loaded = await loadPackedBluNet(file);
+    if (!loaded.ok) throw new Error(loaded.error.message);
+    const x = tf.randomUniform([1, 16, 16, 1], 0, 1, 'float32', 22);
+    expect(predictBytes(loaded.value, x).equals(predictBytes(model, x))).toBe(true);
     model.dispose();
     loaded.value.dispose();
   });

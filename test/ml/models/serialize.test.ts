@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildModel, loadModel, saveModel, type ModelName } from '../../../src/ml/models/index.js';
+import { type BinarySeparableConv2D, buildBluNet, buildModel, loadModel, saveModel, type ModelName } from '../../../src/ml/models/index.js';
 import { useTestBackend } from './setup-backend.js';
 
 let dir: string;
@@ -49,6 +49,24 @@ describe('saveModel / loadModel', () => {
       loaded.value.dispose();
     });
   }
+
+  it('blu_net with separable_binarise: save → load keeps the option and gives bit-identical predictions', async () => {
+    const model = buildBluNet({ baseFilters: 4, levels: 3, seed: 12, separableBinarise: true, activationLevels: 1 });
+    perturb(model);
+    const target = path.join(dir, 'blu_net_sb');
+    const saved = await saveModel(model, target);
+    if (!saved.ok) throw new Error(saved.error.message);
+    const loaded = await loadModel(target);
+    if (!loaded.ok) throw new Error(loaded.error.message);
+    const layer = loaded.value.getLayer('Level1_BinaryLightweight_Contracting_BinarySeparableConv2D_1') as BinarySeparableConv2D;
+    expect([layer.separableBinarise, layer.activationLevels, layer.getWeights().length]).toEqual([true, 1, 7]);
+    const x = tf.randomUniform([1, 16, 16, 1], 0, 1, 'float32', 6);
+    const before = (model.predict(x) as tf.Tensor).dataSync();
+    const after = (loaded.value.predict(x) as tf.Tensor).dataSync();
+    expect(Buffer.from(after.buffer)).toEqual(Buffer.from(before.buffer));
+    model.dispose();
+    loaded.value.dispose();
+  });
 
   it('reports a missing directory as an error value', async () => {
     const loaded = await loadModel(path.join(dir, 'nope'));

@@ -45,4 +45,13 @@ describe('thesis size accounting at width 64 (build only)', () => {
     // fp32: biases 2+2+4+4+2+2+2+1 = 19; gammas 3 convs × 1 + 5 sep × (2+1) + 7 activations × 2 = 32.
     expect(small.fp32Params).toBe(19 + 32);
   });
+
+  it('separable_binarise adds the inner gammas and the depthwise bias (fp32) per separable conv, no bits', () => {
+    const shape = { baseFilters: 2, levels: 2, convLevels: 1, depthwiseLevels: 2, pointwiseLevels: 1, activationLevels: 2 };
+    const thesis = sizeOf(() => buildBluNet(shape));
+    const variant = sizeOf(() => buildBluNet({ ...shape, separableBinarise: true }));
+    expect(variant.binaryBits).toBe(thesis.binaryBits);
+    // 5 separable convs × 2 gammas; depthwise biases: their input channels 2 + 4 + 4 + 4 + 2 = 16.
+    expect(variant.fp32Params - thesis.fp32Params).toBe(5 * 2 + 16);
+  });
 });

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/ml/backend/index.js';
 import {
+  BinarySeparableConv2D,
   BinarySignActivation,
   buildBluNet,
   calibrateActivationGammas,
@@ -94,6 +95,20 @@ describe('gamma starts for BLU-Net', () => {
     }
     // A thesis start would be [0.5, 0.333, 0.167] everywhere; the fitted ones follow the data.
     expect(fitted.some((f) => Math.abs(f.gammas[0]! - 0.5) > 0.01)).toBe(true);
+  });
+
+  it('with separable_binarise, also fits each inner binariser, in model order, to the depthwise output + bias it sees', () => {
+    const model = buildBluNet({ baseFilters: 2, levels: 2, seed: 4, separableBinarise: true, activationLevels: 2 });
+    fitAllKernelGammas(model);
+    const images = tf.randomUniform([2, 16, 16, 1], 0, 1, 'float32', 7) as tf.Tensor4D;
+    const fitted = calibrateActivationGammas(model, images);
+    const separable = model.layers.filter((l): l is BinarySeparableConv2D => l instanceof BinarySeparableConv2D);
+    expect(fitted.filter((f) => f.layer.endsWith('/activation')).map((f) => f.layer)).toEqual(separable.map((l) => `${l.name}/activation`));
+    const layer = separable.at(-1)!;
+    const input = tf.model({ inputs: model.inputs, outputs: layer.input as tf.SymbolicTensor }).predict(images) as tf.Tensor4D;
+    const expected = fitResidualGammas(layer.depthwiseOutput(input).dataSync(), 2);
+    Array.from(layer.getWeights()[5]!.dataSync()).forEach((g, i) => expect(g).toBeCloseTo(expected[i]!, 5));
+    expect(Math.abs(expected[0]! - 2 / 3)).toBeGreaterThan(0.01);
   });
 
   it('fits the kernel gammas of every binary conv, the output layer included', () => {

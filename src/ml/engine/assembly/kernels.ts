@@ -67,8 +67,10 @@ export function decodeRow(signs: usize, nonzero: usize, pixels: i32, words: i32,
  * One output row of a k×k depthwise conv, 'same' padding. rows: k row pointers (0 = outside the
  * image) into decoded rows [width][cinPad]; weights [k·k][cinPad]; out [width][cinPad].
  * taps: scratch for 2·k·k pointers (the valid taps of one pixel, so the channel loop is branch-free).
+ * fused = false: multiply, then add, in every build (its output is binarised directly with
+ * separableBinarise, and every engine must take the same signs there).
  */
-export function depthwiseRow(rows: usize, k: i32, width: i32, cinPad: i32, weights: usize, out: usize, taps: usize): void {
+export function depthwiseRow(rows: usize, k: i32, width: i32, cinPad: i32, weights: usize, out: usize, taps: usize, fused: bool = true): void {
   const before = (k - 1) >> 1;
   for (let x = 0; x < width; x++) {
     let nt = 0;
@@ -87,9 +89,16 @@ export function depthwiseRow(rows: usize, k: i32, width: i32, cinPad: i32, weigh
     for (let c = 0; c < cinPad; c += 4) {
       const o = <usize>c << 2;
       let acc = f32x4.splat(0);
-      for (let i = 0; i < nt; i++) {
-        const at = taps + (<usize>i << 3);
-        acc = madd(v128.load(load<usize>(at + 4) + o), v128.load(load<usize>(at) + o), acc);
+      if (fused) {
+        for (let i = 0; i < nt; i++) {
+          const at = taps + (<usize>i << 3);
+          acc = madd(v128.load(load<usize>(at + 4) + o), v128.load(load<usize>(at) + o), acc);
+        }
+      } else {
+        for (let i = 0; i < nt; i++) {
+          const at = taps + (<usize>i << 3);
+          acc = f32x4.add(acc, f32x4.mul(v128.load(load<usize>(at + 4) + o), v128.load(load<usize>(at) + o)));
+        }
       }
       v128.store(dst + o, acc);
     }
@@ -552,6 +561,9 @@ function decodeInputRow(groups: usize, nGroups: i32, iy: i32, width: i32, pixels
 /**
  * BinarySeparableConv2D + binarisation of the rows this thread claims. Decoded input rows live in
  * a 3-slot ring keyed by row index (k ≤ 3), so consecutive output rows decode each input row once.
+ * pw = 0 (separableBinarise): no pointwise here; the depthwise row (unfused) + bias ([cinPad], the
+ * depthwise bias) is binarised through `bin` (fPad = cinPad) and the host runs the pointwise as a
+ * 1×1 XNOR conv on those signs.
  */
 export function separableRows(groups: usize, nGroups: i32, height: i32, width: i32, cinPad: i32, k: i32, dw: usize, pw: usize,
   fPad: i32, bias: usize, bin: usize, scratch: usize, next: usize, chunk: i32): i32 {
@@ -581,6 +593,15 @@ export function separableRows(groups: usize, nGroups: i32, height: i32, width: i
           if (slot == 0) tag0 = iy; else if (slot == 1) tag1 = iy; else tag2 = iy;
         }
         store<u32>(rowTable + (<usize>ty << 2), <u32>slotRow);
+      }
+      if (pw == 0) {
+        depthwiseRow(rowTable, k, width, cinPad, dw, dwRow, tapTable, false);
+        for (let x = 0; x < width; x++) {
+          const at = dwRow + (<usize>(x * cinPad) << 2);
+          for (let c = 0; c < cinPad; c += 4) v128.store(at + (<usize>c << 2), f32x4.add(v128.load(at + (<usize>c << 2)), v128.load(bias + (<usize>c << 2))));
+        }
+        zeros += binariseWith(bin, dwRow, y, width, cinPad);
+        continue;
       }
       depthwiseRow(rowTable, k, width, cinPad, dw, dwRow, tapTable);
       gemmRow(dwRow, width, cinPad, pw, fPad, bias, pwRow);

@@ -36,7 +36,8 @@ import { hintPhase, phaseSteps, supervisedPhase, type PhaseRecord } from './trai
 
 type Levels = BinariseWith['levels'];
 
-function bluOptions(width: number, w: { levels?: Levels; ste?: BinariseWith['ste'] }, seed: number) {
+/** The buildBluNet options of a binarise or ablation step's `with:` (levels default 3, thesis variant). */
+export function bluOptions(width: number, w: { levels?: Levels; ste?: BinariseWith['ste']; separable_binarise?: boolean }, seed: number) {
   const levels = w.levels;
   return {
     baseFilters: width,
@@ -44,6 +45,7 @@ function bluOptions(width: number, w: { levels?: Levels; ste?: BinariseWith['ste
     convLevels: levels?.conv ?? 3,
     depthwiseLevels: levels?.depthwise ?? 3,
     pointwiseLevels: levels?.pointwise ?? 3,
+    separableBinarise: w.separable_binarise ?? false,
     seed,
     ste: w.ste ?? 'unit',
   };
