@@ -13,6 +13,12 @@ export interface CalibratedActivation {
   readonly gammas: number[];
 }
 
+/** An inner tensor of `model` on `images`; the caller disposes it. */
+function probeTensor(model: tf.LayersModel, tensor: tf.SymbolicTensor | tf.SymbolicTensor[], images: tf.Tensor4D): tf.Tensor {
+  // A probe model shares the layers; it must not be disposed (that would dispose their weights).
+  return tf.model({ inputs: model.inputs, outputs: tensor as tf.SymbolicTensor }).predict(images) as tf.Tensor;
+}
+
 /** Reads the values of an inner tensor of `model` on `images` (before they are freed). */
 function probe<T>(
   model: tf.LayersModel,
@@ -20,8 +26,7 @@ function probe<T>(
   images: tf.Tensor4D,
   read: (values: Float32Array) => T,
 ): T {
-  // A probe model shares the layers; it must not be disposed (that would dispose their weights).
-  const out = tf.model({ inputs: model.inputs, outputs: tensor as tf.SymbolicTensor }).predict(images) as tf.Tensor;
+  const out = probeTensor(model, tensor, images);
   const result = read(out.dataSync() as Float32Array);
   out.dispose();
   return result;
@@ -120,4 +125,26 @@ export function matchTeacherScales(blu: tf.LayersModel, lw: tf.LayersModel, imag
     }
   }
   return factors;
+}
+
+/** Mean |logit| of the lw_unet's output conv on `images` (its sigmoid is fused, so from its weights). */
+function teacherLogitScale(lw: tf.LayersModel, images: tf.Tensor4D): number {
+  const layer = lw.getLayer(OUTPUT_LAYER_NAME);
+  const [kernel, bias] = layer.getWeights() as [tf.Tensor4D, tf.Tensor1D];
+  const padding = (layer.getConfig()['padding'] as 'same' | 'valid' | undefined) ?? 'same';
+  const input = probeTensor(lw, layer.input as tf.SymbolicTensor, images) as tf.Tensor4D;
+  const scale = tf.tidy(() => tf.mean(tf.abs(tf.add(tf.conv2d(input, kernel, 1, padding), bias))).dataSync()[0] ?? 0);
+  input.dispose();
+  return scale;
+}
+
+/**
+ * Scales the BLU-Net's output conv (gammas and bias) so its mean |logit| on `images` is the lw_unet's.
+ * Calibrated activation gammas follow magnitudes that grow through a decoder without ReLU, so the
+ * transferred output conv can see inputs many times larger than in the lw_unet and start with a
+ * saturated sigmoid (CPU experiment, seed 3: last gammas 24/14/11, training loss 11 at step 50, an
+ * unstable run). Returns the factor applied.
+ */
+export function matchOutputLogits(blu: tf.LayersModel, lw: tf.LayersModel, images: tf.Tensor4D): number {
+  return matchLayer(blu, blu.getLayer(OUTPUT_LAYER_NAME), images, teacherLogitScale(lw, images));
 }

@@ -17,7 +17,13 @@ export {
   type TransferredLayer,
   OUTPUT_LAYER_NAME,
 } from './transfer.js';
-export { calibrateActivationGammas, fitAllKernelGammas, matchTeacherScales, type CalibratedActivation } from './calibrate.js';
+export {
+  calibrateActivationGammas,
+  fitAllKernelGammas,
+  matchOutputLogits,
+  matchTeacherScales,
+  type CalibratedActivation,
+} from './calibrate.js';
 export type { SteMode } from './binary-ops.js';
 export { HINT_ENCODER_INDICES, HINT_DECODER_INDICES, tapModel } from './taps.js';
 export { thesisSize, type ThesisSize } from './size.js';

@@ -12,6 +12,7 @@ import {
   isGammaVariable,
   lwUnetTwin,
   loadModel,
+  matchOutputLogits,
   matchTeacherScales,
   transferLwUnetToBluNet,
 } from '../../../ml/models/index.js';
@@ -60,7 +61,8 @@ function gammaLrFilter(mode: GammaLr | undefined): RelativeLrFilter | undefined 
 const CALIBRATION_IMAGES = 8;
 
 /**
- * 'calibrated': fits the activation gammas to the pre-activations on centre crops of training images.
+ * 'calibrated': fits the activation gammas to the pre-activations on centre crops of training images,
+ * then (with a `teacher`) scales the output conv to the teacher's mean |logit|.
  * 'matched' with a `teacher` (the lw_unet the weights came from) first scales each conv to its teacher layer.
  * 'emulated' fits the model to reproduce the teacher's pre-activations through ReLU-emulating activations.
  */
@@ -92,6 +94,7 @@ function calibrateActivations(
     ctx.log(
       `activation gammas fitted on ${patches.length} training images: ${fitted.map((f) => f.gammas.map((g) => g.toFixed(3)).join('/')).join(', ')}`,
     );
+    if (teacher) ctx.log(`output conv scaled by ${matchOutputLogits(model, teacher, batch.x).toFixed(4)} to the lw_unet's mean |logit|`);
   }
   batch.x.dispose();
   batch.y.dispose();
