@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, outcomes, TempProject } from '../rig/project.js';
+import { isPidAlive } from '../../src/base/liveness.js';
 
 const projects: TempProject[] = [];
 afterEach(() => projects.splice(0).forEach((p) => p.dispose()));
@@ -154,7 +155,7 @@ describe('robustness: kills, interrupts and concurrent runs', () => {
     child.kill('SIGINT');
     const result = await child;
     expect(result.exitCode).toBe(130);
-    await waitFor(() => !alive(pid));
+    await waitFor(() => !isPidAlive(pid));
     const status = await p.cli(['status', 'p.yaml']);
     expect(status.stdout).toMatch(/stale\s+long\s+never run$/m);
     // Generous timeout: under a loaded full suite the CLI and its child start slowly (it once took over 60 s).
@@ -220,15 +221,6 @@ steps:
     writeFileSync(p.path('unused'), '');
   });
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function waitFor(condition: () => boolean, timeoutMs = 90_000): Promise<void> {
   const start = Date.now();

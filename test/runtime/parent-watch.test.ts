@@ -4,17 +4,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { isPidAlive } from '../../src/base/liveness.js';
 
 const WATCH = pathToFileURL(path.resolve('dist/src/runtime/exec/parent-watch.js')).href;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Runs `parent`, which starts a worker that blocks its event loop for 60 s, prints its pid and exits. */
 async function orphanedWorker(watch: boolean): Promise<number> {
@@ -40,10 +32,10 @@ c.stdout.once('data', (d) => { process.stdout.write(d); process.exit(0); });`;
 async function waitForExit(pid: number, ms: number): Promise<boolean> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
-    if (!alive(pid)) return true;
+    if (!isPidAlive(pid)) return true;
     await new Promise((r) => setTimeout(r, 50));
   }
-  return !alive(pid);
+  return !isPidAlive(pid);
 }
 
 describe('a step worker whose runner is gone', () => {
