@@ -21,6 +21,8 @@ export interface LockWriterOptions {
   readonly pruneTo: ReadonlySet<string> | null;
   /** Makes the directory entries of committed cache entries durable (the lock never names one that is not). */
   readonly flushDirs: () => Promise<void>;
+  /** Whether the workspace holds exactly these outputs now (see updateLockFile). */
+  readonly inWorkspace: (entry: LockEntry) => Promise<boolean>;
   readonly emit: (event: RunEvent) => void;
 }
 
@@ -37,10 +39,14 @@ export class LockWriter {
     this.#prunePending = keep !== null && Object.keys(options.previous.steps).some((id) => !keep.has(id));
   }
 
-  /** Queues a committed result for the lock file. */
-  record(stepId: string, entry: ActionCacheEntry): void {
+  /**
+   * Queues a committed result for the lock file. `wrote`: this run has just written the outputs (ran
+   * or restored); then it is recorded even when the lock already recorded it at planning, since
+   * another run may have recorded its own result (and written its bytes) in between.
+   */
+  record(stepId: string, entry: ActionCacheEntry, wrote: boolean): void {
     const previous = this.options.previous.steps[stepId];
-    if (previous && previous.key === entry.key && previous.runId === entry.producer.runId) return;
+    if (!wrote && previous && previous.key === entry.key && previous.runId === entry.producer.runId) return;
     const { key, components, outputs, consumed, metrics, producer } = entry;
     this.#pending.set(stepId, {
       key: key as StepKey,
@@ -76,7 +82,7 @@ export class LockWriter {
       // Only the first write prunes (the section then matches the pipeline), so the run says so once.
       const keep = this.#prunePending ? this.options.pruneTo : null;
       this.#prunePending = false;
-      const pruned = await updateLockFile(this.options.ref, batch, keep).catch(async (error: unknown) => (await this.#failed(error), []));
+      const pruned = await updateLockFile(this.options.ref, batch, keep, this.options.inWorkspace).catch(async (error: unknown) => (await this.#failed(error), []));
       if (pruned.length > 0) this.options.emit({ type: 'warning', message: prunedMessage(this.options.ref, pruned), time: Date.now() });
     }
     this.#writer = null;
