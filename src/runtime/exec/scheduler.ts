@@ -85,9 +85,16 @@ export class Scheduler {
   readonly #readers: ReadonlySet<string>;
   /** Holds exclusive steps back until they delay no more urgent work (exclusive.ts). */
   readonly #exclusive: ExclusiveGate;
+  /** Output path → the step declaring it. */
+  readonly #producerOf: ReadonlyMap<string, string>;
+  /** Steps whose output leases were given up to an older waiting run; readers settle them again first. */
+  readonly #yielded = new Set<string>();
+  /** Output paths steps of this run are reading now (their leases are never given up). */
+  readonly #inUse = new Map<string, number>();
 
   constructor(readonly ctx: SchedulerContext) {
     this.#byId = new Map(ctx.pipeline.steps.map((s) => [s.id, s]));
+    this.#producerOf = new Map(ctx.pipeline.steps.flatMap((s) => s.outs.map((o) => [o.path, s.id] as const)));
     this.#planned = new Map(ctx.plan.steps.map((p) => [p.id, p]));
     this.#priorities = schedulingPriorities(ctx.pipeline.steps);
     this.#lockFile = new LockWriter({
@@ -267,7 +274,55 @@ export class Scheduler {
           holder: `run ${h.runId} (pid ${h.pid} on ${h.host}), which still reads ${h.path}`,
           time: Date.now(),
         }),
+      {
+        yieldable: (p) => !this.#inUse.has(p),
+        onYield: (paths) => {
+          for (const p of paths) {
+            const producer = this.#producerOf.get(p);
+            if (producer !== undefined) this.#yielded.add(producer);
+          }
+        },
+      },
     );
+  }
+
+  /**
+   * Needs of this step whose leases were given up to an older waiting run (leases.ts) are settled
+   * again before it reads them: under the need's lock, its outputs are put back from its entry where
+   * another run rewrote them, and leased again. (`cache: false` outputs cannot be put back: the
+   * reader's consumed digests hash what they hold, so its record stays true.)
+   */
+  async #resettle(step: StepInstance): Promise<boolean> {
+    for (const need of step.needs.filter((n) => this.#yielded.has(n))) {
+      const upstream = this.#byId.get(need)!;
+      const me = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString(), runId: this.ctx.runId, stepId: need };
+      for (;;) {
+        const lock = await acquireLock(this.#stepLockPath(upstream), me, { signal: this.ctx.signal, onWait: (h) => this.#announceWait(step, h) });
+        if (!lock.ok) return false;
+        let free: boolean;
+        try {
+          free = this.#leases.foreignHolder(upstream.outs.map((o) => o.path)) === undefined;
+          if (free) {
+            const entry = this.#results.get(need)?.entry;
+            let wrote = false;
+            for (const out of entry ? entry.outputs.filter(isStored) : []) {
+              if (await this.#inWorkspace([out])) continue;
+              await this.ctx.stores.cas.restore(this.ctx.pipeline.projectDir, out);
+              wrote = true;
+            }
+            // The last writer of the bytes records them (lock-writer.ts).
+            if (entry && wrote) this.#lockFile.record(need, entry, true);
+            this.#leases.hold(upstream.outs.map((o) => o.path));
+            this.#yielded.delete(need);
+          }
+        } finally {
+          await lock.value.release();
+        }
+        if (free) break;
+        if (!(await this.#waitForReaders(upstream))) return false;
+      }
+    }
+    return true;
   }
 
   /**
@@ -383,9 +438,11 @@ export class Scheduler {
   async #lockWithoutReaders(planned: PlannedStep, step: StepInstance, slot: CpuSlot): Promise<{ release(): Promise<void> } | 'cancelled'> {
     const outs = step.outs.map((o) => o.path);
     for (;;) {
+      if (!(await this.#resettle(step))) return 'cancelled';
       const locks = await this.#lock(planned, step);
       if (!locks) return 'cancelled';
-      if (this.#leases.foreignHolder(outs) === undefined) return locks;
+      // Synchronously from the check on: no lease this step reads can be given up until it has finished.
+      if (this.#leases.foreignHolder(outs) === undefined && !step.needs.some((n) => this.#yielded.has(n))) return this.#using(step, locks);
       await locks.release();
       slot.free();
       if (!(await this.#waitForReaders(step))) return 'cancelled';
@@ -411,6 +468,22 @@ export class Scheduler {
       return null;
     }
     return { release: async () => (await keyLock.value.release(), await stepLock.value.release()) };
+  }
+
+  /** Marks the outputs of the step's needs as being read until `locks` are released. */
+  #using(step: StepInstance, locks: { release(): Promise<void> }): { release(): Promise<void> } {
+    const paths = step.needs.flatMap((n) => this.#byId.get(n)!.outs.map((o) => o.path));
+    for (const p of paths) this.#inUse.set(p, (this.#inUse.get(p) ?? 0) + 1);
+    return {
+      release: async () => {
+        for (const p of paths) {
+          const left = (this.#inUse.get(p) ?? 1) - 1;
+          if (left > 0) this.#inUse.set(p, left);
+          else this.#inUse.delete(p);
+        }
+        await locks.release();
+      },
+    };
   }
 
   #stepLockPath(step: StepInstance): string {
