@@ -4,11 +4,29 @@
  * explains; the cache entries are the commit points, so a crash between two writes loses
  * explanations, never results.
  */
+import path from 'node:path';
 import { describeNoSpace, isNoSpace } from '../../artifacts/no-space.js';
+import type { StatCache } from '../../artifacts/stat-cache.js';
 import type { ActionCacheEntry } from '../../artifacts/types.js';
 import type { RunEvent } from '../events.js';
 import type { StepKey } from '../../artifacts/types.js';
 import { type LockEntry, type LockRef, type LockSection, prunedMessage, updateLockFile } from '../plan/lockfile.js';
+
+/**
+ * Whether the workspace holds exactly these outputs now, through the stat cache (one lstat per
+ * unchanged file): what a lock entry must describe when it is written (see updateLockFile).
+ */
+export async function workspaceHolds(
+  stat: StatCache,
+  projectDir: string,
+  outputs: readonly { readonly path: string; readonly hash: string }[],
+): Promise<boolean> {
+  for (const out of outputs) {
+    const now = await stat.hashPath(path.join(projectDir, out.path));
+    if (now.type === 'missing' || now.hash !== out.hash) return false;
+  }
+  return true;
+}
 
 /** How long lock-file updates gather before one write (a 1000-step run writes it a few times, not 1000). */
 const LOCK_WRITE_INTERVAL_MS = 1000;

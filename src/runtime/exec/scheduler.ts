@@ -18,7 +18,7 @@ import type { LockSection } from '../plan/lockfile.js';
 import { schedulingPriorities } from '../graph.js';
 import { pGraphLib } from '../lazy-deps.js';
 import { lockRefFor } from '../plan/lockfile.js';
-import { LockWriter } from './lock-writer.js';
+import { LockWriter, workspaceHolds } from './lock-writer.js';
 import type { Pipeline, StepInstance } from '../pipeline.js';
 import { isNoopPlan, type Plan, type PlannedStep } from '../plan/plan.js';
 import type { StaleReason } from '../plan/reasons.js';
@@ -229,13 +229,8 @@ export class Scheduler {
    * let go and the wait happens without it, see #underStepLock) or a `cache: false` output the
    * entry cannot bring back is not in place (then the step runs).
    */
-  /** Whether the workspace holds exactly these outputs (through the stat cache: one lstat each when unchanged). */
-  async #inWorkspace(outputs: readonly { readonly path: string; readonly hash: string }[]): Promise<boolean> {
-    for (const out of outputs) {
-      const now = await this.ctx.stores.stat.hashPath(path.join(this.ctx.pipeline.projectDir, out.path));
-      if (now.type === 'missing' || now.hash !== out.hash) return false;
-    }
-    return true;
+  #inWorkspace(outputs: readonly { readonly path: string; readonly hash: string }[]): Promise<boolean> {
+    return workspaceHolds(this.ctx.stores.stat, this.ctx.pipeline.projectDir, outputs);
   }
 
   async #restoreForWriting(planned: PlannedStep, step: StepInstance, entry: ActionCacheEntry): Promise<LockedOutcome> {
