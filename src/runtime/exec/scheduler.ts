@@ -224,15 +224,15 @@ export class Scheduler {
     return this.#restoreForWriting(planned, step, entry);
   }
 
+  #inWorkspace(outputs: readonly { readonly path: string; readonly hash: string }[]): Promise<boolean> {
+    return workspaceHolds(this.ctx.stores.stat, this.ctx.pipeline.projectDir, outputs);
+  }
+
   /**
    * Under the step's lock: restore its outputs, unless other runs still read them (then the lock is
    * let go and the wait happens without it, see #underStepLock) or a `cache: false` output the
    * entry cannot bring back is not in place (then the step runs).
    */
-  #inWorkspace(outputs: readonly { readonly path: string; readonly hash: string }[]): Promise<boolean> {
-    return workspaceHolds(this.ctx.stores.stat, this.ctx.pipeline.projectDir, outputs);
-  }
-
   async #restoreForWriting(planned: PlannedStep, step: StepInstance, entry: ActionCacheEntry): Promise<LockedOutcome> {
     if (this.#leases.foreignHolder(step.outs.map((o) => o.path)) !== undefined) return WAIT_FOR_READERS;
     const missing = await this.#uncachedNotInPlace(step, entry);
