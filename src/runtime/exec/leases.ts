@@ -79,6 +79,11 @@ export class OutputLeases {
     for (const p of taken) this.#held.add(p);
   }
 
+  /** Whether this run holds a lease on every one of the paths. */
+  holdsAll(paths: readonly string[]): boolean {
+    return paths.every((p) => this.#held.has(p));
+  }
+
   release(paths: readonly string[]): void {
     const dropped = paths.filter((p) => this.#held.delete(p));
     if (dropped.length > 0) this.#append(dropped.map((p) => `-${JSON.stringify(p)}\n`).join(''));

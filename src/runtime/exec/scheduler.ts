@@ -282,13 +282,15 @@ export class Scheduler {
   }
 
   /**
-   * Needs of this step whose leases were given up to an older waiting run (leases.ts) are settled
-   * again before it reads them: under the need's lock, its outputs are put back from its entry where
-   * another run rewrote them, and leased again. (`cache: false` outputs cannot be put back: the
-   * reader's consumed digests hash what they hold, so its record stays true.)
+   * Needs of this step whose outputs this run does not lease are settled again before it reads
+   * them: leases given up to an older waiting run (leases.ts), or never taken because the step was
+   * not planned to read (a restore that found its entry corrupt or a `cache: false` output gone).
+   * Under the need's lock, its outputs are put back from its entry where another run rewrote them,
+   * and leased. (`cache: false` outputs cannot be put back: the reader's consumed digests hash what
+   * they hold, so its record stays true.)
    */
   async #resettle(step: StepInstance): Promise<boolean> {
-    for (const need of step.needs.filter((n) => this.#yielded.has(n))) {
+    for (const need of step.needs.filter((n) => this.#unsettled(n))) {
       const upstream = this.#byId.get(need)!;
       const me = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString(), runId: this.ctx.runId, stepId: need };
       for (;;) {
@@ -437,7 +439,7 @@ export class Scheduler {
       const locks = await this.#lock(planned, step);
       if (!locks) return 'cancelled';
       // Synchronously from the check on: no lease this step reads can be given up until it has finished.
-      if (this.#leases.foreignHolder(outs) === undefined && !step.needs.some((n) => this.#yielded.has(n))) return this.#using(step, locks);
+      if (this.#leases.foreignHolder(outs) === undefined && !step.needs.some((n) => this.#unsettled(n))) return this.#using(step, locks);
       await locks.release();
       slot.free();
       if (!(await this.#waitForReaders(step))) return 'cancelled';
@@ -463,6 +465,11 @@ export class Scheduler {
       return null;
     }
     return { release: async () => (await keyLock.value.release(), await stepLock.value.release()) };
+  }
+
+  /** A need whose outputs this run does not lease now (so another run may have rewritten them). */
+  #unsettled(need: string): boolean {
+    return this.#yielded.has(need) || !this.#leases.holdsAll(this.#byId.get(need)!.outs.map((o) => o.path));
   }
 
   /** Marks the outputs of the step's needs as being read until `locks` are released. */
