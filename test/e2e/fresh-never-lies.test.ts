@@ -71,7 +71,9 @@ describe('cache: false outputs', () => {
     const lock = JSON.parse(readFileSync(p.path('p.lock'), 'utf8')) as {
       experiments: { default: { steps: Record<string, { outputs: { path: string; hash: string; uncached?: boolean }[] }> } };
     };
-    expect(lock.experiments.default.steps.gen!.outputs).toContainEqual(expect.objectContaining({ path: 'out/side.txt', hash: sha256('side'), uncached: true }));
+    expect(lock.experiments.default.steps.gen!.outputs).toContainEqual(
+      expect.objectContaining({ path: 'out/side.txt', hash: sha256('side'), uncached: true }),
+    );
     expect((await p.cli(['cache', 'verify'])).exitCode).toBe(0);
 
     writeFileSync(p.path('out/side.txt'), 'SIDE'); // same size

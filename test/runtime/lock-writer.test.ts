@@ -24,7 +24,18 @@ function project(): string {
 const sha = (text: string): Sha256 => createHash('sha256').update(text).digest('hex') as Sha256;
 
 function entry(text: string, runId: string): ActionCacheEntry {
-  const components = { keySchema: 1, kind: 'run', kindVersion: '1', command: [text], with: null, params: {}, deps: {}, upstream: {}, env: {}, outs: ['out/s.txt'] } as KeyComponents;
+  const components = {
+    keySchema: 1,
+    kind: 'run',
+    kindVersion: '1',
+    command: [text],
+    with: null,
+    params: {},
+    deps: {},
+    upstream: {},
+    env: {},
+    outs: ['out/s.txt'],
+  } as KeyComponents;
   return {
     schema: 1,
     key: sha(`key ${text}`) as string as StepKey,
@@ -51,8 +62,11 @@ function writer(dir: string, previous: LockSection = { steps: {} }): LockWriter 
 }
 
 const lockedHash = (dir: string): string =>
-  (JSON.parse(readFileSync(path.join(dir, 'p.lock'), 'utf8')) as { experiments: { default: { steps: { s: { outputs: { hash: string }[] } } } } })
-    .experiments.default.steps.s.outputs[0]!.hash;
+  (
+    JSON.parse(readFileSync(path.join(dir, 'p.lock'), 'utf8')) as {
+      experiments: { default: { steps: { s: { outputs: { hash: string }[] } } } };
+    }
+  ).experiments.default.steps.s.outputs[0]!.hash;
 
 describe('lock entries describe the workspace after concurrent runs (last writer wins)', () => {
   it('drops the entry of a run whose bytes another run has rewritten before its lock write', async () => {

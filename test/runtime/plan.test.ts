@@ -260,8 +260,19 @@ describe('consumed digests: a result is current only while its upstream holds th
   });
 
   it('is not fresh while an upstream output it consumed is missing or edited in the workspace, whatever the upstream plans', () => {
-    const edited = planBoth(up('a1'), down({ 'out/gen': 'a1' }), [['out/gen', 'e9'], ['out/use', 'u1']], ['gen'])[1]!;
-    expect([edited.action, edited.reasons.map(describeReason)]).toEqual(['run', ['upstream not fresh: gen (out/gen holds other bytes than it read)']]);
+    const edited = planBoth(
+      up('a1'),
+      down({ 'out/gen': 'a1' }),
+      [
+        ['out/gen', 'e9'],
+        ['out/use', 'u1'],
+      ],
+      ['gen'],
+    )[1]!;
+    expect([edited.action, edited.reasons.map(describeReason)]).toEqual([
+      'run',
+      ['upstream not fresh: gen (out/gen holds other bytes than it read)'],
+    ]);
   });
 
   it('leaves a reader of an upstream that runs to the scheduler, and does not judge entries without a record', () => {

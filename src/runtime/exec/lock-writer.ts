@@ -100,7 +100,9 @@ export class LockWriter {
       // Only the first write prunes (the section then matches the pipeline), so the run says so once.
       const keep = this.#prunePending ? this.options.pruneTo : null;
       this.#prunePending = false;
-      const pruned = await updateLockFile(this.options.ref, batch, keep, this.options.inWorkspace).catch(async (error: unknown) => (await this.#failed(error), []));
+      const pruned = await updateLockFile(this.options.ref, batch, keep, this.options.inWorkspace).catch(
+        async (error: unknown) => (await this.#failed(error), []),
+      );
       if (pruned.length > 0) this.options.emit({ type: 'warning', message: prunedMessage(this.options.ref, pruned), time: Date.now() });
     }
     this.#writer = null;

@@ -294,7 +294,10 @@ export class Scheduler {
       const upstream = this.#byId.get(need)!;
       const me = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString(), runId: this.ctx.runId, stepId: need };
       for (;;) {
-        const lock = await acquireLock(this.#stepLockPath(upstream), me, { signal: this.ctx.signal, onWait: (h) => this.#announceWait(step, h) });
+        const lock = await acquireLock(this.#stepLockPath(upstream), me, {
+          signal: this.ctx.signal,
+          onWait: (h) => this.#announceWait(step, h),
+        });
         if (!lock.ok) return false;
         let free: boolean;
         try {
