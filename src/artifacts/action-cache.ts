@@ -109,7 +109,8 @@ function isStoredOutput(value: unknown): value is StoredOutput {
     (value.type === 'file' || value.type === 'dir') &&
     isSha256(value.hash) &&
     typeof value.size === 'number' &&
-    (value.executable === undefined || typeof value.executable === 'boolean')
+    (value.executable === undefined || typeof value.executable === 'boolean') &&
+    (value.uncached === undefined || value.uncached === true)
   );
 }
 

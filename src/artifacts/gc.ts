@@ -14,6 +14,7 @@ import { ContentStore } from './content-store.js';
 import { hasErrno } from './errors.js';
 import { readdirOrEmpty } from './fsx.js';
 import type { ActionCacheEntry, Sha256, StepKey } from './types.js';
+import { isStored } from './types.js';
 
 export const GC_GRACE_MS = 60 * 60 * 1000;
 /** Kept hashes smaller than this are peeked at in case they are tree manifests. */
@@ -61,7 +62,7 @@ export async function collectGarbage(
 
 async function addEntryRefs(cas: ContentStore, entry: ActionCacheEntry, live: Set<Sha256>): Promise<void> {
   if (entry.logHash !== undefined) live.add(entry.logHash);
-  for (const out of entry.outputs) {
+  for (const out of entry.outputs.filter(isStored)) {
     live.add(out.hash);
     if (out.type === 'dir') await addTreeRefs(cas, out.hash, live);
   }

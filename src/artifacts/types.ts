@@ -16,6 +16,16 @@ export interface StoredOutput {
   readonly size: number;
   /** Files only: the executable bit. */
   readonly executable?: boolean;
+  /**
+   * A `cache: false` output: hashed and recorded (the lock, consumed digests and `status --verify`
+   * cover it) but never stored, so it cannot be restored; only a run recreates it.
+   */
+  readonly uncached?: true;
+}
+
+/** Whether the cache holds this output's bytes (false for `cache: false` outputs, which are only recorded). */
+export function isStored(output: StoredOutput): boolean {
+  return output.uncached !== true;
 }
 
 /** One entry of a directory manifest, sorted by path. */

@@ -9,6 +9,7 @@ import { ActionCache } from './action-cache.js';
 import { ContentStore } from './content-store.js';
 import { hashFileContent, mapLimit, parseManifest } from './tree.js';
 import type { ActionCacheEntry, Sha256 } from './types.js';
+import { isStored } from './types.js';
 
 const HASH_CONCURRENCY = 4;
 
@@ -63,7 +64,7 @@ export async function verifyCache(cacheDir: string, options: { repair: boolean }
 
 /** Why an entry cannot be restored, or undefined when every blob it needs is present and sound. */
 async function entryProblem(cas: ContentStore, entry: ActionCacheEntry, usable: (hash: Sha256) => boolean): Promise<string | undefined> {
-  for (const out of entry.outputs) {
+  for (const out of entry.outputs.filter(isStored)) {
     if (!usable(out.hash)) return `the ${out.type === 'dir' ? 'manifest' : 'blob'} of ${out.path} is missing or corrupt`;
     if (out.type === 'file') continue;
     const entries = parseManifest(await readFile(cas.blobPath(out.hash), 'utf8').catch(() => ''));

@@ -31,7 +31,7 @@ export interface Violation {
   readonly expected?: string;
   readonly actual?: string;
   readonly detail?: string;
-  /** Found in the record of one of the step's own `cache: false` outputs (which the runtime does not hash). */
+  /** Found in the record of one of the step's own `cache: false` outputs (recorded in the lock by hash, never stored). */
   readonly inUncachedOutput?: boolean;
   /** input-drift: the step producing the input and its state in the same plan (null: a source file). */
   readonly producer?: {
@@ -153,18 +153,16 @@ function checkAgainstLock(
   // The lock may record another configuration's key (concurrent runs with different --set) whose
   // outputs are the same bytes; only the bytes are the invariant.
   const note = entry.key === s.key ? '' : ` (the lock records key ${entry.key.slice(0, 12)}, status has ${s.key.slice(0, 12)})`;
-  const cached = inst.outs
-    .filter((o) => o.cache)
-    .map((o) => o.path)
-    .sort();
+  // Every output, `cache: false` ones too: those are recorded (hashed), just not stored.
+  const declared = inst.outs.map((o) => o.path).sort();
   const recorded = entry.outputs.map((o) => o.path).sort();
-  if (cached.join('\n') !== recorded.join('\n'))
+  if (declared.join('\n') !== recorded.join('\n'))
     out.push({
       kind: 'output-mismatch',
       step: inst.id,
-      expected: cached.join(','),
+      expected: declared.join(','),
       actual: recorded.join(','),
-      detail: `cached outputs declared vs recorded in the lock${note}`,
+      detail: `outputs declared vs recorded in the lock${note}`,
     });
   for (const o of entry.outputs) {
     const now = outputHash(path.join(projectDir, o.path), o.type);

@@ -13,25 +13,16 @@ import { DEFAULT_CONFIG, PIPELINE_FILE, type Scenario } from './generate.js';
 import { describeViolation, replayFlags, runSession, switchesFrom } from './session.js';
 
 /**
- * Non-deterministic steps are on (consumed digests keep their readers honest). Known runtime issues,
- * kept out of CI until they are fixed (each env variable set to the strict value overrides):
- * - FUZZ_STALE_UPSTREAM_DRIFT=tolerate: a step is called fresh while the output of a producer that is
- *   itself not fresh (to be restored or rerun with the same key) is missing or edited by hand; the
- *   run that restores or reruns the producer settles it, but status already says fresh.
- * - FUZZ_UNCACHED_OUTPUTS=0: a step with `cache: false` outputs is restored (cached outputs only) when
- *   an uncached one is missing, and is called fresh while its uncached outputs come from another --set.
- * - FUZZ_CONCURRENT_RUNS=0: two concurrent runs with different --set can deadlock (each waits for a
- *   lease or step lock the other holds; `npm run fuzz:runtime -- --replay 2754880337 --no-nondeterminism
- *   --no-uncached-outputs --keep` hangs in about half the tries).
- * - FUZZ_LOCK_AFTER_CONCURRENT=tolerate: after concurrent runs with different --set the lock entry of a
- *   fresh step can record the other configuration's outputs (only matters with FUZZ_CONCURRENT_RUNS=1).
+ * The full invariant: non-deterministic steps, `cache: false` outputs and concurrent runs with
+ * different --set all on, nothing tolerated (issue 20's classes a–e are fixed in the runtime). The
+ * switches stay for bisecting: an env variable set here (e.g. FUZZ_CONCURRENT_RUNS=0) still applies.
  */
-const KNOWN_ISSUES_OFF = {
+const STRICT = {
   FUZZ_NONDETERMINISM: '1',
-  FUZZ_STALE_UPSTREAM_DRIFT: 'tolerate',
-  FUZZ_UNCACHED_OUTPUTS: '0',
-  FUZZ_CONCURRENT_RUNS: '0',
-  FUZZ_LOCK_AFTER_CONCURRENT: 'tolerate',
+  FUZZ_STALE_UPSTREAM_DRIFT: 'strict',
+  FUZZ_UNCACHED_OUTPUTS: '1',
+  FUZZ_CONCURRENT_RUNS: '1',
+  FUZZ_LOCK_AFTER_CONCURRENT: 'strict',
 };
 
 beforeAll(() => {
@@ -40,7 +31,7 @@ beforeAll(() => {
 
 describe('runtime fuzzer, short seeded variant', () => {
   it('finds no violation in 3 random scenarios (seed 20261204)', async () => {
-    const switches = switchesFrom({}, { ...KNOWN_ISSUES_OFF, ...pick(process.env, Object.keys(KNOWN_ISSUES_OFF)) });
+    const switches = switchesFrom({}, { ...STRICT, ...pick(process.env, Object.keys(STRICT)) });
     const options = {
       ...switches,
       seed: 20261204,

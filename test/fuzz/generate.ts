@@ -9,9 +9,9 @@ import type { Rng } from './rng.js';
 export interface FuzzOptions {
   /** Steps may append random bytes to their outputs (the provenance-key bug of issue 20 shows up then). */
   readonly nondeterminism: boolean;
-  /** Outputs may be `cache: false` (off while the runtime restores such steps wrongly; see the report of issue 20). */
+  /** Outputs may be `cache: false` (hashed and recorded by the runtime, never stored). */
   readonly uncachedOutputs: boolean;
-  /** Two runs at once with different --set (off while they can deadlock; see the report of issue 20). */
+  /** Two runs at once with different --set. */
   readonly concurrentRuns: boolean;
   /** Most step instances a scenario has (at least 10). */
   readonly maxSteps: number;

@@ -11,7 +11,7 @@ const USAGE = `usage: npm run fuzz:runtime -- [--scenarios N] [--seed S] [--max-
   [--show N (reproducers printed per kind, default 3)] [--log FILE (every violation as a JSON line)]
   [--hang-seconds S (a run still going after S seconds is a violation; default 120)]
   [--no-nondeterminism] [--no-uncached-outputs] [--no-concurrent-runs] [--tolerate-stale-upstream] [--tolerate-lock-after-concurrent]
-  Each of the last five also has an environment variable (what the CI variant sets until the runtime is fixed):
+  Each of the last five also has an environment variable (for bisecting; the CI variant sets none of them, as the runtime fixes every class):
   FUZZ_NONDETERMINISM=0, FUZZ_UNCACHED_OUTPUTS=0, FUZZ_CONCURRENT_RUNS=0, FUZZ_STALE_UPSTREAM_DRIFT=tolerate,
   FUZZ_LOCK_AFTER_CONCURRENT=tolerate. A replay needs the same ones (the reproducer lists them).`;
 

@@ -131,6 +131,52 @@ async function otherHostHolder(dir: string, staleAfterMs: number, leased: string
 const exited = (child: ChildProcess): Promise<void> =>
   new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
 
+// Issue 20, class d: two runs each holding a lease the other waits for (each still has a reader of
+// what the other must rewrite) would wait forever. The younger gives up what the older wants.
+describe('output leases: waits that would form a cycle', () => {
+  it('the younger waiting run gives up the lease the older one waits for; the older never yields, and both get through', async () => {
+    const dir = leasesDir();
+    const older = new OutputLeases(dir, '20261204-100000-aaaa');
+    const younger = new OutputLeases(dir, '20261204-100001-bbbb');
+    older.hold(['out/y.txt']); // it still has a reader of y, and must rewrite x
+    younger.hold(['out/x.txt']); // it still has a reader of x, and must rewrite y
+    const gaveUp: string[][] = [];
+    const yielding = (log: string[][]) => ({ yieldable: () => true, onYield: (paths: readonly string[]) => void log.push([...paths]) });
+    const olderGaveUp: string[][] = [];
+    const olderFree = older.waitUntilFree(['out/x.txt'], AbortSignal.timeout(20_000), () => undefined, yielding(olderGaveUp));
+    const youngerFree = younger.waitUntilFree(['out/y.txt'], AbortSignal.timeout(20_000), () => undefined, yielding(gaveUp));
+    expect(await olderFree).toBe(true);
+    expect(gaveUp).toEqual([['out/x.txt']]);
+    older.release(['out/y.txt']); // its reader of y has finished
+    expect(await youngerFree).toBe(true);
+    expect(olderGaveUp).toEqual([]);
+    older.releaseAll();
+    younger.releaseAll();
+  });
+
+  it('a lease a step is reading right now is not given up', async () => {
+    const dir = leasesDir();
+    const older = new OutputLeases(dir, '20261204-100000-aaaa');
+    const younger = new OutputLeases(dir, '20261204-100001-bbbb');
+    older.hold(['out/y.txt']);
+    younger.hold(['out/x.txt']);
+    const asked: string[] = [];
+    const youngerFree = younger.waitUntilFree(['out/y.txt'], AbortSignal.timeout(20_000), () => undefined, {
+      yieldable: (p) => (asked.push(p), false),
+      onYield: () => undefined,
+    });
+    const olderWait = new AbortController();
+    const olderFree = older.waitUntilFree(['out/x.txt'], olderWait.signal, () => undefined);
+    await vi.waitFor(() => expect(asked).toContain('out/x.txt'), { timeout: 20_000, interval: 25 });
+    expect(older.foreignHolder(['out/x.txt'])?.path).toBe('out/x.txt');
+    olderWait.abort();
+    expect(await olderFree).toBe(false);
+    older.releaseAll();
+    expect(await youngerFree).toBe(true);
+    younger.releaseAll();
+  });
+});
+
 describe('output leases across hosts', () => {
   it('breaks the lease of a run on another host once its heartbeat is older than staleAfterMs, never by its pid', async () => {
     const dir = leasesDir();

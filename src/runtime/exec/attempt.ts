@@ -6,7 +6,7 @@ import type { ActionCache } from '../../artifacts/action-cache.js';
 import { ArtifactError, hasErrno, isErrnoException } from '../../artifacts/errors.js';
 import { contentSize, describeNoSpace, isNoSpace } from '../../artifacts/no-space.js';
 import type { ContentStore } from '../../artifacts/content-store.js';
-import type { StatCache } from '../../artifacts/stat-cache.js';
+import { StatCache } from '../../artifacts/stat-cache.js';
 import type { ActionCacheEntry, MetricPoint, StoredOutput } from '../../artifacts/types.js';
 import type { StepKindRegistry } from '../kinds/kind.js';
 import { runCommand } from '../kinds/run-command.js';
@@ -137,6 +137,7 @@ async function commit(
     try {
       if (out.cache && spec.cache)
         outputs.push(await stores.cas.putPath(spec.projectDir, out.path, stores.stat ? { statCache: stores.stat } : {}));
+      else if (spec.cache) outputs.push(await recordUncached(spec, out.path, stores.stat));
       else await access(path.resolve(spec.projectDir, out.path));
     } catch (error) {
       return err(await storeFailure(spec, out.path, error));
@@ -193,6 +194,17 @@ async function nondeterminism(spec: StepSpec, ac: ActionCache, outputs: readonly
   const compared = outputs.filter((o) => !persisted.has(o.path));
   const changed = sameConsumed(previous.consumed, spec.consumed) ? changedOutputs(previous.outputs, compared) : [];
   return changed.length > 0 ? `rerun with the same inputs changed ${changed.join(', ')}` : previous.tags?.[NONDETERMINISTIC_TAG];
+}
+
+/**
+ * A `cache: false` output is hashed, not stored: the entry (and so the lock) records its bytes, so
+ * that readers' consumed digests, the plan and `status --verify` cover it like any other output.
+ */
+async function recordUncached(spec: StepSpec, outPath: string, stat: StatCache | undefined): Promise<StoredOutput> {
+  const abs = path.resolve(spec.projectDir, outPath);
+  const state = await (stat ?? StatCache.ephemeral()).hashPath(abs);
+  if (state.type === 'missing') throw new ArtifactError('missing-path', `${outPath} does not exist`);
+  return { path: outPath, type: state.type, hash: state.hash, size: state.size, uncached: true };
 }
 
 /** Why an output could not be stored: missing, a full disk (how much it needs), or anything else. */

@@ -22,6 +22,14 @@
  * holder whose log was removed while it was alive (silent past staleAfterMs) writes it again at
  * its next beat.
  *
+ * Waits are published too: `?[paths]` when the run starts waiting to write those paths, `?[]`
+ * when it stops. Two runs can each hold a lease the other waits for (each still has a reader of
+ * what the other wants to rewrite); then neither could move. The order of run ids (they start with
+ * the start time) breaks such cycles: a waiting run gives up the leases an older waiting run wants,
+ * unless a step of it is reading them right now (`inUse`, a finite wait), and its readers settle
+ * those outputs again before they read (the scheduler's #resettle). The oldest run in a cycle
+ * therefore never waits on a run that waits, and every run finishes.
+ *
  * Directories in the leases directory are leases of older layouts (`<path hash>/<run id>.json`,
  * then `<run id>/<path hash>.json`), which this version neither writes nor reads: a reader
  * removes them.
@@ -50,6 +58,8 @@ export class OutputLeases {
   readonly #runId: string;
   #fd: number | null = null;
   #stopBeating: (() => void) | null = null;
+  /** What this run's steps wait for now, per wait (written again with the leases when the log is rewritten). */
+  readonly #waits = new Map<symbol, readonly string[]>();
 
   /** `judge`: this host's id and the heartbeat timeout (injected by tests that play two hosts). */
   constructor(
@@ -67,6 +77,11 @@ export class OutputLeases {
     if (taken.length === 0) return;
     this.#append(taken.map((p) => `+${JSON.stringify(p)}\n`).join(''));
     for (const p of taken) this.#held.add(p);
+  }
+
+  /** Whether this run holds a lease on every one of the paths. */
+  holdsAll(paths: readonly string[]): boolean {
+    return paths.every((p) => this.#held.has(p));
   }
 
   release(paths: readonly string[]): void {
@@ -95,17 +110,59 @@ export class OutputLeases {
     return undefined;
   }
 
-  /** Waits until no other run leases any of the paths; false when aborted first. */
-  async waitUntilFree(paths: readonly string[], signal: AbortSignal, onWait: (holder: LeaseHolder) => void): Promise<boolean> {
+  /**
+   * Waits until no other run leases any of the paths; false when aborted first. While it waits,
+   * leases that an older waiting run wants are given up (see the file comment), except those
+   * `yieldable` refuses (a step reading them now); `onYield` gets the paths given up.
+   */
+  async waitUntilFree(
+    paths: readonly string[],
+    signal: AbortSignal,
+    onWait: (holder: LeaseHolder) => void,
+    yielding?: { readonly yieldable: (path: string) => boolean; readonly onYield: (paths: readonly string[]) => void },
+  ): Promise<boolean> {
     let announced = false;
-    for (;;) {
-      if (signal.aborted) return false;
-      const holder = this.foreignHolder(paths);
-      if (holder === undefined) return true;
-      if (!announced) onWait(holder);
-      announced = true;
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    // Published only while this run holds leases: a run holding none can be in no cycle.
+    const wait = Symbol('wait');
+    try {
+      for (;;) {
+        if (signal.aborted) return false;
+        const holder = this.foreignHolder(paths);
+        if (holder === undefined) return true;
+        if (!announced) onWait(holder);
+        announced = true;
+        if (!this.#waits.has(wait) && this.#held.size > 0) this.#publishWaits(wait, paths);
+        if (yielding) this.#yieldToOlder(yielding.yieldable, yielding.onYield);
+        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      }
+    } finally {
+      if (this.#waits.has(wait)) this.#publishWaits(wait, null);
     }
+  }
+
+  /** Adds (or with null removes) one wait and writes what all of this run's steps wait for. */
+  #publishWaits(wait: symbol, paths: readonly string[] | null): void {
+    if (paths === null) this.#waits.delete(wait);
+    else this.#waits.set(wait, paths);
+    this.#append(`?${JSON.stringify(this.#waitedPaths())}\n`);
+  }
+
+  #waitedPaths(): string[] {
+    return [...new Set([...this.#waits.values()].flat())];
+  }
+
+  /** Gives up the leases older waiting runs want (and this run may give up). */
+  #yieldToOlder(yieldable: (path: string) => boolean, onYield: (paths: readonly string[]) => void): void {
+    if (this.#held.size === 0) return;
+    const wanted = new Set<string>();
+    for (const file of this.#foreignLogs()) {
+      const log = readLog(file);
+      if (log === undefined || !(log.holder.runId < this.#runId)) continue;
+      for (const p of log.waiting) if (this.#held.has(p) && yieldable(p)) wanted.add(p);
+    }
+    if (wanted.size === 0) return;
+    this.release([...wanted]);
+    onYield([...wanted]);
   }
 
   /** Opens the log on the first lease (its directory with it), writes the holder line first and starts beating. */
@@ -128,7 +185,8 @@ export class OutputLeases {
       if (fstatSync(this.#fd).nlink > 0) return;
       closeSync(this.#fd);
       this.#fd = null;
-      if (this.#held.size > 0) this.#append([...this.#held].map((p) => `+${JSON.stringify(p)}\n`).join(''));
+      const waits = this.#waits.size > 0 ? `?${JSON.stringify(this.#waitedPaths())}\n` : '';
+      if (this.#held.size > 0 || waits !== '') this.#append([...this.#held].map((p) => `+${JSON.stringify(p)}\n`).join('') + waits);
     } catch {
       // A missed beat is harmless unless they all fail, in which case the leases rightly expire.
     }
@@ -159,8 +217,8 @@ export class OutputLeases {
   }
 }
 
-/** The holder and the paths it leases now; undefined while the holder line is incomplete. */
-function readLog(file: string): { holder: Holder; held: Set<string> } | undefined {
+/** The holder, the paths it leases now and those it waits for; undefined while the holder line is incomplete. */
+function readLog(file: string): { holder: Holder; held: Set<string>; waiting: string[] } | undefined {
   let lines: string[];
   try {
     lines = readFileSync(file, 'utf8').split('\n');
@@ -171,13 +229,27 @@ function readLog(file: string): { holder: Holder; held: Set<string> } | undefine
   const holder = parseHolder(lines[0]);
   if (holder === undefined) return undefined;
   const held = new Set<string>();
+  let waiting: string[] = [];
   for (const line of lines.slice(1)) {
+    if (line.startsWith('?')) {
+      waiting = parsePaths(line.slice(1));
+      continue;
+    }
     const p = parsePath(line.slice(1));
     if (p === undefined) continue;
     if (line.startsWith('+')) held.add(p);
     else held.delete(p);
   }
-  return { holder, held };
+  return { holder, held, waiting };
+}
+
+function parsePaths(text: string): string[] {
+  try {
+    const value: unknown = JSON.parse(text);
+    return Array.isArray(value) ? value.filter((p): p is string => typeof p === 'string') : [];
+  } catch {
+    return [];
+  }
 }
 
 /** The holder's last heartbeat: its log's mtime (every append and every beat sets it). */

@@ -4,11 +4,29 @@
  * explains; the cache entries are the commit points, so a crash between two writes loses
  * explanations, never results.
  */
+import path from 'node:path';
 import { describeNoSpace, isNoSpace } from '../../artifacts/no-space.js';
+import type { StatCache } from '../../artifacts/stat-cache.js';
 import type { ActionCacheEntry } from '../../artifacts/types.js';
 import type { RunEvent } from '../events.js';
 import type { StepKey } from '../../artifacts/types.js';
 import { type LockEntry, type LockRef, type LockSection, prunedMessage, updateLockFile } from '../plan/lockfile.js';
+
+/**
+ * Whether the workspace holds exactly these outputs now, through the stat cache (one lstat per
+ * unchanged file): what a lock entry must describe when it is written (see updateLockFile).
+ */
+export async function workspaceHolds(
+  stat: StatCache,
+  projectDir: string,
+  outputs: readonly { readonly path: string; readonly hash: string }[],
+): Promise<boolean> {
+  for (const out of outputs) {
+    const now = await stat.hashPath(path.join(projectDir, out.path));
+    if (now.type === 'missing' || now.hash !== out.hash) return false;
+  }
+  return true;
+}
 
 /** How long lock-file updates gather before one write (a 1000-step run writes it a few times, not 1000). */
 const LOCK_WRITE_INTERVAL_MS = 1000;
@@ -21,6 +39,8 @@ export interface LockWriterOptions {
   readonly pruneTo: ReadonlySet<string> | null;
   /** Makes the directory entries of committed cache entries durable (the lock never names one that is not). */
   readonly flushDirs: () => Promise<void>;
+  /** Whether the workspace holds exactly these outputs now (see updateLockFile). */
+  readonly inWorkspace: (entry: LockEntry) => Promise<boolean>;
   readonly emit: (event: RunEvent) => void;
 }
 
@@ -37,10 +57,14 @@ export class LockWriter {
     this.#prunePending = keep !== null && Object.keys(options.previous.steps).some((id) => !keep.has(id));
   }
 
-  /** Queues a committed result for the lock file. */
-  record(stepId: string, entry: ActionCacheEntry): void {
+  /**
+   * Queues a committed result for the lock file. `wrote`: this run has just written the outputs (ran
+   * or restored); then it is recorded even when the lock already recorded it at planning, since
+   * another run may have recorded its own result (and written its bytes) in between.
+   */
+  record(stepId: string, entry: ActionCacheEntry, wrote: boolean): void {
     const previous = this.options.previous.steps[stepId];
-    if (previous && previous.key === entry.key && previous.runId === entry.producer.runId) return;
+    if (!wrote && previous && previous.key === entry.key && previous.runId === entry.producer.runId) return;
     const { key, components, outputs, consumed, metrics, producer } = entry;
     this.#pending.set(stepId, {
       key: key as StepKey,
@@ -76,7 +100,9 @@ export class LockWriter {
       // Only the first write prunes (the section then matches the pipeline), so the run says so once.
       const keep = this.#prunePending ? this.options.pruneTo : null;
       this.#prunePending = false;
-      const pruned = await updateLockFile(this.options.ref, batch, keep).catch(async (error: unknown) => (await this.#failed(error), []));
+      const pruned = await updateLockFile(this.options.ref, batch, keep, this.options.inWorkspace).catch(
+        async (error: unknown) => (await this.#failed(error), []),
+      );
       if (pruned.length > 0) this.options.emit({ type: 'warning', message: prunedMessage(this.options.ref, pruned), time: Date.now() });
     }
     this.#writer = null;

@@ -5,6 +5,7 @@ import type { ArtifactErrorCode } from '../../artifacts/errors.js';
 import { acquireLock, lockPathFor } from '../../artifacts/lock.js';
 import { describeNoSpace, isNoSpace } from '../../artifacts/no-space.js';
 import type { ActionCacheEntry, Sha256 } from '../../artifacts/types.js';
+import { isStored } from '../../artifacts/types.js';
 import { consumedChanges, consumedRecord, NONDETERMINISTIC_TAG, type OutputDigests } from '../plan/consumed.js';
 import type { Stores } from '../plan/gather.js';
 import type { RunEvent, StepFailure, StepOutcome } from '../events.js';
@@ -17,9 +18,10 @@ import type { LockSection } from '../plan/lockfile.js';
 import { schedulingPriorities } from '../graph.js';
 import { pGraphLib } from '../lazy-deps.js';
 import { lockRefFor } from '../plan/lockfile.js';
-import { LockWriter } from './lock-writer.js';
+import { LockWriter, workspaceHolds } from './lock-writer.js';
 import type { Pipeline, StepInstance } from '../pipeline.js';
 import { isNoopPlan, type Plan, type PlannedStep } from '../plan/plan.js';
+import type { StaleReason } from '../plan/reasons.js';
 import type { ResourcePool } from './resources.js';
 import type { StepSpec, UpstreamOutputs } from '../step-spec.js';
 
@@ -33,6 +35,10 @@ export type FailurePolicy = 'no-new' | 'keep-going';
 
 /** Restore failures that mean the entry itself is broken: recomputing the step is the repair. */
 const UNRESTORABLE: ReadonlySet<ArtifactErrorCode> = new Set(['corrupt-blob', 'corrupt-manifest', 'missing-blob']);
+
+/** What an action under a step lock asks for when other runs still read the outputs it would rewrite. */
+const WAIT_FOR_READERS = Symbol('wait for readers');
+type LockedOutcome = PlannedStep | void | typeof WAIT_FOR_READERS;
 
 /** A planned step the run acts on (steps outside the selection are 'skip' and never scheduled). */
 type ActiveStep = PlannedStep & { readonly action: Exclude<PlannedStep['action'], 'skip'> };
@@ -79,9 +85,16 @@ export class Scheduler {
   readonly #readers: ReadonlySet<string>;
   /** Holds exclusive steps back until they delay no more urgent work (exclusive.ts). */
   readonly #exclusive: ExclusiveGate;
+  /** Output path → the step declaring it. */
+  readonly #producerOf: ReadonlyMap<string, string>;
+  /** Steps whose output leases were given up to an older waiting run; readers settle them again first. */
+  readonly #yielded = new Set<string>();
+  /** Output paths steps of this run are reading now (their leases are never given up). */
+  readonly #inUse = new Map<string, number>();
 
   constructor(readonly ctx: SchedulerContext) {
     this.#byId = new Map(ctx.pipeline.steps.map((s) => [s.id, s]));
+    this.#producerOf = new Map(ctx.pipeline.steps.flatMap((s) => s.outs.map((o) => [o.path, s.id] as const)));
     this.#planned = new Map(ctx.plan.steps.map((p) => [p.id, p]));
     this.#priorities = schedulingPriorities(ctx.pipeline.steps);
     this.#lockFile = new LockWriter({
@@ -89,6 +102,7 @@ export class Scheduler {
       previous: ctx.previousLock,
       pruneTo: ctx.pruneLock === true ? new Set(this.#byId.keys()) : null,
       flushDirs: async () => ctx.stores.dirSync?.flush(),
+      inWorkspace: (entry) => this.#inWorkspace(entry.outputs),
       emit: ctx.emit,
     });
     this.#leases = new OutputLeases(path.join(ctx.layout.stateDir, 'leases'), ctx.runId);
@@ -165,12 +179,15 @@ export class Scheduler {
    * entry, cache: false) runs instead if the upstream's bytes are no longer those it consumed.
    */
   async #recheckConsumed(planned: ActiveStep, step: StepInstance): Promise<ActiveStep> {
-    if (planned.action === 'run' || planned.entry === null || !this.#readers.has(planned.id)) return planned;
+    // A 'run' with an entry waited for an upstream that was not fresh (plan.ts, notFreshUpstream).
+    if (planned.entry === null || !this.#readers.has(planned.id)) return planned;
     const changes = consumedChanges(
       planned.entry.consumed,
       await this.#upstreamDigests(step, new Set(Object.keys(planned.entry.consumed ?? {}))),
     );
-    return changes.length === 0 ? planned : { ...planned, action: 'run', reasons: changes, entry: null };
+    if (changes.length === 0) return planned;
+    const reasons = planned.action === 'run' ? [...changes, ...notUpstream(planned.reasons)] : changes;
+    return { ...planned, action: 'run', reasons, entry: null };
   }
 
   /**
@@ -199,7 +216,7 @@ export class Scheduler {
    * A fresh step whose outputs this run will read: under its lock, check they are still what the
    * plan saw (another run may have rewritten them since), restoring ours if not; #finish leases them.
    */
-  async #settleFresh(planned: PlannedStep, step: StepInstance, entry: ActionCacheEntry): Promise<PlannedStep | void> {
+  async #settleFresh(planned: PlannedStep, step: StepInstance, entry: ActionCacheEntry): Promise<LockedOutcome> {
     const { projectDir } = this.ctx.pipeline;
     const states = await Promise.all(entry.outputs.map((o) => this.ctx.stores.stat.hashPath(path.join(projectDir, o.path))));
     const unchanged = entry.outputs.every((o, i) => states[i]!.type === o.type && 'hash' in states[i]! && states[i]!.hash === o.hash);
@@ -207,12 +224,37 @@ export class Scheduler {
     return this.#restoreForWriting(planned, step, entry);
   }
 
-  async #restoreForWriting(planned: PlannedStep, step: StepInstance, entry: ActionCacheEntry): Promise<PlannedStep | void> {
-    if (!(await this.#waitForReaders(step)))
-      return this.#finish(planned, 'cancelled', null, 0, {
-        failure: { reason: 'cancelled', message: 'cancelled while other runs read its outputs' },
-      });
+  #inWorkspace(outputs: readonly { readonly path: string; readonly hash: string }[]): Promise<boolean> {
+    return workspaceHolds(this.ctx.stores.stat, this.ctx.pipeline.projectDir, outputs);
+  }
+
+  /**
+   * Under the step's lock: restore its outputs, unless other runs still read them (then the lock is
+   * let go and the wait happens without it, see #underStepLock) or a `cache: false` output the
+   * entry cannot bring back is not in place (then the step runs).
+   */
+  async #restoreForWriting(planned: PlannedStep, step: StepInstance, entry: ActionCacheEntry): Promise<LockedOutcome> {
+    if (this.#leases.foreignHolder(step.outs.map((o) => o.path)) !== undefined) return WAIT_FOR_READERS;
+    const missing = await this.#uncachedNotInPlace(step, entry);
+    if (missing.length > 0) {
+      const requeued: ActiveStep = { ...planned, action: 'run', reasons: missing, entry: null };
+      this.#announceQueued(requeued, step);
+      return requeued;
+    }
     return this.#restore(planned, entry, step);
+  }
+
+  /** `cache: false` outputs the entry cannot restore, missing or not the bytes it recorded (as reasons). */
+  async #uncachedNotInPlace(step: StepInstance, entry: ActionCacheEntry): Promise<StaleReason[]> {
+    const recorded = new Map(entry.outputs.map((o) => [o.path, o.hash]));
+    const reasons: StaleReason[] = [];
+    for (const out of step.outs.filter((o) => !o.cache)) {
+      const now = await this.ctx.stores.stat.hashPath(path.join(this.ctx.pipeline.projectDir, out.path));
+      const want = recorded.get(out.path);
+      if (now.type === 'missing') reasons.push({ kind: 'output-missing', path: out.path });
+      else if (want !== undefined && now.hash !== want) reasons.push({ kind: 'output-modified', path: out.path });
+    }
+    return reasons;
   }
 
   /** Other runs still reading this step's outputs keep them: wait (saying for whom) before rewriting them. */
@@ -227,20 +269,86 @@ export class Scheduler {
           holder: `run ${h.runId} (pid ${h.pid} on ${h.host}), which still reads ${h.path}`,
           time: Date.now(),
         }),
+      {
+        yieldable: (p) => !this.#inUse.has(p),
+        onYield: (paths) => {
+          for (const p of paths) {
+            const producer = this.#producerOf.get(p);
+            if (producer !== undefined) this.#yielded.add(producer);
+          }
+        },
+      },
     );
   }
 
-  async #underStepLock(step: StepInstance, action: () => Promise<PlannedStep | void>): Promise<PlannedStep | void> {
+  /**
+   * Needs of this step whose outputs this run does not lease are settled again before it reads
+   * them: leases given up to an older waiting run (leases.ts), or never taken because the step was
+   * not planned to read (a restore that found its entry corrupt or a `cache: false` output gone).
+   * Under the need's lock, its outputs are put back from its entry where another run rewrote them,
+   * and leased. (`cache: false` outputs cannot be put back: the reader's consumed digests hash what
+   * they hold, so its record stays true.)
+   */
+  async #resettle(step: StepInstance): Promise<boolean> {
+    for (const need of step.needs.filter((n) => this.#unsettled(n))) {
+      const upstream = this.#byId.get(need)!;
+      const me = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString(), runId: this.ctx.runId, stepId: need };
+      for (;;) {
+        const lock = await acquireLock(this.#stepLockPath(upstream), me, {
+          signal: this.ctx.signal,
+          onWait: (h) => this.#announceWait(step, h),
+        });
+        if (!lock.ok) return false;
+        let free: boolean;
+        try {
+          free = this.#leases.foreignHolder(upstream.outs.map((o) => o.path)) === undefined;
+          if (free) {
+            const entry = this.#results.get(need)?.entry;
+            let wrote = false;
+            for (const out of entry ? entry.outputs.filter(isStored) : []) {
+              if (await this.#inWorkspace([out])) continue;
+              await this.ctx.stores.cas.restore(this.ctx.pipeline.projectDir, out);
+              wrote = true;
+            }
+            // The last writer of the bytes records them (lock-writer.ts).
+            if (entry && wrote) this.#lockFile.record(need, entry, true);
+            this.#leases.hold(upstream.outs.map((o) => o.path));
+            this.#yielded.delete(need);
+          }
+        } finally {
+          await lock.value.release();
+        }
+        if (free) break;
+        if (!(await this.#waitForReaders(upstream))) return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Runs `action` under the step's lock. An action that finds other runs reading the outputs it
+   * would rewrite asks to wait: the lock is released first and taken again after, so a run never
+   * waits for a lease while holding a step lock (two runs doing that can wait for each other forever).
+   */
+  async #underStepLock(step: StepInstance, action: () => Promise<LockedOutcome>): Promise<PlannedStep | void> {
     const me = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString(), runId: this.ctx.runId, stepId: step.id };
-    const lock = await acquireLock(this.#stepLockPath(step), me, { signal: this.ctx.signal, onWait: (h) => this.#announceWait(step, h) });
-    if (!lock.ok)
-      return this.#finish(this.#planned.get(step.id)!, 'cancelled', null, 0, {
-        failure: { reason: 'cancelled', message: 'cancelled while waiting for a lock' },
-      });
-    try {
-      return await action();
-    } finally {
-      await lock.value.release();
+    for (;;) {
+      const lock = await acquireLock(this.#stepLockPath(step), me, { signal: this.ctx.signal, onWait: (h) => this.#announceWait(step, h) });
+      if (!lock.ok)
+        return this.#finish(this.#planned.get(step.id)!, 'cancelled', null, 0, {
+          failure: { reason: 'cancelled', message: 'cancelled while waiting for a lock' },
+        });
+      let outcome: LockedOutcome;
+      try {
+        outcome = await action();
+      } finally {
+        await lock.value.release();
+      }
+      if (outcome !== WAIT_FOR_READERS) return outcome;
+      if (!(await this.#waitForReaders(step)))
+        return this.#finish(this.#planned.get(step.id)!, 'cancelled', null, 0, {
+          failure: { reason: 'cancelled', message: 'cancelled while other runs read its outputs' },
+        });
     }
   }
 
@@ -248,7 +356,7 @@ export class Scheduler {
   async #restore(planned: PlannedStep, entry: ActionCacheEntry, step: StepInstance): Promise<PlannedStep | void> {
     const started = Date.now();
     try {
-      for (const out of entry.outputs) await this.ctx.stores.cas.restore(this.ctx.pipeline.projectDir, out);
+      for (const out of entry.outputs.filter(isStored)) await this.ctx.stores.cas.restore(this.ctx.pipeline.projectDir, out);
       await this.ctx.stores.ac.touch(entry.key);
       return this.#finish(planned, 'restored', entry, Date.now() - started, {});
     } catch (error) {
@@ -293,33 +401,52 @@ export class Scheduler {
     const slot = new CpuSlot(this.ctx.pool, resourceNeed(step), this.#priorities.get(step.id) ?? 0);
     await this.#exclusive.wait(step.id);
     await slot.take();
-    const locks = await this.#lock(planned, step);
+    const locks = await this.#lockWithoutReaders(planned, step, slot);
     try {
-      if (!locks)
+      if (locks === 'cancelled')
         return this.#finish(planned, 'cancelled', null, 0, {
-          failure: { reason: 'cancelled', message: 'cancelled while waiting for a lock' },
+          failure: { reason: 'cancelled', message: 'cancelled while waiting for a lock or for other runs reading its outputs' },
         });
-      // A CPU slot is not held while other runs finish reading the outputs this step rewrites. Only
-      // then: handing it back otherwise would let a lower-priority step take it.
-      if (this.#leases.foreignHolder(step.outs.map((o) => o.path)) !== undefined) {
-        slot.free();
-        if (!(await this.#waitForReaders(step)))
-          return this.#finish(planned, 'cancelled', null, 0, {
-            failure: { reason: 'cancelled', message: 'cancelled while other runs read its outputs' },
-          });
-        await slot.take();
-      }
-      // Another run may have computed this very key while we waited: then it is a cache hit.
+      // Another run may have computed this very key while we waited: then it is a cache hit, unless
+      // a `cache: false` output (which no cache entry brings back) is not in place.
       const forced = planned.reasons.some((r) => r.kind === 'forced');
       const cached = forced || !reuseCache || !this.ctx.stores.ac.has(planned.key) ? undefined : await this.ctx.stores.ac.get(planned.key);
-      if (cached && step.cache && !step.alwaysRun && consumedChanges(cached.consumed, await this.#upstreamDigests(step)).length === 0) {
+      if (
+        cached &&
+        step.cache &&
+        !step.alwaysRun &&
+        consumedChanges(cached.consumed, await this.#upstreamDigests(step)).length === 0 &&
+        (await this.#uncachedNotInPlace(step, cached)).length === 0
+      ) {
+        // Its outputs may be in place already (it was stale only until its upstream was settled).
+        if (await this.#inWorkspace(cached.outputs)) return this.#finish(planned, 'fresh', cached, 0, {});
         const requeued = await this.#restore(planned, cached, step);
         return requeued ? await this.#attempts(requeued, step, slot) : undefined;
       }
       await this.#attempts(planned, step, slot);
     } finally {
-      await locks?.release();
+      if (locks !== 'cancelled') await locks.release();
       slot.free();
+    }
+  }
+
+  /**
+   * The step's locks, taken when no other run reads its outputs. Waiting for readers happens with
+   * neither the locks nor the CPU slot held (the slot is taken again after, at this step's priority):
+   * a run waiting for a lease while holding a step lock can deadlock with the run holding the lease.
+   */
+  async #lockWithoutReaders(planned: PlannedStep, step: StepInstance, slot: CpuSlot): Promise<{ release(): Promise<void> } | 'cancelled'> {
+    const outs = step.outs.map((o) => o.path);
+    for (;;) {
+      if (!(await this.#resettle(step))) return 'cancelled';
+      const locks = await this.#lock(planned, step);
+      if (!locks) return 'cancelled';
+      // Synchronously from the check on: no lease this step reads can be given up until it has finished.
+      if (this.#leases.foreignHolder(outs) === undefined && !step.needs.some((n) => this.#unsettled(n))) return this.#using(step, locks);
+      await locks.release();
+      slot.free();
+      if (!(await this.#waitForReaders(step))) return 'cancelled';
+      await slot.take();
     }
   }
 
@@ -341,6 +468,27 @@ export class Scheduler {
       return null;
     }
     return { release: async () => (await keyLock.value.release(), await stepLock.value.release()) };
+  }
+
+  /** A need whose outputs this run does not lease now (so another run may have rewritten them). */
+  #unsettled(need: string): boolean {
+    return this.#yielded.has(need) || !this.#leases.holdsAll(this.#byId.get(need)!.outs.map((o) => o.path));
+  }
+
+  /** Marks the outputs of the step's needs as being read until `locks` are released. */
+  #using(step: StepInstance, locks: { release(): Promise<void> }): { release(): Promise<void> } {
+    const paths = step.needs.flatMap((n) => this.#byId.get(n)!.outs.map((o) => o.path));
+    for (const p of paths) this.#inUse.set(p, (this.#inUse.get(p) ?? 0) + 1);
+    return {
+      release: async () => {
+        for (const p of paths) {
+          const left = (this.#inUse.get(p) ?? 1) - 1;
+          if (left > 0) this.#inUse.set(p, left);
+          else this.#inUse.delete(p);
+        }
+        await locks.release();
+      },
+    };
   }
 
   #stepLockPath(step: StepInstance): string {
@@ -469,7 +617,8 @@ export class Scheduler {
       ...extra,
       time: Date.now(),
     });
-    if (entry && (outcome === 'ran' || outcome === 'restored' || outcome === 'fresh')) this.#lockFile.record(planned.id, entry);
+    if (entry && (outcome === 'ran' || outcome === 'restored' || outcome === 'fresh'))
+      this.#lockFile.record(planned.id, entry, outcome !== 'fresh');
     // A step's `blu.warning` tag is shown on every run that uses its result, not only the one that made it.
     const warning = entry?.tags?.['blu.warning'];
     if (warning !== undefined) this.ctx.emit({ type: 'warning', message: `${planned.id}: ${warning}`, time: Date.now() });
@@ -528,17 +677,28 @@ class CpuSlot {
  * Fresh steps of a no-op read nothing, so a no-op stays without locks and leases.
  */
 function readingSteps(plan: readonly PlannedStep[], byId: ReadonlyMap<string, StepInstance>): Set<string> {
-  const changing = new Set(plan.filter((p) => p.action === 'run' || p.action === 'restore').map((p) => p.id));
-  if (changing.size === 0) return changing;
-  return new Set(
-    plan.filter((p) => p.action === 'run' || (p.action !== 'skip' && byId.get(p.id)!.needs.some((n) => changing.has(n)))).map((p) => p.id),
-  );
+  const readers = new Set<string>();
+  // Outputs that may change in this run: of steps that run or restore, and (transitively) of steps
+  // that read those, since the recheck may make them run. The plan is in topological order.
+  const changing = new Set<string>();
+  for (const p of plan) {
+    if (p.action === 'skip') continue;
+    const readsChanging = byId.get(p.id)!.needs.some((n) => changing.has(n));
+    if (p.action === 'run' || readsChanging) readers.add(p.id);
+    if (p.action === 'run' || p.action === 'restore' || readsChanging) changing.add(p.id);
+  }
+  return readers;
 }
 
 function readersPerStep(readers: ReadonlySet<string>, byId: ReadonlyMap<string, StepInstance>): Map<string, number> {
   const counts = new Map<string, number>();
   for (const id of readers) for (const need of byId.get(id)!.needs) counts.set(need, (counts.get(need) ?? 0) + 1);
   return counts;
+}
+
+/** Reasons other than an upstream that was not fresh when planned (a recheck replaces those). */
+function notUpstream(reasons: readonly StaleReason[]): StaleReason[] {
+  return reasons.filter((r) => r.kind !== 'upstream-not-fresh' && r.kind !== 'upstream-output-changed');
 }
 
 function resourceNeed(step: StepInstance): Record<string, number> {

@@ -5,6 +5,7 @@ import type { DeferredDirSync } from '../../artifacts/atomic.js';
 import type { ContentStore } from '../../artifacts/content-store.js';
 import type { StatCache } from '../../artifacts/stat-cache.js';
 import type { ActionCacheEntry, StepKey } from '../../artifacts/types.js';
+import { isStored } from '../../artifacts/types.js';
 import type { Diagnostic } from '../load/diagnostics.js';
 import { topologicalOrder } from '../graph.js';
 import { incompleteAttempts } from './inflight.js';
@@ -60,12 +61,18 @@ export async function gatherFacts(
     [...entries.values()]
       .filter((entry) => entry.outputs.some((o) => !outputCurrent(workspace.get(o.path), o.hash)))
       .map(async (entry) => {
-        storeComplete.set(entry.key, (await Promise.all(entry.outputs.map((o) => stores.cas.verify(o)))).every(Boolean));
+        storeComplete.set(entry.key, (await Promise.all(entry.outputs.filter(isStored).map((o) => stores.cas.verify(o)))).every(Boolean));
       }),
   );
   for (const step of pipeline.steps) {
     for (const out of step.outs.filter((o) => !o.cache))
       workspace.set(out.path, await stores.stat.hashPath(path.join(pipeline.projectDir, out.path)));
+  }
+  // What a result consumed is judged against the workspace too (plan.ts, notFreshUpstream): the
+  // outputs of needs without an entry (cache: false steps, lost entries) are hashed for that.
+  for (const entry of entries.values()) {
+    for (const consumed of Object.keys(entry.consumed ?? {}))
+      if (!workspace.has(consumed)) workspace.set(consumed, await stores.stat.hashPath(path.join(pipeline.projectDir, consumed)));
   }
   return ok({ keys, entries, storeComplete, workspace, lock, incomplete, localRuns });
 }

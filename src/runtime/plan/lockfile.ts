@@ -77,15 +77,22 @@ export async function readLockSection(ref: LockRef): Promise<LockSection> {
  * Re-reads the lock and merges `updates` into the section, so concurrent runs lose nothing. With
  * `keep` (the ids of every instance the pipeline has), entries of other instances (a removed step
  * or matrix value) are dropped from the section; returns their ids.
+ *
+ * With `inWorkspace`, an update whose outputs the workspace no longer holds is dropped, checked
+ * under the file's guard: another run has rewritten them since (concurrent runs with different
+ * `--set`), and that run records its own result after its write, so the last writer of the bytes
+ * is also the last to record them and the lock describes the workspace.
  */
 export async function updateLockFile(
   ref: LockRef,
   updates: Readonly<Record<string, LockEntry>>,
   keep: ReadonlySet<string> | null = null,
+  inWorkspace?: (entry: LockEntry) => Promise<boolean>,
 ): Promise<string[]> {
   const me = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString(), runId: 'lock-file', stepId: 'lock-file' };
   const held = await acquireLock(ref.guard, me, { pollMs: 20 });
   try {
+    if (inWorkspace !== undefined) updates = await onlyInWorkspace(updates, inWorkspace);
     const current = await readLockContent(ref.file);
     const experiments = { ...(current?.experiments ?? {}) };
     const { steps, pruned } = pruneSteps({ ...(experiments[ref.section]?.steps ?? {}), ...updates }, keep);
@@ -97,6 +104,15 @@ export async function updateLockFile(
   } finally {
     if (held.ok) await held.value.release();
   }
+}
+
+async function onlyInWorkspace(
+  updates: Readonly<Record<string, LockEntry>>,
+  inWorkspace: (entry: LockEntry) => Promise<boolean>,
+): Promise<Record<string, LockEntry>> {
+  const kept: Record<string, LockEntry> = {};
+  for (const [id, entry] of Object.entries(updates)) if (await inWorkspace(entry)) kept[id] = entry;
+  return kept;
 }
 
 /** The section's entries without those of instances not in `keep` (null: keep all), and the ids dropped. */

@@ -37,6 +37,7 @@ export interface PlannedStep {
   readonly key: StepKey;
   readonly components: KeyComponents;
   readonly reasons: readonly StaleReason[];
+  /** The entry to keep or restore; for 'run', set only when the step waits for an upstream that is not fresh. */
   readonly entry: ActionCacheEntry | null;
 }
 
@@ -52,6 +53,8 @@ export function planRun(
 ): Plan {
   // What each settled upstream output will hold, filled in topological order (see consumed.ts).
   const settled = new Map<string, { step: string; hash: string }>();
+  const decided = new Map<string, PlannedStep>();
+  const producers = new Map(order.flatMap((s) => s.outs.map((o) => [o.path, s.id] as const)));
   const decide = (step: PlanStepInput): PlannedStep => {
     const { key, components } = facts.keys.get(step.id)!;
     const base = { id: step.id, key, components };
@@ -68,18 +71,71 @@ export function planRun(
     const upstreamChanges = consumedChanges(entry.consumed, settled);
     if (upstreamChanges.length > 0)
       return { ...base, action: 'run', reasons: [...historyOf(step.id, components, facts), ...upstreamChanges], entry: null };
+    // Nor fresh while an upstream it reads is not: its inputs in the workspace are not (yet) what it consumed.
+    const upstreamNotFresh = notFreshUpstream(step, entry, decided, producers, facts.workspace);
+    if (upstreamNotFresh.length > 0)
+      // The entry stays: once the upstream is settled, the scheduler takes it if the bytes match again.
+      return { ...base, action: 'run', reasons: [...historyOf(step.id, components, facts), ...upstreamNotFresh], entry };
     const outputProblems = checkOutputs(entry, step, facts.workspace);
     if (outputProblems.length === 0) return { ...base, action: 'fresh', reasons: [], entry };
     const history = historyOf(step.id, components, facts);
     // Outputs kept out of the cache (`cache: false`) cannot be restored: only a run recreates them.
-    const uncachedMissing = step.outs.some((o) => !o.cache && (facts.workspace.get(o.path) ?? { type: 'missing' }).type === 'missing');
-    if (facts.storeComplete.get(key) === false || uncachedMissing) {
+    if (facts.storeComplete.get(key) === false || !uncachedCurrent(entry, step, facts.workspace)) {
       return { ...base, action: 'run', reasons: [...history, ...outputProblems], entry: null };
     }
     return { ...base, action: 'restore', reasons: [...history, ...outputProblems], entry };
   };
-  const steps = order.map((step) => noteSettled(decide(step), step, facts.workspace, settled));
+  const steps = order.map((step) => {
+    const planned = noteSettled(decide(step), step, facts.workspace, settled);
+    decided.set(step.id, planned);
+    return planned;
+  });
   return { steps };
+}
+
+/**
+ * Why a step with a usable entry still cannot be fresh because of its upstream: a need planned to be
+ * restored (its outputs are not what it recorded), or an upstream output it consumed that the
+ * workspace holds other bytes of now (or lacks). A need that runs (forced, always_run, cache: false)
+ * while its outputs still hold what this step consumed leaves the step fresh: the scheduler checks
+ * it again once the need has run (#recheckConsumed).
+ */
+function notFreshUpstream(
+  step: PlanStepInput,
+  entry: ActionCacheEntry,
+  decided: ReadonlyMap<string, PlannedStep>,
+  producers: ReadonlyMap<string, string>,
+  workspace: ReadonlyMap<string, WorkspaceState>,
+): StaleReason[] {
+  const reasons: StaleReason[] = [];
+  for (const need of step.needs) {
+    const planned = decided.get(need);
+    if (planned?.action !== 'restore') continue;
+    const why = planned.reasons.filter((r) => r.kind === 'output-missing' || r.kind === 'output-modified').map(describeReason);
+    reasons.push({ kind: 'upstream-not-fresh', step: need, detail: `to be restored: ${why.join(', ') || 'its outputs changed'}` });
+  }
+  const named = new Set(reasons.map((r) => (r.kind === 'upstream-not-fresh' ? r.step : '')));
+  for (const [path, consumed] of Object.entries(entry.consumed ?? {})) {
+    const now = workspace.get(path);
+    const producer = producers.get(path);
+    if (now === undefined || producer === undefined || named.has(producer) || outputCurrent(now, consumed)) continue;
+    const state = now.type === 'missing' ? 'is missing' : 'holds other bytes than it read';
+    reasons.push({ kind: 'upstream-not-fresh', step: producer, detail: `${path} ${state}` });
+    named.add(producer);
+  }
+  return reasons;
+}
+
+/** Every `cache: false` output is in place, with the bytes the entry recorded (when it recorded them). */
+function uncachedCurrent(entry: ActionCacheEntry, step: PlanStepInput, workspace: ReadonlyMap<string, WorkspaceState>): boolean {
+  const recorded = new Map(entry.outputs.map((o) => [o.path, o.hash]));
+  return step.outs
+    .filter((o) => !o.cache)
+    .every((o) => {
+      const now = workspace.get(o.path) ?? { type: 'missing' };
+      const hash = recorded.get(o.path);
+      return hash === undefined ? now.type !== 'missing' : outputCurrent(now, hash);
+    });
 }
 
 /**
@@ -134,7 +190,9 @@ function checkOutputs(entry: ActionCacheEntry, step: PlanStepInput, workspace: R
     if (outputCurrent(now, out.hash)) continue;
     reasons.push({ kind: now === undefined || now.type === 'missing' ? 'output-missing' : 'output-modified', path: out.path });
   }
-  for (const out of step.outs.filter((o) => !o.cache)) {
+  // Entries from before uncached outputs were recorded: at least they must exist.
+  const recorded = new Set(entry.outputs.map((o) => o.path));
+  for (const out of step.outs.filter((o) => !o.cache && !recorded.has(o.path))) {
     if ((workspace.get(out.path) ?? { type: 'missing' }).type === 'missing') reasons.push({ kind: 'output-missing', path: out.path });
   }
   return reasons;
@@ -276,6 +334,8 @@ export function describeReason(r: StaleReason): string {
       return `upstream changed: ${r.step}`;
     case 'upstream-output-changed':
       return `upstream output changed: ${r.step} (${r.path}: ${r.before.slice(0, 6)}… → ${r.after.slice(0, 6)}…)`;
+    case 'upstream-not-fresh':
+      return `upstream not fresh: ${r.step} (${r.detail})`;
     case 'env-changed':
       return `environment changed: ${r.name}`;
     case 'outs-changed':

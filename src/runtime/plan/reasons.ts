@@ -24,6 +24,12 @@ export type StaleReason =
       readonly before: string;
       readonly after: string;
     }
+  /**
+   * An upstream step it reads from is not fresh in the same plan (to be restored), or no longer
+   * holds in the workspace the bytes this step consumed (missing or edited): the step cannot be
+   * fresh before that upstream is settled again.
+   */
+  | { readonly kind: 'upstream-not-fresh'; readonly step: string; readonly detail: string }
   | { readonly kind: 'env-changed'; readonly name: string }
   | { readonly kind: 'outs-changed' }
   | { readonly kind: 'output-missing'; readonly path: string }
