@@ -258,7 +258,7 @@ describe("what tracking logs as an instance's params", () => {
     expect(blu).not.toHaveProperty('ablation.lr.lw_unet');
     // The convergence rule is the full-precision lw_unet's only, folded into its train block.
     expect(blu.with).not.toHaveProperty('convergence');
-    expect((blu.with!.train as Record<string, unknown>).steps).toBe(300);
+    expect((blu.with!.train as Record<string, unknown>).steps).toBe(150);
     expect(lw.with).not.toHaveProperty('convergence');
     expect(lw.with!.train).toMatchObject({ steps: 1500, val_every: 50, val_crop: 512, smooth: 3, plateau: { patience: 200 } });
   });
