@@ -233,6 +233,32 @@ describe('YAML alias bombs', () => {
   });
 });
 
+describe('the Pareto overlay (experiments/pareto.yaml)', () => {
+  it('adds only variant instances: every instance of the CPU experiment keeps its key', async () => {
+    const { builtinRegistry } = await import('../../src/steps/registry.js');
+    const { keyComponents, stepKey } = await import('../../src/runtime/plan/keys.js');
+    const load = async (overlays: string[]) => {
+      const result = await loadPipeline({
+        file: 'pipelines/blu-net.yaml',
+        cwd: process.cwd(),
+        overlays,
+        sets: [],
+        registry: builtinRegistry(),
+        env: { HOME: '/root' },
+      });
+      if (!result.ok) throw new Error(result.error.map(formatDiagnostic).join('\n'));
+      return new Map(result.value.steps.map((s) => [s.id, stepKey(keyComponents(s, {}, {}, undefined))]));
+    };
+    const cpu = await load(['experiments/cpu.yaml']);
+    const pareto = await load(['experiments/cpu.yaml', 'experiments/pareto.yaml']);
+    for (const [id, key] of cpu) expect(pareto.get(id), id).toBe(key);
+    const added = [...pareto.keys()].filter((id) => !cpu.has(id));
+    expect(added.filter((id) => id.startsWith('binarise_variant@'))).toHaveLength(6); // 2 variants × 3 seeds
+    expect(added).toContain('latency_variant@variant=sep_a1');
+    expect(added).toHaveLength(14);
+  });
+});
+
 describe("what tracking logs as an instance's params", () => {
   it('logs the matrix values and the with: values the ablation really uses (one lr, not the per-model map)', async () => {
     const { builtinRegistry } = await import('../../src/steps/registry.js');
