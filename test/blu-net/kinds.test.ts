@@ -97,6 +97,16 @@ describe('blu-net step kinds', () => {
     expect(untrained.needs).toEqual([]);
   });
 
+  it('times an untrained BLU-Net variant, packed only if asked', () => {
+    const ajv = new Ajv({ strict: false, allowUnionTypes: true });
+    const valid = (value: unknown) => ajv.validate(kind('latency').withSchema, value);
+    const variant = { size: 64, runs: 3, warmup: 1, thesis_width: 64, separable_binarise: true, simulation: false };
+    expect(valid({ ...variant, levels: { activation: 3, conv: 1, depthwise: 1, pointwise: 1 } })).toBe(true);
+    expect(valid({ ...variant, levels: { activation: 0 } })).toBe(false);
+    expect(valid({ ...variant, levels: { bits: 2 } })).toBe(false);
+    expect(valid({ ...variant, simulation: 'no' })).toBe(false);
+  });
+
   it('keeps TensorFlow.js out of the definition modules (planning must stay cheap)', async () => {
     const dir = fileURLToPath(new URL('../../src/steps/blu-net/', import.meta.url));
     for (const file of ['index.ts', 'common.ts', 'dataset.ts', 'train-kinds.ts', 'measure-kinds.ts']) {

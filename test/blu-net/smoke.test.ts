@@ -234,7 +234,8 @@ describe.skipIf(skip !== null)('blu-net smoke pipeline (real CLI, BBBC030 subset
     expect(check?.maskDiffs).toBe(0);
     expect(check?.maxAbsDiff).toBeLessThan(1e-4);
     const table = await readFile(path.join(project, 'artifacts/report/results.md'), 'utf8');
-    expect(table).toMatch(/packed, binary engine \(wasm SIMD, 1 thread\): median [0-9.]+ ms/);
+    // engine: auto in the pipeline: native where its addon is built, else wasm.
+    expect(table).toMatch(/packed, binary engine \((?:wasm SIMD|native .+?), 1 thread\): median [0-9.]+ ms/);
     for (const label of [
       'U-Net',
       'lw_unet (hint learning + BCE)',
@@ -255,7 +256,9 @@ describe.skipIf(skip !== null)('blu-net smoke pipeline (real CLI, BBBC030 subset
     // Untrained, every probability is ≈ 0.5, so the masks are ties; the probabilities must agree.
     expect(thesis[3]?.check?.maxAbsDiff).toBeLessThan(1e-4);
     expect(table).toMatch(/### Latency at the thesis width \(64, untrained models, 128², batch 1, 2 runs\)/);
-    expect(table).toMatch(/blu_net \(width 64, untrained\), packed, binary engine \(wasm SIMD, 1 thread\): median [0-9.]+ ms/);
+    expect(table).toMatch(
+      /blu_net \(width 64, untrained\), packed, binary engine \((?:wasm SIMD|native .+?), 1 thread\): median [0-9.]+ ms/,
+    );
     const figure = await sharp(path.join(project, 'artifacts/report/iou-vs-size.png')).metadata();
     expect([figure.format, figure.width]).toEqual(['png', 2000]);
     expect(table).toContain('![Test IoU against model size](iou-vs-size.png)');

@@ -253,9 +253,10 @@ describe('the Pareto overlay (experiments/pareto.yaml)', () => {
     const pareto = await load(['experiments/cpu.yaml', 'experiments/pareto.yaml']);
     for (const [id, key] of cpu) expect(pareto.get(id), id).toBe(key);
     const added = [...pareto.keys()].filter((id) => !cpu.has(id));
-    expect(added.filter((id) => id.startsWith('binarise_variant@'))).toHaveLength(6); // 2 variants × 3 seeds
+    expect(added.filter((id) => id.startsWith('binarise_variant@'))).toHaveLength(9); // 3 variants × 3 seeds
     expect(added).toContain('latency_variant@variant=sep_a1');
-    expect(added).toHaveLength(14);
+    expect(added).toContain('latency_variant_thesis@variant=sep_a3w1');
+    expect(added).toHaveLength(24); // binarise and evaluate per seed, two latency steps per variant
   });
 });
 

@@ -10,6 +10,13 @@ import { channelMask, popcount32, wordsFor, type BinaryTensor, type BitPlanes } 
 /** TF 'same' padding for stride 1: tap t of a k-wide kernel reads offset t − floor((k − 1) / 2). */
 export const tapOffset = (k: number, t: number): number => t - ((k - 1) >> 1);
 
+/** The pixel that tap t of a k×k kernel centred on (y, x) reads, or -1 outside the image (zero padding). */
+function tapPixel(k: number, t: number, y: number, x: number, height: number, width: number): number {
+  const iy = y + tapOffset(k, Math.floor(t / k));
+  const ix = x + tapOffset(k, t % k);
+  return iy < 0 || iy >= height || ix < 0 || ix >= width ? -1 : iy * width + ix;
+}
+
 /** sign(x), with |x| < deadZone → 0 when the model was trained with such a sign (tfjs-wasm). */
 export const signWithDeadZone = (x: number, deadZone: number): number =>
   deadZone === 0 ? Math.sign(x) : x >= deadZone ? 1 : x <= -deadZone ? -1 : 0;
@@ -54,11 +61,9 @@ export function realConv(image: Float32Array, height: number, width: number, lay
       for (let f = 0; f < filters; f++) {
         let acc = 0;
         for (let t = 0; t < k * k; t++) {
-          const iy = y + tapOffset(k, Math.floor(t / k));
-          const ix = x + tapOffset(k, t % k);
-          if (iy < 0 || iy >= height || ix < 0 || ix >= width) continue;
-          for (let c = 0; c < cin; c++)
-            acc += (weights[(t * cin + c) * filters + f] as number) * (image[(iy * width + ix) * cin + c] as number);
+          const q = tapPixel(k, t, y, x, height, width);
+          if (q < 0) continue;
+          for (let c = 0; c < cin; c++) acc += (weights[(t * cin + c) * filters + f] as number) * (image[q * cin + c] as number);
         }
         out[(y * width + x) * filters + f] = acc + (layer.bias[f] as number);
       }
@@ -85,12 +90,11 @@ function xnorDot(
   const pixels = height * width;
   let dot = 0;
   for (let t = 0; t < k * k; t++) {
-    const iy = y + tapOffset(k, Math.floor(t / k));
-    const ix = x + tapOffset(k, t % k);
-    if (iy < 0 || iy >= height || ix < 0 || ix >= width) continue;
+    const q = tapPixel(k, t, y, x, height, width);
+    if (q < 0) continue;
     for (let w = 0; w < words; w++) {
       const wi = ((m * filters + f) * k * k + t) * words + w;
-      const ai = (n * pixels + iy * width + ix) * words + w;
+      const ai = (n * pixels + q) * words + w;
       const mask = (nonzero ? (nonzero[wi] as number) : channelMask(g.channels, w)) & (g.nonzero ? (g.nonzero[ai] as number) : 0xffffffff);
       // Agreeing signs add +1, disagreeing −1: valid − 2·popcount(xor).
       dot += popcount32(mask) - 2 * popcount32(((signs[wi] as number) ^ (g.signs[ai] as number)) & mask);
@@ -133,10 +137,9 @@ function depthwise(x: BinaryTensor, layer: SeparableLayer): Float32Array {
         for (let c = 0; c < g.channels; c++) {
           let acc = 0;
           for (let t = 0; t < k * k; t++) {
-            const iy = y + tapOffset(k, Math.floor(t / k));
-            const ix = xx + tapOffset(k, t % k);
-            if (iy < 0 || iy >= x.height || ix < 0 || ix >= x.width) continue;
-            const code = codeAt(g, pixels, iy * x.width + ix, c);
+            const q = tapPixel(k, t, y, xx, x.height, x.width);
+            if (q < 0) continue;
+            const code = codeAt(g, pixels, q, c);
             for (let m = 0; m < gammas.length; m++) {
               const b = (dwSigns[m] as Int8Array)[t * cin + offset + c] as number;
               for (let n = 0; n < g.levels; n++) {
@@ -189,10 +192,9 @@ function depthwiseFp32(x: BinaryTensor, layer: SeparableLayer, bias: Float32Arra
       for (let c = 0; c < g.channels; c++) {
         let acc = 0;
         for (let t = 0; t < k * k; t++) {
-          const iy = y + tapOffset(k, Math.floor(t / k));
-          const ix = xx + tapOffset(k, t % k);
-          if (iy < 0 || iy >= x.height || ix < 0 || ix >= x.width) continue;
-          const v = values[codeAt(g, pixels, iy * x.width + ix, c)] as number;
+          const q = tapPixel(k, t, y, xx, x.height, x.width);
+          if (q < 0) continue;
+          const v = values[codeAt(g, pixels, q, c)] as number;
           acc = Math.fround(acc + Math.fround((weights[t * cin + offset + c] as number) * v));
         }
         out[p * cin + offset + c] = Math.fround(acc + (bias[offset + c] as number));

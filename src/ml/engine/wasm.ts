@@ -414,8 +414,9 @@ export function makeKernels(ex: KernelExports, pool: RowPool, name: string): Was
       ]);
     }
     const tapPop = arena.put(packed.tapPop);
-    if (g.nonzero === null) {
-      return parallelRows('xnorRows', height, scratchBytes, (scratch, next, chunk) => [
+    // The unmasked kernel, binarising into `binPtr` or writing fp32 rows to `outPtr`.
+    const unmasked = (binPtr: number, outPtr: number) =>
+      parallelRows('xnorRows', height, scratchBytes, (scratch, next, chunk) => [
         act,
         pixels,
         height,
@@ -432,41 +433,19 @@ export function makeKernels(ex: KernelExports, pool: RowPool, name: string): Was
         units,
         coefPtr,
         bias,
-        bin,
-        out,
+        binPtr,
+        outPtr,
         scratch,
         next,
         chunk,
       ]);
-    }
+    if (g.nonzero === null) return unmasked(bin, out);
     // Activation zeros, ±1 weights: the fast kernel on every thread writes fp32 rows, the sparse
     // corrections are added here, then each row is binarised (same arithmetic as row by row,
     // which kept the whole conv on this thread: 80 % of a 512² pass when one sign was 0).
     const correct = zeroCorrections(x, layer, coef);
     const rows = planes ? arena.alloc(pixels * fPad * 4) : out;
-    parallelRows('xnorRows', height, scratchBytes, (scratch, next, chunk) => [
-      act,
-      pixels,
-      height,
-      width,
-      g.words,
-      g.levels,
-      g.channels,
-      weights,
-      tapPop,
-      gammas.length,
-      filters,
-      fPad,
-      k,
-      units,
-      coefPtr,
-      bias,
-      0,
-      rows,
-      scratch,
-      next,
-      chunk,
-    ]);
+    unmasked(0, rows);
     for (let y = 0; y < height; y++) {
       const row = rows + y * width * fPad * 4;
       correct(y, arena.f32(row, width * fPad), fPad);

@@ -2,6 +2,7 @@
 import type { StepKindDefinition } from '../../runtime/kinds/kind.js';
 import type { JsonValue } from '../../base/result.js';
 import { ARTIFACT, artifactPath, out, STEP_REF_SCHEMA, withOf } from './common.js';
+import { LEVELS_SCHEMA, SEPARABLE_BINARISE_SCHEMA, type BinariseWith } from './train-kinds.js';
 
 const CROP = { type: 'integer', minimum: 16, multipleOf: 16 } as const;
 const MODEL_LIST = { type: 'array', minItems: 1, items: STEP_REF_SCHEMA } as const;
@@ -89,6 +90,11 @@ export interface LatencyWith {
   readonly warmup: number;
   /** Binary engine kernels for the packed BLU-Nets (default wasm: the same on every machine). */
   readonly engine?: 'wasm' | 'native' | 'auto';
+  /** With `thesis_width`: the untrained BLU-Net's variant (default: the thesis's). */
+  readonly levels?: BinariseWith['levels'];
+  readonly separable_binarise?: boolean;
+  /** Also time BLU-Nets as their fp32 tfjs simulation (default true; false: packed on the engine only). */
+  readonly simulation?: boolean;
 }
 
 export const latencyKind: StepKindDefinition = {
@@ -116,6 +122,12 @@ export const latencyKind: StepKindDefinition = {
         enum: ['wasm', 'native', 'auto'],
         description:
           'Binary engine kernels for packed BLU-Nets: wasm (default), native (C++ addon; the step fails if it is not built), auto (native if built)',
+      },
+      levels: { ...LEVELS_SCHEMA, description: 'With thesis_width: residual levels a/c/d/p of the untrained BLU-Net (thesis: 3 each)' },
+      separable_binarise: SEPARABLE_BINARISE_SCHEMA,
+      simulation: {
+        type: 'boolean',
+        description: "Also time each BLU-Net's fp32 tfjs simulation (default true); false times it packed on the binary engine only",
       },
     },
   },

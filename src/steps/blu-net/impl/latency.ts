@@ -3,12 +3,13 @@
  * backend; every BLU-Net is also packed and timed on the binary engine (src/ml/engine).
  */
 import * as tf from '@tensorflow/tfjs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { computeThreads } from '../../../ml/backend/threads.js';
 import { loadEngineKernels, loadEngineModel, runEngine, type EngineModel, type WasmKernels } from '../../../ml/engine/index.js';
 import { buildModel, exportPackedBluNet } from '../../../ml/models/index.js';
+import { resolveBluNetOptions, type BluNetOptions } from '../../../ml/models/blu-net.js';
 import { ok } from '../../../base/result.js';
 import { percentile } from '../../../base/stats.js';
 import type { StepImplementation, StepRunContext } from '../../../runtime/kinds/kind.js';
@@ -23,12 +24,15 @@ export interface ModelLatency {
   /** Absent in files from before the engine: tfjs. */
   readonly runtime?: 'tfjs' | 'binary-engine';
   readonly threads?: number;
+  /** Engine only: which kernels ran (e.g. "wasm SIMD", "native AVX2+FMA"); absent in older files: wasm SIMD. */
+  readonly engine?: string;
   /** The process's peak resident memory after this model's runs (monotone over the step). */
   readonly peakRssBytes?: number;
+  /** Bytes of the model as shipped: the packed file (engine), or the fp32 weights (tfjs). */
+  readonly fileBytes?: number;
   /** Engine only: bytes of its resident weights and of its wasm working memory. */
   readonly weightBytes?: number;
   readonly workingBytes?: number;
-  /** Engine only: against the fp32 simulation on the timing input. */
   /** The packed model against the fp32 simulation on the same input; `maskDiffsBeyondTies` counts the differing mask pixels whose probabilities differ by more than SAME_PROBABILITY. */
   readonly check?: {
     readonly pixels: number;
@@ -153,11 +157,13 @@ async function measurePacked(
     await kernels.value.close();
     const simulated = tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync() as Float32Array);
     return ok({
-      model: { ...info, label: `${info.label}, packed, binary engine${choice === 'wasm' ? '' : ` (${kernels.value.name})`}` },
+      model: { ...info, label: `${info.label}, packed, binary engine` },
       runtime: 'binary-engine',
+      engine: kernels.value.name,
       threads: kernels.value.threads,
       ...summary(times),
       peakRssBytes: peakRss(),
+      fileBytes: (await stat(file)).size,
       weightBytes: engine.value.weightBytes + kernels.value.decodedWeightBytes(),
       workingBytes: kernels.value.memoryBytes(),
       check: compare(probabilities, simulated),
@@ -177,16 +183,40 @@ function report(ctx: StepRunContext, entry: ModelLatency, backend: string): void
   );
 }
 
+/** buildBluNet options of an untrained variant (unset: the thesis's, as buildBluNet defaults). */
+function variantOptions(w: LatencyWith): BluNetOptions {
+  const levels = w.levels ?? {};
+  const chosen: BluNetOptions = {
+    activationLevels: levels.activation,
+    convLevels: levels.conv,
+    depthwiseLevels: levels.depthwise,
+    pointwiseLevels: levels.pointwise,
+    separableBinarise: w.separable_binarise,
+  };
+  return Object.fromEntries(Object.entries(chosen).filter(([, v]) => v !== undefined));
+}
+
+/** "a1c1d1p1, separable binarised" for a variant; "" for the thesis's. */
+function variantLabel(options: BluNetOptions): string {
+  const o = resolveBluNetOptions(options);
+  const levels = `a${o.activationLevels}c${o.convLevels}d${o.depthwiseLevels}p${o.pointwiseLevels}`;
+  if (levels === 'a3c3d3p3' && !o.separableBinarise) return '';
+  return `, ${levels}${o.separableBinarise ? ', separable binarised' : ''}`;
+}
+
 /** The models to time: the upstream steps' trained models, or untrained ones built at `thesis_width`. */
 function modelSources(ctx: StepRunContext, w: LatencyWith): Array<() => Promise<StepResult<Pick<LoadedModel, 'model' | 'info'>>>> {
   const width = w.thesis_width ?? 0;
   if (width > 0) {
+    const variant = variantOptions(w);
     return ARCHITECTURES.map((architecture) => async () => {
-      const built = buildModel(architecture, { baseFilters: width });
+      const blu = architecture === 'blu_net';
+      const built = buildModel(architecture, { baseFilters: width, ...(blu ? variant : {}) });
       if (!built.ok) return failure(built.error.message);
+      const suffix = blu ? variantLabel(variant) : '';
       return ok({
         model: built.value,
-        info: { architecture, label: `${architecture} (width ${width}, untrained)`, width, stepId: ctx.spec.id },
+        info: { architecture, label: `${architecture} (width ${width}, untrained${suffix})`, width, stepId: ctx.spec.id },
       });
     });
   }
@@ -202,11 +232,22 @@ async function timeModel(
   threads: number,
 ): Promise<StepResult<ModelLatency[]>> {
   const { model, info } = loaded;
+  const blu = info.architecture === 'blu_net';
   try {
-    const times = await measure(ctx, model, w, x);
-    if (ctx.signal.aborted) return failure('cancelled');
-    const entries: ModelLatency[] = [{ model: info, runtime: 'tfjs', threads, ...summary(times), peakRssBytes: peakRss() }];
-    if (info.architecture === 'blu_net') {
+    const entries: ModelLatency[] = [];
+    if (!blu || w.simulation !== false) {
+      const times = await measure(ctx, model, w, x);
+      if (ctx.signal.aborted) return failure('cancelled');
+      entries.push({
+        model: info,
+        runtime: 'tfjs',
+        threads,
+        ...summary(times),
+        peakRssBytes: peakRss(),
+        fileBytes: 4 * model.countParams(),
+      });
+    }
+    if (blu) {
       const packed = await measurePacked(ctx, model, info, w, x, threads);
       if (!packed.ok) return packed;
       entries.push(packed.value);

@@ -106,7 +106,7 @@ function engineLines(latency: ResultsInput['latency']): string {
     .map((m) => {
       const ratios = fp32.map((o) => `${o.model.label} ${(o.medianMs / m.medianMs).toFixed(2)}×`).join(', ');
       const check = m.check ? `; ${checkText(m.check, latency.backend)}` : '';
-      return `- ${m.model.label} (wasm SIMD, ${m.threads ?? 1} thread${(m.threads ?? 1) === 1 ? '' : 's'}): median ${f1(m.medianMs)} ms, p95 ${f1(m.p95Ms)} ms, weights ${mib(m.weightBytes)} MiB; speed-up (fp32 median / packed median): ${ratios}${check}.`;
+      return `- ${m.model.label} (${m.engine ?? 'wasm SIMD'}, ${m.threads ?? 1} thread${(m.threads ?? 1) === 1 ? '' : 's'}): median ${f1(m.medianMs)} ms, p95 ${f1(m.p95Ms)} ms, weights ${mib(m.weightBytes)} MiB; speed-up (fp32 median / packed median): ${ratios}${check}.`;
     });
   if (lines.length === 0) return '';
   return [
