@@ -160,7 +160,7 @@ const SEPARABLE_BINARISE_SCHEMA = {
   description:
     'An activation binariser (own gammas, levels.activation levels, after a per-channel bias) between the depthwise and the pointwise conv of every separable conv, so the pointwise is binary x binary (XNOR-popcount in the engine); false (the default) is the thesis, whose pointwise sees the real-valued depthwise output',
 } as const;
-const LEVELS_SCHEMA = {
+export const LEVELS_SCHEMA = {
   type: 'object',
   additionalProperties: false,
   description: 'Residual levels a/c/d/p (thesis: 3 each).',
