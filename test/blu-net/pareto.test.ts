@@ -6,11 +6,14 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { Ajv } from 'ajv';
 import { afterAll, describe, expect, it } from 'vitest';
+import { formatDiagnostic } from '../../src/runtime/load/diagnostics.js';
+import { loadPipeline } from '../../src/runtime/load/load.js';
 import { builtinRegistry } from '../../src/steps/registry.js';
+import { TempProject } from '../rig/project.js';
 import type { Architecture } from '../../src/steps/blu-net/common.js';
 import type { EvaluationFile } from '../../src/steps/blu-net/impl/evaluate.js';
 import { writePng } from '../../src/steps/blu-net/impl/figure.js';
-import { paretoSvg } from '../../src/steps/blu-net/impl/figure-pareto.js';
+import { paretoSvg, shortTag } from '../../src/steps/blu-net/impl/figure-pareto.js';
 import type { LatencyFile } from '../../src/steps/blu-net/impl/latency.js';
 import { groupLabel, groupOf, parseStepId, type LatencySource, type TimedModel } from '../../src/steps/blu-net/impl/pareto-match.js';
 import { renderPareto } from '../../src/steps/blu-net/impl/pareto-render.js';
@@ -241,7 +244,14 @@ describe('the Pareto front and the outputs', () => {
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
     expect(svg.endsWith('</svg>')).toBe(true);
     expect(svg).toContain('BLU-Net &#60;speed&#62;: test IoU vs latency');
-    for (const r of t.rows) expect(svg).toContain(r.label);
+    // The legend wraps long labels; its text, lines joined, holds every label and every in-plot tag.
+    const text = [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)]
+      .map((m) => m[1])
+      .join(' ')
+      .replace(/\s+/g, ' ');
+    for (const r of t.rows) expect(text).toContain(r.label);
+    expect(t.rows.map(shortTag)).toEqual(['U-Net', 'lw_unet', 'BLU-Net', 'sep_a1', 'sep_a3']);
+    for (const tag of ['U-Net', 'lw_unet', 'sep_a1']) expect(svg).toMatch(new RegExp(`font-size="12" fill="#[0-9a-f]{6}">${tag}</text>`));
     expect(svg).toContain('variant sep_a3: no width-64 latency');
     expect(svg).toContain('<polyline');
     const dir = await mkdtemp(path.join(os.tmpdir(), 'blu-pareto-'));
@@ -280,5 +290,53 @@ describe('the pareto kind', () => {
       'artifacts/pareto/iou-vs-latency.png',
     ]);
     expect(d.needs).toEqual([...W.evaluations, ...W.latency, ...W.latency_thesis, 'dataset']);
+  });
+});
+
+// A step name with no instances (params.variants empty) is an empty set to the steps that need it
+// (src/runtime/load/resolve.ts links every declared name), for a kind's declared needs as for `needs:`.
+const PIPELINE = `name: p
+params:
+  variants: []
+steps:
+  latency_thesis:
+    uses: latency
+    with: { thesis_width: 4, size: 16, runs: 1, warmup: 0 }
+  evaluate_variant:
+    uses: evaluate
+    matrix: { variant: "\${params.variants}" }
+    with: { data: dataset, model: "binarise_variant@variant=\${matrix.variant.name}", crop: 16 }
+  latency_variant_thesis:
+    uses: latency
+    matrix: { variant: "\${params.variants}" }
+    with: { thesis_width: 4, size: 16, runs: 1, warmup: 0 }
+  pareto:
+    uses: pareto
+    with: { evaluations: [EVALUATIONS], latency: [latency_variant_thesis], latency_thesis: [latency_thesis, latency_variant_thesis] }
+`;
+
+describe('pareto over a variant list with no entries', () => {
+  const projects: TempProject[] = [];
+  afterAll(() => projects.forEach((p) => p.dispose()));
+  async function load(evaluations: string) {
+    const p = new TempProject();
+    projects.push(p);
+    p.write('p.yaml', PIPELINE.replace('EVALUATIONS', evaluations));
+    return loadPipeline({ file: 'p.yaml', cwd: p.dir, overlays: [], sets: [], registry: builtinRegistry(), env: { HOME: '/root' } });
+  }
+
+  it('loads, and the pareto step needs only the instances that exist', async () => {
+    const loaded = await load('evaluate_variant');
+    expect(loaded.ok ? [] : loaded.error.map(formatDiagnostic)).toEqual([]);
+    if (!loaded.ok) return;
+    expect(loaded.value.steps.find((s) => s.id === 'pareto')?.needs).toEqual(['latency_thesis']);
+    expect(loaded.value.emptySteps?.map((s) => s.name)).toEqual(['evaluate_variant', 'latency_variant_thesis']);
+  });
+
+  it('still reports a misspelt step name', async () => {
+    const loaded = await load('evaluate_varaint');
+    expect(loaded.ok ? [] : loaded.error.map(formatDiagnostic)).toEqual([
+      expect.stringContaining("'pareto' needs unknown step 'evaluate_varaint' (did you mean 'evaluate_variant'?)"),
+    ]);
   });
 });
