@@ -24,6 +24,8 @@ if (what === 'eval') {
   const iou = architecture === 'unet' ? 0.8 + Number(b) / 100 : a.startsWith('sep') ? 0.72 : 0.7;
   value = { model: { label: label[architecture], architecture, width: 16, stepId, seed: Number(b) }, crop: 64, images: 1,
     meanIou: iou, meanF1: iou, perImage: [{ image: 'x', iou, f1: iou }] };
+} else if (what === 'summary') {
+  value = { source: '/data/bbbc030/', derive: null };
 } else if (what === 'latency16') {
   value = { backend: 'tensorflow', size: 256, warmup: 1,
     models: [timed('pretrain@seed=1', 'unet', 40, false), timed('binarise@seed=1', 'blu_net', 30, false), timed('binarise@seed=1', 'blu_net', 8, true)] };
@@ -59,6 +61,9 @@ steps:
     matrix: { variant: "\${params.variants}" }
     run: node fx.cjs latency64 latency_variant_thesis@variant=\${matrix.variant.name} - artifacts/latency_variant_thesis_variant_\${matrix.variant.name}/latency.json
     outs: ["artifacts/latency_variant_thesis_variant_\${matrix.variant.name}/latency.json"]
+  dataset:
+    run: node fx.cjs summary - - artifacts/dataset/summary.json
+    outs: [artifacts/dataset/summary.json]
   pareto:
     uses: pareto
     with:
@@ -67,6 +72,7 @@ steps:
       latency_thesis: [latency_thesis, latency_variant_thesis]
       variants: \${params.variants}
       title: Speed
+      data: dataset
 `;
 
 const OVERLAY = `params:
@@ -89,7 +95,7 @@ describe('the pareto step', () => {
     expect(none.exitCode, none.stderr).toBe(0);
     expect(outcomes(none.stdout).pareto).toBe('ran');
     const md = readFileSync(p.path('artifacts/pareto/pareto.md'), 'utf8');
-    expect(md).toContain('# Speed');
+    expect(md).toContain('# Speed on BBBC030\n'); // the report's title rule (impl/title.ts)
     expect(md).toContain(
       '| **U-Net** | fp32 | 0.8150 ± 0.0071 (n=2) | 3.8147 | 40.00 (tfjs (tensorflow)) | 600.00 (tfjs (tensorflow)) | 1.00× | 0.50× |',
     );

@@ -1,5 +1,6 @@
 // The pareto step's pure parts: grouping evaluations by training step without seed, matching width-16
 // and width-64 latencies, in-step speed-ups, the front, missing values, the markdown and the SVG.
+import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -224,12 +225,16 @@ describe('the Pareto front and the outputs', () => {
       'binarise_variant@variant=sep_a3',
     ]);
     const md = renderPareto('BLU-Net speed', t, 'iou-vs-latency.png');
+    if (process.env.BLU_KEEP_MARKDOWN) writeFileSync(process.env.BLU_KEEP_MARKDOWN, md);
     expect(md).toContain('# BLU-Net speed');
     expect(md).toContain(
       '| **U-Net** | fp32 | 0.8200 ± 0.0100 (n=3) | 6.6757 | 40.00 (tfjs (tensorflow)) | 600.00 (tfjs (tensorflow)) | 1.00× | 0.50× |',
     );
     expect(md).toContain('| 0.3000 ± 0.4243 (n=2, 1 collapsed) |');
     expect(md).toContain('in-step ratios');
+    expect(md).toContain(
+      'bold in the table): U-Net; lw_unet (hint learning + BCE); BLU-Net (from distilled lw_unet), variant sep_a1; BLU-Net (from distilled lw_unet), variant sep_a3.',
+    );
     expect(md).toContain(
       '- BLU-Net (from distilled lw_unet), variant sep_a1 (`binarise_variant@variant=sep_a1`): width 16 from `latency_variant@variant=sep_a1` (binary engine (native), 2 threads); width 64 from `latency_variant_thesis@variant=sep_a1` (binary engine (native), 2 threads).',
     );

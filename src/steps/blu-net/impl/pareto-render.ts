@@ -45,8 +45,9 @@ function sourceNotes(rows: readonly ParetoRow[]): string[] {
 function frontNote(rows: readonly ParetoRow[]): string {
   const front = rows.filter((r) => r.onFront).map((r) => r.label);
   const unplaced = rows.filter((r) => r.width64 === null || !Number.isFinite(r.iou.mean)).map((r) => r.label);
-  const on = front.length > 0 ? front.join(', ') : 'none (no row has both a mean test IoU and a width-64 latency)';
-  const off = unplaced.length > 0 ? ` Not placed (no width-64 latency or no IoU): ${unplaced.join(', ')}.` : '';
+  // Labels hold commas (`, variant sep_a1`), so the lists use semicolons.
+  const on = front.length > 0 ? front.join('; ') : 'none (no row has both a mean test IoU and a width-64 latency)';
+  const off = unplaced.length > 0 ? ` Not placed (no width-64 latency or no IoU): ${unplaced.join('; ')}.` : '';
   return `**Pareto front** (no other row has both a higher mean test IoU and a lower width-64 median; bold in the table): ${on}.${off}`;
 }
 
