@@ -205,3 +205,14 @@ describe('fair-comparison parts of the report (issues 21, 22, 23)', () => {
     }
   });
 });
+
+describe('the shared figure code (factored out for the Pareto figure)', () => {
+  it('leaves the iou-vs-size SVG byte-identical', async () => {
+    const { createHash } = await import('node:crypto');
+    const models = summariseSeeds(EVALUATIONS);
+    const points = models.map((summary) => ({ label: summary.label, mib: sizeOfModel(SIZES, summary)!.mib, summary }));
+    const svg = figureSvg('BLU-Net <test> & "figure"', points, THESIS_MODELS);
+    // sha256 of the SVG as drawn before the factoring (commit 4b20f48).
+    expect(createHash('sha256').update(svg).digest('hex')).toBe('c663babddf46ab21e0a31cd3d5e05d363eae98c088209dc023b499a96d70eec7');
+  });
+});

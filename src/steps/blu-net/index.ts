@@ -2,6 +2,7 @@
 import type { StepKindDefinition } from '../../runtime/kinds/kind.js';
 import { datasetKind } from './dataset.js';
 import { evaluateKind, latencyKind, reportKind, sizeKind } from './measure-kinds.js';
+import { paretoKind } from './pareto-kind.js';
 import { predictKind } from './predict-kind.js';
 import { ablationKind, binariseKind, hintKind, pretrainKind } from './train-kinds.js';
 
@@ -15,5 +16,6 @@ export const BLU_NET_KINDS: readonly StepKindDefinition[] = [
   sizeKind,
   latencyKind,
   reportKind,
+  paretoKind,
   predictKind,
 ];

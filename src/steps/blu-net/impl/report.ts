@@ -20,10 +20,11 @@ import type { EvaluationFile } from './evaluate.js';
 import type { LatencyFile } from './latency.js';
 import { figureSvg, writePng } from './figure.js';
 import { curvesSvg } from './figure-curves.js';
-import { compareModels, datasetName, type DatasetSummary } from './report-fair.js';
+import { compareModels } from './report-fair.js';
 import { renderResults, sizeOfModel, THESIS_MODELS } from './report-table.js';
 import { summariseSeeds } from './seed-summary.js';
 import type { SizeFile } from './size.js';
+import { titleOnData } from './title.js';
 
 const isEvaluation = (v: unknown): v is EvaluationFile =>
   isRecord(v) && isRecord(v.model) && typeof v.meanIou === 'number' && Array.isArray(v.perImage);
@@ -65,20 +66,10 @@ async function readSizes(ctx: StepRunContext, refs: readonly string[]): Promise<
   return ok(merged);
 }
 
-const isSummary = (v: unknown): v is DatasetSummary => isRecord(v) && typeof v.source === 'string';
-
-async function fullTitle(ctx: StepRunContext, w: ReportWith): Promise<StepResult<string>> {
-  const title = w.title ?? 'BLU-Net results';
-  if (w.data === undefined) return ok(title);
-  const summary = await readOne(ctx, w.data, ARTIFACT.summary, isSummary);
-  if (!summary.ok) return summary;
-  return ok(`${title} on ${datasetName(summary.value)}`);
-}
-
 export const reportStep: StepImplementation = {
   async run(ctx) {
     const w = withOf<ReportWith>(ctx.spec.with);
-    const title = await fullTitle(ctx, w);
+    const title = await titleOnData(ctx, w, 'BLU-Net results');
     if (!title.ok) return title;
     const evaluations = await readEvaluations(ctx, w.evaluations);
     if (!evaluations.ok) return evaluations;
