@@ -13,8 +13,8 @@ const [what, a, b, out, corrupt] = process.argv.slice(2);
 const arch = { pretrain: 'unet', binarise: 'blu_net', binarise_variant: 'blu_net' };
 const label = { unet: 'U-Net', blu_net: 'BLU-Net (from distilled lw_unet)' };
 const timed = (stepId, architecture, medianMs, packed) => ({
-  model: { label: label[architecture] + (packed ? ', packed, binary engine (native)' : ''), architecture, width: 16, stepId },
-  runtime: packed ? 'binary-engine' : 'tfjs', threads: 2, runs: 3, medianMs, p95Ms: medianMs, meanMs: medianMs, minMs: medianMs,
+  model: { label: label[architecture] + (packed ? ', packed, binary engine' : ''), architecture, width: 16, stepId },
+  runtime: packed ? 'binary-engine' : 'tfjs', ...(packed ? { engine: 'native' } : {}), threads: 2, runs: 3, medianMs, p95Ms: medianMs, meanMs: medianMs, minMs: medianMs,
   fileBytes: packed ? 50000 : 4000000,
 });
 let value;

@@ -15,8 +15,8 @@ import type { Architecture } from '../../src/steps/blu-net/common.js';
 import type { EvaluationFile } from '../../src/steps/blu-net/impl/evaluate.js';
 import { writePng } from '../../src/steps/blu-net/impl/figure.js';
 import { paretoSvg, shortTag } from '../../src/steps/blu-net/impl/figure-pareto.js';
-import type { LatencyFile } from '../../src/steps/blu-net/impl/latency.js';
-import { groupLabel, groupOf, parseStepId, type LatencySource, type TimedModel } from '../../src/steps/blu-net/impl/pareto-match.js';
+import type { LatencyFile, ModelLatency } from '../../src/steps/blu-net/impl/latency.js';
+import { groupLabel, groupOf, parseStepId, type LatencySource } from '../../src/steps/blu-net/impl/pareto-match.js';
 import { renderPareto } from '../../src/steps/blu-net/impl/pareto-render.js';
 import { paretoFront, paretoTable, slug } from '../../src/steps/blu-net/impl/pareto-table.js';
 
@@ -38,11 +38,12 @@ function evaluation(stepId: string, architecture: Architecture, seed: number, io
   };
 }
 
-function entry(stepId: string, architecture: Architecture, medianMs: number, packed: boolean, fileBytes?: number): TimedModel {
-  const label = packed ? `${LABELS[architecture]}, packed, binary engine (native)` : LABELS[architecture];
+function entry(stepId: string, architecture: Architecture, medianMs: number, packed: boolean, fileBytes?: number): ModelLatency {
+  const label = packed ? `${LABELS[architecture]}, packed, binary engine` : LABELS[architecture];
   return {
     model: { label, architecture, width: 16, stepId },
     runtime: packed ? 'binary-engine' : 'tfjs',
+    ...(packed ? { engine: 'native' } : {}),
     threads: 2,
     runs: 5,
     medianMs,
@@ -53,8 +54,8 @@ function entry(stepId: string, architecture: Architecture, medianMs: number, pac
   };
 }
 
-const file = (models: TimedModel[]): LatencyFile => ({ backend: 'tensorflow', size: 256, warmup: 1, models });
-const source = (stepId: string, models: TimedModel[]): LatencySource => ({ stepId, file: file(models) });
+const file = (models: ModelLatency[]): LatencyFile => ({ backend: 'tensorflow', size: 256, warmup: 1, models });
+const source = (stepId: string, models: ModelLatency[]): LatencySource => ({ stepId, file: file(models) });
 
 const EVALUATIONS = [
   ...[1, 2, 3].map((s) => evaluation(`pretrain@seed=${s}`, 'unet', s, 0.8 + s / 100)),

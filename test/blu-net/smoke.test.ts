@@ -54,7 +54,7 @@ const seedSteps = (seed: number) => [
   `evaluate_equal@seed=${seed}`,
 ];
 
-const STEPS = ['dataset', ...seedSteps(1), 'size', 'size_thesis', 'latency', 'latency_thesis', 'segment', 'report'];
+const STEPS = ['dataset', ...seedSteps(1), 'size', 'size_thesis', 'latency', 'latency_thesis', 'pareto', 'segment', 'report'];
 
 let project = '';
 // The backend is part of every step key: every command of the test uses the same one.
@@ -306,7 +306,7 @@ describe.skipIf(skip !== null)('blu-net smoke pipeline (real CLI, BBBC030 subset
     expect(outcomes(second)).toEqual(Object.fromEntries(STEPS.map((s) => [s, 'fresh'])));
   }, 120_000);
 
-  it("plans a second seed as only that seed's steps (and the report)", async () => {
+  it("plans a second seed as only that seed's steps (and the two aggregates)", async () => {
     const status = await execa(
       'node',
       [
@@ -329,7 +329,7 @@ describe.skipIf(skip !== null)('blu-net smoke pipeline (real CLI, BBBC030 subset
         .filter((s) => s.state !== 'fresh')
         .map((s) => s.id)
         .sort(),
-    ).toEqual([...seedSteps(2), 'report'].sort());
+    ).toEqual([...seedSteps(2), 'pareto', 'report'].sort());
   });
 
   it('reruns only hint and its dependents when a hint-learning param changes', async () => {
@@ -345,6 +345,7 @@ describe.skipIf(skip !== null)('blu-net smoke pipeline (real CLI, BBBC030 subset
       'evaluate_equal@seed=1',
       'size',
       'latency',
+      'pareto',
       'segment',
       'report',
     ];
@@ -357,4 +358,36 @@ describe.skipIf(skip !== null)('blu-net smoke pipeline (real CLI, BBBC030 subset
     expect(phases[0]?.phase).toBe('hint_encoder');
     expect(phases[0]?.history).toHaveLength(2);
   }, 240_000);
+
+  it('adds a BLU-Net variant as its own steps only, timed and placed on the Pareto table', async () => {
+    const variant = '[{name: v1, separable_binarise: true, levels: {activation: 1, conv: 1, depthwise: 1, pointwise: 1}}]';
+    const output = await run('--set', `variants=${variant}`);
+    expect(output.exitCode, output.stderr).toBe(0);
+    const got = outcomes(output);
+    const variantSteps = [
+      'binarise_variant@variant=v1,seed=1',
+      'evaluate_variant@variant=v1,seed=1',
+      'latency_variant@variant=v1',
+      'latency_variant_thesis@variant=v1',
+      'pareto',
+    ];
+    for (const step of variantSteps) expect(got[step], step).toBe('ran');
+    for (const step of STEPS.filter((s) => !variantSteps.includes(s))) expect(['fresh', 'restored'], step).toContain(got[step]);
+    // Width 64: U-Net and lw_unet on tfjs and the untrained variant packed only (simulation: false).
+    const thesis = (await json('artifacts/latency_variant_thesis_variant_v1/latency.json')).models as {
+      runtime: string;
+      model: { label: string };
+      fileBytes: number;
+    }[];
+    expect(thesis.map((m) => m.runtime)).toEqual(['tfjs', 'tfjs', 'binary-engine']);
+    expect(thesis[2]?.model.label).toBe('blu_net (width 64, untrained, a1c1d1p1, separable binarised), packed, binary engine');
+    expect(thesis[2]?.fileBytes).toBeGreaterThan(0);
+    const table = await readFile(path.join(project, 'artifacts/pareto/pareto.md'), 'utf8');
+    expect(table).toContain('BLU-Net (from distilled lw_unet), variant v1');
+    expect(table).toMatch(/^\| (?:\*\*)?U-Net(?:\*\*)? \| fp32/m);
+    // The variant's row has both in-step speed-ups at width 64.
+    expect(table).toMatch(/variant v1(?:\*\*)? \|.* \| [0-9.]+× \| [0-9.]+× \|$/m);
+    const figure = await sharp(path.join(project, 'artifacts/pareto/iou-vs-latency.png')).metadata();
+    expect(figure.format).toBe('png');
+  }, 300_000);
 });

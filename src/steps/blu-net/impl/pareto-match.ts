@@ -19,7 +19,6 @@
 import type { LatencyFile, ModelLatency } from './latency.js';
 
 /** A latency entry; `fileBytes` (packed file, or fp32 weights × 4) is absent in older files. */
-export type TimedModel = ModelLatency & { readonly fileBytes?: number };
 
 /** A latency step's file with the step's instance id. */
 export interface LatencySource {
@@ -74,11 +73,11 @@ const isPacked = (m: ModelLatency) => m.runtime === 'binary-engine';
 
 function engineOf(entry: ModelLatency, backend: string): string {
   if (!isPacked(entry)) return `tfjs (${backend})`;
-  const kernels = /binary engine \(([^)]+)\)$/.exec(entry.model.label)?.[1];
-  return `binary engine (${kernels ?? 'wasm'})`;
+  // Files from before the engine field: the wasm engine was the only one.
+  return `binary engine (${entry.engine ?? 'wasm SIMD'})`;
 }
 
-function timing(source: LatencySource, entry: TimedModel): Timing {
+function timing(source: LatencySource, entry: ModelLatency): Timing {
   return {
     stepId: source.stepId,
     medianMs: entry.medianMs,
@@ -89,7 +88,7 @@ function timing(source: LatencySource, entry: TimedModel): Timing {
   };
 }
 
-function find(sources: readonly LatencySource[], pick: (s: LatencySource, m: TimedModel) => boolean): Timing | null {
+function find(sources: readonly LatencySource[], pick: (s: LatencySource, m: ModelLatency) => boolean): Timing | null {
   for (const s of sources) {
     const entry = s.file.models.find((m) => pick(s, m));
     if (entry) return timing(s, entry);
