@@ -36,9 +36,6 @@ export const ARTIFACT = {
   resultsJson: 'results.json',
   figure: 'iou-vs-size.png',
   curves: 'learning-curves.png',
-  pareto: 'pareto.md',
-  paretoJson: 'pareto.json',
-  paretoFigure: 'iou-vs-latency.png',
 } as const;
 
 /** Written next to a saved model so consumers know what it is without guessing. */

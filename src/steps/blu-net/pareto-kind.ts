@@ -1,6 +1,7 @@
 /** `pareto`: test IoU against latency of every model and BLU-Net variant (issue 24 item 3). */
 import type { StepKindDefinition } from '../../runtime/kinds/kind.js';
-import { ARTIFACT, artifactPath, out, STEP_REF_SCHEMA, withOf } from './common.js';
+import { artifactPath, out, STEP_REF_SCHEMA, withOf } from './common.js';
+import { PARETO_ARTIFACT } from './pareto-artifacts.js';
 import { LEVELS_SCHEMA } from './train-kinds.js';
 
 /** One entry of params.variants, as binarise_variant trains it. */
@@ -68,7 +69,7 @@ export const paretoKind: StepKindDefinition = {
     const w = withOf<ParetoWith>(value);
     return {
       deps: [],
-      outs: [ARTIFACT.pareto, ARTIFACT.paretoJson, ARTIFACT.paretoFigure].map((name) => out(artifactPath(stepId, name), true)),
+      outs: [PARETO_ARTIFACT.table, PARETO_ARTIFACT.json, PARETO_ARTIFACT.figure].map((name) => out(artifactPath(stepId, name), true)),
       needs: [...w.evaluations, ...w.latency, ...w.latency_thesis, ...(w.data !== undefined ? [w.data] : [])],
     };
   },

@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { ok } from '../../../base/result.js';
 import type { StepImplementation, StepRunContext } from '../../../runtime/kinds/kind.js';
 import { ARTIFACT, withOf } from '../common.js';
+import { PARETO_ARTIFACT } from '../pareto-artifacts.js';
 import type { ParetoWith } from '../pareto-kind.js';
 import { artifactOf, isRecord, metric, ownArtifact, readJson, upstreamsOf, writeJson, type StepResult } from './context.js';
 import type { EvaluationFile } from './evaluate.js';
@@ -72,9 +73,9 @@ export const paretoStep: StepImplementation = {
       variants: w.variants ?? [],
     });
     // JSON first: writeJson creates the artifact folder.
-    await writeJson(ownArtifact(ctx, ARTIFACT.paretoJson), { title: title.value, ...table });
-    await writePng(ownArtifact(ctx, ARTIFACT.paretoFigure), paretoSvg(title.value, table.rows));
-    await writeFile(ownArtifact(ctx, ARTIFACT.pareto), renderPareto(title.value, table, ARTIFACT.paretoFigure));
+    await writeJson(ownArtifact(ctx, PARETO_ARTIFACT.json), { title: title.value, ...table });
+    await writePng(ownArtifact(ctx, PARETO_ARTIFACT.figure), paretoSvg(title.value, table.rows));
+    await writeFile(ownArtifact(ctx, PARETO_ARTIFACT.table), renderPareto(title.value, table, PARETO_ARTIFACT.figure));
     report(ctx, table);
     return ok(undefined);
   },
