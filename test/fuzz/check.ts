@@ -289,19 +289,30 @@ export async function checkCache(projectDir: string, damage: Damage): Promise<Vi
   return out;
 }
 
-function entryNeedsDamaged(cacheDir: string, key: string, damage: Damage): boolean {
+/**
+ * Whether a broken entry reads a blob the harness damaged: one of its outputs, or a file listed in one
+ * of its stored directory manifests. An output with `cache: false` has no manifest in the store, so a
+ * missing manifest is skipped, not taken as "not explained" (that read used to end the search before
+ * the entry's damaged file output was looked at).
+ */
+export function entryNeedsDamaged(cacheDir: string, key: string, damage: Damage): boolean {
+  let entry: { outputs: LockOutput[] };
   try {
-    const entry = JSON.parse(readFileSync(path.join(cacheDir, 'ac', key.slice(0, 2), `${key}.json`), 'utf8')) as { outputs: LockOutput[] };
-    for (const o of entry.outputs) {
-      if (damage.hashes.has(o.hash)) return true;
-      if (o.type !== 'dir') continue;
-      const manifest = JSON.parse(readFileSync(blobPath(cacheDir, o.hash), 'utf8')) as { hash: string }[];
-      if (manifest.some((e) => damage.hashes.has(e.hash))) return true;
-    }
+    entry = JSON.parse(readFileSync(path.join(cacheDir, 'ac', key.slice(0, 2), `${key}.json`), 'utf8')) as { outputs: LockOutput[] };
   } catch {
-    // unreadable entry or manifest: not explained by our damage
+    return false; // an unreadable entry is not explained by our damage
   }
-  return false;
+  if (entry.outputs.some((o) => damage.hashes.has(o.hash))) return true;
+  return entry.outputs.some((o) => o.type === 'dir' && manifestHashes(cacheDir, o.hash).some((h) => damage.hashes.has(h)));
+}
+
+/** The file hashes a stored directory manifest lists ([] when it is absent or unreadable). */
+function manifestHashes(cacheDir: string, hash: string): string[] {
+  try {
+    return (JSON.parse(readFileSync(blobPath(cacheDir, hash), 'utf8')) as { hash: string }[]).map((e) => e.hash);
+  } catch {
+    return [];
+  }
 }
 
 export function blobPath(cacheDir: string, hash: string): string {
