@@ -48,6 +48,35 @@ interface StatusJson {
 }
 
 describe('one lock per pipeline, one section per experiment', () => {
+  it('refuses a lock with merge-conflict markers or broken JSON: exit 2 at file:line:col, nothing runs, the file is kept', async () => {
+    const p = project();
+    expect((await p.cli(['run', 'pipelines/a.yaml', '--no-track'])).exitCode).toBe(0);
+    expect((await p.cli(['run', 'pipelines/a.yaml', '-e', 'experiments/big.yaml', '--no-track'])).exitCode).toBe(0);
+    const lines = readFileSync(p.path('pipelines/a.lock'), 'utf8').split('\n');
+    // What git leaves after two branches both changed the lock.
+    const conflicted = [
+      ...lines.slice(0, 3),
+      '<<<<<<< HEAD',
+      ...lines.slice(3, 5),
+      '=======',
+      ...lines.slice(3, 5),
+      '>>>>>>> other',
+      ...lines.slice(5),
+    ].join('\n');
+    writeFileSync(p.path('pipelines/a.lock'), conflicted);
+    rmSync(p.path('out/a-make.txt')); // a run would have something to do
+    const run = await p.cli(['run', 'pipelines/a.yaml', '--no-track']);
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toContain('pipelines/a.lock:4:1: pipelines/a.lock has an unresolved merge conflict');
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+    expect(existsSync(p.path('out/a-make.txt'))).toBe(false);
+    expect(readFileSync(p.path('pipelines/a.lock'), 'utf8')).toBe(conflicted);
+    writeFileSync(p.path('pipelines/a.lock'), '{\n "schema": 2,\n oops\n}\n');
+    const status = await p.cli(['status', 'pipelines/a.yaml']);
+    expect(status.exitCode).toBe(2);
+    expect(status.stderr).toMatch(/pipelines\/a\.lock:3:2: pipelines\/a\.lock is not valid JSON/);
+  });
+
   it('writes the lock beside the pipeline; another experiment gets its own section and leaves the first intact', async () => {
     const p = project();
     expect((await p.cli(['run', 'pipelines/a.yaml', '--no-track'])).exitCode).toBe(0);

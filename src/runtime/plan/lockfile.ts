@@ -5,6 +5,7 @@
  * only against the same pipeline and experiment; `--set` overrides stay in their experiment's
  * section, so they show up as "param changed".
  */
+import { readFileSync, renameSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +13,7 @@ import { acquireLock } from '../../artifacts/lock.js';
 import { readJsonFile, writeFileAtomic } from '../../artifacts/atomic.js';
 import type { KeyComponents, Sha256, StepKey, StoredOutput } from '../../artifacts/types.js';
 import { stepFileName } from '../layout.js';
+import type { Diagnostic } from '../load/diagnostics.js';
 
 /** What a lock records per step instance: enough to explain staleness and to reproduce. */
 export interface LockEntry {
@@ -68,6 +70,44 @@ export function lockRefFor(pipeline: {
   };
 }
 
+/**
+ * Why an existing lock file is not JSON (null: absent or JSON). A lock is committed, so the usual
+ * cause is an unresolved merge conflict; a run must not write over it, which would drop every other
+ * section. `display` names the file in the message.
+ */
+export function lockFileProblem(file: string, display: string): Diagnostic | null {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return null; // absent (or unreadable, which the writer reports when it gets there)
+  }
+  const lines = text.split('\n');
+  const marker = lines.findIndex((l) => /^(<{7}|={7}|>{7})( |$)/.test(l));
+  if (marker >= 0)
+    return {
+      code: 'BLU_LOCK_CONFLICT',
+      message: `${display} has an unresolved merge conflict (marker '${lines[marker]?.slice(0, 7)}'): resolve it, or take one side (git checkout --ours/--theirs ${display}), then run again. Nothing ran and the file is unchanged`,
+      file: display,
+      line: marker + 1,
+      col: 1,
+    };
+  try {
+    JSON.parse(text);
+    return null;
+  } catch (error) {
+    const at = /position (\d+)/.exec(error instanceof Error ? error.message : '');
+    const before = text.slice(0, at ? Number(at[1]) : 0).split('\n');
+    return {
+      code: 'BLU_LOCK_UNREADABLE',
+      message: `${display} is not valid JSON (${error instanceof Error ? error.message : String(error)}): fix it or restore it from git (delete it to start a new one), then run again. Nothing ran and the file is unchanged`,
+      file: display,
+      line: at ? before.length : 1,
+      col: at ? (before.at(-1)?.length ?? 0) + 1 : 1,
+    };
+  }
+}
+
 /** Missing or unreadable lock → empty (a damaged lock only costs explanations, never correctness). */
 export async function readLockSection(ref: LockRef): Promise<LockSection> {
   return (await readLockContent(ref.file))?.experiments[ref.section] ?? { steps: {} };
@@ -93,6 +133,8 @@ export async function updateLockFile(
   const held = await acquireLock(ref.guard, me, { pollMs: 20 });
   try {
     if (inWorkspace !== undefined) updates = await onlyInWorkspace(updates, inWorkspace);
+    // Damaged since the run began (the plan refuses a damaged lock): keep its bytes beside it.
+    if (lockFileProblem(ref.file, ref.file) !== null) renameSync(ref.file, `${ref.file}.unreadable-${Date.now()}`);
     const current = await readLockContent(ref.file);
     const experiments = { ...(current?.experiments ?? {}) };
     const { steps, pruned } = pruneSteps({ ...(experiments[ref.section]?.steps ?? {}), ...updates }, keep);
