@@ -11,7 +11,7 @@ import { topologicalOrder } from '../graph.js';
 import { incompleteAttempts } from './inflight.js';
 import { externalDeps, keyComponents, stepKey } from './keys.js';
 import type { ProjectLayout } from '../layout.js';
-import { lockFileProblem, lockRefFor, readLockSection } from './lockfile.js';
+import { lockRefFor, readCheckedLockSection } from './lockfile.js';
 import type { Pipeline, StepInstance } from '../pipeline.js';
 import { outputCurrent, type PlanFacts, type WorkspaceState } from './plan.js';
 import type { Result } from '../../base/result.js';
@@ -47,9 +47,9 @@ export async function gatherFacts(
     keys.set(id, { key: stepKey(components), components });
   }
   if (missing.length > 0) return err(missing);
-  const lockProblem = lockFileProblem(lockRefFor(pipeline).file, `${pipeline.displayFile.replace(/\.ya?ml$/, '')}.lock`);
-  if (lockProblem !== null) return err([lockProblem]);
-  const [entries, lock] = await Promise.all([lookupEntries(keys, stores), readLockSection(lockRefFor(pipeline))]);
+  const lock = readCheckedLockSection(lockRefFor(pipeline), `${pipeline.displayFile.replace(/\.ya?ml$/, '')}.lock`);
+  if (!lock.ok) return err([lock.error]);
+  const entries = await lookupEntries(keys, stores);
   const incomplete = incompleteAttempts(layout.stepLocksDir);
   // Runs made here tell a cache entry this cache lost from one it never held (a fresh clone).
   const localRuns = new Set(await readdir(layout.runsDir).catch(() => [] as string[]));
@@ -76,7 +76,7 @@ export async function gatherFacts(
     for (const consumed of Object.keys(entry.consumed ?? {}))
       if (!workspace.has(consumed)) workspace.set(consumed, await stores.stat.hashPath(path.join(pipeline.projectDir, consumed)));
   }
-  return ok({ keys, entries, storeComplete, workspace, lock, incomplete, localRuns });
+  return ok({ keys, entries, storeComplete, workspace, lock: lock.value, incomplete, localRuns });
 }
 
 async function hashDeps(

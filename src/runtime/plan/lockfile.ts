@@ -14,6 +14,7 @@ import { readJsonFile, writeFileAtomic } from '../../artifacts/atomic.js';
 import type { KeyComponents, Sha256, StepKey, StoredOutput } from '../../artifacts/types.js';
 import { stepFileName } from '../layout.js';
 import type { Diagnostic } from '../load/diagnostics.js';
+import { err, ok, type Result } from '../../base/result.js';
 
 /** What a lock records per step instance: enough to explain staleness and to reproduce. */
 export interface LockEntry {
@@ -70,42 +71,58 @@ export function lockRefFor(pipeline: {
   };
 }
 
+/** An existing lock file's parsed JSON, or why it is not JSON (both absent: no file). */
+interface LockRead {
+  readonly parsed?: unknown;
+  readonly problem?: Diagnostic;
+}
+
 /**
- * Why an existing lock file is not JSON (null: absent or JSON). A lock is committed, so the usual
- * cause is an unresolved merge conflict; a run must not write over it, which would drop every other
+ * Reads and parses a lock file once. A lock is committed, so the usual cause of a problem is an
+ * unresolved merge conflict; a run must not write over such a file, which would drop every other
  * section. `display` names the file in the message.
  */
-export function lockFileProblem(file: string, display: string): Diagnostic | null {
+function readLockFile(file: string, display: string): LockRead {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch {
-    return null; // absent (or unreadable, which the writer reports when it gets there)
+    return {}; // absent (or unreadable, which the writer reports when it gets there)
   }
   const lines = text.split('\n');
   const marker = lines.findIndex((l) => /^(<{7}|={7}|>{7})( |$)/.test(l));
   if (marker >= 0)
     return {
-      code: 'BLU_LOCK_CONFLICT',
-      message: `${display} has an unresolved merge conflict (marker '${lines[marker]?.slice(0, 7)}'): resolve it, or take one side (git checkout --ours/--theirs ${display}), then run again. Nothing ran and the file is unchanged`,
-      file: display,
-      line: marker + 1,
-      col: 1,
+      problem: {
+        code: 'BLU_LOCK_CONFLICT',
+        message: `${display} has an unresolved merge conflict (marker '${lines[marker]?.slice(0, 7)}'): resolve it, or take one side (git checkout --ours/--theirs ${display}), then run again. Nothing ran and the file is unchanged`,
+        file: display,
+        line: marker + 1,
+        col: 1,
+      },
     };
   try {
-    JSON.parse(text);
-    return null;
+    return { parsed: JSON.parse(text) as unknown };
   } catch (error) {
     const at = /position (\d+)/.exec(error instanceof Error ? error.message : '');
     const before = text.slice(0, at ? Number(at[1]) : 0).split('\n');
     return {
-      code: 'BLU_LOCK_UNREADABLE',
-      message: `${display} is not valid JSON (${error instanceof Error ? error.message : String(error)}): fix it or restore it from git (delete it to start a new one), then run again. Nothing ran and the file is unchanged`,
-      file: display,
-      line: at ? before.length : 1,
-      col: at ? (before.at(-1)?.length ?? 0) + 1 : 1,
+      problem: {
+        code: 'BLU_LOCK_UNREADABLE',
+        message: `${display} is not valid JSON (${error instanceof Error ? error.message : String(error)}): fix it or restore it from git (delete it to start a new one), then run again. Nothing ran and the file is unchanged`,
+        file: display,
+        line: at ? before.length : 1,
+        col: at ? (before.at(-1)?.length ?? 0) + 1 : 1,
+      },
     };
   }
+}
+
+/** The section, or (for the plan, before anything runs) why the lock file is not JSON. */
+export function readCheckedLockSection(ref: LockRef, display: string): Result<LockSection, Diagnostic> {
+  const read = readLockFile(ref.file, display);
+  if (read.problem !== undefined) return err(read.problem);
+  return ok(lockContentOf(read.parsed)?.experiments[ref.section] ?? { steps: {} });
 }
 
 /** Missing or unreadable lock → empty (a damaged lock only costs explanations, never correctness). */
@@ -133,9 +150,10 @@ export async function updateLockFile(
   const held = await acquireLock(ref.guard, me, { pollMs: 20 });
   try {
     if (inWorkspace !== undefined) updates = await onlyInWorkspace(updates, inWorkspace);
+    const read = readLockFile(ref.file, ref.file);
     // Damaged since the run began (the plan refuses a damaged lock): keep its bytes beside it.
-    if (lockFileProblem(ref.file, ref.file) !== null) renameSync(ref.file, `${ref.file}.unreadable-${Date.now()}`);
-    const current = await readLockContent(ref.file);
+    if (read.problem !== undefined) renameSync(ref.file, `${ref.file}.unreadable-${Date.now()}`);
+    const current = lockContentOf(read.parsed);
     const experiments = { ...(current?.experiments ?? {}) };
     const { steps, pruned } = pruneSteps({ ...(experiments[ref.section]?.steps ?? {}), ...updates }, keep);
     experiments[ref.section] = { steps: sortedRecord(steps) };
@@ -213,7 +231,10 @@ async function entriesOf(file: string): Promise<LockEntry[]> {
 }
 
 async function readLockContent(file: string): Promise<LockFileContent | undefined> {
-  const parsed = await readJsonFile<unknown>(file);
+  return lockContentOf(await readJsonFile<unknown>(file));
+}
+
+function lockContentOf(parsed: unknown): LockFileContent | undefined {
   if (!isRecord(parsed) || parsed.schema !== 2 || !isRecord(parsed.experiments)) return undefined;
   const experiments = Object.fromEntries(Object.entries(parsed.experiments).filter(([, s]) => isRecord(s) && isRecord(s.steps))) as Record<
     string,
