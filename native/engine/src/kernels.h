@@ -30,8 +30,10 @@ struct StageTimer {
   int stage;
   uint64_t start;
   explicit StageTimer(int s) : stage(s), start(bluProfiling ? bluNowNs() : 0) {}
-  ~StageTimer() {
+  ~StageTimer() { stop(); }
+  void stop() {
     if (start) __atomic_fetch_add(&bluProfileNs[stage], bluNowNs() - start, __ATOMIC_RELAXED);
+    start = 0;
   }
 };
 
@@ -124,30 +126,55 @@ template <bool Fused> inline __m128 dwMadd(__m128 w, __m128 x, __m128 acc) {
 #endif
 
 #if BLU_AVX512
+/** 8 pixels from x, 16 channels from c (masked to keep), of a 3×3 depthwise row: see depthwiseInterior3. */
+template <bool Fused>
+inline void depthwiseBlock3(float* const* rows, int x, int c, __mmask16 keep, int cinPad, const float* weights, float* out) {
+  constexpr int J = 8;
+  __m512 acc[J];
+#pragma GCC unroll 8
+  for (int j = 0; j < J; j++) acc[j] = _mm512_setzero_ps();
+#pragma GCC unroll 3
+  for (int ty = 0; ty < 3; ty++) {
+    const float* in = rows[ty] + (size_t)(x - 1) * cinPad + c;
+    __m512 v[J + 2];
+#pragma GCC unroll 10
+    for (int i = 0; i < J + 2; i++) v[i] = _mm512_maskz_loadu_ps(keep, in + (size_t)i * cinPad);
+#pragma GCC unroll 3
+    for (int tx = 0; tx < 3; tx++) {
+      const __m512 w = _mm512_maskz_loadu_ps(keep, weights + (size_t)(ty * 3 + tx) * cinPad + c);
+#pragma GCC unroll 8
+      for (int j = 0; j < J; j++) acc[j] = dwMadd<Fused>(w, v[j + tx], acc[j]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int j = 0; j < J; j++) _mm512_mask_storeu_ps(out + (size_t)(x + j) * cinPad + c, keep, acc[j]);
+}
+
 /**
- * Pixels x0…x1−1 of a 3×3 depthwise row whose 3 input rows and both neighbours exist: the 9 tap
- * weights of 16 channels stay in registers while 4 pixels advance at once (4 independent chains).
- * Same sum per output as the general loop: 0, then taps in (ty, tx) order, fused.
+ * Pixels x0…x1−1 of a 3×3 depthwise row whose 3 input rows and both neighbours exist, 8 pixels
+ * at a time (8 independent chains hide the FMA latency; each input vector, loaded once per input
+ * row, serves the 3 taps that read it). Channels run inside the pixel block, so the loads walk
+ * each pixel's channels in order: channel blocks outside would stride by a whole pixel (4 KiB at
+ * 1024 channels), which defeats the prefetchers and aliases in L1 (2–5× slower in deep layers).
+ * The last block overlaps the one before it when the width is not a multiple of 8 (its outputs
+ * are recomputed identically). Same sum per output as the general loop: 0, then taps in (ty, tx) order.
  */
 template <bool Fused> void depthwiseInterior3(float* const* rows, int x0, int x1, int cinPad, const float* weights, float* out) {
+  constexpr int J = 8;
+  if (x1 - x0 >= J) {
+    for (int xb = x0; xb < x1; xb += J) {
+      const int x = imin(xb, x1 - J);
+      for (int c = 0; c < cinPad; c += 16)
+        depthwiseBlock3<Fused>(rows, x, c, (__mmask16)(cinPad - c >= 16 ? 0xffff : (1u << (cinPad - c)) - 1), cinPad, weights, out);
+    }
+    return;
+  }
   for (int c = 0; c < cinPad; c += 16) {
     const __mmask16 keep = (__mmask16)(cinPad - c >= 16 ? 0xffff : (1u << (cinPad - c)) - 1);
-    __m512 w[9];
-    for (int t = 0; t < 9; t++) w[t] = _mm512_maskz_loadu_ps(keep, weights + (size_t)t * cinPad + c);
-    int x = x0;
-    for (; x + 4 <= x1; x += 4) {
-      __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-#pragma GCC unroll 9
-      for (int t = 0; t < 9; t++) {
-        const float* in = rows[t / 3] + (size_t)(x + t % 3 - 1) * cinPad + c;
-#pragma GCC unroll 4
-        for (int j = 0; j < 4; j++) acc[j] = dwMadd<Fused>(w[t], _mm512_maskz_loadu_ps(keep, in + (size_t)j * cinPad), acc[j]);
-      }
-      for (int j = 0; j < 4; j++) _mm512_mask_storeu_ps(out + (size_t)(x + j) * cinPad + c, keep, acc[j]);
-    }
-    for (; x < x1; x++) {
+    for (int x = x0; x < x1; x++) {
       __m512 acc = _mm512_setzero_ps();
-      for (int t = 0; t < 9; t++) acc = dwMadd<Fused>(w[t], _mm512_maskz_loadu_ps(keep, rows[t / 3] + (size_t)(x + t % 3 - 1) * cinPad + c), acc);
+      for (int t = 0; t < 9; t++)
+        acc = dwMadd<Fused>(_mm512_maskz_loadu_ps(keep, weights + (size_t)t * cinPad + c), _mm512_maskz_loadu_ps(keep, rows[t / 3] + (size_t)(x + t % 3 - 1) * cinPad + c), acc);
       _mm512_mask_storeu_ps(out + (size_t)x * cinPad + c, keep, acc);
     }
   }
@@ -478,8 +505,9 @@ struct XnorConv {
   const float* bias;
 };
 
-/** Gathers pixel (x, y)'s k·k taps of every activation level into patch [n][units] (0 outside); returns the valid taps. */
-inline int gatherPatch(const XnorConv& c, int x, int y, u64* patch) {
+/** Gathers pixel (x, y)'s k·k taps of every level of `act` (c.act: the signs) into patch [n][units] (0 outside); returns the valid taps. */
+inline int gatherPatch(const XnorConv& c, int x, int y, u64* patch, const u32* act = nullptr) {
+  if (!act) act = c.act;
   const int before = (c.k - 1) >> 1;
   const int taps = c.k * c.k;
   int valid = 0;
@@ -496,7 +524,7 @@ inline int gatherPatch(const XnorConv& c, int x, int y, u64* patch) {
         for (int w = 0; w < c.words; w++) to[w] = 0;
         continue;
       }
-      const u32* from = c.act + ((size_t)(n * c.pixels) + (size_t)iy * c.width + ix) * c.words;
+      const u32* from = act + ((size_t)(n * c.pixels) + (size_t)iy * c.width + ix) * c.words;
       for (int w = 0; w < c.words; w++) to[w] = from[w];
     }
   }
@@ -548,119 +576,240 @@ inline __m256i outsideSum(const int32_t* tapPopT, int m, int taps, int f8, int f
   return outside;
 }
 
-/** acc + coef·(valid·cin − 2·(popcounts − outside)) for 8 filters (multiply, then add: as the scalar kernel). */
-inline __m256 addCounts(__m256 acc, __m512i totals, __m256i outside, __m256i full, float coef) {
-  const __m256i d = _mm256_sub_epi32(full, _mm256_slli_epi32(_mm256_sub_epi32(_mm512_cvtepi64_epi32(totals), outside), 1));
-  return _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(coef), _mm256_cvtepi32_ps(d)));
-}
-
 inline void storeFilters(float* dst, int f, int filters, __m256 acc) {
   const int keep = imin(8, filters - f);
   if (keep > 0) _mm256_mask_storeu_ps(dst + f, (__mmask8)((1u << keep) - 1), acc);
 }
 
+/** One row's gathered patches ([x][n][units], from gatherPatch) and each pixel's taps outside the image. */
+struct RowPatches {
+  const u64* patch;
+  const int* valid;  // [x]
+  const int* outside;  // [x][taps]: the outside taps of pixel x, valid[x] < taps only
+};
+
+/** The taps of pixel (x, y) outside the image, in tap order; returns how many. */
+inline int outsideTapsOf(const XnorConv& c, int x, int y, int* list) {
+  const int before = (c.k - 1) >> 1;
+  const int taps = c.k * c.k;
+  int n = 0;
+  for (int t = 0; t < taps; t++) {
+    const int iy = y + t / c.k - before;
+    const int ix = x + t % c.k - before;
+    if (iy < 0 || iy >= c.height || ix < 0 || ix >= c.width) list[n++] = t;
+  }
+  return n;
+}
+
 /**
- * 8·FB filters from f, 3 activation levels, all M weight levels in one pass over the units: each
- * unit's 3 broadcast patch words and its M·FB weight vectors feed 3·M·FB VPOPCNTQ accumulators
- * (18 for FB = 2, M = 3), so a weight load serves 3 popcounts and a broadcast M·FB of them, and
- * the loop runs once per pixel and filter group instead of once per weight level.
+ * P pixels from x × A activation levels × M weight levels × 8·FB filters from f, in registers:
+ * per weight unit, M·FB weight vectors (8 filters each) are loaded once and serve the P·A
+ * broadcast patch words, so a weight load feeds P·A XOR-VPOPCNTQ-adds and a broadcast M·FB of
+ * them. The row loop keeps a filter block's weights (M·units·64 B per 8 filters) hot in L1 while
+ * it walks the row's pixels. Per output, the sum order is the scalar kernel's (bias, m, n).
  */
-template <int FB, int M>
-inline void xnorFilters3(const XnorConv& c, int f, int f8, int taps, const u64* patch, const u64* wt, const int32_t* tapPopT,
-                         const int* outsideTaps, int nOut, __m256i full, const float* bias8, float* dst) {
-  __m512i t[M][FB][3];
-  for (int m = 0; m < M; m++)
-    for (int b = 0; b < FB; b++) t[m][b][0] = t[m][b][1] = t[m][b][2] = _mm512_setzero_si512();
+template <int P, int A, int M, int FB>
+inline void xnorTile(const XnorConv& c, const RowPatches& row, int x, int f, int f8, int taps, const u64* wt, const int32_t* tapPopT,
+                     const float* bias8, float* out) {
+  __m512i t[P][A][M][FB];
+  #pragma GCC unroll 8
+  for (int p = 0; p < P; p++)
+    #pragma GCC unroll 8
+    for (int n = 0; n < A; n++)
+      #pragma GCC unroll 8
+      for (int m = 0; m < M; m++)
+        #pragma GCC unroll 8
+        for (int b = 0; b < FB; b++) t[p][n][m][b] = _mm512_setzero_si512();
   const size_t levelStride = (size_t)c.units * f8;
+  const size_t pixelStride = (size_t)A * c.units;
+  const u64* patch = row.patch + (size_t)x * pixelStride;
   const u64* w = wt + f;
   for (int u = 0; u < c.units; u++) {
-    const __m512i p0 = _mm512_set1_epi64((long long)patch[u]);
-    const __m512i p1 = _mm512_set1_epi64((long long)patch[c.units + u]);
-    const __m512i p2 = _mm512_set1_epi64((long long)patch[2 * c.units + u]);
-#pragma GCC unroll 3
-    for (int m = 0; m < M; m++) {
-#pragma GCC unroll 2
-      for (int b = 0; b < FB; b++) {
-        const __m512i wv = _mm512_loadu_si512(w + m * levelStride + (size_t)u * f8 + 8 * b);
-        t[m][b][0] = _mm512_add_epi64(t[m][b][0], _mm512_popcnt_epi64(_mm512_xor_si512(wv, p0)));
-        t[m][b][1] = _mm512_add_epi64(t[m][b][1], _mm512_popcnt_epi64(_mm512_xor_si512(wv, p1)));
-        t[m][b][2] = _mm512_add_epi64(t[m][b][2], _mm512_popcnt_epi64(_mm512_xor_si512(wv, p2)));
+    __m512i wv[M][FB];
+    #pragma GCC unroll 8
+    for (int m = 0; m < M; m++)
+      #pragma GCC unroll 8
+      for (int b = 0; b < FB; b++) wv[m][b] = _mm512_loadu_si512(w + m * levelStride + (size_t)u * f8 + 8 * b);
+    #pragma GCC unroll 8
+    for (int p = 0; p < P; p++)
+      #pragma GCC unroll 8
+      for (int n = 0; n < A; n++) {
+        const __m512i pv = _mm512_set1_epi64((long long)patch[p * pixelStride + (size_t)n * c.units + u]);
+        #pragma GCC unroll 8
+        for (int m = 0; m < M; m++)
+          #pragma GCC unroll 8
+          for (int b = 0; b < FB; b++) t[p][n][m][b] = _mm512_add_epi64(t[p][n][m][b], _mm512_popcnt_epi64(_mm512_xor_si512(wv[m][b], pv)));
       }
-    }
   }
-  for (int b = 0; b < FB; b++) {
-    __m256 acc = _mm256_loadu_ps(bias8 + f + 8 * b);
-    for (int m = 0; m < M; m++) {
-      const __m256i outside = outsideSum(tapPopT, m, taps, f8, f + 8 * b, outsideTaps, nOut);
-      for (int n = 0; n < 3; n++) acc = addCounts(acc, t[m][b][n], outside, full, c.coef[m * 3 + n]);
-    }
-    storeFilters(dst, f + 8 * b, c.filters, acc);
-  }
-}
-
-template <int M>
-inline int xnorGroups3(const XnorConv& c, int f8, int taps, const u64* patch, const u64* wt, const int32_t* tapPopT,
-                       const int* outsideTaps, int nOut, __m256i full, const float* bias8, float* dst) {
-  int f = 0;
-  for (; f + 16 <= f8; f += 16) xnorFilters3<2, M>(c, f, f8, taps, patch, wt, tapPopT, outsideTaps, nOut, full, bias8, dst);
-  for (; f + 8 <= f8; f += 8) xnorFilters3<1, M>(c, f, f8, taps, patch, wt, tapPopT, outsideTaps, nOut, full, bias8, dst);
-  return f;
-}
-#endif
-
-#if BLU_AVX512
-/**
- * One output row, 8 filters per zmm: weights transposed to [m][unit][f8] (wt), so each unit's
- * weights of 8 filters are one load, XORed with the pixel's unit broadcast and counted with
- * vpopcntq. Same per-output sum order as the scalar kernel (bias, then m, then n).
- */
-void binaryConvRow512(const XnorConv& c, int y, u64* patch, const u64* wt, const int32_t* tapPopT, const float* bias8, float* out) {
-  const int taps = c.k * c.k;
-  const int f8 = pad8(c.filters);
-  const int before = (c.k - 1) >> 1;
-  int outsideTaps[64];
-  for (int x = 0; x < c.width; x++) {
-    const int valid = gatherPatch(c, x, y, patch);
-    int nOut = 0;
-    if (valid < taps) {
-      for (int t = 0; t < taps; t++) {
-        const int iy = y + t / c.k - before;
-        const int ix = x + t % c.k - before;
-        if (iy < 0 || iy >= c.height || ix < 0 || ix >= c.width) outsideTaps[nOut++] = t;
-      }
-    }
-    float* dst = out + (size_t)x * c.fPad;
-    const __m256i full = _mm256_set1_epi32(valid * c.cin);
-    int f = 0;
-    if (c.aLevels == 3 && c.wLevels == 3) f = xnorGroups3<3>(c, f8, taps, patch, wt, tapPopT, outsideTaps, nOut, full, bias8, dst);
-    else if (c.aLevels == 3 && c.wLevels == 2) f = xnorGroups3<2>(c, f8, taps, patch, wt, tapPopT, outsideTaps, nOut, full, bias8, dst);
-    else if (c.aLevels == 3 && c.wLevels == 1) f = xnorGroups3<1>(c, f8, taps, patch, wt, tapPopT, outsideTaps, nOut, full, bias8, dst);
-    for (; f < f8; f += 8) {
-      __m256 acc = _mm256_loadu_ps(bias8 + f);
-      for (int m = 0; m < c.wLevels; m++) {
-        const __m256i outside = outsideSum(tapPopT, m, taps, f8, f, outsideTaps, nOut);
-        const u64* w = wt + (size_t)m * c.units * f8 + f;
-        const float* coef = c.coef + m * c.aLevels;
-        for (int n = 0; n < c.aLevels; n++) {
-          const u64* p = patch + (size_t)n * c.units;
-          __m512i total = _mm512_setzero_si512();
-          for (int u = 0; u < c.units; u++)
-            total = _mm512_add_epi64(total, _mm512_popcnt_epi64(_mm512_xor_si512(_mm512_loadu_si512(w + (size_t)u * f8), _mm512_set1_epi64((long long)p[u]))));
-          acc = addCounts(acc, total, outside, full, coef[n]);
+  #pragma GCC unroll 8
+  for (int p = 0; p < P; p++) {
+    const int valid = row.valid[x + p];
+    const int nOut = taps - valid;
+    const int* outsideTaps = row.outside + (size_t)(x + p) * taps;
+    float* dst = out + (size_t)(x + p) * c.fPad;
+    #pragma GCC unroll 8
+    for (int b = 0; b < FB; b++) {
+      __m256 acc = _mm256_loadu_ps(bias8 + f + 8 * b);
+      #pragma GCC unroll 8
+      for (int m = 0; m < M; m++) {
+        // valid·cin − 2·(pop − outside) = base − 2·pop with base = valid·cin + 2·outside. Every term
+        // is an integer below 2^24, so the fused −2·pop + base is exact: the same float as the
+        // integer difference converted, in two instructions instead of three.
+        __m256 base = _mm256_set1_ps((float)(valid * c.cin));
+        if (nOut > 0)
+          base = _mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_set1_epi32(valid * c.cin),
+                                                     _mm256_slli_epi32(outsideSum(tapPopT, m, taps, f8, f + 8 * b, outsideTaps, nOut), 1)));
+        #pragma GCC unroll 8
+        for (int n = 0; n < A; n++) {
+          const __m256 d = _mm256_fnmadd_ps(_mm256_set1_ps(2.0f), _mm512_cvtepi64_ps(t[p][n][m][b]), base);
+          acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(c.coef[m * A + n]), d));
         }
       }
-      storeFilters(dst, f, c.filters, acc);
+      storeFilters(dst, f + 8 * b, c.filters, acc);
     }
   }
+}
+
+/** The row in tiles: filter blocks of 8·FB outside, pixels P at a time inside (the rest 1 at a time, 8 filters). */
+template <int P, int A, int M, int FB>
+void xnorRowTiled(const XnorConv& c, const RowPatches& row, int f8, int taps, const u64* wt, const int32_t* tapPopT, const float* bias8, float* out) {
+  int f = 0;
+  for (; f + 8 * FB <= f8; f += 8 * FB) {
+    int x = 0;
+    for (; x + P <= c.width; x += P) xnorTile<P, A, M, FB>(c, row, x, f, f8, taps, wt, tapPopT, bias8, out);
+    for (; x < c.width; x++) xnorTile<1, A, M, FB>(c, row, x, f, f8, taps, wt, tapPopT, bias8, out);
+  }
+  for (; f < f8; f += 8) {
+    int x = 0;
+    for (; x + P <= c.width; x += P) xnorTile<P, A, M, 1>(c, row, x, f, f8, taps, wt, tapPopT, bias8, out);
+    for (; x < c.width; x++) xnorTile<1, A, M, 1>(c, row, x, f, f8, taps, wt, tapPopT, bias8, out);
+  }
+}
+
+/**
+ * One output row, 8 filters per zmm: weights transposed to [m][unit][f8] (wt), each pixel's taps
+ * gathered once per row into `patches` ([x][n][units]). Tile shapes keep P·A·M·FB accumulators
+ * (at most 18) plus M·FB weights in the 32 zmm registers. Returns false (the caller takes the
+ * scalar kernel) for more than 3 levels or a patch of 2^23 bits or more.
+ */
+bool binaryConvRow512(const XnorConv& c, int y, u64* patches, int* valid, int* outside, const u64* wt, const int32_t* tapPopT, const float* bias8,
+                      float* out) {
+  const int taps = c.k * c.k;
+  // The tile's float epilogue is exact for counts below 2^24 (xnorTile).
+  if (c.aLevels > 3 || c.wLevels > 3 || taps * c.cin >= (1 << 23)) return false;
+  const int f8 = pad8(c.filters);
+  for (int x = 0; x < c.width; x++) {
+    valid[x] = gatherPatch(c, x, y, patches + (size_t)x * c.aLevels * c.units);
+    if (valid[x] < taps) outsideTapsOf(c, x, y, outside + (size_t)x * taps);
+  }
+  const RowPatches row{patches, valid, outside};
+  switch (c.aLevels * 4 + c.wLevels) {
+    case 3 * 4 + 3: xnorRowTiled<2, 3, 3, 1>(c, row, f8, taps, wt, tapPopT, bias8, out); break;
+    case 3 * 4 + 2: xnorRowTiled<3, 3, 2, 1>(c, row, f8, taps, wt, tapPopT, bias8, out); break;
+    case 3 * 4 + 1: xnorRowTiled<3, 3, 1, 2>(c, row, f8, taps, wt, tapPopT, bias8, out); break;
+    case 2 * 4 + 3: xnorRowTiled<3, 2, 3, 1>(c, row, f8, taps, wt, tapPopT, bias8, out); break;
+    case 2 * 4 + 2: xnorRowTiled<2, 2, 2, 2>(c, row, f8, taps, wt, tapPopT, bias8, out); break;
+    case 2 * 4 + 1: xnorRowTiled<4, 2, 1, 2>(c, row, f8, taps, wt, tapPopT, bias8, out); break;
+    case 1 * 4 + 3: xnorRowTiled<3, 1, 3, 2>(c, row, f8, taps, wt, tapPopT, bias8, out); break;
+    case 1 * 4 + 2: xnorRowTiled<4, 1, 2, 2>(c, row, f8, taps, wt, tapPopT, bias8, out); break;
+    default: xnorRowTiled<8, 1, 1, 2>(c, row, f8, taps, wt, tapPopT, bias8, out); break;
+  }
+  return true;
+}
+
+/**
+ * The masked XNOR conv (operands with exact-zero signs), 8 filters × 1 pixel per tile: per unit,
+ * mask = weight nonzero & activation nonzero, and two counts, popcount((w ^ a) & mask) (one
+ * VPTERNLOGQ) and popcount(mask), so dot = count − 2·pop is exact for any zeros, as in the scalar
+ * kernel; taps outside the image have zero activation masks. Per output: bias, then m, then n.
+ */
+template <int A, int M>
+inline void xnorTileMasked(const XnorConv& c, const u64* patch, const u64* patchNz, int x, int f, int f8, const u64* wt, const u64* wnzT,
+                           const float* bias8, float* out) {
+  __m512i pop[A][M], cnt[A][M];
+#pragma GCC unroll 3
+  for (int n = 0; n < A; n++)
+#pragma GCC unroll 3
+    for (int m = 0; m < M; m++) pop[n][m] = cnt[n][m] = _mm512_setzero_si512();
+  const size_t levelStride = (size_t)c.units * f8;
+  for (int u = 0; u < c.units; u++) {
+    __m512i wv[M], wn[M];
+#pragma GCC unroll 3
+    for (int m = 0; m < M; m++) {
+      wv[m] = _mm512_loadu_si512(wt + m * levelStride + (size_t)u * f8 + f);
+      wn[m] = _mm512_loadu_si512(wnzT + m * levelStride + (size_t)u * f8 + f);
+    }
+#pragma GCC unroll 3
+    for (int n = 0; n < A; n++) {
+      const __m512i pv = _mm512_set1_epi64((long long)patch[(size_t)n * c.units + u]);
+      const __m512i pn = _mm512_set1_epi64((long long)patchNz[(size_t)n * c.units + u]);
+#pragma GCC unroll 3
+      for (int m = 0; m < M; m++) {
+        const __m512i mask = _mm512_and_si512(wn[m], pn);
+        pop[n][m] = _mm512_add_epi64(pop[n][m], _mm512_popcnt_epi64(_mm512_ternarylogic_epi64(wv[m], pv, mask, 0x28)));  // (a ^ b) & c
+        cnt[n][m] = _mm512_add_epi64(cnt[n][m], _mm512_popcnt_epi64(mask));
+      }
+    }
+  }
+  __m256 acc = _mm256_loadu_ps(bias8 + f);
+#pragma GCC unroll 3
+  for (int m = 0; m < M; m++)
+#pragma GCC unroll 3
+    for (int n = 0; n < A; n++) {
+      // count − 2·pop: integers below 2^24, so the fused form is the exact difference.
+      const __m256 d = _mm256_fnmadd_ps(_mm256_set1_ps(2.0f), _mm512_cvtepi64_ps(pop[n][m]), _mm512_cvtepi64_ps(cnt[n][m]));
+      acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(c.coef[m * A + n]), d));
+    }
+  storeFilters(out + (size_t)x * c.fPad, f, c.filters, acc);
+}
+
+template <int A, int M>
+void xnorRowMaskedTiled(const XnorConv& c, const u64* patches, const u64* patchesNz, int f8, const u64* wt, const u64* wnzT, const float* bias8, float* out) {
+  const size_t pixelStride = (size_t)A * c.units;
+  for (int f = 0; f < f8; f += 8)
+    for (int x = 0; x < c.width; x++)
+      xnorTileMasked<A, M>(c, patches + x * pixelStride, patchesNz + x * pixelStride, x, f, f8, wt, wnzT, bias8, out);
+}
+
+/** One output row of the masked conv; false (the caller takes the scalar kernel) as binaryConvRow512. */
+bool binaryConvRowMasked512(const XnorConv& c, const u32* actNonzero, int y, u64* patches, u64* patchesNz, const u64* wt, const u64* wnzT,
+                            const float* bias8, float* out) {
+  const int taps = c.k * c.k;
+  if (c.aLevels > 3 || c.wLevels > 3 || taps * c.cin >= (1 << 23)) return false;
+  const size_t pixelStride = (size_t)c.aLevels * c.units;
+  for (int x = 0; x < c.width; x++) {
+    gatherPatch(c, x, y, patches + x * pixelStride);
+    gatherPatch(c, x, y, patchesNz + x * pixelStride, actNonzero);
+  }
+  const int f8 = pad8(c.filters);
+  switch (c.aLevels * 4 + c.wLevels) {
+    case 3 * 4 + 3: xnorRowMaskedTiled<3, 3>(c, patches, patchesNz, f8, wt, wnzT, bias8, out); break;
+    case 3 * 4 + 2: xnorRowMaskedTiled<3, 2>(c, patches, patchesNz, f8, wt, wnzT, bias8, out); break;
+    case 3 * 4 + 1: xnorRowMaskedTiled<3, 1>(c, patches, patchesNz, f8, wt, wnzT, bias8, out); break;
+    case 2 * 4 + 3: xnorRowMaskedTiled<2, 3>(c, patches, patchesNz, f8, wt, wnzT, bias8, out); break;
+    case 2 * 4 + 2: xnorRowMaskedTiled<2, 2>(c, patches, patchesNz, f8, wt, wnzT, bias8, out); break;
+    case 2 * 4 + 1: xnorRowMaskedTiled<2, 1>(c, patches, patchesNz, f8, wt, wnzT, bias8, out); break;
+    case 1 * 4 + 3: xnorRowMaskedTiled<1, 3>(c, patches, patchesNz, f8, wt, wnzT, bias8, out); break;
+    case 1 * 4 + 2: xnorRowMaskedTiled<1, 2>(c, patches, patchesNz, f8, wt, wnzT, bias8, out); break;
+    default: xnorRowMaskedTiled<1, 1>(c, patches, patchesNz, f8, wt, wnzT, bias8, out); break;
+  }
+  return true;
+}
+
+/** [m][f][units] → [m][unit][f8] (filters past c.filters are 0). */
+void transposeUnits(const XnorConv& c, const u64* from, u64* to) {
+  const int f8 = pad8(c.filters);
+  for (int m = 0; m < c.wLevels; m++)
+    for (int u = 0; u < c.units; u++)
+      for (int f = 0; f < f8; f++) to[((size_t)m * c.units + u) * f8 + f] = f < c.filters ? from[((size_t)m * c.filters + f) * c.units + u] : 0;
 }
 
 /** Per thread: weights [m][f][units] → [m][unit][f8], tapPop [m][f][t] → [m][t][f8], bias padded to f8. */
 void transposeXnor(const XnorConv& c, u64* wt, int32_t* tapPopT, float* bias8) {
   const int f8 = pad8(c.filters);
   const int taps = c.k * c.k;
+  transposeUnits(c, c.weights, wt);
   for (int m = 0; m < c.wLevels; m++) {
-    for (int u = 0; u < c.units; u++)
-      for (int f = 0; f < f8; f++) wt[((size_t)m * c.units + u) * f8 + f] = f < c.filters ? c.weights[((size_t)m * c.filters + f) * c.units + u] : 0;
     for (int t = 0; t < taps; t++)
       for (int f = 0; f < f8; f++) tapPopT[((size_t)m * taps + t) * f8 + f] = f < c.filters ? c.tapPop[((size_t)m * c.filters + f) * taps + t] : 0;
   }
@@ -708,14 +857,33 @@ int xnorRowsMasked(uint8_t* base, const double* args) {
   const int chunk = a.i(20);
   const int before = (k - 1) >> 1;
   const int taps = k * k;
-  u64* patch = local<u64>((size_t)aLevels * units * 2, 0);
-  u64* patchNonzero = patch + (size_t)aLevels * units;
   float* rowBuf = local<float>((size_t)width * fPad, 1);
+#if BLU_AVX512
+  // The vectorised masked rows: the same conv described for the tiles (cin bounds the counts).
+  XnorConv c{act, pixels, height, width, words, aLevels, 32 * words, weights, nullptr, wLevels, filters, fPad, k, units, coef, bias};
+  const int f8 = pad8(filters);
+  u64* rowPatches = local<u64>((size_t)width * aLevels * units * 2, 0);
+  u64* rowPatchesNz = rowPatches + (size_t)width * aLevels * units;
+  u64* wt = local<u64>((size_t)wLevels * units * f8 * 2, 2);
+  u64* wnzT = wt + (size_t)wLevels * units * f8;
+  float* bias8 = local<float>((size_t)f8, 2);
+  transposeUnits(c, weights, wt);
+  transposeUnits(c, weightsNonzero, wnzT);
+  for (int f = 0; f < f8; f++) bias8[f] = f < filters ? bias[f] : 0;
+#endif
+  u64* patch = local<u64>((size_t)aLevels * units * 2, 3);
+  u64* patchNonzero = patch + (size_t)aLevels * units;
   int zeros = 0;
   for (int y0 = claim(next, chunk); y0 < height; y0 = claim(next, chunk)) {
     for (int y = y0; y < imin(height, y0 + chunk); y++) {
       float* row = bin ? rowBuf : outAll + (size_t)y * width * fPad;
-      for (int x = 0; x < width; x++) {
+      StageTimer timer(STAGE_XNOR);
+#if BLU_AVX512
+      const bool vectorised = binaryConvRowMasked512(c, actNonzero, y, rowPatches, rowPatchesNz, wt, wnzT, bias8, row);
+#else
+      const bool vectorised = false;
+#endif
+      for (int x = 0; !vectorised && x < width; x++) {
         memset(patch, 0, sizeof(u64) * aLevels * units * 2);
         for (int t = 0; t < taps; t++) {
           const int iy = y + t / k - before;
@@ -745,6 +913,8 @@ int xnorRowsMasked(uint8_t* base, const double* args) {
           row[(size_t)x * fPad + f] = acc;
         }
       }
+      timer.stop();
+      StageTimer t(STAGE_BINARISE);
       if (bin) zeros += binariseWith(base, bin, row, y, width, fPad);
     }
   }
@@ -785,14 +955,19 @@ int xnorRows(uint8_t* base, const double* args) {
   float* outAll = a.p<float>(17);
   int32_t* next = a.p<int32_t>(19);
   const int chunk = a.i(20);
-  u64* patch = local<u64>((size_t)c.aLevels * c.units, 0);
   float* rowBuf = local<float>((size_t)c.width * c.fPad, 1);
 #if BLU_AVX512
+  // The whole row's patches (the tiled kernel walks them once per filter block).
+  u64* patch = local<u64>((size_t)c.width * c.aLevels * c.units, 0);
+  int* valid = local<int>((size_t)c.width, 0);
+  int* outside = local<int>((size_t)c.width * c.k * c.k, 1);
   const int f8 = pad8(c.filters);
   u64* wt = local<u64>((size_t)c.wLevels * c.units * f8, 2);
   int32_t* tapPopT = local<int32_t>((size_t)c.wLevels * c.k * c.k * f8, 3);
   float* biasPadded = local<float>((size_t)f8, 2);
   transposeXnor(c, wt, tapPopT, biasPadded);
+#else
+  u64* patch = local<u64>((size_t)c.aLevels * c.units, 0);
 #endif
   int zeros = 0;
   for (int y0 = claim(next, chunk); y0 < c.height; y0 = claim(next, chunk)) {
@@ -801,7 +976,7 @@ int xnorRows(uint8_t* base, const double* args) {
       {
         StageTimer t(STAGE_XNOR);
 #if BLU_AVX512
-        binaryConvRow512(c, y, patch, wt, tapPopT, biasPadded, row);
+        if (!binaryConvRow512(c, y, patch, valid, outside, wt, tapPopT, biasPadded, row)) binaryConvRowScalar(c, y, patch, row);
 #else
         binaryConvRowScalar(c, y, patch, row);
 #endif

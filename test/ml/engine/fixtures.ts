@@ -138,11 +138,15 @@ export function simulate(
 }
 
 /**
- * A width-4 BLU-Net with exact-zero signs in the level-0 conv's weights (w = 0 and w = |γ1|) and,
- * through a zero first-conv bias, in the activations of a black image region.
+ * A width-4 BLU-Net (thesis levels unless `variant` says otherwise) with exact-zero signs in the
+ * level-0 conv's weights (w = 0 and w = |γ1|) and, through a zero first-conv bias, in the
+ * activations of a black image region.
  */
-export function zeroSignModel(weightZeros = true): { model: tf.LayersModel; options: BluNetOptions; image: Float32Array } {
-  const options: BluNetOptions = { baseFilters: 4, levels: 2, seed: 9 };
+export function zeroSignModel(
+  weightZeros = true,
+  variant: Partial<BluNetOptions> = {},
+): { model: tf.LayersModel; options: BluNetOptions; image: Float32Array } {
+  const options: BluNetOptions = { baseFilters: 4, levels: 2, seed: 9, ...variant };
   const model = buildBluNet(options);
   perturb(model, 9);
   const first = model.getLayer('Level0_BinaryConv2D_1');

@@ -90,6 +90,24 @@ describe.skipIf(!addon.ok)('native engine kernels', () => {
     }
   });
 
+  it('with exact-zero weight signs (the masked XNOR conv), equals the wasm engine bit for bit at several level counts', async () => {
+    // The AVX-512 path runs the masked conv vectorised (8 filters per tile, two popcounts per
+    // unit); its counts and float order must stay those of the scalar kernel and kernels.wasm.
+    const variants = [{}, { activationLevels: 2, convLevels: 1 }, { activationLevels: 1, convLevels: 2 }];
+    for (const [i, variant] of variants.entries()) {
+      const { model, image } = zeroSignModel(true, variant);
+      const engine = await packedEngine(model, path.join(dir, `weight-zeros-${i}.blupack`));
+      model.dispose();
+      const input = { height: 8, width: 10, pixels: image };
+      const before = wasm.maskedConvs();
+      const plain = Array.from(runEngineLogits(engine, wasm, input));
+      expect(wasm.maskedConvs(), `variant ${i}`).toBeGreaterThan(before);
+      const fused = Array.from(runEngineLogits(engine, wasmFma, input));
+      for (const [key, k] of kernels)
+        expect(Array.from(runEngineLogits(engine, k, input)), `variant ${i}, ${key}`).toEqual(key.startsWith('portable') ? plain : fused);
+    }
+  });
+
   it('max-pool equals the reference, with and without zeros', () => {
     let seed = 7;
     const next = () => (seed = (seed * 16807) % 2147483647);
