@@ -17,6 +17,7 @@ import { execa } from 'execa';
 import ts from 'typescript';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CodeHasher, kindCodeHashes } from '../../src/runtime/kinds/code-hash.js';
+import { NATIVE_SOURCES_DIGEST, nativeEngineSourceDigest } from '../../src/ml/engine/native-build.js';
 import { builtinRegistry } from '../../src/steps/registry.js';
 import { REPO } from '../rig/project.js';
 
@@ -195,6 +196,21 @@ describe.skipIf(!existsSync(path.join(REPO, 'dist/src/steps/registry.js')))('cod
       [edited, '--config', path.join(REPO, 'asconfig.json'), '--target', 'simd', '-o', path.join(root, 'ml/engine/kernels.wasm')],
       { cwd: REPO },
     );
+    expect(changed(before, await kindHashes(root))).toEqual(['latency', 'predict']);
+  });
+
+  it('a one-character change in a native C++ kernel changes the keys of the kinds that run the engine, only', async () => {
+    const root = copyBuild();
+    const before = await kindHashes(root);
+    const sources = path.join(path.dirname(root), 'native-engine');
+    cpSync(path.join(REPO, 'native/engine'), sources, { recursive: true, filter: (f) => !f.includes(`${path.sep}build`) });
+    const file = path.join(sources, 'src/kernels.h');
+    const text = readFileSync(file, 'utf8');
+    const at = text.indexOf('(k - 1) >> 1');
+    expect(at).toBeGreaterThan(0);
+    writeFileSync(file, `${text.slice(0, at)}(k - 2) >> 1${text.slice(at + 12)}`);
+    // What the build step (native-digest.ts) writes for the edited sources.
+    writeFileSync(path.join(root, 'ml/engine', NATIVE_SOURCES_DIGEST), `${nativeEngineSourceDigest(sources)}\n`);
     expect(changed(before, await kindHashes(root))).toEqual(['latency', 'predict']);
   });
 

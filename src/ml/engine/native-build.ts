@@ -19,13 +19,20 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 export const ADDON_FILE = 'blu_engine.node';
 
+/**
+ * The digest of native/engine's sources, written beside this module at build (native-digest.ts).
+ * The code hash reads the file this literal names as an asset of every kind that reaches the
+ * engine, so those kinds rekey when a C++ kernel changes, as they do for the wasm kernels.
+ */
+export const NATIVE_SOURCES_DIGEST = 'native-engine.digest';
+
 /** The addon's C++ sources (shipped in the package beside dist/). */
 export function nativeEngineSources(): string {
   return path.join(blupipeRoot(), 'native', 'engine');
 }
 
-/** Cache key: a hash of binding.gyp and every source file, so an edited kernel is never served stale. */
-export function nativeEngineKey(sources = nativeEngineSources()): string | null {
+/** Hex SHA-256 of binding.gyp and every source file (names and bytes), or null without sources. */
+export function nativeEngineSourceDigest(sources = nativeEngineSources()): string | null {
   if (!existsSync(path.join(sources, 'binding.gyp'))) return null;
   const hash = createHash('sha256');
   const files = [
@@ -40,7 +47,14 @@ export function nativeEngineKey(sources = nativeEngineSources()): string | null 
       .update('\0')
       .update(readFileSync(path.join(sources, f)))
       .update('\0');
-  return `blu-engine-${hash.digest('hex').slice(0, 16)}-napi${process.versions.napi ?? '0'}-${process.platform}-${process.arch}`;
+  return hash.digest('hex');
+}
+
+/** Cache key: the sources' digest, so an edited kernel is never served stale, and the Node-API level and platform. */
+export function nativeEngineKey(sources = nativeEngineSources()): string | null {
+  const digest = nativeEngineSourceDigest(sources);
+  if (digest === null) return null;
+  return `blu-engine-${digest.slice(0, 16)}-napi${process.versions.napi ?? '0'}-${process.platform}-${process.arch}`;
 }
 
 /** Where the compiled addon of these sources lives in the per-user cache. */

@@ -7,7 +7,8 @@
  * - every module reachable through relative imports (static, re-export, dynamic with a literal),
  *   each as its shape (code-shape.ts): the syntax tree without comments, whitespace, positions or
  *   literal quoting, with each relative import replaced by the imported module's own shape;
- * - the bytes of binary assets a module loads from beside itself (`*.wasm`: the engine's kernels);
+ * - the bytes of assets beside a module that it names: `*.wasm` (the engine's wasm kernels) and
+ *   `*.digest` (native-engine.digest: the digest of the engine's C++ sources, written at build);
  * - the entry's shape first, then the others sorted, so the hash depends on neither paths nor order.
  * What is not: packages (bare specifiers; package-lock.json pins them), and modules under
  * `runtime/`, `cli/`, `tracking/` and `artifacts/` of the source root, which move files, log and

@@ -16,7 +16,7 @@ export interface ModuleShape {
   readonly hash: string;
   /** Relative specifiers imported at run time (static, re-export, dynamic with a literal), in source order. */
   readonly imports: readonly string[];
-  /** File names of binary assets the module loads from beside itself (string literals naming `*.wasm`). */
+  /** File names of assets beside the module that its behaviour depends on (string literals naming `*.wasm` or `*.digest`). */
   readonly assets: readonly string[];
 }
 
@@ -26,7 +26,7 @@ let acorn: typeof AcornModule | null = null;
 
 const isLocal = (specifier: unknown): specifier is string =>
   typeof specifier === 'string' && (specifier.startsWith('./') || specifier.startsWith('../'));
-const ASSET = /^[\w.-]+\.wasm$/;
+const ASSET = /^[\w.-]+\.(?:wasm|digest)$/;
 /** Nodes whose `source` is a module specifier. */
 const IMPORTING = new Set(['ImportDeclaration', 'ExportNamedDeclaration', 'ExportAllDeclaration', 'ImportExpression']);
 /** Properties that describe layout, not behaviour. `raw` is a literal's spelling ('a' or "a"); its value stays. */
