@@ -103,6 +103,19 @@ export class StatCache {
    */
   async hashPath(absPath: string): Promise<PathHash> {
     const path = resolve(absPath);
+    // Another process (a concurrent run restoring or rerunning a step) may remove or replace the
+    // path while it is hashed: start over from the stat, and call it missing if it keeps vanishing.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#hashPathOnce(path);
+      } catch (error) {
+        if (!vanished(error)) throw error;
+        if (attempt === VANISHED_RETRIES) return { type: 'missing' };
+      }
+    }
+  }
+
+  async #hashPathOnce(path: string): Promise<PathHash> {
     const recordedAtMs = Date.now();
     const st = statForHash(path);
     if (st === undefined) return { type: 'missing' };
@@ -176,6 +189,14 @@ export class StatCache {
     const size = entries.reduce((sum, e) => sum + e.size, 0);
     return { type: 'dir', hash: manifestHash(entries), size };
   }
+}
+
+/** Attempts at hashing a path that vanishes (or turns from directory into file) while it is read. */
+const VANISHED_RETRIES = 3;
+
+/** The error of a path (or a file under it) removed or replaced between its stat and its read. */
+function vanished(error: unknown): boolean {
+  return hasErrno(error, 'ENOENT') || hasErrno(error, 'ENOTDIR');
 }
 
 /** lstat, following a symlink to its target; undefined when the path (or target) is missing. */

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { chmod, mkdir, readFile, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -161,6 +162,29 @@ describe('StatCache.hashPath on directories', () => {
     await chmod(join(dir, 'd', 'tool'), 0o755);
     expect((await cache.hashPath(join(dir, 'd'))).type).toBe('dir');
     expect(await cache.hashPath(join(dir, 'd'))).not.toEqual(before);
+  });
+
+  it('a directory another process removes and rewrites while it is hashed is a directory or missing, never an error', async () => {
+    // A concurrent run restoring a directory output replaces it under the planner's walk (found by
+    // fuzz:runtime: "ENOENT ... lstat out/s8/d1" crashed a run). A child process churns the tree.
+    const { dir } = await openCache();
+    const tree = join(dir, 'churn');
+    const churn = `const fs = require('node:fs'); const end = Date.now() + 1500;
+      while (Date.now() < end) { fs.rmSync(${JSON.stringify(tree)}, { recursive: true, force: true });
+        fs.mkdirSync(${JSON.stringify(join(tree, 'sub'))}, { recursive: true });
+        for (let i = 0; i < 200; i++) fs.writeFileSync(${JSON.stringify(tree)} + '/sub/f' + i, String(i)); }`;
+    const child = spawn(process.execPath, ['-e', churn], { stdio: 'ignore' });
+    const exited = new Promise((done) => child.on('exit', done));
+    const seen = new Set<string>();
+    let running = true;
+    void exited.then(() => (running = false));
+    while (running) {
+      const cache = await StatCache.open(join(dir, 'cache', 'hashes.json'));
+      seen.add((await cache.hashPath(tree)).type);
+    }
+    await exited;
+    expect([...seen].every((type) => type === 'dir' || type === 'missing')).toBe(true);
+    expect(seen.has('dir')).toBe(true);
   });
 
   it('hashes an empty directory as the empty manifest', async () => {
