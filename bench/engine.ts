@@ -16,9 +16,10 @@
  * many threads as the engine uses, at the same time (see bench/engine-peak note in the output).
  * Model variants (issue 24) beside the thesis BLU-Net: `_sb` is separable_binarise (an activation
  * binariser between depthwise and pointwise, so the pointwise runs as a 1×1 XNOR conv), thesis
- * levels; `_sb_a1w1` is that with 1 level for activations and every weight type.
+ * levels; `_sb_a1w1` is that with 1 level for activations and every weight type; `_sb_a2w2` with 2
+ * levels for activations and the XNOR weights (3 for the depthwise, decoded to fp32).
  * Options: --widths 64,16 --size 512 --runs 5 --warmup 1 --threads 1,2
- * --models blu_native,blu_native_sb,blu_native_sb_a1w1,blu_packed,blu_packed_sb,blu_packed_fma,lw_unet,unet.
+ * --models blu_native,blu_native_sb,blu_native_sb_a1w1,blu_native_sb_a2w2,blu_packed,blu_packed_sb,blu_packed_fma,lw_unet,unet.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -33,6 +34,7 @@ type ModelKind =
   | 'blu_native'
   | 'blu_native_sb'
   | 'blu_native_sb_a1w1'
+  | 'blu_native_sb_a2w2'
   | 'blu_native_avx2'
   | 'blu_packed'
   | 'blu_packed_sb'
@@ -44,6 +46,7 @@ const PACKED: readonly ModelKind[] = [
   'blu_native',
   'blu_native_sb',
   'blu_native_sb_a1w1',
+  'blu_native_sb_a2w2',
   'blu_native_avx2',
   'blu_packed',
   'blu_packed_sb',
@@ -51,13 +54,15 @@ const PACKED: readonly ModelKind[] = [
 ];
 
 /** The BLU-Net variant each packed configuration runs (buildBluNet options beside the width). */
-type Variant = 'thesis' | 'sb' | 'sb_a1w1';
+type Variant = 'thesis' | 'sb' | 'sb_a1w1' | 'sb_a2w2';
 const VARIANT_OPTIONS: Record<Variant, Record<string, number | boolean>> = {
   thesis: {},
   sb: { separableBinarise: true },
   sb_a1w1: { separableBinarise: true, activationLevels: 1, convLevels: 1, depthwiseLevels: 1, pointwiseLevels: 1 },
+  sb_a2w2: { separableBinarise: true, activationLevels: 2, convLevels: 2, depthwiseLevels: 3, pointwiseLevels: 2 },
 };
-const variantOf = (kind: ModelKind): Variant => (kind.endsWith('_sb_a1w1') ? 'sb_a1w1' : kind.endsWith('_sb') ? 'sb' : 'thesis');
+const variantOf = (kind: ModelKind): Variant =>
+  kind.endsWith('_sb_a1w1') ? 'sb_a1w1' : kind.endsWith('_sb_a2w2') ? 'sb_a2w2' : kind.endsWith('_sb') ? 'sb' : 'thesis';
 
 /** Operations (multiply-adds; binary multiply-adds for XNOR), wall and process CPU time of one pass, per layer type. */
 interface LayerRow {
@@ -394,6 +399,7 @@ function printWidth(width: number, rows: Measurement[]): void {
     ratio('blu_native_avx2', 'blu_packed');
     ratio('blu_native_sb', 'blu_native');
     ratio('blu_native_sb_a1w1', 'blu_native');
+    ratio('blu_native_sb_a2w2', 'blu_native');
     ratio('blu_packed_sb', 'blu_packed');
     for (const packed of PACKED) for (const k of ['unet', 'lw_unet'] as const) ratio(packed, k);
     for (const k of ['unet', 'lw_unet'] as const) {
