@@ -531,16 +531,29 @@ inline int gatherPatch(const XnorConv& c, int x, int y, u64* patch, const u32* a
   return valid;
 }
 
-/** popcount(weight) summed over pixel (x, y)'s taps outside the image, for weight level m, filter f. */
-inline int outsidePop(const XnorConv& c, int x, int y, int m, int f) {
+/** Calls visit(t) for each tap t of pixel (x, y) outside the image, in tap order. */
+template <typename Visit> inline void forEachOutsideTap(const XnorConv& c, int x, int y, Visit&& visit) {
   const int before = (c.k - 1) >> 1;
   const int taps = c.k * c.k;
-  int outside = 0;
   for (int t = 0; t < taps; t++) {
     const int iy = y + t / c.k - before;
     const int ix = x + t % c.k - before;
-    if (iy < 0 || iy >= c.height || ix < 0 || ix >= c.width) outside += c.tapPop[((size_t)(m * c.filters + f)) * taps + t];
+    if (iy < 0 || iy >= c.height || ix < 0 || ix >= c.width) visit(t);
   }
+}
+
+/** The taps of pixel (x, y) outside the image, in tap order, into list; returns how many. */
+inline int outsideTapsOf(const XnorConv& c, int x, int y, int* list) {
+  int n = 0;
+  forEachOutsideTap(c, x, y, [&](int t) { list[n++] = t; });
+  return n;
+}
+
+/** popcount(weight) summed over pixel (x, y)'s taps outside the image, for weight level m, filter f. */
+inline int outsidePop(const XnorConv& c, int x, int y, int m, int f) {
+  const int32_t* pop = c.tapPop + (size_t)(m * c.filters + f) * c.k * c.k;
+  int outside = 0;
+  forEachOutsideTap(c, x, y, [&](int t) { outside += pop[t]; });
   return outside;
 }
 
@@ -588,18 +601,6 @@ struct RowPatches {
   const int* outside;  // [x][taps]: the outside taps of pixel x, valid[x] < taps only
 };
 
-/** The taps of pixel (x, y) outside the image, in tap order; returns how many. */
-inline int outsideTapsOf(const XnorConv& c, int x, int y, int* list) {
-  const int before = (c.k - 1) >> 1;
-  const int taps = c.k * c.k;
-  int n = 0;
-  for (int t = 0; t < taps; t++) {
-    const int iy = y + t / c.k - before;
-    const int ix = x + t % c.k - before;
-    if (iy < 0 || iy >= c.height || ix < 0 || ix >= c.width) list[n++] = t;
-  }
-  return n;
-}
 
 /**
  * P pixels from x × A activation levels × M weight levels × 8·FB filters from f, in registers:
