@@ -33,7 +33,7 @@ export type FileHasher = (absPath: string) => Promise<string | null>;
 export const PLUMBING_DIRS: readonly string[] = ['runtime', 'cli', 'tracking', 'artifacts'];
 const SOURCE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** Bump when what a shape means changes, so old memos are not reused. */
-const MEMO_VERSION = 2;
+const MEMO_VERSION = 3;
 
 interface ModuleFacts {
   readonly shape: string;
