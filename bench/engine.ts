@@ -61,8 +61,9 @@ const VARIANT_OPTIONS: Record<Variant, Record<string, number | boolean>> = {
   sb_a1w1: { separableBinarise: true, activationLevels: 1, convLevels: 1, depthwiseLevels: 1, pointwiseLevels: 1 },
   sb_a2w2: { separableBinarise: true, activationLevels: 2, convLevels: 2, depthwiseLevels: 3, pointwiseLevels: 2 },
 };
+/** A packed kind's variant is its name's suffix (`blu_native_sb_a2w2` → `sb_a2w2`); no suffix is the thesis variant. */
 const variantOf = (kind: ModelKind): Variant =>
-  kind.endsWith('_sb_a1w1') ? 'sb_a1w1' : kind.endsWith('_sb_a2w2') ? 'sb_a2w2' : kind.endsWith('_sb') ? 'sb' : 'thesis';
+  (Object.keys(VARIANT_OPTIONS) as Variant[]).find((v) => v !== 'thesis' && kind.endsWith(`_${v}`)) ?? 'thesis';
 
 /** Operations (multiply-adds; binary multiply-adds for XNOR), wall and process CPU time of one pass, per layer type. */
 interface LayerRow {

@@ -11,7 +11,7 @@ import { topologicalOrder } from '../graph.js';
 import { incompleteAttempts } from './inflight.js';
 import { externalDeps, keyComponents, stepKey } from './keys.js';
 import type { ProjectLayout } from '../layout.js';
-import { lockRefFor, readCheckedLockSection } from './lockfile.js';
+import { lockFileFor, lockRefFor, readCheckedLockSection } from './lockfile.js';
 import type { Pipeline, StepInstance } from '../pipeline.js';
 import { outputCurrent, type PlanFacts, type WorkspaceState } from './plan.js';
 import type { Result } from '../../base/result.js';
@@ -47,7 +47,7 @@ export async function gatherFacts(
     keys.set(id, { key: stepKey(components), components });
   }
   if (missing.length > 0) return err(missing);
-  const lock = readCheckedLockSection(lockRefFor(pipeline), `${pipeline.displayFile.replace(/\.ya?ml$/, '')}.lock`);
+  const lock = readCheckedLockSection(lockRefFor(pipeline), lockFileFor(pipeline.displayFile));
   if (!lock.ok) return err([lock.error]);
   const entries = await lookupEntries(keys, stores);
   const incomplete = incompleteAttempts(layout.stepLocksDir);

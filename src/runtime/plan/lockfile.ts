@@ -55,12 +55,17 @@ export const DEFAULT_SECTION = 'default';
 const NOTE = 'Written by blu-pipe after every step, one section per experiment. Commit it: it records what produced your results.';
 const SKIP_DIRS = new Set(['node_modules', 'mlruns']);
 
+/** The lock file beside a pipeline file (`p.yaml` → `p.lock`); works on absolute and display paths alike. */
+export function lockFileFor(pipelineFile: string): string {
+  return `${pipelineFile.replace(/\.ya?ml$/, '')}.lock`;
+}
+
 export function lockRefFor(pipeline: {
   readonly file: string;
   readonly projectDir: string;
   readonly overlayFiles: readonly string[];
 }): LockRef {
-  const file = pipeline.file.replace(/\.ya?ml$/, '') + '.lock';
+  const file = lockFileFor(pipeline.file);
   const rel = (p: string): string => path.relative(pipeline.projectDir, p).split(path.sep).join('/');
   const section = pipeline.overlayFiles.map(rel).join(' + ') || DEFAULT_SECTION;
   return {
@@ -190,7 +195,7 @@ export function pruneSteps(
 /** One line saying what pruning dropped: how many entries, which (the first few), from which section of which file. */
 export function prunedMessage(ref: LockRef, pruned: readonly string[]): string {
   const shown = pruned.slice(0, 3).join(', ') + (pruned.length > 3 ? `, … (${pruned.length - 3} more)` : '');
-  const file = ref.pipeline.replace(/\.ya?ml$/, '') + '.lock';
+  const file = lockFileFor(ref.pipeline);
   return `${file}: dropped ${pruned.length} ${pruned.length === 1 ? 'entry' : 'entries'} of section '${ref.section}' for instances the pipeline no longer has: ${shown}`;
 }
 
