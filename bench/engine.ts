@@ -335,14 +335,11 @@ async function measureFp32(
 
 /** Parent: writes a perturbed untrained BLU-Net of this width and variant as a packed file. */
 async function writePacked(width: number, dir: string, variant: Variant): Promise<string> {
-  const tf = await import('@tensorflow/tfjs');
   const { initBackend } = await import('../src/ml/backend/index.js');
   const { buildBluNet, exportPackedBluNet } = await import('../src/ml/models/index.js');
+  const { withGenericWeights } = await import('../src/ml/models/generic-weights.js');
   await initBackend('auto');
-  const model = buildBluNet({ baseFilters: width, ...VARIANT_OPTIONS[variant] });
-  const values = model.getWeights().map((w, i) => tf.add(w, tf.randomNormal(w.shape, 0, 0.05, 'float32', 500 + i)));
-  model.setWeights(values);
-  tf.dispose(values);
+  const model = withGenericWeights(buildBluNet({ baseFilters: width, ...VARIANT_OPTIONS[variant] }));
   const file = path.join(dir, `blu-w${width}-${variant}.blupack`);
   const info = await exportPackedBluNet(model, file);
   if (!info.ok) throw new Error(info.error.message);

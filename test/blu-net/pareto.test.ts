@@ -98,7 +98,7 @@ const WIDTH64 = [
 
 const VARIANTS = [
   { name: 'sep_a1', separable_binarise: true, levels: { activation: 1, conv: 1, depthwise: 1, pointwise: 1 } },
-  { name: 'sep_a3', separable_binarise: true, levels: { activation: 3, conv: 3, depthwise: 3, pointwise: 3 } },
+  { name: 'sep_a3', separable_binarise: true, levels: { activation: 3, conv: 3, depthwise: 3, pointwise: 3 }, gamma_init: 'matched' },
   { name: 'sep_a2', separable_binarise: true, levels: { activation: 2, conv: 2, depthwise: 2, pointwise: 2 } },
 ];
 
@@ -140,6 +140,7 @@ describe('pareto grouping', () => {
     expect(sepA1.collapsedSeeds).toBe(1);
     expect(sepA1.iou.mean).toBeCloseTo(0.3, 10);
     expect(sepA1.description).toBe('levels a1 c1 d1 p1, binary pointwise (separable binarise)');
+    expect(rows[4]!.description).toBe('levels a3 c3 d3 p3, binary pointwise (separable binarise), matched start');
     expect(rows[0]!.description).toBe('fp32');
     expect(rows[2]!.description).toBe('thesis: 3 activation × 3 weight levels, real-valued pointwise');
   });

@@ -17,7 +17,8 @@ import { execa } from 'execa';
 import ts from 'typescript';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CodeHasher, kindCodeHashes } from '../../src/runtime/kinds/code-hash.js';
-import { NATIVE_SOURCES_DIGEST, nativeEngineSourceDigest } from '../../src/ml/engine/native-build.js';
+import { NATIVE_SOURCES_DIGEST } from '../../src/ml/engine/native-build.js';
+import { cppShape, nativeEngineShapeDigest } from '../../src/ml/engine/native-shape.js';
 import { builtinRegistry } from '../../src/steps/registry.js';
 import { REPO } from '../rig/project.js';
 
@@ -199,19 +200,39 @@ describe.skipIf(!existsSync(path.join(REPO, 'dist/src/steps/registry.js')))('cod
     expect(changed(before, await kindHashes(root))).toEqual(['latency', 'predict']);
   });
 
-  it('a one-character change in a native C++ kernel changes the keys of the kinds that run the engine, only', async () => {
-    const root = copyBuild();
-    const before = await kindHashes(root);
+  /** A copy of the build whose native sources are native/engine with `edit` applied to kernels.h, and its digest rewritten as the build step writes it. */
+  function editedNativeBuild(root: string, edit: (kernels: string) => string): void {
     const sources = path.join(path.dirname(root), 'native-engine');
     cpSync(path.join(REPO, 'native/engine'), sources, { recursive: true, filter: (f) => !f.includes(`${path.sep}build`) });
     const file = path.join(sources, 'src/kernels.h');
     const text = readFileSync(file, 'utf8');
-    const at = text.indexOf('(k - 1) >> 1');
-    expect(at).toBeGreaterThan(0);
-    writeFileSync(file, `${text.slice(0, at)}(k - 2) >> 1${text.slice(at + 12)}`);
-    // What the build step (native-digest.ts) writes for the edited sources.
-    writeFileSync(path.join(root, 'ml/engine', NATIVE_SOURCES_DIGEST), `${nativeEngineSourceDigest(sources)}\n`);
+    const edited = edit(text);
+    expect(edited).not.toBe(text);
+    writeFileSync(file, edited);
+    writeFileSync(path.join(root, 'ml/engine', NATIVE_SOURCES_DIGEST), `${nativeEngineShapeDigest(sources)}\n`);
+  }
+
+  it('a one-character change in a native C++ kernel changes the keys of the kinds that run the engine, only', async () => {
+    const root = copyBuild();
+    const before = await kindHashes(root);
+    editedNativeBuild(root, (text) => text.replace('(k - 1) >> 1', '(k - 2) >> 1'));
     expect(changed(before, await kindHashes(root))).toEqual(['latency', 'predict']);
+  });
+
+  it('a comment, an indent or a blank line in a native C++ kernel changes no key', async () => {
+    const root = copyBuild();
+    const before = await kindHashes(root);
+    editedNativeBuild(root, (text) =>
+      text.replace('// ', '// mended: ').replace('(k - 1) >> 1', '(k - 1)  >>  1 /* why */').replace('\n', '\n\n  \n'),
+    );
+    expect(changed(before, await kindHashes(root))).toEqual([]);
+  });
+
+  it('the C++ shape keeps literals, tokens, directives and line breaks, and drops comments and layout', () => {
+    expect(cppShape('a = "// x  y";  b = \'"\'; // end\n#define F (x) /* y */\n\n  c/*z*/d = e - -f ;\n')).toBe(
+      'a="// x  y";b=\'"\';\n#define F (x)\nc d=e- -f;',
+    );
+    expect(cppShape('x = a--b;')).not.toBe(cppShape('x = a - -b;'));
   });
 
   it('a one-character change in a training gradient kernel changes every kind that loads the backend', async () => {

@@ -601,7 +601,6 @@ struct RowPatches {
   const int* outside;  // [x][taps]: the outside taps of pixel x, valid[x] < taps only
 };
 
-
 /**
  * P pixels from x × A activation levels × M weight levels × 8·FB filters from f, in registers:
  * per weight unit, M·FB weight vectors (8 filters each) are loaded once and serve the P·A
@@ -805,6 +804,11 @@ void transposeUnits(const XnorConv& c, const u64* from, u64* to) {
       for (int f = 0; f < f8; f++) to[((size_t)m * c.units + u) * f8 + f] = f < c.filters ? from[((size_t)m * c.filters + f) * c.units + u] : 0;
 }
 
+/** The bias of `filters` filters, padded with zeros to a whole zmm of 8 (the tiles add 8 at a time). */
+inline void padBias(const float* bias, int filters, float* bias8) {
+  for (int f = 0; f < pad8(filters); f++) bias8[f] = f < filters ? bias[f] : 0;
+}
+
 /** Per thread: weights [m][f][units] → [m][unit][f8], tapPop [m][f][t] → [m][t][f8], bias padded to f8. */
 void transposeXnor(const XnorConv& c, u64* wt, int32_t* tapPopT, float* bias8) {
   const int f8 = pad8(c.filters);
@@ -814,7 +818,7 @@ void transposeXnor(const XnorConv& c, u64* wt, int32_t* tapPopT, float* bias8) {
     for (int t = 0; t < taps; t++)
       for (int f = 0; f < f8; f++) tapPopT[((size_t)m * taps + t) * f8 + f] = f < c.filters ? c.tapPop[((size_t)m * c.filters + f) * taps + t] : 0;
   }
-  for (int f = 0; f < f8; f++) bias8[f] = f < c.filters ? c.bias[f] : 0;
+  padBias(c.bias, c.filters, bias8);
 }
 #endif
 
@@ -870,7 +874,7 @@ int xnorRowsMasked(uint8_t* base, const double* args) {
   float* bias8 = local<float>((size_t)f8, 2);
   transposeUnits(c, weights, wt);
   transposeUnits(c, weightsNonzero, wnzT);
-  for (int f = 0; f < f8; f++) bias8[f] = f < filters ? bias[f] : 0;
+  padBias(bias, filters, bias8);
 #endif
   u64* patch = local<u64>((size_t)aLevels * units * 2, 3);
   u64* patchNonzero = patch + (size_t)aLevels * units;

@@ -9,6 +9,8 @@ export interface VariantSpec {
   readonly name: string;
   readonly separable_binarise?: boolean;
   readonly levels?: { readonly activation?: number; readonly conv?: number; readonly depthwise?: number; readonly pointwise?: number };
+  /** How its training starts (binarise's gamma_init; that kind checks the value). */
+  readonly gamma_init?: string;
 }
 
 export interface ParetoWith {
@@ -40,6 +42,7 @@ const VARIANT_SCHEMA = {
     name: { type: 'string', minLength: 1 },
     separable_binarise: { type: 'boolean' },
     levels: LEVELS_SCHEMA,
+    gamma_init: { type: 'string', minLength: 1 },
   },
 } as const;
 

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { computeThreads } from '../../../ml/backend/threads.js';
 import { loadEngineKernels, loadEngineModel, runEngine, type EngineModel, type WasmKernels } from '../../../ml/engine/index.js';
+import { withGenericWeights } from '../../../ml/models/generic-weights.js';
 import { buildModel, exportPackedBluNet } from '../../../ml/models/index.js';
 import { resolveBluNetOptions, type BluNetOptions } from '../../../ml/models/blu-net.js';
 import { ok } from '../../../base/result.js';
@@ -202,19 +203,6 @@ function variantLabel(options: BluNetOptions): string {
   const levels = `a${o.activationLevels}c${o.convLevels}d${o.depthwiseLevels}p${o.pointwiseLevels}`;
   if (levels === 'a3c3d3p3' && !o.separableBinarise) return '';
   return `, ${levels}${o.separableBinarise ? ', separable binarised' : ''}`;
-}
-
-/**
- * An untrained BLU-Net's weights plus seeded N(0, 0.05) noise (as bench/engine.ts does). As built, its
- * biases are 0 and its gammas equal, so many pre-activations are exactly 0 and the binary engine spends
- * most of its time in the exact-zero corrections, which trained nets rarely need: a separable-binarised
- * variant timed 190-530x slower than the same variant with noise (width 16, 128², native engine).
- */
-function withGenericWeights(model: tf.LayersModel): tf.LayersModel {
-  const values = model.getWeights().map((w, i) => tf.add(w, tf.randomNormal(w.shape, 0, 0.05, 'float32', 500 + i)));
-  model.setWeights(values);
-  tf.dispose(values);
-  return model;
 }
 
 /** The models to time: the upstream steps' trained models, or untrained ones built at `thesis_width`. */

@@ -56,7 +56,8 @@ function describeVariant(name: string, variants: readonly VariantSpec[]): string
   if (v === undefined) return `variant ${name} (not in with.variants)`;
   const l = v.levels ?? {};
   const levels = `levels a${l.activation ?? 3} c${l.conv ?? 3} d${l.depthwise ?? 3} p${l.pointwise ?? 3}`;
-  return `${levels}, ${v.separable_binarise === true ? 'binary pointwise (separable binarise)' : 'real-valued pointwise'}`;
+  const pointwise = v.separable_binarise === true ? 'binary pointwise (separable binarise)' : 'real-valued pointwise';
+  return `${levels}, ${pointwise}${v.gamma_init === undefined ? '' : `, ${v.gamma_init} start`}`;
 }
 
 /** What a row's model is: fp32, the thesis BLU-Net, or a variant's levels and pointwise. */
