@@ -203,6 +203,29 @@ steps:
     ]);
   });
 
+  it('names the value that lacks a field, once, without the errors that follow from it', async () => {
+    const { messages } = await load(
+      `params:
+  variant_list: []
+steps:
+  v:
+    matrix: { variant: "\${params.variant_list}", seed: [1] }
+    uses: collect
+    with: { start: "\${matrix.variant.start}" }
+  w:
+    matrix: { variant: "\${params.variant_list}" }
+    needs: ["v@variant=\${matrix.variant.name},seed=1"]
+    run: [echo, "\${matrix.variant.strat}"]
+`,
+      { overlays: { 'x.yaml': 'params:\n  variant_list:\n    - { name: a, start: s }\n    - { name: b, levels: 2 }\n' } },
+    );
+    expect(messages).toEqual([
+      "p.yaml:7:21: matrix 'variant': value 'b' has no 'start'; it has name, levels",
+      "p.yaml:11:18: matrix 'variant': value 'a' has no 'strat' (did you mean 'start'?); it has name, start",
+      "p.yaml:11:18: matrix 'variant': value 'b' has no 'strat'; it has name, levels",
+    ]);
+  });
+
   it('says how to get the name when a whole mapping is placed inside a string', async () => {
     const { messages } = await load(`steps:
   v:

@@ -7,12 +7,14 @@ import type { Draft, ResolveContext } from './resolve.js';
 
 /**
  * Turns `needs:` names into instance ids, checks outputs, and adds edges implied by deps on outputs.
- * A name in `stepNames` without drafts (a step with no instances) needs nothing.
+ * A name in `stepNames` without drafts (a step with no instances) needs nothing, nor does an id in
+ * `unresolved` (an instance whose own problems were reported).
  */
 export function linkInstances(
   drafts: readonly Draft[],
   ctx: ResolveContext,
   stepNames: readonly string[] = [],
+  unresolved: ReadonlySet<string> = new Set(),
 ): { steps: StepInstance[]; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
   const byName = new Map<string, string[]>(stepNames.map((name) => [name, []]));
@@ -25,7 +27,7 @@ export function linkInstances(
     const needs = new Map<string, readonly PathSegment[]>();
     for (const need of draft.needNames) {
       const targets = ids.has(need.text) ? [need.text] : (byName.get(need.text) ?? []);
-      if (targets.length === 0 && !byName.has(need.text)) {
+      if (targets.length === 0 && !byName.has(need.text) && !unresolved.has(need.text)) {
         const message = `'${draft.name}' needs unknown step '${need.text}'${suggestion(need.text, [...byName.keys(), ...ids])}`;
         diagnostics.push(ctx.source.diagnostic('BLU_UNKNOWN_NEED', message, need.path));
       }

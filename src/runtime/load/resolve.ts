@@ -35,6 +35,7 @@ export function resolveSteps(
   const drafts: Draft[] = [];
   const emptySteps: EmptyStep[] = [];
   const diagnostics: Diagnostic[] = [];
+  const unresolved = new Set<string>();
   for (const [name, step] of Object.entries(raw.steps)) {
     const stepPath = ['steps', name];
     if ((step.run === undefined) === (step.uses === undefined)) {
@@ -63,11 +64,13 @@ export function resolveSteps(
     for (const matrix of combos) {
       const draft = resolveInstance(name, step, matrix, raw, ctx, diagnostics);
       if (draft) drafts.push(draft);
+      else unresolved.add(instanceId(name, matrix));
     }
   }
   // Every declared name links: a step without instances (an empty matrix list, or one whose problems
-  // are reported above) is an empty set to the steps that need it, not an unknown step.
-  const linked = linkInstances(drafts, ctx, Object.keys(raw.steps));
+  // are reported above) is an empty set to the steps that need it, not an unknown step; nor is an
+  // instance whose problems are reported above.
+  const linked = linkInstances(drafts, ctx, Object.keys(raw.steps), unresolved);
   return { steps: linked.steps, emptySteps, diagnostics: dedupe([...diagnostics, ...linked.diagnostics]) };
 }
 
@@ -107,8 +110,19 @@ class InstanceResolver {
           ? `bad reference '${error.text}': write \${params.<path>} or \${matrix.<key>} (or $\${ for a literal \${)`
           : error.kind === 'not-scalar'
             ? `'\${${error.ref.scope}.${error.ref.path}}' is a list or map and cannot be placed inside a string${error.ref.scope === 'matrix' ? ` (a named matrix value's name is \${${error.ref.scope}.${error.ref.path}.name})` : ''}`
-            : `unknown ${error.ref.scope === 'params' ? 'param' : error.ref.scope === 'matrix' ? 'matrix key' : 'environment variable'} '${error.ref.path}'${suggestion(error.ref.path, error.candidates)}`;
+            : (this.missingField(error.ref.path) ??
+              `unknown ${error.ref.scope === 'params' ? 'param' : error.ref.scope === 'matrix' ? 'matrix key' : 'environment variable'} '${error.ref.path}'${suggestion(error.ref.path, error.candidates)}`);
     this.diagnostics.push(this.ctx.source.diagnostic('BLU_BAD_REFERENCE', message, at, { offsetInValue: offset }));
+  }
+
+  /** For `${matrix.variant.x}` where the variant is a named mapping without `x`: which value lacks what, and what it has. */
+  missingField(refPath: string): string | undefined {
+    const [key = '', ...field] = refPath.split('.');
+    const value = this.scope.matrix[key];
+    if (field.length === 0 || value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+    const name = field.join('.');
+    const fields = paramPaths(value);
+    return `matrix '${key}': value '${String(value['name'])}' has no '${name}'${suggestion(name, fields)}; it has ${Object.keys(value).join(', ')}`;
   }
 }
 
@@ -124,6 +138,7 @@ function resolveInstance(
   const r = new InstanceResolver({ params: ctx.params, matrix: matrix ?? {} }, ctx, stepPath, diagnostics);
   const id = instanceId(name, matrix);
   const command = step.run === undefined ? null : resolveCommand(step.run, r);
+  const reported = diagnostics.length;
   let withValue: JsonValue = step.with === undefined ? null : r.value(step.with, ['with']);
   let deps = (step.deps ?? []).map((d, i) => r.string(d, ['deps', i]));
   let outs = (step.outs ?? []).map((o, i) => resolveOutput(o, i, r));
@@ -143,6 +158,8 @@ function resolveInstance(
       );
       return null;
     }
+    // A `with:` whose references failed holds their text; its schema errors would only repeat them.
+    if (diagnostics.length > reported) return null;
     withValue = withValue ?? {};
     const memoKey = ValidationMemo.key(kind.name, kind.version, withValue);
     if (!ctx.memo.has(memoKey)) {
