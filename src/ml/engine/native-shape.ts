@@ -2,9 +2,9 @@
  * The behaviour-relevant shape of the native engine's C++ sources, for the code hash: each source
  * without comments, blank lines or the blanks a formatter moves (line breaks stay: they end
  * preprocessor directives). A mended comment, an indent or a re-spaced line leaves the digest as
- * it was, as they do in a TypeScript module (runtime/kinds/code-shape.ts). The addon's build cache keeps the byte-level digest
- * (native-build.ts). Build-time only: runtime modules must not import this (decomment is a dev
- * dependency).
+ * it was, as they do in a TypeScript module (runtime/kinds/code-shape.ts). The addon's build
+ * cache keeps the byte-level digest (native-build.ts). Build-time only: runtime modules must not
+ * import this (decomment is a dev dependency).
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -26,7 +26,8 @@ function literalEnd(line: string, start: number): number {
 /**
  * One line without layout: literals verbatim; a run of blanks is dropped between a word character
  * and punctuation (`a + b` is `a+b`) and kept as one space between two words or two punctuation
- * marks (`a - -b` must not become `a--b`). A directive keeps its spaces (`#define F (x)` is not `#define F(x)`).
+ * marks (`a - -b` must not become `a--b`). A directive keeps its spaces (`#define F (x)` is not
+ * `#define F(x)`).
  */
 function shapeLine(line: string): string {
   const text = line.trim();
