@@ -220,9 +220,17 @@ steps:
       { overlays: { 'x.yaml': 'params:\n  variant_list:\n    - { name: a, start: s }\n    - { name: b, levels: 2 }\n' } },
     );
     expect(messages).toEqual([
-      "p.yaml:7:21: matrix 'variant': value 'b' has no 'start'; it has name, levels",
-      "p.yaml:11:18: matrix 'variant': value 'a' has no 'strat' (did you mean 'start'?); it has name, start",
-      "p.yaml:11:18: matrix 'variant': value 'b' has no 'strat'; it has name, levels",
+      "p.yaml:7:21: matrix 'variant': value 'b' has no 'start'; it has name, levels\n  x.yaml:4:7: value 'b' is written here",
+      "p.yaml:11:18: matrix 'variant': value 'a' has no 'strat' (did you mean 'start'?); it has name, start\n  x.yaml:3:7: value 'a' is written here",
+      "p.yaml:11:18: matrix 'variant': value 'b' has no 'strat'; it has name, levels\n  x.yaml:4:7: value 'b' is written here",
+    ]);
+    const inline = await load(`steps:
+  v:
+    matrix: { variant: [{ name: x }] }
+    run: [echo, "\${matrix.variant.y}"]
+`);
+    expect(inline.messages).toEqual([
+      "p.yaml:4:18: matrix 'variant': value 'x' has no 'y'; it has name\n  p.yaml:3:25: value 'x' is written here",
     ]);
   });
 

@@ -166,6 +166,35 @@ export function emptyAxes(raw: RawStep['matrix'], axes: MatrixAxes): EmptyStep['
     });
 }
 
+export interface SourcePosition {
+  readonly file: string;
+  readonly line: number;
+  readonly col: number;
+}
+
+/**
+ * Where value `index` of matrix key `key` was written: in the step (an inline list), or in the
+ * pipeline's or an overlay's params (a `${params.…}` list); null when `--set` gave the list.
+ */
+export function matrixValueAt(
+  matrix: RawStep['matrix'],
+  key: string,
+  index: number,
+  ctx: MatrixContext,
+  stepPath: PathSegment[],
+): SourcePosition | null {
+  const written = matrix?.[key];
+  const param = typeof written === 'string' ? PARAM_REF.exec(written)?.[1] : undefined;
+  const origin = param === undefined ? ctx.source : ctx.paramOrigin ? ctx.paramOrigin(param) : ctx.source;
+  if (origin === null) return null;
+  const { file, line, col } = origin.diagnostic(
+    '',
+    '',
+    param === undefined ? [...stepPath, 'matrix', key, index] : ['params', ...param.split('.'), index],
+  );
+  return { file, line, col };
+}
+
 /** `name@k=v,…`; a mapping value appears as its `name`. */
 export function instanceId(name: string, matrix: Readonly<Record<string, JsonValue>> | null): string {
   if (!matrix) return name;

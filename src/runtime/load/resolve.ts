@@ -14,7 +14,7 @@ import { splitWords } from './words.js';
 import { linkInstances } from './link.js';
 import { ValidationMemo } from './validation-memo.js';
 import type { EmptyStep, ParamOrigin } from './matrix.js';
-import { emptyAxes, expandMatrix, instanceId, matrixAxes } from './matrix.js';
+import { emptyAxes, expandMatrix, instanceId, matrixAxes, matrixValueAt, type SourcePosition } from './matrix.js';
 
 export interface ResolveContext {
   readonly params: JsonObject;
@@ -62,7 +62,8 @@ export function resolveSteps(
     const combos = expandMatrix(axes);
     if (combos.length === 0 && axes) emptySteps.push({ name, axes: emptyAxes(step.matrix, axes) });
     for (const matrix of combos) {
-      const draft = resolveInstance(name, step, matrix, raw, ctx, diagnostics);
+      const valueAt = (key: string) => matrixValueAt(step.matrix, key, axes?.[key]?.indexOf(matrix?.[key] ?? null) ?? -1, ctx, stepPath);
+      const draft = resolveInstance(name, step, matrix, raw, ctx, diagnostics, valueAt);
       if (draft) drafts.push(draft);
       else unresolved.add(instanceId(name, matrix));
     }
@@ -86,6 +87,8 @@ class InstanceResolver {
     readonly ctx: ResolveContext,
     readonly stepPath: PathSegment[],
     readonly diagnostics: Diagnostic[],
+    /** Where the instance's value of a matrix key was written. */
+    readonly valueAt: (key: string) => SourcePosition | null = () => null,
   ) {}
 
   value(value: JsonValue, rel: PathSegment[]): JsonValue {
@@ -103,26 +106,30 @@ class InstanceResolver {
     const raw = this.ctx.source.rawText(at) ?? '';
     const needle = error.kind === 'bad-syntax' || error.kind === 'unclosed' ? error.text : `\${${error.ref.scope}.${error.ref.path}`;
     const offset = Math.max(0, raw.indexOf(needle));
+    const missing = error.kind === 'unknown-reference' ? this.missingField(error.ref.path) : undefined;
     const message =
-      error.kind === 'unclosed'
+      missing?.message ??
+      (error.kind === 'unclosed'
         ? `unclosed '\${' in '${error.text}': end the reference with '}' (or write $\${ for a literal \${)`
         : error.kind === 'bad-syntax'
           ? `bad reference '${error.text}': write \${params.<path>} or \${matrix.<key>} (or $\${ for a literal \${)`
           : error.kind === 'not-scalar'
             ? `'\${${error.ref.scope}.${error.ref.path}}' is a list or map and cannot be placed inside a string${error.ref.scope === 'matrix' ? ` (a named matrix value's name is \${${error.ref.scope}.${error.ref.path}.name})` : ''}`
-            : (this.missingField(error.ref.path) ??
-              `unknown ${error.ref.scope === 'params' ? 'param' : error.ref.scope === 'matrix' ? 'matrix key' : 'environment variable'} '${error.ref.path}'${suggestion(error.ref.path, error.candidates)}`);
-    this.diagnostics.push(this.ctx.source.diagnostic('BLU_BAD_REFERENCE', message, at, { offsetInValue: offset }));
+            : `unknown ${error.ref.scope === 'params' ? 'param' : error.ref.scope === 'matrix' ? 'matrix key' : 'environment variable'} '${error.ref.path}'${suggestion(error.ref.path, error.candidates)}`);
+    const d = this.ctx.source.diagnostic('BLU_BAD_REFERENCE', message, at, { offsetInValue: offset });
+    this.diagnostics.push(missing?.related ? { ...d, related: [missing.related] } : d);
   }
 
   /** For `${matrix.variant.x}` where the variant is a named mapping without `x`: which value lacks what, and what it has. */
-  missingField(refPath: string): string | undefined {
+  missingField(refPath: string): { message: string; related?: NonNullable<Diagnostic['related']>[number] } | undefined {
     const [key = '', ...field] = refPath.split('.');
     const value = this.scope.matrix[key];
     if (field.length === 0 || value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
     const name = field.join('.');
-    const fields = paramPaths(value);
-    return `matrix '${key}': value '${String(value['name'])}' has no '${name}'${suggestion(name, fields)}; it has ${Object.keys(value).join(', ')}`;
+    const label = String(value['name']);
+    const message = `matrix '${key}': value '${label}' has no '${name}'${suggestion(name, paramPaths(value))}; it has ${Object.keys(value).join(', ')}`;
+    const at = this.valueAt(key);
+    return at === null ? { message } : { message, related: { ...at, message: `value '${label}' is written here` } };
   }
 }
 
@@ -133,9 +140,10 @@ function resolveInstance(
   raw: RawPipeline,
   ctx: ResolveContext,
   diagnostics: Diagnostic[],
+  valueAt?: (key: string) => SourcePosition | null,
 ): Draft | null {
   const stepPath: PathSegment[] = ['steps', name];
-  const r = new InstanceResolver({ params: ctx.params, matrix: matrix ?? {} }, ctx, stepPath, diagnostics);
+  const r = new InstanceResolver({ params: ctx.params, matrix: matrix ?? {} }, ctx, stepPath, diagnostics, valueAt);
   const id = instanceId(name, matrix);
   const command = step.run === undefined ? null : resolveCommand(step.run, r);
   const reported = diagnostics.length;
