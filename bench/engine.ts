@@ -17,9 +17,10 @@
  * Model variants (issue 24) beside the thesis BLU-Net: `_sb` is separable_binarise (an activation
  * binariser between depthwise and pointwise, so the pointwise runs as a 1×1 XNOR conv), thesis
  * levels; `_sb_a1w1` is that with 1 level for activations and every weight type; `_sb_a2w2` with 2
- * levels for activations and the XNOR weights (3 for the depthwise, decoded to fp32).
+ * levels for activations and the XNOR weights (3 for the depthwise, decoded to fp32); `_sb_a3w2`
+ * the same with 3 activation levels.
  * Options: --widths 64,16 --size 512 --runs 5 --warmup 1 --threads 1,2
- * --models blu_native,blu_native_sb,blu_native_sb_a1w1,blu_native_sb_a2w2,blu_packed,blu_packed_sb,blu_packed_fma,lw_unet,unet.
+ * --models blu_native,blu_native_sb,blu_native_sb_a1w1,blu_native_sb_a2w2,blu_native_sb_a3w2,blu_packed,blu_packed_sb,blu_packed_fma,lw_unet,unet.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -35,6 +36,7 @@ type ModelKind =
   | 'blu_native_sb'
   | 'blu_native_sb_a1w1'
   | 'blu_native_sb_a2w2'
+  | 'blu_native_sb_a3w2'
   | 'blu_native_avx2'
   | 'blu_packed'
   | 'blu_packed_sb'
@@ -47,6 +49,7 @@ const PACKED: readonly ModelKind[] = [
   'blu_native_sb',
   'blu_native_sb_a1w1',
   'blu_native_sb_a2w2',
+  'blu_native_sb_a3w2',
   'blu_native_avx2',
   'blu_packed',
   'blu_packed_sb',
@@ -54,12 +57,13 @@ const PACKED: readonly ModelKind[] = [
 ];
 
 /** The BLU-Net variant each packed configuration runs (buildBluNet options beside the width). */
-type Variant = 'thesis' | 'sb' | 'sb_a1w1' | 'sb_a2w2';
+type Variant = 'thesis' | 'sb' | 'sb_a1w1' | 'sb_a2w2' | 'sb_a3w2';
 const VARIANT_OPTIONS: Record<Variant, Record<string, number | boolean>> = {
   thesis: {},
   sb: { separableBinarise: true },
   sb_a1w1: { separableBinarise: true, activationLevels: 1, convLevels: 1, depthwiseLevels: 1, pointwiseLevels: 1 },
   sb_a2w2: { separableBinarise: true, activationLevels: 2, convLevels: 2, depthwiseLevels: 3, pointwiseLevels: 2 },
+  sb_a3w2: { separableBinarise: true, activationLevels: 3, convLevels: 2, depthwiseLevels: 3, pointwiseLevels: 2 },
 };
 /** A packed kind's variant is its name's suffix (`blu_native_sb_a2w2` → `sb_a2w2`); no suffix is the thesis variant. */
 const variantOf = (kind: ModelKind): Variant =>
