@@ -200,7 +200,7 @@ describe.skipIf(!existsSync(path.join(REPO, 'dist/src/steps/registry.js')))('cod
     expect(changed(before, await kindHashes(root))).toEqual(['latency', 'predict']);
   });
 
-  /** A copy of the build whose native sources are native/engine with `edit` applied to kernels.h, and its digest rewritten as the build step writes it. */
+  /** Gives the build copy native sources with `edit` applied to kernels.h, and their digest as the build step writes it. */
   function editedNativeBuild(root: string, edit: (kernels: string) => string): void {
     const sources = path.join(path.dirname(root), 'native-engine');
     cpSync(path.join(REPO, 'native/engine'), sources, { recursive: true, filter: (f) => !f.includes(`${path.sep}build`) });
