@@ -364,8 +364,7 @@ describe.skipIf(skip !== null)('blu-net smoke pipeline (real CLI, BBBC030 subset
   }, 240_000);
 
   it('adds a BLU-Net variant as its own steps only, timed and placed on the Pareto table', async () => {
-    const variant =
-      '[{name: v1, separable_binarise: true, levels: {activation: 1, conv: 1, depthwise: 1, pointwise: 1}, gamma_init: calibrated}]';
+    const variant = '[{name: v1, separable_binarise: true, levels: {activation: 1, conv: 1, depthwise: 1, pointwise: 1}}]';
     const output = await run('--set', `variants=${variant}`);
     expect(output.exitCode, output.stderr).toBe(0);
     const got = outcomes(output);

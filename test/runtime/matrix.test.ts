@@ -106,6 +106,39 @@ steps:
     expect(all.map((s) => s.params)).toEqual([{}, {}]);
   });
 
+  it('takes the first set alternative of ${a ?? b}, typed, and keys only the param it read', async () => {
+    const yaml = `params:
+  start: calibrated
+  lr: 0.5
+  variant_list: [{ name: a, start: matched }, { name: b }]
+steps:
+  v:
+    matrix: { variant: "\${params.variant_list}" }
+    uses: collect
+    with: { start: "\${matrix.variant.start ?? params.start}", lr: "\${ matrix.variant.lr ?? params.lr }", label: "\${matrix.variant.start ?? env.NOPE ?? params.start}-x" }
+`;
+    const all = steps((await load(yaml)).result);
+    expect(all.map((s) => s.with)).toEqual([
+      { start: 'matched', lr: 0.5, label: 'matched-x' },
+      { start: 'calibrated', lr: 0.5, label: 'calibrated-x' },
+    ]);
+    // a's start comes from its own value, so params.start is not in its key; b's is.
+    expect(all.map((s) => s.params)).toEqual([{ lr: 0.5 }, { lr: 0.5, start: 'calibrated' }]);
+  });
+
+  it('reports ${a ?? b} with none set at the last alternative, and a malformed one as bad syntax', async () => {
+    const { messages } = await load(`params: { start: x }
+steps:
+  v:
+    matrix: { variant: [{ name: a }] }
+    run: [echo, "\${matrix.variant.start ?? params.strat}", "\${params.start ??}"]
+`);
+    expect(messages).toEqual([
+      "p.yaml:5:44: unknown param 'strat' (did you mean 'start'?)",
+      expect.stringMatching(/^p\.yaml:5:\d+: bad reference '\$\{params\.start \?\?\}': write/),
+    ]);
+  });
+
   it('keeps the keys of existing instances when an overlay adds a variant', async () => {
     const yaml = `params:
   variant_list: [{ name: a, levels: { activation: 3 } }]

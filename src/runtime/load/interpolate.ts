@@ -5,6 +5,8 @@ export interface Reference {
   readonly scope: 'params' | 'matrix' | 'env';
   readonly path: string; // dotted, e.g. train.lr
   readonly offset: number; // index of '$' in the string
+  /** What `${a ?? b ?? c}` names after `a`, tried in order while the one before is not set. */
+  readonly fallbacks?: readonly Pick<Reference, 'scope' | 'path'>[];
 }
 
 export type InterpolationError =
@@ -34,10 +36,11 @@ export function findReferences(text: string): { refs: Reference[]; errors: Inter
       errors.push({ kind: 'unclosed', offset: at, text: text.slice(at, at + 30) });
       continue;
     }
-    const inner = (m[1] ?? '').trim();
-    const parsed = REF.exec(inner);
-    if (!parsed) errors.push({ kind: 'bad-syntax', offset: m.index ?? 0, text: m[0] });
-    else refs.push({ scope: parsed[1] as Reference['scope'], path: parsed[2]!, offset: m.index ?? 0 });
+    const parsed = (m[1] ?? '').split('??').map((alternative) => REF.exec(alternative.trim()));
+    const [first, ...rest] = parsed.map((p) => (p ? { scope: p[1] as Reference['scope'], path: p[2]! } : null));
+    if (!first || rest.some((r) => r === null)) errors.push({ kind: 'bad-syntax', offset: m.index ?? 0, text: m[0] });
+    else
+      refs.push({ ...first, offset: m.index ?? 0, ...(rest.length > 0 ? { fallbacks: rest as Pick<Reference, 'scope' | 'path'>[] } : {}) });
   }
   return { refs, errors };
 }
@@ -59,14 +62,32 @@ export function paramPaths(root: JsonValue, prefix = ''): string[] {
   return out;
 }
 
-function resolveRef(ref: Reference, scope: Scope, env: Readonly<Record<string, string | undefined>>): JsonValue | undefined {
+function lookupRef(
+  ref: Pick<Reference, 'scope' | 'path'>,
+  scope: Scope,
+  env: Readonly<Record<string, string | undefined>>,
+): JsonValue | undefined {
   if (ref.scope === 'params') return lookupPath(scope.params, ref.path);
   // A named mapping's fields: `${matrix.variant.levels.activation}`.
   if (ref.scope === 'matrix') return lookupPath(scope.matrix, ref.path);
   return env[ref.path];
 }
 
-function candidatesFor(ref: Reference, scope: Scope): string[] {
+/** The first alternative of a reference that is set, and its value; the last alternative when none is. */
+function resolveRef(
+  ref: Reference,
+  scope: Scope,
+  env: Readonly<Record<string, string | undefined>>,
+): { value: JsonValue | undefined; from: Pick<Reference, 'scope' | 'path'> } {
+  const alternatives = [ref, ...(ref.fallbacks ?? [])];
+  for (const from of alternatives) {
+    const value = lookupRef(from, scope, env);
+    if (value !== undefined) return { value, from };
+  }
+  return { value: undefined, from: alternatives[alternatives.length - 1]! };
+}
+
+function candidatesFor(ref: Pick<Reference, 'scope'>, scope: Scope): string[] {
   return ref.scope === 'params' ? paramPaths(scope.params) : ref.scope === 'matrix' ? paramPaths(scope.matrix) : [];
 }
 
@@ -82,19 +103,21 @@ export function interpolateString(
 ): { value: JsonValue; errors: InterpolationError[] } {
   const { refs, errors } = findReferences(text);
   for (const ref of refs) {
-    const value = resolveRef(ref, scope, env);
-    if (value === undefined) errors.push({ kind: 'unknown-reference', ref, candidates: candidatesFor(ref, scope) });
-    else if (ref.scope === 'params') used.add(ref.path);
+    const { value, from } = resolveRef(ref, scope, env);
+    // With alternatives, the error names the last one: the one the author meant to be always set.
+    if (value === undefined)
+      errors.push({ kind: 'unknown-reference', ref: { ...from, offset: ref.offset }, candidates: candidatesFor(from, scope) });
+    else if (from.scope === 'params') used.add(from.path);
   }
   if (errors.length > 0) return { value: text, errors };
   const whole = refs.length === 1 && PATTERN_WHOLE.test(text);
-  if (whole) return { value: resolveRef(refs[0]!, scope, env)!, errors };
+  if (whole) return { value: resolveRef(refs[0]!, scope, env).value!, errors };
   const notScalar: InterpolationError[] = [];
   const out = text.replace(PATTERN, (match: string, _inner: string | undefined, offset: number) => {
     if (match === '$${') return '${';
     const ref = refs.find((r) => r.offset === offset)!;
-    const value = resolveRef(ref, scope, env)!;
-    if (value !== null && typeof value === 'object') notScalar.push({ kind: 'not-scalar', ref });
+    const { value, from } = resolveRef(ref, scope, env);
+    if (value !== null && typeof value === 'object') notScalar.push({ kind: 'not-scalar', ref: { ...from, offset } });
     return typeof value === 'string' ? value : JSON.stringify(value);
   });
   return { value: out, errors: notScalar };

@@ -105,14 +105,16 @@ class InstanceResolver {
   report(at: PathSegment[], error: InterpolationError): void {
     const raw = this.ctx.source.rawText(at) ?? '';
     const needle = error.kind === 'bad-syntax' || error.kind === 'unclosed' ? error.text : `\${${error.ref.scope}.${error.ref.path}`;
-    const offset = Math.max(0, raw.indexOf(needle));
+    // An alternative after `??` has no `${` of its own.
+    const alternative = error.kind === 'unknown-reference' ? raw.indexOf(`${error.ref.scope}.${error.ref.path}`) : -1;
+    const offset = Math.max(0, raw.includes(needle) ? raw.indexOf(needle) : alternative);
     const missing = error.kind === 'unknown-reference' ? this.missingField(error.ref.path) : undefined;
     const message =
       missing?.message ??
       (error.kind === 'unclosed'
         ? `unclosed '\${' in '${error.text}': end the reference with '}' (or write $\${ for a literal \${)`
         : error.kind === 'bad-syntax'
-          ? `bad reference '${error.text}': write \${params.<path>} or \${matrix.<key>} (or $\${ for a literal \${)`
+          ? `bad reference '${error.text}': write \${params.<path>}, \${matrix.<key>} or \${env.<NAME>}, or alternatives as in \${matrix.<key> ?? params.<path>} (or $\${ for a literal \${)`
           : error.kind === 'not-scalar'
             ? `'\${${error.ref.scope}.${error.ref.path}}' is a list or map and cannot be placed inside a string${error.ref.scope === 'matrix' ? ` (a named matrix value's name is \${${error.ref.scope}.${error.ref.path}.name})` : ''}`
             : `unknown ${error.ref.scope === 'params' ? 'param' : error.ref.scope === 'matrix' ? 'matrix key' : 'environment variable'} '${error.ref.path}'${suggestion(error.ref.path, error.candidates)}`);
