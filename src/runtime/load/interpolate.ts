@@ -102,8 +102,9 @@ export function interpolateString(
   used: Set<string>,
 ): { value: JsonValue; errors: InterpolationError[] } {
   const { refs, errors } = findReferences(text);
+  const resolved = new Map(refs.map((ref) => [ref.offset, resolveRef(ref, scope, env)]));
   for (const ref of refs) {
-    const { value, from } = resolveRef(ref, scope, env);
+    const { value, from } = resolved.get(ref.offset)!;
     // With alternatives, the error names the last one: the one the author meant to be always set.
     if (value === undefined)
       errors.push({ kind: 'unknown-reference', ref: { ...from, offset: ref.offset }, candidates: candidatesFor(from, scope) });
@@ -111,12 +112,11 @@ export function interpolateString(
   }
   if (errors.length > 0) return { value: text, errors };
   const whole = refs.length === 1 && PATTERN_WHOLE.test(text);
-  if (whole) return { value: resolveRef(refs[0]!, scope, env).value!, errors };
+  if (whole) return { value: resolved.get(refs[0]!.offset)!.value!, errors };
   const notScalar: InterpolationError[] = [];
   const out = text.replace(PATTERN, (match: string, _inner: string | undefined, offset: number) => {
     if (match === '$${') return '${';
-    const ref = refs.find((r) => r.offset === offset)!;
-    const { value, from } = resolveRef(ref, scope, env);
+    const { value, from } = resolved.get(offset)!;
     if (value !== null && typeof value === 'object') notScalar.push({ kind: 'not-scalar', ref: { ...from, offset } });
     return typeof value === 'string' ? value : JSON.stringify(value);
   });

@@ -63,10 +63,8 @@ function axisValues(
   keyPath: PathSegment[],
   diagnostics: Diagnostic[],
 ): readonly JsonValue[] | undefined {
-  if (typeof values !== 'string') {
-    const at = (i: number, field?: string): WhereAt => ({ source: ctx.source, path: [...keyPath, i, ...(field ? [field] : [])] });
-    return checkValues(`matrix '${key}'`, values as readonly JsonValue[], at, [], diagnostics);
-  }
+  const at = valuesWrittenAt(values, ctx, keyPath);
+  if (typeof values !== 'string') return checkValues(`matrix '${key}'`, values as readonly JsonValue[], at, [], diagnostics);
   const param = PARAM_REF.exec(values)?.[1] ?? '';
   const list = lookupPath(ctx.params, param);
   if (!Array.isArray(list)) {
@@ -79,20 +77,34 @@ function axisValues(
   }
   // A bad value is shown where it was written (the pipeline's or an overlay's params), and the
   // matrix that uses it as a related position.
-  const origin = ctx.paramOrigin ? ctx.paramOrigin(param) : ctx.source;
   const matrixAt = ctx.source.diagnostic('', '', keyPath);
   const related = [{ message: `used by matrix '${key}' here`, file: matrixAt.file, line: matrixAt.line, col: matrixAt.col }];
-  const at = (i: number, field?: string): WhereAt =>
-    origin === null
-      ? { source: ctx.source, path: keyPath, note: ' (the list is given by --set)' }
-      : { source: origin, path: ['params', ...param.split('.'), i, ...(field ? [field] : [])] };
-  return checkValues(`matrix '${key}' (params.${param})`, list, at, origin === null ? [] : related, diagnostics);
+  const bySet = at(0).note !== undefined;
+  return checkValues(`matrix '${key}' (params.${param})`, list, at, bySet ? [] : related, diagnostics);
 }
 
 interface WhereAt {
   readonly source: SourceMap;
   readonly path: PathSegment[];
   readonly note?: string;
+}
+
+/**
+ * Where value `i` of a matrix list (and its `field`) was written: inline in the step, or in the
+ * params of the pipeline or an overlay for a `${params.…}` list; for a list `--set` gave, the
+ * matrix itself, with a note saying so.
+ */
+function valuesWrittenAt(
+  written: JsonValue | undefined,
+  ctx: MatrixContext,
+  keyPath: PathSegment[],
+): (i: number, field?: string) => WhereAt {
+  const tail = (i: number, field?: string): PathSegment[] => [i, ...(field ? [field] : [])];
+  if (typeof written !== 'string') return (i, field) => ({ source: ctx.source, path: [...keyPath, ...tail(i, field)] });
+  const param = PARAM_REF.exec(written)?.[1] ?? '';
+  const origin = ctx.paramOrigin ? ctx.paramOrigin(param) : ctx.source;
+  if (origin === null) return () => ({ source: ctx.source, path: keyPath, note: ' (the list is given by --set)' });
+  return (i, field) => ({ source: origin, path: ['params', ...param.split('.'), ...tail(i, field)] });
 }
 
 /**
@@ -172,10 +184,7 @@ export interface SourcePosition {
   readonly col: number;
 }
 
-/**
- * Where value `index` of matrix key `key` was written: in the step (an inline list), or in the
- * pipeline's or an overlay's params (a `${params.…}` list); null when `--set` gave the list.
- */
+/** Where value `index` of matrix key `key` was written (see valuesWrittenAt); null when `--set` gave the list. */
 export function matrixValueAt(
   matrix: RawStep['matrix'],
   key: string,
@@ -183,15 +192,9 @@ export function matrixValueAt(
   ctx: MatrixContext,
   stepPath: PathSegment[],
 ): SourcePosition | null {
-  const written = matrix?.[key];
-  const param = typeof written === 'string' ? PARAM_REF.exec(written)?.[1] : undefined;
-  const origin = param === undefined ? ctx.source : ctx.paramOrigin ? ctx.paramOrigin(param) : ctx.source;
-  if (origin === null) return null;
-  const { file, line, col } = origin.diagnostic(
-    '',
-    '',
-    param === undefined ? [...stepPath, 'matrix', key, index] : ['params', ...param.split('.'), index],
-  );
+  const where = valuesWrittenAt(matrix?.[key] as JsonValue | undefined, ctx, [...stepPath, 'matrix', key])(index);
+  if (where.note !== undefined) return null;
+  const { file, line, col } = where.source.diagnostic('', '', where.path);
   return { file, line, col };
 }
 

@@ -105,9 +105,10 @@ class InstanceResolver {
   report(at: PathSegment[], error: InterpolationError): void {
     const raw = this.ctx.source.rawText(at) ?? '';
     const needle = error.kind === 'bad-syntax' || error.kind === 'unclosed' ? error.text : `\${${error.ref.scope}.${error.ref.path}`;
+    const found = raw.indexOf(needle);
     // An alternative after `??` has no `${` of its own.
-    const alternative = error.kind === 'unknown-reference' ? raw.indexOf(`${error.ref.scope}.${error.ref.path}`) : -1;
-    const offset = Math.max(0, raw.includes(needle) ? raw.indexOf(needle) : alternative);
+    const alternative = found < 0 && error.kind === 'unknown-reference' ? raw.indexOf(`${error.ref.scope}.${error.ref.path}`) : -1;
+    const offset = Math.max(0, found >= 0 ? found : alternative);
     const missing = error.kind === 'unknown-reference' ? this.missingField(error.ref.path) : undefined;
     const message =
       missing?.message ??
