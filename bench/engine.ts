@@ -12,7 +12,8 @@
  * engine, stage by stage inside the kernels (thread time, the least of --runs profiled passes per
  * stage): operations per second against the
  * machine's arithmetic limit, measured by the addon as register-only loops of the same
- * instruction mix (FMA for the fp32 stages, XOR-VPOPCNTQ-add or XOR-POPCNT-add for XNOR) on as
+ * instruction mix (FMA for the fp32 stages; for XNOR, XOR-VPOPCNTQ-add on AVX-512, XOR, nibble-table
+ * popcount (VPSHUFB) and byte add on AVX2, XOR-POPCNT-add portable) on as
  * many threads as the engine uses, at the same time (see bench/engine-peak note in the output).
  * Model variants (issue 24) beside the thesis BLU-Net: `_sb` is separable_binarise (an activation
  * binariser between depthwise and pointwise, so the pointwise runs as a 1×1 XNOR conv), thesis
@@ -20,7 +21,7 @@
  * levels for activations and the XNOR weights (3 for the depthwise, decoded to fp32); `_sb_a3w2`
  * the same with 3 activation levels.
  * Options: --widths 64,16 --size 512 --runs 5 --warmup 1 --threads 1,2
- * --models blu_native,blu_native_sb,blu_native_sb_a1w1,blu_native_sb_a2w2,blu_native_sb_a3w2,blu_packed,blu_packed_sb,blu_packed_fma,lw_unet,unet.
+ * --models blu_native,blu_native_sb,blu_native_sb_a1w1,blu_native_sb_a2w2,blu_native_sb_a3w2,blu_native_avx2,blu_native_avx2_sb_a2w2,blu_packed,blu_packed_sb,blu_packed_fma,lw_unet,unet.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -38,12 +39,13 @@ type ModelKind =
   | 'blu_native_sb_a2w2'
   | 'blu_native_sb_a3w2'
   | 'blu_native_avx2'
+  | 'blu_native_avx2_sb_a2w2'
   | 'blu_packed'
   | 'blu_packed_sb'
   | 'blu_packed_fma'
   | 'unet'
   | 'lw_unet';
-/** blu_native: the best instruction set of this CPU; blu_native_avx2: the AVX2+FMA path forced (where the CPU has it). */
+/** blu_native: the best instruction set of this CPU; blu_native_avx2(_variant): the AVX2+FMA path forced (where the CPU has it). */
 const PACKED: readonly ModelKind[] = [
   'blu_native',
   'blu_native_sb',
@@ -51,6 +53,7 @@ const PACKED: readonly ModelKind[] = [
   'blu_native_sb_a2w2',
   'blu_native_sb_a3w2',
   'blu_native_avx2',
+  'blu_native_avx2_sb_a2w2',
   'blu_packed',
   'blu_packed_sb',
   'blu_packed_fma',
@@ -163,7 +166,7 @@ async function measurePacked(
   const { loadNativeKernels } = await import('../src/ml/engine/native.js');
   const model = await loadEngineModel(file);
   const nativeKernels = kind.startsWith('blu_native')
-    ? await loadNativeKernels({ threads, isa: kind === 'blu_native_avx2' ? 'avx2' : 'auto' })
+    ? await loadNativeKernels({ threads, isa: kind.startsWith('blu_native_avx2') ? 'avx2' : 'auto' })
     : null;
   const kernels = nativeKernels ?? (await loadWasmKernels({ threads, fma: kind === 'blu_packed_fma' }));
   if (!model.ok || !kernels.ok) throw new Error(!model.ok ? model.error.message : !kernels.ok ? kernels.error.message : '');

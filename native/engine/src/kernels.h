@@ -14,6 +14,8 @@ typedef uint64_t u64;
 
 inline int imin(int a, int b) { return a < b ? a : b; }
 inline int pad8(int n) { return (n + 7) & ~7; }
+/** n rounded up to a multiple of pad. */
+inline int padTo(int n, int pad) { return (n + pad - 1) / pad * pad; }
 
 // ---- arguments: offsets into the memory (0 = none) and integers, as JavaScript numbers ----
 struct Args {
@@ -128,7 +130,7 @@ template <bool Fused> inline __m128 dwMadd(__m128 w, __m128 x, __m128 acc) {
 #if BLU_AVX512
 /** 8 pixels from x, 16 channels from c (masked to keep), of a 3×3 depthwise row: see depthwiseInterior3. */
 template <bool Fused>
-inline void depthwiseBlock3(float* const* rows, int x, int c, __mmask16 keep, int cinPad, const float* weights, float* out) {
+inline void depthwiseBlock3(float* const* rows, int x, int c, __mmask16 keep, int cinPad, const float* weights, const float* bias, float* out) {
   constexpr int J = 8;
   __m512 acc[J];
 #pragma GCC unroll 8
@@ -146,8 +148,9 @@ inline void depthwiseBlock3(float* const* rows, int x, int c, __mmask16 keep, in
       for (int j = 0; j < J; j++) acc[j] = dwMadd<Fused>(w, v[j + tx], acc[j]);
     }
   }
+  const __m512 b = bias ? _mm512_maskz_loadu_ps(keep, bias + c) : _mm512_setzero_ps();
 #pragma GCC unroll 8
-  for (int j = 0; j < J; j++) _mm512_mask_storeu_ps(out + (size_t)(x + j) * cinPad + c, keep, acc[j]);
+  for (int j = 0; j < J; j++) _mm512_mask_storeu_ps(out + (size_t)(x + j) * cinPad + c, keep, bias ? _mm512_add_ps(acc[j], b) : acc[j]);
 }
 
 /**
@@ -157,15 +160,16 @@ inline void depthwiseBlock3(float* const* rows, int x, int c, __mmask16 keep, in
  * each pixel's channels in order: channel blocks outside would stride by a whole pixel (4 KiB at
  * 1024 channels), which defeats the prefetchers and aliases in L1 (2–5× slower in deep layers).
  * The last block overlaps the one before it when the width is not a multiple of 8 (its outputs
- * are recomputed identically). Same sum per output as the general loop: 0, then taps in (ty, tx) order.
+ * are recomputed identically). Same sum per output as the general loop: 0, then taps in (ty, tx)
+ * order, then the bias when there is one.
  */
-template <bool Fused> void depthwiseInterior3(float* const* rows, int x0, int x1, int cinPad, const float* weights, float* out) {
+template <bool Fused> void depthwiseInterior3(float* const* rows, int x0, int x1, int cinPad, const float* weights, const float* bias, float* out) {
   constexpr int J = 8;
   if (x1 - x0 >= J) {
     for (int xb = x0; xb < x1; xb += J) {
       const int x = imin(xb, x1 - J);
       for (int c = 0; c < cinPad; c += 16)
-        depthwiseBlock3<Fused>(rows, x, c, (__mmask16)(cinPad - c >= 16 ? 0xffff : (1u << (cinPad - c)) - 1), cinPad, weights, out);
+        depthwiseBlock3<Fused>(rows, x, c, (__mmask16)(cinPad - c >= 16 ? 0xffff : (1u << (cinPad - c)) - 1), cinPad, weights, bias, out);
     }
     return;
   }
@@ -175,12 +179,13 @@ template <bool Fused> void depthwiseInterior3(float* const* rows, int x0, int x1
       __m512 acc = _mm512_setzero_ps();
       for (int t = 0; t < 9; t++)
         acc = dwMadd<Fused>(_mm512_maskz_loadu_ps(keep, weights + (size_t)t * cinPad + c), _mm512_maskz_loadu_ps(keep, rows[t / 3] + (size_t)(x + t % 3 - 1) * cinPad + c), acc);
+      if (bias) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(keep, bias + c));
       _mm512_mask_storeu_ps(out + (size_t)x * cinPad + c, keep, acc);
     }
   }
 }
 #elif BLU_AVX2
-template <bool Fused> void depthwiseInterior3(float* const* rows, int x0, int x1, int cinPad, const float* weights, float* out) {
+template <bool Fused> void depthwiseInterior3(float* const* rows, int x0, int x1, int cinPad, const float* weights, const float* bias, float* out) {
   int c = 0;
   for (; c + 8 <= cinPad; c += 8) {
     __m256 w[9];
@@ -194,11 +199,12 @@ template <bool Fused> void depthwiseInterior3(float* const* rows, int x0, int x1
 #pragma GCC unroll 4
         for (int j = 0; j < 4; j++) acc[j] = dwMadd<Fused>(w[t], _mm256_loadu_ps(in + (size_t)j * cinPad), acc[j]);
       }
-      for (int j = 0; j < 4; j++) _mm256_storeu_ps(out + (size_t)(x + j) * cinPad + c, acc[j]);
+      for (int j = 0; j < 4; j++) _mm256_storeu_ps(out + (size_t)(x + j) * cinPad + c, bias ? _mm256_add_ps(acc[j], _mm256_loadu_ps(bias + c)) : acc[j]);
     }
     for (; x < x1; x++) {
       __m256 acc = _mm256_setzero_ps();
       for (int t = 0; t < 9; t++) acc = dwMadd<Fused>(w[t], _mm256_loadu_ps(rows[t / 3] + (size_t)(x + t % 3 - 1) * cinPad + c), acc);
+      if (bias) acc = _mm256_add_ps(acc, _mm256_loadu_ps(bias + c));
       _mm256_storeu_ps(out + (size_t)x * cinPad + c, acc);
     }
   }
@@ -206,19 +212,21 @@ template <bool Fused> void depthwiseInterior3(float* const* rows, int x0, int x1
     for (int x = x0; x < x1; x++) {
       __m128 acc = _mm_setzero_ps();
       for (int t = 0; t < 9; t++) acc = dwMadd<Fused>(_mm_loadu_ps(weights + (size_t)t * cinPad + c), _mm_loadu_ps(rows[t / 3] + (size_t)(x + t % 3 - 1) * cinPad + c), acc);
+      if (bias) acc = _mm_add_ps(acc, _mm_loadu_ps(bias + c));
       _mm_storeu_ps(out + (size_t)x * cinPad + c, acc);
     }
   }
 }
 #endif
 
-template <bool Fused> void depthwiseRow(float* const* rows, int k, int width, int cinPad, const float* weights, float* out) {
+/** One depthwise output row; + bias[c] after each output's sum when bias is not null. */
+template <bool Fused> void depthwiseRow(float* const* rows, int k, int width, int cinPad, const float* weights, const float* bias, float* out) {
   const int before = (k - 1) >> 1;
   const float* in[64];
   const float* wt[64];
 #if BLU_AVX2
   const bool interior = k == 3 && rows[0] && rows[1] && rows[2] && width >= 3;
-  if (interior) depthwiseInterior3<Fused>(rows, 1, width - 1, cinPad, weights, out);
+  if (interior) depthwiseInterior3<Fused>(rows, 1, width - 1, cinPad, weights, bias, out);
 #else
   const bool interior = false;
 #endif
@@ -241,6 +249,7 @@ template <bool Fused> void depthwiseRow(float* const* rows, int k, int width, in
       const __mmask16 keep = (__mmask16)(cinPad - c >= 16 ? 0xffff : (1u << (cinPad - c)) - 1);
       __m512 acc = _mm512_setzero_ps();
       for (int i = 0; i < nt; i++) acc = dwMadd<Fused>(_mm512_maskz_loadu_ps(keep, wt[i] + c), _mm512_maskz_loadu_ps(keep, in[i] + c), acc);
+      if (bias) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(keep, bias + c));
       _mm512_mask_storeu_ps(dst + c, keep, acc);
     }
 #elif BLU_AVX2
@@ -248,11 +257,13 @@ template <bool Fused> void depthwiseRow(float* const* rows, int k, int width, in
     for (; c + 8 <= cinPad; c += 8) {
       __m256 acc = _mm256_setzero_ps();
       for (int i = 0; i < nt; i++) acc = dwMadd<Fused>(_mm256_loadu_ps(wt[i] + c), _mm256_loadu_ps(in[i] + c), acc);
+      if (bias) acc = _mm256_add_ps(acc, _mm256_loadu_ps(bias + c));
       _mm256_storeu_ps(dst + c, acc);
     }
     for (; c < cinPad; c += 4) {
       __m128 acc = _mm_setzero_ps();
       for (int i = 0; i < nt; i++) acc = dwMadd<Fused>(_mm_loadu_ps(wt[i] + c), _mm_loadu_ps(in[i] + c), acc);
+      if (bias) acc = _mm_add_ps(acc, _mm_loadu_ps(bias + c));
       _mm_storeu_ps(dst + c, acc);
     }
 #else
@@ -262,6 +273,8 @@ template <bool Fused> void depthwiseRow(float* const* rows, int k, int width, in
       const float* b = wt[i];
       for (int c = 0; c < cinPad; c++) dst[c] += b[c] * a[c];
     }
+    if (bias)
+      for (int c = 0; c < cinPad; c++) dst[c] += bias[c];
 #endif
   }
 }
@@ -581,6 +594,42 @@ void binaryConvRowScalar(const XnorConv& c, int y, u64* patch, float* out) {
   }
 }
 
+#if BLU_AVX2
+// The tiles' weight lanes and filter padding: 16 filters of 32-bit words per zmm (AVX-512), 4 of
+// 64-bit units per ymm in blocks padded to 8 (AVX2).
+#if BLU_AVX512
+typedef u32 TileLane;
+constexpr int TILE_FILTERS = 16;
+#else
+typedef u64 TileLane;
+constexpr int TILE_FILTERS = 8;
+#endif
+inline int padFilters(int filters) { return padTo(filters, TILE_FILTERS); }
+
+/** One row's gathered patches ([x][n][units], from gatherPatch) and each pixel's taps outside the image. */
+struct RowPatches {
+  const u64* patch;
+  const int* valid;  // [x]
+  const int* outside;  // [x][taps]: the outside taps of pixel x, valid[x] < taps only
+};
+
+/**
+ * Whether the tiled kernels take the conv: at most 3 levels each, and a patch below 2^23 bits, so
+ * that the tiles' float epilogue is exact (every count below 2^24).
+ */
+inline bool tileable(const XnorConv& c) { return c.aLevels <= 3 && c.wLevels <= 3 && c.k * c.k * c.cin < (1 << 23); }
+
+/** Gathers row y's patches once (the tiles walk them once per filter block). */
+inline RowPatches gatherRow(const XnorConv& c, int y, u64* patches, int* valid, int* outside) {
+  const int taps = c.k * c.k;
+  for (int x = 0; x < c.width; x++) {
+    valid[x] = gatherPatch(c, x, y, patches + (size_t)x * c.aLevels * c.units);
+    if (valid[x] < taps) outsideTapsOf(c, x, y, outside + (size_t)x * taps);
+  }
+  return RowPatches{patches, valid, outside};
+}
+#endif
+
 #if BLU_AVX512
 /** Σ over the pixel's outside taps of popcount(weight), for 8 filters from f. */
 inline __m256i outsideSum(const int32_t* tapPopT, int m, int taps, int f8, int f, const int* outsideTaps, int nOut) {
@@ -594,23 +643,32 @@ inline void storeFilters(float* dst, int f, int filters, __m256 acc) {
   if (keep > 0) _mm256_mask_storeu_ps(dst + f, (__mmask8)((1u << keep) - 1), acc);
 }
 
-/** One row's gathered patches ([x][n][units], from gatherPatch) and each pixel's taps outside the image. */
-struct RowPatches {
-  const u64* patch;
-  const int* valid;  // [x]
-  const int* outside;  // [x][taps]: the outside taps of pixel x, valid[x] < taps only
-};
+
+/** Σ over the pixel's outside taps of popcount(weight), for 16 filters from f. */
+inline __m512i outsideSum16(const int32_t* tapPopT, int m, int taps, int f16, int f, const int* outsideTaps, int nOut) {
+  __m512i outside = _mm512_setzero_si512();
+  for (int i = 0; i < nOut; i++) outside = _mm512_add_epi32(outside, _mm512_loadu_si512(tapPopT + ((size_t)m * taps + outsideTaps[i]) * f16 + f));
+  return outside;
+}
+
+inline void storeFilters16(float* dst, int f, int filters, __m512 acc) {
+  const int keep = imin(16, filters - f);
+  if (keep > 0) _mm512_mask_storeu_ps(dst + f, (__mmask16)((1u << keep) - 1), acc);
+}
 
 /**
- * P pixels from x × A activation levels × M weight levels × 8·FB filters from f, in registers:
- * per weight unit, M·FB weight vectors (8 filters each) are loaded once and serve the P·A
- * broadcast patch words, so a weight load feeds P·A XOR-VPOPCNTQ-adds and a broadcast M·FB of
- * them. The row loop keeps a filter block's weights (M·units·64 B per 8 filters) hot in L1 while
- * it walks the row's pixels. Per output, the sum order is the scalar kernel's (bias, m, n).
+ * P pixels from x × A activation levels × M weight levels × 16·FB filters from f, in registers,
+ * on 32-bit lanes (a zmm holds one patch word of 16 filters; VPOPCNTD counts each lane): per
+ * patch word, M·FB weight vectors are loaded once and serve the P·A broadcast words, so a weight
+ * load feeds P·A XOR-VPOPCNTD-adds and a broadcast M·FB of them. 32-bit lanes do the same bits per
+ * instruction as 64-bit ones, but the float epilogue then converts and sums 16 outputs per
+ * instruction instead of 8, which halves what dominates the narrow layers (a 64-channel 1×1 conv
+ * has one 64-bit unit per output). The row loop keeps a filter block's weights hot in L1 while it
+ * walks the row's pixels. Per output, the sum order is the scalar kernel's (bias, m, n).
  */
 template <int P, int A, int M, int FB>
-inline void xnorTile(const XnorConv& c, const RowPatches& row, int x, int f, int f8, int taps, const u64* wt, const int32_t* tapPopT,
-                     const float* bias8, float* out) {
+inline void xnorTile(const XnorConv& c, const RowPatches& row, int x, int f, int f16, int taps, const u32* wt, const int32_t* tapPopT,
+                     const float* bias16, float* out) {
   __m512i t[P][A][M][FB];
   #pragma GCC unroll 8
   for (int p = 0; p < P; p++)
@@ -620,25 +678,26 @@ inline void xnorTile(const XnorConv& c, const RowPatches& row, int x, int f, int
       for (int m = 0; m < M; m++)
         #pragma GCC unroll 8
         for (int b = 0; b < FB; b++) t[p][n][m][b] = _mm512_setzero_si512();
-  const size_t levelStride = (size_t)c.units * f8;
-  const size_t pixelStride = (size_t)A * c.units;
-  const u64* patch = row.patch + (size_t)x * pixelStride;
-  const u64* w = wt + f;
-  for (int u = 0; u < c.units; u++) {
+  const int words = 2 * c.units;
+  const size_t levelStride = (size_t)words * f16;
+  const size_t pixelStride = (size_t)A * words;
+  const u32* patch = (const u32*)row.patch + (size_t)x * pixelStride;
+  const u32* w = wt + f;
+  for (int u = 0; u < words; u++) {
     __m512i wv[M][FB];
     #pragma GCC unroll 8
     for (int m = 0; m < M; m++)
       #pragma GCC unroll 8
-      for (int b = 0; b < FB; b++) wv[m][b] = _mm512_loadu_si512(w + m * levelStride + (size_t)u * f8 + 8 * b);
+      for (int b = 0; b < FB; b++) wv[m][b] = _mm512_loadu_si512(w + m * levelStride + (size_t)u * f16 + 16 * b);
     #pragma GCC unroll 8
     for (int p = 0; p < P; p++)
       #pragma GCC unroll 8
       for (int n = 0; n < A; n++) {
-        const __m512i pv = _mm512_set1_epi64((long long)patch[p * pixelStride + (size_t)n * c.units + u]);
+        const __m512i pv = _mm512_set1_epi32((int)patch[p * pixelStride + (size_t)n * words + u]);
         #pragma GCC unroll 8
         for (int m = 0; m < M; m++)
           #pragma GCC unroll 8
-          for (int b = 0; b < FB; b++) t[p][n][m][b] = _mm512_add_epi64(t[p][n][m][b], _mm512_popcnt_epi64(_mm512_xor_si512(wv[m][b], pv)));
+          for (int b = 0; b < FB; b++) t[p][n][m][b] = _mm512_add_epi32(t[p][n][m][b], _mm512_popcnt_epi32(_mm512_xor_si512(wv[m][b], pv)));
       }
   }
   #pragma GCC unroll 8
@@ -649,70 +708,65 @@ inline void xnorTile(const XnorConv& c, const RowPatches& row, int x, int f, int
     float* dst = out + (size_t)(x + p) * c.fPad;
     #pragma GCC unroll 8
     for (int b = 0; b < FB; b++) {
-      __m256 acc = _mm256_loadu_ps(bias8 + f + 8 * b);
+      __m512 acc = _mm512_loadu_ps(bias16 + f + 16 * b);
       #pragma GCC unroll 8
       for (int m = 0; m < M; m++) {
         // valid·cin − 2·(pop − outside) = base − 2·pop with base = valid·cin + 2·outside. Every term
         // is an integer below 2^24, so the fused −2·pop + base is exact: the same float as the
         // integer difference converted, in two instructions instead of three.
-        __m256 base = _mm256_set1_ps((float)(valid * c.cin));
+        __m512 base = _mm512_set1_ps((float)(valid * c.cin));
         if (nOut > 0)
-          base = _mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_set1_epi32(valid * c.cin),
-                                                     _mm256_slli_epi32(outsideSum(tapPopT, m, taps, f8, f + 8 * b, outsideTaps, nOut), 1)));
+          base = _mm512_cvtepi32_ps(_mm512_add_epi32(_mm512_set1_epi32(valid * c.cin),
+                                                     _mm512_slli_epi32(outsideSum16(tapPopT, m, taps, f16, f + 16 * b, outsideTaps, nOut), 1)));
         #pragma GCC unroll 8
         for (int n = 0; n < A; n++) {
-          const __m256 d = _mm256_fnmadd_ps(_mm256_set1_ps(2.0f), _mm512_cvtepi64_ps(t[p][n][m][b]), base);
-          acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(c.coef[m * A + n]), d));
+          const __m512 d = _mm512_fnmadd_ps(_mm512_set1_ps(2.0f), _mm512_cvtepi32_ps(t[p][n][m][b]), base);
+          acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_set1_ps(c.coef[m * A + n]), d));
         }
       }
-      storeFilters(dst, f + 8 * b, c.filters, acc);
+      storeFilters16(dst, f + 16 * b, c.filters, acc);
     }
   }
 }
 
-/** The row in tiles: filter blocks of 8·FB outside, pixels P at a time inside (the rest 1 at a time, 8 filters). */
+/** The row in tiles: filter blocks of 16·FB outside, pixels P at a time inside (the rest 1 at a time, 16 filters). */
 template <int P, int A, int M, int FB>
-void xnorRowTiled(const XnorConv& c, const RowPatches& row, int f8, int taps, const u64* wt, const int32_t* tapPopT, const float* bias8, float* out) {
+void xnorRowTiled(const XnorConv& c, const RowPatches& row, int f16, int taps, const u32* wt, const int32_t* tapPopT, const float* bias16, float* out) {
   int f = 0;
-  for (; f + 8 * FB <= f8; f += 8 * FB) {
+  for (; f + 16 * FB <= f16; f += 16 * FB) {
     int x = 0;
-    for (; x + P <= c.width; x += P) xnorTile<P, A, M, FB>(c, row, x, f, f8, taps, wt, tapPopT, bias8, out);
-    for (; x < c.width; x++) xnorTile<1, A, M, FB>(c, row, x, f, f8, taps, wt, tapPopT, bias8, out);
+    for (; x + P <= c.width; x += P) xnorTile<P, A, M, FB>(c, row, x, f, f16, taps, wt, tapPopT, bias16, out);
+    for (; x < c.width; x++) xnorTile<1, A, M, FB>(c, row, x, f, f16, taps, wt, tapPopT, bias16, out);
   }
-  for (; f < f8; f += 8) {
+  for (; f < f16; f += 16) {
     int x = 0;
-    for (; x + P <= c.width; x += P) xnorTile<P, A, M, 1>(c, row, x, f, f8, taps, wt, tapPopT, bias8, out);
-    for (; x < c.width; x++) xnorTile<1, A, M, 1>(c, row, x, f, f8, taps, wt, tapPopT, bias8, out);
+    for (; x + P <= c.width; x += P) xnorTile<P, A, M, 1>(c, row, x, f, f16, taps, wt, tapPopT, bias16, out);
+    for (; x < c.width; x++) xnorTile<1, A, M, 1>(c, row, x, f, f16, taps, wt, tapPopT, bias16, out);
   }
 }
 
 /**
- * One output row, 8 filters per zmm: weights transposed to [m][unit][f8] (wt), each pixel's taps
- * gathered once per row into `patches` ([x][n][units]). Tile shapes keep P·A·M·FB accumulators
- * (at most 18) plus M·FB weights in the 32 zmm registers. Returns false (the caller takes the
- * scalar kernel) for more than 3 levels or a patch of 2^23 bits or more.
+ * One output row, 16 filters per zmm: weights transposed to [m][word][f16] (wt, transposeXnor),
+ * each pixel's taps gathered once per row. Tile shapes keep P·A·M·FB accumulators (at most 18)
+ * plus M·FB weights in the 32 zmm registers. Returns false (the caller takes the scalar kernel)
+ * unless tileable.
  */
-bool binaryConvRow512(const XnorConv& c, int y, u64* patches, int* valid, int* outside, const u64* wt, const int32_t* tapPopT, const float* bias8,
-                      float* out) {
+bool binaryConvRowTiled(const XnorConv& c, int y, u64* patches, int* valid, int* outside, const u32* wt, const int32_t* tapPopT, const float* bias16,
+                        float* out) {
+  if (!tileable(c)) return false;
   const int taps = c.k * c.k;
-  // The tile's float epilogue is exact for counts below 2^24 (xnorTile).
-  if (c.aLevels > 3 || c.wLevels > 3 || taps * c.cin >= (1 << 23)) return false;
-  const int f8 = pad8(c.filters);
-  for (int x = 0; x < c.width; x++) {
-    valid[x] = gatherPatch(c, x, y, patches + (size_t)x * c.aLevels * c.units);
-    if (valid[x] < taps) outsideTapsOf(c, x, y, outside + (size_t)x * taps);
-  }
-  const RowPatches row{patches, valid, outside};
+  const int f16 = padFilters(c.filters);
+  const RowPatches row = gatherRow(c, y, patches, valid, outside);
   switch (c.aLevels * 4 + c.wLevels) {
-    case 3 * 4 + 3: xnorRowTiled<2, 3, 3, 1>(c, row, f8, taps, wt, tapPopT, bias8, out); break;
-    case 3 * 4 + 2: xnorRowTiled<3, 3, 2, 1>(c, row, f8, taps, wt, tapPopT, bias8, out); break;
-    case 3 * 4 + 1: xnorRowTiled<3, 3, 1, 2>(c, row, f8, taps, wt, tapPopT, bias8, out); break;
-    case 2 * 4 + 3: xnorRowTiled<3, 2, 3, 1>(c, row, f8, taps, wt, tapPopT, bias8, out); break;
-    case 2 * 4 + 2: xnorRowTiled<2, 2, 2, 2>(c, row, f8, taps, wt, tapPopT, bias8, out); break;
-    case 2 * 4 + 1: xnorRowTiled<4, 2, 1, 2>(c, row, f8, taps, wt, tapPopT, bias8, out); break;
-    case 1 * 4 + 3: xnorRowTiled<3, 1, 3, 2>(c, row, f8, taps, wt, tapPopT, bias8, out); break;
-    case 1 * 4 + 2: xnorRowTiled<4, 1, 2, 2>(c, row, f8, taps, wt, tapPopT, bias8, out); break;
-    default: xnorRowTiled<8, 1, 1, 2>(c, row, f8, taps, wt, tapPopT, bias8, out); break;
+    case 3 * 4 + 3: xnorRowTiled<2, 3, 3, 1>(c, row, f16, taps, wt, tapPopT, bias16, out); break;
+    case 3 * 4 + 2: xnorRowTiled<3, 3, 2, 1>(c, row, f16, taps, wt, tapPopT, bias16, out); break;
+    case 3 * 4 + 1: xnorRowTiled<3, 3, 1, 2>(c, row, f16, taps, wt, tapPopT, bias16, out); break;
+    case 2 * 4 + 3: xnorRowTiled<3, 2, 3, 1>(c, row, f16, taps, wt, tapPopT, bias16, out); break;
+    case 2 * 4 + 2: xnorRowTiled<2, 2, 2, 2>(c, row, f16, taps, wt, tapPopT, bias16, out); break;
+    case 2 * 4 + 1: xnorRowTiled<4, 2, 1, 2>(c, row, f16, taps, wt, tapPopT, bias16, out); break;
+    case 1 * 4 + 3: xnorRowTiled<3, 1, 3, 2>(c, row, f16, taps, wt, tapPopT, bias16, out); break;
+    case 1 * 4 + 2: xnorRowTiled<4, 1, 2, 2>(c, row, f16, taps, wt, tapPopT, bias16, out); break;
+    default: xnorRowTiled<8, 1, 1, 2>(c, row, f16, taps, wt, tapPopT, bias16, out); break;
   }
   return true;
 }
@@ -771,11 +825,10 @@ void xnorRowMaskedTiled(const XnorConv& c, const u64* patches, const u64* patche
       xnorTileMasked<A, M>(c, patches + x * pixelStride, patchesNz + x * pixelStride, x, f, f8, wt, wnzT, bias8, out);
 }
 
-/** One output row of the masked conv; false (the caller takes the scalar kernel) as binaryConvRow512. */
+/** One output row of the masked conv; false (the caller takes the scalar kernel) as binaryConvRowTiled. */
 bool binaryConvRowMasked512(const XnorConv& c, const u32* actNonzero, int y, u64* patches, u64* patchesNz, const u64* wt, const u64* wnzT,
                             const float* bias8, float* out) {
-  const int taps = c.k * c.k;
-  if (c.aLevels > 3 || c.wLevels > 3 || taps * c.cin >= (1 << 23)) return false;
+  if (!tileable(c)) return false;
   const size_t pixelStride = (size_t)c.aLevels * c.units;
   for (int x = 0; x < c.width; x++) {
     gatherPatch(c, x, y, patches + x * pixelStride);
@@ -796,29 +849,186 @@ bool binaryConvRowMasked512(const XnorConv& c, const u32* actNonzero, int y, u64
   return true;
 }
 
-/** [m][f][units] → [m][unit][f8] (filters past c.filters are 0). */
-void transposeUnits(const XnorConv& c, const u64* from, u64* to) {
-  const int f8 = pad8(c.filters);
-  for (int m = 0; m < c.wLevels; m++)
-    for (int u = 0; u < c.units; u++)
-      for (int f = 0; f < f8; f++) to[((size_t)m * c.units + u) * f8 + f] = f < c.filters ? from[((size_t)m * c.filters + f) * c.units + u] : 0;
+#elif BLU_AVX2
+// AVX2 has no vector popcount. Each byte's count is looked up per nibble (VPSHUFB on a 16-entry
+// table) and summed in byte lanes for up to 31 units (a byte counts at most 8 per unit), then
+// VPSADBW adds each lane's 8 bytes into its filter's 64-bit count: per 256 bits, 7 vector ops
+// against 12 scalar ones (XOR, POPCNT, add per 64 bits), and VPSHUFB runs on more ports than POPCNT.
+
+/** Units summed in byte lanes before they are widened: 31 · 8 ≤ 255. */
+constexpr int BYTE_UNITS = 31;
+
+/** Per byte of v, its popcount. */
+inline __m256i popcountBytes(__m256i v, __m256i table, __m256i lowNibbles) {
+  const __m256i lo = _mm256_and_si256(v, lowNibbles);
+  const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), lowNibbles);
+  return _mm256_add_epi8(_mm256_shuffle_epi8(table, lo), _mm256_shuffle_epi8(table, hi));
 }
 
-/** The bias of `filters` filters, padded with zeros to a whole zmm of 8 (the tiles add 8 at a time). */
-inline void padBias(const float* bias, int filters, float* bias8) {
-  for (int f = 0; f < pad8(filters); f++) bias8[f] = f < filters ? bias[f] : 0;
+inline __m256i nibbleCounts() { return _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4); }
+
+/** The low 32 bits of the 4 64-bit lanes (counts below 2^23) as floats. */
+inline __m128 countsToFloat(__m256i counts) {
+  return _mm_cvtepi32_ps(_mm256_castsi256_si128(_mm256_permutevar8x32_epi32(counts, _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0))));
 }
 
-/** Per thread: weights [m][f][units] → [m][unit][f8], tapPop [m][f][t] → [m][t][f8], bias padded to f8. */
-void transposeXnor(const XnorConv& c, u64* wt, int32_t* tapPopT, float* bias8) {
-  const int f8 = pad8(c.filters);
+/** Σ over the pixel's outside taps of popcount(weight), for 4 filters from f. */
+inline __m128i outsideSum4(const int32_t* tapPopT, int m, int taps, int f8, int f, const int* outsideTaps, int nOut) {
+  __m128i outside = _mm_setzero_si128();
+  for (int i = 0; i < nOut; i++) outside = _mm_add_epi32(outside, _mm_loadu_si128((const __m128i*)(tapPopT + ((size_t)m * taps + outsideTaps[i]) * f8 + f)));
+  return outside;
+}
+
+inline void storeFilters4(float* dst, int f, int filters, __m128 acc) {
+  const int keep = imin(4, filters - f);
+  if (keep >= 4) _mm_storeu_ps(dst + f, acc);
+  else if (keep > 0) _mm_maskstore_ps(dst + f, _mm_cmpgt_epi32(_mm_set1_epi32(keep), _mm_setr_epi32(0, 1, 2, 3)), acc);
+}
+
+/**
+ * As xnorTile, with 4 filters per ymm: P pixels × A activation levels × M weight levels × 4·FB
+ * filters, counted in byte lanes BYTE_UNITS units at a time (16 ymm registers: at most 9 byte
+ * accumulators beside the table, the nibble mask, the broadcast and the temporaries; the weights
+ * are XOR's memory operand). Per output, the sum order is the scalar kernel's (bias, m, n).
+ */
+template <int P, int A, int M, int FB>
+inline void xnorTile256(const XnorConv& c, const RowPatches& row, int x, int f, int f8, int taps, const u64* wt, const int32_t* tapPopT,
+                        const float* bias8, float* out) {
+  const __m256i table = nibbleCounts(), lowNibbles = _mm256_set1_epi8(0x0f);
+  __m256i counts[P][A][M][FB];
+  #pragma GCC unroll 8
+  for (int p = 0; p < P; p++)
+    #pragma GCC unroll 8
+    for (int n = 0; n < A; n++)
+      #pragma GCC unroll 8
+      for (int m = 0; m < M; m++)
+        #pragma GCC unroll 8
+        for (int b = 0; b < FB; b++) counts[p][n][m][b] = _mm256_setzero_si256();
+  const size_t levelStride = (size_t)c.units * f8;
+  const size_t pixelStride = (size_t)A * c.units;
+  const u64* patch = row.patch + (size_t)x * pixelStride;
+  const u64* w = wt + f;
+  for (int u0 = 0; u0 < c.units; u0 += BYTE_UNITS) {
+    __m256i bytes[P][A][M][FB] = {};
+    for (int u = u0; u < imin(c.units, u0 + BYTE_UNITS); u++) {
+      #pragma GCC unroll 8
+      for (int p = 0; p < P; p++)
+        #pragma GCC unroll 8
+        for (int n = 0; n < A; n++) {
+          const __m256i pv = _mm256_set1_epi64x((long long)patch[p * pixelStride + (size_t)n * c.units + u]);
+          #pragma GCC unroll 8
+          for (int m = 0; m < M; m++)
+            #pragma GCC unroll 8
+            for (int b = 0; b < FB; b++) {
+              const __m256i wv = _mm256_loadu_si256((const __m256i*)(w + m * levelStride + (size_t)u * f8 + 4 * b));
+              bytes[p][n][m][b] = _mm256_add_epi8(bytes[p][n][m][b], popcountBytes(_mm256_xor_si256(wv, pv), table, lowNibbles));
+            }
+        }
+    }
+    #pragma GCC unroll 8
+    for (int p = 0; p < P; p++)
+      #pragma GCC unroll 8
+      for (int n = 0; n < A; n++)
+        #pragma GCC unroll 8
+        for (int m = 0; m < M; m++)
+          #pragma GCC unroll 8
+          for (int b = 0; b < FB; b++)
+            counts[p][n][m][b] = _mm256_add_epi64(counts[p][n][m][b], _mm256_sad_epu8(bytes[p][n][m][b], _mm256_setzero_si256()));
+  }
+  #pragma GCC unroll 8
+  for (int p = 0; p < P; p++) {
+    const int valid = row.valid[x + p];
+    const int nOut = taps - valid;
+    const int* outsideTaps = row.outside + (size_t)(x + p) * taps;
+    float* dst = out + (size_t)(x + p) * c.fPad;
+    #pragma GCC unroll 8
+    for (int b = 0; b < FB; b++) {
+      __m128 acc = _mm_loadu_ps(bias8 + f + 4 * b);
+      #pragma GCC unroll 8
+      for (int m = 0; m < M; m++) {
+        // base − 2·pop, exact as in xnorTile.
+        __m128 base = _mm_set1_ps((float)(valid * c.cin));
+        if (nOut > 0)
+          base = _mm_cvtepi32_ps(_mm_add_epi32(_mm_set1_epi32(valid * c.cin), _mm_slli_epi32(outsideSum4(tapPopT, m, taps, f8, f + 4 * b, outsideTaps, nOut), 1)));
+        #pragma GCC unroll 8
+        for (int n = 0; n < A; n++) {
+          const __m128 d = _mm_fnmadd_ps(_mm_set1_ps(2.0f), countsToFloat(counts[p][n][m][b]), base);
+          acc = _mm_add_ps(acc, _mm_mul_ps(_mm_set1_ps(c.coef[m * A + n]), d));
+        }
+      }
+      storeFilters4(dst, f + 4 * b, c.filters, acc);
+    }
+  }
+}
+
+/** The row in tiles: filter blocks of 4·FB outside, pixels P at a time inside (the rest 1 at a time). */
+template <int P, int A, int M, int FB>
+void xnorRowTiled256(const XnorConv& c, const RowPatches& row, int f8, int taps, const u64* wt, const int32_t* tapPopT, const float* bias8, float* out) {
+  int f = 0;
+  for (; f + 4 * FB <= f8; f += 4 * FB) {
+    int x = 0;
+    for (; x + P <= c.width; x += P) xnorTile256<P, A, M, FB>(c, row, x, f, f8, taps, wt, tapPopT, bias8, out);
+    for (; x < c.width; x++) xnorTile256<1, A, M, FB>(c, row, x, f, f8, taps, wt, tapPopT, bias8, out);
+  }
+  for (; f < f8; f += 4) {
+    int x = 0;
+    for (; x + P <= c.width; x += P) xnorTile256<P, A, M, 1>(c, row, x, f, f8, taps, wt, tapPopT, bias8, out);
+    for (; x < c.width; x++) xnorTile256<1, A, M, 1>(c, row, x, f, f8, taps, wt, tapPopT, bias8, out);
+  }
+}
+
+/** One output row, 4 filters per ymm; false (the caller takes the scalar kernel) as the AVX-512 binaryConvRowTiled. */
+bool binaryConvRowTiled(const XnorConv& c, int y, u64* patches, int* valid, int* outside, const u64* wt, const int32_t* tapPopT, const float* bias8,
+                        float* out) {
+  if (!tileable(c)) return false;
   const int taps = c.k * c.k;
-  transposeUnits(c, c.weights, wt);
+  const int f8 = padFilters(c.filters);
+  const RowPatches row = gatherRow(c, y, patches, valid, outside);
+  // At most 9 byte accumulators (P·A·M·FB): the 16 ymm registers also hold the table, the mask and temporaries.
+  switch (c.aLevels * 4 + c.wLevels) {
+    case 3 * 4 + 3: xnorRowTiled256<1, 3, 3, 1>(c, row, f8, taps, wt, tapPopT, bias8, out); break;
+    case 3 * 4 + 2: xnorRowTiled256<1, 3, 2, 1>(c, row, f8, taps, wt, tapPopT, bias8, out); break;
+    case 3 * 4 + 1: xnorRowTiled256<1, 3, 1, 2>(c, row, f8, taps, wt, tapPopT, bias8, out); break;
+    case 2 * 4 + 3: xnorRowTiled256<1, 2, 3, 1>(c, row, f8, taps, wt, tapPopT, bias8, out); break;
+    case 2 * 4 + 2: xnorRowTiled256<2, 2, 2, 1>(c, row, f8, taps, wt, tapPopT, bias8, out); break;
+    case 2 * 4 + 1: xnorRowTiled256<2, 2, 1, 2>(c, row, f8, taps, wt, tapPopT, bias8, out); break;
+    case 1 * 4 + 3: xnorRowTiled256<2, 1, 3, 1>(c, row, f8, taps, wt, tapPopT, bias8, out); break;
+    case 1 * 4 + 2: xnorRowTiled256<2, 1, 2, 2>(c, row, f8, taps, wt, tapPopT, bias8, out); break;
+    default: xnorRowTiled256<4, 1, 1, 2>(c, row, f8, taps, wt, tapPopT, bias8, out); break;
+  }
+  return true;
+}
+#endif
+
+#if BLU_AVX2
+/**
+ * Weights [m][f][lanes] → [m][lane][padTo(filters, pad)] (filters past c.filters are 0), on lanes
+ * of type Lane: u64 is a unit, u32 half of one (low word first, as the packed words are).
+ */
+template <typename Lane> void transposeLanes(const XnorConv& c, const u64* from64, Lane* to, int pad) {
+  const Lane* from = (const Lane*)from64;
+  const int lanes = c.units * (int)(sizeof(u64) / sizeof(Lane));
+  const int fp = padTo(c.filters, pad);
+  for (int m = 0; m < c.wLevels; m++)
+    for (int l = 0; l < lanes; l++)
+      for (int f = 0; f < fp; f++) to[((size_t)m * lanes + l) * fp + f] = f < c.filters ? from[((size_t)m * c.filters + f) * lanes + l] : 0;
+}
+
+/** The bias of `filters` filters, padded with zeros to a multiple of `pad` (the tiles add a vector of filters at a time). */
+inline void padBias(const float* bias, int filters, float* biasPadded, int pad) {
+  for (int f = 0; f < padTo(filters, pad); f++) biasPadded[f] = f < filters ? bias[f] : 0;
+}
+
+/** Per thread, for the tiles: weights → [m][lane][fp] (transposeLanes), tapPop [m][f][t] → [m][t][fp], bias padded to fp. */
+template <typename Lane> void transposeXnor(const XnorConv& c, Lane* wt, int32_t* tapPopT, float* biasPadded, int pad) {
+  const int fp = padTo(c.filters, pad);
+  const int taps = c.k * c.k;
+  transposeLanes(c, c.weights, wt, pad);
   for (int m = 0; m < c.wLevels; m++) {
     for (int t = 0; t < taps; t++)
-      for (int f = 0; f < f8; f++) tapPopT[((size_t)m * taps + t) * f8 + f] = f < c.filters ? c.tapPop[((size_t)m * c.filters + f) * taps + t] : 0;
+      for (int f = 0; f < fp; f++) tapPopT[((size_t)m * taps + t) * fp + f] = f < c.filters ? c.tapPop[((size_t)m * c.filters + f) * taps + t] : 0;
   }
-  padBias(c.bias, c.filters, bias8);
+  padBias(c.bias, c.filters, biasPadded, pad);
 }
 #endif
 
@@ -872,9 +1082,9 @@ int xnorRowsMasked(uint8_t* base, const double* args) {
   u64* wt = local<u64>((size_t)wLevels * units * f8 * 2, 2);
   u64* wnzT = wt + (size_t)wLevels * units * f8;
   float* bias8 = local<float>((size_t)f8, 2);
-  transposeUnits(c, weights, wt);
-  transposeUnits(c, weightsNonzero, wnzT);
-  padBias(bias, filters, bias8);
+  transposeLanes(c, weights, wt, 8);
+  transposeLanes(c, weightsNonzero, wnzT, 8);
+  padBias(bias, filters, bias8, 8);
 #endif
   u64* patch = local<u64>((size_t)aLevels * units * 2, 3);
   u64* patchNonzero = patch + (size_t)aLevels * units;
@@ -961,16 +1171,16 @@ int xnorRows(uint8_t* base, const double* args) {
   int32_t* next = a.p<int32_t>(19);
   const int chunk = a.i(20);
   float* rowBuf = local<float>((size_t)c.width * c.fPad, 1);
-#if BLU_AVX512
+#if BLU_AVX2
   // The whole row's patches (the tiled kernel walks them once per filter block).
   u64* patch = local<u64>((size_t)c.width * c.aLevels * c.units, 0);
   int* valid = local<int>((size_t)c.width, 0);
   int* outside = local<int>((size_t)c.width * c.k * c.k, 1);
-  const int f8 = pad8(c.filters);
-  u64* wt = local<u64>((size_t)c.wLevels * c.units * f8, 2);
-  int32_t* tapPopT = local<int32_t>((size_t)c.wLevels * c.k * c.k * f8, 3);
-  float* biasPadded = local<float>((size_t)f8, 2);
-  transposeXnor(c, wt, tapPopT, biasPadded);
+  const int fp = padFilters(c.filters);
+  TileLane* wt = local<TileLane>((size_t)c.wLevels * c.units * (sizeof(u64) / sizeof(TileLane)) * fp, 2);
+  int32_t* tapPopT = local<int32_t>((size_t)c.wLevels * c.k * c.k * fp, 3);
+  float* biasPadded = local<float>((size_t)fp, 2);
+  transposeXnor(c, wt, tapPopT, biasPadded, TILE_FILTERS);
 #else
   u64* patch = local<u64>((size_t)c.aLevels * c.units, 0);
 #endif
@@ -980,8 +1190,8 @@ int xnorRows(uint8_t* base, const double* args) {
       float* row = bin ? rowBuf : outAll + (size_t)y * c.width * c.fPad;
       {
         StageTimer t(STAGE_XNOR);
-#if BLU_AVX512
-        if (!binaryConvRow512(c, y, patch, valid, outside, wt, tapPopT, biasPadded, row)) binaryConvRowScalar(c, y, patch, row);
+#if BLU_AVX2
+        if (!binaryConvRowTiled(c, y, patch, valid, outside, wt, tapPopT, biasPadded, row)) binaryConvRowScalar(c, y, patch, row);
 #else
         binaryConvRowScalar(c, y, patch, row);
 #endif
@@ -1046,10 +1256,8 @@ int separableRows(uint8_t* base, const double* args) {
         // separableBinarise: the depthwise row, unfused, + its bias is binarised; the host runs the pointwise as a 1×1 XNOR conv.
         {
           StageTimer t(STAGE_DEPTHWISE);
-          depthwiseRow<false>(rows, k, width, cinPad, dw, dwRow);
           // + the depthwise bias, after the sum (as the simulation and kernels.wasm add it).
-          for (int x = 0; x < width; x++)
-            for (int c = 0; c < cinPad; c++) dwRow[(size_t)x * cinPad + c] += bias[c];
+          depthwiseRow<false>(rows, k, width, cinPad, dw, bias, dwRow);
         }
         StageTimer t(STAGE_BINARISE);
         zeros += binariseWith(base, bin, dwRow, y, width, cinPad);
@@ -1057,7 +1265,7 @@ int separableRows(uint8_t* base, const double* args) {
       }
       {
         StageTimer t(STAGE_DEPTHWISE);
-        depthwiseRow<true>(rows, k, width, cinPad, dw, dwRow);
+        depthwiseRow<true>(rows, k, width, cinPad, dw, nullptr, dwRow);
       }
       {
         StageTimer t(STAGE_GEMM);
@@ -1240,25 +1448,25 @@ int peakFma(uint8_t*, const double* args) {
   return n == 0 ? 24 * 16 : (int)((bluNowNs() - start) / 1000);
 }
 
-/** binaryConvRow512's inner loop: per weight unit, for 3 activation levels, XOR with a broadcast, VPOPCNTQ, add. */
+/** xnorTile's inner loop: per patch word, for 3 activation levels, XOR with a broadcast, VPOPCNTD, add (32-bit lanes). */
 int peakXnor(uint8_t*, const double* args) {
   const long n = (long)args[0];
   const uint64_t start = bluNowNs();
   __m512i t[12], w[4];
   for (int i = 0; i < 12; i++) t[i] = _mm512_setzero_si512();
-  for (int i = 0; i < 4; i++) w[i] = _mm512_set1_epi64(0x9e3779b97f4a7c15ULL * (i + 1));
-  __m512i p0 = _mm512_set1_epi64(0x0123456789abcdefLL), p1 = _mm512_set1_epi64(0x1111222233334444LL), p2 = _mm512_set1_epi64(0x5555aaaa5555aaaaLL);
+  for (int i = 0; i < 4; i++) w[i] = _mm512_set1_epi32((int)(0x9e3779b9u * (i + 1)));
+  __m512i p0 = _mm512_set1_epi32(0x01234567), p1 = _mm512_set1_epi32(0x11112222), p2 = _mm512_set1_epi32(0x5555aaaa);
   for (long it = 0; it < n; it++) {
     __asm__ volatile("" : "+v"(w[0]), "+v"(w[1]), "+v"(w[2]), "+v"(w[3]));
 #pragma GCC unroll 4
     for (int u = 0; u < 4; u++) {
-      t[3 * u] = _mm512_add_epi64(t[3 * u], _mm512_popcnt_epi64(_mm512_xor_si512(w[u], p0)));
-      t[3 * u + 1] = _mm512_add_epi64(t[3 * u + 1], _mm512_popcnt_epi64(_mm512_xor_si512(w[u], p1)));
-      t[3 * u + 2] = _mm512_add_epi64(t[3 * u + 2], _mm512_popcnt_epi64(_mm512_xor_si512(w[u], p2)));
+      t[3 * u] = _mm512_add_epi32(t[3 * u], _mm512_popcnt_epi32(_mm512_xor_si512(w[u], p0)));
+      t[3 * u + 1] = _mm512_add_epi32(t[3 * u + 1], _mm512_popcnt_epi32(_mm512_xor_si512(w[u], p1)));
+      t[3 * u + 2] = _mm512_add_epi32(t[3 * u + 2], _mm512_popcnt_epi32(_mm512_xor_si512(w[u], p2)));
     }
   }
   long long sink = 0;
-  for (int i = 0; i < 12; i++) sink += _mm512_reduce_add_epi64(t[i]);
+  for (int i = 0; i < 12; i++) sink += _mm512_reduce_add_epi32(t[i]);
   __asm__ volatile("" ::"r"(sink));
   return n == 0 ? 12 * 512 : (int)((bluNowNs() - start) / 1000);
 }
@@ -1283,9 +1491,40 @@ int peakFma(uint8_t*, const double* args) {
   __asm__ volatile("" ::"x"(sink));
   return n == 0 ? 12 * 8 : (int)((bluNowNs() - start) / 1000);
 }
+
+/**
+ * xnorTile256's inner loop: per weight unit, 2 weight vectors × 3 broadcast activation levels,
+ * XOR, nibble-table popcount, byte add; the byte counts widened by VPSADBW every BYTE_UNITS units.
+ */
+int peakXnor(uint8_t*, const double* args) {
+  const long n = (long)args[0];
+  const uint64_t start = bluNowNs();
+  const __m256i table = nibbleCounts(), lowNibbles = _mm256_set1_epi8(0x0f);
+  __m256i counts[6], bytes[6];
+  for (int i = 0; i < 6; i++) counts[i] = _mm256_setzero_si256();
+  __m256i w0 = _mm256_set1_epi64x(0x9e3779b97f4a7c15LL), w1 = _mm256_set1_epi64x(0x3c6ef372fe94f82aLL);
+  __m256i p0 = _mm256_set1_epi64x(0x0123456789abcdefLL), p1 = _mm256_set1_epi64x(0x1111222233334444LL), p2 = _mm256_set1_epi64x(0x5555aaaa5555aaaaLL);
+  for (long done = 0; done < n; done += BYTE_UNITS) {
+    for (int i = 0; i < 6; i++) bytes[i] = _mm256_setzero_si256();
+    for (long it = done; it < n && it < done + BYTE_UNITS; it++) {
+      __asm__ volatile("" : "+x"(w0), "+x"(w1));
+      bytes[0] = _mm256_add_epi8(bytes[0], popcountBytes(_mm256_xor_si256(w0, p0), table, lowNibbles));
+      bytes[1] = _mm256_add_epi8(bytes[1], popcountBytes(_mm256_xor_si256(w0, p1), table, lowNibbles));
+      bytes[2] = _mm256_add_epi8(bytes[2], popcountBytes(_mm256_xor_si256(w0, p2), table, lowNibbles));
+      bytes[3] = _mm256_add_epi8(bytes[3], popcountBytes(_mm256_xor_si256(w1, p0), table, lowNibbles));
+      bytes[4] = _mm256_add_epi8(bytes[4], popcountBytes(_mm256_xor_si256(w1, p1), table, lowNibbles));
+      bytes[5] = _mm256_add_epi8(bytes[5], popcountBytes(_mm256_xor_si256(w1, p2), table, lowNibbles));
+    }
+    for (int i = 0; i < 6; i++) counts[i] = _mm256_add_epi64(counts[i], _mm256_sad_epu8(bytes[i], _mm256_setzero_si256()));
+  }
+  long long sink = 0;
+  for (int i = 0; i < 6; i++) sink += _mm256_extract_epi64(counts[i], 0);
+  __asm__ volatile("" ::"r"(sink));
+  return n == 0 ? 6 * 256 : (int)((bluNowNs() - start) / 1000);
+}
 #endif
 
-#if !BLU_AVX512
+#if !BLU_AVX2
 /** binaryConvRowScalar's inner loop: 64-bit XOR, POPCNT, add, 3 activation levels per weight word. */
 int peakXnor(uint8_t*, const double* args) {
   const long n = (long)args[0];

@@ -31,8 +31,14 @@ export function nativeEngineSources(): string {
   return path.join(blupipeRoot(), 'native', 'engine');
 }
 
-/** Hex SHA-256 of binding.gyp and every source file (names and bytes), or null without sources. */
-export function nativeEngineSourceDigest(sources = nativeEngineSources()): string | null {
+/**
+ * Hex SHA-256 of binding.gyp and every file of `src/` (sorted), each as its name, NUL, what
+ * `content` makes of its bytes (the bytes themselves unless given), NUL; null without sources.
+ */
+export function digestEngineSources(
+  sources: string,
+  content: (file: string, bytes: Buffer) => string | Buffer = (_file, bytes) => bytes,
+): string | null {
   if (!existsSync(path.join(sources, 'binding.gyp'))) return null;
   const hash = createHash('sha256');
   const files = [
@@ -45,9 +51,14 @@ export function nativeEngineSourceDigest(sources = nativeEngineSources()): strin
     hash
       .update(f)
       .update('\0')
-      .update(readFileSync(path.join(sources, f)))
+      .update(content(f, readFileSync(path.join(sources, f))))
       .update('\0');
   return hash.digest('hex');
+}
+
+/** The byte-level digest of the sources: the addon's build cache is keyed by every byte it compiles. */
+export function nativeEngineSourceDigest(sources = nativeEngineSources()): string | null {
+  return digestEngineSources(sources);
 }
 
 /** Cache key: the sources' digest, so an edited kernel is never served stale, and the Node-API level and platform. */

@@ -6,10 +6,8 @@
  * cache keeps the byte-level digest (native-build.ts). Build-time only: runtime modules must not
  * import this (decomment is a dev dependency).
  */
-import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import decomment from 'decomment';
+import { digestEngineSources } from './native-build.js';
 
 // Characters that join into one token with a word character beside them; a literal's quotes count
 // as such, so `u8"x"` and `u8 "x"` stay apart while `= "x"` is `="x"`.
@@ -60,18 +58,7 @@ export function cppShape(text: string): string {
     .join('\n');
 }
 
-/** Hex SHA-256 of binding.gyp (bytes) and the shape of every file of `src/` (with its name), or null without sources. */
+/** The sources' digest (digestEngineSources) with binding.gyp as bytes and every C++ file as its shape; null without sources. */
 export function nativeEngineShapeDigest(sources: string): string | null {
-  if (!existsSync(path.join(sources, 'binding.gyp'))) return null;
-  const hash = createHash('sha256')
-    .update('binding.gyp\0')
-    .update(readFileSync(path.join(sources, 'binding.gyp')))
-    .update('\0');
-  for (const file of readdirSync(path.join(sources, 'src')).sort()) {
-    hash
-      .update(`src/${file}\0`)
-      .update(cppShape(readFileSync(path.join(sources, 'src', file), 'utf8')))
-      .update('\0');
-  }
-  return hash.digest('hex');
+  return digestEngineSources(sources, (file, bytes) => (file === 'binding.gyp' ? bytes : cppShape(bytes.toString('utf8'))));
 }

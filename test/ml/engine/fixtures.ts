@@ -99,6 +99,21 @@ export const variantCases: readonly EngineCase[] = [
     width: 12,
   },
   {
+    // The study's sep_a3w2; with the next case, every activation × weight level count has a case.
+    label: 'separable_binarise, a3 c2 d3 p2, width 9, depth 2, 10×12',
+    options: { baseFilters: 9, levels: 2, separableBinarise: true, ...levelsOf(3, 2, 3, 2) },
+    seed: 28,
+    height: 10,
+    width: 12,
+  },
+  {
+    label: 'separable_binarise, a1 c2 d1 p2, width 6, depth 2, 8×8',
+    options: { baseFilters: 6, levels: 2, separableBinarise: true, ...levelsOf(1, 2, 1, 2) },
+    seed: 29,
+    height: 8,
+    width: 8,
+  },
+  {
     label: 'thesis separable, a1 c3 d2 p1, width 5, depth 2, 8×10',
     options: { baseFilters: 5, levels: 2, ...levelsOf(1, 3, 2, 1) },
     seed: 26,

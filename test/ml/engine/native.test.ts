@@ -146,22 +146,29 @@ describe.skipIf(!addon.ok)('native engine kernels', () => {
       expect(Array.from(runEngineLogits(engine, k, input)), key).toEqual(key.startsWith('portable') ? plain : fused);
   });
 
-  it('with separable_binarise, equals the wasm engine bit for bit at width 64, 32×24 (portable = plain SIMD, AVX = FMA)', async () => {
-    // The depthwise feeding the inner binariser is unfused on every path, so only the first conv
-    // (fused on the AVX paths and in kernels-fma.wasm) tells the two wasm builds apart.
-    const model = buildBluNet({ baseFilters: 64, levels: 2, separableBinarise: true });
-    perturb(model, 32);
-    const engine = await packedEngine(model, path.join(dir, 'w64-sb.blupack'));
-    model.dispose();
-    expect(engine.contracting[0]?.[0].conv.binarised).not.toBeNull();
-    const input = { height: 32, width: 24, pixels: Float32Array.from(tf.randomUniform([32 * 24], 0, 1, 'float32', 6).dataSync()) };
-    const plain = Array.from(runEngineLogits(engine, wasm, input));
-    const fused = Array.from(runEngineLogits(engine, wasmFma, input));
-    const ref = runEngineLogits(engine, referenceKernels, input);
-    plain.forEach((v, i) => expect(v > 0, `pixel ${i}`).toBe((ref[i] as number) > 0));
-    for (const [key, k] of kernels)
-      expect(Array.from(runEngineLogits(engine, k, input)), key).toEqual(key.startsWith('portable') ? plain : fused);
-  });
+  // 3 levels, and the study's fast variant sep_a2w2 (2 activation and XNOR weight levels).
+  const separableLevels = [
+    { name: 'a3 c3 d3 p3', levels: {} },
+    { name: 'a2 c2 d3 p2', levels: { activationLevels: 2, convLevels: 2, depthwiseLevels: 3, pointwiseLevels: 2 } },
+  ];
+  for (const { name, levels } of separableLevels) {
+    it(`with separable_binarise ${name}, equals the wasm engine bit for bit at width 64, 32×24 (portable = plain SIMD, AVX = FMA)`, async () => {
+      // The depthwise feeding the inner binariser is unfused on every path, so only the first conv
+      // (fused on the AVX paths and in kernels-fma.wasm) tells the two wasm builds apart.
+      const model = buildBluNet({ baseFilters: 64, levels: 2, separableBinarise: true, ...levels });
+      perturb(model, 32);
+      const engine = await packedEngine(model, path.join(dir, `w64-sb-${name.replaceAll(' ', '')}.blupack`));
+      model.dispose();
+      expect(engine.contracting[0]?.[0].conv.binarised).not.toBeNull();
+      const input = { height: 32, width: 24, pixels: Float32Array.from(tf.randomUniform([32 * 24], 0, 1, 'float32', 6).dataSync()) };
+      const plain = Array.from(runEngineLogits(engine, wasm, input));
+      const fused = Array.from(runEngineLogits(engine, wasmFma, input));
+      const ref = runEngineLogits(engine, referenceKernels, input);
+      plain.forEach((v, i) => expect(v > 0, `pixel ${i}`).toBe((ref[i] as number) > 0));
+      for (const [key, k] of kernels)
+        expect(Array.from(runEngineLogits(engine, k, input)), key).toEqual(key.startsWith('portable') ? plain : fused);
+    });
+  }
 
   it('with separable_binarise and zero depthwise biases (as initialised), every engine takes the same signs: masks equal the reference on every ISA and both wasm builds', async () => {
     // One level: depthwise sums of ±p that cancel exactly (border pixels) are 0 only when every
