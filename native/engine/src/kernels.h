@@ -595,17 +595,6 @@ void binaryConvRowScalar(const XnorConv& c, int y, u64* patch, float* out) {
 }
 
 #if BLU_AVX2
-// The tiles' weight lanes and filter padding: 16 filters of 32-bit words per zmm (AVX-512), 4 of
-// 64-bit units per ymm in blocks padded to 8 (AVX2).
-#if BLU_AVX512
-typedef u32 TileLane;
-constexpr int TILE_FILTERS = 16;
-#else
-typedef u64 TileLane;
-constexpr int TILE_FILTERS = 8;
-#endif
-inline int padFilters(int filters) { return padTo(filters, TILE_FILTERS); }
-
 /** One row's gathered patches ([x][n][units], from gatherPatch) and each pixel's taps outside the image. */
 struct RowPatches {
   const u64* patch;
@@ -631,145 +620,47 @@ inline RowPatches gatherRow(const XnorConv& c, int y, u64* patches, int* valid, 
 #endif
 
 #if BLU_AVX512
-/** Σ over the pixel's outside taps of popcount(weight), for 8 filters from f. */
-inline __m256i outsideSum(const int32_t* tapPopT, int m, int taps, int f8, int f, const int* outsideTaps, int nOut) {
-  __m256i outside = _mm256_setzero_si256();
-  for (int i = 0; i < nOut; i++) outside = _mm256_add_epi32(outside, _mm256_loadu_si256((const __m256i*)(tapPopT + ((size_t)m * taps + outsideTaps[i]) * f8 + f)));
-  return outside;
-}
-
 inline void storeFilters(float* dst, int f, int filters, __m256 acc) {
   const int keep = imin(8, filters - f);
   if (keep > 0) _mm256_mask_storeu_ps(dst + f, (__mmask8)((1u << keep) - 1), acc);
 }
 
-
-/** Σ over the pixel's outside taps of popcount(weight), for 16 filters from f. */
-inline __m512i outsideSum16(const int32_t* tapPopT, int m, int taps, int f16, int f, const int* outsideTaps, int nOut) {
-  __m512i outside = _mm512_setzero_si512();
-  for (int i = 0; i < nOut; i++) outside = _mm512_add_epi32(outside, _mm512_loadu_si512(tapPopT + ((size_t)m * taps + outsideTaps[i]) * f16 + f));
-  return outside;
-}
-
-inline void storeFilters16(float* dst, int f, int filters, __m512 acc) {
-  const int keep = imin(16, filters - f);
-  if (keep > 0) _mm512_mask_storeu_ps(dst + f, (__mmask16)((1u << keep) - 1), acc);
-}
-
 /**
- * P pixels from x × A activation levels × M weight levels × 16·FB filters from f, in registers,
- * on 32-bit lanes (a zmm holds one patch word of 16 filters; VPOPCNTD counts each lane): per
- * patch word, M·FB weight vectors are loaded once and serve the P·A broadcast words, so a weight
- * load feeds P·A XOR-VPOPCNTD-adds and a broadcast M·FB of them. 32-bit lanes do the same bits per
+ * The XNOR tile's operations on AVX-512 (xnorTile): 32-bit lanes, 16 filters per zmm. VPOPCNTD
+ * counts each lane, so the counts need no widening (CHUNK 0). 32-bit lanes do the same bits per
  * instruction as 64-bit ones, but the float epilogue then converts and sums 16 outputs per
  * instruction instead of 8, which halves what dominates the narrow layers (a 64-channel 1×1 conv
- * has one 64-bit unit per output). The row loop keeps a filter block's weights hot in L1 while it
- * walks the row's pixels. Per output, the sum order is the scalar kernel's (bias, m, n).
+ * has one 64-bit unit per output).
  */
-template <int P, int A, int M, int FB>
-inline void xnorTile(const XnorConv& c, const RowPatches& row, int x, int f, int f16, int taps, const u32* wt, const int32_t* tapPopT,
-                     const float* bias16, float* out) {
-  __m512i t[P][A][M][FB];
-  #pragma GCC unroll 8
-  for (int p = 0; p < P; p++)
-    #pragma GCC unroll 8
-    for (int n = 0; n < A; n++)
-      #pragma GCC unroll 8
-      for (int m = 0; m < M; m++)
-        #pragma GCC unroll 8
-        for (int b = 0; b < FB; b++) t[p][n][m][b] = _mm512_setzero_si512();
-  const int words = 2 * c.units;
-  const size_t levelStride = (size_t)words * f16;
-  const size_t pixelStride = (size_t)A * words;
-  const u32* patch = (const u32*)row.patch + (size_t)x * pixelStride;
-  const u32* w = wt + f;
-  for (int u = 0; u < words; u++) {
-    __m512i wv[M][FB];
-    #pragma GCC unroll 8
-    for (int m = 0; m < M; m++)
-      #pragma GCC unroll 8
-      for (int b = 0; b < FB; b++) wv[m][b] = _mm512_loadu_si512(w + m * levelStride + (size_t)u * f16 + 16 * b);
-    #pragma GCC unroll 8
-    for (int p = 0; p < P; p++)
-      #pragma GCC unroll 8
-      for (int n = 0; n < A; n++) {
-        const __m512i pv = _mm512_set1_epi32((int)patch[p * pixelStride + (size_t)n * words + u]);
-        #pragma GCC unroll 8
-        for (int m = 0; m < M; m++)
-          #pragma GCC unroll 8
-          for (int b = 0; b < FB; b++) t[p][n][m][b] = _mm512_add_epi32(t[p][n][m][b], _mm512_popcnt_epi32(_mm512_xor_si512(wv[m][b], pv)));
-      }
+struct TileOps {
+  typedef u32 Lane;
+  typedef __m512i Count;
+  typedef __m512 Floats;
+  static constexpr int FILTERS = 16;  // per vector
+  static constexpr int PAD = 16;      // filters are padded to a multiple of this
+  static constexpr int CHUNK = 0;  // lanes counted before widening: 0, the counts are the totals
+  static Count broadcast(Lane word) { return _mm512_set1_epi32((int)word); }
+  static Count count(Count acc, const Lane* weights, Count patch) {
+    return _mm512_add_epi32(acc, _mm512_popcnt_epi32(_mm512_xor_si512(_mm512_loadu_si512(weights), patch)));
   }
-  #pragma GCC unroll 8
-  for (int p = 0; p < P; p++) {
-    const int valid = row.valid[x + p];
-    const int nOut = taps - valid;
-    const int* outsideTaps = row.outside + (size_t)(x + p) * taps;
-    float* dst = out + (size_t)(x + p) * c.fPad;
-    #pragma GCC unroll 8
-    for (int b = 0; b < FB; b++) {
-      __m512 acc = _mm512_loadu_ps(bias16 + f + 16 * b);
-      #pragma GCC unroll 8
-      for (int m = 0; m < M; m++) {
-        // valid·cin − 2·(pop − outside) = base − 2·pop with base = valid·cin + 2·outside. Every term
-        // is an integer below 2^24, so the fused −2·pop + base is exact: the same float as the
-        // integer difference converted, in two instructions instead of three.
-        __m512 base = _mm512_set1_ps((float)(valid * c.cin));
-        if (nOut > 0)
-          base = _mm512_cvtepi32_ps(_mm512_add_epi32(_mm512_set1_epi32(valid * c.cin),
-                                                     _mm512_slli_epi32(outsideSum16(tapPopT, m, taps, f16, f + 16 * b, outsideTaps, nOut), 1)));
-        #pragma GCC unroll 8
-        for (int n = 0; n < A; n++) {
-          const __m512 d = _mm512_fnmadd_ps(_mm512_set1_ps(2.0f), _mm512_cvtepi32_ps(t[p][n][m][b]), base);
-          acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_set1_ps(c.coef[m * A + n]), d));
-        }
-      }
-      storeFilters16(dst, f + 16 * b, c.filters, acc);
-    }
+  static Floats load(const float* p) { return _mm512_loadu_ps(p); }
+  /** valid·cin + 2·Σ over the outside taps of popcount(weight), for the filters from tapPop (fp apart per tap). */
+  static Floats base(int validCin, const int32_t* tapPop, size_t fp, const int* outsideTaps, int nOut) {
+    if (nOut == 0) return _mm512_set1_ps((float)validCin);
+    __m512i outside = _mm512_setzero_si512();
+    for (int i = 0; i < nOut; i++) outside = _mm512_add_epi32(outside, _mm512_loadu_si512(tapPop + outsideTaps[i] * fp));
+    return _mm512_cvtepi32_ps(_mm512_add_epi32(_mm512_set1_epi32(validCin), _mm512_slli_epi32(outside, 1)));
   }
-}
+  /** acc + coef·(base − 2·count): exact, as every term is an integer below 2^24. */
+  static Floats term(Floats acc, Count count, Floats base, float coef) {
+    return _mm512_add_ps(acc, _mm512_mul_ps(_mm512_set1_ps(coef), _mm512_fnmadd_ps(_mm512_set1_ps(2.0f), _mm512_cvtepi32_ps(count), base)));
+  }
+  static void store(float* dst, int keep, Floats acc) { _mm512_mask_storeu_ps(dst, (__mmask16)((1u << keep) - 1), acc); }
+};
 
-/** The row in tiles: filter blocks of 16·FB outside, pixels P at a time inside (the rest 1 at a time, 16 filters). */
-template <int P, int A, int M, int FB>
-void xnorRowTiled(const XnorConv& c, const RowPatches& row, int f16, int taps, const u32* wt, const int32_t* tapPopT, const float* bias16, float* out) {
-  int f = 0;
-  for (; f + 16 * FB <= f16; f += 16 * FB) {
-    int x = 0;
-    for (; x + P <= c.width; x += P) xnorTile<P, A, M, FB>(c, row, x, f, f16, taps, wt, tapPopT, bias16, out);
-    for (; x < c.width; x++) xnorTile<1, A, M, FB>(c, row, x, f, f16, taps, wt, tapPopT, bias16, out);
-  }
-  for (; f < f16; f += 16) {
-    int x = 0;
-    for (; x + P <= c.width; x += P) xnorTile<P, A, M, 1>(c, row, x, f, f16, taps, wt, tapPopT, bias16, out);
-    for (; x < c.width; x++) xnorTile<1, A, M, 1>(c, row, x, f, f16, taps, wt, tapPopT, bias16, out);
-  }
-}
-
-/**
- * One output row, 16 filters per zmm: weights transposed to [m][word][f16] (wt, transposeXnor),
- * each pixel's taps gathered once per row. Tile shapes keep P·A·M·FB accumulators (at most 18)
- * plus M·FB weights in the 32 zmm registers. Returns false (the caller takes the scalar kernel)
- * unless tileable.
- */
-bool binaryConvRowTiled(const XnorConv& c, int y, u64* patches, int* valid, int* outside, const u32* wt, const int32_t* tapPopT, const float* bias16,
-                        float* out) {
-  if (!tileable(c)) return false;
-  const int taps = c.k * c.k;
-  const int f16 = padFilters(c.filters);
-  const RowPatches row = gatherRow(c, y, patches, valid, outside);
-  switch (c.aLevels * 4 + c.wLevels) {
-    case 3 * 4 + 3: xnorRowTiled<2, 3, 3, 1>(c, row, f16, taps, wt, tapPopT, bias16, out); break;
-    case 3 * 4 + 2: xnorRowTiled<3, 3, 2, 1>(c, row, f16, taps, wt, tapPopT, bias16, out); break;
-    case 3 * 4 + 1: xnorRowTiled<3, 3, 1, 2>(c, row, f16, taps, wt, tapPopT, bias16, out); break;
-    case 2 * 4 + 3: xnorRowTiled<3, 2, 3, 1>(c, row, f16, taps, wt, tapPopT, bias16, out); break;
-    case 2 * 4 + 2: xnorRowTiled<2, 2, 2, 2>(c, row, f16, taps, wt, tapPopT, bias16, out); break;
-    case 2 * 4 + 1: xnorRowTiled<4, 2, 1, 2>(c, row, f16, taps, wt, tapPopT, bias16, out); break;
-    case 1 * 4 + 3: xnorRowTiled<3, 1, 3, 2>(c, row, f16, taps, wt, tapPopT, bias16, out); break;
-    case 1 * 4 + 2: xnorRowTiled<4, 1, 2, 2>(c, row, f16, taps, wt, tapPopT, bias16, out); break;
-    default: xnorRowTiled<8, 1, 1, 2>(c, row, f16, taps, wt, tapPopT, bias16, out); break;
-  }
-  return true;
-}
+/** Tile shapes [A][M]: P pixels × FB filter vectors; P·A·M·FB ≤ 18 accumulators plus M·FB weights fit the 32 zmm. */
+constexpr int TILE_PIXELS[4][4] = {{}, {0, 8, 4, 3}, {0, 4, 2, 3}, {0, 3, 3, 2}};
+constexpr int TILE_VECTORS[4][4] = {{}, {0, 2, 2, 2}, {0, 2, 2, 1}, {0, 2, 1, 1}};
 
 /**
  * The masked XNOR conv (operands with exact-zero signs), 8 filters × 1 pixel per tile: per unit,
@@ -852,8 +743,9 @@ bool binaryConvRowMasked512(const XnorConv& c, const u32* actNonzero, int y, u64
 #elif BLU_AVX2
 // AVX2 has no vector popcount. Each byte's count is looked up per nibble (VPSHUFB on a 16-entry
 // table) and summed in byte lanes for up to 31 units (a byte counts at most 8 per unit), then
-// VPSADBW adds each lane's 8 bytes into its filter's 64-bit count: per 256 bits, 7 vector ops
-// against 12 scalar ones (XOR, POPCNT, add per 64 bits), and VPSHUFB runs on more ports than POPCNT.
+// VPSADBW adds each lane's 8 bytes into its filter's 64-bit count: per 256 bits, 8 vector ops
+// against 12 scalar ones (XOR, POPCNT, add per 64 bits); on this EPYC the register-only loops of
+// the two mixes (peakXnor) count 1.6× as many bits per second this way.
 
 /** Units summed in byte lanes before they are widened: 31 · 8 ≤ 255. */
 constexpr int BYTE_UNITS = 31;
@@ -867,64 +759,77 @@ inline __m256i popcountBytes(__m256i v, __m256i table, __m256i lowNibbles) {
 
 inline __m256i nibbleCounts() { return _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4); }
 
-/** The low 32 bits of the 4 64-bit lanes (counts below 2^23) as floats. */
-inline __m128 countsToFloat(__m256i counts) {
-  return _mm_cvtepi32_ps(_mm256_castsi256_si128(_mm256_permutevar8x32_epi32(counts, _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0))));
-}
+/** The XNOR tile's operations on AVX2 (xnorTile): 64-bit units, 4 filters per ymm, counted in byte lanes BYTE_UNITS units at a time. */
+struct TileOps {
+  typedef u64 Lane;
+  typedef __m256i Count;
+  typedef __m128 Floats;
+  static constexpr int FILTERS = 4;
+  static constexpr int PAD = 8;
+  static constexpr int CHUNK = BYTE_UNITS;
+  static Count broadcast(Lane unit) { return _mm256_set1_epi64x((long long)unit); }
+  /** acc's bytes + the popcounts of the bytes of weights ^ patch. */
+  static Count count(Count acc, const Lane* weights, Count patch) {
+    return _mm256_add_epi8(acc, popcountBytes(_mm256_xor_si256(_mm256_loadu_si256((const __m256i*)weights), patch), nibbleCounts(), _mm256_set1_epi8(0x0f)));
+  }
+  /** Each 64-bit lane of total + the sum of its 8 bytes in part. */
+  static Count widen(Count total, Count part) { return _mm256_add_epi64(total, _mm256_sad_epu8(part, _mm256_setzero_si256())); }
+  static Floats load(const float* p) { return _mm_loadu_ps(p); }
+  static Floats base(int validCin, const int32_t* tapPop, size_t fp, const int* outsideTaps, int nOut) {
+    if (nOut == 0) return _mm_set1_ps((float)validCin);
+    __m128i outside = _mm_setzero_si128();
+    for (int i = 0; i < nOut; i++) outside = _mm_add_epi32(outside, _mm_loadu_si128((const __m128i*)(tapPop + outsideTaps[i] * fp)));
+    return _mm_cvtepi32_ps(_mm_add_epi32(_mm_set1_epi32(validCin), _mm_slli_epi32(outside, 1)));
+  }
+  /** acc + coef·(base − 2·count), the count being the low 32 bits of each 64-bit lane (below 2^23). */
+  static Floats term(Floats acc, Count count, Floats base, float coef) {
+    const __m128 counts = _mm_cvtepi32_ps(_mm256_castsi256_si128(_mm256_permutevar8x32_epi32(count, _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0))));
+    return _mm_add_ps(acc, _mm_mul_ps(_mm_set1_ps(coef), _mm_fnmadd_ps(_mm_set1_ps(2.0f), counts, base)));
+  }
+  static void store(float* dst, int keep, Floats acc) {
+    if (keep >= 4) _mm_storeu_ps(dst, acc);
+    else _mm_maskstore_ps(dst, _mm_cmpgt_epi32(_mm_set1_epi32(keep), _mm_setr_epi32(0, 1, 2, 3)), acc);
+  }
+};
 
-/** Σ over the pixel's outside taps of popcount(weight), for 4 filters from f. */
-inline __m128i outsideSum4(const int32_t* tapPopT, int m, int taps, int f8, int f, const int* outsideTaps, int nOut) {
-  __m128i outside = _mm_setzero_si128();
-  for (int i = 0; i < nOut; i++) outside = _mm_add_epi32(outside, _mm_loadu_si128((const __m128i*)(tapPopT + ((size_t)m * taps + outsideTaps[i]) * f8 + f)));
-  return outside;
-}
+/** Tile shapes [A][M]: at most 9 byte accumulators (P·A·M·FB) beside the table, the mask and temporaries in the 16 ymm. */
+constexpr int TILE_PIXELS[4][4] = {{}, {0, 4, 2, 2}, {0, 2, 2, 1}, {0, 1, 1, 1}};
+constexpr int TILE_VECTORS[4][4] = {{}, {0, 2, 2, 1}, {0, 2, 1, 1}, {0, 2, 1, 1}};
+#endif
 
-inline void storeFilters4(float* dst, int f, int filters, __m128 acc) {
-  const int keep = imin(4, filters - f);
-  if (keep >= 4) _mm_storeu_ps(dst + f, acc);
-  else if (keep > 0) _mm_maskstore_ps(dst + f, _mm_cmpgt_epi32(_mm_set1_epi32(keep), _mm_setr_epi32(0, 1, 2, 3)), acc);
-}
-
+#if BLU_AVX2
 /**
- * As xnorTile, with 4 filters per ymm: P pixels × A activation levels × M weight levels × 4·FB
- * filters, counted in byte lanes BYTE_UNITS units at a time (16 ymm registers: at most 9 byte
- * accumulators beside the table, the nibble mask, the broadcast and the temporaries; the weights
- * are XOR's memory operand). Per output, the sum order is the scalar kernel's (bias, m, n).
+ * P pixels from x × A activation levels × M weight levels × FB vectors of TileOps::FILTERS filters
+ * from f, in registers: per weight lane, M·FB weight vectors serve the P·A broadcast patch lanes,
+ * so a weight load feeds P·A XOR-popcount-adds and a broadcast M·FB of them. The counts of
+ * TileOps::CHUNK lanes at a time are widened into the totals (AVX2 counts in byte lanes). The row
+ * loop keeps a filter block's weights hot in L1 while it walks the row's pixels. Per output, the
+ * sum order is the scalar kernel's (bias, m, n).
  */
 template <int P, int A, int M, int FB>
-inline void xnorTile256(const XnorConv& c, const RowPatches& row, int x, int f, int f8, int taps, const u64* wt, const int32_t* tapPopT,
-                        const float* bias8, float* out) {
-  const __m256i table = nibbleCounts(), lowNibbles = _mm256_set1_epi8(0x0f);
-  __m256i counts[P][A][M][FB];
-  #pragma GCC unroll 8
-  for (int p = 0; p < P; p++)
+__attribute__((always_inline)) inline void countLanes(TileOps::Count (&acc)[P][A][M][FB], const TileOps::Lane* patch, const TileOps::Lane* w,
+                                                      size_t pixelStride, size_t levelStride, int lanes, int fp, int l0, int l1) {
+  for (int l = l0; l < l1; l++) {
     #pragma GCC unroll 8
-    for (int n = 0; n < A; n++)
+    for (int p = 0; p < P; p++)
       #pragma GCC unroll 8
-      for (int m = 0; m < M; m++)
+      for (int n = 0; n < A; n++) {
+        const TileOps::Count pv = TileOps::broadcast(patch[p * pixelStride + (size_t)n * lanes + l]);
         #pragma GCC unroll 8
-        for (int b = 0; b < FB; b++) counts[p][n][m][b] = _mm256_setzero_si256();
-  const size_t levelStride = (size_t)c.units * f8;
-  const size_t pixelStride = (size_t)A * c.units;
-  const u64* patch = row.patch + (size_t)x * pixelStride;
-  const u64* w = wt + f;
-  for (int u0 = 0; u0 < c.units; u0 += BYTE_UNITS) {
-    __m256i bytes[P][A][M][FB] = {};
-    for (int u = u0; u < imin(c.units, u0 + BYTE_UNITS); u++) {
-      #pragma GCC unroll 8
-      for (int p = 0; p < P; p++)
-        #pragma GCC unroll 8
-        for (int n = 0; n < A; n++) {
-          const __m256i pv = _mm256_set1_epi64x((long long)patch[p * pixelStride + (size_t)n * c.units + u]);
+        for (int m = 0; m < M; m++)
           #pragma GCC unroll 8
-          for (int m = 0; m < M; m++)
-            #pragma GCC unroll 8
-            for (int b = 0; b < FB; b++) {
-              const __m256i wv = _mm256_loadu_si256((const __m256i*)(w + m * levelStride + (size_t)u * f8 + 4 * b));
-              bytes[p][n][m][b] = _mm256_add_epi8(bytes[p][n][m][b], popcountBytes(_mm256_xor_si256(wv, pv), table, lowNibbles));
-            }
-        }
-    }
+          for (int b = 0; b < FB; b++) acc[p][n][m][b] = TileOps::count(acc[p][n][m][b], w + m * levelStride + (size_t)l * fp + TileOps::FILTERS * b, pv);
+      }
+  }
+}
+
+/** countLanes TileOps::CHUNK lanes at a time into a second set of accumulators, each chunk widened into the totals. */
+template <class Ops, int P, int A, int M, int FB>  // Ops: TileOps, a parameter so that widen is looked up only where it exists
+__attribute__((always_inline)) inline void countChunked(typename Ops::Count (&total)[P][A][M][FB], const typename Ops::Lane* patch,
+                                                        const typename Ops::Lane* w, size_t pixelStride, size_t levelStride, int lanes, int fp) {
+  for (int l0 = 0; l0 < lanes; l0 += Ops::CHUNK) {
+    typename Ops::Count part[P][A][M][FB] = {};
+    countLanes(part, patch, w, pixelStride, levelStride, lanes, fp, l0, imin(lanes, l0 + Ops::CHUNK));
     #pragma GCC unroll 8
     for (int p = 0; p < P; p++)
       #pragma GCC unroll 8
@@ -932,8 +837,25 @@ inline void xnorTile256(const XnorConv& c, const RowPatches& row, int x, int f, 
         #pragma GCC unroll 8
         for (int m = 0; m < M; m++)
           #pragma GCC unroll 8
-          for (int b = 0; b < FB; b++)
-            counts[p][n][m][b] = _mm256_add_epi64(counts[p][n][m][b], _mm256_sad_epu8(bytes[p][n][m][b], _mm256_setzero_si256()));
+          for (int b = 0; b < FB; b++) total[p][n][m][b] = Ops::widen(total[p][n][m][b], part[p][n][m][b]);
+  }
+}
+
+template <int P, int A, int M, int FB>
+inline void xnorTile(const XnorConv& c, const RowPatches& row, int x, int f, int fp, int taps, const TileOps::Lane* wt, const int32_t* tapPopT,
+                     const float* biasPadded, float* out) {
+  typedef TileOps::Lane Lane;
+  TileOps::Count t[P][A][M][FB] = {};  // vector types value-initialise to zero
+  const int lanes = c.units * (int)(sizeof(u64) / sizeof(Lane));
+  const size_t levelStride = (size_t)lanes * fp;
+  const size_t pixelStride = (size_t)A * lanes;
+  const Lane* patch = (const Lane*)row.patch + (size_t)x * pixelStride;
+  const Lane* w = wt + f;
+  if constexpr (TileOps::CHUNK == 0) {
+    // The counts need no widening: count straight into the totals (a second set of accumulators would not fit the registers).
+    countLanes(t, patch, w, pixelStride, levelStride, lanes, fp, 0, lanes);
+  } else {
+    countChunked<TileOps>(t, patch, w, pixelStride, levelStride, lanes, fp);
   }
   #pragma GCC unroll 8
   for (int p = 0; p < P; p++) {
@@ -943,64 +865,62 @@ inline void xnorTile256(const XnorConv& c, const RowPatches& row, int x, int f, 
     float* dst = out + (size_t)(x + p) * c.fPad;
     #pragma GCC unroll 8
     for (int b = 0; b < FB; b++) {
-      __m128 acc = _mm_loadu_ps(bias8 + f + 4 * b);
+      const int first = f + TileOps::FILTERS * b;
+      TileOps::Floats acc = TileOps::load(biasPadded + first);
       #pragma GCC unroll 8
       for (int m = 0; m < M; m++) {
-        // base − 2·pop, exact as in xnorTile.
-        __m128 base = _mm_set1_ps((float)(valid * c.cin));
-        if (nOut > 0)
-          base = _mm_cvtepi32_ps(_mm_add_epi32(_mm_set1_epi32(valid * c.cin), _mm_slli_epi32(outsideSum4(tapPopT, m, taps, f8, f + 4 * b, outsideTaps, nOut), 1)));
+        // valid·cin − 2·(pop − outside) = base − 2·pop with base = valid·cin + 2·outside.
+        const TileOps::Floats base = TileOps::base(valid * c.cin, tapPopT + (size_t)m * taps * fp + first, fp, outsideTaps, nOut);
         #pragma GCC unroll 8
-        for (int n = 0; n < A; n++) {
-          const __m128 d = _mm_fnmadd_ps(_mm_set1_ps(2.0f), countsToFloat(counts[p][n][m][b]), base);
-          acc = _mm_add_ps(acc, _mm_mul_ps(_mm_set1_ps(c.coef[m * A + n]), d));
-        }
+        for (int n = 0; n < A; n++) acc = TileOps::term(acc, t[p][n][m][b], base, c.coef[m * A + n]);
       }
-      storeFilters4(dst, f + 4 * b, c.filters, acc);
+      const int keep = imin(TileOps::FILTERS, c.filters - first);
+      if (keep > 0) TileOps::store(dst + first, keep, acc);
     }
   }
 }
 
-/** The row in tiles: filter blocks of 4·FB outside, pixels P at a time inside (the rest 1 at a time). */
+/** The row in tiles: filter blocks of FB vectors outside, pixels P at a time inside (the rest 1 at a time). */
 template <int P, int A, int M, int FB>
-void xnorRowTiled256(const XnorConv& c, const RowPatches& row, int f8, int taps, const u64* wt, const int32_t* tapPopT, const float* bias8, float* out) {
+void xnorRowTiled(const XnorConv& c, const RowPatches& row, int fp, int taps, const TileOps::Lane* wt, const int32_t* tapPopT, const float* biasPadded,
+                  float* out) {
+  constexpr int F = TileOps::FILTERS;
   int f = 0;
-  for (; f + 4 * FB <= f8; f += 4 * FB) {
+  for (; f + F * FB <= fp; f += F * FB) {
     int x = 0;
-    for (; x + P <= c.width; x += P) xnorTile256<P, A, M, FB>(c, row, x, f, f8, taps, wt, tapPopT, bias8, out);
-    for (; x < c.width; x++) xnorTile256<1, A, M, FB>(c, row, x, f, f8, taps, wt, tapPopT, bias8, out);
+    for (; x + P <= c.width; x += P) xnorTile<P, A, M, FB>(c, row, x, f, fp, taps, wt, tapPopT, biasPadded, out);
+    for (; x < c.width; x++) xnorTile<1, A, M, FB>(c, row, x, f, fp, taps, wt, tapPopT, biasPadded, out);
   }
-  for (; f < f8; f += 4) {
+  for (; f < fp; f += F) {
     int x = 0;
-    for (; x + P <= c.width; x += P) xnorTile256<P, A, M, 1>(c, row, x, f, f8, taps, wt, tapPopT, bias8, out);
-    for (; x < c.width; x++) xnorTile256<1, A, M, 1>(c, row, x, f, f8, taps, wt, tapPopT, bias8, out);
+    for (; x + P <= c.width; x += P) xnorTile<P, A, M, 1>(c, row, x, f, fp, taps, wt, tapPopT, biasPadded, out);
+    for (; x < c.width; x++) xnorTile<1, A, M, 1>(c, row, x, f, fp, taps, wt, tapPopT, biasPadded, out);
   }
 }
 
-/** One output row, 4 filters per ymm; false (the caller takes the scalar kernel) as the AVX-512 binaryConvRowTiled. */
-bool binaryConvRowTiled(const XnorConv& c, int y, u64* patches, int* valid, int* outside, const u64* wt, const int32_t* tapPopT, const float* bias8,
-                        float* out) {
+inline int padFilters(int filters) { return padTo(filters, TileOps::PAD); }
+
+/**
+ * One output row in tiles: weights transposed to [m][lane][fp] (transposeXnor), each pixel's taps
+ * gathered once per row. Returns false (the caller takes the scalar kernel) unless tileable.
+ */
+bool binaryConvRowTiled(const XnorConv& c, int y, u64* patches, int* valid, int* outside, const TileOps::Lane* wt, const int32_t* tapPopT,
+                        const float* biasPadded, float* out) {
   if (!tileable(c)) return false;
   const int taps = c.k * c.k;
-  const int f8 = padFilters(c.filters);
+  const int fp = padFilters(c.filters);
   const RowPatches row = gatherRow(c, y, patches, valid, outside);
-  // At most 9 byte accumulators (P·A·M·FB): the 16 ymm registers also hold the table, the mask and temporaries.
+#define BLU_TILE_CASE(A, M) \
+  case A * 4 + M: xnorRowTiled<TILE_PIXELS[A][M], A, M, TILE_VECTORS[A][M]>(c, row, fp, taps, wt, tapPopT, biasPadded, out); break;
   switch (c.aLevels * 4 + c.wLevels) {
-    case 3 * 4 + 3: xnorRowTiled256<1, 3, 3, 1>(c, row, f8, taps, wt, tapPopT, bias8, out); break;
-    case 3 * 4 + 2: xnorRowTiled256<1, 3, 2, 1>(c, row, f8, taps, wt, tapPopT, bias8, out); break;
-    case 3 * 4 + 1: xnorRowTiled256<1, 3, 1, 2>(c, row, f8, taps, wt, tapPopT, bias8, out); break;
-    case 2 * 4 + 3: xnorRowTiled256<1, 2, 3, 1>(c, row, f8, taps, wt, tapPopT, bias8, out); break;
-    case 2 * 4 + 2: xnorRowTiled256<2, 2, 2, 1>(c, row, f8, taps, wt, tapPopT, bias8, out); break;
-    case 2 * 4 + 1: xnorRowTiled256<2, 2, 1, 2>(c, row, f8, taps, wt, tapPopT, bias8, out); break;
-    case 1 * 4 + 3: xnorRowTiled256<2, 1, 3, 1>(c, row, f8, taps, wt, tapPopT, bias8, out); break;
-    case 1 * 4 + 2: xnorRowTiled256<2, 1, 2, 2>(c, row, f8, taps, wt, tapPopT, bias8, out); break;
-    default: xnorRowTiled256<4, 1, 1, 2>(c, row, f8, taps, wt, tapPopT, bias8, out); break;
+    BLU_TILE_CASE(3, 3) BLU_TILE_CASE(3, 2) BLU_TILE_CASE(3, 1)
+    BLU_TILE_CASE(2, 3) BLU_TILE_CASE(2, 2) BLU_TILE_CASE(2, 1)
+    BLU_TILE_CASE(1, 3) BLU_TILE_CASE(1, 2) BLU_TILE_CASE(1, 1)
   }
+#undef BLU_TILE_CASE
   return true;
 }
-#endif
 
-#if BLU_AVX2
 /**
  * Weights [m][f][lanes] → [m][lane][padTo(filters, pad)] (filters past c.filters are 0), on lanes
  * of type Lane: u64 is a unit, u32 half of one (low word first, as the packed words are).
@@ -1177,10 +1097,10 @@ int xnorRows(uint8_t* base, const double* args) {
   int* valid = local<int>((size_t)c.width, 0);
   int* outside = local<int>((size_t)c.width * c.k * c.k, 1);
   const int fp = padFilters(c.filters);
-  TileLane* wt = local<TileLane>((size_t)c.wLevels * c.units * (sizeof(u64) / sizeof(TileLane)) * fp, 2);
+  TileOps::Lane* wt = local<TileOps::Lane>((size_t)c.wLevels * c.units * (sizeof(u64) / sizeof(TileOps::Lane)) * fp, 2);
   int32_t* tapPopT = local<int32_t>((size_t)c.wLevels * c.k * c.k * fp, 3);
   float* biasPadded = local<float>((size_t)fp, 2);
-  transposeXnor(c, wt, tapPopT, biasPadded, TILE_FILTERS);
+  transposeXnor(c, wt, tapPopT, biasPadded, TileOps::PAD);
 #else
   u64* patch = local<u64>((size_t)c.aLevels * c.units, 0);
 #endif
