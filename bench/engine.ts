@@ -373,7 +373,12 @@ function runChild(model: ModelKind, args: string[], threads: number): Measuremen
     env,
   });
   const line = r.stdout.trim().split('\n').pop() ?? '';
-  if (r.status !== 0 || !line.startsWith('{')) return `failed (exit ${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`;
+  if (r.status !== 0 || !line.startsWith('{')) {
+    // The thrown message (e.g. the native engine not built for these sources), not the stack's tail.
+    const stderr = r.stderr.trim().split('\n');
+    const thrown = stderr.find((l) => /^\w*Error: /.test(l));
+    return `failed (exit ${r.status}): ${thrown ?? stderr.slice(-3).join(' | ')}`;
+  }
   return JSON.parse(line) as Measurement;
 }
 
