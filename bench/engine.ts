@@ -12,7 +12,7 @@
  * engine, stage by stage inside the kernels (thread time, the least of --runs profiled passes per
  * stage): operations per second against the
  * machine's arithmetic limit, measured by the addon as register-only loops of the same
- * instruction mix (FMA for the fp32 stages; for XNOR, XOR-VPOPCNTQ-add on AVX-512, XOR, nibble-table
+ * instruction mix (FMA for the fp32 stages; for XNOR, XOR-VPOPCNTD-add on AVX-512, XOR, nibble-table
  * popcount (VPSHUFB) and byte add on AVX2, XOR-POPCNT-add portable) on as
  * many threads as the engine uses, at the same time (see bench/engine-peak note in the output).
  * Model variants (issue 24) beside the thesis BLU-Net: `_sb` is separable_binarise (an activation
