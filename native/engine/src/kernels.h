@@ -380,46 +380,144 @@ void gemmRow(const float* a, int width, int cinPad, const float* b, int fPad, co
 
 // ---- real-valued first conv (1 input channel): acc over valid taps (fused), then + bias ----
 
-void realConvRow(const float* image, int height, int width, int y, int k, const float* weights, int fPad, const float* bias, float* out) {
+#if BLU_AVX512
+/**
+ * P interior pixels from x (taps[t][x − x0] is tap t of pixel x) × S strips of 16 filters from f (the last strip masked to `last`): every
+ * tap is valid, so each output is 0, then the k² taps in order (fused), then + bias, exactly as the
+ * general loop below. Each weight vector serves P pixels and each broadcast S strips.
+ */
+template <int P, int S>
+inline void realConvTile512(const float* const* taps, int k2, int x, int x0, const float* weights, int fPad, int f, __mmask16 last, const float* bias, float* out) {
+  __m512 acc[P][S];
+#pragma GCC unroll 8
+  for (int i = 0; i < P; i++)
+#pragma GCC unroll 2
+    for (int s = 0; s < S; s++) acc[i][s] = _mm512_setzero_ps();
+  for (int t = 0; t < k2; t++) {
+    __m512 w[S];
+#pragma GCC unroll 2
+    for (int s = 0; s < S; s++) w[s] = _mm512_maskz_loadu_ps(s == S - 1 ? last : 0xffff, weights + (size_t)t * fPad + f + 16 * s);
+#pragma GCC unroll 8
+    for (int i = 0; i < P; i++) {
+      const __m512 v = _mm512_set1_ps(taps[t][x - x0 + i]);
+#pragma GCC unroll 2
+      for (int s = 0; s < S; s++) acc[i][s] = _mm512_fmadd_ps(v, w[s], acc[i][s]);
+    }
+  }
+  for (int i = 0; i < P; i++)
+    for (int s = 0; s < S; s++) {
+      const __mmask16 keep = s == S - 1 ? last : 0xffff;
+      _mm512_mask_storeu_ps(out + (size_t)(x + i) * fPad + f + 16 * s, keep, _mm512_add_ps(acc[i][s], _mm512_maskz_loadu_ps(keep, bias + f + 16 * s)));
+    }
+}
+
+template <int S> void realConvStrips512(const float* const* taps, int k2, int x0, int x1, const float* weights, int fPad, int f, __mmask16 last, const float* bias, float* out) {
+  constexpr int P = 8;
+  int x = x0;
+  for (; x + P <= x1; x += P) realConvTile512<P, S>(taps, k2, x, x0, weights, fPad, f, last, bias, out);
+  for (; x < x1; x++) realConvTile512<1, S>(taps, k2, x, x0, weights, fPad, f, last, bias, out);
+}
+
+/** Interior pixels x0…x1−1, every filter; returns the filters done (all of them). */
+int realConvInterior(const float* const* taps, int k2, int x0, int x1, const float* weights, int fPad, const float* bias, float* out) {
+  int f = 0;
+  for (; f + 32 <= fPad; f += 32) realConvStrips512<2>(taps, k2, x0, x1, weights, fPad, f, 0xffff, bias, out);
+  if (f < fPad) realConvStrips512<1>(taps, k2, x0, x1, weights, fPad, f, (__mmask16)(fPad - f >= 16 ? 0xffff : (1u << (fPad - f)) - 1), bias, out);
+  return fPad;
+}
+#elif BLU_AVX2
+/** As realConvTile512: P interior pixels × one strip of 16 filters (two ymm). */
+template <int P> inline void realConvTile256(const float* const* taps, int k2, int x, int x0, const float* weights, int fPad, int f, const float* bias, float* out) {
+  __m256 acc[P][2];
+#pragma GCC unroll 6
+  for (int i = 0; i < P; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+  for (int t = 0; t < k2; t++) {
+    const __m256 w0 = _mm256_loadu_ps(weights + (size_t)t * fPad + f), w1 = _mm256_loadu_ps(weights + (size_t)t * fPad + f + 8);
+#pragma GCC unroll 6
+    for (int i = 0; i < P; i++) {
+      const __m256 v = _mm256_broadcast_ss(taps[t] + (x - x0 + i));
+      acc[i][0] = _mm256_fmadd_ps(v, w0, acc[i][0]);
+      acc[i][1] = _mm256_fmadd_ps(v, w1, acc[i][1]);
+    }
+  }
+  for (int i = 0; i < P; i++) {
+    float* dst = out + (size_t)(x + i) * fPad + f;
+    _mm256_storeu_ps(dst, _mm256_add_ps(acc[i][0], _mm256_loadu_ps(bias + f)));
+    _mm256_storeu_ps(dst + 8, _mm256_add_ps(acc[i][1], _mm256_loadu_ps(bias + f + 8)));
+  }
+}
+
+/** Interior pixels x0…x1−1, whole strips of 16 filters; returns the filters done (the rest: the general loop). */
+int realConvInterior(const float* const* taps, int k2, int x0, int x1, const float* weights, int fPad, const float* bias, float* out) {
+  int f = 0;
+  for (; f + 16 <= fPad; f += 16) {
+    int x = x0;
+    for (; x + 6 <= x1; x += 6) realConvTile256<6>(taps, k2, x, x0, weights, fPad, f, bias, out);
+    for (; x < x1; x++) realConvTile256<1>(taps, k2, x, x0, weights, fPad, f, bias, out);
+  }
+  return f;
+}
+#endif
+
+/** Filters f0… of output pixel x, over its valid taps (the image's border). */
+void realConvPixel(const float* image, int height, int width, int y, int x, int k, const float* weights, int fPad, int f0, const float* bias, float* out) {
   const int before = (k - 1) >> 1;
   float value[64];
   const float* wt[64];
-  for (int x = 0; x < width; x++) {
-    float* dst = out + (size_t)x * fPad;
-    // The pixel's valid taps first, so the filter loop has no bounds checks.
-    int nt = 0;
-    for (int t = 0; t < k * k; t++) {
-      const int iy = y + t / k - before;
-      const int ix = x + t % k - before;
-      if (iy < 0 || iy >= height || ix < 0 || ix >= width) continue;
-      value[nt] = image[(size_t)iy * width + ix];
-      wt[nt++] = weights + (size_t)t * fPad;
-    }
+  float* dst = out + (size_t)x * fPad;
+  // The pixel's valid taps first, so the filter loop has no bounds checks.
+  int nt = 0;
+  for (int t = 0; t < k * k; t++) {
+    const int iy = y + t / k - before;
+    const int ix = x + t % k - before;
+    if (iy < 0 || iy >= height || ix < 0 || ix >= width) continue;
+    value[nt] = image[(size_t)iy * width + ix];
+    wt[nt++] = weights + (size_t)t * fPad;
+  }
 #if BLU_AVX512
-    for (int f = 0; f < fPad; f += 16) {
-      const __mmask16 keep = (__mmask16)(fPad - f >= 16 ? 0xffff : (1u << (fPad - f)) - 1);
-      __m512 acc = _mm512_setzero_ps();
-      for (int i = 0; i < nt; i++) acc = _mm512_fmadd_ps(_mm512_set1_ps(value[i]), _mm512_maskz_loadu_ps(keep, wt[i] + f), acc);
-      _mm512_mask_storeu_ps(dst + f, keep, _mm512_add_ps(acc, _mm512_maskz_loadu_ps(keep, bias + f)));
-    }
+  for (int f = f0; f < fPad; f += 16) {
+    const __mmask16 keep = (__mmask16)(fPad - f >= 16 ? 0xffff : (1u << (fPad - f)) - 1);
+    __m512 acc = _mm512_setzero_ps();
+    for (int i = 0; i < nt; i++) acc = _mm512_fmadd_ps(_mm512_set1_ps(value[i]), _mm512_maskz_loadu_ps(keep, wt[i] + f), acc);
+    _mm512_mask_storeu_ps(dst + f, keep, _mm512_add_ps(acc, _mm512_maskz_loadu_ps(keep, bias + f)));
+  }
 #elif BLU_AVX2
-    int f = 0;
-    for (; f + 8 <= fPad; f += 8) {
-      __m256 acc = _mm256_setzero_ps();
-      for (int i = 0; i < nt; i++) acc = _mm256_fmadd_ps(_mm256_set1_ps(value[i]), _mm256_loadu_ps(wt[i] + f), acc);
-      _mm256_storeu_ps(dst + f, _mm256_add_ps(acc, _mm256_loadu_ps(bias + f)));
-    }
-    for (; f < fPad; f += 4) {
-      __m128 acc = _mm_setzero_ps();
-      for (int i = 0; i < nt; i++) acc = _mm_fmadd_ps(_mm_set1_ps(value[i]), _mm_loadu_ps(wt[i] + f), acc);
-      _mm_storeu_ps(dst + f, _mm_add_ps(acc, _mm_loadu_ps(bias + f)));
-    }
+  int f = f0;
+  for (; f + 8 <= fPad; f += 8) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < nt; i++) acc = _mm256_fmadd_ps(_mm256_set1_ps(value[i]), _mm256_loadu_ps(wt[i] + f), acc);
+    _mm256_storeu_ps(dst + f, _mm256_add_ps(acc, _mm256_loadu_ps(bias + f)));
+  }
+  for (; f < fPad; f += 4) {
+    __m128 acc = _mm_setzero_ps();
+    for (int i = 0; i < nt; i++) acc = _mm_fmadd_ps(_mm_set1_ps(value[i]), _mm_loadu_ps(wt[i] + f), acc);
+    _mm_storeu_ps(dst + f, _mm_add_ps(acc, _mm_loadu_ps(bias + f)));
+  }
 #else
-    for (int f = 0; f < fPad; f++) dst[f] = 0;
-    for (int i = 0; i < nt; i++)
-      for (int f = 0; f < fPad; f++) dst[f] += value[i] * wt[i][f];
-    for (int f = 0; f < fPad; f++) dst[f] += bias[f];
+  for (int f = f0; f < fPad; f++) dst[f] = 0;
+  for (int i = 0; i < nt; i++)
+    for (int f = f0; f < fPad; f++) dst[f] += value[i] * wt[i][f];
+  for (int f = f0; f < fPad; f++) dst[f] += bias[f];
 #endif
+}
+
+void realConvRow(const float* image, int height, int width, int y, int k, const float* weights, int fPad, const float* bias, float* out) {
+  const int before = (k - 1) >> 1, after = k - 1 - before;
+  // Interior: all k² taps inside the image (the vector tiles take those pixels' whole filter strips).
+  int x0 = width, x1 = width, done = 0;
+#if BLU_AVX2
+  if (y - before >= 0 && y + after < height && width > k - 1 && k <= 8) {
+    const float* taps[64];
+    // taps[t][j]: tap t of output pixel x0 + j.
+    for (int t = 0; t < k * k; t++) taps[t] = image + (size_t)(y + t / k - before) * width + t % k;
+    x0 = before;
+    x1 = width - after;
+    done = realConvInterior(taps, k * k, x0, x1, weights, fPad, bias, out);
+  }
+#endif
+  for (int x = 0; x < width; x++) {
+    const int from = x >= x0 && x < x1 ? done : 0;
+    if (from < fPad) realConvPixel(image, height, width, y, x, k, weights, fPad, from, bias, out);
   }
 }
 
@@ -601,6 +699,9 @@ struct RowPatches {
   const int* valid;  // [x]
   const int* outside;  // [x][taps]: the outside taps of pixel x, valid[x] < taps only
 };
+
+/** Lane-sized words per pixel and level: c.units 64-bit units, each 64 / bits(Lane) of them. */
+template <typename Lane> inline int lanesOf(const XnorConv& c) { return c.units * (int)(sizeof(u64) / sizeof(Lane)); }
 
 /**
  * Whether the tiled kernels take the conv: at most 3 levels each, and a patch below 2^23 bits, so
@@ -846,7 +947,7 @@ inline void xnorTile(const XnorConv& c, const RowPatches& row, int x, int f, int
                      const float* biasPadded, float* out) {
   typedef TileOps::Lane Lane;
   TileOps::Count t[P][A][M][FB] = {};  // vector types value-initialise to zero
-  const int lanes = c.units * (int)(sizeof(u64) / sizeof(Lane));
+  const int lanes = lanesOf<Lane>(c);
   const size_t levelStride = (size_t)lanes * fp;
   const size_t pixelStride = (size_t)A * lanes;
   const Lane* patch = (const Lane*)row.patch + (size_t)x * pixelStride;
@@ -927,7 +1028,7 @@ bool binaryConvRowTiled(const XnorConv& c, int y, u64* patches, int* valid, int*
  */
 template <typename Lane> void transposeLanes(const XnorConv& c, const u64* from64, Lane* to, int pad) {
   const Lane* from = (const Lane*)from64;
-  const int lanes = c.units * (int)(sizeof(u64) / sizeof(Lane));
+  const int lanes = lanesOf<Lane>(c);
   const int fp = padTo(c.filters, pad);
   for (int m = 0; m < c.wLevels; m++)
     for (int l = 0; l < lanes; l++)
@@ -1097,7 +1198,7 @@ int xnorRows(uint8_t* base, const double* args) {
   int* valid = local<int>((size_t)c.width, 0);
   int* outside = local<int>((size_t)c.width * c.k * c.k, 1);
   const int fp = padFilters(c.filters);
-  TileOps::Lane* wt = local<TileOps::Lane>((size_t)c.wLevels * c.units * (sizeof(u64) / sizeof(TileOps::Lane)) * fp, 2);
+  TileOps::Lane* wt = local<TileOps::Lane>((size_t)c.wLevels * lanesOf<TileOps::Lane>(c) * fp, 2);
   int32_t* tapPopT = local<int32_t>((size_t)c.wLevels * c.k * c.k * fp, 3);
   float* biasPadded = local<float>((size_t)fp, 2);
   transposeXnor(c, wt, tapPopT, biasPadded, TileOps::PAD);
