@@ -42,8 +42,10 @@ export interface KernelExports extends RowExports {
 
 const pad4 = (n: number) => Math.ceil(n / 4) * 4;
 
+const CACHE_LINE = 64;
+
 /** Bump allocator over the module's memory, reset at the start of every block. */
-class Arena {
+export class Arena {
   private top: number;
   constructor(
     private readonly memory: WasmMemory,
@@ -56,9 +58,9 @@ class Arena {
     this.top = this.base;
   }
 
-  /** Zeroed, 16-byte aligned. */
+  /** Zeroed, cache-line (64-byte) aligned: the native kernels' 512-bit loads then never straddle two lines. */
   alloc(bytes: number): number {
-    const at = Math.ceil(this.top / 16) * 16;
+    const at = Math.ceil(this.top / CACHE_LINE) * CACHE_LINE;
     this.top = at + bytes;
     const missing = this.top - this.memory.buffer.byteLength;
     if (missing > 0) this.memory.grow(Math.ceil(missing / 65536));
@@ -68,7 +70,7 @@ class Arena {
 
   /** Room for one `bytes`-sized scratch area per thread. */
   perThread(threads: number, bytes: number): (thread: number) => number {
-    const stride = Math.ceil(bytes / 16) * 16;
+    const stride = Math.ceil(bytes / CACHE_LINE) * CACHE_LINE;
     const at = this.alloc(stride * threads);
     return (thread) => at + thread * stride;
   }
