@@ -1,6 +1,8 @@
 /**
  * `latency`: batch-1 inference latency per model (median, p95 after warm-up) on the active
- * backend; every BLU-Net is also packed and timed on the binary engine (src/ml/engine).
+ * backend; every BLU-Net is also packed and timed on the binary engine (src/ml/engine). The models
+ * are timed in rounds, one call of each per round, so that a change in the machine's load during
+ * the step moves every model's times alike and their ratios stay put.
  */
 import * as tf from '@tensorflow/tfjs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
@@ -27,7 +29,7 @@ export interface ModelLatency {
   readonly threads?: number;
   /** Engine only: which kernels ran (e.g. "wasm SIMD", "native AVX2+FMA"); absent in older files: wasm SIMD. */
   readonly engine?: string;
-  /** The process's peak resident memory after this model's runs (monotone over the step). */
+  /** The process's peak resident memory over the step (all its models are loaded together; older files: after this model's runs). */
   readonly peakRssBytes?: number;
   /** Bytes of the model as shipped: the packed file (engine), or the fp32 weights (tfjs). */
   readonly fileBytes?: number;
@@ -72,6 +74,15 @@ function summary(times: number[]): Pick<ModelLatency, 'runs' | 'medianMs' | 'p95
   };
 }
 
+/** One model's timed call, and its entry from the times of all rounds; set up before the rounds. */
+interface TimedModel {
+  readonly once: () => Promise<number>;
+  /** The entry for these times (sorted); releases what the timer holds. */
+  readonly finish: (times: number[]) => Promise<ModelLatency>;
+  /** Releases what the timer holds when the step stops early. */
+  readonly close: () => Promise<void>;
+}
+
 /** One timed call: predict and wait until the values are on the CPU (a real sync on every backend). */
 async function timeOnce(model: tf.LayersModel, x: tf.Tensor): Promise<number> {
   const started = performance.now();
@@ -82,30 +93,38 @@ async function timeOnce(model: tf.LayersModel, x: tf.Tensor): Promise<number> {
   return ms;
 }
 
-async function measure(ctx: StepRunContext, model: tf.LayersModel, w: LatencyWith, x: tf.Tensor): Promise<number[]> {
-  for (let i = 0; i < w.warmup; i++) await timeOnce(model, x);
-  const times: number[] = [];
-  for (let i = 0; i < w.runs && !ctx.signal.aborted; i++) times.push(await timeOnce(model, x));
-  return times.sort((a, b) => a - b);
+function tfjsTimer(model: tf.LayersModel, info: ModelInfo, x: tf.Tensor, threads: number): TimedModel {
+  return {
+    once: () => timeOnce(model, x),
+    finish: async (times) => ({
+      model: info,
+      runtime: 'tfjs',
+      threads,
+      ...summary(times),
+      peakRssBytes: peakRss(),
+      fileBytes: 4 * model.countParams(),
+    }),
+    close: async () => undefined,
+  };
 }
 
-function timeEngine(
-  ctx: StepRunContext,
-  engine: EngineModel,
-  kernels: WasmKernels,
-  w: LatencyWith,
-  pixels: Float32Array,
-): { times: number[]; probabilities: Float32Array } {
-  const image = { height: w.size, width: w.size, pixels };
-  let probabilities = runEngine(engine, kernels, image);
-  for (let i = 1; i < w.warmup; i++) runEngine(engine, kernels, image);
-  const times: number[] = [];
-  for (let i = 0; i < w.runs && !ctx.signal.aborted; i++) {
-    const started = performance.now();
-    probabilities = runEngine(engine, kernels, image);
-    times.push(performance.now() - started);
+/**
+ * Runs `warmup` rounds, then `runs` timed rounds; each round calls every model once, in order.
+ * Returns each model's times, sorted (fewer when `signal` aborts).
+ */
+export async function timeInRounds(
+  timers: readonly Pick<TimedModel, 'once'>[],
+  rounds: { readonly warmup: number; readonly runs: number },
+  signal: AbortSignal,
+  onRound: (done: number, total: number) => void = () => undefined,
+): Promise<number[][]> {
+  for (let i = 0; i < rounds.warmup; i++) for (const timer of timers) await timer.once();
+  const times: number[][] = timers.map(() => []);
+  for (let round = 0; round < rounds.runs && !signal.aborted; round++) {
+    for (const [k, timer] of timers.entries()) times[k]?.push(await timer.once());
+    onRound(round + 1, rounds.runs);
   }
-  return { times: times.sort((a, b) => a - b), probabilities };
+  return times.map((t) => t.sort((a, b) => a - b));
 }
 
 /**
@@ -129,49 +148,77 @@ function compare(engine: Float32Array, simulation: Float32Array): NonNullable<Mo
   return { pixels: simulation.length, maskDiffs, maskDiffsBeyondTies, maxAbsDiff };
 }
 
+/** Packs a BLU-Net into `file` and loads it on the binary engine. */
+async function loadPacked(
+  loaded: Pick<LoadedModel, 'model' | 'info'>,
+  file: string,
+  w: LatencyWith,
+  threads: number,
+): Promise<StepResult<{ engine: EngineModel; kernels: WasmKernels; why: string }>> {
+  const packed = await exportPackedBluNet(loaded.model, file);
+  if (!packed.ok) return failure(`packing ${loaded.info.label}: ${packed.error.message}`);
+  const engine = await loadEngineModel(file);
+  if (!engine.ok) return failure(engine.error.message);
+  const choice = w.engine ?? 'wasm';
+  const kernels = await loadEngineKernels(choice, { threads });
+  if (!kernels.ok) return failure(`binary engine (engine: ${choice}): ${kernels.error.message}`);
+  return ok({ engine: engine.value, kernels: kernels.value.kernels, why: kernels.value.why });
+}
+
 /**
- * Packs a BLU-Net (to a temporary file), times it on the binary engine and checks it against the
- * simulation. The engine gets as many threads as the fp32 models compute with, so the two are
- * compared at equal thread counts.
+ * A BLU-Net packed (to a temporary file) and loaded on the binary engine, to be timed there and
+ * checked against the simulation. The engine gets as many threads as the fp32 models compute with,
+ * so the two are compared at equal thread counts.
  */
-async function measurePacked(
+async function packedTimer(
   ctx: StepRunContext,
-  model: tf.LayersModel,
-  info: ModelInfo,
+  loaded: Pick<LoadedModel, 'model' | 'info'>,
   w: LatencyWith,
   x: tf.Tensor,
   threads: number,
-): Promise<StepResult<ModelLatency>> {
+): Promise<StepResult<TimedModel>> {
+  const { model, info } = loaded;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'blu-latency-'));
-  try {
-    const file = path.join(dir, 'model.blupack');
-    const packed = await exportPackedBluNet(model, file);
-    if (!packed.ok) return failure(`packing ${info.label}: ${packed.error.message}`);
-    const engine = await loadEngineModel(file);
-    if (!engine.ok) return failure(engine.error.message);
-    const choice = w.engine ?? 'wasm';
-    const loaded = await loadEngineKernels(choice, { threads });
-    if (!loaded.ok) return failure(`binary engine (engine: ${choice}): ${loaded.error.message}`);
-    ctx.log(`binary engine: ${loaded.value.why}`);
-    const kernels = { value: loaded.value.kernels };
-    const { times, probabilities } = timeEngine(ctx, engine.value, kernels.value, w, x.dataSync() as Float32Array);
-    await kernels.value.close();
-    const simulated = tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync() as Float32Array);
-    return ok({
-      model: { ...info, label: `${info.label}, packed, binary engine` },
-      runtime: 'binary-engine',
-      engine: kernels.value.name,
-      threads: kernels.value.threads,
-      ...summary(times),
-      peakRssBytes: peakRss(),
-      fileBytes: (await stat(file)).size,
-      weightBytes: engine.value.weightBytes + kernels.value.decodedWeightBytes(),
-      workingBytes: kernels.value.memoryBytes(),
-      check: compare(probabilities, simulated),
-    });
-  } finally {
-    await rm(dir, { recursive: true, force: true });
+  const removeDir = () => rm(dir, { recursive: true, force: true });
+  const file = path.join(dir, 'model.blupack');
+  const prepared = await loadPacked(loaded, file, w, threads);
+  if (!prepared.ok) {
+    await removeDir();
+    return prepared;
   }
+  const { engine, kernels, why } = prepared.value;
+  ctx.log(`binary engine: ${why}`);
+  const image = { height: w.size, width: w.size, pixels: x.dataSync() as Float32Array };
+  let probabilities: Float32Array = new Float32Array(0);
+  const close = async () => {
+    await kernels.close();
+    await removeDir();
+  };
+  return ok({
+    once: async () => {
+      const started = performance.now();
+      probabilities = runEngine(engine, kernels, image);
+      return performance.now() - started;
+    },
+    finish: async (times) => {
+      const fileBytes = (await stat(file)).size;
+      await close();
+      const simulated = tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync() as Float32Array);
+      return {
+        model: { ...info, label: `${info.label}, packed, binary engine` },
+        runtime: 'binary-engine',
+        engine: kernels.name,
+        threads: kernels.threads,
+        ...summary(times),
+        peakRssBytes: peakRss(),
+        fileBytes,
+        weightBytes: engine.weightBytes + kernels.decodedWeightBytes(),
+        workingBytes: kernels.memoryBytes(),
+        check: compare(probabilities, simulated),
+      };
+    },
+    close,
+  });
 }
 
 function report(ctx: StepRunContext, entry: ModelLatency, backend: string): void {
@@ -224,39 +271,42 @@ function modelSources(ctx: StepRunContext, w: LatencyWith): Array<() => Promise<
   return (w.models ?? []).map((ref) => () => loadUpstreamModel(ctx, ref));
 }
 
-/** Times one model on tfjs and, for a BLU-Net, also packed on the binary engine. */
-async function timeModel(
+/** A model's timers: on tfjs (unless a BLU-Net's simulation is off) and, for a BLU-Net, packed on the binary engine. */
+async function timersOf(
   ctx: StepRunContext,
   loaded: Pick<LoadedModel, 'model' | 'info'>,
   w: LatencyWith,
   x: tf.Tensor,
   threads: number,
-): Promise<StepResult<ModelLatency[]>> {
-  const { model, info } = loaded;
-  const blu = info.architecture === 'blu_net';
-  try {
-    const entries: ModelLatency[] = [];
-    if (!blu || w.simulation !== false) {
-      const times = await measure(ctx, model, w, x);
-      if (ctx.signal.aborted) return failure('cancelled');
-      entries.push({
-        model: info,
-        runtime: 'tfjs',
-        threads,
-        ...summary(times),
-        peakRssBytes: peakRss(),
-        fileBytes: 4 * model.countParams(),
-      });
-    }
-    if (blu) {
-      const packed = await measurePacked(ctx, model, info, w, x, threads);
-      if (!packed.ok) return packed;
-      entries.push(packed.value);
-    }
-    return ok(entries);
-  } finally {
-    model.dispose();
+): Promise<StepResult<TimedModel[]>> {
+  const blu = loaded.info.architecture === 'blu_net';
+  const timers: TimedModel[] = [];
+  if (!blu || w.simulation !== false) timers.push(tfjsTimer(loaded.model, loaded.info, x, threads));
+  if (blu) {
+    const packed = await packedTimer(ctx, loaded, w, x, threads);
+    if (!packed.ok) return packed;
+    timers.push(packed.value);
   }
+  return ok(timers);
+}
+
+/** Loads every model and sets up its timers; on failure, releases what was set up. */
+async function setUp(
+  ctx: StepRunContext,
+  w: LatencyWith,
+  x: tf.Tensor,
+  threads: number,
+  held: { models: tf.LayersModel[]; timers: TimedModel[] },
+): Promise<StepResult<void>> {
+  for (const source of modelSources(ctx, w)) {
+    const loaded = await source();
+    if (!loaded.ok) return loaded;
+    held.models.push(loaded.value.model);
+    const timers = await timersOf(ctx, loaded.value, w, x, threads);
+    if (!timers.ok) return timers;
+    held.timers.push(...timers.value);
+  }
+  return ok(undefined);
 }
 
 export const latencyStep: StepImplementation = {
@@ -264,23 +314,24 @@ export const latencyStep: StepImplementation = {
     const w = withOf<LatencyWith>(ctx.spec.with);
     const backend = await startBackend(ctx);
     if (!backend.ok) return backend;
-    const results: ModelLatency[] = [];
     const threads = computeThreads(backend.value.threads, process.env, os.availableParallelism());
     const x = tf.randomUniform([1, w.size, w.size, 1], 0, 1, 'float32', 1);
-    const sources = modelSources(ctx, w);
+    const held: { models: tf.LayersModel[]; timers: TimedModel[] } = { models: [], timers: [] };
+    const results: ModelLatency[] = [];
     try {
-      for (const [i, source] of sources.entries()) {
-        const loaded = await source();
-        if (!loaded.ok) return loaded;
-        const entries = await timeModel(ctx, loaded.value, w, x, threads);
-        if (!entries.ok) return entries;
-        for (const entry of entries.value) {
-          results.push(entry);
-          report(ctx, entry, backend.value.name);
-        }
-        ctx.report.progress({ label: 'model', current: i + 1, total: sources.length });
+      const ready = await setUp(ctx, w, x, threads, held);
+      if (!ready.ok) return ready;
+      const progress = (current: number, total: number) => ctx.report.progress({ label: 'round', current, total });
+      const times = await timeInRounds(held.timers, w, ctx.signal, progress);
+      if (ctx.signal.aborted) return failure('cancelled');
+      for (const [k, timer] of held.timers.splice(0).entries()) {
+        const entry = await timer.finish(times[k] ?? []);
+        results.push(entry);
+        report(ctx, entry, backend.value.name);
       }
     } finally {
+      await Promise.all(held.timers.map((timer) => timer.close()));
+      for (const model of held.models) model.dispose();
       x.dispose();
     }
     const file: LatencyFile = { backend: backend.value.name, size: w.size, warmup: w.warmup, models: results };
