@@ -382,9 +382,10 @@ void gemmRow(const float* a, int width, int cinPad, const float* b, int fPad, co
 
 #if BLU_AVX512
 /**
- * P interior pixels from x (taps[t][x − x0] is tap t of pixel x) × S strips of 16 filters from f (the last strip masked to `last`): every
- * tap is valid, so each output is 0, then the k² taps in order (fused), then + bias, exactly as the
- * general loop below. Each weight vector serves P pixels and each broadcast S strips.
+ * P interior pixels from x (taps[t][x − x0] is tap t of pixel x) × S strips of 16 filters from f
+ * (the last strip masked to `last`): every tap is valid, so each output is 0, then the k² taps in
+ * order (fused), then + bias, exactly as the general loop below. Each weight vector serves P
+ * pixels and each broadcast S strips.
  */
 template <int P, int S>
 inline void realConvTile512(const float* const* taps, int k2, int x, int x0, const float* weights, int fPad, int f, __mmask16 last, const float* bias, float* out) {

@@ -190,7 +190,10 @@ async function packedTimer(
   ctx.log(`binary engine: ${why}`);
   const image = { height: w.size, width: w.size, pixels: x.dataSync() as Float32Array };
   let probabilities: Float32Array = new Float32Array(0);
+  let closed = false;
   const close = async () => {
+    if (closed) return;
+    closed = true;
     await kernels.close();
     await removeDir();
   };
@@ -324,12 +327,13 @@ export const latencyStep: StepImplementation = {
       const progress = (current: number, total: number) => ctx.report.progress({ label: 'round', current, total });
       const times = await timeInRounds(held.timers, w, ctx.signal, progress);
       if (ctx.signal.aborted) return failure('cancelled');
-      for (const [k, timer] of held.timers.splice(0).entries()) {
+      for (const [k, timer] of [...held.timers].entries()) {
         const entry = await timer.finish(times[k] ?? []);
         results.push(entry);
         report(ctx, entry, backend.value.name);
       }
     } finally {
+      // Finished timers have released theirs already (closing twice is a no-op).
       await Promise.all(held.timers.map((timer) => timer.close()));
       for (const model of held.models) model.dispose();
       x.dispose();
