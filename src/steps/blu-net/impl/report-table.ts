@@ -131,7 +131,10 @@ function thesisLatency(latency: LatencyFile | undefined): string {
   return [
     `### Latency at the thesis width (${width}, untrained models, ${latency.size}², batch 1, ${latency.models[0]?.runs ?? 0} runs)`,
     '',
-    table(['model', `median / p95 (ms, ${latency.backend})`, 'threads', 'peak RSS of the step (MiB; all its models loaded together)'], rows),
+    table(
+      ['model', `median / p95 (ms, ${latency.backend})`, 'threads', 'peak RSS of the step (MiB; all its models loaded together)'],
+      rows,
+    ),
     engineLines(latency),
     '',
   ].join('\n');
