@@ -4,6 +4,12 @@ import { artifactPath, out, STEP_REF_SCHEMA, withOf } from './common.js';
 import { PARETO_ARTIFACT } from './pareto-artifacts.js';
 import { LEVELS_SCHEMA } from './train-kinds.js';
 
+/** The parts of a training block (params.binarise, a variant's train) that describe a row. */
+export interface TrainingSummary {
+  readonly steps?: number;
+  readonly loss?: string;
+}
+
 /** One entry of params.variants, as binarise_variant trains it. */
 export interface VariantSpec {
   readonly name: string;
@@ -11,6 +17,8 @@ export interface VariantSpec {
   readonly levels?: { readonly activation?: number; readonly conv?: number; readonly depthwise?: number; readonly pointwise?: number };
   /** How its training starts (binarise's gamma_init; that kind checks the value). */
   readonly gamma_init?: string;
+  /** Its own training block (binarise's `train`), in place of params.binarise. */
+  readonly train?: TrainingSummary;
 }
 
 export interface ParetoWith {
@@ -22,6 +30,8 @@ export interface ParetoWith {
   readonly latency_thesis: readonly string[];
   /** params.variants: only describes each variant in the table. */
   readonly variants?: readonly VariantSpec[];
+  /** params.binarise: how the BLU-Nets without a training block of their own trained (describes rows). */
+  readonly training?: TrainingSummary;
   readonly title?: string;
   /** The dataset step: names the data set in the title. */
   readonly data?: string;
@@ -43,7 +53,14 @@ const VARIANT_SCHEMA = {
     separable_binarise: { type: 'boolean' },
     levels: LEVELS_SCHEMA,
     gamma_init: { type: 'string', minLength: 1 },
+    // binarise checks the whole block; only steps and loss describe the row here.
+    train: { type: 'object' },
   },
+} as const;
+
+const TRAINING_SCHEMA = {
+  type: 'object',
+  description: 'params.binarise: the training block of BLU-Nets without their own; its steps and loss describe their rows.',
 } as const;
 
 export const paretoKind: StepKindDefinition = {
@@ -64,6 +81,7 @@ export const paretoKind: StepKindDefinition = {
         description: 'Latency steps of untrained models at the thesis width (64); a name covers every matrix instance.',
       },
       variants: { type: 'array', items: VARIANT_SCHEMA, description: 'params.variants: describes each variant in the table.' },
+      training: TRAINING_SCHEMA,
       title: { type: 'string' },
       data: { ...STEP_REF_SCHEMA, description: 'The dataset step; its summary names the data set in the title' },
     },

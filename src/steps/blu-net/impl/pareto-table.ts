@@ -1,6 +1,6 @@
 /** The pareto step's rows, front, notes and markdown (pure: no I/O, no tfjs). Matching: pareto-match.ts. */
 import type { Architecture } from '../common.js';
-import type { VariantSpec } from '../pareto-kind.js';
+import type { TrainingSummary, VariantSpec } from '../pareto-kind.js';
 import type { EvaluationFile } from './evaluate.js';
 import {
   groupLabel,
@@ -22,6 +22,8 @@ export interface ParetoInput {
   /** Width-64 timings of untrained models. */
   readonly latencyThesis: readonly LatencySource[];
   readonly variants: readonly VariantSpec[];
+  /** How BLU-Nets without a training block of their own trained (params.binarise); absent: not said. */
+  readonly training?: TrainingSummary;
 }
 
 export interface ParetoRow {
@@ -51,20 +53,35 @@ export interface ParetoTable {
 
 const THESIS_BLU_NET = 'thesis: 3 activation × 3 weight levels, real-valued pointwise';
 
-function describeVariant(name: string, variants: readonly VariantSpec[]): string {
+const LOSS_LABEL: Record<string, string> = { bce: 'BCE', bce_dice: 'BCE + soft Dice' };
+
+/** `, 2400 steps of BCE + soft Dice`: what a BLU-Net row trained with (nothing when unknown). */
+export function describeTraining(training: TrainingSummary | undefined): string {
+  if (training?.steps === undefined) return '';
+  const loss = training.loss ?? 'bce';
+  return `, ${training.steps} steps of ${LOSS_LABEL[loss] ?? loss}`;
+}
+
+function describeVariant(name: string, variants: readonly VariantSpec[], training: TrainingSummary | undefined): string {
   const v = variants.find((x) => x.name === name);
   if (v === undefined) return `variant ${name} (not in with.variants)`;
   const l = v.levels ?? {};
   const levels = `levels a${l.activation ?? 3} c${l.conv ?? 3} d${l.depthwise ?? 3} p${l.pointwise ?? 3}`;
   const pointwise = v.separable_binarise === true ? 'binary pointwise (separable binarise)' : 'real-valued pointwise';
-  return `${levels}, ${pointwise}${v.gamma_init === undefined ? '' : `, ${v.gamma_init} start`}`;
+  const start = v.gamma_init === undefined ? '' : `, ${v.gamma_init} start`;
+  return `${levels}, ${pointwise}${start}${describeTraining(v.train ?? training)}`;
 }
 
-/** What a row's model is: fp32, the thesis BLU-Net, or a variant's levels and pointwise. */
-export function describeGroup(group: string, architecture: Architecture, variants: readonly VariantSpec[]): string {
+/** What a row's model is: fp32, the thesis BLU-Net, or a variant's levels, pointwise and training. */
+export function describeGroup(
+  group: string,
+  architecture: Architecture,
+  variants: readonly VariantSpec[],
+  training?: TrainingSummary,
+): string {
   if (architecture !== 'blu_net') return 'fp32';
   const variant = nonSeedCoordinates(group).find(([k]) => k === 'variant')?.[1];
-  return variant === undefined ? THESIS_BLU_NET : describeVariant(variant, variants);
+  return variant === undefined ? `${THESIS_BLU_NET}${describeTraining(training)}` : describeVariant(variant, variants, training);
 }
 
 /** Evaluations by group, in order of first appearance. */
@@ -90,7 +107,7 @@ function rowOf(group: string, evaluations: readonly EvaluationFile[], input: Par
     group,
     label,
     architecture,
-    description: describeGroup(group, architecture, input.variants),
+    description: describeGroup(group, architecture, input.variants, input.training),
     seeds: summary.seeds,
     iou: summary.iou,
     collapsedSeeds: summary.collapsedSeeds,

@@ -71,6 +71,7 @@ export const paretoStep: StepImplementation = {
       latency: latency.value,
       latencyThesis: latencyThesis.value,
       variants: w.variants ?? [],
+      ...(w.training !== undefined ? { training: w.training } : {}),
     });
     // JSON first: writeJson creates the artifact folder.
     await writeJson(ownArtifact(ctx, PARETO_ARTIFACT.json), { title: title.value, ...table });
