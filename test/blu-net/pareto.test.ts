@@ -144,6 +144,17 @@ describe('pareto grouping', () => {
     expect(rows[0]!.description).toBe('fp32');
     expect(rows[2]!.description).toBe('thesis: 3 activation × 3 weight levels, real-valued pointwise');
   });
+
+  it('says how each BLU-Net row trained: its variant’s own block, else with.training', () => {
+    const variants = [...VARIANTS.slice(0, 1), { ...VARIANTS[1]!, train: { steps: 2400, loss: 'bce_dice' } }];
+    const { rows } = paretoTable({ ...INPUT, variants, training: { steps: 600 } });
+    expect(rows[2]!.description).toBe('thesis: 3 activation × 3 weight levels, real-valued pointwise, 600 steps of BCE');
+    expect(rows[3]!.description).toBe('levels a1 c1 d1 p1, binary pointwise (separable binarise), 600 steps of BCE');
+    expect(rows[4]!.description).toBe(
+      'levels a3 c3 d3 p3, binary pointwise (separable binarise), matched start, 2400 steps of BCE + soft Dice',
+    );
+    expect(rows[0]!.description).toBe('fp32');
+  });
 });
 
 describe('pareto latency matching', () => {

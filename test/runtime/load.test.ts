@@ -235,6 +235,36 @@ describe('YAML alias bombs', () => {
   });
 });
 
+describe('a with: value that is one reference: its problems also point where the value was written', () => {
+  const pipeline = `params:
+  epochs: 3
+  runs: []
+steps:
+  fit:
+    uses: train
+    matrix: { run: "\${params.runs}" }
+    with: { epochs: "\${matrix.run.epochs ?? params.epochs}" }
+`;
+
+  it('in the matrix value that supplied it (an overlay), down to the bad field', async () => {
+    const { messages } = await load(pipeline, {
+      overlays: { 'x.yaml': 'params:\n  runs:\n    - { name: a }\n    - { name: b, epochs: 0 }\n' },
+    });
+    expect(messages).toEqual([
+      "p.yaml:8:21: 'steps.fit.with.epochs' must be >= 1\n  x.yaml:4:26: the value comes from matrix 'run' (b), written here",
+    ]);
+  });
+
+  it('in the param that supplied it when the matrix value has no such field (the alternative after ??)', async () => {
+    const { messages } = await load(pipeline, {
+      overlays: { 'x.yaml': 'params:\n  epochs: -1\n  runs: [{ name: a }]\n' },
+    });
+    expect(messages).toEqual([
+      "p.yaml:8:21: 'steps.fit.with.epochs' must be >= 1\n  x.yaml:2:11: the value comes from params.epochs, written here",
+    ]);
+  });
+});
+
 describe('the Pareto overlay (experiments/pareto.yaml)', () => {
   it('adds only variant instances: every instance of the CPU experiment but the pareto step keeps its key', async () => {
     const { builtinRegistry } = await import('../../src/steps/registry.js');
@@ -266,6 +296,30 @@ describe('the Pareto overlay (experiments/pareto.yaml)', () => {
       expect(added).toContain(`latency_variant_thesis@variant=${name}`);
     }
     expect(added).toHaveLength(8 * variants.length); // binarise and evaluate per seed, two latency steps per variant
+  });
+
+  it('trains a variant by its own train block when it has one, else by params.binarise', async () => {
+    const { builtinRegistry } = await import('../../src/steps/registry.js');
+    const result = await loadPipeline({
+      file: 'pipelines/blu-net.yaml',
+      cwd: process.cwd(),
+      overlays: ['experiments/cpu.yaml', 'experiments/pareto.yaml'],
+      sets: [],
+      registry: builtinRegistry(),
+      env: { HOME: '/root' },
+    });
+    if (!result.ok) throw new Error(result.error.map(formatDiagnostic).join('\n'));
+    const trainOf = (id: string) => (result.value.steps.find((s) => s.id === id)?.with as { train?: unknown } | undefined)?.train;
+    const variants = (
+      parse(readFileSync('experiments/pareto.yaml', 'utf8')) as { params: { variants: { name: string; train?: unknown }[] } }
+    ).params.variants;
+    const own = variants.filter((v) => v.train !== undefined);
+    expect(own.length).toBeGreaterThan(0);
+    for (const v of variants) {
+      const expected = v.train ?? trainOf('binarise@seed=1');
+      expect(trainOf(`binarise_variant@variant=${v.name},seed=2`), v.name).toEqual(expected);
+    }
+    expect(trainOf(`binarise_variant@variant=${own[0]!.name},seed=1`)).not.toEqual(trainOf('binarise@seed=1'));
   });
 });
 

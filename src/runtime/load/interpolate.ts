@@ -18,7 +18,8 @@ export type InterpolationError =
 // The last alternative is a `${` no `}` closes: an error, not text that happens to look like one.
 const PATTERN = /\$\$\{|\$\{([^}]*)\}|\$\{/g;
 const REF = /^(params|matrix|env)\.([A-Za-z0-9_.-]+)$/;
-const PATTERN_WHOLE = /^\$\{[^}]*\}$/;
+/** A string that is exactly one `${…}` (its value keeps its type). */
+export const PATTERN_WHOLE = /^\$\{[^}]*\}$/;
 
 export interface Scope {
   readonly params: JsonValue;

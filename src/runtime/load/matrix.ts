@@ -184,17 +184,21 @@ export interface SourcePosition {
   readonly col: number;
 }
 
-/** Where value `index` of matrix key `key` was written (see valuesWrittenAt); null when `--set` gave the list. */
+/**
+ * Where value `index` of matrix key `key` was written (see valuesWrittenAt), or the part of it at
+ * `inside` (its nearest written ancestor); null when `--set` gave the list.
+ */
 export function matrixValueAt(
   matrix: RawStep['matrix'],
   key: string,
   index: number,
   ctx: MatrixContext,
   stepPath: PathSegment[],
+  inside: readonly PathSegment[] = [],
 ): SourcePosition | null {
   const where = valuesWrittenAt(matrix?.[key] as JsonValue | undefined, ctx, [...stepPath, 'matrix', key])(index);
   if (where.note !== undefined) return null;
-  const { file, line, col } = where.source.diagnostic('', '', where.path);
+  const { file, line, col } = where.source.diagnostic('', '', [...where.path, ...inside]);
   return { file, line, col };
 }
 

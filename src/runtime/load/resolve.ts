@@ -5,10 +5,10 @@ import type { Diagnostic, PathSegment, SourceMap } from './diagnostics.js';
 import { suggestion } from './diagnostics.js';
 import { parseDuration } from '../durations.js';
 import type { InterpolationError, Scope } from './interpolate.js';
-import { interpolateValue, lookupPath, paramPaths } from './interpolate.js';
+import { findReferences, interpolateValue, lookupPath, paramPaths, PATTERN_WHOLE } from './interpolate.js';
 import type { StepInstance } from '../pipeline.js';
 import type { JsonObject, JsonValue } from '../../base/result.js';
-import { checkSchema } from './schema-check.js';
+import { checkSchema, type RelatedOf } from './schema-check.js';
 import type { OutputDecl, StepResources } from '../step-spec.js';
 import { splitWords } from './words.js';
 import { linkInstances } from './link.js';
@@ -62,7 +62,8 @@ export function resolveSteps(
     const combos = expandMatrix(axes);
     if (combos.length === 0 && axes) emptySteps.push({ name, axes: emptyAxes(step.matrix, axes) });
     for (const matrix of combos) {
-      const valueAt = (key: string) => matrixValueAt(step.matrix, key, axes?.[key]?.indexOf(matrix?.[key] ?? null) ?? -1, ctx, stepPath);
+      const valueAt = (key: string, inside?: readonly PathSegment[]) =>
+        matrixValueAt(step.matrix, key, axes?.[key]?.indexOf(matrix?.[key] ?? null) ?? -1, ctx, stepPath, inside);
       const draft = resolveInstance(name, step, matrix, raw, ctx, diagnostics, valueAt);
       if (draft) drafts.push(draft);
       else unresolved.add(instanceId(name, matrix));
@@ -73,6 +74,30 @@ export function resolveSteps(
   // instance whose problems are reported above.
   const linked = linkInstances(drafts, ctx, Object.keys(raw.steps), unresolved);
   return { steps: linked.steps, emptySteps, diagnostics: dedupe([...diagnostics, ...linked.diagnostics]) };
+}
+
+/**
+ * For a `with:` value that is one whole reference (`train: ${matrix.variant.train ?? params.binarise}`),
+ * where the part of it a schema problem is about was written: in the matrix value or the param
+ * (an overlay, say) that supplied it, since the problem's own position is the reference.
+ */
+function valueOrigins(raw: RawStep['with'], r: InstanceResolver, ctx: ResolveContext): RelatedOf {
+  return ([key, ...inside]) => {
+    const text = raw !== null && typeof raw === 'object' && !Array.isArray(raw) && typeof key === 'string' ? raw[key] : undefined;
+    if (typeof text !== 'string' || !PATTERN_WHOLE.test(text)) return null;
+    const [ref] = findReferences(text).refs;
+    const from = [ref, ...(ref?.fallbacks ?? [])].find((f) => f !== undefined && f.scope !== 'env' && r.lookup(f) !== undefined);
+    if (from === undefined) return null;
+    const [head = '', ...field] = from.path.split('.');
+    if (from.scope === 'matrix') {
+      const at = r.valueAt(head, [...field, ...inside]);
+      return at && { ...at, message: `the value comes from matrix '${head}' (${String(r.label(head))}), written here` };
+    }
+    const origin = ctx.paramOrigin ? ctx.paramOrigin(from.path) : ctx.source;
+    if (origin === null) return null; // --set: no position
+    const { file, line, col } = origin.diagnostic('', '', ['params', ...from.path.split('.'), ...inside]);
+    return { file, line, col, message: `the value comes from params.${from.path}, written here` };
+  };
 }
 
 /** A resolved instance before `needs:` are linked to instance ids. */
@@ -87,9 +112,20 @@ class InstanceResolver {
     readonly ctx: ResolveContext,
     readonly stepPath: PathSegment[],
     readonly diagnostics: Diagnostic[],
-    /** Where the instance's value of a matrix key was written. */
-    readonly valueAt: (key: string) => SourcePosition | null = () => null,
+    /** Where the instance's value of a matrix key (or the part of it at `inside`) was written. */
+    readonly valueAt: (key: string, inside?: readonly PathSegment[]) => SourcePosition | null = () => null,
   ) {}
+
+  /** A params or matrix reference's value (undefined: not set). */
+  lookup(ref: { readonly scope: string; readonly path: string }): JsonValue | undefined {
+    return lookupPath(ref.scope === 'params' ? this.scope.params : this.scope.matrix, ref.path);
+  }
+
+  /** A matrix key's value as instance ids show it: a named mapping's name. */
+  label(key: string): JsonValue | undefined {
+    const value = this.scope.matrix[key];
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? value.name : value;
+  }
 
   value(value: JsonValue, rel: PathSegment[]): JsonValue {
     const r = interpolateValue(value, this.scope, this.ctx.env, this.used);
@@ -143,7 +179,7 @@ function resolveInstance(
   raw: RawPipeline,
   ctx: ResolveContext,
   diagnostics: Diagnostic[],
-  valueAt?: (key: string) => SourcePosition | null,
+  valueAt?: (key: string, inside?: readonly PathSegment[]) => SourcePosition | null,
 ): Draft | null {
   const stepPath: PathSegment[] = ['steps', name];
   const r = new InstanceResolver({ params: ctx.params, matrix: matrix ?? {} }, ctx, stepPath, diagnostics, valueAt);
@@ -174,7 +210,7 @@ function resolveInstance(
     withValue = withValue ?? {};
     const memoKey = ValidationMemo.key(kind.name, kind.version, withValue);
     if (!ctx.memo.has(memoKey)) {
-      const problems = checkSchema(kind.withSchema, withValue, ctx.source, [...stepPath, 'with']);
+      const problems = checkSchema(kind.withSchema, withValue, ctx.source, [...stepPath, 'with'], valueOrigins(step.with, r, ctx));
       diagnostics.push(...problems);
       if (problems.length > 0) return null;
       ctx.memo.add(memoKey);

@@ -51,13 +51,26 @@ function compile(schema: object): ValidateFunction {
  * Validates `value` against `schema` and reports every problem at once, each at the exact node.
  * `basePath` is where `value` sits in the source document (e.g. ['steps','pretrain','with']).
  */
-export function checkSchema(schema: object, value: unknown, source: SourceMap, basePath: readonly PathSegment[] = []): Diagnostic[] {
+export function checkSchema(
+  schema: object,
+  value: unknown,
+  source: SourceMap,
+  basePath: readonly PathSegment[] = [],
+  related?: RelatedOf,
+): Diagnostic[] {
   const validate = compile(schema);
   if (validate(value)) return [];
   // Errors about a bad property name come twice (the inner pattern error and propertyNames): keep one.
   const errors = simplify((validate.errors ?? []).filter((e) => (e as { propertyName?: string }).propertyName === undefined));
-  return errors.map((e) => toDiagnostic(e, source, basePath));
+  return errors.map((e) => {
+    const d = toDiagnostic(e, source, basePath);
+    const also = related?.(pathOf(e.instancePath));
+    return also ? { ...d, related: [...(d.related ?? []), also] } : d;
+  });
 }
+
+/** A further position for the problem at `path` (relative to the checked value), e.g. where its value was written. */
+export type RelatedOf = (path: readonly PathSegment[]) => NonNullable<Diagnostic['related']>[number] | null;
 
 function pathOf(instancePath: string): PathSegment[] {
   if (instancePath === '') return [];
