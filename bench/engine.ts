@@ -475,20 +475,39 @@ function printStages(threads: number, engine: Measurement): void {
   for (const stage of ['decode', 'binarise', 'pool']) row(stage, 0, null);
 }
 
+const ALL_MODELS: readonly string[] = [...PACKED, 'lw_unet', 'unet'];
+const USAGE = `options: --widths 64,16 --size 512 --runs 5 --warmup 1 --threads 1,2 --models ${ALL_MODELS.join(',')}`;
+
+/** The options, or what is wrong with them (a usage line instead of parseArgs' stack trace). */
+function options() {
+  try {
+    const { values } = parseArgs({
+      options: {
+        one: { type: 'string' },
+        file: { type: 'string' },
+        width: { type: 'string', default: '64' },
+        widths: { type: 'string', default: '64,16' },
+        size: { type: 'string', default: '512' },
+        runs: { type: 'string', default: '5' },
+        warmup: { type: 'string', default: '1' },
+        threads: { type: 'string', default: `1,${os.availableParallelism()}` },
+        models: { type: 'string', default: ALL_MODELS.join(',') },
+      },
+    });
+    const unknown = values.models.split(',').filter((m) => !ALL_MODELS.includes(m));
+    return unknown.length === 0 ? values : `unknown model ${unknown.join(', ')}`;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      one: { type: 'string' },
-      file: { type: 'string' },
-      width: { type: 'string', default: '64' },
-      widths: { type: 'string', default: '64,16' },
-      size: { type: 'string', default: '512' },
-      runs: { type: 'string', default: '5' },
-      warmup: { type: 'string', default: '1' },
-      threads: { type: 'string', default: `1,${os.availableParallelism()}` },
-      models: { type: 'string', default: [...PACKED, 'lw_unet', 'unet'].join(',') },
-    },
-  });
+  const values = options();
+  if (typeof values === 'string') {
+    console.error(`bench:engine: ${values}\n${USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
   const size = Number(values.size);
   const runs = Number(values.runs);
   const warmup = Number(values.warmup);
@@ -507,7 +526,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'blu-bench-engine-'));
   try {
     for (const width of values.widths.split(',').map(Number)) {
-      const models = [...PACKED, 'lw_unet', 'unet'].filter((m) => values.models.split(',').includes(m)) as ModelKind[];
+      const models = ALL_MODELS.filter((m) => values.models.split(',').includes(m)) as ModelKind[];
       const files = new Map<Variant, string>();
       for (const variant of new Set(models.filter((m) => PACKED.includes(m)).map(variantOf)))
         files.set(variant, await writePacked(width, dir, variant));
