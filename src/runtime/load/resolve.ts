@@ -86,8 +86,8 @@ function valueOrigins(raw: RawStep['with'], r: InstanceResolver, ctx: ResolveCon
     const text = raw !== null && typeof raw === 'object' && !Array.isArray(raw) && typeof key === 'string' ? raw[key] : undefined;
     if (typeof text !== 'string' || !PATTERN_WHOLE.test(text)) return null;
     const [ref] = findReferences(text).refs;
-    const from = [ref, ...(ref?.fallbacks ?? [])].find((f) => f !== undefined && f.scope !== 'env' && r.lookup(f) !== undefined);
-    if (from === undefined) return null;
+    const from = [ref, ...(ref?.fallbacks ?? [])].find((f) => f !== undefined && r.lookup(f) !== undefined);
+    if (from === undefined || from.scope === 'env') return null;
     const [head = '', ...field] = from.path.split('.');
     if (from.scope === 'matrix') {
       const at = r.valueAt(head, [...field, ...inside]);
@@ -116,8 +116,9 @@ class InstanceResolver {
     readonly valueAt: (key: string, inside?: readonly PathSegment[]) => SourcePosition | null = () => null,
   ) {}
 
-  /** A params or matrix reference's value (undefined: not set). */
+  /** A reference's value (undefined: not set). */
   lookup(ref: { readonly scope: string; readonly path: string }): JsonValue | undefined {
+    if (ref.scope === 'env') return this.ctx.env[ref.path];
     return lookupPath(ref.scope === 'params' ? this.scope.params : this.scope.matrix, ref.path);
   }
 
