@@ -151,6 +151,21 @@ describe('what the installer needs from the machine', () => {
     expect(lines).toContain('blu-pipe: native TensorFlow backend skipped (BLU_NATIVE=0); the wasm backend will be used');
     expect(lines.find((l) => l.includes('binary engine'))).toMatch(/BLU_NATIVE_ENGINE=0/);
   });
+
+  it('--engine-only (the end of npm run build) and --tensorflow-only (after it at install) each do their own half', async () => {
+    const run = async (flag: string) =>
+      execa(process.execPath, [path.join(REPO, 'dist/src/ml/backend/native/postinstall.js'), flag], {
+        cwd: REPO,
+        reject: false,
+        env: { BLU_NATIVE: '0', BLU_NATIVE_ENGINE: '0' },
+      });
+    const engine = await run('--engine-only');
+    expect(engine.exitCode).toBe(0);
+    expect(engine.stderr.trim().split('\n')).toEqual([expect.stringMatching(/binary engine skipped \(BLU_NATIVE_ENGINE=0\)/)]);
+    const tensorflow = await run('--tensorflow-only');
+    expect(tensorflow.exitCode).toBe(0);
+    expect(tensorflow.stderr.trim().split('\n')).toEqual([expect.stringMatching(/TensorFlow backend skipped \(BLU_NATIVE=0\)/)]);
+  });
 });
 
 describe.skipIf(!nativeInstalled)('an installed native backend', () => {

@@ -1,6 +1,8 @@
 /**
  * Run by `npm ci` / `npm install` (package.json "prepare", after the TypeScript build). Gets the
  * native TensorFlow backend when it can, and never fails the install: wasm always works.
+ * `--engine-only` (the end of `npm run build`): only the binary engine's addon, so an edit of its
+ * C++ kernels is built with the TypeScript; `--tensorflow-only`: only the TensorFlow backend.
  */
 import { buildNativeEngine } from '../../engine/native-build.js';
 import { installNative, installSummary } from './install.js';
@@ -19,9 +21,11 @@ async function nativeEngine(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  await nativeEngine().catch((e: unknown) =>
-    say(`no native binary engine (unexpected: ${e instanceof Error ? e.message : String(e)}); the wasm engine will be used`),
-  );
+  if (!process.argv.includes('--tensorflow-only'))
+    await nativeEngine().catch((e: unknown) =>
+      say(`no native binary engine (unexpected: ${e instanceof Error ? e.message : String(e)}); the wasm engine will be used`),
+    );
+  if (process.argv.includes('--engine-only')) return;
   if (process.env.BLU_NATIVE === '0') return say('native TensorFlow backend skipped (BLU_NATIVE=0); the wasm backend will be used');
   say(installSummary(await installNative({ env: process.env, report: say })));
 }
