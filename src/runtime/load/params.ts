@@ -31,7 +31,7 @@ export function mergeOverlayParams(
           `unknown param '${dotted}': the pipeline declares no such param${suggestion(
             dotted,
             paramPaths(base).map((p) => [...path, p].join('.')),
-          )}`,
+          )}${declareFirst(path, key)}`,
           ['params', ...here],
           { key: true },
         ),
@@ -49,6 +49,11 @@ export function mergeOverlayParams(
   return { params: out, diagnostics };
 }
 
+/** For a new key in a declared mapping: overlays and --set change only what the pipeline declares. */
+function declareFirst(parent: readonly string[], key: string): string {
+  return parent.length === 0 ? '' : `; to add '${key}' to params.${parent.join('.')}, declare it there in the pipeline first`;
+}
+
 /** Applies `--set a.b=value` overrides; values are read as YAML scalars (3 → number, true → boolean). */
 export function applySets(params: JsonObject, sets: readonly string[]): { params: JsonObject; diagnostics: Diagnostic[] } {
   let out = params;
@@ -61,7 +66,11 @@ export function applySets(params: JsonObject, sets: readonly string[]): { params
     }
     const path = item.slice(0, eq).replace(/^params\./, '');
     if (lookupPath(out, path) === undefined) {
-      diagnostics.push(setError(item, `unknown param '${path}'${suggestion(path, paramPaths(out))}`));
+      const parts = path.split('.');
+      const parent = parts.slice(0, -1);
+      const inMapping = parent.length > 0 && isObject(lookupPath(out, parent.join('.')));
+      const hint = inMapping ? declareFirst(parent, parts[parts.length - 1] ?? '') : '';
+      diagnostics.push(setError(item, `unknown param '${path}'${suggestion(path, paramPaths(out))}${hint}`));
       continue;
     }
     const value = parseSetValue(item.slice(eq + 1));
