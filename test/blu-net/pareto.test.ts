@@ -14,7 +14,7 @@ import { TempProject } from '../rig/project.js';
 import type { Architecture } from '../../src/steps/blu-net/common.js';
 import type { EvaluationFile } from '../../src/steps/blu-net/impl/evaluate.js';
 import { writePng } from '../../src/steps/blu-net/impl/figure.js';
-import { paretoSvg, shortTag } from '../../src/steps/blu-net/impl/figure-pareto.js';
+import { paretoSvg, placeTags, shortTag } from '../../src/steps/blu-net/impl/figure-pareto.js';
 import type { LatencyFile, ModelLatency } from '../../src/steps/blu-net/impl/latency.js';
 import { groupLabel, groupOf, parseStepId, type LatencySource } from '../../src/steps/blu-net/impl/pareto-match.js';
 import { renderPareto } from '../../src/steps/blu-net/impl/pareto-render.js';
@@ -154,6 +154,18 @@ describe('pareto grouping', () => {
       'levels a3 c3 d3 p3, binary pointwise (separable binarise), matched start, 2400 steps of BCE + soft Dice',
     );
     expect(rows[0]!.description).toBe('fp32');
+  });
+});
+
+describe('pareto figure tags', () => {
+  it('keep the plain place above a lone point and never overlap for points at one spot', () => {
+    expect(placeTags([{ cx: 200, cy: 200, text: 'lw_unet' }])).toEqual([{ x: 209, y: 192, end: false }]);
+    const crowded = placeTags(['sep_a2w2_dice2400', 'thesis_dice2400', 'lw_unet', 'BLU-Net'].map((text) => ({ cx: 300, cy: 150, text })));
+    const ys = crowded.map((t) => t.y);
+    expect(new Set(ys).size).toBe(4);
+    for (const [i, a] of ys.entries()) for (const b of ys.slice(i + 1)) expect(Math.abs(a - b)).toBeGreaterThanOrEqual(14);
+    // In the right half of the plot the tag ends left of its point.
+    expect(placeTags([{ cx: 600, cy: 200, text: 'U-Net' }])[0]).toEqual({ x: 591, y: 192, end: true });
   });
 });
 

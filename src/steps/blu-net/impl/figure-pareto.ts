@@ -3,7 +3,7 @@
  * per row at its mean over seeds with a ±1 std bar and the seeds as small dots, the Pareto front as a
  * line. Rows without a width-64 latency are listed in the legend only. Pure SVG; figure.ts rasterises.
  */
-import { axes, COLOURS, decades, escapeXml, legendEntry, modelMarks, PLOT, scales, seedLegend, svgDocument, W } from './figure-svg.js';
+import { axes, COLOURS, decades, escapeXml, H, legendEntry, modelMarks, PLOT, scales, seedLegend, svgDocument, W } from './figure-svg.js';
 import type { ParetoRow } from './pareto-table.js';
 
 type Placed = ParetoRow & { readonly width64: NonNullable<ParetoRow['width64']> };
@@ -20,6 +20,41 @@ function frontLine(rows: readonly Placed[], x: (v: number) => number, y: (v: num
 export function shortTag(r: Pick<ParetoRow, 'label' | 'group'>): string {
   const variant = /[@,]variant=([^,]+)/.exec(r.group)?.[1];
   return variant ?? r.label.split(' (')[0]!.split(', ')[0]!;
+}
+
+/** Where a tag's text goes: its baseline's start (or end, for `end`) and anchor. */
+export interface TagPlace {
+  readonly x: number;
+  readonly y: number;
+  readonly end: boolean;
+}
+
+const TAG_CHAR = 7.2; // px per character at font-size 12
+const TAG_LINE = 14;
+
+/**
+ * Tags beside their points without overlapping the tags placed before them: above the point, then
+ * below it, then further up and down a line at a time, on the side where the plot has room (left of
+ * points in the right half). Rows come in table order, so the first rows keep the plain places.
+ */
+export function placeTags(points: readonly { cx: number; cy: number; text: string }[]): TagPlace[] {
+  const boxes: { x0: number; x1: number; y0: number; y1: number }[] = [];
+  const [top, bottom] = [PLOT.top + TAG_LINE, H - PLOT.bottom - 2];
+  return points.map(({ cx, cy, text }) => {
+    const end = cx > (PLOT.left + W - PLOT.right) / 2;
+    const x = end ? cx - 9 : cx + 9;
+    const width = text.length * TAG_CHAR;
+    const [x0, x1] = end ? [x - width, x] : [x, x + width];
+    const offsets = [
+      -8,
+      18,
+      ...Array.from({ length: 12 }, (_, k) => (k % 2 === 0 ? -8 - TAG_LINE * (k / 2 + 1) : 18 + TAG_LINE * ((k + 1) / 2))),
+    ];
+    const fits = (y: number) => y >= top && y <= bottom && !boxes.some((b) => x0 < b.x1 && b.x0 < x1 && y - 11 < b.y1 && b.y0 < y + 3);
+    const y = cy + (offsets.find((dy) => fits(cy + dy)) ?? -8);
+    boxes.push({ x0, x1, y0: y - 11, y1: y + 3 });
+    return { x, y, end };
+  });
 }
 
 /** Legend text in lines that fit the legend column (~44 characters), broken at ", " or " (". */
@@ -47,14 +82,13 @@ export function paretoSvg(title: string, rows: readonly ParetoRow[]): string {
   const body = axes(x, y, range, 'median latency, untrained at width 64, batch 1 (ms, log scale)');
   body.push(...frontLine(placed, x, y));
   const legend: string[] = [];
+  const tags = placeTags(placed.map((r) => ({ cx: x(r.width64.medianMs), cy: y(r.iou.mean), text: shortTag(r) })));
   for (const [i, r] of placed.entries()) {
     const colour = COLOURS[i % COLOURS.length]!;
-    const [cx, cy] = [x(r.width64.medianMs), y(r.iou.mean)];
-    body.push(...modelMarks(r, colour, cx, y));
-    // Tags in the right half of the plot sit left of their point, so none runs off the plot.
-    const right = cx > (PLOT.left + W - PLOT.right) / 2;
-    const anchor = right ? `x="${cx - 9}" text-anchor="end"` : `x="${cx + 9}"`;
-    body.push(`<text ${anchor} y="${cy - 8}" font-size="12" fill="${colour}">${escapeXml(shortTag(r))}</text>`);
+    body.push(...modelMarks(r, colour, x(r.width64.medianMs), y));
+    const tag = tags[i]!;
+    const anchor = tag.end ? `x="${tag.x}" text-anchor="end"` : `x="${tag.x}"`;
+    body.push(`<text ${anchor} y="${tag.y}" font-size="12" fill="${colour}">${escapeXml(shortTag(r))}</text>`);
     const n = r.seeds.length;
     addLegend(legend, `<circle cx="LX" cy="LY" r="6" fill="${colour}"/>`, `${legendName(r)} (${n} seed${n === 1 ? '' : 's'})`);
   }
