@@ -198,8 +198,8 @@ steps:
     const bad = await load(base, { overlays: { 'bad.yaml': 'params:\n  train:\n    epoch: 2\n' }, sets: ['train.modle=x', 'oops'] });
     expect(bad.messages).toEqual([
       '--set oops: expected --set <param.path>=<value>, e.g. --set train.epochs=3',
-      "--set train.modle=x: unknown param 'train.modle' (did you mean 'train.model'?); to add 'modle' to params.train, declare it there in the pipeline first",
-      "bad.yaml:3:5: unknown param 'train.epoch': the pipeline declares no such param (did you mean 'train.epochs'?); to add 'epoch' to params.train, declare it there in the pipeline first",
+      "--set train.modle=x: unknown param 'train.modle' (did you mean 'train.model'?); no step kind given params.train lists 'modle': to add it anyway, declare it there in the pipeline first",
+      "bad.yaml:3:5: unknown param 'train.epoch': the pipeline declares no such param (did you mean 'train.epochs'?); no step kind given params.train lists 'epoch': to add it anyway, declare it there in the pipeline first",
     ]);
     // Outside any declared mapping there is nothing to declare it in: no hint.
     const top = await load(base, { sets: ['nope.x=1'] });

@@ -6,6 +6,7 @@ import type { Diagnostic, SourceMap } from './diagnostics.js';
 import { sortDiagnostics } from './diagnostics.js';
 import { detectCycles } from '../graph.js';
 import { applySets, mergeOverlayParams } from './params.js';
+import { kindKeysOf } from './kind-keys.js';
 import type { Pipeline } from '../pipeline.js';
 import { resolveSteps } from './resolve.js';
 import type { JsonObject, Result } from '../../base/result.js';
@@ -56,13 +57,14 @@ export async function loadPipeline(input: LoadInput): Promise<Result<Pipeline, D
   if (diagnostics.length > 0) return err(sortDiagnostics(diagnostics));
 
   const raw = value as RawPipeline;
+  const kindKeys = kindKeysOf(raw, input.registry);
   let params: JsonObject = raw.params ?? {};
   for (const overlay of overlays.loaded) {
-    const merged = mergeOverlayParams(params, overlay.raw.params ?? {}, overlay.source);
+    const merged = mergeOverlayParams(params, overlay.raw.params ?? {}, overlay.source, [], kindKeys);
     params = merged.params;
     diagnostics.push(...merged.diagnostics);
   }
-  const set = applySets(params, input.sets);
+  const set = applySets(params, input.sets, kindKeys);
   diagnostics.push(...set.diagnostics);
   params = set.params;
 

@@ -3,35 +3,44 @@ import type { Diagnostic, SourceMap } from './diagnostics.js';
 import { suggestion } from './diagnostics.js';
 import { lookupPath, paramPaths } from './interpolate.js';
 import { err, ok, type JsonObject, type JsonValue, type Result } from '../../base/result.js';
+import type { KindKeys } from './kind-keys.js';
 
 function isObject(value: JsonValue | undefined): value is JsonObject {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
+const NO_KIND_KEYS: KindKeys = () => new Set();
+
 /**
  * Deep-merges an overlay's params into `base`. Every overlay key must exist in the pipeline's
- * params: a typo would otherwise silently add an unused parameter.
+ * params, or be a key a step kind lists for the mapping it is passed as (kind-keys.ts): a typo
+ * would otherwise silently add an unused parameter.
  */
 export function mergeOverlayParams(
   base: JsonObject,
   overlay: JsonObject,
   source: SourceMap,
   path: string[] = [],
+  kindKeys: KindKeys = NO_KIND_KEYS,
 ): { params: JsonObject; diagnostics: Diagnostic[] } {
   const out: JsonObject = { ...base };
   const diagnostics: Diagnostic[] = [];
   for (const [key, value] of Object.entries(overlay)) {
     const here = [...path, key];
     const current = base[key];
+    if (current === undefined && path.length > 0 && kindKeys(path.join('.')).has(key)) {
+      out[key] = value;
+      continue;
+    }
     if (current === undefined) {
       const dotted = here.join('.');
       diagnostics.push(
         source.diagnostic(
           'BLU_UNKNOWN_PARAM',
-          `unknown param '${dotted}': the pipeline declares no such param${suggestion(
-            dotted,
-            paramPaths(base).map((p) => [...path, p].join('.')),
-          )}${declareFirst(path, key)}`,
+          `unknown param '${dotted}': the pipeline declares no such param${suggestion(dotted, [
+            ...paramPaths(base).map((p) => [...path, p].join('.')),
+            ...kindKeyPaths(path, kindKeys),
+          ])}${declareFirst(path, key)}`,
           ['params', ...here],
           { key: true },
         ),
@@ -39,7 +48,7 @@ export function mergeOverlayParams(
       continue;
     }
     if (isObject(current) && isObject(value)) {
-      const merged = mergeOverlayParams(current, value, source, here);
+      const merged = mergeOverlayParams(current, value, source, here, kindKeys);
       out[key] = merged.params;
       diagnostics.push(...merged.diagnostics);
     } else {
@@ -49,13 +58,27 @@ export function mergeOverlayParams(
   return { params: out, diagnostics };
 }
 
-/** For a new key in a declared mapping: overlays and --set change only what the pipeline declares. */
-function declareFirst(parent: readonly string[], key: string): string {
-  return parent.length === 0 ? '' : `; to add '${key}' to params.${parent.join('.')}, declare it there in the pipeline first`;
+/** `binarise.loss` for each key a kind lists for the mapping at `parent`: did-you-mean candidates too. */
+function kindKeyPaths(parent: readonly string[], kindKeys: KindKeys): string[] {
+  return parent.length === 0 ? [] : [...kindKeys(parent.join('.'))].map((k) => [...parent, k].join('.'));
 }
 
-/** Applies `--set a.b=value` overrides; values are read as YAML scalars (3 → number, true → boolean). */
-export function applySets(params: JsonObject, sets: readonly string[]): { params: JsonObject; diagnostics: Diagnostic[] } {
+/** For a new key in a declared mapping that no kind lists for it: declare it in the pipeline first. */
+function declareFirst(parent: readonly string[], key: string): string {
+  return parent.length === 0
+    ? ''
+    : `; no step kind given params.${parent.join('.')} lists '${key}': to add it anyway, declare it there in the pipeline first`;
+}
+
+/**
+ * Applies `--set a.b=value` overrides; values are read as YAML scalars (3 → number, true → boolean).
+ * Like an overlay, a set may add a key a step kind lists for the mapping (kind-keys.ts).
+ */
+export function applySets(
+  params: JsonObject,
+  sets: readonly string[],
+  kindKeys: KindKeys = NO_KIND_KEYS,
+): { params: JsonObject; diagnostics: Diagnostic[] } {
   let out = params;
   const diagnostics: Diagnostic[] = [];
   for (const item of sets) {
@@ -65,12 +88,14 @@ export function applySets(params: JsonObject, sets: readonly string[]): { params
       continue;
     }
     const path = item.slice(0, eq).replace(/^params\./, '');
-    if (lookupPath(out, path) === undefined) {
-      const parts = path.split('.');
-      const parent = parts.slice(0, -1);
-      const inMapping = parent.length > 0 && isObject(lookupPath(out, parent.join('.')));
-      const hint = inMapping ? declareFirst(parent, parts[parts.length - 1] ?? '') : '';
-      diagnostics.push(setError(item, `unknown param '${path}'${suggestion(path, paramPaths(out))}${hint}`));
+    const parts = path.split('.');
+    const parent = parts.slice(0, -1);
+    const inMapping = parent.length > 0 && isObject(lookupPath(out, parent.join('.')));
+    const last = parts[parts.length - 1] ?? '';
+    if (lookupPath(out, path) === undefined && !(inMapping && kindKeys(parent.join('.')).has(last))) {
+      const hint = inMapping ? declareFirst(parent, last) : '';
+      const candidates = [...paramPaths(out), ...(inMapping ? kindKeyPaths(parent, kindKeys) : [])];
+      diagnostics.push(setError(item, `unknown param '${path}'${suggestion(path, candidates)}${hint}`));
       continue;
     }
     const value = parseSetValue(item.slice(eq + 1));
