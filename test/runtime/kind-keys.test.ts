@@ -1,13 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { formatDiagnostic } from '../../src/runtime/load/diagnostics.js';
-import { loadPipeline } from '../../src/runtime/load/load.js';
+import { describe, expect, it } from 'vitest';
 import type { StepKindDefinition } from '../../src/runtime/kinds/kind.js';
-import { StepKindRegistry } from '../../src/runtime/kinds/kind.js';
 import { stepKey, keyComponents } from '../../src/runtime/plan/keys.js';
-import { TempProject } from '../rig/project.js';
-
-const projects: TempProject[] = [];
-afterEach(() => projects.splice(0).forEach((p) => p.dispose()));
+import { loaderWith, type LoadOptions } from '../rig/load-temp.js';
 
 /** A kind whose `opts` mapping has an optional `loss` the pipeline below does not declare. */
 const fitKind: StepKindDefinition = {
@@ -43,21 +37,12 @@ steps:
     outs: [b.txt]
 `;
 
-async function load(options: { overlays?: Record<string, string>; sets?: string[] } = {}) {
-  const p = new TempProject();
-  projects.push(p);
-  p.write('p.yaml', PIPELINE);
-  for (const [name, text] of Object.entries(options.overlays ?? {})) p.write(name, text);
-  const result = await loadPipeline({
-    file: 'p.yaml',
-    cwd: p.dir,
-    overlays: Object.keys(options.overlays ?? {}),
-    sets: options.sets ?? [],
-    registry: new StepKindRegistry().register(fitKind),
-    env: { HOME: '/root' },
-  });
-  const keyOfA = result.ok ? stepKey(keyComponents(result.value.steps.find((s) => s.id === 'a')!, {}, {}, undefined)) : null;
-  return { result, keyOfA, messages: result.ok ? [] : result.error.map(formatDiagnostic) };
+const loadYaml = loaderWith(fitKind);
+
+async function load(options: LoadOptions = {}) {
+  const loaded = await loadYaml(PIPELINE, options);
+  const a = loaded.result.ok ? loaded.result.value.steps.find((s) => s.id === 'a') : undefined;
+  return { ...loaded, keyOfA: a === undefined ? null : stepKey(keyComponents(a, {}, {}, undefined)) };
 }
 
 describe("a kind's optional key inside a param mapping it is given whole", () => {

@@ -1,14 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { formatDiagnostic } from '../../src/runtime/load/diagnostics.js';
 import { loadPipeline } from '../../src/runtime/load/load.js';
 import type { StepKindDefinition } from '../../src/runtime/kinds/kind.js';
-import { StepKindRegistry } from '../../src/runtime/kinds/kind.js';
-import { TempProject } from '../rig/project.js';
-
-const projects: TempProject[] = [];
-afterEach(() => projects.splice(0).forEach((p) => p.dispose()));
+import { loaderWith } from '../rig/load-temp.js';
 
 const trainKind: StepKindDefinition = {
   name: 'train',
@@ -28,22 +24,7 @@ const trainKind: StepKindDefinition = {
   load: () => Promise.reject(new Error('not needed')),
 };
 
-async function load(yaml: string, options: { overlays?: Record<string, string>; sets?: string[] } = {}) {
-  const p = new TempProject();
-  projects.push(p);
-  p.write('p.yaml', yaml);
-  for (const [name, text] of Object.entries(options.overlays ?? {})) p.write(name, text);
-  const registry = new StepKindRegistry().register(trainKind);
-  const result = await loadPipeline({
-    file: 'p.yaml',
-    cwd: p.dir,
-    overlays: Object.keys(options.overlays ?? {}),
-    sets: options.sets ?? [],
-    registry,
-    env: { HOME: '/root' },
-  });
-  return { result, messages: result.ok ? [] : result.error.map(formatDiagnostic) };
-}
+const load = loaderWith(trainKind);
 
 describe('pipeline loading: every problem at once, each at its exact position', () => {
   it('reports unknown keys with did-you-mean, bad types and a missing run/uses together', async () => {

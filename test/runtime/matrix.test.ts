@@ -1,17 +1,12 @@
 // Matrices over named configurations (mapping values with a `name`) and over empty lists, as the
 // Pareto study of issue 24 uses them: ids, interpolation of fields, errors with positions, and the
 // keys of existing instances staying the same when a variant is added.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { formatDiagnostic } from '../../src/runtime/load/diagnostics.js';
-import { loadPipeline } from '../../src/runtime/load/load.js';
 import type { StepKindDefinition } from '../../src/runtime/kinds/kind.js';
-import { StepKindRegistry } from '../../src/runtime/kinds/kind.js';
 import { keyComponents, stepKey } from '../../src/runtime/plan/keys.js';
 import type { StepInstance } from '../../src/runtime/pipeline.js';
-import { TempProject } from '../rig/project.js';
-
-const projects: TempProject[] = [];
-afterEach(() => projects.splice(0).forEach((p) => p.dispose()));
+import { loaderWith } from '../rig/load-temp.js';
 
 /** A kind that reads the names of the steps it consumes from `with.evaluations`, like `report`. */
 const reportKind: StepKindDefinition = {
@@ -27,21 +22,7 @@ const reportKind: StepKindDefinition = {
   load: () => Promise.reject(new Error('not needed')),
 };
 
-async function load(yaml: string, options: { overlays?: Record<string, string>; sets?: string[] } = {}) {
-  const p = new TempProject();
-  projects.push(p);
-  p.write('p.yaml', yaml);
-  for (const [name, text] of Object.entries(options.overlays ?? {})) p.write(name, text);
-  const result = await loadPipeline({
-    file: 'p.yaml',
-    cwd: p.dir,
-    overlays: Object.keys(options.overlays ?? {}),
-    sets: options.sets ?? [],
-    registry: new StepKindRegistry().register(reportKind),
-    env: { HOME: '/root' },
-  });
-  return { result, messages: result.ok ? [] : result.error.map(formatDiagnostic) };
-}
+const load = loaderWith(reportKind);
 
 function steps(result: Awaited<ReturnType<typeof load>>['result']): StepInstance[] {
   if (!result.ok) throw new Error(result.error.map(formatDiagnostic).join('\n'));
