@@ -45,11 +45,8 @@ export function placeTags(points: readonly { cx: number; cy: number; text: strin
     const x = end ? cx - 9 : cx + 9;
     const width = text.length * TAG_CHAR;
     const [x0, x1] = end ? [x - width, x] : [x, x + width];
-    const offsets = [
-      -8,
-      18,
-      ...Array.from({ length: 12 }, (_, k) => (k % 2 === 0 ? -8 - TAG_LINE * (k / 2 + 1) : 18 + TAG_LINE * ((k + 1) / 2))),
-    ];
+    // Above, below, then a line further each way: -8, 18, -22, 32, …
+    const offsets = [0, 1, 2, 3, 4, 5, 6].flatMap((k) => [-8 - TAG_LINE * k, 18 + TAG_LINE * k]);
     const fits = (y: number) => y >= top && y <= bottom && !boxes.some((b) => x0 < b.x1 && b.x0 < x1 && y - 11 < b.y1 && b.y0 < y + 3);
     const y = cy + (offsets.find((dy) => fits(cy + dy)) ?? -8);
     boxes.push({ x0, x1, y0: y - 11, y1: y + 3 });
