@@ -64,6 +64,8 @@ describe("a kind's optional key inside a param mapping it is given whole", () =>
       "--set other.loss=dice: unknown param 'other.loss' (did you mean 'other.lr'?); no step kind given params.other lists 'loss': to add it anyway, declare it there in the pipeline first",
     ]);
     const badValue = await load({ sets: ['opts.loss=mse'] });
-    expect(badValue.messages).toEqual(['p.yaml:7:19: \'steps.a.with.opts.loss\' must be one of "bce", "dice"']);
+    expect(badValue.messages).toEqual([
+      'p.yaml:7:19: \'steps.a.with.opts.loss\' must be one of "bce", "dice"\n  --set opts.loss=mse: the value comes from this --set',
+    ]);
   });
 });

@@ -247,6 +247,11 @@ steps:
       "p.yaml:8:21: 'steps.fit.with.epochs' must be >= 1\n  x.yaml:2:11: the value comes from params.epochs, written here",
     ]);
   });
+
+  it('in the --set that supplied it, which has no file position', async () => {
+    const { messages } = await load(pipeline, { overlays: { 'x.yaml': 'params:\n  runs: [{ name: a }]\n' }, sets: ['epochs=0'] });
+    expect(messages).toEqual(["p.yaml:8:21: 'steps.fit.with.epochs' must be >= 1\n  --set epochs=0: the value comes from this --set"]);
+  });
 });
 
 describe('the Pareto overlay (experiments/pareto.yaml)', () => {

@@ -104,10 +104,10 @@ function childNode(node: unknown, segment: PathSegment): unknown {
 }
 
 export function formatDiagnostic(d: Diagnostic): string {
-  const where = d.line > 0 ? `${d.file}:${d.line}:${d.col}` : d.file;
-  const head = `${where}: ${d.message}`;
-  const related = (d.related ?? []).map((r) => `\n  ${r.file}:${r.line}:${r.col}: ${r.message}`).join('');
-  return head + related;
+  // Line 0: no position (e.g. a --set); the file field then names the source.
+  const where = (p: { file: string; line: number; col: number }) => (p.line > 0 ? `${p.file}:${p.line}:${p.col}` : p.file);
+  const related = (d.related ?? []).map((r) => `\n  ${where(r)}: ${r.message}`).join('');
+  return `${where(d)}: ${d.message}${related}`;
 }
 
 /** Closest candidate by edit distance, if it is close enough to be a likely typo. */

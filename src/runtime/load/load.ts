@@ -70,7 +70,16 @@ export async function loadPipeline(input: LoadInput): Promise<Result<Pipeline, D
 
   const memo = await ValidationMemo.open(parseCache);
   const paramOrigin = paramOriginOf(source, overlays.loaded, input.sets);
-  const resolved = resolveSteps(raw, { params, projectDir, registry: input.registry, env: input.env, source, memo, paramOrigin });
+  const resolved = resolveSteps(raw, {
+    params,
+    projectDir,
+    registry: input.registry,
+    env: input.env,
+    source,
+    memo,
+    paramOrigin,
+    setOf: (param) => setOf(input.sets, param),
+  });
   if (resolved.diagnostics.length === 0) await memo.save().catch(() => undefined);
   diagnostics.push(...resolved.diagnostics);
   if (diagnostics.length === 0) diagnostics.push(...detectCycles(resolved.steps, source));
@@ -107,11 +116,16 @@ function paramOriginOf(
   sets: readonly string[],
 ): ParamOrigin {
   return (param) => {
-    const touches = (p: string): boolean => p === param || param.startsWith(`${p}.`) || p.startsWith(`${param}.`);
-    if (sets.some((item) => touches(item.slice(0, Math.max(0, item.indexOf('='))).replace(/^params\./, '')))) return null;
+    if (setOf(sets, param) !== undefined) return null;
     const overlay = [...overlays].reverse().find((o) => lookupPath(o.raw.params ?? {}, param) !== undefined);
     return overlay?.source ?? pipeline;
   };
+}
+
+/** The last `--set` that wrote `param` or a path around or inside it. */
+function setOf(sets: readonly string[], param: string): string | undefined {
+  const touches = (p: string): boolean => p === param || param.startsWith(`${p}.`) || p.startsWith(`${param}.`);
+  return [...sets].reverse().find((item) => touches(item.slice(0, Math.max(0, item.indexOf('='))).replace(/^params\./, '')));
 }
 
 async function loadOverlays(

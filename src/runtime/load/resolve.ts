@@ -25,6 +25,8 @@ export interface ResolveContext {
   readonly memo: ValidationMemo;
   /** Where each param was written, to place errors in its values (default: the pipeline file). */
   readonly paramOrigin?: ParamOrigin;
+  /** The `--set` that wrote a param, when one did (it has no file position). */
+  readonly setOf?: (param: string) => string | undefined;
 }
 
 /** Expands matrices, interpolates, applies step kinds' declarations and links `needs:`. */
@@ -93,10 +95,15 @@ function valueOrigins(raw: RawStep['with'], r: InstanceResolver, ctx: ResolveCon
       const at = r.valueAt(head, [...field, ...inside]);
       return at && { ...at, message: `the value comes from matrix '${head}' (${String(r.label(head))}), written here` };
     }
-    const origin = ctx.paramOrigin ? ctx.paramOrigin(from.path) : ctx.source;
-    if (origin === null) return null; // --set: no position
+    // The bad part's own path: an overlay or --set may have written only it.
+    const exact = [from.path, ...inside].join('.');
+    const origin = ctx.paramOrigin ? ctx.paramOrigin(exact) : ctx.source;
+    if (origin === null) {
+      const item = ctx.setOf?.(exact);
+      return item === undefined ? null : { file: `--set ${item}`, line: 0, col: 0, message: 'the value comes from this --set' };
+    }
     const { file, line, col } = origin.diagnostic('', '', ['params', ...from.path.split('.'), ...inside]);
-    return { file, line, col, message: `the value comes from params.${from.path}, written here` };
+    return { file, line, col, message: `the value comes from params.${exact}, written here` };
   };
 }
 
