@@ -18,8 +18,7 @@ export type InterpolationError =
 // The last alternative is a `${` no `}` closes: an error, not text that happens to look like one.
 const PATTERN = /\$\$\{|\$\{([^}]*)\}|\$\{/g;
 const REF = /^(params|matrix|env)\.([A-Za-z0-9_.-]+)$/;
-/** A string that is exactly one `${…}` (its value keeps its type). */
-export const PATTERN_WHOLE = /^\$\{[^}]*\}$/;
+const PATTERN_WHOLE = /^\$\{[^}]*\}$/;
 
 export interface Scope {
   readonly params: JsonValue;
@@ -44,6 +43,13 @@ export function findReferences(text: string): { refs: Reference[]; errors: Inter
       refs.push({ ...first, offset: m.index ?? 0, ...(rest.length > 0 ? { fallbacks: rest as Pick<Reference, 'scope' | 'path'>[] } : {}) });
   }
   return { refs, errors };
+}
+
+/** The reference a string consists of entirely (its value then keeps its type), if it does. */
+export function wholeReference(text: string): Reference | undefined {
+  if (!PATTERN_WHOLE.test(text)) return undefined;
+  const { refs } = findReferences(text);
+  return refs.length === 1 ? refs[0] : undefined;
 }
 
 export function lookupPath(root: JsonValue | undefined, path: string): JsonValue | undefined {
@@ -75,7 +81,7 @@ function lookupRef(
 }
 
 /** The first alternative of a reference that is set, and its value; the last alternative when none is. */
-function resolveRef(
+export function resolveRef(
   ref: Reference,
   scope: Scope,
   env: Readonly<Record<string, string | undefined>>,

@@ -8,7 +8,7 @@
 import type { JsonValue } from '../../base/result.js';
 import type { RawPipeline } from '../../schemas/types.js';
 import type { StepKindRegistry } from '../kinds/kind.js';
-import { findReferences, PATTERN_WHOLE } from './interpolate.js';
+import { wholeReference } from './interpolate.js';
 
 /** For a param path (dotted), the keys some kind's `with:` schema lists for the mapping it is given as. */
 export type KindKeys = (param: string) => ReadonlySet<string>;
@@ -21,8 +21,7 @@ function schemaKeys(schema: unknown): string[] {
 
 /** The params a `with:` value names as a whole reference, in any alternative (`${a ?? params.p}`). */
 function wholeParamRefs(value: JsonValue | undefined): string[] {
-  if (typeof value !== 'string' || !PATTERN_WHOLE.test(value)) return [];
-  const [ref] = findReferences(value).refs;
+  const ref = typeof value === 'string' ? wholeReference(value) : undefined;
   if (ref === undefined) return [];
   return [ref, ...(ref.fallbacks ?? [])].filter((r) => r.scope === 'params').map((r) => r.path);
 }

@@ -202,11 +202,16 @@ export function matrixValueAt(
   return { file, line, col };
 }
 
+/** A matrix value as instance ids show it: a mapping as its `name`. */
+export function idLabel(value: JsonValue | undefined): string {
+  return isMapping(value) ? String(value.name) : String(value);
+}
+
 /** `name@k=v,…`; a mapping value appears as its `name`. */
 export function instanceId(name: string, matrix: Readonly<Record<string, JsonValue>> | null): string {
   if (!matrix) return name;
   return `${name}@${Object.entries(matrix)
-    .map(([k, v]) => `${k}=${isMapping(v) ? String(v.name) : String(v)}`)
+    .map(([k, v]) => `${k}=${idLabel(v)}`)
     .join(',')}`;
 }
 

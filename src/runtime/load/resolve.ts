@@ -5,7 +5,7 @@ import type { Diagnostic, PathSegment, SourceMap } from './diagnostics.js';
 import { suggestion } from './diagnostics.js';
 import { parseDuration } from '../durations.js';
 import type { InterpolationError, Scope } from './interpolate.js';
-import { findReferences, interpolateValue, lookupPath, paramPaths, PATTERN_WHOLE } from './interpolate.js';
+import { interpolateValue, lookupPath, paramPaths, resolveRef, wholeReference } from './interpolate.js';
 import type { StepInstance } from '../pipeline.js';
 import type { JsonObject, JsonValue } from '../../base/result.js';
 import { checkSchema, type RelatedOf } from './schema-check.js';
@@ -14,7 +14,7 @@ import { splitWords } from './words.js';
 import { linkInstances } from './link.js';
 import { ValidationMemo } from './validation-memo.js';
 import type { EmptyStep, ParamOrigin } from './matrix.js';
-import { emptyAxes, expandMatrix, instanceId, matrixAxes, matrixValueAt, type SourcePosition } from './matrix.js';
+import { emptyAxes, expandMatrix, idLabel, instanceId, matrixAxes, matrixValueAt, type SourcePosition } from './matrix.js';
 
 export interface ResolveContext {
   readonly params: JsonObject;
@@ -86,14 +86,14 @@ export function resolveSteps(
 function valueOrigins(raw: RawStep['with'], r: InstanceResolver, ctx: ResolveContext): RelatedOf {
   return ([key, ...inside]) => {
     const text = raw !== null && typeof raw === 'object' && !Array.isArray(raw) && typeof key === 'string' ? raw[key] : undefined;
-    if (typeof text !== 'string' || !PATTERN_WHOLE.test(text)) return null;
-    const [ref] = findReferences(text).refs;
-    const from = [ref, ...(ref?.fallbacks ?? [])].find((f) => f !== undefined && r.lookup(f) !== undefined);
-    if (from === undefined || from.scope === 'env') return null;
+    const ref = typeof text === 'string' ? wholeReference(text) : undefined;
+    if (ref === undefined) return null;
+    const { value, from } = resolveRef(ref, r.scope, ctx.env);
+    if (value === undefined || from.scope === 'env') return null;
     const [head = '', ...field] = from.path.split('.');
     if (from.scope === 'matrix') {
       const at = r.valueAt(head, [...field, ...inside]);
-      return at && { ...at, message: `the value comes from matrix '${head}' (${String(r.label(head))}), written here` };
+      return at && { ...at, message: `the value comes from matrix '${head}' (${idLabel(r.scope.matrix[head])}), written here` };
     }
     // The bad part's own path: an overlay or --set may have written only it.
     const exact = [from.path, ...inside].join('.');
@@ -122,18 +122,6 @@ class InstanceResolver {
     /** Where the instance's value of a matrix key (or the part of it at `inside`) was written. */
     readonly valueAt: (key: string, inside?: readonly PathSegment[]) => SourcePosition | null = () => null,
   ) {}
-
-  /** A reference's value (undefined: not set). */
-  lookup(ref: { readonly scope: string; readonly path: string }): JsonValue | undefined {
-    if (ref.scope === 'env') return this.ctx.env[ref.path];
-    return lookupPath(ref.scope === 'params' ? this.scope.params : this.scope.matrix, ref.path);
-  }
-
-  /** A matrix key's value as instance ids show it: a named mapping's name. */
-  label(key: string): JsonValue | undefined {
-    const value = this.scope.matrix[key];
-    return value !== null && typeof value === 'object' && !Array.isArray(value) ? value.name : value;
-  }
 
   value(value: JsonValue, rel: PathSegment[]): JsonValue {
     const r = interpolateValue(value, this.scope, this.ctx.env, this.used);
@@ -173,7 +161,7 @@ class InstanceResolver {
     const value = this.scope.matrix[key];
     if (field.length === 0 || value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
     const name = field.join('.');
-    const label = String(value['name']);
+    const label = idLabel(value);
     const message = `matrix '${key}': value '${label}' has no '${name}'${suggestion(name, paramPaths(value))}; it has ${Object.keys(value).join(', ')}`;
     const at = this.valueAt(key);
     return at === null ? { message } : { message, related: { ...at, message: `value '${label}' is written here` } };
