@@ -54,6 +54,11 @@ template <typename T> T* local(size_t count, int slot) {
   return buffers[slot];
 }
 
+#if BLU_AVX512
+/** The mask of the first min(n, 16) lanes (n ≥ 1): the lanes of a 16-float vector that hold data. */
+inline __mmask16 firstLanes16(int n) { return (__mmask16)(n >= 16 ? 0xffff : (1u << n) - 1); }
+#endif
+
 // ---- decoding binarised activations to their values ----
 
 void decodeRow(const u32* signs, const u32* nonzero, int pixels, int words, int levels, const float* gammas, int channels,
@@ -64,7 +69,7 @@ void decodeRow(const u32* signs, const u32* nonzero, int pixels, int words, int 
       const int lanes = imin(32, channels - 32 * w);
 #if BLU_AVX512
       for (int v = 0; v < lanes; v += 16) {
-        const __mmask16 keep = (__mmask16)(lanes - v >= 16 ? 0xffff : (1u << (lanes - v)) - 1);
+        const __mmask16 keep = firstLanes16(lanes - v);
         __m512 sum = _mm512_setzero_ps();
         for (int n = 0; n < levels; n++) {
           const size_t at = ((size_t)(n * pixels + pixelStart + p)) * words + w;
@@ -127,156 +132,184 @@ template <bool Fused> inline __m128 dwMadd(__m128 w, __m128 x, __m128 acc) {
 }
 #endif
 
+// The depthwise rows' input: every input row exists and holds a zero pixel before its first and
+// after its last (separableRows keeps a zero row for the rows outside the image and zero halos).
+// A tap outside the image then adds w·0 = ±0, which leaves each sum exactly as a loop over the
+// taps inside would leave it (finite weights; the sum starts at +0, and +0 + −0 = +0), so the 2×2
+// and 3×3 kernels need no border cases.
+
 #if BLU_AVX512
-/** 8 pixels from x, 16 channels from c (masked to keep), of a 3×3 depthwise row: see depthwiseInterior3. */
-template <bool Fused>
-inline void depthwiseBlock3(float* const* rows, int x, int c, __mmask16 keep, int cinPad, const float* weights, const float* bias, float* out) {
-  constexpr int J = 8;
-  __m512 acc[J];
+/**
+ * 8 pixels from x, 16 channels from c (masked to keep), of R consecutive output rows (R = 1 or 2)
+ * of a K×K depthwise conv: R·8 independent chains hide the FMA latency, and each input vector,
+ * loaded once, serves the taps of every output row that reads it, so R rows load K + R − 1 input
+ * rows instead of R·K (the stage is bound by moving rows from L2, not by the multiply-adds).
+ * Each output's sum is 0, then its taps in (ty, tx) order (input rows ascend, so output o meets
+ * tap row ty = r − o in order), then the bias when there is one.
+ */
+template <int K, int R, bool Fused>
+inline void depthwiseBlock(float* const* rows, int inStride, int x, int c, __mmask16 keep, int cinPad, const float* weights, const float* bias, float* const* out) {
+  constexpr int J = 8, before = (K - 1) / 2;
+  __m512 acc[R][J];
+#pragma GCC unroll 2
+  for (int o = 0; o < R; o++)
 #pragma GCC unroll 8
-  for (int j = 0; j < J; j++) acc[j] = _mm512_setzero_ps();
-#pragma GCC unroll 3
-  for (int ty = 0; ty < 3; ty++) {
-    const float* in = rows[ty] + (size_t)(x - 1) * cinPad + c;
-    __m512 v[J + 2];
+    for (int j = 0; j < J; j++) acc[o][j] = _mm512_setzero_ps();
+#pragma GCC unroll 4
+  for (int r = 0; r < K + R - 1; r++) {
+    const float* in = rows[r] + (ptrdiff_t)(x - before) * inStride + c;
+    __m512 v[J + K - 1];
 #pragma GCC unroll 10
-    for (int i = 0; i < J + 2; i++) v[i] = _mm512_maskz_loadu_ps(keep, in + (size_t)i * cinPad);
+    for (int i = 0; i < J + K - 1; i++) v[i] = _mm512_maskz_loadu_ps(keep, in + (size_t)i * inStride);
+#pragma GCC unroll 2
+    for (int o = 0; o < R; o++) {
+      const int ty = r - o;
+      if (ty < 0 || ty >= K) continue;
 #pragma GCC unroll 3
-    for (int tx = 0; tx < 3; tx++) {
-      const __m512 w = _mm512_maskz_loadu_ps(keep, weights + (size_t)(ty * 3 + tx) * cinPad + c);
+      for (int tx = 0; tx < K; tx++) {
+        const __m512 w = _mm512_maskz_loadu_ps(keep, weights + (size_t)(ty * K + tx) * cinPad + c);
 #pragma GCC unroll 8
-      for (int j = 0; j < J; j++) acc[j] = dwMadd<Fused>(w, v[j + tx], acc[j]);
+        for (int j = 0; j < J; j++) acc[o][j] = dwMadd<Fused>(w, v[j + tx], acc[o][j]);
+      }
     }
   }
   const __m512 b = bias ? _mm512_maskz_loadu_ps(keep, bias + c) : _mm512_setzero_ps();
+#pragma GCC unroll 2
+  for (int o = 0; o < R; o++)
 #pragma GCC unroll 8
-  for (int j = 0; j < J; j++) _mm512_mask_storeu_ps(out + (size_t)(x + j) * cinPad + c, keep, bias ? _mm512_add_ps(acc[j], b) : acc[j]);
+    for (int j = 0; j < J; j++) _mm512_mask_storeu_ps(out[o] + (size_t)(x + j) * cinPad + c, keep, bias ? _mm512_add_ps(acc[o][j], b) : acc[o][j]);
 }
 
 /**
- * Pixels x0…x1−1 of a 3×3 depthwise row whose 3 input rows and both neighbours exist, 8 pixels
- * at a time (8 independent chains hide the FMA latency; each input vector, loaded once per input
- * row, serves the 3 taps that read it). Channels run inside the pixel block, so the loads walk
- * each pixel's channels in order: channel blocks outside would stride by a whole pixel (4 KiB at
- * 1024 channels), which defeats the prefetchers and aliases in L1 (2–5× slower in deep layers).
- * The last block overlaps the one before it when the width is not a multiple of 8 (its outputs
- * are recomputed identically). Same sum per output as the general loop: 0, then taps in (ty, tx)
- * order, then the bias when there is one.
+ * R consecutive output rows of a K×K depthwise conv, 8 pixels at a time. Channels run inside the
+ * pixel block, so the loads walk each pixel's channels in order: channel blocks outside would
+ * stride by a whole pixel (4 KiB at 1024 channels), which defeats the prefetchers and aliases in
+ * L1 (2–5× slower in deep layers). The last block overlaps the one before it when the width is not
+ * a multiple of 8 (its outputs are recomputed identically); rows under 8 pixels go one at a time.
  */
-template <bool Fused> void depthwiseInterior3(float* const* rows, int x0, int x1, int cinPad, const float* weights, const float* bias, float* out) {
-  constexpr int J = 8;
-  if (x1 - x0 >= J) {
-    for (int xb = x0; xb < x1; xb += J) {
-      const int x = imin(xb, x1 - J);
-      for (int c = 0; c < cinPad; c += 16)
-        depthwiseBlock3<Fused>(rows, x, c, (__mmask16)(cinPad - c >= 16 ? 0xffff : (1u << (cinPad - c)) - 1), cinPad, weights, bias, out);
+template <int K, int R, bool Fused> void depthwiseBlocked(float* const* rows, int inStride, int width, int cinPad, const float* weights, const float* bias, float* const* out) {
+  constexpr int J = 8, before = (K - 1) / 2;
+  if (width >= J) {
+    for (int xb = 0; xb < width; xb += J) {
+      const int x = imin(xb, width - J);
+      for (int c = 0; c < cinPad; c += 16) depthwiseBlock<K, R, Fused>(rows, inStride, x, c, firstLanes16(cinPad - c), cinPad, weights, bias, out);
     }
     return;
   }
-  for (int c = 0; c < cinPad; c += 16) {
-    const __mmask16 keep = (__mmask16)(cinPad - c >= 16 ? 0xffff : (1u << (cinPad - c)) - 1);
-    for (int x = x0; x < x1; x++) {
-      __m512 acc = _mm512_setzero_ps();
-      for (int t = 0; t < 9; t++)
-        acc = dwMadd<Fused>(_mm512_maskz_loadu_ps(keep, weights + (size_t)t * cinPad + c), _mm512_maskz_loadu_ps(keep, rows[t / 3] + (size_t)(x + t % 3 - 1) * cinPad + c), acc);
-      if (bias) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(keep, bias + c));
-      _mm512_mask_storeu_ps(out + (size_t)x * cinPad + c, keep, acc);
+  for (int o = 0; o < R; o++)
+    for (int c = 0; c < cinPad; c += 16) {
+      const __mmask16 keep = firstLanes16(cinPad - c);
+      for (int x = 0; x < width; x++) {
+        __m512 acc = _mm512_setzero_ps();
+        for (int t = 0; t < K * K; t++)
+          acc = dwMadd<Fused>(_mm512_maskz_loadu_ps(keep, weights + (size_t)t * cinPad + c),
+                              _mm512_maskz_loadu_ps(keep, rows[o + t / K] + (ptrdiff_t)(x + t % K - before) * inStride + c), acc);
+        if (bias) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(keep, bias + c));
+        _mm512_mask_storeu_ps(out[o] + (size_t)x * cinPad + c, keep, acc);
+      }
     }
-  }
 }
 #elif BLU_AVX2
-template <bool Fused> void depthwiseInterior3(float* const* rows, int x0, int x1, int cinPad, const float* weights, const float* bias, float* out) {
-  int c = 0;
-  for (; c + 8 <= cinPad; c += 8) {
-    __m256 w[9];
-    for (int t = 0; t < 9; t++) w[t] = _mm256_loadu_ps(weights + (size_t)t * cinPad + c);
-    int x = x0;
-    for (; x + 4 <= x1; x += 4) {
-      __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+/** As the AVX-512 depthwiseBlocked, one output row after the other: 4 pixels × 8 channels, the K² weight vectors in registers. */
+template <int K, int R, bool Fused> void depthwiseBlocked(float* const* rows, int inStride, int width, int cinPad, const float* weights, const float* bias, float* const* out) {
+  constexpr int before = (K - 1) / 2;
+  for (int o = 0; o < R; o++) {
+    float* const* in = rows + o;
+    int c = 0;
+    for (; c + 8 <= cinPad; c += 8) {
+      __m256 w[K * K];
+      for (int t = 0; t < K * K; t++) w[t] = _mm256_loadu_ps(weights + (size_t)t * cinPad + c);
+      int x = 0;
+      for (; x + 4 <= width; x += 4) {
+        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
 #pragma GCC unroll 9
-      for (int t = 0; t < 9; t++) {
-        const float* in = rows[t / 3] + (size_t)(x + t % 3 - 1) * cinPad + c;
+        for (int t = 0; t < K * K; t++) {
+          const float* at = in[t / K] + (ptrdiff_t)(x + t % K - before) * inStride + c;
 #pragma GCC unroll 4
-        for (int j = 0; j < 4; j++) acc[j] = dwMadd<Fused>(w[t], _mm256_loadu_ps(in + (size_t)j * cinPad), acc[j]);
+          for (int j = 0; j < 4; j++) acc[j] = dwMadd<Fused>(w[t], _mm256_loadu_ps(at + (size_t)j * inStride), acc[j]);
+        }
+        for (int j = 0; j < 4; j++) _mm256_storeu_ps(out[o] + (size_t)(x + j) * cinPad + c, bias ? _mm256_add_ps(acc[j], _mm256_loadu_ps(bias + c)) : acc[j]);
       }
-      for (int j = 0; j < 4; j++) _mm256_storeu_ps(out + (size_t)(x + j) * cinPad + c, bias ? _mm256_add_ps(acc[j], _mm256_loadu_ps(bias + c)) : acc[j]);
+      for (; x < width; x++) {
+        __m256 acc = _mm256_setzero_ps();
+        for (int t = 0; t < K * K; t++) acc = dwMadd<Fused>(w[t], _mm256_loadu_ps(in[t / K] + (ptrdiff_t)(x + t % K - before) * inStride + c), acc);
+        if (bias) acc = _mm256_add_ps(acc, _mm256_loadu_ps(bias + c));
+        _mm256_storeu_ps(out[o] + (size_t)x * cinPad + c, acc);
+      }
     }
-    for (; x < x1; x++) {
-      __m256 acc = _mm256_setzero_ps();
-      for (int t = 0; t < 9; t++) acc = dwMadd<Fused>(w[t], _mm256_loadu_ps(rows[t / 3] + (size_t)(x + t % 3 - 1) * cinPad + c), acc);
-      if (bias) acc = _mm256_add_ps(acc, _mm256_loadu_ps(bias + c));
-      _mm256_storeu_ps(out + (size_t)x * cinPad + c, acc);
-    }
-  }
-  for (; c < cinPad; c += 4) {
-    for (int x = x0; x < x1; x++) {
-      __m128 acc = _mm_setzero_ps();
-      for (int t = 0; t < 9; t++) acc = dwMadd<Fused>(_mm_loadu_ps(weights + (size_t)t * cinPad + c), _mm_loadu_ps(rows[t / 3] + (size_t)(x + t % 3 - 1) * cinPad + c), acc);
-      if (bias) acc = _mm_add_ps(acc, _mm_loadu_ps(bias + c));
-      _mm_storeu_ps(out + (size_t)x * cinPad + c, acc);
+    for (; c < cinPad; c += 4) {
+      for (int x = 0; x < width; x++) {
+        __m128 acc = _mm_setzero_ps();
+        for (int t = 0; t < K * K; t++)
+          acc = dwMadd<Fused>(_mm_loadu_ps(weights + (size_t)t * cinPad + c), _mm_loadu_ps(in[t / K] + (ptrdiff_t)(x + t % K - before) * inStride + c), acc);
+        if (bias) acc = _mm_add_ps(acc, _mm_loadu_ps(bias + c));
+        _mm_storeu_ps(out[o] + (size_t)x * cinPad + c, acc);
+      }
     }
   }
 }
 #endif
 
-/** One depthwise output row; + bias[c] after each output's sum when bias is not null. */
-template <bool Fused> void depthwiseRow(float* const* rows, int k, int width, int cinPad, const float* weights, const float* bias, float* out) {
+/** Output pixel x of a k×k depthwise row (k ≤ 3, rows as above), one sum over its k² taps: the portable path; + bias[c] when not null. */
+template <bool Fused> void depthwisePixel(float* const* rows, int inStride, int k, int x, int cinPad, const float* weights, const float* bias, float* out) {
   const int before = (k - 1) >> 1;
-  const float* in[64];
-  const float* wt[64];
-#if BLU_AVX2
-  const bool interior = k == 3 && rows[0] && rows[1] && rows[2] && width >= 3;
-  if (interior) depthwiseInterior3<Fused>(rows, 1, width - 1, cinPad, weights, bias, out);
-#else
-  const bool interior = false;
-#endif
-  for (int x = 0; x < width; x++) {
-    if (interior && x == 1) x = width - 1;
-    int nt = 0;
-    for (int ty = 0; ty < k; ty++) {
-      if (!rows[ty]) continue;
-      for (int tx = 0; tx < k; tx++) {
-        const int ix = x + tx - before;
-        if (ix < 0 || ix >= width) continue;
-        in[nt] = rows[ty] + (size_t)ix * cinPad;
-        wt[nt] = weights + (size_t)(ty * k + tx) * cinPad;
-        nt++;
-      }
+  const float* in[9];
+  const float* wt[9];
+  int nt = 0;
+  for (int ty = 0; ty < k; ty++)
+    for (int tx = 0; tx < k; tx++, nt++) {
+      in[nt] = rows[ty] + (ptrdiff_t)(x + tx - before) * inStride;
+      wt[nt] = weights + (size_t)(ty * k + tx) * cinPad;
     }
-    float* dst = out + (size_t)x * cinPad;
+  float* dst = out + (size_t)x * cinPad;
 #if BLU_AVX512
-    for (int c = 0; c < cinPad; c += 16) {
-      const __mmask16 keep = (__mmask16)(cinPad - c >= 16 ? 0xffff : (1u << (cinPad - c)) - 1);
-      __m512 acc = _mm512_setzero_ps();
-      for (int i = 0; i < nt; i++) acc = dwMadd<Fused>(_mm512_maskz_loadu_ps(keep, wt[i] + c), _mm512_maskz_loadu_ps(keep, in[i] + c), acc);
-      if (bias) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(keep, bias + c));
-      _mm512_mask_storeu_ps(dst + c, keep, acc);
-    }
-#elif BLU_AVX2
-    int c = 0;
-    for (; c + 8 <= cinPad; c += 8) {
-      __m256 acc = _mm256_setzero_ps();
-      for (int i = 0; i < nt; i++) acc = dwMadd<Fused>(_mm256_loadu_ps(wt[i] + c), _mm256_loadu_ps(in[i] + c), acc);
-      if (bias) acc = _mm256_add_ps(acc, _mm256_loadu_ps(bias + c));
-      _mm256_storeu_ps(dst + c, acc);
-    }
-    for (; c < cinPad; c += 4) {
-      __m128 acc = _mm_setzero_ps();
-      for (int i = 0; i < nt; i++) acc = dwMadd<Fused>(_mm_loadu_ps(wt[i] + c), _mm_loadu_ps(in[i] + c), acc);
-      if (bias) acc = _mm_add_ps(acc, _mm_loadu_ps(bias + c));
-      _mm_storeu_ps(dst + c, acc);
-    }
-#else
-    for (int c = 0; c < cinPad; c++) dst[c] = 0;
-    for (int i = 0; i < nt; i++) {
-      const float* a = in[i];
-      const float* b = wt[i];
-      for (int c = 0; c < cinPad; c++) dst[c] += b[c] * a[c];
-    }
-    if (bias)
-      for (int c = 0; c < cinPad; c++) dst[c] += bias[c];
-#endif
+  for (int c = 0; c < cinPad; c += 16) {
+    const __mmask16 keep = firstLanes16(cinPad - c);
+    __m512 acc = _mm512_setzero_ps();
+    for (int i = 0; i < nt; i++) acc = dwMadd<Fused>(_mm512_maskz_loadu_ps(keep, wt[i] + c), _mm512_maskz_loadu_ps(keep, in[i] + c), acc);
+    if (bias) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(keep, bias + c));
+    _mm512_mask_storeu_ps(dst + c, keep, acc);
   }
+#elif BLU_AVX2
+  int c = 0;
+  for (; c + 8 <= cinPad; c += 8) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < nt; i++) acc = dwMadd<Fused>(_mm256_loadu_ps(wt[i] + c), _mm256_loadu_ps(in[i] + c), acc);
+    if (bias) acc = _mm256_add_ps(acc, _mm256_loadu_ps(bias + c));
+    _mm256_storeu_ps(dst + c, acc);
+  }
+  for (; c < cinPad; c += 4) {
+    __m128 acc = _mm_setzero_ps();
+    for (int i = 0; i < nt; i++) acc = dwMadd<Fused>(_mm_loadu_ps(wt[i] + c), _mm_loadu_ps(in[i] + c), acc);
+    if (bias) acc = _mm_add_ps(acc, _mm_loadu_ps(bias + c));
+    _mm_storeu_ps(dst + c, acc);
+  }
+#else
+  for (int c = 0; c < cinPad; c++) dst[c] = 0;
+  for (int i = 0; i < nt; i++) {
+    const float* a = in[i];
+    const float* b = wt[i];
+    for (int c = 0; c < cinPad; c++) dst[c] += b[c] * a[c];
+  }
+  if (bias)
+    for (int c = 0; c < cinPad; c++) dst[c] += bias[c];
+#endif
+}
+
+/**
+ * `count` (1 or 2) consecutive depthwise output rows: out[o] from input rows o…o+k−1 (k + count − 1
+ * rows, laid out as above); + bias[c] after each output's sum when bias is not null.
+ */
+template <bool Fused>
+void depthwiseRows(float* const* rows, int inStride, int k, int count, int width, int cinPad, const float* weights, const float* bias, float* const* out) {
+#if BLU_AVX2
+  if (k == 3 && count == 2) return depthwiseBlocked<3, 2, Fused>(rows, inStride, width, cinPad, weights, bias, out);
+  if (k == 3) return depthwiseBlocked<3, 1, Fused>(rows, inStride, width, cinPad, weights, bias, out);
+  if (k == 2 && count == 2) return depthwiseBlocked<2, 2, Fused>(rows, inStride, width, cinPad, weights, bias, out);
+  if (k == 2) return depthwiseBlocked<2, 1, Fused>(rows, inStride, width, cinPad, weights, bias, out);
+#endif
+  for (int o = 0; o < count; o++)
+    for (int x = 0; x < width; x++) depthwisePixel<Fused>(rows + o, inStride, k, x, cinPad, weights, bias, out[o]);
 }
 
 // ---- pointwise GEMM: out[x][f] = bias[f] + Σ_c a[x][c]·b[c][f], c in order ----
@@ -299,8 +332,11 @@ void gemmStripPortable(const float* a, int width, int cinPad, const float* panel
 #if BLU_AVX512
 // P pixels × S strips of 16 filters, the strips' weights masked to `keep` (the last strip may be 4–12 wide).
 template <int P, int S>
-inline void gemmTile512(const float* a, int cinPad, const float* const* panels, int sw, __mmask16 keep, const float* bias, float* out, int fPad) {
+__attribute__((always_inline)) inline void gemmTile512(const float* a, int cinPad, const float* const* panels, int sw, __mmask16 keep, const float* bias, float* out, int fPad) {
+  // Every loop over acc is unrolled: with one that is not, GCC may keep acc in memory and store
+  // all of it on every iteration of the channel loop (3× slower, seen when callers changed).
   __m512 acc[P][S];
+#pragma GCC unroll 2
   for (int s = 0; s < S; s++) {
     const __m512 b = _mm512_maskz_loadu_ps(keep, bias + 16 * s);
 #pragma GCC unroll 16
@@ -317,13 +353,15 @@ inline void gemmTile512(const float* a, int cinPad, const float* const* panels, 
       for (int s = 0; s < S; s++) acc[i][s] = _mm512_fmadd_ps(x, w[s], acc[i][s]);
     }
   }
+#pragma GCC unroll 16
   for (int i = 0; i < P; i++)
+#pragma GCC unroll 2
     for (int s = 0; s < S; s++) _mm512_mask_storeu_ps(out + (size_t)i * fPad + 16 * s, keep, acc[i][s]);
 }
 
 template <int S>
 void gemmStrips512(const float* a, int width, int cinPad, const float* const* panels, int sw, const float* bias, float* out, int fPad) {
-  const __mmask16 keep = (__mmask16)(sw >= 16 ? 0xffff : (1u << sw) - 1);
+  const __mmask16 keep = firstLanes16(sw);
   constexpr int P = S == 2 ? 12 : 16;
   int x = 0;
   for (; x + P <= width; x += P) gemmTile512<P, S>(a + (size_t)x * cinPad, cinPad, panels, sw, keep, bias, out + (size_t)x * fPad, fPad);
@@ -333,7 +371,8 @@ void gemmStrips512(const float* a, int width, int cinPad, const float* const* pa
 #elif BLU_AVX2
 // P pixels × one full strip of 16 filters (two ymm): 12 accumulators, 2 weights, 1 broadcast.
 template <int P>
-inline void gemmTile256(const float* a, int cinPad, const float* panel, const float* bias, float* out, int fPad) {
+__attribute__((always_inline)) inline void gemmTile256(const float* a, int cinPad, const float* panel, const float* bias, float* out, int fPad) {
+  // Every loop over acc is unrolled, as in gemmTile512.
   __m256 acc[P][2];
   const __m256 b0 = _mm256_loadu_ps(bias), b1 = _mm256_loadu_ps(bias + 8);
 #pragma GCC unroll 8
@@ -347,6 +386,7 @@ inline void gemmTile256(const float* a, int cinPad, const float* panel, const fl
       acc[i][1] = _mm256_fmadd_ps(x, w1, acc[i][1]);
     }
   }
+#pragma GCC unroll 8
   for (int i = 0; i < P; i++) {
     _mm256_storeu_ps(out + (size_t)i * fPad, acc[i][0]);
     _mm256_storeu_ps(out + (size_t)i * fPad + 8, acc[i][1]);
@@ -360,7 +400,8 @@ void gemmStrip256(const float* a, int width, int cinPad, const float* panel, con
 }
 #endif
 
-void gemmRow(const float* a, int width, int cinPad, const float* b, int fPad, const float* bias, float* out) {
+// Not inlined, so that its tiles' register allocation does not depend on the caller's (gemmTile512).
+__attribute__((noinline)) void gemmRow(const float* a, int width, int cinPad, const float* b, int fPad, const float* bias, float* out) {
   int f = 0;
 #if BLU_AVX512
   for (; f + 32 <= fPad; f += 32) {
@@ -423,7 +464,7 @@ template <int S> void realConvStrips512(const float* const* taps, int k2, int x0
 int realConvInterior(const float* const* taps, int k2, int x0, int x1, const float* weights, int fPad, const float* bias, float* out) {
   int f = 0;
   for (; f + 32 <= fPad; f += 32) realConvStrips512<2>(taps, k2, x0, x1, weights, fPad, f, 0xffff, bias, out);
-  if (f < fPad) realConvStrips512<1>(taps, k2, x0, x1, weights, fPad, f, (__mmask16)(fPad - f >= 16 ? 0xffff : (1u << (fPad - f)) - 1), bias, out);
+  if (f < fPad) realConvStrips512<1>(taps, k2, x0, x1, weights, fPad, f, firstLanes16(fPad - f), bias, out);
   return fPad;
 }
 #elif BLU_AVX2
@@ -477,7 +518,7 @@ void realConvPixel(const float* image, int height, int width, int y, int x, int 
   }
 #if BLU_AVX512
   for (int f = f0; f < fPad; f += 16) {
-    const __mmask16 keep = (__mmask16)(fPad - f >= 16 ? 0xffff : (1u << (fPad - f)) - 1);
+    const __mmask16 keep = firstLanes16(fPad - f);
     __m512 acc = _mm512_setzero_ps();
     for (int i = 0; i < nt; i++) acc = _mm512_fmadd_ps(_mm512_set1_ps(value[i]), _mm512_maskz_loadu_ps(keep, wt[i] + f), acc);
     _mm512_mask_storeu_ps(dst + f, keep, _mm512_add_ps(acc, _mm512_maskz_loadu_ps(keep, bias + f)));
@@ -539,7 +580,7 @@ int binariseRow(float* y, int width, int fPad, int channels, const float* gammas
       const __m512 above = _mm512_set1_ps(exact ? 0.0f : deadZone);
       const __m512 below = _mm512_set1_ps(exact ? 0.0f : -deadZone);
       __m512 r[2];
-      for (int v = 0; v < vecs; v++) r[v] = _mm512_maskz_loadu_ps((__mmask16)(lanes - 16 * v >= 16 ? 0xffff : (1u << (lanes - 16 * v)) - 1), residual + 16 * v);
+      for (int v = 0; v < vecs; v++) r[v] = _mm512_maskz_loadu_ps(firstLanes16(lanes - 16 * v), residual + 16 * v);
 #elif BLU_AVX2
       const int vecs = (lanes + 7) / 8;
       const __m256 above = _mm256_set1_ps(exact ? 0.0f : deadZone);
@@ -1230,6 +1271,17 @@ struct Group {
   int32_t signs, nonzero, words, levels, gammas, channels;
 };
 
+/** Decodes row iy of every channel group (a concat has two) side by side into `out`, `stride` floats per pixel. */
+inline void decodeGroupsRow(uint8_t* base, const Group* groups, int nGroups, int pixels, int width, int iy, float* out, int stride) {
+  int offset = 0;
+  for (int i = 0; i < nGroups; i++) {
+    const Group& g = groups[i];
+    decodeRow((const u32*)(base + g.signs), g.nonzero ? (const u32*)(base + g.nonzero) : nullptr, pixels, g.words, g.levels, (const float*)(base + g.gammas),
+              g.channels, iy * width, width, out, stride, offset);
+    offset += g.channels;
+  }
+}
+
 int separableRows(uint8_t* base, const double* args) {
   const Args a{base, args};
   const Group* groups = a.p<Group>(0);
@@ -1242,59 +1294,68 @@ int separableRows(uint8_t* base, const double* args) {
   float* scratch = a.p<float>(11);
   int32_t* next = a.p<int32_t>(12);
   const int chunk = a.i(13);
-  // The host's scratch layout (separableScratchBytes): 3 ring rows, the depthwise row, the pointwise row.
-  const size_t rowFloats = (((size_t)width * cinPad * 4 + 15) & ~(size_t)15) / 4;
-  float* dwRow = scratch + 3 * rowFloats;
-  float* pwRow = dwRow + rowFloats;
+  // k is 2 or 3 (plan.ts), so a pair of output rows reads at most the 4 rows the ring holds.
+  // Inside the host's scratch (separableScratchBytes in native.ts, an upper bound): 2 depthwise
+  // rows, the pointwise row, then 4 ring rows and a zero row, each with a zero pixel before and
+  // after (depthwiseRows). A ring pixel of 256·n channels (1 KiB·n) is stored a cache line longer:
+  // at 2–4 KiB per pixel the taps a block loads would all fall in one or two L1 sets.
+  const int inStride = cinPad % 256 == 0 ? cinPad + 16 : cinPad;
+  const size_t ringFloats = (((size_t)(width + 2) * inStride * 4 + 63) & ~(size_t)63) / 4;
+  const size_t rowFloats = (((size_t)width * cinPad * 4 + 63) & ~(size_t)63) / 4;
+  const size_t pwFloats = (((size_t)width * fPad * 4 + 63) & ~(size_t)63) / 4;
+  float* const dwRows[2] = {scratch, scratch + rowFloats};
+  float* const pwRow = scratch + 2 * rowFloats;
+  float* const ringBase = pwRow + pwFloats;
+  float* const zeroRow = ringBase + 4 * ringFloats + inStride;
+  for (int slot = 0; slot < 5; slot++) {
+    float* ring = ringBase + slot * ringFloats;
+    for (size_t i = 0; i < (size_t)inStride; i++) ring[i] = ring[(size_t)(width + 1) * inStride + i] = 0;
+  }
+  for (size_t i = 0; i < (size_t)width * inStride; i++) zeroRow[i] = 0;
   const int pixels = height * width;
   const int before = (k - 1) >> 1;
-  int tags[3] = {-1, -1, -1};
-  float* rows[16];
+  int tags[4] = {-1, -1, -1, -1};
+  float* rows[4];
   int zeros = 0;
   for (int y0 = claim(next, chunk); y0 < height; y0 = claim(next, chunk)) {
-    for (int y = y0; y < imin(height, y0 + chunk); y++) {
-      for (int ty = 0; ty < k; ty++) {
-        const int iy = y + ty - before;
+    const int end = imin(height, y0 + chunk);
+    for (int y = y0; y < end;) {
+      const int count = y + 1 < end ? 2 : 1;
+      for (int r = 0; r < k + count - 1; r++) {
+        const int iy = y + r - before;
         if (iy < 0 || iy >= height) {
-          rows[ty] = nullptr;
+          rows[r] = zeroRow;
           continue;
         }
-        const int slot = iy % 3;
-        float* slotRow = scratch + slot * rowFloats;
-        if (tags[slot] != iy) {
+        float* slotRow = ringBase + (iy % 4) * ringFloats + inStride;
+        if (tags[iy % 4] != iy) {
           StageTimer t(STAGE_DECODE);
-          int offset = 0;
-          for (int i = 0; i < nGroups; i++) {
-            const Group& g = groups[i];
-            decodeRow((const u32*)(base + g.signs), g.nonzero ? (const u32*)(base + g.nonzero) : nullptr, pixels, g.words, g.levels,
-                      (const float*)(base + g.gammas), g.channels, iy * width, width, slotRow, cinPad, offset);
-            offset += g.channels;
-          }
-          tags[slot] = iy;
+          decodeGroupsRow(base, groups, nGroups, pixels, width, iy, slotRow, inStride);
+          tags[iy % 4] = iy;
         }
-        rows[ty] = slotRow;
-      }
-      if (!pw) {
-        // separableBinarise: the depthwise row, unfused, + its bias is binarised; the host runs the pointwise as a 1×1 XNOR conv.
-        {
-          StageTimer t(STAGE_DEPTHWISE);
-          // + the depthwise bias, after the sum (as the simulation and kernels.wasm add it).
-          depthwiseRow<false>(rows, k, width, cinPad, dw, bias, dwRow);
-        }
-        StageTimer t(STAGE_BINARISE);
-        zeros += binariseWith(base, bin, dwRow, y, width, cinPad);
-        continue;
+        rows[r] = slotRow;
       }
       {
         StageTimer t(STAGE_DEPTHWISE);
-        depthwiseRow<true>(rows, k, width, cinPad, dw, nullptr, dwRow);
+        // separableBinarise (no pointwise): unfused, + the depthwise bias after the sum (as the simulation and kernels.wasm add it).
+        if (pw) depthwiseRows<true>(rows, inStride, k, count, width, cinPad, dw, nullptr, dwRows);
+        else depthwiseRows<false>(rows, inStride, k, count, width, cinPad, dw, bias, dwRows);
       }
-      {
-        StageTimer t(STAGE_GEMM);
-        gemmRow(dwRow, width, cinPad, pw, fPad, bias, pwRow);
+      for (int o = 0; o < count; o++) {
+        if (!pw) {
+          // separableBinarise: the depthwise row is binarised; the host runs the pointwise as a 1×1 XNOR conv.
+          StageTimer t(STAGE_BINARISE);
+          zeros += binariseWith(base, bin, dwRows[o], y + o, width, cinPad);
+          continue;
+        }
+        {
+          StageTimer t(STAGE_GEMM);
+          gemmRow(dwRows[o], width, cinPad, pw, fPad, bias, pwRow);
+        }
+        StageTimer t(STAGE_BINARISE);
+        zeros += binariseWith(base, bin, pwRow, y + o, width, fPad);
       }
-      StageTimer t(STAGE_BINARISE);
-      zeros += binariseWith(base, bin, pwRow, y, width, fPad);
+      y += count;
     }
   }
   return zeros;

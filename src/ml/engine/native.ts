@@ -12,7 +12,7 @@ import { err, ok, type Result } from '../../base/result.js';
 import type { EngineChoice } from './choice.js';
 import { nativeEngineCacheFile } from './native-build.js';
 import type { RowExports, RowFunction, RowPool, WasmMemory } from './threads.js';
-import { loadWasmKernels, makeKernels, type KernelExports, type WasmKernels } from './wasm.js';
+import { loadWasmKernels, makeKernels, toCacheLine, type KernelExports, type WasmKernels } from './wasm.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -141,11 +141,14 @@ export async function loadNativeKernels(options: NativeKernelOptions = {}): Prom
     memory,
     panelStrip: info.panelStrip,
     binariseRow: (...args) => call(KERNEL_IDS.binariseRow, args),
-    // The wasm module's scratch layouts (assembly/kernels.ts); the addon reads the same places.
+    // The wasm module's scratch layouts (assembly/kernels.ts), which the addon reads at the same
+    // places, except the separable one (kernels.h separableRows): it computes rows in pairs from
+    // a ring of 4 decoded rows and a zero row, each with a zero pixel at both ends and pixels of
+    // up to cinPad + 16 floats.
     firstScratchBytes: (width, fPad) => align16(width * fPad * 4),
     xnorScratchBytes: (aLevels, units, width, fPad) => 2 * align16(aLevels * units * 8) + align16(width * fPad * 4),
-    separableScratchBytes: (width, cinPad, fPad, k) =>
-      4 * align16(width * cinPad * 4) + align16(width * fPad * 4) + align16(4 * k) + align16(8 * k * k),
+    separableScratchBytes: (width, cinPad, fPad) =>
+      5 * toCacheLine((width + 2) * (cinPad + 16) * 4) + 2 * toCacheLine(width * cinPad * 4) + toCacheLine(width * fPad * 4),
   };
   const pool: RowPool = {
     threads,

@@ -44,6 +44,9 @@ const pad4 = (n: number) => Math.ceil(n / 4) * 4;
 
 const CACHE_LINE = 64;
 
+/** `bytes` rounded up to whole cache lines (64 bytes). */
+export const toCacheLine = (bytes: number) => Math.ceil(bytes / CACHE_LINE) * CACHE_LINE;
+
 /** Bump allocator over the module's memory, reset at the start of every block. */
 export class Arena {
   private top: number;
@@ -60,7 +63,7 @@ export class Arena {
 
   /** Zeroed, cache-line (64-byte) aligned: the native kernels' 512-bit loads then never straddle two lines. */
   alloc(bytes: number): number {
-    const at = Math.ceil(this.top / CACHE_LINE) * CACHE_LINE;
+    const at = toCacheLine(this.top);
     this.top = at + bytes;
     const missing = this.top - this.memory.buffer.byteLength;
     if (missing > 0) this.memory.grow(Math.ceil(missing / 65536));
@@ -70,7 +73,7 @@ export class Arena {
 
   /** Room for one `bytes`-sized scratch area per thread. */
   perThread(threads: number, bytes: number): (thread: number) => number {
-    const stride = Math.ceil(bytes / CACHE_LINE) * CACHE_LINE;
+    const stride = toCacheLine(bytes);
     const at = this.alloc(stride * threads);
     return (thread) => at + thread * stride;
   }
