@@ -1271,16 +1271,51 @@ struct Group {
   int32_t signs, nonzero, words, levels, gammas, channels;
 };
 
-/** Decodes row iy of every channel group (a concat has two) side by side into `out`, `stride` floats per pixel. */
-inline void decodeGroupsRow(uint8_t* base, const Group* groups, int nGroups, int pixels, int width, int iy, float* out, int stride) {
-  int offset = 0;
-  for (int i = 0; i < nGroups; i++) {
-    const Group& g = groups[i];
-    decodeRow((const u32*)(base + g.signs), g.nonzero ? (const u32*)(base + g.nonzero) : nullptr, pixels, g.words, g.levels, (const float*)(base + g.gammas),
-              g.channels, iy * width, width, out, stride, offset);
-    offset += g.channels;
+/** Cache-line multiple of `floats` floats. */
+inline size_t lineFloats(size_t floats) { return (floats * 4 + 63) / 64 * 16; }
+
+/**
+ * The decoded input rows of one thread's separable block: 4 ring rows and a zero row (the rows
+ * outside the image), each with a zero pixel before and after (depthwiseRows), `stride` floats per
+ * pixel. A ring pixel of 256·n channels (1 KiB·n) is stored a cache line longer: at 2–4 KiB per
+ * pixel the taps a depthwise block loads would all fall in one or two L1 sets. k is 2 or 3
+ * (plan.ts), so a pair of output rows reads at most the 4 rows the ring holds.
+ */
+struct SeparableRing {
+  uint8_t* base;
+  const Group* groups;
+  int nGroups, height, width, stride;
+  float* slots;
+  size_t slotFloats;
+  int tags[4] = {-1, -1, -1, -1};
+
+  SeparableRing(uint8_t* base, const Group* groups, int nGroups, int height, int width, int cinPad, float* at)
+      : base(base), groups(groups), nGroups(nGroups), height(height), width(width), stride(cinPad % 256 == 0 ? cinPad + 16 : cinPad), slots(at),
+        slotFloats(lineFloats((size_t)(width + 2) * stride)) {
+    for (int slot = 0; slot < 5; slot++) {
+      float* row = slots + slot * slotFloats;
+      for (size_t i = 0; i < (size_t)stride; i++) row[i] = row[(size_t)(width + 1) * stride + i] = 0;
+    }
+    for (size_t i = 0; i < (size_t)width * stride; i++) slots[4 * slotFloats + stride + i] = 0;
   }
-}
+
+  /** Input row iy (pixel 0), decoded on first use; the zero row outside the image. */
+  float* row(int iy) {
+    if (iy < 0 || iy >= height) return slots + 4 * slotFloats + stride;
+    float* at = slots + (iy % 4) * slotFloats + stride;
+    if (tags[iy % 4] == iy) return at;
+    StageTimer t(STAGE_DECODE);
+    int offset = 0;
+    for (int i = 0; i < nGroups; i++) {
+      const Group& g = groups[i];
+      decodeRow((const u32*)(base + g.signs), g.nonzero ? (const u32*)(base + g.nonzero) : nullptr, height * width, g.words, g.levels,
+                (const float*)(base + g.gammas), g.channels, iy * width, width, at, stride, offset);
+      offset += g.channels;
+    }
+    tags[iy % 4] = iy;
+    return at;
+  }
+};
 
 int separableRows(uint8_t* base, const double* args) {
   const Args a{base, args};
@@ -1294,52 +1329,25 @@ int separableRows(uint8_t* base, const double* args) {
   float* scratch = a.p<float>(11);
   int32_t* next = a.p<int32_t>(12);
   const int chunk = a.i(13);
-  // k is 2 or 3 (plan.ts), so a pair of output rows reads at most the 4 rows the ring holds.
   // Inside the host's scratch (separableScratchBytes in native.ts, an upper bound): 2 depthwise
-  // rows, the pointwise row, then 4 ring rows and a zero row, each with a zero pixel before and
-  // after (depthwiseRows). A ring pixel of 256·n channels (1 KiB·n) is stored a cache line longer:
-  // at 2–4 KiB per pixel the taps a block loads would all fall in one or two L1 sets.
-  const int inStride = cinPad % 256 == 0 ? cinPad + 16 : cinPad;
-  const size_t ringFloats = (((size_t)(width + 2) * inStride * 4 + 63) & ~(size_t)63) / 4;
-  const size_t rowFloats = (((size_t)width * cinPad * 4 + 63) & ~(size_t)63) / 4;
-  const size_t pwFloats = (((size_t)width * fPad * 4 + 63) & ~(size_t)63) / 4;
+  // rows, the pointwise row, then the ring.
+  const size_t rowFloats = lineFloats((size_t)width * cinPad);
   float* const dwRows[2] = {scratch, scratch + rowFloats};
   float* const pwRow = scratch + 2 * rowFloats;
-  float* const ringBase = pwRow + pwFloats;
-  float* const zeroRow = ringBase + 4 * ringFloats + inStride;
-  for (int slot = 0; slot < 5; slot++) {
-    float* ring = ringBase + slot * ringFloats;
-    for (size_t i = 0; i < (size_t)inStride; i++) ring[i] = ring[(size_t)(width + 1) * inStride + i] = 0;
-  }
-  for (size_t i = 0; i < (size_t)width * inStride; i++) zeroRow[i] = 0;
-  const int pixels = height * width;
+  SeparableRing ring(base, groups, nGroups, height, width, cinPad, pwRow + lineFloats((size_t)width * fPad));
   const int before = (k - 1) >> 1;
-  int tags[4] = {-1, -1, -1, -1};
   float* rows[4];
   int zeros = 0;
   for (int y0 = claim(next, chunk); y0 < height; y0 = claim(next, chunk)) {
     const int end = imin(height, y0 + chunk);
-    for (int y = y0; y < end;) {
-      const int count = y + 1 < end ? 2 : 1;
-      for (int r = 0; r < k + count - 1; r++) {
-        const int iy = y + r - before;
-        if (iy < 0 || iy >= height) {
-          rows[r] = zeroRow;
-          continue;
-        }
-        float* slotRow = ringBase + (iy % 4) * ringFloats + inStride;
-        if (tags[iy % 4] != iy) {
-          StageTimer t(STAGE_DECODE);
-          decodeGroupsRow(base, groups, nGroups, pixels, width, iy, slotRow, inStride);
-          tags[iy % 4] = iy;
-        }
-        rows[r] = slotRow;
-      }
+    for (int y = y0, count; y < end; y += count) {
+      count = y + 1 < end ? 2 : 1;
+      for (int r = 0; r < k + count - 1; r++) rows[r] = ring.row(y + r - before);
       {
         StageTimer t(STAGE_DEPTHWISE);
         // separableBinarise (no pointwise): unfused, + the depthwise bias after the sum (as the simulation and kernels.wasm add it).
-        if (pw) depthwiseRows<true>(rows, inStride, k, count, width, cinPad, dw, nullptr, dwRows);
-        else depthwiseRows<false>(rows, inStride, k, count, width, cinPad, dw, bias, dwRows);
+        if (pw) depthwiseRows<true>(rows, ring.stride, k, count, width, cinPad, dw, nullptr, dwRows);
+        else depthwiseRows<false>(rows, ring.stride, k, count, width, cinPad, dw, bias, dwRows);
       }
       for (int o = 0; o < count; o++) {
         if (!pw) {
@@ -1355,7 +1363,6 @@ int separableRows(uint8_t* base, const double* args) {
         StageTimer t(STAGE_BINARISE);
         zeros += binariseWith(base, bin, pwRow, y + o, width, fPad);
       }
-      y += count;
     }
   }
   return zeros;
