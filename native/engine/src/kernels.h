@@ -133,7 +133,7 @@ template <bool Fused> inline __m128 dwMadd(__m128 w, __m128 x, __m128 acc) {
 #endif
 
 // The depthwise rows' input: every input row exists and holds a zero pixel before its first and
-// after its last (separableRows keeps a zero row for the rows outside the image and zero halos).
+// after its last (SeparableRing keeps a zero row for the rows outside the image, and zero halos).
 // A tap outside the image then adds w·0 = ±0, which leaves each sum exactly as a loop over the
 // taps inside would leave it (finite weights; the sum starts at +0, and +0 + −0 = +0), so the 2×2
 // and 3×3 kernels need no border cases.
