@@ -1,6 +1,6 @@
 // npm run bench:depthwise — the native depthwise row kernel alone, per layer shape of the width-64
 // BLU-Net (AVX-512 build of native/engine/src/kernels.h, 1 core, hot rows laid out as
-// separableRows lays them out: 4 ring rows with a zero pixel at each end, pixels of 256·n channels
+// SeparableRing lays them out: 4 ring rows with a zero pixel at each end, pixels of 256·n channels
 // a cache line longer, then the output rows).
 // One output row at a time against two (depthwiseRows with count 2: K + 1 input rows serve both),
 // the 3×3 kernel and the expanding path's 2×2. Needs g++ and an AVX-512 CPU.
@@ -21,7 +21,7 @@ uint64_t bluNowNs() { return 0; }
 namespace blu_avx512 {
 /** G multiply-adds/s of depthwiseRows (k×k, `count` output rows per call) over `cin` channels and `width` pixels. */
 double rowRate(int width, int cin, int k, int count) {
-  const int inStride = cin % 256 == 0 ? cin + 16 : cin;  // as separableRows stores the ring
+  const int inStride = cin % 256 == 0 ? cin + 16 : cin;  // as SeparableRing (kernels.h) stores the ring
   const size_t ringFloats = ((size_t)(width + 2) * inStride + 15) / 16 * 16, rowFloats = ((size_t)width * cin + 15) / 16 * 16;
   float* scratch = (float*)aligned_alloc(4096, (4 * ringFloats + 2 * rowFloats) * 4);
   for (size_t i = 0; i < 4 * ringFloats + 2 * rowFloats; i++) scratch[i] = (float)(i % 7) * 0.1f;
