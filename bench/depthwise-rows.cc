@@ -21,7 +21,7 @@ uint64_t bluNowNs() { return 0; }
 namespace blu_avx512 {
 /** G multiply-adds/s of depthwiseRows (k×k, `count` output rows per call) over `cin` channels and `width` pixels. */
 double rowRate(int width, int cin, int k, int count) {
-  const int inStride = cin % 256 == 0 ? cin + 16 : cin;  // as SeparableRing (kernels.h) stores the ring
+  const int inStride = SeparableRing::strideFor(cin);
   const size_t ringFloats = ((size_t)(width + 2) * inStride + 15) / 16 * 16, rowFloats = ((size_t)width * cin + 15) / 16 * 16;
   float* scratch = (float*)aligned_alloc(4096, (4 * ringFloats + 2 * rowFloats) * 4);
   for (size_t i = 0; i < 4 * ringFloats + 2 * rowFloats; i++) scratch[i] = (float)(i % 7) * 0.1f;

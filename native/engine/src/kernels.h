@@ -138,6 +138,59 @@ template <bool Fused> inline __m128 dwMadd(__m128 w, __m128 x, __m128 acc) {
 // taps inside would leave it (finite weights; the sum starts at +0, and +0 + −0 = +0), so the 2×2
 // and 3×3 kernels need no border cases.
 
+/** Output pixel x of a k×k depthwise row (k ≤ 3, rows as above), one sum over its k² taps: the portable path; + bias[c] when not null. */
+template <bool Fused> void depthwisePixel(float* const* rows, int inStride, int k, int x, int cinPad, const float* weights, const float* bias, float* out) {
+  const int before = (k - 1) >> 1;
+  const float* in[9];
+  const float* wt[9];
+  int nt = 0;
+  for (int ty = 0; ty < k; ty++)
+    for (int tx = 0; tx < k; tx++, nt++) {
+      in[nt] = rows[ty] + (ptrdiff_t)(x + tx - before) * inStride;
+      wt[nt] = weights + (size_t)(ty * k + tx) * cinPad;
+    }
+  float* dst = out + (size_t)x * cinPad;
+#if BLU_AVX512
+  for (int c = 0; c < cinPad; c += 16) {
+    const __mmask16 keep = firstLanes16(cinPad - c);
+    __m512 acc = _mm512_setzero_ps();
+    for (int i = 0; i < nt; i++) acc = dwMadd<Fused>(_mm512_maskz_loadu_ps(keep, wt[i] + c), _mm512_maskz_loadu_ps(keep, in[i] + c), acc);
+    if (bias) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(keep, bias + c));
+    _mm512_mask_storeu_ps(dst + c, keep, acc);
+  }
+#elif BLU_AVX2
+  int c = 0;
+  for (; c + 8 <= cinPad; c += 8) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < nt; i++) acc = dwMadd<Fused>(_mm256_loadu_ps(wt[i] + c), _mm256_loadu_ps(in[i] + c), acc);
+    if (bias) acc = _mm256_add_ps(acc, _mm256_loadu_ps(bias + c));
+    _mm256_storeu_ps(dst + c, acc);
+  }
+  for (; c < cinPad; c += 4) {
+    __m128 acc = _mm_setzero_ps();
+    for (int i = 0; i < nt; i++) acc = dwMadd<Fused>(_mm_loadu_ps(wt[i] + c), _mm_loadu_ps(in[i] + c), acc);
+    if (bias) acc = _mm_add_ps(acc, _mm_loadu_ps(bias + c));
+    _mm_storeu_ps(dst + c, acc);
+  }
+#else
+  for (int c = 0; c < cinPad; c++) dst[c] = 0;
+  for (int i = 0; i < nt; i++) {
+    const float* a = in[i];
+    const float* b = wt[i];
+    for (int c = 0; c < cinPad; c++) dst[c] += b[c] * a[c];
+  }
+  if (bias)
+    for (int c = 0; c < cinPad; c++) dst[c] += bias[c];
+#endif
+}
+
+/** `count` output rows of `width` pixels, one depthwisePixel each: out[o] from input rows o…o+k−1. */
+template <bool Fused>
+void depthwiseEachPixel(float* const* rows, int inStride, int k, int count, int width, int cinPad, const float* weights, const float* bias, float* const* out) {
+  for (int o = 0; o < count; o++)
+    for (int x = 0; x < width; x++) depthwisePixel<Fused>(rows + o, inStride, k, x, cinPad, weights, bias, out[o]);
+}
+
 #if BLU_AVX512
 /**
  * 8 pixels from x, 16 channels from c (masked to keep), of R consecutive output rows (R = 1 or 2)
@@ -188,26 +241,12 @@ inline void depthwiseBlock(float* const* rows, int inStride, int x, int c, __mma
  * a multiple of 8 (its outputs are recomputed identically); rows under 8 pixels go one at a time.
  */
 template <int K, int R, bool Fused> void depthwiseBlocked(float* const* rows, int inStride, int width, int cinPad, const float* weights, const float* bias, float* const* out) {
-  constexpr int J = 8, before = (K - 1) / 2;
-  if (width >= J) {
-    for (int xb = 0; xb < width; xb += J) {
-      const int x = imin(xb, width - J);
-      for (int c = 0; c < cinPad; c += 16) depthwiseBlock<K, R, Fused>(rows, inStride, x, c, firstLanes16(cinPad - c), cinPad, weights, bias, out);
-    }
-    return;
+  constexpr int J = 8;
+  if (width < J) return depthwiseEachPixel<Fused>(rows, inStride, K, R, width, cinPad, weights, bias, out);
+  for (int xb = 0; xb < width; xb += J) {
+    const int x = imin(xb, width - J);
+    for (int c = 0; c < cinPad; c += 16) depthwiseBlock<K, R, Fused>(rows, inStride, x, c, firstLanes16(cinPad - c), cinPad, weights, bias, out);
   }
-  for (int o = 0; o < R; o++)
-    for (int c = 0; c < cinPad; c += 16) {
-      const __mmask16 keep = firstLanes16(cinPad - c);
-      for (int x = 0; x < width; x++) {
-        __m512 acc = _mm512_setzero_ps();
-        for (int t = 0; t < K * K; t++)
-          acc = dwMadd<Fused>(_mm512_maskz_loadu_ps(keep, weights + (size_t)t * cinPad + c),
-                              _mm512_maskz_loadu_ps(keep, rows[o + t / K] + (ptrdiff_t)(x + t % K - before) * inStride + c), acc);
-        if (bias) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(keep, bias + c));
-        _mm512_mask_storeu_ps(out[o] + (size_t)x * cinPad + c, keep, acc);
-      }
-    }
 }
 #elif BLU_AVX2
 /** As the AVX-512 depthwiseBlocked, one output row after the other: 4 pixels × 8 channels, the K² weight vectors in registers. */
@@ -250,51 +289,6 @@ template <int K, int R, bool Fused> void depthwiseBlocked(float* const* rows, in
 }
 #endif
 
-/** Output pixel x of a k×k depthwise row (k ≤ 3, rows as above), one sum over its k² taps: the portable path; + bias[c] when not null. */
-template <bool Fused> void depthwisePixel(float* const* rows, int inStride, int k, int x, int cinPad, const float* weights, const float* bias, float* out) {
-  const int before = (k - 1) >> 1;
-  const float* in[9];
-  const float* wt[9];
-  int nt = 0;
-  for (int ty = 0; ty < k; ty++)
-    for (int tx = 0; tx < k; tx++, nt++) {
-      in[nt] = rows[ty] + (ptrdiff_t)(x + tx - before) * inStride;
-      wt[nt] = weights + (size_t)(ty * k + tx) * cinPad;
-    }
-  float* dst = out + (size_t)x * cinPad;
-#if BLU_AVX512
-  for (int c = 0; c < cinPad; c += 16) {
-    const __mmask16 keep = firstLanes16(cinPad - c);
-    __m512 acc = _mm512_setzero_ps();
-    for (int i = 0; i < nt; i++) acc = dwMadd<Fused>(_mm512_maskz_loadu_ps(keep, wt[i] + c), _mm512_maskz_loadu_ps(keep, in[i] + c), acc);
-    if (bias) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(keep, bias + c));
-    _mm512_mask_storeu_ps(dst + c, keep, acc);
-  }
-#elif BLU_AVX2
-  int c = 0;
-  for (; c + 8 <= cinPad; c += 8) {
-    __m256 acc = _mm256_setzero_ps();
-    for (int i = 0; i < nt; i++) acc = dwMadd<Fused>(_mm256_loadu_ps(wt[i] + c), _mm256_loadu_ps(in[i] + c), acc);
-    if (bias) acc = _mm256_add_ps(acc, _mm256_loadu_ps(bias + c));
-    _mm256_storeu_ps(dst + c, acc);
-  }
-  for (; c < cinPad; c += 4) {
-    __m128 acc = _mm_setzero_ps();
-    for (int i = 0; i < nt; i++) acc = dwMadd<Fused>(_mm_loadu_ps(wt[i] + c), _mm_loadu_ps(in[i] + c), acc);
-    if (bias) acc = _mm_add_ps(acc, _mm_loadu_ps(bias + c));
-    _mm_storeu_ps(dst + c, acc);
-  }
-#else
-  for (int c = 0; c < cinPad; c++) dst[c] = 0;
-  for (int i = 0; i < nt; i++) {
-    const float* a = in[i];
-    const float* b = wt[i];
-    for (int c = 0; c < cinPad; c++) dst[c] += b[c] * a[c];
-  }
-  if (bias)
-    for (int c = 0; c < cinPad; c++) dst[c] += bias[c];
-#endif
-}
 
 /**
  * `count` (1 or 2) consecutive depthwise output rows: out[o] from input rows o…o+k−1 (k + count − 1
@@ -308,8 +302,7 @@ void depthwiseRows(float* const* rows, int inStride, int k, int count, int width
   if (k == 2 && count == 2) return depthwiseBlocked<2, 2, Fused>(rows, inStride, width, cinPad, weights, bias, out);
   if (k == 2) return depthwiseBlocked<2, 1, Fused>(rows, inStride, width, cinPad, weights, bias, out);
 #endif
-  for (int o = 0; o < count; o++)
-    for (int x = 0; x < width; x++) depthwisePixel<Fused>(rows + o, inStride, k, x, cinPad, weights, bias, out[o]);
+  depthwiseEachPixel<Fused>(rows, inStride, k, count, width, cinPad, weights, bias, out);
 }
 
 // ---- pointwise GEMM: out[x][f] = bias[f] + Σ_c a[x][c]·b[c][f], c in order ----
@@ -1271,9 +1264,6 @@ struct Group {
   int32_t signs, nonzero, words, levels, gammas, channels;
 };
 
-/** Cache-line multiple of `floats` floats. */
-inline size_t lineFloats(size_t floats) { return (floats * 4 + 63) / 64 * 16; }
-
 /**
  * The decoded input rows of one thread's separable block: 4 ring rows and a zero row (the rows
  * outside the image), each with a zero pixel before and after (depthwiseRows), `stride` floats per
@@ -1289,9 +1279,12 @@ struct SeparableRing {
   size_t slotFloats;
   int tags[4] = {-1, -1, -1, -1};
 
+  /** Floats per ring pixel of cinPad channels (see above). */
+  static int strideFor(int cinPad) { return cinPad % 256 == 0 ? cinPad + 16 : cinPad; }
+
   SeparableRing(uint8_t* base, const Group* groups, int nGroups, int height, int width, int cinPad, float* at)
-      : base(base), groups(groups), nGroups(nGroups), height(height), width(width), stride(cinPad % 256 == 0 ? cinPad + 16 : cinPad), slots(at),
-        slotFloats(lineFloats((size_t)(width + 2) * stride)) {
+      : base(base), groups(groups), nGroups(nGroups), height(height), width(width), stride(strideFor(cinPad)), slots(at),
+        slotFloats(padTo((width + 2) * stride, 16)) {
     for (int slot = 0; slot < 5; slot++) {
       float* row = slots + slot * slotFloats;
       for (size_t i = 0; i < (size_t)stride; i++) row[i] = row[(size_t)(width + 1) * stride + i] = 0;
@@ -1331,10 +1324,10 @@ int separableRows(uint8_t* base, const double* args) {
   const int chunk = a.i(13);
   // Inside the host's scratch (separableScratchBytes in native.ts, an upper bound): 2 depthwise
   // rows, the pointwise row, then the ring.
-  const size_t rowFloats = lineFloats((size_t)width * cinPad);
+  const size_t rowFloats = padTo(width * cinPad, 16);  // whole cache lines
   float* const dwRows[2] = {scratch, scratch + rowFloats};
   float* const pwRow = scratch + 2 * rowFloats;
-  SeparableRing ring(base, groups, nGroups, height, width, cinPad, pwRow + lineFloats((size_t)width * fPad));
+  SeparableRing ring(base, groups, nGroups, height, width, cinPad, pwRow + padTo(width * fPad, 16));
   const int before = (k - 1) >> 1;
   float* rows[4];
   int zeros = 0;
