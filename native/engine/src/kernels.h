@@ -136,20 +136,33 @@ template <bool Fused> inline __m128 dwMadd(__m128 w, __m128 x, __m128 acc) {
 // after its last (SeparableRing keeps a zero row for the rows outside the image, and zero halos).
 // A tap outside the image then adds w·0 = ±0, which leaves each sum exactly as a loop over the
 // taps inside would leave it (finite weights; the sum starts at +0, and +0 + −0 = +0), so the 2×2
-// and 3×3 kernels need no border cases.
+// and 3×3 kernels need no border cases. Input rows, output rows and weights are laid out `stride`
+// floats per pixel and per tap (depthwiseStride).
 
-/** Output pixel x of a k×k depthwise row (k ≤ 3, rows as above), one sum over its k² taps: the portable path; + bias[c] when not null. */
-template <bool Fused> void depthwisePixel(float* const* rows, int inStride, int k, int x, int cinPad, const float* weights, const float* bias, float* out) {
+/**
+ * Floats per pixel of the depthwise rows (input and output) and per tap of its weights: cinPad, or
+ * a cache line more at 256·n channels. At 1–4 KiB strides a block's input taps, its 9 weight
+ * vectors and its 16 stores each fall into one or two L1 sets (at 1024 channels, hot rows: 53–68
+ * against 70–97 G/s at 1008, `npm run bench:depthwise`).
+ */
+inline int depthwiseStride(int cinPad) { return cinPad % 256 == 0 ? cinPad + 16 : cinPad; }
+
+/**
+ * Output pixel x of a k×k depthwise row (k ≤ 3, rows as above), one sum over its k² taps: the
+ * portable path; + bias[c] when not null. With up = 1 the rows are those of the input's nearest ×2
+ * upsample, and its column X is the rows' pixel X >> 1 (−1 >> 1 is the zero pixel before).
+ */
+template <bool Fused> void depthwisePixel(float* const* rows, int stride, int k, int up, int x, int cinPad, const float* weights, const float* bias, float* out) {
   const int before = (k - 1) >> 1;
   const float* in[9];
   const float* wt[9];
   int nt = 0;
   for (int ty = 0; ty < k; ty++)
     for (int tx = 0; tx < k; tx++, nt++) {
-      in[nt] = rows[ty] + (ptrdiff_t)(x + tx - before) * inStride;
-      wt[nt] = weights + (size_t)(ty * k + tx) * cinPad;
+      in[nt] = rows[ty] + (ptrdiff_t)((x + tx - before) >> up) * stride;
+      wt[nt] = weights + (size_t)(ty * k + tx) * stride;
     }
-  float* dst = out + (size_t)x * cinPad;
+  float* dst = out + (size_t)x * stride;
 #if BLU_AVX512
   for (int c = 0; c < cinPad; c += 16) {
     const __mmask16 keep = firstLanes16(cinPad - c);
@@ -186,23 +199,32 @@ template <bool Fused> void depthwisePixel(float* const* rows, int inStride, int 
 
 /** `count` output rows of `width` pixels, one depthwisePixel each: out[o] from input rows o…o+k−1. */
 template <bool Fused>
-void depthwiseEachPixel(float* const* rows, int inStride, int k, int count, int width, int cinPad, const float* weights, const float* bias, float* const* out) {
+void depthwiseEachPixel(float* const* rows, int stride, int k, int up, int count, int width, int cinPad, const float* weights, const float* bias, float* const* out) {
   for (int o = 0; o < count; o++)
-    for (int x = 0; x < width; x++) depthwisePixel<Fused>(rows + o, inStride, k, x, cinPad, weights, bias, out[o]);
+    for (int x = 0; x < width; x++) depthwisePixel<Fused>(rows + o, stride, k, up, x, cinPad, weights, bias, out[o]);
 }
 
 #if BLU_AVX512
 /**
- * 8 pixels from x, 16 channels from c (masked to keep), of R consecutive output rows (R = 1 or 2)
- * of a K×K depthwise conv: R·8 independent chains hide the FMA latency, and each input vector,
- * loaded once, serves the taps of every output row that reads it, so R rows load K + R − 1 input
- * rows instead of R·K (the stage is bound by moving rows from L2, not by the multiply-adds).
- * Each output's sum is 0, then its taps in (ty, tx) order (input rows ascend, so output o meets
- * tap row ty = r − o in order), then the bias when there is one.
+ * Pixels per depthwise block: 8 fused; 4 unfused, where each product needs a register of its own
+ * (at 8, GCC spilled the accumulators: 22–23 against 25 thread-ms per pass on `sep_a2w2`).
  */
-template <int K, int R, bool Fused>
-inline void depthwiseBlock(float* const* rows, int inStride, int x, int c, __mmask16 keep, int cinPad, const float* weights, const float* bias, float* const* out) {
-  constexpr int J = 8, before = (K - 1) / 2;
+constexpr int depthwisePixels(bool fused) { return fused ? 8 : 4; }
+
+/**
+ * J pixels from x (depthwisePixels), 16 channels from c (masked to keep), of R consecutive output
+ * rows (R = 1 or 2) of a K×K depthwise conv: R·J independent chains hide the FMA latency, and each
+ * input vector, loaded once, serves the taps of every output row that reads it, so R rows load
+ * K + R − 1 input rows instead of R·K (the stage is bound by moving rows from L2, not by the
+ * multiply-adds). Each output's sum is 0, then its taps in (ty, tx) order (input rows ascend, so
+ * output o meets tap row ty = r − o in order), then the bias when there is one. With Up the rows
+ * are a nearest ×2 upsample's (depthwisePixel): for K = 2 and x even, the block's J + 1 input
+ * columns are the rows' pixels x/2 … x/2 + J/2, each loaded once.
+ */
+template <int K, int R, bool Fused, bool Up>
+inline void depthwiseBlock(float* const* rows, int stride, int x, int c, __mmask16 keep, int cinPad, const float* weights, const float* bias, float* const* out) {
+  constexpr int J = depthwisePixels(Fused), before = (K - 1) / 2, V = Up ? (J + K) / 2 : J + K - 1;
+  static_assert(!Up || K == 2, "an upsampled input's columns pair up only when x - before is even");
   __m512 acc[R][J];
 #pragma GCC unroll 2
   for (int o = 0; o < R; o++)
@@ -210,19 +232,19 @@ inline void depthwiseBlock(float* const* rows, int inStride, int x, int c, __mma
     for (int j = 0; j < J; j++) acc[o][j] = _mm512_setzero_ps();
 #pragma GCC unroll 4
   for (int r = 0; r < K + R - 1; r++) {
-    const float* in = rows[r] + (ptrdiff_t)(x - before) * inStride + c;
-    __m512 v[J + K - 1];
+    const float* in = rows[r] + (ptrdiff_t)((x - before) >> Up) * stride + c;
+    __m512 v[V];
 #pragma GCC unroll 10
-    for (int i = 0; i < J + K - 1; i++) v[i] = _mm512_maskz_loadu_ps(keep, in + (size_t)i * inStride);
+    for (int i = 0; i < V; i++) v[i] = _mm512_maskz_loadu_ps(keep, in + (size_t)i * stride);
 #pragma GCC unroll 2
     for (int o = 0; o < R; o++) {
       const int ty = r - o;
       if (ty < 0 || ty >= K) continue;
 #pragma GCC unroll 3
       for (int tx = 0; tx < K; tx++) {
-        const __m512 w = _mm512_maskz_loadu_ps(keep, weights + (size_t)(ty * K + tx) * cinPad + c);
+        const __m512 w = _mm512_maskz_loadu_ps(keep, weights + (size_t)(ty * K + tx) * stride + c);
 #pragma GCC unroll 8
-        for (int j = 0; j < J; j++) acc[o][j] = dwMadd<Fused>(w, v[j + tx], acc[o][j]);
+        for (int j = 0; j < J; j++) acc[o][j] = dwMadd<Fused>(w, v[Up ? (j + tx) >> 1 : j + tx], acc[o][j]);
       }
     }
   }
@@ -230,59 +252,61 @@ inline void depthwiseBlock(float* const* rows, int inStride, int x, int c, __mma
 #pragma GCC unroll 2
   for (int o = 0; o < R; o++)
 #pragma GCC unroll 8
-    for (int j = 0; j < J; j++) _mm512_mask_storeu_ps(out[o] + (size_t)(x + j) * cinPad + c, keep, bias ? _mm512_add_ps(acc[o][j], b) : acc[o][j]);
+    for (int j = 0; j < J; j++) _mm512_mask_storeu_ps(out[o] + (size_t)(x + j) * stride + c, keep, bias ? _mm512_add_ps(acc[o][j], b) : acc[o][j]);
 }
 
 /**
- * R consecutive output rows of a K×K depthwise conv, 8 pixels at a time. Channels run inside the
- * pixel block, so the loads walk each pixel's channels in order: channel blocks outside would
- * stride by a whole pixel (4 KiB at 1024 channels), which defeats the prefetchers and aliases in
- * L1 (2–5× slower in deep layers). The last block overlaps the one before it when the width is not
- * a multiple of 8 (its outputs are recomputed identically); rows under 8 pixels go one at a time.
+ * R consecutive output rows of a K×K depthwise conv, J pixels at a time (depthwisePixels).
+ * Channels run inside the pixel block, so the loads walk each pixel's channels in order: channel
+ * blocks outside would stride by a whole pixel (4 KiB at 1024 channels), which defeats the
+ * prefetchers and aliases in L1 (2–5× slower in deep layers). The last block overlaps the one
+ * before it when the width is not a multiple of J (its outputs are recomputed identically); rows
+ * under J pixels go one pixel at a time. An upsample's width is even, so with Up every block
+ * starts at an even x.
  */
-template <int K, int R, bool Fused> void depthwiseBlocked(float* const* rows, int inStride, int width, int cinPad, const float* weights, const float* bias, float* const* out) {
-  constexpr int J = 8;
-  if (width < J) return depthwiseEachPixel<Fused>(rows, inStride, K, R, width, cinPad, weights, bias, out);
+template <int K, int R, bool Fused, bool Up> void depthwiseBlocked(float* const* rows, int stride, int width, int cinPad, const float* weights, const float* bias, float* const* out) {
+  constexpr int J = depthwisePixels(Fused);
+  if (width < J) return depthwiseEachPixel<Fused>(rows, stride, K, Up, R, width, cinPad, weights, bias, out);
   for (int xb = 0; xb < width; xb += J) {
     const int x = imin(xb, width - J);
-    for (int c = 0; c < cinPad; c += 16) depthwiseBlock<K, R, Fused>(rows, inStride, x, c, firstLanes16(cinPad - c), cinPad, weights, bias, out);
+    for (int c = 0; c < cinPad; c += 16) depthwiseBlock<K, R, Fused, Up>(rows, stride, x, c, firstLanes16(cinPad - c), cinPad, weights, bias, out);
   }
 }
 #elif BLU_AVX2
 /** As the AVX-512 depthwiseBlocked, one output row after the other: 4 pixels × 8 channels, the K² weight vectors in registers. */
-template <int K, int R, bool Fused> void depthwiseBlocked(float* const* rows, int inStride, int width, int cinPad, const float* weights, const float* bias, float* const* out) {
+template <int K, int R, bool Fused, bool Up> void depthwiseBlocked(float* const* rows, int stride, int width, int cinPad, const float* weights, const float* bias, float* const* out) {
   constexpr int before = (K - 1) / 2;
   for (int o = 0; o < R; o++) {
     float* const* in = rows + o;
     int c = 0;
     for (; c + 8 <= cinPad; c += 8) {
       __m256 w[K * K];
-      for (int t = 0; t < K * K; t++) w[t] = _mm256_loadu_ps(weights + (size_t)t * cinPad + c);
+      for (int t = 0; t < K * K; t++) w[t] = _mm256_loadu_ps(weights + (size_t)t * stride + c);
       int x = 0;
       for (; x + 4 <= width; x += 4) {
         __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
 #pragma GCC unroll 9
         for (int t = 0; t < K * K; t++) {
-          const float* at = in[t / K] + (ptrdiff_t)(x + t % K - before) * inStride + c;
+          const int col = x + t % K - before;
 #pragma GCC unroll 4
-          for (int j = 0; j < 4; j++) acc[j] = dwMadd<Fused>(w[t], _mm256_loadu_ps(at + (size_t)j * inStride), acc[j]);
+          for (int j = 0; j < 4; j++) acc[j] = dwMadd<Fused>(w[t], _mm256_loadu_ps(in[t / K] + (ptrdiff_t)((col + j) >> Up) * stride + c), acc[j]);
         }
-        for (int j = 0; j < 4; j++) _mm256_storeu_ps(out[o] + (size_t)(x + j) * cinPad + c, bias ? _mm256_add_ps(acc[j], _mm256_loadu_ps(bias + c)) : acc[j]);
+        for (int j = 0; j < 4; j++) _mm256_storeu_ps(out[o] + (size_t)(x + j) * stride + c, bias ? _mm256_add_ps(acc[j], _mm256_loadu_ps(bias + c)) : acc[j]);
       }
       for (; x < width; x++) {
         __m256 acc = _mm256_setzero_ps();
-        for (int t = 0; t < K * K; t++) acc = dwMadd<Fused>(w[t], _mm256_loadu_ps(in[t / K] + (ptrdiff_t)(x + t % K - before) * inStride + c), acc);
+        for (int t = 0; t < K * K; t++) acc = dwMadd<Fused>(w[t], _mm256_loadu_ps(in[t / K] + (ptrdiff_t)((x + t % K - before) >> Up) * stride + c), acc);
         if (bias) acc = _mm256_add_ps(acc, _mm256_loadu_ps(bias + c));
-        _mm256_storeu_ps(out[o] + (size_t)x * cinPad + c, acc);
+        _mm256_storeu_ps(out[o] + (size_t)x * stride + c, acc);
       }
     }
     for (; c < cinPad; c += 4) {
       for (int x = 0; x < width; x++) {
         __m128 acc = _mm_setzero_ps();
         for (int t = 0; t < K * K; t++)
-          acc = dwMadd<Fused>(_mm_loadu_ps(weights + (size_t)t * cinPad + c), _mm_loadu_ps(in[t / K] + (ptrdiff_t)(x + t % K - before) * inStride + c), acc);
+          acc = dwMadd<Fused>(_mm_loadu_ps(weights + (size_t)t * stride + c), _mm_loadu_ps(in[t / K] + (ptrdiff_t)((x + t % K - before) >> Up) * stride + c), acc);
         if (bias) acc = _mm_add_ps(acc, _mm_loadu_ps(bias + c));
-        _mm_storeu_ps(out[o] + (size_t)x * cinPad + c, acc);
+        _mm_storeu_ps(out[o] + (size_t)x * stride + c, acc);
       }
     }
   }
@@ -290,29 +314,39 @@ template <int K, int R, bool Fused> void depthwiseBlocked(float* const* rows, in
 #endif
 
 
+#if BLU_AVX2
+/** depthwiseBlocked for `count` (1 or 2) output rows. */
+template <int K, bool Fused, bool Up>
+void depthwiseBlockedRows(int count, float* const* rows, int stride, int width, int cinPad, const float* weights, const float* bias, float* const* out) {
+  if (count == 2) return depthwiseBlocked<K, 2, Fused, Up>(rows, stride, width, cinPad, weights, bias, out);
+  depthwiseBlocked<K, 1, Fused, Up>(rows, stride, width, cinPad, weights, bias, out);
+}
+#endif
+
 /**
  * `count` (1 or 2) consecutive depthwise output rows: out[o] from input rows o…o+k−1 (k + count − 1
- * rows, laid out as above); + bias[c] after each output's sum when bias is not null.
+ * rows, laid out as above); + bias[c] after each output's sum when bias is not null. up = 1: the
+ * rows and columns are a nearest ×2 upsample's (depthwisePixel), the rows given once per upsampled row.
  */
 template <bool Fused>
-void depthwiseRows(float* const* rows, int inStride, int k, int count, int width, int cinPad, const float* weights, const float* bias, float* const* out) {
+void depthwiseRows(float* const* rows, int stride, int k, int up, int count, int width, int cinPad, const float* weights, const float* bias, float* const* out) {
 #if BLU_AVX2
-  if (k == 3 && count == 2) return depthwiseBlocked<3, 2, Fused>(rows, inStride, width, cinPad, weights, bias, out);
-  if (k == 3) return depthwiseBlocked<3, 1, Fused>(rows, inStride, width, cinPad, weights, bias, out);
-  if (k == 2 && count == 2) return depthwiseBlocked<2, 2, Fused>(rows, inStride, width, cinPad, weights, bias, out);
-  if (k == 2) return depthwiseBlocked<2, 1, Fused>(rows, inStride, width, cinPad, weights, bias, out);
+  if (k == 2 && up) return depthwiseBlockedRows<2, Fused, true>(count, rows, stride, width, cinPad, weights, bias, out);
+  if (k == 2) return depthwiseBlockedRows<2, Fused, false>(count, rows, stride, width, cinPad, weights, bias, out);
+  if (k == 3 && !up) return depthwiseBlockedRows<3, Fused, false>(count, rows, stride, width, cinPad, weights, bias, out);
 #endif
-  depthwiseEachPixel<Fused>(rows, inStride, k, count, width, cinPad, weights, bias, out);
+  depthwiseEachPixel<Fused>(rows, stride, k, up, count, width, cinPad, weights, bias, out);
 }
 
 // ---- pointwise GEMM: out[x][f] = bias[f] + Σ_c a[x][c]·b[c][f], c in order ----
-// b is in panels of `strip` filters ([cinPad][strip] at b + f·cinPad; the last strip narrower).
+// a has aStride floats per pixel (depthwiseStride); b is in panels of `strip` filters ([cinPad][strip]
+// at b + f·cinPad; the last strip narrower).
 
-void gemmStripPortable(const float* a, int width, int cinPad, const float* panel, int sw, const float* bias, float* out, int fPad) {
+void gemmStripPortable(const float* a, int aStride, int width, int cinPad, const float* panel, int sw, const float* bias, float* out, int fPad) {
   for (int x = 0; x < width; x++) {
     float acc[16];
     for (int j = 0; j < sw; j++) acc[j] = bias[j];
-    const float* ax = a + (size_t)x * cinPad;
+    const float* ax = a + (size_t)x * aStride;
     for (int c = 0; c < cinPad; c++) {
       const float v = ax[c];
       const float* w = panel + (size_t)c * sw;
@@ -325,7 +359,7 @@ void gemmStripPortable(const float* a, int width, int cinPad, const float* panel
 #if BLU_AVX512
 // P pixels × S strips of 16 filters, the strips' weights masked to `keep` (the last strip may be 4–12 wide).
 template <int P, int S>
-__attribute__((always_inline)) inline void gemmTile512(const float* a, int cinPad, const float* const* panels, int sw, __mmask16 keep, const float* bias, float* out, int fPad) {
+__attribute__((always_inline)) inline void gemmTile512(const float* a, int aStride, int cinPad, const float* const* panels, int sw, __mmask16 keep, const float* bias, float* out, int fPad) {
   // Every loop over acc is unrolled: with one that is not, GCC may keep acc in memory and store
   // all of it on every iteration of the channel loop (3× slower, seen when callers changed).
   __m512 acc[P][S];
@@ -341,7 +375,7 @@ __attribute__((always_inline)) inline void gemmTile512(const float* a, int cinPa
     for (int s = 0; s < S; s++) w[s] = _mm512_maskz_loadu_ps(keep, panels[s] + (size_t)c * sw);
 #pragma GCC unroll 16
     for (int i = 0; i < P; i++) {
-      const __m512 x = _mm512_set1_ps(a[(size_t)i * cinPad + c]);
+      const __m512 x = _mm512_set1_ps(a[(size_t)i * aStride + c]);
 #pragma GCC unroll 2
       for (int s = 0; s < S; s++) acc[i][s] = _mm512_fmadd_ps(x, w[s], acc[i][s]);
     }
@@ -353,18 +387,18 @@ __attribute__((always_inline)) inline void gemmTile512(const float* a, int cinPa
 }
 
 template <int S>
-void gemmStrips512(const float* a, int width, int cinPad, const float* const* panels, int sw, const float* bias, float* out, int fPad) {
+void gemmStrips512(const float* a, int aStride, int width, int cinPad, const float* const* panels, int sw, const float* bias, float* out, int fPad) {
   const __mmask16 keep = firstLanes16(sw);
   constexpr int P = S == 2 ? 12 : 16;
   int x = 0;
-  for (; x + P <= width; x += P) gemmTile512<P, S>(a + (size_t)x * cinPad, cinPad, panels, sw, keep, bias, out + (size_t)x * fPad, fPad);
-  for (; x + 4 <= width; x += 4) gemmTile512<4, S>(a + (size_t)x * cinPad, cinPad, panels, sw, keep, bias, out + (size_t)x * fPad, fPad);
-  for (; x < width; x++) gemmTile512<1, S>(a + (size_t)x * cinPad, cinPad, panels, sw, keep, bias, out + (size_t)x * fPad, fPad);
+  for (; x + P <= width; x += P) gemmTile512<P, S>(a + (size_t)x * aStride, aStride, cinPad, panels, sw, keep, bias, out + (size_t)x * fPad, fPad);
+  for (; x + 4 <= width; x += 4) gemmTile512<4, S>(a + (size_t)x * aStride, aStride, cinPad, panels, sw, keep, bias, out + (size_t)x * fPad, fPad);
+  for (; x < width; x++) gemmTile512<1, S>(a + (size_t)x * aStride, aStride, cinPad, panels, sw, keep, bias, out + (size_t)x * fPad, fPad);
 }
 #elif BLU_AVX2
 // P pixels × one full strip of 16 filters (two ymm): 12 accumulators, 2 weights, 1 broadcast.
 template <int P>
-__attribute__((always_inline)) inline void gemmTile256(const float* a, int cinPad, const float* panel, const float* bias, float* out, int fPad) {
+__attribute__((always_inline)) inline void gemmTile256(const float* a, int aStride, int cinPad, const float* panel, const float* bias, float* out, int fPad) {
   // Every loop over acc is unrolled, as in gemmTile512.
   __m256 acc[P][2];
   const __m256 b0 = _mm256_loadu_ps(bias), b1 = _mm256_loadu_ps(bias + 8);
@@ -374,7 +408,7 @@ __attribute__((always_inline)) inline void gemmTile256(const float* a, int cinPa
     const __m256 w0 = _mm256_loadu_ps(panel + (size_t)c * 16), w1 = _mm256_loadu_ps(panel + (size_t)c * 16 + 8);
 #pragma GCC unroll 8
     for (int i = 0; i < P; i++) {
-      const __m256 x = _mm256_broadcast_ss(a + (size_t)i * cinPad + c);
+      const __m256 x = _mm256_broadcast_ss(a + (size_t)i * aStride + c);
       acc[i][0] = _mm256_fmadd_ps(x, w0, acc[i][0]);
       acc[i][1] = _mm256_fmadd_ps(x, w1, acc[i][1]);
     }
@@ -386,30 +420,30 @@ __attribute__((always_inline)) inline void gemmTile256(const float* a, int cinPa
   }
 }
 
-void gemmStrip256(const float* a, int width, int cinPad, const float* panel, const float* bias, float* out, int fPad) {
+void gemmStrip256(const float* a, int aStride, int width, int cinPad, const float* panel, const float* bias, float* out, int fPad) {
   int x = 0;
-  for (; x + 6 <= width; x += 6) gemmTile256<6>(a + (size_t)x * cinPad, cinPad, panel, bias, out + (size_t)x * fPad, fPad);
-  for (; x < width; x++) gemmTile256<1>(a + (size_t)x * cinPad, cinPad, panel, bias, out + (size_t)x * fPad, fPad);
+  for (; x + 6 <= width; x += 6) gemmTile256<6>(a + (size_t)x * aStride, aStride, cinPad, panel, bias, out + (size_t)x * fPad, fPad);
+  for (; x < width; x++) gemmTile256<1>(a + (size_t)x * aStride, aStride, cinPad, panel, bias, out + (size_t)x * fPad, fPad);
 }
 #endif
 
 // Not inlined, so that its tiles' register allocation does not depend on the caller's (gemmTile512).
-__attribute__((noinline)) void gemmRow(const float* a, int width, int cinPad, const float* b, int fPad, const float* bias, float* out) {
+__attribute__((noinline)) void gemmRow(const float* a, int aStride, int width, int cinPad, const float* b, int fPad, const float* bias, float* out) {
   int f = 0;
 #if BLU_AVX512
   for (; f + 32 <= fPad; f += 32) {
     const float* panels[2] = {b + (size_t)f * cinPad, b + (size_t)(f + 16) * cinPad};
-    gemmStrips512<2>(a, width, cinPad, panels, 16, bias + f, out + f, fPad);
+    gemmStrips512<2>(a, aStride, width, cinPad, panels, 16, bias + f, out + f, fPad);
   }
   for (; f < fPad; f += 16) {
     const int sw = imin(16, fPad - f);
     const float* panels[1] = {b + (size_t)f * cinPad};
-    gemmStrips512<1>(a, width, cinPad, panels, sw, bias + f, out + f, fPad);
+    gemmStrips512<1>(a, aStride, width, cinPad, panels, sw, bias + f, out + f, fPad);
   }
 #elif BLU_AVX2
-  for (; f + 16 <= fPad; f += 16) gemmStrip256(a, width, cinPad, b + (size_t)f * cinPad, bias + f, out + f, fPad);
+  for (; f + 16 <= fPad; f += 16) gemmStrip256(a, aStride, width, cinPad, b + (size_t)f * cinPad, bias + f, out + f, fPad);
 #endif
-  for (; f < fPad; f += 16) gemmStripPortable(a, width, cinPad, b + (size_t)f * cinPad, imin(16, fPad - f), bias + f, out + f, fPad);
+  for (; f < fPad; f += 16) gemmStripPortable(a, aStride, width, cinPad, b + (size_t)f * cinPad, imin(16, fPad - f), bias + f, out + f, fPad);
 }
 
 // ---- real-valued first conv (1 input channel): acc over valid taps (fused), then + bias ----
@@ -1267,9 +1301,8 @@ struct Group {
 /**
  * The decoded input rows of one thread's separable block: 4 ring rows and a zero row (the rows
  * outside the image), each with a zero pixel before and after (depthwiseRows), `stride` floats per
- * pixel. A ring pixel of 256·n channels (1 KiB·n) is stored a cache line longer: at 2–4 KiB per
- * pixel the taps a depthwise block loads would all fall in one or two L1 sets. k is 2 or 3
- * (plan.ts), so a pair of output rows reads at most the 4 rows the ring holds.
+ * pixel (depthwiseStride). k is 2 or 3 (plan.ts), so a pair of output rows reads at most the 4
+ * rows the ring holds.
  */
 struct SeparableRing {
   uint8_t* base;
@@ -1279,11 +1312,8 @@ struct SeparableRing {
   size_t slotFloats;
   int tags[4] = {-1, -1, -1, -1};
 
-  /** Floats per ring pixel of cinPad channels (see above). */
-  static int strideFor(int cinPad) { return cinPad % 256 == 0 ? cinPad + 16 : cinPad; }
-
   SeparableRing(uint8_t* base, const Group* groups, int nGroups, int height, int width, int cinPad, float* at)
-      : base(base), groups(groups), nGroups(nGroups), height(height), width(width), stride(strideFor(cinPad)), slots(at),
+      : base(base), groups(groups), nGroups(nGroups), height(height), width(width), stride(depthwiseStride(cinPad)), slots(at),
         slotFloats(padTo((width + 2) * stride, 16)) {
     for (int slot = 0; slot < 5; slot++) {
       float* row = slots + slot * slotFloats;
@@ -1322,12 +1352,18 @@ int separableRows(uint8_t* base, const double* args) {
   float* scratch = a.p<float>(11);
   int32_t* next = a.p<int32_t>(12);
   const int chunk = a.i(13);
+  // up = 1: the input is the nearest ×2 upsample of the planes given (height and width are the
+  // output's), read in place: each input row is decoded once, at half width, for two output rows.
+  const int up = a.i(14);
   // Inside the host's scratch (separableScratchBytes in native.ts, an upper bound): 2 depthwise
-  // rows, the pointwise row, then the ring.
-  const size_t rowFloats = padTo(width * cinPad, 16);  // whole cache lines
+  // rows, the pointwise row, the depthwise weights, then the ring; the depthwise's at `stride`.
+  const int stride = depthwiseStride(cinPad);
+  const size_t rowFloats = padTo(width * stride, 16);  // whole cache lines
   float* const dwRows[2] = {scratch, scratch + rowFloats};
   float* const pwRow = scratch + 2 * rowFloats;
-  SeparableRing ring(base, groups, nGroups, height, width, cinPad, pwRow + padTo(width * fPad, 16));
+  float* const weights = pwRow + padTo(width * fPad, 16);
+  for (int t = 0; t < k * k; t++) memcpy(weights + (size_t)t * stride, dw + (size_t)t * cinPad, (size_t)cinPad * 4);
+  SeparableRing ring(base, groups, nGroups, height >> up, width >> up, cinPad, weights + padTo(k * k * stride, 16));
   const int before = (k - 1) >> 1;
   float* rows[4];
   int zeros = 0;
@@ -1335,23 +1371,23 @@ int separableRows(uint8_t* base, const double* args) {
     const int end = imin(height, y0 + chunk);
     for (int y = y0, count; y < end; y += count) {
       count = y + 1 < end ? 2 : 1;
-      for (int r = 0; r < k + count - 1; r++) rows[r] = ring.row(y + r - before);
+      for (int r = 0; r < k + count - 1; r++) rows[r] = ring.row((y + r - before) >> up);
       {
         StageTimer t(STAGE_DEPTHWISE);
         // separableBinarise (no pointwise): unfused, + the depthwise bias after the sum (as the simulation and kernels.wasm add it).
-        if (pw) depthwiseRows<true>(rows, ring.stride, k, count, width, cinPad, dw, nullptr, dwRows);
-        else depthwiseRows<false>(rows, ring.stride, k, count, width, cinPad, dw, bias, dwRows);
+        if (pw) depthwiseRows<true>(rows, stride, k, up, count, width, cinPad, weights, nullptr, dwRows);
+        else depthwiseRows<false>(rows, stride, k, up, count, width, cinPad, weights, bias, dwRows);
       }
       for (int o = 0; o < count; o++) {
         if (!pw) {
           // separableBinarise: the depthwise row is binarised; the host runs the pointwise as a 1×1 XNOR conv.
           StageTimer t(STAGE_BINARISE);
-          zeros += binariseWith(base, bin, dwRows[o], y + o, width, cinPad);
+          zeros += binariseWith(base, bin, dwRows[o], y + o, width, stride);
           continue;
         }
         {
           StageTimer t(STAGE_GEMM);
-          gemmRow(dwRows[o], width, cinPad, pw, fPad, bias, pwRow);
+          gemmRow(dwRows[o], stride, width, cinPad, pw, fPad, bias, pwRow);
         }
         StageTimer t(STAGE_BINARISE);
         zeros += binariseWith(base, bin, pwRow, y + o, width, fPad);

@@ -22,6 +22,10 @@ export function runEngineLogits(model: EngineModel, kernels: EngineKernels, imag
   const [first, second] = model.level0;
   const like = (input: BinaryTensor, planes: BitPlanes): BinaryTensor => ({ height: input.height, width: input.width, groups: [planes] });
   const separableBlock = (input: BinaryTensor, block: Block<SeparableLayer>) => like(input, kernels.separableBlock(input, block));
+  const upsampledBlock = (input: BinaryTensor, block: Block<SeparableLayer>) =>
+    kernels.separableUpsampledBlock
+      ? { height: 2 * input.height, width: 2 * input.width, groups: [kernels.separableUpsampledBlock(input, block)] }
+      : separableBlock(upsample2(input), block);
   let x: BinaryTensor = { height, width, groups: [kernels.firstBlock(image, first)] };
   x = like(x, kernels.binaryConvBlock(x, second));
   const skips: BinaryTensor[] = [x];
@@ -31,7 +35,7 @@ export function runEngineLogits(model: EngineModel, kernels: EngineKernels, imag
   }
   model.expanding.forEach((level, i) => {
     const skip = skips[skips.length - 2 - i] as BinaryTensor;
-    const up = separableBlock(upsample2(x), level.up);
+    const up = upsampledBlock(x, level.up);
     x = separableBlock(separableBlock(concatChannels(skip, up), level.convs[0]), level.convs[1]);
   });
   return kernels.logits(x, model.head);

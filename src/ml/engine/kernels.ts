@@ -22,6 +22,11 @@ export interface EngineKernels {
   binaryConvBlock(x: BinaryTensor, block: Block<ConvLayer>): BitPlanes;
   /** BinarySeparableConv2D (binary depthwise, then pointwise, + bias) + activation. */
   separableBlock(x: BinaryTensor, block: Block<SeparableLayer>): BitPlanes;
+  /**
+   * separableBlock on the nearest ×2 upsample of x (output 2·height × 2·width), reading x in place
+   * (optional: forward.ts upsamples with bitmaps.ts upsample2 otherwise). Same results bit for bit.
+   */
+  separableUpsampledBlock?(x: BinaryTensor, block: Block<SeparableLayer>): BitPlanes;
   /** 2×2 max-pool on sign codes (optional: bitmaps.ts maxPool2 otherwise). */
   maxPool?(x: BinaryTensor): BinaryTensor;
   /** The output BinaryConv2D's values before the sigmoid, row-major. */

@@ -140,15 +140,23 @@ export async function loadNativeKernels(options: NativeKernelOptions = {}): Prom
     ...rows,
     memory,
     panelStrip: info.panelStrip,
+    readsUpsampled: true,
     binariseRow: (...args) => call(KERNEL_IDS.binariseRow, args),
     // The wasm module's scratch layouts (assembly/kernels.ts), which the addon reads at the same
     // places, except the separable one (kernels.h separableRows): it computes rows in pairs from
-    // a ring of 4 decoded rows and a zero row, each with a zero pixel at both ends and pixels of
-    // up to cinPad + 16 floats.
+    // a ring of 4 decoded rows and a zero row, each with a zero pixel at both ends; its rows and
+    // depthwise weights have up to cinPad + 16 floats per pixel and per tap.
     firstScratchBytes: (width, fPad) => align16(width * fPad * 4),
     xnorScratchBytes: (aLevels, units, width, fPad) => 2 * align16(aLevels * units * 8) + align16(width * fPad * 4),
-    separableScratchBytes: (width, cinPad, fPad) =>
-      5 * toCacheLine((width + 2) * (cinPad + 16) * 4) + 2 * toCacheLine(width * cinPad * 4) + toCacheLine(width * fPad * 4),
+    separableScratchBytes: (width, cinPad, fPad, k) => {
+      const stride = cinPad + 16;
+      return (
+        5 * toCacheLine((width + 2) * stride * 4) +
+        2 * toCacheLine(width * stride * 4) +
+        toCacheLine(width * fPad * 4) +
+        toCacheLine(k * k * stride * 4)
+      );
+    },
   };
   const pool: RowPool = {
     threads,

@@ -38,6 +38,8 @@ export interface KernelExports extends RowExports {
   firstScratchBytes(width: number, fPad: number): number;
   xnorScratchBytes(aLevels: number, units: number, width: number, fPad: number): number;
   separableScratchBytes(width: number, cinPad: number, fPad: number, k: number): number;
+  /** separableRows reads a nearest ×2 upsample of its input in place (its last argument, `up`). */
+  readonly readsUpsampled?: boolean;
 }
 
 const pad4 = (n: number) => Math.ceil(n / 4) * 4;
@@ -496,11 +498,18 @@ export function makeKernels(ex: KernelExports, pool: RowPool, name: string): Was
    * separableRows over every row: depthwise, then the pointwise GEMM (`pointwise` set) or, for
    * separableBinarise (`pointwise` null), nothing: the depthwise row + `bias` (the depthwise bias)
    * is binarised through `act`, computed unfused so every engine takes the same signs
-   * (reference.ts depthwiseFp32).
+   * (reference.ts depthwiseFp32). up = 1 (ex.readsUpsampled): on x's nearest ×2 upsample.
    */
-  function separableRows(x: BinaryTensor, conv: SeparableLayer, pointwise: { weights: number } | null, bias: number, act: ActivationLayer) {
+  function separableRows(
+    x: BinaryTensor,
+    conv: SeparableLayer,
+    pointwise: { weights: number } | null,
+    bias: number,
+    act: ActivationLayer,
+    up: 0 | 1,
+  ) {
     const { k, cin } = conv.depthwise;
-    const { height, width } = x;
+    const [height, width] = [x.height << up, x.width << up];
     const channels = pointwise ? conv.pointwise.filters : cin;
     const cinPad = pad4(cin);
     const fPad = pad4(channels);
@@ -527,23 +536,24 @@ export function makeKernels(ex: KernelExports, pool: RowPool, name: string): Was
       scratch,
       next,
       chunk,
+      up,
     ]);
     return out.result(zeros);
   }
 
-  function separableBlock(x: BinaryTensor, { conv, act }: Block<SeparableLayer>): BitPlanes {
+  function separableBlockOf(x: BinaryTensor, { conv, act }: Block<SeparableLayer>, up: 0 | 1): BitPlanes {
     arena.reset();
     if (conv.binarised !== null) {
       // separableBinarise: depthwise + inner binarisation, then the pointwise as a 1×1 XNOR conv.
       const { act: inner, bias } = conv.binarised;
-      const planes = separableRows(x, conv, null, putFloats(padTo(bias, pad4(bias.length))), inner);
-      return binaryConvBlock({ height: x.height, width: x.width, groups: [planes] }, { conv: conv.binarised.pointwise, act });
+      const planes = separableRows(x, conv, null, putFloats(padTo(bias, pad4(bias.length))), inner, up);
+      return binaryConvBlock({ height: x.height << up, width: x.width << up, groups: [planes] }, { conv: conv.binarised.pointwise, act });
     }
     const { cin, filters } = conv.pointwise;
     const weights = putFloats(
       decoded.get(conv.pointwise, () => pointwisePanels(effectiveKernel(conv.pointwise), cin, filters, ex.panelStrip ?? 8)),
     );
-    return separableRows(x, conv, { weights }, putFloats(padTo(conv.bias, pad4(filters))), act);
+    return separableRows(x, conv, { weights }, putFloats(padTo(conv.bias, pad4(filters))), act, up);
   }
 
   function maxPool(x: BinaryTensor): BinaryTensor {
@@ -599,7 +609,10 @@ export function makeKernels(ex: KernelExports, pool: RowPool, name: string): Was
     maxPool,
     firstBlock,
     binaryConvBlock,
-    separableBlock,
+    separableBlock: (x: BinaryTensor, block: Block<SeparableLayer>) => separableBlockOf(x, block, 0),
+    ...(ex.readsUpsampled === true
+      ? { separableUpsampledBlock: (x: BinaryTensor, block: Block<SeparableLayer>) => separableBlockOf(x, block, 1) }
+      : {}),
     logits,
     threads,
     memoryBytes: () => arena.highWater,

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import v8 from 'node:v8';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { codeRanks, maxPool2 } from '../../../src/ml/engine/bitmaps.js';
+import { codeRanks, maxPool2, upsample2 } from '../../../src/ml/engine/bitmaps.js';
 import { runEngineLogits } from '../../../src/ml/engine/forward.js';
 import { loadNativeKernels, nativeAddonFile, nativeEngineInfo, type NativeIsa } from '../../../src/ml/engine/native.js';
 import { referenceKernels } from '../../../src/ml/engine/reference.js';
@@ -105,6 +105,46 @@ describe.skipIf(!addon.ok)('native engine kernels', () => {
       const fused = Array.from(runEngineLogits(engine, wasmFma, input));
       for (const [key, k] of kernels)
         expect(Array.from(runEngineLogits(engine, k, input)), `variant ${i}, ${key}`).toEqual(key.startsWith('portable') ? plain : fused);
+    }
+  });
+
+  it('reads an upsampled input in place: a block on x equals the block on upsample2(x) and its wasm twin bit for bit (2×2 and 3×3, both variants, with zeros, 256 channels)', async () => {
+    let seed = 5;
+    const next = () => (seed = (seed * 16807) % 2147483647);
+    for (const separableBinarise of [false, true]) {
+      // 256 input channels: rows and weights a cache line longer per pixel and tap (kernels.h depthwiseStride).
+      const model = buildBluNet({ baseFilters: 64, levels: 3, separableBinarise });
+      perturb(model, 41);
+      const engine = await packedEngine(model, path.join(dir, `w64-up-${separableBinarise}.blupack`));
+      model.dispose();
+      const blocks = { '2×2': engine.expanding[0]!.up, '3×3': engine.contracting[1]![1] };
+      for (const [kind, block] of Object.entries(blocks)) {
+        const channels = block.conv.depthwise.cin;
+        expect(channels).toBe(256);
+        const words = Math.ceil(channels / 32);
+        // Output widths 2 (one pixel at a time), 10 and 18 (an overlapping last block), 24.
+        for (const [height, width, zeros] of [
+          [1, 1, false],
+          [3, 5, true],
+          [4, 9, false],
+          [5, 12, true],
+        ] as const) {
+          const size = 3 * height * width * words;
+          const signs = Uint32Array.from({ length: size }, () => next());
+          const nonzero = zeros ? Uint32Array.from({ length: size }, () => next() | next()) : null;
+          const x = { height, width, groups: [{ channels, words, levels: 3, gammas: Float32Array.of(0.6, 0.3, 0.15), signs, nonzero }] };
+          const twins = { plain: wasm.separableBlock(upsample2(x), block), fused: wasmFma.separableBlock(upsample2(x), block) };
+          for (const [key, k] of kernels) {
+            const label = `${key}, ${kind}, binarise ${separableBinarise}, ${height}×${width}`;
+            const inPlace = k.separableUpsampledBlock?.(x, block);
+            const twin = key.startsWith('portable') ? twins.plain : twins.fused;
+            expect(inPlace, label).toBeDefined();
+            expect(Array.from(inPlace?.signs ?? []), label).toEqual(Array.from(twin.signs));
+            expect(Array.from(inPlace?.nonzero ?? []), label).toEqual(Array.from(twin.nonzero ?? []));
+            expect(Array.from(k.separableBlock(upsample2(x), block).signs), label).toEqual(Array.from(twin.signs));
+          }
+        }
+      }
     }
   });
 
