@@ -207,7 +207,7 @@ void depthwiseEachPixel(float* const* rows, int stride, int k, int up, int count
 #if BLU_AVX512
 /**
  * Pixels per depthwise block: 8 fused; 4 unfused, where each product needs a register of its own
- * (at 8, GCC spilled the accumulators: 22–23 against 25 thread-ms per pass on `sep_a2w2`).
+ * (at 8, GCC spilled the accumulators: 21–23 against 25 thread-ms per pass on `sep_a2w2`).
  */
 constexpr int depthwisePixels(bool fused) { return fused ? 8 : 4; }
 
