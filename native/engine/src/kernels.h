@@ -685,6 +685,17 @@ struct XnorConv {
   const float* bias;
 };
 
+/** Copies n 32-bit words: the rows of a patch, k·words long (6 at 3×3 and 64 channels). */
+inline void copyWords(u32* to, const u32* from, int n) {
+#if BLU_AVX512
+  for (; n >= 16; n -= 16, to += 16, from += 16) _mm512_storeu_si512(to, _mm512_loadu_si512(from));
+  const __mmask16 rest = (__mmask16)((1u << n) - 1);  // masked lanes are neither read nor written
+  _mm512_mask_storeu_epi32(to, rest, _mm512_maskz_loadu_epi32(rest, from));
+#else
+  for (int i = 0; i < n; i++) to[i] = from[i];
+#endif
+}
+
 /** Gathers pixel (x, y)'s k·k taps of every level of `act` (c.act: the signs) into patch [n][units] (0 outside); returns the valid taps. */
 inline int gatherPatch(const XnorConv& c, int x, int y, u64* patch, const u32* act = nullptr) {
   if (!act) act = c.act;
@@ -693,6 +704,15 @@ inline int gatherPatch(const XnorConv& c, int x, int y, u64* patch, const u32* a
   int valid = 0;
   u32* words = (u32*)patch;
   for (int n = 0; n < c.aLevels; n++) patch[(size_t)n * c.units + c.units - 1] = 0;
+  if (x >= before && x - before + c.k <= c.width && y >= before && y - before + c.k <= c.height) {
+    // Inside the image: the k taps of a tap row are k neighbouring pixels, one run of k·words words.
+    for (int n = 0; n < c.aLevels; n++) {
+      const u32* from = act + ((size_t)n * c.pixels + (size_t)(y - before) * c.width + (x - before)) * c.words;
+      for (int ty = 0; ty < c.k; ty++)
+        copyWords(words + (size_t)n * c.units * 2 + (size_t)ty * c.k * c.words, from + (size_t)ty * c.width * c.words, c.k * c.words);
+    }
+    return taps;
+  }
   for (int t = 0; t < taps; t++) {
     const int iy = y + t / c.k - before;
     const int ix = x + t % c.k - before;
@@ -762,11 +782,12 @@ void binaryConvRowScalar(const XnorConv& c, int y, u64* patch, float* out) {
 }
 
 #if BLU_AVX2
-/** One row's gathered patches ([x][n][units], from gatherPatch) and each pixel's taps outside the image. */
+/** One row's patches, pixel x's level n at patch + x·pixelWords + n·levelWords (32-bit words), and each pixel's taps outside the image. */
 struct RowPatches {
   const u64* patch;
   const int* valid;  // [x]
   const int* outside;  // [x][taps]: the outside taps of pixel x, valid[x] < taps only
+  size_t pixelWords, levelWords;
 };
 
 /** Lane-sized words per pixel and level: c.units 64-bit units, each 64 / bits(Lane) of them. */
@@ -778,14 +799,22 @@ template <typename Lane> inline int lanesOf(const XnorConv& c) { return c.units 
  */
 inline bool tileable(const XnorConv& c) { return c.aLevels <= 3 && c.wLevels <= 3 && c.k * c.k * c.cin < (1 << 23); }
 
-/** Gathers row y's patches once (the tiles walk them once per filter block). */
+/**
+ * Row y's patches, gathered once ([x][n][units], gatherPatch; the tiles walk them once per filter
+ * block). A 1×1 conv on whole 64-bit units reads the activation planes in place: there a pixel's
+ * patch is its own words.
+ */
 inline RowPatches gatherRow(const XnorConv& c, int y, u64* patches, int* valid, int* outside) {
   const int taps = c.k * c.k;
+  if (c.k == 1 && c.words % 2 == 0) {
+    for (int x = 0; x < c.width; x++) valid[x] = 1;
+    return RowPatches{(const u64*)(c.act + (size_t)y * c.width * c.words), valid, outside, (size_t)c.words, (size_t)c.pixels * c.words};
+  }
   for (int x = 0; x < c.width; x++) {
     valid[x] = gatherPatch(c, x, y, patches + (size_t)x * c.aLevels * c.units);
     if (valid[x] < taps) outsideTapsOf(c, x, y, outside + (size_t)x * taps);
   }
-  return RowPatches{patches, valid, outside};
+  return RowPatches{patches, valid, outside, (size_t)c.aLevels * c.units * 2, (size_t)c.units * 2};
 }
 #endif
 
@@ -978,13 +1007,13 @@ constexpr int TILE_VECTORS[4][4] = {{}, {0, 2, 2, 1}, {0, 2, 1, 1}, {0, 2, 1, 1}
  */
 template <int P, int A, int M, int FB>
 __attribute__((always_inline)) inline void countLanes(TileOps::Count (&acc)[P][A][M][FB], const TileOps::Lane* patch, const TileOps::Lane* w,
-                                                      size_t pixelStride, size_t levelStride, int lanes, int fp, int l0, int l1) {
+                                                      size_t pixelStride, size_t patchLevelStride, size_t levelStride, int fp, int l0, int l1) {
   for (int l = l0; l < l1; l++) {
     #pragma GCC unroll 8
     for (int p = 0; p < P; p++)
       #pragma GCC unroll 8
       for (int n = 0; n < A; n++) {
-        const TileOps::Count pv = TileOps::broadcast(patch[p * pixelStride + (size_t)n * lanes + l]);
+        const TileOps::Count pv = TileOps::broadcast(patch[p * pixelStride + (size_t)n * patchLevelStride + l]);
         #pragma GCC unroll 8
         for (int m = 0; m < M; m++)
           #pragma GCC unroll 8
@@ -996,10 +1025,11 @@ __attribute__((always_inline)) inline void countLanes(TileOps::Count (&acc)[P][A
 /** countLanes TileOps::CHUNK lanes at a time into a second set of accumulators, each chunk widened into the totals. */
 template <class Ops, int P, int A, int M, int FB>  // Ops: TileOps, a parameter so that widen is looked up only where it exists
 __attribute__((always_inline)) inline void countChunked(typename Ops::Count (&total)[P][A][M][FB], const typename Ops::Lane* patch,
-                                                        const typename Ops::Lane* w, size_t pixelStride, size_t levelStride, int lanes, int fp) {
+                                                        const typename Ops::Lane* w, size_t pixelStride, size_t patchLevelStride, size_t levelStride,
+                                                        int lanes, int fp) {
   for (int l0 = 0; l0 < lanes; l0 += Ops::CHUNK) {
     typename Ops::Count part[P][A][M][FB] = {};
-    countLanes(part, patch, w, pixelStride, levelStride, lanes, fp, l0, imin(lanes, l0 + Ops::CHUNK));
+    countLanes(part, patch, w, pixelStride, patchLevelStride, levelStride, fp, l0, imin(lanes, l0 + Ops::CHUNK));
     #pragma GCC unroll 8
     for (int p = 0; p < P; p++)
       #pragma GCC unroll 8
@@ -1018,14 +1048,15 @@ inline void xnorTile(const XnorConv& c, const RowPatches& row, int x, int f, int
   TileOps::Count t[P][A][M][FB] = {};  // vector types value-initialise to zero
   const int lanes = lanesOf<Lane>(c);
   const size_t levelStride = (size_t)lanes * fp;
-  const size_t pixelStride = (size_t)A * lanes;
+  constexpr size_t wordsPerLane = sizeof(Lane) / sizeof(u32);
+  const size_t pixelStride = row.pixelWords / wordsPerLane, patchLevelStride = row.levelWords / wordsPerLane;
   const Lane* patch = (const Lane*)row.patch + (size_t)x * pixelStride;
   const Lane* w = wt + f;
   if constexpr (TileOps::CHUNK == 0) {
     // The counts need no widening: count straight into the totals (a second set of accumulators would not fit the registers).
-    countLanes(t, patch, w, pixelStride, levelStride, lanes, fp, 0, lanes);
+    countLanes(t, patch, w, pixelStride, patchLevelStride, levelStride, fp, 0, lanes);
   } else {
-    countChunked<TileOps>(t, patch, w, pixelStride, levelStride, lanes, fp);
+    countChunked<TileOps>(t, patch, w, pixelStride, patchLevelStride, levelStride, lanes, fp);
   }
   #pragma GCC unroll 8
   for (int p = 0; p < P; p++) {
