@@ -27,7 +27,8 @@ namespace blu_avx512 {
  */
 double rowRate(int width, int cin, int k, int count, int up = 0) {
   const int stride = depthwiseStride(cin);
-  const size_t ringFloats = ((size_t)(width + 2) * stride + 15) / 16 * 16, rowFloats = ((size_t)width * stride + 15) / 16 * 16;
+  // As SeparableRing's slots and separableRows' depthwise rows: whole cache lines.
+  const size_t ringFloats = padTo((width + 2) * stride, 16), rowFloats = padTo(width * stride, 16);
   float* scratch = (float*)aligned_alloc(4096, (4 * ringFloats + 2 * rowFloats) * 4);
   for (size_t i = 0; i < 4 * ringFloats + 2 * rowFloats; i++) scratch[i] = (float)(i % 7) * 0.1f;
   float* rows[4];
@@ -39,7 +40,7 @@ double rowRate(int width, int cin, int k, int count, int up = 0) {
   }
   if (up) rows[2] = rows[1], rows[1] = rows[0];
   float* out[2] = {scratch + 4 * ringFloats, scratch + 4 * ringFloats + rowFloats};
-  float* weights = (float*)aligned_alloc(64, (9 * (size_t)stride * 4 + 63) / 64 * 64);
+  float* weights = (float*)aligned_alloc(64, padTo(9 * stride * 4, 64));
   for (int i = 0; i < 9 * stride; i++) weights[i] = 0.01f * (float)(i % 5);
   const double perCall = (double)width * cin * k * k * count;
   const int reps = (int)(4e8 / perCall) + 1;
